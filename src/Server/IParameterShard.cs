@@ -1,0 +1,27 @@
+using GpuPs.Protocol;
+
+namespace GpuPs.Server;
+
+/// <summary>
+/// One parameter shard and its aggregation state: the domain object behind the gRPC service.
+/// All members are thread-safe. Refused requests throw <see cref="GpuPsException"/> and change nothing.
+/// </summary>
+public interface IParameterShard
+{
+    ShardInfo Info { get; }
+
+    RegisterReply Register(RegisterRequest request);
+
+    /// <summary>Completes when the shard's step is at least <paramref name="minStep"/> or the job has finished.</summary>
+    Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken);
+
+    /// <summary>Copies the shard's parameters (length <c>Info.Length</c>) into <paramref name="destination"/>, atomically with the step returned.</summary>
+    PullResult CopyParameters(Span<float> destination);
+
+    /// <summary>Validates and aggregates one pushed gradient sum (length <c>Info.Length</c>).</summary>
+    PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum);
+
+    HeartbeatReply Heartbeat(HeartbeatRequest request);
+
+    StatusReply Status();
+}
