@@ -1,1 +1,35 @@
-return 0;
+using System.CommandLine;
+using GpuPs.Cli.Commands;
+using GpuPs.Cli.Settings;
+
+namespace GpuPs.Cli;
+
+/// <summary>The <c>gpups</c> command line.</summary>
+public static class Program
+{
+    public static Task<int> Main(string[] args) => RunAsync(args);
+
+    /// <summary>Parses and runs one command; the entry point tests call in-process.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        SettingSources sources;
+        try { sources = SettingSources.FromArguments(args); }
+        catch (SettingsException e)
+        {
+            await Console.Error.WriteLineAsync($"gpups: error: {e.Message}");
+            return 2;
+        }
+        return await CommandErrors.RunAsync(async () =>
+        {
+            var global = new GlobalOptions(sources);
+            var root = new RootCommand("GpuPs: a straggler- and contention-tolerant parameter server for data-parallel training on GPUs and CPUs.");
+            global.AddTo(root);
+            root.Subcommands.Add(TrainCommand.Create(sources, global));
+            root.Subcommands.Add(ServerCommand.Create(sources, global));
+            root.Subcommands.Add(WorkerCommand.Create(sources, global));
+            root.Subcommands.Add(BenchCommand.Create(sources, global));
+            sources.RejectUnknownKeys();
+            return await root.Parse(args).InvokeAsync();
+        });
+    }
+}

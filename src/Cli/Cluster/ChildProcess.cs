@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Serilog;
+
+namespace GpuPs.Cli.Cluster;
+
+/// <summary>
+/// A <c>gpups</c> role (server or worker) in its own OS process. Its stdout lines are readable by the parent; the last
+/// lines of its stderr are kept so that a failure is reported with the child's own words. Disposing kills it.
+/// </summary>
+public sealed class ChildProcess : IAsyncDisposable
+{
+    public const string ListeningPrefix = "listening on ";
+    private const int KeptErrorLines = 30;
+
+    private readonly Process _process;
+    private readonly Channel<string> _stdout = Channel.CreateUnbounded<string>();
+    private readonly Queue<string> _stderrTail = new();
+    private readonly string _name;
+
+    private ChildProcess(string name, Process process)
+    {
+        _name = name;
+        _process = process;
+    }
+
+    public static ChildProcess Start(string name, IReadOnlyList<string> arguments, ILogger log)
+    {
+        var (fileName, prefix) = GpupsCommand();
+        var info = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in prefix.Concat(arguments)) info.ArgumentList.Add(a);
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var child = new ChildProcess(name, process);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) child._stdout.Writer.TryWrite(e.Data); else child._stdout.Writer.TryComplete(); };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (child._stderrTail)
+            {
+                child._stderrTail.Enqueue(e.Data);
+                if (child._stderrTail.Count > KeptErrorLines) child._stderrTail.Dequeue();
+            }
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        log.Information("Started {Role} as process {Pid}: {Command}", name, process.Id, string.Join(' ', info.ArgumentList));
+        return child;
+    }
+
+    /// <summary>Waits for the server's "listening on URL" line and returns the URL.</summary>
+    public async Task<string> ReadListeningAddressAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await foreach (var line in _stdout.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+            {
+                int at = line.IndexOf(ListeningPrefix, StringComparison.Ordinal);
+                if (at >= 0) return line[(at + ListeningPrefix.Length)..].Split(' ')[0];
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new InvalidOperationException($"{_name} did not start listening within {timeout.TotalSeconds:F0} s{Tail()}");
+        }
+        await _process.WaitForExitAsync(ct).ConfigureAwait(false);
+        throw new InvalidOperationException($"{_name} exited with code {_process.ExitCode} before listening{Tail()}");
+    }
+
+    /// <summary>Waits for the process to exit; throws with its last error lines unless it exited with 0.</summary>
+    public async Task WaitForSuccessAsync(CancellationToken ct)
+    {
+        await _process.WaitForExitAsync(ct).ConfigureAwait(false);
+        if (_process.ExitCode != 0) throw new InvalidOperationException($"{_name} exited with code {_process.ExitCode}{Tail()}");
+    }
+
+    /// <summary>Kills the process (and its children) now: used by fault-injection tests and on shutdown.</summary>
+    public void Kill()
+    {
+        try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await _process.WaitForExitAsync().ConfigureAwait(false);
+        _process.Dispose();
+    }
+
+    private string Tail()
+    {
+        lock (_stderrTail) return _stderrTail.Count == 0 ? "" : ":\n  " + string.Join("\n  ", _stderrTail);
+    }
+
+    /// <summary>
+    /// How to start this same program: the apphost when running as <c>gpups</c>, else <c>dotnet gpups.dll</c>
+    /// (tests load gpups.dll into the test host, whose own executable is not gpups).
+    /// </summary>
+    private static (string FileName, string[] Prefix) GpupsCommand()
+    {
+        var self = Environment.ProcessPath;
+        if (self is not null && Path.GetFileNameWithoutExtension(self) == "gpups") return (self, []);
+        var dll = typeof(ChildProcess).Assembly.Location;
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (string.IsNullOrEmpty(dotnet) || !File.Exists(dotnet))
+            dotnet = self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
+        return (dotnet, [dll]);
+    }
+}

@@ -1,0 +1,29 @@
+namespace GpuPs.Cli.Cluster;
+
+/// <summary>One evaluation of the model during a run.</summary>
+public sealed record EpochRecord(int Epoch, long Step, double WallSeconds, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy);
+
+/// <summary>What one worker did (in-process runs only).</summary>
+public sealed record WorkerSummary(int WorkerId, string Device, long Steps, double ComputeSeconds, double PullSeconds, double PushSeconds);
+
+/// <summary>The JSON result file of <c>gpups train</c>.</summary>
+public sealed record TrainResult(
+    string Dataset,
+    string Model,
+    string Mode,
+    int Workers,
+    int Servers,
+    long Steps,
+    long ParameterCount,
+    string Device,
+    double WallSeconds,
+    double TestAccuracy,
+    double TestLoss,
+    double TrainAccuracy,
+    double TrainLoss,
+    long PushesApplied,
+    long PushesRejected,
+    int MaxStalenessSeen,
+    IReadOnlyList<EpochRecord> History,
+    IReadOnlyList<WorkerSummary> WorkerReports,
+    IReadOnlyList<float> Parameters);

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using GpuPs.Cli.Settings;
+using GpuPs.Core.Data;
+using GpuPs.Core.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using GpuPs.Worker;
+using GpuPs.Worker.Transport;
+using Serilog;
+
+namespace GpuPs.Cli.Cluster;
+
+/// <summary>
+/// <c>gpups train</c>: starts an embedded cluster, follows the job's progress through the servers' status, evaluates the
+/// model after every epoch (pulling it as an observer), and returns the result once every worker has finished.
+/// </summary>
+public static class TrainingRun
+{
+    private static readonly TimeSpan PollPeriod = TimeSpan.FromMilliseconds(100);
+
+    public static async Task<TrainResult> RunAsync(TrainSettings settings, ITrainingProgress progress, ILogger log, CancellationToken ct)
+    {
+        var (job, data) = JobFactory.CreateJob(settings);
+        var shape = JobSpecRules.ToModelShape(job);
+        int stepsPerEpoch = JobSpecRules.StepsPerEpoch(data.Train.Rows / job.Workers, job.BatchSize);
+        using var evaluator = new ModelEvaluator(data, shape);
+        var watch = Stopwatch.StartNew();
+        await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct).ConfigureAwait(false);
+        var layout = ShardLayout.Compute(job.ParameterCount, cluster.ServerAddresses.Count);
+        var observers = cluster.ServerAddresses.Select(a => (IShardClient)new GrpcShardClient(a)).ToArray();
+        try
+        {
+            var parameters = new float[shape.ParameterCount];
+            var history = new List<EpochRecord>();
+            progress.Started(job.Steps, $"{settings.Model} on {settings.Dataset}, {job.Workers} workers, {job.Mode}");
+            var workers = cluster.RunWorkersAsync(ct);
+            int nextEpoch = 1;
+            while (!workers.IsCompleted)
+            {
+                await Task.WhenAny(workers, Task.Delay(PollPeriod, ct)).ConfigureAwait(false);
+                var status = await observers[0].StatusAsync(ct, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                long done = status.WorkerSteps.Count == 0 ? 0 : status.WorkerSteps.Min();
+                progress.Advanced(done);
+                if (done >= (long)nextEpoch * stepsPerEpoch && done < job.Steps)
+                {
+                    history.Add(await EvaluateAsync(observers, layout, evaluator, parameters, nextEpoch, watch, ct).ConfigureAwait(false));
+                    progress.Evaluated(history[^1]);
+                    nextEpoch = (int)(done / stepsPerEpoch) + 1;
+                }
+            }
+            var reports = await workers.ConfigureAwait(false);
+            progress.Advanced(job.Steps);
+            var final = await EvaluateAsync(observers, layout, evaluator, parameters, (int)((job.Steps + stepsPerEpoch - 1) / stepsPerEpoch), watch, ct).ConfigureAwait(false);
+            history.Add(final);
+            progress.Evaluated(final);
+
+            var statuses = await Task.WhenAll(observers.Select(o => o.StatusAsync(ct, TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
+            return new TrainResult(
+                settings.Dataset, settings.Model.ToString().ToLowerInvariant(), job.Mode.ToString().ToLowerInvariant(), job.Workers, settings.Servers,
+                job.Steps, job.ParameterCount, DescribeDevice(settings, reports), watch.Elapsed.TotalSeconds,
+                final.TestAccuracy, final.TestLoss, final.TrainAccuracy, final.TrainLoss,
+                statuses.Sum(s => s.PushesApplied), statuses.Sum(s => s.PushesRejected), statuses.Max(s => s.MaxStalenessSeen),
+                history,
+                reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.ComputeSeconds, r.PullSeconds, r.PushSeconds)).ToList(),
+                parameters);
+        }
+        finally
+        {
+            foreach (var o in observers) await o.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<EpochRecord> EvaluateAsync(IShardClient[] observers, ShardInfo[] layout, ModelEvaluator evaluator, float[] parameters, int epoch, Stopwatch watch, CancellationToken ct)
+    {
+        var pulled = await Task.WhenAll(observers.Select((o, i) =>
+            o.PullAsync(-1, 0, parameters.AsMemory((int)layout[i].Offset, (int)layout[i].Length), ct, TimeSpan.FromSeconds(30)))).ConfigureAwait(false);
+        var (train, test) = evaluator.Evaluate(parameters);
+        return new EpochRecord(epoch, pulled.Min(p => p.Step), watch.Elapsed.TotalSeconds, train.MeanLoss, train.Accuracy, test.MeanLoss, test.Accuracy);
+    }
+
+    private static string DescribeDevice(TrainSettings settings, IReadOnlyList<WorkerReport> reports) =>
+        reports.Count > 0 ? string.Join(", ", reports.Select(r => r.Device).Distinct()) : $"{settings.Accelerator} (worker processes)";
+}

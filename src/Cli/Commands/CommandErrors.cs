@@ -1,0 +1,36 @@
+using GpuPs.Cli.Settings;
+using Grpc.Core;
+
+namespace GpuPs.Cli.Commands;
+
+/// <summary>
+/// Turns failures into one readable line on stderr and an exit code: 2 for bad input (settings, arguments, data files),
+/// 1 for a run that failed (dead peer, refused call), 130 when interrupted.
+/// </summary>
+public static class CommandErrors
+{
+    public static async Task<int> RunAsync(Func<Task<int>> action, TextWriter? error = null)
+    {
+        error ??= Console.Error;
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await error.WriteLineAsync("gpups: interrupted").ConfigureAwait(false);
+            return 130;
+        }
+        catch (Exception e) when (e is SettingsException or ArgumentException or FormatException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            await error.WriteLineAsync($"gpups: error: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or TimeoutException)
+        {
+            string message = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+            await error.WriteLineAsync($"gpups: failed: {message}").ConfigureAwait(false);
+            return 1;
+        }
+    }
+}

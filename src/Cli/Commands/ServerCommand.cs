@@ -1,0 +1,39 @@
+using System.CommandLine;
+using GpuPs.Cli.Cluster;
+using GpuPs.Cli.Settings;
+using GpuPs.Kernels;
+using GpuPs.Server;
+using Serilog.Events;
+
+namespace GpuPs.Cli.Commands;
+
+/// <summary><c>gpups server</c>: one parameter-server shard of a job, serving gRPC until stopped (SIGTERM / Ctrl+C).</summary>
+public static class ServerCommand
+{
+    public static Command Create(SettingSources sources, GlobalOptions global)
+    {
+        var job = new JobOptions(sources);
+        var shardIndex = sources.Option("shard-index", 0, "which shard of the parameter vector this server owns (0 .. servers-1)");
+        var urls = sources.Option("urls", "http://0.0.0.0:5000", "address to listen on (port 0 picks a free port)");
+        var command = new Command("server", "Run one parameter-server shard (gRPC, HTTP/2 without TLS).");
+        job.AddTo(command);
+        command.Options.Add(shardIndex);
+        command.Options.Add(urls);
+        command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
+        {
+            var settings = job.Bind(parse);
+            using var log = global.CreateLogger(parse, "server", LogEventLevel.Information);
+            var (spec, _) = JobFactory.CreateJob(settings);
+            using var backend = Accelerators.Create(AcceleratorChoice.Simd, log);
+            using var shard = JobFactory.CreateShard(spec, settings, parse.GetValue(shardIndex), settings.Servers, backend, log);
+            await using var host = await GpuPsServerHost.StartAsync(shard, parse.GetValue(urls)!, log, ct);
+            Console.WriteLine($"{ChildProcess.ListeningPrefix}{host.Address.ToString().TrimEnd('/')} (shard {shard.Info.Index} of {shard.Info.Count}, {shard.Info.Length} parameters)");
+            log.Information("Shard {Shard} serving {Length} parameters for {Workers} workers, {Mode}, {Steps} steps",
+                shard.Info.Index, shard.Info.Length, spec.Workers, spec.Mode, spec.Steps);
+            try { await Task.Delay(Timeout.Infinite, ct); }
+            catch (OperationCanceledException) { log.Information("Shard {Shard} stopping", shard.Info.Index); }
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,81 @@
+using System.CommandLine;
+using System.Text.Json;
+using GpuPs.Cli.Cluster;
+using GpuPs.Cli.Settings;
+using GpuPs.Kernels;
+using Serilog.Events;
+using Spectre.Console;
+
+namespace GpuPs.Cli.Commands;
+
+/// <summary><c>gpups train</c>: a real training run on an embedded cluster (one server per shard and N workers over loopback gRPC).</summary>
+public static class TrainCommand
+{
+    public static Command Create(SettingSources sources, GlobalOptions global)
+    {
+        var job = new JobOptions(sources);
+        var accelerator = AcceleratorOption(sources);
+        var processes = sources.Option("processes", false, "run every server and worker as its own OS process");
+        var output = sources.Option("output", new TrainSettings().Output, "JSON result file");
+        var command = new Command("train", "Train a model on an embedded single-machine cluster: servers and workers talk real gRPC over loopback.");
+        job.AddTo(command);
+        command.Options.Add(accelerator);
+        command.Options.Add(processes);
+        command.Options.Add(output);
+        command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
+        {
+            var settings = job.Bind(parse) with
+            {
+                Accelerator = parse.GetValue(accelerator),
+                Processes = parse.GetValue(processes),
+                Output = parse.GetValue(output)!,
+            };
+            using var log = global.CreateLogger(parse, "train", LogEventLevel.Warning);
+            var console = AnsiConsole.Console;
+            TrainResult result;
+            if (console.Profile.Capabilities.Interactive)
+            {
+                result = await console.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                    .StartAsync(ctx => TrainingRun.RunAsync(settings, new ConsoleTrainingProgress(console, ctx.AddTask("starting")), log, ct));
+            }
+            else
+            {
+                result = await TrainingRun.RunAsync(settings, new ConsoleTrainingProgress(console, null), log, ct);
+            }
+            WriteSummary(console, result);
+            WriteResult(settings.Output, result);
+            console.WriteLine($"result written to {Path.GetFullPath(settings.Output)}");
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Option<AcceleratorChoice> AcceleratorOption(SettingSources sources) =>
+        sources.Option("accelerator", AcceleratorChoice.Auto, "compute device: auto (CUDA, then OpenCL, then SIMD CPU) | cuda | opencl | cpu (ILGPU CPU accelerator) | simd");
+
+    public static void WriteResult(string path, TrainResult result)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        File.WriteAllText(path, JsonSerializer.Serialize(result, ResultJson.Options));
+    }
+
+    private static void WriteSummary(IAnsiConsole console, TrainResult r)
+    {
+        var history = new Table().Title("evaluation per epoch").AddColumns("epoch", "step", "train loss", "train acc", "test loss", "test acc", "seconds");
+        foreach (var e in r.History)
+            history.AddRow($"{e.Epoch}", $"{e.Step}", $"{e.TrainLoss:F4}", $"{e.TrainAccuracy:F4}", $"{e.TestLoss:F4}", $"{e.TestAccuracy:F4}", $"{e.WallSeconds:F1}");
+        console.Write(history);
+        var summary = new Table().Title("GpuPs training run").AddColumns("", "");
+        summary.AddRow("data / model", Markup.Escape($"{r.Dataset} / {r.Model} ({r.ParameterCount} parameters)"));
+        summary.AddRow("cluster", Markup.Escape($"{r.Servers} server shard(s), {r.Workers} workers, {r.Mode}"));
+        summary.AddRow("device", Markup.Escape(r.Device));
+        summary.AddRow("steps per worker", $"{r.Steps}");
+        summary.AddRow("pushes applied / refused", $"{r.PushesApplied} / {r.PushesRejected}");
+        summary.AddRow("wall time", $"{r.WallSeconds:F2} s");
+        summary.AddRow("test accuracy", $"[bold]{r.TestAccuracy:F4}[/]");
+        summary.AddRow("test loss", $"{r.TestLoss:F4}");
+        console.Write(summary);
+    }
+}

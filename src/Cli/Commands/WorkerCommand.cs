@@ -1,0 +1,39 @@
+using System.CommandLine;
+using GpuPs.Cli.Settings;
+using GpuPs.Kernels;
+using GpuPs.Worker;
+using GpuPs.Worker.Transport;
+using Serilog.Events;
+
+namespace GpuPs.Cli.Commands;
+
+/// <summary><c>gpups worker</c>: joins a job at its servers and trains until the job ends.</summary>
+public static class WorkerCommand
+{
+    public static Command Create(SettingSources sources, GlobalOptions global)
+    {
+        var servers = sources.Option("server", "http://127.0.0.1:5000", "server address(es), comma-separated in shard order");
+        var workerId = sources.Option("worker-id", -1, "worker id to take (-1: the server assigns one)");
+        var accelerator = TrainCommand.AcceleratorOption(sources);
+        var timeout = sources.Option("call-timeout-ms", 30_000, "deadline of each call to a server");
+        var retries = sources.Option("max-retries", 8, "attempts of a call while a server is unreachable");
+        var command = new Command("worker", "Run one worker: pull parameters, compute gradients on the accelerator, push them.");
+        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries }) command.Options.Add(o);
+        command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
+        {
+            using var log = global.CreateLogger(parse, "worker", LogEventLevel.Information);
+            var addresses = parse.GetValue(servers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var a in addresses)
+                if (!Uri.TryCreate(a, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+                    throw new SettingsException($"--server: '{a}' is not an http:// or https:// address");
+            using var backend = Accelerators.Create(parse.GetValue(accelerator), log);
+            var options = new WorkerOptions(addresses, parse.GetValue(workerId), TimeSpan.FromMilliseconds(parse.GetValue(timeout)),
+                parse.GetValue(retries), Environment.MachineName);
+            await using var worker = new TrainingWorker(options, backend, log, a => new GrpcShardClient(a));
+            var report = await worker.RunAsync(ct);
+            Console.WriteLine($"worker {report.WorkerId} finished: {report.Steps} steps on {report.Device}");
+            return 0;
+        }));
+        return command;
+    }
+}

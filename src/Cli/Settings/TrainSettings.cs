@@ -1,0 +1,30 @@
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+
+namespace GpuPs.Cli.Settings;
+
+/// <summary>Everything that defines a training job and how the embedded cluster runs it. Defaults are the README's default run.</summary>
+public sealed record TrainSettings
+{
+    public string Dataset { get; init; } = "digits";
+    public Kernels.ModelKind Model { get; init; } = Kernels.ModelKind.Softmax;
+    public int Hidden { get; init; } = 64;
+    public int Workers { get; init; } = 4;
+    public int Servers { get; init; } = 1;
+    public SyncMode Mode { get; init; } = SyncMode.Bsp;
+    public int Staleness { get; init; } = 2;
+    public int Epochs { get; init; } = 20;
+    /// <summary>Steps per worker; 0 derives it from <see cref="Epochs"/>.</summary>
+    public long Steps { get; init; }
+    public int BatchSize { get; init; } = 32;
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
+    public float LearningRate { get; init; } = 0.5f;
+    public float Momentum { get; init; } = 0.9f;
+    public ulong Seed { get; init; } = 42;
+    public double TestFraction { get; init; } = 0.2;
+    public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
+    public bool Processes { get; init; }
+    public int HeartbeatTimeoutMs { get; init; } = 10_000;
+    public int StepTimeoutMs { get; init; } = 30_000;
+    public string Output { get; init; } = "results/train.json";
+}

@@ -1,0 +1,39 @@
+using System.Text.Json;
+
+namespace GpuPs.Core.Coding;
+
+/// <summary>
+/// JSON description of a code for <c>gpups codes --workers n --stragglers s [--code …] --json</c>:
+/// the assignment, B, and its conditioning report.
+/// </summary>
+/// <param name="Assignment">Assignment[i] = partitions held by worker i, ascending.</param>
+/// <param name="B">B[i][j], n rows of k coefficients.</param>
+public sealed record CodeDescription(
+    string Name,
+    string Construction,
+    int Workers,
+    int Stragglers,
+    int Partitions,
+    int MinResponders,
+    IReadOnlyList<IReadOnlyList<int>> Assignment,
+    double[][] B,
+    CodeConditioningReport Conditioning)
+{
+    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    /// <summary>Snapshot of <paramref name="code"/> with its <paramref name="conditioning"/> report.</summary>
+    public static CodeDescription From(IGradientCode code, CodeConditioningReport conditioning)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        ArgumentNullException.ThrowIfNull(conditioning);
+        var b = Enumerable.Range(0, code.Workers)
+            .Select(i => Enumerable.Range(0, code.Partitions).Select(j => code[i, j]).ToArray())
+            .ToArray();
+        var assignment = Enumerable.Range(0, code.Workers).Select(code.PartitionsOf).ToArray();
+        return new CodeDescription(code.Name, code.Construction, code.Workers, code.Stragglers, code.Partitions,
+            code.MinResponders, assignment, b, conditioning);
+    }
+
+    /// <summary>Indented camelCase JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Options);
+}

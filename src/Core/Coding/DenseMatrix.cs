@@ -1,0 +1,169 @@
+namespace GpuPs.Core.Coding;
+
+/// <summary>
+/// Small dense float64 linear algebra for gradient codes (matrices of at most 64×64):
+/// Householder QR with column pivoting for solving, one-sided Jacobi SVD for singular values.
+/// Inputs are never modified. Normal equations are deliberately absent: they square the
+/// condition number, and the random cyclic construction already reaches 1e10 (PAPERS.md).
+/// </summary>
+public static class DenseMatrix
+{
+    /// <summary>Result of <see cref="SolveLeastSquares"/>.</summary>
+    /// <param name="Solution">x with A·x ≈ b; zero outside the <paramref name="Rank"/> pivot columns.</param>
+    /// <param name="Rank">Numerical rank: pivots whose |R_tt| exceeds <c>rankTolerance·|R_00|</c>.</param>
+    public readonly record struct LeastSquaresSolution(double[] Solution, int Rank);
+
+    /// <summary>
+    /// Basic least-squares solution of A·x ≈ b (A is rows×cols, any shape) by Householder QR with
+    /// column pivoting: A·P = Q·R, rank r from the pivots, x_P = [R11⁻¹ (Qᵀb)₁..r ; 0].
+    /// When A has dependent columns the solution uses only r of them (the largest-norm ones,
+    /// ties broken by lowest index), so duplicated columns get weight 0 rather than a split.
+    /// </summary>
+    /// <param name="rankTolerance">Relative pivot threshold that ends the factorisation.</param>
+    public static LeastSquaresSolution SolveLeastSquares(double[,] a, double[] b, double rankTolerance)
+    {
+        int rows = a.GetLength(0), cols = a.GetLength(1);
+        if (b.Length != rows) throw new ArgumentException($"b has {b.Length} entries, A has {rows} rows.", nameof(b));
+        var r = (double[,])a.Clone();
+        var qtb = (double[])b.Clone();
+        var perm = Enumerable.Range(0, cols).ToArray();
+        int steps = Math.Min(rows, cols), rank = 0;
+        double firstPivot = 0;
+        for (int t = 0; t < steps; t++)
+        {
+            // Recompute trailing column norms each step instead of downdating: at ≤ 64 columns the
+            // cost is negligible and it avoids the cancellation that downdating needs guards for.
+            int best = t;
+            double bestNorm = -1;
+            for (int c = t; c < cols; c++)
+            {
+                double norm = ColumnNorm(r, c, t);
+                if (norm > bestNorm) (best, bestNorm) = (c, norm);
+            }
+            if (t == 0) firstPivot = bestNorm;
+            if (bestNorm == 0 || bestNorm <= rankTolerance * firstPivot) break;
+            SwapColumns(r, t, best);
+            (perm[t], perm[best]) = (perm[best], perm[t]);
+            ApplyHouseholder(r, qtb, t, bestNorm);
+            rank++;
+        }
+
+        var y = new double[rank];
+        for (int i = rank - 1; i >= 0; i--)
+        {
+            double sum = qtb[i];
+            for (int j = i + 1; j < rank; j++) sum -= r[i, j] * y[j];
+            y[i] = sum / r[i, i];
+        }
+        var x = new double[cols];
+        for (int i = 0; i < rank; i++) x[perm[i]] = y[i];
+        return new LeastSquaresSolution(x, rank);
+    }
+
+    /// <summary>
+    /// Singular values of A (any shape), descending, by one-sided Jacobi (Hestenes) rotations on the
+    /// columns of A or Aᵀ, whichever has fewer columns. Jacobi gets small singular values to high
+    /// relative accuracy, which is what condition numbers of nearly singular B_F need.
+    /// </summary>
+    public static double[] SingularValues(double[,] a)
+    {
+        int rows = a.GetLength(0), cols = a.GetLength(1);
+        bool transpose = cols > rows;
+        int m = transpose ? cols : rows, n = transpose ? rows : cols;
+        var u = new double[n][];
+        for (int j = 0; j < n; j++)
+        {
+            u[j] = new double[m];
+            for (int i = 0; i < m; i++) u[j][i] = transpose ? a[j, i] : a[i, j];
+        }
+
+        const int maxSweeps = 60;
+        for (int sweep = 0; sweep < maxSweeps; sweep++)
+        {
+            bool rotated = false;
+            for (int p = 0; p < n - 1; p++)
+            for (int q = p + 1; q < n; q++)
+            {
+                double alpha = Dot(u[p], u[p]), beta = Dot(u[q], u[q]), gamma = Dot(u[p], u[q]);
+                if (gamma == 0 || Math.Abs(gamma) <= 1e-15 * Math.Sqrt(alpha * beta)) continue;
+                rotated = true;
+                double zeta = (beta - alpha) / (2 * gamma);
+                double tan = Math.Sign(zeta == 0 ? 1 : zeta) / (Math.Abs(zeta) + Math.Sqrt(1 + zeta * zeta));
+                double cos = 1 / Math.Sqrt(1 + tan * tan), sin = cos * tan;
+                for (int i = 0; i < m; i++)
+                {
+                    double up = u[p][i], uq = u[q][i];
+                    u[p][i] = cos * up - sin * uq;
+                    u[q][i] = sin * up + cos * uq;
+                }
+            }
+            if (!rotated) break;
+        }
+
+        var sigma = new double[n];
+        for (int j = 0; j < n; j++) sigma[j] = Math.Sqrt(Dot(u[j], u[j]));
+        Array.Sort(sigma, (x, y) => y.CompareTo(x));
+        return sigma;
+    }
+
+    /// <summary>
+    /// Numerical rank r of A (singular values above <c>rankTolerance·σ_max</c>) and the effective
+    /// condition number σ_max / σ_r of its rank-r part; (∞, 0) for the zero matrix.
+    /// </summary>
+    public static (double Condition, int Rank) ConditionNumber(double[,] a, double rankTolerance)
+    {
+        var sigma = SingularValues(a);
+        if (sigma.Length == 0 || sigma[0] == 0) return (double.PositiveInfinity, 0);
+        int rank = sigma.Count(v => v > rankTolerance * sigma[0]);
+        return (sigma[0] / sigma[rank - 1], rank);
+    }
+
+    private static double ColumnNorm(double[,] r, int col, int fromRow)
+    {
+        double sum = 0;
+        for (int i = fromRow; i < r.GetLength(0); i++) sum += r[i, col] * r[i, col];
+        return Math.Sqrt(sum);
+    }
+
+    private static void SwapColumns(double[,] r, int c1, int c2)
+    {
+        if (c1 == c2) return;
+        for (int i = 0; i < r.GetLength(0); i++) (r[i, c1], r[i, c2]) = (r[i, c2], r[i, c1]);
+    }
+
+    /// <summary>Reflects rows t.. of column t onto e_t (norm given), applying the reflector to the
+    /// trailing columns and to the right-hand side.</summary>
+    private static void ApplyHouseholder(double[,] r, double[] qtb, int t, double norm)
+    {
+        int rows = r.GetLength(0), cols = r.GetLength(1);
+        // v = x + sign(x_t)·‖x‖·e_t avoids cancellation in v_t.
+        double alpha = r[t, t] >= 0 ? -norm : norm;
+        var v = new double[rows - t];
+        for (int i = t; i < rows; i++) v[i - t] = r[i, t];
+        v[0] -= alpha;
+        double vv = Dot(v, v);
+        if (vv > 0)
+        {
+            for (int c = t + 1; c < cols; c++)
+            {
+                double s = 0;
+                for (int i = t; i < rows; i++) s += v[i - t] * r[i, c];
+                s = 2 * s / vv;
+                for (int i = t; i < rows; i++) r[i, c] -= s * v[i - t];
+            }
+            double sb = 0;
+            for (int i = t; i < rows; i++) sb += v[i - t] * qtb[i];
+            sb = 2 * sb / vv;
+            for (int i = t; i < rows; i++) qtb[i] -= sb * v[i - t];
+        }
+        r[t, t] = alpha;
+        for (int i = t + 1; i < rows; i++) r[i, t] = 0;
+    }
+
+    private static double Dot(double[] x, double[] y)
+    {
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) sum += x[i] * y[i];
+        return sum;
+    }
+}

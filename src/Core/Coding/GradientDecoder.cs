@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using System.Numerics;
+
+namespace GpuPs.Core.Coding;
+
+/// <summary>
+/// Solves aᵀB_F = 1ᵀ for a responder set F of a gradient code, in float64, as the least-squares
+/// problem B_Fᵀa ≈ 1 by Householder QR with column pivoting (never the normal equations).
+/// With more responders than needed the basic solution is returned: only rank(B_F) responders get
+/// nonzero weight (for fractional repetition: the lowest-numbered responder of each group, weight 1).
+/// Results are cached per responder set (key: bitmask of worker ids, hence n ≤ 64); thread-safe.
+/// </summary>
+public sealed class GradientDecoder
+{
+    /// <summary>A set is decodable only when ‖B_Fᵀa − 1‖∞ ≤ this.</summary>
+    public const double ResidualTolerance = 1e-6;
+
+    /// <summary>
+    /// Relative pivot threshold for the numerical rank of B_F. The worst decodable B_F measured here
+    /// has condition ~1e4 (random cyclic construction, n ≤ 12), while exactly dependent columns leave
+    /// pivots near 1e-16; 1e-10 separates the two with margin on both sides.
+    /// </summary>
+    public const double RankTolerance = 1e-10;
+
+    /// <summary>Largest supported n: responder sets are cached by a 64-bit mask.</summary>
+    public const int MaxWorkers = 64;
+
+    private readonly double[,] _b;
+    private readonly int _workers, _partitions;
+    private readonly ConcurrentDictionary<ulong, Solution> _cache = new();
+
+    private sealed record Solution(double[] WeightByWorker, double Residual, int Rank, string? Reason);
+
+    /// <summary>Snapshots B from <paramref name="code"/>'s indexer.</summary>
+    public GradientDecoder(IGradientCode code)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        if (code.Workers is < 1 or > MaxWorkers)
+            throw new ArgumentOutOfRangeException(nameof(code), code.Workers, $"Gradient codes support 1..{MaxWorkers} workers.");
+        _workers = code.Workers;
+        _partitions = code.Partitions;
+        _b = new double[_workers, _partitions];
+        for (int i = 0; i < _workers; i++)
+        for (int j = 0; j < _partitions; j++)
+            _b[i, j] = code[i, j];
+    }
+
+    /// <summary>Number of distinct responder sets solved so far.</summary>
+    public int CachedSets => _cache.Count;
+
+    /// <summary>Decodes <paramref name="responders"/> (distinct worker ids, any order); weights are
+    /// aligned with that order.</summary>
+    /// <exception cref="ArgumentException">A worker id is out of range or repeated.</exception>
+    public DecodeResult Decode(IReadOnlyList<int> responders)
+    {
+        ArgumentNullException.ThrowIfNull(responders);
+        ulong mask = 0;
+        foreach (int w in responders)
+        {
+            if ((uint)w >= (uint)_workers)
+                throw new ArgumentException($"Responder {w} is not a worker id in 0..{_workers - 1}.", nameof(responders));
+            ulong bit = 1UL << w;
+            if ((mask & bit) != 0) throw new ArgumentException($"Responder {w} is listed twice.", nameof(responders));
+            mask |= bit;
+        }
+
+        var solution = _cache.GetOrAdd(mask, Solve);
+        if (solution.Reason is not null)
+            return new DecodeResult(false, [], solution.Residual, solution.Rank, solution.Reason);
+        var weights = new double[responders.Count];
+        for (int i = 0; i < weights.Length; i++) weights[i] = solution.WeightByWorker[responders[i]];
+        return new DecodeResult(true, weights, solution.Residual, solution.Rank, null);
+    }
+
+    private Solution Solve(ulong mask)
+    {
+        if (mask == 0) return Refused("no responders");
+
+        var uncovered = Enumerable.Range(0, _partitions)
+            .Where(j => !Enumerable.Range(0, _workers).Any(i => (mask >> i & 1) != 0 && _b[i, j] != 0))
+            .ToArray();
+        if (uncovered.Length > 0)
+            return Refused($"partition(s) {string.Join(", ", uncovered)} held by no responder");
+
+        var workers = Enumerable.Range(0, _workers).Where(i => (mask >> i & 1) != 0).ToArray();
+        var bft = new double[_partitions, workers.Length];
+        for (int c = 0; c < workers.Length; c++)
+        for (int j = 0; j < _partitions; j++)
+            bft[j, c] = _b[workers[c], j];
+        var ones = Enumerable.Repeat(1.0, _partitions).ToArray();
+        var (a, rank) = DenseMatrix.SolveLeastSquares(bft, ones, RankTolerance);
+
+        double residual = 0;
+        for (int j = 0; j < _partitions; j++)
+        {
+            double sum = -1;
+            for (int c = 0; c < workers.Length; c++) sum += bft[j, c] * a[c];
+            residual = Math.Max(residual, Math.Abs(sum));
+        }
+        if (!(residual <= ResidualTolerance))
+            return new Solution([], residual, rank,
+                $"the all-ones vector is not in the span of the {BitOperations.PopCount(mask)} responders' rows " +
+                $"(rank {rank}, least-squares residual {residual:G3} > {ResidualTolerance:G1})");
+
+        var byWorker = new double[_workers];
+        for (int c = 0; c < workers.Length; c++) byWorker[workers[c]] = a[c];
+        return new Solution(byWorker, residual, rank, null);
+    }
+
+    private static Solution Refused(string reason) => new([], double.PositiveInfinity, 0, reason);
+}

@@ -1,0 +1,71 @@
+namespace GpuPs.Core.Coding;
+
+/// <summary>Responder sets of a fixed size as worker bitmasks (n ≤ 64): all of them, or a seeded sample.</summary>
+public static class ResponderSubsets
+{
+    /// <summary>C(n, size), saturating at <see cref="long.MaxValue"/>.</summary>
+    public static long Count(int workers, int size)
+    {
+        if (size < 0 || size > workers) return 0;
+        size = Math.Min(size, workers - size);
+        long count = 1;
+        for (int i = 1; i <= size; i++)
+        {
+            // After step i, count = C(n−size+i, i), so count·(n−size+i) is divisible by i.
+            long factor = workers - size + i;
+            if (count > long.MaxValue / factor) return long.MaxValue;
+            count = count * factor / i;
+        }
+        return count;
+    }
+
+    /// <summary>
+    /// Every subset of <paramref name="size"/> workers when there are at most <paramref name="limit"/>,
+    /// in increasing mask order; otherwise <paramref name="limit"/> distinct subsets drawn uniformly
+    /// with <paramref name="seed"/>.
+    /// </summary>
+    public static (IReadOnlyList<ulong> Masks, bool Exhaustive) Select(int workers, int size, int limit, ulong seed)
+    {
+        GradientCode.Validate(workers, 0);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, workers);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        return Count(workers, size) <= limit ? (All(workers, size), true) : (Sample(workers, size, limit, seed), false);
+    }
+
+    private static List<ulong> All(int workers, int size)
+    {
+        var masks = new List<ulong>();
+        if (size == 0) return [0UL];
+        ulong end = workers == 64 ? 0 : 1UL << workers;
+        // Gosper's hack: next larger integer with the same popcount.
+        for (ulong m = size == 64 ? ulong.MaxValue : (1UL << size) - 1; ;)
+        {
+            masks.Add(m);
+            ulong low = m & (~m + 1), ripple = m + low;
+            if (ripple == 0 || ripple >= end && end != 0) break;
+            m = ripple | (((m ^ ripple) >> 2) / low);
+        }
+        return masks;
+    }
+
+    private static List<ulong> Sample(int workers, int size, int count, ulong seed)
+    {
+        var rng = new SplitMix64(seed);
+        var seen = new HashSet<ulong>();
+        var order = Enumerable.Range(0, workers).ToArray();
+        while (seen.Count < count)
+        {
+            // Partial Fisher–Yates: the first `size` entries are a uniform random subset.
+            for (int i = 0; i < size; i++)
+            {
+                int j = i + rng.NextInt(workers - i);
+                (order[i], order[j]) = (order[j], order[i]);
+            }
+            ulong mask = 0;
+            for (int i = 0; i < size; i++) mask |= 1UL << order[i];
+            seen.Add(mask);
+        }
+        return [.. seen.Order()];
+    }
+}

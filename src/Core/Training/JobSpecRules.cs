@@ -1,0 +1,49 @@
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using KernelModel = GpuPs.Kernels.ModelKind;
+using WireModel = GpuPs.Protocol.ModelKind;
+
+namespace GpuPs.Core.Training;
+
+/// <summary>Validation of a <see cref="JobSpec"/> and its translation to kernel types.</summary>
+public static class JobSpecRules
+{
+    /// <summary>Throws <see cref="ArgumentException"/> with one readable line for an impossible job.</summary>
+    public static void Validate(JobSpec job)
+    {
+        if (job.Workers <= 0) throw new ArgumentException($"workers must be at least 1 (got {job.Workers})");
+        if (job.Mode == SyncMode.Unspecified) throw new ArgumentException("sync mode must be bsp, asp or ssp");
+        if (job.Staleness < 0) throw new ArgumentException($"staleness must be >= 0 (got {job.Staleness})");
+        if (job.Steps <= 0) throw new ArgumentException($"steps must be at least 1 (got {job.Steps})");
+        if (job.BatchSize < 0) throw new ArgumentException($"batch size must be >= 0, 0 meaning the whole partition (got {job.BatchSize})");
+        if (job.TestFraction <= 0 || job.TestFraction >= 1) throw new ArgumentException($"test fraction must be in (0, 1) (got {job.TestFraction})");
+        if (job.HeartbeatTimeoutMs <= 0) throw new ArgumentException($"heartbeat timeout must be positive (got {job.HeartbeatTimeoutMs} ms)");
+        if (job.StepTimeoutMs <= 0) throw new ArgumentException($"step timeout must be positive (got {job.StepTimeoutMs} ms)");
+        var shape = ToModelShape(job);
+        shape.Validate();
+        if (job.ParameterCount != shape.ParameterCount)
+            throw new ArgumentException($"parameter count {job.ParameterCount} does not match the model ({shape.ParameterCount})");
+    }
+
+    public static ModelShape ToModelShape(JobSpec job) => new(
+        job.Model switch
+        {
+            WireModel.Logistic => KernelModel.Logistic,
+            WireModel.Softmax => KernelModel.Softmax,
+            WireModel.Mlp => KernelModel.Mlp,
+            _ => throw new ArgumentException("model must be logistic, softmax or mlp"),
+        },
+        job.Features, job.Classes, job.Model == WireModel.Mlp ? job.Hidden : 0);
+
+    public static WireModel ToWire(KernelModel kind) => kind switch
+    {
+        KernelModel.Logistic => WireModel.Logistic,
+        KernelModel.Softmax => WireModel.Softmax,
+        KernelModel.Mlp => WireModel.Mlp,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>Steps one worker needs to see its partition once, given its row count and the batch size.</summary>
+    public static int StepsPerEpoch(int partitionRows, int batchSize) =>
+        batchSize <= 0 || batchSize >= partitionRows ? 1 : (partitionRows + batchSize - 1) / batchSize;
+}

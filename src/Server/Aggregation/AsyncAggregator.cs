@@ -1,0 +1,60 @@
+using Grpc.Core;
+using GpuPs.Protocol;
+
+namespace GpuPs.Server.Aggregation;
+
+/// <summary>
+/// Asynchronous (ASP) and stale-synchronous (SSP) parallel: every push is applied at once with its own mean gradient.
+/// With a staleness bound k (SSP, Ho et al. 2013) a worker whose clock is c may read parameters only while
+/// c − (slowest expected worker's clock) ≤ k; without one (ASP) it never waits.
+/// </summary>
+public sealed class AsyncAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps, int? staleness) : IStepAggregator
+{
+    private readonly float[] _scratch = new float[model.Length];
+
+    public bool IsFinished
+    {
+        get
+        {
+            foreach (var w in workers)
+                if (w.Expected && w.Clock < totalSteps) return false;
+            return true;
+        }
+    }
+
+    public int MaxStalenessSeen { get; private set; }
+
+    public bool Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
+    {
+        if (header.Step < worker.Clock)
+            throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed step {header.Step} (its clock is {worker.Clock})");
+        if (header.Step > worker.Clock)
+            throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: worker {worker.Id} is at step {worker.Clock}");
+        if (worker.Clock >= totalSteps)
+            throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: worker {worker.Id} has run all {totalSteps} steps");
+
+        gradientSum.CopyTo(_scratch);
+        model.ApplySum(_scratch, header.SampleCount, header.LossSum);
+        worker.Clock++;
+        return true;
+    }
+
+    public bool OnMembershipChanged() => false;
+
+    public bool CanProceed(WorkerSlot worker, long minStep)
+    {
+        if (staleness is not int bound || IsFinished) return true;
+        long lead = worker.Clock - SlowestClock();
+        if (lead > bound) return false;
+        MaxStalenessSeen = (int)Math.Max(MaxStalenessSeen, lead);
+        return true;
+    }
+
+    private long SlowestClock()
+    {
+        long min = long.MaxValue;
+        foreach (var w in workers)
+            if (w.Expected && w.Clock < totalSteps) min = Math.Min(min, w.Clock);
+        return min == long.MaxValue ? totalSteps : min;
+    }
+}

@@ -1,0 +1,17 @@
+namespace GpuPs.Server.Aggregation;
+
+/// <summary>Wakes every waiter when the shard's state changes. <see cref="Pulse"/> and <see cref="Next"/> are called under the shard's lock.</summary>
+public sealed class StepSignal
+{
+    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A task that completes at the next <see cref="Pulse"/>.</summary>
+    public Task Next => _next.Task;
+
+    public void Pulse()
+    {
+        var current = _next;
+        _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        current.TrySetResult();
+    }
+}

@@ -1,0 +1,139 @@
+using GpuPs.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Serilog;
+
+namespace GpuPs.Server;
+
+/// <summary>
+/// A running Kestrel server that exposes one <see cref="IParameterShard"/> through <see cref="ParameterServerService"/>
+/// over cleartext HTTP/2 (h2c). The caller owns the process: the host installs no Ctrl+C or SIGTERM handler.
+/// </summary>
+/// <remarks>
+/// Usage: <c>await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", log, ct);</c> then connect
+/// workers to <see cref="Address"/>. <see cref="StopAsync"/> and <see cref="DisposeAsync"/> may be called from any thread.
+/// </remarks>
+public sealed class GpuPsServerHost : IAsyncDisposable
+{
+    // Kestrel's HTTP/2 defaults (1 MiB connection / 768 KiB stream windows, 16 KiB frames) make a 4 MiB push wait for
+    // WINDOW_UPDATEs several times per message; windows larger than a whole tensor let a push stream in without stalls.
+    // The frame size only matters for clients that send large frames: SocketsHttpHandler always sends 16 KiB frames,
+    // which is what bounds .NET pushes (~300 MB/s measured).
+    private const int ConnectionWindowBytes = 64 << 20;
+    private const int StreamWindowBytes = 32 << 20;
+    private const int MaxFrameBytes = 1 << 20;
+
+    // Graceful stop waits for in-flight calls; a pull blocked on a step that never comes would hold it for the whole
+    // default 30 s, so cut it short.
+    private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly WebApplication _app;
+    private int _stopped;
+
+    private GpuPsServerHost(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    /// <summary>The address the server listens on, with the real port when port 0 was requested.</summary>
+    public Uri Address { get; }
+
+    /// <summary>
+    /// Builds and starts the server for <paramref name="shard"/> on <paramref name="url"/> (for example <c>http://127.0.0.1:0</c>
+    /// for a free port; Kestrel refuses port 0 with <c>localhost</c>). Completes once the server is listening.
+    /// </summary>
+    public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, Serilog.ILogger log, CancellationToken ct)
+    {
+        // A pull reply carries the whole shard, and clients in other languages may push it as a single chunk.
+        var messageLimit = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, shard.Info.Length * sizeof(float) + 1024));
+
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().UseUrls(url).ConfigureKestrel(kestrel =>
+        {
+            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Limits.MaxRequestBodySize = null; // a push stream carries a whole shard
+            kestrel.Limits.Http2.InitialConnectionWindowSize = ConnectionWindowBytes;
+            kestrel.Limits.Http2.InitialStreamWindowSize = StreamWindowBytes;
+            kestrel.Limits.Http2.MaxFrameSize = MaxFrameBytes;
+        });
+        builder.Logging.ClearProviders()
+            .AddSerilog(log)
+            // Kestrel, hosting and grpc-dotnet log every request and every refused call at Information or Debug;
+            // the shard logs what matters.
+            .AddFilter("Microsoft", LogLevel.Warning)
+            .AddFilter("Grpc", LogLevel.Warning);
+        builder.Services.AddSingleton<IHostLifetime, CallerOwnedLifetime>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
+        builder.Services.AddSingleton(shard);
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = messageLimit;
+            o.MaxSendMessageSize = messageLimit;
+        });
+
+        var app = builder.Build();
+        app.MapGrpcService<ParameterServerService>();
+        await app.StartAsync(ct);
+        var address = new Uri(app.Urls.First());
+        log.Information("Shard {Shard}/{Count} ({Length} parameters) serving gRPC on {Address}",
+            shard.Info.Index, shard.Info.Count, shard.Info.Length, address);
+        return new GpuPsServerHost(app, address);
+    }
+
+    /// <summary>
+    /// Starts a server over a sink shard of <paramref name="length"/> parameters that accepts every push without applying it
+    /// and returns the same buffer on every pull: the transport alone, for <c>gpups bench wire</c>.
+    /// </summary>
+    public static Task<GpuPsServerHost> StartWireSinkAsync(int length, Serilog.ILogger log, CancellationToken ct) =>
+        StartAsync(new WireSinkShard(length), "http://127.0.0.1:0", log, ct);
+
+    /// <summary>Stops accepting calls and waits (up to 5 s, or until <paramref name="ct"/> is cancelled) for in-flight calls.</summary>
+    public Task StopAsync(CancellationToken ct = default) =>
+        Interlocked.Exchange(ref _stopped, 1) == 0 ? _app.StopAsync(ct) : Task.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    /// <summary>Leaves start-up and shutdown to the caller instead of hooking the console, unlike the default ConsoleLifetime.</summary>
+    private sealed class CallerOwnedLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    private sealed class WireSinkShard(int length) : IParameterShard
+    {
+        private readonly float[] _parameters = new float[length];
+        private long _step;
+
+        public ShardInfo Info { get; } = new() { Index = 0, Count = 1, Offset = 0, Length = length };
+
+        public RegisterReply Register(RegisterRequest request) => new() { WorkerId = 0, Shard = Info, Step = Step };
+
+        public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public PullResult CopyParameters(Span<float> destination)
+        {
+            _parameters.CopyTo(destination);
+            return new PullResult(Step, 0, 0, length, false);
+        }
+
+        public PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum) =>
+            new() { Step = Interlocked.Increment(ref _step), Applied = true };
+
+        public HeartbeatReply Heartbeat(HeartbeatRequest request) => new() { Step = Step };
+
+        public StatusReply Status() => new() { Step = Step, Shard = Info };
+
+        private long Step => Interlocked.Read(ref _step);
+    }
+}

@@ -1,0 +1,235 @@
+using System.Numerics.Tensors;
+using Grpc.Core;
+using GpuPs.Core.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using GpuPs.Server.Aggregation;
+using Serilog;
+
+namespace GpuPs.Server;
+
+/// <summary>
+/// One parameter shard: membership, liveness, the aggregation rule of the job's mode, and the optimizer.
+/// Thread-safe; every request takes one lock, held for the SIMD sum of one pushed gradient at most.
+/// A refused request throws <see cref="GpuPsException"/> and leaves the parameters and counters of accepted work unchanged.
+/// </summary>
+public sealed class ParameterShard : IParameterShard, IDisposable
+{
+    private readonly object _gate = new();
+    private readonly JobSpec _job;
+    private readonly ShardModel _model;
+    private readonly WorkerSlot[] _workers;
+    private readonly IStepAggregator _aggregator;
+    private readonly StepSignal _signal = new();
+    private readonly ILogger _log;
+    private readonly Timer _livenessTimer;
+    private long _pushesApplied, _pushesRejected, _bytesReceived;
+
+    public ParameterShard(ShardOptions options, IComputeBackend backend, ILogger log)
+    {
+        JobSpecRules.Validate(options.Job);
+        if (options.InitialParameters.Length != options.Shard.Length)
+            throw new ArgumentException($"shard {options.Shard.Index} owns {options.Shard.Length} parameters, initial values have {options.InitialParameters.Length}");
+        _job = options.Job;
+        Info = options.Shard;
+        _log = log.ForContext("Shard", Info.Index);
+        _model = new ShardModel((float[])options.InitialParameters.Clone(), backend.CreateOptimizer(options.Optimizer, options.InitialParameters.Length));
+        _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
+        _aggregator = _job.Mode switch
+        {
+            SyncMode.Bsp => new BspAggregator(_model, _workers, _job.Steps),
+            SyncMode.Asp => new AsyncAggregator(_model, _workers, _job.Steps, staleness: null),
+            SyncMode.Ssp => new AsyncAggregator(_model, _workers, _job.Steps, _job.Staleness),
+            _ => throw new ArgumentException($"unsupported sync mode {_job.Mode}"),
+        };
+        int period = Math.Clamp(_job.HeartbeatTimeoutMs / 4, 50, 1000);
+        _livenessTimer = new Timer(_ => EvictSilentWorkers(), null, period, period);
+    }
+
+    public ShardInfo Info { get; }
+
+    public RegisterReply Register(RegisterRequest request)
+    {
+        lock (_gate)
+        {
+            WorkerSlot slot;
+            if (request.RequestedWorkerId >= 0)
+            {
+                if (request.RequestedWorkerId >= _workers.Length)
+                    throw new GpuPsException(StatusCode.InvalidArgument, $"worker id {request.RequestedWorkerId} is out of range: the job has {_workers.Length} workers (ids 0..{_workers.Length - 1})");
+                slot = _workers[request.RequestedWorkerId];
+            }
+            else
+            {
+                slot = _workers.FirstOrDefault(w => !w.Registered)
+                    ?? throw new GpuPsException(StatusCode.ResourceExhausted, $"the job already has all {_workers.Length} workers registered; rejoin with an explicit worker id");
+            }
+            bool rejoin = slot.Registered;
+            slot.Registered = true;
+            slot.Host = request.Host;
+            slot.Device = request.Device;
+            slot.MeasuredSpeed = request.MeasuredSpeed;
+            Touch(slot);
+            _log.Information("Worker {WorkerId} {Action} from {Host} on {Device} at step {Step}",
+                slot.Id, rejoin ? "rejoined" : "registered", request.Host, request.Device, ResumeStep(slot));
+            return new RegisterReply { WorkerId = slot.Id, Job = _job, Shard = Info, Step = ResumeStep(slot) };
+        }
+    }
+
+    public async Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task next;
+            lock (_gate)
+            {
+                if (workerId < 0)
+                {
+                    if (_model.Step >= minStep || _aggregator.IsFinished) return;
+                }
+                else
+                {
+                    var slot = Known(workerId);
+                    Touch(slot);
+                    if (_aggregator.CanProceed(slot, minStep)) return;
+                }
+                next = _signal.Next;
+            }
+            await next.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public PullResult CopyParameters(Span<float> destination)
+    {
+        lock (_gate)
+        {
+            if (destination.Length != _model.Length)
+                throw new GpuPsException(StatusCode.InvalidArgument, $"pull destination has {destination.Length} floats, shard {Info.Index} has {_model.Length}");
+            _model.Parameters.CopyTo(destination);
+            return new PullResult(_model.Step, Info.Index, Info.Offset, _model.Length, _aggregator.IsFinished);
+        }
+    }
+
+    public PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
+    {
+        try
+        {
+            Validate(header, gradientSum);
+            lock (_gate)
+            {
+                var slot = Known(header.WorkerId);
+                Touch(slot);
+                bool changed = _aggregator.Accept(slot, header, gradientSum);
+                _pushesApplied++;
+                _bytesReceived += (long)gradientSum.Length * sizeof(float);
+                if (changed)
+                {
+                    _log.Debug("Shard {Shard} at step {Step} after push of worker {WorkerId}, loss {Loss:F4}", Info.Index, _model.Step, header.WorkerId, _model.LastMeanLoss);
+                    _signal.Pulse();
+                }
+                return new PushReply { Step = _model.Step, Applied = changed, Finished = _aggregator.IsFinished };
+            }
+        }
+        catch (GpuPsException e)
+        {
+            Interlocked.Increment(ref _pushesRejected);
+            _log.Warning("Refused push of worker {WorkerId} for step {Step}: {Reason}", header.WorkerId, header.Step, e.Message);
+            throw;
+        }
+    }
+
+    public HeartbeatReply Heartbeat(HeartbeatRequest request)
+    {
+        lock (_gate)
+        {
+            Touch(Known(request.WorkerId));
+            return new HeartbeatReply { Step = _model.Step, Finished = _aggregator.IsFinished };
+        }
+    }
+
+    public StatusReply Status()
+    {
+        lock (_gate)
+        {
+            var reply = new StatusReply
+            {
+                Step = _model.Step,
+                LiveWorkers = _workers.Count(w => w.Registered && !w.Evicted),
+                RegisteredWorkers = _workers.Count(w => w.Registered),
+                PushesApplied = _pushesApplied,
+                PushesRejected = Interlocked.Read(ref _pushesRejected),
+                BytesReceived = _bytesReceived,
+                Finished = _aggregator.IsFinished,
+                Shard = Info,
+                Job = _job,
+                MeanLoss = _model.LastMeanLoss,
+                MaxStalenessSeen = _aggregator.MaxStalenessSeen,
+            };
+            reply.WorkerSteps.AddRange(_workers.Select(w => w.Clock));
+            return reply;
+        }
+    }
+
+    public void Dispose()
+    {
+        _livenessTimer.Dispose();
+        _model.Dispose();
+    }
+
+    private void Validate(in PushHeader header, ReadOnlySpan<float> gradientSum)
+    {
+        if (header.Shard != Info.Index)
+            throw new GpuPsException(StatusCode.InvalidArgument, $"push for shard {header.Shard} sent to shard {Info.Index}");
+        if (gradientSum.Length != _model.Length)
+            throw new GpuPsException(StatusCode.InvalidArgument, $"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
+        if (header.SampleCount <= 0)
+            throw new GpuPsException(StatusCode.InvalidArgument, $"sample count must be positive (got {header.SampleCount})");
+        if (!double.IsFinite(header.LossSum))
+            throw new GpuPsException(StatusCode.InvalidArgument, $"loss sum is not finite ({header.LossSum})");
+        // MaxMagnitude propagates NaN and sees ±Inf: one SIMD pass instead of a scalar IsFinite loop.
+        if (gradientSum.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(gradientSum)))
+            throw new GpuPsException(StatusCode.InvalidArgument, "gradient contains NaN or Inf values");
+    }
+
+    private WorkerSlot Known(int workerId)
+    {
+        if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered)
+            throw new GpuPsException(StatusCode.NotFound, $"worker {workerId} is not registered with shard {Info.Index}");
+        return _workers[workerId];
+    }
+
+    /// <summary>Records that the worker is alive; an evicted worker that calls again is re-admitted.</summary>
+    private void Touch(WorkerSlot slot)
+    {
+        slot.LastSeenMs = Environment.TickCount64;
+        if (!slot.Evicted) return;
+        slot.Evicted = false;
+        if (slot.Clock < _model.Step && _job.Mode == SyncMode.Bsp) slot.Clock = _model.Step;
+        _log.Information("Worker {WorkerId} is back at step {Step}", slot.Id, _model.Step);
+        if (_aggregator.OnMembershipChanged()) _signal.Pulse();
+    }
+
+    private long ResumeStep(WorkerSlot slot) => _job.Mode == SyncMode.Bsp ? _model.Step : slot.Clock;
+
+    private void EvictSilentWorkers()
+    {
+        lock (_gate)
+        {
+            long now = Environment.TickCount64;
+            bool changed = false;
+            foreach (var w in _workers)
+            {
+                if (!w.Registered || w.Evicted || _aggregator.IsFinished || now - w.LastSeenMs <= _job.HeartbeatTimeoutMs) continue;
+                w.Evicted = true;
+                changed = true;
+                _log.Warning("Worker {WorkerId} silent for {SilentMs} ms: evicted at step {Step}; the shard no longer waits for it", w.Id, now - w.LastSeenMs, _model.Step);
+            }
+            if (changed)
+            {
+                _aggregator.OnMembershipChanged();
+                _signal.Pulse();
+            }
+        }
+    }
+
+}

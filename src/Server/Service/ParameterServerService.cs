@@ -1,0 +1,141 @@
+using System.Buffers;
+using GpuPs.Protocol;
+using Grpc.Core;
+
+namespace GpuPs.Server;
+
+/// <summary>
+/// The gRPC face of one <see cref="IParameterShard"/>: decodes requests, hands them to the shard, and maps refusals
+/// (<see cref="GpuPsException"/>) to <see cref="RpcException"/> with the same status code and message. No training logic here.
+/// </summary>
+/// <remarks>
+/// Bound by hand (<see cref="BindService"/>) because the proto is compiled without service stubs. grpc-dotnet activates one
+/// instance per call with the shard from DI and finds each handler by the descriptor's method name; it only accepts public
+/// <em>virtual</em> instance methods declared by the type named in <see cref="BindService"/>'s second parameter, hence
+/// the <c>virtual</c>s. Handlers run concurrently on the thread pool; the shard is thread-safe.
+/// </remarks>
+[BindServiceMethod(typeof(ParameterServerService), nameof(BindService))]
+public class ParameterServerService(IParameterShard shard)
+{
+    public static void BindService(ServiceBinderBase binder, ParameterServerService? service)
+    {
+        binder.AddMethod(ParameterServerMethods.Register, service == null ? null! : service.Register);
+        binder.AddMethod(ParameterServerMethods.Pull, service == null ? null! : service.Pull);
+        binder.AddMethod(ParameterServerMethods.Push, service == null ? null! : service.Push);
+        binder.AddMethod(ParameterServerMethods.Heartbeat, service == null ? null! : service.Heartbeat);
+        binder.AddMethod(ParameterServerMethods.Status, service == null ? null! : service.Status);
+    }
+
+    public virtual Task<RegisterReply> Register(RegisterRequest request, ServerCallContext context)
+    {
+        try
+        {
+            return Task.FromResult(shard.Register(request));
+        }
+        catch (GpuPsException e)
+        {
+            throw ToRpc(e);
+        }
+    }
+
+    /// <summary>
+    /// Waits (within the call deadline) until the shard reaches <c>min_step</c>, then returns its parameters in a pooled
+    /// <see cref="PullFrame"/> that is serialized straight from the pool and returned to it when the request completes.
+    /// </summary>
+    public virtual async Task<PullFrame> Pull(PullRequest request, ServerCallContext context)
+    {
+        try
+        {
+            if (request.WorkerId < -1) throw Invalid($"worker_id {request.WorkerId} is not a worker id (or -1 for observers)");
+            if (request.MinStep < 0) throw Invalid($"min_step {request.MinStep} is negative");
+            await shard.WaitForStepAsync(request.WorkerId, request.MinStep, context.CancellationToken);
+            var frame = PullFrame.Rent(ShardLength);
+            context.GetHttpContext().Response.RegisterForDispose(frame);
+            var result = shard.CopyParameters(frame.Values.Span);
+            (frame.Step, frame.Shard, frame.Offset, frame.Finished) = (result.Step, result.Shard, result.Offset, result.Finished);
+            return frame;
+        }
+        catch (GpuPsException e)
+        {
+            throw ToRpc(e);
+        }
+    }
+
+    /// <summary>
+    /// Reads the whole chunk stream into one pooled buffer and hands it to the shard only if the stream is well formed:
+    /// every chunk for this shard with the first chunk's header (or none), in order, without gaps or overlap, covering
+    /// exactly the shard. Anything else is InvalidArgument and nothing is applied.
+    /// </summary>
+    public virtual async Task<PushReply> Push(IAsyncStreamReader<PushChunkFrame> requestStream, ServerCallContext context)
+    {
+        var length = ShardLength;
+        var gradient = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            PushHeader? header = null;
+            var received = 0;
+            // Malformed chunk bytes surface from MoveNext as GpuPsException (InvalidArgument), thrown by PushChunkFrame.Parse.
+            while (await requestStream.MoveNext(context.CancellationToken))
+            {
+                using var chunk = requestStream.Current;
+                if (header is null)
+                {
+                    if (chunk.Header.Shard != shard.Info.Index)
+                        throw Invalid($"push for shard {chunk.Header.Shard} sent to shard {shard.Info.Index}");
+                    header = chunk.Header;
+                }
+                else if (chunk.Header != header && chunk.Header != default)
+                {
+                    throw Invalid($"chunk at offset {chunk.Offset} has header {chunk.Header}, the stream started with {header}");
+                }
+                if (chunk.Offset != received)
+                    throw Invalid($"chunk at offset {chunk.Offset} does not follow the previous data, which ends at {received} (chunks must be in order, without gaps or overlap)");
+                if (chunk.Values.Length > length - received)
+                    throw Invalid($"chunk [{chunk.Offset}, {chunk.Offset + chunk.Values.Length}) runs past the shard's {length} parameters");
+                chunk.Values.Span.CopyTo(gradient.AsSpan(received));
+                received += chunk.Values.Length;
+            }
+            if (header is not { } h) throw Invalid("push stream carried no chunks");
+            if (received != length) throw Invalid($"push covers {received} of the shard's {length} parameters");
+            return shard.Push(h, gradient.AsSpan(0, length));
+        }
+        catch (GpuPsException e)
+        {
+            throw ToRpc(e);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(gradient);
+        }
+    }
+
+    public virtual Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
+    {
+        try
+        {
+            return Task.FromResult(shard.Heartbeat(request));
+        }
+        catch (GpuPsException e)
+        {
+            throw ToRpc(e);
+        }
+    }
+
+    public virtual Task<StatusReply> Status(StatusRequest request, ServerCallContext context)
+    {
+        try
+        {
+            return Task.FromResult(shard.Status());
+        }
+        catch (GpuPsException e)
+        {
+            throw ToRpc(e);
+        }
+    }
+
+    private int ShardLength => checked((int)shard.Info.Length);
+
+    private static GpuPsException Invalid(string message) => new(StatusCode.InvalidArgument, message);
+
+    private static RpcException ToRpc(GpuPsException e) => new(new Grpc.Core.Status(e.Code, e.Message));
+}

@@ -1,0 +1,153 @@
+using System.Net.Http;
+using GpuPs.Protocol;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace GpuPs.Worker.Transport;
+
+/// <summary>Settings of a <see cref="GrpcShardClient"/>.</summary>
+public sealed record ShardClientOptions
+{
+    /// <summary>
+    /// Deadline of a call made without an explicit timeout. Every call has one: a 4 MiB unary pull without a deadline was
+    /// once seen to hang forever.
+    /// </summary>
+    public TimeSpan DefaultTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bytes of gradient per pushed chunk (rounded down to whole floats, at least one).</summary>
+    public int ChunkBytes { get; init; } = 1 << 20;
+
+    /// <summary>Interval of HTTP/2 keep-alive pings while calls are in flight, so that a dead server fails a long blocked pull.</summary>
+    public TimeSpan KeepAlivePingDelay { get; init; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// <see cref="IShardClient"/> over gRPC (HTTP/2), with the hand-written tensor marshallers of <see cref="ParameterServerMethods"/>.
+/// Thread-safe; calls may run concurrently. Refusals and deadline expiry throw <see cref="RpcException"/>; retrying is the
+/// caller's decision.
+/// </summary>
+/// <remarks>
+/// Pulls and pushes use separate channels, hence separate HTTP/2 connections (measured on 2-core loopback: two channels
+/// beat one, since each connection has one writer and one reader loop). The small control calls share the pull channel.
+/// A push sends chunks that are slices of the caller's gradient, serialized straight from it; a pull's reply is
+/// deserialized into a pooled buffer and copied once into the caller's destination.
+/// </remarks>
+public sealed class GrpcShardClient : IShardClient
+{
+    // SocketsHttpHandler's default 64 KiB initial stream window, grown by its dynamic window sizing, makes the first pulls
+    // of a 4 MiB tensor stall on WINDOW_UPDATE round trips; start with room for a whole tensor.
+    private const int StreamWindowBytes = 8 << 20;
+
+    private readonly GrpcChannel _pullChannel;
+    private readonly GrpcChannel _pushChannel;
+    private readonly CallInvoker _pull;
+    private readonly CallInvoker _push;
+    private readonly ShardClientOptions _options;
+    private readonly int _chunkFloats;
+
+    public GrpcShardClient(string address, ShardClientOptions? options = null)
+    {
+        _options = options ?? new ShardClientOptions();
+        if (_options.DefaultTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), "DefaultTimeout must be positive.");
+        _chunkFloats = Math.Max(1, _options.ChunkBytes / sizeof(float));
+        Address = address;
+        _pullChannel = CreateChannel(address, _options);
+        _pushChannel = CreateChannel(address, _options);
+        _pull = _pullChannel.CreateCallInvoker();
+        _push = _pushChannel.CreateCallInvoker();
+    }
+
+    public string Address { get; }
+
+    public async Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        using var call = _pull.AsyncUnaryCall(ParameterServerMethods.Register, null, CallOptions(cancellationToken, timeout), request);
+        return await call.ResponseAsync.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The shard's length differs from <paramref name="destination"/>'s.</exception>
+    public async Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var request = new PullRequest { WorkerId = workerId, MinStep = minStep };
+        using var call = _pull.AsyncUnaryCall(ParameterServerMethods.Pull, null, CallOptions(cancellationToken, timeout), request);
+        using var frame = await call.ResponseAsync.ConfigureAwait(false);
+        if (frame.Length != destination.Length)
+            throw new ArgumentException($"Shard {frame.Shard} at {Address} sent {frame.Length} parameters; the destination holds {destination.Length}.", nameof(destination));
+        frame.Values.Span.CopyTo(destination.Span);
+        return frame.Result;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// <paramref name="gradientSum"/> is read while the call runs and must not change until the returned task completes. Every
+    /// chunk repeats the header, so that each chunk is self-describing; an empty shard still sends one (empty) chunk.
+    /// </remarks>
+    public async Task<PushReply> PushAsync(PushHeader header, ReadOnlyMemory<float> gradientSum, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        using var call = _push.AsyncClientStreamingCall(ParameterServerMethods.Push, null, CallOptions(cancellationToken, timeout));
+        try
+        {
+            var offset = 0;
+            do
+            {
+                var count = Math.Min(_chunkFloats, gradientSum.Length - offset);
+                await call.RequestStream.WriteAsync(new PushChunkFrame(header, offset, gradientSum.Slice(offset, count))).ConfigureAwait(false);
+                offset += count;
+            }
+            while (offset < gradientSum.Length);
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // A server that refuses a push may end the call while chunks are still being written; the write then fails and
+            // the server's status (with its message) is in the response: surface that. Bounded by the call's deadline.
+            await call.ResponseAsync.ConfigureAwait(false);
+            throw;
+        }
+        return await call.ResponseAsync.ConfigureAwait(false);
+    }
+
+    public async Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var request = new HeartbeatRequest { WorkerId = workerId, Step = step };
+        using var call = _pull.AsyncUnaryCall(ParameterServerMethods.Heartbeat, null, CallOptions(cancellationToken, timeout), request);
+        return await call.ResponseAsync.ConfigureAwait(false);
+    }
+
+    public async Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        using var call = _pull.AsyncUnaryCall(ParameterServerMethods.Status, null, CallOptions(cancellationToken, timeout), new StatusRequest());
+        return await call.ResponseAsync.ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _pullChannel.Dispose();
+        _pushChannel.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private CallOptions CallOptions(CancellationToken cancellationToken, TimeSpan? timeout) =>
+        new(deadline: DateTime.UtcNow + (timeout ?? _options.DefaultTimeout), cancellationToken: cancellationToken);
+
+    private static GrpcChannel CreateChannel(string address, ShardClientOptions options) =>
+        GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                InitialHttp2StreamWindowSize = StreamWindowBytes,
+                KeepAlivePingDelay = options.KeepAlivePingDelay,
+                KeepAlivePingTimeout = options.KeepAlivePingTimeout,
+                KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            },
+            DisposeHttpClient = true,
+            // Pull replies carry a whole shard; the server is a trusted peer whose limits apply on its side.
+            MaxReceiveMessageSize = null,
+            MaxSendMessageSize = null,
+        });
+}

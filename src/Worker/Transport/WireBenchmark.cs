@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Numerics.Tensors;
+using GpuPs.Protocol;
+
+namespace GpuPs.Worker.Transport;
+
+/// <summary>Settings of <see cref="WireBenchmark.RunAsync"/>.</summary>
+public sealed record WireBenchmarkOptions
+{
+    /// <summary>
+    /// Starts a gRPC shard server of the given length whose shard accepts any push and returns its buffer on pull, and returns
+    /// its address and a handle that stops it. The worker assembly does not reference the server (ASP.NET Core), so the host
+    /// supplies it: <c>async (n, ct) => { var h = await GpuPsServerHost.StartWireSinkAsync(n, log, ct); return (h.Address, h); }</c>.
+    /// </summary>
+    public required Func<int, CancellationToken, Task<(Uri Address, IAsyncDisposable Server)>> StartServer { get; init; }
+
+    /// <summary>Elements of the float32 tensor moved per operation (default 1M floats = 4 MiB).</summary>
+    public int TensorFloats { get; init; } = 1 << 20;
+
+    /// <summary>Untimed run before each measurement (JIT, connection set-up, pool warm-up).</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Timed run of each measurement; five measurements make a default run of about 20 s.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(3);
+
+    public ShardClientOptions Client { get; init; } = new();
+}
+
+/// <summary>One measured throughput. MB/s counts 10^6 bytes of tensor payload per second; ratios are to the memcpy and raw TCP rows.</summary>
+public sealed record WireBenchmarkResult(string Name, double MegabytesPerSecond, double RatioToMemcpy, double RatioToRawTcp, string Note);
+
+/// <summary>
+/// Measures how close the gRPC data plane gets to the machine's limits for one tensor: in-process memcpy, raw TCP loopback with
+/// length-prefixed frames, gRPC push and pull through <see cref="GrpcShardClient"/>, and the server's aggregation kernel
+/// (<see cref="TensorPrimitives.Add(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>) against memcpy of the same bytes.
+/// One operation is in flight at a time, as in a worker's step.
+/// </summary>
+public static class WireBenchmark
+{
+    /// <summary>Runs every measurement in turn (about 20 s with default options); <paramref name="progress"/> gets one line per step.</summary>
+    public static async Task<IReadOnlyList<WireBenchmarkResult>> RunAsync(WireBenchmarkOptions o, Action<string>? progress, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(o.TensorFloats, 1);
+        var bytes = (long)o.TensorFloats * sizeof(float);
+        var tensor = new float[o.TensorFloats];
+        var destination = new float[o.TensorFloats];
+        for (var i = 0; i < tensor.Length; i++) tensor[i] = (i % 1000) * 1e-6f;
+
+        async Task<double> Measure(string name, Func<ValueTask> operation)
+        {
+            progress?.Invoke($"measuring {name} ({bytes / (1 << 20)} MiB per operation) ...");
+            var mbps = await MeasureAsync(operation, bytes, o.Warmup, o.Duration, ct);
+            progress?.Invoke($"{name}: {mbps:F0} MB/s");
+            return mbps;
+        }
+
+        var memcpy = await Measure("memcpy", () =>
+        {
+            tensor.AsSpan().CopyTo(destination);
+            return ValueTask.CompletedTask;
+        });
+        var aggregate = await Measure("aggregation", () =>
+        {
+            TensorPrimitives.Add(destination, tensor, destination);
+            return ValueTask.CompletedTask;
+        });
+
+        double rawTcp;
+        await using (var sink = await TcpFrameSink.StartAsync(bytes, ct))
+        {
+            rawTcp = await Measure("raw TCP", () => sink.SendFrameAsync(ct));
+        }
+
+        double push, pull;
+        var (address, server) = await o.StartServer(o.TensorFloats, ct);
+        await using (server)
+        await using (var client = new GrpcShardClient(address.ToString(), o.Client))
+        {
+            var header = new PushHeader(WorkerId: 0, Step: 0, Shard: 0, SampleCount: 1, LossSum: 0);
+            push = await Measure("gRPC push", async () => await client.PushAsync(header, tensor, ct));
+            pull = await Measure("gRPC pull", async () => await client.PullAsync(0, 0, destination, ct));
+        }
+
+        WireBenchmarkResult Row(string name, double mbps, string note) => new(name, mbps, mbps / memcpy, mbps / rawTcp, note);
+        return
+        [
+            Row("memcpy", memcpy, "Span<float>.CopyTo in process: the ceiling"),
+            Row("raw TCP", rawTcp, "length-prefixed frames over a 127.0.0.1 socket, acknowledged one at a time"),
+            Row("gRPC push", push, $"GrpcShardClient client stream of {o.Client.ChunkBytes >> 10} KiB chunks; target >= 300 MB/s"),
+            Row("gRPC pull", pull, "GrpcShardClient unary pull into the caller's buffer; target >= 800 MB/s"),
+            Row("aggregation", aggregate, "TensorPrimitives.Add of a gradient into an accumulator; target >= 0.5 x memcpy"),
+        ];
+    }
+
+    private static async Task<double> MeasureAsync(Func<ValueTask> operation, long bytesPerOperation, TimeSpan warmup, TimeSpan duration, CancellationToken ct)
+    {
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < warmup;) await operation();
+        long operations = 0;
+        var timer = Stopwatch.StartNew();
+        while (timer.Elapsed < duration)
+        {
+            ct.ThrowIfCancellationRequested();
+            await operation();
+            operations++;
+        }
+        return operations * bytesPerOperation / timer.Elapsed.TotalSeconds / 1e6;
+    }
+
+    /// <summary>
+    /// The raw-TCP reference: a loopback connection whose far end reads each length-prefixed frame completely and answers with
+    /// a 4-byte acknowledgement, so that one frame is in flight at a time, like a unary call.
+    /// </summary>
+    private sealed class TcpFrameSink : IAsyncDisposable
+    {
+        private readonly NetworkStream _client;
+        private readonly Task _sink;
+        private readonly byte[] _frame;
+        private readonly byte[] _ack = new byte[4];
+
+        private TcpFrameSink(NetworkStream client, Task sink, byte[] frame)
+        {
+            _client = client;
+            _sink = sink;
+            _frame = frame;
+        }
+
+        public static async Task<TcpFrameSink> StartAsync(long payloadBytes, CancellationToken ct)
+        {
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(1);
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            var accept = listener.AcceptAsync(ct);
+            await client.ConnectAsync(listener.LocalEndPoint!, ct);
+            var server = await accept;
+            server.NoDelay = true;
+
+            var frame = new byte[4 + payloadBytes];
+            BitConverter.TryWriteBytes(frame.AsSpan(0, 4), checked((int)payloadBytes));
+            return new TcpFrameSink(new NetworkStream(client, ownsSocket: true), Task.Run(() => DrainAsync(server)), frame);
+        }
+
+        public async ValueTask SendFrameAsync(CancellationToken ct)
+        {
+            await _client.WriteAsync(_frame, ct);
+            await _client.ReadExactlyAsync(_ack, ct);
+        }
+
+        /// <summary>Reads frames until the connection closes, acknowledging each with its length.</summary>
+        private static async Task DrainAsync(Socket socket)
+        {
+            await using var stream = new NetworkStream(socket, ownsSocket: true);
+            var header = new byte[4];
+            var payload = Array.Empty<byte>();
+            while (await stream.ReadAtLeastAsync(header, 4, throwOnEndOfStream: false) == 4)
+            {
+                var length = BitConverter.ToInt32(header);
+                if (payload.Length < length) payload = new byte[length];
+                await stream.ReadExactlyAsync(payload.AsMemory(0, length));
+                await stream.WriteAsync(header);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _client.Socket.Shutdown(SocketShutdown.Send);
+            await _sink;
+            await _client.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,58 @@
+namespace GpuPs.Integration.Tests.Cli;
+
+/// <summary>Impossible settings and bad files end the CLI with exit code 2 and one readable line, before anything runs.</summary>
+public class BadInputTests
+{
+    [Theory]
+    [InlineData("workers must be at least 1", "train", "--workers", "0")]
+    [InlineData("staleness must be >= 0", "train", "--mode", "ssp", "--staleness", "-1")]
+    [InlineData("not found", "train", "--dataset", "csv:/nonexistent/data.csv")]
+    [InlineData("Unknown data set", "train", "--dataset", "imagenet")]
+    [InlineData("learning rate must be positive", "train", "--learning-rate", "0")]
+    [InlineData("'http:/x' is not", "worker", "--server", "http:/x")]
+    public async Task Impossible_settings_exit_with_2_and_say_why(string message, params string[] args)
+    {
+        var run = await Gpups.RunAsync(args);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains(message, run.Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("   at ", run.Stderr);
+    }
+
+    [Fact]
+    public async Task A_malformed_data_file_line_is_named_with_its_line_number()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"gpups-bad-{Guid.NewGuid():N}.csv");
+        File.WriteAllLines(path, ["1,2,0", "3,4,1", "5,x,0", "7,8,1"]);
+        try
+        {
+            var run = await Gpups.RunAsync("train", "--dataset", "csv:" + path);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("line 3", run.Stderr);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public async Task Malformed_and_mistyped_config_files_are_refused()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"gpups-config-{Guid.NewGuid():N}.json");
+        try
+        {
+            File.WriteAllText(path, "{ \"workers\": 2, ");
+            var run = await Gpups.RunAsync("train", "--config", path);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("invalid JSON", run.Stderr);
+
+            File.WriteAllText(path, "{ \"wrokers\": 2 }");
+            run = await Gpups.RunAsync("train", "--config", path);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("unknown setting(s) 'wrokers'", run.Stderr);
+
+            File.WriteAllText(path, "{ \"workers\": \"many\" }");
+            run = await Gpups.RunAsync("train", "--config", path);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("'many' is not a valid Int32", run.Stderr);
+        }
+        finally { File.Delete(path); }
+    }
+}

@@ -1,0 +1,49 @@
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using GpuPs.Server;
+using Serilog;
+
+namespace GpuPs.Integration.Tests.Server;
+
+/// <summary>Builds small shards for domain tests: SGD with learning rate 1 so an update is exactly <c>p − mean gradient</c>.</summary>
+public static class ShardFixture
+{
+    public const int Length = 8;
+
+    public static JobSpec Job(SyncMode mode, int workers, long steps, int staleness = 0, int heartbeatTimeoutMs = 60_000) => new()
+    {
+        Model = Protocol.ModelKind.Logistic,
+        Features = Length - 1,
+        Classes = 2,
+        ParameterCount = Length,
+        Mode = mode,
+        Staleness = staleness,
+        Workers = workers,
+        Steps = steps,
+        BatchSize = 0,
+        Seed = 1,
+        Dataset = "synthetic",
+        TestFraction = 0.2,
+        HeartbeatTimeoutMs = heartbeatTimeoutMs,
+        StepTimeoutMs = 5_000,
+    };
+
+    public static ParameterShard Create(JobSpec job, float[]? initial = null) =>
+        new(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Length },
+                new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length]),
+            Accelerators.Create(AcceleratorChoice.Simd), Log.Logger);
+
+    public static void RegisterAll(IParameterShard shard, int workers)
+    {
+        for (int i = 0; i < workers; i++) shard.Register(new RegisterRequest { RequestedWorkerId = -1 });
+    }
+
+    public static float[] Parameters(IParameterShard shard)
+    {
+        var values = new float[shard.Info.Length];
+        shard.CopyParameters(values);
+        return values;
+    }
+
+    public static float[] Filled(float value) => Enumerable.Repeat(value, Length).ToArray();
+}

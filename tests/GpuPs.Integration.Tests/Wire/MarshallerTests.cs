@@ -1,0 +1,181 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using GpuPs.Protocol;
+using Grpc.Core;
+using static GpuPs.Integration.Tests.Wire.WireTestSupport;
+
+namespace GpuPs.Integration.Tests.Wire;
+
+/// <summary>
+/// The raw tensor marshallers against Google.Protobuf as the oracle: same bytes out, same values in, for any valid encoding.
+/// </summary>
+public class MarshallerTests
+{
+    private static readonly Marshaller<PullFrame> PullMarshaller = ParameterServerMethods.Pull.ResponseMarshaller;
+    private static readonly Marshaller<PushChunkFrame> PushMarshaller = ParameterServerMethods.Push.RequestMarshaller;
+
+    public static TheoryData<int> Lengths => [0, 1, 3, 1000, 65_537, 262_144];
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Pull_frame_bytes_equal_protobuf_and_parse_back_from_any_segmentation(int length)
+    {
+        var random = new Random(length);
+        var values = RandomFloats(random, length);
+        foreach (var (step, shard, offset, finished) in new[] { (0L, 0, 0L, false), (7L, 2, 123_456L, true), (long.MaxValue, -1, -5L, false) })
+        {
+            using var frame = PullFrame.Rent(length);
+            values.CopyTo(frame.Values.Span);
+            (frame.Step, frame.Shard, frame.Offset, frame.Finished) = (step, shard, offset, finished);
+            var expected = new PullReply { Step = step, Shard = shard, Offset = offset, Finished = finished, Values = FloatBytes(values) }.ToByteArray();
+
+            Assert.Equal(expected, Serialize(PullMarshaller, frame));
+            Assert.Equal(expected, Serialize(PullMarshaller, frame, maxSpan: 7));
+
+            using var parsed = Deserialize(PullMarshaller, Segmented(expected, RandomCuts(random, expected.Length, 13)));
+            Assert.Equal(new PullResult(step, shard, offset, length, finished), parsed.Result);
+            Assert.Equal(values, parsed.Values.ToArray());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Push_chunk_bytes_equal_protobuf_and_parse_back_from_any_segmentation(int length)
+    {
+        var random = new Random(length + 1);
+        var gradient = RandomFloats(random, length + 10);
+        var headers = new[]
+        {
+            default,
+            new PushHeader(3, 41, 2, 64, 12.5),
+            new PushHeader(-1, long.MinValue, int.MaxValue, 1, double.NaN),
+            new PushHeader(0, 1, 0, 0, -0.0), // -0.0 is omitted like 0, as Google.Protobuf does
+        };
+        foreach (var header in headers)
+        {
+            var offset = random.Next(0, 10);
+            var slice = gradient.AsMemory(offset, length);
+            var frame = new PushChunkFrame(header, offset, slice);
+            var expected = new PushChunk
+            {
+                WorkerId = header.WorkerId, Step = header.Step, Shard = header.Shard, Offset = offset,
+                SampleCount = header.SampleCount, LossSum = header.LossSum, Values = FloatBytes(slice.ToArray()),
+            }.ToByteArray();
+
+            Assert.Equal(expected, Serialize(PushMarshaller, frame));
+            Assert.Equal(expected, Serialize(PushMarshaller, frame, maxSpan: 5));
+
+            using var parsed = Deserialize(PushMarshaller, Segmented(expected, RandomCuts(random, expected.Length, 9)));
+            Assert.Equal(header, parsed.Header);
+            Assert.Equal(offset, parsed.Offset);
+            Assert.Equal(slice.ToArray(), parsed.Values.ToArray());
+        }
+    }
+
+    [Fact]
+    public void Parsers_accept_any_field_order_duplicates_unknown_fields_and_mismatched_wire_types_like_protobuf()
+    {
+        var values = RandomFloats(new Random(5), 33);
+        var bytes = Encode(o =>
+        {
+            o.WriteTag(99, WireFormat.WireType.LengthDelimited); o.WriteBytes(ByteString.CopyFromUtf8("unknown"));
+            o.WriteTag(7, WireFormat.WireType.LengthDelimited); o.WriteBytes(FloatBytes([1f, 2f])); // replaced below: last wins
+            o.WriteTag(6, WireFormat.WireType.Fixed64); o.WriteDouble(2.25);
+            o.WriteTag(20, WireFormat.WireType.Fixed32); o.WriteFixed32(17);
+            o.WriteTag(4, WireFormat.WireType.Varint); o.WriteInt64(100);
+            o.WriteTag(21, WireFormat.WireType.StartGroup);
+            o.WriteTag(1, WireFormat.WireType.Varint); o.WriteInt32(5);
+            o.WriteTag(22, WireFormat.WireType.StartGroup); o.WriteTag(22, WireFormat.WireType.EndGroup);
+            o.WriteTag(21, WireFormat.WireType.EndGroup);
+            o.WriteTag(3, WireFormat.WireType.Varint); o.WriteInt32(2);
+            o.WriteTag(2, WireFormat.WireType.Fixed64); o.WriteFixed64(9); // step with the wrong wire type: an unknown field
+            o.WriteTag(1, WireFormat.WireType.Varint); o.WriteInt32(-4);
+            o.WriteTag(7, WireFormat.WireType.LengthDelimited); o.WriteBytes(FloatBytes(values));
+            o.WriteTag(5, WireFormat.WireType.Varint); o.WriteInt64(8);
+            o.WriteTag(23, WireFormat.WireType.Fixed64); o.WriteDouble(1);
+            o.WriteTag(2, WireFormat.WireType.Varint); o.WriteInt64(11);
+        });
+        var oracle = PushChunk.Parser.ParseFrom(bytes);
+
+        using var frame = PushChunkFrame.Parse(Segmented(bytes, RandomCuts(new Random(6), bytes.Length, 3)));
+
+        Assert.Equal(new PushHeader(oracle.WorkerId, oracle.Step, oracle.Shard, oracle.SampleCount, oracle.LossSum), frame.Header);
+        Assert.Equal(new PushHeader(-4, 11, 2, 8, 2.25), frame.Header);
+        Assert.Equal(oracle.Offset, frame.Offset);
+        Assert.Equal(values, frame.Values.ToArray());
+
+        var pullBytes = Encode(o =>
+        {
+            o.WriteTag(5, WireFormat.WireType.Varint); o.WriteBool(true);
+            o.WriteTag(4, WireFormat.WireType.LengthDelimited); o.WriteBytes(FloatBytes(values));
+            o.WriteTag(3, WireFormat.WireType.Varint); o.WriteInt64(-9);
+            o.WriteTag(30, WireFormat.WireType.Varint); o.WriteUInt64(ulong.MaxValue);
+            o.WriteTag(2, WireFormat.WireType.Varint); o.WriteInt32(-3);
+            o.WriteTag(1, WireFormat.WireType.Varint); o.WriteInt64(12);
+        });
+        var pullOracle = PullReply.Parser.ParseFrom(pullBytes);
+        using var pull = PullFrame.Parse(Segmented(pullBytes, 1, 2, 3, 50, 51));
+        Assert.Equal(new PullResult(pullOracle.Step, pullOracle.Shard, pullOracle.Offset, pullOracle.Values.Length / 4, pullOracle.Finished), pull.Result);
+        Assert.Equal(values, pull.Values.ToArray());
+    }
+
+    public static TheoryData<string, byte[], string> Malformed => new()
+    {
+        { "values not whole floats", new PushChunk { Values = ByteString.CopyFrom(1, 2, 3, 4, 5, 6, 7) }.ToByteArray(), "7 bytes, not a multiple of 4" },
+        { "truncated varint", [0x08, 0x80], "truncated varint" },
+        { "truncated tag", [0x80], "truncated varint" },
+        { "over-long varint", [0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], "longer than 10 bytes" },
+        { "bytes past the end", [0x3A, 0x08, 0, 0, 0, 0], "runs past the end" },
+        { "truncated double", [0x31, 0, 0, 0], "truncated fixed64 field" },
+        { "truncated unknown fixed32", [0xA5, 0x01, 0, 0], "truncated fixed-size field" },
+        { "field number 0", [0x00, 0x01], "field number 0" },
+        { "invalid wire type", [0x0E, 0x01], "invalid wire type 6" },
+        { "unmatched end group", [0x0C], "invalid wire type 4" },
+        { "unclosed group", [0x0B, 0x08, 0x01], "group 1 is not closed" },
+        { "group closed by another field", [0x0B, 0x14], "closed by end-group 2" },
+        { "groups nested too deep", [.. Enumerable.Repeat((byte)0x0B, 200)], "nested deeper than 100" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Malformed))]
+    public void Malformed_push_chunks_are_refused_as_invalid_argument(string _, byte[] bytes, string problem)
+    {
+        var e = Assert.Throws<GpuPsException>(() => Deserialize(PushMarshaller, Segmented(bytes, 1)));
+        Assert.Equal(StatusCode.InvalidArgument, e.Code);
+        Assert.StartsWith("Malformed PushChunk message: ", e.Message);
+        Assert.Contains(problem, e.Message);
+    }
+
+    [Fact]
+    public void Malformed_pull_replies_are_refused_as_invalid_argument()
+    {
+        var bytes = new PullReply { Step = 1, Values = ByteString.CopyFrom(new byte[10]) }.ToByteArray();
+        var e = Assert.Throws<GpuPsException>(() => Deserialize(PullMarshaller, new ReadOnlySequence<byte>(bytes)));
+        Assert.Equal("Malformed PullReply message: values field has 10 bytes, not a multiple of 4 (float32).", e.Message);
+    }
+
+    [Fact]
+    public void Disposed_frames_give_their_buffer_back_and_refuse_access()
+    {
+        var frame = PullFrame.Rent(4);
+        frame.Dispose();
+        frame.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => frame.Values);
+
+        var chunk = PushChunkFrame.Parse(new ReadOnlySequence<byte>(new PushChunk { Values = FloatBytes([1f]) }.ToByteArray()));
+        chunk.Dispose();
+        Assert.True(chunk.Values.IsEmpty);
+    }
+
+    private static ByteString FloatBytes(float[] values) => ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
+
+    private static byte[] Encode(Action<CodedOutputStream> write)
+    {
+        using var stream = new MemoryStream();
+        var output = new CodedOutputStream(stream);
+        write(output);
+        output.Flush();
+        return stream.ToArray();
+    }
+}

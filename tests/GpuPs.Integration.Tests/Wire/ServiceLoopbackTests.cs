@@ -1,0 +1,257 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using GpuPs.Protocol;
+using GpuPs.Server;
+using GpuPs.Worker.Transport;
+using Grpc.Core;
+using Grpc.Net.Client;
+using static GpuPs.Integration.Tests.Wire.WireTestSupport;
+
+namespace GpuPs.Integration.Tests.Wire;
+
+/// <summary>ParameterServerService and GrpcShardClient over a real loopback Kestrel server (port 0) with a fake shard.</summary>
+public class ServiceLoopbackTests
+{
+    private const int Length = 100_003; // odd, and not a whole number of chunks
+    private static readonly ShardClientOptions SmallChunks = new() { ChunkBytes = 4 * 4099, DefaultTimeout = TimeSpan.FromSeconds(20) };
+
+    [Fact]
+    public async Task Pull_returns_the_shards_exact_values_and_header()
+    {
+        await using var server = await Server.StartAsync(new FakeShard(index: 2) { PullStep = 7, Finished = true });
+        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        var destination = new float[Length];
+
+        var result = await client.PullAsync(workerId: 1, minStep: 3, destination, CancellationToken.None);
+
+        Assert.Equal(new PullResult(7, 2, FakeShard.OffsetOf(2), Length, true), result);
+        Assert.Equal(server.Shard.Parameters, destination);
+        Assert.Equal((1, 3L), server.Shard.LastWait);
+    }
+
+    [Fact]
+    public async Task Chunked_push_arrives_exactly_once_and_whole()
+    {
+        await using var server = await Server.StartAsync(new FakeShard(index: 1));
+        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        var gradient = RandomFloats(new Random(3), Length);
+        var header = new PushHeader(WorkerId: 4, Step: 9, Shard: 1, SampleCount: 32, LossSum: 1.5);
+
+        var reply = await client.PushAsync(header, gradient, CancellationToken.None);
+
+        Assert.Equal(10, reply.Step);
+        var push = Assert.Single(server.Shard.Pushes);
+        Assert.Equal(header, push.Header);
+        Assert.Equal(gradient, push.Gradient);
+    }
+
+    [Fact]
+    public async Task Later_chunks_may_omit_the_header()
+    {
+        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        var gradient = RandomFloats(new Random(4), Length);
+        var header = new PushHeader(1, 2, 0, 3, 4);
+
+        await RawPushAsync(server, new PushChunkFrame(header, 0, gradient.AsMemory(0, 10)), new PushChunkFrame(default, 10, gradient.AsMemory(10)));
+
+        Assert.Equal(gradient, Assert.Single(server.Shard.Pushes).Gradient);
+    }
+
+    public static TheoryData<string, string> BadStreams => new()
+    {
+        { "header disagreement", "has header PushHeader { WorkerId = 1, Step = 3," },
+        { "gap", "chunk at offset 11 does not follow the previous data, which ends at 10" },
+        { "overlap", "chunk at offset 9 does not follow the previous data, which ends at 10" },
+        { "short", $"push covers {Length - 1} of the shard's {Length} parameters" },
+        { "long", $"chunk [10, {Length + 1}) runs past the shard's {Length} parameters" },
+        { "other shard", "push for shard 1 sent to shard 0" },
+        { "no chunks", "push stream carried no chunks" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadStreams))]
+    public async Task Malformed_push_streams_are_invalid_argument_and_never_reach_the_shard(string kind, string message)
+    {
+        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        var g = new float[Length + 1];
+        var h = new PushHeader(1, 2, 0, 3, 4);
+        PushChunkFrame[] chunks = kind switch
+        {
+            "header disagreement" => [new(h, 0, g.AsMemory(0, 10)), new(h with { Step = 3 }, 10, g.AsMemory(10, Length - 10))],
+            "gap" => [new(h, 0, g.AsMemory(0, 10)), new(h, 11, g.AsMemory(11, Length - 11))],
+            "overlap" => [new(h, 0, g.AsMemory(0, 10)), new(h, 9, g.AsMemory(9, Length - 9))],
+            "short" => [new(h, 0, g.AsMemory(0, Length - 1))],
+            "long" => [new(h, 0, g.AsMemory(0, 10)), new(h, 10, g.AsMemory(10, Length - 9))],
+            "other shard" => [new(h with { Shard = 1 }, 0, g.AsMemory(0, Length))],
+            _ => [],
+        };
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => RawPushAsync(server, chunks));
+
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains(message, e.Status.Detail);
+        Assert.Empty(server.Shard.Pushes);
+    }
+
+    [Fact]
+    public async Task Malformed_chunk_bytes_are_invalid_argument()
+    {
+        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        var rawPush = new Method<byte[], PushReply>(MethodType.ClientStreaming, ParameterServerMethods.ServiceName, "Push",
+            Marshallers.Create(b => b, b => b), ParameterServerMethods.Push.ResponseMarshaller);
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(rawPush, null, Deadline());
+
+        await call.RequestStream.WriteAsync(new PushChunk { Values = ByteString.CopyFrom(new byte[6]) }.ToByteArray());
+        await call.RequestStream.CompleteAsync();
+        var e = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Equal("Malformed PushChunk message: values field has 6 bytes, not a multiple of 4 (float32).", e.Status.Detail);
+        Assert.Empty(server.Shard.Pushes);
+    }
+
+    [Fact]
+    public async Task Clients_using_the_generated_protobuf_messages_interoperate()
+    {
+        await using var server = await Server.StartAsync(new FakeShard(index: 0) { PullStep = 5 });
+        var pull = new Method<PullRequest, PullReply>(MethodType.Unary, ParameterServerMethods.ServiceName, "Pull",
+            ParameterServerMethods.Pull.RequestMarshaller, Marshallers.Create(m => m.ToByteArray(), PullReply.Parser.ParseFrom));
+        var push = new Method<PushChunk, PushReply>(MethodType.ClientStreaming, ParameterServerMethods.ServiceName, "Push",
+            Marshallers.Create(m => m.ToByteArray(), PushChunk.Parser.ParseFrom), ParameterServerMethods.Push.ResponseMarshaller);
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        var invoker = channel.CreateCallInvoker();
+
+        var reply = await invoker.AsyncUnaryCall(pull, null, Deadline(), new PullRequest { WorkerId = 0 });
+        Assert.Equal(5, reply.Step);
+        Assert.Equal(server.Shard.Parameters, MemoryMarshal.Cast<byte, float>(reply.Values.Span).ToArray());
+
+        var gradient = RandomFloats(new Random(8), Length);
+        var bytes = MemoryMarshal.AsBytes(gradient.AsSpan());
+        using var call = invoker.AsyncClientStreamingCall(push, null, Deadline());
+        await call.RequestStream.WriteAsync(new PushChunk { WorkerId = 6, Step = 5, SampleCount = 2, LossSum = 0.25, Values = ByteString.CopyFrom(bytes[..400]) });
+        await call.RequestStream.WriteAsync(new PushChunk { Offset = 100, Values = ByteString.CopyFrom(bytes[400..]) });
+        await call.RequestStream.CompleteAsync();
+        await call.ResponseAsync;
+
+        var received = Assert.Single(server.Shard.Pushes);
+        Assert.Equal(new PushHeader(6, 5, 0, 2, 0.25), received.Header);
+        Assert.Equal(gradient, received.Gradient);
+    }
+
+    public static TheoryData<StatusCode> RefusalCodes =>
+        [StatusCode.NotFound, StatusCode.FailedPrecondition, StatusCode.AlreadyExists, StatusCode.ResourceExhausted, StatusCode.InvalidArgument];
+
+    [Theory]
+    [MemberData(nameof(RefusalCodes))]
+    public async Task Shard_refusals_reach_the_client_with_the_same_code_and_message(StatusCode code)
+    {
+        var refusal = new GpuPsException(code, $"refused with {code}: do something else");
+        await using var server = await Server.StartAsync(new FakeShard(index: 0) { Refusal = refusal });
+        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        var none = CancellationToken.None;
+
+        foreach (var call in new Func<Task>[]
+        {
+            () => client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, none),
+            () => client.PullAsync(0, 0, new float[Length], none),
+            () => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Length], none),
+            () => client.HeartbeatAsync(0, 0, none),
+            () => client.StatusAsync(none),
+        })
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(call);
+            Assert.Equal(code, e.StatusCode);
+            Assert.Equal(refusal.Message, e.Status.Detail);
+        }
+    }
+
+    [Fact]
+    public async Task A_pull_that_never_completes_ends_at_its_deadline()
+    {
+        await using var server = await Server.StartAsync(new FakeShard(index: 0) { NeverReady = true });
+        await using var client = new GrpcShardClient(server.Address, SmallChunks with { DefaultTimeout = TimeSpan.FromMilliseconds(300) });
+
+        var explicitTimeout = await Assert.ThrowsAsync<RpcException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None, TimeSpan.FromMilliseconds(200)));
+        var defaultTimeout = await Assert.ThrowsAsync<RpcException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None));
+
+        Assert.Equal(StatusCode.DeadlineExceeded, explicitTimeout.StatusCode);
+        Assert.Equal(StatusCode.DeadlineExceeded, defaultTimeout.StatusCode);
+    }
+
+    private static CallOptions Deadline() => new(deadline: DateTime.UtcNow.AddSeconds(20));
+
+    private static async Task RawPushAsync(Server server, params PushChunkFrame[] chunks)
+    {
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, Deadline());
+        try
+        {
+            foreach (var chunk in chunks) await call.RequestStream.WriteAsync(chunk);
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (Exception) when (call.ResponseAsync.IsFaulted)
+        {
+            // The server refused the stream before it was fully written; its status is in the response.
+        }
+        await call.ResponseAsync;
+    }
+
+    private sealed class Server(GpuPsServerHost host, FakeShard shard) : IAsyncDisposable
+    {
+        public FakeShard Shard => shard;
+        public string Address => host.Address.ToString();
+
+        public static async Task<Server> StartAsync(FakeShard shard) =>
+            new(await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", Serilog.Core.Logger.None, CancellationToken.None), shard);
+
+        public ValueTask DisposeAsync() => host.DisposeAsync();
+    }
+
+    /// <summary>A shard that records pushes and serves fixed parameters; <see cref="Refusal"/> makes every call throw it.</summary>
+    private sealed class FakeShard(int index) : IParameterShard
+    {
+        public float[] Parameters { get; } = RandomFloats(new Random(index), Length);
+        public ConcurrentQueue<(PushHeader Header, float[] Gradient)> Pushes { get; } = new();
+        public long PullStep { get; init; }
+        public bool Finished { get; init; }
+        public bool NeverReady { get; init; }
+        public GpuPsException? Refusal { get; init; }
+        public (int WorkerId, long MinStep)? LastWait { get; private set; }
+
+        public static long OffsetOf(int index) => 1000L * index;
+
+        public ShardInfo Info { get; } = new() { Index = index, Count = 3, Offset = OffsetOf(index), Length = Length };
+
+        public RegisterReply Register(RegisterRequest request) => Refuse() ?? new RegisterReply { WorkerId = 0, Shard = Info };
+
+        public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
+        {
+            LastWait = (workerId, minStep);
+            return NeverReady ? Task.Delay(Timeout.Infinite, cancellationToken) : Task.CompletedTask;
+        }
+
+        public PullResult CopyParameters(Span<float> destination)
+        {
+            Refuse<object>();
+            Parameters.CopyTo(destination);
+            return new PullResult(PullStep, index, Info.Offset, Length, Finished);
+        }
+
+        public PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
+        {
+            Refuse<object>();
+            Pushes.Enqueue((header, gradientSum.ToArray()));
+            return new PushReply { Step = header.Step + 1, Applied = true };
+        }
+
+        public HeartbeatReply Heartbeat(HeartbeatRequest request) => Refuse() ?? new HeartbeatReply { Step = request.Step };
+
+        public StatusReply Status() => Refuse() ?? new StatusReply { Shard = Info };
+
+        private dynamic? Refuse() => Refuse<object>();
+
+        private T? Refuse<T>() where T : class => Refusal is null ? null : throw Refusal;
+    }
+}
