@@ -12,6 +12,7 @@ namespace GpuPs.Kernels;
 public static class Accelerators
 {
     private static readonly Lazy<bool> CudaPresent = new(() => ProbeIlgpu(b => b.Cuda(), ctx => ctx.GetCudaDevices().Count > 0));
+    private static readonly Lazy<bool> OpenCLPresent = new(() => ProbeIlgpu(b => b.OpenCL(), ctx => ctx.GetCLDevices().Count > 0));
 
     /// <summary>
     /// Creates the backend for <paramref name="choice"/> and logs the device. <see cref="AcceleratorChoice.Auto"/>:
@@ -38,11 +39,14 @@ public static class Accelerators
         return backend;
     }
 
-    /// <summary>Whether <see cref="Create"/> would succeed for <paramref name="choice"/>; CUDA is probed once and cached.</summary>
+    /// <summary>
+    /// Whether ILGPU lists a device for <paramref name="choice"/> (CPU paths: always). Probed once per process and
+    /// cached; a listed device can still fail in <see cref="Create"/> when its driver misbehaves.
+    /// </summary>
     public static bool IsAvailable(AcceleratorChoice choice) => choice switch
     {
         AcceleratorChoice.Cuda => CudaPresent.Value,
-        AcceleratorChoice.OpenCL => ProbeIlgpu(b => b.OpenCL(), ctx => ctx.GetCLDevices().Count > 0),
+        AcceleratorChoice.OpenCL => OpenCLPresent.Value,
         _ => true,
     };
 

@@ -27,7 +27,7 @@ internal static class GradientDeviceKernels
         ArrayView<float> rowLoss, ArrayView<int> rowCorrect)
     {
         int f = batch.Features;
-        for (int i = rows.First(thread); i < rows.End(thread); i += rows.Stride)
+        for (int i = rows.First(thread), end = rows.End(thread), stride = rows.Stride; i < end; i += stride)
         {
             int row = batch.Start + i;
             int label = labels[row];
@@ -44,7 +44,7 @@ internal static class GradientDeviceKernels
         ArrayView<float> rowLoss, ArrayView<int> rowCorrect)
     {
         int f = batch.Features, c = batch.Classes;
-        for (int i = rows.First(thread); i < rows.End(thread); i += rows.Stride)
+        for (int i = rows.First(thread), end = rows.End(thread), stride = rows.Stride; i < end; i += stride)
         {
             int row = batch.Start + i;
             LayerForward(parameters, 0, features, row * f, f, outputs, i * c, c);
@@ -62,7 +62,7 @@ internal static class GradientDeviceKernels
     {
         int f = batch.Features, c = batch.Classes, h = batch.Hidden;
         int layer2 = h * f + h;
-        for (int i = rows.First(thread); i < rows.End(thread); i += rows.Stride)
+        for (int i = rows.First(thread), end = rows.End(thread), stride = rows.Stride; i < end; i += stride)
         {
             int row = batch.Start + i;
             LayerForward(parameters, 0, features, row * f, f, hidden, i * h, h);
@@ -89,7 +89,7 @@ internal static class GradientDeviceKernels
         ArrayView<float> input, ArrayView<float> gradient)
     {
         int weights = args.Outputs * args.Inputs;
-        for (int q = parameters.First(thread); q < parameters.End(thread); q += parameters.Stride)
+        for (int q = parameters.First(thread), end = parameters.End(thread), stride = parameters.Stride; q < end; q += stride)
         {
             float sum = 0;
             if (q < weights)

@@ -79,6 +79,7 @@ public sealed class IlgpuBackend : IComputeBackend
     {
         lock (DeviceLock)
         {
+            Accelerator.Bind();
             var split = Launch.Split(x.IntLength);
             Kernels.Axpy(split.Threads, split, a, x, y);
             Accelerator.Synchronize();

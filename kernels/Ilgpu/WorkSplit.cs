@@ -2,7 +2,8 @@ namespace GpuPs.Kernels;
 
 /// <summary>
 /// How one ILGPU launch divides <see cref="Count"/> items among <see cref="Threads"/> logical threads; device code
-/// loops <c>for (i = First(t); i &lt; End(t); i += Stride)</c>. Contiguous blocks (<see cref="Chunk"/> &gt; 0) suit the
+/// loops <c>for (i = First(t), end = End(t), stride = Stride; i &lt; end; i += stride)</c> (bounds hoisted into locals:
+/// the CPU accelerator runs this IL as is). Contiguous blocks (<see cref="Chunk"/> &gt; 0) suit the
 /// ILGPU CPU accelerator, where each logical thread is an OS thread and a long sequential loop is cache-friendly;
 /// grid-stride (<see cref="Chunk"/> = 0) suits GPUs, where neighbouring threads then read neighbouring memory.
 /// Chosen by <see cref="LaunchPlan"/>; a plain value passed to kernels.

@@ -1,7 +1,7 @@
 namespace GpuPs.Cli.Cluster;
 
-/// <summary>One evaluation of the model during a run.</summary>
-public sealed record EpochRecord(int Epoch, long Step, double WallSeconds, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy);
+/// <summary>One evaluation of the model during a run; <see cref="Epoch"/> is the step it saw, in passes over a partition.</summary>
+public sealed record EpochRecord(double Epoch, long Step, double WallSeconds, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy);
 
 /// <summary>What one worker did (in-process runs only).</summary>
 public sealed record WorkerSummary(int WorkerId, string Device, long Steps, double ComputeSeconds, double PullSeconds, double PushSeconds);

@@ -23,6 +23,8 @@ public static class TrainingRun
         var (job, data) = JobFactory.CreateJob(settings);
         var shape = JobSpecRules.ToModelShape(job);
         int stepsPerEpoch = JobSpecRules.StepsPerEpoch(data.Train.Rows / job.Workers, job.BatchSize);
+        // A BSP shard updates once per step; an ASP/SSP shard once per push, i.e. `workers` times per step.
+        int updatesPerStep = job.Mode == SyncMode.Bsp ? 1 : job.Workers;
         using var evaluator = new ModelEvaluator(data, shape);
         var watch = Stopwatch.StartNew();
         await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct).ConfigureAwait(false);
@@ -32,7 +34,7 @@ public static class TrainingRun
         {
             var parameters = new float[shape.ParameterCount];
             var history = new List<EpochRecord>();
-            progress.Started(job.Steps, $"{settings.Model} on {settings.Dataset}, {job.Workers} workers, {job.Mode}");
+            progress.Started(job.Steps, $"{settings.Model.ToString().ToLowerInvariant()} on {settings.Dataset}, {job.Workers} workers, {job.Mode.ToString().ToLowerInvariant()}");
             var workers = cluster.RunWorkersAsync(ct);
             int nextEpoch = 1;
             while (!workers.IsCompleted)
@@ -43,14 +45,14 @@ public static class TrainingRun
                 progress.Advanced(done);
                 if (done >= (long)nextEpoch * stepsPerEpoch && done < job.Steps)
                 {
-                    history.Add(await EvaluateAsync(observers, layout, evaluator, parameters, nextEpoch, watch, ct).ConfigureAwait(false));
+                    history.Add(await EvaluateAsync(observers, layout, evaluator, parameters, stepsPerEpoch, updatesPerStep, watch, ct).ConfigureAwait(false));
                     progress.Evaluated(history[^1]);
                     nextEpoch = (int)(done / stepsPerEpoch) + 1;
                 }
             }
             var reports = await workers.ConfigureAwait(false);
             progress.Advanced(job.Steps);
-            var final = await EvaluateAsync(observers, layout, evaluator, parameters, (int)((job.Steps + stepsPerEpoch - 1) / stepsPerEpoch), watch, ct).ConfigureAwait(false);
+            var final = await EvaluateAsync(observers, layout, evaluator, parameters, stepsPerEpoch, updatesPerStep, watch, ct).ConfigureAwait(false);
             history.Add(final);
             progress.Evaluated(final);
 
@@ -70,12 +72,13 @@ public static class TrainingRun
         }
     }
 
-    private static async Task<EpochRecord> EvaluateAsync(IShardClient[] observers, ShardInfo[] layout, ModelEvaluator evaluator, float[] parameters, int epoch, Stopwatch watch, CancellationToken ct)
+    private static async Task<EpochRecord> EvaluateAsync(IShardClient[] observers, ShardInfo[] layout, ModelEvaluator evaluator, float[] parameters, int stepsPerEpoch, int updatesPerStep, Stopwatch watch, CancellationToken ct)
     {
         var pulled = await Task.WhenAll(observers.Select((o, i) =>
             o.PullAsync(-1, 0, parameters.AsMemory((int)layout[i].Offset, (int)layout[i].Length), ct, TimeSpan.FromSeconds(30)))).ConfigureAwait(false);
         var (train, test) = evaluator.Evaluate(parameters);
-        return new EpochRecord(epoch, pulled.Min(p => p.Step), watch.Elapsed.TotalSeconds, train.MeanLoss, train.Accuracy, test.MeanLoss, test.Accuracy);
+        double step = (double)pulled.Min(p => p.Step) / updatesPerStep;
+        return new EpochRecord(step / stepsPerEpoch, (long)step, watch.Elapsed.TotalSeconds, train.MeanLoss, train.Accuracy, test.MeanLoss, test.Accuracy);
     }
 
     private static string DescribeDevice(TrainSettings settings, IReadOnlyList<WorkerReport> reports) =>

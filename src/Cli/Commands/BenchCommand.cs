@@ -1,7 +1,7 @@
 using System.CommandLine;
 using GpuPs.Cli.Settings;
 using GpuPs.Kernels;
-using GpuPs.Kernels.Benchmarks;
+using GpuPs.Server;
 using GpuPs.Worker.Transport;
 using Serilog.Events;
 using Spectre.Console;
@@ -52,7 +52,14 @@ public static class BenchCommand
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
-            var results = await WireBenchmark.RunAsync(new WireBenchmarkOptions(), line => Console.Error.WriteLine(line), ct);
+            var results = await WireBenchmark.RunAsync(new WireBenchmarkOptions
+            {
+                StartServer = async (floats, token) =>
+                {
+                    var host = await GpuPsServerHost.StartWireSinkAsync(floats, log, token);
+                    return (host.Address, host);
+                },
+            }, line => Console.Error.WriteLine(line), ct);
             BenchOutput.Write(AnsiConsole.Console, "wire: loopback throughput", results, r => r.Name, r => r.MegabytesPerSecond,
                 "MB/s", parse.GetValue(csv), parse.GetValue(plot));
             return 0;

@@ -37,11 +37,11 @@ public static class TrainCommand
             {
                 result = await console.Progress()
                     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-                    .StartAsync(ctx => TrainingRun.RunAsync(settings, new ConsoleTrainingProgress(console, ctx.AddTask("starting")), log, ct));
+                    .StartAsync(ctx => TrainingRun.RunAsync(settings, new ConsoleTrainingProgress(ctx.AddTask("starting")), log, ct));
             }
             else
             {
-                result = await TrainingRun.RunAsync(settings, new ConsoleTrainingProgress(console, null), log, ct);
+                result = await TrainingRun.RunAsync(settings, new ConsoleTrainingProgress(null), log, ct);
             }
             WriteSummary(console, result);
             WriteResult(settings.Output, result);
@@ -65,7 +65,7 @@ public static class TrainCommand
     {
         var history = new Table().Title("evaluation per epoch").AddColumns("epoch", "step", "train loss", "train acc", "test loss", "test acc", "seconds");
         foreach (var e in r.History)
-            history.AddRow($"{e.Epoch}", $"{e.Step}", $"{e.TrainLoss:F4}", $"{e.TrainAccuracy:F4}", $"{e.TestLoss:F4}", $"{e.TestAccuracy:F4}", $"{e.WallSeconds:F1}");
+            history.AddRow($"{e.Epoch:F2}", $"{e.Step}", $"{e.TrainLoss:F4}", $"{e.TrainAccuracy:F4}", $"{e.TestLoss:F4}", $"{e.TestAccuracy:F4}", $"{e.WallSeconds:F1}");
         console.Write(history);
         var summary = new Table().Title("GpuPs training run").AddColumns("", "");
         summary.AddRow("data / model", Markup.Escape($"{r.Dataset} / {r.Model} ({r.ParameterCount} parameters)"));

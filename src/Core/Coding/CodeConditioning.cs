@@ -48,7 +48,7 @@ public static class CodeConditioning
         }
         double truthNorm = Math.Sqrt(truth.Sum(v => v * v));
 
-        var (masks, exhaustive) = ResponderSubsets.Select(n, size, ExhaustiveLimit, seed);
+        var (masks, exhaustive) = ResponderSubsets.Select(n, size, ExhaustiveLimit, SampleSize, seed);
         var decoder = new GradientDecoder(code);
         int undecodable = 0;
         double worstCond = 0, maxWeight = 0, worstResidual = 0, worstError = 0;
@@ -87,16 +87,24 @@ public static class CodeConditioning
     /// <summary>
     /// Worst condition number of B_F over <paramref name="masks"/>, where a rank-deficient B_F counts
     /// as +∞. Stops as soon as the worst exceeds <paramref name="abandonAbove"/> (the value returned is
-    /// then only a lower bound), which lets a seed search discard bad draws early.
+    /// then only a lower bound) and moves the offending set to the front of <paramref name="masks"/>:
+    /// bad sets tend to be bad for many draws, so a seed search then discards most draws after a few
+    /// evaluations.
     /// </summary>
-    internal static double WorstConditionNumber(double[,] b, IReadOnlyList<ulong> masks, double abandonAbove)
+    internal static double WorstConditionNumber(double[,] b, List<ulong> masks, double abandonAbove)
     {
         double worst = 0;
-        foreach (ulong mask in masks)
+        for (int i = 0; i < masks.Count; i++)
         {
+            ulong mask = masks[i];
             var (cond, rank) = DenseMatrix.ConditionNumber(Rows(b, mask), GradientDecoder.RankTolerance);
             worst = Math.Max(worst, rank < BitOperations.PopCount(mask) ? double.PositiveInfinity : cond);
-            if (worst > abandonAbove) break;
+            if (worst > abandonAbove)
+            {
+                masks.RemoveAt(i);
+                masks.Insert(0, mask);
+                break;
+            }
         }
         return worst;
     }

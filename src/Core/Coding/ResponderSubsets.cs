@@ -20,21 +20,24 @@ public static class ResponderSubsets
     }
 
     /// <summary>
-    /// Every subset of <paramref name="size"/> workers when there are at most <paramref name="limit"/>,
-    /// in increasing mask order; otherwise <paramref name="limit"/> distinct subsets drawn uniformly
-    /// with <paramref name="seed"/>.
+    /// Every subset of <paramref name="size"/> workers, in increasing mask order, when there are at
+    /// most <paramref name="exhaustiveLimit"/>; otherwise <paramref name="sampleSize"/> distinct subsets
+    /// drawn uniformly with <paramref name="seed"/> (all of them if that is not fewer).
     /// </summary>
-    public static (IReadOnlyList<ulong> Masks, bool Exhaustive) Select(int workers, int size, int limit, ulong seed)
+    public static (List<ulong> Masks, bool Exhaustive) Select(int workers, int size, long exhaustiveLimit, int sampleSize, ulong seed)
     {
-        GradientCode.Validate(workers, 0);
-        ArgumentOutOfRangeException.ThrowIfNegative(size);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, workers);
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        return Count(workers, size) <= limit ? (All(workers, size), true) : (Sample(workers, size, limit, seed), false);
+        Check(workers, size);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sampleSize, 1);
+        long count = Count(workers, size);
+        return count <= Math.Max(exhaustiveLimit, sampleSize)
+            ? (All(workers, size), true)
+            : (Sample(workers, size, sampleSize, seed), false);
     }
 
-    private static List<ulong> All(int workers, int size)
+    /// <summary>Every subset of <paramref name="size"/> workers, in increasing mask order.</summary>
+    public static List<ulong> All(int workers, int size)
     {
+        Check(workers, size);
         var masks = new List<ulong>();
         if (size == 0) return [0UL];
         ulong end = workers == 64 ? 0 : 1UL << workers;
@@ -47,6 +50,13 @@ public static class ResponderSubsets
             m = ripple | (((m ^ ripple) >> 2) / low);
         }
         return masks;
+    }
+
+    private static void Check(int workers, int size)
+    {
+        GradientCode.Validate(workers, 0);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, workers);
     }
 
     private static List<ulong> Sample(int workers, int size, int count, ulong seed)

@@ -22,7 +22,7 @@ internal static class ProtoWire
 
     public static int VarintSize(ulong value) => BitOperations.Log2(value | 1) / 7 + 1;
 
-    /// <summary>Size of an int32/int64/bool field; int32 values are sign-extended to 64 bits, as protobuf requires.</summary>
+    /// <summary>Size of an int32/int64/bool field numbered 1-15 (one-byte tag); int32 values are sign-extended to 64 bits, as protobuf requires.</summary>
     public static int VarintFieldSize(long value) => value == 0 ? 0 : 1 + VarintSize((ulong)value);
 
     public static int DoubleFieldSize(double value) => value != 0d ? 1 + 8 : 0;

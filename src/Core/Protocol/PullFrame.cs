@@ -56,7 +56,7 @@ public sealed class PullFrame : IWireFrame, IDisposable
     {
         var remaining = CalculateSize();
         var values = ProtoWire.TensorBytes(Values.Span);
-        Span<byte> scratch = stackalloc byte[ProtoWire.MaxScalarFieldsBytes];
+        Span<byte> scratch = stackalloc byte[ProtoWire.MaxScalarFieldsBytes + ProtoWire.MaxBytesFieldPrefix];
         var n = ProtoWire.WriteVarintField(scratch, 1, Step);
         n += ProtoWire.WriteVarintField(scratch[n..], 2, Shard);
         n += ProtoWire.WriteVarintField(scratch[n..], 3, Offset);

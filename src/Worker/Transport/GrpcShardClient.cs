@@ -1,4 +1,3 @@
-using System.Net.Http;
 using GpuPs.Protocol;
 using Grpc.Core;
 using Grpc.Net.Client;

@@ -128,7 +128,7 @@ public class ServiceLoopbackTests
         Assert.Equal(server.Shard.Parameters, MemoryMarshal.Cast<byte, float>(reply.Values.Span).ToArray());
 
         var gradient = RandomFloats(new Random(8), Length);
-        var bytes = MemoryMarshal.AsBytes(gradient.AsSpan());
+        var bytes = MemoryMarshal.AsBytes(gradient.AsSpan()).ToArray();
         using var call = invoker.AsyncClientStreamingCall(push, null, Deadline());
         await call.RequestStream.WriteAsync(new PushChunk { WorkerId = 6, Step = 5, SampleCount = 2, LossSum = 0.25, Values = ByteString.CopyFrom(bytes[..400]) });
         await call.RequestStream.WriteAsync(new PushChunk { Offset = 100, Values = ByteString.CopyFrom(bytes[400..]) });
@@ -191,9 +191,11 @@ public class ServiceLoopbackTests
             foreach (var chunk in chunks) await call.RequestStream.WriteAsync(chunk);
             await call.RequestStream.CompleteAsync();
         }
-        catch (Exception) when (call.ResponseAsync.IsFaulted)
+        catch (Exception)
         {
-            // The server refused the stream before it was fully written; its status is in the response.
+            // The server may refuse the stream before it is fully written; its status is in the response.
+            await call.ResponseAsync;
+            throw;
         }
         await call.ResponseAsync;
     }
@@ -224,7 +226,11 @@ public class ServiceLoopbackTests
 
         public ShardInfo Info { get; } = new() { Index = index, Count = 3, Offset = OffsetOf(index), Length = Length };
 
-        public RegisterReply Register(RegisterRequest request) => Refuse() ?? new RegisterReply { WorkerId = 0, Shard = Info };
+        public RegisterReply Register(RegisterRequest request)
+        {
+            Refuse();
+            return new RegisterReply { WorkerId = 0, Shard = Info };
+        }
 
         public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
         {
@@ -234,24 +240,33 @@ public class ServiceLoopbackTests
 
         public PullResult CopyParameters(Span<float> destination)
         {
-            Refuse<object>();
+            Refuse();
             Parameters.CopyTo(destination);
             return new PullResult(PullStep, index, Info.Offset, Length, Finished);
         }
 
         public PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
         {
-            Refuse<object>();
+            Refuse();
             Pushes.Enqueue((header, gradientSum.ToArray()));
             return new PushReply { Step = header.Step + 1, Applied = true };
         }
 
-        public HeartbeatReply Heartbeat(HeartbeatRequest request) => Refuse() ?? new HeartbeatReply { Step = request.Step };
+        public HeartbeatReply Heartbeat(HeartbeatRequest request)
+        {
+            Refuse();
+            return new HeartbeatReply { Step = request.Step };
+        }
 
-        public StatusReply Status() => Refuse() ?? new StatusReply { Shard = Info };
+        public StatusReply Status()
+        {
+            Refuse();
+            return new StatusReply { Shard = Info };
+        }
 
-        private dynamic? Refuse() => Refuse<object>();
-
-        private T? Refuse<T>() where T : class => Refusal is null ? null : throw Refusal;
+        private void Refuse()
+        {
+            if (Refusal is not null) throw Refusal;
+        }
     }
 }

@@ -1,0 +1,59 @@
+using GpuPs.Kernels;
+
+namespace GpuPs.Kernels.Tests;
+
+/// <summary>
+/// The ILGPU CPU accelerator and the SIMD backend agree on a larger problem than the per-backend suites use (more rows
+/// than threads per block, several blocks per thread), for every model.
+/// </summary>
+public sealed class IlgpuCpuMatchesSimdTests(SimdBackendFixture simdFixture, IlgpuCpuBackendFixture ilgpuFixture)
+    : IClassFixture<SimdBackendFixture>, IClassFixture<IlgpuCpuBackendFixture>
+{
+    private readonly IComputeBackend _simd = simdFixture.Backend;
+    private readonly IComputeBackend _ilgpu = ilgpuFixture.Backend;
+
+    public static TheoryData<ModelKind> Models => new() { ModelKind.Logistic, ModelKind.Softmax, ModelKind.Mlp };
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void LossGradientAndEvaluationAgree(ModelKind kind)
+    {
+        var shape = new ModelShape(kind, Features: 24, Classes: kind == ModelKind.Logistic ? 2 : 6, Hidden: kind == ModelKind.Mlp ? 16 : 0);
+        var data = TestData.Data(shape, 517, seed: 11);
+        var parameters = kind == ModelKind.Mlp ? ModelInitializer.Initialize(shape, 3) : TestData.Parameters(shape, seed: 12, bound: 0.3);
+        using var simd = _simd.CreateGradientKernel(shape);
+        using var ilgpu = _ilgpu.CreateGradientKernel(shape);
+        simd.SetData(data.Features, data.Labels);
+        ilgpu.SetData(data.Features, data.Labels);
+        var simdGradient = new float[shape.ParameterCount];
+        var ilgpuGradient = new float[shape.ParameterCount];
+
+        double simdLoss = simd.LossAndGradient(parameters, 17, 480, simdGradient, scale: 0.25f);
+        double ilgpuLoss = ilgpu.LossAndGradient(parameters, 17, 480, ilgpuGradient, scale: 0.25f);
+
+        TestData.AssertClose(simdLoss, ilgpuLoss, 1e-5, "loss");
+        TestData.AssertClose(simdGradient, ilgpuGradient, 1e-4, "gradient");
+        var simdEvaluation = simd.Evaluate(parameters, 0, 517);
+        var ilgpuEvaluation = ilgpu.Evaluate(parameters, 0, 517);
+        Assert.Equal(simdEvaluation.Correct, ilgpuEvaluation.Correct);
+        TestData.AssertClose(simdEvaluation.LossSum, ilgpuEvaluation.LossSum, 1e-5, "evaluation loss");
+    }
+
+    [Fact]
+    public void IlgpuIsDeterministic()
+    {
+        var shape = new ModelShape(ModelKind.Mlp, Features: 12, Classes: 3, Hidden: 8);
+        var data = TestData.Data(shape, 300);
+        var parameters = ModelInitializer.Initialize(shape, 1);
+        using var kernel = _ilgpu.CreateGradientKernel(shape);
+        kernel.SetData(data.Features, data.Labels);
+        var first = new float[shape.ParameterCount];
+        var second = new float[shape.ParameterCount];
+
+        double firstLoss = kernel.LossAndGradient(parameters, 0, 300, first);
+        double secondLoss = kernel.LossAndGradient(parameters, 0, 300, second);
+
+        Assert.Equal(firstLoss, secondLoss);
+        Assert.Equal(first, second);
+    }
+}
