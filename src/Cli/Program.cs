@@ -28,6 +28,7 @@ public static class Program
             root.Subcommands.Add(ServerCommand.Create(sources, global));
             root.Subcommands.Add(WorkerCommand.Create(sources, global));
             root.Subcommands.Add(BenchCommand.Create(sources, global));
+            root.Subcommands.Add(CodesCommand.Create(sources));
             sources.RejectUnknownKeys();
             return await root.Parse(args).InvokeAsync();
         });

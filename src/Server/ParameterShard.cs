@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using Grpc.Core;
 using GpuPs.Core.Training;
@@ -15,6 +16,7 @@ namespace GpuPs.Server;
 /// </summary>
 public sealed class ParameterShard : IParameterShard, IDisposable
 {
+    private const int KeptStepTimes = 10_000;
     private readonly object _gate = new();
     private readonly JobSpec _job;
     private readonly ShardModel _model;
@@ -23,7 +25,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
     private readonly Timer _livenessTimer;
-    private long _pushesApplied, _pushesRejected, _bytesReceived;
+    private readonly Queue<double> _stepSeconds = new();
+    private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt;
 
     public ParameterShard(ShardOptions options, IComputeBackend backend, ILogger log)
     {
@@ -37,11 +40,15 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
         _aggregator = _job.Mode switch
         {
-            SyncMode.Bsp => new BspAggregator(_model, _workers, _job.Steps),
+            SyncMode.Bsp => new QuorumAggregator(_model, _workers, _job.Steps, quorum: _job.Workers),
+            SyncMode.Backup => new QuorumAggregator(_model, _workers, _job.Steps, quorum: _job.Workers - _job.Stragglers),
+            SyncMode.Coded => new CodedAggregator(_model, _workers, _job.Steps, JobCodes.Create(_job), _log),
+            SyncMode.MultiMessage => new MultiMessageAggregator(_model, _workers, _job.Steps, JobCodes.Create(_job)),
             SyncMode.Asp => new AsyncAggregator(_model, _workers, _job.Steps, staleness: null),
             SyncMode.Ssp => new AsyncAggregator(_model, _workers, _job.Steps, _job.Staleness),
             _ => throw new ArgumentException($"unsupported sync mode {_job.Mode}"),
         };
+        _stepOpenedAt = Stopwatch.GetTimestamp();
         int period = Math.Clamp(_job.HeartbeatTimeoutMs / 4, 50, 1000);
         _livenessTimer = new Timer(_ => EvictSilentWorkers(), null, period, period);
     }
@@ -124,6 +131,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 _bytesReceived += (long)gradientSum.Length * sizeof(float);
                 if (changed)
                 {
+                    RecordStepTime();
                     _log.Debug("Shard {Shard} at step {Step} after push of worker {WorkerId}, loss {Loss:F4}", Info.Index, _model.Step, header.WorkerId, _model.LastMeanLoss);
                     _signal.Pulse();
                 }
@@ -164,7 +172,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 Job = _job,
                 MeanLoss = _model.LastMeanLoss,
                 MaxStalenessSeen = _aggregator.MaxStalenessSeen,
+                PushesDroppedLate = _aggregator.LatePushesDropped,
             };
+            reply.StepSeconds.AddRange(_stepSeconds);
             reply.WorkerSteps.AddRange(_workers.Select(w => w.Clock));
             return reply;
         }
@@ -206,7 +216,20 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         slot.Evicted = false;
         if (slot.Clock < _model.Step && _job.Mode == SyncMode.Bsp) slot.Clock = _model.Step;
         _log.Information("Worker {WorkerId} is back at step {Step}", slot.Id, _model.Step);
-        if (_aggregator.OnMembershipChanged()) _signal.Pulse();
+        if (_aggregator.OnMembershipChanged())
+        {
+            RecordStepTime();
+            _signal.Pulse();
+        }
+    }
+
+    /// <summary>Keeps the wall time of the step that just closed (the last <see cref="KeptStepTimes"/> of them).</summary>
+    private void RecordStepTime()
+    {
+        long now = Stopwatch.GetTimestamp();
+        _stepSeconds.Enqueue(Stopwatch.GetElapsedTime(_stepOpenedAt, now).TotalSeconds);
+        if (_stepSeconds.Count > KeptStepTimes) _stepSeconds.Dequeue();
+        _stepOpenedAt = now;
     }
 
     private long ResumeStep(WorkerSlot slot) => _job.Mode == SyncMode.Bsp ? _model.Step : slot.Clock;
@@ -226,7 +249,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             }
             if (changed)
             {
-                _aggregator.OnMembershipChanged();
+                if (_aggregator.OnMembershipChanged()) RecordStepTime();
                 _signal.Pulse();
             }
         }

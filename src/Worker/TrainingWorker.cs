@@ -4,19 +4,25 @@ using GpuPs.Core.Data;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
+using GpuPs.Worker.Stragglers;
 using GpuPs.Worker.Transport;
 using Serilog;
 
 namespace GpuPs.Worker;
 
 /// <summary>
-/// The worker loop: register with every shard, load its data partition onto the compute device, then per step
-/// pull parameters → compute the gradient sum of its batch with the kernels → push one slice to each shard.
+/// The worker loop: register with every shard, load the data partitions its code row names onto the compute device,
+/// then per step pull parameters → compute (and, in coded mode, encode) gradients with the kernels → push to each shard.
 /// </summary>
 /// <remarks>
-/// One worker per instance; <see cref="RunAsync"/> is called once. Shard calls run concurrently (one per shard).
-/// Transient failures (server unreachable) are retried with backoff; a push refused because its step closed meanwhile
-/// (this worker was evicted as a straggler) is dropped and the worker resynchronises at the shard's step.
+/// <para>Push shape by mode: BSP/ASP/SSP/backup push one plain gradient sum; coded pushes one coded vector
+/// c_i = Σ_j B[i,j] g_j (encoded on the device by the fused scale/accumulate of the gradient kernel); multi-message
+/// pushes one message per finished partition, while the next partition computes.</para>
+/// <para>Never keep the network busy for nothing: in the step-synchronous modes the pull of step t+1 is issued while step t
+/// computes; if it returns first, the servers closed step t without this worker (a straggler), so the worker abandons
+/// step t at once — remaining partitions, injected delay and pushes in flight are cancelled — and moves on.</para>
+/// <para>One worker per instance; <see cref="RunAsync"/> is called once. Transient failures (server unreachable) are
+/// retried with backoff; a push refused because its step closed meanwhile is dropped.</para>
 /// </remarks>
 public sealed class TrainingWorker : IAsyncDisposable
 {
@@ -42,58 +48,133 @@ public sealed class TrainingWorker : IAsyncDisposable
         var (workerId, job, shardInfos, startStep) = await RegisterAsync(cancellationToken).ConfigureAwait(false);
         _log = _log.ForContext("WorkerId", workerId);
         var shape = JobSpecRules.ToModelShape(job);
+        var code = JobCodes.Create(job);
+        var stragglers = StragglerInjector.Parse(string.IsNullOrEmpty(job.StragglerModel) ? "none" : job.StragglerModel, job.Workers, job.Seed);
 
         var data = PreparedData.Prepare(job.Dataset, job.TestFraction, job.Seed);
-        var partition = DataPartitioner.Partition(data.Train.Rows, job.Workers)[workerId];
+        var plan = new PartitionPlan(data.Train, code, workerId, job.BatchSize);
         using var kernel = _backend.CreateGradientKernel(shape);
-        var rows = data.Train.Select(Enumerable.Range(partition.Start, partition.Count).ToArray());
-        kernel.SetData(rows.Features, rows.Labels);
-        int batch = job.BatchSize <= 0 ? rows.Rows : Math.Min(job.BatchSize, rows.Rows);
-        _log.Information("Worker {WorkerId} holds rows {Start}..{End} of {Dataset} on {Device}; batch {Batch}, from step {Step}",
-            workerId, partition.Start, partition.Start + partition.Count, job.Dataset, _backend.DeviceName, batch, startStep);
+        kernel.SetData(plan.Data.Features, plan.Data.Labels);
+        _log.Information("Worker {WorkerId} holds partitions {Partitions} ({Rows} rows) of {Dataset} on {Device}; {Mode} from step {Step}; stragglers: {Stragglers}",
+            workerId, plan.Held, plan.Data.Rows, job.Dataset, _backend.DeviceName, job.Mode, startStep, stragglers.Describe());
 
-        var parameters = new float[shape.ParameterCount];
-        var gradient = new float[shape.ParameterCount];
+        var step = new StepContext(workerId, job, shardInfos, plan, kernel, stragglers, new WorkerReport(workerId, _backend.DeviceName));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var heartbeats = HeartbeatLoopAsync(workerId, job, stop.Token);
-        var report = new WorkerReport(workerId, _backend.DeviceName);
-        bool bsp = job.Mode == SyncMode.Bsp;
         try
         {
-            long step = startStep;
-            while (step < job.Steps)
-            {
-                var pullWatch = Stopwatch.StartNew();
-                var pulled = await PullAllAsync(workerId, bsp ? step : 0, shardInfos, parameters, stop.Token).ConfigureAwait(false);
-                if (pulled.Any(p => p.Finished)) break;
-                if (bsp) step = pulled.Min(p => p.Step);
-                report.PullSeconds += pullWatch.Elapsed.TotalSeconds;
-
-                var computeWatch = Stopwatch.StartNew();
-                int start = (int)(step * batch % rows.Rows);
-                int first = Math.Min(batch, rows.Rows - start);
-                double loss = kernel.LossAndGradient(parameters, start, first, gradient);
-                if (first < batch) loss += kernel.LossAndGradient(parameters, 0, batch - first, gradient, accumulate: true);
-                report.ComputeSeconds += computeWatch.Elapsed.TotalSeconds;
-
-                var pushWatch = Stopwatch.StartNew();
-                bool finished = await PushAllAsync(workerId, step, batch, loss, shardInfos, gradient, stop.Token).ConfigureAwait(false);
-                report.PushSeconds += pushWatch.Elapsed.TotalSeconds;
-                report.Steps++;
-                report.LastMeanLoss = loss / batch;
-                _log.Debug("Worker {WorkerId} pushed step {Step}, batch loss {Loss:F4}", workerId, step, loss / batch);
-                step++;
-                if (finished) break;
-            }
+            await (job.Mode is SyncMode.Asp or SyncMode.Ssp
+                ? RunAsynchronousAsync(step, startStep, stop.Token)
+                : RunSynchronousAsync(step, startStep, stop.Token)).ConfigureAwait(false);
         }
         finally
         {
             stop.Cancel();
             await heartbeats.ConfigureAwait(false);
         }
-        _log.Information("Worker {WorkerId} finished after {Steps} steps (compute {Compute:F2} s, pull {Pull:F2} s, push {Push:F2} s)",
-            workerId, report.Steps, report.ComputeSeconds, report.PullSeconds, report.PushSeconds);
-        return report;
+        var r = step.Report;
+        _log.Information("Worker {WorkerId} finished: {Steps} steps pushed, {Abandoned} abandoned, {Dropped} pushes dropped (compute {Compute:F2} s, pull {Pull:F2} s, push {Push:F2} s)",
+            workerId, r.Steps, r.StepsAbandoned, r.PushesDropped, r.ComputeSeconds, r.PullSeconds, r.PushSeconds);
+        return r;
+    }
+
+    /// <summary>ASP/SSP: pull the latest parameters (SSP: the server holds the pull while this worker is too far ahead), compute, push.</summary>
+    private async Task RunAsynchronousAsync(StepContext s, long step, CancellationToken ct)
+    {
+        var parameters = new float[s.Plan.Data.FeatureCount == 0 ? 0 : s.Kernel.Shape.ParameterCount];
+        for (; step < s.Job.Steps; step++)
+        {
+            var watch = Stopwatch.StartNew();
+            var pulled = await PullAllAsync(s.WorkerId, 0, s.Shards, parameters, ct).ConfigureAwait(false);
+            s.Report.PullSeconds += watch.Elapsed.TotalSeconds;
+            if (pulled.Any(p => p.Finished)) return;
+            if (await ComputeAndPushAsync(s, step, parameters, ct).ConfigureAwait(false)) return;
+        }
+    }
+
+    /// <summary>
+    /// BSP, backup, coded, multi-message: parameters of step t are pulled while step t−1 computes; when they arrive before
+    /// step t−1 was pushed, t−1 closed without this worker and is abandoned.
+    /// </summary>
+    private async Task RunSynchronousAsync(StepContext s, long step, CancellationToken ct)
+    {
+        var current = new float[s.Kernel.Shape.ParameterCount];
+        var next = new float[current.Length];
+        var watch = Stopwatch.StartNew();
+        var pulled = await PullAllAsync(s.WorkerId, step, s.Shards, current, ct).ConfigureAwait(false);
+        s.Report.PullSeconds += watch.Elapsed.TotalSeconds;
+        while (!pulled.Any(p => p.Finished) && step < s.Job.Steps)
+        {
+            step = pulled.Min(p => p.Step);
+            using var abandon = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var prefetch = PullAllAsync(s.WorkerId, step + 1, s.Shards, next, ct);
+            _ = prefetch.ContinueWith(_ => abandon.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            try
+            {
+                await ComputeAndPushAsync(s, step, current, abandon.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                s.Report.StepsAbandoned++;
+                _log.Debug("Worker {WorkerId} abandoned step {Step}: it closed without this worker", s.WorkerId, step);
+            }
+            watch.Restart();
+            pulled = await prefetch.ConfigureAwait(false);
+            s.Report.PullSeconds += watch.Elapsed.TotalSeconds;
+            (current, next) = (next, current);
+        }
+    }
+
+    /// <summary>Computes this worker's contribution to <paramref name="step"/> and pushes it; returns true when a server says the job finished.</summary>
+    private async Task<bool> ComputeAndPushAsync(StepContext s, long step, float[] parameters, CancellationToken ct)
+    {
+        var plan = s.Plan;
+        int load = plan.Held.Count;
+        var delay = s.Stragglers.StepDelay(s.WorkerId, step, load, s.LastCompute);
+        var compute = TimeSpan.Zero;
+        var pushes = new List<Task<bool>>();
+        double codedLoss = 0;
+        for (int h = 0; h < load; h++)
+        {
+            ct.ThrowIfCancellationRequested();
+            bool coded = s.Job.Mode == SyncMode.Coded;
+            // Multi-message: each partition gets its own buffer, pushed while the next one computes.
+            var gradient = s.Job.Mode == SyncMode.MultiMessage ? s.MessageBuffer(h) : s.Gradient;
+            var watch = Stopwatch.StartNew();
+            double loss = 0;
+            for (int repeat = 0; repeat < s.Stragglers.ComputeRepeats(s.WorkerId); repeat++)
+                loss = Gradient(s, h, step, parameters, gradient, scale: coded ? plan.Weights[h] : 1f, accumulate: coded && h > 0);
+            compute += watch.Elapsed;
+            if (coded) codedLoss += plan.Weights[h] * loss;
+            await s.Stragglers.AfterPartitionAsync(s.WorkerId, step, load, delay, ct).ConfigureAwait(false);
+
+            if (s.Job.Mode == SyncMode.MultiMessage)
+                pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss, Partition: plan.Held[h]), gradient, ct));
+            else if (!coded)
+                pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss), gradient, ct));
+        }
+        if (s.Job.Mode == SyncMode.Coded)
+            pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.StepRows, codedLoss, CodeRow: s.WorkerId), s.Gradient, ct));
+        s.LastCompute = compute;
+        s.Report.ComputeSeconds += compute.TotalSeconds;
+
+        var pushWatch = Stopwatch.StartNew();
+        var finished = await Task.WhenAll(pushes).ConfigureAwait(false);
+        s.Report.PushSeconds += pushWatch.Elapsed.TotalSeconds;
+        s.Report.Steps++;
+        return finished.Any(f => f);
+    }
+
+    /// <summary>Loss sum of held partition h's batch; gradient = (accumulate ? gradient : 0) + scale · gradient sum.</summary>
+    private static double Gradient(StepContext s, int h, long step, float[] parameters, float[] gradient, float scale, bool accumulate)
+    {
+        double loss = 0;
+        foreach (var range in s.Plan.Batch(h, step))
+        {
+            loss += s.Kernel.LossAndGradient(parameters, range.Start, range.Count, gradient, scale, accumulate);
+            accumulate = true;
+        }
+        return loss;
     }
 
     private async Task<(int WorkerId, JobSpec Job, ShardInfo[] Shards, long Step)> RegisterAsync(CancellationToken ct)
@@ -141,20 +222,22 @@ public sealed class TrainingWorker : IAsyncDisposable
         }
     }
 
-    private async Task<bool> PushAllAsync(int workerId, long step, int rows, double loss, ShardInfo[] infos, float[] gradient, CancellationToken ct)
+    /// <summary>Pushes one gradient to every shard (each its slice); returns true when a shard says the job finished.</summary>
+    private async Task<bool> PushAllAsync(StepContext s, PushHeader header, float[] gradient, CancellationToken ct)
     {
-        var replies = await Task.WhenAll(infos.Select(async info =>
+        var replies = await Task.WhenAll(s.Shards.Select(async info =>
         {
-            var header = new PushHeader(workerId, step, info.Index, rows, loss);
             var slice = gradient.AsMemory((int)info.Offset, (int)info.Length);
+            var shardHeader = header with { Shard = info.Index };
             try
             {
                 return await _retry.RunAsync($"push shard {info.Index}",
-                    () => _shards[info.Index].PushAsync(header, slice, ct, _options.CallTimeout), ct).ConfigureAwait(false);
+                    () => _shards[info.Index].PushAsync(shardHeader, slice, ct, _options.CallTimeout), ct).ConfigureAwait(false);
             }
             catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.AlreadyExists)
             {
-                _log.Warning("Worker {WorkerId} push of step {Step} to shard {Shard} dropped: {Reason}", workerId, step, info.Index, e.Status.Detail);
+                s.Report.PushesDropped++;
+                _log.Debug("Worker {WorkerId} push of step {Step} to shard {Shard} dropped: {Reason}", header.WorkerId, header.Step, info.Index, e.Status.Detail);
                 return null;
             }
         })).ConfigureAwait(false);
@@ -182,5 +265,24 @@ public sealed class TrainingWorker : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var shard in _shards) await shard.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>What one worker's steps share: its job, data plan, kernel, buffers and counters.</summary>
+    private sealed class StepContext(int workerId, JobSpec job, ShardInfo[] shards, PartitionPlan plan, IGradientKernel kernel, StragglerInjector stragglers, WorkerReport report)
+    {
+        private readonly float[][] _messageBuffers = new float[plan.Held.Count][];
+
+        public int WorkerId { get; } = workerId;
+        public JobSpec Job { get; } = job;
+        public ShardInfo[] Shards { get; } = shards;
+        public PartitionPlan Plan { get; } = plan;
+        public IGradientKernel Kernel { get; } = kernel;
+        public StragglerInjector Stragglers { get; } = stragglers;
+        public WorkerReport Report { get; } = report;
+        public float[] Gradient { get; } = new float[kernel.Shape.ParameterCount];
+        /// <summary>Real compute time of the previous step (persistent stragglers are slower by a factor of it).</summary>
+        public TimeSpan LastCompute { get; set; }
+
+        public float[] MessageBuffer(int h) => _messageBuffers[h] ??= new float[Kernel.Shape.ParameterCount];
     }
 }

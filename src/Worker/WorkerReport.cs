@@ -5,8 +5,12 @@ public sealed class WorkerReport(int workerId, string device)
 {
     public int WorkerId { get; } = workerId;
     public string Device { get; } = device;
+    /// <summary>Steps whose contribution this worker computed and pushed.</summary>
     public long Steps { get; set; }
-    public double LastMeanLoss { get; set; } = double.NaN;
+    /// <summary>Steps given up because the servers closed them without this worker (it straggled).</summary>
+    public long StepsAbandoned { get; set; }
+    /// <summary>Pushes the servers refused because their step had closed meanwhile.</summary>
+    public long PushesDropped { get; set; }
     public double ComputeSeconds { get; set; }
     public double PullSeconds { get; set; }
     public double PushSeconds { get; set; }

@@ -4,6 +4,7 @@ using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
+using GpuPs.Worker.Stragglers;
 using Serilog;
 
 namespace GpuPs.Cli.Cluster;
@@ -40,7 +41,11 @@ public static class JobFactory
             TestFraction = s.TestFraction,
             HeartbeatTimeoutMs = s.HeartbeatTimeoutMs,
             StepTimeoutMs = s.StepTimeoutMs,
+            Code = s.Code,
+            Stragglers = s.Stragglers,
+            StragglerModel = s.StragglerModel,
         };
+        StragglerInjector.Parse(s.StragglerModel, s.Workers, s.Seed);
         JobSpecRules.Validate(job);
         if (s.Servers <= 0) throw new ArgumentException($"servers must be at least 1 (got {s.Servers})");
         if (s.LearningRate <= 0 || !float.IsFinite(s.LearningRate)) throw new ArgumentException($"learning rate must be positive (got {s.LearningRate})");

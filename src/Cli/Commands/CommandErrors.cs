@@ -23,7 +23,9 @@ public static class CommandErrors
         }
         catch (Exception e) when (e is SettingsException or ArgumentException or FormatException or FileNotFoundException or DirectoryNotFoundException)
         {
-            await error.WriteLineAsync($"gpups: error: {e.Message}").ConfigureAwait(false);
+            // ArgumentException appends " (Parameter 'x')": a detail of the code, not of the user's input.
+            string message = System.Text.RegularExpressions.Regex.Replace(e.Message, @" \(Parameter '[^']*'\)$", "");
+            await error.WriteLineAsync($"gpups: error: {message}").ConfigureAwait(false);
             return 2;
         }
         catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or TimeoutException)

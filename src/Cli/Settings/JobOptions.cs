@@ -16,8 +16,11 @@ public sealed class JobOptions
         Hidden = s.Option("hidden", D.Hidden, "hidden units of the MLP");
         Workers = s.Option("workers", D.Workers, "number of workers");
         Servers = s.Option("servers", D.Servers, "number of parameter-server shards");
-        Mode = s.Option("mode", D.Mode, "consistency: bsp | asp | ssp");
+        Mode = s.Option("mode", D.Mode, "aggregation: bsp | asp | ssp | coded | multimessage | backup");
         Staleness = s.Option("staleness", D.Staleness, "SSP bound: steps a worker may run ahead of the slowest");
+        Code = s.Option("code", D.Code, "gradient code (coded, multi-message): auto (fractional where (s+1) | n, else cyclic) | fractional | cyclic | uncoded");
+        Stragglers = s.Option("stragglers", D.Stragglers, "s: stragglers tolerated; coded and multi-message give each worker s+1 partitions, backup closes a step with n-s pushes");
+        StragglerModel = s.Option("straggler-model", D.StragglerModel, "injected delays: none | persistent:count=2,factor=10 | shifted-exponential:shift=0.05,rate=20 | bimodal:p=0.1,delay=0.5 | throttle:count=2,factor=4 (each may add unit=SECONDS of simulated compute per partition)");
         Epochs = s.Option("epochs", D.Epochs, "passes over each worker's partition");
         Steps = s.Option("steps", D.Steps, "steps per worker (overrides --epochs when > 0)");
         BatchSize = s.Option("batch-size", D.BatchSize, "rows per worker per step (0 = whole partition: full-batch gradient descent)");
@@ -37,6 +40,9 @@ public sealed class JobOptions
     public Option<int> Servers { get; }
     public Option<SyncMode> Mode { get; }
     public Option<int> Staleness { get; }
+    public Option<string> Code { get; }
+    public Option<int> Stragglers { get; }
+    public Option<string> StragglerModel { get; }
     public Option<int> Epochs { get; }
     public Option<long> Steps { get; }
     public Option<int> BatchSize { get; }
@@ -50,7 +56,7 @@ public sealed class JobOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Dataset, Model, Hidden, Workers, Servers, Mode, Staleness, Epochs, Steps, BatchSize, Optimizer,
+        foreach (var o in new Option[] { Dataset, Model, Hidden, Workers, Servers, Mode, Staleness, Code, Stragglers, StragglerModel, Epochs, Steps, BatchSize, Optimizer,
                      LearningRate, Momentum, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs })
             command.Options.Add(o);
     }
@@ -64,6 +70,9 @@ public sealed class JobOptions
         Servers = r.GetValue(Servers),
         Mode = r.GetValue(Mode),
         Staleness = r.GetValue(Staleness),
+        Code = r.GetValue(Code)!,
+        Stragglers = r.GetValue(Stragglers),
+        StragglerModel = r.GetValue(StragglerModel)!,
         Epochs = r.GetValue(Epochs),
         Steps = r.GetValue(Steps),
         BatchSize = r.GetValue(BatchSize),
@@ -83,7 +92,7 @@ public sealed class JobOptions
         return new (string Name, object Value)[]
         {
             ("dataset", s.Dataset), ("model", s.Model), ("hidden", s.Hidden), ("workers", s.Workers), ("servers", s.Servers),
-            ("mode", s.Mode), ("staleness", s.Staleness), ("epochs", s.Epochs), ("steps", s.Steps), ("batch-size", s.BatchSize),
+            ("mode", s.Mode), ("staleness", s.Staleness), ("code", s.Code), ("stragglers", s.Stragglers), ("straggler-model", s.StragglerModel), ("epochs", s.Epochs), ("steps", s.Steps), ("batch-size", s.BatchSize),
             ("optimizer", s.Optimizer), ("learning-rate", s.LearningRate), ("momentum", s.Momentum), ("seed", s.Seed),
             ("test-fraction", s.TestFraction), ("heartbeat-timeout-ms", s.HeartbeatTimeoutMs), ("step-timeout-ms", s.StepTimeoutMs),
         }.SelectMany(o => new[] { "--" + o.Name, Convert.ToString(o.Value, inv)! });

@@ -51,11 +51,25 @@ public sealed class SettingSources
     public Option<T> Option<T>(string name, T fallback, string description)
     {
         var value = Resolve(name, fallback);
-        return new Option<T>("--" + name)
+        var option = new Option<T>("--" + name)
         {
             Description = $"{description} [env {EnvironmentName(name)}]",
             DefaultValueFactory = _ => value,
         };
+        var enumType = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        if (enumType.IsEnum)
+        {
+            // Accept the spelling the docs use ("multi-message", "shifted-exponential") as well as the enum name.
+            option.CustomParser = result =>
+            {
+                string token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                if (Enum.TryParse(enumType, token.Replace("-", ""), ignoreCase: true, out var parsed) && Enum.IsDefined(enumType, parsed!))
+                    return (T)parsed!;
+                result.AddError($"--{name}: '{token}' is not one of {string.Join(", ", Enum.GetNames(enumType).Where(n => n != "Unspecified").Select(n => n.ToLowerInvariant()))}");
+                return default!;
+            };
+        }
+        return option;
     }
 
     /// <summary>Throws when the config file names a setting no command option has (a typo would otherwise be silently ignored).</summary>

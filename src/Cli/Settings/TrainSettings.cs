@@ -13,6 +13,12 @@ public sealed record TrainSettings
     public int Servers { get; init; } = 1;
     public SyncMode Mode { get; init; } = SyncMode.Bsp;
     public int Staleness { get; init; } = 2;
+    /// <summary>Gradient code of the coded and multi-message modes: auto | fractional | cyclic | uncoded.</summary>
+    public string Code { get; init; } = "auto";
+    /// <summary>s: stragglers tolerated (coded, backup; multi-message replication).</summary>
+    public int Stragglers { get; init; }
+    /// <summary>Injected straggler delays (experiments): none | persistent:… | shifted-exponential:… | bimodal:… | throttle:….</summary>
+    public string StragglerModel { get; init; } = "none";
     public int Epochs { get; init; } = 20;
     /// <summary>Steps per worker; 0 derives it from <see cref="Epochs"/>.</summary>
     public long Steps { get; init; }

@@ -19,7 +19,7 @@ public static class DenseMatrix
     /// Basic least-squares solution of A·x ≈ b (A is rows×cols, any shape) by Householder QR with
     /// column pivoting: A·P = Q·R, rank r from the pivots, x_P = [R11⁻¹ (Qᵀb)₁..r ; 0].
     /// When A has dependent columns the solution uses only r of them (the largest-norm ones,
-    /// ties broken by lowest index), so duplicated columns get weight 0 rather than a split.
+    /// exact ties broken by lowest column index), so duplicated columns get weight 0 rather than a split.
     /// </summary>
     /// <param name="rankTolerance">Relative pivot threshold that ends the factorisation.</param>
     public static LeastSquaresSolution SolveLeastSquares(double[,] a, double[] b, double rankTolerance)
@@ -40,7 +40,8 @@ public static class DenseMatrix
             for (int c = t; c < cols; c++)
             {
                 double norm = ColumnNorm(r, c, t);
-                if (norm > bestNorm) (best, bestNorm) = (c, norm);
+                // Exact ties (duplicated columns stay bit-identical) go to the lowest original column.
+                if (norm > bestNorm || norm == bestNorm && perm[c] < perm[best]) (best, bestNorm) = (c, norm);
             }
             if (t == 0) firstPivot = bestNorm;
             if (bestNorm == 0 || bestNorm <= rankTolerance * firstPivot) break;

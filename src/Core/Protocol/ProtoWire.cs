@@ -14,7 +14,7 @@ internal static class ProtoWire
 {
     public const int WireVarint = 0, WireFixed64 = 1, WireLengthDelimited = 2, WireStartGroup = 3, WireEndGroup = 4, WireFixed32 = 5;
 
-    /// <summary>Upper bound of the encoded size of every non-tensor field of a frame: 6 tags of 1 byte, 6 values of at most 10 bytes.</summary>
+    /// <summary>Upper bound of the encoded size of the scalar fields a frame writes in one batch: at most 6 one-byte tags and 6 values of at most 10 bytes.</summary>
     public const int MaxScalarFieldsBytes = 6 * 11;
 
     /// <summary>Tag plus length prefix of the tensor field: 1 + at most 5 bytes.</summary>
@@ -24,6 +24,9 @@ internal static class ProtoWire
 
     /// <summary>Size of an int32/int64/bool field numbered 1-15 (one-byte tag); int32 values are sign-extended to 64 bits, as protobuf requires.</summary>
     public static int VarintFieldSize(long value) => value == 0 ? 0 : 1 + VarintSize((ulong)value);
+
+    /// <summary>Size of a proto3 <c>optional</c> (explicit presence) int32 field numbered 1-15: written whenever it has a value, even 0.</summary>
+    public static int OptionalVarintFieldSize(long? value) => value is { } v ? 1 + VarintSize((ulong)v) : 0;
 
     public static int DoubleFieldSize(double value) => value != 0d ? 1 + 8 : 0;
 
@@ -44,6 +47,9 @@ internal static class ProtoWire
 
     public static int WriteVarintField(Span<byte> destination, int field, long value) =>
         value == 0 ? 0 : WriteTagged(destination, field, WireVarint, (ulong)value);
+
+    public static int WriteOptionalVarintField(Span<byte> destination, int field, long? value) =>
+        value is { } v ? WriteTagged(destination, field, WireVarint, (ulong)v) : 0;
 
     public static int WriteDoubleField(Span<byte> destination, int field, double value)
     {

@@ -41,9 +41,13 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
     public int CalculateSize() =>
         ProtoWire.VarintFieldSize(Header.WorkerId) + ProtoWire.VarintFieldSize(Header.Step) + ProtoWire.VarintFieldSize(Header.Shard) +
         ProtoWire.VarintFieldSize(Offset) + ProtoWire.VarintFieldSize(Header.SampleCount) + ProtoWire.DoubleFieldSize(Header.LossSum) +
-        ProtoWire.BytesFieldSize(checked(Values.Length * sizeof(float)));
+        ProtoWire.BytesFieldSize(checked(Values.Length * sizeof(float))) +
+        ProtoWire.OptionalVarintFieldSize(Header.CodeRow) + ProtoWire.OptionalVarintFieldSize(Header.Partition);
 
-    /// <summary>Writes the protobuf encoding of <c>PushChunk</c>; the tensor bytes are copied straight from <see cref="Values"/>.</summary>
+    /// <summary>
+    /// Writes the protobuf encoding of <c>PushChunk</c>: fields 1-6, the tensor (7) copied straight from <see cref="Values"/>,
+    /// then the optional 8 and 9 when present.
+    /// </summary>
     public void WriteTo(IBufferWriter<byte> writer)
     {
         var remaining = CalculateSize();
@@ -58,6 +62,9 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
         n += ProtoWire.WriteBytesFieldPrefix(scratch[n..], 7, values.Length);
         ProtoWire.Write(writer, scratch[..n], ref remaining);
         ProtoWire.Write(writer, values, ref remaining);
+        n = ProtoWire.WriteOptionalVarintField(scratch, 8, Header.CodeRow);
+        n += ProtoWire.WriteOptionalVarintField(scratch[n..], 9, Header.Partition);
+        ProtoWire.Write(writer, scratch[..n], ref remaining);
     }
 
     /// <summary>
@@ -70,6 +77,7 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
         int workerId = 0, shard = 0;
         long step = 0, offset = 0, sampleCount = 0;
         double lossSum = 0;
+        int? codeRow = null, partition = null;
         var values = ReadOnlySequence<byte>.Empty;
         while (reader.TryReadTag(out var field, out var wireType))
         {
@@ -82,11 +90,13 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
                 case (5, ProtoWire.WireVarint): sampleCount = (long)reader.ReadVarint(); break;
                 case (6, ProtoWire.WireFixed64): lossSum = reader.ReadDouble(); break;
                 case (7, ProtoWire.WireLengthDelimited): values = reader.ReadLengthDelimited(); break;
+                case (8, ProtoWire.WireVarint): codeRow = (int)reader.ReadVarint(); break;
+                case (9, ProtoWire.WireVarint): partition = (int)reader.ReadVarint(); break;
                 default: reader.Skip(field, wireType); break;
             }
         }
         var buffer = ProtoWire.RentTensor(values, MessageName, out var length);
-        return new PushChunkFrame(new PushHeader(workerId, step, shard, sampleCount, lossSum), offset, buffer, length);
+        return new PushChunkFrame(new PushHeader(workerId, step, shard, sampleCount, lossSum, codeRow, partition), offset, buffer, length);
     }
 
     public void Dispose()

@@ -1,7 +1,9 @@
 namespace GpuPs.Protocol;
 
 /// <summary>The header fields of a pushed gradient (see <c>PushChunk</c> in proto/gpups.proto).</summary>
-public readonly record struct PushHeader(int WorkerId, long Step, int Shard, long SampleCount, double LossSum);
+/// <param name="CodeRow">Coded mode: the row of B the values were encoded with; null otherwise.</param>
+/// <param name="Partition">Multi-message mode: the one data partition the values belong to; null otherwise.</param>
+public readonly record struct PushHeader(int WorkerId, long Step, int Shard, long SampleCount, double LossSum, int? CodeRow = null, int? Partition = null);
 
 /// <summary>A pulled shard: its step, where it sits in the full vector, and whether the job is finished.</summary>
 public readonly record struct PullResult(long Step, int Shard, long Offset, int Length, bool Finished);

@@ -12,7 +12,10 @@ public static class JobSpecRules
     public static void Validate(JobSpec job)
     {
         if (job.Workers <= 0) throw new ArgumentException($"workers must be at least 1 (got {job.Workers})");
-        if (job.Mode == SyncMode.Unspecified) throw new ArgumentException("sync mode must be bsp, asp or ssp");
+        if (job.Mode == SyncMode.Unspecified) throw new ArgumentException("sync mode must be bsp, asp, ssp, coded, multi-message or backup");
+        if (job.Stragglers < 0 || job.Stragglers >= job.Workers)
+            throw new ArgumentException($"stragglers must be in 0..{job.Workers - 1} for {job.Workers} workers (got {job.Stragglers})");
+        JobCodes.Create(job);
         if (job.Staleness < 0) throw new ArgumentException($"staleness must be >= 0 (got {job.Staleness})");
         if (job.Steps <= 0) throw new ArgumentException($"steps must be at least 1 (got {job.Steps})");
         if (job.BatchSize < 0) throw new ArgumentException($"batch size must be >= 0, 0 meaning the whole partition (got {job.BatchSize})");

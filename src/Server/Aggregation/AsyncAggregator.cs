@@ -24,6 +24,8 @@ public sealed class AsyncAggregator(ShardModel model, WorkerSlot[] workers, long
 
     public int MaxStalenessSeen { get; private set; }
 
+    public long LatePushesDropped => 0;
+
     public bool Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         if (header.Step < worker.Clock)

@@ -22,4 +22,7 @@ public interface IStepAggregator
 
     /// <summary>Largest lead of a worker over the slowest expected worker that <see cref="CanProceed"/> has allowed.</summary>
     int MaxStalenessSeen { get; }
+
+    /// <summary>Pushes refused because their step had already closed without them (stragglers' work, never applied).</summary>
+    long LatePushesDropped { get; }
 }

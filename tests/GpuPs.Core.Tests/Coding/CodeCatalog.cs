@@ -15,8 +15,13 @@ internal static class CodeCatalog
         select new object[] { name, n, s };
 
     /// <summary>Codes with a well-conditioned construction: fractional, and cyclic-MDS (n + s odd or s = 0).</summary>
-    public static IEnumerable<object[]> WellConditioned() =>
-        All().Where(c => (string)c[0] == "fractional" || (int)c[2] == 0 || ((int)c[1] + (int)c[2]) % 2 == 1);
+    public static IEnumerable<object[]> WellConditioned() => All().Where(c => !IsRandomCyclic(c));
+
+    /// <summary>Cyclic codes built by the random seed search (n + s even, s &gt; 0).</summary>
+    public static IEnumerable<object[]> RandomCyclic() => All().Where(IsRandomCyclic);
+
+    private static bool IsRandomCyclic(object[] c) =>
+        (string)c[0] == "cyclic" && (int)c[2] > 0 && ((int)c[1] + (int)c[2]) % 2 == 0;
 
     public static int[] Workers(ulong mask) =>
         Enumerable.Range(0, 64).Where(i => (mask >> i & 1) != 0).ToArray();

@@ -51,17 +51,23 @@ public class MarshallerTests
             new PushHeader(3, 41, 2, 64, 12.5),
             new PushHeader(-1, long.MinValue, int.MaxValue, 1, double.NaN),
             new PushHeader(0, 1, 0, 0, -0.0), // -0.0 is omitted like 0, as Google.Protobuf does
+            new PushHeader(2, 5, 1, 10, 3, CodeRow: 0, Partition: 0), // optional fields: present even when 0
+            new PushHeader(2, 5, 1, 10, 3, CodeRow: -7, Partition: null),
+            new PushHeader(2, 5, 1, 10, 3, CodeRow: null, Partition: 12),
         };
         foreach (var header in headers)
         {
             var offset = random.Next(0, 10);
             var slice = gradient.AsMemory(offset, length);
             var frame = new PushChunkFrame(header, offset, slice);
-            var expected = new PushChunk
+            var message = new PushChunk
             {
                 WorkerId = header.WorkerId, Step = header.Step, Shard = header.Shard, Offset = offset,
                 SampleCount = header.SampleCount, LossSum = header.LossSum, Values = FloatBytes(slice.ToArray()),
-            }.ToByteArray();
+            };
+            if (header.CodeRow is { } codeRow) message.CodeRow = codeRow;
+            if (header.Partition is { } partition) message.Partition = partition;
+            var expected = message.ToByteArray();
 
             Assert.Equal(expected, Serialize(PushMarshaller, frame));
             Assert.Equal(expected, Serialize(PushMarshaller, frame, maxSpan: 5));
@@ -95,13 +101,16 @@ public class MarshallerTests
             o.WriteTag(5, WireFormat.WireType.Varint); o.WriteInt64(8);
             o.WriteTag(23, WireFormat.WireType.Fixed64); o.WriteDouble(1);
             o.WriteTag(2, WireFormat.WireType.Varint); o.WriteInt64(11);
+            o.WriteTag(9, WireFormat.WireType.Varint); o.WriteInt32(3);
+            o.WriteTag(8, WireFormat.WireType.Varint); o.WriteInt32(0);
         });
         var oracle = PushChunk.Parser.ParseFrom(bytes);
 
         using var frame = PushChunkFrame.Parse(Segmented(bytes, RandomCuts(new Random(6), bytes.Length, 3)));
 
-        Assert.Equal(new PushHeader(oracle.WorkerId, oracle.Step, oracle.Shard, oracle.SampleCount, oracle.LossSum), frame.Header);
-        Assert.Equal(new PushHeader(-4, 11, 2, 8, 2.25), frame.Header);
+        Assert.Equal(new PushHeader(oracle.WorkerId, oracle.Step, oracle.Shard, oracle.SampleCount, oracle.LossSum,
+            oracle.HasCodeRow ? oracle.CodeRow : null, oracle.HasPartition ? oracle.Partition : null), frame.Header);
+        Assert.Equal(new PushHeader(-4, 11, 2, 8, 2.25, CodeRow: 0, Partition: 3), frame.Header);
         Assert.Equal(oracle.Offset, frame.Offset);
         Assert.Equal(values, frame.Values.ToArray());
 

@@ -36,7 +36,7 @@ public class ServiceLoopbackTests
         await using var server = await Server.StartAsync(new FakeShard(index: 1));
         await using var client = new GrpcShardClient(server.Address, SmallChunks);
         var gradient = RandomFloats(new Random(3), Length);
-        var header = new PushHeader(WorkerId: 4, Step: 9, Shard: 1, SampleCount: 32, LossSum: 1.5);
+        var header = new PushHeader(WorkerId: 4, Step: 9, Shard: 1, SampleCount: 32, LossSum: 1.5, CodeRow: 4, Partition: 0);
 
         var reply = await client.PushAsync(header, gradient, CancellationToken.None);
 

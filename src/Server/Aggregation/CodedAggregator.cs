@@ -1,0 +1,80 @@
+using System.Numerics.Tensors;
+using Grpc.Core;
+using GpuPs.Core.Coding;
+using GpuPs.Protocol;
+using Serilog;
+
+namespace GpuPs.Server.Aggregation;
+
+/// <summary>
+/// Gradient coding (Tandon et al. 2017): worker i pushes c_i = Σ_j B[i,j] g_j. As soon as the responders F of the open
+/// step are decodable (a with aᵀB_F = 1ᵀ, residual checked in float64 by the code's decoder), the step's gradient sum
+/// Σ_j g_j = Σ_{i∈F} a_i c_i is applied — stragglers are not waited for, and their later pushes are dropped. A responder
+/// set whose decode is refused (ill-conditioned, residual too large) waits for more responders instead of applying a wrong
+/// gradient.
+/// </summary>
+public sealed class CodedAggregator : SynchronousAggregator
+{
+    private readonly IGradientCode _code;
+    private readonly ILogger _log;
+    private readonly float[][] _coded;
+    private readonly double[] _loss;
+    private readonly float[] _sum;
+    private readonly List<int> _responders = [];
+    private long _samples;
+
+    public CodedAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps, IGradientCode code, ILogger log)
+        : base(model, workers, totalSteps)
+    {
+        if (code.Workers != workers.Length)
+            throw new ArgumentException($"code is for {code.Workers} workers, the job has {workers.Length}");
+        _code = code;
+        _log = log;
+        // One coded vector per worker: the decode weights are known only once the responder set is, so pushes are kept
+        // until the step closes (n × shard length floats, allocated once).
+        _coded = Enumerable.Range(0, workers.Length).Select(_ => new float[model.Length]).ToArray();
+        _loss = new double[workers.Length];
+        _sum = new float[model.Length];
+    }
+
+    protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
+    {
+        if (header.CodeRow is not int row)
+            throw new GpuPsException(StatusCode.InvalidArgument, $"coded push of worker {worker.Id} has no code_row");
+        if (row != worker.Id)
+            throw new GpuPsException(StatusCode.InvalidArgument, $"code row {row} does not match worker {worker.Id}'s assignment (row {worker.Id} of B, partitions {string.Join(",", _code.PartitionsOf(worker.Id))})");
+        if (_responders.Contains(worker.Id))
+            throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed step {header.Step}");
+        if (_responders.Count > 0 && header.SampleCount != _samples)
+            throw new GpuPsException(StatusCode.InvalidArgument, $"coded push of worker {worker.Id} counts {header.SampleCount} rows for step {header.Step}, other workers {_samples}");
+
+        gradientSum.CopyTo(_coded[worker.Id]);
+        _loss[worker.Id] = header.LossSum;
+        _samples = header.SampleCount;
+        _responders.Add(worker.Id);
+    }
+
+    protected override bool TryClose()
+    {
+        if (_responders.Count < _code.MinResponders || IsFinished) return false;
+        var decode = _code.Decode(_responders);
+        if (!decode.IsDecodable)
+        {
+            _log.Warning("Step {Step}: responders {Responders} not decodable ({Reason}); waiting for more", Model.Step, _responders, decode.Reason);
+            return false;
+        }
+        Array.Clear(_sum);
+        double loss = 0;
+        for (int r = 0; r < _responders.Count; r++)
+        {
+            double a = decode.Weights[r];
+            if (a == 0) continue;
+            TensorPrimitives.MultiplyAdd(_coded[_responders[r]], (float)a, _sum, _sum);
+            loss += a * _loss[_responders[r]];
+        }
+        Model.ApplySum(_sum, _samples, loss);
+        _responders.Clear();
+        _samples = 0;
+        return true;
+    }
+}

@@ -1,0 +1,54 @@
+using System.Numerics.Tensors;
+using Grpc.Core;
+using GpuPs.Core.Coding;
+using GpuPs.Protocol;
+
+namespace GpuPs.Server.Aggregation;
+
+/// <summary>
+/// Multi-message partial gradients (Ozfatura, Gündüz, Ulukus 2019): workers push one message per finished partition of
+/// their (repetition) assignment, and the step closes as soon as the messages cover every partition — the partitions a
+/// slow-but-alive worker did finish still count. A partition already covered by another replica is ignored, not refused.
+/// </summary>
+public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps, IGradientCode assignment)
+    : SynchronousAggregator(model, workers, totalSteps)
+{
+    private readonly float[] _sum = new float[model.Length];
+    private readonly bool[] _covered = new bool[assignment.Partitions];
+    private int _coveredCount;
+    private long _samples;
+    private double _lossSum;
+
+    /// <summary>Messages that arrived for a partition another replica had already delivered.</summary>
+    public long RedundantMessages { get; private set; }
+
+    protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
+    {
+        if (header.Partition is not int p)
+            throw new GpuPsException(StatusCode.InvalidArgument, $"multi-message push of worker {worker.Id} names no partition");
+        if (p < 0 || p >= assignment.Partitions || !assignment.IsAssigned(worker.Id, p))
+            throw new GpuPsException(StatusCode.InvalidArgument, $"partition {p} is not assigned to worker {worker.Id} (it holds {string.Join(",", assignment.PartitionsOf(worker.Id))})");
+        if (_covered[p])
+        {
+            RedundantMessages++;
+            return;
+        }
+        TensorPrimitives.Add(_sum, gradientSum, _sum);
+        _samples += header.SampleCount;
+        _lossSum += header.LossSum;
+        _covered[p] = true;
+        _coveredCount++;
+    }
+
+    protected override bool TryClose()
+    {
+        if (_coveredCount < _covered.Length || IsFinished) return false;
+        Model.ApplySum(_sum, _samples, _lossSum);
+        Array.Clear(_sum);
+        Array.Clear(_covered);
+        _coveredCount = 0;
+        _samples = 0;
+        _lossSum = 0;
+        return true;
+    }
+}

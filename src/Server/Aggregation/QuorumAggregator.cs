@@ -1,0 +1,48 @@
+using System.Numerics.Tensors;
+using Grpc.Core;
+using GpuPs.Protocol;
+
+namespace GpuPs.Server.Aggregation;
+
+/// <summary>
+/// Sums plain (uncoded) gradient pushes and closes the step at a quorum. With quorum = n this is BSP: it waits for every
+/// expected worker, and the update (sum of gradient sums / total rows) is exactly the full-batch mean gradient. With
+/// quorum = n − s it is backup workers / ignore-stragglers (Chen et al. 2016): the first n − s pushes make the step and
+/// the rest are dropped — fast, but biased, since the dropped partitions' gradients are lost.
+/// </summary>
+public sealed class QuorumAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps, int quorum)
+    : SynchronousAggregator(model, workers, totalSteps)
+{
+    private readonly float[] _sum = new float[model.Length];
+    private readonly bool[] _pushed = new bool[workers.Length];
+    private int _pushes;
+    private long _samples;
+    private double _lossSum;
+
+    protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
+    {
+        if (_pushed[worker.Id])
+            throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed step {header.Step}");
+        TensorPrimitives.Add(_sum, gradientSum, _sum);
+        _samples += header.SampleCount;
+        _lossSum += header.LossSum;
+        _pushed[worker.Id] = true;
+        _pushes++;
+    }
+
+    protected override bool TryClose()
+    {
+        if (_pushes == 0 || IsFinished) return false;
+        if (_pushes < quorum)
+            foreach (var w in Workers)
+                if (w.Expected && !_pushed[w.Id]) return false;
+
+        Model.ApplySum(_sum, _samples, _lossSum);
+        Array.Clear(_sum);
+        Array.Clear(_pushed);
+        _pushes = 0;
+        _samples = 0;
+        _lossSum = 0;
+        return true;
+    }
+}

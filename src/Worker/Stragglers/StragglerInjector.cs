@@ -1,0 +1,161 @@
+namespace GpuPs.Worker.Stragglers;
+
+/// <summary>
+/// Seeded, reproducible straggler injection for benchmarks and tests.
+/// <para>
+/// Time model: in one step a worker holding <c>load</c> data partitions spends, per partition, its real gradient compute
+/// plus a simulated compute <see cref="Unit"/> (a sleep, so that the cost of holding s + 1 partitions is visible even on
+/// a 2-core machine running 8 workers) plus its injected delay for the step spread evenly over its partitions
+/// (delay / load each: a slow-but-alive worker is slow on every partition, so multi-message partial work still arrives).
+/// Hence T_i = load × (unit + compute) + delay_i, where delay_i is <see cref="StepDelay"/>.
+/// </para>
+/// <para>
+/// Every random draw is a pure function of (seed, worker, step) and the chosen slow workers are fixed at construction,
+/// so results do not depend on thread timing or call order. Immutable, hence thread-safe: one injector is shared by all
+/// workers of an in-process cluster.
+/// </para>
+/// </summary>
+public sealed class StragglerInjector
+{
+    private readonly int _workers;
+    private readonly ulong _seed;
+    private readonly int[] _slowWorkers; // ascending; the persistent/throttle workers, empty for the other models
+
+    private StragglerInjector(StragglerModel model, double unitSeconds, string spec, int workers, ulong seed)
+    {
+        Model = model;
+        Unit = TimeSpan.FromSeconds(unitSeconds);
+        Spec = spec;
+        _workers = workers;
+        _seed = seed;
+        _slowWorkers = model switch
+        {
+            PersistentStragglers p => ChooseWorkers(p.Count),
+            ThrottledWorkers t => ChooseWorkers(t.Count),
+            _ => [],
+        };
+    }
+
+    /// <summary>
+    /// Parses <c>MODEL[:key=value,...]</c>, models <c>none</c>, <c>persistent:count=2,factor=10</c>,
+    /// <c>shifted-exponential:shift=0.05,rate=20</c>, <c>bimodal:p=0.1,delay=0.5</c>, <c>throttle:count=2,factor=4</c>
+    /// (the values shown are the defaults), each also taking <c>unit=SECONDS</c> (default 0).
+    /// </summary>
+    /// <param name="workers">Cluster size: worker ids are 0 … workers − 1, and counts may not exceed it.</param>
+    /// <param name="seed">Fixes every draw and the choice of slow workers.</param>
+    /// <exception cref="ArgumentException">One readable line naming the bad part and the accepted forms.</exception>
+    public static StragglerInjector Parse(string spec, int workers, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        var (model, unit, normalised) = StragglerSpec.Parse(spec, workers);
+        return new StragglerInjector(model, unit, normalised, workers, seed);
+    }
+
+    /// <summary>No injection and no unit, for any number of workers.</summary>
+    public static StragglerInjector None { get; } = new(new NoStragglers(), 0, "none", int.MaxValue, 0);
+
+    /// <summary>The parsed model parameters.</summary>
+    public StragglerModel Model { get; }
+
+    /// <summary>The normalised spec: parses back to an equal injector (given the same workers and seed).</summary>
+    public string Spec { get; }
+
+    /// <summary>Simulated compute per partition, slept after each partition's real compute.</summary>
+    public TimeSpan Unit { get; }
+
+    /// <summary>One line for logs and benchmark output.</summary>
+    public string Describe()
+    {
+        var what = Model switch
+        {
+            PersistentStragglers p => $"workers {SlowList()} take {StragglerSpec.Number(p.Factor)}x as long every step",
+            ShiftedExponentialDelay e => $"every worker every step waits {StragglerSpec.Number(e.Shift)} s + Exp(rate {StragglerSpec.Number(e.Rate)}/s), "
+                                         + $"mean {StragglerSpec.Number(e.Shift + 1 / e.Rate)} s",
+            BimodalDelay b => $"every worker every step waits {StragglerSpec.Number(b.Delay)} s with probability {StragglerSpec.Number(b.P)}",
+            ThrottledWorkers t => $"workers {SlowList()} compute every gradient {t.Factor} times (real CPU slowdown)",
+            _ => "no injected stragglers",
+        };
+        var unit = Unit == TimeSpan.Zero ? "" : $"; plus {StragglerSpec.Number(Unit.TotalSeconds)} s simulated compute per partition";
+        return $"stragglers {Spec}: {what}{unit} (seed {_seed})";
+    }
+
+    /// <summary>True for the seeded-chosen workers of <c>persistent</c> and <c>throttle</c>; false otherwise.</summary>
+    public bool IsSlowWorker(int worker)
+    {
+        CheckWorker(worker);
+        return Array.BinarySearch(_slowWorkers, worker) >= 0;
+    }
+
+    /// <summary>How many times <paramref name="worker"/> must run each partition's gradient kernel: the throttle factor
+    /// for throttled workers, else 1. Only the last run's result is used; the repeats are the slowdown.</summary>
+    public int ComputeRepeats(int worker) =>
+        Model is ThrottledWorkers t && IsSlowWorker(worker) ? t.Factor : 1;
+
+    /// <summary>
+    /// The delay injected into <paramref name="worker"/>'s step <paramref name="step"/>, to be spread over its
+    /// <paramref name="load"/> partitions by <see cref="AfterPartitionAsync"/>. Shifted exponential and bimodal draw it
+    /// from (seed, worker, step); persistent gives a chosen worker (factor − 1) × (load × unit + measured), so that the
+    /// whole step takes factor × as long; none and throttle give zero.
+    /// </summary>
+    /// <param name="measuredComputeOfStep">The worker's real gradient compute for the whole step (all partitions), used
+    /// only by persistent. A caller spreading the delay before the step ends may pass an estimate such as the first
+    /// partition's compute × load.</param>
+    public TimeSpan StepDelay(int worker, long step, int load, TimeSpan measuredComputeOfStep)
+    {
+        CheckWorker(worker);
+        ArgumentOutOfRangeException.ThrowIfLessThan(load, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(measuredComputeOfStep, TimeSpan.Zero);
+        var seconds = Model switch
+        {
+            PersistentStragglers p when IsSlowWorker(worker) =>
+                (p.Factor - 1) * (load * Unit.TotalSeconds + measuredComputeOfStep.TotalSeconds),
+            ShiftedExponentialDelay e =>
+                // 1 − u lies in (0, 1], so the logarithm is finite.
+                e.Shift - Math.Log(1 - SeededDraw.Uniform(_seed, SeededDraw.Purpose.StepDelay, worker, step)) / e.Rate,
+            BimodalDelay b =>
+                SeededDraw.Uniform(_seed, SeededDraw.Purpose.StepDelay, worker, step) < b.P ? b.Delay : 0,
+            _ => 0,
+        };
+        return TimeSpan.FromSeconds(seconds);
+    }
+
+    /// <summary>
+    /// Sleeps <see cref="Unit"/> + <paramref name="stepDelay"/> / <paramref name="load"/> after one finished partition of
+    /// <paramref name="worker"/>'s step <paramref name="step"/>. Cancellable: a worker abandoning a closed step stops at
+    /// once (the task is cancelled, and is already cancelled if <paramref name="ct"/> was).
+    /// </summary>
+    public Task AfterPartitionAsync(int worker, long step, int load, TimeSpan stepDelay, CancellationToken ct)
+    {
+        CheckWorker(worker);
+        ArgumentOutOfRangeException.ThrowIfLessThan(load, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepDelay, TimeSpan.Zero);
+        if (ct.IsCancellationRequested)
+            return Task.FromCanceled(ct);
+        var sleep = Unit + stepDelay / load;
+        return sleep == TimeSpan.Zero ? Task.CompletedTask : Task.Delay(sleep, ct);
+    }
+
+    /// <summary>The first <paramref name="count"/> ids of a seeded Fisher–Yates shuffle: stable for the run, and
+    /// independent of the per-step draws (a different purpose stream).</summary>
+    private int[] ChooseWorkers(int count)
+    {
+        var ids = Enumerable.Range(0, _workers).ToArray();
+        for (int i = _workers - 1; i > 0; i--)
+        {
+            int j = SeededDraw.Below(i + 1, _seed, SeededDraw.Purpose.ChooseWorkers, _workers, i);
+            (ids[i], ids[j]) = (ids[j], ids[i]);
+        }
+        var chosen = ids[..count];
+        Array.Sort(chosen);
+        return chosen;
+    }
+
+    private string SlowList() => $"[{string.Join(", ", _slowWorkers)}] of {_workers}";
+
+    private void CheckWorker(int worker)
+    {
+        if ((uint)worker >= (uint)_workers)
+            throw new ArgumentOutOfRangeException(nameof(worker), worker, $"worker ids are 0 … {_workers - 1}");
+    }
+}

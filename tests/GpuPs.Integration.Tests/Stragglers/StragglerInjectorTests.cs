@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using GpuPs.Worker.Stragglers;
+
+namespace GpuPs.Integration.Tests.Stragglers;
+
+/// <summary>Spec parsing, reproducibility, the empirical distributions of the draws, and cancellation of the sleeps.</summary>
+public class StragglerInjectorTests
+{
+    private const int Workers = 8;
+
+    [Theory]
+    [InlineData("none", "none", typeof(NoStragglers))]
+    [InlineData("NONE:unit=0.01", "none:unit=0.01", typeof(NoStragglers))]
+    [InlineData("persistent", "persistent:count=2,factor=10", typeof(PersistentStragglers))]
+    [InlineData(" persistent : factor = 3.5 , count = 1 ", "persistent:count=1,factor=3.5", typeof(PersistentStragglers))]
+    [InlineData("shifted-exponential", "shifted-exponential:shift=0.05,rate=20", typeof(ShiftedExponentialDelay))]
+    [InlineData("shifted-exponential:rate=1,shift=0,unit=0.002", "shifted-exponential:shift=0,rate=1,unit=0.002", typeof(ShiftedExponentialDelay))]
+    [InlineData("bimodal:p=1", "bimodal:p=1,delay=0.5", typeof(BimodalDelay))]
+    [InlineData("bimodal:p=0,delay=2", "bimodal:p=0,delay=2", typeof(BimodalDelay))]
+    [InlineData("throttle:count=8", "throttle:count=8,factor=4", typeof(ThrottledWorkers))]
+    [InlineData("throttle:count=0,factor=1", "throttle:count=0,factor=1", typeof(ThrottledWorkers))]
+    public void Every_model_parses_to_a_normalised_spec_that_parses_back(string spec, string normalised, Type model)
+    {
+        var injector = StragglerInjector.Parse(spec, Workers, seed: 1);
+
+        Assert.Equal(normalised, injector.Spec);
+        Assert.IsType(model, injector.Model);
+        Assert.Equal(injector.Model, StragglerInjector.Parse(injector.Spec, Workers, seed: 1).Model);
+        Assert.StartsWith($"stragglers {normalised}: ", injector.Describe());
+        Assert.DoesNotContain('\n', injector.Describe());
+    }
+
+    [Fact]
+    public void Parsed_values_reach_the_model_and_unit()
+    {
+        Assert.Equal(new PersistentStragglers(3, 2.5), StragglerInjector.Parse("persistent:count=3,factor=2.5", Workers, 1).Model);
+        Assert.Equal(new ShiftedExponentialDelay(0.1, 4), StragglerInjector.Parse("shifted-exponential:shift=0.1,rate=4", Workers, 1).Model);
+        Assert.Equal(new BimodalDelay(0.25, 1.5), StragglerInjector.Parse("bimodal:p=0.25,delay=1.5", Workers, 1).Model);
+        Assert.Equal(new ThrottledWorkers(1, 3), StragglerInjector.Parse("throttle:count=1,factor=3", Workers, 1).Model);
+        Assert.Equal(TimeSpan.FromMilliseconds(20), StragglerInjector.Parse("bimodal:unit=0.02", Workers, 1).Unit);
+        Assert.Equal(TimeSpan.Zero, StragglerInjector.None.Unit);
+        Assert.Equal("none", StragglerInjector.None.Spec);
+    }
+
+    [Theory]
+    [InlineData("gamma:shape=2", "unknown model \"gamma\"")]
+    [InlineData("", "unknown model \"\"")]
+    [InlineData("persistent:speed=3", "unknown key \"speed\" for persistent")]
+    [InlineData("none:count=1", "unknown key \"count\" for none")]
+    [InlineData("bimodal:p", "\"p\" is not key=value")]
+    [InlineData("bimodal:p=0.1,p=0.2", "key \"p\" given twice")]
+    [InlineData("shifted-exponential:shift=-0.1", "shift=-0.1 must be >= 0")]
+    [InlineData("shifted-exponential:rate=0", "rate=0 must be > 0")]
+    [InlineData("shifted-exponential:rate=NaN", "rate=\"NaN\" is not a finite number")]
+    [InlineData("bimodal:delay=Infinity", "delay=\"Infinity\" is not a finite number")]
+    [InlineData("bimodal:delay=abc", "delay=\"abc\" is not a finite number")]
+    [InlineData("none:unit=-1", "unit=-1 must be >= 0")]
+    [InlineData("bimodal:p=1.5", "p=1.5 must be in [0, 1]")]
+    [InlineData("bimodal:p=-0.1", "p=-0.1 must be in [0, 1]")]
+    [InlineData("persistent:count=9", "count=9 exceeds the 8 workers")]
+    [InlineData("throttle:count=1.5", "count=1.5 must be a whole number >= 0")]
+    [InlineData("persistent:factor=0.5", "factor=0.5 must be >= 1")]
+    [InlineData("throttle:factor=2.5", "factor=2.5 must be a whole number >= 1")]
+    public void Bad_specs_are_refused_with_one_line_naming_the_part_and_the_accepted_forms(string spec, string problem)
+    {
+        var e = Assert.Throws<ArgumentException>(() => StragglerInjector.Parse(spec, Workers, seed: 1));
+
+        Assert.Contains(problem, e.Message);
+        Assert.Contains($"\"{spec}\"", e.Message);
+        Assert.Contains("Accepted: none | persistent:count=2,factor=10 | shifted-exponential:shift=0.05,rate=20 | "
+                        + "bimodal:p=0.1,delay=0.5 | throttle:count=2,factor=4 (each also takes unit=SECONDS", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void Worker_ids_outside_the_cluster_are_refused()
+    {
+        var injector = StragglerInjector.Parse("bimodal", Workers, seed: 1);
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => injector.StepDelay(Workers, 0, 1, TimeSpan.Zero));
+        Assert.Throws<ArgumentOutOfRangeException>(() => injector.IsSlowWorker(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => injector.StepDelay(0, 0, load: 0, TimeSpan.Zero));
+    }
+
+    [Theory]
+    [InlineData("shifted-exponential")]
+    [InlineData("bimodal:p=0.5")]
+    public void Draws_depend_only_on_seed_worker_and_step(string spec)
+    {
+        const int steps = 200;
+        var a = StragglerInjector.Parse(spec, Workers, seed: 42);
+        var sequential = Draws(a, Workers, steps);
+
+        // A second injector, queried from many threads in a scrambled order, must agree draw for draw.
+        var b = StragglerInjector.Parse(spec, Workers, seed: 42);
+        var parallel = new ConcurrentDictionary<int, double>();
+        Parallel.ForEach(Enumerable.Range(0, Workers * steps).Reverse(), new ParallelOptions { MaxDegreeOfParallelism = 4 },
+            i => parallel[i] = b.StepDelay(i % Workers, i / Workers, load: 1, TimeSpan.Zero).TotalSeconds);
+        Assert.Equal(sequential, Enumerable.Range(0, Workers * steps).Select(i => parallel[i]));
+
+        var otherSeed = Draws(StragglerInjector.Parse(spec, Workers, seed: 43), Workers, steps);
+        Assert.NotEqual(sequential, otherSeed);
+        // Not merely a permutation across workers or steps either: a decent fraction of draws differ.
+        Assert.True(sequential.Zip(otherSeed).Count(p => p.First != p.Second) > Workers * steps / 3);
+    }
+
+    [Fact]
+    public void Shifted_exponential_delays_have_mean_shift_plus_one_over_rate_and_are_at_least_shift()
+    {
+        var injector = StragglerInjector.Parse("shifted-exponential:shift=0.05,rate=20", workers: 50, seed: 7);
+        var delays = Draws(injector, workers: 50, steps: 2_000);
+
+        Assert.True(delays.Min() >= 0.05);
+        Assert.Equal(0.05 + 1.0 / 20, delays.Average(), 0.1 / 50); // within 2 % (standard error ≈ 0.16 %)
+        // Exponential tail: P(delay − shift > 1/rate) = e^−1.
+        Assert.Equal(Math.Exp(-1), delays.Count(d => d - 0.05 > 0.05) / (double)delays.Length, 0.01);
+    }
+
+    [Fact]
+    public void Bimodal_delays_are_zero_or_delay_with_frequency_p()
+    {
+        var injector = StragglerInjector.Parse("bimodal:p=0.1,delay=0.5", workers: 50, seed: 7);
+        var delays = Draws(injector, workers: 50, steps: 2_000);
+
+        Assert.All(delays, d => Assert.True(d is 0 or 0.5));
+        Assert.Equal(0.1, delays.Count(d => d > 0) / (double)delays.Length, 0.005); // standard error ≈ 0.07 %
+    }
+
+    [Theory]
+    [InlineData("persistent:count=3", 3)]
+    [InlineData("throttle:count=2,factor=5", 2)]
+    [InlineData("throttle:count=0", 0)]
+    public void Persistent_and_throttle_choose_exactly_count_workers_stably_per_seed(string spec, int count)
+    {
+        var injector = StragglerInjector.Parse(spec, Workers, seed: 3);
+        var slow = Enumerable.Range(0, Workers).Where(injector.IsSlowWorker).ToArray();
+
+        Assert.Equal(count, slow.Length);
+        Assert.Equal(slow, Enumerable.Range(0, Workers).Where(StragglerInjector.Parse(spec, Workers, seed: 3).IsSlowWorker));
+        foreach (var w in slow)
+            Assert.Contains($"{w}", injector.Describe());
+    }
+
+    [Fact]
+    public void Different_seeds_choose_different_slow_workers()
+    {
+        var choices = Enumerable.Range(0, 20)
+            .Select(seed => string.Join(",", Enumerable.Range(0, Workers).Where(StragglerInjector.Parse("persistent:count=2", Workers, (ulong)seed).IsSlowWorker)))
+            .Distinct();
+        Assert.True(choices.Count() > 5); // 28 possible pairs
+    }
+
+    [Fact]
+    public void Persistent_slow_workers_take_factor_times_as_long_and_the_others_nothing_extra()
+    {
+        var injector = StragglerInjector.Parse("persistent:count=2,factor=10,unit=0.01", Workers, seed: 5);
+        var measured = TimeSpan.FromMilliseconds(30);
+        for (int w = 0; w < Workers; w++)
+        {
+            // T = load × unit + measured + delay, which must be 10 × (3 × 0.01 + 0.03) for the slow ones.
+            double total = 3 * 0.01 + measured.TotalSeconds + injector.StepDelay(w, step: 4, load: 3, measured).TotalSeconds;
+            Assert.Equal(injector.IsSlowWorker(w) ? 0.6 : 0.06, total, 1e-6);
+            Assert.Equal(1, injector.ComputeRepeats(w));
+        }
+    }
+
+    [Fact]
+    public void Throttle_repeats_compute_for_chosen_workers_and_sleeps_nothing()
+    {
+        var injector = StragglerInjector.Parse("throttle:count=2,factor=4", Workers, seed: 5);
+        for (int w = 0; w < Workers; w++)
+        {
+            Assert.Equal(injector.IsSlowWorker(w) ? 4 : 1, injector.ComputeRepeats(w));
+            Assert.Equal(TimeSpan.Zero, injector.StepDelay(w, step: 1, load: 2, TimeSpan.FromSeconds(1)));
+        }
+        Assert.True(injector.AfterPartitionAsync(0, 1, 2, TimeSpan.Zero, CancellationToken.None).IsCompletedSuccessfully);
+    }
+
+    [Fact]
+    public async Task AfterPartition_sleeps_unit_plus_the_partitions_share_of_the_step_delay()
+    {
+        var injector = StragglerInjector.Parse("bimodal:unit=0.02", Workers, seed: 1);
+        var watch = Stopwatch.StartNew();
+
+        await injector.AfterPartitionAsync(0, step: 0, load: 3, TimeSpan.FromMilliseconds(60), CancellationToken.None);
+
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(38), $"slept only {watch.Elapsed.TotalMilliseconds} ms"); // 20 + 60 / 3, less timer slack
+    }
+
+    [Fact]
+    public async Task AfterPartition_stops_at_once_when_cancelled()
+    {
+        var injector = StragglerInjector.Parse("none:unit=30", Workers, seed: 1);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+        var watch = Stopwatch.StartNew();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(
+            () => injector.AfterPartitionAsync(0, step: 0, load: 1, TimeSpan.FromSeconds(30), cts.Token));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed}");
+
+        var already = injector.AfterPartitionAsync(0, step: 0, load: 1, TimeSpan.Zero, cts.Token);
+        Assert.True(already.IsCanceled);
+    }
+
+    /// <summary>Delay in seconds of every (worker, step), worker-major within a step.</summary>
+    internal static double[] Draws(StragglerInjector injector, int workers, int steps) =>
+        Enumerable.Range(0, workers * steps)
+            .Select(i => injector.StepDelay(i % workers, i / workers, load: 1, TimeSpan.Zero).TotalSeconds)
+            .ToArray();
+}
