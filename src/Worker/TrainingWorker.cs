@@ -109,14 +109,19 @@ public sealed class TrainingWorker : IAsyncDisposable
             using var abandon = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var prefetch = PullAllAsync(s.WorkerId, step + 1, s.Shards, next, ct);
             _ = prefetch.ContinueWith(_ => abandon.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            s.Pushing = false;
             try
             {
                 await ComputeAndPushAsync(s, step, current, abandon.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            catch (Exception e) when (abandon.IsCancellationRequested && !ct.IsCancellationRequested
+                                      && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
             {
-                s.Report.StepsAbandoned++;
-                _log.Debug("Worker {WorkerId} abandoned step {Step}: it closed without this worker", s.WorkerId, step);
+                // The step closed while this worker computed (it straggled) or while its push was in flight (the push
+                // either closed the step itself or arrived late; either way nothing more is to be sent).
+                if (s.Pushing) s.Report.PushesCancelled++;
+                else s.Report.StepsAbandoned++;
+                _log.Debug("Worker {WorkerId} stopped step {Step}: it closed {When}", s.WorkerId, step, s.Pushing ? "while pushing" : "without this worker");
             }
             watch.Restart();
             pulled = await prefetch.ConfigureAwait(false);
@@ -156,6 +161,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         if (s.Job.Mode == SyncMode.Coded)
             pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.StepRows, codedLoss, CodeRow: s.WorkerId), s.Gradient, ct));
         s.LastCompute = compute;
+        s.Pushing = true;
         s.Report.ComputeSeconds += compute.TotalSeconds;
 
         var pushWatch = Stopwatch.StartNew();
@@ -280,6 +286,8 @@ public sealed class TrainingWorker : IAsyncDisposable
         public StragglerInjector Stragglers { get; } = stragglers;
         public WorkerReport Report { get; } = report;
         public float[] Gradient { get; } = new float[kernel.Shape.ParameterCount];
+        /// <summary>The step's computation is done and its last push has been issued.</summary>
+        public bool Pushing { get; set; }
         /// <summary>Real compute time of the previous step (persistent stragglers are slower by a factor of it).</summary>
         public TimeSpan LastCompute { get; set; }
 

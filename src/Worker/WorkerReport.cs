@@ -9,6 +9,8 @@ public sealed class WorkerReport(int workerId, string device)
     public long Steps { get; set; }
     /// <summary>Steps given up because the servers closed them without this worker (it straggled).</summary>
     public long StepsAbandoned { get; set; }
+    /// <summary>Steps whose push was cancelled in flight because the step closed meanwhile.</summary>
+    public long PushesCancelled { get; set; }
     /// <summary>Pushes the servers refused because their step had closed meanwhile.</summary>
     public long PushesDropped { get; set; }
     public double ComputeSeconds { get; set; }
