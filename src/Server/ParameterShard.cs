@@ -6,6 +6,7 @@ using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server.Aggregation;
 using Serilog;
+using Serilog.Events;
 
 namespace GpuPs.Server;
 
@@ -25,8 +26,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
     private readonly Timer _livenessTimer;
-    private readonly Queue<double> _stepSeconds = new();
-    private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt;
+    private readonly Queue<(double Seconds, double Loss)> _steps = new();
+    private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt, _openStep;
 
     public ParameterShard(ShardOptions options, IComputeBackend backend, ILogger log)
     {
@@ -141,7 +142,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         catch (GpuPsException e)
         {
             Interlocked.Increment(ref _pushesRejected);
-            _log.Warning("Refused push of worker {WorkerId} for step {Step}: {Reason}", header.WorkerId, header.Step, e.Message);
+            // A straggler's late push is routine in the coded, multi-message and backup modes; anything else is a client bug.
+            bool late = e.Code == StatusCode.FailedPrecondition && header.Step < Volatile.Read(ref _openStep);
+            _log.Write(late ? LogEventLevel.Debug : LogEventLevel.Warning, "Refused push of worker {WorkerId} for step {Step} on shard {Shard}: {Reason}",
+                header.WorkerId, header.Step, Info.Index, e.Message);
             throw;
         }
     }
@@ -174,7 +178,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 MaxStalenessSeen = _aggregator.MaxStalenessSeen,
                 PushesDroppedLate = _aggregator.LatePushesDropped,
             };
-            reply.StepSeconds.AddRange(_stepSeconds);
+            reply.StepSeconds.AddRange(_steps.Select(s => s.Seconds));
+            reply.StepLoss.AddRange(_steps.Select(s => s.Loss));
             reply.WorkerSteps.AddRange(_workers.Select(w => w.Clock));
             return reply;
         }
@@ -227,9 +232,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private void RecordStepTime()
     {
         long now = Stopwatch.GetTimestamp();
-        _stepSeconds.Enqueue(Stopwatch.GetElapsedTime(_stepOpenedAt, now).TotalSeconds);
-        if (_stepSeconds.Count > KeptStepTimes) _stepSeconds.Dequeue();
+        _steps.Enqueue((Stopwatch.GetElapsedTime(_stepOpenedAt, now).TotalSeconds, _model.LastMeanLoss));
+        if (_steps.Count > KeptStepTimes) _steps.Dequeue();
         _stepOpenedAt = now;
+        Volatile.Write(ref _openStep, _model.Step);
     }
 
     private long ResumeStep(WorkerSlot slot) => _job.Mode == SyncMode.Bsp ? _model.Step : slot.Clock;

@@ -237,12 +237,15 @@ public sealed class TrainingWorker : IAsyncDisposable
             var shardHeader = header with { Shard = info.Index };
             try
             {
-                return await _retry.RunAsync($"push shard {info.Index}",
+                var reply = await _retry.RunAsync($"push shard {info.Index}",
                     () => _shards[info.Index].PushAsync(shardHeader, slice, ct, _options.CallTimeout), ct).ConfigureAwait(false);
+                s.Report.AddBytesPushed(slice.Length * sizeof(float));
+                return reply;
             }
             catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.AlreadyExists)
             {
-                s.Report.PushesDropped++;
+                s.Report.AddBytesPushed(slice.Length * sizeof(float));
+                s.Report.CountDroppedPush();
                 _log.Debug("Worker {WorkerId} push of step {Step} to shard {Shard} dropped: {Reason}", header.WorkerId, header.Step, info.Index, e.Status.Detail);
                 return null;
             }

@@ -12,7 +12,18 @@ public sealed class WorkerReport(int workerId, string device)
     /// <summary>Steps whose push was cancelled in flight because the step closed meanwhile.</summary>
     public long PushesCancelled { get; set; }
     /// <summary>Pushes the servers refused because their step had closed meanwhile.</summary>
-    public long PushesDropped { get; set; }
+    public long PushesDropped => Interlocked.Read(ref _pushesDropped);
+    private long _pushesDropped;
+
+    /// <summary>Pushes to several shards are refused concurrently.</summary>
+    public void CountDroppedPush() => Interlocked.Increment(ref _pushesDropped);
+    private long _bytesPushed;
+
+    /// <summary>Tensor bytes of every push that reached a server (applied or refused).</summary>
+    public long BytesPushed => Interlocked.Read(ref _bytesPushed);
+
+    /// <summary>Pushes to several shards complete concurrently.</summary>
+    public void AddBytesPushed(long bytes) => Interlocked.Add(ref _bytesPushed, bytes);
     public double ComputeSeconds { get; set; }
     public double PullSeconds { get; set; }
     public double PushSeconds { get; set; }

@@ -62,8 +62,10 @@ public static class TrainingRun
                 job.Steps, job.ParameterCount, DescribeDevice(settings, reports), watch.Elapsed.TotalSeconds,
                 final.TestAccuracy, final.TestLoss, final.TrainAccuracy, final.TrainLoss,
                 statuses.Sum(s => s.PushesApplied), statuses.Sum(s => s.PushesRejected), statuses.Max(s => s.MaxStalenessSeen),
+                statuses.Sum(s => s.PushesDroppedLate), statuses[0].StepSeconds.ToList(), statuses[0].StepLoss.ToList(),
                 history,
-                reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.ComputeSeconds, r.PullSeconds, r.PushSeconds)).ToList(),
+                reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.StepsAbandoned, r.PushesCancelled, r.PushesDropped, r.BytesPushed,
+                    r.ComputeSeconds, r.PullSeconds, r.PushSeconds)).ToList(),
                 parameters);
         }
         finally
