@@ -18,6 +18,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     private readonly ILogger _log;
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<ChildProcess> _children = [];
+    private readonly Dictionary<int, ChildProcess> _workerProcesses = [];
+    private readonly HashSet<int> _killed = [];
 
     private EmbeddedCluster(TrainSettings settings, ILogger log)
     {
@@ -45,27 +47,81 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs every worker to the end of the job. In-process workers return their reports; worker processes return none.</summary>
-    public async Task<IReadOnlyList<WorkerReport>> RunWorkersAsync(CancellationToken ct)
+    /// <summary>
+    /// Runs every worker to the end of the job. In-process workers return their reports; worker processes return none.
+    /// The first worker that fails (other than one killed by <see cref="KillWorker"/>) stops the others and its error is
+    /// thrown: without it the survivors could wait forever for a step the failed worker was needed for.
+    /// </summary>
+    public Task<WorkerReport[]> RunWorkersAsync(CancellationToken ct) => FailFastAsync(Enumerable.Range(0, _settings.Workers).Select(i =>
+        _settings.Processes ? (Func<CancellationToken, Task<WorkerReport?>>)(token => RunWorkerProcessAsync(i, token)) : token => RunWorkerInProcessAsync(i, token)), ct);
+
+    private async Task<WorkerReport?> RunWorkerInProcessAsync(int id, CancellationToken ct)
     {
-        if (_settings.Processes)
+        using var backend = Accelerators.Create(_settings.Accelerator, _log);
+        await using var worker = new TrainingWorker(
+            new WorkerOptions(ServerAddresses, id, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName),
+            backend, _log, address => new GrpcShardClient(address));
+        return await worker.RunAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task<WorkerReport?> RunWorkerProcessAsync(int id, CancellationToken ct)
+    {
+        var worker = ChildProcess.Start($"worker {id}",
+            ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.ToString()],
+            _log);
+        lock (_killed)
         {
-            var workers = Enumerable.Range(0, _settings.Workers).Select(i => ChildProcess.Start(
-                $"worker {i}",
-                ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", i.ToString(), "--accelerator", _settings.Accelerator.ToString()],
-                _log)).ToList();
-            _children.AddRange(workers);
-            await Task.WhenAll(workers.Select(w => w.WaitForSuccessAsync(ct))).ConfigureAwait(false);
-            return [];
+            _workerProcesses[id] = worker;
+            _children.Add(worker);
         }
-        return await Task.WhenAll(Enumerable.Range(0, _settings.Workers).Select(i => Task.Run(async () =>
+        try
         {
-            using var backend = Accelerators.Create(_settings.Accelerator, _log);
-            await using var worker = new TrainingWorker(
-                new WorkerOptions(ServerAddresses, i, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName),
-                backend, _log, address => new GrpcShardClient(address));
-            return await worker.RunAsync(ct).ConfigureAwait(false);
-        }, ct))).ConfigureAwait(false);
+            await worker.WaitForSuccessAsync(ct).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException) when (IsKilled(id)) { }
+        return null;
+    }
+
+    private bool IsKilled(int id)
+    {
+        lock (_killed) return _killed.Contains(id);
+    }
+
+    private static async Task<WorkerReport[]> FailFastAsync(IEnumerable<Func<CancellationToken, Task<WorkerReport?>>> runs, CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var tasks = runs.Select(run => Task.Run(async () =>
+        {
+            try { return await run(stop.Token).ConfigureAwait(false); }
+            catch { stop.Cancel(); throw; }
+        }, CancellationToken.None)).ToList();
+        try
+        {
+            var reports = await Task.WhenAll(tasks).ConfigureAwait(false);
+            return reports.OfType<WorkerReport>().ToArray();
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // Report the failure that stopped the others, not their cancellations.
+            var first = tasks.FirstOrDefault(t => t.IsFaulted && t.Exception!.InnerException is not OperationCanceledException);
+            if (first is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first.Exception!.InnerException!);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Kills worker <paramref name="workerId"/>'s process now, as a crash would (fault injection); the run then goes on
+    /// without it. Only for <see cref="TrainSettings.Processes"/> runs, after <see cref="RunWorkersAsync"/> started.
+    /// </summary>
+    public void KillWorker(int workerId)
+    {
+        lock (_killed)
+        {
+            if (!_workerProcesses.TryGetValue(workerId, out var worker))
+                throw new InvalidOperationException($"worker {workerId} has no process (start the workers with Processes = true first)");
+            _killed.Add(workerId);
+            worker.Kill();
+        }
     }
 
     private async Task<IReadOnlyList<string>> StartServersInProcessAsync(JobSpec job, CancellationToken ct)

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using GpuPs.Cli.Bench;
 using GpuPs.Cli.Settings;
 using GpuPs.Kernels;
 using GpuPs.Server;
@@ -16,6 +18,7 @@ public static class BenchCommand
         var bench = new Command("bench", "Benchmarks (ratios against a baseline run in the same process); each can write CSV and a PNG plot.");
         bench.Subcommands.Add(Kernels(sources, global));
         bench.Subcommands.Add(Wire(sources, global));
+        bench.Subcommands.Add(Stragglers(sources, global));
         return bench;
     }
 
@@ -66,4 +69,59 @@ public static class BenchCommand
         }));
         return command;
     }
+
+    private static Command Stragglers(SettingSources sources, GlobalOptions global)
+    {
+        var command = new Command("stragglers",
+            "Training runs per (scheme, s, straggler model) on SIMD workers: step-time distribution, time to a target loss, bytes, drops, "
+            + "each against the load-aware order-statistic bound; a table, a CSV and PNG plots.");
+        var d = new StragglerBenchmarkOptions();
+        var workers = sources.Option("workers", d.Workers, "n: workers (and data partitions)");
+        var stragglers = sources.Option("stragglers", string.Join(',', d.Stragglers), "comma-separated s values for the schemes that tolerate stragglers");
+        var schemes = sources.Option("schemes", string.Join(',', d.Schemes.Select(x => x.Name)), $"comma-separated schemes: {string.Join(", ", StragglerScheme.All.Select(x => x.Name))}");
+        var delays = sources.Option("delays", string.Join(';', d.Delays), "semicolon-separated straggler specs, without unit= (see gpups train --straggler-model)");
+        var steps = sources.Option("steps", d.Steps, "steps per run");
+        var unit = sources.Option("unit", d.UnitSeconds, "simulated compute per partition, seconds");
+        var seed = sources.Option("seed", d.Seed, "seed of data, initialisation and straggler draws");
+        var target = sources.Option<double?>("target-loss", null, $"training loss for the time-to-target column (default {d.TargetFactor} × the final loss of BSP without delays)");
+        var quick = sources.Option("quick", false, "a ~1-minute smoke configuration (bsp, backup, coded-cyclic, multi-message, asp; s = 2; none and persistent; 12 steps); other options still override it");
+        var csv = new Option<string?>("--csv") { Description = "write every run as CSV to this file", DefaultValueFactory = _ => "results/bench-stragglers.csv" };
+        var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots into this folder", DefaultValueFactory = _ => "results" };
+        foreach (var o in new Option[] { workers, stragglers, schemes, delays, steps, unit, seed, target, quick, csv, plotDir })
+            command.Options.Add(o);
+        command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
+        {
+            using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
+            var o = parse.GetValue(quick) ? StragglerBenchmarkOptions.Quick : new StragglerBenchmarkOptions();
+            // Explicit options override the preset; the preset supplies the rest.
+            bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+            o = o with
+            {
+                Workers = Given(workers) ? parse.GetValue(workers) : o.Workers,
+                Stragglers = Given(stragglers) ? List(parse.GetValue(stragglers)!, ',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToList() : o.Stragglers,
+                Schemes = Given(schemes) ? List(parse.GetValue(schemes)!, ',').Select(StragglerScheme.Parse).ToList() : o.Schemes,
+                Delays = Given(delays) ? List(parse.GetValue(delays)!, ';') : o.Delays,
+                Steps = Given(steps) ? parse.GetValue(steps) : o.Steps,
+                UnitSeconds = Given(unit) ? parse.GetValue(unit) : o.UnitSeconds,
+                Seed = Given(seed) ? parse.GetValue(seed) : o.Seed,
+                TargetLoss = parse.GetValue(target),
+            };
+            var result = await StragglerBenchmark.RunAsync(o, line => Console.Error.WriteLine(line), log, ct);
+            // Twenty columns: a console without a known width (output to a file) would wrap every cell.
+            var console = AnsiConsole.Console;
+            if (!console.Profile.Capabilities.Interactive) console.Profile.Width = 260;
+            BenchOutput.Write(console, $"stragglers: n = {o.Workers}, {o.Steps} steps per run, unit {o.UnitSeconds * 1e3:G4} ms", result.Rows,
+                r => $"{r.Scheme} s={r.S} {r.Delay}", r => r.MeanMs, "mean step (ms)", parse.GetValue(csv), plotPath: null);
+            if (parse.GetValue(plotDir) is string dir)
+                foreach (var path in StragglerPlots.Write(result, dir))
+                    console.WriteLine($"plot written to {Path.GetFullPath(path)}");
+            foreach (var line in StragglerTargets.Summarize(result))
+                console.WriteLine(line);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static List<string> List(string text, char separator) =>
+        text.Split(separator, StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
 }

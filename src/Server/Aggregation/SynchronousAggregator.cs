@@ -21,13 +21,13 @@ public abstract class SynchronousAggregator(ShardModel model, WorkerSlot[] worke
 
     public bool Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
-        if (IsFinished)
-            throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: the job finished at step {Model.Step}");
         if (header.Step < Model.Step)
         {
             LatePushesDropped++;
             throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: that step is closed, the shard is at step {Model.Step}");
         }
+        if (IsFinished)
+            throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: the job finished at step {Model.Step}");
         if (header.Step > Model.Step)
             throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: the shard is still at step {Model.Step}");
         Take(worker, header, gradientSum);
