@@ -18,6 +18,12 @@ public interface IParameterShard
     /// <summary>Copies the shard's parameters (length <c>Info.Length</c>) into <paramref name="destination"/>, atomically with the step returned.</summary>
     PullResult CopyParameters(Span<float> destination);
 
+    /// <summary>
+    /// Checks a push's header as soon as its first chunk arrives, so that a push the shard would refuse anyway (a
+    /// straggler's push for a closed step, an unknown worker) is refused before its tensor crosses the network.
+    /// </summary>
+    void Admit(in PushHeader header) { }
+
     /// <summary>Validates and aggregates one pushed gradient sum (length <c>Info.Length</c>).</summary>
     PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum);
 

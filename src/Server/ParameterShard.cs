@@ -118,6 +118,19 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
     }
 
+    public void Admit(in PushHeader header)
+    {
+        try
+        {
+            lock (_gate) _aggregator.Admit(Known(header.WorkerId), header);
+        }
+        catch (GpuPsException e)
+        {
+            CountRefusal(header, e);
+            throw;
+        }
+    }
+
     public PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         try
@@ -141,13 +154,18 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
         catch (GpuPsException e)
         {
-            Interlocked.Increment(ref _pushesRejected);
-            // A straggler's late push is routine in the coded, multi-message and backup modes; anything else is a client bug.
-            bool late = e.Code == StatusCode.FailedPrecondition && header.Step < Volatile.Read(ref _openStep);
-            _log.Write(late ? LogEventLevel.Debug : LogEventLevel.Warning, "Refused push of worker {WorkerId} for step {Step} on shard {Shard}: {Reason}",
-                header.WorkerId, header.Step, Info.Index, e.Message);
+            CountRefusal(header, e);
             throw;
         }
+    }
+
+    private void CountRefusal(in PushHeader header, GpuPsException e)
+    {
+        Interlocked.Increment(ref _pushesRejected);
+        // A straggler's late push is routine in the coded, multi-message and backup modes; anything else is a client bug.
+        bool late = e.Code == StatusCode.FailedPrecondition && header.Step < Volatile.Read(ref _openStep);
+        _log.Write(late ? LogEventLevel.Debug : LogEventLevel.Warning, "Refused push of worker {WorkerId} for step {Step} on shard {Shard}: {Reason}",
+            header.WorkerId, header.Step, Info.Index, e.Message);
     }
 
     public HeartbeatReply Heartbeat(HeartbeatRequest request)

@@ -5,6 +5,7 @@ using GpuPs.Cli.Settings;
 using GpuPs.Kernels;
 using GpuPs.Worker.Stragglers;
 using Serilog;
+using Serilog.Events;
 
 namespace GpuPs.Cli.Bench;
 
@@ -22,6 +23,8 @@ public static class StragglerBenchmark
     /// <summary>Per-step communication guess for estimates (loopback gRPC and scheduling, measured ~5 ms here).</summary>
     private const double StepOverheadSeconds = 0.005;
 
+    private const int WarmupRunSteps = 4;
+
     private sealed record PlannedRun(StragglerScheme Scheme, int S, string Delay, StragglerInjector Model, double EstimatedSeconds);
 
     /// <summary>Runs the grid of <paramref name="options"/>; <paramref name="report"/> gets the plan, the skipped
@@ -29,11 +32,18 @@ public static class StragglerBenchmark
     public static async Task<StragglerBenchmarkResult> RunAsync(StragglerBenchmarkOptions options, Action<string> report, ILogger log, CancellationToken ct)
     {
         options.Validate();
+        log = WithoutCancelledPushErrors(log);
         var (plan, skipped) = Plan(options);
         foreach (var line in skipped) report($"skipped: {line}");
         double estimate = plan.Sum(p => p.EstimatedSeconds);
         report($"{plan.Count} runs × {options.Steps} steps, {options.Workers} SIMD workers, unit {options.UnitSeconds * 1e3:G4} ms per partition; "
                + $"estimated total {Duration(estimate)} (time model + {RunOverheadSeconds} s start-up per run)");
+
+        // JIT-compile every scheme's code paths before anything is measured: the first run of a process would otherwise
+        // carry compilation in its steps, and the no-delay runs calibrate every scheme's overhead.
+        report($"warm-up: a {WarmupRunSteps}-step run per scheme, not measured");
+        foreach (var p in plan.DistinctBy(p => p.Scheme))
+            await TrainingRun.RunAsync(Settings(options, p) with { Steps = WarmupRunSteps, StragglerModel = "none" }, Silent.Instance, log, ct).ConfigureAwait(false);
 
         var runs = new List<StragglerRun>(plan.Count);
         var watch = Stopwatch.StartNew();
@@ -81,6 +91,20 @@ public static class StragglerBenchmark
         }
         return (plan, skipped);
     }
+
+    /// <summary>
+    /// Workers that straggle cancel their pushes in flight when the step closes without them — by design, hundreds of times
+    /// per grid — and ASP.NET Core's gRPC host logs each cancelled client stream as an error ("The client reset the request
+    /// stream"). Those events are dropped here; everything else reaches <paramref name="log"/> at its own levels (the
+    /// Microsoft and Grpc overrides repeat <see cref="Logging.Create"/>'s, since a sub-logger does not apply them).
+    /// </summary>
+    private static ILogger WithoutCancelledPushErrors(ILogger log) => new LoggerConfiguration()
+        .MinimumLevel.Verbose()
+        .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+        .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
+        .Filter.ByExcluding(e => e.Exception is IOException { Message: "The client reset the request stream." })
+        .WriteTo.Logger(log)
+        .CreateLogger();
 
     private static string WithUnit(string spec, double unit) =>
         string.Create(CultureInfo.InvariantCulture, $"{spec}{(spec.Contains(':') ? ',' : ':')}unit={unit:R}");

@@ -61,7 +61,7 @@ public static class StragglerPlots
         plot.Title($"step time per scheme, {delay} (n = {result.Options.Workers})");
         plot.YLabel("step time (ms)");
         plot.Axes.SetLimitsY(0, Math.Max(bounds.Max(), top) * 1.05);
-        plot.ShowLegend();
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
         plot.SavePng(path, Math.Max(800, 70 * runs.Count), 560);
         return path;
     }
@@ -99,7 +99,7 @@ public static class StragglerPlots
         plot.Title($"training loss vs wall time, {delay}");
         plot.XLabel("seconds since step 0 closed");
         plot.YLabel("training loss of the step's batches");
-        plot.ShowLegend();
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         plot.SavePng(path, 1000, 600);
         return path;
     }
@@ -141,7 +141,7 @@ public static class StragglerPlots
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, delays.Count).Select(d => (double)d).ToArray(), delays.Select(Wrap).ToArray());
         plot.Title("speed-up over BSP (BSP mean step / scheme mean step); above 1 the scheme wins");
         plot.YLabel("× BSP speed");
-        plot.ShowLegend();
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
         plot.SavePng(path, Math.Max(1000, 190 * delays.Count), 620);
         return path;
     }

@@ -11,6 +11,9 @@ public interface IStepAggregator
     /// <summary>Validates and takes one gradient sum from <paramref name="worker"/>; returns true when the parameters changed.</summary>
     bool Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum);
 
+    /// <summary>Refuses, from its header alone, a push that <see cref="Accept"/> would refuse for its step.</summary>
+    void Admit(WorkerSlot worker, in PushHeader header) { }
+
     /// <summary>Called after a worker was evicted or re-admitted; returns true when that closed a step.</summary>
     bool OnMembershipChanged();
 

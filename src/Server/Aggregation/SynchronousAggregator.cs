@@ -21,6 +21,14 @@ public abstract class SynchronousAggregator(ShardModel model, WorkerSlot[] worke
 
     public bool Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
+        Admit(worker, header);
+        Take(worker, header, gradientSum);
+        worker.Clock = header.Step + 1;
+        return TryClose();
+    }
+
+    public void Admit(WorkerSlot worker, in PushHeader header)
+    {
         if (header.Step < Model.Step)
         {
             LatePushesDropped++;
@@ -30,9 +38,6 @@ public abstract class SynchronousAggregator(ShardModel model, WorkerSlot[] worke
             throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: the job finished at step {Model.Step}");
         if (header.Step > Model.Step)
             throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: the shard is still at step {Model.Step}");
-        Take(worker, header, gradientSum);
-        worker.Clock = header.Step + 1;
-        return TryClose();
     }
 
     public bool OnMembershipChanged() => TryClose();

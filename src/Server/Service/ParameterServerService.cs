@@ -83,6 +83,7 @@ public class ParameterServerService(IParameterShard shard)
                     if (chunk.Header.Shard != shard.Info.Index)
                         throw Invalid($"push for shard {chunk.Header.Shard} sent to shard {shard.Info.Index}");
                     header = chunk.Header;
+                    shard.Admit(chunk.Header);
                 }
                 else if (chunk.Header != header && chunk.Header != default)
                 {
@@ -102,6 +103,11 @@ public class ParameterServerService(IParameterShard shard)
         catch (GpuPsException e)
         {
             throw ToRpc(e);
+        }
+        catch (Exception e) when (context.CancellationToken.IsCancellationRequested && e is OperationCanceledException or IOException)
+        {
+            // The worker gave the push up (its step closed without it): routine, not a server error.
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Cancelled, "push cancelled by the worker"));
         }
         finally
         {
