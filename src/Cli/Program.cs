@@ -30,7 +30,14 @@ public static class Program
             root.Subcommands.Add(BenchCommand.Create(sources, global));
             root.Subcommands.Add(CodesCommand.Create(sources));
             sources.RejectUnknownKeys();
-            return await root.Parse(args).InvokeAsync();
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
+            {
+                // One readable line and exit code 2, like every other bad input (System.CommandLine would print the whole help).
+                await Console.Error.WriteLineAsync($"gpups: error: {string.Join("; ", parse.Errors.Select(e => e.Message).Reverse())} (see '{string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')))} --help')");
+                return 2;
+            }
+            return await parse.InvokeAsync();
         });
     }
 }

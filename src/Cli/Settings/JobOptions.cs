@@ -16,7 +16,7 @@ public sealed class JobOptions
         Hidden = s.Option("hidden", D.Hidden, "hidden units of the MLP");
         Workers = s.Option("workers", D.Workers, "number of workers");
         Servers = s.Option("servers", D.Servers, "number of parameter-server shards");
-        Mode = s.Option("mode", D.Mode, "aggregation: bsp | asp | ssp | coded | multimessage | backup");
+        Mode = s.Option("mode", D.Mode, "aggregation: bsp | asp | ssp | coded | multi-message | backup");
         Staleness = s.Option("staleness", D.Staleness, "SSP bound: steps a worker may run ahead of the slowest");
         Code = s.Option("code", D.Code, "gradient code (coded, multi-message): auto (fractional where (s+1) | n, else cyclic) | fractional | cyclic | uncoded");
         Stragglers = s.Option("stragglers", D.Stragglers, "s: stragglers tolerated; coded and multi-message give each worker s+1 partitions, backup closes a step with n-s pushes");

@@ -59,13 +59,14 @@ public sealed class SettingSources
         var enumType = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
         if (enumType.IsEnum)
         {
+            option.HelpName = name;
             // Accept the spelling the docs use ("multi-message", "shifted-exponential") as well as the enum name.
             option.CustomParser = result =>
             {
                 string token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
                 if (Enum.TryParse(enumType, token.Replace("-", ""), ignoreCase: true, out var parsed) && Enum.IsDefined(enumType, parsed!))
                     return (T)parsed!;
-                result.AddError($"--{name}: '{token}' is not one of {string.Join(", ", Enum.GetNames(enumType).Where(n => n != "Unspecified").Select(n => n.ToLowerInvariant()))}");
+                result.AddError($"--{name}: '{token}' is not one of {string.Join(", ", Enum.GetNames(enumType).Where(n => n != "Unspecified").Select(JsonNamingPolicy.KebabCaseLower.ConvertName))}");
                 return default!;
             };
         }

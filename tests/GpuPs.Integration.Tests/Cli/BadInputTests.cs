@@ -10,6 +10,10 @@ public class BadInputTests
     [InlineData("Unknown data set", "train", "--dataset", "imagenet")]
     [InlineData("learning rate must be positive", "train", "--learning-rate", "0")]
     [InlineData("'http:/x' is not", "worker", "--server", "http:/x")]
+    [InlineData("'bogus' is not one of bsp, asp, ssp, coded, multi-message, backup", "train", "--mode", "bogus")]
+    [InlineData("fractional repetition needs (s+1) | n", "train", "--workers", "5", "--mode", "coded", "--stragglers", "1", "--code", "fractional")]
+    [InlineData("stragglers must be in 0..3", "train", "--workers", "4", "--mode", "coded", "--stragglers", "4")]
+    [InlineData("Bad straggler spec", "train", "--straggler-model", "bimodal:p=2")]
     public async Task Impossible_settings_exit_with_2_and_say_why(string message, params string[] args)
     {
         var run = await Gpups.RunAsync(args);
