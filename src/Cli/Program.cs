@@ -34,10 +34,18 @@ public static class Program
             if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
             {
                 // One readable line and exit code 2, like every other bad input (System.CommandLine would print the whole help).
-                await Console.Error.WriteLineAsync($"gpups: error: {string.Join("; ", parse.Errors.Select(e => e.Message).Reverse())} (see '{string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')))} --help')");
+                await Console.Error.WriteLineAsync($"gpups: error: {string.Join(" ", parse.Errors.Select(e => e.Message).Reverse())} (see '{HelpCommand(parse)}')");
                 return 2;
             }
             return await parse.InvokeAsync();
         });
+    }
+
+    private static string HelpCommand(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var c = parse.CommandResult; c is not null && c.Command is not RootCommand; c = c.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Insert(0, c.Command.Name);
+        return string.Join(' ', ["gpups", .. names, "--help"]);
     }
 }

@@ -57,11 +57,14 @@ public sealed record StragglerBenchmarkResult(
         double sd = Math.Sqrt(times.Sum(t => (t - mean) * (t - mean)) / Math.Max(1, times.Length - 1));
         var (model, method) = Model(r, o);
         double bound = model + overhead;
+        // ASP/SSP rounds do not map to worker steps, and the slowest worker's mean is over all its steps.
+        int from = r.Scheme.IsAsynchronous ? 0 : o.WarmupSteps;
+        double draws = StepTimeBound.OnDraws(r.Scheme, o.Workers, r.S, r.Model, r.ComputePerPartition, from, o.Steps) + overhead;
         var res = r.Result;
         return new StragglerRunRow(
             r.Scheme.Name, r.S, r.Delay, r.Scheme.Load(r.S), r.Scheme.Waits(o.Workers, r.S),
             mean * 1e3, sd / Math.Sqrt(times.Length) * 1e3, StepSeries.Quantile(times, 0.5) * 1e3, StepSeries.Quantile(times, 0.99) * 1e3,
-            bound * 1e3, method, mean / bound,
+            bound * 1e3, method, mean / bound, draws * 1e3, mean / draws,
             double.IsNaN(target) ? null : r.Steps.TimeToLoss(target),
             res.TestAccuracy,
             res.WorkerReports.Sum(w => w.BytesPushed), res.PushesDroppedLate, res.WorkerReports.Sum(w => w.StepsAbandoned),

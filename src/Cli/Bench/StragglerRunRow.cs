@@ -17,6 +17,10 @@ namespace GpuPs.Cli.Bench;
 /// <param name="BoundMethod">How <paramref name="BoundMs"/> was obtained: <c>order-stat</c> (analytic E[T_(k)]),
 /// <c>monte-carlo</c> (multi-message cover time), <c>slowest-mean</c> (ASP/SSP: the slowest worker's mean step).</param>
 /// <param name="Ratio">MeanMs / BoundMs.</param>
+/// <param name="DrawsMs">The time model on the run's own delay draws for its measured steps (for ASP/SSP, all steps),
+/// plus the same overhead: what the bound predicts for exactly these ~30 steps, free of the sampling noise that the
+/// expectation carries.</param>
+/// <param name="DrawsRatio">MeanMs / DrawsMs: how far the system itself is from the model.</param>
 /// <param name="TimeToTargetS">Seconds from the close of step 0 until the first step whose mean training loss is at most the
 /// target; empty when never reached.</param>
 /// <param name="TestAccuracy">Final test accuracy.</param>
@@ -40,6 +44,8 @@ public sealed record StragglerRunRow(
     double BoundMs,
     string BoundMethod,
     double Ratio,
+    double DrawsMs,
+    double DrawsRatio,
     double? TimeToTargetS,
     double TestAccuracy,
     long BytesPushed,
