@@ -19,6 +19,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Kernels(sources, global));
         bench.Subcommands.Add(Wire(sources, global));
         bench.Subcommands.Add(Stragglers(sources, global));
+        bench.Subcommands.Add(Aggregation(sources, global));
         return bench;
     }
 
@@ -29,6 +30,23 @@ public static class BenchCommand
         command.Options.Add(csv);
         command.Options.Add(plot);
         return (csv, plot);
+    }
+
+    private static Command Aggregation(SettingSources sources, GlobalOptions global)
+    {
+        var command = new Command("aggregation", "Server cost of one step (pushes, decode, update) for a 1M-parameter model per aggregation rule, against memcpy and a real coded step.");
+        var (csv, plot) = OutputOptions(command, "aggregation");
+        var reps = sources.Option("repetitions", 9, "timed steps per scheme (median reported)");
+        command.Options.Add(reps);
+        command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
+        {
+            using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
+            var results = await AggregationBenchmark.RunAsync(parse.GetValue(reps), log, line => Console.Error.WriteLine(line), ct);
+            BenchOutput.Write(AnsiConsole.Console, "server aggregation per step, 1M parameters, 8 workers", results, r => r.Scheme, r => r.ServerMsPerStep,
+                "ms per step (server only)", parse.GetValue(csv), parse.GetValue(plot));
+            return 0;
+        }));
+        return command;
     }
 
     private static Command Kernels(SettingSources sources, GlobalOptions global)

@@ -24,7 +24,7 @@ public class AsyncModesTests
     [Fact]
     public async Task Asp_applies_every_push_of_every_worker_once_on_every_shard()
     {
-        var result = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Asp }, new NoProgress(), Log.Logger, CancellationToken.None);
+        var result = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Asp }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         Assert.Equal(Settings.Workers * Settings.Steps * Settings.Servers, result.PushesApplied);
         Assert.Equal(0, result.PushesRejected);
         Assert.True(result.TestAccuracy > 0.8, $"test accuracy {result.TestAccuracy}");
@@ -33,7 +33,7 @@ public class AsyncModesTests
     [Fact]
     public async Task Ssp_never_lets_a_worker_run_more_than_staleness_steps_ahead()
     {
-        var result = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Ssp, Staleness = 1 }, new NoProgress(), Log.Logger, CancellationToken.None);
+        var result = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Ssp, Staleness = 1 }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         Assert.Equal(Settings.Workers * Settings.Steps * Settings.Servers, result.PushesApplied);
         Assert.InRange(result.MaxStalenessSeen, 0, 1);
     }

@@ -31,15 +31,15 @@ public class BspExactnessTests
     [Fact]
     public async Task Four_workers_on_two_shards_compute_the_full_batch_gradient_step()
     {
-        var result = await TrainingRun.RunAsync(Settings, new NoProgress(), Log.Logger, CancellationToken.None);
+        var result = await TrainingRun.RunAsync(Settings, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         AssertClose(FullBatchDescent(Settings), result.Parameters);
     }
 
     [Fact]
     public async Task Worker_and_server_processes_match_the_in_process_run()
     {
-        var inProcess = await TrainingRun.RunAsync(Settings with { Accelerator = AcceleratorChoice.Simd }, new NoProgress(), Log.Logger, CancellationToken.None);
-        var processes = await TrainingRun.RunAsync(Settings with { Accelerator = AcceleratorChoice.Simd, Processes = true }, new NoProgress(), Log.Logger, CancellationToken.None);
+        var inProcess = await TrainingRun.RunAsync(Settings with { Accelerator = AcceleratorChoice.Simd }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
+        var processes = await TrainingRun.RunAsync(Settings with { Accelerator = AcceleratorChoice.Simd, Processes = true }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         Assert.Equal(inProcess.Steps, processes.Steps);
         AssertClose(inProcess.Parameters.ToArray(), processes.Parameters);
         Assert.Equal(inProcess.TestAccuracy, processes.TestAccuracy, 3);

@@ -32,7 +32,7 @@ public class CodedTrainingTests
     [Fact]
     public async Task Coded_training_with_a_killed_worker_process_finishes_and_matches_bsp()
     {
-        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp }, new NoProgress(), Log.Logger, CancellationToken.None);
+        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
 
         // 50 ms of simulated compute per partition keeps the run long enough to kill a worker in the middle of it.
         var coded = Settings with { Mode = SyncMode.Coded, Processes = true, StragglerModel = "none:unit=0.05" };
@@ -65,9 +65,9 @@ public class CodedTrainingTests
     [Fact]
     public async Task Ignoring_stragglers_does_not_follow_bsp()
     {
-        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp, Steps = 5 }, new NoProgress(), Log.Logger, CancellationToken.None);
+        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp, Steps = 5 }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         var backup = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Backup, Steps = 5, StragglerModel = "persistent:count=1,factor=20,unit=0.01" },
-            new NoProgress(), Log.Logger, CancellationToken.None);
+            NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         double difference = bsp.Parameters.Zip(backup.Parameters, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(difference > 1e-3, $"backup workers dropped the straggler's partition yet matched BSP (max difference {difference:G3})");
     }
