@@ -12,6 +12,8 @@ public static class Program
     /// <summary>Parses and runs one command; the entry point tests call in-process.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        // Redirected output (CI logs, files) has no width; Spectre would assume 80 columns and fold the result tables.
+        if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 200;
         SettingSources sources;
         try { sources = SettingSources.FromArguments(args); }
         catch (SettingsException e)

@@ -147,9 +147,11 @@ public sealed class TrainingWorker : IAsyncDisposable
             // Multi-message: each partition gets its own buffer, pushed while the next one computes.
             var gradient = s.Job.Mode == SyncMode.MultiMessage ? s.MessageBuffer(h) : s.Gradient;
             var watch = Stopwatch.StartNew();
-            double loss = 0;
-            for (int repeat = 0; repeat < s.Stragglers.ComputeRepeats(s.WorkerId); repeat++)
-                loss = Gradient(s, h, step, parameters, gradient, scale: coded ? plan.Weights[h] : 1f, accumulate: coded && h > 0);
+            // A throttled worker repeats the kernel; the repeats write a scratch buffer, because the coded encode
+            // accumulates into the gradient (h > 0) and would otherwise add the partition `repeats` times.
+            for (int repeat = 1; repeat < s.Stragglers.ComputeRepeats(s.WorkerId); repeat++)
+                Gradient(s, h, step, parameters, s.ThrottleScratch, scale: 1f, accumulate: false);
+            double loss = Gradient(s, h, step, parameters, gradient, scale: coded ? plan.Weights[h] : 1f, accumulate: coded && h > 0);
             compute += watch.Elapsed;
             if (coded) codedLoss += plan.Weights[h] * loss;
             await s.Stragglers.AfterPartitionAsync(s.WorkerId, step, load, delay, ct).ConfigureAwait(false);
@@ -281,6 +283,7 @@ public sealed class TrainingWorker : IAsyncDisposable
     private sealed class StepContext(int workerId, JobSpec job, ShardInfo[] shards, PartitionPlan plan, IGradientKernel kernel, StragglerInjector stragglers, WorkerReport report)
     {
         private readonly float[][] _messageBuffers = new float[plan.Held.Count][];
+        private float[]? _throttleScratch;
 
         public int WorkerId { get; } = workerId;
         public JobSpec Job { get; } = job;
@@ -296,5 +299,8 @@ public sealed class TrainingWorker : IAsyncDisposable
         public TimeSpan LastCompute { get; set; }
 
         public float[] MessageBuffer(int h) => _messageBuffers[h] ??= new float[Kernel.Shape.ParameterCount];
+
+        /// <summary>Where a throttled worker's discarded repeats of the gradient kernel write (allocated on first use).</summary>
+        public float[] ThrottleScratch => _throttleScratch ??= new float[Kernel.Shape.ParameterCount];
     }
 }

@@ -23,7 +23,7 @@ public static class StragglerBenchmark
     /// <summary>Per-step communication guess for estimates (loopback gRPC and scheduling, measured ~5 ms here).</summary>
     private const double StepOverheadSeconds = 0.005;
 
-    private const int WarmupRunSteps = 4;
+    private const int WarmupRunSteps = 40;
 
     private sealed record PlannedRun(StragglerScheme Scheme, int S, string Delay, StragglerInjector Model, double EstimatedSeconds);
 
@@ -39,9 +39,10 @@ public static class StragglerBenchmark
         report($"{plan.Count} runs × {options.Steps} steps, {options.Workers} SIMD workers, unit {options.UnitSeconds * 1e3:G4} ms per partition; "
                + $"estimated total {Duration(estimate)} (time model + {RunOverheadSeconds} s start-up per run)");
 
-        // JIT-compile every scheme's code paths before anything is measured: the first run of a process would otherwise
-        // carry compilation in its steps, and the no-delay runs calibrate every scheme's overhead.
-        report($"warm-up: a {WarmupRunSteps}-step run per scheme, not measured");
+        // JIT-compile every scheme's code paths before anything is measured: the first runs of a process would otherwise
+        // carry compilation (and the tier-0 code that precedes re-compilation) in their steps, and the no-delay runs
+        // calibrate every scheme's overhead. Without delays and unit the warm-up steps take a few milliseconds each.
+        report($"warm-up: a {WarmupRunSteps}-step run per scheme without delays or unit, not measured");
         foreach (var p in plan.DistinctBy(p => p.Scheme))
             await TrainingRun.RunAsync(Settings(options, p) with { Steps = WarmupRunSteps, StragglerModel = "none" }, Silent.Instance, log, ct).ConfigureAwait(false);
 

@@ -22,7 +22,8 @@ public sealed record StragglerBenchmarkOptions
     /// Straggler specs (see <c>StragglerInjector.Parse</c>) without <c>unit</c>, which <see cref="UnitSeconds"/> supplies.
     /// The default covers: no delay; the target (2 of 8 workers persistently 10× slower); light- and heavy-tailed
     /// shifted-exponential delays (mean 30 ms and 210 ms against a 20 ms unit); bimodal (20% of steps 0.5 s late); and
-    /// a real CPU throttle (2 workers repeat every gradient 2,000×, a few tens of milliseconds per partition).
+    /// a real CPU throttle (2 workers repeat every gradient 2,000×: 10–40 ms of real compute per partition, depending on
+    /// JIT tier and on how much of the 2 cores the other workers leave them).
     /// </summary>
     public IReadOnlyList<string> Delays { get; init; } =
     [

@@ -23,8 +23,8 @@ public static class TrainingRun
         var (job, data) = JobFactory.CreateJob(settings);
         var shape = JobSpecRules.ToModelShape(job);
         int stepsPerEpoch = JobSpecRules.StepsPerEpoch(data.Train.Rows / job.Workers, job.BatchSize);
-        // A BSP shard updates once per step; an ASP/SSP shard once per push, i.e. `workers` times per step.
-        int updatesPerStep = job.Mode == SyncMode.Bsp ? 1 : job.Workers;
+        // A step-synchronous shard updates once per step; an ASP/SSP shard once per push, i.e. `workers` times per step.
+        int updatesPerStep = job.Mode is SyncMode.Asp or SyncMode.Ssp ? job.Workers : 1;
         using var evaluator = new ModelEvaluator(data, shape);
         var watch = Stopwatch.StartNew();
         await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct).ConfigureAwait(false);
@@ -34,7 +34,7 @@ public static class TrainingRun
         {
             var parameters = new float[shape.ParameterCount];
             var history = new List<EpochRecord>();
-            progress.Started(job.Steps, $"{settings.Model.ToString().ToLowerInvariant()} on {settings.Dataset}, {job.Workers} workers, {job.Mode.ToString().ToLowerInvariant()}");
+            progress.Started(job.Steps, $"{settings.Model.ToString().ToLowerInvariant()} on {settings.Dataset}, {job.Workers} workers, {ModeName(job.Mode)}");
             var workers = cluster.RunWorkersAsync(ct);
             int nextEpoch = 1;
             while (!workers.IsCompleted)
@@ -58,7 +58,7 @@ public static class TrainingRun
 
             var statuses = await Task.WhenAll(observers.Select(o => o.StatusAsync(ct, TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
             return new TrainResult(
-                settings.Dataset, settings.Model.ToString().ToLowerInvariant(), job.Mode.ToString().ToLowerInvariant(), job.Workers, settings.Servers,
+                settings.Dataset, settings.Model.ToString().ToLowerInvariant(), ModeName(job.Mode), job.Workers, settings.Servers,
                 job.Steps, job.ParameterCount, DescribeDevice(settings, reports), watch.Elapsed.TotalSeconds,
                 final.TestAccuracy, final.TestLoss, final.TrainAccuracy, final.TrainLoss,
                 statuses.Sum(s => s.PushesApplied), statuses.Sum(s => s.PushesRejected), statuses.Max(s => s.MaxStalenessSeen),
@@ -82,6 +82,8 @@ public static class TrainingRun
         double step = (double)pulled.Min(p => p.Step) / updatesPerStep;
         return new EpochRecord(step / stepsPerEpoch, (long)step, watch.Elapsed.TotalSeconds, train.MeanLoss, train.Accuracy, test.MeanLoss, test.Accuracy);
     }
+
+    private static string ModeName(SyncMode mode) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(mode.ToString());
 
     private static string DescribeDevice(TrainSettings settings, IReadOnlyList<WorkerReport> reports) =>
         reports.Count > 0 ? string.Join(", ", reports.Select(r => r.Device).Distinct()) : $"{settings.Accelerator} (worker processes)";

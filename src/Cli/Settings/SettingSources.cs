@@ -35,6 +35,9 @@ public sealed class SettingSources
 
     public string? ConfigPath { get; }
 
+    /// <summary>Built-in defaults only: no config file, no environment.</summary>
+    public static SettingSources Empty => new(null, _ => null);
+
     /// <summary>Finds <c>--config FILE</c> in raw arguments (it must be known before options get their defaults), else <c>GPUPS_CONFIG</c>.</summary>
     public static SettingSources FromArguments(IReadOnlyList<string> args)
     {

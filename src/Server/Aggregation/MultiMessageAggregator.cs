@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Grpc.Core;
 using GpuPs.Core.Coding;
 using GpuPs.Protocol;
@@ -13,11 +12,9 @@ namespace GpuPs.Server.Aggregation;
 public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps, IGradientCode assignment)
     : SynchronousAggregator(model, workers, totalSteps)
 {
-    private readonly float[] _sum = new float[model.Length];
+    private readonly GradientSum _sum = new(model.Length);
     private readonly bool[] _covered = new bool[assignment.Partitions];
     private int _coveredCount;
-    private long _samples;
-    private double _lossSum;
 
     /// <summary>Messages that arrived for a partition another replica had already delivered.</summary>
     public long RedundantMessages { get; private set; }
@@ -33,9 +30,7 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
             RedundantMessages++;
             return;
         }
-        TensorPrimitives.Add(_sum, gradientSum, _sum);
-        _samples += header.SampleCount;
-        _lossSum += header.LossSum;
+        _sum.Add(gradientSum, header.SampleCount, header.LossSum);
         _covered[p] = true;
         _coveredCount++;
     }
@@ -43,12 +38,9 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
     protected override bool TryClose()
     {
         if (_coveredCount < _covered.Length || IsFinished) return false;
-        Model.ApplySum(_sum, _samples, _lossSum);
-        Array.Clear(_sum);
+        _sum.ApplyTo(Model);
         Array.Clear(_covered);
         _coveredCount = 0;
-        _samples = 0;
-        _lossSum = 0;
         return true;
     }
 }

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Grpc.Core;
 using GpuPs.Protocol;
 
@@ -13,36 +12,29 @@ namespace GpuPs.Server.Aggregation;
 public sealed class QuorumAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps, int quorum)
     : SynchronousAggregator(model, workers, totalSteps)
 {
-    private readonly float[] _sum = new float[model.Length];
+    private readonly GradientSum _sum = new(model.Length);
     private readonly bool[] _pushed = new bool[workers.Length];
     private int _pushes;
-    private long _samples;
-    private double _lossSum;
 
     protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         if (_pushed[worker.Id])
             throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed step {header.Step}");
-        TensorPrimitives.Add(_sum, gradientSum, _sum);
-        _samples += header.SampleCount;
-        _lossSum += header.LossSum;
+        _sum.Add(gradientSum, header.SampleCount, header.LossSum);
         _pushed[worker.Id] = true;
         _pushes++;
     }
 
     protected override bool TryClose()
     {
-        if (_pushes == 0 || IsFinished) return false;
+        if (_sum.IsEmpty || IsFinished) return false;
         if (_pushes < quorum)
             foreach (var w in Workers)
                 if (w.Expected && !_pushed[w.Id]) return false;
 
-        Model.ApplySum(_sum, _samples, _lossSum);
-        Array.Clear(_sum);
+        _sum.ApplyTo(Model);
         Array.Clear(_pushed);
         _pushes = 0;
-        _samples = 0;
-        _lossSum = 0;
         return true;
     }
 }

@@ -104,7 +104,7 @@ public class ParameterServerService(IParameterShard shard)
         {
             throw ToRpc(e);
         }
-        catch (Exception e) when (context.CancellationToken.IsCancellationRequested && e is OperationCanceledException or IOException)
+        catch (Exception e) when (e is IOException || (e is OperationCanceledException && context.CancellationToken.IsCancellationRequested))
         {
             // The worker gave the push up (its step closed without it): routine, not a server error.
             throw new RpcException(new Grpc.Core.Status(StatusCode.Cancelled, "push cancelled by the worker"));
