@@ -5,7 +5,6 @@ using GpuPs.Cli.Settings;
 using GpuPs.Kernels;
 using GpuPs.Worker.Stragglers;
 using Serilog;
-using Serilog.Events;
 
 namespace GpuPs.Cli.Bench;
 
@@ -32,7 +31,6 @@ public static class StragglerBenchmark
     public static async Task<StragglerBenchmarkResult> RunAsync(StragglerBenchmarkOptions options, Action<string> report, ILogger log, CancellationToken ct)
     {
         options.Validate();
-        log = WithoutCancelledPushErrors(log);
         var (plan, skipped) = Plan(options);
         foreach (var line in skipped) report($"skipped: {line}");
         double estimate = plan.Sum(p => p.EstimatedSeconds);
@@ -92,20 +90,6 @@ public static class StragglerBenchmark
         }
         return (plan, skipped);
     }
-
-    /// <summary>
-    /// Workers that straggle cancel their pushes in flight when the step closes without them — by design, hundreds of times
-    /// per grid — and ASP.NET Core's gRPC host logs each cancelled client stream as an error ("The client reset the request
-    /// stream"). Those events are dropped here; everything else reaches <paramref name="log"/> at its own levels (the
-    /// Microsoft and Grpc overrides repeat <see cref="Logging.Create"/>'s, since a sub-logger does not apply them).
-    /// </summary>
-    private static ILogger WithoutCancelledPushErrors(ILogger log) => new LoggerConfiguration()
-        .MinimumLevel.Verbose()
-        .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-        .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
-        .Filter.ByExcluding(e => e.Exception is IOException { Message: "The client reset the request stream." })
-        .WriteTo.Logger(log)
-        .CreateLogger();
 
     private static string WithUnit(string spec, double unit) =>
         string.Create(CultureInfo.InvariantCulture, $"{spec}{(spec.Contains(':') ? ',' : ':')}unit={unit:R}");

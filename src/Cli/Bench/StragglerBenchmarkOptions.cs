@@ -2,7 +2,7 @@ namespace GpuPs.Cli.Bench;
 
 /// <summary>
 /// The grid of <c>gpups bench stragglers</c>: one training run per (scheme, s, delay model). The defaults are the full run
-/// (about 10 minutes on 2 cores); <see cref="Quick"/> is a one-minute smoke configuration.
+/// (about 6 minutes on 2 cores); <see cref="Quick"/> is a smoke configuration of well under a minute.
 /// </summary>
 /// <remarks>
 /// Eight workers share two cores here, so the real gradient compute of the small model (tens of microseconds per batch)
@@ -61,7 +61,7 @@ public sealed record StragglerBenchmarkOptions
     /// <summary>The s the targets and the loss-curve plots feature (the issue's: n = 8, s = 2).</summary>
     public int FeaturedStragglers { get; init; } = 2;
 
-    /// <summary>A one-minute smoke run: BSP, backup, cyclic coding, multi-message and ASP at s = 2, with and without the
+    /// <summary>A smoke run (13 s on 2 cores): BSP, backup, cyclic coding, multi-message and ASP at s = 2, with and without the
     /// persistent stragglers, 12 steps each.</summary>
     public static StragglerBenchmarkOptions Quick { get; } = new()
     {
