@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using GpuPs.Core.Tensors;
 using Grpc.Core;
 using GpuPs.Core.Coding;
 using GpuPs.Protocol;
@@ -69,7 +69,7 @@ public sealed class CodedAggregator : SynchronousAggregator
         {
             double a = decode.Weights[r];
             if (a == 0) continue;
-            TensorPrimitives.MultiplyAdd(_coded[_responders[r]], (float)a, _sum, _sum);
+            ParallelTensor.MultiplyAdd(_sum, _coded[_responders[r]], (float)a);
             loss += a * _loss[_responders[r]];
         }
         Model.ApplySum(_sum, _samples, loss);

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using GpuPs.Core.Tensors;
 
 namespace GpuPs.Server.Aggregation;
 
@@ -16,7 +16,7 @@ public sealed class GradientSum(int length)
 
     public void Add(ReadOnlySpan<float> gradientSum, long samples, double lossSum)
     {
-        TensorPrimitives.Add(_sum, gradientSum, _sum);
+        ParallelTensor.Add(_sum, gradientSum);
         _samples += samples;
         _loss += lossSum;
     }

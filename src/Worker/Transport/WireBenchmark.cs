@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Numerics.Tensors;
+using GpuPs.Core.Tensors;
 using GpuPs.Protocol;
 
 namespace GpuPs.Worker.Transport;
@@ -37,7 +38,7 @@ public sealed record WireBenchmarkResult(string Name, double MegabytesPerSecond,
 /// <summary>
 /// Measures how close the gRPC data plane gets to the machine's limits for one tensor: in-process memcpy, raw TCP loopback with
 /// length-prefixed frames, gRPC push and pull through <see cref="GrpcShardClient"/>, and the server's aggregation kernel
-/// (<see cref="TensorPrimitives.Add(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>) against memcpy of the same bytes.
+/// (<see cref="ParallelTensor.Add"/>) against memcpy of the same bytes.
 /// One operation is in flight at a time, as in a worker's step.
 /// </summary>
 public static class WireBenchmark
@@ -70,7 +71,7 @@ public static class WireBenchmark
         });
         var aggregate = await Measure("aggregation", () =>
         {
-            TensorPrimitives.Add(destination, tensor, destination);
+            ParallelTensor.Add(destination, tensor);
             return ValueTask.CompletedTask;
         });
 
@@ -98,7 +99,7 @@ public static class WireBenchmark
             Row("raw TCP", rawTcp, "length-prefixed frames over a 127.0.0.1 socket, acknowledged one at a time"),
             Row("gRPC push", push, $"GrpcShardClient client stream of {o.Client.ChunkBytes >> 10} KiB chunks; target >= 300 MB/s"),
             Row("gRPC pull", pull, "GrpcShardClient unary pull into the caller's buffer; target >= 800 MB/s"),
-            Row("aggregation", aggregate, "TensorPrimitives.Add of a gradient into an accumulator; target >= 0.5 x memcpy"),
+            Row("aggregation", aggregate, "ParallelTensor.Add (the shard's sum) of a gradient into an accumulator; target >= 0.5 x memcpy"),
         ];
     }
 
