@@ -58,21 +58,21 @@ public sealed class TrainingWorker : IAsyncDisposable
         _log.Information("Worker {WorkerId} holds partitions {Partitions} ({Rows} rows) of {Dataset} on {Device}; {Mode} from step {Step}; stragglers: {Stragglers}",
             workerId, plan.Held, plan.Data.Rows, job.Dataset, _backend.DeviceName, job.Mode, startStep, stragglers.Describe());
 
-        var step = new StepContext(workerId, job, shardInfos, plan, kernel, stragglers, new WorkerReport(workerId, _backend.DeviceName));
+        var context = new StepContext(workerId, job, shardInfos, plan, kernel, stragglers, new WorkerReport(workerId, _backend.DeviceName));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var heartbeats = HeartbeatLoopAsync(workerId, job, stop.Token);
+        var heartbeats = HeartbeatLoopAsync(context, stop.Token);
         try
         {
             await (job.Mode is SyncMode.Asp or SyncMode.Ssp
-                ? RunAsynchronousAsync(step, startStep, stop.Token)
-                : RunSynchronousAsync(step, startStep, stop.Token)).ConfigureAwait(false);
+                ? RunAsynchronousAsync(context, startStep, stop.Token)
+                : RunSynchronousAsync(context, startStep, stop.Token)).ConfigureAwait(false);
         }
         finally
         {
             stop.Cancel();
             await heartbeats.ConfigureAwait(false);
         }
-        var r = step.Report;
+        var r = context.Report;
         _log.Information("Worker {WorkerId} finished: {Steps} steps pushed, {Abandoned} abandoned, {Dropped} pushes dropped (compute {Compute:F2} s, pull {Pull:F2} s, push {Push:F2} s)",
             workerId, r.Steps, r.StepsAbandoned, r.PushesDropped, r.ComputeSeconds, r.PullSeconds, r.PushSeconds);
         return r;
@@ -81,7 +81,7 @@ public sealed class TrainingWorker : IAsyncDisposable
     /// <summary>ASP/SSP: pull the latest parameters (SSP: the server holds the pull while this worker is too far ahead), compute, push.</summary>
     private async Task RunAsynchronousAsync(StepContext s, long step, CancellationToken ct)
     {
-        var parameters = new float[s.Plan.Data.FeatureCount == 0 ? 0 : s.Kernel.Shape.ParameterCount];
+        var parameters = new float[s.Kernel.Shape.ParameterCount];
         for (; step < s.Job.Steps; step++)
         {
             var watch = Stopwatch.StartNew();
@@ -136,6 +136,7 @@ public sealed class TrainingWorker : IAsyncDisposable
     {
         var plan = s.Plan;
         int load = plan.Held.Count;
+        s.CurrentStep = step;
         var delay = s.Stragglers.StepDelay(s.WorkerId, step, load, s.LastCompute);
         var compute = TimeSpan.Zero;
         var pushes = new List<Task<bool>>();
@@ -256,9 +257,9 @@ public sealed class TrainingWorker : IAsyncDisposable
         return replies.Any(r => r is { Finished: true });
     }
 
-    private async Task HeartbeatLoopAsync(int workerId, JobSpec job, CancellationToken ct)
+    private async Task HeartbeatLoopAsync(StepContext s, CancellationToken ct)
     {
-        var period = TimeSpan.FromMilliseconds(Math.Max(50, job.HeartbeatTimeoutMs / 3));
+        var period = TimeSpan.FromMilliseconds(Math.Max(50, s.Job.HeartbeatTimeoutMs / 3));
         try
         {
             while (true)
@@ -266,7 +267,7 @@ public sealed class TrainingWorker : IAsyncDisposable
                 await Task.Delay(period, ct).ConfigureAwait(false);
                 foreach (var shard in _shards)
                 {
-                    try { await shard.HeartbeatAsync(workerId, 0, ct, period).ConfigureAwait(false); }
+                    try { await shard.HeartbeatAsync(s.WorkerId, s.CurrentStep, ct, period).ConfigureAwait(false); }
                     catch (RpcException e) { _log.Debug("Heartbeat to {Server} failed: {Status}", shard.Address, e.StatusCode); }
                 }
             }
@@ -293,6 +294,8 @@ public sealed class TrainingWorker : IAsyncDisposable
         public StragglerInjector Stragglers { get; } = stragglers;
         public WorkerReport Report { get; } = report;
         public float[] Gradient { get; } = new float[kernel.Shape.ParameterCount];
+        /// <summary>The step being computed (reported in heartbeats).</summary>
+        public long CurrentStep { get; set; }
         /// <summary>The step's computation is done and its last push has been issued.</summary>
         public bool Pushing { get; set; }
         /// <summary>Real compute time of the previous step (persistent stragglers are slower by a factor of it).</summary>
