@@ -17,7 +17,7 @@ internal static class OptimizerDeviceKernels
     public static void Sgd(Index1D thread, WorkSplit elements, OptimizerStepArgs s, ArrayView<float> parameters, ArrayView<float> gradient,
         ArrayView<float> first, ArrayView<float> second)
     {
-        for (int k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride)
+        for (long k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride)
             parameters[k] -= s.LearningRate * (gradient[k] + s.WeightDecay * parameters[k]);
     }
 
@@ -25,7 +25,7 @@ internal static class OptimizerDeviceKernels
     public static void Momentum(Index1D thread, WorkSplit elements, OptimizerStepArgs s, ArrayView<float> parameters, ArrayView<float> gradient,
         ArrayView<float> first, ArrayView<float> second)
     {
-        for (int k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride)
+        for (long k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride)
         {
             float v = s.Momentum * first[k] + gradient[k] + s.WeightDecay * parameters[k];
             first[k] = v;
@@ -37,7 +37,7 @@ internal static class OptimizerDeviceKernels
     public static void Adam(Index1D thread, WorkSplit elements, OptimizerStepArgs s, ArrayView<float> parameters, ArrayView<float> gradient,
         ArrayView<float> first, ArrayView<float> second)
     {
-        for (int k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride)
+        for (long k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride)
         {
             float g = gradient[k] + s.WeightDecay * parameters[k];
             float m = s.Beta1 * first[k] + (1 - s.Beta1) * g;

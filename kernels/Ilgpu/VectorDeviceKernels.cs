@@ -10,7 +10,7 @@ internal static class VectorDeviceKernels
     {
         int n = elements.Count;
         int m = coefficients.IntLength;
-        for (int k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride)
+        for (long k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride)
         {
             float sum = 0;
             for (int j = 0; j < m; j++) sum += coefficients[j] * inputs[j * n + k];
@@ -21,6 +21,6 @@ internal static class VectorDeviceKernels
     /// <summary><c>y += a·x</c>; the baseline kernel of <see cref="KernelBenchmark"/>.</summary>
     public static void Axpy(Index1D thread, WorkSplit elements, float a, ArrayView<float> x, ArrayView<float> y)
     {
-        for (int k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride) y[k] += a * x[k];
+        for (long k = elements.First(thread), end = elements.End(thread), stride = elements.Stride; k < end; k += stride) y[k] += a * x[k];
     }
 }
