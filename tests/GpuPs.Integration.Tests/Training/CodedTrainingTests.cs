@@ -63,6 +63,18 @@ public class CodedTrainingTests
     }
 
     [Fact]
+    public async Task Multi_message_training_with_a_persistent_straggler_matches_bsp()
+    {
+        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp, Steps = 8 }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
+        var multi = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.MultiMessage, Steps = 8, StragglerModel = "persistent:count=1,factor=20,unit=0.01" },
+            NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
+        Assert.Equal(bsp.Steps, multi.Steps);
+        for (int i = 0; i < bsp.Parameters.Count; i++)
+            Assert.True(Math.Abs(multi.Parameters[i] - bsp.Parameters[i]) <= 1e-5 + 1e-5 * Math.Abs(bsp.Parameters[i]),
+                $"parameter {i}: multi-message {multi.Parameters[i]}, BSP {bsp.Parameters[i]}");
+    }
+
+    [Fact]
     public async Task Ignoring_stragglers_does_not_follow_bsp()
     {
         var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp, Steps = 5 }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
