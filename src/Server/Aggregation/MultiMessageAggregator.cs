@@ -16,20 +16,13 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
     private readonly bool[] _covered = new bool[assignment.Partitions];
     private int _coveredCount;
 
-    /// <summary>Messages that arrived for a partition another replica had already delivered.</summary>
-    public long RedundantMessages { get; private set; }
-
     protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         if (header.Partition is not int p)
             throw new GpuPsException(StatusCode.InvalidArgument, $"multi-message push of worker {worker.Id} names no partition");
         if (p < 0 || p >= assignment.Partitions || !assignment.IsAssigned(worker.Id, p))
             throw new GpuPsException(StatusCode.InvalidArgument, $"partition {p} is not assigned to worker {worker.Id} (it holds {string.Join(",", assignment.PartitionsOf(worker.Id))})");
-        if (_covered[p])
-        {
-            RedundantMessages++;
-            return;
-        }
+        if (_covered[p]) return;
         _sum.Add(gradientSum, header.SampleCount, header.LossSum);
         _covered[p] = true;
         _coveredCount++;
