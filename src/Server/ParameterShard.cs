@@ -28,6 +28,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly Timer _livenessTimer;
     private readonly Queue<(double Seconds, double Loss)> _steps = new();
     private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt, _openStep;
+    private bool _disposed;
 
     public ParameterShard(ShardOptions options, IComputeBackend backend, ILogger log)
     {
@@ -69,7 +70,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             }
             else
             {
-                slot = _workers.FirstOrDefault(w => !w.Registered)
+                // A retried Register (its reply was lost) must not take a second slot.
+                slot = _workers.FirstOrDefault(w => w.Registered && request.ClientToken.Length > 0 && w.ClientToken == request.ClientToken)
+                    ?? _workers.FirstOrDefault(w => !w.Registered)
                     ?? throw new GpuPsException(StatusCode.ResourceExhausted, $"the job already has all {_workers.Length} workers registered; rejoin with an explicit worker id");
             }
             bool rejoin = slot.Registered;
@@ -77,6 +80,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             slot.Host = request.Host;
             slot.Device = request.Device;
             slot.MeasuredSpeed = request.MeasuredSpeed;
+            slot.ClientToken = request.ClientToken;
             Touch(slot);
             _log.Information("Worker {WorkerId} {Action} from {Host} on {Device} at step {Step}",
                 slot.Id, rejoin ? "rejoined" : "registered", request.Host, request.Device, ResumeStep(slot));
@@ -205,8 +209,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
 
     public void Dispose()
     {
+        lock (_gate) _disposed = true;
         _livenessTimer.Dispose();
-        _model.Dispose();
+        // A liveness callback already running sees _disposed under the lock; the optimizer goes only after it.
+        lock (_gate) _model.Dispose();
     }
 
     private void Validate(in PushHeader header, ReadOnlySpan<float> gradientSum)
@@ -262,6 +268,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     {
         lock (_gate)
         {
+            if (_disposed) return;
             long now = Environment.TickCount64;
             bool changed = false;
             foreach (var w in _workers)

@@ -30,6 +30,8 @@ public sealed class TrainingWorker : IAsyncDisposable
     private readonly IComputeBackend _backend;
     private readonly IShardClient[] _shards;
     private readonly RetryPolicy _retry;
+    private readonly long[] _lastHeartbeatMs;   // per shard: when it last answered a heartbeat
+    private int _heartbeatTimeoutMs = int.MaxValue;
     private ILogger _log;
 
     public TrainingWorker(WorkerOptions options, IComputeBackend backend, ILogger log, Func<string, IShardClient> connect)
@@ -40,6 +42,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         _log = log;
         _retry = new RetryPolicy(options.MaxRetries, log);
         _shards = options.Servers.Select(connect).ToArray();
+        _lastHeartbeatMs = _shards.Select(_ => Environment.TickCount64).ToArray();
     }
 
     /// <summary>Runs the job to its end (or until cancelled) and returns what this worker did.</summary>
@@ -47,6 +50,8 @@ public sealed class TrainingWorker : IAsyncDisposable
     {
         var (workerId, job, shardInfos, startStep) = await RegisterAsync(cancellationToken).ConfigureAwait(false);
         _log = _log.ForContext("WorkerId", workerId);
+        _heartbeatTimeoutMs = job.HeartbeatTimeoutMs;
+        Array.Fill(_lastHeartbeatMs, Environment.TickCount64);
         var shape = JobSpecRules.ToModelShape(job);
         var code = JobCodes.Create(job);
         var stragglers = StragglerInjector.Parse(string.IsNullOrEmpty(job.StragglerModel) ? "none" : job.StragglerModel, job.Workers, job.Seed);
@@ -126,6 +131,10 @@ public sealed class TrainingWorker : IAsyncDisposable
             }
             watch.Restart();
             pulled = await prefetch.ConfigureAwait(false);
+            // Shards close steps independently: a late worker may read shard 0 at t+1 and shard 1 at t+2. Compute only
+            // on parameters of one step, the newest.
+            while (!pulled.Any(p => p.Finished) && pulled.Any(p => p.Step != pulled[0].Step))
+                pulled = await PullAllAsync(s.WorkerId, pulled.Max(p => p.Step), s.Shards, next, ct).ConfigureAwait(false);
             s.Report.PullSeconds += watch.Elapsed.TotalSeconds;
             (current, next) = (next, current);
         }
@@ -141,26 +150,37 @@ public sealed class TrainingWorker : IAsyncDisposable
         var compute = TimeSpan.Zero;
         var pushes = new List<Task<bool>>();
         double codedLoss = 0;
-        for (int h = 0; h < load; h++)
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            bool coded = s.Job.Mode == SyncMode.Coded;
-            // Multi-message: each partition gets its own buffer, pushed while the next one computes.
-            var gradient = s.Job.Mode == SyncMode.MultiMessage ? s.MessageBuffer(h) : s.Gradient;
-            var watch = Stopwatch.StartNew();
-            // A throttled worker repeats the kernel; the repeats write a scratch buffer, because the coded encode
-            // accumulates into the gradient (h > 0) and would otherwise add the partition `repeats` times.
-            for (int repeat = 1; repeat < s.Stragglers.ComputeRepeats(s.WorkerId); repeat++)
-                Gradient(s, h, step, parameters, s.ThrottleScratch, scale: 1f, accumulate: false);
-            double loss = Gradient(s, h, step, parameters, gradient, scale: coded ? plan.Weights[h] : 1f, accumulate: coded && h > 0);
-            compute += watch.Elapsed;
-            if (coded) codedLoss += plan.Weights[h] * loss;
-            await s.Stragglers.AfterPartitionAsync(s.WorkerId, step, load, delay, ct).ConfigureAwait(false);
+            for (int h = 0; h < load; h++)
+            {
+                ct.ThrowIfCancellationRequested();
+                bool coded = s.Job.Mode == SyncMode.Coded;
+                // Multi-message: each partition gets its own buffer, pushed while the next one computes.
+                var gradient = s.Job.Mode == SyncMode.MultiMessage ? s.MessageBuffer(h) : s.Gradient;
+                var watch = Stopwatch.StartNew();
+                // A throttled worker repeats the kernel; the repeats write a scratch buffer, because the coded encode
+                // accumulates into the gradient (h > 0) and would otherwise add the partition `repeats` times.
+                for (int repeat = 1; repeat < s.Stragglers.ComputeRepeats(s.WorkerId); repeat++)
+                    Gradient(s, h, step, parameters, s.ThrottleScratch, scale: 1f, accumulate: false);
+                double loss = Gradient(s, h, step, parameters, gradient, scale: coded ? plan.Weights[h] : 1f, accumulate: coded && h > 0);
+                compute += watch.Elapsed;
+                if (coded) codedLoss += plan.Weights[h] * loss;
+                await s.Stragglers.AfterPartitionAsync(s.WorkerId, step, load, delay, ct).ConfigureAwait(false);
 
-            if (s.Job.Mode == SyncMode.MultiMessage)
-                pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss, Partition: plan.Held[h]), gradient, ct));
-            else if (!coded)
-                pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss), gradient, ct));
+                if (s.Job.Mode == SyncMode.MultiMessage)
+                    pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss, Partition: plan.Held[h]), gradient, ct));
+                else if (!coded)
+                    pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss), gradient, ct));
+            }
+        }
+        catch when (pushes.Count > 0)
+        {
+            // Abandoned mid-step: let the messages already in flight end (they are cancelled too) before their buffers
+            // are reused, and observe their errors.
+            try { await Task.WhenAll(pushes).ConfigureAwait(false); }
+            catch (Exception e) when (e is OperationCanceledException or RpcException) { }
+            throw;
         }
         if (s.Job.Mode == SyncMode.Coded)
             pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.StepRows, codedLoss, CodeRow: s.WorkerId), s.Gradient, ct));
@@ -189,7 +209,11 @@ public sealed class TrainingWorker : IAsyncDisposable
 
     private async Task<(int WorkerId, JobSpec Job, ShardInfo[] Shards, long Step)> RegisterAsync(CancellationToken ct)
     {
-        var request = new RegisterRequest { RequestedWorkerId = _options.RequestedWorkerId, Host = _options.Host, Device = _backend.DeviceName };
+        var request = new RegisterRequest
+        {
+            RequestedWorkerId = _options.RequestedWorkerId, Host = _options.Host, Device = _backend.DeviceName,
+            ClientToken = $"{_options.Host}/{Environment.ProcessId}/{Guid.NewGuid():N}",
+        };
         var first = await _retry.RunAsync("register", () => _shards[0].RegisterAsync(request, ct, _options.CallTimeout), ct).ConfigureAwait(false);
         JobSpecRules.Validate(first.Job);
         var infos = new ShardInfo[_shards.Length];
@@ -211,8 +235,34 @@ public sealed class TrainingWorker : IAsyncDisposable
         return (first.WorkerId, first.Job, infos, step);
     }
 
-    private Task<PullResult[]> PullAllAsync(int workerId, long minStep, ShardInfo[] infos, float[] parameters, CancellationToken ct) =>
-        Task.WhenAll(infos.Select(info => PullShardAsync(workerId, minStep, info, parameters, ct)));
+    /// <summary>
+    /// Pulls every shard. If one pull fails for good, the others are cancelled and its error is thrown: otherwise they could
+    /// wait forever for a step that needs this worker's own push.
+    /// </summary>
+    private async Task<PullResult[]> PullAllAsync(int workerId, long minStep, ShardInfo[] infos, float[] parameters, CancellationToken ct)
+    {
+        using var siblings = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Exception? first = null;
+        var pulls = infos.Select(async info =>
+        {
+            try { return await PullShardAsync(workerId, minStep, info, parameters, siblings.Token).ConfigureAwait(false); }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref first, e, null);
+                siblings.Cancel();
+                throw;
+            }
+        }).ToList();
+        try
+        {
+            return await Task.WhenAll(pulls).ConfigureAwait(false);
+        }
+        catch when (first is not null && !ct.IsCancellationRequested)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+            throw;
+        }
+    }
 
     private async Task<PullResult> PullShardAsync(int workerId, long minStep, ShardInfo info, float[] parameters, CancellationToken ct)
     {
@@ -226,7 +276,11 @@ public sealed class TrainingWorker : IAsyncDisposable
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded && !ct.IsCancellationRequested)
             {
-                // The shard is alive but the step is not open yet: other workers are slower. Keep waiting.
+                // Alive (it answered a heartbeat lately) but the step is not open yet: other workers are slower. Keep
+                // waiting. A shard that answers nothing at all is given up on like an unreachable one.
+                long silentMs = Environment.TickCount64 - Volatile.Read(ref _lastHeartbeatMs[info.Index]);
+                if (silentMs > _heartbeatTimeoutMs)
+                    throw new RpcException(new Status(StatusCode.Unavailable, $"shard {info.Index} at {_shards[info.Index].Address} answered neither pulls nor heartbeats for {silentMs} ms"));
                 _log.Debug("Worker {WorkerId} still waiting for step {Step} on shard {Shard}", workerId, minStep, info.Index);
             }
         }
@@ -265,10 +319,14 @@ public sealed class TrainingWorker : IAsyncDisposable
             while (true)
             {
                 await Task.Delay(period, ct).ConfigureAwait(false);
-                foreach (var shard in _shards)
+                for (int i = 0; i < _shards.Length; i++)
                 {
-                    try { await shard.HeartbeatAsync(s.WorkerId, s.CurrentStep, ct, period).ConfigureAwait(false); }
-                    catch (RpcException e) { _log.Debug("Heartbeat to {Server} failed: {Status}", shard.Address, e.StatusCode); }
+                    try
+                    {
+                        await _shards[i].HeartbeatAsync(s.WorkerId, s.CurrentStep, ct, period).ConfigureAwait(false);
+                        Volatile.Write(ref _lastHeartbeatMs[i], Environment.TickCount64);
+                    }
+                    catch (RpcException e) { _log.Debug("Heartbeat to {Server} failed: {Status}", _shards[i].Address, e.StatusCode); }
                 }
             }
         }

@@ -90,21 +90,26 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     private static async Task<WorkerReport[]> FailFastAsync(IEnumerable<Func<CancellationToken, Task<WorkerReport?>>> runs, CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Exception? first = null;
         var tasks = runs.Select(run => Task.Run(async () =>
         {
             try { return await run(stop.Token).ConfigureAwait(false); }
-            catch { stop.Cancel(); throw; }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref first, e, null);
+                stop.Cancel();
+                throw;
+            }
         }, CancellationToken.None)).ToList();
         try
         {
             var reports = await Task.WhenAll(tasks).ConfigureAwait(false);
             return reports.OfType<WorkerReport>().ToArray();
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch when (first is not null && !ct.IsCancellationRequested)
         {
-            // Report the failure that stopped the others, not their cancellations.
-            var first = tasks.FirstOrDefault(t => t.IsFaulted && t.Exception!.InnerException is not OperationCanceledException);
-            if (first is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first.Exception!.InnerException!);
+            // Report the failure that stopped the others, not the cancellations (or Cancelled statuses) it caused.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
             throw;
         }
     }

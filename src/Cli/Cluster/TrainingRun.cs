@@ -41,7 +41,8 @@ public static class TrainingRun
             {
                 await Task.WhenAny(workers, Task.Delay(PollPeriod, ct)).ConfigureAwait(false);
                 var status = await observers[0].StatusAsync(ct, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-                long done = status.WorkerSteps.Count == 0 ? 0 : status.WorkerSteps.Min();
+                // The shard's own step: a worker clock would stall on a straggler that never gets a push in.
+                long done = status.Step / updatesPerStep;
                 progress.Advanced(done);
                 if (done >= (long)nextEpoch * stepsPerEpoch && done < job.Steps)
                 {

@@ -12,13 +12,17 @@ public sealed class AsyncAggregator(ShardModel model, WorkerSlot[] workers, long
 {
     private readonly float[] _scratch = new float[model.Length];
 
+    private bool _finished;
+
+    /// <summary>Every expected worker has run all its steps. Latched: a worker re-admitted afterwards does not reopen the job.</summary>
     public bool IsFinished
     {
         get
         {
+            if (_finished) return true;
             foreach (var w in workers)
                 if (w.Expected && w.Clock < totalSteps) return false;
-            return true;
+            return _finished = true;
         }
     }
 

@@ -14,6 +14,7 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
 {
     private readonly GradientSum _sum = new(model.Length);
     private readonly bool[] _covered = new bool[assignment.Partitions];
+    private readonly bool[] _sent = new bool[workers.Length * assignment.Partitions];   // (worker, partition) this step
     private int _coveredCount;
 
     protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
@@ -22,7 +23,10 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
             throw new GpuPsException(StatusCode.InvalidArgument, $"multi-message push of worker {worker.Id} names no partition");
         if (p < 0 || p >= assignment.Partitions || !assignment.IsAssigned(worker.Id, p))
             throw new GpuPsException(StatusCode.InvalidArgument, $"partition {p} is not assigned to worker {worker.Id} (it holds {string.Join(",", assignment.PartitionsOf(worker.Id))})");
-        if (_covered[p]) return;
+        if (_sent[worker.Id * _covered.Length + p])
+            throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed partition {p} of step {header.Step}");
+        _sent[worker.Id * _covered.Length + p] = true;
+        if (_covered[p]) return;   // another replica delivered it first
         _sum.Add(gradientSum, header.SampleCount, header.LossSum);
         _covered[p] = true;
         _coveredCount++;
@@ -33,6 +37,7 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
         if (_coveredCount < _covered.Length || IsFinished) return false;
         _sum.ApplyTo(Model);
         Array.Clear(_covered);
+        Array.Clear(_sent);
         _coveredCount = 0;
         return true;
     }

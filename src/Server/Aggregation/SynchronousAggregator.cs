@@ -31,7 +31,8 @@ public abstract class SynchronousAggregator(ShardModel model, WorkerSlot[] worke
     {
         if (header.Step < Model.Step)
         {
-            LatePushesDropped++;
+            // A retry of a push that was applied (the worker's clock is past it) is not a straggler's work.
+            if (worker.Clock <= header.Step) LatePushesDropped++;
             throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: that step is closed, the shard is at step {Model.Step}");
         }
         if (IsFinished)

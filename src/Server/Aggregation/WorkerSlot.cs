@@ -13,6 +13,8 @@ public sealed class WorkerSlot(int id)
     public string Host { get; set; } = "";
     public string Device { get; set; } = "";
     public double MeasuredSpeed { get; set; }
+    /// <summary>The registering process's token (empty when it sent none).</summary>
+    public string ClientToken { get; set; } = "";
 
     /// <summary>Counted in quorums: not evicted (a worker not registered yet is still expected).</summary>
     public bool Expected => !Evicted;

@@ -61,6 +61,8 @@ public class CodedShardTests
         Assert.False(shard.Push(new PushHeader(0, 0, 0, 1, 0, Partition: 0), ShardFixture.Filled(1)).Applied);
         Assert.False(shard.Push(new PushHeader(0, 0, 0, 1, 0, Partition: 1), ShardFixture.Filled(2)).Applied);
         Assert.False(shard.Push(new PushHeader(1, 0, 0, 1, 0, Partition: 1), ShardFixture.Filled(100)).Applied); // a replica's copy of partition 1
+        var again = Assert.Throws<GpuPsException>(() => shard.Push(new PushHeader(0, 0, 0, 1, 0, Partition: 1), ShardFixture.Filled(2)));
+        Assert.Equal(StatusCode.AlreadyExists, again.Code);
         Assert.True(shard.Push(new PushHeader(2, 0, 0, 1, 0, Partition: 2), ShardFixture.Filled(3)).Applied);
         Assert.Equal(ShardFixture.Filled(-(1 + 2 + 3) / 3f), ShardFixture.Parameters(shard));
     }

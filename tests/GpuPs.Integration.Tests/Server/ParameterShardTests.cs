@@ -59,6 +59,17 @@ public class ParameterShardTests
     }
 
     [Fact]
+    public void A_retried_registration_with_the_same_token_gets_the_same_id()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 1));
+        var first = shard.Register(new RegisterRequest { RequestedWorkerId = -1, ClientToken = "host/1/a" });
+        var retried = shard.Register(new RegisterRequest { RequestedWorkerId = -1, ClientToken = "host/1/a" });
+        var other = shard.Register(new RegisterRequest { RequestedWorkerId = -1, ClientToken = "host/2/b" });
+        Assert.Equal(first.WorkerId, retried.WorkerId);
+        Assert.NotEqual(first.WorkerId, other.WorkerId);
+    }
+
+    [Fact]
     public void Asp_applies_every_push_exactly_once_at_once()
     {
         const int workers = 3, steps = 4;
