@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using GpuPs.Cli.Commands;
 using GpuPs.Cli.Settings;
 
@@ -39,7 +40,12 @@ public static class Program
                 await Console.Error.WriteLineAsync($"gpups: error: {string.Join(" ", parse.Errors.Select(e => e.Message).Reverse())} (see '{HelpCommand(parse)}')");
                 return 2;
             }
-            return await parse.InvokeAsync();
+            // SIGTERM (docker stop, Kubernetes) and Ctrl+C cancel the command's token, so servers and workers stop cleanly
+            // instead of being killed mid-write.
+            using var stop = new CancellationTokenSource();
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.Cancel(); });
+            return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, stop.Token);
         });
     }
 

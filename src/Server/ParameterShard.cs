@@ -27,6 +27,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly ILogger _log;
     private readonly Timer _livenessTimer;
     private readonly Queue<(double Seconds, double Loss)> _steps = new();
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt, _openStep;
     private bool _disposed;
 
@@ -56,6 +57,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     }
 
     public ShardInfo Info { get; }
+
+    /// <summary>Completes when the job has run all its steps on this shard.</summary>
+    public Task Finished => _finished.Task;
 
     public RegisterReply Register(RegisterRequest request)
     {
@@ -260,6 +264,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         if (_steps.Count > KeptStepTimes) _steps.Dequeue();
         _stepOpenedAt = now;
         Volatile.Write(ref _openStep, _model.Step);
+        if (_aggregator.IsFinished && _finished.TrySetResult())
+            _log.Information("Shard {Shard} finished the job at step {Step}, mean training loss {Loss:F4}", Info.Index, _model.Step, _model.LastMeanLoss);
     }
 
     private long ResumeStep(WorkerSlot slot) => _job.Mode == SyncMode.Bsp ? _model.Step : slot.Clock;

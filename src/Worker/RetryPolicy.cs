@@ -24,7 +24,11 @@ public sealed class RetryPolicy(int maxAttempts, ILogger log)
             {
                 return await call().ConfigureAwait(false);
             }
-            catch (RpcException e) when (IsTransient(e) && attempt < maxAttempts && !cancellationToken.IsCancellationRequested)
+            catch (RpcException e) when (IsTransient(e) && attempt >= maxAttempts && !cancellationToken.IsCancellationRequested)
+            {
+                throw new RpcException(new Status(e.StatusCode, $"{what} failed {attempt} times: {e.Status.Detail}"));
+            }
+            catch (RpcException e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
             {
                 log.Warning("{Call} failed ({Status}: {Detail}); retry {Attempt}/{MaxAttempts} in {DelayMs} ms",
                     what, e.StatusCode, e.Status.Detail, attempt, maxAttempts - 1, (int)delay.TotalMilliseconds);

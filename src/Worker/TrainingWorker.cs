@@ -18,9 +18,10 @@ namespace GpuPs.Worker;
 /// <para>Push shape by mode: BSP/ASP/SSP/backup push one plain gradient sum; coded pushes one coded vector
 /// c_i = Σ_j B[i,j] g_j (encoded on the device by the fused scale/accumulate of the gradient kernel); multi-message
 /// pushes one message per finished partition, while the next partition computes.</para>
-/// <para>Never keep the network busy for nothing: in the step-synchronous modes the pull of step t+1 is issued while step t
-/// computes; if it returns first, the servers closed step t without this worker (a straggler), so the worker abandons
-/// step t at once — remaining partitions, injected delay and pushes in flight are cancelled — and moves on.</para>
+/// <para>Never do work for nothing: in the step-synchronous modes the pull of step t+1 is issued while step t computes;
+/// if it returns first, the servers closed step t without this worker (a straggler), so the worker abandons step t at
+/// once — remaining partitions and injected delay are cancelled — and moves on. A push already under way is not
+/// cancelled: it either closes the step or is refused by the server on its first chunk, before its tensor is sent.</para>
 /// <para>One worker per instance; <see cref="RunAsync"/> is called once. Transient failures (server unreachable) are
 /// retried with backoff; a push refused because its step closed meanwhile is dropped.</para>
 /// </remarks>
@@ -93,7 +94,7 @@ public sealed class TrainingWorker : IAsyncDisposable
             var pulled = await PullAllAsync(s.WorkerId, 0, s.Shards, parameters, ct).ConfigureAwait(false);
             s.Report.PullSeconds += watch.Elapsed.TotalSeconds;
             if (pulled.Any(p => p.Finished)) return;
-            if (await ComputeAndPushAsync(s, step, parameters, ct).ConfigureAwait(false)) return;
+            if (await ComputeAndPushAsync(s, step, parameters, ct, ct).ConfigureAwait(false)) return;
         }
     }
 
@@ -114,20 +115,14 @@ public sealed class TrainingWorker : IAsyncDisposable
             using var abandon = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var prefetch = PullAllAsync(s.WorkerId, step + 1, s.Shards, next, ct);
             _ = prefetch.ContinueWith(_ => abandon.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            s.Pushing = false;
             try
             {
-                await ComputeAndPushAsync(s, step, current, abandon.Token).ConfigureAwait(false);
+                await ComputeAndPushAsync(s, step, current, abandon.Token, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (abandon.IsCancellationRequested && !ct.IsCancellationRequested && e is OperationCanceledException or RpcException)
+            catch (OperationCanceledException) when (abandon.IsCancellationRequested && !ct.IsCancellationRequested)
             {
-                // The step closed while this worker computed (it straggled) or while its push was in flight (the push
-                // either closed the step itself or arrived late; either way nothing more is to be sent). A call cancelled
-                // mid-flight usually ends as Cancelled, but grpc-dotnet 2.85 sometimes reports Internal ("Error starting
-                // gRPC call", ObjectDisposedException) for the same race: seen in 1 of ~3 suite runs here.
-                if (s.Pushing) s.Report.PushesCancelled++;
-                else s.Report.StepsAbandoned++;
-                _log.Debug("Worker {WorkerId} stopped step {Step}: it closed {When}", s.WorkerId, step, s.Pushing ? "while pushing" : "without this worker");
+                s.Report.StepsAbandoned++;
+                _log.Debug("Worker {WorkerId} abandoned step {Step}: it closed without this worker", s.WorkerId, step);
             }
             watch.Restart();
             pulled = await prefetch.ConfigureAwait(false);
@@ -140,8 +135,11 @@ public sealed class TrainingWorker : IAsyncDisposable
         }
     }
 
-    /// <summary>Computes this worker's contribution to <paramref name="step"/> and pushes it; returns true when a server says the job finished.</summary>
-    private async Task<bool> ComputeAndPushAsync(StepContext s, long step, float[] parameters, CancellationToken ct)
+    /// <summary>
+    /// Computes this worker's contribution to <paramref name="step"/> (cancelled by <paramref name="ct"/>) and pushes it
+    /// (cancelled by <paramref name="pushCt"/>); returns true when a server says the job finished.
+    /// </summary>
+    private async Task<bool> ComputeAndPushAsync(StepContext s, long step, float[] parameters, CancellationToken ct, CancellationToken pushCt)
     {
         var plan = s.Plan;
         int load = plan.Held.Count;
@@ -169,23 +167,21 @@ public sealed class TrainingWorker : IAsyncDisposable
                 await s.Stragglers.AfterPartitionAsync(s.WorkerId, step, load, delay, ct).ConfigureAwait(false);
 
                 if (s.Job.Mode == SyncMode.MultiMessage)
-                    pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss, Partition: plan.Held[h]), gradient, ct));
+                    pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss, Partition: plan.Held[h]), gradient, pushCt));
                 else if (!coded)
-                    pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss), gradient, ct));
+                    pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss), gradient, pushCt));
             }
         }
         catch when (pushes.Count > 0)
         {
-            // Abandoned mid-step: let the messages already in flight end (they are cancelled too) before their buffers
-            // are reused, and observe their errors.
-            try { await Task.WhenAll(pushes).ConfigureAwait(false); }
-            catch (Exception e) when (e is OperationCanceledException or RpcException) { }
+            // Abandoned mid-step: the messages already sent end before their buffers are reused (a late one is refused on
+            // its first chunk).
+            await Task.WhenAll(pushes).ConfigureAwait(false);
             throw;
         }
         if (s.Job.Mode == SyncMode.Coded)
-            pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.StepRows, codedLoss, CodeRow: s.WorkerId), s.Gradient, ct));
+            pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.StepRows, codedLoss, CodeRow: s.WorkerId), s.Gradient, pushCt));
         s.LastCompute = compute;
-        s.Pushing = true;
         s.Report.ComputeSeconds += compute.TotalSeconds;
 
         var pushWatch = Stopwatch.StartNew();
@@ -214,7 +210,7 @@ public sealed class TrainingWorker : IAsyncDisposable
             RequestedWorkerId = _options.RequestedWorkerId, Host = _options.Host, Device = _backend.DeviceName,
             ClientToken = $"{_options.Host}/{Environment.ProcessId}/{Guid.NewGuid():N}",
         };
-        var first = await _retry.RunAsync("register", () => _shards[0].RegisterAsync(request, ct, _options.CallTimeout), ct).ConfigureAwait(false);
+        var first = await _retry.RunAsync($"register with {_shards[0].Address}", () => _shards[0].RegisterAsync(request, ct, _options.CallTimeout), ct).ConfigureAwait(false);
         JobSpecRules.Validate(first.Job);
         var infos = new ShardInfo[_shards.Length];
         infos[0] = first.Shard;
@@ -223,7 +219,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         request.RequestedWorkerId = first.WorkerId;
         for (int i = 1; i < _shards.Length; i++)
         {
-            var reply = await _retry.RunAsync($"register with shard {i}", () => _shards[i].RegisterAsync(request, ct, _options.CallTimeout), ct).ConfigureAwait(false);
+            var reply = await _retry.RunAsync($"register with shard {i} at {_shards[i].Address}", () => _shards[i].RegisterAsync(request, ct, _options.CallTimeout), ct).ConfigureAwait(false);
             if (!reply.Job.Equals(first.Job))
                 throw new InvalidOperationException($"server {_shards[i].Address} runs a different job than {_shards[0].Address}");
             infos[i] = reply.Shard;
@@ -271,7 +267,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         {
             try
             {
-                return await _retry.RunAsync($"pull shard {info.Index}",
+                return await _retry.RunAsync($"pull from shard {info.Index} at {_shards[info.Index].Address}",
                     () => _shards[info.Index].PullAsync(workerId, minStep, destination, ct, _options.CallTimeout), ct).ConfigureAwait(false);
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded && !ct.IsCancellationRequested)
@@ -295,7 +291,7 @@ public sealed class TrainingWorker : IAsyncDisposable
             var shardHeader = header with { Shard = info.Index };
             try
             {
-                var reply = await _retry.RunAsync($"push shard {info.Index}",
+                var reply = await _retry.RunAsync($"push to shard {info.Index} at {_shards[info.Index].Address}",
                     () => _shards[info.Index].PushAsync(shardHeader, slice, ct, _options.CallTimeout), ct).ConfigureAwait(false);
                 s.Report.AddBytesPushed(slice.Length * sizeof(float));
                 return reply;
@@ -354,8 +350,6 @@ public sealed class TrainingWorker : IAsyncDisposable
         public float[] Gradient { get; } = new float[kernel.Shape.ParameterCount];
         /// <summary>The step being computed (reported in heartbeats).</summary>
         public long CurrentStep { get; set; }
-        /// <summary>The step's computation is done and its last push has been issued.</summary>
-        public bool Pushing { get; set; }
         /// <summary>Real compute time of the previous step (persistent stragglers are slower by a factor of it).</summary>
         public TimeSpan LastCompute { get; set; }
 

@@ -9,8 +9,6 @@ public sealed class WorkerReport(int workerId, string device)
     public long Steps { get; set; }
     /// <summary>Steps given up because the servers closed them without this worker (it straggled).</summary>
     public long StepsAbandoned { get; set; }
-    /// <summary>Steps whose push was cancelled in flight because the step closed meanwhile.</summary>
-    public long PushesCancelled { get; set; }
     /// <summary>Pushes the servers refused because their step had closed meanwhile.</summary>
     public long PushesDropped => Interlocked.Read(ref _pushesDropped);
     private long _pushesDropped;

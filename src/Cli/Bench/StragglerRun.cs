@@ -23,8 +23,8 @@ public sealed record StragglerRun(StragglerScheme Scheme, int S, string Delay, S
         {
             int load = Scheme.Load(S);
             var perWorker = Result.WorkerReports
-                .Where(w => w.Steps + w.PushesCancelled > 0)
-                .Select(w => w.ComputeSeconds / ((w.Steps + w.PushesCancelled) * load * (double)Model.ComputeRepeats(w.WorkerId)))
+                .Where(w => w.Steps > 0)
+                .Select(w => w.ComputeSeconds / (w.Steps * load * (double)Model.ComputeRepeats(w.WorkerId)))
                 .ToList();
             return perWorker.Count == 0 ? 0 : perWorker.Average();
         }

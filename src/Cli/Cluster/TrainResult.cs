@@ -4,7 +4,7 @@ namespace GpuPs.Cli.Cluster;
 public sealed record EpochRecord(double Epoch, long Step, double WallSeconds, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy);
 
 /// <summary>What one worker did (in-process runs only).</summary>
-public sealed record WorkerSummary(int WorkerId, string Device, long Steps, long StepsAbandoned, long PushesCancelled, long PushesDropped, long BytesPushed,
+public sealed record WorkerSummary(int WorkerId, string Device, long Steps, long StepsAbandoned, long PushesDropped, long BytesPushed,
     double ComputeSeconds, double PullSeconds, double PushSeconds);
 
 /// <summary>The JSON result file of <c>gpups train</c>.</summary>

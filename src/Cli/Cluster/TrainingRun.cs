@@ -54,8 +54,12 @@ public static class TrainingRun
             var reports = await workers.ConfigureAwait(false);
             progress.Advanced(job.Steps);
             var final = await EvaluateAsync(observers, layout, evaluator, parameters, stepsPerEpoch, updatesPerStep, watch, ct).ConfigureAwait(false);
-            history.Add(final);
-            progress.Evaluated(final);
+            // The last periodic evaluation may already have seen the final model.
+            if (history.Count == 0 || history[^1].Step != final.Step)
+            {
+                history.Add(final);
+                progress.Evaluated(final);
+            }
 
             var statuses = await Task.WhenAll(observers.Select(o => o.StatusAsync(ct, TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
             return new TrainResult(
@@ -65,7 +69,7 @@ public static class TrainingRun
                 statuses.Sum(s => s.PushesApplied), statuses.Sum(s => s.PushesRejected), statuses.Max(s => s.MaxStalenessSeen),
                 statuses.Sum(s => s.PushesDroppedLate), statuses[0].StepSeconds.ToList(), statuses[0].StepLoss.ToList(),
                 history,
-                reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.StepsAbandoned, r.PushesCancelled, r.PushesDropped, r.BytesPushed,
+                reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.StepsAbandoned, r.PushesDropped, r.BytesPushed,
                     r.ComputeSeconds, r.PullSeconds, r.PushSeconds)).ToList(),
                 parameters);
         }

@@ -23,8 +23,8 @@ public static class CommandErrors
         }
         catch (Exception e) when (e is SettingsException or ArgumentException or FormatException or FileNotFoundException or DirectoryNotFoundException)
         {
-            // ArgumentException appends " (Parameter 'x')": a detail of the code, not of the user's input.
-            string message = System.Text.RegularExpressions.Regex.Replace(e.Message, @" \(Parameter '[^']*'\)$", "");
+            // Keep the first line, without " (Parameter 'x')": the rest ("Actual value was …") is a detail of the code, not of the input.
+            string message = System.Text.RegularExpressions.Regex.Replace(e.Message.Split('\n')[0].TrimEnd(), @" \(Parameter '[^']*'\)$", "");
             await error.WriteLineAsync($"gpups: error: {message}").ConfigureAwait(false);
             return 2;
         }

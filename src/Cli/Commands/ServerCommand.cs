@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
 using GpuPs.Kernels;
@@ -7,7 +8,10 @@ using Serilog.Events;
 
 namespace GpuPs.Cli.Commands;
 
-/// <summary><c>gpups server</c>: one parameter-server shard of a job, serving gRPC until stopped (SIGTERM / Ctrl+C).</summary>
+/// <summary>
+/// <c>gpups server</c>: one parameter-server shard of a job, serving gRPC until stopped (SIGTERM / Ctrl+C). When the job
+/// finishes it logs so, writes its parameters to <c>--output</c> if given, and keeps serving pulls.
+/// </summary>
 public static class ServerCommand
 {
     public static Command Create(SettingSources sources, GlobalOptions global)
@@ -15,13 +19,17 @@ public static class ServerCommand
         var job = new JobOptions(sources);
         var shardIndex = sources.Option("shard-index", 0, "which shard of the parameter vector this server owns (0 .. servers-1)");
         var urls = sources.Option("urls", "http://0.0.0.0:5000", "address to listen on (port 0 picks a free port)");
+        var output = sources.Option<string?>("output", null, "when the job finishes, write this shard's parameters here (JSON: shard, offset, step, parameters)");
         var command = new Command("server", "Run one parameter-server shard (gRPC, HTTP/2 without TLS).");
         job.AddTo(command);
         command.Options.Add(shardIndex);
         command.Options.Add(urls);
+        command.Options.Add(output);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             var settings = job.Bind(parse);
+            string? outputPath = parse.GetValue(output);
+            if (outputPath is not null) ResultFile.CheckWritable(outputPath);
             using var log = global.CreateLogger(parse, "server", LogEventLevel.Information);
             var (spec, _) = JobFactory.CreateJob(settings);
             using var backend = Accelerators.Create(AcceleratorChoice.Simd, log);
@@ -30,7 +38,18 @@ public static class ServerCommand
             Console.WriteLine($"{ChildProcess.ListeningPrefix}{host.Address.ToString().TrimEnd('/')} (shard {shard.Info.Index} of {shard.Info.Count}, {shard.Info.Length} parameters)");
             log.Information("Shard {Shard} serving {Length} parameters for {Workers} workers, {Mode}, {Steps} steps",
                 shard.Info.Index, shard.Info.Length, spec.Workers, spec.Mode, spec.Steps);
-            try { await Task.Delay(Timeout.Infinite, ct); }
+            try
+            {
+                await shard.Finished.WaitAsync(ct);
+                if (outputPath is not null)
+                {
+                    var parameters = new float[shard.Info.Length];
+                    var pulled = shard.CopyParameters(parameters);
+                    ResultFile.Write(outputPath, new { shard = pulled.Shard, offset = pulled.Offset, step = pulled.Step, parameters });
+                    log.Information("Shard {Shard} wrote its parameters to {Path}", shard.Info.Index, Path.GetFullPath(outputPath));
+                }
+                await Task.Delay(Timeout.Infinite, ct);
+            }
             catch (OperationCanceledException) { log.Information("Shard {Shard} stopping", shard.Info.Index); }
             return 0;
         }));

@@ -30,6 +30,7 @@ public static class TrainCommand
                 Processes = parse.GetValue(processes),
                 Output = parse.GetValue(output)!,
             };
+            ResultFile.CheckWritable(settings.Output);
             using var log = global.CreateLogger(parse, "train", LogEventLevel.Warning);
             var console = AnsiConsole.Console;
             TrainResult result;
@@ -44,7 +45,7 @@ public static class TrainCommand
                 result = await TrainingRun.RunAsync(settings, new ConsoleTrainingProgress(null), log, ct);
             }
             WriteSummary(console, result);
-            WriteResult(settings.Output, result);
+            ResultFile.Write(settings.Output, result);
             console.WriteLine($"result written to {Path.GetFullPath(settings.Output)}");
             return 0;
         }));
@@ -54,20 +55,13 @@ public static class TrainCommand
     public static Option<AcceleratorChoice> AcceleratorOption(SettingSources sources) =>
         sources.Option("accelerator", AcceleratorChoice.Auto, "compute device: auto (CUDA, then OpenCL, then SIMD CPU) | cuda | opencl | cpu (ILGPU CPU accelerator) | simd");
 
-    public static void WriteResult(string path, TrainResult result)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        File.WriteAllText(path, JsonSerializer.Serialize(result, ResultJson.Options));
-    }
-
     private static void WriteSummary(IAnsiConsole console, TrainResult r)
     {
         var history = new Table().Title("evaluation per epoch").AddColumns("epoch", "step", "train loss", "train acc", "test loss", "test acc", "seconds");
         foreach (var e in r.History)
             history.AddRow($"{e.Epoch:F2}", $"{e.Step}", $"{e.TrainLoss:F4}", $"{e.TrainAccuracy:F4}", $"{e.TestLoss:F4}", $"{e.TestAccuracy:F4}", $"{e.WallSeconds:F1}");
         console.Write(history);
-        var summary = new Table().Title("GpuPs training run").AddColumns("", "");
+        var summary = new Table().Title("GpuPs training run").AddColumns("", "").HideHeaders();
         summary.AddRow("data / model", Markup.Escape($"{r.Dataset} / {r.Model} ({r.ParameterCount} parameters)"));
         summary.AddRow("cluster", Markup.Escape($"{r.Servers} server shard(s), {r.Workers} workers, {r.Mode}"));
         summary.AddRow("device", Markup.Escape(r.Device));

@@ -111,7 +111,9 @@ public sealed class SettingSources
         }
         catch (Exception e) when (e is FormatException or ArgumentException or InvalidCastException or OverflowException)
         {
-            throw new SettingsException($"{where}: '{text}' is not a valid {type.Name}");
+            string expected = type == typeof(bool) ? "true or false" : type.IsEnum ? string.Join(" | ", Enum.GetNames(type).Select(JsonNamingPolicy.KebabCaseLower.ConvertName))
+                : type == typeof(float) || type == typeof(double) ? "a number" : "a whole number";
+            throw new SettingsException($"{where}: '{text}' is not {expected}");
         }
     }
 }

@@ -55,7 +55,7 @@ public class BadInputTests
             File.WriteAllText(path, "{ \"workers\": \"many\" }");
             run = await Gpups.RunAsync("train", "--config", path);
             Assert.Equal(2, run.ExitCode);
-            Assert.Contains("'many' is not a valid Int32", run.Stderr);
+            Assert.Contains("'many' is not a whole number", run.Stderr);
         }
         finally { File.Delete(path); }
     }

@@ -1,0 +1,29 @@
+using System.Text.Json;
+
+namespace GpuPs.Cli.Commands;
+
+/// <summary>The JSON files the CLI writes; their paths are checked before a run, so a long run never ends in a failed write.</summary>
+public static class ResultFile
+{
+    /// <summary>Throws <see cref="Settings.SettingsException"/> when <paramref name="path"/> cannot be written (a directory, an unwritable folder).</summary>
+    public static void CheckWritable(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) throw new Settings.SettingsException($"--output {path} is a directory; give a file name");
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            using (File.Open(full, FileMode.Append, FileAccess.Write)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Settings.SettingsException($"--output {path} cannot be written: {e.Message}");
+        }
+    }
+
+    public static void Write<T>(string path, T value)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllText(path, JsonSerializer.Serialize(value, ResultJson.Options));
+    }
+}
