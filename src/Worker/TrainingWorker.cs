@@ -298,7 +298,7 @@ public sealed class TrainingWorker : IAsyncDisposable
             }
             catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.AlreadyExists)
             {
-                s.Report.AddBytesPushed(slice.Length * sizeof(float));
+                // Refused on its first chunk: its tensor (mostly) never crossed the network, so its bytes are not counted.
                 s.Report.CountDroppedPush();
                 _log.Debug("Worker {WorkerId} push of step {Step} to shard {Shard} dropped: {Reason}", header.WorkerId, header.Step, info.Index, e.Status.Detail);
                 return null;

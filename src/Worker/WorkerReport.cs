@@ -17,7 +17,7 @@ public sealed class WorkerReport(int workerId, string device)
     public void CountDroppedPush() => Interlocked.Increment(ref _pushesDropped);
     private long _bytesPushed;
 
-    /// <summary>Tensor bytes of every push that reached a server (applied or refused).</summary>
+    /// <summary>Tensor bytes of every push the servers accepted.</summary>
     public long BytesPushed => Interlocked.Read(ref _bytesPushed);
 
     /// <summary>Pushes to several shards complete concurrently.</summary>
