@@ -19,7 +19,8 @@ public sealed record CodeDescription(
     double[][] B,
     CodeConditioningReport Conditioning)
 {
-    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    // snake_case like every JSON document the CLI writes (the train result file); Web defaults write ±Infinity as strings.
+    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>Snapshot of <paramref name="code"/> with its <paramref name="conditioning"/> report.</summary>
     public static CodeDescription From(IGradientCode code, CodeConditioningReport conditioning)
@@ -34,6 +35,6 @@ public sealed record CodeDescription(
             code.MinResponders, assignment, b, conditioning);
     }
 
-    /// <summary>Indented camelCase JSON.</summary>
+    /// <summary>Indented snake_case JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Options);
 }

@@ -36,11 +36,11 @@ public class GradientCodeFactoryTests
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
         Assert.Equal("cyclic", root.GetProperty("name").GetString());
-        Assert.Equal(3, root.GetProperty("minResponders").GetInt32());
+        Assert.Equal(3, root.GetProperty("min_responders").GetInt32());
         Assert.Equal([1, 2, 3], root.GetProperty("assignment")[1].EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(code[4, 0], root.GetProperty("b")[4][0].GetDouble());
         var conditioning = root.GetProperty("conditioning");
-        Assert.Equal(10, conditioning.GetProperty("subsetsEvaluated").GetInt32());
-        Assert.True(conditioning.GetProperty("worstFloat32RelativeError").GetDouble() < 1e-5);
+        Assert.Equal(10, conditioning.GetProperty("subsets_evaluated").GetInt32());
+        Assert.True(conditioning.GetProperty("worst_float32_relative_error").GetDouble() < 1e-5);
     }
 }
