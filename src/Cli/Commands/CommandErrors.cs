@@ -16,8 +16,9 @@ public static class CommandErrors
         {
             return await action().ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
         {
+            // A gRPC call cut short by SIGTERM / Ctrl+C ends as Cancelled rather than as OperationCanceledException.
             await error.WriteLineAsync("gpups: interrupted").ConfigureAwait(false);
             return 130;
         }
