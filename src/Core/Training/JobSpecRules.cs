@@ -15,6 +15,8 @@ public static class JobSpecRules
         if (job.Mode == SyncMode.Unspecified) throw new ArgumentException("sync mode must be bsp, asp, ssp, coded, multi-message or backup");
         if (job.Stragglers < 0 || job.Stragglers >= job.Workers)
             throw new ArgumentException($"stragglers must be in 0..{job.Workers - 1} for {job.Workers} workers (got {job.Stragglers})");
+        if (job.Stragglers > 0 && job.Mode is SyncMode.Bsp or SyncMode.Asp or SyncMode.Ssp)
+            throw new ArgumentException($"stragglers (s = {job.Stragglers}) apply to the coded, multi-message and backup modes; {job.Mode.ToString().ToLowerInvariant()} ignores them");
         JobCodes.Create(job);
         if (job.Staleness < 0) throw new ArgumentException($"staleness must be >= 0 (got {job.Staleness})");
         if (job.Steps <= 0) throw new ArgumentException($"steps must be at least 1 (got {job.Steps})");

@@ -32,7 +32,7 @@ public class CodedTrainingTests
     [Fact]
     public async Task Coded_training_with_a_killed_worker_process_finishes_and_matches_bsp()
     {
-        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
+        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp, Stragglers = 0 }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
 
         // 50 ms of simulated compute per partition keeps the run long enough to kill a worker in the middle of it.
         var coded = Settings with { Mode = SyncMode.Coded, Processes = true, StragglerModel = "none:unit=0.05" };
@@ -65,7 +65,7 @@ public class CodedTrainingTests
     [Fact]
     public async Task Multi_message_training_with_a_persistent_straggler_matches_bsp()
     {
-        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp, Steps = 8 }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
+        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp, Stragglers = 0, Steps = 8 }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         var multi = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.MultiMessage, Steps = 8, StragglerModel = "persistent:count=1,factor=20,unit=0.01" },
             NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         Assert.Equal(bsp.Steps, multi.Steps);
@@ -77,7 +77,7 @@ public class CodedTrainingTests
     [Fact]
     public async Task Ignoring_stragglers_does_not_follow_bsp()
     {
-        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp, Steps = 5 }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
+        var bsp = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Bsp, Stragglers = 0, Steps = 5 }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         var backup = await TrainingRun.RunAsync(Settings with { Mode = SyncMode.Backup, Steps = 5, StragglerModel = "persistent:count=1,factor=20,unit=0.01" },
             NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
         double difference = bsp.Parameters.Zip(backup.Parameters, (a, b) => Math.Abs(a - b)).Max();
