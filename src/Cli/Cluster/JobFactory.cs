@@ -22,8 +22,7 @@ public static class JobFactory
             throw new ArgumentException($"{s.Workers} workers but only {data.Train.Rows} training rows");
         var shape = new ModelShape(s.Model, data.Train.FeatureCount, data.Train.ClassCount, s.Model == Kernels.ModelKind.Mlp ? s.Hidden : 0);
         shape.Validate();
-        int partitionRows = data.Train.Rows / s.Workers;
-        long steps = s.Steps > 0 ? s.Steps : (long)s.Epochs * JobSpecRules.StepsPerEpoch(partitionRows, s.BatchSize);
+        long steps = s.Steps > 0 ? s.Steps : (long)s.Epochs * JobSpecRules.StepsPerEpoch(data.Train.Rows, s.Workers, s.BatchSize);
         var job = new JobSpec
         {
             Model = JobSpecRules.ToWire(s.Model),

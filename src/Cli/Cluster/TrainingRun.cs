@@ -22,7 +22,7 @@ public static class TrainingRun
     {
         var (job, data) = JobFactory.CreateJob(settings);
         var shape = JobSpecRules.ToModelShape(job);
-        int stepsPerEpoch = JobSpecRules.StepsPerEpoch(data.Train.Rows / job.Workers, job.BatchSize);
+        int stepsPerEpoch = JobSpecRules.StepsPerEpoch(data.Train.Rows, job.Workers, job.BatchSize);
         // A step-synchronous shard updates once per step; an ASP/SSP shard once per push, i.e. `workers` times per step.
         int updatesPerStep = job.Mode is SyncMode.Asp or SyncMode.Ssp ? job.Workers : 1;
         using var evaluator = new ModelEvaluator(data, shape);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
 using GpuPs.Kernels;

@@ -48,7 +48,13 @@ public static class JobSpecRules
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
-    /// <summary>Steps one worker needs to see its partition once, given its row count and the batch size.</summary>
-    public static int StepsPerEpoch(int partitionRows, int batchSize) =>
-        batchSize <= 0 || batchSize >= partitionRows ? 1 : (partitionRows + batchSize - 1) / batchSize;
+    /// <summary>
+    /// Steps one pass over a partition takes: the training rows split into <paramref name="workers"/> partitions, each
+    /// contributing <paramref name="batchSize"/> rows per step (0: the whole partition).
+    /// </summary>
+    public static int StepsPerEpoch(int trainRows, int workers, int batchSize)
+    {
+        int partitionRows = trainRows / workers;
+        return batchSize <= 0 || batchSize >= partitionRows ? 1 : (partitionRows + batchSize - 1) / batchSize;
+    }
 }
