@@ -26,14 +26,7 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public static ChildProcess Start(string name, IReadOnlyList<string> arguments, ILogger log)
     {
-        var (fileName, prefix) = GpupsCommand();
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in prefix.Concat(arguments)) info.ArgumentList.Add(a);
+        var info = StartInfo(arguments);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var child = new ChildProcess(name, process);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) child._stdout.Writer.TryWrite(e.Data); else child._stdout.Writer.TryComplete(); };
@@ -98,6 +91,15 @@ public sealed class ChildProcess : IAsyncDisposable
     private string Tail()
     {
         lock (_stderrTail) return _stderrTail.Count == 0 ? "" : ":\n  " + string.Join("\n  ", _stderrTail);
+    }
+
+    /// <summary>Starts <c>gpups</c> with <paramref name="arguments"/>, stdout and stderr redirected.</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments)
+    {
+        var (fileName, prefix) = GpupsCommand();
+        var info = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in prefix.Concat(arguments)) info.ArgumentList.Add(a);
+        return info;
     }
 
     /// <summary>

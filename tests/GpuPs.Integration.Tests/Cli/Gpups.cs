@@ -9,9 +9,7 @@ public static class Gpups
 
     public static async Task<Result> RunAsync(params string[] args)
     {
-        var info = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(typeof(GpuPs.Cli.Program).Assembly.Location);
-        foreach (var a in args) info.ArgumentList.Add(a);
+        var info = GpuPs.Cli.Cluster.ChildProcess.StartInfo(args);
         info.Environment["NO_COLOR"] = "1";
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -24,13 +22,5 @@ public static class Gpups
             throw new TimeoutException($"gpups {string.Join(' ', args)} did not finish in 4 minutes:\n{await stderr}");
         }
         return new Result(process.ExitCode, await stdout, await stderr);
-    }
-
-    private static string DotnetHost()
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;
-        var self = Environment.ProcessPath;
-        return self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
     }
 }
