@@ -15,7 +15,7 @@ public static class CodesCommand
         var code = sources.Option("code", "auto", "fractional | cyclic | uncoded | auto");
         var seed = sources.Option("seed", 42UL, "seed of the float32 decode-error measurement");
         var json = new Option<bool>("--json") { Description = "print the description as JSON" };
-        var command = new Command("codes", "Print a gradient code's partition assignment, its matrix B, and the worst conditioning over every decodable responder set.");
+        var command = new Command("codes", "Print a gradient code's partition assignment, its matrix B, and its worst float32 decode error over every responder set a step can close on (exhaustive, never sampled).");
         foreach (var o in new Option[] { workers, stragglers, code, seed, json }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(() =>
         {
@@ -37,7 +37,8 @@ public static class CodesCommand
             table.AddRow([$"{i}", string.Join(",", d.Assignment[i]), .. d.B[i].Select(v => v == 0 ? "." : v.ToString("0.###"))]);
         console.Write(table);
         var c = d.Conditioning;
-        Console.WriteLine($"responder sets of size {c.ResponderSetSize}: {c.SubsetsEvaluated} of {c.SubsetsTotal} evaluated ({(c.Exhaustive ? "all" : "sampled")}), {c.UndecodableSubsets} not decodable");
-        Console.WriteLine($"worst condition number {c.WorstConditionNumber:G4}, max |a| {c.MaxAbsWeight:G4}, worst residual {c.WorstResidual:G3}, worst float32 decode error {c.WorstFloat32RelativeError:G3}");
+        Console.WriteLine($"responder sets of size {c.ResponderSetSize}: all {c.SubsetsTotal:N0} covered ({c.Method}), {c.UndecodableSubsets} not decodable");
+        Console.WriteLine($"worst float32 decode error {c.WorstFloat32RelativeError:G3} (limit {CodeConditioning.Float32Tolerance:G1}), max |a| {c.MaxAbsWeight:G4}, " +
+                          $"condition number at the worst set {c.ConditionAtWorstSet:G4}, worst residual {c.WorstResidual:G3}");
     }
 }

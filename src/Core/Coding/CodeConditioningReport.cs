@@ -3,20 +3,21 @@ using System.Text.Json.Serialization;
 namespace GpuPs.Core.Coding;
 
 /// <summary>
-/// Numerical health of a gradient code over responder sets of size n − s (see
+/// Numerical health of a gradient code over every responder set a step can close on (see
 /// <see cref="CodeConditioning.Analyze"/>). Serialises with System.Text.Json; infinities (an
 /// undecodable set) are written as the string "Infinity".
 /// </summary>
 /// <param name="SubsetsTotal">C(n, n−s).</param>
-/// <param name="SubsetsEvaluated">Responder sets analysed: all of them when <paramref name="Exhaustive"/>, else a seeded sample.</param>
-/// <param name="UndecodableSubsets">Evaluated sets the decoder refused; 0 for a correct code.</param>
-/// <param name="WorstConditionNumber">Largest effective condition number σ_max/σ_r of B_F (r = its numerical rank).</param>
+/// <param name="SubsetsEvaluated">Responder sets the figures cover: all of them (no code is built that cannot be checked exhaustively).</param>
+/// <param name="Method">How every set is covered: one by one, or by the repetition argument.</param>
+/// <param name="UndecodableSubsets">(n−s)-sets that do not decode; 0 for every code GpuPs builds.</param>
+/// <param name="ConditionAtWorstSet">Effective condition number σ_max/σ_r of B_F at the set with the worst float32 error.</param>
 /// <param name="MaxAbsWeight">Largest |a_i| of any decoding; float32 rounding in c_i is amplified by about this much.</param>
-/// <param name="WorstResidual">Largest ‖B_Fᵀa − 1‖∞ among decodable sets, in float64.</param>
-/// <param name="WorstFloat32RelativeError">Largest ‖Σa_i c_i − Σg_j‖₂ / ‖Σg_j‖₂ with float32 g_j and
-/// float32 encoding c_i = Σ (float)B[i,j]·g_j, decoded in float64.</param>
+/// <param name="WorstResidual">Largest ‖B_Fᵀa − 1‖∞ among the sets, in float64.</param>
+/// <param name="WorstFloat32RelativeError">Largest ‖Σa_i c_i − Σg_j‖₂ / ‖Σg_j‖₂ with N(0,1) float32 g_j, float32
+/// encoding c_i = Σ (float)B[i,j]·g_j and float64 decoding; at most <see cref="CodeConditioning.Float32Tolerance"/>.</param>
 /// <param name="GradientDimension">Length of the random partition gradients.</param>
-/// <param name="Seed">Seed of the gradients and, when sampled, of the responder sets.</param>
+/// <param name="Seed">Seed of the gradients.</param>
 [JsonNumberHandling(JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 public sealed record CodeConditioningReport(
     string Code,
@@ -25,10 +26,10 @@ public sealed record CodeConditioningReport(
     int Stragglers,
     int ResponderSetSize,
     long SubsetsTotal,
-    int SubsetsEvaluated,
-    bool Exhaustive,
+    long SubsetsEvaluated,
+    string Method,
     int UndecodableSubsets,
-    double WorstConditionNumber,
+    double ConditionAtWorstSet,
     double MaxAbsWeight,
     double WorstResidual,
     double WorstFloat32RelativeError,

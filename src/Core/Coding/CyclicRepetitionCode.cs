@@ -5,62 +5,55 @@ namespace GpuPs.Core.Coding;
 
 /// <summary>
 /// Cyclic repetition code: worker i holds partitions i, i+1, …, i+s (mod n); B is exactly 0 outside
-/// that window, and every (n−s)-subset of workers decodes. Two constructions, chosen by parity:
-/// <list type="bullet">
+/// that window, and every (n−s)-subset of workers decodes. Each candidate construction is checked exhaustively by
+/// <see cref="CodeConditioning"/> and used only when its worst float32 decode error over every responder set is below
+/// <see cref="CodeConditioning.AcceptanceLimit"/>; in this order:
+/// <list type="number">
 /// <item><b>n + s odd (or s = 0): cyclic-MDS</b> (Raviv, Tamo, Tandon, Dimakis, ICML 2018). Row i is the
 /// coefficient vector of xⁱ·p(x) mod (xⁿ − 1), where p(x) = Π_{j∈J}(x − ωʲ), ω = e^{2πi/n}, and J is
 /// the s consecutive frequencies (n−s+1)/2 … (n+s−1)/2 centred on n/2. J is closed under j ↦ n−j, so
 /// p is real; its roots are consecutive, so the row space is a Reed–Solomon (MDS) code: any n−s rows
 /// are independent and span it, and it contains 1 because frequency 0 ∉ J. Measured worst float32
-/// decode error ≤ 3e-6 for n ≤ 16, s ≤ 4 (PAPERS.md).</item>
-/// <item><b>n + s even: best random draw</b> of Tandon et al.'s Algorithm 2. H is an s×n Gaussian
-/// matrix with zero row sums; row i of B spans the null space of H's columns i … i+s, so BHᵀ = 0 and
-/// every (n−s)-subset spans null(H) ∋ 1 with probability 1. <see cref="SeedDraws"/> seeds are tried and
-/// the one whose worst responder set has the smallest condition number is kept (over all (n−s)-subsets
-/// when there are at most <see cref="SearchSubsetLimit"/>, else a fixed sample; fewer for n &gt; 16).
-/// No real B with this support comes from the MDS recipe here: a conjugate-closed set of s consecutive
-/// frequencies centred on n/2 exists only when n + s is odd. Conditioning is worse and must be checked
-/// with <see cref="CodeConditioning.Analyze"/>.</item>
+/// error 9e-8 (n = 5, s = 2) to 3e-6 (n = 32, s = 3).</item>
+/// <item><b>n + s even: the best of <see cref="SeedDraws"/> random draws</b> of Tandon et al.'s Algorithm 2 (H an s×n
+/// Gaussian matrix with zero row sums; row i of B spans the null space of H's columns i … i+s), chosen by its exact
+/// worst float32 error. No real MDS construction exists here (a conjugate-closed set of s consecutive frequencies
+/// centred on n/2 needs n + s odd). Good for small n, hopeless beyond n ≈ 16.</item>
+/// <item><b>n + s even, when no draw qualifies: cyclic-MDS for s + 1 stragglers</b> (n + s + 1 is odd): each worker holds
+/// one more partition (load s + 2 instead of s + 1) and the code tolerates s + 1 stragglers, so <see cref="GradientCode.Stragglers"/>
+/// is s + 1. Measured 1.9e-7 (n = 8, s = 2) to 3e-6 (n = 32, s = 2).</item>
 /// </list>
-/// Every row is scaled to Euclidean norm √(s+1) (the norm of a 0/1 row holding s+1 partitions) with
-/// a positive row sum, so condition numbers and weights compare directly with the other codes.
-/// Constructions are cached per (n, s) for the process: the random search costs ≤ 0.4 s for n ≤ 12
-/// and seconds beyond n = 16, and its result is poor there anyway (float32 error 1e-4 to 2e-3 for
-/// n = 16…33): prefer an (n, s) with n + s odd, e.g. one more tolerated straggler.
+/// When none qualifies the constructor refuses with the alternatives (fractional repetition where (s+1) | n, or an s
+/// with n + s odd). Other candidates measured and rejected: real cyclic codes with non-consecutive conjugate-closed
+/// roots decode for some n but have dependent (n−s)-sets, so smaller responder sets lose their unique weights.
+/// Every row is scaled to Euclidean norm √(load) with a positive row sum, so condition numbers and weights compare
+/// directly with the other codes. Constructions (and refusals) are cached per (n, s) for the process.
 /// </summary>
 public sealed class CyclicRepetitionCode : GradientCode
 {
     /// <summary>Seeds (1 … SeedDraws) tried by the random construction.</summary>
     public const int SeedDraws = 64;
 
-    /// <summary>
-    /// Most responder sets per seed in the random search for n ≤ 16; beyond that the limit shrinks as
-    /// (16/n)³ (floor 64) to bound the O(n³) singular-value work: measured on 2 cores, the full search
-    /// takes ≤ 0.4 s for n ≤ 14, 3.4 s at n = 16, s = 4 (all 1,820 sets), but 158 s at n = 64, s = 2
-    /// with all 2,016 sets. Sampling misses the true worst set (n = 16, s = 4: sampled 9e3 vs 1.6e5).
-    /// </summary>
-    public const int SearchSubsetLimit = 5000;
-
-    private static int SearchSubsets(int n) =>
-        n <= 16 ? SearchSubsetLimit : Math.Max(64, (int)(SearchSubsetLimit * Math.Pow(16.0 / n, 3)));
-
-    private sealed record Built(double[,] B, string Description, ulong? Seed);
+    private sealed record Built(double[,]? B, int Stragglers, string Description, ulong? Seed, string? Refusal);
 
     private static readonly ConcurrentDictionary<(int, int), Built> Cache = new();
 
     /// <exception cref="ArgumentOutOfRangeException">n outside 1..64 or s outside 0..n−1.</exception>
+    /// <exception cref="ArgumentException">No construction keeps the float32 decode error within
+    /// <see cref="CodeConditioning.Float32Tolerance"/> for this (n, s); the message names what would work.</exception>
     public CyclicRepetitionCode(int workers, int stragglers)
-        : this(stragglers, Cache.GetOrAdd((workers, stragglers), key => Build(key.Item1, key.Item2)))
+        : this(Cache.GetOrAdd((workers, stragglers), key => Build(key.Item1, key.Item2)))
     {
     }
 
-    private CyclicRepetitionCode(int stragglers, Built built)
-        : base("cyclic", built.Description, stragglers, built.B)
+    private CyclicRepetitionCode(Built built)
+        : base("cyclic", built.Description, built.Stragglers,
+               built.B ?? throw new ArgumentException(built.Refusal, "stragglers"))
     {
         Seed = built.Seed;
     }
 
-    /// <summary>True for the cyclic-MDS construction (n + s odd or s = 0).</summary>
+    /// <summary>True for the cyclic-MDS constructions (for s or for s + 1 stragglers).</summary>
     public bool IsCyclicMds => Seed is null;
 
     /// <summary>Seed of the random construction; null for cyclic-MDS.</summary>
@@ -69,26 +62,64 @@ public sealed class CyclicRepetitionCode : GradientCode
     private static Built Build(int n, int s)
     {
         Validate(n, s);
-        if (s == 0 || (n + s) % 2 == 1)
-            return new Built(Circulant(n, s, MdsPolynomial(n, s)),
-                $"cyclic-MDS: rows are shifts of p(x) with roots at frequencies {(n - s + 1) / 2}..{(n + s - 1) / 2} of {n}", null);
+        if (ResponderSubsets.Count(n, s) > CodeConditioning.ExhaustiveLimit)
+            return Refused(n, s, $"C({n}, {s}) straggler sets are too many to check exhaustively (limit {CodeConditioning.ExhaustiveLimit:N0})");
 
-        var (masks, exhaustive) = ResponderSubsets.Select(n, n - s, SearchSubsets(n), SearchSubsets(n), seed: 0);
-        double[,]? bestB = null;
-        double bestCond = double.PositiveInfinity;
+        if (s == 0 || (n + s) % 2 == 1)
+        {
+            var mds = Circulant(n, s, MdsPolynomial(n, s));
+            double error = Worst(mds, s, double.PositiveInfinity);
+            return error <= CodeConditioning.AcceptanceLimit
+                ? new Built(mds, s, $"{MdsDescription(n, s)}; worst float32 error {error:G2}", null, null)
+                : Refused(n, s, $"the cyclic-MDS construction's worst float32 decode error is {error:G3}");
+        }
+
+        double bestError = double.PositiveInfinity;
+        double[,]? best = null;
         ulong bestSeed = 0;
         for (ulong seed = 1; seed <= SeedDraws; seed++)
         {
             var b = RandomNullSpaceDraw(n, s, seed);
             if (b is null) continue;
-            double worst = CodeConditioning.WorstConditionNumber(b, masks, abandonAbove: bestCond);
-            if (worst < bestCond) (bestB, bestCond, bestSeed) = (b, worst, seed);
+            double error = Worst(b, s, abandonAbove: Math.Min(bestError, CodeConditioning.AcceptanceLimit));
+            if (error < bestError) (best, bestError, bestSeed) = (b, error, seed);
         }
-        if (bestB is null)
-            throw new InvalidOperationException($"No random cyclic construction for n = {n}, s = {s} had every responder set full rank.");
-        return new Built(bestB,
-            $"random null-space (Tandon Alg. 2), seed {bestSeed} best of {SeedDraws}: worst condition {bestCond:G3} over " +
-            (exhaustive ? $"all {masks.Count}" : $"{masks.Count} sampled") + $" {n - s}-subsets", bestSeed);
+        if (best is not null && bestError <= CodeConditioning.AcceptanceLimit)
+            return new Built(best, s,
+                $"random null-space (Tandon Alg. 2), seed {bestSeed} best of {SeedDraws}: worst float32 error {bestError:G2}", bestSeed, null);
+
+        if (s + 1 < n)
+        {
+            var wider = Circulant(n, s + 1, MdsPolynomial(n, s + 1));
+            double error = Worst(wider, s + 1, double.PositiveInfinity);
+            if (error <= CodeConditioning.AcceptanceLimit)
+                return new Built(wider, s + 1,
+                    $"{MdsDescription(n, s + 1)}, for s + 1 = {s + 1} stragglers (n + s even, and none of {SeedDraws} random " +
+                    $"draws stays below float32 error {CodeConditioning.AcceptanceLimit:G2}); worst float32 error {error:G2}", null, null);
+        }
+        return Refused(n, s, $"none of {SeedDraws} random draws, nor the cyclic-MDS code for s + 1, stays below {CodeConditioning.AcceptanceLimit:G2}");
+    }
+
+    private static double Worst(double[,] b, int s, double abandonAbove) =>
+        CodeConditioning.WorstFloat32Error(b, s, RoundingProfile.DefaultSeed, abandonAbove) ?? double.PositiveInfinity;
+
+    private static string MdsDescription(int n, int s) =>
+        $"cyclic-MDS: rows are shifts of p(x) with roots at frequencies {(n - s + 1) / 2}..{(n + s - 1) / 2} of {n}";
+
+    private static Built Refused(int n, int s, string why)
+    {
+        var fractional = Enumerable.Range(1, n - 1).Where(t => n % (t + 1) == 0).OrderBy(t => Math.Abs(t - s)).Take(2).Order().ToArray();
+        // Suggested only after checking them: cyclic-MDS degrades with n too (n = 64, s = 3: 1.2e-5).
+        var odd = new[] { s - 1, s + 1 }.Where(t => t >= 1 && t < n && (n + t) % 2 == 1 &&
+            ResponderSubsets.Count(n, t) <= CodeConditioning.ExhaustiveLimit &&
+            Worst(Circulant(n, t, MdsPolynomial(n, t)), t, CodeConditioning.AcceptanceLimit) <= CodeConditioning.AcceptanceLimit).ToArray();
+        var options = new List<string>();
+        if (fractional.Length > 0) options.Add($"--code fractional with s = {string.Join(" or ", fractional)} ((s+1) divides n: exact 0/1 decode)");
+        if (odd.Length > 0) options.Add($"the cyclic-MDS code with s = {string.Join(" or ", odd)} (n + s odd)");
+        options.Add("fewer workers");
+        return new Built(null, s, "", null,
+            $"No cyclic gradient code for n = {n}, s = {s} decodes within float32 error {CodeConditioning.Float32Tolerance:G1}: {why}. " +
+            $"Use {string.Join(", or ", options)}.");
     }
 
     /// <summary>Real coefficients p_0 … p_s of Π_{j∈J}(x − ωʲ), J centred on n/2 (requires n + s odd or s = 0).</summary>

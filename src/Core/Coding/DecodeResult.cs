@@ -10,5 +10,7 @@ namespace GpuPs.Core.Coding;
 /// <param name="Residual">‖B_Fᵀa − 1‖∞ of the least-squares solution in float64
 /// (+∞ when the set was refused before solving).</param>
 /// <param name="Rank">Numerical rank of B_F (0 when refused before solving).</param>
+/// <param name="PredictedFloat32Error">Relative float32 error of this decode predicted by the code's
+/// <see cref="RoundingProfile"/> (+∞ when no weights were found).</param>
 /// <param name="Reason">Why the set is not decodable; null when it is.</param>
-public sealed record DecodeResult(bool IsDecodable, double[] Weights, double Residual, int Rank, string? Reason);
+public sealed record DecodeResult(bool IsDecodable, double[] Weights, double Residual, int Rank, double PredictedFloat32Error, string? Reason);

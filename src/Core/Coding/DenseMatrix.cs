@@ -26,41 +26,97 @@ public static class DenseMatrix
     {
         int rows = a.GetLength(0), cols = a.GetLength(1);
         if (b.Length != rows) throw new ArgumentException($"b has {b.Length} entries, A has {rows} rows.", nameof(b));
-        var r = (double[,])a.Clone();
-        var qtb = (double[])b.Clone();
-        var perm = Enumerable.Range(0, cols).ToArray();
-        int steps = Math.Min(rows, cols), rank = 0;
-        double firstPivot = 0;
-        for (int t = 0; t < steps; t++)
-        {
-            // Recompute trailing column norms each step instead of downdating: at ≤ 64 columns the
-            // cost is negligible and it avoids the cancellation that downdating needs guards for.
-            int best = t;
-            double bestNorm = -1;
-            for (int c = t; c < cols; c++)
-            {
-                double norm = ColumnNorm(r, c, t);
-                // Exact ties (duplicated columns stay bit-identical) go to the lowest original column.
-                if (norm > bestNorm || norm == bestNorm && perm[c] < perm[best]) (best, bestNorm) = (c, norm);
-            }
-            if (t == 0) firstPivot = bestNorm;
-            if (bestNorm == 0 || bestNorm <= rankTolerance * firstPivot) break;
-            SwapColumns(r, t, best);
-            (perm[t], perm[best]) = (perm[best], perm[t]);
-            ApplyHouseholder(r, qtb, t, bestNorm);
-            rank++;
-        }
-
+        var qr = PivotedQr.Factorize(a, b, rankTolerance);
+        int rank = qr.Rank;
         var y = new double[rank];
         for (int i = rank - 1; i >= 0; i--)
         {
-            double sum = qtb[i];
-            for (int j = i + 1; j < rank; j++) sum -= r[i, j] * y[j];
-            y[i] = sum / r[i, i];
+            double sum = qr.Qtb[i];
+            for (int j = i + 1; j < rank; j++) sum -= qr.R[i, j] * y[j];
+            y[i] = sum / qr.R[i, i];
         }
         var x = new double[cols];
-        for (int i = 0; i < rank; i++) x[perm[i]] = y[i];
+        for (int i = 0; i < rank; i++) x[qr.Permutation[i]] = y[i];
         return new LeastSquaresSolution(x, rank);
+    }
+
+    /// <summary>
+    /// Orthonormal basis of the null space {x : A·x = 0} of A (rows×cols), as the columns of a cols×(cols − r) matrix,
+    /// r the numerical rank from the same pivoted QR as <see cref="SolveLeastSquares"/>: x_P = [−R₁₁⁻¹R₁₂·z; z], then
+    /// modified Gram–Schmidt applied twice ("twice is enough", Giraud et al. 2005) so the basis is orthonormal to
+    /// rounding even when R₁₁ is poorly conditioned.
+    /// </summary>
+    public static double[,] NullSpace(double[,] a, double rankTolerance)
+    {
+        int cols = a.GetLength(1);
+        var qr = PivotedQr.Factorize(a, new double[a.GetLength(0)], rankTolerance);
+        int rank = qr.Rank, dim = cols - rank;
+        var basis = new double[cols][];
+        var v = new double[dim][];
+        for (int z = 0; z < dim; z++)
+        {
+            // Free variable rank + z set to 1, the pivot variables solved from R₁₁·x₁ = −R₁₂·e_z.
+            var x = new double[cols];
+            x[rank + z] = 1;
+            for (int i = rank - 1; i >= 0; i--)
+            {
+                double sum = -qr.R[i, rank + z];
+                for (int j = i + 1; j < rank; j++) sum -= qr.R[i, j] * x[j];
+                x[i] = sum / qr.R[i, i];
+            }
+            v[z] = new double[cols];
+            for (int i = 0; i < cols; i++) v[z][qr.Permutation[i]] = x[i];
+        }
+        for (int pass = 0; pass < 2; pass++)
+        for (int z = 0; z < dim; z++)
+        {
+            for (int p = 0; p < z; p++)
+            {
+                double dot = TensorPrimitives.Dot<double>(v[p], v[z]);
+                for (int i = 0; i < cols; i++) v[z][i] -= dot * v[p][i];
+            }
+            double norm = Math.Sqrt(TensorPrimitives.Dot<double>(v[z], v[z]));
+            for (int i = 0; i < cols; i++) v[z][i] /= norm;
+        }
+        var result = new double[cols, dim];
+        for (int z = 0; z < dim; z++)
+        for (int i = 0; i < cols; i++)
+            result[i, z] = v[z][i];
+        return result;
+    }
+
+    /// <summary>A·P = Q·R by Householder reflections with column pivoting, stopped at the numerical rank; Qᵀb kept.</summary>
+    private readonly record struct PivotedQr(double[,] R, double[] Qtb, int[] Permutation, int Rank)
+    {
+        public static PivotedQr Factorize(double[,] a, double[] b, double rankTolerance)
+        {
+            int rows = a.GetLength(0), cols = a.GetLength(1);
+            var r = (double[,])a.Clone();
+            var qtb = (double[])b.Clone();
+            var perm = Enumerable.Range(0, cols).ToArray();
+            int steps = Math.Min(rows, cols), rank = 0;
+            double firstPivot = 0;
+            for (int t = 0; t < steps; t++)
+            {
+                // Recompute trailing column norms each step instead of downdating: at ≤ 64 columns the
+                // cost is negligible and it avoids the cancellation that downdating needs guards for.
+                int best = t;
+                double bestNorm = -1;
+                for (int c = t; c < cols; c++)
+                {
+                    double norm = ColumnNorm(r, c, t);
+                    // Exact ties (duplicated columns stay bit-identical) go to the lowest original column.
+                    if (norm > bestNorm || norm == bestNorm && perm[c] < perm[best]) (best, bestNorm) = (c, norm);
+                }
+                if (t == 0) firstPivot = bestNorm;
+                if (bestNorm == 0 || bestNorm <= rankTolerance * firstPivot) break;
+                SwapColumns(r, t, best);
+                (perm[t], perm[best]) = (perm[best], perm[t]);
+                ApplyHouseholder(r, qtb, t, bestNorm);
+                rank++;
+            }
+            return new PivotedQr(r, qtb, perm, rank);
+        }
     }
 
     /// <summary>

@@ -8,7 +8,13 @@ namespace GpuPs.Core.Coding;
 /// problem B_Fᵀa ≈ 1 by Householder QR with column pivoting (never the normal equations).
 /// With more responders than needed the basic solution is returned: only rank(B_F) responders get
 /// nonzero weight (for fractional repetition: the lowest-numbered responder of each group, weight 1).
-/// Results are cached per responder set (key: bitmask of worker ids, hence n ≤ 64); thread-safe.
+/// A set is decodable only when the residual is within <see cref="ResidualTolerance"/> and the float32 error the
+/// decode would have, predicted by the code's <see cref="RoundingProfile"/>, is within
+/// <see cref="CodeConditioning.Float32Tolerance"/>: a wrong gradient is never applied, the step waits for another
+/// responder instead. Every code GpuPs builds passes both on every set a step can close on, so the second test is a
+/// guard, not a path.
+/// Sets that leave a partition uncovered are refused from bitmasks without solving or caching (the server asks after
+/// every push); solved sets are cached by bitmask (hence n ≤ 64), at most <see cref="MaxCachedSets"/> of them. Thread-safe.
 /// </summary>
 public sealed class GradientDecoder
 {
@@ -25,11 +31,20 @@ public sealed class GradientDecoder
     /// <summary>Largest supported n: responder sets are cached by a 64-bit mask.</summary>
     public const int MaxWorkers = 64;
 
+    /// <summary>
+    /// Bound on cached solutions (each ≤ 64 weights, ~0.6 KB): a run meets at most n prefixes of its arrival order per
+    /// step, and the covering ones repeat, so this holds every set of a long run with n ≤ 16; beyond it sets are solved
+    /// again (~0.1 ms at n = 16) rather than letting memory grow.
+    /// </summary>
+    public const int MaxCachedSets = 1 << 14;
+
     private readonly double[,] _b;
     private readonly int _workers, _partitions;
+    private readonly ulong[] _holders;   // bitmask of the workers holding partition j
+    private readonly RoundingProfile _profile;
     private readonly ConcurrentDictionary<ulong, Solution> _cache = new();
 
-    private sealed record Solution(double[] WeightByWorker, double Residual, int Rank, string? Reason);
+    private sealed record Solution(double[] WeightByWorker, double Residual, int Rank, double PredictedError, string? Reason);
 
     /// <summary>Snapshots B from <paramref name="code"/>'s indexer.</summary>
     public GradientDecoder(IGradientCode code)
@@ -40,9 +55,14 @@ public sealed class GradientDecoder
         _workers = code.Workers;
         _partitions = code.Partitions;
         _b = new double[_workers, _partitions];
+        _holders = new ulong[_partitions];
         for (int i = 0; i < _workers; i++)
         for (int j = 0; j < _partitions; j++)
+        {
             _b[i, j] = code[i, j];
+            if (_b[i, j] != 0) _holders[j] |= 1UL << i;
+        }
+        _profile = new RoundingProfile(_b, RoundingProfile.DefaultSeed);
     }
 
     /// <summary>Number of distinct responder sets solved so far.</summary>
@@ -64,24 +84,32 @@ public sealed class GradientDecoder
             mask |= bit;
         }
 
-        var solution = _cache.GetOrAdd(mask, Solve);
+        var solution = Uncovered(mask) ?? (_cache.TryGetValue(mask, out var cached) ? cached : Cache(mask, Solve(mask)));
         if (solution.Reason is not null)
-            return new DecodeResult(false, [], solution.Residual, solution.Rank, solution.Reason);
+            return new DecodeResult(false, [], solution.Residual, solution.Rank, solution.PredictedError, solution.Reason);
         var weights = new double[responders.Count];
         for (int i = 0; i < weights.Length; i++) weights[i] = solution.WeightByWorker[responders[i]];
-        return new DecodeResult(true, weights, solution.Residual, solution.Rank, null);
+        return new DecodeResult(true, weights, solution.Residual, solution.Rank, solution.PredictedError, null);
+    }
+
+    private Solution Cache(ulong mask, Solution solution)
+    {
+        if (_cache.Count < MaxCachedSets) _cache.TryAdd(mask, solution);
+        return solution;
+    }
+
+    /// <summary>The refusal of a set that leaves some partition uncovered, or null when every partition has a responder.</summary>
+    private Solution? Uncovered(ulong mask)
+    {
+        if (mask == 0) return Refused("no responders");
+        List<int>? uncovered = null;
+        for (int j = 0; j < _partitions; j++)
+            if ((_holders[j] & mask) == 0) (uncovered ??= []).Add(j);
+        return uncovered is null ? null : Refused($"partition(s) {string.Join(", ", uncovered)} held by no responder");
     }
 
     private Solution Solve(ulong mask)
     {
-        if (mask == 0) return Refused("no responders");
-
-        var uncovered = Enumerable.Range(0, _partitions)
-            .Where(j => !Enumerable.Range(0, _workers).Any(i => (mask >> i & 1) != 0 && _b[i, j] != 0))
-            .ToArray();
-        if (uncovered.Length > 0)
-            return Refused($"partition(s) {string.Join(", ", uncovered)} held by no responder");
-
         var workers = Enumerable.Range(0, _workers).Where(i => (mask >> i & 1) != 0).ToArray();
         var bft = new double[_partitions, workers.Length];
         for (int c = 0; c < workers.Length; c++)
@@ -98,14 +126,19 @@ public sealed class GradientDecoder
             residual = Math.Max(residual, Math.Abs(sum));
         }
         if (!(residual <= ResidualTolerance))
-            return new Solution([], residual, rank,
+            return new Solution([], residual, rank, double.PositiveInfinity,
                 $"the all-ones vector is not in the span of the {BitOperations.PopCount(mask)} responders' rows " +
                 $"(rank {rank}, least-squares residual {residual:G3} > {ResidualTolerance:G1})");
 
         var byWorker = new double[_workers];
         for (int c = 0; c < workers.Length; c++) byWorker[workers[c]] = a[c];
-        return new Solution(byWorker, residual, rank, null);
+        double predicted = _profile.RelativeError(byWorker);
+        if (!(predicted <= CodeConditioning.Float32Tolerance))
+            return new Solution([], residual, rank, predicted,
+                $"the decode is ill-conditioned: predicted float32 error {predicted:G3} > {CodeConditioning.Float32Tolerance:G1} " +
+                $"(largest weight {byWorker.Max(v => Math.Abs(v)):G3})");
+        return new Solution(byWorker, residual, rank, predicted, null);
     }
 
-    private static Solution Refused(string reason) => new([], double.PositiveInfinity, 0, reason);
+    private static Solution Refused(string reason) => new([], double.PositiveInfinity, 0, double.PositiveInfinity, reason);
 }

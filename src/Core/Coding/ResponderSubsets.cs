@@ -35,21 +35,32 @@ public static class ResponderSubsets
     }
 
     /// <summary>Every subset of <paramref name="size"/> workers, in increasing mask order.</summary>
-    public static List<ulong> All(int workers, int size)
+    public static List<ulong> All(int workers, int size) => [.. Enumerate(workers, size)];
+
+    /// <summary>Every subset of <paramref name="size"/> workers, in increasing mask order, one at a time (C(64, 4) =
+    /// 635,376 masks need not be held at once).</summary>
+    public static IEnumerable<ulong> Enumerate(int workers, int size)
     {
         Check(workers, size);
-        var masks = new List<ulong>();
-        if (size == 0) return [0UL];
+        return Gosper(workers, size);
+    }
+
+    private static IEnumerable<ulong> Gosper(int workers, int size)
+    {
+        if (size == 0)
+        {
+            yield return 0UL;
+            yield break;
+        }
         ulong end = workers == 64 ? 0 : 1UL << workers;
         // Gosper's hack: next larger integer with the same popcount.
         for (ulong m = size == 64 ? ulong.MaxValue : (1UL << size) - 1; ;)
         {
-            masks.Add(m);
+            yield return m;
             ulong low = m & (~m + 1), ripple = m + low;
-            if (ripple == 0 || ripple >= end && end != 0) break;
+            if (ripple == 0 || ripple >= end && end != 0) yield break;
             m = ripple | (((m ^ ripple) >> 2) / low);
         }
-        return masks;
     }
 
     private static void Check(int workers, int size)

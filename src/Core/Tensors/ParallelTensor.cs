@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace GpuPs.Core.Tensors;
@@ -38,6 +39,59 @@ public static class ParallelTensor
                 AddScaled(new Span<float>((float*)a + start, count), new ReadOnlySpan<float>((float*)v + start, count), scale);
             });
         }
+    }
+
+    /// <summary>
+    /// <c>accumulator += scale · values</c> in float64: the coded decode Σ a_i c_i, whose weights reach ~30 for cyclic-MDS
+    /// codes, so float32 partial sums would add rounding comparable to the encoding error the codes are checked for.
+    /// </summary>
+    public static unsafe void MultiplyAddWidening(Span<double> accumulator, ReadOnlySpan<float> values, double scale)
+    {
+        if (accumulator.Length != values.Length)
+            throw new ArgumentException($"cannot add {values.Length} values into {accumulator.Length}");
+        int parts = Math.Min(Environment.ProcessorCount, accumulator.Length / MinParallelLength);
+        if (parts <= 1)
+        {
+            AddScaledWidening(accumulator, values, scale);
+            return;
+        }
+        fixed (double* acc = accumulator)
+        fixed (float* val = values)
+        {
+            nint a = (nint)acc, v = (nint)val;
+            int length = accumulator.Length, chunk = (length + parts - 1) / parts;
+            Parallel.For(0, parts, part =>
+            {
+                int start = part * chunk, count = Math.Min(chunk, length - start);
+                AddScaledWidening(new Span<double>((double*)a + start, count), new ReadOnlySpan<float>((float*)v + start, count), scale);
+            });
+        }
+    }
+
+    /// <summary><c>destination = (float)source</c>, rounding to nearest.</summary>
+    public static void Narrow(Span<float> destination, ReadOnlySpan<double> source)
+    {
+        if (destination.Length != source.Length)
+            throw new ArgumentException($"cannot narrow {source.Length} values into {destination.Length}");
+        TensorPrimitives.ConvertTruncating<double, float>(source, destination);
+    }
+
+    private static void AddScaledWidening(Span<double> accumulator, ReadOnlySpan<float> values, double scale)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var factor = new Vector<double>(scale);
+            for (; i <= values.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                Vector.Widen(new Vector<float>(values[i..]), out var low, out var high);
+                var accLow = new Vector<double>(accumulator[i..]);
+                var accHigh = new Vector<double>(accumulator[(i + Vector<double>.Count)..]);
+                (accLow + low * factor).CopyTo(accumulator[i..]);
+                (accHigh + high * factor).CopyTo(accumulator[(i + Vector<double>.Count)..]);
+            }
+        }
+        for (; i < values.Length; i++) accumulator[i] += scale * values[i];
     }
 
     private static void AddScaled(Span<float> accumulator, ReadOnlySpan<float> values, float scale)

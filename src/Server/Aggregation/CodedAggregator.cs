@@ -7,11 +7,12 @@ using Serilog;
 namespace GpuPs.Server.Aggregation;
 
 /// <summary>
-/// Gradient coding (Tandon et al. 2017): worker i pushes c_i = Σ_j B[i,j] g_j. As soon as the responders F of the open
-/// step are decodable (a with aᵀB_F = 1ᵀ, residual checked in float64 by the code's decoder), the step's gradient sum
-/// Σ_j g_j = Σ_{i∈F} a_i c_i is applied — stragglers are not waited for, and their later pushes are dropped. A responder
-/// set whose decode is refused (ill-conditioned, residual too large) waits for more responders instead of applying a wrong
-/// gradient.
+/// Gradient coding (Tandon et al. 2017): worker i pushes c_i = Σ_j B[i,j] g_j. After every push the responders F of the
+/// open step are tested, whatever their number: the step closes the moment F decodes (a with aᵀB_F = 1ᵀ in float64 and a
+/// predicted float32 error within tolerance, by the code's decoder), and Σ_j g_j = Σ_{i∈F} a_i c_i is applied — for a
+/// fractional code as soon as every group has a responder, however few workers that is. Stragglers are not waited for,
+/// and their later pushes are dropped. A set that does not decode waits for the next responder; a wrong gradient is
+/// never applied. The sum is accumulated in float64 and rounded once.
 /// </summary>
 public sealed class CodedAggregator : SynchronousAggregator
 {
@@ -19,7 +20,8 @@ public sealed class CodedAggregator : SynchronousAggregator
     private readonly ILogger _log;
     private readonly float[][] _coded;
     private readonly double[] _loss;
-    private readonly float[] _sum;
+    private readonly double[] _sum;
+    private readonly float[] _rounded;
     private readonly List<int> _responders = [];
     private long _samples;
 
@@ -34,7 +36,8 @@ public sealed class CodedAggregator : SynchronousAggregator
         // until the step closes (n × shard length floats, allocated once).
         _coded = Enumerable.Range(0, workers.Length).Select(_ => new float[model.Length]).ToArray();
         _loss = new double[workers.Length];
-        _sum = new float[model.Length];
+        _sum = new double[model.Length];
+        _rounded = new float[model.Length];
     }
 
     protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
@@ -56,11 +59,13 @@ public sealed class CodedAggregator : SynchronousAggregator
 
     protected override bool TryClose()
     {
-        if (_responders.Count < _code.MinResponders || IsFinished) return false;
+        if (_responders.Count == 0 || IsFinished) return false;
         var decode = _code.Decode(_responders);
         if (!decode.IsDecodable)
         {
-            _log.Warning("Step {Step}: responders {Responders} not decodable ({Reason}); waiting for more", Model.Step, _responders, decode.Reason);
+            // Below n − s responders an undecodable set is the normal case; from n − s on it means a refused decode.
+            if (_responders.Count >= _code.MinResponders)
+                _log.Warning("Step {Step}: responders {Responders} not decodable ({Reason}); waiting for more", Model.Step, _responders, decode.Reason);
             return false;
         }
         Array.Clear(_sum);
@@ -69,10 +74,11 @@ public sealed class CodedAggregator : SynchronousAggregator
         {
             double a = decode.Weights[r];
             if (a == 0) continue;
-            ParallelTensor.MultiplyAdd(_sum, _coded[_responders[r]], (float)a);
+            ParallelTensor.MultiplyAddWidening(_sum, _coded[_responders[r]], a);
             loss += a * _loss[_responders[r]];
         }
-        Model.ApplySum(_sum, _samples, loss);
+        ParallelTensor.Narrow(_rounded, _sum);
+        Model.ApplySum(_rounded, _samples, loss);
         _responders.Clear();
         _samples = 0;
         return true;

@@ -2,7 +2,10 @@ using GpuPs.Core.Coding;
 
 namespace GpuPs.Core.Tests.Coding;
 
-/// <summary>Every (code, n, s) the coding tests sweep: n ≤ 12, every s &lt; n, fractional where (s+1) | n.</summary>
+/// <summary>
+/// Every (code, n, s) the coding tests sweep: n ≤ 12 with every s &lt; n (fractional where (s+1) | n), and the larger
+/// clusters n = 16, 20, 24, 32 with s ≤ 4 as "auto" picks them.
+/// </summary>
 internal static class CodeCatalog
 {
     public const int MaxWorkers = 12;
@@ -14,14 +17,26 @@ internal static class CodeCatalog
         where name == "cyclic" || n % (s + 1) == 0
         select new object[] { name, n, s };
 
-    /// <summary>Codes with a well-conditioned construction: fractional, and cyclic-MDS (n + s odd or s = 0).</summary>
-    public static IEnumerable<object[]> WellConditioned() => All().Where(c => !IsRandomCyclic(c));
+    /// <summary>n = 16, 20, 24, 32 and s = 1…4, with "auto" (fractional where (s+1) | n) and "cyclic".</summary>
+    public static IEnumerable<object[]> Large() =>
+        from n in new[] { 16, 20, 24, 32 }
+        from s in Enumerable.Range(1, 4)
+        from name in new[] { "auto", "cyclic" }
+        select new object[] { name, n, s };
 
-    /// <summary>Cyclic codes built by the random seed search (n + s even, s &gt; 0).</summary>
-    public static IEnumerable<object[]> RandomCyclic() => All().Where(IsRandomCyclic);
-
-    private static bool IsRandomCyclic(object[] c) =>
-        (string)c[0] == "cyclic" && (int)c[2] > 0 && ((int)c[1] + (int)c[2]) % 2 == 0;
+    /// <summary>The code, or null when the factory refuses it: then the refusal must say what would work.</summary>
+    public static IGradientCode? CreateOrRefused(string name, int n, int s)
+    {
+        try
+        {
+            return GradientCodeFactory.Create(name, n, s);
+        }
+        catch (ArgumentException e) when (e.Message.Contains("decodes within float32 error"))
+        {
+            Assert.Contains("Use ", e.Message);
+            return null;
+        }
+    }
 
     public static int[] Workers(ulong mask) =>
         Enumerable.Range(0, 64).Where(i => (mask >> i & 1) != 0).ToArray();

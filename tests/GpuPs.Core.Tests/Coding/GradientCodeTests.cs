@@ -9,9 +9,10 @@ public class GradientCodeTests
     public void EveryResponderSetOfSizeNMinusSDecodesToAllOnes(string name, int n, int s)
     {
         var code = GradientCodeFactory.Create(name, n, s);
-        Assert.Equal(n - s, code.MinResponders);
-        var masks = ResponderSubsets.All(n, n - s);
-        Assert.Equal(ResponderSubsets.Count(n, n - s), masks.Count);
+        Assert.True(code.Stragglers >= s, $"{code.Construction} tolerates {code.Stragglers} < {s}");
+        Assert.Equal(n - code.Stragglers, code.MinResponders);
+        var masks = ResponderSubsets.All(n, code.MinResponders);
+        Assert.Equal(ResponderSubsets.Count(n, code.MinResponders), masks.Count);
         foreach (ulong mask in masks)
         {
             var responders = CodeCatalog.Workers(mask);
@@ -39,7 +40,7 @@ public class GradientCodeTests
     public void SmallerSetsDecodeExactlyWhenOnesIsInTheirSpan(string name, int n, int s)
     {
         var code = GradientCodeFactory.Create(name, n, s);
-        for (int size = 0; size < n - s; size++)
+        for (int size = 0; size < code.MinResponders; size++)
         foreach (ulong mask in ResponderSubsets.All(n, size))
         {
             var responders = CodeCatalog.Workers(mask);
@@ -71,12 +72,14 @@ public class GradientCodeTests
 
     [Theory]
     [MemberData(nameof(CodeCatalog.All), MemberType = typeof(CodeCatalog))]
-    public void AssignmentIsBSupportWithLoadSPlusOne(string name, int n, int s)
+    public void AssignmentIsBSupportWithLoadOneMoreThanTheStragglersTolerated(string name, int n, int s)
     {
         var code = GradientCodeFactory.Create(name, n, s);
         Assert.Equal(n, code.Workers);
         Assert.Equal(n, code.Partitions);
-        Assert.Equal(s, code.Stragglers);
+        // A cyclic code for n + s even may tolerate s + 1 (cyclic-MDS with one more partition per worker).
+        Assert.Equal(name == "cyclic" && code.Stragglers == s + 1 ? s + 1 : s, code.Stragglers);
+        s = code.Stragglers;
         var holders = new int[n];
         for (int i = 0; i < n; i++)
         {
@@ -96,24 +99,75 @@ public class GradientCodeTests
         Assert.All(holders, h => Assert.Equal(s + 1, h));
     }
 
+    /// <summary>
+    /// The promise behind closing a step on the first decodable set: for n ≤ 12, every responder set of every size that
+    /// decodes — every set a step can close on, whatever the arrival order — gives a float32 sum within 1e-5, measured
+    /// independently (<see cref="Float32DecodeCheck"/>) with the decoder's own weights.
+    /// </summary>
     [Theory]
-    [MemberData(nameof(CodeCatalog.WellConditioned), MemberType = typeof(CodeCatalog))]
-    public void Float32DecodedSumIsWithin1e5OfTheTrueSum(string name, int n, int s)
+    [MemberData(nameof(CodeCatalog.All), MemberType = typeof(CodeCatalog))]
+    public void EveryDecodableSetOfEverySizeDecodesWithin1e5InFloat32(string name, int n, int s)
     {
-        var report = CodeConditioning.Analyze(GradientCodeFactory.Create(name, n, s), seed: 7);
-        Assert.True(report.Exhaustive);
-        Assert.Equal(0, report.UndecodableSubsets);
-        Assert.True(report.WorstFloat32RelativeError <= 1e-5, $"{name} n={n} s={s}: {report}");
+        var code = GradientCodeFactory.Create(name, n, s);
+        var check = new Float32DecodeCheck(code, dimension: 256, seed: n * 100 + s);
+        int decodable = 0;
+        for (ulong mask = 1; mask < 1UL << n; mask++)
+        {
+            var responders = CodeCatalog.Workers(mask);
+            if (check.Error(responders) is not double error) continue;
+            decodable++;
+            Assert.True(error <= CodeConditioning.Float32Tolerance, $"{code.Construction} [{string.Join(",", responders)}]: {error:G3}");
+        }
+        Assert.True(decodable >= ResponderSubsets.Count(n, code.MinResponders));
     }
 
-    /// <summary>Guards the seed search: measured worst 4.3e-5 (n = 12, s = 4 and 6) for n ≤ 12.</summary>
+    /// <summary>
+    /// n = 16…32, s ≤ 4: each code "auto" or "cyclic" builds decodes every (n−s)-set within 1e-5 (independent check,
+    /// exhaustive), and each refusal names what would work. The issue's n = 32, s = 4 code (error 1.08) is refused.
+    /// </summary>
     [Theory]
-    [MemberData(nameof(CodeCatalog.RandomCyclic), MemberType = typeof(CodeCatalog))]
-    public void RandomCyclicConstructionFloat32ErrorStaysBelow1e4(string name, int n, int s)
+    [MemberData(nameof(CodeCatalog.Large), MemberType = typeof(CodeCatalog))]
+    public void LargeCodesDecodeEveryMinimalSetWithin1e5OrAreRefused(string name, int n, int s)
     {
-        var report = CodeConditioning.Analyze(GradientCodeFactory.Create(name, n, s), seed: 7);
+        if (CodeCatalog.CreateOrRefused(name, n, s) is not { } code) return;
+        var check = new Float32DecodeCheck(code, dimension: 64, seed: n * 100 + s);
+        foreach (ulong mask in ResponderSubsets.Enumerate(n, code.MinResponders))
+        {
+            var responders = CodeCatalog.Workers(mask);
+            var error = check.Error(responders);
+            Assert.True(error is not null, $"{code.Construction} [{string.Join(",", responders)}] does not decode");
+            Assert.True(error <= CodeConditioning.Float32Tolerance, $"{code.Construction} [{string.Join(",", responders)}]: {error:G3}");
+        }
+    }
+
+    [Theory]
+    [InlineData("cyclic", 32, 4)]
+    [InlineData("auto", 32, 4)]
+    [InlineData("cyclic", 22, 4)]
+    public void CodesNoConstructionKeepsAccurateAreRefusedNamingAlternatives(string name, int n, int s)
+    {
+        var error = Assert.Throws<ArgumentException>(() => GradientCodeFactory.Create(name, n, s));
+        Assert.Contains($"n = {n}, s = {s}", error.Message);
+        Assert.Contains("--code fractional with s = ", error.Message);
+        Assert.Contains("(n + s odd)", error.Message);
+    }
+
+    [Theory]
+    [InlineData(7, 2)]     // cyclic-MDS
+    [InlineData(9, 1)]     // random draw
+    [InlineData(12, 4)]    // cyclic-MDS for s + 1
+    [InlineData(6, 2)]     // fractional
+    public void ConditioningReportIsExhaustiveAndWithinTheTolerance(int n, int s)
+    {
+        var code = GradientCodeFactory.Create("auto", n, s);
+        var report = CodeConditioning.Analyze(code, seed: 7);
+        Assert.Equal(report.SubsetsTotal, report.SubsetsEvaluated);
         Assert.Equal(0, report.UndecodableSubsets);
-        Assert.True(report.WorstFloat32RelativeError <= 1e-4, $"{name} n={n} s={s}: {report}");
+        Assert.InRange(report.WorstFloat32RelativeError, 1e-9, CodeConditioning.Float32Tolerance);
+        // The report's float32 error agrees with the independent check at its worst set to within the draw's noise.
+        var check = new Float32DecodeCheck(code, RoundingProfile.Dimension, seed: 7);
+        double worst = ResponderSubsets.All(n, code.MinResponders).Max(m => check.Error(CodeCatalog.Workers(m)) ?? double.PositiveInfinity);
+        Assert.InRange(report.WorstFloat32RelativeError / worst, 0.8, 1.25);
     }
 
     [Fact]
@@ -143,14 +197,19 @@ public class GradientCodeTests
     }
 
     [Fact]
-    public void CyclicConstructionIsChosenByParityAndIsReproducible()
+    public void CyclicConstructionIsChosenByParityAndAccuracyAndIsReproducible()
     {
         Assert.True(new CyclicRepetitionCode(9, 2).IsCyclicMds);
-        var random = new CyclicRepetitionCode(9, 3);
+        var random = new CyclicRepetitionCode(9, 1);
         Assert.False(random.IsCyclicMds);
         // Every node must build the same B: the seed search is deterministic (SplitMix64), so the
         // winner is pinned here. A change to it changes B on the wire and needs a coordinated rollout.
-        Assert.Equal(29UL, random.Seed);
-        Assert.Contains("seed 29", random.Construction);
+        Assert.Equal(46UL, random.Seed);
+        Assert.Contains("seed 46", random.Construction);
+        // n + s even with no accurate draw: cyclic-MDS for one more straggler.
+        var wider = new CyclicRepetitionCode(12, 4);
+        Assert.True(wider.IsCyclicMds);
+        Assert.Equal(5, wider.Stragglers);
+        Assert.All(Enumerable.Range(0, 12), i => Assert.Equal(6, wider.PartitionsOf(i).Count));
     }
 }

@@ -50,4 +50,37 @@ public class GradientDecoderTests
         Assert.Contains("not in the span", notInSpan.Reason);
         Assert.True(notInSpan.Residual > GradientDecoder.ResidualTolerance);
     }
+
+    /// <summary>
+    /// Rows (1+δ, 1) and (1, 1−δ) decode exactly in float64 with weights ±1/δ, but float32 encoding errors come back
+    /// amplified 1e4×: the residual test alone (the old rule) accepts it, the predicted-error test refuses it.
+    /// </summary>
+    [Fact]
+    public void AnIllConditionedSetIsRefusedThoughItsResidualIsTiny()
+    {
+        const double delta = 1e-4;
+        var code = new HandMadeCode(new double[,] { { 1 + delta, 1 }, { 1, 1 - delta } });
+        var result = code.Decode([0, 1]);
+        Assert.False(result.IsDecodable);
+        Assert.True(result.Residual <= GradientDecoder.ResidualTolerance, $"residual {result.Residual}");
+        Assert.True(result.PredictedFloat32Error > CodeConditioning.Float32Tolerance);
+        Assert.Contains("ill-conditioned", result.Reason);
+
+        var fine = new HandMadeCode(new double[,] { { 1, 1 }, { 1, -1 } }).Decode([1, 0]);
+        Assert.True(fine.IsDecodable, fine.Reason);
+        Assert.Equal([0.0, 1.0], fine.Weights.Select(w => Math.Round(w, 12)));
+    }
+
+    [Fact]
+    public void UncoveredSetsAreRefusedWithoutBeingCachedAndTheCacheIsBounded()
+    {
+        var decoder = new GradientDecoder(new CyclicRepetitionCode(16, 3));
+        for (ulong mask = 1; mask < 1UL << 16; mask += 3) decoder.Decode(CodeCatalog.Workers(mask));
+        Assert.InRange(decoder.CachedSets, 1, GradientDecoder.MaxCachedSets);
+        var beforeUncovered = decoder.CachedSets;
+        Assert.False(decoder.Decode([0]).IsDecodable);
+        Assert.Equal(beforeUncovered, decoder.CachedSets);
+    }
+
+    private sealed class HandMadeCode(double[,] b) : GradientCode("hand-made", "test matrix", 0, b);
 }

@@ -10,16 +10,22 @@ namespace GpuPs.Integration.Tests.Server;
 
 /// <summary>
 /// A coded shard behind real Kestrel on loopback decodes the exact gradient sum from coded pushes sent by gRPC clients,
-/// whatever the responders and their order, refusing duplicates and dropping pushes that arrive after the step closed.
+/// whatever the responders and their order, and closes each step on exactly the first prefix of the arrival order that
+/// decodes (by an independent rank test: 1 ∈ rowspan B_F), never later and never earlier, whatever its size. Orders
+/// include the adversarial ones: a smallest decodable set first, and a largest undecodable set first. Duplicates are
+/// refused and pushes after the close are dropped.
 /// </summary>
 public class CodedDecodeLoopbackTests
 {
     private const int Length = 1000;
 
     [Theory]
-    [InlineData("cyclic", 7, 2)]      // n + s odd: cyclic-MDS construction
-    [InlineData("cyclic", 8, 2)]      // n + s even: best seeded random construction
+    [InlineData("cyclic", 7, 2)]      // n + s odd: cyclic-MDS construction, real coefficients
+    [InlineData("cyclic", 6, 3)]      // cyclic-MDS with a decodable set of 2 < n − s
+    [InlineData("cyclic", 9, 1)]      // n + s even: best seeded random construction
+    [InlineData("cyclic", 12, 4)]     // n + s even: cyclic-MDS for s + 1
     [InlineData("fractional", 6, 2)]
+    [InlineData("fractional", 8, 1)]  // one responder per group closes the step: 4 of 8
     public async Task Decoded_sum_equals_the_sum_of_partition_gradients_for_random_orders(string codeName, int n, int s)
     {
         var job = new JobSpec
@@ -43,11 +49,15 @@ public class CodedDecodeLoopbackTests
         var random = new Random(n * 100 + s);
         var expected = new double[Length];
         int lateSent = 0;
+        var orders = new[] { SmallestDecodableFirst(code), LargestUndecodableFirst(code) }
+            .Concat(Enumerable.Range(0, (int)job.Steps - 2).Select(_ => Enumerable.Range(0, n).OrderBy(_ => random.Next()).ToArray()))
+            .ToArray();
         for (int step = 0; step < job.Steps; step++)
         {
             var g = Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, Length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray()).ToArray();
             for (int k = 0; k < Length; k++) expected[k] -= g.Sum(gj => (double)gj[k]);
-            var order = Enumerable.Range(0, n).OrderBy(_ => random.Next()).ToArray();
+            var order = orders[step];
+            int closesAt = Enumerable.Range(1, n).First(count => Decodable(code, order[..count]));
             int responders = 0;
             bool closed = false;
             foreach (int worker in order)
@@ -69,9 +79,10 @@ public class CodedDecodeLoopbackTests
                     Assert.Equal(StatusCode.AlreadyExists, duplicate.StatusCode);
                 }
                 closed = reply.Applied;
-                Assert.True(closed || responders < n, "every responder set of n workers decodes");
+                Assert.True(closed == (responders == closesAt),
+                    $"step {step}, order [{string.Join(",", order)}]: the first decodable prefix has {closesAt} responders, closed={closed} after {responders}");
             }
-            Assert.True(responders >= n - s && responders <= n, $"step closed after {responders} responders");
+            Assert.True(closed);
 
             var parameters = new float[Length];
             var pulled = await clients[0].PullAsync(0, step + 1, parameters, CancellationToken.None);
@@ -86,6 +97,46 @@ public class CodedDecodeLoopbackTests
         }
         Assert.Equal(lateSent, shard.Status().PushesDroppedLate);
         foreach (var c in clients) await c.DisposeAsync();
+    }
+
+    /// <summary>1 ∈ rowspan(B_F) by singular values, independent of the decoder's QR: rank [B_F; 1ᵀ] = rank B_F.</summary>
+    private static bool Decodable(IGradientCode code, IReadOnlyList<int> responders)
+    {
+        var rows = new double[responders.Count + 1, code.Partitions];
+        for (int r = 0; r < responders.Count; r++)
+        for (int j = 0; j < code.Partitions; j++)
+            rows[r, j] = code[responders[r], j];
+        for (int j = 0; j < code.Partitions; j++) rows[responders.Count, j] = 1;
+        return Rank(rows, responders.Count + 1) == Rank(rows, responders.Count);
+    }
+
+    private static int Rank(double[,] rows, int count)
+    {
+        var top = new double[count, rows.GetLength(1)];
+        for (int r = 0; r < count; r++)
+        for (int j = 0; j < rows.GetLength(1); j++)
+            top[r, j] = rows[r, j];
+        var sigma = DenseMatrix.SingularValues(top);
+        return sigma.Count(v => v > 1e-9 * sigma[0]);
+    }
+
+    private static IEnumerable<int[]> SubsetsBySize(int n, bool ascending) =>
+        Enumerable.Range(1, (1 << n) - 1)
+            .Select(m => Enumerable.Range(0, n).Where(i => (m >> i & 1) != 0).ToArray())
+            .OrderBy(set => ascending ? set.Length : -set.Length);
+
+    /// <summary>An order whose first responders are a smallest decodable set: the step must close on it.</summary>
+    private static int[] SmallestDecodableFirst(IGradientCode code)
+    {
+        var first = SubsetsBySize(code.Workers, ascending: true).First(set => Decodable(code, set));
+        return [.. first, .. Enumerable.Range(0, code.Workers).Except(first)];
+    }
+
+    /// <summary>An order whose first responders are a largest set that does not decode: the step must wait past it.</summary>
+    private static int[] LargestUndecodableFirst(IGradientCode code)
+    {
+        var first = SubsetsBySize(code.Workers, ascending: false).First(set => !Decodable(code, set));
+        return [.. first, .. Enumerable.Range(0, code.Workers).Except(first)];
     }
 
     /// <summary>c_i = Σ_j B[i,j] g_j in float32, as a worker's kernel computes it.</summary>
