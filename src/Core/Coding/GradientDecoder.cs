@@ -40,7 +40,7 @@ public sealed class GradientDecoder
 
     private readonly double[,] _b;
     private readonly int _workers, _partitions;
-    private readonly ulong[] _holders;   // bitmask of the workers holding partition j
+    private readonly PartitionCoverage _coverage;
     private readonly RoundingProfile _profile;
     private readonly ConcurrentDictionary<ulong, Solution> _cache = new();
 
@@ -55,13 +55,10 @@ public sealed class GradientDecoder
         _workers = code.Workers;
         _partitions = code.Partitions;
         _b = new double[_workers, _partitions];
-        _holders = new ulong[_partitions];
         for (int i = 0; i < _workers; i++)
         for (int j = 0; j < _partitions; j++)
-        {
             _b[i, j] = code[i, j];
-            if (_b[i, j] != 0) _holders[j] |= 1UL << i;
-        }
+        _coverage = new PartitionCoverage(code);
         _profile = new RoundingProfile(_b, RoundingProfile.DefaultSeed);
     }
 
@@ -102,10 +99,9 @@ public sealed class GradientDecoder
     private Solution? Uncovered(ulong mask)
     {
         if (mask == 0) return Refused("no responders");
-        List<int>? uncovered = null;
-        for (int j = 0; j < _partitions; j++)
-            if ((_holders[j] & mask) == 0) (uncovered ??= []).Add(j);
-        return uncovered is null ? null : Refused($"partition(s) {string.Join(", ", uncovered)} held by no responder");
+        ulong covered = _coverage.Of(mask);
+        return _coverage.IsComplete(covered) ? null
+            : Refused($"partition(s) {string.Join(", ", _coverage.Missing(covered))} held by no responder");
     }
 
     private Solution Solve(ulong mask)

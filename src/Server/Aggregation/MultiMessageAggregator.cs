@@ -7,15 +7,16 @@ namespace GpuPs.Server.Aggregation;
 /// <summary>
 /// Multi-message partial gradients (Ozfatura, Gündüz, Ulukus 2019): workers push one message per finished partition of
 /// their (repetition) assignment, and the step closes as soon as the messages cover every partition — the partitions a
-/// slow-but-alive worker did finish still count. A partition already covered by another replica is ignored, not refused.
+/// slow-but-alive worker did finish still count (<see cref="PartitionCoverage"/>, the coverage test a coded step makes
+/// before decoding). A partition already covered by another replica is ignored, not refused.
 /// </summary>
 public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps, IGradientCode assignment)
     : SynchronousAggregator(model, workers, totalSteps)
 {
     private readonly GradientSum _sum = new(model.Length);
-    private readonly bool[] _covered = new bool[assignment.Partitions];
+    private readonly PartitionCoverage _coverage = new(assignment);
     private readonly bool[] _sent = new bool[workers.Length * assignment.Partitions];   // (worker, partition) this step
-    private int _coveredCount;
+    private ulong _covered;
 
     protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
@@ -23,22 +24,20 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
             throw new GpuPsException(StatusCode.InvalidArgument, $"multi-message push of worker {worker.Id} names no partition");
         if (p < 0 || p >= assignment.Partitions || !assignment.IsAssigned(worker.Id, p))
             throw new GpuPsException(StatusCode.InvalidArgument, $"partition {p} is not assigned to worker {worker.Id} (it holds {string.Join(",", assignment.PartitionsOf(worker.Id))})");
-        if (_sent[worker.Id * _covered.Length + p])
+        if (_sent[worker.Id * assignment.Partitions + p])
             throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed partition {p} of step {header.Step}");
-        _sent[worker.Id * _covered.Length + p] = true;
-        if (_covered[p]) return;   // another replica delivered it first
+        _sent[worker.Id * assignment.Partitions + p] = true;
+        if ((_covered >> p & 1) != 0) return;   // another replica delivered it first
         _sum.Add(gradientSum, header.SampleCount, header.LossSum);
-        _covered[p] = true;
-        _coveredCount++;
+        _covered |= 1UL << p;
     }
 
     protected override bool TryClose()
     {
-        if (_coveredCount < _covered.Length || IsFinished) return false;
+        if (!_coverage.IsComplete(_covered) || IsFinished) return false;
         _sum.ApplyTo(Model);
-        Array.Clear(_covered);
         Array.Clear(_sent);
-        _coveredCount = 0;
+        _covered = 0;
         return true;
     }
 }
