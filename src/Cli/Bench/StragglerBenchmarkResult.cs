@@ -36,7 +36,7 @@ public sealed record StragglerBenchmarkResult(
         Rows.FirstOrDefault(r => r.Scheme == scheme.Name && r.S == s && r.Delay == delay);
 
     /// <summary>
-    /// The s at which <paramref name="scheme"/> is featured in the targets and loss curves: 0 for the schemes that ignore
+    /// The s at which <paramref name="scheme"/> is featured in the loss curves: 0 for the schemes that ignore
     /// s, else the smallest s run at or above <see cref="StragglerBenchmarkOptions.FeaturedStragglers"/> (fractional
     /// repetition cannot run s = 2 at n = 8 and moves to s = 3), else the largest s run; null when the scheme never ran.
     /// </summary>
