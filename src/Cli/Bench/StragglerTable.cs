@@ -16,7 +16,7 @@ public static class StragglerTable
         new("run", "scheme, and s where the scheme tolerates stragglers", (r, _) => StragglerScheme.Parse(r.Scheme).Label(r.S)),
         new("delay", "straggler model (the unit is the same for every run)", (r, _) => r.Delay),
         new("mean ms", "mean step time after the warm-up steps (shard 0; ASP/SSP: per round of n updates)", (r, _) => Ms(r.MeanMs)),
-        new("p99 ms", "99th percentile step time (with ~30 steps, close to the maximum)", (r, _) => Ms(r.P99Ms)),
+        new("p99 ms", "99th percentile step time (with a few dozen steps, close to the maximum)", (r, _) => Ms(r.P99Ms)),
         new("bound ms", "expected step under the time model + the scheme's no-delay overhead; coded: first decodable responder set", (r, _) => Ms(r.BoundMs)),
         new("mean/bound", "1 is on the model, above is slower than it", (r, _) => Ratio(r.Ratio)),
         new("bsp/mean", "BSP's mean step under the same delay / this run's (> 1: faster than BSP)",
