@@ -77,7 +77,4 @@ public sealed record SlowWorkers
         foreach (var id in _ids ?? []) hash.Add(id);
         return hash.ToHashCode();
     }
-
-    /// <summary>The spec's form: <c>count=N</c> for a seeded choice, <c>workers=I+J+…</c> for a list.</summary>
-    public override string ToString() => _ids is null ? $"count={Count}" : $"workers={string.Join('+', _ids)}";
 }
