@@ -144,7 +144,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         var plan = s.Plan;
         int load = plan.Held.Count;
         s.CurrentStep = step;
-        var delay = s.Stragglers.StepDelay(s.WorkerId, step, load, s.LastCompute);
+        var delay = s.Stragglers.StepDelay(s.WorkerId, step, load, s.TypicalCompute.PerPartition);
         var compute = TimeSpan.Zero;
         var pushes = new List<Task<bool>>();
         double codedLoss = 0;
@@ -181,7 +181,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         }
         if (s.Job.Mode == SyncMode.Coded)
             pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.StepRows, codedLoss, CodeRow: s.WorkerId), s.Gradient, pushCt));
-        s.LastCompute = compute;
+        s.TypicalCompute.Record(compute, load);
         s.Report.ComputeSeconds += compute.TotalSeconds;
 
         var pushWatch = Stopwatch.StartNew();
@@ -350,8 +350,8 @@ public sealed class TrainingWorker : IAsyncDisposable
         public float[] Gradient { get; } = new float[kernel.Shape.ParameterCount];
         /// <summary>The step being computed (reported in heartbeats).</summary>
         public long CurrentStep { get; set; }
-        /// <summary>Real compute time of the previous step (persistent stragglers are slower by a factor of it).</summary>
-        public TimeSpan LastCompute { get; set; }
+        /// <summary>This worker's typical real compute (relative persistent stragglers are slower by a factor of it).</summary>
+        public ComputeReference TypicalCompute { get; } = new();
 
         public float[] MessageBuffer(int h) => _messageBuffers[h] ??= new float[Kernel.Shape.ParameterCount];
 

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using GpuPs.Core.Coding;
+using GpuPs.Protocol;
 using GpuPs.Worker.Stragglers;
 
 namespace GpuPs.Cli.Bench;
@@ -8,8 +10,14 @@ namespace GpuPs.Cli.Bench;
 /// its step at T_i = load × (unit + c·r_i) + delay_i, where c is the measured real compute per partition, r_i the throttle
 /// repeats (1 unless throttled) and delay_i the injected delay, spread evenly over the worker's partitions.
 /// <list type="bullet">
-/// <item>BSP, backup, coded: E[T_(k)], the k-th fastest of n, analytically (<see cref="OrderStatisticBound"/>), k = n for
-/// BSP and n − s for backup and coded; load s + 1 when coded.</item>
+/// <item>BSP, backup: E[T_(k)], the k-th fastest of n, exactly (<see cref="OrderStatisticBound"/>), k = n for BSP and
+/// n − s for backup (method <c>order-stat</c>).</item>
+/// <item>Coded: the expected time of the first responder set the code decodes (<see cref="ClosingSets.Decodable"/>),
+/// which is when the server closes the step — for fractional repetition the latest group's fastest worker, for the
+/// cyclic code the (n − s)-th fastest unless a smaller set happens to decode. Exact for every model up to
+/// <see cref="ClosingSets.MaxEnumeratedWorkers"/> workers (method <c>decodable</c>); beyond, the random models are
+/// estimated on <see cref="MonteCarloSteps"/> steps of the injector's own seeded draws (method <c>monte-carlo</c>,
+/// with its standard error).</item>
 /// <item>Multi-message: the expected time until every partition has one message, by Monte Carlo over
 /// <see cref="MonteCarloSteps"/> steps drawn from the same injector (see <see cref="OnDraws"/>).
 /// Worker i finishes its h-th held partition (in the ascending order it computes them) at (h + 1) · T_i / load, and a
@@ -24,14 +32,38 @@ public static class StepTimeBound
     /// <summary>Steps drawn for the Monte Carlo and per-worker means (the standard error is then ~1% of the delay's sd).</summary>
     public const int MonteCarloSteps = 20_000;
 
-    /// <summary>Expected seconds per step and the method's name (<c>order-stat</c>, <c>monte-carlo</c>, <c>slowest-mean</c>).</summary>
-    public static (double Seconds, string Method) Expected(StragglerScheme scheme, int n, int s, StragglerInjector model, double computePerPartition)
+    /// <summary>Built once per (code, n, s): the cyclic construction and the enumeration of responder sets are the costly parts.</summary>
+    private static readonly ConcurrentDictionary<(string Code, int N, int S), IGradientCode> Codes = new();
+
+    private static readonly ConcurrentDictionary<(SyncMode Mode, string Code, int N, int S), ClosingSets> Closings = new();
+
+    /// <summary>Expected seconds per step, the standard error of that number (0 when exact) and the method's name
+    /// (<c>order-stat</c>, <c>decodable</c>, <c>monte-carlo</c>, <c>slowest-mean</c>).</summary>
+    public static (double Seconds, double StandardError, string Method) Expected(StragglerScheme scheme, int n, int s, StragglerInjector model, double computePerPartition)
     {
         ArgumentNullException.ThrowIfNull(scheme);
         ArgumentNullException.ThrowIfNull(model);
-        if (scheme.Mode == Protocol.SyncMode.MultiMessage || scheme.IsAsynchronous)
-            return (OnDraws(scheme, n, s, model, computePerPartition, 0, MonteCarloSteps), scheme.IsAsynchronous ? "slowest-mean" : "monte-carlo");
-        return (OrderStatisticBound.ExpectedKthFastest(model, n, scheme.Waits(n, s), scheme.Load(s), computePerPartition), "order-stat");
+        if (scheme.IsAsynchronous)
+        {
+            // The slowest worker's mean step; its standard error stands for the maximum's.
+            var slowest = Enumerable.Range(0, n)
+                .Select(i => Sample(MonteCarloSteps, t => model.ModelledStepSeconds(i, t, scheme.Load(s), computePerPartition)))
+                .MaxBy(x => x.Mean);
+            return (slowest.Mean, slowest.StandardError, "slowest-mean");
+        }
+        if (scheme.Mode == SyncMode.MultiMessage)
+        {
+            var (mean, se) = Sample(MonteCarloSteps, t => StepOnDraws(scheme, n, s, model, computePerPartition, t));
+            return (mean, se, "monte-carlo");
+        }
+        var closing = Closing(scheme, n, s);
+        if (closing.NotClosingFraction is null && model.Model is ShiftedExponentialDelay or BimodalDelay)
+        {
+            var (mean, se) = Sample(MonteCarloSteps, t => StepOnDraws(scheme, n, s, model, computePerPartition, t));
+            return (mean, se, "monte-carlo");
+        }
+        return (OrderStatisticBound.ExpectedClose(model, closing, scheme.Load(s), computePerPartition), 0,
+            scheme.Mode == SyncMode.Coded ? "decodable" : "order-stat");
     }
 
     /// <summary>
@@ -44,38 +76,51 @@ public static class StepTimeBound
         ArgumentNullException.ThrowIfNull(scheme);
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(to, from);
-        int load = scheme.Load(s);
         var steps = Enumerable.Range(from, to - from);
         if (scheme.IsAsynchronous)
-            return Enumerable.Range(0, n).Max(i => steps.Average(t => WorkerStep(model, i, t, load, computePerPartition)));
-        if (scheme.Mode == Protocol.SyncMode.MultiMessage)
-        {
-            var code = GradientCodeFactory.Create(scheme.Code, n, s);
-            var held = Enumerable.Range(0, n).Select(code.PartitionsOf).ToArray();
-            return steps.Average(t => CoverTime(held, code.Partitions, model, t, load, computePerPartition));
-        }
-        int k = scheme.Waits(n, s);
-        return steps.Average(t => Enumerable.Range(0, n).Select(i => WorkerStep(model, i, t, load, computePerPartition)).Order().ElementAt(k - 1));
+            return Enumerable.Range(0, n).Max(i => steps.Average(t => model.ModelledStepSeconds(i, t, scheme.Load(s), computePerPartition)));
+        return steps.Average(t => StepOnDraws(scheme, n, s, model, computePerPartition, t));
     }
 
-    private static double CoverTime(IReadOnlyList<int>[] held, int partitions, StragglerInjector model, int step, int load, double c)
+    /// <summary>The close time of synchronous step <paramref name="step"/> on the injector's draws.</summary>
+    private static double StepOnDraws(StragglerScheme scheme, int n, int s, StragglerInjector model, double c, int step)
     {
-        var covered = new double[partitions];
+        int load = scheme.Load(s);
+        var finish = new double[n];
+        for (int i = 0; i < n; i++)
+            finish[i] = model.ModelledStepSeconds(i, step, load, c);
+        if (scheme.Mode != SyncMode.MultiMessage)
+            return Closing(scheme, n, s).CloseTime(finish);
+        var code = Code(scheme, n, s);
+        var covered = new double[code.Partitions];
         Array.Fill(covered, double.PositiveInfinity);
-        for (int i = 0; i < held.Length; i++)
+        for (int i = 0; i < n; i++)
         {
-            double perPartition = WorkerStep(model, i, step, load, c) / load;
-            for (int h = 0; h < held[i].Count; h++)
-                covered[held[i][h]] = Math.Min(covered[held[i][h]], (h + 1) * perPartition);
+            var held = code.PartitionsOf(i);
+            for (int h = 0; h < held.Count; h++)
+                covered[held[h]] = Math.Min(covered[held[h]], (h + 1) * finish[i] / load);
         }
         return covered.Max();
     }
 
-    /// <summary>T_i of step t. The measured compute passed to the injector is what the worker would have measured (it
-    /// scales the persistent model's delay), throttle repeats included.</summary>
-    private static double WorkerStep(StragglerInjector model, int worker, int step, int load, double c)
+    private static ClosingSets Closing(StragglerScheme scheme, int n, int s) =>
+        Closings.GetOrAdd((scheme.Mode, scheme.Code, n, s), key => key.Mode == SyncMode.Coded
+            ? ClosingSets.Decodable(Code(scheme, n, s))
+            : ClosingSets.FastestK(n, scheme.Waits(n, s)));
+
+    private static IGradientCode Code(StragglerScheme scheme, int n, int s) =>
+        Codes.GetOrAdd((scheme.Code, n, s), key => GradientCodeFactory.Create(key.Code, key.N, key.S));
+
+    /// <summary>Mean and standard error of the mean of <paramref name="value"/> over steps 0 … <paramref name="steps"/> − 1.</summary>
+    private static (double Mean, double StandardError) Sample(int steps, Func<int, double> value)
     {
-        double compute = load * c * model.ComputeRepeats(worker);
-        return load * model.Unit.TotalSeconds + compute + model.StepDelay(worker, step, load, TimeSpan.FromSeconds(compute)).TotalSeconds;
+        double mean = 0, m2 = 0; // Welford
+        for (int t = 0; t < steps; t++)
+        {
+            double x = value(t), d = x - mean;
+            mean += d / (t + 1);
+            m2 += d * (x - mean);
+        }
+        return (mean, Math.Sqrt(m2 / Math.Max(1, steps - 1) / steps));
     }
 }

@@ -91,7 +91,8 @@ public static class StragglerBenchmark
         return (plan, skipped);
     }
 
-    private static string WithUnit(string spec, double unit) =>
+    /// <summary><paramref name="spec"/> (without a unit) with <c>unit=</c><paramref name="unit"/> added.</summary>
+    internal static string WithUnit(string spec, double unit) =>
         string.Create(CultureInfo.InvariantCulture, $"{spec}{(spec.Contains(':') ? ',' : ':')}unit={unit:R}");
 
     private static TrainSettings Settings(StragglerBenchmarkOptions o, PlannedRun p) => new()

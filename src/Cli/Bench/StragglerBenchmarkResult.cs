@@ -36,7 +36,7 @@ public sealed record StragglerBenchmarkResult(
         Rows.FirstOrDefault(r => r.Scheme == scheme.Name && r.S == s && r.Delay == delay);
 
     /// <summary>
-    /// The s at which <paramref name="scheme"/> is featured in the targets and loss curves: 0 for the schemes that ignore
+    /// The s at which <paramref name="scheme"/> is featured in the loss curves: 0 for the schemes that ignore
     /// s, else the smallest s run at or above <see cref="StragglerBenchmarkOptions.FeaturedStragglers"/> (fractional
     /// repetition cannot run s = 2 at n = 8 and moves to s = 3), else the largest s run; null when the scheme never ran.
     /// </summary>
@@ -47,7 +47,7 @@ public sealed record StragglerBenchmarkResult(
         return ran.Where(s => s >= Options.FeaturedStragglers).Cast<int?>().FirstOrDefault() ?? ran[^1];
     }
 
-    private static (double Seconds, string Method) Model(StragglerRun r, StragglerBenchmarkOptions o) =>
+    private static (double Seconds, double StandardError, string Method) Model(StragglerRun r, StragglerBenchmarkOptions o) =>
         StepTimeBound.Expected(r.Scheme, o.Workers, r.S, r.Model, r.ComputePerPartition);
 
     private static StragglerRunRow Row(StragglerRun r, StragglerBenchmarkOptions o, double overhead, double target)
@@ -55,7 +55,7 @@ public sealed record StragglerBenchmarkResult(
         var times = r.Steps.SortedTimes(o.WarmupSteps);
         double mean = times.Average();
         double sd = Math.Sqrt(times.Sum(t => (t - mean) * (t - mean)) / Math.Max(1, times.Length - 1));
-        var (model, method) = Model(r, o);
+        var (model, modelSe, method) = Model(r, o);
         double bound = model + overhead;
         // ASP/SSP rounds do not map to worker steps, and the slowest worker's mean is over all its steps.
         int from = r.Scheme.IsAsynchronous ? 0 : o.WarmupSteps;
@@ -64,7 +64,7 @@ public sealed record StragglerBenchmarkResult(
         return new StragglerRunRow(
             r.Scheme.Name, r.S, r.Delay, r.Scheme.Load(r.S), r.Scheme.Waits(o.Workers, r.S),
             mean * 1e3, sd / Math.Sqrt(times.Length) * 1e3, StepSeries.Quantile(times, 0.5) * 1e3, StepSeries.Quantile(times, 0.99) * 1e3,
-            bound * 1e3, method, mean / bound, draws * 1e3, mean / draws,
+            bound * 1e3, modelSe * 1e3, method, mean / bound, draws * 1e3, mean / draws,
             double.IsNaN(target) ? null : r.Steps.TimeToLoss(target),
             res.TestAccuracy,
             res.WorkerReports.Sum(w => w.BytesPushed), res.PushesDroppedLate, res.WorkerReports.Sum(w => w.StepsAbandoned),

@@ -8,14 +8,17 @@ namespace GpuPs.Cli.Bench;
 /// <param name="S">Stragglers tolerated (0 for BSP, SSP, ASP).</param>
 /// <param name="Delay">Straggler model spec, without the unit (the same for every run).</param>
 /// <param name="Load">Partitions computed per worker per step.</param>
-/// <param name="K">Workers a step waits for (multi-message: partitions to cover; ASP/SSP: all n must finish).</param>
+/// <param name="K">Workers a step waits for at most (coded: n − s, though it closes on the first decodable responder set,
+/// which may be smaller; multi-message: partitions to cover; ASP/SSP: all n must finish).</param>
 /// <param name="MeanMs">Mean step time.</param>
 /// <param name="SemMs">Standard error of <paramref name="MeanMs"/> (sample sd / √steps): the noise any comparison with the bound carries.</param>
 /// <param name="P50Ms">Median step time.</param>
 /// <param name="P99Ms">99th percentile (linear interpolation; with ~30 steps it is close to the maximum).</param>
 /// <param name="BoundMs">Expected step time under the time model, plus the scheme's measured overhead.</param>
-/// <param name="BoundMethod">How <paramref name="BoundMs"/> was obtained: <c>order-stat</c> (analytic E[T_(k)]),
-/// <c>monte-carlo</c> (multi-message cover time), <c>slowest-mean</c> (ASP/SSP: the slowest worker's mean step).</param>
+/// <param name="BoundSemMs">Standard error of <paramref name="BoundMs"/>: 0 when exact, else the Monte Carlo's.</param>
+/// <param name="BoundMethod">How <paramref name="BoundMs"/> was obtained: <c>order-stat</c> (exact E[T_(k)]),
+/// <c>decodable</c> (exact expected time of the first decodable responder set), <c>monte-carlo</c> (multi-message cover
+/// time; coded beyond 12 workers), <c>slowest-mean</c> (ASP/SSP: the slowest worker's mean step).</param>
 /// <param name="Ratio">MeanMs / BoundMs.</param>
 /// <param name="DrawsMs">The time model on the run's own delay draws for its measured steps (for ASP/SSP, all steps),
 /// plus the same overhead: what the bound predicts for exactly these ~30 steps, free of the sampling noise that the
@@ -42,6 +45,7 @@ public sealed record StragglerRunRow(
     double P50Ms,
     double P99Ms,
     double BoundMs,
+    double BoundSemMs,
     string BoundMethod,
     double Ratio,
     double DrawsMs,

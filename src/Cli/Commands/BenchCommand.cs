@@ -92,7 +92,8 @@ public static class BenchCommand
     {
         var command = new Command("stragglers",
             "Training runs per (scheme, s, straggler model) on SIMD workers: step-time distribution, time to a target loss, bytes, drops, "
-            + "each against the load-aware order-statistic bound; a table, a CSV and PNG plots.");
+            + "each against the load-aware bound (coded: the first decodable responder set); a table with a legend of its columns, "
+            + "a CSV with every column, PNG plots and the verdicts on the targets.");
         var d = new StragglerBenchmarkOptions();
         var workers = sources.Option("workers", d.Workers, "n: workers (and data partitions)");
         var stragglers = sources.Option("stragglers", string.Join(',', d.Stragglers), "comma-separated s values for the schemes that tolerate stragglers");
@@ -102,7 +103,8 @@ public static class BenchCommand
         var unit = sources.Option("unit", d.UnitSeconds, "simulated compute per partition, seconds");
         var seed = sources.Option("seed", d.Seed, "seed of data, initialisation and straggler draws");
         var target = sources.Option<double?>("target-loss", null, $"training loss for the time-to-target column (default {d.TargetFactor} × the final loss of BSP without delays)");
-        var quick = sources.Option("quick", false, "a ~1-minute smoke configuration (bsp, backup, coded-cyclic, multi-message, asp; s = 2; none and persistent; 12 steps); other options still override it");
+        var quick = sources.Option("quick", false, "a ~1-minute smoke configuration (bsp, backup, coded-fractional, coded-cyclic, multi-message, asp; s = 1, 2; "
+            + "none and persistent:workers=2+5,delay=0.5; 12 steps); other options still override it");
         var csv = new Option<string?>("--csv") { Description = "write every run as CSV to this file", DefaultValueFactory = _ => "results/bench-stragglers.csv" };
         var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots into this folder", DefaultValueFactory = _ => "results" };
         foreach (var o in new Option[] { workers, stragglers, schemes, delays, steps, unit, seed, target, quick, csv, plotDir })
@@ -125,11 +127,12 @@ public static class BenchCommand
                 TargetLoss = parse.GetValue(target),
             };
             var result = await StragglerBenchmark.RunAsync(o, line => Console.Error.WriteLine(line), log, ct);
-            // Twenty columns: a console without a known width (output to a file) would wrap every cell.
+            // Delay specs run to 40 characters: a console without a known width (output to a file) is 80 wide and would wrap them.
             var console = AnsiConsole.Console;
-            if (!console.Profile.Capabilities.Interactive) console.Profile.Width = 260;
-            BenchOutput.Write(console, $"stragglers: n = {o.Workers}, {o.Steps} steps per run, unit {o.UnitSeconds * 1e3:G4} ms", result.Rows,
-                r => $"{r.Scheme} s={r.S} {r.Delay}", r => r.MeanMs, "mean step (ms)", parse.GetValue(csv), plotPath: null);
+            if (!console.Profile.Capabilities.Interactive) console.Profile.Width = 160;
+            StragglerTable.Write(console, $"stragglers: n = {o.Workers}, {o.Steps} steps per run, unit {o.UnitSeconds * 1e3:G4} ms", result);
+            if (parse.GetValue(csv) is string csvPath)
+                BenchOutput.WriteCsv(console, csvPath, result.Rows);
             if (parse.GetValue(plotDir) is string dir)
                 foreach (var path in StragglerPlots.Write(result, dir))
                     console.WriteLine($"plot written to {Path.GetFullPath(path)}");

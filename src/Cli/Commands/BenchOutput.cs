@@ -14,10 +14,7 @@ public static class BenchOutput
         foreach (var row in rows) table.AddRow(properties.Select(p => Markup.Escape(Format(p.GetValue(row)))).ToArray());
         console.Write(table);
         if (csvPath is not null)
-        {
-            WriteCsv(csvPath, properties, rows.Cast<object>());
-            console.WriteLine($"CSV written to {Path.GetFullPath(csvPath)}");
-        }
+            WriteCsv(console, csvPath, rows);
         if (plotPath is not null)
         {
             WriteBarPlot(plotPath, title, rows.Select(label).ToArray(), rows.Select(value).ToArray(), valueLabel);
@@ -25,12 +22,17 @@ public static class BenchOutput
         }
     }
 
-    private static void WriteCsv(string path, PropertyInfo[] properties, IEnumerable<object> rows)
+    /// <summary>Writes every public property of <paramref name="rows"/> as a CSV column and says where on <paramref name="console"/>.</summary>
+    public static void WriteCsv<T>(IAnsiConsole console, string path, IReadOnlyList<T> rows)
     {
+        var properties = typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance);
         EnsureDirectory(path);
-        using var writer = new StreamWriter(path);
-        writer.WriteLine(string.Join(',', properties.Select(p => p.Name)));
-        foreach (var row in rows) writer.WriteLine(string.Join(',', properties.Select(p => Quote(Format(p.GetValue(row))))));
+        using (var writer = new StreamWriter(path))
+        {
+            writer.WriteLine(string.Join(',', properties.Select(p => p.Name)));
+            foreach (var row in rows) writer.WriteLine(string.Join(',', properties.Select(p => Quote(Format(p.GetValue(row))))));
+        }
+        console.WriteLine($"CSV written to {Path.GetFullPath(path)}");
     }
 
     private static void WriteBarPlot(string path, string title, string[] labels, double[] values, string valueLabel)

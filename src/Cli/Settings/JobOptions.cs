@@ -28,7 +28,7 @@ public sealed class JobOptions
         Add(s, "staleness", x => x.Staleness, (x, v) => x with { Staleness = v }, "SSP bound: steps a worker may run ahead of the slowest");
         Add(s, "code", x => x.Code, (x, v) => x with { Code = v }, "gradient code (coded, multi-message): auto (fractional where (s+1) | n, else cyclic) | fractional | cyclic | uncoded");
         Add(s, "stragglers", x => x.Stragglers, (x, v) => x with { Stragglers = v }, "s: stragglers tolerated; coded and multi-message give each worker s+1 partitions, backup closes a step with n-s pushes");
-        Add(s, "straggler-model", x => x.StragglerModel, (x, v) => x with { StragglerModel = v }, "injected delays: none | persistent:count=2,factor=10 | shifted-exponential:shift=0.05,rate=20 | bimodal:p=0.1,delay=0.5 | throttle:count=2,factor=4 (each may add unit=SECONDS of simulated compute per partition)");
+        Add(s, "straggler-model", x => x.StragglerModel, (x, v) => x with { StragglerModel = v }, "injected delays: none | persistent:count=2,factor=10 (10x as long as usual) | persistent:workers=2+5,delay=0.5 (exactly 0.5 s late) | shifted-exponential:shift=0.05,rate=20 | bimodal:p=0.1,delay=0.5 | throttle:count=2,factor=4 (persistent and throttle take count=N or workers=I+J; each may add unit=SECONDS of simulated compute per partition)");
         Add(s, "epochs", x => x.Epochs, (x, v) => x with { Epochs = v }, "passes over each worker's partition");
         Add(s, "steps", x => x.Steps, (x, v) => x with { Steps = v }, "steps per worker (overrides --epochs when > 0)");
         Add(s, "batch-size", x => x.BatchSize, (x, v) => x with { BatchSize = v }, "rows per partition per step (0 = whole partition: full-batch gradient descent)");

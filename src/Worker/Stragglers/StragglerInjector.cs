@@ -30,8 +30,8 @@ public sealed class StragglerInjector
         _seed = seed;
         _slowWorkers = model switch
         {
-            PersistentStragglers p => ChooseWorkers(p.Count),
-            ThrottledWorkers t => ChooseWorkers(t.Count),
+            PersistentStragglers p => p.Workers.Resolve(workers, seed),
+            ThrottledWorkers t => t.Workers.Resolve(workers, seed),
             _ => [],
         };
     }
@@ -39,7 +39,9 @@ public sealed class StragglerInjector
     /// <summary>
     /// Parses <c>MODEL[:key=value,...]</c>, models <c>none</c>, <c>persistent:count=2,factor=10</c>,
     /// <c>shifted-exponential:shift=0.05,rate=20</c>, <c>bimodal:p=0.1,delay=0.5</c>, <c>throttle:count=2,factor=4</c>
-    /// (the values shown are the defaults), each also taking <c>unit=SECONDS</c> (default 0).
+    /// (the values shown are the defaults), each also taking <c>unit=SECONDS</c> (default 0). Persistent and throttle
+    /// take <c>workers=I+J+…</c> instead of <c>count=</c> to name the slow workers; persistent takes
+    /// <c>delay=SECONDS</c> (exactly that late every step) instead of <c>factor=</c> (that many times as long as usual).
     /// </summary>
     /// <param name="workers">Cluster size: worker ids are 0 … workers − 1, and counts may not exceed it.</param>
     /// <param name="seed">Fixes every draw and the choice of slow workers.</param>
@@ -69,7 +71,8 @@ public sealed class StragglerInjector
     {
         var what = Model switch
         {
-            PersistentStragglers p => $"workers {SlowList()} take {StragglerSpec.Number(p.Factor)}x as long every step",
+            PersistentStragglers { Factor: 1 } p => $"workers {SlowList()} are {StragglerSpec.Number(p.Delay)} s late every step",
+            PersistentStragglers p => $"workers {SlowList()} take {StragglerSpec.Number(p.Factor)}x as long as their typical step, every step",
             ShiftedExponentialDelay e => $"every worker every step waits {StragglerSpec.Number(e.Shift)} s + Exp(rate {StragglerSpec.Number(e.Rate)}/s), "
                                          + $"mean {StragglerSpec.Number(e.Shift + 1 / e.Rate)} s",
             BimodalDelay b => $"every worker every step waits {StragglerSpec.Number(b.Delay)} s with probability {StragglerSpec.Number(b.P)}",
@@ -80,7 +83,7 @@ public sealed class StragglerInjector
         return $"stragglers {Spec}: {what}{unit} (seed {_seed})";
     }
 
-    /// <summary>True for the seeded-chosen workers of <c>persistent</c> and <c>throttle</c>; false otherwise.</summary>
+    /// <summary>True for the slow workers of <c>persistent</c> and <c>throttle</c>; false otherwise.</summary>
     public bool IsSlowWorker(int worker)
     {
         CheckWorker(worker);
@@ -95,21 +98,20 @@ public sealed class StragglerInjector
     /// <summary>
     /// The delay injected into <paramref name="worker"/>'s step <paramref name="step"/>, to be spread over its
     /// <paramref name="load"/> partitions by <see cref="AfterPartitionAsync"/>. Shifted exponential and bimodal draw it
-    /// from (seed, worker, step); persistent gives a chosen worker (factor − 1) × (load × unit + measured), so that the
-    /// whole step takes factor × as long; none and throttle give zero.
+    /// from (seed, worker, step); persistent gives a slow worker (factor − 1) × load × (unit + reference) + delay, so
+    /// that its step takes factor × as long as usual, or exactly delay seconds longer; none and throttle give zero.
     /// </summary>
-    /// <param name="measuredComputeOfStep">The worker's real gradient compute for the whole step (all partitions), used
-    /// only by persistent. A caller spreading the delay before the step ends may pass an estimate such as the first
-    /// partition's compute × load.</param>
-    public TimeSpan StepDelay(int worker, long step, int load, TimeSpan measuredComputeOfStep)
+    /// <param name="referenceComputePerPartition">The worker's typical real gradient compute per partition
+    /// (<see cref="ComputeReference.PerPartition"/>), used only by a relative persistent model.</param>
+    public TimeSpan StepDelay(int worker, long step, int load, TimeSpan referenceComputePerPartition)
     {
         CheckWorker(worker);
         ArgumentOutOfRangeException.ThrowIfLessThan(load, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(measuredComputeOfStep, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(referenceComputePerPartition, TimeSpan.Zero);
         var seconds = Model switch
         {
             PersistentStragglers p when IsSlowWorker(worker) =>
-                (p.Factor - 1) * (load * Unit.TotalSeconds + measuredComputeOfStep.TotalSeconds),
+                (p.Factor - 1) * load * (Unit.TotalSeconds + referenceComputePerPartition.TotalSeconds) + p.Delay,
             ShiftedExponentialDelay e =>
                 // 1 − u lies in (0, 1], so the logarithm is finite.
                 e.Shift - Math.Log(1 - SeededDraw.Uniform(_seed, SeededDraw.Purpose.StepDelay, worker, step)) / e.Rate,
@@ -121,34 +123,27 @@ public sealed class StragglerInjector
     }
 
     /// <summary>
+    /// T_i of the time model, in seconds: load × (unit + c × <see cref="ComputeRepeats"/>) + <see cref="StepDelay"/>, for a
+    /// worker whose real compute per partition, typical and this step's alike, is <paramref name="computePerPartition"/>.
+    /// </summary>
+    public double ModelledStepSeconds(int worker, long step, int load, double computePerPartition)
+    {
+        double compute = load * computePerPartition * ComputeRepeats(worker);
+        return load * Unit.TotalSeconds + compute + StepDelay(worker, step, load, TimeSpan.FromSeconds(computePerPartition)).TotalSeconds;
+    }
+
+    /// <summary>
     /// Sleeps <see cref="Unit"/> + <paramref name="stepDelay"/> / <paramref name="load"/> after one finished partition of
-    /// <paramref name="worker"/>'s step <paramref name="step"/>. Cancellable: a worker abandoning a closed step stops at
-    /// once (the task is cancelled, and is already cancelled if <paramref name="ct"/> was).
+    /// <paramref name="worker"/>'s step <paramref name="step"/>, never shorter, sub-millisecond parts included
+    /// (<see cref="PreciseDelay"/>). Cancellable: a worker abandoning a closed step stops at once (the task is cancelled,
+    /// and is already cancelled if <paramref name="ct"/> was).
     /// </summary>
     public Task AfterPartitionAsync(int worker, long step, int load, TimeSpan stepDelay, CancellationToken ct)
     {
         CheckWorker(worker);
         ArgumentOutOfRangeException.ThrowIfLessThan(load, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(stepDelay, TimeSpan.Zero);
-        if (ct.IsCancellationRequested)
-            return Task.FromCanceled(ct);
-        var sleep = Unit + stepDelay / load;
-        return sleep == TimeSpan.Zero ? Task.CompletedTask : Task.Delay(sleep, ct);
-    }
-
-    /// <summary>The first <paramref name="count"/> ids of a seeded Fisher–Yates shuffle: stable for the run, and
-    /// independent of the per-step draws (a different purpose stream).</summary>
-    private int[] ChooseWorkers(int count)
-    {
-        var ids = Enumerable.Range(0, _workers).ToArray();
-        for (int i = _workers - 1; i > 0; i--)
-        {
-            int j = SeededDraw.Below(i + 1, _seed, SeededDraw.Purpose.ChooseWorkers, _workers, i);
-            (ids[i], ids[j]) = (ids[j], ids[i]);
-        }
-        var chosen = ids[..count];
-        Array.Sort(chosen);
-        return chosen;
+        return PreciseDelay.WaitAsync(Unit + stepDelay / load, ct);
     }
 
     private string SlowList() => $"[{string.Join(", ", _slowWorkers)}] of {_workers}";

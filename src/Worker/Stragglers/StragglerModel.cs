@@ -10,10 +10,14 @@ public abstract record StragglerModel;
 public sealed record NoStragglers : StragglerModel;
 
 /// <summary>
-/// <c>persistent</c>: <paramref name="Count"/> seeded-chosen workers take <paramref name="Factor"/> times as long as
-/// they otherwise would, every step (their simulated unit included), by sleeping the difference.
+/// <c>persistent</c>: the same <paramref name="Workers"/> are slow every step, by sleeping
+/// (<paramref name="Factor"/> − 1) × load × (unit + reference compute per partition) + <paramref name="Delay"/> seconds
+/// on top of their step. The reference is the worker's typical real compute (<see cref="ComputeReference"/>), so a
+/// relative straggler takes <paramref name="Factor"/> × as long as it normally would; an absolute one is exactly
+/// <paramref name="Delay"/> late. The spec grammar gives one of the two (factor 1 with <c>delay=</c>, delay 0 with
+/// <c>factor=</c>).
 /// </summary>
-public sealed record PersistentStragglers(int Count, double Factor) : StragglerModel;
+public sealed record PersistentStragglers(SlowWorkers Workers, double Factor, double Delay) : StragglerModel;
 
 /// <summary><c>shifted-exponential</c>: each worker, each step, is delayed <paramref name="Shift"/> + Exp(<paramref name="Rate"/>) seconds.</summary>
 public sealed record ShiftedExponentialDelay(double Shift, double Rate) : StragglerModel;
@@ -22,7 +26,7 @@ public sealed record ShiftedExponentialDelay(double Shift, double Rate) : Stragg
 public sealed record BimodalDelay(double P, double Delay) : StragglerModel;
 
 /// <summary>
-/// <c>throttle</c>: <paramref name="Count"/> seeded-chosen workers really compute every gradient <paramref name="Factor"/>
-/// times (no sleep), i.e. they get a throttled share of the real machine.
+/// <c>throttle</c>: <paramref name="Workers"/> really compute every gradient <paramref name="Factor"/> times (no sleep),
+/// i.e. they get a throttled share of the real machine.
 /// </summary>
-public sealed record ThrottledWorkers(int Count, int Factor) : StragglerModel;
+public sealed record ThrottledWorkers(SlowWorkers Workers, int Factor) : StragglerModel;

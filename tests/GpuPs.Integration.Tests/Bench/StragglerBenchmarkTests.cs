@@ -17,7 +17,7 @@ public class StragglerBenchmarkTests
         Workers = 4,
         Stragglers = [1, 2],
         Schemes = [StragglerScheme.Bsp, StragglerScheme.CodedFractional, StragglerScheme.CodedCyclic, StragglerScheme.MultiMessage, StragglerScheme.Asp],
-        Delays = ["none", "persistent:count=1,factor=5"],
+        Delays = ["none", "persistent:workers=1,factor=5"],
         Steps = 6,
         UnitSeconds = 0.005,
         Dataset = "synthetic:rows=800,features=10,classes=2,separation=2",
@@ -49,14 +49,31 @@ public class StragglerBenchmarkTests
             var bsp = result.Find(StragglerScheme.Bsp, 0, "none")!;
             Assert.True(result.Find(StragglerScheme.CodedCyclic, 2, "none")!.MeanMs > bsp.MeanMs);
             Assert.False(double.IsNaN(result.TargetLoss));
-            Assert.NotEmpty(StragglerTargets.Summarize(result));
+            // Worker 1 is in fractional s = 1's group {0, 1}: the first decodable set never waits for it, so its bound is
+            // the no-delay one and it gets the persistent verdicts; every coded cell gets the bound verdict.
+            var fractional = result.Find(StragglerScheme.CodedFractional, 1, "persistent:workers=1,factor=5")!;
+            Assert.Equal("decodable", fractional.BoundMethod);
+            var verdicts = StragglerTargets.Summarize(result);
+            Assert.Contains(verdicts, l => l.Contains("persistent:workers=1,factor=5: coded-fractional s=1 mean step", StringComparison.Ordinal)
+                                           && l.Contains("its no-delay", StringComparison.Ordinal));
+            Assert.Contains(verdicts, l => l.Contains("persistent:workers=1,factor=5: bsp / coded-cyclic s=2 = ", StringComparison.Ordinal)
+                                           && l.Contains("model value", StringComparison.Ordinal));
+            Assert.Contains(verdicts, l => l.Contains("every delay: ", StringComparison.Ordinal) && l.Contains("coded cells' mean step", StringComparison.Ordinal));
 
+            var text = new StringWriter();
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(text) });
+            console.Profile.Width = 200;
+            StragglerTable.Write(console, "stragglers", result);
             var csv = Path.Combine(dir.FullName, "stragglers.csv");
-            BenchOutput.Write(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) }), "stragglers", result.Rows,
-                r => r.Scheme, r => r.MeanMs, "ms", csv, plotPath: null);
+            BenchOutput.WriteCsv(console, csv, result.Rows);
+            var printed = text.ToString();
+            foreach (var header in new[] { "run", "delay", "mean ms", "p99 ms", "bound ms", "mean/bound", "bsp/mean", "to target s" })
+                Assert.Contains($"  {header,-12} ", printed); // the legend explains every column
+            Assert.Contains("coded-fractional s=1", printed);
             var csvLines = File.ReadAllLines(csv);
             Assert.Equal(result.Rows.Count + 1, csvLines.Length);
             Assert.StartsWith("Scheme,S,Delay,Load,K,MeanMs", csvLines[0], StringComparison.Ordinal);
+            Assert.Contains("BoundSemMs,BoundMethod", csvLines[0], StringComparison.Ordinal);
             Assert.Contains(csvLines, l => l.StartsWith("coded-cyclic,2,", StringComparison.Ordinal)
                                            && double.Parse(l.Split(',')[5], CultureInfo.InvariantCulture) > 0);
 

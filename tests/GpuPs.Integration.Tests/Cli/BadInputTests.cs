@@ -14,6 +14,7 @@ public class BadInputTests
     [InlineData("fractional repetition needs (s+1) | n", "train", "--workers", "5", "--mode", "coded", "--stragglers", "1", "--code", "fractional")]
     [InlineData("stragglers must be in 0..3", "train", "--workers", "4", "--mode", "coded", "--stragglers", "4")]
     [InlineData("Bad straggler spec", "train", "--straggler-model", "bimodal:p=2")]
+    [InlineData("worker 9 is not one of the 4 workers", "train", "--workers", "4", "--straggler-model", "persistent:workers=2+9,delay=0.5")]
     [InlineData("apply to the coded, multi-message and backup modes", "train", "--mode", "bsp", "--stragglers", "2")]
     public async Task Impossible_settings_exit_with_2_and_say_why(string message, params string[] args)
     {

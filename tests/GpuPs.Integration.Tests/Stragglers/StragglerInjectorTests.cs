@@ -20,6 +20,11 @@ public class StragglerInjectorTests
     [InlineData("bimodal:p=0,delay=2", "bimodal:p=0,delay=2", typeof(BimodalDelay))]
     [InlineData("throttle:count=8", "throttle:count=8,factor=4", typeof(ThrottledWorkers))]
     [InlineData("throttle:count=0,factor=1", "throttle:count=0,factor=1", typeof(ThrottledWorkers))]
+    [InlineData("persistent:delay=0.5", "persistent:count=2,delay=0.5", typeof(PersistentStragglers))]
+    [InlineData("Persistent: delay=0.5 , Workers = 5+2", "persistent:workers=2+5,delay=0.5", typeof(PersistentStragglers))]
+    [InlineData("persistent:workers=7,factor=3", "persistent:workers=7,factor=3", typeof(PersistentStragglers))]
+    [InlineData("persistent:delay=0.0003,unit=0.02", "persistent:count=2,delay=0.0003,unit=0.02", typeof(PersistentStragglers))]
+    [InlineData("throttle:workers=0+3+6", "throttle:workers=0+3+6,factor=4", typeof(ThrottledWorkers))]
     public void Every_model_parses_to_a_normalised_spec_that_parses_back(string spec, string normalised, Type model)
     {
         var injector = StragglerInjector.Parse(spec, Workers, seed: 1);
@@ -34,10 +39,13 @@ public class StragglerInjectorTests
     [Fact]
     public void Parsed_values_reach_the_model_and_unit()
     {
-        Assert.Equal(new PersistentStragglers(3, 2.5), StragglerInjector.Parse("persistent:count=3,factor=2.5", Workers, 1).Model);
+        Assert.Equal(new PersistentStragglers(SlowWorkers.Seeded(3), 2.5, 0), StragglerInjector.Parse("persistent:count=3,factor=2.5", Workers, 1).Model);
+        Assert.Equal(new PersistentStragglers(SlowWorkers.Listed([5, 2]), 1, 0.5), StragglerInjector.Parse("persistent:workers=2+5,delay=0.5", Workers, 1).Model);
+        Assert.Equal(new PersistentStragglers(SlowWorkers.Seeded(2), 1, 0.25), StragglerInjector.Parse("persistent:delay=0.25", Workers, 1).Model);
         Assert.Equal(new ShiftedExponentialDelay(0.1, 4), StragglerInjector.Parse("shifted-exponential:shift=0.1,rate=4", Workers, 1).Model);
         Assert.Equal(new BimodalDelay(0.25, 1.5), StragglerInjector.Parse("bimodal:p=0.25,delay=1.5", Workers, 1).Model);
-        Assert.Equal(new ThrottledWorkers(1, 3), StragglerInjector.Parse("throttle:count=1,factor=3", Workers, 1).Model);
+        Assert.Equal(new ThrottledWorkers(SlowWorkers.Seeded(1), 3), StragglerInjector.Parse("throttle:count=1,factor=3", Workers, 1).Model);
+        Assert.Equal(new ThrottledWorkers(SlowWorkers.Listed([1, 4]), 2), StragglerInjector.Parse("throttle:workers=4+1,factor=2", Workers, 1).Model);
         Assert.Equal(TimeSpan.FromMilliseconds(20), StragglerInjector.Parse("bimodal:unit=0.02", Workers, 1).Unit);
         Assert.Equal(TimeSpan.Zero, StragglerInjector.None.Unit);
         Assert.Equal("none", StragglerInjector.None.Spec);
@@ -62,14 +70,25 @@ public class StragglerInjectorTests
     [InlineData("throttle:count=1.5", "count=1.5 must be a whole number >= 0")]
     [InlineData("persistent:factor=0.5", "factor=0.5 must be >= 1")]
     [InlineData("throttle:factor=2.5", "factor=2.5 must be a whole number >= 1")]
+    [InlineData("persistent:factor=2,delay=0.5", "give factor= or delay=, not both")]
+    [InlineData("persistent:workers=2+5,count=2", "give workers= or count=, not both")]
+    [InlineData("throttle:count=1,workers=3", "give count= or workers=, not both")]
+    [InlineData("persistent:delay=-0.5", "delay=-0.5 must be >= 0")]
+    [InlineData("persistent:workers=2+8,delay=0.5", "workers=2+8: worker 8 is not one of the 8 workers (ids 0 … 7)")]
+    [InlineData("persistent:workers=5+5", "workers=5+5: worker 5 is listed twice")]
+    [InlineData("persistent:workers=-1", "workers=\"-1\": \"-1\" is not a worker id (ids are joined by +, e.g. workers=2+5)")]
+    [InlineData("persistent:workers=", "workers=\"\": \"\" is not a worker id")]
+    [InlineData("persistent:workers=2.5", "\"2.5\" is not a worker id")]
+    [InlineData("persistent:workers=2,5", "\"5\" is not key=value")]
+    [InlineData("bimodal:workers=1", "unknown key \"workers\" for bimodal")]
     public void Bad_specs_are_refused_with_one_line_naming_the_part_and_the_accepted_forms(string spec, string problem)
     {
         var e = Assert.Throws<ArgumentException>(() => StragglerInjector.Parse(spec, Workers, seed: 1));
 
         Assert.Contains(problem, e.Message);
         Assert.Contains($"\"{spec}\"", e.Message);
-        Assert.Contains("Accepted: none | persistent:count=2,factor=10 | shifted-exponential:shift=0.05,rate=20 | "
-                        + "bimodal:p=0.1,delay=0.5 | throttle:count=2,factor=4 (each also takes unit=SECONDS", e.Message);
+        Assert.Contains("Accepted: none | persistent:[count=2|workers=I+J],[factor=10|delay=SECONDS] | shifted-exponential:shift=0.05,rate=20 | "
+                        + "bimodal:p=0.1,delay=0.5 | throttle:[count=2|workers=I+J],factor=4 (each also takes unit=SECONDS", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
 
@@ -155,14 +174,42 @@ public class StragglerInjectorTests
     public void Persistent_slow_workers_take_factor_times_as_long_and_the_others_nothing_extra()
     {
         var injector = StragglerInjector.Parse("persistent:count=2,factor=10,unit=0.01", Workers, seed: 5);
-        var measured = TimeSpan.FromMilliseconds(30);
+        var typical = TimeSpan.FromMilliseconds(10);
         for (int w = 0; w < Workers; w++)
         {
-            // T = load × unit + measured + delay, which must be 10 × (3 × 0.01 + 0.03) for the slow ones.
-            double total = 3 * 0.01 + measured.TotalSeconds + injector.StepDelay(w, step: 4, load: 3, measured).TotalSeconds;
+            // T = load × (unit + compute) + delay, which must be 10 × 3 × (0.01 + 0.01) for the slow ones.
+            double total = 3 * (0.01 + typical.TotalSeconds) + injector.StepDelay(w, step: 4, load: 3, typical).TotalSeconds;
             Assert.Equal(injector.IsSlowWorker(w) ? 0.6 : 0.06, total, 1e-6);
             Assert.Equal(1, injector.ComputeRepeats(w));
         }
+    }
+
+    [Theory]
+    [InlineData(1UL)]
+    [InlineData(2UL)]
+    [InlineData(99UL)]
+    public void Absolute_persistent_delay_is_exactly_delay_for_the_listed_workers_only_whatever_the_load_and_compute(ulong seed)
+    {
+        var injector = StragglerInjector.Parse("persistent:workers=2+5,delay=0.5,unit=0.02", Workers, seed);
+
+        Assert.Equal([2, 5], Enumerable.Range(0, Workers).Where(injector.IsSlowWorker));
+        foreach (int load in new[] { 1, 2, 4 })
+        foreach (var compute in new[] { TimeSpan.Zero, TimeSpan.FromMilliseconds(3), TimeSpan.FromSeconds(2) })
+        for (int w = 0; w < Workers; w++)
+        {
+            var expected = w is 2 or 5 ? TimeSpan.FromSeconds(0.5) : TimeSpan.Zero;
+            Assert.Equal(expected, injector.StepDelay(w, step: 7, load, compute));
+            Assert.Equal(expected, injector.StepDelay(w, step: 8, load, compute));
+        }
+        Assert.Contains("workers [2, 5] of 8 are 0.5 s late every step", injector.Describe());
+    }
+
+    [Fact]
+    public void Listed_throttle_workers_are_the_ones_repeating()
+    {
+        var injector = StragglerInjector.Parse("throttle:workers=0+7,factor=3", Workers, seed: 5);
+
+        Assert.Equal([3, 1, 1, 1, 1, 1, 1, 3], Enumerable.Range(0, Workers).Select(injector.ComputeRepeats));
     }
 
     [Fact]
@@ -190,15 +237,27 @@ public class StragglerInjectorTests
     }
 
     [Fact]
-    public async Task AfterPartition_stops_at_once_when_cancelled()
+    public async Task AfterPartition_sleeps_sub_millisecond_units()
     {
-        var injector = StragglerInjector.Parse("none:unit=30", Workers, seed: 1);
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+        var injector = StragglerInjector.Parse("persistent:workers=1,delay=0.0006,unit=0.0003", Workers, seed: 1);
         var watch = Stopwatch.StartNew();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(
-            () => injector.AfterPartitionAsync(0, step: 0, load: 1, TimeSpan.FromSeconds(30), cts.Token));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed}");
+        await injector.AfterPartitionAsync(1, step: 0, load: 2, injector.StepDelay(1, 0, 2, TimeSpan.Zero), CancellationToken.None);
+
+        // 0.3 ms unit + 0.6 ms / 2 per partition; Task.Delay alone would not wait at all.
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(0.6), $"slept only {watch.Elapsed.TotalMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task AfterPartition_stops_when_cancelled()
+    {
+        // An hour-long sleep: were cancellation ignored, the test would hang rather than pass.
+        var injector = StragglerInjector.Parse("none:unit=3600", Workers, seed: 1);
+        using var cts = new CancellationTokenSource();
+        var sleeping = injector.AfterPartitionAsync(0, step: 0, load: 1, TimeSpan.Zero, cts.Token);
+        cts.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sleeping);
 
         var already = injector.AfterPartitionAsync(0, step: 0, load: 1, TimeSpan.Zero, cts.Token);
         Assert.True(already.IsCanceled);
