@@ -17,53 +17,40 @@ public static class ParallelTensor
     /// <summary><c>accumulator += values</c>.</summary>
     public static void Add(Span<float> accumulator, ReadOnlySpan<float> values) => MultiplyAdd(accumulator, values, 1f);
 
-    /// <summary><c>accumulator += scale · values</c> (the coded decode's Σ a_i c_i, one responder at a time).</summary>
-    public static unsafe void MultiplyAdd(Span<float> accumulator, ReadOnlySpan<float> values, float scale)
-    {
-        if (accumulator.Length != values.Length)
-            throw new ArgumentException($"cannot add {values.Length} values into {accumulator.Length}");
-        int parts = Math.Min(Environment.ProcessorCount, accumulator.Length / MinParallelLength);
-        if (parts <= 1)
-        {
-            AddScaled(accumulator, values, scale);
-            return;
-        }
-        fixed (float* acc = accumulator)
-        fixed (float* val = values)
-        {
-            nint a = (nint)acc, v = (nint)val;
-            int length = accumulator.Length, chunk = (length + parts - 1) / parts;
-            Parallel.For(0, parts, part =>
-            {
-                int start = part * chunk, count = Math.Min(chunk, length - start);
-                AddScaled(new Span<float>((float*)a + start, count), new ReadOnlySpan<float>((float*)v + start, count), scale);
-            });
-        }
-    }
+    /// <summary><c>accumulator += scale · values</c>.</summary>
+    public static unsafe void MultiplyAdd(Span<float> accumulator, ReadOnlySpan<float> values, float scale) =>
+        InParts(accumulator, values, scale, &AddScaled);
 
     /// <summary>
     /// <c>accumulator += scale · values</c> in float64: the coded decode Σ a_i c_i, whose weights reach ~30 for cyclic-MDS
     /// codes, so float32 partial sums would add rounding comparable to the encoding error the codes are checked for.
     /// </summary>
-    public static unsafe void MultiplyAddWidening(Span<double> accumulator, ReadOnlySpan<float> values, double scale)
+    public static unsafe void MultiplyAddWidening(Span<double> accumulator, ReadOnlySpan<float> values, double scale) =>
+        InParts(accumulator, values, scale, &AddScaledWidening);
+
+    /// <summary>Runs <paramref name="kernel"/> on the whole tensors, or on one contiguous part per core when they are large.</summary>
+    private static unsafe void InParts<TAccumulator, TScale>(Span<TAccumulator> accumulator, ReadOnlySpan<float> values, TScale scale,
+        delegate*<Span<TAccumulator>, ReadOnlySpan<float>, TScale, void> kernel)
+        where TAccumulator : unmanaged
     {
         if (accumulator.Length != values.Length)
             throw new ArgumentException($"cannot add {values.Length} values into {accumulator.Length}");
         int parts = Math.Min(Environment.ProcessorCount, accumulator.Length / MinParallelLength);
         if (parts <= 1)
         {
-            AddScaledWidening(accumulator, values, scale);
+            kernel(accumulator, values, scale);
             return;
         }
-        fixed (double* acc = accumulator)
+        fixed (TAccumulator* acc = accumulator)
         fixed (float* val = values)
         {
-            nint a = (nint)acc, v = (nint)val;
+            nint a = (nint)acc, v = (nint)val, k = (nint)kernel;
             int length = accumulator.Length, chunk = (length + parts - 1) / parts;
             Parallel.For(0, parts, part =>
             {
                 int start = part * chunk, count = Math.Min(chunk, length - start);
-                AddScaledWidening(new Span<double>((double*)a + start, count), new ReadOnlySpan<float>((float*)v + start, count), scale);
+                ((delegate*<Span<TAccumulator>, ReadOnlySpan<float>, TScale, void>)k)(
+                    new Span<TAccumulator>((TAccumulator*)a + start, count), new ReadOnlySpan<float>((float*)v + start, count), scale);
             });
         }
     }
