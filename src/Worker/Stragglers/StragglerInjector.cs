@@ -123,9 +123,10 @@ public sealed class StragglerInjector
     /// <summary>
     /// Sleeps <see cref="Unit"/> + <paramref name="stepDelay"/> / <paramref name="load"/> after one finished partition of
     /// <paramref name="worker"/>'s step <paramref name="step"/>. Cancellable: a worker abandoning a closed step stops at
-    /// once (the task is cancelled, and is already cancelled if <paramref name="ct"/> was).
+    /// once (the task is cancelled, and is already cancelled if <paramref name="ct"/> was). <paramref name="time"/>: the
+    /// clock that sleeps (the system clock; tests pass a manual one).
     /// </summary>
-    public Task AfterPartitionAsync(int worker, long step, int load, TimeSpan stepDelay, CancellationToken ct)
+    public Task AfterPartitionAsync(int worker, long step, int load, TimeSpan stepDelay, CancellationToken ct, TimeProvider? time = null)
     {
         CheckWorker(worker);
         ArgumentOutOfRangeException.ThrowIfLessThan(load, 1);
@@ -133,7 +134,7 @@ public sealed class StragglerInjector
         if (ct.IsCancellationRequested)
             return Task.FromCanceled(ct);
         var sleep = Unit + stepDelay / load;
-        return sleep == TimeSpan.Zero ? Task.CompletedTask : Task.Delay(sleep, ct);
+        return sleep == TimeSpan.Zero ? Task.CompletedTask : Task.Delay(sleep, time ?? TimeProvider.System, ct);
     }
 
     /// <summary>The first <paramref name="count"/> ids of a seeded Fisher–Yates shuffle: stable for the run, and
