@@ -7,6 +7,8 @@
 #   worker     src/Worker             worker step rules, partition plan        tests/GpuPs.Integration.Tests
 #   optimizers kernels/Simd           SIMD loss, gradient and optimizers       tests/GpuPs.Kernels.Tests
 # Reports land in artifacts/mutation/<area>/ (html, json, markdown). STRYKER_CONCURRENCY overrides the default of 1.
+# Build nothing else in this tree while it runs: a build rewrites the test project's copy of the mutated assembly, and
+# every later mutant then "survives".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet tool restore >/dev/null

@@ -8,8 +8,8 @@ namespace GpuPs.Integration.Tests.Training;
 
 /// <summary>
 /// BSP over real loopback gRPC computes exactly full-batch gradient descent: the servers' model after T steps equals
-/// T full-batch steps of the float64 scalar reference, whatever the number of shards, workers or processes. 603 rows
-/// give 482 training rows, which 4 workers split unequally (121, 121, 120, 120): a mean of per-worker means would differ.
+/// T full-batch steps of the float64 scalar reference, whatever the number of shards, workers or processes. The 603 rows
+/// leave a training set that 4 workers split unequally (checked), so a mean of per-worker means would differ.
 /// </summary>
 public class BspExactnessTests
 {

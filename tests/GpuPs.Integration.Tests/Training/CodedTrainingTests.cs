@@ -18,7 +18,7 @@ public class CodedTrainingTests
 {
     private static readonly TrainSettings Settings = new()
     {
-        // 603 rows: 482 training rows, which neither 5 nor 6 workers split evenly.
+        // 603 rows: a training set that neither 5 nor 6 workers split evenly (checked in each test).
         Dataset = "synthetic:rows=603,features=16,classes=3,separation=2",
         Model = Kernels.ModelKind.Softmax,
         Workers = 4,
