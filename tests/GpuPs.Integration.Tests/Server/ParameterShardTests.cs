@@ -106,8 +106,8 @@ public class ParameterShardTests
             shard.Push(new PushHeader(0, t, 0, 1, 0), Filled(1f));
         }
         // Worker 0 has clock 3, worker 1 clock 0: a lead of 3 > 2.
+        // Only a push can release it (nothing else pulses the shard here), so no waiting is needed to see it blocked.
         var blocked = shard.WaitForStepAsync(0, 0, CancellationToken.None);
-        await Task.Delay(200);
         Assert.False(blocked.IsCompleted);
         shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f));
         await blocked.WaitAsync(TimeSpan.FromSeconds(5));
