@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Numerics.Tensors;
 using Grpc.Core;
 using GpuPs.Core.Training;
@@ -25,7 +24,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly IStepAggregator _aggregator;
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
-    private readonly Timer _livenessTimer;
+    private readonly TimeProvider _time;
+    private readonly ITimer _livenessTimer;
     private readonly Queue<(double Seconds, double Loss)> _steps = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt, _openStep;
@@ -51,9 +51,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             SyncMode.Ssp => new AsyncAggregator(_model, _workers, _job.Steps, _job.Staleness),
             _ => throw new ArgumentException($"unsupported sync mode {_job.Mode}"),
         };
-        _stepOpenedAt = Stopwatch.GetTimestamp();
-        int period = Math.Clamp(_job.HeartbeatTimeoutMs / 4, 50, 1000);
-        _livenessTimer = new Timer(_ => EvictSilentWorkers(), null, period, period);
+        _time = options.Time ?? TimeProvider.System;
+        _stepOpenedAt = _time.GetTimestamp();
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(_job.HeartbeatTimeoutMs / 4, 50, 1000));
+        _livenessTimer = _time.CreateTimer(_ => EvictSilentWorkers(), null, period, period);
     }
 
     public ShardInfo Info { get; }
@@ -244,7 +245,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <summary>Records that the worker is alive; an evicted worker that calls again is re-admitted.</summary>
     private void Touch(WorkerSlot slot)
     {
-        slot.LastSeenMs = Environment.TickCount64;
+        slot.LastSeenMs = NowMs;
         if (!slot.Evicted) return;
         slot.Evicted = false;
         if (slot.Clock < _model.Step && _job.Mode == SyncMode.Bsp) slot.Clock = _model.Step;
@@ -259,14 +260,16 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <summary>Keeps the wall time of the step that just closed (the last <see cref="KeptStepTimes"/> of them).</summary>
     private void RecordStepTime()
     {
-        long now = Stopwatch.GetTimestamp();
-        _steps.Enqueue((Stopwatch.GetElapsedTime(_stepOpenedAt, now).TotalSeconds, _model.LastMeanLoss));
+        long now = _time.GetTimestamp();
+        _steps.Enqueue((_time.GetElapsedTime(_stepOpenedAt, now).TotalSeconds, _model.LastMeanLoss));
         if (_steps.Count > KeptStepTimes) _steps.Dequeue();
         _stepOpenedAt = now;
         Volatile.Write(ref _openStep, _model.Step);
         if (_aggregator.IsFinished && _finished.TrySetResult())
             _log.Information("Shard {Shard} finished the job at step {Step}, mean training loss {Loss:F4}", Info.Index, _model.Step, _model.LastMeanLoss);
     }
+
+    private long NowMs => (long)_time.GetElapsedTime(0).TotalMilliseconds;
 
     private long ResumeStep(WorkerSlot slot) => _job.Mode == SyncMode.Bsp ? _model.Step : slot.Clock;
 
@@ -275,7 +278,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         lock (_gate)
         {
             if (_disposed) return;
-            long now = Environment.TickCount64;
+            long now = NowMs;
             bool changed = false;
             foreach (var w in _workers)
             {

@@ -3,5 +3,8 @@ using GpuPs.Protocol;
 
 namespace GpuPs.Server;
 
-/// <summary>Everything a shard needs: the job, which key range it owns, its optimizer, its initial parameters.</summary>
-public sealed record ShardOptions(JobSpec Job, ShardInfo Shard, OptimizerSettings Optimizer, float[] InitialParameters);
+/// <summary>
+/// Everything a shard needs: the job, which key range it owns, its optimizer, its initial parameters, and the clock its
+/// liveness checks and step times read (the system clock; tests pass a manual one to evict a worker without sleeping).
+/// </summary>
+public sealed record ShardOptions(JobSpec Job, ShardInfo Shard, OptimizerSettings Optimizer, float[] InitialParameters, TimeProvider? Time = null);

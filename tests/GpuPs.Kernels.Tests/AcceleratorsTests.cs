@@ -15,27 +15,42 @@ public sealed class AcceleratorsTests
     }
 
     [Fact]
-    public void AutoPicksCudaWhenPresentOtherwiseNeverTheIlgpuCpuAccelerator()
+    public void AutoPicksCudaThenOpenCLThenSimdButNeverTheIlgpuCpuAccelerator()
     {
         using var backend = Accelerators.Create(AcceleratorChoice.Auto);
-        Assert.NotEqual(AcceleratorChoice.Auto, backend.Kind);
-        Assert.NotEqual(AcceleratorChoice.Cpu, backend.Kind);
-        if (Accelerators.IsAvailable(AcceleratorChoice.Cuda)) Assert.Equal(AcceleratorChoice.Cuda, backend.Kind);
+        var expected = Accelerators.IsAvailable(AcceleratorChoice.Cuda) ? AcceleratorChoice.Cuda
+            : Accelerators.IsAvailable(AcceleratorChoice.OpenCL) ? AcceleratorChoice.OpenCL
+            : AcceleratorChoice.Simd;
+        Assert.Equal(expected, backend.Kind);
     }
 
-    [Fact]
+    [NoDeviceFact(AcceleratorChoice.Cuda)]
     public void MissingCudaGivesAClearError()
     {
-        if (Accelerators.IsAvailable(AcceleratorChoice.Cuda)) return;  // nothing to check where CUDA exists
         var error = Assert.Throws<InvalidOperationException>(() => Accelerators.Create(AcceleratorChoice.Cuda));
         Assert.Contains("no CUDA device found", error.Message);
     }
 
-    [CudaFact]
+    [NoDeviceFact(AcceleratorChoice.OpenCL)]
+    public void MissingOpenCLGivesAClearError()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Accelerators.Create(AcceleratorChoice.OpenCL));
+        Assert.Contains("no usable OpenCL device found", error.Message);
+    }
+
+    [DeviceFact(AcceleratorChoice.Cuda)]
     public void CudaBackendNamesItsDevice()
     {
         using var backend = Accelerators.Create(AcceleratorChoice.Cuda);
         Assert.Equal(AcceleratorChoice.Cuda, backend.Kind);
         Assert.Contains("Cuda", backend.DeviceName);
+    }
+
+    [DeviceFact(AcceleratorChoice.OpenCL)]
+    public void OpenCLBackendNamesItsDevice()
+    {
+        using var backend = Accelerators.Create(AcceleratorChoice.OpenCL);
+        Assert.Equal(AcceleratorChoice.OpenCL, backend.Kind);
+        Assert.False(string.IsNullOrWhiteSpace(backend.DeviceName));
     }
 }

@@ -210,3 +210,6 @@ public sealed class IlgpuCpuGradientKernelTests(IlgpuCpuBackendFixture fixture) 
 
 [RequiresAccelerator(AcceleratorChoice.Cuda)]
 public sealed class CudaGradientKernelTests(CudaBackendFixture fixture) : GradientKernelTests(fixture), IClassFixture<CudaBackendFixture>;
+
+[RequiresAccelerator(AcceleratorChoice.OpenCL)]
+public sealed class OpenCLGradientKernelTests(OpenCLBackendFixture fixture) : GradientKernelTests(fixture), IClassFixture<OpenCLBackendFixture>;

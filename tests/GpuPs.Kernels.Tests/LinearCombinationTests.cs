@@ -45,3 +45,6 @@ public sealed class IlgpuCpuLinearCombinationTests(IlgpuCpuBackendFixture fixtur
 
 [RequiresAccelerator(AcceleratorChoice.Cuda)]
 public sealed class CudaLinearCombinationTests(CudaBackendFixture fixture) : LinearCombinationTests(fixture), IClassFixture<CudaBackendFixture>;
+
+[RequiresAccelerator(AcceleratorChoice.OpenCL)]
+public sealed class OpenCLLinearCombinationTests(OpenCLBackendFixture fixture) : LinearCombinationTests(fixture), IClassFixture<OpenCLBackendFixture>;

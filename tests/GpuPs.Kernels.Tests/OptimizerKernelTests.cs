@@ -52,3 +52,6 @@ public sealed class IlgpuCpuOptimizerKernelTests(IlgpuCpuBackendFixture fixture)
 
 [RequiresAccelerator(AcceleratorChoice.Cuda)]
 public sealed class CudaOptimizerKernelTests(CudaBackendFixture fixture) : OptimizerKernelTests(fixture), IClassFixture<CudaBackendFixture>;
+
+[RequiresAccelerator(AcceleratorChoice.OpenCL)]
+public sealed class OpenCLOptimizerKernelTests(OpenCLBackendFixture fixture) : OptimizerKernelTests(fixture), IClassFixture<OpenCLBackendFixture>;

@@ -32,17 +32,29 @@ public sealed class AsyncAggregator(ShardModel model, WorkerSlot[] workers, long
 
     public bool Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
+        Admit(worker, header);
+        gradientSum.CopyTo(_scratch);
+        model.ApplySum(_scratch, header.SampleCount, header.LossSum);
+        worker.Clock++;
+        return true;
+    }
+
+    /// <summary>
+    /// Refuses a push that is not the worker's next step, comes after its last step, or (SSP) would take it more than the
+    /// staleness bound ahead of the slowest expected worker: the bound holds for pushes too, not only for pulls, so a
+    /// worker that pushes without pulling cannot run ahead.
+    /// </summary>
+    public void Admit(WorkerSlot worker, in PushHeader header)
+    {
         if (header.Step < worker.Clock)
             throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed step {header.Step} (its clock is {worker.Clock})");
         if (header.Step > worker.Clock)
             throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: worker {worker.Id} is at step {worker.Clock}");
         if (worker.Clock >= totalSteps)
             throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: worker {worker.Id} has run all {totalSteps} steps");
-
-        gradientSum.CopyTo(_scratch);
-        model.ApplySum(_scratch, header.SampleCount, header.LossSum);
-        worker.Clock++;
-        return true;
+        if (staleness is int bound && worker.Clock - SlowestClock() > bound)
+            throw new GpuPsException(StatusCode.FailedPrecondition,
+                $"push for step {header.Step} refused: worker {worker.Id} would lead the slowest worker (step {SlowestClock()}) by more than the staleness bound {bound}");
     }
 
     public bool OnMembershipChanged() => false;

@@ -13,14 +13,17 @@ namespace GpuPs.Worker.Stragglers;
 public static class PreciseDelay
 {
     /// <summary>Waits at least <paramref name="delay"/>; cancelled as soon as <paramref name="ct"/> is (the task is then
-    /// cancelled, and already cancelled when <paramref name="ct"/> was).</summary>
-    public static Task WaitAsync(TimeSpan delay, CancellationToken ct)
+    /// cancelled, and already cancelled when <paramref name="ct"/> was). A <paramref name="time"/> other than the system
+    /// clock (a test's manual clock) is simply waited on: only real timers truncate.</summary>
+    public static Task WaitAsync(TimeSpan delay, CancellationToken ct, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         if (ct.IsCancellationRequested)
             return Task.FromCanceled(ct);
         if (delay == TimeSpan.Zero)
             return Task.CompletedTask;
+        if (time is not null && time != TimeProvider.System)
+            return Task.Delay(delay, time, ct);
         long deadline = Stopwatch.GetTimestamp() + (long)Math.Ceiling(delay.TotalSeconds * Stopwatch.Frequency);
         return WaitUntilAsync(deadline, TimeSpan.FromMilliseconds(Math.Floor(delay.TotalMilliseconds)), ct);
     }

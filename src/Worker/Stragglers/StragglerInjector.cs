@@ -136,14 +136,15 @@ public sealed class StragglerInjector
     /// Sleeps <see cref="Unit"/> + <paramref name="stepDelay"/> / <paramref name="load"/> after one finished partition of
     /// <paramref name="worker"/>'s step <paramref name="step"/>, never shorter, sub-millisecond parts included
     /// (<see cref="PreciseDelay"/>). Cancellable: a worker abandoning a closed step stops at once (the task is cancelled,
-    /// and is already cancelled if <paramref name="ct"/> was).
+    /// and is already cancelled if <paramref name="ct"/> was). <paramref name="time"/>: the clock that sleeps (the system
+    /// clock; tests pass a manual one).
     /// </summary>
-    public Task AfterPartitionAsync(int worker, long step, int load, TimeSpan stepDelay, CancellationToken ct)
+    public Task AfterPartitionAsync(int worker, long step, int load, TimeSpan stepDelay, CancellationToken ct, TimeProvider? time = null)
     {
         CheckWorker(worker);
         ArgumentOutOfRangeException.ThrowIfLessThan(load, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(stepDelay, TimeSpan.Zero);
-        return PreciseDelay.WaitAsync(Unit + stepDelay / load, ct);
+        return PreciseDelay.WaitAsync(Unit + stepDelay / load, ct, time);
     }
 
     private string SlowList() => $"[{string.Join(", ", _slowWorkers)}] of {_workers}";

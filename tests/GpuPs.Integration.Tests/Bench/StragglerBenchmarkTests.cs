@@ -45,9 +45,6 @@ public class StragglerBenchmarkTests
             }
             // The no-delay rows calibrate the overhead, so their bound is their mean unless the model alone exceeds it.
             Assert.All(result.Rows.Where(r => r.Delay == "none" && r.OverheadMs > 0), r => Assert.Equal(1, r.Ratio, 6));
-            // A unit of simulated compute per partition makes a coded step (load s + 1) slower than BSP without delays.
-            var bsp = result.Find(StragglerScheme.Bsp, 0, "none")!;
-            Assert.True(result.Find(StragglerScheme.CodedCyclic, 2, "none")!.MeanMs > bsp.MeanMs);
             Assert.False(double.IsNaN(result.TargetLoss));
             // Worker 1 is in fractional s = 1's group {0, 1}: the first decodable set never waits for it, so its bound is
             // the no-delay one and it gets the persistent verdicts; every coded cell gets the bound verdict.

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using GpuPs.Integration.Tests.Support;
 using GpuPs.Protocol;
 using static GpuPs.Integration.Tests.Server.ShardFixture;
 
@@ -35,6 +36,8 @@ public class ParameterShardTests
         AssertRefused(StatusCode.InvalidArgument, "NaN", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), nan));
         var inf = Filled(1f); inf[7] = float.NegativeInfinity;
         AssertRefused(StatusCode.InvalidArgument, "Inf", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), inf));
+        AssertRefused(StatusCode.InvalidArgument, "loss sum is not finite", () => shard.Push(new PushHeader(0, 1, 0, 1, double.NaN), Filled(1f)));
+        AssertRefused(StatusCode.InvalidArgument, "loss sum is not finite", () => shard.Push(new PushHeader(0, 1, 0, 1, double.PositiveInfinity), Filled(1f)));
         AssertRefused(StatusCode.FailedPrecondition, "closed", () => shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f)));
         AssertRefused(StatusCode.FailedPrecondition, "still at step 1", () => shard.Push(new PushHeader(0, 2, 0, 1, 0), Filled(1f)));
         AssertRefused(StatusCode.NotFound, "worker 5", () => shard.Push(new PushHeader(5, 1, 0, 1, 0), Filled(1f)));
@@ -44,7 +47,7 @@ public class ParameterShardTests
         AssertRefused(StatusCode.AlreadyExists, "already pushed", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)));
 
         Assert.Equal(before, Parameters(shard));
-        Assert.Equal(9, shard.Status().PushesRejected);
+        Assert.Equal(11, shard.Status().PushesRejected);
         Assert.Equal(3, shard.Status().PushesApplied);
     }
 
@@ -103,8 +106,8 @@ public class ParameterShardTests
             shard.Push(new PushHeader(0, t, 0, 1, 0), Filled(1f));
         }
         // Worker 0 has clock 3, worker 1 clock 0: a lead of 3 > 2.
+        // Only a push can release it (nothing else pulses the shard here), so no waiting is needed to see it blocked.
         var blocked = shard.WaitForStepAsync(0, 0, CancellationToken.None);
-        await Task.Delay(200);
         Assert.False(blocked.IsCompleted);
         shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f));
         await blocked.WaitAsync(TimeSpan.FromSeconds(5));
@@ -112,20 +115,79 @@ public class ParameterShardTests
     }
 
     [Fact]
-    public async Task Bsp_evicts_a_silent_worker_and_closes_the_step_without_it()
+    public void A_synchronous_push_after_the_job_finished_is_refused()
     {
-        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 3, heartbeatTimeoutMs: 300), Filled(1f));
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 1), Filled(1f));
+        RegisterAll(shard, 2);
+        shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));
+        Assert.True(shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f)).Finished);
+        var finished = Parameters(shard);
+
+        // Step 1 is the shard's step now, so only the finished check stands between this push and a second update.
+        AssertRefused(StatusCode.FailedPrecondition, "the job finished at step 1", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)));
+        AssertRefused(StatusCode.FailedPrecondition, "the job finished at step 1", () => shard.Admit(new PushHeader(1, 1, 0, 1, 0)));
+        Assert.Equal(finished, Parameters(shard));
+        Assert.Equal(1, shard.Status().Step);
+    }
+
+    [Fact]
+    public void Ssp_refuses_a_push_that_would_run_more_than_staleness_steps_ahead_even_without_a_pull()
+    {
+        using var shard = Create(Job(SyncMode.Ssp, workers: 2, steps: 10, staleness: 2));
+        RegisterAll(shard, 2);
+        for (int t = 0; t < 3; t++) shard.Push(new PushHeader(0, t, 0, 1, 0), Filled(1f));
+
+        // Worker 0 never pulled: its clock is 3, worker 1's is 0, so a fourth push would make a lead of 3 > 2.
+        AssertRefused(StatusCode.FailedPrecondition, "staleness bound 2", () => shard.Push(new PushHeader(0, 3, 0, 1, 0), Filled(1f)));
+        AssertRefused(StatusCode.FailedPrecondition, "staleness bound 2", () => shard.Admit(new PushHeader(0, 3, 0, 1, 0)));
+        Assert.Equal(Filled(-3f), Parameters(shard));
+
+        shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f));
+        Assert.True(shard.Push(new PushHeader(0, 3, 0, 1, 0), Filled(1f)).Applied);
+        Assert.Equal(new long[] { 4, 1 }, shard.Status().WorkerSteps);
+    }
+
+    [Fact]
+    public async Task Bsp_evicts_a_silent_worker_closes_the_step_without_it_and_readmits_it_when_it_calls_again()
+    {
+        var clock = new ManualTimeProvider();
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 3, heartbeatTimeoutMs: 300), Filled(1f), clock);
         RegisterAll(shard, 2);
         shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));
         var next = shard.WaitForStepAsync(0, 1, CancellationToken.None);
-        for (int i = 0; i < 10 && !next.IsCompleted; i++)
-        {
-            await Task.Delay(100);
-            shard.Heartbeat(new HeartbeatRequest { WorkerId = 0 });
-        }
-        await next.WaitAsync(TimeSpan.FromSeconds(5));
+
+        clock.Advance(TimeSpan.FromMilliseconds(250));
+        shard.Heartbeat(new HeartbeatRequest { WorkerId = 0 });
+        Assert.False(next.IsCompleted);
+        Assert.Equal(2, shard.Status().LiveWorkers);
+
+        // Worker 1 has now been silent for 500 ms > 300 ms, worker 0 for 250 ms.
+        clock.Advance(TimeSpan.FromMilliseconds(250));
+        await next.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(Filled(0f), Parameters(shard));
         Assert.Equal(1, shard.Status().LiveWorkers);
+
+        // It calls again: it is back, at the shard's step, and BSP waits for it again.
+        shard.Heartbeat(new HeartbeatRequest { WorkerId = 1 });
+        Assert.Equal(2, shard.Status().LiveWorkers);
+        Assert.False(shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)).Applied);
+        Assert.True(shard.Push(new PushHeader(1, 1, 0, 1, 0), Filled(1f)).Applied);
+        Assert.Equal(Filled(-1f), Parameters(shard));
+    }
+
+    [Fact]
+    public void Refusals_are_logged_with_worker_step_and_shard()
+    {
+        var log = new CapturedLog();
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5), log: log.Logger);
+        RegisterAll(shard, 2);
+        Assert.Throws<GpuPsException>(() => shard.Push(new PushHeader(1, 3, 0, 1, 0), Filled(1f)));
+
+        var refusal = Assert.Single(log.Events, e => e.MessageTemplate.Text.StartsWith("Refused push", StringComparison.Ordinal));
+        Assert.Equal(1, CapturedLog.Property(refusal, "WorkerId"));
+        Assert.Equal(3L, CapturedLog.Property(refusal, "Step"));
+        Assert.Equal(0, CapturedLog.Property(refusal, "Shard"));
+        Assert.Contains("still at step 0", (string)CapturedLog.Property(refusal, "Reason")!);
     }
 
     private static void AssertRefused(StatusCode code, string messagePart, Action action)

@@ -28,10 +28,10 @@ public static class ShardFixture
         StepTimeoutMs = 5_000,
     };
 
-    public static ParameterShard Create(JobSpec job, float[]? initial = null) =>
+    public static ParameterShard Create(JobSpec job, float[]? initial = null, TimeProvider? time = null, ILogger? log = null) =>
         new(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Length },
-                new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length]),
-            Accelerators.Create(AcceleratorChoice.Simd), Log.Logger);
+                new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length], time),
+            Accelerators.Create(AcceleratorChoice.Simd), log ?? Log.Logger);
 
     public static void RegisterAll(IParameterShard shard, int workers)
     {

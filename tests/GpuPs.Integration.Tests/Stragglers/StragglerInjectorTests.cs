@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using GpuPs.Integration.Tests.Support;
 using GpuPs.Worker.Stragglers;
 
 namespace GpuPs.Integration.Tests.Stragglers;
@@ -228,12 +229,14 @@ public class StragglerInjectorTests
     public async Task AfterPartition_sleeps_unit_plus_the_partitions_share_of_the_step_delay()
     {
         var injector = StragglerInjector.Parse("bimodal:unit=0.02", Workers, seed: 1);
-        var watch = Stopwatch.StartNew();
+        var clock = new ManualTimeProvider();
 
-        await injector.AfterPartitionAsync(0, step: 0, load: 3, TimeSpan.FromMilliseconds(60), CancellationToken.None);
-
-        // 20 + 60 / 3 = 40 ms; Task.Delay may wake a few ms early, but more than the 20 ms unit alone shows the delay share is slept.
-        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(30), $"slept only {watch.Elapsed.TotalMilliseconds} ms");
+        // 20 ms unit + 60 ms / 3 partitions = 40 ms on the injected clock.
+        var sleep = injector.AfterPartitionAsync(0, step: 0, load: 3, TimeSpan.FromMilliseconds(60), CancellationToken.None, clock);
+        clock.Advance(TimeSpan.FromMilliseconds(39));
+        Assert.False(sleep.IsCompleted);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await sleep.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     [Fact]

@@ -23,3 +23,5 @@ public sealed class SimdBackendFixture() : BackendFixture(AcceleratorChoice.Simd
 public sealed class IlgpuCpuBackendFixture() : BackendFixture(AcceleratorChoice.Cpu);
 
 public sealed class CudaBackendFixture() : BackendFixture(AcceleratorChoice.Cuda);
+
+public sealed class OpenCLBackendFixture() : BackendFixture(AcceleratorChoice.OpenCL);
