@@ -54,10 +54,7 @@ public sealed class GradientDecoder
             throw new ArgumentOutOfRangeException(nameof(code), code.Workers, $"Gradient codes support 1..{MaxWorkers} workers.");
         _workers = code.Workers;
         _partitions = code.Partitions;
-        _b = new double[_workers, _partitions];
-        for (int i = 0; i < _workers; i++)
-        for (int j = 0; j < _partitions; j++)
-            _b[i, j] = code[i, j];
+        _b = CodeConditioning.Matrix(code);
         _coverage = new PartitionCoverage(code);
         _profile = new RoundingProfile(_b, RoundingProfile.DefaultSeed);
     }
