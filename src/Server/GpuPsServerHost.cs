@@ -1,3 +1,4 @@
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -127,8 +128,10 @@ public sealed class GpuPsServerHost : IAsyncDisposable
             return new PullResult(Step, 0, 0, length, false);
         }
 
-        public PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum) =>
-            new() { Step = Interlocked.Increment(ref _step), Applied = true };
+        public PushOutcome Admit(in PushHeader header) => PushOutcome.Applied(Step, closedStep: false, jobFinished: false);
+
+        public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum) =>
+            PushOutcome.Applied(Interlocked.Increment(ref _step), closedStep: true, jobFinished: false);
 
         public HeartbeatReply Heartbeat(HeartbeatRequest request) => new() { Step = Step };
 

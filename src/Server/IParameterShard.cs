@@ -1,10 +1,11 @@
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 
 namespace GpuPs.Server;
 
 /// <summary>
-/// One parameter shard and its aggregation state: the domain object behind the gRPC service.
-/// All members are thread-safe. Refused requests throw <see cref="GpuPsException"/> and change nothing.
+/// One parameter shard and its aggregation state: the domain object behind a transport (the gRPC service is one).
+/// All members are thread-safe. A malformed request throws <see cref="ShardException"/> and changes nothing.
 /// </summary>
 public interface IParameterShard
 {
@@ -19,13 +20,14 @@ public interface IParameterShard
     PullResult CopyParameters(Span<float> destination);
 
     /// <summary>
-    /// Checks a push's header as soon as its first chunk arrives, so that a push the shard would refuse anyway (a
-    /// straggler's push for a closed step, an unknown worker) is refused before its tensor crosses the network.
+    /// Answers a push from its header alone, as soon as its first chunk arrives, so that a push the shard would refuse
+    /// anyway (a straggler's push for a closed step, an unknown worker) is refused before its tensor crosses the network.
+    /// Applied (not closed) means admissible.
     /// </summary>
-    void Admit(in PushHeader header) { }
+    PushOutcome Admit(in PushHeader header);
 
     /// <summary>Validates and aggregates one pushed gradient sum (length <c>Info.Length</c>).</summary>
-    PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum);
+    PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum);
 
     HeartbeatReply Heartbeat(HeartbeatRequest request);
 

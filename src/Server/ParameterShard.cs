@@ -1,18 +1,22 @@
 using System.Numerics.Tensors;
-using Grpc.Core;
+using GpuPs.Core.Aggregation;
+using GpuPs.Core.Modes;
+using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
-using GpuPs.Server.Aggregation;
+using GpuPs.Server.Observers;
 using Serilog;
 using Serilog.Events;
 
 namespace GpuPs.Server;
 
 /// <summary>
-/// One parameter shard: membership, liveness, the aggregation rule of the job's mode, and the optimizer.
+/// One parameter shard: membership, liveness, the aggregation rule of the job's mode (made by its
+/// <see cref="ISyncMode"/>), the optimizer, and the observers that hear what happens.
 /// Thread-safe; every request takes one lock, held for the SIMD sum of one pushed gradient at most.
-/// A refused request throws <see cref="GpuPsException"/> and leaves the parameters and counters of accepted work unchanged.
+/// A push the mode's rule refuses is answered with a <see cref="PushOutcome"/>; a malformed request throws
+/// <see cref="ShardException"/>. Neither changes the parameters or the counters of accepted work. No transport here.
 /// </summary>
 public sealed class ParameterShard : IParameterShard, IDisposable
 {
@@ -21,14 +25,16 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly JobSpec _job;
     private readonly ShardModel _model;
     private readonly WorkerSlot[] _workers;
+    private readonly ISyncMode _mode;
     private readonly IStepAggregator _aggregator;
+    private readonly IShardObserver[] _observers;
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly ITimer _livenessTimer;
     private readonly Queue<(double Seconds, double Loss)> _steps = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt, _openStep;
+    private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt;
     private bool _disposed;
 
     public ParameterShard(ShardOptions options, IComputeBackend backend, ILogger log)
@@ -41,16 +47,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _log = log.ForContext("Shard", Info.Index);
         _model = new ShardModel((float[])options.InitialParameters.Clone(), backend.CreateOptimizer(options.Optimizer, options.InitialParameters.Length));
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
-        _aggregator = _job.Mode switch
-        {
-            SyncMode.Bsp => new QuorumAggregator(_model, _workers, _job.Steps, quorum: _job.Workers),
-            SyncMode.Backup => new QuorumAggregator(_model, _workers, _job.Steps, quorum: _job.Workers - _job.Stragglers),
-            SyncMode.Coded => new CodedAggregator(_model, _workers, _job.Steps, JobCodes.Create(_job), _log),
-            SyncMode.MultiMessage => new MultiMessageAggregator(_model, _workers, _job.Steps, JobCodes.Create(_job)),
-            SyncMode.Asp => new AsyncAggregator(_model, _workers, _job.Steps, staleness: null),
-            SyncMode.Ssp => new AsyncAggregator(_model, _workers, _job.Steps, _job.Staleness),
-            _ => throw new ArgumentException($"unsupported sync mode {_job.Mode}"),
-        };
+        _mode = SyncModes.Of(_job.Mode);
+        _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
+        _observers = [.. options.Observers ?? []];
         _time = options.Time ?? TimeProvider.System;
         _stepOpenedAt = _time.GetTimestamp();
         var period = TimeSpan.FromMilliseconds(Math.Clamp(_job.HeartbeatTimeoutMs / 4, 50, 1000));
@@ -70,7 +69,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             if (request.RequestedWorkerId >= 0)
             {
                 if (request.RequestedWorkerId >= _workers.Length)
-                    throw new GpuPsException(StatusCode.InvalidArgument, $"worker id {request.RequestedWorkerId} is out of range: the job has {_workers.Length} workers (ids 0..{_workers.Length - 1})");
+                    throw ShardException.Invalid($"worker id {request.RequestedWorkerId} is out of range: the job has {_workers.Length} workers (ids 0..{_workers.Length - 1})");
                 slot = _workers[request.RequestedWorkerId];
             }
             else
@@ -78,7 +77,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 // A retried Register (its reply was lost) must not take a second slot.
                 slot = _workers.FirstOrDefault(w => w.Registered && request.ClientToken.Length > 0 && w.ClientToken == request.ClientToken)
                     ?? _workers.FirstOrDefault(w => !w.Registered)
-                    ?? throw new GpuPsException(StatusCode.ResourceExhausted, $"the job already has all {_workers.Length} workers registered; rejoin with an explicit worker id");
+                    ?? throw new ShardException(ShardErrorKind.JobFull, $"the job already has all {_workers.Length} workers registered; rejoin with an explicit worker id");
             }
             bool rejoin = slot.Registered;
             slot.Registered = true;
@@ -89,6 +88,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             Touch(slot);
             _log.Information("Worker {WorkerId} {Action} from {Host} on {Device} at step {Step}",
                 slot.Id, rejoin ? "rejoined" : "registered", request.Host, request.Device, ResumeStep(slot));
+            Notify(new MembershipChange(Info.Index, slot.Id, rejoin ? MembershipEvent.Rejoined : MembershipEvent.Registered, _model.Step));
             return new RegisterReply { WorkerId = slot.Id, Job = _job, Shard = Info, Step = ResumeStep(slot) };
         }
     }
@@ -121,26 +121,32 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         lock (_gate)
         {
             if (destination.Length != _model.Length)
-                throw new GpuPsException(StatusCode.InvalidArgument, $"pull destination has {destination.Length} floats, shard {Info.Index} has {_model.Length}");
+                throw ShardException.Invalid($"pull destination has {destination.Length} floats, shard {Info.Index} has {_model.Length}");
             _model.Parameters.CopyTo(destination);
             return new PullResult(_model.Step, Info.Index, Info.Offset, _model.Length, _aggregator.IsFinished);
         }
     }
 
-    public void Admit(in PushHeader header)
+    public PushOutcome Admit(in PushHeader header)
     {
         try
         {
-            lock (_gate) _aggregator.Admit(Known(header.WorkerId), header);
+            PushOutcome outcome;
+            lock (_gate)
+            {
+                outcome = _aggregator.Admit(Known(header.WorkerId), header);
+                if (!outcome.IsApplied) NoteRefusal(header, outcome);
+            }
+            return outcome;
         }
-        catch (GpuPsException e)
+        catch (ShardException e)
         {
-            CountRefusal(header, e);
+            NoteMalformed(header, e);
             throw;
         }
     }
 
-    public PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
+    public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         try
         {
@@ -149,32 +155,47 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             {
                 var slot = Known(header.WorkerId);
                 Touch(slot);
-                bool changed = _aggregator.Accept(slot, header, gradientSum);
+                var outcome = _aggregator.Accept(slot, header, gradientSum);
+                if (!outcome.IsApplied)
+                {
+                    NoteRefusal(header, outcome);
+                    return outcome;
+                }
                 _pushesApplied++;
                 _bytesReceived += (long)gradientSum.Length * sizeof(float);
-                if (changed)
+                if (outcome.ClosedStep)
                 {
                     RecordStepTime();
                     _log.Debug("Shard {Shard} at step {Step} after push of worker {WorkerId}, loss {Loss:F4}", Info.Index, _model.Step, header.WorkerId, _model.LastMeanLoss);
                     _signal.Pulse();
                 }
-                return new PushReply { Step = _model.Step, Applied = changed, Finished = _aggregator.IsFinished };
+                return outcome;
             }
         }
-        catch (GpuPsException e)
+        catch (ShardException e)
         {
-            CountRefusal(header, e);
+            NoteMalformed(header, e);
             throw;
         }
     }
 
-    private void CountRefusal(in PushHeader header, GpuPsException e)
+    /// <summary>Counts and logs a push the mode's rule refused (under the lock).</summary>
+    private void NoteRefusal(in PushHeader header, in PushOutcome outcome)
     {
         Interlocked.Increment(ref _pushesRejected);
-        // A straggler's late push is routine in the coded, multi-message and backup modes; anything else is a client bug.
-        bool late = e.Code == StatusCode.FailedPrecondition && header.Step < Volatile.Read(ref _openStep);
-        _log.Write(late ? LogEventLevel.Debug : LogEventLevel.Warning, "Refused push of worker {WorkerId} for step {Step} on shard {Shard}: {Reason}",
-            header.WorkerId, header.Step, Info.Index, e.Message);
+        // A straggler's late push is routine in the coded, multi-message and backup modes, and so is a push that meets
+        // the end of the job; anything else is a client bug.
+        bool routine = outcome.Kind is PushOutcomeKind.Late or PushOutcomeKind.Finished;
+        _log.Write(routine ? LogEventLevel.Debug : LogEventLevel.Warning, "Refused push of worker {WorkerId} for step {Step} on shard {Shard}: {Reason}",
+            header.WorkerId, header.Step, Info.Index, outcome.Reason);
+        var (h, r) = (header, outcome);
+        Notify(o => o.OnPushRefused(h, r));
+    }
+
+    /// <summary>Counts, logs and reports a malformed push (outside or inside the lock).</summary>
+    private void NoteMalformed(in PushHeader header, ShardException e)
+    {
+        lock (_gate) NoteRefusal(header, PushOutcome.Refused(_model.Step, e.Message));
     }
 
     public HeartbeatReply Heartbeat(HeartbeatRequest request)
@@ -223,22 +244,22 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private void Validate(in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         if (header.Shard != Info.Index)
-            throw new GpuPsException(StatusCode.InvalidArgument, $"push for shard {header.Shard} sent to shard {Info.Index}");
+            throw ShardException.Invalid($"push for shard {header.Shard} sent to shard {Info.Index}");
         if (gradientSum.Length != _model.Length)
-            throw new GpuPsException(StatusCode.InvalidArgument, $"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
+            throw ShardException.Invalid($"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
         if (header.SampleCount <= 0)
-            throw new GpuPsException(StatusCode.InvalidArgument, $"sample count must be positive (got {header.SampleCount})");
+            throw ShardException.Invalid($"sample count must be positive (got {header.SampleCount})");
         if (!double.IsFinite(header.LossSum))
-            throw new GpuPsException(StatusCode.InvalidArgument, $"loss sum is not finite ({header.LossSum})");
+            throw ShardException.Invalid($"loss sum is not finite ({header.LossSum})");
         // MaxMagnitude propagates NaN and sees ±Inf: one SIMD pass instead of a scalar IsFinite loop.
         if (gradientSum.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(gradientSum)))
-            throw new GpuPsException(StatusCode.InvalidArgument, "gradient contains NaN or Inf values");
+            throw ShardException.Invalid("gradient contains NaN or Inf values");
     }
 
     private WorkerSlot Known(int workerId)
     {
         if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered)
-            throw new GpuPsException(StatusCode.NotFound, $"worker {workerId} is not registered with shard {Info.Index}");
+            throw new ShardException(ShardErrorKind.UnknownWorker, $"worker {workerId} is not registered with shard {Info.Index}");
         return _workers[workerId];
     }
 
@@ -248,8 +269,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         slot.LastSeenMs = NowMs;
         if (!slot.Evicted) return;
         slot.Evicted = false;
-        if (slot.Clock < _model.Step && _job.Mode == SyncMode.Bsp) slot.Clock = _model.Step;
+        if (slot.Clock < _model.Step && _mode.ResumesAtShardStep) slot.Clock = _model.Step;
         _log.Information("Worker {WorkerId} is back at step {Step}", slot.Id, _model.Step);
+        Notify(new MembershipChange(Info.Index, slot.Id, MembershipEvent.Returned, _model.Step));
         if (_aggregator.OnMembershipChanged())
         {
             RecordStepTime();
@@ -261,17 +283,32 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private void RecordStepTime()
     {
         long now = _time.GetTimestamp();
-        _steps.Enqueue((_time.GetElapsedTime(_stepOpenedAt, now).TotalSeconds, _model.LastMeanLoss));
+        var duration = _time.GetElapsedTime(_stepOpenedAt, now);
+        _steps.Enqueue((duration.TotalSeconds, _model.LastMeanLoss));
         if (_steps.Count > KeptStepTimes) _steps.Dequeue();
         _stepOpenedAt = now;
-        Volatile.Write(ref _openStep, _model.Step);
-        if (_aggregator.IsFinished && _finished.TrySetResult())
+        bool finished = _aggregator.IsFinished;
+        var closed = new StepClosed(Info.Index, _model.Step, duration, _model.LastMeanLoss, finished);
+        Notify(o => o.OnStepClosed(closed));
+        if (finished && _finished.TrySetResult())
             _log.Information("Shard {Shard} finished the job at step {Step}, mean training loss {Loss:F4}", Info.Index, _model.Step, _model.LastMeanLoss);
+    }
+
+    private void Notify(MembershipChange change) => Notify(o => o.OnMembershipChanged(change));
+
+    /// <summary>Runs a handler on every observer (under the lock); one that throws is logged, not propagated.</summary>
+    private void Notify(Action<IShardObserver> handler)
+    {
+        foreach (var o in _observers)
+        {
+            try { handler(o); }
+            catch (Exception e) { _log.Error(e, "Shard observer {Observer} failed on shard {Shard}", o.GetType().Name, Info.Index); }
+        }
     }
 
     private long NowMs => (long)_time.GetElapsedTime(0).TotalMilliseconds;
 
-    private long ResumeStep(WorkerSlot slot) => _job.Mode == SyncMode.Bsp ? _model.Step : slot.Clock;
+    private long ResumeStep(WorkerSlot slot) => _mode.ResumesAtShardStep ? _model.Step : slot.Clock;
 
     private void EvictSilentWorkers()
     {
@@ -286,6 +323,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 w.Evicted = true;
                 changed = true;
                 _log.Warning("Worker {WorkerId} silent for {SilentMs} ms: evicted at step {Step}; the shard no longer waits for it", w.Id, now - w.LastSeenMs, _model.Step);
+                Notify(new MembershipChange(Info.Index, w.Id, MembershipEvent.Evicted, _model.Step));
             }
             if (changed)
             {

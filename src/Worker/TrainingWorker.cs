@@ -1,9 +1,10 @@
 using System.Diagnostics;
-using Grpc.Core;
 using GpuPs.Core.Data;
+using GpuPs.Core.Modes;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
+using GpuPs.Worker.Client;
 using GpuPs.Worker.Stragglers;
 using GpuPs.Worker.Transport;
 using Serilog;
@@ -11,90 +12,91 @@ using Serilog;
 namespace GpuPs.Worker;
 
 /// <summary>
-/// The worker loop: register with every shard, load the data partitions its code row names onto the compute device,
-/// then per step pull parameters → compute (and, in coded mode, encode) gradients with the kernels → push to each shard.
+/// The worker loop: join the job through a <see cref="ShardedParameterClient"/>, load the data partitions the mode's
+/// assignment gives this worker onto the compute device, then per step pull parameters → compute and push
+/// (<see cref="StepComputation"/>, by the mode's push policy). Transport, retries and liveness are the client's;
+/// straggler injection is a step hook.
 /// </summary>
 /// <remarks>
-/// <para>Push shape by mode: BSP/ASP/SSP/backup push one plain gradient sum; coded pushes one coded vector
-/// c_i = Σ_j B[i,j] g_j (encoded on the device by the fused scale/accumulate of the gradient kernel); multi-message
-/// pushes one message per finished partition, while the next partition computes.</para>
 /// <para>Never do work for nothing: in the step-synchronous modes the pull of step t+1 is issued while step t computes;
 /// if it returns first, the servers closed step t without this worker (a straggler), so the worker abandons step t at
-/// once — remaining partitions and injected delay are cancelled — and moves on. A push already under way is not
-/// cancelled: it either closes the step or is refused by the server on its first chunk, before its tensor is sent.</para>
-/// <para>One worker per instance; <see cref="RunAsync"/> is called once. Transient failures (server unreachable) are
-/// retried with backoff; a push refused because its step closed meanwhile is dropped.</para>
+/// once — remaining partitions and injected delay are cancelled — and moves on.</para>
+/// <para>One worker per instance; <see cref="RunAsync"/> is called once.</para>
 /// </remarks>
 public sealed class TrainingWorker : IAsyncDisposable
 {
     private readonly WorkerOptions _options;
     private readonly IComputeBackend _backend;
-    private readonly IShardClient[] _shards;
-    private readonly RetryPolicy _retry;
-    private readonly long[] _lastHeartbeatMs;   // per shard: when it last answered a heartbeat
-    private int _heartbeatTimeoutMs = int.MaxValue;
+    private readonly ShardedParameterClient _client;
+    private readonly Func<Registration, IWorkerStepHook>? _stepHook;
     private ILogger _log;
 
-    public TrainingWorker(WorkerOptions options, IComputeBackend backend, ILogger log, Func<string, IShardClient> connect)
+    /// <param name="connect">Opens the connection to the shard at an address (<see cref="GrpcShardClient.Connect"/>).</param>
+    /// <param name="stepHook">Shapes each step (null: the job's straggler model, <see cref="StragglerStepHook"/>).</param>
+    public TrainingWorker(WorkerOptions options, IComputeBackend backend, ILogger log, Func<string, ShardConnection> connect,
+        Func<Registration, IWorkerStepHook>? stepHook = null)
     {
         if (options.Servers.Count == 0) throw new ArgumentException("a worker needs at least one server address");
         _options = options;
         _backend = backend;
         _log = log;
-        _retry = new RetryPolicy(options.MaxRetries, log);
-        _shards = options.Servers.Select(connect).ToArray();
-        _lastHeartbeatMs = _shards.Select(_ => Environment.TickCount64).ToArray();
+        _stepHook = stepHook;
+        _client = new ShardedParameterClient(options.Servers.Select(connect).ToArray(), new ShardedClientOptions(options.CallTimeout, options.MaxRetries), log);
     }
 
     /// <summary>Runs the job to its end (or until cancelled) and returns what this worker did.</summary>
     public async Task<WorkerReport> RunAsync(CancellationToken cancellationToken)
     {
-        var (workerId, job, shardInfos, startStep) = await RegisterAsync(cancellationToken).ConfigureAwait(false);
+        var joined = await _client.RegisterAsync(new RegisterRequest
+        {
+            RequestedWorkerId = _options.RequestedWorkerId, Host = _options.Host, Device = _backend.DeviceName,
+            ClientToken = $"{_options.Host}/{Environment.ProcessId}/{Guid.NewGuid():N}",
+        }, cancellationToken).ConfigureAwait(false);
+        var (workerId, job) = (joined.WorkerId, joined.Job);
+        JobSpecRules.Validate(job);
         _log = _log.ForContext("WorkerId", workerId);
-        _heartbeatTimeoutMs = job.HeartbeatTimeoutMs;
-        Array.Fill(_lastHeartbeatMs, Environment.TickCount64);
-        var shape = JobSpecRules.ToModelShape(job);
-        var code = JobCodes.Create(job);
+        var mode = SyncModes.Of(job.Mode);
         var stragglers = StragglerInjector.Parse(string.IsNullOrEmpty(job.StragglerModel) ? "none" : job.StragglerModel, job.Workers, job.Seed);
 
         var data = PreparedData.Prepare(job.Dataset, job.TestFraction, job.Seed);
-        var plan = new PartitionPlan(data.Train, code, workerId, job.BatchSize);
-        using var kernel = _backend.CreateGradientKernel(shape);
+        var plan = new PartitionPlan(data.Train, mode.Assignment(job), workerId, job.BatchSize);
+        using var kernel = _backend.CreateGradientKernel(JobSpecRules.ToModelShape(job));
         kernel.SetData(plan.Data.Features, plan.Data.Labels);
         _log.Information("Worker {WorkerId} holds partitions {Partitions} ({Rows} rows) of {Dataset} on {Device}; {Mode} from step {Step}; stragglers: {Stragglers}",
-            workerId, plan.Held, plan.Data.Rows, job.Dataset, _backend.DeviceName, job.Mode, startStep, stragglers.Describe());
+            workerId, plan.Held, plan.Data.Rows, job.Dataset, _backend.DeviceName, mode.Name, joined.Step, stragglers.Describe());
 
-        var context = new StepContext(workerId, job, shardInfos, plan, kernel, stragglers, new WorkerReport(workerId, _backend.DeviceName));
+        var report = new WorkerReport(workerId, _backend.DeviceName);
+        var hook = _stepHook?.Invoke(joined) ?? new StragglerStepHook(stragglers, workerId);
+        var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var heartbeats = HeartbeatLoopAsync(context, stop.Token);
+        var heartbeats = _client.KeepAliveAsync(() => step.Current, stop.Token);
         try
         {
-            await (job.Mode is SyncMode.Asp or SyncMode.Ssp
-                ? RunAsynchronousAsync(context, startStep, stop.Token)
-                : RunSynchronousAsync(context, startStep, stop.Token)).ConfigureAwait(false);
+            await (mode.IsStepSynchronous
+                ? RunSynchronousAsync(step, report, joined.Step, job.Steps, stop.Token)
+                : RunAsynchronousAsync(step, report, joined.Step, job.Steps, stop.Token)).ConfigureAwait(false);
         }
         finally
         {
             stop.Cancel();
             await heartbeats.ConfigureAwait(false);
         }
-        var r = context.Report;
         _log.Information("Worker {WorkerId} finished: {Steps} steps pushed, {Abandoned} abandoned, {Dropped} pushes dropped (compute {Compute:F2} s, pull {Pull:F2} s, push {Push:F2} s)",
-            workerId, r.Steps, r.StepsAbandoned, r.PushesDropped, r.ComputeSeconds, r.PullSeconds, r.PushSeconds);
-        return r;
+            workerId, report.Steps, report.StepsAbandoned, report.PushesDropped, report.ComputeSeconds, report.PullSeconds, report.PushSeconds);
+        return report;
     }
 
     /// <summary>ASP/SSP: pull the latest parameters (SSP: the server holds the pull while this worker is too far ahead), compute, push.</summary>
-    private async Task RunAsynchronousAsync(StepContext s, long step, CancellationToken ct)
+    private async Task RunAsynchronousAsync(StepComputation computation, WorkerReport report, long step, long steps, CancellationToken ct)
     {
-        var parameters = new float[s.Kernel.Shape.ParameterCount];
-        for (; step < s.Job.Steps; step++)
+        var parameters = new float[_client.Layout.Sum(s => s.Length)];
+        for (; step < steps; step++)
         {
             var watch = Stopwatch.StartNew();
-            var pulled = await PullAllAsync(s.WorkerId, 0, s.Shards, parameters, ct).ConfigureAwait(false);
-            s.Report.PullSeconds += watch.Elapsed.TotalSeconds;
-            if (pulled.Any(p => p.Finished)) return;
-            if (await ComputeAndPushAsync(s, step, parameters, ct, ct).ConfigureAwait(false)) return;
+            var pulled = await _client.PullAsync(0, parameters, ct).ConfigureAwait(false);
+            report.PullSeconds += watch.Elapsed.TotalSeconds;
+            if (pulled.Finished) return;
+            if (await computation.RunAsync(step, parameters, ct, ct).ConfigureAwait(false)) return;
         }
     }
 
@@ -102,260 +104,34 @@ public sealed class TrainingWorker : IAsyncDisposable
     /// BSP, backup, coded, multi-message: parameters of step t are pulled while step t−1 computes; when they arrive before
     /// step t−1 was pushed, t−1 closed without this worker and is abandoned.
     /// </summary>
-    private async Task RunSynchronousAsync(StepContext s, long step, CancellationToken ct)
+    private async Task RunSynchronousAsync(StepComputation computation, WorkerReport report, long step, long steps, CancellationToken ct)
     {
-        var current = new float[s.Kernel.Shape.ParameterCount];
+        var current = new float[_client.Layout.Sum(s => s.Length)];
         var next = new float[current.Length];
         var watch = Stopwatch.StartNew();
-        var pulled = await PullAllAsync(s.WorkerId, step, s.Shards, current, ct).ConfigureAwait(false);
-        s.Report.PullSeconds += watch.Elapsed.TotalSeconds;
-        while (!pulled.Any(p => p.Finished) && step < s.Job.Steps)
+        var pulled = await _client.PullAsync(step, current, ct, sameStep: true).ConfigureAwait(false);
+        report.PullSeconds += watch.Elapsed.TotalSeconds;
+        while (!pulled.Finished && pulled.Step < steps)
         {
-            step = pulled.Min(p => p.Step);
+            step = pulled.Step;
             using var abandon = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var prefetch = PullAllAsync(s.WorkerId, step + 1, s.Shards, next, ct);
+            var prefetch = _client.PullAsync(step + 1, next, ct, sameStep: true);
             _ = prefetch.ContinueWith(_ => abandon.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             try
             {
-                await ComputeAndPushAsync(s, step, current, abandon.Token, ct).ConfigureAwait(false);
+                await computation.RunAsync(step, current, abandon.Token, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (abandon.IsCancellationRequested && !ct.IsCancellationRequested)
             {
-                s.Report.StepsAbandoned++;
-                _log.Debug("Worker {WorkerId} abandoned step {Step}: it closed without this worker", s.WorkerId, step);
+                report.StepsAbandoned++;
+                _log.Debug("Worker {WorkerId} abandoned step {Step}: it closed without this worker", _client.WorkerId, step);
             }
             watch.Restart();
             pulled = await prefetch.ConfigureAwait(false);
-            // Shards close steps independently: a late worker may read shard 0 at t+1 and shard 1 at t+2. Compute only
-            // on parameters of one step, the newest.
-            while (!pulled.Any(p => p.Finished) && pulled.Any(p => p.Step != pulled[0].Step))
-                pulled = await PullAllAsync(s.WorkerId, pulled.Max(p => p.Step), s.Shards, next, ct).ConfigureAwait(false);
-            s.Report.PullSeconds += watch.Elapsed.TotalSeconds;
+            report.PullSeconds += watch.Elapsed.TotalSeconds;
             (current, next) = (next, current);
         }
     }
 
-    /// <summary>
-    /// Computes this worker's contribution to <paramref name="step"/> (cancelled by <paramref name="ct"/>) and pushes it
-    /// (cancelled by <paramref name="pushCt"/>); returns true when a server says the job finished.
-    /// </summary>
-    private async Task<bool> ComputeAndPushAsync(StepContext s, long step, float[] parameters, CancellationToken ct, CancellationToken pushCt)
-    {
-        var plan = s.Plan;
-        int load = plan.Held.Count;
-        s.CurrentStep = step;
-        var delay = s.Stragglers.StepDelay(s.WorkerId, step, load, s.TypicalCompute.PerPartition);
-        var compute = TimeSpan.Zero;
-        var pushes = new List<Task<bool>>();
-        double codedLoss = 0;
-        try
-        {
-            for (int h = 0; h < load; h++)
-            {
-                ct.ThrowIfCancellationRequested();
-                bool coded = s.Job.Mode == SyncMode.Coded;
-                // Multi-message: each partition gets its own buffer, pushed while the next one computes.
-                var gradient = s.Job.Mode == SyncMode.MultiMessage ? s.MessageBuffer(h) : s.Gradient;
-                var watch = Stopwatch.StartNew();
-                // A throttled worker repeats the kernel; the repeats write a scratch buffer, because the coded encode
-                // accumulates into the gradient (h > 0) and would otherwise add the partition `repeats` times.
-                for (int repeat = 1; repeat < s.Stragglers.ComputeRepeats(s.WorkerId); repeat++)
-                    Gradient(s, h, step, parameters, s.ThrottleScratch, scale: 1f, accumulate: false);
-                double loss = Gradient(s, h, step, parameters, gradient, scale: coded ? plan.Weights[h] : 1f, accumulate: coded && h > 0);
-                compute += watch.Elapsed;
-                if (coded) codedLoss += plan.Weights[h] * loss;
-                await s.Stragglers.AfterPartitionAsync(s.WorkerId, step, load, delay, ct).ConfigureAwait(false);
-
-                if (s.Job.Mode == SyncMode.MultiMessage)
-                    pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss, Partition: plan.Held[h]), gradient, pushCt));
-                else if (!coded)
-                    pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.BatchRowsOf(h), loss), gradient, pushCt));
-            }
-        }
-        catch when (pushes.Count > 0)
-        {
-            // Abandoned mid-step: the messages already sent end before their buffers are reused (a late one is refused on
-            // its first chunk).
-            await Task.WhenAll(pushes).ConfigureAwait(false);
-            throw;
-        }
-        if (s.Job.Mode == SyncMode.Coded)
-            pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.StepRows, codedLoss, CodeRow: s.WorkerId), s.Gradient, pushCt));
-        s.TypicalCompute.Record(compute, load);
-        s.Report.ComputeSeconds += compute.TotalSeconds;
-
-        var pushWatch = Stopwatch.StartNew();
-        var finished = await Task.WhenAll(pushes).ConfigureAwait(false);
-        s.Report.PushSeconds += pushWatch.Elapsed.TotalSeconds;
-        s.Report.Steps++;
-        return finished.Any(f => f);
-    }
-
-    /// <summary>Loss sum of held partition h's batch; gradient = (accumulate ? gradient : 0) + scale · gradient sum.</summary>
-    private static double Gradient(StepContext s, int h, long step, float[] parameters, float[] gradient, float scale, bool accumulate)
-    {
-        double loss = 0;
-        foreach (var range in s.Plan.Batch(h, step))
-        {
-            loss += s.Kernel.LossAndGradient(parameters, range.Start, range.Count, gradient, scale, accumulate);
-            accumulate = true;
-        }
-        return loss;
-    }
-
-    private async Task<(int WorkerId, JobSpec Job, ShardInfo[] Shards, long Step)> RegisterAsync(CancellationToken ct)
-    {
-        var request = new RegisterRequest
-        {
-            RequestedWorkerId = _options.RequestedWorkerId, Host = _options.Host, Device = _backend.DeviceName,
-            ClientToken = $"{_options.Host}/{Environment.ProcessId}/{Guid.NewGuid():N}",
-        };
-        var first = await _retry.RunAsync($"register with {_shards[0].Address}", () => _shards[0].RegisterAsync(request, ct, _options.CallTimeout), ct).ConfigureAwait(false);
-        JobSpecRules.Validate(first.Job);
-        var infos = new ShardInfo[_shards.Length];
-        infos[0] = first.Shard;
-        long step = first.Step;
-        // Every other shard must admit this worker under the same id and describe the same job.
-        request.RequestedWorkerId = first.WorkerId;
-        for (int i = 1; i < _shards.Length; i++)
-        {
-            var reply = await _retry.RunAsync($"register with shard {i} at {_shards[i].Address}", () => _shards[i].RegisterAsync(request, ct, _options.CallTimeout), ct).ConfigureAwait(false);
-            if (!reply.Job.Equals(first.Job))
-                throw new InvalidOperationException($"server {_shards[i].Address} runs a different job than {_shards[0].Address}");
-            infos[i] = reply.Shard;
-            step = Math.Min(step, reply.Step);
-        }
-        for (int i = 0; i < infos.Length; i++)
-            if (infos[i].Index != i || infos[i].Count != infos.Length)
-                throw new InvalidOperationException($"server {_shards[i].Address} owns shard {infos[i].Index} of {infos[i].Count}; expected shard {i} of {infos.Length} (list servers in shard order)");
-        return (first.WorkerId, first.Job, infos, step);
-    }
-
-    /// <summary>
-    /// Pulls every shard. If one pull fails for good, the others are cancelled and its error is thrown: otherwise they could
-    /// wait forever for a step that needs this worker's own push.
-    /// </summary>
-    private async Task<PullResult[]> PullAllAsync(int workerId, long minStep, ShardInfo[] infos, float[] parameters, CancellationToken ct)
-    {
-        using var siblings = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        Exception? first = null;
-        var pulls = infos.Select(async info =>
-        {
-            try { return await PullShardAsync(workerId, minStep, info, parameters, siblings.Token).ConfigureAwait(false); }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref first, e, null);
-                siblings.Cancel();
-                throw;
-            }
-        }).ToList();
-        try
-        {
-            return await Task.WhenAll(pulls).ConfigureAwait(false);
-        }
-        catch when (first is not null && !ct.IsCancellationRequested)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
-            throw;
-        }
-    }
-
-    private async Task<PullResult> PullShardAsync(int workerId, long minStep, ShardInfo info, float[] parameters, CancellationToken ct)
-    {
-        var destination = parameters.AsMemory((int)info.Offset, (int)info.Length);
-        while (true)
-        {
-            try
-            {
-                return await _retry.RunAsync($"pull from shard {info.Index} at {_shards[info.Index].Address}",
-                    () => _shards[info.Index].PullAsync(workerId, minStep, destination, ct, _options.CallTimeout), ct).ConfigureAwait(false);
-            }
-            catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded && !ct.IsCancellationRequested)
-            {
-                // Alive (it answered a heartbeat lately) but the step is not open yet: other workers are slower. Keep
-                // waiting. A shard that answers nothing at all is given up on like an unreachable one.
-                long silentMs = Environment.TickCount64 - Volatile.Read(ref _lastHeartbeatMs[info.Index]);
-                if (silentMs > _heartbeatTimeoutMs)
-                    throw new RpcException(new Status(StatusCode.Unavailable, $"shard {info.Index} at {_shards[info.Index].Address} answered neither pulls nor heartbeats for {silentMs} ms"));
-                _log.Debug("Worker {WorkerId} still waiting for step {Step} on shard {Shard}", workerId, minStep, info.Index);
-            }
-        }
-    }
-
-    /// <summary>Pushes one gradient to every shard (each its slice); returns true when a shard says the job finished.</summary>
-    private async Task<bool> PushAllAsync(StepContext s, PushHeader header, float[] gradient, CancellationToken ct)
-    {
-        var replies = await Task.WhenAll(s.Shards.Select(async info =>
-        {
-            var slice = gradient.AsMemory((int)info.Offset, (int)info.Length);
-            var shardHeader = header with { Shard = info.Index };
-            try
-            {
-                var reply = await _retry.RunAsync($"push to shard {info.Index} at {_shards[info.Index].Address}",
-                    () => _shards[info.Index].PushAsync(shardHeader, slice, ct, _options.CallTimeout), ct).ConfigureAwait(false);
-                s.Report.AddBytesPushed(slice.Length * sizeof(float));
-                return reply;
-            }
-            catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.AlreadyExists)
-            {
-                // Refused on its first chunk: its tensor (mostly) never crossed the network, so its bytes are not counted.
-                s.Report.CountDroppedPush();
-                _log.Debug("Worker {WorkerId} push of step {Step} to shard {Shard} dropped: {Reason}", header.WorkerId, header.Step, info.Index, e.Status.Detail);
-                return null;
-            }
-        })).ConfigureAwait(false);
-        return replies.Any(r => r is { Finished: true });
-    }
-
-    private async Task HeartbeatLoopAsync(StepContext s, CancellationToken ct)
-    {
-        var period = TimeSpan.FromMilliseconds(Math.Max(50, s.Job.HeartbeatTimeoutMs / 3));
-        try
-        {
-            while (true)
-            {
-                await Task.Delay(period, ct).ConfigureAwait(false);
-                for (int i = 0; i < _shards.Length; i++)
-                {
-                    try
-                    {
-                        await _shards[i].HeartbeatAsync(s.WorkerId, s.CurrentStep, ct, period).ConfigureAwait(false);
-                        Volatile.Write(ref _lastHeartbeatMs[i], Environment.TickCount64);
-                    }
-                    catch (RpcException e) { _log.Debug("Heartbeat to {Server} failed: {Status}", _shards[i].Address, e.StatusCode); }
-                }
-            }
-        }
-        catch (OperationCanceledException) { }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var shard in _shards) await shard.DisposeAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>What one worker's steps share: its job, data plan, kernel, buffers and counters.</summary>
-    private sealed class StepContext(int workerId, JobSpec job, ShardInfo[] shards, PartitionPlan plan, IGradientKernel kernel, StragglerInjector stragglers, WorkerReport report)
-    {
-        private readonly float[][] _messageBuffers = new float[plan.Held.Count][];
-        private float[]? _throttleScratch;
-
-        public int WorkerId { get; } = workerId;
-        public JobSpec Job { get; } = job;
-        public ShardInfo[] Shards { get; } = shards;
-        public PartitionPlan Plan { get; } = plan;
-        public IGradientKernel Kernel { get; } = kernel;
-        public StragglerInjector Stragglers { get; } = stragglers;
-        public WorkerReport Report { get; } = report;
-        public float[] Gradient { get; } = new float[kernel.Shape.ParameterCount];
-        /// <summary>The step being computed (reported in heartbeats).</summary>
-        public long CurrentStep { get; set; }
-        /// <summary>This worker's typical real compute (relative persistent stragglers are slower by a factor of it).</summary>
-        public ComputeReference TypicalCompute { get; } = new();
-
-        public float[] MessageBuffer(int h) => _messageBuffers[h] ??= new float[Kernel.Shape.ParameterCount];
-
-        /// <summary>Where a throttled worker's discarded repeats of the gradient kernel write (allocated on first use).</summary>
-        public float[] ThrottleScratch => _throttleScratch ??= new float[Kernel.Shape.ParameterCount];
-    }
+    public ValueTask DisposeAsync() => _client.DisposeAsync();
 }

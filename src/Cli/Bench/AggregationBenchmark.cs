@@ -92,13 +92,13 @@ public static class AggregationBenchmark
                     foreach (int p in code!.PartitionsOf(w))
                     {
                         pushes++;
-                        closed = shard.Push(new PushHeader(w, step, 0, 16, 1, Partition: p), vectors[w]).Applied;
+                        closed = shard.Push(new PushHeader(w, step, 0, 16, 1, Partition: p), vectors[w]).ClosedStep;
                         if (closed) break;
                     }
                 else
                 {
                     pushes++;
-                    closed = shard.Push(new PushHeader(w, step, 0, 16, 1, CodeRow: mode == SyncMode.Coded ? w : null), vectors[w]).Applied;
+                    closed = shard.Push(new PushHeader(w, step, 0, 16, 1, CodeRow: mode == SyncMode.Coded ? w : null), vectors[w]).ClosedStep;
                 }
                 if (closed) break;
             }

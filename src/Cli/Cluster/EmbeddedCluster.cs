@@ -60,7 +60,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         using var backend = Accelerators.Create(_settings.Accelerator, _log);
         await using var worker = new TrainingWorker(
             new WorkerOptions(ServerAddresses, id, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName),
-            backend, _log, address => new GrpcShardClient(address));
+            backend, _log, address => GrpcShardClient.Connect(address));
         return await worker.RunAsync(ct).ConfigureAwait(false);
     }
 

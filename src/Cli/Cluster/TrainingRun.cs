@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GpuPs.Cli.Settings;
 using GpuPs.Core.Data;
+using GpuPs.Core.Modes;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
@@ -24,17 +25,18 @@ public static class TrainingRun
         var shape = JobSpecRules.ToModelShape(job);
         int stepsPerEpoch = JobSpecRules.StepsPerEpoch(data.Train.Rows, job.Workers, job.BatchSize);
         // A step-synchronous shard updates once per step; an ASP/SSP shard once per push, i.e. `workers` times per step.
-        int updatesPerStep = job.Mode is SyncMode.Asp or SyncMode.Ssp ? job.Workers : 1;
+        var mode = SyncModes.Of(job.Mode);
+        int updatesPerStep = mode.IsStepSynchronous ? 1 : job.Workers;
         using var evaluator = new ModelEvaluator(data, shape);
         var watch = Stopwatch.StartNew();
         await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct).ConfigureAwait(false);
         var layout = ShardLayout.Compute(job.ParameterCount, cluster.ServerAddresses.Count);
-        var observers = cluster.ServerAddresses.Select(a => (IShardClient)new GrpcShardClient(a)).ToArray();
+        var observers = cluster.ServerAddresses.Select(a => new GrpcShardClient(a)).ToArray();
         try
         {
             var parameters = new float[shape.ParameterCount];
             var history = new List<EpochRecord>();
-            progress.Started(job.Steps, $"{settings.Model.ToString().ToLowerInvariant()} on {settings.Dataset}, {job.Workers} workers, {ModeName(job.Mode)}");
+            progress.Started(job.Steps, $"{settings.Model.ToString().ToLowerInvariant()} on {settings.Dataset}, {job.Workers} workers, {mode.Name}");
             var workers = cluster.RunWorkersAsync(ct);
             int nextEpoch = 1;
             while (!workers.IsCompleted)
@@ -63,7 +65,7 @@ public static class TrainingRun
 
             var statuses = await Task.WhenAll(observers.Select(o => o.StatusAsync(ct, TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
             return new TrainResult(
-                settings.Dataset, settings.Model.ToString().ToLowerInvariant(), ModeName(job.Mode), job.Workers, settings.Servers,
+                settings.Dataset, settings.Model.ToString().ToLowerInvariant(), mode.Name, job.Workers, settings.Servers,
                 job.Steps, job.ParameterCount, DescribeDevice(settings, reports), watch.Elapsed.TotalSeconds,
                 final.TestAccuracy, final.TestLoss, final.TrainAccuracy, final.TrainLoss,
                 statuses.Sum(s => s.PushesApplied), statuses.Sum(s => s.PushesRejected), statuses.Max(s => s.MaxStalenessSeen),
@@ -79,7 +81,7 @@ public static class TrainingRun
         }
     }
 
-    private static async Task<EpochRecord> EvaluateAsync(IShardClient[] observers, ShardInfo[] layout, ModelEvaluator evaluator, float[] parameters, int stepsPerEpoch, int updatesPerStep, Stopwatch watch, CancellationToken ct)
+    private static async Task<EpochRecord> EvaluateAsync(GrpcShardClient[] observers, ShardInfo[] layout, ModelEvaluator evaluator, float[] parameters, int stepsPerEpoch, int updatesPerStep, Stopwatch watch, CancellationToken ct)
     {
         var pulled = await Task.WhenAll(observers.Select((o, i) =>
             o.PullAsync(-1, 0, parameters.AsMemory((int)layout[i].Offset, (int)layout[i].Length), ct, TimeSpan.FromSeconds(30)))).ConfigureAwait(false);
@@ -87,8 +89,6 @@ public static class TrainingRun
         double step = (double)pulled.Min(p => p.Step) / updatesPerStep;
         return new EpochRecord(step / stepsPerEpoch, (long)step, watch.Elapsed.TotalSeconds, train.MeanLoss, train.Accuracy, test.MeanLoss, test.Accuracy);
     }
-
-    private static string ModeName(SyncMode mode) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(mode.ToString());
 
     private static string DescribeDevice(TrainSettings settings, IReadOnlyList<WorkerReport> reports) =>
         reports.Count > 0 ? string.Join(", ", reports.Select(r => r.Device).Distinct()) : $"{settings.Accelerator} (worker processes)";

@@ -1,5 +1,5 @@
 using GpuPs.Cli.Settings;
-using Grpc.Core;
+using GpuPs.Core.Shards;
 
 namespace GpuPs.Cli.Commands;
 
@@ -16,9 +16,8 @@ public static class CommandErrors
         {
             return await action().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+        catch (OperationCanceledException)
         {
-            // A gRPC call cut short by SIGTERM / Ctrl+C ends as Cancelled rather than as OperationCanceledException.
             await error.WriteLineAsync("gpups: interrupted").ConfigureAwait(false);
             return 130;
         }
@@ -29,9 +28,9 @@ public static class CommandErrors
             await error.WriteLineAsync($"gpups: error: {message}").ConfigureAwait(false);
             return 2;
         }
-        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or TimeoutException)
+        catch (Exception e) when (e is ShardException or InvalidOperationException or IOException or TimeoutException)
         {
-            string message = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+            string message = e is ShardException shard ? $"{shard.Kind}: {shard.Message}" : e.Message;
             await error.WriteLineAsync($"gpups: failed: {message}").ConfigureAwait(false);
             return 1;
         }

@@ -29,7 +29,7 @@ public static class WorkerCommand
             using var backend = Accelerators.Create(parse.GetValue(accelerator), log);
             var options = new WorkerOptions(addresses, parse.GetValue(workerId), TimeSpan.FromMilliseconds(parse.GetValue(timeout)),
                 parse.GetValue(retries), Environment.MachineName);
-            await using var worker = new TrainingWorker(options, backend, log, a => new GrpcShardClient(a));
+            await using var worker = new TrainingWorker(options, backend, log, a => GrpcShardClient.Connect(a));
             var report = await worker.RunAsync(ct);
             Console.WriteLine($"worker {report.WorkerId} finished: {report.Steps} steps on {report.Device}");
             return 0;

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
-using Grpc.Core;
+using GpuPs.Core.Shards;
 
 namespace GpuPs.Protocol;
 
@@ -109,8 +109,8 @@ internal static class ProtoWire
         return buffer;
     }
 
-    public static GpuPsException Malformed(string message, string problem) =>
-        new(StatusCode.InvalidArgument, $"Malformed {message} message: {problem}.");
+    public static ShardException Malformed(string message, string problem) =>
+        ShardException.Invalid($"Malformed {message} message: {problem}.");
 
     private static void EnsureLittleEndian()
     {
@@ -121,7 +121,7 @@ internal static class ProtoWire
 }
 
 /// <summary>
-/// Reads protobuf fields from a possibly multi-segment payload. Throws <see cref="GpuPsException"/> (InvalidArgument) on
+/// Reads protobuf fields from a possibly multi-segment payload. Throws <see cref="ShardException"/> (InvalidRequest) on
 /// truncated or malformed input. Unknown fields, of any wire type, are skipped, as protobuf requires.
 /// </summary>
 internal ref struct ProtoReader(ReadOnlySequence<byte> payload, string message)

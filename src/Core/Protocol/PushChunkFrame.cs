@@ -69,7 +69,7 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
 
     /// <summary>
     /// Parses any valid protobuf encoding of <c>PushChunk</c> (fields in any order, repeated fields last-wins, unknown fields
-    /// skipped) into a frame that owns a pooled buffer. Throws <see cref="GpuPsException"/> (InvalidArgument) on malformed input.
+    /// skipped) into a frame that owns a pooled buffer. Throws <see cref="GpuPs.Core.Shards.ShardException"/> (InvalidRequest) on malformed input.
     /// </summary>
     public static PushChunkFrame Parse(ReadOnlySequence<byte> payload)
     {

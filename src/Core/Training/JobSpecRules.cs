@@ -1,3 +1,4 @@
+using GpuPs.Core.Modes;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using KernelModel = GpuPs.Kernels.ModelKind;
@@ -12,12 +13,15 @@ public static class JobSpecRules
     public static void Validate(JobSpec job)
     {
         if (job.Workers <= 0) throw new ArgumentException($"workers must be at least 1 (got {job.Workers})");
-        if (job.Mode == SyncMode.Unspecified) throw new ArgumentException("sync mode must be bsp, asp, ssp, coded, multi-message or backup");
+        var mode = SyncModes.Of(job.Mode);
         if (job.Stragglers < 0 || job.Stragglers >= job.Workers)
             throw new ArgumentException($"stragglers must be in 0..{job.Workers - 1} for {job.Workers} workers (got {job.Stragglers})");
-        if (job.Stragglers > 0 && job.Mode is SyncMode.Bsp or SyncMode.Asp or SyncMode.Ssp)
-            throw new ArgumentException($"stragglers (s = {job.Stragglers}) apply to the coded, multi-message and backup modes; {job.Mode.ToString().ToLowerInvariant()} ignores them");
-        JobCodes.Create(job);
+        if (job.Stragglers > 0 && !mode.ToleratesStragglers)
+        {
+            var tolerant = SyncModes.All.Where(m => m.ToleratesStragglers).Select(m => m.Name).ToArray();
+            throw new ArgumentException($"stragglers (s = {job.Stragglers}) apply to the {string.Join(", ", tolerant[..^1])} and {tolerant[^1]} modes; {mode.Name} ignores them");
+        }
+        mode.Assignment(job);
         if (job.Staleness < 0) throw new ArgumentException($"staleness must be >= 0 (got {job.Staleness})");
         if (job.Steps <= 0) throw new ArgumentException($"steps must be at least 1 (got {job.Steps})");
         if (job.BatchSize < 0) throw new ArgumentException($"batch size must be >= 0, 0 meaning the whole partition (got {job.BatchSize})");

@@ -1,12 +1,14 @@
 using System.Buffers;
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using Grpc.Core;
 
 namespace GpuPs.Server;
 
 /// <summary>
-/// The gRPC face of one <see cref="IParameterShard"/>: decodes requests, hands them to the shard, and maps refusals
-/// (<see cref="GpuPsException"/>) to <see cref="RpcException"/> with the same status code and message. No training logic here.
+/// The gRPC face of one <see cref="IParameterShard"/>: decodes requests, hands them to the shard, and ends a call the
+/// shard refused with the status <see cref="WireStatus"/> maps its answer to (a <see cref="ShardException"/>, or a push's
+/// <see cref="PushOutcome"/> that was not applied). No training logic here.
 /// </summary>
 /// <remarks>
 /// Bound by hand (<see cref="BindService"/>) because the proto is compiled without service stubs. grpc-dotnet activates one
@@ -32,9 +34,9 @@ public class ParameterServerService(IParameterShard shard)
         {
             return Task.FromResult(shard.Register(request));
         }
-        catch (GpuPsException e)
+        catch (ShardException e)
         {
-            throw ToRpc(e);
+            throw WireStatus.ToRpc(e);
         }
     }
 
@@ -55,9 +57,9 @@ public class ParameterServerService(IParameterShard shard)
             (frame.Step, frame.Shard, frame.Offset, frame.Finished) = (result.Step, result.Shard, result.Offset, result.Finished);
             return frame;
         }
-        catch (GpuPsException e)
+        catch (ShardException e)
         {
-            throw ToRpc(e);
+            throw WireStatus.ToRpc(e);
         }
     }
 
@@ -74,7 +76,7 @@ public class ParameterServerService(IParameterShard shard)
         {
             PushHeader? header = null;
             var received = 0;
-            // Malformed chunk bytes surface from MoveNext as GpuPsException (InvalidArgument), thrown by PushChunkFrame.Parse.
+            // Malformed chunk bytes surface from MoveNext as ShardException (InvalidRequest), thrown by PushChunkFrame.Parse.
             while (await requestStream.MoveNext(context.CancellationToken))
             {
                 using var chunk = requestStream.Current;
@@ -83,7 +85,8 @@ public class ParameterServerService(IParameterShard shard)
                     if (chunk.Header.Shard != shard.Info.Index)
                         throw Invalid($"push for shard {chunk.Header.Shard} sent to shard {shard.Info.Index}");
                     header = chunk.Header;
-                    shard.Admit(chunk.Header);
+                    var admitted = shard.Admit(chunk.Header);
+                    if (!admitted.IsApplied) throw WireStatus.ToRpc(admitted);
                 }
                 else if (chunk.Header != header && chunk.Header != default)
                 {
@@ -98,11 +101,13 @@ public class ParameterServerService(IParameterShard shard)
             }
             if (header is not { } h) throw Invalid("push stream carried no chunks");
             if (received != length) throw Invalid($"push covers {received} of the shard's {length} parameters");
-            return shard.Push(h, gradient.AsSpan(0, length));
+            var outcome = shard.Push(h, gradient.AsSpan(0, length));
+            if (!outcome.IsApplied) throw WireStatus.ToRpc(outcome);
+            return new PushReply { Step = outcome.Step, Applied = outcome.ClosedStep, Finished = outcome.JobFinished };
         }
-        catch (GpuPsException e)
+        catch (ShardException e)
         {
-            throw ToRpc(e);
+            throw WireStatus.ToRpc(e);
         }
         catch (Exception e) when (e is IOException || (e is OperationCanceledException && context.CancellationToken.IsCancellationRequested))
         {
@@ -121,9 +126,9 @@ public class ParameterServerService(IParameterShard shard)
         {
             return Task.FromResult(shard.Heartbeat(request));
         }
-        catch (GpuPsException e)
+        catch (ShardException e)
         {
-            throw ToRpc(e);
+            throw WireStatus.ToRpc(e);
         }
     }
 
@@ -133,15 +138,13 @@ public class ParameterServerService(IParameterShard shard)
         {
             return Task.FromResult(shard.Status());
         }
-        catch (GpuPsException e)
+        catch (ShardException e)
         {
-            throw ToRpc(e);
+            throw WireStatus.ToRpc(e);
         }
     }
 
     private int ShardLength => checked((int)shard.Info.Length);
 
-    private static GpuPsException Invalid(string message) => new(StatusCode.InvalidArgument, message);
-
-    private static RpcException ToRpc(GpuPsException e) => new(new Grpc.Core.Status(e.Code, e.Message));
+    private static ShardException Invalid(string message) => ShardException.Invalid(message);
 }

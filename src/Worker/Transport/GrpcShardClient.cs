@@ -1,3 +1,4 @@
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -23,9 +24,16 @@ public sealed record ShardClientOptions
 }
 
 /// <summary>
-/// <see cref="IShardClient"/> over gRPC (HTTP/2), with the hand-written tensor marshallers of <see cref="ParameterServerMethods"/>.
-/// Thread-safe; calls may run concurrently. Refusals and deadline expiry throw <see cref="RpcException"/>; retrying is the
-/// caller's decision.
+/// Both planes to one shard over gRPC (HTTP/2), with the hand-written tensor marshallers of <see cref="ParameterServerMethods"/>.
+/// Thread-safe; calls may run concurrently. The status a call ends with is mapped back to the domain by
+/// <see cref="WireStatus"/>: a refused push is a <see cref="PushOutcome"/>, a failure a <see cref="ShardException"/>;
+/// retrying is the caller's decision. Usage:
+/// <code>
+/// await using var shard = new GrpcShardClient("http://127.0.0.1:5000");
+/// var reg = await shard.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
+/// var pulled = await shard.PullAsync(reg.WorkerId, minStep: 0, parameters, ct);
+/// var outcome = await shard.PushAsync(new PushHeader(reg.WorkerId, pulled.Step, pulled.Shard, rows, loss), gradient, ct);
+/// </code>
 /// </summary>
 /// <remarks>
 /// Pulls and pushes use separate channels, hence separate HTTP/2 connections (measured on 2-core loopback: two channels
@@ -33,7 +41,7 @@ public sealed record ShardClientOptions
 /// A push sends chunks that are slices of the caller's gradient, serialized straight from it; a pull's reply is
 /// deserialized into a pooled buffer and copied once into the caller's destination.
 /// </remarks>
-public sealed class GrpcShardClient : IShardClient
+public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDisposable
 {
     // SocketsHttpHandler's default 64 KiB initial stream window, grown by its dynamic window sizing, makes the first pulls
     // of a 4 MiB tensor stall on WINDOW_UPDATE round trips; start with room for a whole tensor.
@@ -60,21 +68,24 @@ public sealed class GrpcShardClient : IShardClient
 
     public string Address { get; }
 
-    public async Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    /// <summary>Both planes to <paramref name="address"/> over one client.</summary>
+    public static ShardConnection Connect(string address, ShardClientOptions? options = null)
     {
-        using var call = _pull.AsyncUnaryCall(ParameterServerMethods.Register, null, CallOptions(cancellationToken, timeout), request);
-        return await call.ResponseAsync.ConfigureAwait(false);
+        var client = new GrpcShardClient(address, options);
+        return new ShardConnection(address, client, client);
     }
 
+    public Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        Unary(ParameterServerMethods.Register, request, cancellationToken, timeout);
+
     /// <inheritdoc />
-    /// <exception cref="ArgumentException">The shard's length differs from <paramref name="destination"/>'s.</exception>
+    /// <exception cref="ShardException">InvalidRequest: the shard's length differs from <paramref name="destination"/>'s.</exception>
     public async Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var request = new PullRequest { WorkerId = workerId, MinStep = minStep };
-        using var call = _pull.AsyncUnaryCall(ParameterServerMethods.Pull, null, CallOptions(cancellationToken, timeout), request);
-        using var frame = await call.ResponseAsync.ConfigureAwait(false);
+        using var frame = await Unary(ParameterServerMethods.Pull, request, cancellationToken, timeout).ConfigureAwait(false);
         if (frame.Length != destination.Length)
-            throw new ArgumentException($"Shard {frame.Shard} at {Address} sent {frame.Length} parameters; the destination holds {destination.Length}.", nameof(destination));
+            throw ShardException.Invalid($"Shard {frame.Shard} at {Address} sent {frame.Length} parameters; the destination holds {destination.Length}.");
         frame.Values.Span.CopyTo(destination.Span);
         return frame.Result;
     }
@@ -84,49 +95,69 @@ public sealed class GrpcShardClient : IShardClient
     /// <paramref name="gradientSum"/> is read while the call runs and must not change until the returned task completes. Every
     /// chunk repeats the header, so that each chunk is self-describing; an empty shard still sends one (empty) chunk.
     /// </remarks>
-    public async Task<PushReply> PushAsync(PushHeader header, ReadOnlyMemory<float> gradientSum, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
-        using var call = _push.AsyncClientStreamingCall(ParameterServerMethods.Push, null, CallOptions(cancellationToken, timeout));
         try
         {
-            var offset = 0;
-            do
+            using var call = _push.AsyncClientStreamingCall(ParameterServerMethods.Push, null, CallOptions(cancellationToken, timeout));
+            try
             {
-                var count = Math.Min(_chunkFloats, gradientSum.Length - offset);
-                await call.RequestStream.WriteAsync(new PushChunkFrame(header, offset, gradientSum.Slice(offset, count))).ConfigureAwait(false);
-                offset += count;
+                var offset = 0;
+                do
+                {
+                    var count = Math.Min(_chunkFloats, gradient.Length - offset);
+                    await call.RequestStream.WriteAsync(new PushChunkFrame(header, offset, gradient.Slice(offset, count))).ConfigureAwait(false);
+                    offset += count;
+                }
+                while (offset < gradient.Length);
+                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             }
-            while (offset < gradientSum.Length);
-            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            catch (Exception)
+            {
+                // A server that refuses a push may end the call while chunks are still being written; the write then fails
+                // and the server's status (with its message) is in the response: surface that. Bounded by the deadline.
+                await call.ResponseAsync.ConfigureAwait(false);
+                throw;
+            }
+            var reply = await call.ResponseAsync.ConfigureAwait(false);
+            return PushOutcome.Applied(reply.Step, reply.Applied, reply.Finished);
         }
-        catch (Exception)
+        catch (RpcException e) when (WireStatus.OutcomeOf(e) is { } refused)
         {
-            // A server that refuses a push may end the call while chunks are still being written; the write then fails and
-            // the server's status (with its message) is in the response: surface that. Bounded by the call's deadline.
-            await call.ResponseAsync.ConfigureAwait(false);
-            throw;
+            return refused;
         }
-        return await call.ResponseAsync.ConfigureAwait(false);
+        catch (RpcException e)
+        {
+            throw WireStatus.FromRpc(e, Address, cancellationToken);
+        }
     }
 
-    public async Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null)
-    {
-        var request = new HeartbeatRequest { WorkerId = workerId, Step = step };
-        using var call = _pull.AsyncUnaryCall(ParameterServerMethods.Heartbeat, null, CallOptions(cancellationToken, timeout), request);
-        return await call.ResponseAsync.ConfigureAwait(false);
-    }
+    public Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        Unary(ParameterServerMethods.Heartbeat, new HeartbeatRequest { WorkerId = workerId, Step = step }, cancellationToken, timeout);
 
-    public async Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null)
-    {
-        using var call = _pull.AsyncUnaryCall(ParameterServerMethods.Status, null, CallOptions(cancellationToken, timeout), new StatusRequest());
-        return await call.ResponseAsync.ConfigureAwait(false);
-    }
+    public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        Unary(ParameterServerMethods.Status, new StatusRequest(), cancellationToken, timeout);
 
     public ValueTask DisposeAsync()
     {
         _pullChannel.Dispose();
         _pushChannel.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>One unary call on the pull channel, its failure mapped to the domain.</summary>
+    private async Task<TResponse> Unary<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, CancellationToken cancellationToken, TimeSpan? timeout)
+        where TRequest : class where TResponse : class
+    {
+        try
+        {
+            using var call = _pull.AsyncUnaryCall(method, null, CallOptions(cancellationToken, timeout), request);
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            throw WireStatus.FromRpc(e, Address, cancellationToken);
+        }
     }
 
     private CallOptions CallOptions(CancellationToken cancellationToken, TimeSpan? timeout) =>

@@ -1,4 +1,4 @@
-using Grpc.Core;
+using GpuPs.Core.Shards;
 using GpuPs.Core.Coding;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
@@ -66,8 +66,8 @@ public class CodedDecodeLoopbackTests
                 var header = new PushHeader(worker, step, 0, SampleCount: 1, LossSum: 0, CodeRow: worker);
                 if (closed)
                 {
-                    var late = await Assert.ThrowsAsync<RpcException>(() => clients[worker].PushAsync(header, coded, CancellationToken.None));
-                    Assert.Equal(StatusCode.FailedPrecondition, late.StatusCode);
+                    var late = await clients[worker].PushAsync(header, coded, CancellationToken.None);
+                    Assert.Equal(PushOutcomeKind.Late, late.Kind);
                     lateSent++;
                     continue;
                 }
@@ -75,10 +75,10 @@ public class CodedDecodeLoopbackTests
                 responders++;
                 if (responders == 1)
                 {
-                    var duplicate = await Assert.ThrowsAsync<RpcException>(() => clients[worker].PushAsync(header, coded, CancellationToken.None));
-                    Assert.Equal(StatusCode.AlreadyExists, duplicate.StatusCode);
+                    var duplicate = await clients[worker].PushAsync(header, coded, CancellationToken.None);
+                    Assert.Equal(PushOutcomeKind.Duplicate, duplicate.Kind);
                 }
-                closed = reply.Applied;
+                closed = reply.ClosedStep;
                 Assert.True(closed == (responders == closesAt),
                     $"step {step}, order [{string.Join(",", order)}]: the first decodable prefix has {closesAt} responders, closed={closed} after {responders}");
             }

@@ -1,4 +1,4 @@
-using Grpc.Core;
+using GpuPs.Core.Shards;
 using GpuPs.Integration.Tests.Support;
 using GpuPs.Protocol;
 using static GpuPs.Integration.Tests.Server.ShardFixture;
@@ -13,11 +13,11 @@ public class ParameterShardTests
         using var shard = Create(Job(SyncMode.Bsp, workers: 3, steps: 5), Filled(1f));
         RegisterAll(shard, 3);
         // Gradient sums over 1, 2 and 5 rows: the mean over all 8 rows is (1 + 4 + 11) / 8 = 2.
-        Assert.False(shard.Push(new PushHeader(0, 0, 0, 1, 0.5), Filled(1f)).Applied);
-        Assert.False(shard.Push(new PushHeader(1, 0, 0, 2, 0.5), Filled(4f)).Applied);
+        Assert.False(shard.Push(new PushHeader(0, 0, 0, 1, 0.5), Filled(1f)).ClosedStep);
+        Assert.False(shard.Push(new PushHeader(1, 0, 0, 2, 0.5), Filled(4f)).ClosedStep);
         Assert.Equal(Filled(1f), Parameters(shard));
         var reply = shard.Push(new PushHeader(2, 0, 0, 5, 0.5), Filled(11f));
-        Assert.True(reply.Applied);
+        Assert.True(reply.ClosedStep);
         Assert.Equal(1, reply.Step);
         Assert.Equal(Filled(1f - 2f), Parameters(shard));
     }
@@ -31,20 +31,21 @@ public class ParameterShardTests
         shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f));
         var before = Parameters(shard);
 
-        AssertRefused(StatusCode.InvalidArgument, "has 7 values", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), new float[Length - 1]));
+        AssertError(ShardErrorKind.InvalidRequest, "has 7 values", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), new float[Length - 1]));
         var nan = Filled(1f); nan[3] = float.NaN;
-        AssertRefused(StatusCode.InvalidArgument, "NaN", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), nan));
+        AssertError(ShardErrorKind.InvalidRequest, "NaN", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), nan));
         var inf = Filled(1f); inf[7] = float.NegativeInfinity;
-        AssertRefused(StatusCode.InvalidArgument, "Inf", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), inf));
-        AssertRefused(StatusCode.InvalidArgument, "loss sum is not finite", () => shard.Push(new PushHeader(0, 1, 0, 1, double.NaN), Filled(1f)));
-        AssertRefused(StatusCode.InvalidArgument, "loss sum is not finite", () => shard.Push(new PushHeader(0, 1, 0, 1, double.PositiveInfinity), Filled(1f)));
-        AssertRefused(StatusCode.FailedPrecondition, "closed", () => shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f)));
-        AssertRefused(StatusCode.FailedPrecondition, "still at step 1", () => shard.Push(new PushHeader(0, 2, 0, 1, 0), Filled(1f)));
-        AssertRefused(StatusCode.NotFound, "worker 5", () => shard.Push(new PushHeader(5, 1, 0, 1, 0), Filled(1f)));
-        AssertRefused(StatusCode.InvalidArgument, "sample count", () => shard.Push(new PushHeader(0, 1, 0, 0, 0), Filled(1f)));
-        AssertRefused(StatusCode.InvalidArgument, "shard 3", () => shard.Push(new PushHeader(0, 1, 3, 1, 0), Filled(1f)));
+        AssertError(ShardErrorKind.InvalidRequest, "Inf", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), inf));
+        AssertError(ShardErrorKind.InvalidRequest, "loss sum is not finite", () => shard.Push(new PushHeader(0, 1, 0, 1, double.NaN), Filled(1f)));
+        AssertError(ShardErrorKind.InvalidRequest, "loss sum is not finite", () => shard.Push(new PushHeader(0, 1, 0, 1, double.PositiveInfinity), Filled(1f)));
+        // Worker 0's step 0 was applied: pushing it again is a duplicate (a retry), not a straggler's late push.
+        AssertOutcome(PushOutcomeKind.Duplicate, "already pushed step 0", shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f)));
+        AssertOutcome(PushOutcomeKind.Refused, "still at step 1", shard.Push(new PushHeader(0, 2, 0, 1, 0), Filled(1f)));
+        AssertError(ShardErrorKind.UnknownWorker, "worker 5", () => shard.Push(new PushHeader(5, 1, 0, 1, 0), Filled(1f)));
+        AssertError(ShardErrorKind.InvalidRequest, "sample count", () => shard.Push(new PushHeader(0, 1, 0, 0, 0), Filled(1f)));
+        AssertError(ShardErrorKind.InvalidRequest, "shard 3", () => shard.Push(new PushHeader(0, 1, 3, 1, 0), Filled(1f)));
         shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f));
-        AssertRefused(StatusCode.AlreadyExists, "already pushed", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)));
+        AssertOutcome(PushOutcomeKind.Duplicate, "already pushed", shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)));
 
         Assert.Equal(before, Parameters(shard));
         Assert.Equal(11, shard.Status().PushesRejected);
@@ -55,9 +56,9 @@ public class ParameterShardTests
     public void Registration_refuses_ids_out_of_range_and_a_full_job()
     {
         using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 1));
-        AssertRefused(StatusCode.InvalidArgument, "out of range", () => shard.Register(new RegisterRequest { RequestedWorkerId = 2 }));
+        AssertError(ShardErrorKind.InvalidRequest, "out of range", () => shard.Register(new RegisterRequest { RequestedWorkerId = 2 }));
         RegisterAll(shard, 2);
-        AssertRefused(StatusCode.ResourceExhausted, "all 2 workers", () => shard.Register(new RegisterRequest { RequestedWorkerId = -1 }));
+        AssertError(ShardErrorKind.JobFull, "all 2 workers", () => shard.Register(new RegisterRequest { RequestedWorkerId = -1 }));
         Assert.Equal(1, shard.Register(new RegisterRequest { RequestedWorkerId = 1 }).WorkerId);
     }
 
@@ -83,12 +84,12 @@ public class ParameterShardTests
             for (int w = workers - 1; w >= 0; w--)
             {
                 float g = w + 1 + t * 10;
-                Assert.True(shard.Push(new PushHeader(w, t, 0, 2, 0), Filled(2 * g)).Applied);
+                Assert.True(shard.Push(new PushHeader(w, t, 0, 2, 0), Filled(2 * g)).ClosedStep);
                 expected -= g;
                 Assert.Equal(Filled(expected), Parameters(shard));
             }
-        AssertRefused(StatusCode.FailedPrecondition, "all 4 steps", () => shard.Push(new PushHeader(0, steps, 0, 1, 0), Filled(1f)));
-        AssertRefused(StatusCode.AlreadyExists, "already pushed", () => shard.Push(new PushHeader(1, 2, 0, 1, 0), Filled(1f)));
+        AssertOutcome(PushOutcomeKind.Finished, "all 4 steps", shard.Push(new PushHeader(0, steps, 0, 1, 0), Filled(1f)));
+        AssertOutcome(PushOutcomeKind.Duplicate, "already pushed", shard.Push(new PushHeader(1, 2, 0, 1, 0), Filled(1f)));
         var status = shard.Status();
         Assert.Equal(workers * steps, status.Step);
         Assert.True(status.Finished);
@@ -120,12 +121,12 @@ public class ParameterShardTests
         using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 1), Filled(1f));
         RegisterAll(shard, 2);
         shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));
-        Assert.True(shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f)).Finished);
+        Assert.True(shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f)).JobFinished);
         var finished = Parameters(shard);
 
         // Step 1 is the shard's step now, so only the finished check stands between this push and a second update.
-        AssertRefused(StatusCode.FailedPrecondition, "the job finished at step 1", () => shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)));
-        AssertRefused(StatusCode.FailedPrecondition, "the job finished at step 1", () => shard.Admit(new PushHeader(1, 1, 0, 1, 0)));
+        AssertOutcome(PushOutcomeKind.Finished, "the job finished at step 1", shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)));
+        AssertOutcome(PushOutcomeKind.Finished, "the job finished at step 1", shard.Admit(new PushHeader(1, 1, 0, 1, 0)));
         Assert.Equal(finished, Parameters(shard));
         Assert.Equal(1, shard.Status().Step);
     }
@@ -138,12 +139,12 @@ public class ParameterShardTests
         for (int t = 0; t < 3; t++) shard.Push(new PushHeader(0, t, 0, 1, 0), Filled(1f));
 
         // Worker 0 never pulled: its clock is 3, worker 1's is 0, so a fourth push would make a lead of 3 > 2.
-        AssertRefused(StatusCode.FailedPrecondition, "staleness bound 2", () => shard.Push(new PushHeader(0, 3, 0, 1, 0), Filled(1f)));
-        AssertRefused(StatusCode.FailedPrecondition, "staleness bound 2", () => shard.Admit(new PushHeader(0, 3, 0, 1, 0)));
+        AssertOutcome(PushOutcomeKind.Refused, "staleness bound 2", shard.Push(new PushHeader(0, 3, 0, 1, 0), Filled(1f)));
+        AssertOutcome(PushOutcomeKind.Refused, "staleness bound 2", shard.Admit(new PushHeader(0, 3, 0, 1, 0)));
         Assert.Equal(Filled(-3f), Parameters(shard));
 
         shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f));
-        Assert.True(shard.Push(new PushHeader(0, 3, 0, 1, 0), Filled(1f)).Applied);
+        Assert.True(shard.Push(new PushHeader(0, 3, 0, 1, 0), Filled(1f)).ClosedStep);
         Assert.Equal(new long[] { 4, 1 }, shard.Status().WorkerSteps);
     }
 
@@ -170,8 +171,8 @@ public class ParameterShardTests
         // It calls again: it is back, at the shard's step, and BSP waits for it again.
         shard.Heartbeat(new HeartbeatRequest { WorkerId = 1 });
         Assert.Equal(2, shard.Status().LiveWorkers);
-        Assert.False(shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)).Applied);
-        Assert.True(shard.Push(new PushHeader(1, 1, 0, 1, 0), Filled(1f)).Applied);
+        Assert.False(shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)).ClosedStep);
+        Assert.True(shard.Push(new PushHeader(1, 1, 0, 1, 0), Filled(1f)).ClosedStep);
         Assert.Equal(Filled(-1f), Parameters(shard));
     }
 
@@ -181,7 +182,7 @@ public class ParameterShardTests
         var log = new CapturedLog();
         using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5), log: log.Logger);
         RegisterAll(shard, 2);
-        Assert.Throws<GpuPsException>(() => shard.Push(new PushHeader(1, 3, 0, 1, 0), Filled(1f)));
+        Assert.Equal(PushOutcomeKind.Refused, shard.Push(new PushHeader(1, 3, 0, 1, 0), Filled(1f)).Kind);
 
         var refusal = Assert.Single(log.Events, e => e.MessageTemplate.Text.StartsWith("Refused push", StringComparison.Ordinal));
         Assert.Equal(1, CapturedLog.Property(refusal, "WorkerId"));
@@ -190,10 +191,4 @@ public class ParameterShardTests
         Assert.Contains("still at step 0", (string)CapturedLog.Property(refusal, "Reason")!);
     }
 
-    private static void AssertRefused(StatusCode code, string messagePart, Action action)
-    {
-        var e = Assert.Throws<GpuPsException>(action);
-        Assert.Equal(code, e.Code);
-        Assert.Contains(messagePart, e.Message);
-    }
 }

@@ -1,6 +1,8 @@
+using GpuPs.Core.Shards;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
+using GpuPs.Server.Observers;
 using Serilog;
 
 namespace GpuPs.Integration.Tests.Server;
@@ -28,9 +30,9 @@ public static class ShardFixture
         StepTimeoutMs = 5_000,
     };
 
-    public static ParameterShard Create(JobSpec job, float[]? initial = null, TimeProvider? time = null, ILogger? log = null) =>
+    public static ParameterShard Create(JobSpec job, float[]? initial = null, TimeProvider? time = null, ILogger? log = null, IShardObserver[]? observers = null) =>
         new(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Length },
-                new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length], time),
+                new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length], time, observers),
             Accelerators.Create(AcceleratorChoice.Simd), log ?? Log.Logger);
 
     public static void RegisterAll(IParameterShard shard, int workers)
@@ -46,4 +48,19 @@ public static class ShardFixture
     }
 
     public static float[] Filled(float value) => Enumerable.Repeat(value, Length).ToArray();
+
+    /// <summary>A malformed request: <paramref name="action"/> throws <see cref="ShardException"/> of <paramref name="kind"/>.</summary>
+    public static void AssertError(ShardErrorKind kind, string messagePart, Action action)
+    {
+        var e = Assert.Throws<ShardException>(action);
+        Assert.Equal(kind, e.Kind);
+        Assert.Contains(messagePart, e.Message);
+    }
+
+    /// <summary>A push the mode's rule refused: answered, not thrown.</summary>
+    public static void AssertOutcome(PushOutcomeKind kind, string reasonPart, PushOutcome outcome)
+    {
+        Assert.Equal(kind, outcome.Kind);
+        Assert.Contains(reasonPart, outcome.Reason);
+    }
 }

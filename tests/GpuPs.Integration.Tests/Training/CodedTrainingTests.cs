@@ -1,3 +1,4 @@
+using GpuPs.Core.Modes;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
 using GpuPs.Core.Training;
@@ -43,7 +44,8 @@ public class CodedTrainingTests
     {
         var coded = Settings with { Mode = SyncMode.Coded, Workers = workers, Stragglers = stragglers, Steps = 10 };
         Assert.NotEqual(0, FullBatchReference.TrainRows(coded) % workers);
-        var code = JobCodes.Create(JobFactory.CreateJob(coded).Job);
+        var job = JobFactory.CreateJob(coded).Job;
+        var code = SyncModes.Of(job.Mode).Assignment(job);
         Assert.Contains(Enumerable.Range(0, workers), i => code.PartitionsOf(i).Any(j => Math.Abs(code[i, j]) is not (0 or 1)));
 
         var result = await TrainingRun.RunAsync(coded, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);

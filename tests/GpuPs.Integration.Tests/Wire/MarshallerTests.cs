@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using GpuPs.Protocol;
+using GpuPs.Core.Shards;
 using Grpc.Core;
 using static GpuPs.Integration.Tests.Wire.WireTestSupport;
 
@@ -150,8 +151,8 @@ public class MarshallerTests
     [MemberData(nameof(Malformed))]
     public void Malformed_push_chunks_are_refused_as_invalid_argument(string _, byte[] bytes, string problem)
     {
-        var e = Assert.Throws<GpuPsException>(() => Deserialize(PushMarshaller, Segmented(bytes, 1)));
-        Assert.Equal(StatusCode.InvalidArgument, e.Code);
+        var e = Assert.Throws<ShardException>(() => Deserialize(PushMarshaller, Segmented(bytes, 1)));
+        Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
         Assert.StartsWith("Malformed PushChunk message: ", e.Message);
         Assert.Contains(problem, e.Message);
     }
@@ -160,7 +161,7 @@ public class MarshallerTests
     public void Malformed_pull_replies_are_refused_as_invalid_argument()
     {
         var bytes = new PullReply { Step = 1, Values = ByteString.CopyFrom(new byte[10]) }.ToByteArray();
-        var e = Assert.Throws<GpuPsException>(() => Deserialize(PullMarshaller, new ReadOnlySequence<byte>(bytes)));
+        var e = Assert.Throws<ShardException>(() => Deserialize(PullMarshaller, new ReadOnlySequence<byte>(bytes)));
         Assert.Equal("Malformed PullReply message: values field has 10 bytes, not a multiple of 4 (float32).", e.Message);
     }
 

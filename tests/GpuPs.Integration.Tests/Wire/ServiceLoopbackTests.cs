@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using GpuPs.Server;
 using GpuPs.Worker.Transport;
@@ -140,14 +141,13 @@ public class ServiceLoopbackTests
         Assert.Equal(gradient, received.Gradient);
     }
 
-    public static TheoryData<StatusCode> RefusalCodes =>
-        [StatusCode.NotFound, StatusCode.FailedPrecondition, StatusCode.AlreadyExists, StatusCode.ResourceExhausted, StatusCode.InvalidArgument];
+    public static TheoryData<ShardErrorKind> ErrorKinds => [ShardErrorKind.InvalidRequest, ShardErrorKind.UnknownWorker, ShardErrorKind.JobFull];
 
     [Theory]
-    [MemberData(nameof(RefusalCodes))]
-    public async Task Shard_refusals_reach_the_client_with_the_same_code_and_message(StatusCode code)
+    [MemberData(nameof(ErrorKinds))]
+    public async Task Shard_errors_reach_the_client_as_the_same_domain_error_and_message(ShardErrorKind kind)
     {
-        var refusal = new GpuPsException(code, $"refused with {code}: do something else");
+        var refusal = new ShardException(kind, $"refused with {kind}: do something else");
         await using var server = await Server.StartAsync(new FakeShard(index: 0) { Refusal = refusal });
         await using var client = new GrpcShardClient(server.Address, SmallChunks);
         var none = CancellationToken.None;
@@ -161,10 +161,36 @@ public class ServiceLoopbackTests
             () => client.StatusAsync(none),
         })
         {
-            var e = await Assert.ThrowsAsync<RpcException>(call);
-            Assert.Equal(code, e.StatusCode);
-            Assert.Equal(refusal.Message, e.Status.Detail);
+            var e = await Assert.ThrowsAsync<ShardException>(call);
+            Assert.Equal(kind, e.Kind);
+            Assert.Contains(refusal.Message, e.Message);
         }
+    }
+
+    public static TheoryData<PushOutcomeKind, StatusCode> RefusedPushes => new()
+    {
+        { PushOutcomeKind.Late, StatusCode.FailedPrecondition },
+        { PushOutcomeKind.Duplicate, StatusCode.AlreadyExists },
+        { PushOutcomeKind.Finished, StatusCode.FailedPrecondition },
+        { PushOutcomeKind.Refused, StatusCode.FailedPrecondition },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedPushes))]
+    public async Task A_refused_push_travels_as_the_status_any_grpc_client_expects_and_comes_back_as_the_same_outcome(PushOutcomeKind kind, StatusCode code)
+    {
+        var answer = new PushOutcome(kind, Step: 7, JobFinished: kind == PushOutcomeKind.Finished, Reason: $"push refused: {kind}");
+        var fake = new FakeShard(index: 0) { PushAnswer = answer };
+        await using var server = await Server.StartAsync(fake);
+        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        var header = new PushHeader(0, 3, 0, 1, 0);
+
+        Assert.Equal(answer, await client.PushAsync(header, new float[Length], CancellationToken.None));
+
+        var wire = await Assert.ThrowsAsync<RpcException>(() => RawPushAsync(server, new PushChunkFrame(header, 0, new float[Length])));
+        Assert.Equal(code, wire.StatusCode);
+        Assert.Equal(answer.Reason, wire.Status.Detail);
+        Assert.Empty(fake.Pushes);
     }
 
     [Fact]
@@ -173,11 +199,11 @@ public class ServiceLoopbackTests
         await using var server = await Server.StartAsync(new FakeShard(index: 0) { NeverReady = true });
         await using var client = new GrpcShardClient(server.Address, SmallChunks with { DefaultTimeout = TimeSpan.FromMilliseconds(300) });
 
-        var explicitTimeout = await Assert.ThrowsAsync<RpcException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None, TimeSpan.FromMilliseconds(200)));
-        var defaultTimeout = await Assert.ThrowsAsync<RpcException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None));
+        var explicitTimeout = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None, TimeSpan.FromMilliseconds(200)));
+        var defaultTimeout = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None));
 
-        Assert.Equal(StatusCode.DeadlineExceeded, explicitTimeout.StatusCode);
-        Assert.Equal(StatusCode.DeadlineExceeded, defaultTimeout.StatusCode);
+        Assert.Equal(ShardErrorKind.Timeout, explicitTimeout.Kind);
+        Assert.Equal(ShardErrorKind.Timeout, defaultTimeout.Kind);
     }
 
     private static CallOptions Deadline() => new(deadline: DateTime.UtcNow.AddSeconds(20));
@@ -211,7 +237,10 @@ public class ServiceLoopbackTests
         public ValueTask DisposeAsync() => host.DisposeAsync();
     }
 
-    /// <summary>A shard that records pushes and serves fixed parameters; <see cref="Refusal"/> makes every call throw it.</summary>
+    /// <summary>
+    /// A shard that records pushes and serves fixed parameters; <see cref="Refusal"/> makes every call throw it, and
+    /// <see cref="PushAnswer"/> is how it answers every push's first chunk.
+    /// </summary>
     private sealed class FakeShard(int index) : IParameterShard
     {
         public float[] Parameters { get; } = RandomFloats(new Random(index), Length);
@@ -219,7 +248,8 @@ public class ServiceLoopbackTests
         public long PullStep { get; init; }
         public bool Finished { get; init; }
         public bool NeverReady { get; init; }
-        public GpuPsException? Refusal { get; init; }
+        public ShardException? Refusal { get; init; }
+        public PushOutcome PushAnswer { get; init; } = PushOutcome.Applied(0, closedStep: false, jobFinished: false);
         public (int WorkerId, long MinStep)? LastWait { get; private set; }
 
         public static long OffsetOf(int index) => 1000L * index;
@@ -245,11 +275,13 @@ public class ServiceLoopbackTests
             return new PullResult(PullStep, index, Info.Offset, Length, Finished);
         }
 
-        public PushReply Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
+        public PushOutcome Admit(in PushHeader header) => PushAnswer;
+
+        public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
         {
             Refuse();
             Pushes.Enqueue((header, gradientSum.ToArray()));
-            return new PushReply { Step = header.Step + 1, Applied = true };
+            return PushOutcome.Applied(header.Step + 1, closedStep: true, jobFinished: false);
         }
 
         public HeartbeatReply Heartbeat(HeartbeatRequest request)

@@ -1,7 +1,7 @@
-using Grpc.Core;
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 
-namespace GpuPs.Server.Aggregation;
+namespace GpuPs.Core.Aggregation;
 
 /// <summary>
 /// Asynchronous (ASP) and stale-synchronous (SSP) parallel: every push is applied at once with its own mean gradient.
@@ -30,13 +30,14 @@ public sealed class AsyncAggregator(ShardModel model, WorkerSlot[] workers, long
 
     public long LatePushesDropped => 0;
 
-    public bool Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
+    public PushOutcome Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
-        Admit(worker, header);
+        var admitted = Admit(worker, header);
+        if (!admitted.IsApplied) return admitted;
         gradientSum.CopyTo(_scratch);
         model.ApplySum(_scratch, header.SampleCount, header.LossSum);
         worker.Clock++;
-        return true;
+        return PushOutcome.Applied(model.Step, closedStep: true, IsFinished);
     }
 
     /// <summary>
@@ -44,17 +45,18 @@ public sealed class AsyncAggregator(ShardModel model, WorkerSlot[] workers, long
     /// staleness bound ahead of the slowest expected worker: the bound holds for pushes too, not only for pulls, so a
     /// worker that pushes without pulling cannot run ahead.
     /// </summary>
-    public void Admit(WorkerSlot worker, in PushHeader header)
+    public PushOutcome Admit(WorkerSlot worker, in PushHeader header)
     {
         if (header.Step < worker.Clock)
-            throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed step {header.Step} (its clock is {worker.Clock})");
+            return PushOutcome.Duplicate(model.Step, $"worker {worker.Id} already pushed step {header.Step} (its clock is {worker.Clock})");
         if (header.Step > worker.Clock)
-            throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: worker {worker.Id} is at step {worker.Clock}");
+            return PushOutcome.Refused(model.Step, $"push for step {header.Step} refused: worker {worker.Id} is at step {worker.Clock}");
         if (worker.Clock >= totalSteps)
-            throw new GpuPsException(StatusCode.FailedPrecondition, $"push for step {header.Step} refused: worker {worker.Id} has run all {totalSteps} steps");
+            return PushOutcome.Finished(model.Step, $"push for step {header.Step} refused: worker {worker.Id} has run all {totalSteps} steps");
         if (staleness is int bound && worker.Clock - SlowestClock() > bound)
-            throw new GpuPsException(StatusCode.FailedPrecondition,
+            return PushOutcome.Refused(model.Step,
                 $"push for step {header.Step} refused: worker {worker.Id} would lead the slowest worker (step {SlowestClock()}) by more than the staleness bound {bound}");
+        return PushOutcome.Applied(model.Step, closedStep: false, jobFinished: false);
     }
 
     public bool OnMembershipChanged() => false;

@@ -1,10 +1,10 @@
 using GpuPs.Core.Tensors;
-using Grpc.Core;
 using GpuPs.Core.Coding;
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using Serilog;
 
-namespace GpuPs.Server.Aggregation;
+namespace GpuPs.Core.Aggregation;
 
 /// <summary>
 /// Gradient coding (Tandon et al. 2017): worker i pushes c_i = Σ_j B[i,j] g_j. After every push the responders F of the
@@ -40,21 +40,21 @@ public sealed class CodedAggregator : SynchronousAggregator
         _rounded = new float[model.Length];
     }
 
-    protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
+    protected override PushOutcome? Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         if (header.CodeRow is not int row)
-            throw new GpuPsException(StatusCode.InvalidArgument, $"coded push of worker {worker.Id} has no code_row");
+            throw ShardException.Invalid($"coded push of worker {worker.Id} has no code_row");
         if (row != worker.Id)
-            throw new GpuPsException(StatusCode.InvalidArgument, $"code row {row} does not match worker {worker.Id}'s assignment (row {worker.Id} of B, partitions {string.Join(",", _code.PartitionsOf(worker.Id))})");
-        if (_responders.Contains(worker.Id))
-            throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed step {header.Step}");
+            throw ShardException.Invalid($"code row {row} does not match worker {worker.Id}'s assignment (row {worker.Id} of B, partitions {string.Join(",", _code.PartitionsOf(worker.Id))})");
+        if (_responders.Contains(worker.Id)) return Duplicate(worker, $"step {header.Step}");
         if (_responders.Count > 0 && header.SampleCount != _samples)
-            throw new GpuPsException(StatusCode.InvalidArgument, $"coded push of worker {worker.Id} counts {header.SampleCount} rows for step {header.Step}, other workers {_samples}");
+            throw ShardException.Invalid($"coded push of worker {worker.Id} counts {header.SampleCount} rows for step {header.Step}, other workers {_samples}");
 
         gradientSum.CopyTo(_coded[worker.Id]);
         _loss[worker.Id] = header.LossSum;
         _samples = header.SampleCount;
         _responders.Add(worker.Id);
+        return null;
     }
 
     protected override bool TryClose()

@@ -1,8 +1,8 @@
-using Grpc.Core;
 using GpuPs.Core.Coding;
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 
-namespace GpuPs.Server.Aggregation;
+namespace GpuPs.Core.Aggregation;
 
 /// <summary>
 /// Multi-message partial gradients (Ozfatura, Gündüz, Ulukus 2019): workers push one message per finished partition of
@@ -18,18 +18,18 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
     private readonly bool[] _sent = new bool[workers.Length * assignment.Partitions];   // (worker, partition) this step
     private ulong _covered;
 
-    protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
+    protected override PushOutcome? Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         if (header.Partition is not int p)
-            throw new GpuPsException(StatusCode.InvalidArgument, $"multi-message push of worker {worker.Id} names no partition");
+            throw ShardException.Invalid($"multi-message push of worker {worker.Id} names no partition");
         if (p < 0 || p >= assignment.Partitions || !assignment.IsAssigned(worker.Id, p))
-            throw new GpuPsException(StatusCode.InvalidArgument, $"partition {p} is not assigned to worker {worker.Id} (it holds {string.Join(",", assignment.PartitionsOf(worker.Id))})");
-        if (_sent[worker.Id * assignment.Partitions + p])
-            throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed partition {p} of step {header.Step}");
+            throw ShardException.Invalid($"partition {p} is not assigned to worker {worker.Id} (it holds {string.Join(",", assignment.PartitionsOf(worker.Id))})");
+        if (_sent[worker.Id * assignment.Partitions + p]) return Duplicate(worker, $"partition {p} of step {header.Step}");
         _sent[worker.Id * assignment.Partitions + p] = true;
-        if ((_covered >> p & 1) != 0) return;   // another replica delivered it first
+        if ((_covered >> p & 1) != 0) return null;   // another replica delivered it first
         _sum.Add(gradientSum, header.SampleCount, header.LossSum);
         _covered |= 1UL << p;
+        return null;
     }
 
     protected override bool TryClose()

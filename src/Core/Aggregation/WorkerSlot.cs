@@ -1,4 +1,4 @@
-namespace GpuPs.Server.Aggregation;
+namespace GpuPs.Core.Aggregation;
 
 /// <summary>What a shard knows of one worker id. Mutated only under the shard's lock.</summary>
 public sealed class WorkerSlot(int id)

@@ -1,6 +1,6 @@
 using GpuPs.Core.Tensors;
 
-namespace GpuPs.Server.Aggregation;
+namespace GpuPs.Core.Aggregation;
 
 /// <summary>
 /// The running sum of one step's plain gradient pushes: gradient sums, row counts and loss sums. Applying it makes one

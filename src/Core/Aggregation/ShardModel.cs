@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using GpuPs.Kernels;
 
-namespace GpuPs.Server.Aggregation;
+namespace GpuPs.Core.Aggregation;
 
 /// <summary>
 /// The parameters of one shard and the optimizer that updates them. Not thread-safe: used under the shard's lock.

@@ -1,4 +1,4 @@
-namespace GpuPs.Server.Aggregation;
+namespace GpuPs.Server;
 
 /// <summary>Wakes every waiter when the shard's state changes. <see cref="Pulse"/> and <see cref="Next"/> are called under the shard's lock.</summary>
 public sealed class StepSignal

@@ -1,7 +1,7 @@
 using GpuPs.Core.Coding;
 using GpuPs.Core.Data;
 
-namespace GpuPs.Worker;
+namespace GpuPs.Core.Training;
 
 /// <summary>
 /// The data partitions one worker computes on: the training set split into k contiguous partitions (k = n), of which

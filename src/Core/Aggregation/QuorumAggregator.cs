@@ -1,7 +1,7 @@
-using Grpc.Core;
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 
-namespace GpuPs.Server.Aggregation;
+namespace GpuPs.Core.Aggregation;
 
 /// <summary>
 /// Sums plain (uncoded) gradient pushes and closes the step at a quorum. With quorum = n this is BSP: it waits for every
@@ -16,13 +16,13 @@ public sealed class QuorumAggregator(ShardModel model, WorkerSlot[] workers, lon
     private readonly bool[] _pushed = new bool[workers.Length];
     private int _pushes;
 
-    protected override void Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
+    protected override PushOutcome? Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
-        if (_pushed[worker.Id])
-            throw new GpuPsException(StatusCode.AlreadyExists, $"worker {worker.Id} already pushed step {header.Step}");
+        if (_pushed[worker.Id]) return Duplicate(worker, $"step {header.Step}");
         _sum.Add(gradientSum, header.SampleCount, header.LossSum);
         _pushed[worker.Id] = true;
         _pushes++;
+        return null;
     }
 
     protected override bool TryClose()

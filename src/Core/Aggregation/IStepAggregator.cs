@@ -1,18 +1,24 @@
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 
-namespace GpuPs.Server.Aggregation;
+namespace GpuPs.Core.Aggregation;
 
 /// <summary>
 /// The consistency rule of a shard: which pushes it takes, when it updates the parameters, and when a worker may go on.
-/// All members are called under the shard's lock. A refusal throws <see cref="GpuPsException"/> before anything changes.
+/// Created by the job's <see cref="Modes.ISyncMode"/>; all members are called under the shard's lock. A push the rule
+/// refuses comes back as a <see cref="PushOutcome"/> and changes nothing; a malformed one throws
+/// <see cref="ShardException"/> before anything changes.
 /// </summary>
 public interface IStepAggregator
 {
-    /// <summary>Validates and takes one gradient sum from <paramref name="worker"/>; returns true when the parameters changed.</summary>
-    bool Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum);
+    /// <summary>Takes one gradient sum from <paramref name="worker"/> (or refuses it); Applied says whether it closed the step.</summary>
+    PushOutcome Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum);
 
-    /// <summary>Refuses, from its header alone, a push that <see cref="Accept"/> would refuse for its step.</summary>
-    void Admit(WorkerSlot worker, in PushHeader header) { }
+    /// <summary>
+    /// Answers, from its header alone, what <see cref="Accept"/> would answer for its step: a refusal, or Applied (not
+    /// closed) when the push is admissible.
+    /// </summary>
+    PushOutcome Admit(WorkerSlot worker, in PushHeader header);
 
     /// <summary>Called after a worker was evicted or re-admitted; returns true when that closed a step.</summary>
     bool OnMembershipChanged();

@@ -1,0 +1,64 @@
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+
+namespace GpuPs.Core.Aggregation;
+
+/// <summary>
+/// The rules every step-synchronous mode shares (BSP, backup workers, coded, multi-message): pushes are for the open step
+/// only, a push for a closed step is a straggler's and is dropped (counted, never applied), and a worker may read the
+/// parameters of step t once the shard reached t. Subclasses decide what a push contributes and when the step closes.
+/// </summary>
+public abstract class SynchronousAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps) : IStepAggregator
+{
+    protected ShardModel Model { get; } = model;
+    protected WorkerSlot[] Workers { get; } = workers;
+
+    public bool IsFinished => Model.Step >= totalSteps;
+
+    public int MaxStalenessSeen => 0;
+
+    public long LatePushesDropped { get; private set; }
+
+    public PushOutcome Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
+    {
+        var admitted = Admit(worker, header);
+        if (!admitted.IsApplied) return admitted;
+        if (Take(worker, header, gradientSum) is { } refused) return refused;
+        worker.Clock = header.Step + 1;
+        bool closed = TryClose();
+        return PushOutcome.Applied(Model.Step, closed, IsFinished);
+    }
+
+    public PushOutcome Admit(WorkerSlot worker, in PushHeader header)
+    {
+        if (header.Step < Model.Step)
+        {
+            // A retry of a push that was applied (the worker's clock is past it) is not a straggler's work.
+            if (worker.Clock > header.Step)
+                return PushOutcome.Duplicate(Model.Step, $"worker {worker.Id} already pushed step {header.Step}, which is closed");
+            LatePushesDropped++;
+            return PushOutcome.Late(Model.Step, $"push for step {header.Step} refused: that step is closed, the shard is at step {Model.Step}");
+        }
+        if (IsFinished)
+            return PushOutcome.Finished(Model.Step, $"push for step {header.Step} refused: the job finished at step {Model.Step}");
+        if (header.Step > Model.Step)
+            return PushOutcome.Refused(Model.Step, $"push for step {header.Step} refused: the shard is still at step {Model.Step}");
+        return PushOutcome.Applied(Model.Step, closedStep: false, jobFinished: false);
+    }
+
+    public bool OnMembershipChanged() => TryClose();
+
+    public bool CanProceed(WorkerSlot worker, long minStep) => Model.Step >= minStep || IsFinished;
+
+    /// <summary>
+    /// Records one push for the open step, or returns the refusal (a duplicate); a malformed push throws
+    /// <see cref="ShardException"/>. Either way nothing changes unless it returns null.
+    /// </summary>
+    protected abstract PushOutcome? Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum);
+
+    /// <summary>Applies the step's update and resets when what was received suffices; returns whether it did.</summary>
+    protected abstract bool TryClose();
+
+    /// <summary>The answer to a second push of the same (step, part) by one worker.</summary>
+    protected PushOutcome Duplicate(WorkerSlot worker, string what) => PushOutcome.Duplicate(Model.Step, $"worker {worker.Id} already pushed {what}");
+}

@@ -1,0 +1,29 @@
+using GpuPs.Core.Aggregation;
+using GpuPs.Core.Coding;
+using GpuPs.Core.Training;
+using GpuPs.Protocol;
+using Serilog;
+
+namespace GpuPs.Core.Modes;
+
+/// <summary>
+/// Backup workers / ignore-stragglers (Chen et al. 2016): the first n − s plain pushes make the step and the rest are
+/// dropped. Fast, but biased: the dropped partitions' gradients are lost for that step.
+/// </summary>
+public sealed class BackupMode : ISyncMode
+{
+    public SyncMode Mode => SyncMode.Backup;
+    public string Name => "backup";
+    public bool IsStepSynchronous => true;
+    public bool ToleratesStragglers => true;
+    public bool ResumesAtShardStep => false;
+
+    public int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
+
+    public IGradientCode Assignment(JobSpec job) => new UncodedAssignment(job.Workers);
+
+    public IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+        new QuorumAggregator(model, workers, job.Steps, quorum: job.Workers - job.Stragglers);
+
+    public IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => StepSumPushPolicy.Plain(plan, workerId);
+}

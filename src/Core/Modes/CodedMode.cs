@@ -1,0 +1,34 @@
+using GpuPs.Core.Aggregation;
+using GpuPs.Core.Coding;
+using GpuPs.Core.Training;
+using GpuPs.Protocol;
+using Serilog;
+
+namespace GpuPs.Core.Modes;
+
+/// <summary>
+/// Gradient coding (Tandon et al. 2017): worker i computes the s + 1 partitions of its code row and pushes
+/// c_i = Σ_j B[i,j] g_j; the shard closes the step on the first responder set that decodes, with the exact gradient.
+/// </summary>
+public sealed class CodedMode : ISyncMode
+{
+    public SyncMode Mode => SyncMode.Coded;
+    public string Name => "coded";
+    public bool IsStepSynchronous => true;
+    public bool ToleratesStragglers => true;
+    public bool ResumesAtShardStep => false;
+
+    public int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
+
+    /// <summary>The job's code ("auto": fractional repetition where (s+1) | n, whose decode weights are 0/1, else cyclic).</summary>
+    public IGradientCode Assignment(JobSpec job) => JobCode(job);
+
+    public IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+        new CodedAggregator(model, workers, job.Steps, Assignment(job), log);
+
+    public IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => StepSumPushPolicy.Coded(plan, workerId);
+
+    /// <summary>The gradient code a coded or multi-message job names.</summary>
+    internal static IGradientCode JobCode(JobSpec job) =>
+        GradientCodeFactory.Create(string.IsNullOrEmpty(job.Code) ? "auto" : job.Code, job.Workers, job.Stragglers);
+}

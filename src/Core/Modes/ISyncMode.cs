@@ -1,0 +1,46 @@
+using GpuPs.Core.Aggregation;
+using GpuPs.Core.Coding;
+using GpuPs.Core.Training;
+using GpuPs.Protocol;
+using Serilog;
+
+namespace GpuPs.Core.Modes;
+
+/// <summary>
+/// One consistency mode, whole: the rule the server's shard applies (<see cref="CreateAggregator"/>), the rule a worker
+/// follows when it turns its partitions into pushes (<see cref="CreatePushPolicy"/>), and the facts both sides and the
+/// job validation need. One file per mode; <see cref="SyncModes"/> lists them. A new mode is a new file and a line there.
+/// </summary>
+public interface ISyncMode
+{
+    /// <summary>The mode's identifier on the wire and in configuration.</summary>
+    SyncMode Mode { get; }
+
+    /// <summary>The name users type (<c>--mode</c>): bsp, backup, coded, multi-message, ssp, asp.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Steps close for all workers at once (BSP, backup, coded, multi-message): a worker pulls step t's parameters, and a
+    /// pull that returns a later step tells it that its step closed without it. False for ASP/SSP, whose workers each
+    /// run their own clock and whose every push is an update.
+    /// </summary>
+    bool IsStepSynchronous { get; }
+
+    /// <summary>The job's straggler count s means something to this mode (backup, coded, multi-message).</summary>
+    bool ToleratesStragglers { get; }
+
+    /// <summary>A worker that (re)registers resumes at the shard's step rather than at its own clock (BSP).</summary>
+    bool ResumesAtShardStep { get; }
+
+    /// <summary>Responders the shard may have to wait for in a step, at worst (n for BSP, n − s for backup and coded).</summary>
+    int WorstCaseResponders(int workers, int stragglers);
+
+    /// <summary>Which partitions each worker computes: the job's gradient code, or one partition per worker.</summary>
+    IGradientCode Assignment(JobSpec job);
+
+    /// <summary>The shard-side rule over <paramref name="workers"/>' pushes to <paramref name="model"/>.</summary>
+    IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log);
+
+    /// <summary>The worker-side rule: what worker <paramref name="workerId"/> pushes for the partitions of <paramref name="plan"/>.</summary>
+    IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId);
+}

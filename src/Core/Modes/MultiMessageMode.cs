@@ -1,0 +1,30 @@
+using GpuPs.Core.Aggregation;
+using GpuPs.Core.Coding;
+using GpuPs.Core.Training;
+using GpuPs.Protocol;
+using Serilog;
+
+namespace GpuPs.Core.Modes;
+
+/// <summary>
+/// Multi-message partial gradients (Ozfatura, Gündüz, Ulukus 2019): workers hold the s + 1 partitions of a repetition
+/// assignment and push each one as it finishes; the step closes when the messages cover every partition, so the work a
+/// slow-but-alive worker did finish still counts.
+/// </summary>
+public sealed class MultiMessageMode : ISyncMode
+{
+    public SyncMode Mode => SyncMode.MultiMessage;
+    public string Name => "multi-message";
+    public bool IsStepSynchronous => true;
+    public bool ToleratesStragglers => true;
+    public bool ResumesAtShardStep => false;
+
+    public int WorstCaseResponders(int workers, int stragglers) => workers;
+
+    public IGradientCode Assignment(JobSpec job) => CodedMode.JobCode(job);
+
+    public IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+        new MultiMessageAggregator(model, workers, job.Steps, Assignment(job));
+
+    public IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => new PartitionPushPolicy(plan, workerId);
+}

@@ -1,0 +1,7 @@
+namespace GpuPs.Worker.Client;
+
+/// <summary>How a <see cref="ShardedParameterClient"/> calls its shards.</summary>
+/// <param name="CallTimeout">Deadline of each call (null: the transport's default). A pull that waits for other workers
+/// longer than this is simply repeated while the shard answers heartbeats.</param>
+/// <param name="MaxRetries">Consecutive failed attempts of one call (shard unreachable) before the client gives up.</param>
+public sealed record ShardedClientOptions(TimeSpan? CallTimeout = null, int MaxRetries = 8);

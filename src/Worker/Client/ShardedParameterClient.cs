@@ -1,0 +1,220 @@
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+using GpuPs.Worker.Transport;
+using Serilog;
+
+namespace GpuPs.Worker.Client;
+
+/// <summary>
+/// A worker's handle on a sharded parameter server, the equivalent of ps-lite's <c>KVWorker</c>: pull and push move the
+/// whole parameter vector, each shard its own key range [Offset, Offset + Length) of it.
+/// </summary>
+/// <remarks>
+/// <para>Usage:</para>
+/// <code>
+/// await using var client = new ShardedParameterClient(servers.Select(a => GrpcShardClient.Connect(a)).ToArray(), new(), log);
+/// var joined = await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
+/// var parameters = new float[joined.Job.ParameterCount];
+/// var pulled = await client.PullAsync(joined.Step, parameters, ct);              // blocks until every shard reached the step
+/// // ... compute gradient into a float[] of the same length ...
+/// var outcomes = await client.PushAsync(new PushHeader(joined.WorkerId, pulled.Step, 0, rows, loss), gradient, ct);
+/// </code>
+/// <para><b>Blocking.</b> <see cref="PullAsync"/> completes when every shard has reached <c>minStep</c> (or lets this
+/// worker proceed, under SSP); a pull whose deadline passes while the shard still answers heartbeats is repeated, so
+/// a pull waits as long as other workers need. <see cref="PushAsync"/> completes when every shard answered.</para>
+/// <para><b>Failures.</b> A call that fails because a shard is unreachable is retried with backoff (up to
+/// <see cref="ShardedClientOptions.MaxRetries"/> attempts). When one shard's pull or push fails for good, its siblings
+/// are cancelled and its <see cref="ShardException"/> is thrown: the others could otherwise wait forever for a step that
+/// needs this worker. A push a shard refuses is not a failure: it is a <see cref="PushOutcome"/>.</para>
+/// <para><b>Threading and ordering.</b> Register once, first. Afterwards one pull, any number of pushes and
+/// <see cref="KeepAliveAsync"/> may run concurrently; pushes to a shard are applied in the order the shard receives
+/// them, which concurrent pushes do not fix. The buffers passed in must not be touched until the returned task completes.</para>
+/// </remarks>
+public sealed class ShardedParameterClient : IAsyncDisposable
+{
+    private readonly ShardConnection[] _shards;
+    private readonly ShardedClientOptions _options;
+    private readonly RetryPolicy _retry;
+    private readonly long[] _lastAnsweredMs;   // per shard: when it last answered a heartbeat
+    private ShardInfo[] _layout = [];
+    private int _heartbeatTimeoutMs = int.MaxValue;
+    private ILogger _log;
+
+    public ShardedParameterClient(IReadOnlyList<ShardConnection> shards, ShardedClientOptions? options, ILogger log)
+    {
+        if (shards.Count == 0) throw new ArgumentException("a worker needs at least one server address", nameof(shards));
+        _shards = [.. shards];
+        _options = options ?? new ShardedClientOptions();
+        _log = log;
+        _retry = new RetryPolicy(_options.MaxRetries, log);
+        _lastAnsweredMs = _shards.Select(_ => Environment.TickCount64).ToArray();
+    }
+
+    /// <summary>The id the shards admitted this worker under; -1 before <see cref="RegisterAsync"/>.</summary>
+    public int WorkerId { get; private set; } = -1;
+
+    /// <summary>Shard i's key range, in shard order; empty before <see cref="RegisterAsync"/>.</summary>
+    public IReadOnlyList<ShardInfo> Layout => _layout;
+
+    /// <summary>
+    /// Joins the job on every shard under one worker id (the first shard assigns it unless the request names one) and
+    /// checks that the shards run the same job and cover the vector in the order they were given.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The shards disagree on the job or their order.</exception>
+    public async Task<Registration> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken)
+    {
+        var first = await _retry.RunAsync($"register with {_shards[0].Address}",
+            () => _shards[0].Control.RegisterAsync(request, cancellationToken, _options.CallTimeout), cancellationToken).ConfigureAwait(false);
+        var layout = new ShardInfo[_shards.Length];
+        layout[0] = first.Shard;
+        long step = first.Step;
+        var again = request.Clone();
+        again.RequestedWorkerId = first.WorkerId;
+        for (int i = 1; i < _shards.Length; i++)
+        {
+            var shard = _shards[i];
+            var reply = await _retry.RunAsync($"register with shard {i} at {shard.Address}",
+                () => shard.Control.RegisterAsync(again, cancellationToken, _options.CallTimeout), cancellationToken).ConfigureAwait(false);
+            if (!reply.Job.Equals(first.Job))
+                throw new InvalidOperationException($"server {shard.Address} runs a different job than {_shards[0].Address}");
+            layout[i] = reply.Shard;
+            step = Math.Min(step, reply.Step);
+        }
+        for (int i = 0; i < layout.Length; i++)
+            if (layout[i].Index != i || layout[i].Count != layout.Length)
+                throw new InvalidOperationException($"server {_shards[i].Address} owns shard {layout[i].Index} of {layout[i].Count}; expected shard {i} of {layout.Length} (list servers in shard order)");
+        _layout = layout;
+        WorkerId = first.WorkerId;
+        _heartbeatTimeoutMs = first.Job.HeartbeatTimeoutMs;
+        Array.Fill(_lastAnsweredMs, Environment.TickCount64);
+        _log = _log.ForContext("WorkerId", WorkerId);
+        return new Registration(first.WorkerId, first.Job, layout, step);
+    }
+
+    /// <summary>
+    /// Pulls every shard's slice of the parameters into <paramref name="parameters"/> once it has reached
+    /// <paramref name="minStep"/>. With <paramref name="sameStep"/>, shards that answered with different steps (they close
+    /// steps independently, so a late worker may read shard 0 at t+1 and shard 1 at t+2) are pulled again at the newest,
+    /// until every slice is of one step.
+    /// </summary>
+    public async Task<PulledParameters> PullAsync(long minStep, Memory<float> parameters, CancellationToken cancellationToken, bool sameStep = false)
+    {
+        CheckRegistered(parameters.Length);
+        var pulled = await FanOutAsync((i, ct) => PullShardAsync(i, minStep, parameters, ct), cancellationToken).ConfigureAwait(false);
+        while (sameStep && !pulled.Any(p => p.Finished) && pulled.Any(p => p.Step != pulled[0].Step))
+        {
+            long newest = pulled.Max(p => p.Step);
+            pulled = await FanOutAsync((i, ct) => PullShardAsync(i, newest, parameters, ct), cancellationToken).ConfigureAwait(false);
+        }
+        return new PulledParameters(pulled.Min(p => p.Step), pulled.Any(p => p.Finished));
+    }
+
+    /// <summary>
+    /// Pushes <paramref name="gradient"/> (the whole vector) to every shard, each its slice, with
+    /// <paramref name="header"/> (its shard index set per shard). Returns each shard's answer, in shard order.
+    /// </summary>
+    public async Task<IReadOnlyList<PushOutcome>> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken)
+    {
+        CheckRegistered(gradient.Length);
+        return await FanOutAsync((i, ct) =>
+        {
+            var info = _layout[i];
+            var slice = gradient.Slice((int)info.Offset, (int)info.Length);
+            var shardHeader = header with { Shard = info.Index };
+            return _retry.RunAsync($"push to shard {i} at {_shards[i].Address}",
+                () => _shards[i].Tensors.PushAsync(shardHeader, slice, ct, _options.CallTimeout), ct);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends a heartbeat to every shard every third of the job's heartbeat timeout until cancelled, reporting the step
+    /// <paramref name="currentStep"/> returns. A shard that stops answering heartbeats is given up on by a pull that
+    /// waits for it; a failed heartbeat itself is only logged.
+    /// </summary>
+    public async Task KeepAliveAsync(Func<long> currentStep, CancellationToken cancellationToken)
+    {
+        if (WorkerId < 0) throw new InvalidOperationException("register before sending heartbeats");
+        var period = TimeSpan.FromMilliseconds(Math.Max(50, _heartbeatTimeoutMs / 3));
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(period, cancellationToken).ConfigureAwait(false);
+                for (int i = 0; i < _shards.Length; i++)
+                {
+                    try
+                    {
+                        await _shards[i].Control.HeartbeatAsync(WorkerId, currentStep(), cancellationToken, period).ConfigureAwait(false);
+                        Volatile.Write(ref _lastAnsweredMs[i], Environment.TickCount64);
+                    }
+                    catch (ShardException e) { _log.Debug("Heartbeat to {Server} failed: {Reason}", _shards[i].Address, e.Message); }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var shard in _shards) await shard.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task<PullResult> PullShardAsync(int i, long minStep, Memory<float> parameters, CancellationToken ct)
+    {
+        var info = _layout[i];
+        var destination = parameters.Slice((int)info.Offset, (int)info.Length);
+        while (true)
+        {
+            try
+            {
+                return await _retry.RunAsync($"pull from shard {i} at {_shards[i].Address}",
+                    () => _shards[i].Tensors.PullAsync(WorkerId, minStep, destination, ct, _options.CallTimeout), ct).ConfigureAwait(false);
+            }
+            catch (ShardException e) when (e.Kind == ShardErrorKind.Timeout && !ct.IsCancellationRequested)
+            {
+                // Alive (it answered a heartbeat lately) but the step is not open yet: other workers are slower. Keep
+                // waiting. A shard that answers nothing at all is given up on like an unreachable one.
+                long silentMs = Environment.TickCount64 - Volatile.Read(ref _lastAnsweredMs[i]);
+                if (silentMs > _heartbeatTimeoutMs)
+                    throw new ShardException(ShardErrorKind.Unavailable, $"shard {i} at {_shards[i].Address} answered neither pulls nor heartbeats for {silentMs} ms", e);
+                _log.Debug("Worker {WorkerId} still waiting for step {Step} on shard {Shard}", WorkerId, minStep, i);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="call"/> for every shard at once. If one fails for good, the others are cancelled and its error
+    /// is thrown (not the siblings' cancellations).
+    /// </summary>
+    private async Task<T[]> FanOutAsync<T>(Func<int, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    {
+        using var siblings = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Exception? first = null;
+        var calls = Enumerable.Range(0, _shards.Length).Select(async i =>
+        {
+            try { return await call(i, siblings.Token).ConfigureAwait(false); }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref first, e, null);
+                siblings.Cancel();
+                throw;
+            }
+        }).ToList();
+        try
+        {
+            return await Task.WhenAll(calls).ConfigureAwait(false);
+        }
+        catch when (first is not null && !cancellationToken.IsCancellationRequested)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+            throw;
+        }
+    }
+
+    private void CheckRegistered(int length)
+    {
+        if (WorkerId < 0) throw new InvalidOperationException("register before pulling or pushing");
+        long expected = _layout[^1].Offset + _layout[^1].Length;
+        if (length != expected) throw new ArgumentException($"the buffer holds {length} floats; the shards hold {expected} parameters");
+    }
+}

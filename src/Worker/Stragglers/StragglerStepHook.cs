@@ -1,0 +1,30 @@
+namespace GpuPs.Worker.Stragglers;
+
+/// <summary>
+/// The <see cref="IWorkerStepHook"/> that injects a job's straggler model into one worker: per step it draws the
+/// worker's delay from the <see cref="StragglerInjector"/>, spreads it (plus the simulated compute unit) over the
+/// partitions, repeats the kernel of a throttled worker, and keeps the worker's typical compute
+/// (<see cref="ComputeReference"/>) that a relative persistent model scales.
+/// </summary>
+public sealed class StragglerStepHook(StragglerInjector injector, int workerId, TimeProvider? time = null) : IWorkerStepHook
+{
+    private readonly ComputeReference _typical = new();
+    private long _step;
+    private int _load = 1;
+    private TimeSpan _delay;
+
+    public StragglerInjector Injector { get; } = injector;
+
+    public int ComputeRuns => Injector.ComputeRepeats(workerId);
+
+    public void BeginStep(long step, int load)
+    {
+        (_step, _load) = (step, load);
+        _delay = Injector.StepDelay(workerId, step, load, _typical.PerPartition);
+    }
+
+    public Task AfterPartitionAsync(CancellationToken cancellationToken) =>
+        Injector.AfterPartitionAsync(workerId, _step, _load, _delay, cancellationToken, time);
+
+    public void EndStep(TimeSpan compute) => _typical.Record(compute, _load);
+}

@@ -1,0 +1,21 @@
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+
+namespace GpuPs.Worker.Transport;
+
+/// <summary>
+/// The control plane to one parameter shard: membership, liveness and status. Same deadline, cancellation and error
+/// contract as <see cref="ITensorChannel"/> (failures are <see cref="ShardException"/> or
+/// <see cref="OperationCanceledException"/>); thread-safe.
+/// </summary>
+public interface IShardControl
+{
+    /// <summary>Joins the job (or rejoins as <c>RequestedWorkerId</c>); the reply names the job, the shard's key range and the step to resume at.</summary>
+    Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null);
+
+    /// <summary>Tells the shard this worker is alive and computing <paramref name="step"/>.</summary>
+    Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null);
+
+    /// <summary>The shard's counters, step history and job.</summary>
+    Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null);
+}

@@ -1,0 +1,30 @@
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+
+namespace GpuPs.Worker.Transport;
+
+/// <summary>
+/// The data plane to one parameter shard: tensors move between the shard and the caller's memory. gRPC is one
+/// implementation (<see cref="GrpcShardClient"/>); a faster plane (framed TCP, shared memory) is another, behind the
+/// same contract, without touching training logic.
+/// </summary>
+/// <remarks>
+/// Contract: every call has a deadline (<c>timeout</c>, else the channel's default) and honours cancellation.
+/// Failures are domain errors: <see cref="ShardException"/> (its <see cref="ShardException.IsTransient"/> says whether a
+/// retry can help; <see cref="ShardErrorKind.Timeout"/> when the deadline passed) or
+/// <see cref="OperationCanceledException"/>. Calls are thread-safe; a pull and a push may run concurrently.
+/// </remarks>
+public interface ITensorChannel
+{
+    /// <summary>
+    /// Waits until the shard reaches <paramref name="minStep"/> (for worker <paramref name="workerId"/>; -1 for an
+    /// observer), then copies its parameters into <paramref name="destination"/>, which must be exactly the shard's length.
+    /// </summary>
+    Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null);
+
+    /// <summary>
+    /// Pushes one gradient for the whole shard. A push the shard's rule refuses is an answer, not an error: it comes back
+    /// as a <see cref="PushOutcome"/> that is not applied. <paramref name="gradient"/> must not change until the task completes.
+    /// </summary>
+    Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null);
+}
