@@ -56,6 +56,18 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _livenessTimer = _time.CreateTimer(_ => EvictSilentWorkers(), null, period, period);
     }
 
+    /// <summary>
+    /// Shard <paramref name="index"/> of <paramref name="count"/> of <paramref name="job"/> (key ranges by
+    /// <see cref="ShardLayout"/>), starting from the job's seeded initial parameters.
+    /// </summary>
+    public static ParameterShard Create(JobSpec job, OptimizerSettings optimizer, int index, int count, IComputeBackend backend, ILogger log,
+        IReadOnlyList<IShardObserver>? observers = null)
+    {
+        if (index < 0 || index >= count) throw new ArgumentException($"shard index {index} is out of range 0..{count - 1}");
+        var info = ShardLayout.Compute(job.ParameterCount, count)[index];
+        return new ParameterShard(new ShardOptions(job, info, optimizer, JobBuilder.InitialParameters(job, info), Observers: observers), backend, log);
+    }
+
     public ShardInfo Info { get; }
 
     /// <summary>Completes when the job has run all its steps on this shard.</summary>

@@ -57,7 +57,8 @@ public class WorkerLoopTests
         Assert.Equal(0, slow.BytesPushed);
         Assert.Equal(0, slow.Steps);
         Assert.True(slow.StepsAbandoned >= 1, "worker 1 never abandoned a step");
-        Assert.All(reports.Where(r => r.WorkerId != 1), r => Assert.Equal(0, r.StepsAbandoned));
+        // Worker 0 is group {0, 1}'s only fast member: every step waits for it, so it never abandons one.
+        Assert.Equal(0, reports.Single(r => r.WorkerId == 0).StepsAbandoned);
     }
 
     [Fact]

@@ -135,7 +135,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         for (int i = 0; i < _settings.Servers; i++)
         {
             var backend = Accelerators.Create(AcceleratorChoice.Simd, _log);
-            var shard = JobFactory.CreateShard(job, _settings, i, _settings.Servers, backend, _log);
+            var shard = ParameterShard.Create(job, JobFactory.Optimizer(_settings), i, _settings.Servers, backend, _log);
             _owned.Add(new DisposeAll(shard, backend));
             var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", _log, ct).ConfigureAwait(false);
             _owned.Add(host);

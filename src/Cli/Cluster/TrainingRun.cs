@@ -21,7 +21,8 @@ public static class TrainingRun
 
     public static async Task<TrainResult> RunAsync(TrainSettings settings, ITrainingProgress progress, ILogger log, CancellationToken ct)
     {
-        var (job, data) = JobFactory.CreateJob(settings);
+        var job = JobFactory.CreateJob(settings);
+        var data = PreparedData.Prepare(job.Dataset, job.TestFraction, job.Seed);
         var shape = JobSpecRules.ToModelShape(job);
         int stepsPerEpoch = JobSpecRules.StepsPerEpoch(data.Train.Rows, job.Workers, job.BatchSize);
         // A step-synchronous shard updates once per step; an ASP/SSP shard once per push, i.e. `workers` times per step.

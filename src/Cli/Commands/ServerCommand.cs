@@ -30,9 +30,9 @@ public static class ServerCommand
             string? outputPath = parse.GetValue(output);
             if (outputPath is not null) ResultFile.CheckWritable(outputPath);
             using var log = global.CreateLogger(parse, "server", LogEventLevel.Information);
-            var (spec, _) = JobFactory.CreateJob(settings);
+            var spec = JobFactory.CreateJob(settings);
             using var backend = Accelerators.Create(AcceleratorChoice.Simd, log);
-            using var shard = JobFactory.CreateShard(spec, settings, parse.GetValue(shardIndex), settings.Servers, backend, log);
+            using var shard = ParameterShard.Create(spec, JobFactory.Optimizer(settings), parse.GetValue(shardIndex), settings.Servers, backend, log);
             await using var host = await GpuPsServerHost.StartAsync(shard, parse.GetValue(urls)!, log, ct);
             Console.WriteLine($"{ChildProcess.ListeningPrefix}{host.Address.ToString().TrimEnd('/')} (shard {shard.Info.Index} of {shard.Info.Count}, {shard.Info.Length} parameters)");
             log.Information("Shard {Shard} serving {Length} parameters for {Workers} workers, {Mode}, {Steps} steps",

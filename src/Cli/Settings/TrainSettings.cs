@@ -1,3 +1,4 @@
+using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 
@@ -33,4 +34,8 @@ public sealed record TrainSettings
     public int HeartbeatTimeoutMs { get; init; } = 10_000;
     public int StepTimeoutMs { get; init; } = 30_000;
     public string Output { get; init; } = "results/train.json";
+
+    /// <summary>The job these settings define, for <see cref="JobBuilder"/>.</summary>
+    public JobDefinition ToDefinition() => new(Dataset, Model, Hidden, Workers, Mode, Staleness, Code, Stragglers, StragglerModel,
+        Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs);
 }

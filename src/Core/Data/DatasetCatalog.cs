@@ -37,8 +37,8 @@ public static class DatasetCatalog
         string s = spec.Trim();
         if (s.Equals("digits", StringComparison.OrdinalIgnoreCase)) return LoadEmbeddedCsv(DigitsResource, "digits.csv.gz");
         if (s.Equals("breast-cancer", StringComparison.OrdinalIgnoreCase)) return LoadEmbeddedCsv(BreastCancerResource, "breast_cancer.csv");
-        if (s.Equals("synthetic", StringComparison.OrdinalIgnoreCase)) return SyntheticDataset.GaussianMixture(seed: seed);
-        if (TryStripPrefix(s, "synthetic:", out string parameters)) return LoadSynthetic(parameters, seed);
+        if (TrySynthetic(s, out var synthetic))
+            return SyntheticDataset.GaussianMixture(synthetic.Rows, synthetic.Features, synthetic.Classes, seed, synthetic.Separation);
         if (TryStripPrefix(s, "csv:", out string csvPath)) return CsvDatasetLoader.Load(RequirePath(csvPath, spec));
         if (TryStripPrefix(s, "libsvm:", out string libSvmPath)) return LibSvmDatasetLoader.Load(RequirePath(libSvmPath, spec));
 
@@ -47,6 +47,36 @@ public static class DatasetCatalog
         if (extension == ".csv") return CsvDatasetLoader.Load(s);
         if (extension is ".libsvm" or ".svm" or ".txt") return LibSvmDatasetLoader.Load(s);
         throw new ArgumentException($"unknown data set '{spec}'; accepted forms: {AcceptedForms}", nameof(spec));
+    }
+
+    /// <summary>
+    /// The shape of the data set <paramref name="spec"/> names, without loading it where the spec says it (synthetic and
+    /// embedded sets); a file is read once. Same errors as <see cref="Load"/>.
+    /// </summary>
+    public static DatasetShape Describe(string spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        string s = spec.Trim();
+        if (s.Equals("digits", StringComparison.OrdinalIgnoreCase)) return Digits;
+        if (s.Equals("breast-cancer", StringComparison.OrdinalIgnoreCase)) return BreastCancer;
+        if (TrySynthetic(s, out var synthetic)) return new DatasetShape(synthetic.Rows, synthetic.Features, synthetic.Classes);
+        var data = Load(s, seed: 0);
+        return new DatasetShape(data.Rows, data.FeatureCount, data.ClassCount);
+    }
+
+    // The embedded sets' shapes, as loading them gives (DatasetCatalogTests loads and compares).
+    private static readonly DatasetShape Digits = new(1797, 64, 10), BreastCancer = new(569, 30, 2);
+
+    private static bool TrySynthetic(string s, out (int Rows, int Features, int Classes, double Separation) synthetic)
+    {
+        if (s.Equals("synthetic", StringComparison.OrdinalIgnoreCase))
+        {
+            synthetic = ParseSynthetic("");
+            return true;
+        }
+        bool match = TryStripPrefix(s, "synthetic:", out string parameters);
+        synthetic = match ? ParseSynthetic(parameters) : default;
+        return match;
     }
 
     private static bool TryStripPrefix(string s, string prefix, out string rest)
@@ -67,7 +97,7 @@ public static class DatasetCatalog
     }
 
     /// <summary>Parses <c>key=value</c> pairs separated by commas; keys not given keep the generator's defaults.</summary>
-    private static Dataset LoadSynthetic(string parameters, ulong seed)
+    private static (int Rows, int Features, int Classes, double Separation) ParseSynthetic(string parameters)
     {
         int rows = SyntheticDataset.DefaultRows, features = SyntheticDataset.DefaultFeatures, classes = SyntheticDataset.DefaultClasses;
         double separation = SyntheticDataset.DefaultSeparation;
@@ -89,7 +119,8 @@ public static class DatasetCatalog
                     throw new ArgumentException($"synthetic data set: bad parameter '{pair}'; expected key=value with key rows, features, classes or separation");
             }
         }
-        return SyntheticDataset.GaussianMixture(rows, features, classes, seed, separation);
+        SyntheticDataset.CheckArguments(rows, features, classes, separation);
+        return (rows, features, classes, separation);
     }
 
     private static int ParseInt(string key, string value) =>

@@ -14,6 +14,19 @@ public static class SyntheticDataset
     // Its own random stream, so that a job seed gives data independent of the split drawn from the same seed.
     private const ulong GeneratorStream = 1;
 
+    /// <summary>Throws what <see cref="GaussianMixture"/> would throw for these arguments, without generating anything.</summary>
+    public static void CheckArguments(int rows, int features, int classes, double separation)
+    {
+        if (rows <= 0) throw new ArgumentException($"synthetic data needs rows > 0 (got {rows})", nameof(rows));
+        if (features <= 0) throw new ArgumentException($"synthetic data needs features > 0 (got {features})", nameof(features));
+        if (classes < 2) throw new ArgumentException($"synthetic data needs at least two classes (got {classes})", nameof(classes));
+        if (classes > rows) throw new ArgumentException($"cannot give each of {classes} classes a row with only {rows} rows", nameof(classes));
+        if (!double.IsFinite(separation) || separation < 0)
+            throw new ArgumentException($"separation must be finite and >= 0 (got {separation})", nameof(separation));
+        if ((long)rows * features > Array.MaxLength)
+            throw new ArgumentException($"{rows} rows x {features} features is too large to hold in memory");
+    }
+
     /// <summary>
     /// A mixture of <paramref name="classes"/> Gaussians with identity covariance, one per class; row i
     /// belongs to class <c>i % classes</c>, so the classes are balanced.
@@ -29,15 +42,7 @@ public static class SyntheticDataset
     public static Dataset GaussianMixture(int rows = DefaultRows, int features = DefaultFeatures, int classes = DefaultClasses,
         ulong seed = 0, double separation = DefaultSeparation)
     {
-        if (rows <= 0) throw new ArgumentException($"synthetic data needs rows > 0 (got {rows})", nameof(rows));
-        if (features <= 0) throw new ArgumentException($"synthetic data needs features > 0 (got {features})", nameof(features));
-        if (classes < 2) throw new ArgumentException($"synthetic data needs at least two classes (got {classes})", nameof(classes));
-        if (classes > rows) throw new ArgumentException($"cannot give each of {classes} classes a row with only {rows} rows", nameof(classes));
-        if (!double.IsFinite(separation) || separation < 0)
-            throw new ArgumentException($"separation must be finite and >= 0 (got {separation})", nameof(separation));
-        if ((long)rows * features > Array.MaxLength)
-            throw new ArgumentException($"{rows} rows x {features} features is too large to hold in memory");
-
+        CheckArguments(rows, features, classes, separation);
         var random = new SeededRandom(seed, GeneratorStream);
         double[,] centres = Centres(random, features, classes, separation);
 

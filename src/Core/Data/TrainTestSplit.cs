@@ -20,7 +20,7 @@ public static class TrainTestSplit
         CheckFraction(testFraction);
         if (data.Rows < 2) throw new ArgumentException($"cannot split data set '{data.Name}' with {data.Rows} row(s) into train and test");
 
-        int testRows = Math.Clamp((int)Math.Round(data.Rows * testFraction, MidpointRounding.AwayFromZero), 1, data.Rows - 1);
+        int testRows = data.Rows - TrainRows(data.Rows, testFraction);
 
         var byClass = new List<int>[data.ClassCount];
         for (int c = 0; c < byClass.Length; c++) byClass[c] = [];
@@ -41,6 +41,13 @@ public static class TrainTestSplit
         random.Shuffle(trainRows.AsSpan());
         random.Shuffle(testRowsShuffled.AsSpan());
         return new DatasetSplit(data.Select(trainRows, $"{data.Name}/train"), data.Select(testRowsShuffled, $"{data.Name}/test"));
+    }
+
+    /// <summary>Training rows a split of <paramref name="rows"/> rows keeps (at least one row on each side).</summary>
+    public static int TrainRows(int rows, double testFraction)
+    {
+        CheckFraction(testFraction);
+        return rows - Math.Clamp((int)Math.Round(rows * testFraction, MidpointRounding.AwayFromZero), 1, rows - 1);
     }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless 0 &lt; <paramref name="testFraction"/> &lt; 1.</summary>

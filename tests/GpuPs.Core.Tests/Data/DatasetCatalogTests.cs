@@ -8,6 +8,34 @@ public sealed class DatasetCatalogTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    [Theory]
+    [InlineData("digits")]
+    [InlineData("breast-cancer")]
+    [InlineData("synthetic")]
+    [InlineData("synthetic:rows=120, features=7,classes=3")]
+    public void DescribeGivesTheShapeThatLoadingGives(string spec)
+    {
+        Dataset data = DatasetCatalog.Load(spec, seed: 3);
+
+        Assert.Equal(new DatasetShape(data.Rows, data.FeatureCount, data.ClassCount), DatasetCatalog.Describe(spec));
+    }
+
+    [Fact]
+    public void DescribeReadsAFileDataSet()
+    {
+        string path = _dir.Write("three.csv", "1,2,0\n3,4,1\n5,6,2\n");
+
+        Assert.Equal(new DatasetShape(3, 2, 3), DatasetCatalog.Describe(path));
+    }
+
+    [Fact]
+    public void DescribeRefusesWhatLoadRefuses()
+    {
+        Assert.Throws<ArgumentException>(() => DatasetCatalog.Describe("synthetic:rows=2,classes=3"));
+        Assert.Throws<ArgumentException>(() => DatasetCatalog.Describe("imagenet"));
+        Assert.Throws<FileNotFoundException>(() => DatasetCatalog.Describe("csv:/no/such/file.csv"));
+    }
+
     [Fact]
     public void SyntheticSpecUsesParametersAndSeed()
     {

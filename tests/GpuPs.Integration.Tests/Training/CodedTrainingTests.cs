@@ -44,7 +44,7 @@ public class CodedTrainingTests
     {
         var coded = Settings with { Mode = SyncMode.Coded, Workers = workers, Stragglers = stragglers, Steps = 10 };
         Assert.NotEqual(0, FullBatchReference.TrainRows(coded) % workers);
-        var job = JobFactory.CreateJob(coded).Job;
+        var job = JobFactory.CreateJob(coded);
         var code = SyncModes.Of(job.Mode).Assignment(job);
         Assert.Contains(Enumerable.Range(0, workers), i => code.PartitionsOf(i).Any(j => Math.Abs(code[i, j]) is not (0 or 1)));
 
@@ -66,7 +66,7 @@ public class CodedTrainingTests
             StragglerModel = "none:unit=0.05",
         };
         const int killed = 2;
-        var (job, _) = JobFactory.CreateJob(coded);
+        var job = JobFactory.CreateJob(coded);
         await using var cluster = await EmbeddedCluster.StartAsync(coded, job, Log.Logger, CancellationToken.None);
         var workers = cluster.RunWorkersAsync(CancellationToken.None);
         await using var observer = new GrpcShardClient(cluster.ServerAddresses[0]);

@@ -1,0 +1,71 @@
+using GpuPs.Core.Data;
+using GpuPs.Core.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using ModelKind = GpuPs.Kernels.ModelKind;
+
+namespace GpuPs.Core.Tests.Training;
+
+public class JobBuilderTests
+{
+    [Theory]
+    [InlineData(1797, 0.2)]
+    [InlineData(603, 0.2)]
+    [InlineData(10, 0.01)]
+    [InlineData(10, 0.99)]
+    public void The_training_rows_it_derives_without_data_are_those_the_split_keeps(int rows, double testFraction)
+    {
+        var data = SyntheticDataset.GaussianMixture(rows, features: 3, classes: 2, seed: 4);
+
+        Assert.Equal(TrainTestSplit.Split(data, testFraction, seed: 4).Train.Rows, TrainTestSplit.TrainRows(rows, testFraction));
+    }
+
+    [Fact]
+    public void The_default_job_sizes_its_model_and_steps_from_the_prepared_data()
+    {
+        var definition = new JobDefinition();
+        var job = JobBuilder.Build(definition);
+        var data = PreparedData.Prepare(definition.Dataset, definition.TestFraction, definition.Seed);
+
+        Assert.Equal(data.FeatureCount, job.Features);
+        Assert.Equal(data.ClassCount, job.Classes);
+        Assert.Equal(new ModelShape(ModelKind.Softmax, data.FeatureCount, data.ClassCount).ParameterCount, job.ParameterCount);
+        Assert.Equal(definition.Epochs * JobSpecRules.StepsPerEpoch(data.Train.Rows, definition.Workers, definition.BatchSize), job.Steps);
+    }
+
+    [Fact]
+    public void A_job_on_a_data_set_too_large_to_load_here_is_built_without_loading_it()
+    {
+        // 10^6 x 1000 floats would be 4 GB; describing the spec allocates nothing of the sort.
+        var definition = new JobDefinition(Dataset: "synthetic:rows=1000000,features=1000,classes=2", Model: ModelKind.Logistic, Steps: 10);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+
+        var job = JobBuilder.Build(definition);
+
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "building the job allocated like loading the data");
+        Assert.Equal(1000, job.Features);
+        Assert.Equal(new ModelShape(ModelKind.Logistic, 1000, 2).ParameterCount, job.ParameterCount);
+    }
+
+    [Theory]
+    [InlineData("synthetic:rows=20", 17, 0.2, "17 workers but only 16 training rows")]
+    [InlineData("synthetic:rows=20", 0, 0.2, "workers must be at least 1")]
+    [InlineData("synthetic:rows=20,classes=30", 2, 0.2, "30 classes")]
+    public void Impossible_jobs_are_refused_in_one_line(string dataset, int workers, double testFraction, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => JobBuilder.Build(new JobDefinition(Dataset: dataset, Workers: workers, TestFraction: testFraction)));
+
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Each_shard_starts_from_its_slice_of_the_seeded_initial_model()
+    {
+        var job = JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100,features=9,classes=3", Steps: 1));
+        var full = ModelInitializer.Initialize(JobSpecRules.ToModelShape(job), job.Seed);
+
+        var slices = ShardLayout.Compute(job.ParameterCount, 3).SelectMany(info => JobBuilder.InitialParameters(job, info));
+
+        Assert.Equal(full, slices);
+    }
+}
