@@ -1,4 +1,3 @@
-using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -86,12 +85,6 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         return new GpuPsServerHost(app, address);
     }
 
-    /// <summary>
-    /// Starts a server over a sink shard of <paramref name="length"/> parameters that accepts every push without applying it
-    /// and returns the same buffer on every pull: the transport alone, for <c>gpups bench wire</c>.
-    /// </summary>
-    public static Task<GpuPsServerHost> StartWireSinkAsync(int length, Serilog.ILogger log, CancellationToken ct) =>
-        StartAsync(new WireSinkShard(length), "http://127.0.0.1:0", log, ct);
 
     /// <summary>Stops accepting calls and waits (up to 5 s, or until <paramref name="ct"/> is cancelled) for in-flight calls.</summary>
     public Task StopAsync(CancellationToken ct = default) =>
@@ -109,34 +102,5 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    }
-
-    private sealed class WireSinkShard(int length) : IParameterShard
-    {
-        private readonly float[] _parameters = new float[length];
-        private long _step;
-
-        public ShardInfo Info { get; } = new() { Index = 0, Count = 1, Offset = 0, Length = length };
-
-        public RegisterReply Register(RegisterRequest request) => new() { WorkerId = 0, Shard = Info, Step = Step };
-
-        public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public PullResult CopyParameters(Span<float> destination)
-        {
-            _parameters.CopyTo(destination);
-            return new PullResult(Step, 0, 0, length, false);
-        }
-
-        public PushOutcome Admit(in PushHeader header) => PushOutcome.Applied(Step, closedStep: false, jobFinished: false);
-
-        public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum) =>
-            PushOutcome.Applied(Interlocked.Increment(ref _step), closedStep: true, jobFinished: false);
-
-        public HeartbeatReply Heartbeat(HeartbeatRequest request) => new() { Step = Step };
-
-        public StatusReply Status() => new() { Step = Step, Shard = Info };
-
-        private long Step => Interlocked.Read(ref _step);
     }
 }

@@ -4,7 +4,7 @@ using GpuPs.Cli.Bench;
 using GpuPs.Cli.Settings;
 using GpuPs.Kernels;
 using GpuPs.Server;
-using GpuPs.Worker.Transport;
+using GpuPs.Benchmarks.Wire;
 using Serilog.Events;
 using Spectre.Console;
 
@@ -72,15 +72,7 @@ public static class BenchCommand
         var (csv, plot) = OutputOptions(command, "wire");
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
-            using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
-            var results = await WireBenchmark.RunAsync(new WireBenchmarkOptions
-            {
-                StartServer = async (floats, token) =>
-                {
-                    var host = await GpuPsServerHost.StartWireSinkAsync(floats, log, token);
-                    return (host.Address, host);
-                },
-            }, line => Console.Error.WriteLine(line), ct);
+            var results = await WireBenchmark.RunAsync(new WireBenchmarkOptions(), line => Console.Error.WriteLine(line), ct);
             BenchOutput.Write(AnsiConsole.Console, "wire: loopback throughput", results, r => r.Name, r => r.MegabytesPerSecond,
                 "MB/s", parse.GetValue(csv), parse.GetValue(plot));
             return 0;

@@ -1,5 +1,4 @@
-using GpuPs.Server;
-using GpuPs.Worker.Transport;
+using GpuPs.Benchmarks.Wire;
 
 namespace GpuPs.Integration.Tests.Wire;
 
@@ -10,11 +9,6 @@ public class WireBenchmarkTests
     {
         var options = new WireBenchmarkOptions
         {
-            StartServer = async (length, ct) =>
-            {
-                var host = await GpuPsServerHost.StartWireSinkAsync(length, Serilog.Core.Logger.None, ct);
-                return (host.Address, host);
-            },
             TensorFloats = 1 << 14,
             Warmup = TimeSpan.FromMilliseconds(50),
             Duration = TimeSpan.FromMilliseconds(200),

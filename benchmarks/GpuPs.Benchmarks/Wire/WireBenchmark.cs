@@ -4,19 +4,15 @@ using System.Net.Sockets;
 using System.Numerics.Tensors;
 using GpuPs.Core.Tensors;
 using GpuPs.Protocol;
+using GpuPs.Server;
+using GpuPs.Worker.Transport;
+using Serilog.Core;
 
-namespace GpuPs.Worker.Transport;
+namespace GpuPs.Benchmarks.Wire;
 
 /// <summary>Settings of <see cref="WireBenchmark.RunAsync"/>.</summary>
 public sealed record WireBenchmarkOptions
 {
-    /// <summary>
-    /// Starts a gRPC shard server of the given length whose shard accepts any push and returns its buffer on pull, and returns
-    /// its address and a handle that stops it. The worker assembly does not reference the server (ASP.NET Core), so the host
-    /// supplies it: <c>async (n, ct) => { var h = await GpuPsServerHost.StartWireSinkAsync(n, log, ct); return (h.Address, h); }</c>.
-    /// </summary>
-    public required Func<int, CancellationToken, Task<(Uri Address, IAsyncDisposable Server)>> StartServer { get; init; }
-
     /// <summary>Elements of the float32 tensor moved per operation (default 1M floats = 4 MiB).</summary>
     public int TensorFloats { get; init; } = 1 << 20;
 
@@ -82,9 +78,8 @@ public static class WireBenchmark
         }
 
         double push, pull;
-        var (address, server) = await o.StartServer(o.TensorFloats, ct);
-        await using (server)
-        await using (var client = new GrpcShardClient(address.ToString(), o.Client))
+        await using (var server = await GpuPsServerHost.StartAsync(new WireSinkShard(o.TensorFloats), "http://127.0.0.1:0", Logger.None, ct))
+        await using (var client = new GrpcShardClient(server.Address.ToString(), o.Client))
         {
             var header = new PushHeader(WorkerId: 0, Step: 0, Shard: 0, SampleCount: 1, LossSum: 0);
             push = await Measure("gRPC push", async () => await client.PushAsync(header, tensor, ct));
@@ -134,68 +129,5 @@ public static class WireBenchmark
         process.Refresh();
         var cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
         return (best, cpu / (operations * bytesPerOperation / 1e9));
-    }
-
-    /// <summary>
-    /// The raw-TCP reference: a loopback connection whose far end reads each length-prefixed frame completely and answers with
-    /// a 4-byte acknowledgement, so that one frame is in flight at a time, like a unary call.
-    /// </summary>
-    private sealed class TcpFrameSink : IAsyncDisposable
-    {
-        private readonly NetworkStream _client;
-        private readonly Task _sink;
-        private readonly byte[] _frame;
-        private readonly byte[] _ack = new byte[4];
-
-        private TcpFrameSink(NetworkStream client, Task sink, byte[] frame)
-        {
-            _client = client;
-            _sink = sink;
-            _frame = frame;
-        }
-
-        public static async Task<TcpFrameSink> StartAsync(long payloadBytes, CancellationToken ct)
-        {
-            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            listener.Listen(1);
-            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            var accept = listener.AcceptAsync(ct);
-            await client.ConnectAsync(listener.LocalEndPoint!, ct);
-            var server = await accept;
-            server.NoDelay = true;
-
-            var frame = new byte[4 + payloadBytes];
-            BitConverter.TryWriteBytes(frame.AsSpan(0, 4), checked((int)payloadBytes));
-            return new TcpFrameSink(new NetworkStream(client, ownsSocket: true), Task.Run(() => DrainAsync(server)), frame);
-        }
-
-        public async ValueTask SendFrameAsync(CancellationToken ct)
-        {
-            await _client.WriteAsync(_frame, ct);
-            await _client.ReadExactlyAsync(_ack, ct);
-        }
-
-        /// <summary>Reads frames until the connection closes, acknowledging each with its length.</summary>
-        private static async Task DrainAsync(Socket socket)
-        {
-            await using var stream = new NetworkStream(socket, ownsSocket: true);
-            var header = new byte[4];
-            var payload = Array.Empty<byte>();
-            while (await stream.ReadAtLeastAsync(header, 4, throwOnEndOfStream: false) == 4)
-            {
-                var length = BitConverter.ToInt32(header);
-                if (payload.Length < length) payload = new byte[length];
-                await stream.ReadExactlyAsync(payload.AsMemory(0, length));
-                await stream.WriteAsync(header);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _client.Socket.Shutdown(SocketShutdown.Send);
-            await _sink;
-            await _client.DisposeAsync();
-        }
     }
 }
