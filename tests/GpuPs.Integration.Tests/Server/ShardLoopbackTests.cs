@@ -3,7 +3,7 @@ using GpuPs.Server;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Serilog.Core;
-using static GpuPs.Integration.Tests.Server.ShardFixture;
+using static GpuPs.Server.Tests.ShardFixture;
 
 namespace GpuPs.Integration.Tests.Server;
 

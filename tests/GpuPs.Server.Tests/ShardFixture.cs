@@ -5,7 +5,7 @@ using GpuPs.Server;
 using GpuPs.Server.Observers;
 using Serilog;
 
-namespace GpuPs.Integration.Tests.Server;
+namespace GpuPs.Server.Tests;
 
 /// <summary>Builds small shards for domain tests: SGD with learning rate 1 so an update is exactly <c>p − mean gradient</c>.</summary>
 public static class ShardFixture

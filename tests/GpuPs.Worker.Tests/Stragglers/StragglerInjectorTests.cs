@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using GpuPs.Integration.Tests.Support;
+using GpuPs.Tests.Shared;
 using GpuPs.Worker.Stragglers;
 
-namespace GpuPs.Integration.Tests.Stragglers;
+namespace GpuPs.Worker.Tests.Stragglers;
 
 /// <summary>Spec parsing, reproducibility, the empirical distributions of the draws, and cancellation of the sleeps.</summary>
 public class StragglerInjectorTests

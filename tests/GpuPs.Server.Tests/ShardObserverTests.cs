@@ -1,10 +1,10 @@
 using GpuPs.Core.Shards;
-using GpuPs.Integration.Tests.Support;
+using GpuPs.Tests.Shared;
 using GpuPs.Protocol;
 using GpuPs.Server.Observers;
-using static GpuPs.Integration.Tests.Server.ShardFixture;
+using static GpuPs.Server.Tests.ShardFixture;
 
-namespace GpuPs.Integration.Tests.Server;
+namespace GpuPs.Server.Tests;
 
 /// <summary>
 /// <see cref="IShardObserver"/>: an observer added through the shard's options hears every closed step, refused push and

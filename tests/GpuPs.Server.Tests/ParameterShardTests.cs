@@ -1,9 +1,9 @@
 using GpuPs.Core.Shards;
-using GpuPs.Integration.Tests.Support;
+using GpuPs.Tests.Shared;
 using GpuPs.Protocol;
-using static GpuPs.Integration.Tests.Server.ShardFixture;
+using static GpuPs.Server.Tests.ShardFixture;
 
-namespace GpuPs.Integration.Tests.Server;
+namespace GpuPs.Server.Tests;
 
 public class ParameterShardTests
 {

@@ -3,7 +3,7 @@ using Serilog;
 using Serilog.Core;
 using Serilog.Events;
 
-namespace GpuPs.Integration.Tests.Support;
+namespace GpuPs.Tests.Shared;
 
 /// <summary>A logger that keeps every event, so tests can check what was logged and with which properties.</summary>
 public sealed class CapturedLog : ILogEventSink

@@ -1,4 +1,4 @@
-namespace GpuPs.Integration.Tests.Support;
+namespace GpuPs.Tests.Shared;
 
 /// <summary>
 /// A clock that moves only when a test calls <see cref="Advance"/>, firing the timers that fall due on the way: liveness

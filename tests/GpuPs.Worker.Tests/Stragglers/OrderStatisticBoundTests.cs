@@ -1,6 +1,6 @@
 using GpuPs.Worker.Stragglers;
 
-namespace GpuPs.Integration.Tests.Stragglers;
+namespace GpuPs.Worker.Tests.Stragglers;
 
 /// <summary>E[T_(k)] against exact values and against a Monte-Carlo run of the injector's own draws.</summary>
 public class OrderStatisticBoundTests

@@ -1,7 +1,7 @@
 using GpuPs.Core.Coding;
 using GpuPs.Worker.Stragglers;
 
-namespace GpuPs.Integration.Tests.Stragglers;
+namespace GpuPs.Worker.Tests.Stragglers;
 
 /// <summary>
 /// The first-decodable-set bound: a coded step closes on the first responder set its code decodes, so where the

@@ -1,6 +1,6 @@
 using GpuPs.Worker.Stragglers;
 
-namespace GpuPs.Integration.Tests.Stragglers;
+namespace GpuPs.Worker.Tests.Stragglers;
 
 /// <summary>The relative persistent model's reference: a JIT-slow first step and single outliers do not move it.</summary>
 public class ComputeReferenceTests

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using GpuPs.Worker.Stragglers;
 
-namespace GpuPs.Integration.Tests.Stragglers;
+namespace GpuPs.Worker.Tests.Stragglers;
 
 /// <summary>The wait is never shorter than asked, below a millisecond too, and stops when cancelled. Only lower bounds
 /// on elapsed time are asserted: a busy machine can always make a wait longer.</summary>

@@ -3,9 +3,9 @@ using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
 using Serilog;
-using static GpuPs.Integration.Tests.Server.ShardFixture;
+using static GpuPs.Server.Tests.ShardFixture;
 
-namespace GpuPs.Integration.Tests.Server;
+namespace GpuPs.Server.Tests;
 
 /// <summary>The straggler-tolerant modes' refusals and closing rules, on the shard domain object.</summary>
 public class CodedShardTests
