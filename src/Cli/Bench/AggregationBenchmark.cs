@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
-using GpuPs.Core.Coding;
+using GpuPs.Core.Data;
+using GpuPs.Core.Modes;
+using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
@@ -74,7 +76,12 @@ public static class AggregationBenchmark
         using var shard = new ParameterShard(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Length = length },
             new OptimizerSettings(OptimizerKind.Sgd, 0.01f), new float[length]), backend, log);
         for (int i = 0; i < workers; i++) shard.Register(new RegisterRequest { RequestedWorkerId = i });
-        var code = mode is SyncMode.Coded or SyncMode.MultiMessage ? GradientCodeFactory.Create(codeName, workers, stragglers) : null;
+        // Each worker pushes what its mode's push policy makes of its partitions (one coded vector, one message per
+        // partition, or one plain sum); a small data set stands in, since only the headers come from it.
+        var rules = SyncModes.Of(mode);
+        var assignment = rules.Assignment(job);
+        var rows = SyntheticDataset.GaussianMixture(rows: 4 * workers, features: 1, classes: 2, seed: 1);
+        var policies = Enumerable.Range(0, workers).Select(w => rules.CreatePushPolicy(new PartitionPlan(rows, assignment, w, batchSize: 0), w)).ToArray();
         var random = new Random(7);
         var vectors = Enumerable.Range(0, workers).Select(_ => Enumerable.Range(0, length).Select(_ => (float)random.NextDouble()).ToArray()).ToArray();
         var times = new List<double>();
@@ -85,20 +92,17 @@ public static class AggregationBenchmark
             var order = Enumerable.Range(0, workers).Select(i => (i + step) % workers).ToArray();
             var watch = Stopwatch.StartNew();
             pushes = 0;
+            bool closed = false;
             foreach (int w in order)
             {
-                bool closed = false;
-                if (mode == SyncMode.MultiMessage)
-                    foreach (int p in code!.PartitionsOf(w))
-                    {
-                        pushes++;
-                        closed = shard.Push(new PushHeader(w, step, 0, 16, 1, Partition: p), vectors[w]).ClosedStep;
-                        if (closed) break;
-                    }
-                else
+                var policy = policies[w];
+                var messages = policy.PushesEachPartition
+                    ? Enumerable.Range(0, assignment.PartitionsOf(w).Count).Select(h => policy.Header(step, h, 1))
+                    : [policy.Header(step, null, 1)];
+                foreach (var header in messages)
                 {
                     pushes++;
-                    closed = shard.Push(new PushHeader(w, step, 0, 16, 1, CodeRow: mode == SyncMode.Coded ? w : null), vectors[w]).ClosedStep;
+                    if (closed = shard.Push(header, vectors[w]).ClosedStep) break;
                 }
                 if (closed) break;
             }

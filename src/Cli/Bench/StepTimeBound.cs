@@ -35,7 +35,7 @@ public static class StepTimeBound
     /// <summary>Built once per (code, n, s): the cyclic construction and the enumeration of responder sets are the costly parts.</summary>
     private static readonly ConcurrentDictionary<(string Code, int N, int S), IGradientCode> Codes = new();
 
-    private static readonly ConcurrentDictionary<(SyncMode Mode, string Code, int N, int S), ClosingSets> Closings = new();
+    private static readonly ConcurrentDictionary<(StepBoundModel Bound, string Code, int N, int S), ClosingSets> Closings = new();
 
     /// <summary>Expected seconds per step, the standard error of that number (0 when exact) and the method's name
     /// (<c>order-stat</c>, <c>decodable</c>, <c>monte-carlo</c>, <c>slowest-mean</c>).</summary>
@@ -43,7 +43,7 @@ public static class StepTimeBound
     {
         ArgumentNullException.ThrowIfNull(scheme);
         ArgumentNullException.ThrowIfNull(model);
-        if (scheme.IsAsynchronous)
+        if (scheme.Bound == StepBoundModel.SlowestWorker)
         {
             // The slowest worker's mean step; its standard error stands for the maximum's.
             var slowest = Enumerable.Range(0, n)
@@ -51,7 +51,7 @@ public static class StepTimeBound
                 .MaxBy(x => x.Mean);
             return (slowest.Mean, slowest.StandardError, "slowest-mean");
         }
-        if (scheme.Mode == SyncMode.MultiMessage)
+        if (scheme.Bound == StepBoundModel.Coverage)
         {
             var (mean, se) = Sample(MonteCarloSteps, t => StepOnDraws(scheme, n, s, model, computePerPartition, t));
             return (mean, se, "monte-carlo");
@@ -63,7 +63,7 @@ public static class StepTimeBound
             return (mean, se, "monte-carlo");
         }
         return (OrderStatisticBound.ExpectedClose(model, closing, scheme.Load(s), computePerPartition), 0,
-            scheme.Mode == SyncMode.Coded ? "decodable" : "order-stat");
+            scheme.Bound == StepBoundModel.FirstDecodable ? "decodable" : "order-stat");
     }
 
     /// <summary>
@@ -77,7 +77,7 @@ public static class StepTimeBound
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(to, from);
         var steps = Enumerable.Range(from, to - from);
-        if (scheme.IsAsynchronous)
+        if (scheme.Bound == StepBoundModel.SlowestWorker)
             return Enumerable.Range(0, n).Max(i => steps.Average(t => model.ModelledStepSeconds(i, t, scheme.Load(s), computePerPartition)));
         return steps.Average(t => StepOnDraws(scheme, n, s, model, computePerPartition, t));
     }
@@ -89,7 +89,7 @@ public static class StepTimeBound
         var finish = new double[n];
         for (int i = 0; i < n; i++)
             finish[i] = model.ModelledStepSeconds(i, step, load, c);
-        if (scheme.Mode != SyncMode.MultiMessage)
+        if (scheme.Bound != StepBoundModel.Coverage)
             return Closing(scheme, n, s).CloseTime(finish);
         var code = Code(scheme, n, s);
         var covered = new double[code.Partitions];
@@ -104,7 +104,7 @@ public static class StepTimeBound
     }
 
     private static ClosingSets Closing(StragglerScheme scheme, int n, int s) =>
-        Closings.GetOrAdd((scheme.Mode, scheme.Code, n, s), key => key.Mode == SyncMode.Coded
+        Closings.GetOrAdd((scheme.Bound, scheme.Code, n, s), key => key.Bound == StepBoundModel.FirstDecodable
             ? ClosingSets.Decodable(Code(scheme, n, s))
             : ClosingSets.FastestK(n, scheme.Waits(n, s)));
 

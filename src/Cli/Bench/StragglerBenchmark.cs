@@ -101,7 +101,7 @@ public static class StragglerBenchmark
         Model = Kernels.ModelKind.Logistic,
         Workers = o.Workers,
         Servers = 1,
-        Mode = p.Scheme.Mode,
+        Mode = p.Scheme.Mode.Mode,
         Code = p.Scheme.Code,
         Stragglers = p.S,
         StragglerModel = p.Model.Spec,

@@ -109,7 +109,7 @@ public static class StragglerPlots
     {
         var delays = result.Rows.Select(r => r.Delay).Distinct().ToList();
         var contenders = result.Runs
-            .Where(r => r.Scheme.Mode is Protocol.SyncMode.Coded or Protocol.SyncMode.MultiMessage)
+            .Where(r => r.Scheme.Replicates)
             .Select(r => (r.Scheme, r.S)).Distinct().ToList();
         if (contenders.Count == 0 || !result.Rows.Any(r => r.Scheme == StragglerScheme.Bsp.Name)) return null;
 

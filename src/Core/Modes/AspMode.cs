@@ -15,6 +15,8 @@ public sealed class AspMode : ISyncMode
     public bool ToleratesStragglers => false;
     public bool ResumesAtShardStep => false;
 
+    public int PartitionsPerWorker(int stragglers) => 1;
+
     public int WorstCaseResponders(int workers, int stragglers) => workers;
 
     public IGradientCode Assignment(JobSpec job) => new UncodedAssignment(job.Workers);

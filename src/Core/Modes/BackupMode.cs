@@ -18,6 +18,8 @@ public sealed class BackupMode : ISyncMode
     public bool ToleratesStragglers => true;
     public bool ResumesAtShardStep => false;
 
+    public int PartitionsPerWorker(int stragglers) => 1;
+
     public int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
 
     public IGradientCode Assignment(JobSpec job) => new UncodedAssignment(job.Workers);

@@ -18,6 +18,8 @@ public sealed class BspMode : ISyncMode
     public bool ToleratesStragglers => false;
     public bool ResumesAtShardStep => true;
 
+    public int PartitionsPerWorker(int stragglers) => 1;
+
     public int WorstCaseResponders(int workers, int stragglers) => workers;
 
     public IGradientCode Assignment(JobSpec job) => new UncodedAssignment(job.Workers);

@@ -18,6 +18,8 @@ public sealed class CodedMode : ISyncMode
     public bool ToleratesStragglers => true;
     public bool ResumesAtShardStep => false;
 
+    public int PartitionsPerWorker(int stragglers) => stragglers + 1;
+
     public int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
 
     /// <summary>The job's code ("auto": fractional repetition where (s+1) | n, whose decode weights are 0/1, else cyclic).</summary>

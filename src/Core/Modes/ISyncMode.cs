@@ -32,6 +32,9 @@ public interface ISyncMode
     /// <summary>A worker that (re)registers resumes at the shard's step rather than at its own clock (BSP).</summary>
     bool ResumesAtShardStep { get; }
 
+    /// <summary>Data partitions each worker computes per step: s + 1 where the mode replicates data (coded, multi-message), else 1.</summary>
+    int PartitionsPerWorker(int stragglers);
+
     /// <summary>Responders the shard may have to wait for in a step, at worst (n for BSP, n − s for backup and coded).</summary>
     int WorstCaseResponders(int workers, int stragglers);
 

@@ -19,6 +19,8 @@ public sealed class MultiMessageMode : ISyncMode
     public bool ToleratesStragglers => true;
     public bool ResumesAtShardStep => false;
 
+    public int PartitionsPerWorker(int stragglers) => stragglers + 1;
+
     public int WorstCaseResponders(int workers, int stragglers) => workers;
 
     public IGradientCode Assignment(JobSpec job) => CodedMode.JobCode(job);
