@@ -90,6 +90,26 @@ public class WorkerLoopTests
         Assert.False(guard.IsCancellationRequested, "the worker hung until the guard fired");
     }
 
+    [Fact]
+    public async Task A_frozen_shard_is_given_up_within_the_heartbeat_timeout_even_while_a_call_to_it_waits()
+    {
+        // Calls have a 30 s deadline; the heartbeat timeout is 600 ms. Shard 1 freezes at step 2 (a SIGSTOPped server:
+        // it answers nothing, every deadline passes): the worker must fail naming it long before any call's deadline.
+        var job = Job(SyncMode.Bsp, workers: 1, steps: 50);
+        job.HeartbeatTimeoutMs = 600;
+        using var cluster = new InProcessCluster(job, shards: 2, learningRate: 0.5f);
+        var hook = new LosingShardHook(2, () => cluster.Fakes[1].Freeze());
+        await using var worker = cluster.Worker(callTimeout: TimeSpan.FromSeconds(30), hook: _ => hook);
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var e = await Assert.ThrowsAsync<ShardException>(() => worker.RunAsync(guard.Token));
+
+        Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
+        Assert.Contains("shard 1", e.Message);
+        Assert.Contains("answered nothing", e.Message);
+        Assert.False(guard.IsCancellationRequested, "the worker waited for the 30 s deadline instead of the heartbeat timeout");
+    }
+
     /// <summary>Runs <paramref name="action"/> when step <paramref name="atStep"/> begins.</summary>
     private sealed class LosingShardHook(long atStep, Action action) : IWorkerStepHook
     {

@@ -24,6 +24,9 @@ public sealed class ChildProcess : IAsyncDisposable
         _process = process;
     }
 
+    /// <summary>The operating system's id of the process (for logs and for signals).</summary>
+    public int ProcessId => _process.Id;
+
     public static ChildProcess Start(string name, IReadOnlyList<string> arguments, ILogger log)
     {
         var info = StartInfo(arguments);

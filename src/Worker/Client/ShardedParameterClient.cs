@@ -23,9 +23,12 @@ namespace GpuPs.Worker.Client;
 /// worker proceed, under SSP); a pull whose deadline passes while the shard still answers heartbeats is repeated, so
 /// a pull waits as long as other workers need. <see cref="PushAsync"/> completes when every shard answered.</para>
 /// <para><b>Failures.</b> A call that fails because a shard is unreachable is retried with backoff (up to
-/// <see cref="ShardedClientOptions.MaxRetries"/> attempts). When one shard's pull or push fails for good, its siblings
-/// are cancelled and its <see cref="ShardException"/> is thrown: the others could otherwise wait forever for a step that
-/// needs this worker. A push a shard refuses is not a failure: it is a <see cref="PushOutcome"/>.</para>
+/// <see cref="ShardedClientOptions.MaxRetries"/> attempts). A shard that has answered nothing — no call, no heartbeat —
+/// for longer than the job's heartbeat timeout is lost: <see cref="KeepAliveAsync"/> cancels every call to it, frozen
+/// (SIGSTOP) or unreachable alike, and they fail with <see cref="ShardErrorKind.Unavailable"/>. When one shard's pull or
+/// push fails for good, its siblings are cancelled and its <see cref="ShardException"/> is thrown: the others could
+/// otherwise wait forever for a step that needs this worker. A push a shard refuses is not a failure: it is a
+/// <see cref="PushOutcome"/>.</para>
 /// <para><b>Threading and ordering.</b> Register once, first. Afterwards one pull, any number of pushes and
 /// <see cref="KeepAliveAsync"/> may run concurrently; pushes to a shard are applied in the order the shard receives
 /// them, which concurrent pushes do not fix. The buffers passed in must not be touched until the returned task completes.</para>
@@ -35,7 +38,8 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     private readonly ShardConnection[] _shards;
     private readonly ShardedClientOptions _options;
     private readonly RetryPolicy _retry;
-    private readonly long[] _lastAnsweredMs;   // per shard: when it last answered a heartbeat
+    private readonly long[] _lastAnsweredMs;   // per shard: when it last answered anything
+    private readonly CancellationTokenSource[] _lost;   // per shard: cancelled when it stays silent past the heartbeat timeout
     private ShardInfo[] _layout = [];
     private int _heartbeatTimeoutMs = int.MaxValue;
     private ILogger _log;
@@ -48,6 +52,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         _log = log;
         _retry = new RetryPolicy(_options.MaxRetries, log);
         _lastAnsweredMs = _shards.Select(_ => Environment.TickCount64).ToArray();
+        _lost = _shards.Select(_ => new CancellationTokenSource()).ToArray();
     }
 
     /// <summary>The id the shards admitted this worker under; -1 before <see cref="RegisterAsync"/>.</summary>
@@ -63,8 +68,8 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     /// <exception cref="InvalidOperationException">The shards disagree on the job or their order.</exception>
     public async Task<Registration> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken)
     {
-        var first = await _retry.RunAsync($"register with {_shards[0].Address}",
-            () => _shards[0].Control.RegisterAsync(request, cancellationToken, _options.CallTimeout), cancellationToken).ConfigureAwait(false);
+        var first = await CallAsync(0, $"register with {_shards[0].Address}",
+            ct => _shards[0].Control.RegisterAsync(request, ct, _options.CallTimeout), cancellationToken).ConfigureAwait(false);
         var layout = new ShardInfo[_shards.Length];
         layout[0] = first.Shard;
         long step = first.Step;
@@ -73,8 +78,8 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         for (int i = 1; i < _shards.Length; i++)
         {
             var shard = _shards[i];
-            var reply = await _retry.RunAsync($"register with shard {i} at {shard.Address}",
-                () => shard.Control.RegisterAsync(again, cancellationToken, _options.CallTimeout), cancellationToken).ConfigureAwait(false);
+            var reply = await CallAsync(i, $"register with shard {i} at {shard.Address}",
+                ct => shard.Control.RegisterAsync(again, ct, _options.CallTimeout), cancellationToken).ConfigureAwait(false);
             if (!reply.Job.Equals(first.Job))
                 throw new InvalidOperationException($"server {shard.Address} runs a different job than {_shards[0].Address}");
             layout[i] = reply.Shard;
@@ -121,15 +126,15 @@ public sealed class ShardedParameterClient : IAsyncDisposable
             var info = _layout[i];
             var slice = gradient.Slice((int)info.Offset, (int)info.Length);
             var shardHeader = header with { Shard = info.Index };
-            return _retry.RunAsync($"push to shard {i} at {_shards[i].Address}",
-                () => _shards[i].Tensors.PushAsync(shardHeader, slice, ct, _options.CallTimeout), ct);
+            return CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
+                token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout), ct);
         }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Sends a heartbeat to every shard every third of the job's heartbeat timeout until cancelled, reporting the step
-    /// <paramref name="currentStep"/> returns. A shard that stops answering heartbeats is given up on by a pull that
-    /// waits for it; a failed heartbeat itself is only logged.
+    /// <paramref name="currentStep"/> returns. A failed heartbeat is logged; a shard silent for longer than the heartbeat
+    /// timeout is declared lost, which fails every call to it.
     /// </summary>
     public async Task KeepAliveAsync(Func<long> currentStep, CancellationToken cancellationToken)
     {
@@ -145,9 +150,18 @@ public sealed class ShardedParameterClient : IAsyncDisposable
                     try
                     {
                         await _shards[i].Control.HeartbeatAsync(WorkerId, currentStep(), cancellationToken, period).ConfigureAwait(false);
-                        Volatile.Write(ref _lastAnsweredMs[i], Environment.TickCount64);
+                        Answered(i);
                     }
-                    catch (ShardException e) { _log.Debug("Heartbeat to {Server} failed: {Reason}", _shards[i].Address, e.Message); }
+                    catch (ShardException e)
+                    {
+                        _log.Debug("Heartbeat to {Server} failed: {Reason}", _shards[i].Address, e.Message);
+                        if (SilentMs(i) > _heartbeatTimeoutMs && !_lost[i].IsCancellationRequested)
+                        {
+                            _log.Warning("Shard {Shard} at {Server} answered nothing for {SilentMs} ms (heartbeat timeout {TimeoutMs} ms): giving it up",
+                                i, _shards[i].Address, SilentMs(i), _heartbeatTimeoutMs);
+                            _lost[i].Cancel();
+                        }
+                    }
                 }
             }
         }
@@ -157,6 +171,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var shard in _shards) await shard.DisposeAsync().ConfigureAwait(false);
+        foreach (var lost in _lost) lost.Dispose();
     }
 
     private async Task<PullResult> PullShardAsync(int i, long minStep, Memory<float> parameters, CancellationToken ct)
@@ -167,20 +182,49 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         {
             try
             {
-                return await _retry.RunAsync($"pull from shard {i} at {_shards[i].Address}",
-                    () => _shards[i].Tensors.PullAsync(WorkerId, minStep, destination, ct, _options.CallTimeout), ct).ConfigureAwait(false);
+                return await CallAsync(i, $"pull from shard {i} at {_shards[i].Address}",
+                    token => _shards[i].Tensors.PullAsync(WorkerId, minStep, destination, token, _options.CallTimeout), ct).ConfigureAwait(false);
             }
             catch (ShardException e) when (e.Kind == ShardErrorKind.Timeout && !ct.IsCancellationRequested)
             {
                 // Alive (it answered a heartbeat lately) but the step is not open yet: other workers are slower. Keep
                 // waiting. A shard that answers nothing at all is given up on like an unreachable one.
-                long silentMs = Environment.TickCount64 - Volatile.Read(ref _lastAnsweredMs[i]);
-                if (silentMs > _heartbeatTimeoutMs)
-                    throw new ShardException(ShardErrorKind.Unavailable, $"shard {i} at {_shards[i].Address} answered neither pulls nor heartbeats for {silentMs} ms", e);
+                if (SilentMs(i) > _heartbeatTimeoutMs) throw Lost(i, e);
                 _log.Debug("Worker {WorkerId} still waiting for step {Step} on shard {Shard}", WorkerId, minStep, i);
             }
         }
     }
+
+    /// <summary>
+    /// One call to shard <paramref name="i"/>, retried while the shard is unreachable, cancelled when the shard is lost
+    /// (then it fails with <see cref="ShardErrorKind.Unavailable"/>); any answer counts as a sign of life.
+    /// </summary>
+    private async Task<T> CallAsync<T>(int i, string what, Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _lost[i].Token);
+        try
+        {
+            var answer = await _retry.RunAsync(what, () => call(linked.Token), linked.Token).ConfigureAwait(false);
+            Answered(i);
+            return answer;
+        }
+        catch (OperationCanceledException e) when (_lost[i].IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw Lost(i, e);
+        }
+        catch (ShardException e) when (e.Kind is not (ShardErrorKind.Unavailable or ShardErrorKind.Timeout))
+        {
+            Answered(i);   // a refusal is an answer; a passed deadline is not (a frozen shard lets every deadline pass)
+            throw;
+        }
+    }
+
+    private void Answered(int i) => Volatile.Write(ref _lastAnsweredMs[i], Environment.TickCount64);
+
+    private long SilentMs(int i) => Environment.TickCount64 - Volatile.Read(ref _lastAnsweredMs[i]);
+
+    private ShardException Lost(int i, Exception inner) => new(ShardErrorKind.Unavailable,
+        $"shard {i} at {_shards[i].Address} answered nothing for {SilentMs(i)} ms (heartbeat timeout {_heartbeatTimeoutMs} ms)", inner);
 
     /// <summary>
     /// Runs <paramref name="call"/> for every shard at once. If one fails for good, the others are cancelled and its error

@@ -37,8 +37,8 @@ public sealed class InProcessCluster : IDisposable
     public IReadOnlyList<string> Addresses => Enumerable.Range(0, _shards.Length).Select(i => i.ToString()).ToArray();
 
     /// <summary>A worker on this cluster (SIMD kernels), with an optional step hook in place of the job's straggler model.</summary>
-    public TrainingWorker Worker(int maxRetries = 8, Func<Registration, IWorkerStepHook>? hook = null) =>
-        new(new WorkerOptions(Addresses, MaxRetries: maxRetries), _backend, Log.Logger, address => Fakes[int.Parse(address)].Connect(), hook);
+    public TrainingWorker Worker(int maxRetries = 8, TimeSpan? callTimeout = null, Func<Registration, IWorkerStepHook>? hook = null) =>
+        new(new WorkerOptions(Addresses, CallTimeout: callTimeout, MaxRetries: maxRetries), _backend, Log.Logger, address => Fakes[int.Parse(address)].Connect(), hook);
 
     /// <summary>Runs <paramref name="workers"/> workers to the end of the job.</summary>
     public async Task<WorkerReport[]> RunAsync(int workers, CancellationToken ct)

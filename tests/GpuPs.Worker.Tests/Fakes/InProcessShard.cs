@@ -8,12 +8,14 @@ namespace GpuPs.Worker.Tests.Fakes;
 /// <summary>
 /// A transport that is not one: both planes call a <see cref="IParameterShard"/> in this process, with the deadline
 /// semantics of the real ones (a pull whose wait outlasts its timeout fails with <see cref="ShardErrorKind.Timeout"/>).
-/// It counts calls and can make the next calls fail as if the shard were unreachable, so that tests see what the
-/// worker loop and <see cref="Client.ShardedParameterClient"/> do, without a socket.
+/// It counts calls, can make the next calls fail as if the shard were unreachable, and can freeze (every call waits
+/// until its deadline, like a SIGSTOPped server), so that tests see what the worker loop and
+/// <see cref="Client.ShardedParameterClient"/> do, without a socket.
 /// </summary>
 public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, IShardControl
 {
     private int _failNext;
+    private volatile bool _frozen;
     private int _pulls, _pushes, _heartbeats;
 
     public static TimeSpan DefaultTimeout { get; } = TimeSpan.FromSeconds(10);
@@ -25,18 +27,21 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     /// <summary>The next <paramref name="calls"/> calls (of any kind) fail with <see cref="ShardErrorKind.Unavailable"/>.</summary>
     public void FailNext(int calls) => Volatile.Write(ref _failNext, calls);
 
+    /// <summary>From now on every call hangs until its deadline (then <see cref="ShardErrorKind.Timeout"/>) or cancellation.</summary>
+    public void Freeze() => _frozen = true;
+
     public ShardConnection Connect() => new($"in-process shard {shard.Info.Index}", this, this);
 
-    public Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public async Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
-        MaybeFail();
-        return Task.FromResult(shard.Register(request));
+        await Answer(timeout, cancellationToken);
+        return shard.Register(request);
     }
 
     public async Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         Interlocked.Increment(ref _pulls);
-        MaybeFail();
+        await Answer(timeout, cancellationToken);
         try
         {
             await shard.WaitForStepAsync(workerId, minStep, cancellationToken).WaitAsync(timeout ?? DefaultTimeout, cancellationToken);
@@ -48,23 +53,34 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         return shard.CopyParameters(destination.Span);
     }
 
-    public Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         Interlocked.Increment(ref _pushes);
-        MaybeFail();
-        cancellationToken.ThrowIfCancellationRequested();
+        await Answer(timeout, cancellationToken);
         var admitted = shard.Admit(header);
-        return Task.FromResult(admitted.IsApplied ? shard.Push(header, gradient.Span) : admitted);
+        return admitted.IsApplied ? shard.Push(header, gradient.Span) : admitted;
     }
 
-    public Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public async Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         Interlocked.Increment(ref _heartbeats);
-        MaybeFail();
-        return Task.FromResult(shard.Heartbeat(new HeartbeatRequest { WorkerId = workerId, Step = step }));
+        await Answer(timeout, cancellationToken);
+        return shard.Heartbeat(new HeartbeatRequest { WorkerId = workerId, Step = step });
     }
 
     public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) => Task.FromResult(shard.Status());
+
+    /// <summary>What every call meets first: cancellation, a frozen shard (the deadline passes), or an injected failure.</summary>
+    private async Task Answer(TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_frozen)
+        {
+            await Task.Delay(timeout ?? DefaultTimeout, cancellationToken);
+            throw new ShardException(ShardErrorKind.Timeout, "frozen in-process shard: deadline passed");
+        }
+        MaybeFail();
+    }
 
     private void MaybeFail()
     {

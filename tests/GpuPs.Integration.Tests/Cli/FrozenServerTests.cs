@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using GpuPs.Cli.Cluster;
+using GpuPs.Worker.Transport;
+using Serilog;
+
+namespace GpuPs.Integration.Tests.Cli;
+
+/// <summary>
+/// A frozen server (SIGSTOP: its sockets stay open, it answers nothing) on the real programs: the worker gives it up
+/// within the job's heartbeat timeout (1 s here), names it and exits 1, instead of waiting for its calls' deadline
+/// (10 min here: a worker that waited for it would trip the 2-minute guard).
+/// </summary>
+public class FrozenServerTests
+{
+    [Fact]
+    public async Task A_worker_gives_up_a_frozen_server_and_exits_1_naming_it()
+    {
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await using var server = ChildProcess.Start("server",
+            ["server", "--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "1", "--steps", "1000000", "--batch-size", "8",
+             "--heartbeat-timeout-ms", "1000", "--urls", "http://127.0.0.1:0"], Log.Logger);
+        string address = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+        var info = ChildProcess.StartInfo(["worker", "--server", address, "--accelerator", "simd", "--call-timeout-ms", "600000"]);
+        info.Environment["NO_COLOR"] = "1";
+        using var worker = Process.Start(info)!;
+        var stderr = worker.StandardError.ReadToEndAsync(guard.Token);
+        var stdout = worker.StandardOutput.ReadToEndAsync(guard.Token);
+        try
+        {
+            await using (var observer = new GrpcShardClient(address))
+                while ((await observer.StatusAsync(guard.Token)).Step < 3) await Task.Delay(20, guard.Token);
+
+            Signal("STOP", server.ProcessId);
+            await worker.WaitForExitAsync(guard.Token);
+
+            string output = await stdout + await stderr;
+            Assert.True(worker.ExitCode == 1, $"exit {worker.ExitCode}\n{output}");
+            Assert.Contains(address, output);
+            Assert.Contains("answered nothing", output);
+        }
+        finally
+        {
+            if (!worker.HasExited) worker.Kill(entireProcessTree: true);
+            Signal("CONT", server.ProcessId);
+        }
+    }
+
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {pid}");
+        kill.WaitForExit();
+    }
+}
