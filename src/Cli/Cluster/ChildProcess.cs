@@ -71,6 +71,13 @@ public sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Waits for the process to exit; throws with its last error lines unless it exited with 0.</summary>
+    /// <summary>Waits for the process to end and returns its exit code (137 when it was killed with SIGKILL).</summary>
+    public async Task<int> WaitForExitAsync(CancellationToken ct)
+    {
+        await _process.WaitForExitAsync(ct).ConfigureAwait(false);
+        return _process.ExitCode;
+    }
+
     public async Task WaitForSuccessAsync(CancellationToken ct)
     {
         await _process.WaitForExitAsync(ct).ConfigureAwait(false);

@@ -19,7 +19,10 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<ChildProcess> _children = [];
     private readonly Dictionary<int, ChildProcess> _workerProcesses = [];
-    private readonly HashSet<int> _killed = [];
+    private readonly CancellationTokenSource _jobDone = new();
+
+    /// <summary>Restarts of one worker process before its deaths count as a crash loop that fails the run.</summary>
+    public const int MaxWorkerRestarts = 3;
 
     private EmbeddedCluster(TrainSettings settings, ILogger log)
     {
@@ -49,8 +52,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
 
     /// <summary>
     /// Runs every worker to the end of the job. In-process workers return their reports; worker processes return none.
-    /// The first worker that fails (other than one killed by <see cref="KillWorker"/>) stops the others and its error is
-    /// thrown: without it the survivors could wait forever for a step the failed worker was needed for.
+    /// A worker process that dies is evicted by the servers and restarted (up to <see cref="MaxWorkerRestarts"/> times).
+    /// A worker that fails otherwise stops the others and its error is thrown: without it the survivors could wait
+    /// forever for a step the failed worker was needed for.
     /// </summary>
     public Task<WorkerReport[]> RunWorkersAsync(CancellationToken ct) => FailFastAsync(Enumerable.Range(0, _settings.Workers).Select(i =>
         _settings.Processes ? (Func<CancellationToken, Task<WorkerReport?>>)(token => RunWorkerProcessAsync(i, token)) : token => RunWorkerInProcessAsync(i, token)), ct);
@@ -64,27 +68,41 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         return await worker.RunAsync(ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs worker <paramref name="id"/> as a process, as a deployment would: when it dies, the servers evict it after the
+    /// heartbeat timeout and the job goes on without it; then it is restarted under the same id and rejoins, unless the job
+    /// finished meanwhile. A worker that dies <see cref="MaxWorkerRestarts"/> times more is a crash loop: the run fails.
+    /// </summary>
     private async Task<WorkerReport?> RunWorkerProcessAsync(int id, CancellationToken ct)
     {
-        var worker = ChildProcess.Start($"worker {id}",
-            ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.ToString()],
-            _log);
-        lock (_killed)
+        for (int restarts = 0; ; restarts++)
         {
-            _workerProcesses[id] = worker;
-            _children.Add(worker);
+            var worker = ChildProcess.Start(restarts == 0 ? $"worker {id}" : $"worker {id} (restart {restarts})",
+                ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.ToString()],
+                _log);
+            lock (_workerProcesses)
+            {
+                _workerProcesses[id] = worker;
+                _children.Add(worker);
+            }
+            int exitCode = await worker.WaitForExitAsync(ct).ConfigureAwait(false);
+            if (exitCode == 0)
+            {
+                _jobDone.Cancel();   // a worker ends cleanly only when the job has finished (or, in ASP/SSP, its own steps)
+                return null;
+            }
+            if (restarts == MaxWorkerRestarts) await worker.WaitForSuccessAsync(ct).ConfigureAwait(false);   // throws, with its output
+            var eviction = TimeSpan.FromMilliseconds(_settings.HeartbeatTimeoutMs) + TimeSpan.FromMilliseconds(500);
+            _log.Warning("Worker {WorkerId} process exited with code {ExitCode}; the servers evict it after {TimeoutMs} ms of silence and the job goes on; restarting it then ({Restart} of {MaxRestarts})",
+                id, exitCode, _settings.HeartbeatTimeoutMs, restarts + 1, MaxWorkerRestarts);
+            using var waitOrDone = CancellationTokenSource.CreateLinkedTokenSource(ct, _jobDone.Token);
+            try { await Task.Delay(eviction, waitOrDone.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (_jobDone.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                _log.Information("Worker {WorkerId} is not restarted: the job finished without it", id);
+                return null;
+            }
         }
-        try
-        {
-            await worker.WaitForSuccessAsync(ct).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException) when (IsKilled(id)) { }
-        return null;
-    }
-
-    private bool IsKilled(int id)
-    {
-        lock (_killed) return _killed.Contains(id);
     }
 
     private static async Task<WorkerReport[]> FailFastAsync(IEnumerable<Func<CancellationToken, Task<WorkerReport?>>> runs, CancellationToken ct)
@@ -115,16 +133,16 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Kills worker <paramref name="workerId"/>'s process now, as a crash would (fault injection); the run then goes on
-    /// without it. Only for <see cref="TrainSettings.Processes"/> runs, after <see cref="RunWorkersAsync"/> started.
+    /// Kills worker <paramref name="workerId"/>'s process now, as a crash would (fault injection): the run goes on without
+    /// it and restarts it once the servers have evicted it (see <see cref="RunWorkersAsync"/>). Only for
+    /// <see cref="TrainSettings.Processes"/> runs, after <see cref="RunWorkersAsync"/> started.
     /// </summary>
     public void KillWorker(int workerId)
     {
-        lock (_killed)
+        lock (_workerProcesses)
         {
             if (!_workerProcesses.TryGetValue(workerId, out var worker))
                 throw new InvalidOperationException($"worker {workerId} has no process (start the workers with Processes = true first)");
-            _killed.Add(workerId);
             worker.Kill();
         }
     }
@@ -160,6 +178,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var child in _children) await child.DisposeAsync().ConfigureAwait(false);
+        _jobDone.Dispose();
         for (int i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync().ConfigureAwait(false);
     }
 
