@@ -36,16 +36,4 @@ internal static class KernelArguments
         if (parameters.Length != length || gradient.Length != length)
             throw new ArgumentException($"optimizer was created for {length} parameters, got parameters[{parameters.Length}] and gradient[{gradient.Length}]");
     }
-
-    /// <summary>Checks a <see cref="IComputeBackend.LinearCombination"/> call.</summary>
-    public static void CheckLinearCombination(ReadOnlySpan<float> coefficients, IReadOnlyList<float[]> inputs, Span<float> output)
-    {
-        if (coefficients.Length != inputs.Count)
-            throw new ArgumentException($"{coefficients.Length} coefficients for {inputs.Count} inputs", nameof(coefficients));
-        for (int j = 0; j < inputs.Count; j++)
-        {
-            if (inputs[j].Length != output.Length)
-                throw new ArgumentException($"input {j} has {inputs[j].Length} floats, output has {output.Length}", nameof(inputs));
-        }
-    }
 }
