@@ -36,4 +36,23 @@ internal static class KernelArguments
         if (parameters.Length != length || gradient.Length != length)
             throw new ArgumentException($"optimizer was created for {length} parameters, got parameters[{parameters.Length}] and gradient[{gradient.Length}]");
     }
+
+    /// <summary>Checks a <see cref="IOptimizerKernel.ImportState"/> call.</summary>
+    public static void CheckOptimizerState(OptimizerSettings settings, int length, OptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(state.Slots, nameof(state));
+        if (state.Kind != settings.Kind)
+            throw new ArgumentException($"cannot import {state.Kind} state into a {settings.Kind} optimizer", nameof(state));
+        int slots = OptimizerState.SlotCount(settings.Kind);
+        if (state.Slots.Length != slots)
+            throw new ArgumentException($"{settings.Kind} state has {slots} slots, got {state.Slots.Length}", nameof(state));
+        for (int i = 0; i < slots; i++)
+        {
+            if (state.Slots[i]?.Length != length)
+                throw new ArgumentException($"state slot {i} holds {state.Slots[i]?.Length ?? 0} floats; the optimizer was created for {length}", nameof(state));
+        }
+        if (state.Steps < 0)
+            throw new ArgumentException($"state has {state.Steps} steps; steps cannot be negative", nameof(state));
+    }
 }

@@ -4,7 +4,7 @@ namespace GpuPs.Kernels.Tests;
 
 /// <summary>
 /// The ILGPU CPU accelerator and the SIMD backend agree on a larger problem than the per-backend suites use (more rows
-/// than threads per block, several blocks per thread), for every model.
+/// than threads per block, several blocks per thread), for every model; optimizer state moves between them.
 /// </summary>
 public sealed class IlgpuCpuMatchesSimdTests(SimdBackendFixture simdFixture, IlgpuCpuBackendFixture ilgpuFixture)
     : IClassFixture<SimdBackendFixture>, IClassFixture<IlgpuCpuBackendFixture>
@@ -55,5 +55,29 @@ public sealed class IlgpuCpuMatchesSimdTests(SimdBackendFixture simdFixture, Ilg
 
         Assert.Equal(firstLoss, secondLoss);
         Assert.Equal(first, second);
+    }
+
+    /// <summary>A checkpoint is portable: Adam state exported by SIMD continues on the ILGPU CPU accelerator.</summary>
+    [Fact]
+    public void OptimizerStateMovesBetweenBackends()
+    {
+        const int length = 1003;
+        var settings = new OptimizerSettings(OptimizerKind.Adam, LearningRate: 0.05f, WeightDecay: 0.01f);
+        using var simd = _simd.CreateOptimizer(settings, length);
+        using var ilgpu = _ilgpu.CreateOptimizer(settings, length);
+        var parameters = TestData.Vector(length, seed: 1);
+        for (int step = 1; step <= 3; step++) simd.Apply(parameters, TestData.Vector(length, seed: 10 + step, bound: 2));
+
+        ilgpu.ImportState(simd.ExportState());
+        var moved = (float[])parameters.Clone();
+        for (int step = 4; step <= 5; step++)
+        {
+            var gradient = TestData.Vector(length, seed: 10 + step, bound: 2);
+            simd.Apply(parameters, gradient);
+            ilgpu.Apply(moved, gradient);
+        }
+
+        Assert.Equal(5, ilgpu.Steps);
+        TestData.AssertClose(parameters, moved, 1e-5, "parameters");
     }
 }
