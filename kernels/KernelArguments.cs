@@ -16,13 +16,20 @@ internal static class KernelArguments
         return labels.Length;
     }
 
-    /// <summary>Checks the parameter vector and the row range of a gradient or evaluation call.</summary>
-    public static void CheckCall(ModelShape shape, int rows, ReadOnlySpan<float> parameters, int start, int count)
+    /// <summary>Checks a <see cref="IGradientKernel.LoadParameters"/> call.</summary>
+    public static void CheckParameters(ModelShape shape, ReadOnlySpan<float> parameters)
     {
         if (parameters.Length != shape.ParameterCount)
             throw new ArgumentException($"expected {shape.ParameterCount} parameters, got {parameters.Length}", nameof(parameters));
+    }
+
+    /// <summary>Checks the row range of a gradient or evaluation call and that parameters were loaded for it.</summary>
+    public static void CheckCall(int rows, bool parametersLoaded, int start, int count)
+    {
         if (start < 0 || count < 0 || start > rows - count)
             throw new ArgumentOutOfRangeException(nameof(count), $"rows [{start}, {start}+{count}) are outside the {rows} loaded rows");
+        if (!parametersLoaded)
+            throw new InvalidOperationException($"no parameters loaded: call {nameof(IGradientKernel.LoadParameters)} first");
     }
 
     public static void CheckGradient(ModelShape shape, Span<float> gradient)

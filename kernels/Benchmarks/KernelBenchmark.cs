@@ -6,7 +6,8 @@ namespace GpuPs.Kernels;
 /// <summary>
 /// Times the kernels on the SIMD backend, the ILGPU CPU accelerator and CUDA (when present), in this process:
 /// warm-up runs, then the median of several Stopwatch-timed runs. ILGPU timings include the host↔device transfers
-/// each call makes (what a worker or server pays). Blocking; uses the whole machine (run nothing else meanwhile).
+/// each call makes (what a worker or server pays): a loss+gradient case is one plain worker step (load the parameters,
+/// add the batch's gradient, read it back). Blocking; uses the whole machine (run nothing else meanwhile).
 /// </summary>
 public static class KernelBenchmark
 {
@@ -122,7 +123,12 @@ public static class KernelBenchmark
         kernel.SetData(features, labels);
         var parameters = shape.Kind == ModelKind.Mlp ? ModelInitializer.Initialize(shape, 1) : Filled(shape.ParameterCount, 3, 0.1f);
         var gradient = new float[shape.ParameterCount];
-        return new Prepared(() => kernel.LossAndGradient(parameters, 0, rows, gradient), kernel);
+        return new Prepared(() =>
+        {
+            kernel.LoadParameters(parameters);
+            kernel.AddGradient(0, rows);
+            kernel.ReadGradient(gradient);
+        }, kernel);
     }
 
     private static Prepared Optimizer(IComputeBackend backend, OptimizerKind kind, int n)

@@ -148,6 +148,8 @@ public sealed class TrainingWorker : IAsyncDisposable
         var compute = TimeSpan.Zero;
         var pushes = new List<Task<bool>>();
         double codedLoss = 0;
+        // The step's only parameter upload; every partition's gradient accumulates on the device.
+        s.Kernel.LoadParameters(parameters);
         try
         {
             for (int h = 0; h < load; h++)
@@ -157,11 +159,14 @@ public sealed class TrainingWorker : IAsyncDisposable
                 // Multi-message: each partition gets its own buffer, pushed while the next one computes.
                 var gradient = s.Job.Mode == SyncMode.MultiMessage ? s.MessageBuffer(h) : s.Gradient;
                 var watch = Stopwatch.StartNew();
-                // A throttled worker repeats the kernel; the repeats write a scratch buffer, because the coded encode
-                // accumulates into the gradient (h > 0) and would otherwise add the partition `repeats` times.
+                // A throttled worker repeats the kernel; the repeats discard their gradient, because the coded encode
+                // accumulates across partitions and would otherwise add the partition `repeats` times.
                 for (int repeat = 1; repeat < s.Stragglers.ComputeRepeats(s.WorkerId); repeat++)
-                    Gradient(s, h, step, parameters, s.ThrottleScratch, scale: 1f, accumulate: false);
-                double loss = Gradient(s, h, step, parameters, gradient, scale: coded ? plan.Weights[h] : 1f, accumulate: coded && h > 0);
+                {
+                    foreach (var range in plan.Batch(h, step)) s.Kernel.ComputeAndDiscardGradient(range.Start, range.Count);
+                }
+                double loss = Gradient(s, h, step, scale: coded ? plan.Weights[h] : 1f);
+                if (!coded) s.Kernel.ReadGradient(gradient);
                 compute += watch.Elapsed;
                 if (coded) codedLoss += plan.Weights[h] * loss;
                 await s.Stragglers.AfterPartitionAsync(s.WorkerId, step, load, delay, ct).ConfigureAwait(false);
@@ -180,7 +185,10 @@ public sealed class TrainingWorker : IAsyncDisposable
             throw;
         }
         if (s.Job.Mode == SyncMode.Coded)
+        {
+            s.Kernel.ReadGradient(s.Gradient);
             pushes.Add(PushAllAsync(s, new PushHeader(s.WorkerId, step, 0, plan.StepRows, codedLoss, CodeRow: s.WorkerId), s.Gradient, pushCt));
+        }
         s.TypicalCompute.Record(compute, load);
         s.Report.ComputeSeconds += compute.TotalSeconds;
 
@@ -191,15 +199,11 @@ public sealed class TrainingWorker : IAsyncDisposable
         return finished.Any(f => f);
     }
 
-    /// <summary>Loss sum of held partition h's batch; gradient = (accumulate ? gradient : 0) + scale · gradient sum.</summary>
-    private static double Gradient(StepContext s, int h, long step, float[] parameters, float[] gradient, float scale, bool accumulate)
+    /// <summary>Loss sum of held partition h's batch; adds scale · its gradient sum to the kernel's accumulator.</summary>
+    private static double Gradient(StepContext s, int h, long step, float scale)
     {
         double loss = 0;
-        foreach (var range in s.Plan.Batch(h, step))
-        {
-            loss += s.Kernel.LossAndGradient(parameters, range.Start, range.Count, gradient, scale, accumulate);
-            accumulate = true;
-        }
+        foreach (var range in s.Plan.Batch(h, step)) loss += s.Kernel.AddGradient(range.Start, range.Count, scale);
         return loss;
     }
 
@@ -338,7 +342,6 @@ public sealed class TrainingWorker : IAsyncDisposable
     private sealed class StepContext(int workerId, JobSpec job, ShardInfo[] shards, PartitionPlan plan, IGradientKernel kernel, StragglerInjector stragglers, WorkerReport report)
     {
         private readonly float[][] _messageBuffers = new float[plan.Held.Count][];
-        private float[]? _throttleScratch;
 
         public int WorkerId { get; } = workerId;
         public JobSpec Job { get; } = job;
@@ -354,8 +357,5 @@ public sealed class TrainingWorker : IAsyncDisposable
         public ComputeReference TypicalCompute { get; } = new();
 
         public float[] MessageBuffer(int h) => _messageBuffers[h] ??= new float[Kernel.Shape.ParameterCount];
-
-        /// <summary>Where a throttled worker's discarded repeats of the gradient kernel write (allocated on first use).</summary>
-        public float[] ThrottleScratch => _throttleScratch ??= new float[Kernel.Shape.ParameterCount];
     }
 }

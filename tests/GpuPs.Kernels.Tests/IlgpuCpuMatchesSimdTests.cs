@@ -23,18 +23,23 @@ public sealed class IlgpuCpuMatchesSimdTests(SimdBackendFixture simdFixture, Ilg
         var parameters = kind == ModelKind.Mlp ? ModelInitializer.Initialize(shape, 3) : TestData.Parameters(shape, seed: 12, bound: 0.3);
         using var simd = _simd.CreateGradientKernel(shape);
         using var ilgpu = _ilgpu.CreateGradientKernel(shape);
-        simd.SetData(data.Features, data.Labels);
-        ilgpu.SetData(data.Features, data.Labels);
         var simdGradient = new float[shape.ParameterCount];
         var ilgpuGradient = new float[shape.ParameterCount];
+        foreach (var kernel in new[] { simd, ilgpu })
+        {
+            kernel.SetData(data.Features, data.Labels);
+            kernel.LoadParameters(parameters);
+        }
 
-        double simdLoss = simd.LossAndGradient(parameters, 17, 480, simdGradient, scale: 0.25f);
-        double ilgpuLoss = ilgpu.LossAndGradient(parameters, 17, 480, ilgpuGradient, scale: 0.25f);
+        double simdLoss = simd.AddGradient(17, 300, scale: 0.25f) + simd.AddGradient(317, 180, scale: -1.5f);
+        double ilgpuLoss = ilgpu.AddGradient(17, 300, scale: 0.25f) + ilgpu.AddGradient(317, 180, scale: -1.5f);
+        simd.ReadGradient(simdGradient);
+        ilgpu.ReadGradient(ilgpuGradient);
 
         TestData.AssertClose(simdLoss, ilgpuLoss, 1e-5, "loss");
         TestData.AssertClose(simdGradient, ilgpuGradient, 1e-4, "gradient");
-        var simdEvaluation = simd.Evaluate(parameters, 0, 517);
-        var ilgpuEvaluation = ilgpu.Evaluate(parameters, 0, 517);
+        var simdEvaluation = simd.Evaluate(0, 517);
+        var ilgpuEvaluation = ilgpu.Evaluate(0, 517);
         Assert.Equal(simdEvaluation.Correct, ilgpuEvaluation.Correct);
         TestData.AssertClose(simdEvaluation.LossSum, ilgpuEvaluation.LossSum, 1e-5, "evaluation loss");
     }
@@ -47,11 +52,14 @@ public sealed class IlgpuCpuMatchesSimdTests(SimdBackendFixture simdFixture, Ilg
         var parameters = ModelInitializer.Initialize(shape, 1);
         using var kernel = _ilgpu.CreateGradientKernel(shape);
         kernel.SetData(data.Features, data.Labels);
+        kernel.LoadParameters(parameters);
         var first = new float[shape.ParameterCount];
         var second = new float[shape.ParameterCount];
 
-        double firstLoss = kernel.LossAndGradient(parameters, 0, 300, first);
-        double secondLoss = kernel.LossAndGradient(parameters, 0, 300, second);
+        double firstLoss = kernel.AddGradient(0, 300);
+        kernel.ReadGradient(first);
+        double secondLoss = kernel.AddGradient(0, 300);
+        kernel.ReadGradient(second);
 
         Assert.Equal(firstLoss, secondLoss);
         Assert.Equal(first, second);
