@@ -19,9 +19,4 @@ public interface IComputeBackend : IDisposable
     IGradientKernel CreateGradientKernel(ModelShape shape);
 
     IOptimizerKernel CreateOptimizer(OptimizerSettings settings, int length);
-
-    /// <summary>
-    /// Gradient-coding encode: <c>output = Σ_j coefficients[j] * inputs[j]</c>; every input has output's length.
-    /// </summary>
-    void LinearCombination(ReadOnlySpan<float> coefficients, IReadOnlyList<float[]> inputs, Span<float> output);
 }

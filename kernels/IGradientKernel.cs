@@ -1,17 +1,26 @@
 namespace GpuPs.Kernels;
 
 /// <summary>
-/// Loss and gradient of one model over rows of a data set held on the device.
+/// Loss and gradient of one model over rows of a data set held on the device, computed step by step: the parameters
+/// of a step are loaded once, gradients of any number of row ranges are added (scaled) into an accumulator that stays
+/// on the device, and the accumulated gradient is read back once per message.
 /// </summary>
 /// <remarks>
-/// Contract: <see cref="SetData"/> once (uploads features and labels; later calls address rows by range);
-/// then any number of <see cref="LossAndGradient"/> / <see cref="Evaluate"/> calls. Not thread-safe: one
-/// kernel object per worker thread. Results are sums over rows, not means, so that partial gradients of
-/// disjoint row ranges add up exactly to the full-batch gradient sum.
+/// <para>Contract: <see cref="SetData"/> once (uploads features and labels; later calls address rows by range); then,
+/// per step, <see cref="LoadParameters"/> and any number of <see cref="AddGradient"/>,
+/// <see cref="ComputeAndDiscardGradient"/>, <see cref="ReadGradient"/> and <see cref="Evaluate"/> calls, all on the
+/// loaded parameters. Results are sums over rows, not means, so that partial gradients of disjoint row ranges add up
+/// exactly to the full-batch gradient sum. Not thread-safe: one kernel object per worker thread.</para>
+/// <para>The worker's patterns: a plain step adds its batch's ranges and reads once; a coded step adds each held
+/// partition with its weight <c>B[i,h]</c> (the fused encode <c>c_i = Σ_h B[i,h] g_h</c>) and reads once; a
+/// multi-message step adds and reads per partition.</para>
 /// <code>
 /// using var k = backend.CreateGradientKernel(shape);
 /// k.SetData(features, labels);
-/// double loss = k.LossAndGradient(parameters, start: 0, count: 64, gradient);
+/// k.LoadParameters(parameters);
+/// double loss = k.AddGradient(start: 0, count: 64, scale: 0.5f);
+/// loss += k.AddGradient(start: 64, count: 64, scale: 2f);
+/// k.ReadGradient(gradient);   // 0.5·g[0,64) + 2·g[64,128); the accumulator is empty again
 /// </code>
 /// </remarks>
 public interface IGradientKernel : IDisposable
@@ -25,16 +34,45 @@ public interface IGradientKernel : IDisposable
     void SetData(ReadOnlySpan<float> features, ReadOnlySpan<int> labels);
 
     /// <summary>
-    /// Computes the loss sum over rows [start, start+count) and writes
-    /// <c>gradient = accumulate ? gradient + scale * g : scale * g</c>, where g is the gradient SUM over those rows.
-    /// With <paramref name="accumulate"/> and per-partition scales this is the fused gradient-coding encode
-    /// <c>c_i = Σ_j B[i,j] g_j</c>.
+    /// Starts a step: copies <paramref name="parameters"/> (length <see cref="ModelShape.ParameterCount"/>, else
+    /// <see cref="ArgumentException"/>) to the device for every later call, and empties the gradient accumulator,
+    /// so that a step abandoned before its <see cref="ReadGradient"/> leaves nothing behind.
+    /// </summary>
+    void LoadParameters(ReadOnlySpan<float> parameters);
+
+    /// <summary>
+    /// Computes the gradient sum g over rows [start, start+count) at the loaded parameters and adds it to the
+    /// accumulator: <c>accumulator += scale · g</c>. An empty range leaves the accumulator as it was.
     /// </summary>
     /// <returns>Sum of per-row losses (unscaled).</returns>
-    double LossAndGradient(ReadOnlySpan<float> parameters, int start, int count, Span<float> gradient, float scale = 1f, bool accumulate = false);
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the loaded rows.</exception>
+    /// <exception cref="InvalidOperationException">No parameters were loaded.</exception>
+    double AddGradient(int start, int count, float scale = 1f);
 
-    /// <summary>Loss sum and number of correctly classified rows over [start, start+count).</summary>
-    EvaluationResult Evaluate(ReadOnlySpan<float> parameters, int start, int count);
+    /// <summary>
+    /// Does the work of <see cref="AddGradient"/> (same computation, same transfers) and discards the gradient: the
+    /// accumulator is unchanged. For a throttled worker that repeats its computation to simulate a slower device;
+    /// unlike <c>AddGradient(…, scale: 0)</c> it cannot turn the accumulator into NaN (NaN · 0 = NaN).
+    /// </summary>
+    /// <returns>Sum of per-row losses, as <see cref="AddGradient"/> returns it.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the loaded rows.</exception>
+    /// <exception cref="InvalidOperationException">No parameters were loaded.</exception>
+    double ComputeAndDiscardGradient(int start, int count);
+
+    /// <summary>
+    /// Copies the accumulator into <paramref name="gradient"/> (length <see cref="ModelShape.ParameterCount"/>, else
+    /// <see cref="ArgumentException"/>) and empties it: the next <see cref="AddGradient"/> starts the next message
+    /// from zero. Zeros when nothing was added since the last read or load.
+    /// </summary>
+    void ReadGradient(Span<float> gradient);
+
+    /// <summary>
+    /// Loss sum and number of correctly classified rows over [start, start+count), at the loaded parameters; the
+    /// accumulator is unchanged.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the loaded rows.</exception>
+    /// <exception cref="InvalidOperationException">No parameters were loaded.</exception>
+    EvaluationResult Evaluate(int start, int count);
 }
 
 /// <summary>Sums over evaluated rows.</summary>

@@ -24,4 +24,20 @@ public interface IOptimizerKernel : IDisposable
     /// <summary>Number of steps applied so far (Adam's t).</summary>
     long Steps { get; }
     void Apply(Span<float> parameters, ReadOnlySpan<float> gradient);
+
+    /// <summary>
+    /// A copy of the full state (<see cref="Steps"/> and the state vectors): an optimizer that imports it continues
+    /// exactly as this one would, bit for bit on the same backend.
+    /// </summary>
+    OptimizerState ExportState();
+
+    /// <summary>
+    /// Replaces the full state with a copy of <paramref name="state"/>, as exported by an optimizer of the same kind and
+    /// length (on any backend). Settings are not part of the state: this optimizer keeps its own.
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// The state is of another <see cref="OptimizerKind"/>, has the wrong number of slots, a slot of another length than
+    /// <see cref="Length"/>, or negative steps. The optimizer is unchanged then.
+    /// </exception>
+    void ImportState(OptimizerState state);
 }

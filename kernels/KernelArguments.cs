@@ -16,13 +16,20 @@ internal static class KernelArguments
         return labels.Length;
     }
 
-    /// <summary>Checks the parameter vector and the row range of a gradient or evaluation call.</summary>
-    public static void CheckCall(ModelShape shape, int rows, ReadOnlySpan<float> parameters, int start, int count)
+    /// <summary>Checks a <see cref="IGradientKernel.LoadParameters"/> call.</summary>
+    public static void CheckParameters(ModelShape shape, ReadOnlySpan<float> parameters)
     {
         if (parameters.Length != shape.ParameterCount)
             throw new ArgumentException($"expected {shape.ParameterCount} parameters, got {parameters.Length}", nameof(parameters));
+    }
+
+    /// <summary>Checks the row range of a gradient or evaluation call and that parameters were loaded for it.</summary>
+    public static void CheckCall(int rows, bool parametersLoaded, int start, int count)
+    {
         if (start < 0 || count < 0 || start > rows - count)
             throw new ArgumentOutOfRangeException(nameof(count), $"rows [{start}, {start}+{count}) are outside the {rows} loaded rows");
+        if (!parametersLoaded)
+            throw new InvalidOperationException($"no parameters loaded: call {nameof(IGradientKernel.LoadParameters)} first");
     }
 
     public static void CheckGradient(ModelShape shape, Span<float> gradient)
@@ -37,15 +44,22 @@ internal static class KernelArguments
             throw new ArgumentException($"optimizer was created for {length} parameters, got parameters[{parameters.Length}] and gradient[{gradient.Length}]");
     }
 
-    /// <summary>Checks a <see cref="IComputeBackend.LinearCombination"/> call.</summary>
-    public static void CheckLinearCombination(ReadOnlySpan<float> coefficients, IReadOnlyList<float[]> inputs, Span<float> output)
+    /// <summary>Checks a <see cref="IOptimizerKernel.ImportState"/> call.</summary>
+    public static void CheckOptimizerState(OptimizerSettings settings, int length, OptimizerState state)
     {
-        if (coefficients.Length != inputs.Count)
-            throw new ArgumentException($"{coefficients.Length} coefficients for {inputs.Count} inputs", nameof(coefficients));
-        for (int j = 0; j < inputs.Count; j++)
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(state.Slots, nameof(state));
+        if (state.Kind != settings.Kind)
+            throw new ArgumentException($"cannot import {state.Kind} state into a {settings.Kind} optimizer", nameof(state));
+        int slots = OptimizerState.SlotCount(settings.Kind);
+        if (state.Slots.Length != slots)
+            throw new ArgumentException($"{settings.Kind} state has {slots} slots, got {state.Slots.Length}", nameof(state));
+        for (int i = 0; i < slots; i++)
         {
-            if (inputs[j].Length != output.Length)
-                throw new ArgumentException($"input {j} has {inputs[j].Length} floats, output has {output.Length}", nameof(inputs));
+            if (state.Slots[i]?.Length != length)
+                throw new ArgumentException($"state slot {i} holds {state.Slots[i]?.Length ?? 0} floats; the optimizer was created for {length}", nameof(state));
         }
+        if (state.Steps < 0)
+            throw new ArgumentException($"state has {state.Steps} steps; steps cannot be negative", nameof(state));
     }
 }

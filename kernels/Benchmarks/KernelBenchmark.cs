@@ -1,15 +1,13 @@
 using System.Diagnostics;
 using System.Runtime;
-using System.Numerics.Tensors;
-using ILGPU.Runtime;
 
 namespace GpuPs.Kernels;
 
 /// <summary>
 /// Times the kernels on the SIMD backend, the ILGPU CPU accelerator and CUDA (when present), in this process:
-/// warm-up runs, then the median of several Stopwatch-timed runs. ILGPU loss/gradient, LinearCombination and
-/// optimizer timings include the host↔device transfers each call makes (what a worker pays); axpy is device-only,
-/// the baseline for the accelerator's raw speed. Blocking; uses the whole machine (run nothing else meanwhile).
+/// warm-up runs, then the median of several Stopwatch-timed runs. ILGPU timings include the host↔device transfers
+/// each call makes (what a worker or server pays): a loss+gradient case is one plain worker step (load the parameters,
+/// add the batch's gradient, read it back). Blocking; uses the whole machine (run nothing else meanwhile).
 /// </summary>
 public static class KernelBenchmark
 {
@@ -52,7 +50,6 @@ public static class KernelBenchmark
     private static IEnumerable<Case> Cases(KernelBenchmarkOptions o)
     {
         int n = o.VectorLength;
-        yield return new Case($"axpy {Size(n)}", 3.0 * n * sizeof(float), "B", Axpy(n));
         var models = new[]
         {
             new ModelShape(ModelKind.Logistic, o.Features, 2),
@@ -61,7 +58,6 @@ public static class KernelBenchmark
         };
         foreach (var shape in models)
             yield return new Case($"{shape.Kind} loss+gradient {o.Rows}x{o.Features}", GradientFlops(shape, o.Rows), "FLOP", b => Gradient(b, shape, o.Rows));
-        yield return new Case($"LinearCombination {o.CombinedVectors}x{Size(n)}", (o.CombinedVectors + 1.0) * n * sizeof(float), "B", b => Combination(b, o.CombinedVectors, n));
         foreach (var kind in new[] { OptimizerKind.Sgd, OptimizerKind.Momentum, OptimizerKind.Adam })
         {
             // Reads parameters, gradient and state, writes parameters and state.
@@ -116,20 +112,6 @@ public static class KernelBenchmark
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
-    /// <summary>y += a·x: host TensorPrimitives on SIMD, device buffers (no transfers) on ILGPU.</summary>
-    private static Func<IComputeBackend, Prepared> Axpy(int n) => backend =>
-    {
-        var x = Filled(n, 1);
-        if (backend is not IlgpuBackend ilgpu)
-        {
-            var y = Filled(n, 2);
-            return new Prepared(() => TensorPrimitives.MultiplyAdd(x, 1e-6f, y, y));
-        }
-        var deviceX = ilgpu.Accelerator.Allocate1D(x);
-        var deviceY = ilgpu.Accelerator.Allocate1D(Filled(n, 2));
-        return new Prepared(() => ilgpu.Axpy(1e-6f, deviceX.View, deviceY.View), deviceX, deviceY);
-    };
-
     private static Prepared Gradient(IComputeBackend backend, ModelShape shape, int rows)
     {
         var random = new Random(1);
@@ -141,15 +123,12 @@ public static class KernelBenchmark
         kernel.SetData(features, labels);
         var parameters = shape.Kind == ModelKind.Mlp ? ModelInitializer.Initialize(shape, 1) : Filled(shape.ParameterCount, 3, 0.1f);
         var gradient = new float[shape.ParameterCount];
-        return new Prepared(() => kernel.LossAndGradient(parameters, 0, rows, gradient), kernel);
-    }
-
-    private static Prepared Combination(IComputeBackend backend, int inputCount, int n)
-    {
-        var inputs = Enumerable.Range(0, inputCount).Select(j => Filled(n, 10 + j)).ToArray();
-        var coefficients = Filled(inputCount, 4);
-        var output = new float[n];
-        return new Prepared(() => backend.LinearCombination(coefficients, inputs, output));
+        return new Prepared(() =>
+        {
+            kernel.LoadParameters(parameters);
+            kernel.AddGradient(0, rows);
+            kernel.ReadGradient(gradient);
+        }, kernel);
     }
 
     private static Prepared Optimizer(IComputeBackend backend, OptimizerKind kind, int n)

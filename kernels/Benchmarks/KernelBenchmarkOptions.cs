@@ -9,10 +9,8 @@ public sealed record KernelBenchmarkOptions
     /// <summary>Classes of the softmax and MLP models (logistic is binary).</summary>
     public int Classes { get; init; } = 10;
     public int Hidden { get; init; } = 64;
-    /// <summary>Length of the vectors of axpy, LinearCombination and the optimizer updates.</summary>
+    /// <summary>Length of the parameter vector of the optimizer updates.</summary>
     public int VectorLength { get; init; } = 1 << 20;
-    /// <summary>Inputs of the LinearCombination case.</summary>
-    public int CombinedVectors { get; init; } = 3;
     /// <summary>Untimed runs first, at least this many (the first one compiles ILGPU kernels).</summary>
     public int Warmup { get; init; } = 2;
     /// <summary>

@@ -12,9 +12,6 @@ namespace GpuPs.Kernels;
 public sealed class IlgpuBackend : IComputeBackend
 {
     private readonly Context _context;
-    private readonly DeviceArray<float> _combinationInputs;
-    private readonly DeviceArray<float> _combinationCoefficients;
-    private readonly DeviceArray<float> _combinationOutput;
 
     /// <summary>Takes ownership of <paramref name="context"/> and creates the accelerator for <paramref name="device"/>.</summary>
     internal IlgpuBackend(Context context, Device device, AcceleratorChoice kind)
@@ -27,9 +24,6 @@ public sealed class IlgpuBackend : IComputeBackend
             : $"{Accelerator.Name} ({kind})";
         Kernels = new IlgpuKernels(Accelerator);
         Launch = new LaunchPlan(Accelerator);
-        _combinationInputs = new DeviceArray<float>(Accelerator);
-        _combinationCoefficients = new DeviceArray<float>(Accelerator);
-        _combinationOutput = new DeviceArray<float>(Accelerator);
     }
 
     public AcceleratorChoice Kind { get; }
@@ -49,48 +43,8 @@ public sealed class IlgpuBackend : IComputeBackend
 
     public IOptimizerKernel CreateOptimizer(OptimizerSettings settings, int length) => new IlgpuOptimizer(this, settings, length);
 
-    /// <summary>Uploads the inputs stacked into one device buffer, combines them on the device, downloads the result.</summary>
-    public void LinearCombination(ReadOnlySpan<float> coefficients, IReadOnlyList<float[]> inputs, Span<float> output)
-    {
-        KernelArguments.CheckLinearCombination(coefficients, inputs, output);
-        int n = output.Length;
-        if (inputs.Count == 0 || n == 0)
-        {
-            output.Clear();
-            return;
-        }
-        lock (DeviceLock)
-        {
-            Accelerator.Bind();
-            var stacked = _combinationInputs.View(checked(inputs.Count * n));
-            for (int j = 0; j < inputs.Count; j++) stacked.SubView(j * n, n).CopyFromCPU(inputs[j]);
-            var result = _combinationOutput.View(n);
-            var split = Launch.Split(n);
-            Kernels.LinearCombination(split.Threads, split, _combinationCoefficients.Upload(coefficients), stacked, result);
-            result.CopyToCPU(output);
-        }
-    }
-
-    /// <summary>
-    /// <c>y += a·x</c> on device buffers, waiting for completion: the device-only baseline of
-    /// <see cref="KernelBenchmark"/> (no transfers).
-    /// </summary>
-    internal void Axpy(float a, ArrayView<float> x, ArrayView<float> y)
-    {
-        lock (DeviceLock)
-        {
-            Accelerator.Bind();
-            var split = Launch.Split(x.IntLength);
-            Kernels.Axpy(split.Threads, split, a, x, y);
-            Accelerator.Synchronize();
-        }
-    }
-
     public void Dispose()
     {
-        _combinationInputs.Dispose();
-        _combinationCoefficients.Dispose();
-        _combinationOutput.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
     }

@@ -13,8 +13,6 @@ internal sealed class IlgpuKernels
     private readonly Accelerator _accelerator;
     private readonly Lazy<Action<Index1D, WorkSplit, RowBatch, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>>>[] _forward;
     private readonly Lazy<Action<Index1D, WorkSplit, DenseGradientArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>>> _denseGradient;
-    private readonly Lazy<Action<Index1D, WorkSplit, ArrayView<float>, ArrayView<float>, ArrayView<float>>> _linearCombination;
-    private readonly Lazy<Action<Index1D, WorkSplit, float, ArrayView<float>, ArrayView<float>>> _axpy;
     private readonly Lazy<Action<Index1D, WorkSplit, OptimizerStepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>>[] _optimizer;
 
     public IlgpuKernels(Accelerator accelerator)
@@ -23,8 +21,6 @@ internal sealed class IlgpuKernels
         // Indexed by ModelKind.
         _forward = [Load(GradientDeviceKernels.LogisticForward), Load(GradientDeviceKernels.SoftmaxForward), Load(GradientDeviceKernels.MlpForward)];
         _denseGradient = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, DenseGradientArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GradientDeviceKernels.DenseGradient));
-        _linearCombination = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, ArrayView<float>, ArrayView<float>, ArrayView<float>>(VectorDeviceKernels.LinearCombination));
-        _axpy = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, float, ArrayView<float>, ArrayView<float>>(VectorDeviceKernels.Axpy));
         // Indexed by OptimizerKind.
         _optimizer = [Load(OptimizerDeviceKernels.Sgd), Load(OptimizerDeviceKernels.Momentum), Load(OptimizerDeviceKernels.Adam)];
     }
@@ -34,10 +30,6 @@ internal sealed class IlgpuKernels
         _forward[(int)kind].Value;
 
     public Action<Index1D, WorkSplit, DenseGradientArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>> DenseGradient => _denseGradient.Value;
-
-    public Action<Index1D, WorkSplit, ArrayView<float>, ArrayView<float>, ArrayView<float>> LinearCombination => _linearCombination.Value;
-
-    public Action<Index1D, WorkSplit, float, ArrayView<float>, ArrayView<float>> Axpy => _axpy.Value;
 
     public Action<Index1D, WorkSplit, OptimizerStepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Optimizer(OptimizerKind kind) =>
         _optimizer[(int)kind].Value;

@@ -60,6 +60,40 @@ public sealed class IlgpuOptimizer : IOptimizerKernel
         }
     }
 
+    /// <summary>Downloads the state vectors (one parameter-sized copy each).</summary>
+    public OptimizerState ExportState()
+    {
+        var slots = new float[OptimizerState.SlotCount(Settings.Kind)][];
+        lock (_backend.DeviceLock)
+        {
+            _backend.Accelerator.Bind();
+            for (int i = 0; i < slots.Length; i++)
+            {
+                slots[i] = new float[Length];
+                if (Length > 0) Slot(i).View(Length).CopyToCPU(slots[i]);
+            }
+        }
+        return new OptimizerState(Settings.Kind, Steps, slots);
+    }
+
+    /// <summary>Uploads the state vectors (one parameter-sized copy each).</summary>
+    public void ImportState(OptimizerState state)
+    {
+        KernelArguments.CheckOptimizerState(Settings, Length, state);
+        if (Length > 0)
+        {
+            lock (_backend.DeviceLock)
+            {
+                _backend.Accelerator.Bind();
+                for (int i = 0; i < state.Slots.Length; i++) Slot(i).View(Length).CopyFromCPU(state.Slots[i]);
+            }
+        }
+        Steps = state.Steps;
+    }
+
+    /// <summary>State vector <paramref name="index"/> in <see cref="OptimizerState"/> order: m (or the velocity), then v.</summary>
+    private DeviceArray<float> Slot(int index) => index == 0 ? _first : _second;
+
     public void Dispose()
     {
         lock (_backend.DeviceLock)

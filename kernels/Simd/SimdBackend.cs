@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -7,7 +6,7 @@ namespace GpuPs.Kernels;
 /// <summary>
 /// The plain C# backend: <see cref="TensorPrimitives"/> on the host CPU. The fastest CPU path (the ILGPU CPU
 /// accelerator emulates GPU threads and does not vectorize) and the reference for the other backends.
-/// Thread-safe: kernel objects are independent; <see cref="LinearCombination"/> has no shared state.
+/// Thread-safe: kernel objects are independent.
 /// </summary>
 public sealed class SimdBackend : IComputeBackend
 {
@@ -18,13 +17,6 @@ public sealed class SimdBackend : IComputeBackend
     public IGradientKernel CreateGradientKernel(ModelShape shape) => new SimdGradientKernel(shape);
 
     public IOptimizerKernel CreateOptimizer(OptimizerSettings settings, int length) => new SimdOptimizer(settings, length);
-
-    public void LinearCombination(ReadOnlySpan<float> coefficients, IReadOnlyList<float[]> inputs, Span<float> output)
-    {
-        KernelArguments.CheckLinearCombination(coefficients, inputs, output);
-        output.Clear();
-        for (int j = 0; j < inputs.Count; j++) TensorPrimitives.MultiplyAdd(inputs[j], coefficients[j], output, output);
-    }
 
     public void Dispose() { }
 

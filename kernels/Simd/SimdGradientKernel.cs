@@ -5,22 +5,30 @@ namespace GpuPs.Kernels;
 /// <summary>
 /// <see cref="IGradientKernel"/> on the host CPU, one row at a time with <see cref="TensorPrimitives"/> dot products
 /// and multiply-adds (SIMD) over the feature and hidden dimensions. Single-threaded: parallelism comes from one
-/// kernel per worker thread. Allocation-free after <see cref="SetData"/>: all scratch is sized by the shape.
-/// It is also the reference the ILGPU backend is tested against.
+/// kernel per worker thread. Allocation-free after <see cref="SetData"/>: all scratch is sized by the shape. Per step
+/// it copies the parameter vector in once (<see cref="LoadParameters"/>) and the accumulator out once per
+/// <see cref="ReadGradient"/>. It is also the reference the ILGPU backend is tested against.
 /// </summary>
 public sealed class SimdGradientKernel : IGradientKernel
 {
-    private readonly float[] _gradientSum;   // g of the current call, before scale/accumulate
+    private readonly float[] _parameters;    // the loaded step's parameters
+    private readonly float[] _accumulator;   // Σ scale · g since the last read or load; stale while _accumulatorEmpty
+    private readonly float[] _gradientSum;   // g of the current call, before scaling
     private readonly float[] _outputs;       // per-row logits, turned into residuals p - y (Classes; 1 for logistic)
     private readonly float[] _hidden;        // MLP: per-row ReLU activations
     private readonly float[] _hiddenDelta;   // MLP: per-row dLoss/dActivation
     private float[] _features = [];
     private int[] _labels = [];
+    private bool _parametersLoaded;
+    // Emptying is a flag rather than a clear: the first add after it overwrites the accumulator instead.
+    private bool _accumulatorEmpty = true;
 
     public SimdGradientKernel(ModelShape shape)
     {
         shape.Validate();
         Shape = shape;
+        _parameters = new float[shape.ParameterCount];
+        _accumulator = new float[shape.ParameterCount];
         _gradientSum = new float[shape.ParameterCount];
         _outputs = new float[shape.Kind == ModelKind.Logistic ? 1 : shape.Classes];
         _hidden = new float[shape.Hidden];
@@ -39,26 +47,47 @@ public sealed class SimdGradientKernel : IGradientKernel
         _labels = labels.ToArray();
     }
 
-    public double LossAndGradient(ReadOnlySpan<float> parameters, int start, int count, Span<float> gradient, float scale = 1f, bool accumulate = false)
+    public void LoadParameters(ReadOnlySpan<float> parameters)
     {
-        KernelArguments.CheckCall(Shape, Rows, parameters, start, count);
-        KernelArguments.CheckGradient(Shape, gradient);
-        Array.Clear(_gradientSum);
-        double loss = 0;
-        for (int row = start; row < start + count; row++) loss += Row(parameters, row, backpropagate: true, out _);
-        if (accumulate) TensorPrimitives.MultiplyAdd(_gradientSum, scale, gradient, gradient);
-        else TensorPrimitives.Multiply(_gradientSum, scale, gradient);
+        KernelArguments.CheckParameters(Shape, parameters);
+        parameters.CopyTo(_parameters);
+        _parametersLoaded = true;
+        _accumulatorEmpty = true;
+    }
+
+    public double AddGradient(int start, int count, float scale = 1f)
+    {
+        KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
+        if (count == 0) return 0;
+        double loss = GradientSum(start, count);
+        if (_accumulatorEmpty) TensorPrimitives.Multiply(_gradientSum, scale, _accumulator);
+        else TensorPrimitives.MultiplyAdd(_gradientSum, scale, _accumulator, _accumulator);
+        _accumulatorEmpty = false;
         return loss;
     }
 
-    public EvaluationResult Evaluate(ReadOnlySpan<float> parameters, int start, int count)
+    public double ComputeAndDiscardGradient(int start, int count)
     {
-        KernelArguments.CheckCall(Shape, Rows, parameters, start, count);
+        KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
+        return count == 0 ? 0 : GradientSum(start, count);
+    }
+
+    public void ReadGradient(Span<float> gradient)
+    {
+        KernelArguments.CheckGradient(Shape, gradient);
+        if (_accumulatorEmpty) gradient.Clear();
+        else _accumulator.CopyTo(gradient);
+        _accumulatorEmpty = true;
+    }
+
+    public EvaluationResult Evaluate(int start, int count)
+    {
+        KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
         double loss = 0;
         int correct = 0;
         for (int row = start; row < start + count; row++)
         {
-            loss += Row(parameters, row, backpropagate: false, out int predicted);
+            loss += Row(row, backpropagate: false, out int predicted);
             if (predicted == _labels[row]) correct++;
         }
         return new EvaluationResult(loss, correct, count);
@@ -66,16 +95,26 @@ public sealed class SimdGradientKernel : IGradientKernel
 
     public void Dispose() { }
 
-    /// <summary>Loss of one row; with <paramref name="backpropagate"/> also adds its gradient to <see cref="_gradientSum"/>.</summary>
-    private double Row(ReadOnlySpan<float> parameters, int row, bool backpropagate, out int predicted) => Shape.Kind switch
+    /// <summary>Sets <see cref="_gradientSum"/> to the gradient sum over the rows and returns their loss sum.</summary>
+    private double GradientSum(int start, int count)
     {
-        ModelKind.Logistic => LogisticRow(parameters, row, backpropagate, out predicted),
-        ModelKind.Softmax => SoftmaxRow(parameters, row, backpropagate, out predicted),
-        _ => MlpRow(parameters, row, backpropagate, out predicted),
+        Array.Clear(_gradientSum);
+        double loss = 0;
+        for (int row = start; row < start + count; row++) loss += Row(row, backpropagate: true, out _);
+        return loss;
+    }
+
+    /// <summary>Loss of one row; with <paramref name="backpropagate"/> also adds its gradient to <see cref="_gradientSum"/>.</summary>
+    private double Row(int row, bool backpropagate, out int predicted) => Shape.Kind switch
+    {
+        ModelKind.Logistic => LogisticRow(row, backpropagate, out predicted),
+        ModelKind.Softmax => SoftmaxRow(row, backpropagate, out predicted),
+        _ => MlpRow(row, backpropagate, out predicted),
     };
 
-    private double LogisticRow(ReadOnlySpan<float> parameters, int row, bool backpropagate, out int predicted)
+    private double LogisticRow(int row, bool backpropagate, out int predicted)
     {
+        ReadOnlySpan<float> parameters = _parameters;
         int features = Shape.Features;
         ReadOnlySpan<float> x = _features.AsSpan(row * features, features);
         int label = _labels[row];
@@ -91,8 +130,9 @@ public sealed class SimdGradientKernel : IGradientKernel
         return HostLossMath.BinaryCrossEntropy(z, label);
     }
 
-    private double SoftmaxRow(ReadOnlySpan<float> parameters, int row, bool backpropagate, out int predicted)
+    private double SoftmaxRow(int row, bool backpropagate, out int predicted)
     {
+        ReadOnlySpan<float> parameters = _parameters;
         int features = Shape.Features;
         ReadOnlySpan<float> x = _features.AsSpan(row * features, features);
         double loss = DenseForwardLoss(parameters, x, features, _labels[row], out predicted);
@@ -100,8 +140,9 @@ public sealed class SimdGradientKernel : IGradientKernel
         return loss;
     }
 
-    private double MlpRow(ReadOnlySpan<float> parameters, int row, bool backpropagate, out int predicted)
+    private double MlpRow(int row, bool backpropagate, out int predicted)
     {
+        ReadOnlySpan<float> parameters = _parameters;
         int features = Shape.Features, hidden = Shape.Hidden;
         ReadOnlySpan<float> x = _features.AsSpan(row * features, features);
         int layer2Start = hidden * features + hidden;

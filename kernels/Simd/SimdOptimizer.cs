@@ -90,5 +90,23 @@ public sealed class SimdOptimizer : IOptimizerKernel
         }
     }
 
+    public OptimizerState ExportState() => new(Settings.Kind, Steps, Slots().Select(slot => slot.ToArray()).ToArray());
+
+    public void ImportState(OptimizerState state)
+    {
+        KernelArguments.CheckOptimizerState(Settings, Length, state);
+        var slots = Slots();
+        for (int i = 0; i < slots.Length; i++) state.Slots[i].CopyTo(slots[i], 0);
+        Steps = state.Steps;
+    }
+
+    /// <summary>The state vectors in <see cref="OptimizerState"/> order.</summary>
+    private float[][] Slots() => Settings.Kind switch
+    {
+        OptimizerKind.Sgd => [],
+        OptimizerKind.Momentum => [_first],
+        _ => [_first, _second],
+    };
+
     public void Dispose() { }
 }

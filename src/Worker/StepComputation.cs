@@ -11,15 +11,15 @@ namespace GpuPs.Worker;
 /// <summary>
 /// One worker's step: compute the gradient of each held partition's batch with the kernel and push what the mode's
 /// <see cref="IWorkerPushPolicy"/> says — one weighted sum per step (plain, coded: the encode c_i = Σ_j B[i,j] g_j is
-/// fused into the kernel's scale/accumulate), or one message per partition while the next one computes
-/// (multi-message). Owns the gradient buffers; one instance per worker loop, not thread-safe.
+/// fused into the kernel's scaled accumulation), or one message per partition while the next one computes
+/// (multi-message). The parameters go to the device once per step and the gradient accumulates there: one download per
+/// message. Owns the message buffers; one instance per worker loop, not thread-safe.
 /// </summary>
 public sealed class StepComputation(
     PartitionPlan plan, IGradientKernel kernel, IWorkerPushPolicy policy, IWorkerStepHook hook,
     ShardedParameterClient client, WorkerReport report, ILogger log)
 {
     private readonly float[][] _buffers = new float[policy.PushesEachPartition ? plan.Held.Count : 1][];
-    private float[]? _discarded;
 
     /// <summary>The step being computed (reported in heartbeats).</summary>
     public long Current { get; private set; }
@@ -38,22 +38,23 @@ public sealed class StepComputation(
         var compute = TimeSpan.Zero;
         var pushes = new List<Task<bool>>();
         double stepLoss = 0;
+        kernel.LoadParameters(parameters);
         try
         {
             for (int h = 0; h < load; h++)
             {
                 computeCancelled.ThrowIfCancellationRequested();
-                var gradient = Buffer(policy.PushesEachPartition ? h : 0);
-                bool accumulate = !policy.PushesEachPartition && h > 0;
                 var watch = Stopwatch.StartNew();
-                // A throttled worker's extra runs write a scratch buffer: the step's buffer may hold earlier partitions.
+                // A throttled worker's extra runs discard their gradient: the accumulator may hold earlier partitions.
                 for (int run = 1; run < hook.ComputeRuns; run++)
-                    Gradient(h, step, parameters, _discarded ??= new float[gradient.Length], scale: 1f, accumulate: false);
-                double loss = Gradient(h, step, parameters, gradient, policy.Weight(h), accumulate);
+                    foreach (var range in plan.Batch(h, step)) kernel.ComputeAndDiscardGradient(range.Start, range.Count);
+                double loss = 0;
+                foreach (var range in plan.Batch(h, step)) loss += kernel.AddGradient(range.Start, range.Count, policy.Weight(h));
+                if (policy.PushesEachPartition) kernel.ReadGradient(Buffer(h));
                 compute += watch.Elapsed;
                 await hook.AfterPartitionAsync(computeCancelled).ConfigureAwait(false);
                 if (policy.PushesEachPartition)
-                    pushes.Add(PushAsync(policy.Header(step, h, loss), gradient, pushCancelled));
+                    pushes.Add(PushAsync(policy.Header(step, h, loss), Buffer(h), pushCancelled));
                 else
                     stepLoss += policy.Weight(h) * loss;
             }
@@ -65,7 +66,10 @@ public sealed class StepComputation(
             throw;
         }
         if (!policy.PushesEachPartition)
+        {
+            kernel.ReadGradient(Buffer(0));
             pushes.Add(PushAsync(policy.Header(step, null, stepLoss), Buffer(0), pushCancelled));
+        }
         hook.EndStep(compute);
         report.ComputeSeconds += compute.TotalSeconds;
 
@@ -74,18 +78,6 @@ public sealed class StepComputation(
         report.PushSeconds += pushWatch.Elapsed.TotalSeconds;
         report.Steps++;
         return finished.Any(f => f);
-    }
-
-    /// <summary>Loss sum of held partition h's batch; gradient = (accumulate ? gradient : 0) + scale · gradient sum.</summary>
-    private double Gradient(int h, long step, float[] parameters, float[] gradient, float scale, bool accumulate)
-    {
-        double loss = 0;
-        foreach (var range in plan.Batch(h, step))
-        {
-            loss += kernel.LossAndGradient(parameters, range.Start, range.Count, gradient, scale, accumulate);
-            accumulate = true;
-        }
-        return loss;
     }
 
     /// <summary>Pushes one message to every shard and counts what they did with it; true when the job finished.</summary>

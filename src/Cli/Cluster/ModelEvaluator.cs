@@ -17,8 +17,12 @@ public sealed class ModelEvaluator : IDisposable
         _test.SetData(data.Test.Features, data.Test.Labels);
     }
 
-    public (EvaluationResult Train, EvaluationResult Test) Evaluate(ReadOnlySpan<float> parameters) =>
-        (_train.Evaluate(parameters, 0, _train.Rows), _test.Evaluate(parameters, 0, _test.Rows));
+    public (EvaluationResult Train, EvaluationResult Test) Evaluate(ReadOnlySpan<float> parameters)
+    {
+        _train.LoadParameters(parameters);
+        _test.LoadParameters(parameters);
+        return (_train.Evaluate(0, _train.Rows), _test.Evaluate(0, _test.Rows));
+    }
 
     public void Dispose()
     {
