@@ -16,6 +16,8 @@ namespace GpuPs.Benchmarks.Micro;
 public class CodedDecodeBenchmarks
 {
     private const int Length = 1 << 20, Workers = 8;
+    private IComputeBackend _backend = null!;
+    private ShardModel _model = null!;
     private CodedAggregator _aggregator = null!;
     private WorkerSlot[] _slots = null!;
     private float[] _coded = null!;
@@ -30,11 +32,19 @@ public class CodedDecodeBenchmarks
     {
         var code = GradientCodeFactory.Create("cyclic", Workers, Stragglers);
         _slots = Enumerable.Range(0, Workers).Select(i => new WorkerSlot(i) { Registered = true }).ToArray();
-        var optimizer = Accelerators.Create(AcceleratorChoice.Simd).CreateOptimizer(new OptimizerSettings(OptimizerKind.Sgd, 1e-6f), Length);
-        _aggregator = new CodedAggregator(new ShardModel(new float[Length], optimizer), _slots, long.MaxValue, code, Logger.None);
+        _backend = Accelerators.Create(AcceleratorChoice.Simd);
+        _model = new ShardModel(new float[Length], _backend.CreateOptimizer(new OptimizerSettings(OptimizerKind.Sgd, 1e-6f), Length));
+        _aggregator = new CodedAggregator(_model, _slots, long.MaxValue, code, Logger.None);
         var random = new Random(2);
         _coded = Enumerable.Range(0, Length).Select(_ => (float)random.NextDouble()).ToArray();
         _sum = new double[Length];
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _model.Dispose();
+        _backend.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "one float64 multiply-add")]

@@ -15,6 +15,7 @@ namespace GpuPs.Benchmarks.Micro;
 public class PushPathBenchmarks
 {
     private const int Length = 1 << 20;
+    private IComputeBackend _backend = null!;
     private ParameterShard _shard = null!;
     private float[][] _gradients = null!;
     private float[] _copy = null!;
@@ -33,8 +34,8 @@ public class PushPathBenchmarks
             HeartbeatTimeoutMs = int.MaxValue, StepTimeoutMs = 5_000,
         };
         var info = ShardLayout.Compute(Length, 1)[0];
-        _shard = new ParameterShard(new ShardOptions(job, info, new OptimizerSettings(OptimizerKind.Sgd, 1e-6f), new float[Length]),
-            Accelerators.Create(AcceleratorChoice.Simd), Logger.None);
+        _backend = Accelerators.Create(AcceleratorChoice.Simd);
+        _shard = new ParameterShard(new ShardOptions(job, info, new OptimizerSettings(OptimizerKind.Sgd, 1e-6f), new float[Length]), _backend, Logger.None);
         for (int w = 0; w < Workers; w++) _shard.Register(new RegisterRequest { RequestedWorkerId = w });
         var random = new Random(1);
         _gradients = Enumerable.Range(0, Workers).Select(_ => Enumerable.Range(0, Length).Select(_ => (float)random.NextDouble()).ToArray()).ToArray();
@@ -42,7 +43,11 @@ public class PushPathBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _shard.Dispose();
+    public void Cleanup()
+    {
+        _shard.Dispose();
+        _backend.Dispose();
+    }
 
     [Benchmark(Baseline = true, Description = "copy each push once")]
     public void Copy()

@@ -4,6 +4,7 @@ using GpuPs.Cli.Bench;
 using GpuPs.Cli.Settings;
 using GpuPs.Kernels;
 using GpuPs.Server;
+using GpuPs.Benchmarks.Kernels;
 using GpuPs.Benchmarks.Wire;
 using Serilog.Events;
 using Spectre.Console;

@@ -1,4 +1,6 @@
-namespace GpuPs.Kernels;
+using GpuPs.Kernels;
+
+namespace GpuPs.Benchmarks.Kernels;
 
 /// <summary>Sizes and repetitions of <see cref="KernelBenchmark.Run"/>. Defaults: a realistic batch, ~60 s on 2 cores at most.</summary>
 public sealed record KernelBenchmarkOptions

@@ -1,6 +1,6 @@
-using GpuPs.Kernels;
+using GpuPs.Benchmarks.Kernels;
 
-namespace GpuPs.Kernels.Tests;
+namespace GpuPs.Integration.Tests.Bench;
 
 public sealed class KernelBenchmarkTests
 {

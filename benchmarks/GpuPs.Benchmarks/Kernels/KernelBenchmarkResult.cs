@@ -1,4 +1,6 @@
-namespace GpuPs.Kernels;
+using GpuPs.Kernels;
+
+namespace GpuPs.Benchmarks.Kernels;
 
 /// <summary>
 /// One timed kernel on one backend: median wall time of the warm repetitions, the ratio to the SIMD backend's median

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Runtime;
 
-namespace GpuPs.Kernels;
+using GpuPs.Kernels;
+
+namespace GpuPs.Benchmarks.Kernels;
 
 /// <summary>
 /// Times the kernels on the SIMD backend, the ILGPU CPU accelerator and CUDA (when present), in this process:
