@@ -25,6 +25,7 @@ namespace GpuPs.Kernels;
 /// </remarks>
 public interface IGradientKernel : IDisposable
 {
+    /// <summary>The model whose loss and gradient this kernel computes; fixed at creation.</summary>
     ModelShape Shape { get; }
 
     /// <summary>Rows loaded by <see cref="SetData"/>.</summary>
@@ -78,6 +79,8 @@ public interface IGradientKernel : IDisposable
 /// <summary>Sums over evaluated rows.</summary>
 public readonly record struct EvaluationResult(double LossSum, int Correct, int Rows)
 {
+    /// <summary>Loss per row, <c>LossSum / Rows</c>; NaN when no rows were evaluated.</summary>
     public double MeanLoss => Rows == 0 ? double.NaN : LossSum / Rows;
+    /// <summary>Fraction of rows classified correctly, in [0, 1]; NaN when no rows were evaluated.</summary>
     public double Accuracy => Rows == 0 ? double.NaN : (double)Correct / Rows;
 }

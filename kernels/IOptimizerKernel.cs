@@ -1,6 +1,18 @@
 namespace GpuPs.Kernels;
 
-public enum OptimizerKind { Sgd, Momentum, Adam }
+/// <summary>
+/// Update rule of an optimizer, written below with g the gradient after weight decay (<see cref="SimdOptimizer"/> has
+/// the full formulas). Decides the number of state vectors (<see cref="OptimizerState.SlotCount"/>).
+/// </summary>
+public enum OptimizerKind
+{
+    /// <summary>Plain SGD, <c>p -= lr·g</c>; no state.</summary>
+    Sgd,
+    /// <summary>Heavy-ball momentum, <c>v = μ·v + g; p -= lr·v</c>; one state vector (the velocity).</summary>
+    Momentum,
+    /// <summary>Adam with bias correction; two state vectors (m, v) and the step count t.</summary>
+    Adam,
+}
 
 /// <summary>Hyper-parameters of an optimizer. Defaults are the usual ones.</summary>
 public sealed record OptimizerSettings(
@@ -19,10 +31,17 @@ public sealed record OptimizerSettings(
 /// </summary>
 public interface IOptimizerKernel : IDisposable
 {
+    /// <summary>The hyper-parameters given at creation; fixed (not part of the exported state).</summary>
     OptimizerSettings Settings { get; }
+    /// <summary>Length of the parameter and gradient vectors, fixed at creation.</summary>
     int Length { get; }
     /// <summary>Number of steps applied so far (Adam's t).</summary>
     long Steps { get; }
+    /// <summary>
+    /// One step in place: updates <paramref name="parameters"/> and the state with the mean
+    /// <paramref name="gradient"/>, and increments <see cref="Steps"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Either span's length is not <see cref="Length"/>.</exception>
     void Apply(Span<float> parameters, ReadOnlySpan<float> gradient);
 
     /// <summary>

@@ -26,8 +26,10 @@ public sealed class IlgpuBackend : IComputeBackend
         Launch = new LaunchPlan(Accelerator);
     }
 
+    /// <inheritdoc />
     public AcceleratorChoice Kind { get; }
 
+    /// <inheritdoc />
     public string DeviceName { get; }
 
     internal Accelerator Accelerator { get; }
@@ -39,10 +41,13 @@ public sealed class IlgpuBackend : IComputeBackend
     /// <summary>Held for every sequence of device operations: one accelerator stream is shared by all kernel objects.</summary>
     internal object DeviceLock { get; } = new();
 
+    /// <inheritdoc />
     public IGradientKernel CreateGradientKernel(ModelShape shape) => new IlgpuGradientKernel(this, shape);
 
+    /// <inheritdoc />
     public IOptimizerKernel CreateOptimizer(OptimizerSettings settings, int length) => new IlgpuOptimizer(this, settings, length);
 
+    /// <summary>Disposes the accelerator, then the context; dispose the kernel objects created from it first.</summary>
     public void Dispose()
     {
         Accelerator.Dispose();

@@ -55,10 +55,13 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         }
     }
 
+    /// <inheritdoc />
     public ModelShape Shape { get; }
 
+    /// <inheritdoc />
     public int Rows { get; private set; }
 
+    /// <inheritdoc />
     public void SetData(ReadOnlySpan<float> features, ReadOnlySpan<int> labels)
     {
         int rows = KernelArguments.CheckData(Shape, features, labels);
@@ -71,6 +74,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         Rows = rows;
     }
 
+    /// <inheritdoc />
     public void LoadParameters(ReadOnlySpan<float> parameters)
     {
         KernelArguments.CheckParameters(Shape, parameters);
@@ -83,6 +87,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         _accumulatorEmpty = true;
     }
 
+    /// <inheritdoc />
     public double AddGradient(int start, int count, float scale = 1f)
     {
         KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
@@ -92,12 +97,14 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         return loss;
     }
 
+    /// <inheritdoc />
     public double ComputeAndDiscardGradient(int start, int count)
     {
         KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
         return count == 0 ? 0 : Gradient(start, count, _discarded, scale: 1f, accumulate: false);
     }
 
+    /// <inheritdoc />
     public void ReadGradient(Span<float> gradient)
     {
         KernelArguments.CheckGradient(Shape, gradient);
@@ -114,6 +121,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         _accumulatorEmpty = true;
     }
 
+    /// <inheritdoc />
     public EvaluationResult Evaluate(int start, int count)
     {
         KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
@@ -199,6 +207,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         return new EvaluationResult(loss, correct, count);
     }
 
+    /// <summary>Frees this kernel's device buffers; call it before disposing the backend.</summary>
     public void Dispose()
     {
         lock (_backend.DeviceLock)

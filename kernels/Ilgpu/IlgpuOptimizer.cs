@@ -36,10 +36,14 @@ public sealed class IlgpuOptimizer : IOptimizerKernel
         }
     }
 
+    /// <inheritdoc />
     public OptimizerSettings Settings { get; }
+    /// <inheritdoc />
     public int Length { get; }
+    /// <inheritdoc />
     public long Steps { get; private set; }
 
+    /// <inheritdoc />
     public void Apply(Span<float> parameters, ReadOnlySpan<float> gradient)
     {
         KernelArguments.CheckOptimizerStep(Length, parameters, gradient);
@@ -94,6 +98,7 @@ public sealed class IlgpuOptimizer : IOptimizerKernel
     /// <summary>State vector <paramref name="index"/> in <see cref="OptimizerState"/> order: m (or the velocity), then v.</summary>
     private DeviceArray<float> Slot(int index) => index == 0 ? _first : _second;
 
+    /// <summary>Frees the device buffers (parameters, gradient, state); call it before disposing the backend.</summary>
     public void Dispose()
     {
         lock (_backend.DeviceLock)

@@ -23,6 +23,10 @@ public sealed class SimdGradientKernel : IGradientKernel
     // Emptying is a flag rather than a clear: the first add after it overwrites the accumulator instead.
     private bool _accumulatorEmpty = true;
 
+    /// <summary>
+    /// A kernel for <paramref name="shape"/> with its scratch allocated, no data and no parameters loaded.
+    /// </summary>
+    /// <exception cref="ArgumentException">The shape is impossible (see <see cref="ModelShape.Validate"/>).</exception>
     public SimdGradientKernel(ModelShape shape)
     {
         shape.Validate();
@@ -35,8 +39,10 @@ public sealed class SimdGradientKernel : IGradientKernel
         _hiddenDelta = new float[shape.Hidden];
     }
 
+    /// <inheritdoc />
     public ModelShape Shape { get; }
 
+    /// <inheritdoc />
     public int Rows => _labels.Length;
 
     /// <summary>Copies the data into arrays this kernel owns.</summary>
@@ -47,6 +53,7 @@ public sealed class SimdGradientKernel : IGradientKernel
         _labels = labels.ToArray();
     }
 
+    /// <inheritdoc />
     public void LoadParameters(ReadOnlySpan<float> parameters)
     {
         KernelArguments.CheckParameters(Shape, parameters);
@@ -55,6 +62,7 @@ public sealed class SimdGradientKernel : IGradientKernel
         _accumulatorEmpty = true;
     }
 
+    /// <inheritdoc />
     public double AddGradient(int start, int count, float scale = 1f)
     {
         KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
@@ -66,12 +74,14 @@ public sealed class SimdGradientKernel : IGradientKernel
         return loss;
     }
 
+    /// <inheritdoc />
     public double ComputeAndDiscardGradient(int start, int count)
     {
         KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
         return count == 0 ? 0 : GradientSum(start, count);
     }
 
+    /// <inheritdoc />
     public void ReadGradient(Span<float> gradient)
     {
         KernelArguments.CheckGradient(Shape, gradient);
@@ -80,6 +90,7 @@ public sealed class SimdGradientKernel : IGradientKernel
         _accumulatorEmpty = true;
     }
 
+    /// <inheritdoc />
     public EvaluationResult Evaluate(int start, int count)
     {
         KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
@@ -93,6 +104,7 @@ public sealed class SimdGradientKernel : IGradientKernel
         return new EvaluationResult(loss, correct, count);
     }
 
+    /// <summary>Does nothing: the kernel holds only managed arrays.</summary>
     public void Dispose() { }
 
     /// <summary>Sets <see cref="_gradientSum"/> to the gradient sum over the rows and returns their loss sum.</summary>

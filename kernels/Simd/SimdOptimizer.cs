@@ -17,6 +17,8 @@ public sealed class SimdOptimizer : IOptimizerKernel
     private readonly float[] _second;   // Adam's v
     private readonly float[] _scratch;  // decayed gradient g'
 
+    /// <summary>An optimizer for <paramref name="length"/> parameters, its state zero, <see cref="Steps"/> 0.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
     public SimdOptimizer(OptimizerSettings settings, int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
@@ -28,10 +30,14 @@ public sealed class SimdOptimizer : IOptimizerKernel
         _scratch = settings.WeightDecay != 0 ? new float[length] : [];
     }
 
+    /// <inheritdoc />
     public OptimizerSettings Settings { get; }
+    /// <inheritdoc />
     public int Length { get; }
+    /// <inheritdoc />
     public long Steps { get; private set; }
 
+    /// <inheritdoc />
     public void Apply(Span<float> parameters, ReadOnlySpan<float> gradient)
     {
         KernelArguments.CheckOptimizerStep(Length, parameters, gradient);
@@ -90,8 +96,10 @@ public sealed class SimdOptimizer : IOptimizerKernel
         }
     }
 
+    /// <inheritdoc />
     public OptimizerState ExportState() => new(Settings.Kind, Steps, Slots().Select(slot => slot.ToArray()).ToArray());
 
+    /// <inheritdoc />
     public void ImportState(OptimizerState state)
     {
         KernelArguments.CheckOptimizerState(Settings, Length, state);
@@ -108,5 +116,6 @@ public sealed class SimdOptimizer : IOptimizerKernel
         _ => [_first, _second],
     };
 
+    /// <summary>Does nothing: the optimizer holds only managed arrays.</summary>
     public void Dispose() { }
 }

@@ -31,6 +31,9 @@ public sealed class TrainingWorker : IAsyncDisposable
     private readonly Func<Registration, IWorkerStepHook>? _stepHook;
     private ILogger _log;
 
+    /// <param name="options">The servers to join and the call deadlines and retries.</param>
+    /// <param name="backend">The compute device; it stays the caller's, to dispose after the worker.</param>
+    /// <param name="log">Where the worker logs; every line carries its worker id once it has one.</param>
     /// <param name="connect">Opens the connection to the shard at an address (<see cref="GrpcShardClient.Connect"/>).</param>
     /// <param name="stepHook">Shapes each step (null: the job's straggler model, <see cref="StragglerStepHook"/>).</param>
     public TrainingWorker(WorkerOptions options, IComputeBackend backend, ILogger log, Func<string, ShardConnection> connect,
@@ -133,5 +136,8 @@ public sealed class TrainingWorker : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Closes the connections to every shard. The compute backend is the caller's and stays open.
+    /// </summary>
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 }

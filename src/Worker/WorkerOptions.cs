@@ -5,6 +5,7 @@ namespace GpuPs.Worker;
 /// <param name="RequestedWorkerId">-1: the server assigns an id; else rejoin as this id.</param>
 /// <param name="CallTimeout">Deadline of each call; a pull waiting for stragglers is simply repeated.</param>
 /// <param name="MaxRetries">Consecutive failed attempts of one call (server unreachable) before the worker gives up.</param>
+/// <param name="Host">Node the worker runs on: informational at registration, and part of its client token.</param>
 public sealed record WorkerOptions(
     IReadOnlyList<string> Servers,
     int RequestedWorkerId = -1,

@@ -3,7 +3,9 @@ namespace GpuPs.Worker;
 /// <summary>What one worker did in a run.</summary>
 public sealed class WorkerReport(int workerId, string device)
 {
+    /// <summary>The id the servers gave this worker, 0..workers-1.</summary>
     public int WorkerId { get; } = workerId;
+    /// <summary>The compute device it ran on, as <c>IComputeBackend.DeviceName</c> describes it.</summary>
     public string Device { get; } = device;
     /// <summary>Steps whose contribution this worker computed and pushed.</summary>
     public long Steps { get; set; }
@@ -22,7 +24,16 @@ public sealed class WorkerReport(int workerId, string device)
 
     /// <summary>Pushes to several shards complete concurrently.</summary>
     public void AddBytesPushed(long bytes) => Interlocked.Add(ref _bytesPushed, bytes);
+    /// <summary>
+    /// Real gradient-kernel time of the steps it pushed, in seconds: without injected delays, pulls, pushes, and
+    /// without abandoned steps.
+    /// </summary>
     public double ComputeSeconds { get; set; }
+    /// <summary>Wall time spent waiting for pulled parameters, in seconds.</summary>
     public double PullSeconds { get; set; }
+    /// <summary>
+    /// Wall time from the end of a step's compute until all its pushes completed, in seconds (per-partition pushes that
+    /// overlap the compute count only for what remains).
+    /// </summary>
     public double PushSeconds { get; set; }
 }

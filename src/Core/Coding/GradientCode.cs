@@ -26,15 +26,25 @@ public abstract class GradientCode : IGradientCode
         _decoder = new GradientDecoder(this);
     }
 
+    /// <inheritdoc />
     public string Name { get; }
+    /// <inheritdoc />
     public string Construction { get; }
+    /// <inheritdoc />
     public int Workers => _b.GetLength(0);
+    /// <inheritdoc />
     public int Stragglers { get; }
+    /// <inheritdoc />
     public int Partitions => _b.GetLength(1);
+    /// <inheritdoc />
     public int MinResponders => Workers - Stragglers;
+    /// <inheritdoc />
     public double this[int worker, int partition] => _b[worker, partition];
+    /// <inheritdoc />
     public IReadOnlyList<int> PartitionsOf(int worker) => _partitionsOf[worker];
+    /// <inheritdoc />
     public bool IsAssigned(int worker, int partition) => _b[worker, partition] != 0;
+    /// <inheritdoc />
     public DecodeResult Decode(IReadOnlyList<int> responders) => _decoder.Decode(responders);
 
     /// <summary>Checks 1 ≤ n ≤ <see cref="GradientDecoder.MaxWorkers"/> and 0 ≤ s &lt; n.</summary>

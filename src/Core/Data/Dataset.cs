@@ -59,6 +59,7 @@ public sealed class Dataset
     /// <summary>Class of each row, in [0, ClassCount).</summary>
     public int[] Labels { get; }
 
+    /// <summary>Features per row, at least 1.</summary>
     public int FeatureCount { get; }
 
     /// <summary>Number of classes the data set is labelled with; a subset may not contain all of them.</summary>
@@ -70,6 +71,7 @@ public sealed class Dataset
     /// <summary>Display name of each class (from a file header where it had them, else the original label).</summary>
     public IReadOnlyList<string> ClassNames { get; }
 
+    /// <summary>Number of rows, the length of <see cref="Labels"/>; may be 0.</summary>
     public int Rows => Labels.Length;
 
     /// <summary>The features of row <paramref name="i"/>.</summary>
@@ -95,5 +97,6 @@ public sealed class Dataset
         return new Dataset(name ?? Name, features, labels, FeatureCount, ClassCount, LabelValues, ClassNames);
     }
 
+    /// <summary>Name and shape for logs, e.g. <c>digits (1797 rows x 64 features, 10 classes)</c>.</summary>
     public override string ToString() => $"{Name} ({Rows} rows x {FeatureCount} features, {ClassCount} classes)";
 }

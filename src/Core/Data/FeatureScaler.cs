@@ -21,6 +21,7 @@ public sealed class FeatureScaler
     /// <summary>Population standard deviation of each feature; 1 for a feature that is constant.</summary>
     public IReadOnlyList<float> Std => _std;
 
+    /// <summary>Number of features it was fitted on; <see cref="Apply"/> accepts only data sets with as many.</summary>
     public int FeatureCount => _mean.Length;
 
     /// <summary>Computes per-feature mean and standard deviation of <paramref name="train"/> (in double precision).</summary>

@@ -16,7 +16,9 @@ public sealed class PreparedData
         Scaler = scaler;
     }
 
+    /// <summary>The data-set spec it was loaded from (a <see cref="DatasetCatalog.AcceptedForms"/> form).</summary>
     public string Spec { get; }
+    /// <summary>The seed of generated data and of the shuffle that made the split.</summary>
     public ulong Seed { get; }
 
     /// <summary>Standardised, shuffled training rows; partition them with <see cref="DataPartitioner"/>.</summary>
@@ -28,7 +30,9 @@ public sealed class PreparedData
     /// <summary>The training statistics, for standardising further data the same way.</summary>
     public FeatureScaler Scaler { get; }
 
+    /// <summary>Features per row, the same in both sets.</summary>
     public int FeatureCount => Train.FeatureCount;
+    /// <summary>Classes of the whole data set, the same in both sets; either set may lack rows of some.</summary>
     public int ClassCount => Train.ClassCount;
 
     /// <summary>

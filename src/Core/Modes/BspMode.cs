@@ -12,20 +12,30 @@ namespace GpuPs.Core.Modes;
 /// </summary>
 public sealed class BspMode : ISyncMode
 {
+    /// <inheritdoc />
     public SyncMode Mode => SyncMode.Bsp;
+    /// <inheritdoc />
     public string Name => "bsp";
+    /// <inheritdoc />
     public bool IsStepSynchronous => true;
+    /// <inheritdoc />
     public bool ToleratesStragglers => false;
+    /// <inheritdoc />
     public bool ResumesAtShardStep => true;
 
+    /// <inheritdoc />
     public int PartitionsPerWorker(int stragglers) => 1;
 
+    /// <inheritdoc />
     public int WorstCaseResponders(int workers, int stragglers) => workers;
 
+    /// <inheritdoc />
     public IGradientCode Assignment(JobSpec job) => new UncodedAssignment(job.Workers);
 
+    /// <inheritdoc />
     public IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
         new QuorumAggregator(model, workers, job.Steps, quorum: job.Workers);
 
+    /// <inheritdoc />
     public IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => StepSumPushPolicy.Plain(plan, workerId);
 }

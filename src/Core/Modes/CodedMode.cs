@@ -12,22 +12,31 @@ namespace GpuPs.Core.Modes;
 /// </summary>
 public sealed class CodedMode : ISyncMode
 {
+    /// <inheritdoc />
     public SyncMode Mode => SyncMode.Coded;
+    /// <inheritdoc />
     public string Name => "coded";
+    /// <inheritdoc />
     public bool IsStepSynchronous => true;
+    /// <inheritdoc />
     public bool ToleratesStragglers => true;
+    /// <inheritdoc />
     public bool ResumesAtShardStep => false;
 
+    /// <inheritdoc />
     public int PartitionsPerWorker(int stragglers) => stragglers + 1;
 
+    /// <inheritdoc />
     public int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
 
     /// <summary>The job's code ("auto": fractional repetition where (s+1) | n, whose decode weights are 0/1, else cyclic).</summary>
     public IGradientCode Assignment(JobSpec job) => JobCode(job);
 
+    /// <inheritdoc />
     public IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
         new CodedAggregator(model, workers, job.Steps, Assignment(job), log);
 
+    /// <inheritdoc />
     public IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => StepSumPushPolicy.Coded(plan, workerId);
 
     /// <summary>The gradient code a coded or multi-message job names.</summary>

@@ -13,20 +13,30 @@ namespace GpuPs.Core.Modes;
 /// </summary>
 public sealed class MultiMessageMode : ISyncMode
 {
+    /// <inheritdoc />
     public SyncMode Mode => SyncMode.MultiMessage;
+    /// <inheritdoc />
     public string Name => "multi-message";
+    /// <inheritdoc />
     public bool IsStepSynchronous => true;
+    /// <inheritdoc />
     public bool ToleratesStragglers => true;
+    /// <inheritdoc />
     public bool ResumesAtShardStep => false;
 
+    /// <inheritdoc />
     public int PartitionsPerWorker(int stragglers) => stragglers + 1;
 
+    /// <inheritdoc />
     public int WorstCaseResponders(int workers, int stragglers) => workers;
 
+    /// <inheritdoc />
     public IGradientCode Assignment(JobSpec job) => CodedMode.JobCode(job);
 
+    /// <inheritdoc />
     public IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
         new MultiMessageAggregator(model, workers, job.Steps, Assignment(job));
 
+    /// <inheritdoc />
     public IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => new PartitionPushPolicy(plan, workerId);
 }

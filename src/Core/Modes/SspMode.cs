@@ -12,20 +12,30 @@ namespace GpuPs.Core.Modes;
 /// </summary>
 public sealed class SspMode : ISyncMode
 {
+    /// <inheritdoc />
     public SyncMode Mode => SyncMode.Ssp;
+    /// <inheritdoc />
     public string Name => "ssp";
+    /// <inheritdoc />
     public bool IsStepSynchronous => false;
+    /// <inheritdoc />
     public bool ToleratesStragglers => false;
+    /// <inheritdoc />
     public bool ResumesAtShardStep => false;
 
+    /// <inheritdoc />
     public int PartitionsPerWorker(int stragglers) => 1;
 
+    /// <inheritdoc />
     public int WorstCaseResponders(int workers, int stragglers) => workers;
 
+    /// <inheritdoc />
     public IGradientCode Assignment(JobSpec job) => new UncodedAssignment(job.Workers);
 
+    /// <inheritdoc />
     public IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
         new AsyncAggregator(model, workers, job.Steps, job.Staleness);
 
+    /// <inheritdoc />
     public IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => StepSumPushPolicy.Plain(plan, workerId);
 }

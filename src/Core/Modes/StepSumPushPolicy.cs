@@ -25,9 +25,12 @@ public sealed class StepSumPushPolicy : IWorkerPushPolicy
     /// <summary>The coded vector of row <paramref name="workerId"/> of B.</summary>
     public static StepSumPushPolicy Coded(PartitionPlan plan, int workerId) => new(plan, workerId, codeRow: workerId, plan.StepRows);
 
+    /// <inheritdoc />
     public bool PushesEachPartition => false;
 
+    /// <inheritdoc />
     public float Weight(int h) => _codeRow is null ? 1f : _plan.Weights[h];
 
+    /// <inheritdoc />
     public PushHeader Header(long step, int? h, double lossSum) => new(_workerId, step, 0, _rows, lossSum, CodeRow: _codeRow);
 }

@@ -18,8 +18,12 @@ namespace GpuPs.Protocol;
 /// </remarks>
 public static class ParameterServerMethods
 {
+    /// <summary>Fully qualified service name, as in proto/gpups.proto; part of every method's path.</summary>
     public const string ServiceName = "gpups.v1.ParameterServer";
 
+    /// <summary>
+    /// Register: joins the job; the reply carries the worker id, the job and the shard's current step.
+    /// </summary>
     public static readonly Method<RegisterRequest, RegisterReply> Register =
         new(MethodType.Unary, ServiceName, nameof(Register), Protobuf(RegisterRequest.Parser), Protobuf(RegisterReply.Parser));
 
@@ -34,9 +38,13 @@ public static class ParameterServerMethods
             Raw(PushChunkFrame.Parse),
             Protobuf(PushReply.Parser));
 
+    /// <summary>
+    /// Heartbeat: liveness; a worker silent for longer than the job's heartbeat timeout is evicted.
+    /// </summary>
     public static readonly Method<HeartbeatRequest, HeartbeatReply> Heartbeat =
         new(MethodType.Unary, ServiceName, nameof(Heartbeat), Protobuf(HeartbeatRequest.Parser), Protobuf(HeartbeatReply.Parser));
 
+    /// <summary>Status: the shard's progress and counters.</summary>
     public static readonly Method<StatusRequest, StatusReply> Status =
         new(MethodType.Unary, ServiceName, nameof(Status), Protobuf(StatusRequest.Parser), Protobuf(StatusReply.Parser));
 

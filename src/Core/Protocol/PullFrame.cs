@@ -32,9 +32,13 @@ public sealed class PullFrame : IWireFrame, IDisposable
         return new PullFrame(ArrayPool<float>.Shared.Rent(length), length);
     }
 
+    /// <summary>Step of the values: the number of updates the shard had applied.</summary>
     public long Step { get; set; }
+    /// <summary>Index of the shard the values belong to.</summary>
     public int Shard { get; set; }
+    /// <summary>Index of the shard's first parameter in the full parameter vector.</summary>
     public long Offset { get; set; }
+    /// <summary>The job has run all its steps; these are the final parameters.</summary>
     public bool Finished { get; set; }
 
     /// <summary>Number of floats in <see cref="Values"/>.</summary>
@@ -94,6 +98,10 @@ public sealed class PullFrame : IWireFrame, IDisposable
         return new PullFrame(buffer, length) { Step = step, Shard = shard, Offset = offset, Finished = finished };
     }
 
+    /// <summary>
+    /// Returns the buffer to the pool; <see cref="Values"/> throws <see cref="ObjectDisposedException"/> afterwards.
+    /// Calling it again does nothing.
+    /// </summary>
     public void Dispose()
     {
         if (_buffer is { } buffer)

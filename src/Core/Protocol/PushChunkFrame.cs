@@ -35,6 +35,10 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
     /// <summary>Element offset of the chunk within the shard.</summary>
     public long Offset { get; }
 
+    /// <summary>
+    /// The chunk's slice of the gradient sum, float32: borrowed memory for a constructed frame, a pooled buffer for a
+    /// parsed one; empty once a parsed frame is disposed.
+    /// </summary>
     public ReadOnlyMemory<float> Values { get; private set; }
 
     /// <summary>Size of the protobuf encoding in bytes.</summary>
@@ -99,6 +103,10 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
         return new PushChunkFrame(new PushHeader(workerId, step, shard, sampleCount, lossSum, codeRow, partition), offset, buffer, length);
     }
 
+    /// <summary>
+    /// Returns a parsed frame's pooled buffer and empties <see cref="Values"/>; does nothing for a constructed frame,
+    /// which only borrows. Calling it again does nothing.
+    /// </summary>
     public void Dispose()
     {
         if (_rented is { } rented)

@@ -1,6 +1,11 @@
 namespace GpuPs.Protocol;
 
 /// <summary>The header fields of a pushed gradient (see <c>PushChunk</c> in proto/gpups.proto).</summary>
+/// <param name="WorkerId">The pushing worker's id, 0..workers-1.</param>
+/// <param name="Step">The step (parameter version) the gradient was computed at.</param>
+/// <param name="Shard">Index of the shard the push is for; the client fills it in per shard.</param>
+/// <param name="SampleCount">Rows behind the gradient sum; the shard divides by the total of what it combines.</param>
+/// <param name="LossSum">Sum of the per-row losses, weighted like the gradient; for monitoring.</param>
 /// <param name="CodeRow">Coded mode: the row of B the values were encoded with; null otherwise.</param>
 /// <param name="Partition">Multi-message mode: the one data partition the values belong to; null otherwise.</param>
 public readonly record struct PushHeader(int WorkerId, long Step, int Shard, long SampleCount, double LossSum, int? CodeRow = null, int? Partition = null);

@@ -34,6 +34,11 @@ public static class JobSpecRules
             throw new ArgumentException($"parameter count {job.ParameterCount} does not match the model ({shape.ParameterCount})");
     }
 
+    /// <summary>
+    /// The kernel shape of the job's model (hidden width only for an MLP, else 0); not validated, see
+    /// <see cref="ModelShape.Validate"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model is unspecified or unknown.</exception>
     public static ModelShape ToModelShape(JobSpec job) => new(
         job.Model switch
         {
@@ -44,6 +49,8 @@ public static class JobSpecRules
         },
         job.Features, job.Classes, job.Model == WireModel.Mlp ? job.Hidden : 0);
 
+    /// <summary>The wire (proto) value of a kernel model kind.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is not a defined model.</exception>
     public static WireModel ToWire(KernelModel kind) => kind switch
     {
         KernelModel.Logistic => WireModel.Logistic,

@@ -14,6 +14,15 @@ public sealed class PartitionPlan
     private readonly int[] _rows;         // rows of held partition h
     private readonly int _batchSize;
 
+    /// <summary>
+    /// Splits <paramref name="train"/> into <c>code.Partitions</c> contiguous partitions and copies the rows of those
+    /// that worker <paramref name="workerId"/> holds into <see cref="Data"/>.
+    /// </summary>
+    /// <param name="train">The shuffled, standardised training rows, identical on every worker.</param>
+    /// <param name="code">The job's assignment: which partitions each worker holds, with which weights.</param>
+    /// <param name="workerId">Row of <paramref name="code"/> this plan is for, 0..n-1.</param>
+    /// <param name="batchSize">Rows each partition contributes per step; 0 or more than it holds: all of them.</param>
+    /// <exception cref="ArgumentException">The training set has fewer rows than there are partitions.</exception>
     public PartitionPlan(Dataset train, IGradientCode code, int workerId, int batchSize)
     {
         var ranges = DataPartitioner.Partition(train.Rows, code.Partitions);

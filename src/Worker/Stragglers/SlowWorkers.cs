@@ -66,10 +66,16 @@ public sealed record SlowWorkers
         return chosen;
     }
 
+    /// <summary>
+    /// Same <see cref="Count"/>, and either both seeded or both listing the same ids (compared element-wise).
+    /// </summary>
     public bool Equals(SlowWorkers? other) =>
         other is not null && Count == other.Count
         && (_ids is null ? other._ids is null : other._ids is not null && _ids.AsSpan().SequenceEqual(other._ids));
 
+    /// <summary>
+    /// A hash of <see cref="Count"/> and the listed ids, consistent with <see cref="Equals(SlowWorkers?)"/>.
+    /// </summary>
     public override int GetHashCode()
     {
         var hash = new HashCode();

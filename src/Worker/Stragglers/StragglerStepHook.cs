@@ -13,18 +13,23 @@ public sealed class StragglerStepHook(StragglerInjector injector, int workerId, 
     private int _load = 1;
     private TimeSpan _delay;
 
+    /// <summary>The job's straggler model that this hook draws the worker's delays and repeats from.</summary>
     public StragglerInjector Injector { get; } = injector;
 
+    /// <inheritdoc />
     public int ComputeRuns => Injector.ComputeRepeats(workerId);
 
+    /// <inheritdoc />
     public void BeginStep(long step, int load)
     {
         (_step, _load) = (step, load);
         _delay = Injector.StepDelay(workerId, step, load, _typical.PerPartition);
     }
 
+    /// <inheritdoc />
     public Task AfterPartitionAsync(CancellationToken cancellationToken) =>
         Injector.AfterPartitionAsync(workerId, _step, _load, _delay, cancellationToken, time);
 
+    /// <inheritdoc />
     public void EndStep(TimeSpan compute) => _typical.Record(compute, _load);
 }
