@@ -10,36 +10,21 @@ namespace GpuPs.Core.Modes;
 /// Gradient coding (Tandon et al. 2017): worker i computes the s + 1 partitions of its code row and pushes
 /// c_i = Σ_j B[i,j] g_j; the shard closes the step on the first responder set that decodes, with the exact gradient.
 /// </summary>
-public sealed class CodedMode : ISyncMode
+public sealed class CodedMode() : SyncModeBase(SyncMode.Coded, "coded", isStepSynchronous: true, toleratesStragglers: true)
 {
     /// <inheritdoc />
-    public SyncMode Mode => SyncMode.Coded;
-    /// <inheritdoc />
-    public string Name => "coded";
-    /// <inheritdoc />
-    public bool IsStepSynchronous => true;
-    /// <inheritdoc />
-    public bool ToleratesStragglers => true;
-    /// <inheritdoc />
-    public bool ResumesAtShardStep => false;
+    public override int PartitionsPerWorker(int stragglers) => stragglers + 1;
 
     /// <inheritdoc />
-    public int PartitionsPerWorker(int stragglers) => stragglers + 1;
-
-    /// <inheritdoc />
-    public int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
+    public override int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
 
     /// <summary>The job's code ("auto": fractional repetition where (s+1) | n, whose decode weights are 0/1, else cyclic).</summary>
-    public IGradientCode Assignment(JobSpec job) => JobCode(job);
+    public override IGradientCode Assignment(JobSpec job) => JobCode(job);
 
     /// <inheritdoc />
-    public IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
         new CodedAggregator(model, workers, job.Steps, Assignment(job), log);
 
     /// <inheritdoc />
-    public IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => StepSumPushPolicy.Coded(plan, workerId);
-
-    /// <summary>The gradient code a coded or multi-message job names.</summary>
-    internal static IGradientCode JobCode(JobSpec job) =>
-        GradientCodeFactory.Create(string.IsNullOrEmpty(job.Code) ? "auto" : job.Code, job.Workers, job.Stragglers);
+    public override IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => StepSumPushPolicy.Coded(plan, workerId);
 }

@@ -11,32 +11,18 @@ namespace GpuPs.Core.Modes;
 /// assignment and push each one as it finishes; the step closes when the messages cover every partition, so the work a
 /// slow-but-alive worker did finish still counts.
 /// </summary>
-public sealed class MultiMessageMode : ISyncMode
+public sealed class MultiMessageMode() : SyncModeBase(SyncMode.MultiMessage, "multi-message", isStepSynchronous: true, toleratesStragglers: true)
 {
     /// <inheritdoc />
-    public SyncMode Mode => SyncMode.MultiMessage;
-    /// <inheritdoc />
-    public string Name => "multi-message";
-    /// <inheritdoc />
-    public bool IsStepSynchronous => true;
-    /// <inheritdoc />
-    public bool ToleratesStragglers => true;
-    /// <inheritdoc />
-    public bool ResumesAtShardStep => false;
+    public override int PartitionsPerWorker(int stragglers) => stragglers + 1;
 
     /// <inheritdoc />
-    public int PartitionsPerWorker(int stragglers) => stragglers + 1;
+    public override IGradientCode Assignment(JobSpec job) => JobCode(job);
 
     /// <inheritdoc />
-    public int WorstCaseResponders(int workers, int stragglers) => workers;
-
-    /// <inheritdoc />
-    public IGradientCode Assignment(JobSpec job) => CodedMode.JobCode(job);
-
-    /// <inheritdoc />
-    public IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
         new MultiMessageAggregator(model, workers, job.Steps, Assignment(job));
 
     /// <inheritdoc />
-    public IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => new PartitionPushPolicy(plan, workerId);
+    public override IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => new PartitionPushPolicy(plan, workerId);
 }
