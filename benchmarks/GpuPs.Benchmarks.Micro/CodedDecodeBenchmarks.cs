@@ -30,8 +30,9 @@ public class CodedDecodeBenchmarks
     {
         var code = GradientCodeFactory.Create("cyclic", Workers, Stragglers);
         _slots = Enumerable.Range(0, Workers).Select(i => new WorkerSlot(i) { Registered = true }).ToArray();
-        var optimizer = Accelerators.Create(AcceleratorChoice.Simd).CreateOptimizer(new OptimizerSettings(OptimizerKind.Sgd, 1e-6f), Length);
-        _aggregator = new CodedAggregator(new ShardModel(new float[Length], optimizer), _slots, long.MaxValue, code, Logger.None);
+        var backend = Accelerators.Create(AcceleratorChoice.Simd);
+        var model = new ShardModel(new float[Length], () => backend.CreateOptimizer(new OptimizerSettings(OptimizerKind.Sgd, 1e-6f), Length), Logger.None);
+        _aggregator = new CodedAggregator(model, _slots, long.MaxValue, code, Logger.None);
         var random = new Random(2);
         _coded = Enumerable.Range(0, Length).Select(_ => (float)random.NextDouble()).ToArray();
         _sum = new double[Length];

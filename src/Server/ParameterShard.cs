@@ -45,7 +45,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _job = options.Job;
         Info = options.Shard;
         _log = log.ForContext("Shard", Info.Index);
-        _model = new ShardModel((float[])options.InitialParameters.Clone(), backend.CreateOptimizer(options.Optimizer, options.InitialParameters.Length));
+        _model = new ShardModel((float[])options.InitialParameters.Clone(),
+            () => backend.CreateOptimizer(options.Optimizer, options.InitialParameters.Length), _log);
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
         _mode = SyncModes.Of(_job.Mode);
         _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
@@ -143,6 +144,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     {
         try
         {
+            ValidateHeader(header);
             PushOutcome outcome;
             lock (_gate)
             {
@@ -237,6 +239,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 MeanLoss = _model.LastMeanLoss,
                 MaxStalenessSeen = _aggregator.MaxStalenessSeen,
                 PushesDroppedLate = _aggregator.LatePushesDropped,
+                UpdatesSkipped = _model.UpdatesSkipped,
             };
             reply.StepSeconds.AddRange(_steps.Select(s => s.Seconds));
             reply.StepLoss.AddRange(_steps.Select(s => s.Loss));
@@ -253,19 +256,30 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         lock (_gate) _model.Dispose();
     }
 
-    private void Validate(in PushHeader header, ReadOnlySpan<float> gradientSum)
+    /// <summary>The checks a push's header alone allows: made on its first chunk and again with the whole push.</summary>
+    private void ValidateHeader(in PushHeader header)
     {
         if (header.Shard != Info.Index)
             throw ShardException.Invalid($"push for shard {header.Shard} sent to shard {Info.Index}");
-        if (gradientSum.Length != _model.Length)
-            throw ShardException.Invalid($"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
-        if (header.SampleCount <= 0)
-            throw ShardException.Invalid($"sample count must be positive (got {header.SampleCount})");
+        if (header.SampleCount is <= 0 or > GradientLimits.MaxSampleCount)
+            throw ShardException.Invalid($"sample count must be 1 to {GradientLimits.MaxSampleCount} (got {header.SampleCount})");
         if (!double.IsFinite(header.LossSum))
             throw ShardException.Invalid($"loss sum is not finite ({header.LossSum})");
-        // MaxMagnitude propagates NaN and sees ±Inf: one SIMD pass instead of a scalar IsFinite loop.
-        if (gradientSum.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(gradientSum)))
+    }
+
+    private void Validate(in PushHeader header, ReadOnlySpan<float> gradientSum)
+    {
+        ValidateHeader(header);
+        if (gradientSum.Length != _model.Length)
+            throw ShardException.Invalid($"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
+        if (gradientSum.Length == 0) return;
+        // MaxMagnitude (the value of largest magnitude, with its sign) propagates NaN and sees ±Inf: one SIMD pass
+        // instead of a scalar IsFinite loop.
+        float largest = MathF.Abs(TensorPrimitives.MaxMagnitude(gradientSum));
+        if (!float.IsFinite(largest))
             throw ShardException.Invalid("gradient contains NaN or Inf values");
+        if (largest / (double)header.SampleCount > GradientLimits.MaxMeanGradient)
+            throw ShardException.Invalid($"gradient values up to {largest:G3} over {header.SampleCount} rows: a mean beyond the limit {GradientLimits.MaxMeanGradient:G3}");
     }
 
     private WorkerSlot Known(int workerId)
