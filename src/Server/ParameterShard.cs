@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Security.Cryptography;
+using System.Text;
 using GpuPs.Core.Aggregation;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Shards;
@@ -74,6 +76,12 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <summary>Completes when the job has run all its steps on this shard.</summary>
     public Task Finished => _finished.Task;
 
+    /// <summary>
+    /// Admits a worker. Without a requested id it gets the slot its client token already holds (a retried Register whose
+    /// reply was lost), else the first slot never registered. A requested id is granted when that slot was never
+    /// registered, when it was evicted (a restarted worker replaces the silent one), or when the same non-empty client
+    /// token holds it; a live slot of another client is refused (SlotTaken), so no client can take over a live worker.
+    /// </summary>
     public RegisterReply Register(RegisterRequest request)
     {
         lock (_gate)
@@ -84,13 +92,17 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 if (request.RequestedWorkerId >= _workers.Length)
                     throw ShardException.Invalid($"worker id {request.RequestedWorkerId} is out of range: the job has {_workers.Length} workers (ids 0..{_workers.Length - 1})");
                 slot = _workers[request.RequestedWorkerId];
+                if (slot.Registered && !slot.Evicted && !HeldBy(slot, request.ClientToken))
+                    throw new ShardException(ShardErrorKind.SlotTaken,
+                        $"worker {slot.Id} is held by another live client; its slot frees up once that client has been silent for {_job.HeartbeatTimeoutMs} ms and is evicted");
             }
             else
             {
                 // A retried Register (its reply was lost) must not take a second slot.
-                slot = _workers.FirstOrDefault(w => w.Registered && request.ClientToken.Length > 0 && w.ClientToken == request.ClientToken)
+                slot = _workers.FirstOrDefault(w => w.Registered && HeldBy(w, request.ClientToken))
                     ?? _workers.FirstOrDefault(w => !w.Registered)
-                    ?? throw new ShardException(ShardErrorKind.JobFull, $"the job already has all {_workers.Length} workers registered; rejoin with an explicit worker id");
+                    ?? throw new ShardException(ShardErrorKind.JobFull,
+                        $"the job already has all {_workers.Length} workers registered; a restarted worker rejoins under its old id (--worker-id), which frees up once the old one has been silent for {_job.HeartbeatTimeoutMs} ms and is evicted");
             }
             bool rejoin = slot.Registered;
             slot.Registered = true;
@@ -281,6 +293,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         if (largest / (double)header.SampleCount > GradientLimits.MaxMeanGradient)
             throw ShardException.Invalid($"gradient values up to {largest:G3} over {header.SampleCount} rows: a mean beyond the limit {GradientLimits.MaxMeanGradient:G3}");
     }
+
+    /// <summary>Whether <paramref name="clientToken"/> is the non-empty token <paramref name="slot"/> was registered with (compared in constant time).</summary>
+    private static bool HeldBy(WorkerSlot slot, string clientToken) =>
+        clientToken.Length > 0 && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(slot.ClientToken), Encoding.UTF8.GetBytes(clientToken));
 
     private WorkerSlot Known(int workerId)
     {

@@ -26,6 +26,7 @@ public static class WireStatus
         ShardErrorKind.InvalidRequest => StatusCode.InvalidArgument,
         ShardErrorKind.UnknownWorker => StatusCode.NotFound,
         ShardErrorKind.JobFull => StatusCode.ResourceExhausted,
+        ShardErrorKind.SlotTaken => StatusCode.PermissionDenied,
         ShardErrorKind.Unavailable => StatusCode.Unavailable,
         ShardErrorKind.Timeout => StatusCode.DeadlineExceeded,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
@@ -73,6 +74,7 @@ public static class WireStatus
                 new ShardException(ShardErrorKind.Unavailable, $"{e.StatusCode}: {detail}", e),
             StatusCode.NotFound => new ShardException(ShardErrorKind.UnknownWorker, detail, e),
             StatusCode.ResourceExhausted => new ShardException(ShardErrorKind.JobFull, detail, e),
+            StatusCode.PermissionDenied => new ShardException(ShardErrorKind.SlotTaken, detail, e),
             _ => new ShardException(ShardErrorKind.InvalidRequest, $"{e.StatusCode}: {detail}", e),
         };
     }

@@ -141,7 +141,7 @@ public class ServiceLoopbackTests
         Assert.Equal(gradient, received.Gradient);
     }
 
-    public static TheoryData<ShardErrorKind> ErrorKinds => [ShardErrorKind.InvalidRequest, ShardErrorKind.UnknownWorker, ShardErrorKind.JobFull];
+    public static TheoryData<ShardErrorKind> ErrorKinds => [ShardErrorKind.InvalidRequest, ShardErrorKind.UnknownWorker, ShardErrorKind.JobFull, ShardErrorKind.SlotTaken];
 
     [Theory]
     [MemberData(nameof(ErrorKinds))]
