@@ -29,6 +29,7 @@ public static class WireStatus
         ShardErrorKind.SlotTaken => StatusCode.PermissionDenied,
         ShardErrorKind.Unavailable => StatusCode.Unavailable,
         ShardErrorKind.Timeout => StatusCode.DeadlineExceeded,
+        ShardErrorKind.Unauthenticated => StatusCode.Unauthenticated,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -75,6 +76,7 @@ public static class WireStatus
             StatusCode.NotFound => new ShardException(ShardErrorKind.UnknownWorker, detail, e),
             StatusCode.ResourceExhausted => new ShardException(ShardErrorKind.JobFull, detail, e),
             StatusCode.PermissionDenied => new ShardException(ShardErrorKind.SlotTaken, detail, e),
+            StatusCode.Unauthenticated => new ShardException(ShardErrorKind.Unauthenticated, detail, e),
             _ => new ShardException(ShardErrorKind.InvalidRequest, $"{e.StatusCode}: {detail}", e),
         };
     }

@@ -23,4 +23,7 @@ public enum ShardErrorKind
 
     /// <summary>The call's deadline passed before the shard answered.</summary>
     Timeout,
+
+    /// <summary>The call carried no valid job token (see <see cref="GpuPs.Core.Security.JobToken"/>); it never reached the shard.</summary>
+    Unauthenticated,
 }

@@ -12,7 +12,7 @@ namespace GpuPs.Worker.Client;
 /// <remarks>
 /// <para>Usage:</para>
 /// <code>
-/// await using var client = new ShardedParameterClient(servers.Select(a => GrpcShardClient.Connect(a)).ToArray(), new(), log);
+/// await using var client = new ShardedParameterClient(servers.Select(a => GrpcShardClient.Connect(a, auth)).ToArray(), new(), log);
 /// var joined = await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
 /// var parameters = new float[joined.Job.ParameterCount];
 /// var pulled = await client.PullAsync(joined.Step, parameters, ct);              // blocks until every shard reached the step

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
+using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
+using GpuPs.Tests.Shared;
 using GpuPs.Protocol;
 using GpuPs.Server;
 using GpuPs.Worker.Transport;
@@ -21,7 +23,7 @@ public class ServiceLoopbackTests
     public async Task Pull_returns_the_shards_exact_values_and_header()
     {
         await using var server = await Server.StartAsync(new FakeShard(index: 2) { PullStep = 7, Finished = true });
-        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
         var destination = new float[Length];
 
         var result = await client.PullAsync(workerId: 1, minStep: 3, destination, CancellationToken.None);
@@ -35,7 +37,7 @@ public class ServiceLoopbackTests
     public async Task Chunked_push_arrives_exactly_once_and_whole()
     {
         await using var server = await Server.StartAsync(new FakeShard(index: 1));
-        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
         var gradient = RandomFloats(new Random(3), Length);
         var header = new PushHeader(WorkerId: 4, Step: 9, Shard: 1, SampleCount: 32, LossSum: 1.5, CodeRow: 4, Partition: 0);
 
@@ -102,7 +104,7 @@ public class ServiceLoopbackTests
         var rawPush = new Method<byte[], PushReply>(MethodType.ClientStreaming, ParameterServerMethods.ServiceName, "Push",
             Marshallers.Create(b => b, b => b), ParameterServerMethods.Push.ResponseMarshaller);
         using var channel = GrpcChannel.ForAddress(server.Address);
-        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(rawPush, null, Deadline());
+        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(rawPush, null, server.CallOptions());
 
         await call.RequestStream.WriteAsync(new PushChunk { Values = ByteString.CopyFrom(new byte[6]) }.ToByteArray());
         await call.RequestStream.CompleteAsync();
@@ -124,13 +126,13 @@ public class ServiceLoopbackTests
         using var channel = GrpcChannel.ForAddress(server.Address);
         var invoker = channel.CreateCallInvoker();
 
-        var reply = await invoker.AsyncUnaryCall(pull, null, Deadline(), new PullRequest { WorkerId = 0 });
+        var reply = await invoker.AsyncUnaryCall(pull, null, server.CallOptions(), new PullRequest { WorkerId = 0 });
         Assert.Equal(5, reply.Step);
         Assert.Equal(server.Shard.Parameters, MemoryMarshal.Cast<byte, float>(reply.Values.Span).ToArray());
 
         var gradient = RandomFloats(new Random(8), Length);
         var bytes = MemoryMarshal.AsBytes(gradient.AsSpan()).ToArray();
-        using var call = invoker.AsyncClientStreamingCall(push, null, Deadline());
+        using var call = invoker.AsyncClientStreamingCall(push, null, server.CallOptions());
         await call.RequestStream.WriteAsync(new PushChunk { WorkerId = 6, Step = 5, SampleCount = 2, LossSum = 0.25, Values = ByteString.CopyFrom(bytes[..400]) });
         await call.RequestStream.WriteAsync(new PushChunk { Offset = 100, Values = ByteString.CopyFrom(bytes[400..]) });
         await call.RequestStream.CompleteAsync();
@@ -149,22 +151,72 @@ public class ServiceLoopbackTests
     {
         var refusal = new ShardException(kind, $"refused with {kind}: do something else");
         await using var server = await Server.StartAsync(new FakeShard(index: 0) { Refusal = refusal });
-        await using var client = new GrpcShardClient(server.Address, SmallChunks);
-        var none = CancellationToken.None;
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
 
-        foreach (var call in new Func<Task>[]
-        {
-            () => client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, none),
-            () => client.PullAsync(0, 0, new float[Length], none),
-            () => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Length], none),
-            () => client.HeartbeatAsync(0, 0, none),
-            () => client.StatusAsync(none),
-        })
+        foreach (var call in EveryCall(client))
         {
             var e = await Assert.ThrowsAsync<ShardException>(call);
             Assert.Equal(kind, e.Kind);
             Assert.Contains(refusal.Message, e.Message);
         }
+    }
+
+    public static TheoryData<string> ForeignCredentials => ["no token", "another token"];
+
+    [Theory]
+    [MemberData(nameof(ForeignCredentials))]
+    public async Task Every_call_without_the_job_token_is_unauthenticated_and_never_reaches_the_shard(string credentials)
+    {
+        var log = new CapturedLog();
+        await using var server = await Server.StartAsync(new FakeShard(index: 0), log: log.Logger);
+        var auth = credentials == "no token" ? JobAuth.Insecure : JobAuth.WithToken(JobToken.Generate());
+        await using var client = new GrpcShardClient(server.Address, auth, SmallChunks);
+
+        foreach (var call in EveryCall(client))
+        {
+            var e = await Assert.ThrowsAsync<ShardException>(call);
+            Assert.Equal(ShardErrorKind.Unauthenticated, e.Kind);
+            Assert.Contains("no valid job token", e.Message);
+        }
+
+        Assert.Equal(0, server.Shard.Calls);
+        // One line per refusal at most (RefusalLog keeps it to one a second), and never a stack trace.
+        var refusals = log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Refused", StringComparison.Ordinal)).ToList();
+        Assert.InRange(refusals.Count, 1, 5);
+        Assert.All(refusals, r => Assert.Equal("no valid job token", CapturedLog.Property(r, "Reason")));
+        Assert.All(refusals, r => Assert.Null(r.Exception));
+    }
+
+    public static TheoryData<string> Authorizations => ["", "Basic {0}", "Bearer", "{0}", "Bearer {0}x", "Bearer x{0}", "Bearer {0}{0}"];
+
+    [Theory]
+    [MemberData(nameof(Authorizations))]
+    public async Task A_call_with_anything_but_bearer_and_the_token_is_UNAUTHENTICATED_on_the_wire(string authorization)
+    {
+        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        var invoker = channel.CreateCallInvoker();
+        var headers = new Metadata { { JobToken.MetadataKey, string.Format(authorization, server.Auth.Token!.Value) } };
+
+        var e = await Assert.ThrowsAsync<RpcException>(() =>
+            invoker.AsyncUnaryCall(ParameterServerMethods.Status, null, new CallOptions(headers, DateTime.UtcNow.AddSeconds(20)), new StatusRequest()).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+        // The scheme is case-insensitive, the token is not.
+        headers = new Metadata { { JobToken.MetadataKey, "bearer " + server.Auth.Token.Value } };
+        await invoker.AsyncUnaryCall(ParameterServerMethods.Status, null, new CallOptions(headers, DateTime.UtcNow.AddSeconds(20)), new StatusRequest());
+        Assert.Equal(1, server.Shard.Calls);
+    }
+
+    [Fact]
+    public async Task An_insecure_server_serves_calls_without_a_token_and_warns_that_it_does()
+    {
+        var log = new CapturedLog();
+        await using var server = await Server.StartAsync(new FakeShard(index: 0) { PullStep = 3 }, JobAuth.Insecure, log.Logger);
+        await using var client = new GrpcShardClient(server.Address, JobAuth.Insecure, SmallChunks);
+
+        Assert.Equal(3, (await client.PullAsync(0, 0, new float[Length], CancellationToken.None)).Step);
+        Assert.Contains(log.Events, e => e.Level == Serilog.Events.LogEventLevel.Warning && e.MessageTemplate.Text.Contains("WITHOUT AUTHENTICATION"));
     }
 
     public static TheoryData<PushOutcomeKind, StatusCode> RefusedPushes => new()
@@ -182,7 +234,7 @@ public class ServiceLoopbackTests
         var answer = new PushOutcome(kind, Step: 7, JobFinished: kind == PushOutcomeKind.Finished, Reason: $"push refused: {kind}");
         var fake = new FakeShard(index: 0) { PushAnswer = answer };
         await using var server = await Server.StartAsync(fake);
-        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
         var header = new PushHeader(0, 3, 0, 1, 0);
 
         Assert.Equal(answer, await client.PushAsync(header, new float[Length], CancellationToken.None));
@@ -197,7 +249,7 @@ public class ServiceLoopbackTests
     public async Task A_pull_that_never_completes_ends_at_its_deadline()
     {
         await using var server = await Server.StartAsync(new FakeShard(index: 0) { NeverReady = true });
-        await using var client = new GrpcShardClient(server.Address, SmallChunks with { DefaultTimeout = TimeSpan.FromMilliseconds(300) });
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks with { DefaultTimeout = TimeSpan.FromMilliseconds(300) });
 
         var explicitTimeout = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None, TimeSpan.FromMilliseconds(200)));
         var defaultTimeout = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None));
@@ -206,12 +258,24 @@ public class ServiceLoopbackTests
         Assert.Equal(ShardErrorKind.Timeout, defaultTimeout.Kind);
     }
 
-    private static CallOptions Deadline() => new(deadline: DateTime.UtcNow.AddSeconds(20));
+    /// <summary>Every call of the service, through <paramref name="client"/>.</summary>
+    private static Func<Task>[] EveryCall(GrpcShardClient client)
+    {
+        var none = CancellationToken.None;
+        return
+        [
+            () => client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, none),
+            () => client.PullAsync(0, 0, new float[Length], none),
+            () => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Length], none),
+            () => client.HeartbeatAsync(0, 0, none),
+            () => client.StatusAsync(none),
+        ];
+    }
 
     private static async Task RawPushAsync(Server server, params PushChunkFrame[] chunks)
     {
         using var channel = GrpcChannel.ForAddress(server.Address);
-        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, Deadline());
+        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, server.CallOptions());
         try
         {
             foreach (var chunk in chunks) await call.RequestStream.WriteAsync(chunk);
@@ -226,13 +290,22 @@ public class ServiceLoopbackTests
         await call.ResponseAsync;
     }
 
-    private sealed class Server(GpuPsServerHost host, FakeShard shard) : IAsyncDisposable
+    /// <summary>A loopback server for <see cref="FakeShard"/>; unless a test says otherwise it requires a fresh job token.</summary>
+    private sealed class Server(GpuPsServerHost host, FakeShard shard, JobAuth auth) : IAsyncDisposable
     {
         public FakeShard Shard => shard;
         public string Address => host.Address.ToString();
+        public JobAuth Auth => auth;
 
-        public static async Task<Server> StartAsync(FakeShard shard) =>
-            new(await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", Serilog.Core.Logger.None, CancellationToken.None), shard);
+        public static async Task<Server> StartAsync(FakeShard shard, JobAuth? auth = null, Serilog.ILogger? log = null)
+        {
+            auth ??= JobAuth.WithToken(JobToken.Generate());
+            return new(await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", auth, log ?? Serilog.Core.Logger.None, CancellationToken.None), shard, auth);
+        }
+
+        /// <summary>Options for a raw call: the job token and a 20 s deadline.</summary>
+        public CallOptions CallOptions() =>
+            new(new Metadata { { JobToken.MetadataKey, auth.Token!.HeaderValue } }, DateTime.UtcNow.AddSeconds(20));
 
         public ValueTask DisposeAsync() => host.DisposeAsync();
     }
@@ -251,6 +324,10 @@ public class ServiceLoopbackTests
         public ShardException? Refusal { get; init; }
         public PushOutcome PushAnswer { get; init; } = PushOutcome.Applied(0, closedStep: false, jobFinished: false);
         public (int WorkerId, long MinStep)? LastWait { get; private set; }
+        private int _calls;
+
+        /// <summary>Calls that reached the shard, of any kind.</summary>
+        public int Calls => Volatile.Read(ref _calls);
 
         public static long OffsetOf(int index) => 1000L * index;
 
@@ -264,6 +341,7 @@ public class ServiceLoopbackTests
 
         public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
         {
+            Interlocked.Increment(ref _calls);
             LastWait = (workerId, minStep);
             return NeverReady ? Task.Delay(Timeout.Infinite, cancellationToken) : Task.CompletedTask;
         }
@@ -275,7 +353,11 @@ public class ServiceLoopbackTests
             return new PullResult(PullStep, index, Info.Offset, Length, Finished);
         }
 
-        public PushOutcome Admit(in PushHeader header) => PushAnswer;
+        public PushOutcome Admit(in PushHeader header)
+        {
+            Interlocked.Increment(ref _calls);
+            return PushAnswer;
+        }
 
         public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
         {
@@ -298,6 +380,7 @@ public class ServiceLoopbackTests
 
         private void Refuse()
         {
+            Interlocked.Increment(ref _calls);
             if (Refusal is not null) throw Refusal;
         }
     }
