@@ -47,14 +47,20 @@ public sealed class GpuPsServerHost : IAsyncDisposable
 
     /// <summary>
     /// Builds and starts the server for <paramref name="shard"/> on <paramref name="url"/> (for example <c>http://127.0.0.1:0</c>
-    /// for a free port; Kestrel refuses port 0 with <c>localhost</c>). With a token in <paramref name="auth"/>, every call
-    /// without it is refused (UNAUTHENTICATED); <see cref="JobAuth.Insecure"/> accepts any caller and logs a warning
-    /// saying so. Completes once the server is listening.
+    /// for a free port; Kestrel refuses port 0 with <c>localhost</c>), with the default <see cref="ServerLimits"/>. With a
+    /// token in <paramref name="auth"/>, every call without it is refused (UNAUTHENTICATED); <see cref="JobAuth.Insecure"/>
+    /// accepts any caller and logs a warning saying so. Completes once the server is listening.
     /// </summary>
-    public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, JobAuth auth, Serilog.ILogger log, CancellationToken ct)
+    public static Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, JobAuth auth, Serilog.ILogger log, CancellationToken ct) =>
+        StartAsync(shard, url, auth, ServerLimits.Default, log, ct);
+
+    /// <summary>As <see cref="StartAsync(IParameterShard, string, JobAuth, Serilog.ILogger, CancellationToken)"/>, with <paramref name="limits"/>.</summary>
+    /// <exception cref="ArgumentException">A limit is out of range (<see cref="ServerLimits.Validate"/>).</exception>
+    public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, JobAuth auth, ServerLimits limits, Serilog.ILogger log, CancellationToken ct)
     {
-        // A pull reply carries the whole shard, and clients in other languages may push it as a single chunk.
-        var messageLimit = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, shard.Info.Length * sizeof(float) + 1024));
+        limits.Validate();
+        // A pull reply carries the whole shard.
+        var replyLimit = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, shard.Info.Length * sizeof(float) + 1024));
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().UseUrls(url).ConfigureKestrel(kestrel =>
@@ -64,6 +70,11 @@ public sealed class GpuPsServerHost : IAsyncDisposable
             kestrel.Limits.Http2.InitialConnectionWindowSize = ConnectionWindowBytes;
             kestrel.Limits.Http2.InitialStreamWindowSize = StreamWindowBytes;
             kestrel.Limits.Http2.MaxFrameSize = MaxFrameBytes;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = limits.MaxStreamsPerConnection;
+            kestrel.Limits.Http2.KeepAlivePingDelay = limits.KeepAlivePingDelay;
+            kestrel.Limits.Http2.KeepAlivePingTimeout = limits.KeepAlivePingTimeout;
+            kestrel.Limits.KeepAliveTimeout = limits.ConnectionIdleTimeout;
+            kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
         });
         builder.Logging.ClearProviders()
             .AddSerilog(log)
@@ -74,14 +85,15 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, CallerOwnedLifetime>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.Services.AddSingleton(shard);
+        builder.Services.AddSingleton(limits);
         var refusals = new RefusalLog(log, TimeProvider.System);
         builder.Services.AddSingleton(refusals);
         // Registered in DI, the interceptor is one instance for all calls rather than one per call.
         if (auth.Token is { } token) builder.Services.AddSingleton(new JobTokenInterceptor(token, refusals));
         builder.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = messageLimit;
-            o.MaxSendMessageSize = messageLimit;
+            o.MaxReceiveMessageSize = limits.MaxMessageBytes;
+            o.MaxSendMessageSize = replyLimit;
             if (auth.Token is not null) o.Interceptors.Add<JobTokenInterceptor>();
         });
 

@@ -1,11 +1,9 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
-using GpuPs.Tests.Shared;
 using GpuPs.Protocol;
-using GpuPs.Server;
+using GpuPs.Tests.Shared;
 using GpuPs.Worker.Transport;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -16,13 +14,13 @@ namespace GpuPs.Integration.Tests.Wire;
 /// <summary>ParameterServerService and GrpcShardClient over a real loopback Kestrel server (port 0) with a fake shard.</summary>
 public class ServiceLoopbackTests
 {
-    private const int Length = 100_003; // odd, and not a whole number of chunks
+    private const int Length = FakeShard.DefaultLength;
     private static readonly ShardClientOptions SmallChunks = new() { ChunkBytes = 4 * 4099, DefaultTimeout = TimeSpan.FromSeconds(20) };
 
     [Fact]
     public async Task Pull_returns_the_shards_exact_values_and_header()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 2) { PullStep = 7, Finished = true });
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 2) { PullStep = 7, Finished = true });
         await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
         var destination = new float[Length];
 
@@ -36,7 +34,7 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task Chunked_push_arrives_exactly_once_and_whole()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 1));
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 1));
         await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
         var gradient = RandomFloats(new Random(3), Length);
         var header = new PushHeader(WorkerId: 4, Step: 9, Shard: 1, SampleCount: 32, LossSum: 1.5, CodeRow: 4, Partition: 0);
@@ -52,11 +50,11 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task Later_chunks_may_omit_the_header()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
         var gradient = RandomFloats(new Random(4), Length);
         var header = new PushHeader(1, 2, 0, 3, 4);
 
-        await RawPushAsync(server, new PushChunkFrame(header, 0, gradient.AsMemory(0, 10)), new PushChunkFrame(default, 10, gradient.AsMemory(10)));
+        await server.RawPushAsync(new PushChunkFrame(header, 0, gradient.AsMemory(0, 10)), new PushChunkFrame(default, 10, gradient.AsMemory(10)));
 
         Assert.Equal(gradient, Assert.Single(server.Shard.Pushes).Gradient);
     }
@@ -76,7 +74,7 @@ public class ServiceLoopbackTests
     [MemberData(nameof(BadStreams))]
     public async Task Malformed_push_streams_are_invalid_argument_and_never_reach_the_shard(string kind, string message)
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
         var g = new float[Length + 1];
         var h = new PushHeader(1, 2, 0, 3, 4);
         PushChunkFrame[] chunks = kind switch
@@ -90,7 +88,7 @@ public class ServiceLoopbackTests
             _ => [],
         };
 
-        var e = await Assert.ThrowsAsync<RpcException>(() => RawPushAsync(server, chunks));
+        var e = await Assert.ThrowsAsync<RpcException>(() => server.RawPushAsync(chunks));
 
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Contains(message, e.Status.Detail);
@@ -100,7 +98,7 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task Malformed_chunk_bytes_are_invalid_argument()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
         var rawPush = new Method<byte[], PushReply>(MethodType.ClientStreaming, ParameterServerMethods.ServiceName, "Push",
             Marshallers.Create(b => b, b => b), ParameterServerMethods.Push.ResponseMarshaller);
         using var channel = GrpcChannel.ForAddress(server.Address);
@@ -118,7 +116,7 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task Clients_using_the_generated_protobuf_messages_interoperate()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0) { PullStep = 5 });
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0) { PullStep = 5 });
         var pull = new Method<PullRequest, PullReply>(MethodType.Unary, ParameterServerMethods.ServiceName, "Pull",
             ParameterServerMethods.Pull.RequestMarshaller, Marshallers.Create(m => m.ToByteArray(), PullReply.Parser.ParseFrom));
         var push = new Method<PushChunk, PushReply>(MethodType.ClientStreaming, ParameterServerMethods.ServiceName, "Push",
@@ -150,7 +148,7 @@ public class ServiceLoopbackTests
     public async Task Shard_errors_reach_the_client_as_the_same_domain_error_and_message(ShardErrorKind kind)
     {
         var refusal = new ShardException(kind, $"refused with {kind}: do something else");
-        await using var server = await Server.StartAsync(new FakeShard(index: 0) { Refusal = refusal });
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0) { Refusal = refusal });
         await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
 
         foreach (var call in EveryCall(client))
@@ -168,7 +166,7 @@ public class ServiceLoopbackTests
     public async Task Every_call_without_the_job_token_is_unauthenticated_and_never_reaches_the_shard(string credentials)
     {
         var log = new CapturedLog();
-        await using var server = await Server.StartAsync(new FakeShard(index: 0), log: log.Logger);
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0), log: log.Logger);
         var auth = credentials == "no token" ? JobAuth.Insecure : JobAuth.WithToken(JobToken.Generate());
         await using var client = new GrpcShardClient(server.Address, auth, SmallChunks);
 
@@ -193,7 +191,7 @@ public class ServiceLoopbackTests
     [MemberData(nameof(Authorizations))]
     public async Task A_call_with_anything_but_bearer_and_the_token_is_UNAUTHENTICATED_on_the_wire(string authorization)
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
         using var channel = GrpcChannel.ForAddress(server.Address);
         var invoker = channel.CreateCallInvoker();
         var headers = new Metadata { { JobToken.MetadataKey, string.Format(authorization, server.Auth.Token!.Value) } };
@@ -212,7 +210,7 @@ public class ServiceLoopbackTests
     public async Task An_insecure_server_serves_calls_without_a_token_and_warns_that_it_does()
     {
         var log = new CapturedLog();
-        await using var server = await Server.StartAsync(new FakeShard(index: 0) { PullStep = 3 }, JobAuth.Insecure, log.Logger);
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0) { PullStep = 3 }, JobAuth.Insecure, log.Logger);
         await using var client = new GrpcShardClient(server.Address, JobAuth.Insecure, SmallChunks);
 
         Assert.Equal(3, (await client.PullAsync(0, 0, new float[Length], CancellationToken.None)).Step);
@@ -233,13 +231,13 @@ public class ServiceLoopbackTests
     {
         var answer = new PushOutcome(kind, Step: 7, JobFinished: kind == PushOutcomeKind.Finished, Reason: $"push refused: {kind}");
         var fake = new FakeShard(index: 0) { PushAnswer = answer };
-        await using var server = await Server.StartAsync(fake);
+        await using var server = await LoopbackServer.StartAsync(fake);
         await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
         var header = new PushHeader(0, 3, 0, 1, 0);
 
         Assert.Equal(answer, await client.PushAsync(header, new float[Length], CancellationToken.None));
 
-        var wire = await Assert.ThrowsAsync<RpcException>(() => RawPushAsync(server, new PushChunkFrame(header, 0, new float[Length])));
+        var wire = await Assert.ThrowsAsync<RpcException>(() => server.RawPushAsync(new PushChunkFrame(header, 0, new float[Length])));
         Assert.Equal(code, wire.StatusCode);
         Assert.Equal(answer.Reason, wire.Status.Detail);
         Assert.Empty(fake.Pushes);
@@ -248,7 +246,7 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task A_pull_that_never_completes_ends_at_its_deadline()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0) { NeverReady = true });
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0) { NeverReady = true });
         await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks with { DefaultTimeout = TimeSpan.FromMilliseconds(300) });
 
         var explicitTimeout = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None, TimeSpan.FromMilliseconds(200)));
@@ -270,118 +268,5 @@ public class ServiceLoopbackTests
             () => client.HeartbeatAsync(0, 0, none),
             () => client.StatusAsync(none),
         ];
-    }
-
-    private static async Task RawPushAsync(Server server, params PushChunkFrame[] chunks)
-    {
-        using var channel = GrpcChannel.ForAddress(server.Address);
-        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, server.CallOptions());
-        try
-        {
-            foreach (var chunk in chunks) await call.RequestStream.WriteAsync(chunk);
-            await call.RequestStream.CompleteAsync();
-        }
-        catch (Exception)
-        {
-            // The server may refuse the stream before it is fully written; its status is in the response.
-            await call.ResponseAsync;
-            throw;
-        }
-        await call.ResponseAsync;
-    }
-
-    /// <summary>A loopback server for <see cref="FakeShard"/>; unless a test says otherwise it requires a fresh job token.</summary>
-    private sealed class Server(GpuPsServerHost host, FakeShard shard, JobAuth auth) : IAsyncDisposable
-    {
-        public FakeShard Shard => shard;
-        public string Address => host.Address.ToString();
-        public JobAuth Auth => auth;
-
-        public static async Task<Server> StartAsync(FakeShard shard, JobAuth? auth = null, Serilog.ILogger? log = null)
-        {
-            auth ??= JobAuth.WithToken(JobToken.Generate());
-            return new(await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", auth, log ?? Serilog.Core.Logger.None, CancellationToken.None), shard, auth);
-        }
-
-        /// <summary>Options for a raw call: the job token and a 20 s deadline.</summary>
-        public CallOptions CallOptions() =>
-            new(new Metadata { { JobToken.MetadataKey, auth.Token!.HeaderValue } }, DateTime.UtcNow.AddSeconds(20));
-
-        public ValueTask DisposeAsync() => host.DisposeAsync();
-    }
-
-    /// <summary>
-    /// A shard that records pushes and serves fixed parameters; <see cref="Refusal"/> makes every call throw it, and
-    /// <see cref="PushAnswer"/> is how it answers every push's first chunk.
-    /// </summary>
-    private sealed class FakeShard(int index) : IParameterShard
-    {
-        public float[] Parameters { get; } = RandomFloats(new Random(index), Length);
-        public ConcurrentQueue<(PushHeader Header, float[] Gradient)> Pushes { get; } = new();
-        public long PullStep { get; init; }
-        public bool Finished { get; init; }
-        public bool NeverReady { get; init; }
-        public ShardException? Refusal { get; init; }
-        public PushOutcome PushAnswer { get; init; } = PushOutcome.Applied(0, closedStep: false, jobFinished: false);
-        public (int WorkerId, long MinStep)? LastWait { get; private set; }
-        private int _calls;
-
-        /// <summary>Calls that reached the shard, of any kind.</summary>
-        public int Calls => Volatile.Read(ref _calls);
-
-        public static long OffsetOf(int index) => 1000L * index;
-
-        public ShardInfo Info { get; } = new() { Index = index, Count = 3, Offset = OffsetOf(index), Length = Length };
-
-        public RegisterReply Register(RegisterRequest request)
-        {
-            Refuse();
-            return new RegisterReply { WorkerId = 0, Shard = Info };
-        }
-
-        public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _calls);
-            LastWait = (workerId, minStep);
-            return NeverReady ? Task.Delay(Timeout.Infinite, cancellationToken) : Task.CompletedTask;
-        }
-
-        public PullResult CopyParameters(Span<float> destination)
-        {
-            Refuse();
-            Parameters.CopyTo(destination);
-            return new PullResult(PullStep, index, Info.Offset, Length, Finished);
-        }
-
-        public PushOutcome Admit(in PushHeader header)
-        {
-            Interlocked.Increment(ref _calls);
-            return PushAnswer;
-        }
-
-        public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
-        {
-            Refuse();
-            Pushes.Enqueue((header, gradientSum.ToArray()));
-            return PushOutcome.Applied(header.Step + 1, closedStep: true, jobFinished: false);
-        }
-
-        public HeartbeatReply Heartbeat(HeartbeatRequest request)
-        {
-            Refuse();
-            return new HeartbeatReply { Step = request.Step };
-        }
-
-        public StatusReply Status()
-        {
-            Refuse();
-            return new StatusReply { Shard = Info };
-        }
-
-        private void Refuse()
-        {
-            Interlocked.Increment(ref _calls);
-            if (Refusal is not null) throw Refusal;
-        }
     }
 }
