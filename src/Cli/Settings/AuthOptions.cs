@@ -24,9 +24,13 @@ public sealed class AuthOptions
         _environmentToken = sources.EnvironmentOnly("token");
     }
 
+    /// <summary><c>--token-file PATH</c>: the file holding the token.</summary>
     public Option<string?> TokenFile { get; }
+
+    /// <summary><c>--insecure</c>: run without authentication.</summary>
     public Option<bool> Insecure { get; }
 
+    /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
         command.Options.Add(TokenFile);

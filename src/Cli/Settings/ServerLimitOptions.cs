@@ -28,6 +28,7 @@ public sealed class ServerLimitOptions
             "close a connection that does not answer a ping within this time");
     }
 
+    /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
         foreach (var o in _options) command.Options.Add(o);

@@ -19,8 +19,6 @@ public sealed class Received<T> where T : class, IMessage<T>
     /// <summary>What is wrong with the bytes, e.g. <c>Malformed RegisterRequest message: …</c>; null for a valid message.</summary>
     public string? Malformation { get; }
 
-    public static Received<T> Valid(T message) => new(message, null);
-
     /// <summary>Parses <paramref name="payload"/>; never throws for malformed bytes.</summary>
     public static Received<T> Parse(System.Buffers.ReadOnlySequence<byte> payload, MessageParser<T> parser)
     {
@@ -30,4 +28,6 @@ public sealed class Received<T> where T : class, IMessage<T>
 
     /// <summary>The message, or <see cref="ShardException"/> (InvalidRequest) with <see cref="Malformation"/>.</summary>
     public T Value => Message ?? throw ShardException.Invalid(Malformation!);
+
+    private static Received<T> Valid(T message) => new(message, null);
 }

@@ -17,6 +17,7 @@ public sealed class JobAuth
     /// <summary>The job's token; null when <see cref="IsInsecure"/>.</summary>
     public JobToken? Token { get; }
 
+    /// <summary>No authentication at all (<see cref="Insecure"/>).</summary>
     public bool IsInsecure => Token is null;
 
     public override string ToString() => IsInsecure ? "insecure (no authentication)" : "job token";
