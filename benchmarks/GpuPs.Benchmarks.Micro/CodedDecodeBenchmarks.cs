@@ -33,7 +33,7 @@ public class CodedDecodeBenchmarks
         var code = GradientCodeFactory.Create("cyclic", Workers, Stragglers);
         _slots = Enumerable.Range(0, Workers).Select(i => new WorkerSlot(i) { Registered = true }).ToArray();
         _backend = Accelerators.Create(AcceleratorChoice.Simd);
-        _model = new ShardModel(new float[Length], _backend.CreateOptimizer(new OptimizerSettings(OptimizerKind.Sgd, 1e-6f), Length));
+        _model = new ShardModel(new float[Length], () => _backend.CreateOptimizer(new OptimizerSettings(OptimizerKind.Sgd, 1e-6f), Length), Logger.None);
         _aggregator = new CodedAggregator(_model, _slots, long.MaxValue, code, Logger.None);
         var random = new Random(2);
         _coded = Enumerable.Range(0, Length).Select(_ => (float)random.NextDouble()).ToArray();

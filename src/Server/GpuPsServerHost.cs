@@ -1,3 +1,4 @@
+using GpuPs.Core.Security;
 using GpuPs.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -11,11 +12,12 @@ namespace GpuPs.Server;
 
 /// <summary>
 /// A running Kestrel server that exposes one <see cref="IParameterShard"/> through <see cref="ParameterServerService"/>
-/// over cleartext HTTP/2 (h2c). The caller owns the process: the host installs no Ctrl+C or SIGTERM handler.
+/// over cleartext HTTP/2 (h2c), every call checked against the job's token unless the caller chose
+/// <see cref="JobAuth.Insecure"/>. The caller owns the process: the host installs no Ctrl+C or SIGTERM handler.
 /// </summary>
 /// <remarks>
-/// Usage: <c>await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", log, ct);</c> then connect
-/// workers to <see cref="Address"/>. <see cref="StopAsync"/> and <see cref="DisposeAsync"/> may be called from any thread.
+/// Usage: <c>await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", JobAuth.WithToken(token), log, ct);</c>
+/// then connect workers (with the same token) to <see cref="Address"/>. <see cref="StopAsync"/> and <see cref="DisposeAsync"/> may be called from any thread.
 /// </remarks>
 public sealed class GpuPsServerHost : IAsyncDisposable
 {
@@ -45,12 +47,20 @@ public sealed class GpuPsServerHost : IAsyncDisposable
 
     /// <summary>
     /// Builds and starts the server for <paramref name="shard"/> on <paramref name="url"/> (for example <c>http://127.0.0.1:0</c>
-    /// for a free port; Kestrel refuses port 0 with <c>localhost</c>). Completes once the server is listening.
+    /// for a free port; Kestrel refuses port 0 with <c>localhost</c>), with the default <see cref="ServerLimits"/>. With a
+    /// token in <paramref name="auth"/>, every call without it is refused (UNAUTHENTICATED); <see cref="JobAuth.Insecure"/>
+    /// accepts any caller and logs a warning saying so. Completes once the server is listening.
     /// </summary>
-    public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, Serilog.ILogger log, CancellationToken ct)
+    public static Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, JobAuth auth, Serilog.ILogger log, CancellationToken ct) =>
+        StartAsync(shard, url, auth, ServerLimits.Default, log, ct);
+
+    /// <summary>As <see cref="StartAsync(IParameterShard, string, JobAuth, Serilog.ILogger, CancellationToken)"/>, with <paramref name="limits"/>.</summary>
+    /// <exception cref="ArgumentException">A limit is out of range (<see cref="ServerLimits.Validate"/>).</exception>
+    public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, JobAuth auth, ServerLimits limits, Serilog.ILogger log, CancellationToken ct)
     {
-        // A pull reply carries the whole shard, and clients in other languages may push it as a single chunk.
-        var messageLimit = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, shard.Info.Length * sizeof(float) + 1024));
+        limits.Validate();
+        // A pull reply carries the whole shard.
+        var replyLimit = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, shard.Info.Length * sizeof(float) + 1024));
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().UseUrls(url).ConfigureKestrel(kestrel =>
@@ -60,6 +70,11 @@ public sealed class GpuPsServerHost : IAsyncDisposable
             kestrel.Limits.Http2.InitialConnectionWindowSize = ConnectionWindowBytes;
             kestrel.Limits.Http2.InitialStreamWindowSize = StreamWindowBytes;
             kestrel.Limits.Http2.MaxFrameSize = MaxFrameBytes;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = limits.MaxStreamsPerConnection;
+            kestrel.Limits.Http2.KeepAlivePingDelay = limits.KeepAlivePingDelay;
+            kestrel.Limits.Http2.KeepAlivePingTimeout = limits.KeepAlivePingTimeout;
+            kestrel.Limits.KeepAliveTimeout = limits.ConnectionIdleTimeout;
+            kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
         });
         builder.Logging.ClearProviders()
             .AddSerilog(log)
@@ -70,10 +85,16 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, CallerOwnedLifetime>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.Services.AddSingleton(shard);
+        builder.Services.AddSingleton(limits);
+        var refusals = new RefusalLog(log, TimeProvider.System);
+        builder.Services.AddSingleton(refusals);
+        // Registered in DI, the interceptor is one instance for all calls rather than one per call.
+        if (auth.Token is { } token) builder.Services.AddSingleton(new JobTokenInterceptor(token, refusals));
         builder.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = messageLimit;
-            o.MaxSendMessageSize = messageLimit;
+            o.MaxReceiveMessageSize = limits.MaxMessageBytes;
+            o.MaxSendMessageSize = replyLimit;
+            if (auth.Token is not null) o.Interceptors.Add<JobTokenInterceptor>();
         });
 
         var app = builder.Build();
@@ -82,6 +103,9 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         var address = new Uri(app.Urls.First());
         log.Information("Shard {Shard}/{Count} ({Length} parameters) serving gRPC on {Address}",
             shard.Info.Index, shard.Info.Count, shard.Info.Length, address);
+        if (auth.IsInsecure)
+            log.Warning("Shard {Shard} accepts calls WITHOUT AUTHENTICATION (insecure): anyone who can reach {Address} can join the job, push gradients and read the model",
+                shard.Info.Index, address);
         return new GpuPsServerHost(app, address);
     }
 

@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Security.Cryptography;
+using System.Text;
 using GpuPs.Core.Aggregation;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Shards;
@@ -45,7 +47,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _job = options.Job;
         Info = options.Shard;
         _log = log.ForContext("Shard", Info.Index);
-        _model = new ShardModel((float[])options.InitialParameters.Clone(), backend.CreateOptimizer(options.Optimizer, options.InitialParameters.Length));
+        _model = new ShardModel((float[])options.InitialParameters.Clone(),
+            () => backend.CreateOptimizer(options.Optimizer, options.InitialParameters.Length), _log);
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
         _mode = SyncModes.Of(_job.Mode);
         _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
@@ -73,6 +76,12 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <summary>Completes when the job has run all its steps on this shard.</summary>
     public Task Finished => _finished.Task;
 
+    /// <summary>
+    /// Admits a worker. Without a requested id it gets the slot its client token already holds (a retried Register whose
+    /// reply was lost), else the first slot never registered. A requested id is granted when that slot was never
+    /// registered, when it was evicted (a restarted worker replaces the silent one), or when the same non-empty client
+    /// token holds it; a live slot of another client is refused (SlotTaken), so no client can take over a live worker.
+    /// </summary>
     public RegisterReply Register(RegisterRequest request)
     {
         lock (_gate)
@@ -83,13 +92,17 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 if (request.RequestedWorkerId >= _workers.Length)
                     throw ShardException.Invalid($"worker id {request.RequestedWorkerId} is out of range: the job has {_workers.Length} workers (ids 0..{_workers.Length - 1})");
                 slot = _workers[request.RequestedWorkerId];
+                if (slot.Registered && !slot.Evicted && !HeldBy(slot, request.ClientToken))
+                    throw new ShardException(ShardErrorKind.SlotTaken,
+                        $"worker {slot.Id} is held by another live client; its slot frees up once that client has been silent for {_job.HeartbeatTimeoutMs} ms and is evicted");
             }
             else
             {
                 // A retried Register (its reply was lost) must not take a second slot.
-                slot = _workers.FirstOrDefault(w => w.Registered && request.ClientToken.Length > 0 && w.ClientToken == request.ClientToken)
+                slot = _workers.FirstOrDefault(w => w.Registered && HeldBy(w, request.ClientToken))
                     ?? _workers.FirstOrDefault(w => !w.Registered)
-                    ?? throw new ShardException(ShardErrorKind.JobFull, $"the job already has all {_workers.Length} workers registered; rejoin with an explicit worker id");
+                    ?? throw new ShardException(ShardErrorKind.JobFull,
+                        $"the job already has all {_workers.Length} workers registered; a restarted worker rejoins under its old id (--worker-id), which frees up once the old one has been silent for {_job.HeartbeatTimeoutMs} ms and is evicted");
             }
             bool rejoin = slot.Registered;
             slot.Registered = true;
@@ -143,6 +156,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     {
         try
         {
+            ValidateHeader(header);
             PushOutcome outcome;
             lock (_gate)
             {
@@ -237,6 +251,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 MeanLoss = _model.LastMeanLoss,
                 MaxStalenessSeen = _aggregator.MaxStalenessSeen,
                 PushesDroppedLate = _aggregator.LatePushesDropped,
+                UpdatesSkipped = _model.UpdatesSkipped,
             };
             reply.StepSeconds.AddRange(_steps.Select(s => s.Seconds));
             reply.StepLoss.AddRange(_steps.Select(s => s.Loss));
@@ -253,20 +268,35 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         lock (_gate) _model.Dispose();
     }
 
-    private void Validate(in PushHeader header, ReadOnlySpan<float> gradientSum)
+    /// <summary>The checks a push's header alone allows: made on its first chunk and again with the whole push.</summary>
+    private void ValidateHeader(in PushHeader header)
     {
         if (header.Shard != Info.Index)
             throw ShardException.Invalid($"push for shard {header.Shard} sent to shard {Info.Index}");
-        if (gradientSum.Length != _model.Length)
-            throw ShardException.Invalid($"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
-        if (header.SampleCount <= 0)
-            throw ShardException.Invalid($"sample count must be positive (got {header.SampleCount})");
+        if (header.SampleCount is <= 0 or > GradientLimits.MaxSampleCount)
+            throw ShardException.Invalid($"sample count must be 1 to {GradientLimits.MaxSampleCount} (got {header.SampleCount})");
         if (!double.IsFinite(header.LossSum))
             throw ShardException.Invalid($"loss sum is not finite ({header.LossSum})");
-        // MaxMagnitude propagates NaN and sees ±Inf: one SIMD pass instead of a scalar IsFinite loop.
-        if (gradientSum.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(gradientSum)))
-            throw ShardException.Invalid("gradient contains NaN or Inf values");
     }
+
+    private void Validate(in PushHeader header, ReadOnlySpan<float> gradientSum)
+    {
+        ValidateHeader(header);
+        if (gradientSum.Length != _model.Length)
+            throw ShardException.Invalid($"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
+        if (gradientSum.Length == 0) return;
+        // MaxMagnitude (the value of largest magnitude, with its sign) propagates NaN and sees ±Inf: one SIMD pass
+        // instead of a scalar IsFinite loop.
+        float largest = MathF.Abs(TensorPrimitives.MaxMagnitude(gradientSum));
+        if (!float.IsFinite(largest))
+            throw ShardException.Invalid("gradient contains NaN or Inf values");
+        if (largest / (double)header.SampleCount > GradientLimits.MaxMeanGradient)
+            throw ShardException.Invalid($"gradient values up to {largest:G3} over {header.SampleCount} rows: a mean beyond the limit {GradientLimits.MaxMeanGradient:G3}");
+    }
+
+    /// <summary>Whether <paramref name="clientToken"/> is the non-empty token <paramref name="slot"/> was registered with (compared in constant time).</summary>
+    private static bool HeldBy(WorkerSlot slot, string clientToken) =>
+        clientToken.Length > 0 && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(slot.ClientToken), Encoding.UTF8.GetBytes(clientToken));
 
     private WorkerSlot Known(int workerId)
     {

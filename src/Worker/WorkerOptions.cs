@@ -2,7 +2,8 @@ namespace GpuPs.Worker;
 
 /// <summary>How a worker joins a job.</summary>
 /// <param name="Servers">One address per shard, in shard order (shard i is served by Servers[i]).</param>
-/// <param name="RequestedWorkerId">-1: the server assigns an id; else rejoin as this id.</param>
+/// <param name="RequestedWorkerId">-1: the server assigns an id; else rejoin as this id (waiting, up to a minute, until
+/// the servers have evicted a live-looking previous holder of it).</param>
 /// <param name="CallTimeout">Deadline of each call; a pull waiting for stragglers is simply repeated.</param>
 /// <param name="MaxRetries">Consecutive failed attempts of one call (server unreachable) before the worker gives up.</param>
 /// <param name="Host">Node the worker runs on: informational at registration, and part of its client token.</param>

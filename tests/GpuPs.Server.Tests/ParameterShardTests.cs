@@ -58,8 +58,45 @@ public class ParameterShardTests
         using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 1));
         AssertError(ShardErrorKind.InvalidRequest, "out of range", () => shard.Register(new RegisterRequest { RequestedWorkerId = 2 }));
         RegisterAll(shard, 2);
-        AssertError(ShardErrorKind.JobFull, "all 2 workers", () => shard.Register(new RegisterRequest { RequestedWorkerId = -1 }));
-        Assert.Equal(1, shard.Register(new RegisterRequest { RequestedWorkerId = 1 }).WorkerId);
+        AssertError(ShardErrorKind.JobFull, "a restarted worker rejoins under its old id (--worker-id)", () => shard.Register(new RegisterRequest { RequestedWorkerId = -1 }));
+    }
+
+    [Fact]
+    public void A_live_slot_is_granted_again_only_to_the_client_token_that_holds_it()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 1));
+        Assert.Equal(0, shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "host/1/a", Host = "a" }).WorkerId);
+        shard.Register(new RegisterRequest { RequestedWorkerId = 1 });
+
+        AssertError(ShardErrorKind.SlotTaken, "worker 0 is held by another live client", () => shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "host/2/b" }));
+        AssertError(ShardErrorKind.SlotTaken, "worker 0 is held", () => shard.Register(new RegisterRequest { RequestedWorkerId = 0 }));
+        // A slot registered without a token is granted to nobody while it is live: an empty token matches nothing.
+        AssertError(ShardErrorKind.SlotTaken, "worker 1 is held", () => shard.Register(new RegisterRequest { RequestedWorkerId = 1 }));
+        AssertError(ShardErrorKind.SlotTaken, "worker 1 is held", () => shard.Register(new RegisterRequest { RequestedWorkerId = 1, ClientToken = "host/1/a" }));
+
+        // The holder itself may register again (a retry whose reply was lost); the refusals changed nothing.
+        Assert.Equal(0, shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "host/1/a" }).WorkerId);
+        Assert.Equal(0, shard.Register(new RegisterRequest { RequestedWorkerId = -1, ClientToken = "host/1/a" }).WorkerId);
+        Assert.Equal(2, shard.Status().RegisteredWorkers);
+    }
+
+    [Fact]
+    public void An_evicted_slot_may_be_taken_by_a_restarted_worker_and_its_old_client_then_loses_it()
+    {
+        var clock = new ManualTimeProvider();
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 3, heartbeatTimeoutMs: 300), time: clock);
+        shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "crashed" });
+        shard.Register(new RegisterRequest { RequestedWorkerId = 1, ClientToken = "alive" });
+        AssertError(ShardErrorKind.SlotTaken, "silent for 300 ms", () => shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "restarted" }));
+
+        clock.Advance(TimeSpan.FromMilliseconds(250));
+        shard.Heartbeat(new HeartbeatRequest { WorkerId = 1 });
+        clock.Advance(TimeSpan.FromMilliseconds(250));   // worker 0 silent for 500 ms > 300 ms: evicted
+        Assert.Equal(1, shard.Status().LiveWorkers);
+
+        Assert.Equal(0, shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "restarted" }).WorkerId);
+        Assert.Equal(2, shard.Status().LiveWorkers);
+        AssertError(ShardErrorKind.SlotTaken, "worker 0 is held", () => shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "crashed" }));
     }
 
     [Fact]

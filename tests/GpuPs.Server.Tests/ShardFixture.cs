@@ -7,7 +7,7 @@ using Serilog;
 
 namespace GpuPs.Server.Tests;
 
-/// <summary>Builds small shards for domain tests: SGD with learning rate 1 so an update is exactly <c>p − mean gradient</c>.</summary>
+/// <summary>Builds small shards for domain tests: SGD with learning rate 1 (unless a test picks another optimizer) so an update is exactly <c>p − mean gradient</c>.</summary>
 public static class ShardFixture
 {
     public const int Length = 8;
@@ -30,9 +30,10 @@ public static class ShardFixture
         StepTimeoutMs = 5_000,
     };
 
-    public static ParameterShard Create(JobSpec job, float[]? initial = null, TimeProvider? time = null, ILogger? log = null, IShardObserver[]? observers = null) =>
+    public static ParameterShard Create(JobSpec job, float[]? initial = null, TimeProvider? time = null, ILogger? log = null, IShardObserver[]? observers = null,
+        OptimizerSettings? optimizer = null) =>
         new(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Length },
-                new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length], time, observers),
+                optimizer ?? new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length], time, observers),
             Accelerators.Create(AcceleratorChoice.Simd), log ?? Log.Logger);
 
     public static void RegisterAll(IParameterShard shard, int workers)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Numerics.Tensors;
+using GpuPs.Core.Security;
 using GpuPs.Core.Tensors;
 using GpuPs.Protocol;
 using GpuPs.Server;
@@ -78,8 +79,10 @@ public static class WireBenchmark
         }
 
         double push, pull;
-        await using (var server = await GpuPsServerHost.StartAsync(new WireSinkShard(o.TensorFloats), "http://127.0.0.1:0", Logger.None, ct))
-        await using (var client = new GrpcShardClient(server.Address.ToString(), o.Client))
+        // Authenticated as in production: the token is one more header per call.
+        var auth = JobAuth.WithToken(JobToken.Generate());
+        await using (var server = await GpuPsServerHost.StartAsync(new WireSinkShard(o.TensorFloats), "http://127.0.0.1:0", auth, Logger.None, ct))
+        await using (var client = new GrpcShardClient(server.Address.ToString(), auth, o.Client))
         {
             var header = new PushHeader(WorkerId: 0, Step: 0, Shard: 0, SampleCount: 1, LossSum: 0);
             push = await Measure("gRPC push", async () => await client.PushAsync(header, tensor, ct));

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using GpuPs.Cli.Settings;
+using GpuPs.Core.Security;
 using Serilog;
 
 namespace GpuPs.Cli.Cluster;
@@ -27,9 +29,10 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <summary>The operating system's id of the process (for logs and for signals).</summary>
     public int ProcessId => _process.Id;
 
-    public static ChildProcess Start(string name, IReadOnlyList<string> arguments, ILogger log)
+    /// <summary>Starts <c>gpups</c> with <paramref name="arguments"/> and the job's <paramref name="token"/> (see <see cref="StartInfo"/>).</summary>
+    public static ChildProcess Start(string name, IReadOnlyList<string> arguments, JobToken token, ILogger log)
     {
-        var info = StartInfo(arguments);
+        var info = StartInfo(arguments, token);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var child = new ChildProcess(name, process);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) child._stdout.Writer.TryWrite(e.Data); else child._stdout.Writer.TryComplete(); };
@@ -103,12 +106,22 @@ public sealed class ChildProcess : IAsyncDisposable
         lock (_stderrTail) return _stderrTail.Count == 0 ? "" : ":\n  " + string.Join("\n  ", _stderrTail);
     }
 
-    /// <summary>Starts <c>gpups</c> with <paramref name="arguments"/>, stdout and stderr redirected.</summary>
-    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments)
+    /// <summary>
+    /// Starts <c>gpups</c> with <paramref name="arguments"/>, stdout and stderr redirected. A <paramref name="token"/> goes
+    /// into the child's environment as <c>GPUPS_TOKEN</c> (an environment, unlike a command line, is not shown to other
+    /// users by <c>ps</c>), replacing any token setting the child would inherit from this process.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, JobToken? token = null)
     {
         var (fileName, prefix) = GpupsCommand();
         var info = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in prefix.Concat(arguments)) info.ArgumentList.Add(a);
+        if (token is not null)
+        {
+            info.Environment[AuthOptions.TokenVariable] = token.Value;
+            info.Environment.Remove(SettingSources.EnvironmentName("token-file"));
+            info.Environment.Remove(SettingSources.EnvironmentName("insecure"));
+        }
         return info;
     }
 

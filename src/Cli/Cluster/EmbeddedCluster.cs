@@ -1,4 +1,5 @@
 using GpuPs.Cli.Settings;
+using GpuPs.Core.Security;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
@@ -10,7 +11,9 @@ namespace GpuPs.Cli.Cluster;
 
 /// <summary>
 /// A whole GpuPs cluster on this machine: one server per shard and N workers, talking real gRPC over loopback —
-/// in this process (default) or as one OS process per role (<see cref="TrainSettings.Processes"/>).
+/// in this process (default) or as one OS process per role (<see cref="TrainSettings.Processes"/>). The cluster makes
+/// its own random job token (<see cref="Auth"/>), which child processes get in their environment, never on their
+/// command line.
 /// </summary>
 public sealed class EmbeddedCluster : IAsyncDisposable
 {
@@ -29,6 +32,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         _settings = settings;
         _log = log;
     }
+
+    /// <summary>The cluster's authentication: a fresh 256-bit token, which an observer's client needs too.</summary>
+    public JobAuth Auth { get; } = JobAuth.WithToken(JobToken.Generate());
 
     /// <summary>Addresses of the shard servers, in shard order.</summary>
     public IReadOnlyList<string> ServerAddresses { get; private set; } = [];
@@ -64,7 +70,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         using var backend = Accelerators.Create(_settings.Accelerator, _log);
         await using var worker = new TrainingWorker(
             new WorkerOptions(ServerAddresses, id, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName),
-            backend, _log, address => GrpcShardClient.Connect(address));
+            backend, _log, address => GrpcShardClient.Connect(address, Auth));
         return await worker.RunAsync(ct).ConfigureAwait(false);
     }
 
@@ -79,7 +85,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         {
             var worker = ChildProcess.Start(restarts == 0 ? $"worker {id}" : $"worker {id} (restart {restarts})",
                 ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.ToString()],
-                _log);
+                Auth.Token!, _log);
             lock (_workerProcesses)
             {
                 _workerProcesses[id] = worker;
@@ -155,7 +161,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             var backend = Accelerators.Create(AcceleratorChoice.Simd, _log);
             var shard = ParameterShard.Create(job, JobFactory.Optimizer(_settings), i, _settings.Servers, backend, _log);
             _owned.Add(new DisposeAll(shard, backend));
-            var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", _log, ct).ConfigureAwait(false);
+            var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", Auth, _log, ct).ConfigureAwait(false);
             _owned.Add(host);
             addresses.Add(host.Address.ToString().TrimEnd('/'));
         }
@@ -167,7 +173,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         var servers = Enumerable.Range(0, _settings.Servers).Select(i => ChildProcess.Start(
             $"server {i}",
             ["server", "--shard-index", i.ToString(), "--urls", "http://127.0.0.1:0", .. JobOptions.ToArguments(_settings)],
-            _log)).ToList();
+            Auth.Token!, _log)).ToList();
         _children.AddRange(servers);
         var addresses = new List<string>();
         foreach (var server in servers)

@@ -32,7 +32,7 @@ public static class TrainingRun
         var watch = Stopwatch.StartNew();
         await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct).ConfigureAwait(false);
         var layout = ShardLayout.Compute(job.ParameterCount, cluster.ServerAddresses.Count);
-        var observers = cluster.ServerAddresses.Select(a => new GrpcShardClient(a)).ToArray();
+        var observers = cluster.ServerAddresses.Select(a => new GrpcShardClient(a, cluster.Auth)).ToArray();
         try
         {
             var parameters = new float[shape.ParameterCount];

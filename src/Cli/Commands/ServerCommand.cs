@@ -19,21 +19,27 @@ public static class ServerCommand
         var shardIndex = sources.Option("shard-index", 0, "which shard of the parameter vector this server owns (0 .. servers-1)");
         var urls = sources.Option("urls", "http://0.0.0.0:5000", "address to listen on (port 0 picks a free port)");
         var output = sources.Option<string?>("output", null, "when the job finishes, write this shard's parameters here (JSON: shard, offset, step, parameters)");
-        var command = new Command("server", "Run one parameter-server shard (gRPC, HTTP/2 without TLS).");
+        var auth = new AuthOptions(sources);
+        var limits = new ServerLimitOptions(sources);
+        var command = new Command("server", "Run one parameter-server shard (gRPC, HTTP/2 without TLS; every call must carry the job's token).");
         job.AddTo(command);
+        auth.AddTo(command);
+        limits.AddTo(command);
         command.Options.Add(shardIndex);
         command.Options.Add(urls);
         command.Options.Add(output);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             var settings = job.Bind(parse);
+            var jobAuth = auth.Resolve(parse, "server");
+            var serverLimits = limits.Bind(parse);
             string? outputPath = parse.GetValue(output);
             if (outputPath is not null) ResultFile.CheckWritable(outputPath);
             using var log = global.CreateLogger(parse, "server", LogEventLevel.Information);
             var spec = JobFactory.CreateJob(settings);
             using var backend = Accelerators.Create(AcceleratorChoice.Simd, log);
             using var shard = ParameterShard.Create(spec, JobFactory.Optimizer(settings), parse.GetValue(shardIndex), settings.Servers, backend, log);
-            await using var host = await GpuPsServerHost.StartAsync(shard, parse.GetValue(urls)!, log, ct);
+            await using var host = await GpuPsServerHost.StartAsync(shard, parse.GetValue(urls)!, jobAuth, serverLimits, log, ct);
             Console.WriteLine($"{ChildProcess.ListeningPrefix}{host.Address.ToString().TrimEnd('/')} (shard {shard.Info.Index} of {shard.Info.Count}, {shard.Info.Length} parameters)");
             log.Information("Shard {Shard} serving {Length} parameters for {Workers} workers, {Mode}, {Steps} steps",
                 shard.Info.Index, shard.Info.Length, spec.Workers, spec.Mode, spec.Steps);

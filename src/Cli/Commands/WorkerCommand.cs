@@ -17,8 +17,10 @@ public static class WorkerCommand
         var accelerator = TrainCommand.AcceleratorOption(sources);
         var timeout = sources.Option("call-timeout-ms", 30_000, "deadline of each call to a server");
         var retries = sources.Option("max-retries", 8, "attempts of a call while a server is unreachable");
+        var auth = new AuthOptions(sources);
         var command = new Command("worker", "Run one worker: pull parameters, compute gradients on the accelerator, push them.");
         foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries }) command.Options.Add(o);
+        auth.AddTo(command);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "worker", LogEventLevel.Information);
@@ -26,10 +28,12 @@ public static class WorkerCommand
             foreach (var a in addresses)
                 if (!Uri.TryCreate(a, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
                     throw new SettingsException($"--server: '{a}' is not an http:// or https:// address");
+            var jobAuth = auth.Resolve(parse, "worker");
+            if (jobAuth.IsInsecure) log.Warning("Worker sends NO JOB TOKEN (insecure): its servers must run with --insecure too");
             using var backend = Accelerators.Create(parse.GetValue(accelerator), log);
             var options = new WorkerOptions(addresses, parse.GetValue(workerId), TimeSpan.FromMilliseconds(parse.GetValue(timeout)),
                 parse.GetValue(retries), Environment.MachineName);
-            await using var worker = new TrainingWorker(options, backend, log, a => GrpcShardClient.Connect(a));
+            await using var worker = new TrainingWorker(options, backend, log, a => GrpcShardClient.Connect(a, jobAuth));
             var report = await worker.RunAsync(ct);
             Console.WriteLine($"worker {report.WorkerId} finished: {report.Steps} steps on {report.Device}");
             return 0;

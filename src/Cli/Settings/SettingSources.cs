@@ -76,6 +76,12 @@ public sealed class SettingSources
         return option;
     }
 
+    /// <summary>
+    /// The value of <c>GPUPS_NAME</c> for <paramref name="name"/> from the environment alone, for a secret: no option
+    /// (a command line is visible to every user through <c>ps</c>) and no config file key (config files get shared).
+    /// </summary>
+    public string? EnvironmentOnly(string name) => _environment(EnvironmentName(name));
+
     /// <summary>Throws when the config file names a setting no command option has (a typo would otherwise be silently ignored).</summary>
     public void RejectUnknownKeys()
     {

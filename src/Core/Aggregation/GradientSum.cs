@@ -1,3 +1,4 @@
+using GpuPs.Core.Shards;
 using GpuPs.Core.Tensors;
 
 namespace GpuPs.Core.Aggregation;
@@ -14,11 +15,22 @@ public sealed class GradientSum(int length)
 
     public bool IsEmpty => _samples == 0;
 
+    /// <summary>
+    /// Adds one push (its values within <see cref="GradientLimits"/>, as the shard checks). Throws
+    /// <see cref="ShardException"/> (InvalidRequest) and adds nothing when the step would count more than
+    /// <see cref="GradientLimits.MaxSampleCount"/> rows or its loss sum would overflow.
+    /// </summary>
     public void Add(ReadOnlySpan<float> gradientSum, long samples, double lossSum)
     {
+        // Both terms are at most MaxSampleCount (2^40), so the comparison itself cannot overflow.
+        if (samples > GradientLimits.MaxSampleCount - _samples)
+            throw ShardException.Invalid($"push of {samples} rows would take the step past {GradientLimits.MaxSampleCount} rows (it has {_samples})");
+        double loss = _loss + lossSum;
+        if (!double.IsFinite(loss))
+            throw ShardException.Invalid($"loss sum {lossSum} would make the step's loss sum overflow");
         ParallelTensor.Add(_sum, gradientSum);
         _samples += samples;
-        _loss += lossSum;
+        _loss = loss;
     }
 
     public void ApplyTo(ShardModel model)

@@ -25,10 +25,12 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
         if (p < 0 || p >= assignment.Partitions || !assignment.IsAssigned(worker.Id, p))
             throw ShardException.Invalid($"partition {p} is not assigned to worker {worker.Id} (it holds {string.Join(",", assignment.PartitionsOf(worker.Id))})");
         if (_sent[worker.Id * assignment.Partitions + p]) return Duplicate(worker, $"partition {p} of step {header.Step}");
+        if ((_covered >> p & 1) == 0)   // else another replica delivered it first
+        {
+            _sum.Add(gradientSum, header.SampleCount, header.LossSum);   // may refuse the push: nothing is marked before it
+            _covered |= 1UL << p;
+        }
         _sent[worker.Id * assignment.Partitions + p] = true;
-        if ((_covered >> p & 1) != 0) return null;   // another replica delivered it first
-        _sum.Add(gradientSum, header.SampleCount, header.LossSum);
-        _covered |= 1UL << p;
         return null;
     }
 

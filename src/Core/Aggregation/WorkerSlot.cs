@@ -13,7 +13,7 @@ public sealed class WorkerSlot(int id)
     public string Host { get; set; } = "";
     public string Device { get; set; } = "";
     public double MeasuredSpeed { get; set; }
-    /// <summary>The registering process's token (empty when it sent none).</summary>
+    /// <summary>The registering process's token (empty when it sent none): only the same token may register this slot again while it is live.</summary>
     public string ClientToken { get; set; } = "";
 
     /// <summary>Counted in quorums: not evicted (a worker not registered yet is still expected).</summary>

@@ -48,6 +48,28 @@ public static class ParameterServerMethods
     public static readonly Method<StatusRequest, StatusReply> Status =
         new(MethodType.Unary, ServiceName, nameof(Status), Protobuf(StatusRequest.Parser), Protobuf(StatusReply.Parser));
 
+    /// <summary>
+    /// The server's descriptors of the unary methods: the names and bytes of the ones above, with the request received as
+    /// <see cref="Received{T}"/>, so that the service, not grpc-dotnet, answers a malformed request (INVALID_ARGUMENT).
+    /// Push needs none: <see cref="PushChunkFrame.Parse"/> throws <see cref="GpuPs.Core.Shards.ShardException"/>, which
+    /// the service sees when it reads the stream.
+    /// </summary>
+    public static class Served
+    {
+        public static readonly Method<Received<RegisterRequest>, RegisterReply> Register = Receiving(ParameterServerMethods.Register, RegisterRequest.Parser);
+        public static readonly Method<Received<PullRequest>, PullFrame> Pull = Receiving(ParameterServerMethods.Pull, PullRequest.Parser);
+        public static readonly Method<Received<HeartbeatRequest>, HeartbeatReply> Heartbeat = Receiving(ParameterServerMethods.Heartbeat, HeartbeatRequest.Parser);
+        public static readonly Method<Received<StatusRequest>, StatusReply> Status = Receiving(ParameterServerMethods.Status, StatusRequest.Parser);
+
+        private static Method<Received<TRequest>, TResponse> Receiving<TRequest, TResponse>(Method<TRequest, TResponse> method, MessageParser<TRequest> parser)
+            where TRequest : class, IMessage<TRequest>, IBufferMessage where TResponse : class =>
+            new(method.Type, method.ServiceName, method.Name,
+                Marshallers.Create<Received<TRequest>>(
+                    (request, context) => method.RequestMarshaller.ContextualSerializer(request.Value, context),
+                    context => Received<TRequest>.Parse(context.PayloadAsReadOnlySequence(), parser)),
+                method.ResponseMarshaller);
+    }
+
     /// <summary>The contextual protobuf marshaller that Grpc.Tools generates for a message type.</summary>
     private static Marshaller<T> Protobuf<T>(MessageParser<T> parser) where T : IMessage<T>, IBufferMessage =>
         Marshallers.Create<T>(

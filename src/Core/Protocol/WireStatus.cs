@@ -26,8 +26,10 @@ public static class WireStatus
         ShardErrorKind.InvalidRequest => StatusCode.InvalidArgument,
         ShardErrorKind.UnknownWorker => StatusCode.NotFound,
         ShardErrorKind.JobFull => StatusCode.ResourceExhausted,
+        ShardErrorKind.SlotTaken => StatusCode.PermissionDenied,
         ShardErrorKind.Unavailable => StatusCode.Unavailable,
         ShardErrorKind.Timeout => StatusCode.DeadlineExceeded,
+        ShardErrorKind.Unauthenticated => StatusCode.Unauthenticated,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -73,6 +75,8 @@ public static class WireStatus
                 new ShardException(ShardErrorKind.Unavailable, $"{e.StatusCode}: {detail}", e),
             StatusCode.NotFound => new ShardException(ShardErrorKind.UnknownWorker, detail, e),
             StatusCode.ResourceExhausted => new ShardException(ShardErrorKind.JobFull, detail, e),
+            StatusCode.PermissionDenied => new ShardException(ShardErrorKind.SlotTaken, detail, e),
+            StatusCode.Unauthenticated => new ShardException(ShardErrorKind.Unauthenticated, detail, e),
             _ => new ShardException(ShardErrorKind.InvalidRequest, $"{e.StatusCode}: {detail}", e),
         };
     }

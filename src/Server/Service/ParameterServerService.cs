@@ -1,4 +1,5 @@
 using System.Buffers;
+using Google.Protobuf;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using Grpc.Core;
@@ -8,7 +9,9 @@ namespace GpuPs.Server;
 /// <summary>
 /// The gRPC face of one <see cref="IParameterShard"/>: decodes requests, hands them to the shard, and ends a call the
 /// shard refused with the status <see cref="WireStatus"/> maps its answer to (a <see cref="ShardException"/>, or a push's
-/// <see cref="PushOutcome"/> that was not applied). No training logic here.
+/// <see cref="PushOutcome"/> that was not applied). A request that never reaches the shard — malformed bytes, a
+/// malformed or idle push stream — is refused here (INVALID_ARGUMENT; DEADLINE_EXCEEDED for an idle stream) and logged
+/// once through <see cref="RefusalLog"/>. No training logic here.
 /// </summary>
 /// <remarks>
 /// Bound by hand (<see cref="BindService"/>) because the proto is compiled without service stubs. grpc-dotnet activates one
@@ -17,22 +20,23 @@ namespace GpuPs.Server;
 /// the <c>virtual</c>s. Handlers run concurrently on the thread pool; the shard is thread-safe.
 /// </remarks>
 [BindServiceMethod(typeof(ParameterServerService), nameof(BindService))]
-public class ParameterServerService(IParameterShard shard)
+public class ParameterServerService(IParameterShard shard, RefusalLog refusals, ServerLimits limits)
 {
     public static void BindService(ServiceBinderBase binder, ParameterServerService? service)
     {
-        binder.AddMethod(ParameterServerMethods.Register, service == null ? null! : service.Register);
-        binder.AddMethod(ParameterServerMethods.Pull, service == null ? null! : service.Pull);
+        binder.AddMethod(ParameterServerMethods.Served.Register, service == null ? null! : service.Register);
+        binder.AddMethod(ParameterServerMethods.Served.Pull, service == null ? null! : service.Pull);
         binder.AddMethod(ParameterServerMethods.Push, service == null ? null! : service.Push);
-        binder.AddMethod(ParameterServerMethods.Heartbeat, service == null ? null! : service.Heartbeat);
-        binder.AddMethod(ParameterServerMethods.Status, service == null ? null! : service.Status);
+        binder.AddMethod(ParameterServerMethods.Served.Heartbeat, service == null ? null! : service.Heartbeat);
+        binder.AddMethod(ParameterServerMethods.Served.Status, service == null ? null! : service.Status);
     }
 
-    public virtual Task<RegisterReply> Register(RegisterRequest request, ServerCallContext context)
+    public virtual Task<RegisterReply> Register(Received<RegisterRequest> request, ServerCallContext context)
     {
+        var message = Accept(request, context);
         try
         {
-            return Task.FromResult(shard.Register(request));
+            return Task.FromResult(shard.Register(message));
         }
         catch (ShardException e)
         {
@@ -44,8 +48,9 @@ public class ParameterServerService(IParameterShard shard)
     /// Waits (within the call deadline) until the shard reaches <c>min_step</c>, then returns its parameters in a pooled
     /// <see cref="PullFrame"/> that is serialized straight from the pool and returned to it when the request completes.
     /// </summary>
-    public virtual async Task<PullFrame> Pull(PullRequest request, ServerCallContext context)
+    public virtual async Task<PullFrame> Pull(Received<PullRequest> received, ServerCallContext context)
     {
+        var request = Accept(received, context);
         try
         {
             if (request.WorkerId < -1) throw Invalid($"worker_id {request.WorkerId} is not a worker id (or -1 for observers)");
@@ -65,42 +70,46 @@ public class ParameterServerService(IParameterShard shard)
 
     /// <summary>
     /// Reads the whole chunk stream into one pooled buffer and hands it to the shard only if the stream is well formed:
-    /// every chunk for this shard with the first chunk's header (or none), in order, without gaps or overlap, covering
-    /// exactly the shard. Anything else is InvalidArgument and nothing is applied.
+    /// every chunk for this shard with the first chunk's header (or none), in order, without gaps or overlap, each
+    /// carrying values (only an empty shard's one chunk is empty, so a push has at most one chunk per value), covering
+    /// exactly the shard, and none more than <see cref="ServerLimits.PushIdleTimeout"/> after the one before. Anything
+    /// else is refused and nothing is applied.
     /// </summary>
     public virtual async Task<PushReply> Push(IAsyncStreamReader<PushChunkFrame> requestStream, ServerCallContext context)
     {
         var length = ShardLength;
         var gradient = ArrayPool<float>.Shared.Rent(length);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         try
         {
             PushHeader? header = null;
             var received = 0;
-            // Malformed chunk bytes surface from MoveNext as ShardException (InvalidRequest), thrown by PushChunkFrame.Parse.
-            while (await requestStream.MoveNext(context.CancellationToken))
+            while (await NextChunkAsync(requestStream, idle, context))
             {
                 using var chunk = requestStream.Current;
+                if (chunk.Values.Length == 0 && (length > 0 || header is not null))
+                    throw Malformed(context, $"chunk at offset {chunk.Offset} carries no values (only the one chunk of an empty shard may)");
                 if (header is null)
                 {
                     if (chunk.Header.Shard != shard.Info.Index)
-                        throw Invalid($"push for shard {chunk.Header.Shard} sent to shard {shard.Info.Index}");
+                        throw Malformed(context, $"push for shard {chunk.Header.Shard} sent to shard {shard.Info.Index}");
                     header = chunk.Header;
                     var admitted = shard.Admit(chunk.Header);
                     if (!admitted.IsApplied) throw WireStatus.ToRpc(admitted);
                 }
                 else if (chunk.Header != header && chunk.Header != default)
                 {
-                    throw Invalid($"chunk at offset {chunk.Offset} has header {chunk.Header}, the stream started with {header}");
+                    throw Malformed(context, $"chunk at offset {chunk.Offset} has header {chunk.Header}, the stream started with {header}");
                 }
                 if (chunk.Offset != received)
-                    throw Invalid($"chunk at offset {chunk.Offset} does not follow the previous data, which ends at {received} (chunks must be in order, without gaps or overlap)");
+                    throw Malformed(context, $"chunk at offset {chunk.Offset} does not follow the previous data, which ends at {received} (chunks must be in order, without gaps or overlap)");
                 if (chunk.Values.Length > length - received)
-                    throw Invalid($"chunk [{chunk.Offset}, {chunk.Offset + chunk.Values.Length}) runs past the shard's {length} parameters");
+                    throw Malformed(context, $"chunk [{chunk.Offset}, {chunk.Offset + chunk.Values.Length}) runs past the shard's {length} parameters");
                 chunk.Values.Span.CopyTo(gradient.AsSpan(received));
                 received += chunk.Values.Length;
             }
-            if (header is not { } h) throw Invalid("push stream carried no chunks");
-            if (received != length) throw Invalid($"push covers {received} of the shard's {length} parameters");
+            if (header is not { } h) throw Malformed(context, "push stream carried no chunks");
+            if (received != length) throw Malformed(context, $"push covers {received} of the shard's {length} parameters");
             var outcome = shard.Push(h, gradient.AsSpan(0, length));
             if (!outcome.IsApplied) throw WireStatus.ToRpc(outcome);
             return new PushReply { Step = outcome.Step, Applied = outcome.ClosedStep, Finished = outcome.JobFinished };
@@ -120,11 +129,12 @@ public class ParameterServerService(IParameterShard shard)
         }
     }
 
-    public virtual Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
+    public virtual Task<HeartbeatReply> Heartbeat(Received<HeartbeatRequest> request, ServerCallContext context)
     {
+        var message = Accept(request, context);
         try
         {
-            return Task.FromResult(shard.Heartbeat(request));
+            return Task.FromResult(shard.Heartbeat(message));
         }
         catch (ShardException e)
         {
@@ -132,8 +142,9 @@ public class ParameterServerService(IParameterShard shard)
         }
     }
 
-    public virtual Task<StatusReply> Status(StatusRequest request, ServerCallContext context)
+    public virtual Task<StatusReply> Status(Received<StatusRequest> request, ServerCallContext context)
     {
+        Accept(request, context);
         try
         {
             return Task.FromResult(shard.Status());
@@ -147,4 +158,39 @@ public class ParameterServerService(IParameterShard shard)
     private int ShardLength => checked((int)shard.Info.Length);
 
     private static ShardException Invalid(string message) => ShardException.Invalid(message);
+
+    /// <summary>The request's message; malformed bytes are logged and refused (INVALID_ARGUMENT) before the shard sees them.</summary>
+    private T Accept<T>(Received<T> request, ServerCallContext context) where T : class, IMessage<T>
+    {
+        if (request.Message is { } message) return message;
+        throw WireStatus.ToRpc(Malformed(context, request.Malformation!));
+    }
+
+    /// <summary>A push stream's next chunk, within <see cref="ServerLimits.PushIdleTimeout"/>; malformed chunk bytes are refused.</summary>
+    private async Task<bool> NextChunkAsync(IAsyncStreamReader<PushChunkFrame> stream, CancellationTokenSource idle, ServerCallContext context)
+    {
+        idle.CancelAfter(limits.PushIdleTimeout);
+        try
+        {
+            return await stream.MoveNext(idle.Token);
+        }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            var reason = $"push stream sent no chunk for {limits.PushIdleTimeout.TotalMilliseconds:F0} ms: dropped";
+            refusals.Refused(context.Method, context.Peer, reason);
+            throw new ShardException(ShardErrorKind.Timeout, reason);
+        }
+        catch (ShardException e)
+        {
+            // PushChunkFrame.Parse refused the chunk's bytes.
+            throw Malformed(context, e.Message);
+        }
+    }
+
+    /// <summary>Logs (through <see cref="RefusalLog"/>) and returns the InvalidRequest for a request that never reached the shard.</summary>
+    private ShardException Malformed(ServerCallContext context, string reason)
+    {
+        refusals.Refused(context.Method, context.Peer, reason);
+        return Invalid(reason);
+    }
 }

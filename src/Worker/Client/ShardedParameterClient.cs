@@ -12,7 +12,7 @@ namespace GpuPs.Worker.Client;
 /// <remarks>
 /// <para>Usage:</para>
 /// <code>
-/// await using var client = new ShardedParameterClient(servers.Select(a => GrpcShardClient.Connect(a)).ToArray(), new(), log);
+/// await using var client = new ShardedParameterClient(servers.Select(a => GrpcShardClient.Connect(a, auth)).ToArray(), new(), log);
 /// var joined = await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
 /// var parameters = new float[joined.Job.ParameterCount];
 /// var pulled = await client.PullAsync(joined.Step, parameters, ct);              // blocks until every shard reached the step
@@ -35,6 +35,7 @@ namespace GpuPs.Worker.Client;
 /// </remarks>
 public sealed class ShardedParameterClient : IAsyncDisposable
 {
+    private static readonly TimeSpan SlotRetryDelay = TimeSpan.FromMilliseconds(500);
     private readonly ShardConnection[] _shards;
     private readonly ShardedClientOptions _options;
     private readonly RetryPolicy _retry;
@@ -63,13 +64,15 @@ public sealed class ShardedParameterClient : IAsyncDisposable
 
     /// <summary>
     /// Joins the job on every shard under one worker id (the first shard assigns it unless the request names one) and
-    /// checks that the shards run the same job and cover the vector in the order they were given.
+    /// checks that the shards run the same job and cover the vector in the order they were given. While a shard answers
+    /// that another live client holds the id, it asks again every 0.5 s for up to <see cref="ShardedClientOptions.SlotWait"/>
+    /// (a restarted worker waits for its predecessor's eviction), then throws that answer.
     /// </summary>
     /// <exception cref="InvalidOperationException">The shards disagree on the job or their order.</exception>
+    /// <exception cref="ShardException">A shard refused the registration, e.g. SlotTaken after the wait.</exception>
     public async Task<Registration> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken)
     {
-        var first = await CallAsync(0, $"register with {_shards[0].Address}",
-            ct => _shards[0].Control.RegisterAsync(request, ct, _options.CallTimeout), cancellationToken).ConfigureAwait(false);
+        var first = await RegisterWithAsync(0, request, cancellationToken).ConfigureAwait(false);
         var layout = new ShardInfo[_shards.Length];
         layout[0] = first.Shard;
         long step = first.Step;
@@ -78,8 +81,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         for (int i = 1; i < _shards.Length; i++)
         {
             var shard = _shards[i];
-            var reply = await CallAsync(i, $"register with shard {i} at {shard.Address}",
-                ct => shard.Control.RegisterAsync(again, ct, _options.CallTimeout), cancellationToken).ConfigureAwait(false);
+            var reply = await RegisterWithAsync(i, again, cancellationToken).ConfigureAwait(false);
             if (!reply.Job.Equals(first.Job))
                 throw new InvalidOperationException($"server {shard.Address} runs a different job than {_shards[0].Address}");
             layout[i] = reply.Shard;
@@ -172,6 +174,26 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     {
         foreach (var shard in _shards) await shard.DisposeAsync().ConfigureAwait(false);
         foreach (var lost in _lost) lost.Dispose();
+    }
+
+    /// <summary>Registers with shard <paramref name="i"/>, retrying while it is unreachable or the requested id is held by a live client.</summary>
+    private async Task<RegisterReply> RegisterWithAsync(int i, RegisterRequest request, CancellationToken cancellationToken)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await CallAsync(i, $"register with shard {i} at {_shards[i].Address}",
+                    ct => _shards[i].Control.RegisterAsync(request, ct, _options.CallTimeout), cancellationToken).ConfigureAwait(false);
+            }
+            catch (ShardException e) when (e.Kind == ShardErrorKind.SlotTaken && waited.Elapsed < _options.SlotWait)
+            {
+                _log.Information("Worker id {WorkerId} is still held on shard {Shard} ({Reason}); asking again in {DelayMs} ms",
+                    request.RequestedWorkerId, i, e.Message, (int)SlotRetryDelay.TotalMilliseconds);
+                await Task.Delay(SlotRetryDelay, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     private async Task<PullResult> PullShardAsync(int i, long minStep, Memory<float> parameters, CancellationToken ct)

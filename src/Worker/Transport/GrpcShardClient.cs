@@ -1,3 +1,4 @@
+using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using Grpc.Core;
@@ -25,11 +26,12 @@ public sealed record ShardClientOptions
 
 /// <summary>
 /// Both planes to one shard over gRPC (HTTP/2), with the hand-written tensor marshallers of <see cref="ParameterServerMethods"/>.
+/// Every call carries the job's token (<see cref="JobAuth"/>) as <c>authorization: Bearer TOKEN</c>.
 /// Thread-safe; calls may run concurrently. The status a call ends with is mapped back to the domain by
 /// <see cref="WireStatus"/>: a refused push is a <see cref="PushOutcome"/>, a failure a <see cref="ShardException"/>;
 /// retrying is the caller's decision. Usage:
 /// <code>
-/// await using var shard = new GrpcShardClient("http://127.0.0.1:5000");
+/// await using var shard = new GrpcShardClient("http://127.0.0.1:5000", JobAuth.WithToken(token));
 /// var reg = await shard.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
 /// var pulled = await shard.PullAsync(reg.WorkerId, minStep: 0, parameters, ct);
 /// var outcome = await shard.PushAsync(new PushHeader(reg.WorkerId, pulled.Step, pulled.Shard, rows, loss), gradient, ct);
@@ -52,10 +54,12 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
     private readonly CallInvoker _pull;
     private readonly CallInvoker _push;
     private readonly ShardClientOptions _options;
+    private readonly JobAuth _auth;
     private readonly int _chunkFloats;
 
-    public GrpcShardClient(string address, ShardClientOptions? options = null)
+    public GrpcShardClient(string address, JobAuth auth, ShardClientOptions? options = null)
     {
+        _auth = auth;
         _options = options ?? new ShardClientOptions();
         if (_options.DefaultTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), "DefaultTimeout must be positive.");
         _chunkFloats = Math.Max(1, _options.ChunkBytes / sizeof(float));
@@ -69,9 +73,9 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
     public string Address { get; }
 
     /// <summary>Both planes to <paramref name="address"/> over one client.</summary>
-    public static ShardConnection Connect(string address, ShardClientOptions? options = null)
+    public static ShardConnection Connect(string address, JobAuth auth, ShardClientOptions? options = null)
     {
-        var client = new GrpcShardClient(address, options);
+        var client = new GrpcShardClient(address, auth, options);
         return new ShardConnection(address, client, client);
     }
 
@@ -161,7 +165,8 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
     }
 
     private CallOptions CallOptions(CancellationToken cancellationToken, TimeSpan? timeout) =>
-        new(deadline: DateTime.UtcNow + (timeout ?? _options.DefaultTimeout), cancellationToken: cancellationToken);
+        new(headers: _auth.Token is { } token ? new Metadata { { JobToken.MetadataKey, token.HeaderValue } } : null,
+            deadline: DateTime.UtcNow + (timeout ?? _options.DefaultTimeout), cancellationToken: cancellationToken);
 
     private static GrpcChannel CreateChannel(string address, ShardClientOptions options) =>
         GrpcChannel.ForAddress(address, new GrpcChannelOptions

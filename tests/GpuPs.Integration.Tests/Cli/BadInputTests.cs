@@ -16,6 +16,12 @@ public class BadInputTests
     [InlineData("Bad straggler spec", "train", "--straggler-model", "bimodal:p=2")]
     [InlineData("worker 9 is not one of the 4 workers", "train", "--workers", "4", "--straggler-model", "persistent:workers=2+9,delay=0.5")]
     [InlineData("apply to the coded, multi-message and backup modes", "train", "--mode", "bsp", "--stragglers", "2")]
+    [InlineData("gpups server needs the job's token: --token-file PATH or the environment variable GPUPS_TOKEN", "server", "--urls", "http://127.0.0.1:0")]
+    [InlineData("gpups worker needs the job's token", "worker", "--server", "http://127.0.0.1:1")]
+    [InlineData("max streams per connection must be at least 1 (got 0)", "server", "--insecure", "--max-streams-per-connection", "0")]
+    [InlineData("push idle timeout must be positive", "server", "--insecure", "--push-idle-timeout-ms", "0")]
+    [InlineData("--token-file /nonexistent/token:", "server", "--token-file", "/nonexistent/token")]
+    [InlineData("--insecure runs without a job token, yet one is given (--token-file)", "worker", "--insecure", "--token-file", "/nonexistent/token")]
     public async Task Impossible_settings_exit_with_2_and_say_why(string message, params string[] args)
     {
         var run = await Gpups.RunAsync(args);

@@ -16,7 +16,7 @@ public class DeadServerTests
         listener.Stop();
         string address = $"http://127.0.0.1:{port}";
 
-        var run = await Gpups.RunAsync("worker", "--server", address, "--max-retries", "4", "--accelerator", "simd");
+        var run = await Gpups.RunAsync("worker", "--server", address, "--max-retries", "4", "--accelerator", "simd", "--insecure");
 
         Assert.True(run.ExitCode == 1, $"exit {run.ExitCode}\n{run.Stdout}\n{run.Stderr}");
         string output = run.Stdout + run.Stderr;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GpuPs.Cli.Cluster;
+using GpuPs.Core.Security;
 using GpuPs.Worker.Transport;
 using Serilog;
 
@@ -16,18 +17,19 @@ public class FrozenServerTests
     public async Task A_worker_gives_up_a_frozen_server_and_exits_1_naming_it()
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var token = JobToken.Generate();
         await using var server = ChildProcess.Start("server",
             ["server", "--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "1", "--steps", "1000000", "--batch-size", "8",
-             "--heartbeat-timeout-ms", "1000", "--urls", "http://127.0.0.1:0"], Log.Logger);
+             "--heartbeat-timeout-ms", "1000", "--urls", "http://127.0.0.1:0"], token, Log.Logger);
         string address = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
-        var info = ChildProcess.StartInfo(["worker", "--server", address, "--accelerator", "simd", "--call-timeout-ms", "600000"]);
+        var info = ChildProcess.StartInfo(["worker", "--server", address, "--accelerator", "simd", "--call-timeout-ms", "600000"], token);
         info.Environment["NO_COLOR"] = "1";
         using var worker = Process.Start(info)!;
         var stderr = worker.StandardError.ReadToEndAsync(guard.Token);
         var stdout = worker.StandardOutput.ReadToEndAsync(guard.Token);
         try
         {
-            await using (var observer = new GrpcShardClient(address))
+            await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
                 while ((await observer.StatusAsync(guard.Token)).Step < 3) await Task.Delay(20, guard.Token);
 
             Signal("STOP", server.ProcessId);

@@ -1,3 +1,4 @@
+using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Core.Coding;
 using GpuPs.Kernels;
@@ -37,11 +38,12 @@ public class CodedDecodeLoopbackTests
         var code = GradientCodeFactory.Create(codeName, n, s);
         using var shard = new ParameterShard(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Length = Length },
             new OptimizerSettings(OptimizerKind.Sgd, 1f), new float[Length]), Accelerators.Create(AcceleratorChoice.Simd), Log.Logger);
-        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", Log.Logger, CancellationToken.None);
+        var auth = JobAuth.WithToken(JobToken.Generate());
+        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", auth, Log.Logger, CancellationToken.None);
         var clients = new List<GrpcShardClient>();
         for (int i = 0; i < n; i++)
         {
-            var client = new GrpcShardClient(host.Address.ToString());
+            var client = new GrpcShardClient(host.Address.ToString(), auth);
             clients.Add(client);
             await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = i }, CancellationToken.None);
         }

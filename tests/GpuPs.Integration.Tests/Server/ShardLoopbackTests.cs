@@ -1,3 +1,4 @@
+using GpuPs.Core.Security;
 using GpuPs.Protocol;
 using GpuPs.Server;
 using Grpc.Core;
@@ -21,7 +22,7 @@ public class ShardLoopbackTests
         shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));
         shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f));
         var before = shard.Status();
-        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", Logger.None, CancellationToken.None);
+        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", JobAuth.Insecure, Logger.None, CancellationToken.None);
         using var channel = GrpcChannel.ForAddress(host.Address);
         using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null,
             new CallOptions(deadline: DateTime.UtcNow.AddSeconds(60)));

@@ -69,7 +69,7 @@ public class CodedTrainingTests
         var job = JobFactory.CreateJob(coded);
         await using var cluster = await EmbeddedCluster.StartAsync(coded, job, Log.Logger, CancellationToken.None);
         var workers = cluster.RunWorkersAsync(CancellationToken.None);
-        await using var observer = new GrpcShardClient(cluster.ServerAddresses[0]);
+        await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
         StatusReply status;
         do
         {

@@ -28,7 +28,7 @@ public class WorkerDeathTests
         var job = JobFactory.CreateJob(settings);
         await using var cluster = await EmbeddedCluster.StartAsync(settings, job, Log.Logger, CancellationToken.None);
         var workers = cluster.RunWorkersAsync(CancellationToken.None);
-        await using var observer = new GrpcShardClient(cluster.ServerAddresses[0]);
+        await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
         while ((await observer.StatusAsync(CancellationToken.None)).Step < 5) await Task.Delay(20);
 
         cluster.KillWorker(killed);

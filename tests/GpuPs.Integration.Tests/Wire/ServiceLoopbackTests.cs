@@ -1,9 +1,9 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
+using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
-using GpuPs.Server;
+using GpuPs.Tests.Shared;
 using GpuPs.Worker.Transport;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -14,14 +14,14 @@ namespace GpuPs.Integration.Tests.Wire;
 /// <summary>ParameterServerService and GrpcShardClient over a real loopback Kestrel server (port 0) with a fake shard.</summary>
 public class ServiceLoopbackTests
 {
-    private const int Length = 100_003; // odd, and not a whole number of chunks
+    private const int Length = FakeShard.DefaultLength;
     private static readonly ShardClientOptions SmallChunks = new() { ChunkBytes = 4 * 4099, DefaultTimeout = TimeSpan.FromSeconds(20) };
 
     [Fact]
     public async Task Pull_returns_the_shards_exact_values_and_header()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 2) { PullStep = 7, Finished = true });
-        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 2) { PullStep = 7, Finished = true });
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
         var destination = new float[Length];
 
         var result = await client.PullAsync(workerId: 1, minStep: 3, destination, CancellationToken.None);
@@ -34,8 +34,8 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task Chunked_push_arrives_exactly_once_and_whole()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 1));
-        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 1));
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
         var gradient = RandomFloats(new Random(3), Length);
         var header = new PushHeader(WorkerId: 4, Step: 9, Shard: 1, SampleCount: 32, LossSum: 1.5, CodeRow: 4, Partition: 0);
 
@@ -50,11 +50,11 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task Later_chunks_may_omit_the_header()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
         var gradient = RandomFloats(new Random(4), Length);
         var header = new PushHeader(1, 2, 0, 3, 4);
 
-        await RawPushAsync(server, new PushChunkFrame(header, 0, gradient.AsMemory(0, 10)), new PushChunkFrame(default, 10, gradient.AsMemory(10)));
+        await server.RawPushAsync(new PushChunkFrame(header, 0, gradient.AsMemory(0, 10)), new PushChunkFrame(default, 10, gradient.AsMemory(10)));
 
         Assert.Equal(gradient, Assert.Single(server.Shard.Pushes).Gradient);
     }
@@ -74,7 +74,7 @@ public class ServiceLoopbackTests
     [MemberData(nameof(BadStreams))]
     public async Task Malformed_push_streams_are_invalid_argument_and_never_reach_the_shard(string kind, string message)
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
         var g = new float[Length + 1];
         var h = new PushHeader(1, 2, 0, 3, 4);
         PushChunkFrame[] chunks = kind switch
@@ -88,7 +88,7 @@ public class ServiceLoopbackTests
             _ => [],
         };
 
-        var e = await Assert.ThrowsAsync<RpcException>(() => RawPushAsync(server, chunks));
+        var e = await Assert.ThrowsAsync<RpcException>(() => server.RawPushAsync(chunks));
 
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Contains(message, e.Status.Detail);
@@ -98,11 +98,11 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task Malformed_chunk_bytes_are_invalid_argument()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0));
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
         var rawPush = new Method<byte[], PushReply>(MethodType.ClientStreaming, ParameterServerMethods.ServiceName, "Push",
             Marshallers.Create(b => b, b => b), ParameterServerMethods.Push.ResponseMarshaller);
         using var channel = GrpcChannel.ForAddress(server.Address);
-        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(rawPush, null, Deadline());
+        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(rawPush, null, server.CallOptions());
 
         await call.RequestStream.WriteAsync(new PushChunk { Values = ByteString.CopyFrom(new byte[6]) }.ToByteArray());
         await call.RequestStream.CompleteAsync();
@@ -116,7 +116,7 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task Clients_using_the_generated_protobuf_messages_interoperate()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0) { PullStep = 5 });
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0) { PullStep = 5 });
         var pull = new Method<PullRequest, PullReply>(MethodType.Unary, ParameterServerMethods.ServiceName, "Pull",
             ParameterServerMethods.Pull.RequestMarshaller, Marshallers.Create(m => m.ToByteArray(), PullReply.Parser.ParseFrom));
         var push = new Method<PushChunk, PushReply>(MethodType.ClientStreaming, ParameterServerMethods.ServiceName, "Push",
@@ -124,13 +124,13 @@ public class ServiceLoopbackTests
         using var channel = GrpcChannel.ForAddress(server.Address);
         var invoker = channel.CreateCallInvoker();
 
-        var reply = await invoker.AsyncUnaryCall(pull, null, Deadline(), new PullRequest { WorkerId = 0 });
+        var reply = await invoker.AsyncUnaryCall(pull, null, server.CallOptions(), new PullRequest { WorkerId = 0 });
         Assert.Equal(5, reply.Step);
         Assert.Equal(server.Shard.Parameters, MemoryMarshal.Cast<byte, float>(reply.Values.Span).ToArray());
 
         var gradient = RandomFloats(new Random(8), Length);
         var bytes = MemoryMarshal.AsBytes(gradient.AsSpan()).ToArray();
-        using var call = invoker.AsyncClientStreamingCall(push, null, Deadline());
+        using var call = invoker.AsyncClientStreamingCall(push, null, server.CallOptions());
         await call.RequestStream.WriteAsync(new PushChunk { WorkerId = 6, Step = 5, SampleCount = 2, LossSum = 0.25, Values = ByteString.CopyFrom(bytes[..400]) });
         await call.RequestStream.WriteAsync(new PushChunk { Offset = 100, Values = ByteString.CopyFrom(bytes[400..]) });
         await call.RequestStream.CompleteAsync();
@@ -141,30 +141,80 @@ public class ServiceLoopbackTests
         Assert.Equal(gradient, received.Gradient);
     }
 
-    public static TheoryData<ShardErrorKind> ErrorKinds => [ShardErrorKind.InvalidRequest, ShardErrorKind.UnknownWorker, ShardErrorKind.JobFull];
+    public static TheoryData<ShardErrorKind> ErrorKinds => [ShardErrorKind.InvalidRequest, ShardErrorKind.UnknownWorker, ShardErrorKind.JobFull, ShardErrorKind.SlotTaken];
 
     [Theory]
     [MemberData(nameof(ErrorKinds))]
     public async Task Shard_errors_reach_the_client_as_the_same_domain_error_and_message(ShardErrorKind kind)
     {
         var refusal = new ShardException(kind, $"refused with {kind}: do something else");
-        await using var server = await Server.StartAsync(new FakeShard(index: 0) { Refusal = refusal });
-        await using var client = new GrpcShardClient(server.Address, SmallChunks);
-        var none = CancellationToken.None;
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0) { Refusal = refusal });
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
 
-        foreach (var call in new Func<Task>[]
-        {
-            () => client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, none),
-            () => client.PullAsync(0, 0, new float[Length], none),
-            () => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Length], none),
-            () => client.HeartbeatAsync(0, 0, none),
-            () => client.StatusAsync(none),
-        })
+        foreach (var call in EveryCall(client))
         {
             var e = await Assert.ThrowsAsync<ShardException>(call);
             Assert.Equal(kind, e.Kind);
             Assert.Contains(refusal.Message, e.Message);
         }
+    }
+
+    public static TheoryData<string> ForeignCredentials => ["no token", "another token"];
+
+    [Theory]
+    [MemberData(nameof(ForeignCredentials))]
+    public async Task Every_call_without_the_job_token_is_unauthenticated_and_never_reaches_the_shard(string credentials)
+    {
+        var log = new CapturedLog();
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0), log: log.Logger);
+        var auth = credentials == "no token" ? JobAuth.Insecure : JobAuth.WithToken(JobToken.Generate());
+        await using var client = new GrpcShardClient(server.Address, auth, SmallChunks);
+
+        foreach (var call in EveryCall(client))
+        {
+            var e = await Assert.ThrowsAsync<ShardException>(call);
+            Assert.Equal(ShardErrorKind.Unauthenticated, e.Kind);
+            Assert.Contains("no valid job token", e.Message);
+        }
+
+        Assert.Equal(0, server.Shard.Calls);
+        // One line per refusal at most (RefusalLog keeps it to one a second), and never a stack trace.
+        var refusals = log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Refused", StringComparison.Ordinal)).ToList();
+        Assert.InRange(refusals.Count, 1, 5);
+        Assert.All(refusals, r => Assert.Equal("no valid job token", CapturedLog.Property(r, "Reason")));
+        Assert.All(refusals, r => Assert.Null(r.Exception));
+    }
+
+    public static TheoryData<string> Authorizations => ["", "Basic {0}", "Bearer", "{0}", "Bearer {0}x", "Bearer x{0}", "Bearer {0}{0}"];
+
+    [Theory]
+    [MemberData(nameof(Authorizations))]
+    public async Task A_call_with_anything_but_bearer_and_the_token_is_UNAUTHENTICATED_on_the_wire(string authorization)
+    {
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        var invoker = channel.CreateCallInvoker();
+        var headers = new Metadata { { JobToken.MetadataKey, string.Format(authorization, server.Auth.Token!.Value) } };
+
+        var e = await Assert.ThrowsAsync<RpcException>(() =>
+            invoker.AsyncUnaryCall(ParameterServerMethods.Status, null, new CallOptions(headers, DateTime.UtcNow.AddSeconds(20)), new StatusRequest()).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+        // The scheme is case-insensitive, the token is not.
+        headers = new Metadata { { JobToken.MetadataKey, "bearer " + server.Auth.Token.Value } };
+        await invoker.AsyncUnaryCall(ParameterServerMethods.Status, null, new CallOptions(headers, DateTime.UtcNow.AddSeconds(20)), new StatusRequest());
+        Assert.Equal(1, server.Shard.Calls);
+    }
+
+    [Fact]
+    public async Task An_insecure_server_serves_calls_without_a_token_and_warns_that_it_does()
+    {
+        var log = new CapturedLog();
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0) { PullStep = 3 }, JobAuth.Insecure, log.Logger);
+        await using var client = new GrpcShardClient(server.Address, JobAuth.Insecure, SmallChunks);
+
+        Assert.Equal(3, (await client.PullAsync(0, 0, new float[Length], CancellationToken.None)).Step);
+        Assert.Contains(log.Events, e => e.Level == Serilog.Events.LogEventLevel.Warning && e.MessageTemplate.Text.Contains("WITHOUT AUTHENTICATION"));
     }
 
     public static TheoryData<PushOutcomeKind, StatusCode> RefusedPushes => new()
@@ -181,13 +231,13 @@ public class ServiceLoopbackTests
     {
         var answer = new PushOutcome(kind, Step: 7, JobFinished: kind == PushOutcomeKind.Finished, Reason: $"push refused: {kind}");
         var fake = new FakeShard(index: 0) { PushAnswer = answer };
-        await using var server = await Server.StartAsync(fake);
-        await using var client = new GrpcShardClient(server.Address, SmallChunks);
+        await using var server = await LoopbackServer.StartAsync(fake);
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks);
         var header = new PushHeader(0, 3, 0, 1, 0);
 
         Assert.Equal(answer, await client.PushAsync(header, new float[Length], CancellationToken.None));
 
-        var wire = await Assert.ThrowsAsync<RpcException>(() => RawPushAsync(server, new PushChunkFrame(header, 0, new float[Length])));
+        var wire = await Assert.ThrowsAsync<RpcException>(() => server.RawPushAsync(new PushChunkFrame(header, 0, new float[Length])));
         Assert.Equal(code, wire.StatusCode);
         Assert.Equal(answer.Reason, wire.Status.Detail);
         Assert.Empty(fake.Pushes);
@@ -196,8 +246,8 @@ public class ServiceLoopbackTests
     [Fact]
     public async Task A_pull_that_never_completes_ends_at_its_deadline()
     {
-        await using var server = await Server.StartAsync(new FakeShard(index: 0) { NeverReady = true });
-        await using var client = new GrpcShardClient(server.Address, SmallChunks with { DefaultTimeout = TimeSpan.FromMilliseconds(300) });
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0) { NeverReady = true });
+        await using var client = new GrpcShardClient(server.Address, server.Auth, SmallChunks with { DefaultTimeout = TimeSpan.FromMilliseconds(300) });
 
         var explicitTimeout = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None, TimeSpan.FromMilliseconds(200)));
         var defaultTimeout = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, 1, new float[Length], CancellationToken.None));
@@ -206,99 +256,17 @@ public class ServiceLoopbackTests
         Assert.Equal(ShardErrorKind.Timeout, defaultTimeout.Kind);
     }
 
-    private static CallOptions Deadline() => new(deadline: DateTime.UtcNow.AddSeconds(20));
-
-    private static async Task RawPushAsync(Server server, params PushChunkFrame[] chunks)
+    /// <summary>Every call of the service, through <paramref name="client"/>.</summary>
+    private static Func<Task>[] EveryCall(GrpcShardClient client)
     {
-        using var channel = GrpcChannel.ForAddress(server.Address);
-        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, Deadline());
-        try
-        {
-            foreach (var chunk in chunks) await call.RequestStream.WriteAsync(chunk);
-            await call.RequestStream.CompleteAsync();
-        }
-        catch (Exception)
-        {
-            // The server may refuse the stream before it is fully written; its status is in the response.
-            await call.ResponseAsync;
-            throw;
-        }
-        await call.ResponseAsync;
-    }
-
-    private sealed class Server(GpuPsServerHost host, FakeShard shard) : IAsyncDisposable
-    {
-        public FakeShard Shard => shard;
-        public string Address => host.Address.ToString();
-
-        public static async Task<Server> StartAsync(FakeShard shard) =>
-            new(await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", Serilog.Core.Logger.None, CancellationToken.None), shard);
-
-        public ValueTask DisposeAsync() => host.DisposeAsync();
-    }
-
-    /// <summary>
-    /// A shard that records pushes and serves fixed parameters; <see cref="Refusal"/> makes every call throw it, and
-    /// <see cref="PushAnswer"/> is how it answers every push's first chunk.
-    /// </summary>
-    private sealed class FakeShard(int index) : IParameterShard
-    {
-        public float[] Parameters { get; } = RandomFloats(new Random(index), Length);
-        public ConcurrentQueue<(PushHeader Header, float[] Gradient)> Pushes { get; } = new();
-        public long PullStep { get; init; }
-        public bool Finished { get; init; }
-        public bool NeverReady { get; init; }
-        public ShardException? Refusal { get; init; }
-        public PushOutcome PushAnswer { get; init; } = PushOutcome.Applied(0, closedStep: false, jobFinished: false);
-        public (int WorkerId, long MinStep)? LastWait { get; private set; }
-
-        public static long OffsetOf(int index) => 1000L * index;
-
-        public ShardInfo Info { get; } = new() { Index = index, Count = 3, Offset = OffsetOf(index), Length = Length };
-
-        public RegisterReply Register(RegisterRequest request)
-        {
-            Refuse();
-            return new RegisterReply { WorkerId = 0, Shard = Info };
-        }
-
-        public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
-        {
-            LastWait = (workerId, minStep);
-            return NeverReady ? Task.Delay(Timeout.Infinite, cancellationToken) : Task.CompletedTask;
-        }
-
-        public PullResult CopyParameters(Span<float> destination)
-        {
-            Refuse();
-            Parameters.CopyTo(destination);
-            return new PullResult(PullStep, index, Info.Offset, Length, Finished);
-        }
-
-        public PushOutcome Admit(in PushHeader header) => PushAnswer;
-
-        public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
-        {
-            Refuse();
-            Pushes.Enqueue((header, gradientSum.ToArray()));
-            return PushOutcome.Applied(header.Step + 1, closedStep: true, jobFinished: false);
-        }
-
-        public HeartbeatReply Heartbeat(HeartbeatRequest request)
-        {
-            Refuse();
-            return new HeartbeatReply { Step = request.Step };
-        }
-
-        public StatusReply Status()
-        {
-            Refuse();
-            return new StatusReply { Shard = Info };
-        }
-
-        private void Refuse()
-        {
-            if (Refusal is not null) throw Refusal;
-        }
+        var none = CancellationToken.None;
+        return
+        [
+            () => client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, none),
+            () => client.PullAsync(0, 0, new float[Length], none),
+            () => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Length], none),
+            () => client.HeartbeatAsync(0, 0, none),
+            () => client.StatusAsync(none),
+        ];
     }
 }

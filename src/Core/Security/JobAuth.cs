@@ -1,0 +1,24 @@
+namespace GpuPs.Core.Security;
+
+/// <summary>
+/// How the calls of a job are authenticated, said explicitly by every server and client: with the job's
+/// <see cref="JobToken"/>, or not at all (<see cref="Insecure"/>, for tests and trusted networks).
+/// </summary>
+public sealed class JobAuth
+{
+    private JobAuth(JobToken? token) => Token = token;
+
+    /// <summary>No authentication: a server accepts every call, a client sends no token.</summary>
+    public static JobAuth Insecure { get; } = new(null);
+
+    /// <summary>Servers require <paramref name="token"/> on every call; clients send it on every call.</summary>
+    public static JobAuth WithToken(JobToken token) => new(token);
+
+    /// <summary>The job's token; null when <see cref="IsInsecure"/>.</summary>
+    public JobToken? Token { get; }
+
+    /// <summary>No authentication at all (<see cref="Insecure"/>).</summary>
+    public bool IsInsecure => Token is null;
+
+    public override string ToString() => IsInsecure ? "insecure (no authentication)" : "job token";
+}

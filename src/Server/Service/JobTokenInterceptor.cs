@@ -1,0 +1,41 @@
+using GpuPs.Core.Security;
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+
+namespace GpuPs.Server;
+
+/// <summary>
+/// Refuses every call that does not carry the job's token (<see cref="JobToken.Matches"/>, constant time) with
+/// UNAUTHENTICATED, before the service or the shard sees it: nothing is read from a push stream and nothing changes.
+/// Refusals are logged through <see cref="RefusalLog"/>.
+/// </summary>
+/// <remarks>
+/// Covers the two kinds of method <see cref="ParameterServerService"/> has, unary (Register, Pull, Heartbeat, Status) and
+/// client streaming (Push); a method of another kind would need its handler here too.
+/// </remarks>
+public sealed class JobTokenInterceptor(JobToken token, RefusalLog refusals) : Interceptor
+{
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
+        UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        Authenticate(context);
+        return continuation(request, context);
+    }
+
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
+        ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Authenticate(context);
+        return continuation(requestStream, context);
+    }
+
+    private void Authenticate(ServerCallContext context)
+    {
+        if (token.Matches(context.RequestHeaders.GetValue(JobToken.MetadataKey))) return;
+        refusals.Refused(context.Method, context.Peer, "no valid job token");
+        throw WireStatus.ToRpc(new ShardException(ShardErrorKind.Unauthenticated,
+            $"the call carries no valid job token (metadata '{JobToken.MetadataKey}: Bearer TOKEN')"));
+    }
+}
