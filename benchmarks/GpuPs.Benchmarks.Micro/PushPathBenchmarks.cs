@@ -4,6 +4,7 @@ using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
 using Serilog.Core;
+using GpuPs.Core.Modes;
 
 namespace GpuPs.Benchmarks.Micro;
 
@@ -27,11 +28,10 @@ public class PushPathBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var job = new JobSpec
+        var job = new TrainingJob
         {
-            Model = Protocol.ModelKind.Logistic, Features = Length - 1, Classes = 2, ParameterCount = Length, Mode = SyncMode.Bsp,
-            Workers = Workers, Steps = long.MaxValue, Seed = 1, Dataset = "synthetic", TestFraction = 0.2,
-            HeartbeatTimeoutMs = int.MaxValue, StepTimeoutMs = 5_000,
+            Model = new ModelShape(Kernels.ModelKind.Logistic, Length - 1, 2), Mode = SyncModes.Of(SyncMode.Bsp),
+            Workers = Workers, Steps = long.MaxValue, Seed = 1, Dataset = "synthetic", HeartbeatTimeoutMs = int.MaxValue,
         };
         var info = ShardLayout.Compute(Length, 1)[0];
         _backend = Accelerators.Create(AcceleratorChoice.Simd);

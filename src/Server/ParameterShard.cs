@@ -24,7 +24,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
 {
     private const int KeptStepTimes = 10_000;
     private readonly object _gate = new();
-    private readonly JobSpec _job;
+    private readonly TrainingJob _job;
+    private readonly JobSpec _wireJob;   // what registration and status replies carry
     private readonly ShardModel _model;
     private readonly WorkerSlot[] _workers;
     private readonly ISyncMode _mode;
@@ -41,16 +42,17 @@ public sealed class ParameterShard : IParameterShard, IDisposable
 
     public ParameterShard(ShardOptions options, IComputeBackend backend, ILogger log)
     {
-        JobSpecRules.Validate(options.Job);
+        options.Job.Validate();
         if (options.InitialParameters.Length != options.Shard.Length)
             throw new ArgumentException($"shard {options.Shard.Index} owns {options.Shard.Length} parameters, initial values have {options.InitialParameters.Length}");
         _job = options.Job;
+        _wireJob = JobSpecWire.ToWire(_job);
         Info = options.Shard;
         _log = log.ForContext("Shard", Info.Index);
         _model = new ShardModel((float[])options.InitialParameters.Clone(),
             () => backend.CreateOptimizer(options.Optimizer, options.InitialParameters.Length), _log);
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
-        _mode = SyncModes.Of(_job.Mode);
+        _mode = _job.Mode;
         _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
         _observers = [.. options.Observers ?? []];
         _time = options.Time ?? TimeProvider.System;
@@ -63,7 +65,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// Shard <paramref name="index"/> of <paramref name="count"/> of <paramref name="job"/> (key ranges by
     /// <see cref="ShardLayout"/>), starting from the job's seeded initial parameters.
     /// </summary>
-    public static ParameterShard Create(JobSpec job, OptimizerSettings optimizer, int index, int count, IComputeBackend backend, ILogger log,
+    public static ParameterShard Create(TrainingJob job, OptimizerSettings optimizer, int index, int count, IComputeBackend backend, ILogger log,
         IReadOnlyList<IShardObserver>? observers = null)
     {
         if (index < 0 || index >= count) throw new ArgumentException($"shard index {index} is out of range 0..{count - 1}");
@@ -114,7 +116,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             _log.Information("Worker {WorkerId} {Action} from {Host} on {Device} at step {Step}",
                 slot.Id, rejoin ? "rejoined" : "registered", request.Host, request.Device, ResumeStep(slot));
             Notify(new MembershipChange(Info.Index, slot.Id, rejoin ? MembershipEvent.Rejoined : MembershipEvent.Registered, _model.Step));
-            return new RegisterReply { WorkerId = slot.Id, Job = _job, Shard = Info, Step = ResumeStep(slot) };
+            return new RegisterReply { WorkerId = slot.Id, Job = _wireJob, Shard = Info, Step = ResumeStep(slot) };
         }
     }
 
@@ -247,7 +249,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 BytesReceived = _bytesReceived,
                 Finished = _aggregator.IsFinished,
                 Shard = Info,
-                Job = _job,
+                Job = _wireJob,
                 MeanLoss = _model.LastMeanLoss,
                 MaxStalenessSeen = _aggregator.MaxStalenessSeen,
                 PushesDroppedLate = _aggregator.LatePushesDropped,

@@ -1,3 +1,4 @@
+using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server.Observers;
@@ -10,5 +11,5 @@ namespace GpuPs.Server;
 /// and the observers that hear its events.
 /// </summary>
 public sealed record ShardOptions(
-    JobSpec Job, ShardInfo Shard, OptimizerSettings Optimizer, float[] InitialParameters,
+    TrainingJob Job, ShardInfo Shard, OptimizerSettings Optimizer, float[] InitialParameters,
     TimeProvider? Time = null, IReadOnlyList<IShardObserver>? Observers = null);

@@ -56,14 +56,13 @@ public sealed class TrainingWorker : IAsyncDisposable
             ClientToken = $"{_options.Host}/{Environment.ProcessId}/{Guid.NewGuid():N}",
         }, cancellationToken).ConfigureAwait(false);
         var (workerId, job) = (joined.WorkerId, joined.Job);
-        JobSpecRules.Validate(job);
         _log = _log.ForContext("WorkerId", workerId);
-        var mode = SyncModes.Of(job.Mode);
-        var stragglers = StragglerInjector.Parse(string.IsNullOrEmpty(job.StragglerModel) ? "none" : job.StragglerModel, job.Workers, job.Seed);
+        var mode = job.Mode;
+        var stragglers = StragglerInjector.Parse(job.StragglerModel, job.Workers, job.Seed);
 
         var data = PreparedData.Prepare(job.Dataset, job.TestFraction, job.Seed);
         var plan = new PartitionPlan(data.Train, mode.Assignment(job), workerId, job.BatchSize);
-        using var kernel = _backend.CreateGradientKernel(JobSpecRules.ToModelShape(job));
+        using var kernel = _backend.CreateGradientKernel(job.Model);
         kernel.SetData(plan.Data.Features, plan.Data.Labels);
         _log.Information("Worker {WorkerId} holds partitions {Partitions} ({Rows} rows) of {Dataset} on {Device}; {Mode} from step {Step}; stragglers: {Stragglers}",
             workerId, plan.Held, plan.Data.Rows, job.Dataset, _backend.DeviceName, mode.Name, joined.Step, stragglers.Describe());

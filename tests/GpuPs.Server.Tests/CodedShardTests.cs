@@ -14,9 +14,7 @@ public class CodedShardTests
 
     private static ParameterShard Shard(SyncMode mode, int workers, int stragglers, string code = "auto")
     {
-        var job = ShardFixture.Job(mode, workers, steps: 10);
-        job.Stragglers = stragglers;
-        job.Code = code;
+        var job = ShardFixture.Job(mode, workers, steps: 10) with { Stragglers = stragglers, Code = code };
         var shard = new ParameterShard(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Length },
             new OptimizerSettings(OptimizerKind.Sgd, 1f), new float[Length]), Accelerators.Create(AcceleratorChoice.Simd), Log.Logger);
         ShardFixture.RegisterAll(shard, workers);

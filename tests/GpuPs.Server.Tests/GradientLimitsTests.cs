@@ -78,8 +78,7 @@ public class GradientLimitsTests
     public void A_decoded_gradient_beyond_the_limit_closes_the_step_without_an_update()
     {
         // Uncoded, n = 2: the decode is c_0 + c_1. Each push's mean is within the limit; their sum is not.
-        var job = Job(SyncMode.Coded, workers: 2, steps: 5);
-        job.Code = "uncoded";
+        var job = Job(SyncMode.Coded, workers: 2, steps: 5) with { Code = "uncoded" };
         using var shard = Create(job, Filled(1f));
         RegisterAll(shard, 2);
         shard.Push(new PushHeader(0, 0, 0, 1, 0, CodeRow: 0), Filled(-GradientLimits.MaxMeanGradient));

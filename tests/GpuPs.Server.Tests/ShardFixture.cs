@@ -4,6 +4,8 @@ using GpuPs.Protocol;
 using GpuPs.Server;
 using GpuPs.Server.Observers;
 using Serilog;
+using GpuPs.Core.Modes;
+using GpuPs.Core.Training;
 
 namespace GpuPs.Server.Tests;
 
@@ -12,25 +14,19 @@ public static class ShardFixture
 {
     public const int Length = 8;
 
-    public static JobSpec Job(SyncMode mode, int workers, long steps, int staleness = 0, int heartbeatTimeoutMs = 60_000) => new()
+    public static TrainingJob Job(SyncMode mode, int workers, long steps, int staleness = 0, int heartbeatTimeoutMs = 60_000) => new()
     {
-        Model = Protocol.ModelKind.Logistic,
-        Features = Length - 1,
-        Classes = 2,
-        ParameterCount = Length,
-        Mode = mode,
+        Model = new ModelShape(Kernels.ModelKind.Logistic, Length - 1, 2),
+        Mode = SyncModes.Of(mode),
         Staleness = staleness,
         Workers = workers,
         Steps = steps,
-        BatchSize = 0,
         Seed = 1,
         Dataset = "synthetic",
-        TestFraction = 0.2,
         HeartbeatTimeoutMs = heartbeatTimeoutMs,
-        StepTimeoutMs = 5_000,
     };
 
-    public static ParameterShard Create(JobSpec job, float[]? initial = null, TimeProvider? time = null, ILogger? log = null, IShardObserver[]? observers = null,
+    public static ParameterShard Create(TrainingJob job, float[]? initial = null, TimeProvider? time = null, ILogger? log = null, IShardObserver[]? observers = null,
         OptimizerSettings? optimizer = null) =>
         new(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Length },
                 optimizer ?? new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length], time, observers),

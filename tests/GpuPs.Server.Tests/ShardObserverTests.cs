@@ -47,8 +47,7 @@ public class ShardObserverTests
     public void A_late_push_is_reported_with_its_outcome_and_a_throwing_observer_changes_nothing()
     {
         var counting = new CountingObserver();
-        var job = Job(SyncMode.Backup, workers: 3, steps: 5);
-        job.Stragglers = 1;
+        var job = Job(SyncMode.Backup, workers: 3, steps: 5) with { Stragglers = 1 };
         using var shard = Create(job, Filled(1f), observers: [new ThrowingObserver(), counting]);
         RegisterAll(shard, 3);
         shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));

@@ -6,6 +6,8 @@ using GpuPs.Tests.Shared;
 using GpuPs.Worker.Client;
 using GpuPs.Worker.Tests.Fakes;
 using Serilog;
+using GpuPs.Core.Modes;
+using GpuPs.Core.Training;
 
 namespace GpuPs.Worker.Tests;
 
@@ -18,11 +20,10 @@ public class RegistrationTests : IDisposable
 
     public RegistrationTests()
     {
-        var job = new JobSpec
+        var job = new TrainingJob
         {
-            Dataset = "synthetic:rows=40,features=3,classes=2", Model = Protocol.ModelKind.Logistic, Features = 3, Classes = 2,
-            ParameterCount = 4, Mode = SyncMode.Bsp, Workers = 2, Steps = 3, Seed = 1, TestFraction = 0.2,
-            HeartbeatTimeoutMs = 300, StepTimeoutMs = 5_000,
+            Dataset = "synthetic:rows=40,features=3,classes=2", Model = new ModelShape(Kernels.ModelKind.Logistic, 3, 2),
+            Mode = SyncModes.Of(SyncMode.Bsp), Workers = 2, Steps = 3, Seed = 1, HeartbeatTimeoutMs = 300,
         };
         _shard = new ParameterShard(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Length = 4 },
             new OptimizerSettings(OptimizerKind.Sgd, 1f), new float[4], _clock), _backend, Log.Logger);

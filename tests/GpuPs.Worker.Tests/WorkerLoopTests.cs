@@ -3,6 +3,8 @@ using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Tests.Shared;
 using GpuPs.Worker.Tests.Fakes;
+using GpuPs.Core.Modes;
+using GpuPs.Core.Training;
 
 namespace GpuPs.Worker.Tests;
 
@@ -12,14 +14,13 @@ namespace GpuPs.Worker.Tests;
 /// </summary>
 public class WorkerLoopTests
 {
-    private static JobSpec Job(SyncMode mode, int workers, long steps, int stragglers = 0, string stragglerModel = "") => new()
+    private static TrainingJob Job(SyncMode mode, int workers, long steps, int stragglers = 0, string stragglerModel = "none") => new()
     {
         // 303 rows: the training set splits unequally over the workers, so a mean of per-worker means would differ.
         Dataset = "synthetic:rows=303,features=6,classes=3",
-        Model = Protocol.ModelKind.Softmax, Features = 6, Classes = 3, ParameterCount = 21,
-        Mode = mode, Workers = workers, Stragglers = stragglers, Code = mode == SyncMode.Coded ? "fractional" : "",
-        StragglerModel = stragglerModel, Steps = steps, BatchSize = 0, Seed = 5, TestFraction = 0.2,
-        HeartbeatTimeoutMs = 60_000, StepTimeoutMs = 5_000,
+        Model = new ModelShape(Kernels.ModelKind.Softmax, 6, 3),
+        Mode = SyncModes.Of(mode), Workers = workers, Stragglers = stragglers, Code = mode == SyncMode.Coded ? "fractional" : "auto",
+        StragglerModel = stragglerModel, Steps = steps, Seed = 5, HeartbeatTimeoutMs = 60_000,
     };
 
     private static double[] Reference(InProcessCluster cluster, float learningRate)
@@ -95,8 +96,7 @@ public class WorkerLoopTests
     {
         // Calls have a 30 s deadline; the heartbeat timeout is 600 ms. Shard 1 freezes at step 2 (a SIGSTOPped server:
         // it answers nothing, every deadline passes): the worker must fail naming it long before any call's deadline.
-        var job = Job(SyncMode.Bsp, workers: 1, steps: 50);
-        job.HeartbeatTimeoutMs = 600;
+        var job = Job(SyncMode.Bsp, workers: 1, steps: 50) with { HeartbeatTimeoutMs = 600 };
         using var cluster = new InProcessCluster(job, shards: 2, learningRate: 0.5f);
         var hook = new LosingShardHook(2, () => cluster.Fakes[1].Freeze());
         await using var worker = cluster.Worker(callTimeout: TimeSpan.FromSeconds(30), hook: _ => hook);

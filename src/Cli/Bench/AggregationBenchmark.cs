@@ -66,10 +66,10 @@ public static class AggregationBenchmark
     /// <summary>Median time of the shard's work for one step: every push of the step, the decode and the update.</summary>
     private static (double Ms, int Pushes) ServerMsPerStep(SyncMode mode, string codeName, int workers, int stragglers, int length, int repetitions, ILogger log)
     {
-        var job = new JobSpec
+        var job = new TrainingJob
         {
-            Model = Protocol.ModelKind.Logistic, Features = length - 1, Classes = 2, ParameterCount = length, Mode = mode, Code = codeName,
-            Stragglers = stragglers, Workers = workers, Steps = repetitions + 1, Seed = 1, Dataset = "synthetic", TestFraction = 0.2,
+            Model = new ModelShape(Kernels.ModelKind.Logistic, length - 1, 2), Mode = SyncModes.Of(mode), Code = codeName,
+            Stragglers = stragglers, Workers = workers, Steps = repetitions + 1, Seed = 1, Dataset = "synthetic",
             HeartbeatTimeoutMs = 600_000, StepTimeoutMs = 600_000,
         };
         using var backend = Accelerators.Create(AcceleratorChoice.Simd);
@@ -78,7 +78,7 @@ public static class AggregationBenchmark
         for (int i = 0; i < workers; i++) shard.Register(new RegisterRequest { RequestedWorkerId = i });
         // Each worker pushes what its mode's push policy makes of its partitions (one coded vector, one message per
         // partition, or one plain sum); a small data set stands in, since only the headers come from it.
-        var rules = SyncModes.Of(mode);
+        var rules = job.Mode;
         var assignment = rules.Assignment(job);
         var rows = SyntheticDataset.GaussianMixture(rows: 4 * workers, features: 1, classes: 2, seed: 1);
         var policies = Enumerable.Range(0, workers).Select(w => rules.CreatePushPolicy(new PartitionPlan(rows, assignment, w, batchSize: 0), w)).ToArray();

@@ -6,6 +6,7 @@ using GpuPs.Server;
 using GpuPs.Worker;
 using GpuPs.Worker.Transport;
 using Serilog;
+using GpuPs.Core.Training;
 
 namespace GpuPs.Cli.Cluster;
 
@@ -39,7 +40,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     /// <summary>Addresses of the shard servers, in shard order.</summary>
     public IReadOnlyList<string> ServerAddresses { get; private set; } = [];
 
-    public static async Task<EmbeddedCluster> StartAsync(TrainSettings settings, JobSpec job, ILogger log, CancellationToken ct)
+    public static async Task<EmbeddedCluster> StartAsync(TrainSettings settings, TrainingJob job, ILogger log, CancellationToken ct)
     {
         var cluster = new EmbeddedCluster(settings, log);
         try
@@ -153,7 +154,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         }
     }
 
-    private async Task<IReadOnlyList<string>> StartServersInProcessAsync(JobSpec job, CancellationToken ct)
+    private async Task<IReadOnlyList<string>> StartServersInProcessAsync(TrainingJob job, CancellationToken ct)
     {
         var addresses = new List<string>();
         for (int i = 0; i < _settings.Servers; i++)

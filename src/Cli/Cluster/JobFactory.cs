@@ -14,7 +14,7 @@ namespace GpuPs.Cli.Cluster;
 public static class JobFactory
 {
     /// <exception cref="ArgumentException">An impossible setting, in one readable line.</exception>
-    public static JobSpec CreateJob(TrainSettings s)
+    public static TrainingJob CreateJob(TrainSettings s)
     {
         var job = JobBuilder.Build(s.ToDefinition());
         StragglerInjector.Parse(s.StragglerModel, s.Workers, s.Seed);

@@ -23,10 +23,10 @@ public static class TrainingRun
     {
         var job = JobFactory.CreateJob(settings);
         var data = PreparedData.Prepare(job.Dataset, job.TestFraction, job.Seed);
-        var shape = JobSpecRules.ToModelShape(job);
-        int stepsPerEpoch = JobSpecRules.StepsPerEpoch(data.Train.Rows, job.Workers, job.BatchSize);
+        var shape = job.Model;
+        int stepsPerEpoch = TrainingJob.StepsPerEpoch(data.Train.Rows, job.Workers, job.BatchSize);
         // A step-synchronous shard updates once per step; an ASP/SSP shard once per push, i.e. `workers` times per step.
-        var mode = SyncModes.Of(job.Mode);
+        var mode = job.Mode;
         int updatesPerStep = mode.IsStepSynchronous ? 1 : job.Workers;
         using var evaluator = new ModelEvaluator(data, shape);
         var watch = Stopwatch.StartNew();

@@ -36,6 +36,6 @@ public sealed record TrainSettings
     public string Output { get; init; } = "results/train.json";
 
     /// <summary>The job these settings define, for <see cref="JobBuilder"/>.</summary>
-    public JobDefinition ToDefinition() => new(Dataset, Model, Hidden, Workers, Mode, Staleness, Code, Stragglers, StragglerModel,
+    public JobDefinition ToDefinition() => new(Dataset, Model, Hidden, Workers, Core.Modes.SyncModes.Of(Mode).Name, Staleness, Code, Stragglers, StragglerModel,
         Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs);
 }

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace GpuPs.Core.Data;
 
 /// <summary>
-/// Turns a data-set spec (as carried in <c>JobSpec.dataset</c>) into a <see cref="Dataset"/>. Every process
+/// Turns a data-set spec (as carried in <c>TrainingJob.Dataset</c>) into a <see cref="Dataset"/>. Every process
 /// of a job resolves the same spec and seed to the same data.
 /// </summary>
 public static class DatasetCatalog

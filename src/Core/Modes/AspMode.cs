@@ -1,4 +1,5 @@
 using GpuPs.Core.Aggregation;
+using GpuPs.Core.Training;
 using GpuPs.Protocol;
 using Serilog;
 
@@ -8,6 +9,6 @@ namespace GpuPs.Core.Modes;
 public sealed class AspMode() : SyncModeBase(SyncMode.Asp, "asp", isStepSynchronous: false, toleratesStragglers: false)
 {
     /// <inheritdoc />
-    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new AsyncAggregator(model, workers, job.Steps, staleness: null);
 }

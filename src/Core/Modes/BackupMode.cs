@@ -1,4 +1,5 @@
 using GpuPs.Core.Aggregation;
+using GpuPs.Core.Training;
 using GpuPs.Protocol;
 using Serilog;
 
@@ -14,6 +15,6 @@ public sealed class BackupMode() : SyncModeBase(SyncMode.Backup, "backup", isSte
     public override int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
 
     /// <inheritdoc />
-    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new QuorumAggregator(model, workers, job.Steps, quorum: job.Workers - job.Stragglers);
 }

@@ -1,4 +1,5 @@
 using GpuPs.Core.Aggregation;
+using GpuPs.Core.Training;
 using GpuPs.Protocol;
 using Serilog;
 
@@ -14,6 +15,6 @@ public sealed class BspMode() : SyncModeBase(SyncMode.Bsp, "bsp", isStepSynchron
     public override bool ResumesAtShardStep => true;
 
     /// <inheritdoc />
-    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new QuorumAggregator(model, workers, job.Steps, quorum: job.Workers);
 }

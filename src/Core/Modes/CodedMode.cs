@@ -19,10 +19,10 @@ public sealed class CodedMode() : SyncModeBase(SyncMode.Coded, "coded", isStepSy
     public override int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
 
     /// <summary>The job's code ("auto": fractional repetition where (s+1) | n, whose decode weights are 0/1, else cyclic).</summary>
-    public override IGradientCode Assignment(JobSpec job) => JobCode(job);
+    public override IGradientCode Assignment(TrainingJob job) => JobCode(job);
 
     /// <inheritdoc />
-    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new CodedAggregator(model, workers, job.Steps, Assignment(job), log);
 
     /// <inheritdoc />

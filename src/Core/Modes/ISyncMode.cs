@@ -39,10 +39,10 @@ public interface ISyncMode
     int WorstCaseResponders(int workers, int stragglers);
 
     /// <summary>Which partitions each worker computes: the job's gradient code, or one partition per worker.</summary>
-    IGradientCode Assignment(JobSpec job);
+    IGradientCode Assignment(TrainingJob job);
 
     /// <summary>The shard-side rule over <paramref name="workers"/>' pushes to <paramref name="model"/>.</summary>
-    IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log);
+    IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log);
 
     /// <summary>The worker-side rule: what worker <paramref name="workerId"/> pushes for the partitions of <paramref name="plan"/>.</summary>
     IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId);

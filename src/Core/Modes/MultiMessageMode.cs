@@ -17,10 +17,10 @@ public sealed class MultiMessageMode() : SyncModeBase(SyncMode.MultiMessage, "mu
     public override int PartitionsPerWorker(int stragglers) => stragglers + 1;
 
     /// <inheritdoc />
-    public override IGradientCode Assignment(JobSpec job) => JobCode(job);
+    public override IGradientCode Assignment(TrainingJob job) => JobCode(job);
 
     /// <inheritdoc />
-    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new MultiMessageAggregator(model, workers, job.Steps, Assignment(job));
 
     /// <inheritdoc />

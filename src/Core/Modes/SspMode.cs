@@ -1,4 +1,5 @@
 using GpuPs.Core.Aggregation;
+using GpuPs.Core.Training;
 using GpuPs.Protocol;
 using Serilog;
 
@@ -11,6 +12,6 @@ namespace GpuPs.Core.Modes;
 public sealed class SspMode() : SyncModeBase(SyncMode.Ssp, "ssp", isStepSynchronous: false, toleratesStragglers: false)
 {
     /// <inheritdoc />
-    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log) =>
+    public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new AsyncAggregator(model, workers, job.Steps, job.Staleness);
 }

@@ -39,15 +39,15 @@ public abstract class SyncModeBase(SyncMode mode, string name, bool isStepSynchr
     public virtual int WorstCaseResponders(int workers, int stragglers) => workers;
 
     /// <inheritdoc />
-    public virtual IGradientCode Assignment(JobSpec job) => new UncodedAssignment(job.Workers);
+    public virtual IGradientCode Assignment(TrainingJob job) => new UncodedAssignment(job.Workers);
 
     /// <inheritdoc />
-    public abstract IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, JobSpec job, ILogger log);
+    public abstract IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log);
 
     /// <inheritdoc />
     public virtual IWorkerPushPolicy CreatePushPolicy(PartitionPlan plan, int workerId) => StepSumPushPolicy.Plain(plan, workerId);
 
     /// <summary>The gradient code a coded or multi-message job names ("auto": fractional where (s+1) | n, else cyclic).</summary>
-    protected static IGradientCode JobCode(JobSpec job) =>
-        GradientCodeFactory.Create(string.IsNullOrEmpty(job.Code) ? "auto" : job.Code, job.Workers, job.Stragglers);
+    protected static IGradientCode JobCode(TrainingJob job) =>
+        GradientCodeFactory.Create(job.Code, job.Workers, job.Stragglers);
 }

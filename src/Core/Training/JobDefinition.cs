@@ -1,15 +1,14 @@
 using GpuPs.Kernels;
-using GpuPs.Protocol;
-using ModelKind = GpuPs.Kernels.ModelKind;
 
 namespace GpuPs.Core.Training;
 
 /// <summary>
 /// What a user asks for when defining a training job, before anything is derived from the data; <see cref="JobBuilder"/>
-/// turns it into the <see cref="JobSpec"/> every process of the job agrees on. Defaults are the README's default run.
+/// turns it into the <see cref="TrainingJob"/> every process of the job agrees on. Defaults are the README's default run.
 /// </summary>
 /// <param name="Dataset">A <see cref="Data.DatasetCatalog"/> spec.</param>
 /// <param name="Hidden">Hidden units of the MLP (ignored by the other models).</param>
+/// <param name="Mode">The consistency mode's name (<see cref="Modes.SyncModes.Parse"/>): bsp, asp, ssp, coded, multi-message, backup.</param>
 /// <param name="Code">Gradient code of the coded and multi-message modes: auto | fractional | cyclic | uncoded.</param>
 /// <param name="Stragglers">s: stragglers tolerated (coded, backup; multi-message replication).</param>
 /// <param name="StragglerModel">Injected straggler delays for experiments (none | persistent:… | shifted-exponential:… | bimodal:… | throttle:…).</param>
@@ -20,7 +19,7 @@ public sealed record JobDefinition(
     ModelKind Model = ModelKind.Softmax,
     int Hidden = 64,
     int Workers = 4,
-    SyncMode Mode = SyncMode.Bsp,
+    string Mode = "bsp",
     int Staleness = 2,
     string Code = "auto",
     int Stragglers = 0,

@@ -1,3 +1,4 @@
+using GpuPs.Core.Training;
 using GpuPs.Protocol;
 
 namespace GpuPs.Worker.Client;
@@ -7,4 +8,4 @@ namespace GpuPs.Worker.Client;
 /// <param name="Job">The job every shard runs (they agree, or registration fails).</param>
 /// <param name="Layout">Shard i owns parameters [Offset, Offset + Length) of the full vector.</param>
 /// <param name="Step">The step to resume at: the lowest any shard named.</param>
-public sealed record Registration(int WorkerId, JobSpec Job, IReadOnlyList<ShardInfo> Layout, long Step);
+public sealed record Registration(int WorkerId, TrainingJob Job, IReadOnlyList<ShardInfo> Layout, long Step);

@@ -1,4 +1,5 @@
 using GpuPs.Core.Shards;
+using GpuPs.Core.Training;
 using GpuPs.Protocol;
 using GpuPs.Worker.Transport;
 using Serilog;
@@ -90,12 +91,13 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         for (int i = 0; i < layout.Length; i++)
             if (layout[i].Index != i || layout[i].Count != layout.Length)
                 throw new InvalidOperationException($"server {_shards[i].Address} owns shard {layout[i].Index} of {layout[i].Count}; expected shard {i} of {layout.Length} (list servers in shard order)");
+        var job = ValidJob(first);
         _layout = layout;
         WorkerId = first.WorkerId;
         _heartbeatTimeoutMs = first.Job.HeartbeatTimeoutMs;
         Array.Fill(_lastAnsweredMs, Environment.TickCount64);
         _log = _log.ForContext("WorkerId", WorkerId);
-        return new Registration(first.WorkerId, first.Job, layout, step);
+        return new Registration(first.WorkerId, job, layout, step);
     }
 
     /// <summary>
@@ -174,6 +176,13 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     {
         foreach (var shard in _shards) await shard.DisposeAsync().ConfigureAwait(false);
         foreach (var lost in _lost) lost.Dispose();
+    }
+
+    /// <summary>The job the first shard named, or why it is impossible.</summary>
+    private TrainingJob ValidJob(RegisterReply reply)
+    {
+        try { return JobSpecWire.FromWire(reply.Job); }
+        catch (ArgumentException e) { throw new InvalidOperationException($"server {_shards[0].Address} runs an impossible job: {e.Message}", e); }
     }
 
     /// <summary>Registers with shard <paramref name="i"/>, retrying while it is unreachable or the requested id is held by a live client.</summary>

@@ -27,10 +27,10 @@ public class JobBuilderTests
         var job = JobBuilder.Build(definition);
         var data = PreparedData.Prepare(definition.Dataset, definition.TestFraction, definition.Seed);
 
-        Assert.Equal(data.FeatureCount, job.Features);
-        Assert.Equal(data.ClassCount, job.Classes);
+        Assert.Equal(data.FeatureCount, job.Model.Features);
+        Assert.Equal(data.ClassCount, job.Model.Classes);
         Assert.Equal(new ModelShape(ModelKind.Softmax, data.FeatureCount, data.ClassCount).ParameterCount, job.ParameterCount);
-        Assert.Equal(definition.Epochs * JobSpecRules.StepsPerEpoch(data.Train.Rows, definition.Workers, definition.BatchSize), job.Steps);
+        Assert.Equal(definition.Epochs * TrainingJob.StepsPerEpoch(data.Train.Rows, definition.Workers, definition.BatchSize), job.Steps);
     }
 
     [Fact]
@@ -43,7 +43,7 @@ public class JobBuilderTests
         var job = JobBuilder.Build(definition);
 
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "building the job allocated like loading the data");
-        Assert.Equal(1000, job.Features);
+        Assert.Equal(1000, job.Model.Features);
         Assert.Equal(new ModelShape(ModelKind.Logistic, 1000, 2).ParameterCount, job.ParameterCount);
     }
 
@@ -62,7 +62,7 @@ public class JobBuilderTests
     public void Each_shard_starts_from_its_slice_of_the_seeded_initial_model()
     {
         var job = JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100,features=9,classes=3", Steps: 1));
-        var full = ModelInitializer.Initialize(JobSpecRules.ToModelShape(job), job.Seed);
+        var full = ModelInitializer.Initialize(job.Model, job.Seed);
 
         var slices = ShardLayout.Compute(job.ParameterCount, 3).SelectMany(info => JobBuilder.InitialParameters(job, info));
 

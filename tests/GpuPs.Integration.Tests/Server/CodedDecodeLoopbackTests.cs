@@ -6,6 +6,8 @@ using GpuPs.Protocol;
 using GpuPs.Server;
 using GpuPs.Worker.Transport;
 using Serilog;
+using GpuPs.Core.Modes;
+using GpuPs.Core.Training;
 
 namespace GpuPs.Integration.Tests.Server;
 
@@ -29,11 +31,10 @@ public class CodedDecodeLoopbackTests
     [InlineData("fractional", 8, 1)]  // one responder per group closes the step: 4 of 8
     public async Task Decoded_sum_equals_the_sum_of_partition_gradients_for_random_orders(string codeName, int n, int s)
     {
-        var job = new JobSpec
+        var job = new TrainingJob
         {
-            Model = Protocol.ModelKind.Logistic, Features = Length - 1, Classes = 2, ParameterCount = Length,
-            Mode = SyncMode.Coded, Code = codeName, Stragglers = s, Workers = n, Steps = 4, Seed = 1, Dataset = "synthetic",
-            TestFraction = 0.2, HeartbeatTimeoutMs = 60_000, StepTimeoutMs = 5_000,
+            Model = new ModelShape(Kernels.ModelKind.Logistic, Length - 1, 2), Mode = SyncModes.Of(SyncMode.Coded), Code = codeName,
+            Stragglers = s, Workers = n, Steps = 4, Seed = 1, Dataset = "synthetic", HeartbeatTimeoutMs = 60_000,
         };
         var code = GradientCodeFactory.Create(codeName, n, s);
         using var shard = new ParameterShard(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Length = Length },

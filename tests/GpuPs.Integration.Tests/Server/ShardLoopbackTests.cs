@@ -15,8 +15,7 @@ public class ShardLoopbackTests
     public async Task A_late_push_is_refused_on_its_first_chunk_before_the_rest_of_the_tensor_is_sent()
     {
         // Backup workers, n = 3, s = 1: workers 0 and 1 close step 0, so worker 2 is its straggler.
-        var job = Job(SyncMode.Backup, workers: 3, steps: 5);
-        job.Stragglers = 1;
+        var job = Job(SyncMode.Backup, workers: 3, steps: 5) with { Stragglers = 1 };
         using var shard = Create(job);
         RegisterAll(shard, 3);
         shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));

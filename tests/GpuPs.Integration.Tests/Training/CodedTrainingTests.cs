@@ -45,7 +45,7 @@ public class CodedTrainingTests
         var coded = Settings with { Mode = SyncMode.Coded, Workers = workers, Stragglers = stragglers, Steps = 10 };
         Assert.NotEqual(0, FullBatchReference.TrainRows(coded) % workers);
         var job = JobFactory.CreateJob(coded);
-        var code = SyncModes.Of(job.Mode).Assignment(job);
+        var code = job.Mode.Assignment(job);
         Assert.Contains(Enumerable.Range(0, workers), i => code.PartitionsOf(i).Any(j => Math.Abs(code[i, j]) is not (0 or 1)));
 
         var result = await TrainingRun.RunAsync(coded, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);

@@ -17,20 +17,16 @@ public sealed class InProcessCluster : IDisposable
     private readonly ParameterShard[] _shards;
     private readonly IComputeBackend _backend = Accelerators.Create(AcceleratorChoice.Simd);
 
-    public InProcessCluster(JobSpec job, int shards, float learningRate)
+    public InProcessCluster(TrainingJob job, int shards, float learningRate)
     {
         Job = job;
-        var shape = JobSpecRules.ToModelShape(job);
-        var initial = ModelInitializer.Initialize(shape, job.Seed);
-        _shards = ShardLayout.Compute(job.ParameterCount, shards)
-            .Select(info => new ParameterShard(
-                new ShardOptions(job, info, new OptimizerSettings(OptimizerKind.Sgd, learningRate), initial.AsSpan((int)info.Offset, (int)info.Length).ToArray()),
-                _backend, Log.Logger))
+        _shards = Enumerable.Range(0, shards)
+            .Select(i => ParameterShard.Create(job, new OptimizerSettings(OptimizerKind.Sgd, learningRate), i, shards, _backend, Log.Logger))
             .ToArray();
         Fakes = _shards.Select(s => new InProcessShard(s)).ToArray();
     }
 
-    public JobSpec Job { get; }
+    public TrainingJob Job { get; }
 
     public InProcessShard[] Fakes { get; }
 

@@ -1,0 +1,78 @@
+using GpuPs.Core.Modes;
+using GpuPs.Core.Training;
+using KernelModel = GpuPs.Kernels.ModelKind;
+using WireModel = GpuPs.Protocol.ModelKind;
+
+namespace GpuPs.Protocol;
+
+/// <summary>
+/// A <see cref="TrainingJob"/> as the proto <see cref="JobSpec"/> that servers send workers (in a registration and a
+/// status reply), and back. The only place that knows both.
+/// </summary>
+public static class JobSpecWire
+{
+    /// <summary>The job on the wire.</summary>
+    public static JobSpec ToWire(TrainingJob job) => new()
+    {
+        Model = job.Model.Kind switch
+        {
+            KernelModel.Logistic => WireModel.Logistic,
+            KernelModel.Softmax => WireModel.Softmax,
+            KernelModel.Mlp => WireModel.Mlp,
+            _ => throw new ArgumentOutOfRangeException(nameof(job), job.Model.Kind, "not a defined model"),
+        },
+        Features = job.Model.Features,
+        Classes = job.Model.Classes,
+        Hidden = job.Model.Hidden,
+        ParameterCount = job.ParameterCount,
+        Mode = job.Mode.Mode,
+        Staleness = job.Staleness,
+        Workers = job.Workers,
+        Steps = job.Steps,
+        BatchSize = job.BatchSize,
+        Seed = job.Seed,
+        Dataset = job.Dataset,
+        TestFraction = job.TestFraction,
+        HeartbeatTimeoutMs = job.HeartbeatTimeoutMs,
+        StepTimeoutMs = job.StepTimeoutMs,
+        Code = job.Code,
+        Stragglers = job.Stragglers,
+        StragglerModel = job.StragglerModel,
+    };
+
+    /// <summary>The job a server sent, validated.</summary>
+    /// <exception cref="ArgumentException">The spec describes an impossible job (one readable line).</exception>
+    public static TrainingJob FromWire(JobSpec spec)
+    {
+        var model = new Kernels.ModelShape(
+            spec.Model switch
+            {
+                WireModel.Logistic => KernelModel.Logistic,
+                WireModel.Softmax => KernelModel.Softmax,
+                WireModel.Mlp => KernelModel.Mlp,
+                _ => throw new ArgumentException("model must be logistic, softmax or mlp"),
+            },
+            spec.Features, spec.Classes, spec.Model == WireModel.Mlp ? spec.Hidden : 0);
+        var job = new TrainingJob
+        {
+            Model = model,
+            Mode = SyncModes.Of(spec.Mode),
+            Workers = spec.Workers,
+            Steps = spec.Steps,
+            Dataset = spec.Dataset,
+            BatchSize = spec.BatchSize,
+            Seed = spec.Seed,
+            TestFraction = spec.TestFraction,
+            Staleness = spec.Staleness,
+            Code = string.IsNullOrEmpty(spec.Code) ? "auto" : spec.Code,
+            Stragglers = spec.Stragglers,
+            StragglerModel = string.IsNullOrEmpty(spec.StragglerModel) ? "none" : spec.StragglerModel,
+            HeartbeatTimeoutMs = spec.HeartbeatTimeoutMs,
+            StepTimeoutMs = spec.StepTimeoutMs,
+        };
+        job.Validate();
+        if (spec.ParameterCount != job.ParameterCount)
+            throw new ArgumentException($"parameter count {spec.ParameterCount} does not match the model ({job.ParameterCount})");
+        return job;
+    }
+}
