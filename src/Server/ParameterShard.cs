@@ -23,6 +23,9 @@ namespace GpuPs.Server;
 public sealed class ParameterShard : IParameterShard, IDisposable
 {
     private const int KeptStepTimes = 10_000;
+
+    /// <summary>The worker id of a pull that only observes (evaluation, monitoring): it waits for the shard's step alone.</summary>
+    public const int ObserverId = -1;
     private readonly object _gate = new();
     private readonly TrainingJob _job;
     private readonly JobSpec _wireJob;   // what registration and status replies carry
@@ -127,7 +130,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             Task next;
             lock (_gate)
             {
-                if (workerId < 0)
+                if (workerId == ObserverId)
                 {
                     if (_model.Step >= minStep || _aggregator.IsFinished) return;
                 }
@@ -302,7 +305,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
 
     private WorkerSlot Known(int workerId)
     {
-        if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered)
+        if (workerId < 0 || workerId >= _workers.Length)
+            throw ShardException.Invalid($"worker id {workerId} is out of range: the job has {_workers.Length} workers (ids 0..{_workers.Length - 1})");
+        if (!_workers[workerId].Registered)
             throw new ShardException(ShardErrorKind.UnknownWorker, $"worker {workerId} is not registered with shard {Info.Index}");
         return _workers[workerId];
     }

@@ -41,7 +41,7 @@ public class ParameterShardTests
         // Worker 0's step 0 was applied: pushing it again is a duplicate (a retry), not a straggler's late push.
         AssertOutcome(PushOutcomeKind.Duplicate, "already pushed step 0", shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f)));
         AssertOutcome(PushOutcomeKind.Refused, "still at step 1", shard.Push(new PushHeader(0, 2, 0, 1, 0), Filled(1f)));
-        AssertError(ShardErrorKind.UnknownWorker, "worker 5", () => shard.Push(new PushHeader(5, 1, 0, 1, 0), Filled(1f)));
+        AssertError(ShardErrorKind.InvalidRequest, "worker id 5 is out of range", () => shard.Push(new PushHeader(5, 1, 0, 1, 0), Filled(1f)));
         AssertError(ShardErrorKind.InvalidRequest, "sample count", () => shard.Push(new PushHeader(0, 1, 0, 0, 0), Filled(1f)));
         AssertError(ShardErrorKind.InvalidRequest, "shard 3", () => shard.Push(new PushHeader(0, 1, 3, 1, 0), Filled(1f)));
         shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f));
@@ -211,6 +211,37 @@ public class ParameterShardTests
         Assert.False(shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f)).ClosedStep);
         Assert.True(shard.Push(new PushHeader(1, 1, 0, 1, 0), Filled(1f)).ClosedStep);
         Assert.Equal(Filled(-1f), Parameters(shard));
+    }
+
+    [Fact]
+    public void Ids_out_of_range_are_invalid_and_ids_in_range_but_not_registered_are_unknown_on_every_call()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 3, steps: 5));
+        RegisterAll(shard, 2);
+
+        foreach (int id in new[] { -2, 3, int.MaxValue })
+        {
+            AssertError(ShardErrorKind.InvalidRequest, "out of range", () => shard.Push(new PushHeader(id, 0, 0, 1, 0), Filled(1f)));
+            AssertError(ShardErrorKind.InvalidRequest, "out of range", () => shard.Heartbeat(new HeartbeatRequest { WorkerId = id }));
+            AssertError(ShardErrorKind.InvalidRequest, "out of range", () => shard.WaitForStepAsync(id, 0, CancellationToken.None).GetAwaiter().GetResult());
+        }
+        AssertError(ShardErrorKind.UnknownWorker, "worker 2 is not registered", () => shard.Push(new PushHeader(2, 0, 0, 1, 0), Filled(1f)));
+        AssertError(ShardErrorKind.UnknownWorker, "worker 2 is not registered", () => shard.Heartbeat(new HeartbeatRequest { WorkerId = 2 }));
+    }
+
+    [Fact]
+    public async Task An_asp_pull_waits_for_the_updates_its_min_step_asks_for()
+    {
+        using var shard = Create(Job(SyncMode.Asp, workers: 2, steps: 10));
+        RegisterAll(shard, 2);
+        var waiting = shard.WaitForStepAsync(1, minStep: 2, CancellationToken.None);
+
+        shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));
+        Assert.False(waiting.IsCompleted);                     // one update applied, two asked for
+        shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f));
+        await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(shard.WaitForStepAsync(1, minStep: 0, CancellationToken.None).IsCompleted);   // what the worker loop asks
     }
 
     [Fact]

@@ -63,7 +63,10 @@ public sealed class AsyncAggregator(ShardModel model, WorkerSlot[] workers, long
 
     public bool CanProceed(WorkerSlot worker, long minStep)
     {
-        if (staleness is not int bound || IsFinished) return true;
+        // The shard's step counts updates; a pull may ask to wait for a number of them, as the proto says.
+        if (IsFinished) return true;
+        if (model.Step < minStep) return false;
+        if (staleness is not int bound) return true;
         long lead = worker.Clock - SlowestClock();
         if (lead > bound) return false;
         MaxStalenessSeen = (int)Math.Max(MaxStalenessSeen, lead);
