@@ -114,6 +114,7 @@ public sealed class GpuPsServerHost : IAsyncDisposable
     public Task StopAsync(CancellationToken ct = default) =>
         Interlocked.Exchange(ref _stopped, 1) == 0 ? _app.StopAsync(ct) : Task.CompletedTask;
 
+    /// <summary>Stops the server (<see cref="StopAsync"/>, if not already stopped) and releases it.</summary>
     public async ValueTask DisposeAsync()
     {
         await StopAsync();

@@ -9,11 +9,21 @@ namespace GpuPs.Server;
 /// </summary>
 public interface IParameterShard
 {
+    /// <summary>The key range this shard owns (offset, length) and its place among the shards (index, count).</summary>
     ShardInfo Info { get; }
 
+    /// <summary>
+    /// Admits a worker, or re-admits one (a restart, a retried call); the reply carries its id, the job, this shard and
+    /// the step to resume at. Throws <see cref="ShardException"/>: InvalidRequest (id out of range), SlotTaken (a live
+    /// client holds the id) or JobFull.
+    /// </summary>
     RegisterReply Register(RegisterRequest request);
 
-    /// <summary>Completes when the shard's step is at least <paramref name="minStep"/> or the job has finished.</summary>
+    /// <summary>
+    /// Completes when <paramref name="workerId"/> may read the parameters for the pull with <paramref name="minStep"/>,
+    /// by the mode's rule (the shard's step is at least <paramref name="minStep"/>; SSP also bounds the worker's lead),
+    /// or at once when the job has finished. The call counts as a sign of life from the worker.
+    /// </summary>
     Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken);
 
     /// <summary>Copies the shard's parameters (length <c>Info.Length</c>) into <paramref name="destination"/>, atomically with the step returned.</summary>
@@ -29,7 +39,13 @@ public interface IParameterShard
     /// <summary>Validates and aggregates one pushed gradient sum (length <c>Info.Length</c>).</summary>
     PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum);
 
+    /// <summary>
+    /// Records that the worker is alive (an evicted worker is re-admitted); the reply carries the shard's step and
+    /// whether the job has finished. Throws <see cref="ShardException"/> (UnknownWorker) for a worker that never
+    /// registered.
+    /// </summary>
     HeartbeatReply Heartbeat(HeartbeatRequest request);
 
+    /// <summary>A consistent snapshot of the shard's progress, membership and counters, for monitoring.</summary>
     StatusReply Status();
 }

@@ -43,6 +43,14 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt;
     private bool _disposed;
 
+    /// <summary>
+    /// A shard at step 0 with a copy of <c>options.InitialParameters</c>; it evicts silent workers from now on, on
+    /// <c>options.Time</c>'s clock, until disposed.
+    /// </summary>
+    /// <param name="options">Job, key range, optimizer, initial values, clock and observers.</param>
+    /// <param name="backend">Makes the optimizer (on the CPU or an accelerator).</param>
+    /// <param name="log">Receives the shard's events, tagged with its index.</param>
+    /// <exception cref="ArgumentException">An invalid job, or initial values not of the shard's length.</exception>
     public ParameterShard(ShardOptions options, IComputeBackend backend, ILogger log)
     {
         options.Job.Validate();
@@ -76,6 +84,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         return new ParameterShard(new ShardOptions(job, info, optimizer, JobBuilder.InitialParameters(job, info), Observers: observers), backend, log);
     }
 
+    /// <inheritdoc />
     public ShardInfo Info { get; }
 
     /// <summary>Completes when the job has run all its steps on this shard.</summary>
@@ -123,6 +132,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
     }
 
+    /// <inheritdoc />
+    /// <remarks><see cref="ObserverId"/> waits for the shard's step alone and is not a worker.</remarks>
     public async Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
     {
         while (true)
@@ -146,6 +157,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
     }
 
+    /// <inheritdoc />
     public PullResult CopyParameters(Span<float> destination)
     {
         lock (_gate)
@@ -157,6 +169,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
     }
 
+    /// <inheritdoc />
     public PushOutcome Admit(in PushHeader header)
     {
         try
@@ -177,6 +190,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
     }
 
+    /// <inheritdoc />
     public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         try
@@ -229,6 +243,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         lock (_gate) NoteRefusal(header, PushOutcome.Refused(_model.Step, e.Message));
     }
 
+    /// <inheritdoc />
     public HeartbeatReply Heartbeat(HeartbeatRequest request)
     {
         lock (_gate)
@@ -238,6 +253,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
     }
 
+    /// <inheritdoc />
     public StatusReply Status()
     {
         lock (_gate)
@@ -265,6 +281,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
     }
 
+    /// <summary>Stops eviction and releases the optimizer; call once no request is in flight.</summary>
     public void Dispose()
     {
         lock (_gate) _disposed = true;

@@ -8,6 +8,7 @@ public sealed class StepSignal
     /// <summary>A task that completes at the next <see cref="Pulse"/>.</summary>
     public Task Next => _next.Task;
 
+    /// <summary>Completes the current <see cref="Next"/> and starts a new one.</summary>
     public void Pulse()
     {
         var current = _next;

@@ -26,10 +26,16 @@ public sealed class AsyncAggregator(ShardModel model, WorkerSlot[] workers, long
         }
     }
 
+    /// <inheritdoc />
     public int MaxStalenessSeen { get; private set; }
 
+    /// <summary>Always 0: without closed steps no push is ever late.</summary>
     public long LatePushesDropped => 0;
 
+    /// <summary>
+    /// Applies an admitted push at once as one optimizer step with its own mean gradient, and advances the worker's
+    /// clock; every applied push closes a step.
+    /// </summary>
     public PushOutcome Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         var admitted = Admit(worker, header);
@@ -59,8 +65,13 @@ public sealed class AsyncAggregator(ShardModel model, WorkerSlot[] workers, long
         return PushOutcome.Applied(model.Step, closedStep: false, jobFinished: false);
     }
 
+    /// <summary>Always false: no step waits for a worker, so membership changes close none.</summary>
     public bool OnMembershipChanged() => false;
 
+    /// <summary>
+    /// True once the shard has applied <paramref name="minStep"/> updates and (SSP) the worker leads the slowest
+    /// expected worker by at most the staleness bound; always true once the job has finished.
+    /// </summary>
     public bool CanProceed(WorkerSlot worker, long minStep)
     {
         // The shard's step counts updates; a pull may ask to wait for a number of them, as the proto says.

@@ -25,6 +25,9 @@ public sealed class CodedAggregator : SynchronousAggregator
     private readonly List<int> _responders = [];
     private long _samples;
 
+    /// <summary>Coded aggregation with <paramref name="code"/>, whose row i is worker i's; logs refused decodes to
+    /// <paramref name="log"/>.</summary>
+    /// <exception cref="ArgumentException">The code is not for <c>workers.Length</c> workers.</exception>
     public CodedAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps, IGradientCode code, ILogger log)
         : base(model, workers, totalSteps)
     {
@@ -40,6 +43,7 @@ public sealed class CodedAggregator : SynchronousAggregator
         _rounded = new float[model.Length];
     }
 
+    /// <inheritdoc />
     protected override PushOutcome? Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         if (header.CodeRow is not int row)
@@ -57,6 +61,7 @@ public sealed class CodedAggregator : SynchronousAggregator
         return null;
     }
 
+    /// <inheritdoc />
     protected override bool TryClose()
     {
         if (_responders.Count == 0 || IsFinished) return false;

@@ -13,6 +13,7 @@ public sealed class GradientSum(int length)
     private long _samples;
     private double _loss;
 
+    /// <summary>No rows added since the last <see cref="ApplyTo"/>.</summary>
     public bool IsEmpty => _samples == 0;
 
     /// <summary>
@@ -33,6 +34,10 @@ public sealed class GradientSum(int length)
         _loss = loss;
     }
 
+    /// <summary>
+    /// Closes the model's step with the mean gradient over the rows added (<see cref="ShardModel.ApplySum"/>, which
+    /// throws when none were), then empties the sum.
+    /// </summary>
     public void ApplyTo(ShardModel model)
     {
         model.ApplySum(_sum, _samples, _loss);

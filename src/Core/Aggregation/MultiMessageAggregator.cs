@@ -18,6 +18,7 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
     private readonly bool[] _sent = new bool[workers.Length * assignment.Partitions];   // (worker, partition) this step
     private ulong _covered;
 
+    /// <inheritdoc />
     protected override PushOutcome? Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         if (header.Partition is not int p)
@@ -34,6 +35,7 @@ public sealed class MultiMessageAggregator(ShardModel model, WorkerSlot[] worker
         return null;
     }
 
+    /// <inheritdoc />
     protected override bool TryClose()
     {
         if (!_coverage.IsComplete(_covered) || IsFinished) return false;

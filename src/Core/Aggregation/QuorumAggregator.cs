@@ -16,6 +16,7 @@ public sealed class QuorumAggregator(ShardModel model, WorkerSlot[] workers, lon
     private readonly bool[] _pushed = new bool[workers.Length];
     private int _pushes;
 
+    /// <inheritdoc />
     protected override PushOutcome? Take(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         if (_pushed[worker.Id]) return Duplicate(worker, $"step {header.Step}");
@@ -25,6 +26,7 @@ public sealed class QuorumAggregator(ShardModel model, WorkerSlot[] workers, lon
         return null;
     }
 
+    /// <inheritdoc />
     protected override bool TryClose()
     {
         if (_sum.IsEmpty || IsFinished) return false;

@@ -23,6 +23,7 @@ public sealed class ShardModel : IDisposable
 
     /// <param name="parameters">The initial parameters (finite); the model owns the array from now on.</param>
     /// <param name="createOptimizer">Makes the optimizer, once now and again whenever a refused update has left its state unusable.</param>
+    /// <param name="log">Where skipped updates are reported.</param>
     public ShardModel(float[] parameters, Func<IOptimizerKernel> createOptimizer, ILogger log)
     {
         if (parameters.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(parameters)))
@@ -46,6 +47,7 @@ public sealed class ShardModel : IDisposable
     /// <summary>Mean per-row loss reported with the last update.</summary>
     public double LastMeanLoss { get; private set; } = double.NaN;
 
+    /// <summary>Number of parameters in the shard.</summary>
     public int Length => _parameters.Length;
 
     /// <summary>
@@ -63,6 +65,7 @@ public sealed class ShardModel : IDisposable
         return applied;
     }
 
+    /// <summary>Releases the optimizer's state (device memory on an accelerator backend).</summary>
     public void Dispose() => _optimizer.Dispose();
 
     private bool TryUpdate(Span<float> gradientSum, long samples, double lossSum)

@@ -10,15 +10,21 @@ namespace GpuPs.Core.Aggregation;
 /// </summary>
 public abstract class SynchronousAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps) : IStepAggregator
 {
+    /// <summary>The shard's parameters and optimizer; its step is the open step.</summary>
     protected ShardModel Model { get; } = model;
+    /// <summary>The job's worker slots, indexed by worker id.</summary>
     protected WorkerSlot[] Workers { get; } = workers;
 
+    /// <inheritdoc />
     public bool IsFinished => Model.Step >= totalSteps;
 
+    /// <summary>Always 0: no worker reads ahead of the shard's step.</summary>
     public int MaxStalenessSeen => 0;
 
+    /// <inheritdoc />
     public long LatePushesDropped { get; private set; }
 
+    /// <inheritdoc />
     public PushOutcome Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         var admitted = Admit(worker, header);
@@ -29,6 +35,10 @@ public abstract class SynchronousAggregator(ShardModel model, WorkerSlot[] worke
         return PushOutcome.Applied(Model.Step, closed, IsFinished);
     }
 
+    /// <summary>
+    /// Admits a push for the open step only. One for a closed step is Duplicate if this worker pushed it already, else
+    /// Late (counted in <see cref="LatePushesDropped"/>); one after the last step is Finished, one ahead Refused.
+    /// </summary>
     public PushOutcome Admit(WorkerSlot worker, in PushHeader header)
     {
         if (header.Step < Model.Step)
@@ -46,8 +56,10 @@ public abstract class SynchronousAggregator(ShardModel model, WorkerSlot[] worke
         return PushOutcome.Applied(Model.Step, closedStep: false, jobFinished: false);
     }
 
+    /// <summary>Closes the open step if the pushes received suffice now that the expected workers changed.</summary>
     public bool OnMembershipChanged() => TryClose();
 
+    /// <summary>True once the shard has reached step <paramref name="minStep"/> or the job has finished.</summary>
     public bool CanProceed(WorkerSlot worker, long minStep) => Model.Step >= minStep || IsFinished;
 
     /// <summary>

@@ -7,6 +7,11 @@ namespace GpuPs.Core.Coding;
 /// <see cref="CodeConditioning.Analyze"/>). Serialises with System.Text.Json; infinities (an
 /// undecodable set) are written as the string "Infinity".
 /// </summary>
+/// <param name="Code">The code's family (<see cref="IGradientCode.Name"/>).</param>
+/// <param name="Construction">How B was built (<see cref="IGradientCode.Construction"/>).</param>
+/// <param name="Workers">n, the number of workers.</param>
+/// <param name="Stragglers">s, the number of stragglers tolerated.</param>
+/// <param name="ResponderSetSize">n − s, the size of the responder sets analysed.</param>
 /// <param name="SubsetsTotal">C(n, n−s).</param>
 /// <param name="SubsetsEvaluated">Responder sets the figures cover: all of them (no code is built that cannot be checked exhaustively).</param>
 /// <param name="Method">How every set is covered: one by one, or by the repetition argument.</param>

@@ -6,8 +6,15 @@ namespace GpuPs.Core.Coding;
 /// JSON description of a code for <c>gpups codes --workers n --stragglers s [--code …] --json</c>:
 /// the assignment, B, and its conditioning report.
 /// </summary>
+/// <param name="Name">The code's family (<see cref="IGradientCode.Name"/>).</param>
+/// <param name="Construction">How B was built (<see cref="IGradientCode.Construction"/>).</param>
+/// <param name="Workers">n, the number of workers (rows of B).</param>
+/// <param name="Stragglers">s, the number of stragglers tolerated.</param>
+/// <param name="Partitions">k, the number of data partitions (columns of B).</param>
+/// <param name="MinResponders">n − s: every responder set of this size decodes.</param>
 /// <param name="Assignment">Assignment[i] = partitions held by worker i, ascending.</param>
 /// <param name="B">B[i][j], n rows of k coefficients.</param>
+/// <param name="Conditioning">The code's numerical health (<see cref="CodeConditioning.Analyze"/>).</param>
 public sealed record CodeDescription(
     string Name,
     string Construction,

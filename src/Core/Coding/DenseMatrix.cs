@@ -21,7 +21,10 @@ public static class DenseMatrix
     /// When A has dependent columns the solution uses only r of them (the largest-norm ones,
     /// exact ties broken by lowest column index), so duplicated columns get weight 0 rather than a split.
     /// </summary>
+    /// <param name="a">A, rows×cols.</param>
+    /// <param name="b">b, one entry per row of A.</param>
     /// <param name="rankTolerance">Relative pivot threshold that ends the factorisation.</param>
+    /// <exception cref="ArgumentException"><paramref name="b"/>'s length is not A's number of rows.</exception>
     public static LeastSquaresSolution SolveLeastSquares(double[,] a, double[] b, double rankTolerance)
     {
         int rows = a.GetLength(0), cols = a.GetLength(1);

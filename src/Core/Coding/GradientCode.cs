@@ -10,7 +10,12 @@ public abstract class GradientCode : IGradientCode
     private readonly int[][] _partitionsOf;
     private readonly GradientDecoder _decoder;
 
+    /// <param name="name">The code family (<see cref="IGradientCode.Name"/>).</param>
+    /// <param name="construction">How B was built, for logs and the CLI.</param>
+    /// <param name="stragglers">s, 0 ≤ s &lt; n.</param>
     /// <param name="b">n×n coefficients; copied. Zero entries are "not assigned".</param>
+    /// <exception cref="ArgumentOutOfRangeException">n is not in 1..64, or s is not in 0..n − 1.</exception>
+    /// <exception cref="ArgumentException">B is not square.</exception>
     protected GradientCode(string name, string construction, int stragglers, double[,] b)
     {
         int n = b.GetLength(0);

@@ -16,6 +16,7 @@ namespace GpuPs.Core.Data;
 public static class CsvDatasetLoader
 {
     /// <summary>Loads the CSV file at <paramref name="path"/>.</summary>
+    /// <param name="path">The file; a name ending in <c>.gz</c> is read as gzip.</param>
     /// <param name="labelColumn">0-based label column; negative counts from the end (-1: last column).</param>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="DataFormatException">The file is not a valid data set.</exception>

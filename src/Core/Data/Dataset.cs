@@ -16,6 +16,11 @@ public sealed class Dataset
     /// <summary>
     /// Wraps (does not copy) <paramref name="features"/> and <paramref name="labels"/>.
     /// </summary>
+    /// <param name="name">Short name for logs and reports (<see cref="Name"/>).</param>
+    /// <param name="features">Row-major [rows x featureCount] values; rows = <c>labels.Length</c>.</param>
+    /// <param name="labels">Class of each row, in [0, classCount).</param>
+    /// <param name="featureCount">Features per row; at least 1.</param>
+    /// <param name="classCount">Number of classes; at least 1.</param>
     /// <param name="labelValues">The original label of each class (class k was labelled <c>labelValues[k]</c>
     /// in the source); null means the classes were labelled 0..C-1.</param>
     /// <param name="classNames">Display name of each class; null means the original label values.</param>

@@ -27,6 +27,7 @@ public static class DatasetCatalog
     /// (.csv → CSV; .libsvm, .svm, .txt → LibSVM; each optionally followed by .gz).</item>
     /// </list>
     /// </summary>
+    /// <param name="spec">One of <see cref="AcceptedForms"/>; surrounding white space is ignored.</param>
     /// <param name="seed">Seeds generated data; files and embedded sets ignore it.</param>
     /// <exception cref="ArgumentException">The spec matches none of the forms, or has a bad synthetic parameter.</exception>
     /// <exception cref="FileNotFoundException">A named file does not exist.</exception>

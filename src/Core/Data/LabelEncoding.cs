@@ -9,6 +9,8 @@ internal static class LabelEncoding
     /// Class k is the k-th smallest distinct value of <paramref name="raw"/>, so -1/+1 become 0/1 and 1..K
     /// become 0..K-1, the same for every file with the same label set.
     /// </summary>
+    /// <param name="raw">The label of each row, as read.</param>
+    /// <param name="source">Names the input in the error.</param>
     /// <param name="classValues">The distinct values in ascending order: the mapping, kept by <see cref="Dataset.LabelValues"/>.</param>
     /// <exception cref="DataFormatException">Fewer than two distinct labels: nothing to classify.</exception>
     public static int[] Encode(IReadOnlyList<double> raw, string source, out double[] classValues)

@@ -16,6 +16,7 @@ namespace GpuPs.Core.Data;
 public static class LibSvmDatasetLoader
 {
     /// <summary>Loads the LibSVM file at <paramref name="path"/>.</summary>
+    /// <param name="path">The file; a name ending in <c>.gz</c> is read as gzip.</param>
     /// <param name="featureCount">Number of features to densify to; null: the largest index in the file.
     /// An index above it is an error.</param>
     /// <exception cref="FileNotFoundException">No such file.</exception>

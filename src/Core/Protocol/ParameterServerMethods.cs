@@ -56,9 +56,13 @@ public static class ParameterServerMethods
     /// </summary>
     public static class Served
     {
+        /// <summary><see cref="ParameterServerMethods.Register"/> as the server receives it.</summary>
         public static readonly Method<Received<RegisterRequest>, RegisterReply> Register = Receiving(ParameterServerMethods.Register, RegisterRequest.Parser);
+        /// <summary><see cref="ParameterServerMethods.Pull"/> as the server receives it.</summary>
         public static readonly Method<Received<PullRequest>, PullFrame> Pull = Receiving(ParameterServerMethods.Pull, PullRequest.Parser);
+        /// <summary><see cref="ParameterServerMethods.Heartbeat"/> as the server receives it.</summary>
         public static readonly Method<Received<HeartbeatRequest>, HeartbeatReply> Heartbeat = Receiving(ParameterServerMethods.Heartbeat, HeartbeatRequest.Parser);
+        /// <summary><see cref="ParameterServerMethods.Status"/> as the server receives it.</summary>
         public static readonly Method<Received<StatusRequest>, StatusReply> Status = Receiving(ParameterServerMethods.Status, StatusRequest.Parser);
 
         private static Method<Received<TRequest>, TResponse> Receiving<TRequest, TResponse>(Method<TRequest, TResponse> method, MessageParser<TRequest> parser)

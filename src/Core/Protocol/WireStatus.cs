@@ -21,6 +21,8 @@ public static class WireStatus
     /// <summary>Trailer with the shard's step when it refused a push.</summary>
     public const string StepTrailer = "gpups-step";
 
+    /// <summary>The status code of a call the shard fails with a <paramref name="kind"/> error.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is not a defined kind.</exception>
     public static StatusCode CodeOf(ShardErrorKind kind) => kind switch
     {
         ShardErrorKind.InvalidRequest => StatusCode.InvalidArgument,

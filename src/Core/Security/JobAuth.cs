@@ -20,5 +20,6 @@ public sealed class JobAuth
     /// <summary>No authentication at all (<see cref="Insecure"/>).</summary>
     public bool IsInsecure => Token is null;
 
+    /// <summary>The mode, for logs; never the token itself.</summary>
     public override string ToString() => IsInsecure ? "insecure (no authentication)" : "job token";
 }

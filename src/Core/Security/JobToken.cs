@@ -60,6 +60,7 @@ public sealed class JobToken
         return CryptographicOperations.FixedTimeEquals(Digest(presented), _digest);
     }
 
+    /// <summary>A fixed placeholder, so that logging a token never reveals it.</summary>
     public override string ToString() => "JobToken(hidden)";
 
     private static byte[] Digest(string value) => SHA256.HashData(Encoding.UTF8.GetBytes(value));

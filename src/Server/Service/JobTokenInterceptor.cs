@@ -17,6 +17,7 @@ namespace GpuPs.Server;
 /// </remarks>
 public sealed class JobTokenInterceptor(JobToken token, RefusalLog refusals) : Interceptor
 {
+    /// <summary>Continues a unary call that carries the job's token; refuses any other with UNAUTHENTICATED.</summary>
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -24,6 +25,10 @@ public sealed class JobTokenInterceptor(JobToken token, RefusalLog refusals) : I
         return continuation(request, context);
     }
 
+    /// <summary>
+    /// Continues a client-streaming call (Push) that carries the job's token; refuses any other with UNAUTHENTICATED
+    /// before reading the stream.
+    /// </summary>
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
     {

@@ -22,6 +22,10 @@ namespace GpuPs.Server;
 [BindServiceMethod(typeof(ParameterServerService), nameof(BindService))]
 public class ParameterServerService(IParameterShard shard, RefusalLog refusals, ServerLimits limits)
 {
+    /// <summary>
+    /// Adds the five methods to <paramref name="binder"/>. grpc-dotnet calls it once with a null
+    /// <paramref name="service"/> to learn the methods, then activates an instance per call.
+    /// </summary>
     public static void BindService(ServiceBinderBase binder, ParameterServerService? service)
     {
         binder.AddMethod(ParameterServerMethods.Served.Register, service == null ? null! : service.Register);
@@ -31,6 +35,9 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         binder.AddMethod(ParameterServerMethods.Served.Status, service == null ? null! : service.Status);
     }
 
+    /// <summary>
+    /// Admits a worker (<see cref="IParameterShard.Register"/>); a refusal ends the call with its status.
+    /// </summary>
     public virtual Task<RegisterReply> Register(Received<RegisterRequest> request, ServerCallContext context)
     {
         var message = Accept(request, context);
@@ -129,6 +136,9 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         }
     }
 
+    /// <summary>
+    /// A worker's sign of life (<see cref="IParameterShard.Heartbeat"/>); a refusal ends the call with its status.
+    /// </summary>
     public virtual Task<HeartbeatReply> Heartbeat(Received<HeartbeatRequest> request, ServerCallContext context)
     {
         var message = Accept(request, context);
@@ -142,6 +152,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         }
     }
 
+    /// <summary>The shard's progress and counters (<see cref="IParameterShard.Status"/>).</summary>
     public virtual Task<StatusReply> Status(Received<StatusRequest> request, ServerCallContext context)
     {
         Accept(request, context);

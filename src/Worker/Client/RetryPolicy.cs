@@ -12,6 +12,11 @@ public sealed class RetryPolicy(int maxAttempts, ILogger log)
 {
     private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Runs <paramref name="call"/>, again after each transient failure, at most <c>maxAttempts</c> times in all; the
+    /// last transient failure is rethrown with <paramref name="what"/> and the attempt count in its message. Any other
+    /// exception, and any failure once <paramref name="cancellationToken"/> is cancelled, propagates at once.
+    /// </summary>
     public async Task<T> RunAsync<T>(string what, Func<Task<T>> call, CancellationToken cancellationToken)
     {
         var delay = FirstDelay;

@@ -46,6 +46,11 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     private int _heartbeatTimeoutMs = int.MaxValue;
     private ILogger _log;
 
+    /// <summary>A client of <paramref name="shards"/>, which it owns from now on; it calls nothing yet.</summary>
+    /// <param name="shards">One connection per shard, in shard order; at least one.</param>
+    /// <param name="options">Retry and timing settings; null for the defaults.</param>
+    /// <param name="log">Where retries and lost shards are logged.</param>
+    /// <exception cref="ArgumentException"><paramref name="shards"/> is empty.</exception>
     public ShardedParameterClient(IReadOnlyList<ShardConnection> shards, ShardedClientOptions? options, ILogger log)
     {
         if (shards.Count == 0) throw new ArgumentException("a worker needs at least one server address", nameof(shards));
@@ -172,6 +177,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
     }
 
+    /// <summary>Disposes every shard connection.</summary>
     public async ValueTask DisposeAsync()
     {
         foreach (var shard in _shards) await shard.DisposeAsync().ConfigureAwait(false);

@@ -43,6 +43,7 @@ public sealed class StragglerInjector
     /// take <c>workers=I+J+…</c> instead of <c>count=</c> to name the slow workers; persistent takes
     /// <c>delay=SECONDS</c> (exactly that late every step) instead of <c>factor=</c> (that many times as long as usual).
     /// </summary>
+    /// <param name="spec">The spec; model and key names are case-insensitive.</param>
     /// <param name="workers">Cluster size: worker ids are 0 … workers − 1, and counts may not exceed it.</param>
     /// <param name="seed">Fixes every draw and the choice of slow workers.</param>
     /// <exception cref="ArgumentException">One readable line naming the bad part and the accepted forms.</exception>
@@ -101,8 +102,12 @@ public sealed class StragglerInjector
     /// from (seed, worker, step); persistent gives a slow worker (factor − 1) × load × (unit + reference) + delay, so
     /// that its step takes factor × as long as usual, or exactly delay seconds longer; none and throttle give zero.
     /// </summary>
+    /// <param name="worker">The worker id, 0 … workers − 1.</param>
+    /// <param name="step">The worker's step.</param>
+    /// <param name="load">Partitions the worker holds; at least 1.</param>
     /// <param name="referenceComputePerPartition">The worker's typical real gradient compute per partition
     /// (<see cref="ComputeReference.PerPartition"/>), used only by a relative persistent model.</param>
+    /// <exception cref="ArgumentOutOfRangeException">Worker or load out of range, or a negative reference.</exception>
     public TimeSpan StepDelay(int worker, long step, int load, TimeSpan referenceComputePerPartition)
     {
         CheckWorker(worker);

@@ -17,6 +17,9 @@ internal static class StragglerSpec
 {
     private enum Domain { NonNegative, Positive, Probability, WorkerCount, WorkerIds, Factor, WholeFactor }
 
+    /// <param name="Name">The key as written in a spec, lower case.</param>
+    /// <param name="Default">The value when the key's slot is left out.</param>
+    /// <param name="Domain">The values the key accepts.</param>
     /// <param name="Example">How the accepted forms show the key's value: its default, or a placeholder.</param>
     private sealed record Key(string Name, double Default, Domain Domain, string? Example = null);
 

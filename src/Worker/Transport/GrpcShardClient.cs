@@ -21,6 +21,7 @@ public sealed record ShardClientOptions
     /// <summary>Interval of HTTP/2 keep-alive pings while calls are in flight, so that a dead server fails a long blocked pull.</summary>
     public TimeSpan KeepAlivePingDelay { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long a keep-alive ping may go unanswered before the connection (and its calls) fails.</summary>
     public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }
 
@@ -57,6 +58,10 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
     private readonly JobAuth _auth;
     private readonly int _chunkFloats;
 
+    /// <summary>
+    /// A client of the shard at <paramref name="address"/> (<c>http://host:port</c>); it connects on the first call.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The options' <c>DefaultTimeout</c> is not positive.</exception>
     public GrpcShardClient(string address, JobAuth auth, ShardClientOptions? options = null)
     {
         _auth = auth;
@@ -70,6 +75,7 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
         _push = _pushChannel.CreateCallInvoker();
     }
 
+    /// <summary>The shard's address, as given at construction.</summary>
     public string Address { get; }
 
     /// <summary>Both planes to <paramref name="address"/> over one client.</summary>
@@ -79,6 +85,7 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
         return new ShardConnection(address, client, client);
     }
 
+    /// <inheritdoc />
     public Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
         Unary(ParameterServerMethods.Register, request, cancellationToken, timeout);
 
@@ -96,8 +103,9 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
 
     /// <inheritdoc />
     /// <remarks>
-    /// <paramref name="gradientSum"/> is read while the call runs and must not change until the returned task completes. Every
-    /// chunk repeats the header, so that each chunk is self-describing; an empty shard still sends one (empty) chunk.
+    /// <paramref name="gradient"/> is read while the call runs and must not change until the returned task completes.
+    /// Every chunk repeats the header, so that each chunk is self-describing; an empty shard still sends one (empty)
+    /// chunk.
     /// </remarks>
     public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
@@ -136,12 +144,15 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
         }
     }
 
+    /// <inheritdoc />
     public Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
         Unary(ParameterServerMethods.Heartbeat, new HeartbeatRequest { WorkerId = workerId, Step = step }, cancellationToken, timeout);
 
+    /// <inheritdoc />
     public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) =>
         Unary(ParameterServerMethods.Status, new StatusRequest(), cancellationToken, timeout);
 
+    /// <summary>Closes both channels; calls still in flight fail.</summary>
     public ValueTask DisposeAsync()
     {
         _pullChannel.Dispose();
