@@ -32,7 +32,7 @@ public class FrozenServerTests
             await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
                 while ((await observer.StatusAsync(guard.Token)).Step < 3) await Task.Delay(20, guard.Token);
 
-            Signal("STOP", server.ProcessId);
+            Signals.Send("STOP", server.ProcessId);
             await worker.WaitForExitAsync(guard.Token);
 
             string output = await stdout + await stderr;
@@ -43,13 +43,7 @@ public class FrozenServerTests
         finally
         {
             if (!worker.HasExited) worker.Kill(entireProcessTree: true);
-            Signal("CONT", server.ProcessId);
+            Signals.Send("CONT", server.ProcessId);
         }
-    }
-
-    private static void Signal(string signal, int pid)
-    {
-        using var kill = Process.Start("kill", $"-{signal} {pid}");
-        kill.WaitForExit();
     }
 }
