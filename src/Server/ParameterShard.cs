@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Security.Cryptography;
 using System.Text;
 using GpuPs.Core.Aggregation;
+using GpuPs.Core.Checkpoints;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
@@ -68,6 +69,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _observers = [.. options.Observers ?? []];
         _time = options.Time ?? TimeProvider.System;
         _stepOpenedAt = _time.GetTimestamp();
+        if (options.Resume is { } checkpoint) ResumeFrom(checkpoint);
         var period = TimeSpan.FromMilliseconds(Math.Clamp(_job.HeartbeatTimeoutMs / 4, 50, 1000));
         _livenessTimer = _time.CreateTimer(_ => EvictSilentWorkers(), null, period, period);
     }
@@ -77,11 +79,37 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <see cref="ShardLayout"/>), starting from the job's seeded initial parameters.
     /// </summary>
     public static ParameterShard Create(TrainingJob job, OptimizerSettings optimizer, int index, int count, IComputeBackend backend, ILogger log,
-        IReadOnlyList<IShardObserver>? observers = null)
+        IReadOnlyList<IShardObserver>? observers = null, ShardCheckpoint? resume = null)
     {
         if (index < 0 || index >= count) throw new ArgumentException($"shard index {index} is out of range 0..{count - 1}");
         var info = ShardLayout.Compute(job.ParameterCount, count)[index];
-        return new ParameterShard(new ShardOptions(job, info, optimizer, JobBuilder.InitialParameters(job, info), Observers: observers), backend, log);
+        return new ParameterShard(new ShardOptions(job, info, optimizer, JobBuilder.InitialParameters(job, info), Observers: observers, Resume: resume),
+            backend, log);
+    }
+
+    /// <summary>
+    /// A consistent copy of the shard's state at its current step, for <see cref="CheckpointStore"/>: parameters, optimizer
+    /// state and worker clocks, taken under the lock (a memcpy of the shard and the optimizer's slots).
+    /// </summary>
+    public ShardCheckpoint Checkpoint()
+    {
+        lock (_gate)
+            return new ShardCheckpoint(JobFingerprints.Of(_job), Info.Index, Info.Count, Info.Offset, _model.Step,
+                _model.Parameters.ToArray(), _model.ExportOptimizer(), _workers.Select(w => w.Clock).ToArray());
+    }
+
+    /// <summary>Restores the state of <paramref name="checkpoint"/> (construction only: no worker is registered yet).</summary>
+    private void ResumeFrom(ShardCheckpoint checkpoint)
+    {
+        if (checkpoint.JobFingerprint != JobFingerprints.Of(_job))
+            throw new ArgumentException($"the checkpoint belongs to another job ({checkpoint.JobFingerprint}, this job is {JobFingerprints.Of(_job)})");
+        if (checkpoint.Shard != Info.Index || checkpoint.Shards != Info.Count || checkpoint.Offset != Info.Offset)
+            throw new ArgumentException($"the checkpoint is of shard {checkpoint.Shard} of {checkpoint.Shards}, this is shard {Info.Index} of {Info.Count}");
+        if (checkpoint.WorkerClocks.Length != _workers.Length)
+            throw new ArgumentException($"the checkpoint has {checkpoint.WorkerClocks.Length} worker clocks, the job {_workers.Length} workers");
+        _model.Resume(checkpoint.Step, checkpoint.Parameters, checkpoint.Optimizer);
+        for (int i = 0; i < _workers.Length; i++) _workers[i].Clock = checkpoint.WorkerClocks[i];
+        _log.Information("Shard {Shard} resumed at step {Step} from a checkpoint", Info.Index, checkpoint.Step);
     }
 
     /// <inheritdoc />

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GpuPs.Core.Data;
 using GpuPs.Core.Modes;
+using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
@@ -28,6 +29,10 @@ public sealed class TrainingWorker : IAsyncDisposable
     private readonly WorkerOptions _options;
     private readonly IComputeBackend _backend;
     private readonly ShardedParameterClient _client;
+
+    /// <summary>Times a worker rejoins shards that restarted before it treats the next restart as a failure.</summary>
+    public const int MaxRejoins = 10;
+
     private readonly Func<Registration, IWorkerStepHook>? _stepHook;
     private ILogger _log;
 
@@ -50,11 +55,12 @@ public sealed class TrainingWorker : IAsyncDisposable
     /// <summary>Runs the job to its end (or until cancelled) and returns what this worker did.</summary>
     public async Task<WorkerReport> RunAsync(CancellationToken cancellationToken)
     {
-        var joined = await _client.RegisterAsync(new RegisterRequest
+        var request = new RegisterRequest
         {
             RequestedWorkerId = _options.RequestedWorkerId, Host = _options.Host, Device = _backend.DeviceName,
             ClientToken = $"{_options.Host}/{Environment.ProcessId}/{Guid.NewGuid():N}",
-        }, cancellationToken).ConfigureAwait(false);
+        };
+        var joined = await _client.RegisterAsync(request, cancellationToken).ConfigureAwait(false);
         var (workerId, job) = (joined.WorkerId, joined.Job);
         _log = _log.ForContext("WorkerId", workerId);
         var mode = job.Mode;
@@ -74,9 +80,26 @@ public sealed class TrainingWorker : IAsyncDisposable
         var heartbeats = _client.KeepAliveAsync(() => step.Current, stop.Token);
         try
         {
-            await (mode.IsStepSynchronous
-                ? RunSynchronousAsync(step, report, joined.Step, job.Steps, stop.Token)
-                : RunAsynchronousAsync(step, report, joined.Step, job.Steps, stop.Token)).ConfigureAwait(false);
+            long from = joined.Step;
+            for (int rejoins = 0; ; rejoins++)
+            {
+                try
+                {
+                    await (mode.IsStepSynchronous
+                        ? RunSynchronousAsync(step, report, from, job.Steps, stop.Token)
+                        : RunAsynchronousAsync(step, report, from, job.Steps, stop.Token)).ConfigureAwait(false);
+                    break;
+                }
+                catch (ShardException e) when (e.Kind == ShardErrorKind.UnknownWorker && rejoins < MaxRejoins && !stop.IsCancellationRequested)
+                {
+                    // A shard that no longer knows this worker restarted (from a checkpoint, or from scratch): join it again
+                    // under the same id and go on from the step it resumes at.
+                    _log.Warning("A shard no longer knows worker {WorkerId} ({Reason}): it restarted; rejoining", workerId, e.Message);
+                    request.RequestedWorkerId = workerId;
+                    from = (await _client.RegisterAsync(request, stop.Token).ConfigureAwait(false)).Step;
+                    _log.Information("Worker {WorkerId} rejoined at step {Step}", workerId, from);
+                }
+            }
         }
         finally
         {

@@ -4,6 +4,7 @@ using GpuPs.Protocol;
 using GpuPs.Server;
 using GpuPs.Server.Observers;
 using Serilog;
+using GpuPs.Core.Checkpoints;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Training;
 
@@ -27,9 +28,9 @@ public static class ShardFixture
     };
 
     public static ParameterShard Create(TrainingJob job, float[]? initial = null, TimeProvider? time = null, ILogger? log = null, IShardObserver[]? observers = null,
-        OptimizerSettings? optimizer = null) =>
+        OptimizerSettings? optimizer = null, ShardCheckpoint? resume = null) =>
         new(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Length },
-                optimizer ?? new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length], time, observers),
+                optimizer ?? new OptimizerSettings(OptimizerKind.Sgd, 1f), initial ?? new float[Length], time, observers, resume),
             Accelerators.Create(AcceleratorChoice.Simd), log ?? Log.Logger);
 
     public static void RegisterAll(IParameterShard shard, int workers)

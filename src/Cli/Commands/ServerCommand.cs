@@ -1,8 +1,10 @@
 using System.CommandLine;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
+using GpuPs.Core.Checkpoints;
 using GpuPs.Kernels;
 using GpuPs.Server;
+using GpuPs.Server.Observers;
 using Serilog.Events;
 
 namespace GpuPs.Cli.Commands;
@@ -19,6 +21,10 @@ public static class ServerCommand
         var shardIndex = sources.Option("shard-index", 0, "which shard of the parameter vector this server owns (0 .. servers-1)");
         var urls = sources.Option("urls", "http://0.0.0.0:5000", "address to listen on (port 0 picks a free port)");
         var output = sources.Option<string?>("output", null, "when the job finishes, write this shard's parameters here (JSON: shard, offset, step, parameters)");
+        var checkpointDir = sources.Option<string?>("checkpoint-dir", null,
+            "write atomic checkpoints of this shard here (safetensors: parameters, optimizer state, step), and one on SIGTERM");
+        var checkpointEvery = sources.Option("checkpoint-every", 100, "closed steps between checkpoints (with --checkpoint-dir)");
+        var resume = sources.Option("resume", false, "start from the newest intact checkpoint of this job in --checkpoint-dir (step 0 if there is none)");
         var auth = new AuthOptions(sources);
         var limits = new ServerLimitOptions(sources);
         var command = new Command("server", "Run one parameter-server shard (gRPC, HTTP/2 without TLS; every call must carry the job's token).");
@@ -28,6 +34,9 @@ public static class ServerCommand
         command.Options.Add(shardIndex);
         command.Options.Add(urls);
         command.Options.Add(output);
+        command.Options.Add(checkpointDir);
+        command.Options.Add(checkpointEvery);
+        command.Options.Add(resume);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             var settings = job.Bind(parse);
@@ -38,7 +47,17 @@ public static class ServerCommand
             using var log = global.CreateLogger(parse, "server", LogEventLevel.Information);
             var spec = JobFactory.CreateJob(settings);
             using var backend = Accelerators.Create(AcceleratorChoice.Simd, log);
-            using var shard = ParameterShard.Create(spec, JobFactory.Optimizer(settings), parse.GetValue(shardIndex), settings.Servers, backend, log);
+            int index = parse.GetValue(shardIndex);
+            string? directory = parse.GetValue(checkpointDir);
+            if (parse.GetValue(resume) && directory is null) throw new SettingsException("--resume needs --checkpoint-dir (where the checkpoints are)");
+            var store = directory is null ? null : new CheckpointStore(directory, index, log);
+            var from = parse.GetValue(resume) ? store!.Latest(JobFingerprints.Of(spec)) : null;
+            if (parse.GetValue(resume) && from is null) log.Warning("No intact checkpoint of this job in {Directory}: starting at step 0", directory);
+            var checkpointer = store is null ? null : new ShardCheckpointer(store, parse.GetValue(checkpointEvery), log);
+            using var shard = ParameterShard.Create(spec, JobFactory.Optimizer(settings), index, settings.Servers, backend, log,
+                checkpointer is null ? null : [checkpointer], from);
+            await using var stopCheckpoints = checkpointer;   // declared after the shard: the writer stops before the shard goes
+            checkpointer?.Attach(shard);
             await using var host = await GpuPsServerHost.StartAsync(shard, parse.GetValue(urls)!, jobAuth, serverLimits, log, ct);
             Console.WriteLine($"{ChildProcess.ListeningPrefix}{host.Address.ToString().TrimEnd('/')} (shard {shard.Info.Index} of {shard.Info.Count}, {shard.Info.Length} parameters)");
             log.Information("Shard {Shard} serving {Length} parameters for {Workers} workers, {Mode}, {Steps} steps",
@@ -56,6 +75,7 @@ public static class ServerCommand
                 await Task.Delay(Timeout.Infinite, ct);
             }
             catch (OperationCanceledException) { log.Information("Shard {Shard} stopping", shard.Info.Index); }
+            checkpointer?.SaveNow();
             return 0;
         }));
         return command;

@@ -66,6 +66,26 @@ public sealed class ShardModel : IDisposable
     }
 
     /// <summary>Releases the optimizer's state (device memory on an accelerator backend).</summary>
+    /// <summary>A copy of the optimizer's state (velocity, moments, step count), for a checkpoint.</summary>
+    public OptimizerState ExportOptimizer() => _optimizer.ExportState();
+
+    /// <summary>
+    /// Goes on from a checkpoint: the parameters, the optimizer's state and the step count become those given.
+    /// </summary>
+    /// <exception cref="ArgumentException">The lengths or the optimizer kind do not match, or a parameter is not finite.</exception>
+    public void Resume(long step, ReadOnlySpan<float> parameters, OptimizerState optimizer)
+    {
+        if (parameters.Length != _parameters.Length)
+            throw new ArgumentException($"the checkpoint holds {parameters.Length} parameters, the shard {_parameters.Length}", nameof(parameters));
+        if (parameters.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(parameters)))
+            throw new ArgumentException("the checkpoint's parameters are not all finite", nameof(parameters));
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        _optimizer.ImportState(optimizer);
+        parameters.CopyTo(_parameters);
+        Step = step;
+    }
+
+    /// <inheritdoc />
     public void Dispose() => _optimizer.Dispose();
 
     private bool TryUpdate(Span<float> gradientSum, long samples, double lossSum)

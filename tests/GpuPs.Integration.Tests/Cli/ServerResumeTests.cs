@@ -1,0 +1,77 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using GpuPs.Cli.Cluster;
+using GpuPs.Cli.Settings;
+using GpuPs.Core.Security;
+using GpuPs.Kernels;
+using GpuPs.Tests.Shared;
+using GpuPs.Worker.Transport;
+using Serilog;
+
+namespace GpuPs.Integration.Tests.Cli;
+
+/// <summary>
+/// Progress is not lost when a server dies: <c>kill -9</c> the server mid-run, start it again with <c>--resume</c> on the
+/// same address, and the worker — which keeps running — rejoins and finishes the job; the final model is the model of a
+/// run that was never interrupted (the resumed shard redoes the steps after its last checkpoint exactly).
+/// </summary>
+public class ServerResumeTests
+{
+    private static readonly TrainSettings Settings = new()
+    {
+        Dataset = "synthetic:rows=200,features=4,classes=2", Workers = 1, Servers = 1, Steps = 80, BatchSize = 8,
+        Optimizer = OptimizerKind.Momentum, LearningRate = 0.2f, Accelerator = AcceleratorChoice.Simd,
+        // 20 ms of simulated compute per step: long enough to kill the server in the middle.
+        StragglerModel = "none:unit=0.02",
+    };
+
+    [Fact]
+    public async Task A_server_killed_mid_run_and_resumed_from_its_checkpoint_finishes_the_same_model()
+    {
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var token = JobToken.Generate();
+        string directory = Directory.CreateTempSubdirectory("gpups-checkpoints-").FullName;
+        string output = Path.Combine(directory, "final.json");
+        string url = $"http://127.0.0.1:{FreePort()}";
+        string[] server = ["server", "--urls", url, "--checkpoint-dir", directory, "--checkpoint-every", "5", "--output", output,
+            .. JobOptions.ToArguments(Settings)];
+        try
+        {
+            var first = ChildProcess.Start("server", server, token, Log.Logger);
+            string address = await first.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await using var worker = ChildProcess.Start("worker", ["worker", "--server", address, "--accelerator", "simd"], token, Log.Logger);
+            await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
+                while ((await observer.StatusAsync(guard.Token)).Step < 30) await Task.Delay(10, guard.Token);
+            await first.DisposeAsync();   // SIGKILL: no final checkpoint, the newest is at most 5 steps old
+
+            await using var second = ChildProcess.Start("server", [.. server, "--resume"], token, Log.Logger);
+            await second.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
+            {
+                // Resumed from the newest checkpoint (step 25 or later), not from step 0: a fresh start would also end at
+                // the same model, having redone every step.
+                long resumedAt = (await observer.StatusAsync(guard.Token)).Step;
+                Assert.True(resumedAt >= 25, $"the restarted server is at step {resumedAt}");
+            }
+            await worker.WaitForSuccessAsync(guard.Token);
+            while (!File.Exists(output) || new FileInfo(output).Length == 0) await Task.Delay(20, guard.Token);
+
+            using var result = JsonDocument.Parse(await File.ReadAllTextAsync(output, guard.Token));
+            var parameters = result.RootElement.GetProperty("parameters").EnumerateArray().Select(p => p.GetSingle()).ToArray();
+            Assert.Equal(Settings.Steps, result.RootElement.GetProperty("step").GetInt64());
+            var uninterrupted = await TrainingRun.RunAsync(Settings, NullTrainingProgress.Instance, Log.Logger, guard.Token);
+            FullBatchDescent.AssertClose(uninterrupted.Parameters.Select(p => (double)p).ToArray(), parameters, 1e-6);
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
