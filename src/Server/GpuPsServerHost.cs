@@ -1,5 +1,7 @@
 using GpuPs.Core.Security;
 using GpuPs.Protocol;
+using Grpc.Health.V1;
+using Grpc.HealthCheck;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -97,8 +99,15 @@ public sealed class GpuPsServerHost : IAsyncDisposable
             if (auth.Token is not null) o.Interceptors.Add<JobTokenInterceptor>();
         });
 
+        // The standard gRPC health service (grpc.health.v1), answered without the job token so that Kubernetes' gRPC
+        // probes and load balancers can ask; it tells nothing about the job. SERVING from the moment the shard listens.
+        var health = new HealthServiceImpl();
+        health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
+        builder.Services.AddSingleton(health);
+
         var app = builder.Build();
         app.MapGrpcService<ParameterServerService>();
+        app.MapGrpcService<HealthServiceImpl>();
         await app.StartAsync(ct);
         var address = new Uri(app.Urls.First());
         log.Information("Shard {Shard}/{Count} ({Length} parameters) serving gRPC on {Address}",

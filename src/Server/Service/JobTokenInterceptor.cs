@@ -36,8 +36,12 @@ public sealed class JobTokenInterceptor(JobToken token, RefusalLog refusals) : I
         return continuation(requestStream, context);
     }
 
+    /// <summary>The standard health service's methods, open to probes without the token (they reveal nothing of the job).</summary>
+    private const string HealthService = "/grpc.health.v1.Health/";
+
     private void Authenticate(ServerCallContext context)
     {
+        if (context.Method.StartsWith(HealthService, StringComparison.Ordinal)) return;
         if (token.Matches(context.RequestHeaders.GetValue(JobToken.MetadataKey))) return;
         refusals.Refused(context.Method, context.Peer, "no valid job token");
         throw WireStatus.ToRpc(new ShardException(ShardErrorKind.Unauthenticated,

@@ -185,6 +185,21 @@ public class ServiceLoopbackTests
         Assert.All(refusals, r => Assert.Null(r.Exception));
     }
 
+    [Fact]
+    public async Task The_standard_health_service_answers_probes_without_the_token_while_the_shard_does_not()
+    {
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
+        using var channel = GrpcChannel.ForAddress(server.Address);
+
+        var health = await new Grpc.Health.V1.Health.HealthClient(channel).CheckAsync(new Grpc.Health.V1.HealthCheckRequest(),
+            deadline: DateTime.UtcNow.AddSeconds(20));
+
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+        var status = await Assert.ThrowsAsync<RpcException>(() => channel.CreateCallInvoker()
+            .AsyncUnaryCall(ParameterServerMethods.Status, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(20)), new StatusRequest()).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, status.StatusCode);
+    }
+
     public static TheoryData<string> Authorizations => ["", "Basic {0}", "Bearer", "{0}", "Bearer {0}x", "Bearer x{0}", "Bearer {0}{0}"];
 
     [Theory]
