@@ -63,6 +63,23 @@ public class WorkerLoopTests
     }
 
     [Fact]
+    public async Task A_push_whose_reply_was_lost_is_retried_and_applied_exactly_once()
+    {
+        // Worker 0's first push reaches shard 1 and is applied, but the reply is lost: the client pushes it again while the
+        // step is still open (worker 1 is 0.2 s late every step), the shard answers Duplicate, and the step still sums
+        // each worker's gradient once.
+        var job = Job(SyncMode.Bsp, workers: 2, steps: 3, stragglerModel: "persistent:workers=1,delay=0.2");
+        using var cluster = new InProcessCluster(job, shards: 2, learningRate: 0.5f);
+        cluster.Fakes[1].LoseNextReplyOf(0);
+
+        var reports = await cluster.RunAsync(2, CancellationToken.None);
+
+        FullBatchDescent.AssertClose(Reference(cluster, 0.5f), cluster.Parameters(), 1e-5);
+        Assert.Equal(2 * 3 + 1, cluster.Fakes[1].Pushes);
+        Assert.Equal(1, reports.Sum(r => r.PushesDropped));
+    }
+
+    [Fact]
     public async Task Calls_to_an_unreachable_shard_are_retried_and_the_run_is_unchanged()
     {
         using var cluster = new InProcessCluster(Job(SyncMode.Bsp, workers: 1, steps: 3), shards: 2, learningRate: 0.5f);

@@ -16,6 +16,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
 {
     private int _failNext;
     private volatile bool _frozen;
+    private int _loseReplyOfWorker = -1;
     private int _pulls, _pushes, _heartbeats;
 
     public static TimeSpan DefaultTimeout { get; } = TimeSpan.FromSeconds(10);
@@ -26,6 +27,12 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
 
     /// <summary>The next <paramref name="calls"/> calls (of any kind) fail with <see cref="ShardErrorKind.Unavailable"/>.</summary>
     public void FailNext(int calls) => Volatile.Write(ref _failNext, calls);
+
+    /// <summary>
+    /// The next push of worker <paramref name="workerId"/> is applied, but its reply is lost: the call fails as if the shard
+    /// became unreachable after applying it, so the client retries a push the shard already has.
+    /// </summary>
+    public void LoseNextReplyOf(int workerId) => Volatile.Write(ref _loseReplyOfWorker, workerId);
 
     /// <summary>From now on every call hangs until its deadline (then <see cref="ShardErrorKind.Timeout"/>) or cancellation.</summary>
     public void Freeze() => _frozen = true;
@@ -58,7 +65,10 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         Interlocked.Increment(ref _pushes);
         await Answer(timeout, cancellationToken);
         var admitted = shard.Admit(header);
-        return admitted.IsApplied ? shard.Push(header, gradient.Span) : admitted;
+        var outcome = admitted.IsApplied ? shard.Push(header, gradient.Span) : admitted;
+        if (outcome.IsApplied && Interlocked.CompareExchange(ref _loseReplyOfWorker, -1, header.WorkerId) == header.WorkerId)
+            throw new ShardException(ShardErrorKind.Unavailable, "in-process shard: the reply of an applied push was lost");
+        return outcome;
     }
 
     public async Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null)
