@@ -21,6 +21,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Wire(sources, global));
         bench.Subcommands.Add(Stragglers(sources, global));
         bench.Subcommands.Add(Aggregation(sources, global));
+        bench.Subcommands.Add(Load(sources, global));
         return bench;
     }
 
@@ -45,6 +46,28 @@ public static class BenchCommand
             var results = await AggregationBenchmark.RunAsync(parse.GetValue(reps), log, line => Console.Error.WriteLine(line), ct);
             BenchOutput.Write(AnsiConsole.Console, "server aggregation per step, 1M parameters, 8 workers", results, r => r.Scheme, r => r.ServerMsPerStep,
                 "ms per step (server only)", parse.GetValue(csv), parse.GetValue(plot));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Load(SettingSources sources, GlobalOptions global)
+    {
+        var command = new Command("load", "Many concurrent workers against one server process (ASP): push latency mean/p50/p99/max, throughput, and whether every update was applied exactly once.");
+        var (csv, plot) = OutputOptions(command, "load");
+        var workers = sources.Option("workers", 64, "concurrent clients");
+        var steps = sources.Option("steps", 1000, "pushes per client");
+        var parameters = sources.Option("parameters", 4096, "floats per push (the model's size)");
+        command.Options.Add(workers);
+        command.Options.Add(steps);
+        command.Options.Add(parameters);
+        command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
+        {
+            using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
+            var results = await LoadBenchmark.RunAsync(parse.GetValue(workers), parse.GetValue(steps), parse.GetValue(parameters), log,
+                line => Console.Error.WriteLine(line), ct);
+            BenchOutput.Write(AnsiConsole.Console, "load: concurrent workers against one server", results, r => r.Measure, r => r.Value,
+                "value (see unit)", parse.GetValue(csv), parse.GetValue(plot));
             return 0;
         }));
         return command;
