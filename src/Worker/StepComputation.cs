@@ -3,6 +3,7 @@ using GpuPs.Core.Modes;
 using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
+using GpuPs.Protocol;
 using GpuPs.Worker.Client;
 using Serilog;
 
@@ -13,13 +14,17 @@ namespace GpuPs.Worker;
 /// <see cref="IWorkerPushPolicy"/> says — one weighted sum per step (plain, coded: the encode c_i = Σ_j B[i,j] g_j is
 /// fused into the kernel's scaled accumulation), or one message per partition while the next one computes
 /// (multi-message). The parameters go to the device once per step and the gradient accumulates there: one download per
-/// message. Owns the message buffers; one instance per worker loop, not thread-safe.
+/// message. With a bfloat16 wire format each message is rounded with error feedback (<see cref="BFloat16ErrorFeedback"/>)
+/// just before it is pushed. Owns the message buffers; one instance per worker loop, not thread-safe.
 /// </summary>
 public sealed class StepComputation(
     PartitionPlan plan, IGradientKernel kernel, IWorkerPushPolicy policy, IWorkerStepHook hook,
-    ShardedParameterClient client, WorkerReport report, ILogger log)
+    ShardedParameterClient client, WorkerReport report, ILogger log, TensorEncoding wireFormat = TensorEncoding.Float32)
 {
     private readonly float[][] _buffers = new float[policy.PushesEachPartition ? plan.Held.Count : 1][];
+    private readonly BFloat16ErrorFeedback? _feedback = wireFormat == TensorEncoding.BFloat16
+        ? new BFloat16ErrorFeedback(policy.PushesEachPartition ? plan.Held.Count : 1, kernel.Shape.ParameterCount)
+        : null;
 
     /// <summary>The step being computed (reported in heartbeats).</summary>
     public long Current { get; private set; }
@@ -54,7 +59,7 @@ public sealed class StepComputation(
                 compute += watch.Elapsed;
                 await hook.AfterPartitionAsync(computeCancelled).ConfigureAwait(false);
                 if (policy.PushesEachPartition)
-                    pushes.Add(PushAsync(policy.Header(step, h, loss), Buffer(h), pushCancelled));
+                    pushes.Add(PushAsync(policy.Header(step, h, loss), h, pushCancelled));
                 else
                     stepLoss += policy.Weight(h) * loss;
             }
@@ -68,7 +73,7 @@ public sealed class StepComputation(
         if (!policy.PushesEachPartition)
         {
             kernel.ReadGradient(Buffer(0));
-            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), Buffer(0), pushCancelled));
+            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, pushCancelled));
         }
         hook.EndStep(compute);
         report.ComputeSeconds += compute.TotalSeconds;
@@ -81,14 +86,16 @@ public sealed class StepComputation(
     }
 
     /// <summary>Pushes one message to every shard and counts what they did with it; true when the job finished.</summary>
-    private async Task<bool> PushAsync(Protocol.PushHeader header, float[] gradient, CancellationToken ct)
+    private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken ct)
     {
-        var outcomes = await client.PushAsync(header, gradient, ct).ConfigureAwait(false);
+        var gradient = Buffer(slot);
+        _feedback?.Round(slot, gradient);
+        var outcomes = await client.PushAsync(header, gradient, ct, wireFormat).ConfigureAwait(false);
         foreach (var (outcome, shard) in outcomes.Select((o, i) => (o, i)))
         {
             if (outcome.IsApplied)
             {
-                report.AddBytesPushed(client.Layout[shard].Length * sizeof(float));
+                report.AddBytesPushed(client.Layout[shard].Length * (wireFormat == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float)));
                 continue;
             }
             // Refused on its first chunk: its tensor (mostly) never crossed the network, so its bytes are not counted.

@@ -75,7 +75,7 @@ public sealed class TrainingWorker : IAsyncDisposable
 
         var report = new WorkerReport(workerId, _backend.DeviceName);
         var hook = _stepHook?.Invoke(joined) ?? new StragglerStepHook(stragglers, workerId);
-        var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log);
+        var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log, job.WireFormat);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var heartbeats = _client.KeepAliveAsync(() => step.Current, stop.Token);
         try

@@ -39,6 +39,7 @@ public sealed class JobOptions
         Add(s, "test-fraction", x => x.TestFraction, (x, v) => x with { TestFraction = v }, "held-out share of the data set");
         Add(s, "heartbeat-timeout-ms", x => x.HeartbeatTimeoutMs, (x, v) => x with { HeartbeatTimeoutMs = v }, "a worker silent this long is evicted");
         Add(s, "step-timeout-ms", x => x.StepTimeoutMs, (x, v) => x with { StepTimeoutMs = v }, "deadline of each worker call");
+        Add(s, "wire-format", x => x.WireFormat, (x, v) => x with { WireFormat = v }, "how workers push gradients: f32 (exact) | bf16 (half the bytes, with error feedback on the worker; not with --mode coded)");
     }
 
     public void AddTo(Command command)

@@ -33,9 +33,11 @@ public sealed record TrainSettings
     public bool Processes { get; init; }
     public int HeartbeatTimeoutMs { get; init; } = 10_000;
     public int StepTimeoutMs { get; init; } = 30_000;
+    /// <summary>How workers push gradients: f32 | bf16.</summary>
+    public string WireFormat { get; init; } = "f32";
     public string Output { get; init; } = "results/train.json";
 
     /// <summary>The job these settings define, for <see cref="JobBuilder"/>.</summary>
     public JobDefinition ToDefinition() => new(Dataset, Model, Hidden, Workers, Core.Modes.SyncModes.Of(Mode).Name, Staleness, Code, Stragglers, StragglerModel,
-        Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs);
+        Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs, WireFormat);
 }

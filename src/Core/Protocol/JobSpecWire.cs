@@ -38,6 +38,7 @@ public static class JobSpecWire
         Code = job.Code,
         Stragglers = job.Stragglers,
         StragglerModel = job.StragglerModel,
+        WireFormat = TrainingJob.WireFormatName(job.WireFormat),
     };
 
     /// <summary>The job a server sent, validated.</summary>
@@ -69,6 +70,7 @@ public static class JobSpecWire
             StragglerModel = string.IsNullOrEmpty(spec.StragglerModel) ? "none" : spec.StragglerModel,
             HeartbeatTimeoutMs = spec.HeartbeatTimeoutMs,
             StepTimeoutMs = spec.StepTimeoutMs,
+            WireFormat = TrainingJob.ParseWireFormat(spec.WireFormat),
         };
         job.Validate();
         if (spec.ParameterCount != job.ParameterCount)

@@ -109,6 +109,21 @@ internal static class ProtoWire
         return buffer;
     }
 
+    /// <summary>
+    /// Validates the wire bytes of a bfloat16 tensor field and widens them into a float32 buffer rented from
+    /// <see cref="ArrayPool{T}.Shared"/> (the caller owns it).
+    /// </summary>
+    public static float[] RentBFloat16Tensor(in ReadOnlySequence<byte> bytes, string message, out int length)
+    {
+        if (bytes.Length % sizeof(ushort) != 0)
+            throw Malformed(message, $"values_bf16 field has {bytes.Length} bytes, not a multiple of 2 (bfloat16)");
+        length = checked((int)(bytes.Length / sizeof(ushort)));
+        var buffer = ArrayPool<float>.Shared.Rent(length);
+        BFloat16.Decode(bytes, buffer.AsSpan(0, length));
+        return buffer;
+    }
+
+    /// <summary>The error for a malformed <paramref name="message"/>: INVALID_ARGUMENT with the problem in words.</summary>
     public static ShardException Malformed(string message, string problem) =>
         ShardException.Invalid($"Malformed {message} message: {problem}.");
 

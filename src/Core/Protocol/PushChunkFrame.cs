@@ -19,11 +19,12 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
     private float[]? _rented;
 
     /// <summary>A chunk that borrows <paramref name="values"/>.</summary>
-    public PushChunkFrame(in PushHeader header, long offset, ReadOnlyMemory<float> values)
+    public PushChunkFrame(in PushHeader header, long offset, ReadOnlyMemory<float> values, TensorEncoding encoding = TensorEncoding.Float32)
     {
         Header = header;
         Offset = offset;
         Values = values;
+        Encoding = encoding;
     }
 
     private PushChunkFrame(in PushHeader header, long offset, float[] rented, int length)
@@ -41,11 +42,16 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
     /// </summary>
     public ReadOnlyMemory<float> Values { get; private set; }
 
+    /// <summary>How <see cref="Values"/> travel: float32 in field 7, or bfloat16 in field 10 (rounded to nearest even).</summary>
+    public TensorEncoding Encoding { get; }
+
+    private int ValueBytes => checked(Values.Length * (Encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float)));
+
     /// <summary>Size of the protobuf encoding in bytes.</summary>
     public int CalculateSize() =>
         ProtoWire.VarintFieldSize(Header.WorkerId) + ProtoWire.VarintFieldSize(Header.Step) + ProtoWire.VarintFieldSize(Header.Shard) +
         ProtoWire.VarintFieldSize(Offset) + ProtoWire.VarintFieldSize(Header.SampleCount) + ProtoWire.DoubleFieldSize(Header.LossSum) +
-        ProtoWire.BytesFieldSize(checked(Values.Length * sizeof(float))) +
+        ProtoWire.BytesFieldSize(ValueBytes) +
         ProtoWire.OptionalVarintFieldSize(Header.CodeRow) + ProtoWire.OptionalVarintFieldSize(Header.Partition);
 
     /// <summary>
@@ -55,7 +61,14 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
     public void WriteTo(IBufferWriter<byte> writer)
     {
         var remaining = CalculateSize();
+        byte[]? packed = null;
         var values = ProtoWire.TensorBytes(Values.Span);
+        if (Encoding == TensorEncoding.BFloat16)
+        {
+            packed = ArrayPool<byte>.Shared.Rent(ValueBytes);
+            BFloat16.Encode(Values.Span, packed);
+            values = packed.AsSpan(0, ValueBytes);
+        }
         Span<byte> scratch = stackalloc byte[ProtoWire.MaxScalarFieldsBytes + ProtoWire.MaxBytesFieldPrefix];
         var n = ProtoWire.WriteVarintField(scratch, 1, Header.WorkerId);
         n += ProtoWire.WriteVarintField(scratch[n..], 2, Header.Step);
@@ -63,12 +76,23 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
         n += ProtoWire.WriteVarintField(scratch[n..], 4, Offset);
         n += ProtoWire.WriteVarintField(scratch[n..], 5, Header.SampleCount);
         n += ProtoWire.WriteDoubleField(scratch[n..], 6, Header.LossSum);
-        n += ProtoWire.WriteBytesFieldPrefix(scratch[n..], 7, values.Length);
-        ProtoWire.Write(writer, scratch[..n], ref remaining);
-        ProtoWire.Write(writer, values, ref remaining);
-        n = ProtoWire.WriteOptionalVarintField(scratch, 8, Header.CodeRow);
+        // Fields go in number order, as protobuf writes them; the bfloat16 field (10) comes after code_row and partition.
+        if (Encoding == TensorEncoding.Float32)
+        {
+            n += ProtoWire.WriteBytesFieldPrefix(scratch[n..], 7, values.Length);
+            ProtoWire.Write(writer, scratch[..n], ref remaining);
+            ProtoWire.Write(writer, values, ref remaining);
+            n = 0;
+        }
+        n += ProtoWire.WriteOptionalVarintField(scratch[n..], 8, Header.CodeRow);
         n += ProtoWire.WriteOptionalVarintField(scratch[n..], 9, Header.Partition);
+        if (Encoding == TensorEncoding.BFloat16) n += ProtoWire.WriteBytesFieldPrefix(scratch[n..], 10, values.Length);
         ProtoWire.Write(writer, scratch[..n], ref remaining);
+        if (packed is not null)
+        {
+            ProtoWire.Write(writer, values, ref remaining);
+            ArrayPool<byte>.Shared.Return(packed);
+        }
     }
 
     /// <summary>
@@ -83,6 +107,8 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
         double lossSum = 0;
         int? codeRow = null, partition = null;
         var values = ReadOnlySequence<byte>.Empty;
+        ReadOnlySequence<byte>? bfloat16 = null;
+        bool float32 = false;
         while (reader.TryReadTag(out var field, out var wireType))
         {
             switch ((field, wireType))
@@ -93,13 +119,17 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
                 case (4, ProtoWire.WireVarint): offset = (long)reader.ReadVarint(); break;
                 case (5, ProtoWire.WireVarint): sampleCount = (long)reader.ReadVarint(); break;
                 case (6, ProtoWire.WireFixed64): lossSum = reader.ReadDouble(); break;
-                case (7, ProtoWire.WireLengthDelimited): values = reader.ReadLengthDelimited(); break;
+                case (7, ProtoWire.WireLengthDelimited): values = reader.ReadLengthDelimited(); float32 = true; break;
                 case (8, ProtoWire.WireVarint): codeRow = (int)reader.ReadVarint(); break;
                 case (9, ProtoWire.WireVarint): partition = (int)reader.ReadVarint(); break;
+                case (10, ProtoWire.WireLengthDelimited): bfloat16 = reader.ReadLengthDelimited(); break;
                 default: reader.Skip(field, wireType); break;
             }
         }
-        var buffer = ProtoWire.RentTensor(values, MessageName, out var length);
+        if (float32 && bfloat16 is not null) throw ProtoWire.Malformed(MessageName, "both values and values_bf16 are set");
+        var buffer = bfloat16 is { } half
+            ? ProtoWire.RentBFloat16Tensor(half, MessageName, out var length)
+            : ProtoWire.RentTensor(values, MessageName, out length);
         return new PushChunkFrame(new PushHeader(workerId, step, shard, sampleCount, lossSum, codeRow, partition), offset, buffer, length);
     }
 

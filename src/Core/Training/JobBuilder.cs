@@ -45,6 +45,7 @@ public static class JobBuilder
             StragglerModel = string.IsNullOrEmpty(d.StragglerModel) ? "none" : d.StragglerModel,
             HeartbeatTimeoutMs = d.HeartbeatTimeoutMs,
             StepTimeoutMs = d.StepTimeoutMs,
+            WireFormat = TrainingJob.ParseWireFormat(d.WireFormat),
         };
         job.Validate();
         return job;

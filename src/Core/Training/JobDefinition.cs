@@ -18,6 +18,7 @@ namespace GpuPs.Core.Training;
 /// <param name="Epochs">Passes over each worker's partition; used only when <paramref name="Steps"/> is 0.</param>
 /// <param name="Steps">Steps per worker; 0 derives them from <paramref name="Epochs"/>.</param>
 /// <param name="BatchSize">Rows per partition per step; 0 is the whole partition.</param>
+/// <param name="WireFormat">How workers push tensors: f32 (exact) or bf16 (half the bytes, with error feedback).</param>
 /// <param name="Seed">Seeds the data, the split, the initial parameters and the straggler draws.</param>
 /// <param name="TestFraction">Share of the rows held out for evaluation, in (0, 1).</param>
 /// <param name="HeartbeatTimeoutMs">A worker silent this long is evicted; a shard silent this long is given up.</param>
@@ -38,4 +39,5 @@ public sealed record JobDefinition(
     ulong Seed = 42,
     double TestFraction = 0.2,
     int HeartbeatTimeoutMs = 10_000,
-    int StepTimeoutMs = 30_000);
+    int StepTimeoutMs = 30_000,
+    string WireFormat = "f32");

@@ -1,5 +1,6 @@
 using GpuPs.Core.Modes;
 using GpuPs.Kernels;
+using GpuPs.Protocol;
 
 namespace GpuPs.Core.Training;
 
@@ -52,6 +53,12 @@ public sealed record TrainingJob
     /// <summary>Deadline of a worker's calls (a pull waiting for other workers is repeated).</summary>
     public int StepTimeoutMs { get; init; } = 30_000;
 
+    /// <summary>
+    /// How workers push tensors: float32 (exact), or bfloat16 with error feedback (half the bytes; not with the coded
+    /// mode, whose decode is exact only for what the workers encoded).
+    /// </summary>
+    public TensorEncoding WireFormat { get; init; } = TensorEncoding.Float32;
+
     /// <summary>Length of the flat parameter vector.</summary>
     public int ParameterCount => Model.ParameterCount;
 
@@ -74,7 +81,21 @@ public sealed record TrainingJob
         if (HeartbeatTimeoutMs <= 0) throw new ArgumentException($"heartbeat timeout must be positive (got {HeartbeatTimeoutMs} ms)");
         if (StepTimeoutMs <= 0) throw new ArgumentException($"step timeout must be positive (got {StepTimeoutMs} ms)");
         Model.Validate();
+        if (WireFormat == TensorEncoding.BFloat16 && Mode.Mode == SyncMode.Coded)
+            throw new ArgumentException("bf16 on the wire would break the exact decode of the coded mode (the decode weights amplify rounding); use --wire-format f32");
     }
+
+    /// <summary>The name of a wire format as users write it: f32 or bf16.</summary>
+    public static string WireFormatName(TensorEncoding encoding) => encoding == TensorEncoding.BFloat16 ? "bf16" : "f32";
+
+    /// <summary>The wire format a user named.</summary>
+    /// <exception cref="ArgumentException">Neither f32 nor bf16.</exception>
+    public static TensorEncoding ParseWireFormat(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "" or "f32" or "float32" => TensorEncoding.Float32,
+        "bf16" or "bfloat16" => TensorEncoding.BFloat16,
+        _ => throw new ArgumentException($"unknown wire format '{name}': use f32 or bf16"),
+    };
 
     /// <summary>
     /// Steps one pass over a partition takes: the training rows split into <paramref name="workers"/> partitions, each

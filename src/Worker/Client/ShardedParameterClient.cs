@@ -127,7 +127,8 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     /// Pushes <paramref name="gradient"/> (the whole vector) to every shard, each its slice, with
     /// <paramref name="header"/> (its shard index set per shard). Returns each shard's answer, in shard order.
     /// </summary>
-    public async Task<IReadOnlyList<PushOutcome>> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<PushOutcome>> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken,
+        TensorEncoding encoding = TensorEncoding.Float32)
     {
         CheckRegistered(gradient.Length);
         return await FanOutAsync((i, ct) =>
@@ -136,7 +137,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
             var slice = gradient.Slice((int)info.Offset, (int)info.Length);
             var shardHeader = header with { Shard = info.Index };
             return CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
-                token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout), ct);
+                token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout, encoding), ct);
         }, cancellationToken).ConfigureAwait(false);
     }
 

@@ -107,7 +107,8 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
     /// Every chunk repeats the header, so that each chunk is self-describing; an empty shard still sends one (empty)
     /// chunk.
     /// </remarks>
-    public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
+        TensorEncoding encoding = TensorEncoding.Float32)
     {
         try
         {
@@ -118,7 +119,7 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
                 do
                 {
                     var count = Math.Min(_chunkFloats, gradient.Length - offset);
-                    await call.RequestStream.WriteAsync(new PushChunkFrame(header, offset, gradient.Slice(offset, count))).ConfigureAwait(false);
+                    await call.RequestStream.WriteAsync(new PushChunkFrame(header, offset, gradient.Slice(offset, count), encoding)).ConfigureAwait(false);
                     offset += count;
                 }
                 while (offset < gradient.Length);

@@ -25,6 +25,8 @@ public interface ITensorChannel
     /// <summary>
     /// Pushes one gradient for the whole shard. A push the shard's rule refuses is an answer, not an error: it comes back
     /// as a <see cref="PushOutcome"/> that is not applied. <paramref name="gradient"/> must not change until the task completes.
+    /// With <see cref="TensorEncoding.BFloat16"/> each value travels rounded to the nearest bfloat16 (half the bytes).
     /// </summary>
-    Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null);
+    Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
+        TensorEncoding encoding = TensorEncoding.Float32);
 }

@@ -59,6 +59,18 @@ public class JobBuilderTests
     }
 
     [Fact]
+    public void Bf16_on_the_wire_is_refused_for_the_coded_mode_and_unknown_formats_are_named()
+    {
+        var coded = Assert.Throws<ArgumentException>(() => JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100", Mode: "coded",
+            Stragglers: 1, Steps: 1, WireFormat: "bf16")));
+        var unknown = Assert.Throws<ArgumentException>(() => JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100", Steps: 1, WireFormat: "fp8")));
+
+        Assert.Contains("exact decode of the coded mode", coded.Message);
+        Assert.Contains("use f32 or bf16", unknown.Message);
+        Assert.Equal(TensorEncoding.BFloat16, JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100", Steps: 1, WireFormat: "bf16")).WireFormat);
+    }
+
+    [Fact]
     public void Each_shard_starts_from_its_slice_of_the_seeded_initial_model()
     {
         var job = JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100,features=9,classes=3", Steps: 1));

@@ -130,9 +130,42 @@ public class MarshallerTests
         Assert.Equal(values, pull.Values.ToArray());
     }
 
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Bfloat16_push_chunks_equal_protobuf_with_values_bf16_and_parse_back_rounded_to_nearest(int length)
+    {
+        var random = new Random(length + 3);
+        var values = RandomFloats(random, length);
+        var header = new PushHeader(2, 5, 1, 10, 3, CodeRow: null, Partition: 4);
+        var frame = new PushChunkFrame(header, 7, values, TensorEncoding.BFloat16);
+        var half = new byte[2 * length];
+        BFloat16.Encode(values, half);
+        var expected = new PushChunk
+        {
+            WorkerId = 2, Step = 5, Shard = 1, Offset = 7, SampleCount = 10, LossSum = 3, Partition = 4, ValuesBf16 = ByteString.CopyFrom(half),
+        }.ToByteArray();
+
+        Assert.Equal(expected, Serialize(PushMarshaller, frame));
+        Assert.Equal(expected, Serialize(PushMarshaller, frame, maxSpan: 5));
+        using var parsed = Deserialize(PushMarshaller, Segmented(expected, RandomCuts(random, expected.Length, 9)));
+        Assert.Equal(header, parsed.Header);
+        Assert.Equal(values.Select(BFloat16.Round).ToArray(), parsed.Values.ToArray());
+    }
+
+    [Theory]
+    [InlineData(1.0f, 1.0f)]
+    [InlineData(1.00390625f, 1.0f)]        // exactly halfway between 1 and 1 + 2^-7: ties to the even mantissa (1)
+    [InlineData(1.01171875f, 1.015625f)]   // halfway between 1 + 2^-7 (odd) and 1 + 2^-6: ties to even, upwards
+    [InlineData(1.0039064f, 1.0078125f)]   // just above halfway: rounds up
+    [InlineData(-3e38f, -3.0040553e38f)]
+    public void Bfloat16_rounds_to_the_nearest_value_ties_to_even(float value, float expected) =>
+        Assert.Equal(expected, BFloat16.Round(value));
+
     public static TheoryData<string, byte[], string> Malformed => new()
     {
         { "values not whole floats", new PushChunk { Values = ByteString.CopyFrom(1, 2, 3, 4, 5, 6, 7) }.ToByteArray(), "7 bytes, not a multiple of 4" },
+        { "values_bf16 not whole bfloat16s", new PushChunk { ValuesBf16 = ByteString.CopyFrom(1, 2, 3) }.ToByteArray(), "3 bytes, not a multiple of 2" },
+        { "both encodings", new PushChunk { Values = ByteString.CopyFrom(1, 2, 3, 4), ValuesBf16 = ByteString.CopyFrom(1, 2) }.ToByteArray(), "both values and values_bf16" },
         { "truncated varint", [0x08, 0x80], "truncated varint" },
         { "truncated tag", [0x80], "truncated varint" },
         { "over-long varint", [0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], "longer than 10 bytes" },

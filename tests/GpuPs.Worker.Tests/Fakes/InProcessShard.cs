@@ -60,7 +60,8 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         return shard.CopyParameters(destination.Span);
     }
 
-    public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
+        TensorEncoding encoding = TensorEncoding.Float32)
     {
         Interlocked.Increment(ref _pushes);
         await Answer(timeout, cancellationToken);
