@@ -13,6 +13,9 @@ namespace GpuPs.Core.Modes;
 public sealed class CodedMode() : SyncModeBase(SyncMode.Coded, "coded", isStepSynchronous: true, toleratesStragglers: true)
 {
     /// <inheritdoc />
+    public override bool AcceptsRoundedPushes => false;
+
+    /// <inheritdoc />
     public override int PartitionsPerWorker(int stragglers) => stragglers + 1;
 
     /// <inheritdoc />

@@ -32,6 +32,12 @@ public interface ISyncMode
     /// <summary>A worker that (re)registers resumes at the shard's step rather than at its own clock (BSP).</summary>
     bool ResumesAtShardStep { get; }
 
+    /// <summary>
+    /// Pushes may travel rounded (bfloat16 with error feedback) without breaking the mode's promise. False for coded mode:
+    /// its decode is exact only for the vectors the workers encoded, and decode weights would amplify the rounding.
+    /// </summary>
+    bool AcceptsRoundedPushes { get; }
+
     /// <summary>Data partitions each worker computes per step: s + 1 where the mode replicates data (coded, multi-message), else 1.</summary>
     int PartitionsPerWorker(int stragglers);
 

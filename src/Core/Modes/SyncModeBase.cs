@@ -33,6 +33,9 @@ public abstract class SyncModeBase(SyncMode mode, string name, bool isStepSynchr
     public virtual bool ResumesAtShardStep => false;
 
     /// <inheritdoc />
+    public virtual bool AcceptsRoundedPushes => true;
+
+    /// <inheritdoc />
     public virtual int PartitionsPerWorker(int stragglers) => 1;
 
     /// <inheritdoc />

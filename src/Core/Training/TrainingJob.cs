@@ -81,8 +81,8 @@ public sealed record TrainingJob
         if (HeartbeatTimeoutMs <= 0) throw new ArgumentException($"heartbeat timeout must be positive (got {HeartbeatTimeoutMs} ms)");
         if (StepTimeoutMs <= 0) throw new ArgumentException($"step timeout must be positive (got {StepTimeoutMs} ms)");
         Model.Validate();
-        if (WireFormat == TensorEncoding.BFloat16 && Mode.Mode == SyncMode.Coded)
-            throw new ArgumentException("bf16 on the wire would break the exact decode of the coded mode (the decode weights amplify rounding); use --wire-format f32");
+        if (WireFormat == TensorEncoding.BFloat16 && !Mode.AcceptsRoundedPushes)
+            throw new ArgumentException($"bf16 on the wire would break the exact decode of the {Mode.Name} mode (the decode weights amplify rounding); use --wire-format f32");
     }
 
     /// <summary>The name of a wire format as users write it: f32 or bf16.</summary>
