@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Commands;
 using GpuPs.Cli.Settings;
 
@@ -45,7 +46,17 @@ public static class Program
             using var stop = new CancellationTokenSource();
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.Cancel(); });
-            return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, stop.Token);
+            // A child of `gpups train --processes` stops the same way when its parent is gone (even after SIGKILL).
+            var orphaned = ParentWatch.WatchAsync(stop);
+            try
+            {
+                return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, stop.Token);
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                await orphaned;
+            }
         });
     }
 

@@ -116,6 +116,7 @@ public sealed class ChildProcess : IAsyncDisposable
         var (fileName, prefix) = GpupsCommand();
         var info = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in prefix.Concat(arguments)) info.ArgumentList.Add(a);
+        ParentWatch.Pass(info);
         if (token is not null)
         {
             info.Environment[AuthOptions.TokenVariable] = token.Value;
