@@ -7,7 +7,11 @@ public sealed record EpochRecord(double Epoch, long Step, double WallSeconds, do
 public sealed record WorkerSummary(int WorkerId, string Device, long Steps, long StepsAbandoned, long PushesDropped, long BytesPushed,
     double ComputeSeconds, double PullSeconds, double PushSeconds);
 
-/// <summary>The JSON result file of <c>gpups train</c>.</summary>
+/// <summary>
+/// The JSON result file of <c>gpups train</c>. <c>Command</c> and <c>Settings</c> record every setting of the run, so the
+/// file says how to reproduce it; <c>Code</c> names the gradient code actually built (its construction and the s it
+/// tolerates, which may exceed the s asked for).
+/// </summary>
 public sealed record TrainResult(
     string Dataset,
     string Model,
@@ -30,4 +34,7 @@ public sealed record TrainResult(
     IReadOnlyList<double> StepLoss,
     IReadOnlyList<EpochRecord> History,
     IReadOnlyList<WorkerSummary> WorkerReports,
-    IReadOnlyList<float> Parameters);
+    IReadOnlyList<float> Parameters,
+    string Command,
+    string Code,
+    Settings.TrainSettings Settings);

@@ -74,7 +74,7 @@ public static class TrainingRun
                 history,
                 reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.StepsAbandoned, r.PushesDropped, r.BytesPushed,
                     r.ComputeSeconds, r.PullSeconds, r.PushSeconds)).ToList(),
-                parameters);
+                parameters, CommandLine(settings), DescribeCode(job), settings);
         }
         finally
         {
@@ -89,6 +89,20 @@ public static class TrainingRun
         var (train, test) = evaluator.Evaluate(parameters);
         double step = (double)pulled.Min(p => p.Step) / updatesPerStep;
         return new EpochRecord(step / stepsPerEpoch, (long)step, watch.Elapsed.TotalSeconds, train.MeanLoss, train.Accuracy, test.MeanLoss, test.Accuracy);
+    }
+
+    /// <summary>The <c>gpups train</c> command line that runs these settings again.</summary>
+    public static string CommandLine(TrainSettings settings) => string.Join(' ',
+        ["gpups", "train", .. JobOptions.ToArguments(settings).Select(Quote), "--accelerator", settings.Accelerator.ToString().ToLowerInvariant(),
+         .. (settings.Processes ? new[] { "--processes" } : []), "--output", Quote(settings.Output)]);
+
+    private static string Quote(string argument) =>
+        argument.Length > 0 && argument.All(c => char.IsLetterOrDigit(c) || "-_.,:=/+".Contains(c)) ? argument : $"'{argument.Replace("'", "'\\''")}'";
+
+    private static string DescribeCode(TrainingJob job)
+    {
+        var code = job.Mode.Assignment(job);
+        return code.Construction.Length == 0 ? code.Name : $"{code.Name} ({code.Construction}), s = {code.Stragglers}";
     }
 
     private static string DescribeDevice(TrainSettings settings, IReadOnlyList<WorkerReport> reports) =>

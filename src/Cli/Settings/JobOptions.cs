@@ -60,6 +60,9 @@ public sealed class JobOptions
         var option = s.Option(name, get(Defaults), description);
         _options.Add(option);
         _binders.Add((settings, parse) => with(settings, parse.GetValue(option)!));
-        _writers.Add(settings => ["--" + name, Convert.ToString(get(settings), CultureInfo.InvariantCulture)!]);
+        // Enums as users type them (multi-message, sgd), so that a recorded command reads like a typed one.
+        _writers.Add(settings => ["--" + name, get(settings) is Enum e
+            ? System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(e.ToString())
+            : Convert.ToString(get(settings), CultureInfo.InvariantCulture)!]);
     }
 }
