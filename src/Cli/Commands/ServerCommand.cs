@@ -5,6 +5,7 @@ using GpuPs.Core.Checkpoints;
 using GpuPs.Kernels;
 using GpuPs.Server;
 using GpuPs.Server.Observers;
+using Prometheus;
 using Serilog.Events;
 
 namespace GpuPs.Cli.Commands;
@@ -24,6 +25,7 @@ public static class ServerCommand
         var checkpointDir = sources.Option<string?>("checkpoint-dir", null,
             "write atomic checkpoints of this shard here (safetensors: parameters, optimizer state, step), and one on SIGTERM");
         var checkpointEvery = sources.Option("checkpoint-every", 100, "closed steps between checkpoints (with --checkpoint-dir)");
+        var metricsPort = sources.Option("metrics-port", 0, "serve Prometheus metrics over HTTP/1.1 at http://0.0.0.0:PORT/metrics (0: off)");
         var resume = sources.Option("resume", false, "start from the newest intact checkpoint of this job in --checkpoint-dir (step 0 if there is none)");
         var auth = new AuthOptions(sources);
         var limits = new ServerLimitOptions(sources);
@@ -37,6 +39,7 @@ public static class ServerCommand
         command.Options.Add(checkpointDir);
         command.Options.Add(checkpointEvery);
         command.Options.Add(resume);
+        command.Options.Add(metricsPort);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             var settings = job.Bind(parse);
@@ -54,8 +57,11 @@ public static class ServerCommand
             var from = parse.GetValue(resume) ? store!.Latest(JobFingerprints.Of(spec)) : null;
             if (parse.GetValue(resume) && from is null) log.Warning("No intact checkpoint of this job in {Directory}: starting at step 0", directory);
             var checkpointer = store is null ? null : new ShardCheckpointer(store, parse.GetValue(checkpointEvery), log);
-            using var shard = ParameterShard.Create(spec, JobFactory.Optimizer(settings), index, settings.Servers, backend, log,
-                checkpointer is null ? null : [checkpointer], from);
+            IShardObserver[] observers = [new ShardMetrics(Metrics.DefaultRegistry, index), .. checkpointer is null ? [] : new IShardObserver[] { checkpointer }];
+            using var shard = ParameterShard.Create(spec, JobFactory.Optimizer(settings), index, settings.Servers, backend, log, observers, from);
+            int port = parse.GetValue(metricsPort);
+            using var metricServer = port > 0 ? new KestrelMetricServer(port).Start() : null;
+            if (port > 0) log.Information("Shard {Shard} serves Prometheus metrics at http://0.0.0.0:{Port}/metrics", index, port);
             await using var stopCheckpoints = checkpointer;   // declared after the shard: the writer stops before the shard goes
             checkpointer?.Attach(shard);
             await using var host = await GpuPsServerHost.StartAsync(shard, parse.GetValue(urls)!, jobAuth, serverLimits, log, ct);

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-
 namespace GpuPs.Integration.Tests.Cli;
 
 /// <summary>README's "dead or unreachable server" row, on the real program: retries with doubling backoff, then exit 1.</summary>
@@ -10,10 +7,7 @@ public class DeadServerTests
     public async Task A_worker_retries_a_dead_server_with_doubling_backoff_then_exits_1_naming_it()
     {
         // A port that was just free: nothing listens on it, so every call is refused (Unavailable).
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        int port = Ports.Free();
         string address = $"http://127.0.0.1:{port}";
 
         var run = await Gpups.RunAsync("worker", "--server", address, "--max-retries", "4", "--accelerator", "simd", "--insecure");

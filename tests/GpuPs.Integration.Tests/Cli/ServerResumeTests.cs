@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
@@ -33,7 +31,7 @@ public class ServerResumeTests
         var token = JobToken.Generate();
         string directory = Directory.CreateTempSubdirectory("gpups-checkpoints-").FullName;
         string output = Path.Combine(directory, "final.json");
-        string url = $"http://127.0.0.1:{FreePort()}";
+        string url = $"http://127.0.0.1:{Ports.Free()}";
         string[] server = ["server", "--urls", url, "--checkpoint-dir", directory, "--checkpoint-every", "5", "--output", output,
             .. JobOptions.ToArguments(Settings)];
         try
@@ -64,14 +62,5 @@ public class ServerResumeTests
             FullBatchDescent.AssertClose(uninterrupted.Parameters.Select(p => (double)p).ToArray(), parameters, 1e-6);
         }
         finally { Directory.Delete(directory, recursive: true); }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }
