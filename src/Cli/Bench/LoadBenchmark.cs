@@ -38,7 +38,7 @@ public static class LoadBenchmark
         };
         var token = JobToken.Generate();
         var auth = JobAuth.WithToken(token);
-        await using var server = ChildProcess.Start("server", ["server", "--urls", "http://127.0.0.1:0", .. JobOptions.ToArguments(settings)], token, log);
+        await using var server = ChildProcess.Start("server", ["server", "--urls", "http://127.0.0.1:0", "--keep-serving", .. JobOptions.ToArguments(settings)], token, log);
         string address = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), ct);
         var initial = new float[parameters];
         await using (var observer = new GrpcShardClient(address, auth))

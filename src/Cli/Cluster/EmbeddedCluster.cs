@@ -173,7 +173,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     {
         var servers = Enumerable.Range(0, _settings.Servers).Select(i => ChildProcess.Start(
             $"server {i}",
-            ["server", "--shard-index", i.ToString(), "--urls", "http://127.0.0.1:0", .. JobOptions.ToArguments(_settings)],
+            // The cluster reads the final model and stops its servers itself.
+            ["server", "--shard-index", i.ToString(), "--urls", "http://127.0.0.1:0", "--keep-serving", .. JobOptions.ToArguments(_settings)],
             Auth.Token!, _log)).ToList();
         _children.AddRange(servers);
         var addresses = new List<string>();

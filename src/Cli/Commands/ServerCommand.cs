@@ -11,8 +11,9 @@ using Serilog.Events;
 namespace GpuPs.Cli.Commands;
 
 /// <summary>
-/// <c>gpups server</c>: one parameter-server shard of a job, serving gRPC until stopped (SIGTERM / Ctrl+C). When the job
-/// finishes it logs so, writes its parameters to <c>--output</c> if given, and keeps serving pulls.
+/// <c>gpups server</c>: one parameter-server shard of a job, serving gRPC. When the job finishes it logs so, writes its
+/// parameters to <c>--output</c> if given, answers pulls for <c>--linger-ms</c> more and exits 0 — so a Kubernetes Job or
+/// a script ends with it — unless <c>--keep-serving</c>; SIGTERM or Ctrl+C stop it at any time.
 /// </summary>
 public static class ServerCommand
 {
@@ -25,6 +26,8 @@ public static class ServerCommand
         var checkpointDir = sources.Option<string?>("checkpoint-dir", null,
             "write atomic checkpoints of this shard here (safetensors: parameters, optimizer state, step), and one on SIGTERM");
         var checkpointEvery = sources.Option("checkpoint-every", 100, "closed steps between checkpoints (with --checkpoint-dir)");
+        var keepServing = sources.Option("keep-serving", false, "after the job finishes, serve pulls until stopped instead of exiting");
+        var lingerMs = sources.Option("linger-ms", 5000, "after the job finishes, keep answering this long (workers read the final model), then exit 0");
         var metricsPort = sources.Option("metrics-port", 0, "serve Prometheus metrics over HTTP/1.1 at http://0.0.0.0:PORT/metrics (0: off)");
         var resume = sources.Option("resume", false, "start from the newest intact checkpoint of this job in --checkpoint-dir (step 0 if there is none)");
         var auth = new AuthOptions(sources);
@@ -40,6 +43,8 @@ public static class ServerCommand
         command.Options.Add(checkpointEvery);
         command.Options.Add(resume);
         command.Options.Add(metricsPort);
+        command.Options.Add(keepServing);
+        command.Options.Add(lingerMs);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             var settings = job.Bind(parse);
@@ -78,7 +83,11 @@ public static class ServerCommand
                     ResultFile.Write(outputPath, new { shard = pulled.Shard, offset = pulled.Offset, step = pulled.Step, parameters });
                     log.Information("Shard {Shard} wrote its parameters to {Path}", shard.Info.Index, Path.GetFullPath(outputPath));
                 }
-                await Task.Delay(Timeout.Infinite, ct);
+                if (parse.GetValue(keepServing))
+                    await Task.Delay(Timeout.Infinite, ct);
+                // Workers still pulling the final step, and observers reading the model, get their answers first.
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, parse.GetValue(lingerMs))), ct);
+                log.Information("Shard {Shard}: the job finished; exiting", shard.Info.Index);
             }
             catch (OperationCanceledException) { log.Information("Shard {Shard} stopping", shard.Info.Index); }
             checkpointer?.SaveNow();
