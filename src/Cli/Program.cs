@@ -33,6 +33,7 @@ public static class Program
             root.Subcommands.Add(WorkerCommand.Create(sources, global));
             root.Subcommands.Add(BenchCommand.Create(sources, global));
             root.Subcommands.Add(CodesCommand.Create(sources));
+            root.Subcommands.Add(StatusCommand.Create(sources));
             sources.RejectUnknownKeys();
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))

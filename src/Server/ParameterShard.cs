@@ -150,7 +150,6 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             slot.Registered = true;
             slot.Host = request.Host;
             slot.Device = request.Device;
-            slot.MeasuredSpeed = request.MeasuredSpeed;
             slot.ClientToken = request.ClientToken;
             Touch(slot);
             _log.Information("Worker {WorkerId} {Action} from {Host} on {Device} at step {Step}",
@@ -305,6 +304,12 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             reply.StepSeconds.AddRange(_steps.Select(s => s.Seconds));
             reply.StepLoss.AddRange(_steps.Select(s => s.Loss));
             reply.WorkerSteps.AddRange(_workers.Select(w => w.Clock));
+            long now = NowMs;
+            reply.Workers.AddRange(_workers.Select(w => new WorkerStatus
+            {
+                WorkerId = w.Id, Registered = w.Registered, Live = w.Registered && !w.Evicted, Clock = w.Clock,
+                SilentMs = w.Registered ? now - w.LastSeenMs : 0, Host = w.Host, Device = w.Device,
+            }));
             return reply;
         }
     }

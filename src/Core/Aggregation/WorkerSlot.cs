@@ -17,8 +17,6 @@ public sealed class WorkerSlot(int id)
     public string Host { get; set; } = "";
     /// <summary>The accelerator the worker reported at registration; informational.</summary>
     public string Device { get; set; } = "";
-    /// <summary>Rows per second the worker reported at registration (0 = unknown); informational.</summary>
-    public double MeasuredSpeed { get; set; }
     /// <summary>The registering process's token (empty when it sent none): only the same token may register this slot again while it is live.</summary>
     public string ClientToken { get; set; } = "";
 
