@@ -44,6 +44,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     private readonly CancellationTokenSource[] _lost;   // per shard: cancelled when it stays silent past the heartbeat timeout
     private ShardInfo[] _layout = [];
     private int _heartbeatTimeoutMs = int.MaxValue;
+    private bool _registered;
     private ILogger _log;
 
     /// <summary>A client of <paramref name="shards"/>, which it owns from now on; it calls nothing yet.</summary>
@@ -101,7 +102,8 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         WorkerId = first.WorkerId;
         _heartbeatTimeoutMs = first.Job.HeartbeatTimeoutMs;
         Array.Fill(_lastAnsweredMs, Environment.TickCount64);
-        _log = _log.ForContext("WorkerId", WorkerId);
+        if (!_registered) _log = _log.ForContext("WorkerId", WorkerId);
+        _registered = true;
         return new Registration(first.WorkerId, job, layout, step);
     }
 
@@ -164,6 +166,8 @@ public sealed class ShardedParameterClient : IAsyncDisposable
                     }
                     catch (ShardException e)
                     {
+                        // A refusal (a restarted shard that does not know this worker yet) is still a sign of life.
+                        if (e.Kind is not (ShardErrorKind.Unavailable or ShardErrorKind.Timeout)) Answered(i);
                         _log.Debug("Heartbeat to {Server} failed: {Reason}", _shards[i].Address, e.Message);
                         if (SilentMs(i) > _heartbeatTimeoutMs && !_lost[i].IsCancellationRequested)
                         {
