@@ -19,10 +19,9 @@ public class DeploymentRunTests
         string output = Path.Combine(Path.GetTempPath(), $"gpups-shard-{Guid.NewGuid():N}.json");
         try
         {
-            await using var server = ChildProcess.Start("server",
-                ["server", "--urls", "http://127.0.0.1:0", "--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "2",
-                 "--steps", "20", "--linger-ms", "500", "--output", output], token, Log.Logger);
-            string address = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            var (process, address) = await ServerProcess.StartAsync(["--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "2",
+                "--steps", "20", "--linger-ms", "500", "--output", output], token, guard.Token);
+            await using var server = process;
             await using var first = ChildProcess.Start("worker 0", ["worker", "--server", address, "--accelerator", "simd"], token, Log.Logger);
             await using var second = ChildProcess.Start("worker 1", ["worker", "--server", address, "--accelerator", "simd"], token, Log.Logger);
 

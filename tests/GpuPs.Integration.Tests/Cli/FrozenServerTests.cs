@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using GpuPs.Cli.Cluster;
 using GpuPs.Core.Security;
-using GpuPs.Worker.Transport;
-using Serilog;
 
 namespace GpuPs.Integration.Tests.Cli;
 
@@ -18,10 +16,9 @@ public class FrozenServerTests
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var token = JobToken.Generate();
-        await using var server = ChildProcess.Start("server",
-            ["server", "--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "1", "--steps", "1000000", "--batch-size", "8",
-             "--heartbeat-timeout-ms", "1000", "--urls", "http://127.0.0.1:0"], token, Log.Logger);
-        string address = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+        var (process, address) = await ServerProcess.StartAsync(["--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "1",
+            "--steps", "1000000", "--batch-size", "8", "--heartbeat-timeout-ms", "1000"], token, guard.Token);
+        await using var server = process;
         var info = ChildProcess.StartInfo(["worker", "--server", address, "--accelerator", "simd", "--call-timeout-ms", "600000"], token);
         info.Environment["NO_COLOR"] = "1";
         using var worker = Process.Start(info)!;
@@ -29,8 +26,7 @@ public class FrozenServerTests
         var stdout = worker.StandardOutput.ReadToEndAsync(guard.Token);
         try
         {
-            await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
-                while ((await observer.StatusAsync(guard.Token)).Step < 3) await Task.Delay(20, guard.Token);
+            await ServerProcess.WaitForStepAsync(address, token, 3, guard.Token);
 
             Signals.Send("STOP", server.ProcessId);
             await worker.WaitForExitAsync(guard.Token);

@@ -1,6 +1,4 @@
-using GpuPs.Cli.Cluster;
 using GpuPs.Core.Security;
-using Serilog;
 
 namespace GpuPs.Integration.Tests.Cli;
 
@@ -12,10 +10,9 @@ public class MetricsEndpointTests
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         int port = Ports.Free();
-        await using var server = ChildProcess.Start("server",
-            ["server", "--urls", "http://127.0.0.1:0", "--metrics-port", port.ToString(), "--dataset", "synthetic:rows=100,features=3,classes=2", "--workers", "2"],
-            JobToken.Generate(), Log.Logger);
-        await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+        var (process, _) = await ServerProcess.StartAsync(["--metrics-port", port.ToString(), "--dataset", "synthetic:rows=100,features=3,classes=2",
+            "--workers", "2"], JobToken.Generate(), guard.Token);
+        await using var server = process;
 
         using var http = new HttpClient();
         string metrics = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics", guard.Token);

@@ -1,6 +1,5 @@
 using GpuPs.Cli.Cluster;
 using GpuPs.Core.Security;
-using GpuPs.Worker.Transport;
 using Serilog;
 
 namespace GpuPs.Integration.Tests.Cli;
@@ -19,8 +18,8 @@ public class SignalTests
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var token = JobToken.Generate();
-        await using var server = ChildProcess.Start("server", ["server", "--urls", "http://127.0.0.1:0", .. Job], token, Log.Logger);
-        await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+        var (process, _) = await ServerProcess.StartAsync(Job, token, guard.Token);
+        await using var server = process;
 
         Signals.Send("TERM", server.ProcessId);
 
@@ -32,11 +31,10 @@ public class SignalTests
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var token = JobToken.Generate();
-        await using var server = ChildProcess.Start("server", ["server", "--urls", "http://127.0.0.1:0", .. Job], token, Log.Logger);
-        string address = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+        var (process, address) = await ServerProcess.StartAsync(Job, token, guard.Token);
+        await using var server = process;
         await using var worker = ChildProcess.Start("worker", ["worker", "--server", address, "--accelerator", "simd"], token, Log.Logger);
-        await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
-            while ((await observer.StatusAsync(guard.Token)).Step < 3) await Task.Delay(20, guard.Token);
+        await ServerProcess.WaitForStepAsync(address, token, 3, guard.Token);
 
         Signals.Send("TERM", worker.ProcessId);
 

@@ -13,10 +13,9 @@ public class StatusCommandTests
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var token = JobToken.Generate();
-        await using var server = ChildProcess.Start("server",
-            ["server", "--urls", "http://127.0.0.1:0", "--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "2",
-             "--steps", "1000000", "--batch-size", "8"], token, Log.Logger);
-        string address = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+        var (process, address) = await ServerProcess.StartAsync(["--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "2",
+            "--steps", "1000000", "--batch-size", "8"], token, guard.Token);
+        await using var server = process;
         await using var worker = ChildProcess.Start("worker", ["worker", "--server", address, "--accelerator", "simd"], token, Log.Logger);
         await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
             while ((await observer.StatusAsync(guard.Token)).RegisteredWorkers < 1) await Task.Delay(20, guard.Token);
