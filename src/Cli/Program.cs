@@ -34,6 +34,7 @@ public static class Program
             root.Subcommands.Add(BenchCommand.Create(sources, global));
             root.Subcommands.Add(CodesCommand.Create(sources));
             root.Subcommands.Add(StatusCommand.Create(sources));
+            root.Subcommands.Add(EvaluateCommand.Create(sources));
             sources.RejectUnknownKeys();
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))

@@ -5,31 +5,52 @@ using Serilog;
 namespace GpuPs.Integration.Tests.Cli;
 
 /// <summary>
-/// A hand-made deployment as the README describes it — a <c>gpups server</c> and two <c>gpups worker</c> processes — ends
-/// on its own: the workers exit 0 when the job finishes, and the server writes its parameters and exits 0 after its
-/// linger, so a script or a Kubernetes Job completes without killing anything.
+/// A hand-made deployment as the README describes it — two <c>gpups server</c> shards and two <c>gpups worker</c>
+/// processes — ends on its own: the workers exit 0 when the job finishes, each server writes its slice and exits 0 after
+/// its linger, so a script or a Kubernetes Job completes without killing anything; <c>gpups evaluate</c> then assembles
+/// the slices and reports the model's accuracy.
 /// </summary>
 public class DeploymentRunTests
 {
+    private static readonly string[] Job =
+        ["--dataset", "synthetic:rows=400,features=4,classes=2,separation=3", "--workers", "2", "--servers", "2", "--steps", "40", "--batch-size", "0"];
+
     [Fact]
-    public async Task Server_and_workers_of_a_finished_job_all_exit_0_and_the_server_writes_its_model()
+    public async Task Servers_and_workers_of_a_finished_job_all_exit_0_and_evaluate_assembles_their_model()
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var token = JobToken.Generate();
-        string output = Path.Combine(Path.GetTempPath(), $"gpups-shard-{Guid.NewGuid():N}.json");
+        string[] outputs = [Temporary(), Temporary()];
         try
         {
-            var (process, address) = await ServerProcess.StartAsync(["--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "2",
-                "--steps", "20", "--linger-ms", "500", "--output", output], token, guard.Token);
-            await using var server = process;
-            await using var first = ChildProcess.Start("worker 0", ["worker", "--server", address, "--accelerator", "simd"], token, Log.Logger);
-            await using var second = ChildProcess.Start("worker 1", ["worker", "--server", address, "--accelerator", "simd"], token, Log.Logger);
+            var (first, firstAddress) = await ServerProcess.StartAsync([.. Job, "--shard-index", "0", "--linger-ms", "500", "--output", outputs[0]], token, guard.Token);
+            await using var shard0 = first;
+            var (second, secondAddress) = await ServerProcess.StartAsync([.. Job, "--shard-index", "1", "--linger-ms", "500", "--output", outputs[1]], token, guard.Token);
+            await using var shard1 = second;
+            string servers = $"{firstAddress},{secondAddress}";
+            await using var worker0 = ChildProcess.Start("worker 0", ["worker", "--server", servers, "--accelerator", "simd"], token, Log.Logger);
+            await using var worker1 = ChildProcess.Start("worker 1", ["worker", "--server", servers, "--accelerator", "simd"], token, Log.Logger);
 
-            Assert.Equal(0, await first.WaitForExitAsync(guard.Token));
-            Assert.Equal(0, await second.WaitForExitAsync(guard.Token));
-            Assert.Equal(0, await server.WaitForExitAsync(guard.Token));
-            Assert.Contains("\"step\": 20", await File.ReadAllTextAsync(output, guard.Token));
+            Assert.Equal(0, await worker0.WaitForExitAsync(guard.Token));
+            Assert.Equal(0, await worker1.WaitForExitAsync(guard.Token));
+            Assert.Equal(0, await shard0.WaitForExitAsync(guard.Token));
+            Assert.Equal(0, await shard1.WaitForExitAsync(guard.Token));
+
+            var evaluated = await Gpups.RunAsync(["evaluate", .. Job, "--shards", string.Join(',', outputs.Reverse())]);
+            Assert.True(evaluated.ExitCode == 0, $"exit {evaluated.ExitCode}\n{evaluated.Stdout}\n{evaluated.Stderr}");
+            var test = evaluated.Stdout.Split('\n').Single(l => l.Contains("test"));
+            double accuracy = double.Parse(test.Split('│', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[3], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(accuracy >= 0.9, evaluated.Stdout);
+
+            var missing = await Gpups.RunAsync(["evaluate", .. Job, "--shards", outputs[0]]);
+            Assert.Equal(2, missing.ExitCode);
+            Assert.Contains("no shard file covers parameter", missing.Stderr);
         }
-        finally { File.Delete(output); }
+        finally
+        {
+            foreach (var output in outputs) File.Delete(output);
+        }
     }
+
+    private static string Temporary() => Path.Combine(Path.GetTempPath(), $"gpups-shard-{Guid.NewGuid():N}.json");
 }
