@@ -183,6 +183,16 @@ public class GradientCodeTests
     }
 
     [Theory]
+    [InlineData(4, -1)]
+    [InlineData(4, 4)]
+    [InlineData(0, 0)]
+    public void AFractionalCodeRefusesImpossibleWorkerAndStragglerCountsByName(int n, int s)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new FractionalRepetitionCode(n, s));
+        Assert.Contains(n < 1 ? "workers n must be in" : "stragglers s must satisfy", e.Message);
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(7)]
     public void StragglerFreeCodesAreTheIdentity(int n)
