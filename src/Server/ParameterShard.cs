@@ -30,6 +30,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly object _gate = new();
     private readonly TrainingJob _job;
     private readonly JobSpec _wireJob;   // what registration and status replies carry
+    private readonly string _fingerprint;   // of the job, in every checkpoint
     private readonly ShardModel _model;
     private readonly WorkerSlot[] _workers;
     private readonly ISyncMode _mode;
@@ -59,6 +60,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             throw new ArgumentException($"shard {options.Shard.Index} owns {options.Shard.Length} parameters, initial values have {options.InitialParameters.Length}");
         _job = options.Job;
         _wireJob = JobSpecWire.ToWire(_job);
+        _fingerprint = JobFingerprints.Of(_job);
         Info = options.Shard;
         _log = log.ForContext("Shard", Info.Index);
         _model = new ShardModel((float[])options.InitialParameters.Clone(),
@@ -94,15 +96,15 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     public ShardCheckpoint Checkpoint()
     {
         lock (_gate)
-            return new ShardCheckpoint(JobFingerprints.Of(_job), Info.Index, Info.Count, Info.Offset, _model.Step,
+            return new ShardCheckpoint(_fingerprint, Info.Index, Info.Count, Info.Offset, _model.Step,
                 _model.Parameters.ToArray(), _model.ExportOptimizer(), _workers.Select(w => w.Clock).ToArray());
     }
 
     /// <summary>Restores the state of <paramref name="checkpoint"/> (construction only: no worker is registered yet).</summary>
     private void ResumeFrom(ShardCheckpoint checkpoint)
     {
-        if (checkpoint.JobFingerprint != JobFingerprints.Of(_job))
-            throw new ArgumentException($"the checkpoint belongs to another job ({checkpoint.JobFingerprint}, this job is {JobFingerprints.Of(_job)})");
+        if (checkpoint.JobFingerprint != _fingerprint)
+            throw new ArgumentException($"the checkpoint belongs to another job ({checkpoint.JobFingerprint}, this job is {_fingerprint})");
         if (checkpoint.Shard != Info.Index || checkpoint.Shards != Info.Count || checkpoint.Offset != Info.Offset)
             throw new ArgumentException($"the checkpoint is of shard {checkpoint.Shard} of {checkpoint.Shards}, this is shard {Info.Index} of {Info.Count}");
         if (checkpoint.WorkerClocks.Length != _workers.Length)

@@ -22,9 +22,8 @@ public sealed class StepComputation(
     ShardedParameterClient client, WorkerReport report, ILogger log, TensorEncoding wireFormat = TensorEncoding.Float32)
 {
     private readonly float[][] _buffers = new float[policy.PushesEachPartition ? plan.Held.Count : 1][];
-    private readonly BFloat16ErrorFeedback? _feedback = wireFormat == TensorEncoding.BFloat16
-        ? new BFloat16ErrorFeedback(policy.PushesEachPartition ? plan.Held.Count : 1, kernel.Shape.ParameterCount)
-        : null;
+    private readonly int _bytesPerValue = wireFormat == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
+    private BFloat16ErrorFeedback? _feedback;
 
     /// <summary>The step being computed (reported in heartbeats).</summary>
     public long Current { get; private set; }
@@ -89,13 +88,15 @@ public sealed class StepComputation(
     private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken ct)
     {
         var gradient = Buffer(slot);
-        _feedback?.Round(slot, gradient);
+        if (wireFormat == TensorEncoding.BFloat16)
+            (_feedback ??= new BFloat16ErrorFeedback(_buffers.Length, gradient.Length)).Round(slot, gradient);
         var outcomes = await client.PushAsync(header, gradient, ct, wireFormat).ConfigureAwait(false);
-        foreach (var (outcome, shard) in outcomes.Select((o, i) => (o, i)))
+        for (int shard = 0; shard < outcomes.Count; shard++)
         {
+            var outcome = outcomes[shard];
             if (outcome.IsApplied)
             {
-                report.AddBytesPushed(client.Layout[shard].Length * (wireFormat == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float)));
+                report.AddBytesPushed(client.Layout[shard].Length * _bytesPerValue);
                 continue;
             }
             // Refused on its first chunk: its tensor (mostly) never crossed the network, so its bytes are not counted.

@@ -30,6 +30,13 @@ public static class BFloat16
     /// <summary>Reads little-endian bfloat16 values (possibly split across segments) into float32s.</summary>
     public static void Decode(in ReadOnlySequence<byte> bytes, Span<float> destination)
     {
+        if (bytes.IsSingleSegment)
+        {
+            // The usual case (a chunk in one buffer): widen straight from the span, no reader per value.
+            var span = bytes.FirstSpan;
+            for (int i = 0; i < destination.Length; i++) destination[i] = ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(span[(2 * i)..]));
+            return;
+        }
         var reader = new SequenceReader<byte>(bytes);
         for (int i = 0; i < destination.Length; i++)
         {

@@ -44,7 +44,6 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     private readonly CancellationTokenSource[] _lost;   // per shard: cancelled when it stays silent past the heartbeat timeout
     private ShardInfo[] _layout = [];
     private int _heartbeatTimeoutMs = int.MaxValue;
-    private bool _registered;
     private ILogger _log;
 
     /// <summary>A client of <paramref name="shards"/>, which it owns from now on; it calls nothing yet.</summary>
@@ -99,11 +98,10 @@ public sealed class ShardedParameterClient : IAsyncDisposable
                 throw new InvalidOperationException($"server {_shards[i].Address} owns shard {layout[i].Index} of {layout[i].Count}; expected shard {i} of {layout.Length} (list servers in shard order)");
         var job = ValidJob(first);
         _layout = layout;
+        if (WorkerId < 0) _log = _log.ForContext("WorkerId", first.WorkerId);   // once, not again on a rejoin
         WorkerId = first.WorkerId;
         _heartbeatTimeoutMs = first.Job.HeartbeatTimeoutMs;
         Array.Fill(_lastAnsweredMs, Environment.TickCount64);
-        if (!_registered) _log = _log.ForContext("WorkerId", WorkerId);
-        _registered = true;
         return new Registration(first.WorkerId, job, layout, step);
     }
 
