@@ -37,4 +37,9 @@ public sealed record TrainResult(
     IReadOnlyList<float> Parameters,
     string Command,
     string Code,
-    Settings.TrainSettings Settings);
+    Settings.TrainSettings Settings)
+{
+    /// <summary>The final model with its input standardisation, for <c>ModelFile</c>; not part of the JSON (its parameters are).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public GpuPs.Core.Models.ExportedModel? Export { get; init; }
+}

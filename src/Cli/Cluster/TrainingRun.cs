@@ -74,7 +74,10 @@ public static class TrainingRun
                 history,
                 reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.StepsAbandoned, r.PushesDropped, r.BytesPushed,
                     r.ComputeSeconds, r.PullSeconds, r.PushSeconds)).ToList(),
-                parameters, CommandLine(settings), DescribeCode(job), settings);
+                parameters, CommandLine(settings), DescribeCode(job), settings)
+            {
+                Export = ModelExports.Of(settings, shape, data, parameters, 0, final.Step),
+            };
         }
         finally
         {

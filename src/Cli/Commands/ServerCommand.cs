@@ -2,6 +2,8 @@ using System.CommandLine;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
 using GpuPs.Core.Checkpoints;
+using GpuPs.Core.Data;
+using GpuPs.Core.Models;
 using GpuPs.Kernels;
 using GpuPs.Server;
 using GpuPs.Server.Observers;
@@ -22,7 +24,7 @@ public static class ServerCommand
         var job = new JobOptions(sources);
         var shardIndex = sources.Option("shard-index", 0, "which shard of the parameter vector this server owns (0 .. servers-1)");
         var urls = sources.Option("urls", "http://0.0.0.0:5000", "address to listen on (port 0 picks a free port)");
-        var output = sources.Option<string?>("output", null, "when the job finishes, write this shard's parameters here (JSON: shard, offset, step, parameters)");
+        var output = sources.Option<string?>("output", null, "when the job finishes, write this shard's parameters here: FILE.safetensors (with a FILE.meta.json sidecar) holds the model's layers when this is the only shard, else the shard's slice; any other name gets JSON (shard, offset, step, parameters)");
         var checkpointDir = sources.Option<string?>("checkpoint-dir", null,
             "write atomic checkpoints of this shard here (safetensors: parameters, optimizer state, step), and one on SIGTERM");
         var checkpointEvery = sources.Option("checkpoint-every", 100, "closed steps between checkpoints (with --checkpoint-dir)");
@@ -80,7 +82,13 @@ public static class ServerCommand
                 {
                     var parameters = new float[shard.Info.Length];
                     var pulled = shard.CopyParameters(parameters);
-                    ResultFile.Write(outputPath, new { shard = pulled.Shard, offset = pulled.Offset, step = pulled.Step, parameters });
+                    if (ModelExports.IsSafetensors(outputPath))
+                    {
+                        // The data is read again only now, for the standardisation and class names the model file carries.
+                        var data = PreparedData.Prepare(spec.Dataset, spec.TestFraction, spec.Seed);
+                        ModelFile.Write(outputPath, ModelExports.Of(settings, spec.Model, data, parameters, pulled.Offset, pulled.Step, pulled.Shard, settings.Servers));
+                    }
+                    else ResultFile.Write(outputPath, new { shard = pulled.Shard, offset = pulled.Offset, step = pulled.Step, parameters });
                     log.Information("Shard {Shard} wrote its parameters to {Path}", shard.Info.Index, Path.GetFullPath(outputPath));
                 }
                 if (parse.GetValue(keepServing))

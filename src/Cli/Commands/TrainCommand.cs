@@ -1,6 +1,7 @@
 using System.CommandLine;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
+using GpuPs.Core.Models;
 using GpuPs.Kernels;
 using Serilog.Events;
 using Spectre.Console;
@@ -15,7 +16,7 @@ public static class TrainCommand
         var job = new JobOptions(sources);
         var accelerator = AcceleratorOption(sources);
         var processes = sources.Option("processes", false, "run every server and worker as its own OS process");
-        var output = sources.Option("output", new TrainSettings().Output, "JSON result file");
+        var output = sources.Option("output", new TrainSettings().Output, "JSON result file; the model goes beside it as safetensors (train.json -> train.safetensors, train.meta.json)");
         var command = new Command("train", "Train a model on an embedded single-machine cluster: servers and workers talk real gRPC over loopback.");
         job.AddTo(command);
         command.Options.Add(accelerator);
@@ -30,6 +31,9 @@ public static class TrainCommand
                 Output = parse.GetValue(output)!,
             };
             ResultFile.CheckWritable(settings.Output);
+            if (ModelExports.IsSafetensors(settings.Output))
+                throw new SettingsException($"--output {settings.Output}: the result is JSON (the model is written beside it as .safetensors); give a .json name");
+            ResultFile.CheckWritable(ModelPath(settings.Output));
             using var log = global.CreateLogger(parse, "train", LogEventLevel.Warning);
             var console = AnsiConsole.Console;
             TrainResult result;
@@ -46,10 +50,16 @@ public static class TrainCommand
             WriteSummary(console, result);
             ResultFile.Write(settings.Output, result);
             console.WriteLine($"result written to {Path.GetFullPath(settings.Output)}");
+            string model = ModelPath(settings.Output);
+            ModelFile.Write(model, result.Export!);
+            console.WriteLine($"model written to {Path.GetFullPath(model)} (safetensors; metadata in {ModelFile.SidecarPath(model)})");
             return 0;
         }));
         return command;
     }
+
+    /// <summary>Where <c>train</c> exports the model: beside the result, <c>results/train.json</c> → <c>results/train.safetensors</c>.</summary>
+    public static string ModelPath(string output) => Path.ChangeExtension(output, ".safetensors");
 
     public static Option<AcceleratorChoice> AcceleratorOption(SettingSources sources) =>
         sources.Option("accelerator", AcceleratorChoice.Auto, "compute device: auto (CUDA, then OpenCL, then SIMD CPU) | cuda | opencl | cpu (ILGPU CPU accelerator) | simd");

@@ -55,6 +55,18 @@ public sealed class JobOptions
     public static IEnumerable<string> ToArguments(TrainSettings settings) =>
         new JobOptions(SettingSources.Empty)._writers.SelectMany(write => write(settings));
 
+    /// <summary>The job settings that <see cref="ToArguments"/> wrote (defaults for options it lacks).</summary>
+    /// <exception cref="SettingsException">An argument that is not a job option or a value of the wrong type.</exception>
+    public static TrainSettings FromArguments(IReadOnlyList<string> arguments)
+    {
+        var job = new JobOptions(SettingSources.Empty);
+        var command = new Command("job");
+        job.AddTo(command);
+        var parse = command.Parse(arguments.ToArray());
+        if (parse.Errors.Count > 0) throw new SettingsException($"recorded job options '{string.Join(' ', arguments)}': {string.Join(" ", parse.Errors.Select(e => e.Message))}");
+        return job.Bind(parse);
+    }
+
     private void Add<T>(SettingSources s, string name, Func<TrainSettings, T> get, Func<TrainSettings, T, TrainSettings> with, string description)
     {
         var option = s.Option(name, get(Defaults), description);

@@ -20,7 +20,9 @@ public class DeploymentRunTests
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var token = JobToken.Generate();
-        string[] outputs = [Temporary(), Temporary()];
+        // One shard writes JSON, the other safetensors: evaluate assembles either.
+        string[] outputs = [Temporary(".json"), Temporary(".safetensors")];
+        string exported = Temporary(".safetensors");
         try
         {
             var (first, firstAddress) = await ServerProcess.StartAsync([.. Job, "--shard-index", "0", "--linger-ms", "500", "--output", outputs[0]], token, guard.Token);
@@ -36,11 +38,17 @@ public class DeploymentRunTests
             Assert.Equal(0, await shard0.WaitForExitAsync(guard.Token));
             Assert.Equal(0, await shard1.WaitForExitAsync(guard.Token));
 
-            var evaluated = await Gpups.RunAsync(["evaluate", .. Job, "--shards", string.Join(',', outputs.Reverse())]);
+            var evaluated = await Gpups.RunAsync(["evaluate", .. Job, "--shards", string.Join(',', outputs.Reverse()), "--export", exported]);
             Assert.True(evaluated.ExitCode == 0, $"exit {evaluated.ExitCode}\n{evaluated.Stdout}\n{evaluated.Stderr}");
-            var test = evaluated.Stdout.Split('\n').Single(l => l.Contains("test"));
-            double accuracy = double.Parse(test.Split('│', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[3], System.Globalization.CultureInfo.InvariantCulture);
-            Assert.True(accuracy >= 0.9, evaluated.Stdout);
+            Assert.True(TestAccuracy(evaluated.Stdout) >= 0.9, evaluated.Stdout);
+
+            // The assembled model, exported, evaluates alone (its recorded job options) to the same accuracy.
+            var reread = await Gpups.RunAsync("evaluate", exported);
+            Assert.True(reread.ExitCode == 0, reread.Stderr);
+            Assert.Equal(TestAccuracy(evaluated.Stdout), TestAccuracy(reread.Stdout));
+            var slice = await Gpups.RunAsync("evaluate", outputs[1]);
+            Assert.Equal(2, slice.ExitCode);
+            Assert.Contains("shard 1 of 2 only", slice.Stderr);
 
             var missing = await Gpups.RunAsync(["evaluate", .. Job, "--shards", outputs[0]]);
             Assert.Equal(2, missing.ExitCode);
@@ -48,9 +56,13 @@ public class DeploymentRunTests
         }
         finally
         {
-            foreach (var output in outputs) File.Delete(output);
+            foreach (var file in outputs.Append(exported)) foreach (var f in new[] { file, Path.ChangeExtension(file, ".meta.json") }) File.Delete(f);
         }
     }
 
-    private static string Temporary() => Path.Combine(Path.GetTempPath(), $"gpups-shard-{Guid.NewGuid():N}.json");
+    private static string Temporary(string extension) => Path.Combine(Path.GetTempPath(), $"gpups-shard-{Guid.NewGuid():N}{extension}");
+
+    private static double TestAccuracy(string table) => double.Parse(
+        table.Split('\n').Single(l => l.Contains("test")).Split('│', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[3],
+        System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -10,7 +10,7 @@ namespace GpuPs.Integration.Tests.Deploy;
 /// </summary>
 public partial class KubernetesManifestTests
 {
-    private static readonly string Folder = Path.Combine(RepositoryRoot(), "deploy", "kubernetes");
+    private static readonly string Folder = Path.Combine(Repository.Root, "deploy", "kubernetes");
 
     [Theory]
     [InlineData("server.yaml", "server")]
@@ -57,13 +57,6 @@ public partial class KubernetesManifestTests
 
     /// <summary>Job variables of the shared ConfigMap that only servers read (workers get the job from the servers).</summary>
     private static bool IsJobOnly(string name) => name is not ("GPUPS_TOKEN" or "GPUPS_LOG_FORMAT" or "GPUPS_LOG_LEVEL");
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "GpuPs.sln"))) return dir.FullName;
-        throw new InvalidOperationException("GpuPs.sln not found above the test assembly");
-    }
 
     [GeneratedRegex(@"args: \[(.*?)\]", RegexOptions.Singleline)]
     private static partial Regex ArgsList();
