@@ -5,6 +5,7 @@ using Grpc.HealthCheck;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,8 +15,10 @@ namespace GpuPs.Server;
 
 /// <summary>
 /// A running Kestrel server that exposes one <see cref="IParameterShard"/> through <see cref="ParameterServerService"/>
-/// over cleartext HTTP/2 (h2c), every call checked against the job's token unless the caller chose
-/// <see cref="JobAuth.Insecure"/>. The caller owns the process: the host installs no Ctrl+C or SIGTERM handler.
+/// over cleartext HTTP/2 (h2c) on an <c>http://</c> URL or over TLS on an <c>https://</c> one (with the certificate of
+/// <see cref="JobAuth.Tls"/>, and mutual TLS when it names an authority), every call checked against the job's token
+/// unless the caller chose <see cref="JobAuth.Insecure"/>. The caller owns the process: the host installs no Ctrl+C or
+/// SIGTERM handler.
 /// </summary>
 /// <remarks>
 /// Usage: <c>await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", JobAuth.WithToken(token), log, ct);</c>
@@ -57,17 +60,28 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         StartAsync(shard, url, auth, ServerLimits.Default, log, ct);
 
     /// <summary>As <see cref="StartAsync(IParameterShard, string, JobAuth, Serilog.ILogger, CancellationToken)"/>, with <paramref name="limits"/>.</summary>
-    /// <exception cref="ArgumentException">A limit is out of range (<see cref="ServerLimits.Validate"/>).</exception>
+    /// <exception cref="ArgumentException">A limit is out of range (<see cref="ServerLimits.Validate"/>); an <c>https://</c>
+    /// URL without a certificate in <see cref="JobAuth.Tls"/>, or a certificate with an <c>http://</c> URL.</exception>
     public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, JobAuth auth, ServerLimits limits, Serilog.ILogger log, CancellationToken ct)
     {
         limits.Validate();
+        var tls = ServerTls(url, auth);
         // A pull reply carries the whole shard.
         var replyLimit = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, shard.Info.Length * sizeof(float) + 1024));
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().UseUrls(url).ConfigureKestrel(kestrel =>
+        builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration().UseUrls(url).ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
+            if (tls is not null)
+                kestrel.ConfigureHttpsDefaults(https =>
+                {
+                    https.ServerCertificate = tls.Certificate;
+                    if (tls.Authority is null) return;
+                    // Mutual TLS: a client without a certificate from the authority fails the handshake, before any call.
+                    https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                    https.ClientCertificateValidation = tls.Validates;
+                });
             kestrel.Limits.MaxRequestBodySize = null; // a push stream carries a whole shard
             kestrel.Limits.Http2.InitialConnectionWindowSize = ConnectionWindowBytes;
             kestrel.Limits.Http2.InitialStreamWindowSize = StreamWindowBytes;
@@ -110,14 +124,24 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         app.MapGrpcService<HealthServiceImpl>();
         await app.StartAsync(ct);
         var address = new Uri(app.Urls.First());
-        log.Information("Shard {Shard}/{Count} ({Length} parameters) serving gRPC on {Address}",
-            shard.Info.Index, shard.Info.Count, shard.Info.Length, address);
+        log.Information("Shard {Shard}/{Count} ({Length} parameters) serving gRPC on {Address} ({Security})",
+            shard.Info.Index, shard.Info.Count, shard.Info.Length, address, auth.ToString());
         if (auth.IsInsecure)
             log.Warning("Shard {Shard} accepts calls WITHOUT AUTHENTICATION (insecure): anyone who can reach {Address} can join the job, push gradients and read the model",
                 shard.Info.Index, address);
         return new GpuPsServerHost(app, address);
     }
 
+    /// <summary>The TLS credentials an <c>https://</c> <paramref name="url"/> is served with; null for <c>http://</c>.</summary>
+    private static TlsCredentials? ServerTls(string url, JobAuth auth)
+    {
+        bool https = url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        if (https && auth.Tls?.Certificate is null)
+            throw new ArgumentException($"{url} is an https:// address: the server needs a certificate and its key (--tls-cert, --tls-key)");
+        if (!https && auth.Tls is not null)
+            throw new ArgumentException($"TLS certificates are given, yet {url} is not an https:// address");
+        return https ? auth.Tls : null;
+    }
 
     /// <summary>Stops accepting calls and waits (up to 5 s, or until <paramref name="ct"/> is cancelled) for in-flight calls.</summary>
     public Task StopAsync(CancellationToken ct = default) =>

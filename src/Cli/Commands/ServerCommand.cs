@@ -34,7 +34,7 @@ public static class ServerCommand
         var resume = sources.Option("resume", false, "start from the newest intact checkpoint of this job in --checkpoint-dir (step 0 if there is none)");
         var auth = new AuthOptions(sources);
         var limits = new ServerLimitOptions(sources);
-        var command = new Command("server", "Run one parameter-server shard (gRPC, HTTP/2 without TLS; every call must carry the job's token).");
+        var command = new Command("server", "Run one parameter-server shard (gRPC over HTTP/2, with TLS on an https:// URL; every call must carry the job's token).");
         job.AddTo(command);
         auth.AddTo(command);
         limits.AddTo(command);

@@ -7,6 +7,8 @@ namespace GpuPs.Cli.Settings;
 /// Where <c>gpups server</c> and <c>gpups worker</c> get the job's shared token: <c>--token-file PATH</c> or the environment
 /// variable <c>GPUPS_TOKEN</c> — never a command-line value, which <c>ps</c> would show to every user of the machine.
 /// <c>--insecure</c> runs without authentication, and must be asked for: with neither, the command refuses to start.
+/// With <c>--tls-cert</c>/<c>--tls-key</c>/<c>--tls-ca</c> (PEM files) the calls go over TLS to <c>https://</c> addresses,
+/// the token still on every call (<see cref="TlsCredentials"/> says what each file means for a server and a worker).
 /// </summary>
 public sealed class AuthOptions
 {
@@ -22,6 +24,11 @@ public sealed class AuthOptions
         Insecure = sources.Option("insecure", false,
             "run without authentication: anyone who can reach the server can join the job, push gradients and read the model (trusted networks only)");
         _environmentToken = sources.EnvironmentOnly("token");
+        TlsCert = sources.Option<string?>("tls-cert", null,
+            "PEM certificate this process presents over TLS: a server's own (needed for an https:// address), or a worker's client certificate for servers that require mutual TLS");
+        TlsKey = sources.Option<string?>("tls-key", null, "PEM private key of --tls-cert");
+        TlsCa = sources.Option<string?>("tls-ca", null,
+            "PEM certificate authority trusted for the peer: a worker accepts only https:// servers whose certificate it issued; a server given one requires every client to present a certificate it issued (mutual TLS)");
     }
 
     /// <summary><c>--token-file PATH</c>: the file holding the token.</summary>
@@ -30,16 +37,34 @@ public sealed class AuthOptions
     /// <summary><c>--insecure</c>: run without authentication.</summary>
     public Option<bool> Insecure { get; }
 
+    /// <summary><c>--tls-cert PATH</c>: this process's certificate (PEM).</summary>
+    public Option<string?> TlsCert { get; }
+
+    /// <summary><c>--tls-key PATH</c>: the private key of <see cref="TlsCert"/> (PEM).</summary>
+    public Option<string?> TlsKey { get; }
+
+    /// <summary><c>--tls-ca PATH</c>: the certificate authority trusted for the peer (PEM).</summary>
+    public Option<string?> TlsCa { get; }
+
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        command.Options.Add(TokenFile);
-        command.Options.Add(Insecure);
+        foreach (var option in new Option[] { TokenFile, Insecure, TlsCert, TlsKey, TlsCa }) command.Options.Add(option);
     }
 
-    /// <summary>The authentication <c>gpups <paramref name="command"/></c> runs with.</summary>
-    /// <exception cref="SettingsException">No token and no <c>--insecure</c>; both; two tokens; an unreadable or unusable token.</exception>
+    /// <summary>The authentication <c>gpups <paramref name="command"/></c> runs with, and its TLS credentials if any are given.</summary>
+    /// <exception cref="SettingsException">No token and no <c>--insecure</c>; both; two tokens; an unreadable or unusable
+    /// token; a TLS file that is missing or unreadable, a certificate without its key or the other way round.</exception>
     public JobAuth Resolve(ParseResult parse, string command)
+    {
+        var auth = ResolveToken(parse, command);
+        var (cert, key, ca) = (parse.GetValue(TlsCert), parse.GetValue(TlsKey), parse.GetValue(TlsCa));
+        if (cert is null && key is null && ca is null) return auth;
+        try { return auth.WithTls(TlsCredentials.FromPemFiles(cert, key, ca)); }
+        catch (ArgumentException e) { throw new SettingsException(e.Message); }
+    }
+
+    private JobAuth ResolveToken(ParseResult parse, string command)
     {
         string? file = parse.GetValue(TokenFile);
         bool fromEnvironment = !string.IsNullOrEmpty(_environmentToken);

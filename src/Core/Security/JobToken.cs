@@ -5,8 +5,8 @@ namespace GpuPs.Core.Security;
 
 /// <summary>
 /// The shared secret of one job. Every call a client makes carries it as the metadata <c>authorization: Bearer TOKEN</c>;
-/// a server that requires it refuses any call without it (UNAUTHENTICATED). It travels in cleartext over h2c, so it
-/// keeps out whoever cannot see the traffic, not whoever can.
+/// a server that requires it refuses any call without it (UNAUTHENTICATED). Over h2c it travels in cleartext, so it
+/// keeps out whoever cannot see the traffic, not whoever can; over TLS (<see cref="TlsCredentials"/>) it is hidden too.
 /// </summary>
 /// <remarks>
 /// <see cref="Matches"/> compares SHA-256 digests with <see cref="CryptographicOperations.FixedTimeEquals"/>, so the time

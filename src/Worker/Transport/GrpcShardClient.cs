@@ -1,3 +1,5 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
@@ -59,18 +61,24 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
     private readonly int _chunkFloats;
 
     /// <summary>
-    /// A client of the shard at <paramref name="address"/> (<c>http://host:port</c>); it connects on the first call.
+    /// A client of the shard at <paramref name="address"/> (<c>http://host:port</c>, or <c>https://host:port</c> for TLS:
+    /// the server's certificate is checked against <see cref="JobAuth.Tls"/>'s authority, or the system's trust store
+    /// without one, and the client presents its certificate, if it has one); it connects on the first call.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The options' <c>DefaultTimeout</c> is not positive.</exception>
+    /// <exception cref="ArgumentException">TLS credentials with an address that is not <c>https://</c> (the token and
+    /// the tensors would cross the network in cleartext though TLS was asked for).</exception>
     public GrpcShardClient(string address, JobAuth auth, ShardClientOptions? options = null)
     {
+        if (auth.Tls is not null && !address.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"TLS credentials are given, yet the server address {address} is not https://");
         _auth = auth;
         _options = options ?? new ShardClientOptions();
         if (_options.DefaultTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), "DefaultTimeout must be positive.");
         _chunkFloats = Math.Max(1, _options.ChunkBytes / sizeof(float));
         Address = address;
-        _pullChannel = CreateChannel(address, _options);
-        _pushChannel = CreateChannel(address, _options);
+        _pullChannel = CreateChannel(address, auth.Tls, _options);
+        _pushChannel = CreateChannel(address, auth.Tls, _options);
         _pull = _pullChannel.CreateCallInvoker();
         _push = _pushChannel.CreateCallInvoker();
     }
@@ -180,11 +188,12 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
         new(headers: _auth.Token is { } token ? new Metadata { { JobToken.MetadataKey, token.HeaderValue } } : null,
             deadline: DateTime.UtcNow + (timeout ?? _options.DefaultTimeout), cancellationToken: cancellationToken);
 
-    private static GrpcChannel CreateChannel(string address, ShardClientOptions options) =>
+    private static GrpcChannel CreateChannel(string address, TlsCredentials? tls, ShardClientOptions options) =>
         GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
             HttpHandler = new SocketsHttpHandler
             {
+                SslOptions = ClientSsl(tls),
                 EnableMultipleHttp2Connections = true,
                 InitialHttp2StreamWindowSize = StreamWindowBytes,
                 KeepAlivePingDelay = options.KeepAlivePingDelay,
@@ -197,4 +206,11 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
             MaxReceiveMessageSize = null,
             MaxSendMessageSize = null,
         });
+
+    /// <summary>How an https:// connection checks the server and identifies the worker; the defaults without credentials.</summary>
+    private static SslClientAuthenticationOptions ClientSsl(TlsCredentials? tls) => tls is null ? new() : new()
+    {
+        RemoteCertificateValidationCallback = (_, certificate, chain, errors) => tls.Validates(certificate, chain, errors),
+        ClientCertificates = tls.Certificate is { } own ? new X509CertificateCollection { own } : null,
+    };
 }

@@ -6,7 +6,10 @@ using Grpc.Net.Client;
 
 namespace GpuPs.Integration.Tests.Wire;
 
-/// <summary>A loopback server for <see cref="FakeShard"/>; unless a test says otherwise it requires a fresh job token.</summary>
+/// <summary>
+/// A loopback server for <see cref="FakeShard"/>; unless a test says otherwise it requires a fresh job token. Served over
+/// TLS (https://) when <c>auth</c> carries TLS credentials.
+/// </summary>
 internal sealed class LoopbackServer(GpuPsServerHost host, FakeShard shard, JobAuth auth) : IAsyncDisposable
 {
     public FakeShard Shard => shard;
@@ -16,7 +19,8 @@ internal sealed class LoopbackServer(GpuPsServerHost host, FakeShard shard, JobA
     public static async Task<LoopbackServer> StartAsync(FakeShard shard, JobAuth? auth = null, Serilog.ILogger? log = null, ServerLimits? limits = null)
     {
         auth ??= JobAuth.WithToken(JobToken.Generate());
-        return new(await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", auth, limits ?? ServerLimits.Default, log ?? Serilog.Core.Logger.None, CancellationToken.None), shard, auth);
+        var url = auth.Tls is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0";
+        return new(await GpuPsServerHost.StartAsync(shard, url, auth, limits ?? ServerLimits.Default, log ?? Serilog.Core.Logger.None, CancellationToken.None), shard, auth);
     }
 
     /// <summary>Options for a raw call: the job token and a 20 s deadline.</summary>
