@@ -6,11 +6,13 @@ namespace GpuPs.Tests.Shared;
 
 /// <summary>
 /// A private certificate authority made at test time (ECDSA P-256, valid for a day), issuing server certificates for
-/// loopback (127.0.0.1, ::1, localhost) and client certificates, and writing them as PEM files as an operator would have them.
+/// loopback (127.0.0.1, ::1, localhost) and client certificates, and writing them as PEM files, as an operator would have
+/// them, into a temporary directory that <see cref="Dispose"/> deletes.
 /// </summary>
 internal sealed class TestCertificates : IDisposable
 {
     private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly Lazy<string> _directory = new(() => System.IO.Directory.CreateTempSubdirectory("gpups-tls-").FullName);
 
     public TestCertificates(string name = "GpuPs test CA")
     {
@@ -44,19 +46,22 @@ internal sealed class TestCertificates : IDisposable
     /// <summary>A client certificate (for mutual TLS).</summary>
     public X509Certificate2 Client(string name = "gpups worker") => Issue($"CN={name}", "1.3.6.1.5.5.7.3.2", null);
 
-    /// <summary>Writes <paramref name="certificate"/> and its key as PEM files into <paramref name="directory"/>; returns their paths.</summary>
-    public static (string Certificate, string Key) WritePem(X509Certificate2 certificate, string directory, string name)
+    /// <summary>The directory the PEM files are written to.</summary>
+    public string Directory => _directory.Value;
+
+    /// <summary>Writes <paramref name="certificate"/> and its key as PEM files <c>NAME.pem</c>, <c>NAME.key</c>; returns their paths.</summary>
+    public (string Certificate, string Key) WritePem(X509Certificate2 certificate, string name)
     {
-        var (cert, key) = (Path.Combine(directory, name + ".pem"), Path.Combine(directory, name + ".key"));
+        var (cert, key) = (Path.Combine(Directory, name + ".pem"), Path.Combine(Directory, name + ".key"));
         File.WriteAllText(cert, certificate.ExportCertificatePem());
         File.WriteAllText(key, certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
         return (cert, key);
     }
 
-    /// <summary>Writes the CA's certificate as a PEM file into <paramref name="directory"/>; returns its path.</summary>
-    public string WriteAuthorityPem(string directory, string name = "ca")
+    /// <summary>Writes the CA's certificate as a PEM file <c>NAME.pem</c>; returns its path.</summary>
+    public string WriteAuthorityPem(string name = "ca")
     {
-        var path = Path.Combine(directory, name + ".pem");
+        var path = Path.Combine(Directory, name + ".pem");
         File.WriteAllText(path, Authority.ExportCertificatePem());
         return path;
     }
@@ -65,6 +70,7 @@ internal sealed class TestCertificates : IDisposable
     {
         Authority.Dispose();
         _key.Dispose();
+        if (_directory.IsValueCreated) System.IO.Directory.Delete(_directory.Value, recursive: true);
     }
 
     private X509Certificate2 Issue(string subject, string usage, X509Extension? names)

@@ -8,22 +8,17 @@ namespace GpuPs.Core.Tests.Security;
 /// <summary>Issue 11, TLS: PEM files read as an operator has them, and the peer check against a private authority.</summary>
 public sealed class TlsCredentialsTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("gpups-tls-").FullName;
     private readonly TestCertificates _ca = new();
 
-    public void Dispose()
-    {
-        _ca.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _ca.Dispose();
 
     [Fact]
     public void Pem_files_give_the_certificate_with_its_key_and_the_authority()
     {
         using var server = _ca.Server();
-        var (cert, key) = TestCertificates.WritePem(server, _directory, "server");
+        var (cert, key) = _ca.WritePem(server, "server");
 
-        var tls = TlsCredentials.FromPemFiles(cert, key, _ca.WriteAuthorityPem(_directory));
+        var tls = TlsCredentials.FromPemFiles(cert, key, _ca.WriteAuthorityPem());
 
         Assert.True(tls.Certificate!.HasPrivateKey);
         Assert.Equal(server.Thumbprint, tls.Certificate.Thumbprint);
@@ -34,13 +29,13 @@ public sealed class TlsCredentialsTests : IDisposable
     public void A_certificate_without_its_key_a_missing_file_and_a_file_without_pem_are_refused_by_name()
     {
         using var server = _ca.Server();
-        var (cert, key) = TestCertificates.WritePem(server, _directory, "server");
-        var notPem = Path.Combine(_directory, "not.pem");
+        var (cert, key) = _ca.WritePem(server, "server");
+        var notPem = Path.Combine(_ca.Directory, "not.pem");
         File.WriteAllText(notPem, "hello");
 
         Assert.Contains("--tls-key", Assert.Throws<ArgumentException>(() => TlsCredentials.FromPemFiles(cert, null, null)).Message);
         Assert.Contains("--tls-cert", Assert.Throws<ArgumentException>(() => TlsCredentials.FromPemFiles(null, key, null)).Message);
-        Assert.Contains("missing.pem", Assert.Throws<ArgumentException>(() => TlsCredentials.FromPemFiles(Path.Combine(_directory, "missing.pem"), key, null)).Message);
+        Assert.Contains("missing.pem", Assert.Throws<ArgumentException>(() => TlsCredentials.FromPemFiles(Path.Combine(_ca.Directory, "missing.pem"), key, null)).Message);
         Assert.Contains("not.pem", Assert.Throws<ArgumentException>(() => TlsCredentials.FromPemFiles(null, null, notPem)).Message);
         Assert.Contains("not.pem", Assert.Throws<ArgumentException>(() => TlsCredentials.FromPemFiles(cert, notPem, null)).Message);
     }
@@ -50,8 +45,8 @@ public sealed class TlsCredentialsTests : IDisposable
     {
         using var one = _ca.Server();
         using var other = _ca.Server();
-        var (cert, _) = TestCertificates.WritePem(one, _directory, "one");
-        var (_, otherKey) = TestCertificates.WritePem(other, _directory, "other");
+        var (cert, _) = _ca.WritePem(one, "one");
+        var (_, otherKey) = _ca.WritePem(other, "other");
 
         Assert.Throws<ArgumentException>(() => TlsCredentials.FromPemFiles(cert, otherKey, null));
     }

@@ -13,25 +13,20 @@ namespace GpuPs.Integration.Tests.Cli;
 public sealed class TlsDeploymentTests : IDisposable
 {
     private static readonly string[] Job = ["--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "1", "--steps", "20", "--batch-size", "0"];
-    private readonly string _directory = Directory.CreateTempSubdirectory("gpups-tls-").FullName;
     private readonly TestCertificates _ca = new();
 
-    public void Dispose()
-    {
-        _ca.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _ca.Dispose();
 
     [Fact]
     public async Task A_job_runs_to_the_end_over_mutual_tls_and_a_client_without_a_certificate_is_refused()
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var token = JobToken.Generate();
-        var ca = _ca.WriteAuthorityPem(_directory);
+        var ca = _ca.WriteAuthorityPem();
         using var serverCertificate = _ca.Server();
         using var workerCertificate = _ca.Client();
-        var (serverCert, serverKey) = TestCertificates.WritePem(serverCertificate, _directory, "server");
-        var (workerCert, workerKey) = TestCertificates.WritePem(workerCertificate, _directory, "worker");
+        var (serverCert, serverKey) = _ca.WritePem(serverCertificate, "server");
+        var (workerCert, workerKey) = _ca.WritePem(workerCertificate, "worker");
         await using var server = ChildProcess.Start("server", ["server", "--urls", "https://127.0.0.1:0", .. Job, "--keep-serving",
             "--tls-cert", serverCert, "--tls-key", serverKey, "--tls-ca", ca], token, Log.Logger);
         var address = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
@@ -54,7 +49,7 @@ public sealed class TlsDeploymentTests : IDisposable
     public async Task Tls_options_that_do_not_fit_the_address_or_each_other_exit_2_naming_the_problem()
     {
         using var certificate = _ca.Server();
-        var (cert, key) = TestCertificates.WritePem(certificate, _directory, "server");
+        var (cert, key) = _ca.WritePem(certificate, "server");
         var environment = new Dictionary<string, string> { ["GPUPS_TOKEN"] = JobToken.Generate().Value };
 
         var cleartext = await Gpups.RunAsync(environment, ["server", "--urls", "http://127.0.0.1:0", .. Job, "--tls-cert", cert, "--tls-key", key]);
