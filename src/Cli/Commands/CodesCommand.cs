@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using GpuPs.Cli.Settings;
 using GpuPs.Core.Coding;
 using Spectre.Console;
@@ -12,14 +13,16 @@ public static class CodesCommand
     {
         var workers = sources.Option("workers", 8, "n: number of workers");
         var stragglers = sources.Option("stragglers", 2, "s: stragglers to tolerate");
-        var code = sources.Option("code", "auto", "fractional | cyclic | uncoded | auto");
+        var code = sources.Option("code", "auto", "fractional | cyclic | uncoded | auto | hetero");
+        var speeds = sources.Option("speeds", "", "relative worker speeds for hetero (or uncoded: proportional partitions), e.g. 1,2,4; empty: equal");
         var seed = sources.Option("seed", 42UL, "seed of the float32 decode-error measurement");
         var json = new Option<bool>("--json") { Description = "print the description as JSON" };
         var command = new Command("codes", "Print a gradient code's partition assignment, its matrix B, and its worst float32 decode error over every responder set a step can close on (exhaustive, never sampled).");
-        foreach (var o in new Option[] { workers, stragglers, code, seed, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { workers, stragglers, code, speeds, seed, json }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(() =>
         {
-            var gradientCode = GradientCodeFactory.Create(parse.GetValue(code)!, parse.GetValue(workers), parse.GetValue(stragglers));
+            var gradientCode = GradientCodeFactory.Create(parse.GetValue(code)!, parse.GetValue(workers), parse.GetValue(stragglers),
+                SpeedListOption.Parse(parse.GetValue(speeds)!));
             var description = CodeDescription.From(gradientCode, CodeConditioning.Analyze(gradientCode, parse.GetValue(seed)));
             if (parse.GetValue(json)) Console.WriteLine(description.ToJson());
             else Print(AnsiConsole.Console, description);
@@ -31,6 +34,8 @@ public static class CodesCommand
     private static void Print(IAnsiConsole console, CodeDescription d)
     {
         Console.WriteLine($"{d.Name} code, n = {d.Workers}, s = {d.Stragglers}: {d.Construction}");
+        if (d.PartitionWeights.Distinct().Count() > 1)
+            Console.WriteLine($"partition sizes (fraction of the rows): {string.Join(", ", d.PartitionWeights.Select(w => (w / d.PartitionWeights.Sum()).ToString("0.####", CultureInfo.InvariantCulture)))}");
         var table = new Table().AddColumn("worker").AddColumn("partitions");
         for (int j = 0; j < d.Partitions; j++) table.AddColumn(Markup.Escape($"B[·,{j}]"));
         for (int i = 0; i < d.Workers; i++)

@@ -14,6 +14,7 @@ namespace GpuPs.Core.Coding;
 /// <param name="MinResponders">n − s: every responder set of this size decodes.</param>
 /// <param name="Assignment">Assignment[i] = partitions held by worker i, ascending.</param>
 /// <param name="B">B[i][j], n rows of k coefficients.</param>
+/// <param name="PartitionWeights">Relative sizes of the k partitions (<see cref="IGradientCode.PartitionWeights"/>).</param>
 /// <param name="Conditioning">The code's numerical health (<see cref="CodeConditioning.Analyze"/>).</param>
 public sealed record CodeDescription(
     string Name,
@@ -24,6 +25,7 @@ public sealed record CodeDescription(
     int MinResponders,
     IReadOnlyList<IReadOnlyList<int>> Assignment,
     double[][] B,
+    IReadOnlyList<double> PartitionWeights,
     CodeConditioningReport Conditioning)
 {
     // snake_case like every JSON document the CLI writes (the train result file); Web defaults write ±Infinity as strings.
@@ -39,7 +41,7 @@ public sealed record CodeDescription(
             .ToArray();
         var assignment = Enumerable.Range(0, code.Workers).Select(code.PartitionsOf).ToArray();
         return new CodeDescription(code.Name, code.Construction, code.Workers, code.Stragglers, code.Partitions,
-            code.MinResponders, assignment, b, conditioning);
+            code.MinResponders, assignment, b, code.PartitionWeights, conditioning);
     }
 
     /// <summary>Indented snake_case JSON.</summary>

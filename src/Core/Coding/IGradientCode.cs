@@ -22,8 +22,18 @@ public interface IGradientCode
     /// <summary>s, the number of stragglers any <see cref="MinResponders"/>-subset tolerates; 0 ≤ s &lt; n.</summary>
     int Stragglers { get; }
 
-    /// <summary>k, the number of data partitions (columns of B); k = n for every code here.</summary>
+    /// <summary>
+    /// k, the number of data partitions (columns of B): k = n, except for the heterogeneous code, whose partitions are
+    /// the pieces its groups' boundaries cut the data into (k ≤ n − s).
+    /// </summary>
     int Partitions { get; }
+
+    /// <summary>
+    /// Relative sizes of the k partitions: the data set is split so that partition j gets about
+    /// rows · w_j / Σ w rows (<see cref="Data.DataPartitioner.Partition(int, IReadOnlyList{double})"/>). All equal except
+    /// for proportional and heterogeneous assignments, where a faster worker's partitions are larger.
+    /// </summary>
+    IReadOnlyList<double> PartitionWeights { get; }
 
     /// <summary>n − s: every responder set of this size decodes.</summary>
     int MinResponders { get; }
