@@ -36,6 +36,9 @@ public static class Program
             root.Subcommands.Add(StatusCommand.Create(sources));
             root.Subcommands.Add(EvaluateCommand.Create(sources));
             sources.RejectUnknownKeys();
+            foreach (string warning in sources.UnknownVariableWarnings(
+                Environment.GetEnvironmentVariables().Keys.Cast<string>(), ParentWatch.Variable))
+                await Console.Error.WriteLineAsync($"gpups: warning: {warning}");
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
             {
@@ -43,6 +46,7 @@ public static class Program
                 await Console.Error.WriteLineAsync($"gpups: error: {string.Join(" ", parse.Errors.Select(e => e.Message).Reverse())} (see '{HelpCommand(parse)}')");
                 return 2;
             }
+            if (HelpConventions.IsHelp(parse)) return HelpConventions.WriteHelp(parse, Console.Out);
             // SIGTERM (docker stop, Kubernetes) and Ctrl+C cancel the command's token, so servers and workers stop cleanly
             // instead of being killed mid-write.
             using var stop = new CancellationTokenSource();

@@ -28,11 +28,13 @@ public static class EvaluateCommand
             Arity = ArgumentArity.ZeroOrOne,
         };
         var export = sources.Option<string?>("export", null, "write the evaluated model here as safetensors with a .meta.json sidecar (e.g. to assemble a multi-shard deployment's model)");
+        var json = sources.Option("json", false, "print the result as JSON on stdout, for scripts");
         var command = new Command("evaluate", "Report the loss and accuracy of an exported model, or of a deployment's model assembled from its servers' --output files, on the job's train and test splits.");
         job.AddTo(command);
         command.Arguments.Add(model);
         command.Options.Add(shards);
         command.Options.Add(export);
+        command.Options.Add(json);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             string? modelPath = parse.GetValue(model), shardFiles = parse.GetValue(shards), exportPath = parse.GetValue(export);
@@ -51,18 +53,25 @@ public static class EvaluateCommand
             var data = PreparedData.Prepare(spec.Dataset, spec.TestFraction, spec.Seed);
             using var evaluator = new ModelEvaluator(data, spec.Model);
             var (train, test) = evaluator.Evaluate(parameters);
-            var table = new Table().AddColumns("split", "rows", "mean loss", "accuracy");
-            table.AddRow("train", train.Rows.ToString(CultureInfo.InvariantCulture), train.MeanLoss.ToString("F4", CultureInfo.InvariantCulture), train.Accuracy.ToString("F4", CultureInfo.InvariantCulture));
-            table.AddRow("test", test.Rows.ToString(CultureInfo.InvariantCulture), test.MeanLoss.ToString("F4", CultureInfo.InvariantCulture), test.Accuracy.ToString("F4", CultureInfo.InvariantCulture));
-            AnsiConsole.Write(table);
+            if (parse.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(new { Train = train, Test = test }, ResultJson.Options));
+            else AnsiConsole.Write(Table(train, test));
             if (exportPath is not null)
             {
                 ModelFile.Write(exportPath, ModelExports.Of(settings, spec.Model, data, parameters, 0, exported?.Step ?? -1));
-                Console.WriteLine($"model written to {Path.GetFullPath(exportPath)}");
+                if (!parse.GetValue(json)) Console.WriteLine($"model written to {Path.GetFullPath(exportPath)}");
             }
             return 0;
         }));
         return command;
+    }
+
+    private static Table Table(Kernels.EvaluationResult train, Kernels.EvaluationResult test)
+    {
+        var table = new Table().AddColumns("split", "rows", "mean loss", "accuracy");
+        table.AddRow("train", train.Rows.ToString(CultureInfo.InvariantCulture), train.MeanLoss.ToString("F4", CultureInfo.InvariantCulture), train.Accuracy.ToString("F4", CultureInfo.InvariantCulture));
+        table.AddRow("test", test.Rows.ToString(CultureInfo.InvariantCulture), test.MeanLoss.ToString("F4", CultureInfo.InvariantCulture), test.Accuracy.ToString("F4", CultureInfo.InvariantCulture));
+        return table;
     }
 
     private static string Describe(Kernels.ModelShape s) =>

@@ -18,15 +18,22 @@ public static class StatusCommand
     {
         var server = sources.Option<string?>("server", null, "the shard's address, e.g. http://host0:5000");
         var watch = sources.Option("watch", false, "refresh every second until Ctrl+C");
+        var json = sources.Option("json", false, "print the shard's status once as JSON (protobuf JSON mapping of StatusReply), for scripts");
         var auth = new AuthOptions(sources);
         var command = new Command("status", "Show a shard's job, step, counters and workers (needs the job's token, like every call).");
         command.Options.Add(server);
         command.Options.Add(watch);
+        command.Options.Add(json);
         auth.AddTo(command);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             string address = parse.GetValue(server) ?? throw new SettingsException("--server is required: the shard's address, e.g. http://host0:5000");
             await using var client = new GrpcShardClient(address, auth.Resolve(parse, "status"));
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(Google.Protobuf.JsonFormatter.Default.Format(await client.StatusAsync(ct, TimeSpan.FromSeconds(10))));
+                return 0;
+            }
             do
             {
                 var status = await client.StatusAsync(ct, TimeSpan.FromSeconds(10));

@@ -17,11 +17,15 @@ public static class TrainCommand
         var accelerator = AcceleratorOption(sources);
         var processes = sources.Option("processes", false, "run every server and worker as its own OS process");
         var output = sources.Option("output", new TrainSettings().Output, "JSON result file; the model goes beside it as safetensors (train.json -> train.safetensors, train.meta.json)");
+        var quiet = sources.Option("quiet", false, "print nothing but errors (the result and the model are still written)");
+        var json = sources.Option("json", false, "print only a JSON summary on stdout (accuracy, loss, wall time, the files written), for scripts");
         var command = new Command("train", "Train a model on an embedded single-machine cluster: servers and workers talk real gRPC over loopback.");
         job.AddTo(command);
         command.Options.Add(accelerator);
         command.Options.Add(processes);
         command.Options.Add(output);
+        command.Options.Add(quiet);
+        command.Options.Add(json);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             var settings = job.Bind(parse) with
@@ -36,8 +40,10 @@ public static class TrainCommand
             ResultFile.CheckWritable(ModelPath(settings.Output));
             using var log = global.CreateLogger(parse, "train", LogEventLevel.Warning);
             var console = AnsiConsole.Console;
+            bool silent = parse.GetValue(quiet) || parse.GetValue(json);
             TrainResult result;
-            if (console.Profile.Capabilities.Interactive)
+            if (silent) result = await TrainingRun.RunAsync(settings, new NullTrainingProgress(), log, ct);
+            else if (console.Profile.Capabilities.Interactive)
             {
                 result = await console.Progress()
                     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
@@ -47,12 +53,21 @@ public static class TrainCommand
             {
                 result = await TrainingRun.RunAsync(settings, new ConsoleTrainingProgress(null), log, ct);
             }
-            WriteSummary(console, result);
             ResultFile.Write(settings.Output, result);
-            console.WriteLine($"result written to {Path.GetFullPath(settings.Output)}");
             string model = ModelPath(settings.Output);
             ModelFile.Write(model, result.Export!);
-            console.WriteLine($"model written to {Path.GetFullPath(model)} (safetensors; metadata in {ModelFile.SidecarPath(model)})");
+            if (parse.GetValue(json))
+                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                {
+                    result.TestAccuracy, result.TestLoss, result.TrainAccuracy, result.TrainLoss, result.WallSeconds, result.Steps,
+                    Result = Path.GetFullPath(settings.Output), Model = Path.GetFullPath(model),
+                }, ResultJson.Options));
+            else if (!parse.GetValue(quiet))
+            {
+                WriteSummary(console, result);
+                console.WriteLine($"result written to {Path.GetFullPath(settings.Output)}");
+                console.WriteLine($"model written to {Path.GetFullPath(model)} (safetensors; metadata in {ModelFile.SidecarPath(model)})");
+            }
             return 0;
         }));
         return command;

@@ -80,7 +80,27 @@ public sealed class SettingSources
     /// The value of <c>GPUPS_NAME</c> for <paramref name="name"/> from the environment alone, for a secret: no option
     /// (a command line is visible to every user through <c>ps</c>) and no config file key (config files get shared).
     /// </summary>
-    public string? EnvironmentOnly(string name) => _environment(EnvironmentName(name));
+    public string? EnvironmentOnly(string name)
+    {
+        _used.Add(name);
+        return _environment(EnvironmentName(name));
+    }
+
+    /// <summary>
+    /// One warning for each of <paramref name="variables"/> (the environment's names) that starts with <c>GPUPS_</c> but is
+    /// no setting of any command, with the nearest setting's variable when it looks like a typo. Call it once every command
+    /// has declared its options. <paramref name="internalNames"/> are variables GpuPs sets for its own child processes.
+    /// </summary>
+    public IEnumerable<string> UnknownVariableWarnings(IEnumerable<string> variables, params string[] internalNames)
+    {
+        var known = _used.Select(EnvironmentName).Append("GPUPS_CONFIG").Concat(internalNames).ToHashSet(StringComparer.Ordinal);
+        foreach (string variable in variables.Where(v => v.StartsWith("GPUPS_", StringComparison.Ordinal) && !known.Contains(v)).Order(StringComparer.Ordinal))
+        {
+            // Compared without the prefix every name shares, which would make any two names look alike.
+            string? closest = Spelling.Closest(variable["GPUPS_".Length..], known.Select(k => k["GPUPS_".Length..]));
+            yield return $"environment variable {variable} is not a gpups setting and is ignored{(closest is null ? "" : $" (did you mean GPUPS_{closest}?)")}";
+        }
+    }
 
     /// <summary>Throws when the config file names a setting no command option has (a typo would otherwise be silently ignored).</summary>
     public void RejectUnknownKeys()

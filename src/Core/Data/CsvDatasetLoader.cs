@@ -3,15 +3,17 @@ using System.Globalization;
 namespace GpuPs.Core.Data;
 
 /// <summary>
-/// Loads a numeric CSV file: one row per line, comma-separated, every value a finite number, one column the
-/// label (the last by default). Files ending in <c>.gz</c> are decompressed on the fly.
+/// Loads a CSV file: one row per line, comma-separated, every feature a finite number, one column the label (the last
+/// by default), numeric or text. Files ending in <c>.gz</c> are decompressed on the fly.
 /// </summary>
 /// <remarks>
-/// <para>A first line that is not all-numeric is a header and is skipped. The scikit-learn header
+/// <para>A first line whose features are not all numeric is a header and is skipped. The scikit-learn header
 /// <c>rows,features,class names…</c> (e.g. <c>569,30,malignant,benign</c>) is also checked against the data
 /// and its class names become <see cref="Dataset.ClassNames"/>.</para>
 /// <para>Labels are mapped to 0..C-1 by sorted distinct value (<see cref="Dataset.LabelValues"/> keeps the
-/// mapping). Every malformed line throws <see cref="DataFormatException"/> naming the file and line.</para>
+/// mapping). The first data row decides whether labels are numbers or text (<c>setosa</c>, <c>spam</c>); text labels
+/// become classes in ordinal order of their names, which are the <see cref="Dataset.ClassNames"/>. Every malformed line
+/// throws <see cref="DataFormatException"/> naming the file and line.</para>
 /// </remarks>
 public static class CsvDatasetLoader
 {
@@ -43,7 +45,7 @@ public static class CsvDatasetLoader
 
         SklearnHeader? sklearn = null;
         int headerLine = 0;
-        if (!tokens.TrueForAll(t => DataTextReader.IsNumber(line.AsSpan(t))))
+        if (IsHeader(line, tokens, labelColumn))
         {
             headerLine = reader.LineNumber;
             sklearn = SklearnHeader.TryParse(line, tokens);
@@ -60,21 +62,32 @@ public static class CsvDatasetLoader
 
         var features = new List<float>();
         var rawLabels = new List<double>();
+        var textLabels = new List<string>();
+        bool text = !DataTextReader.IsNumber(line.AsSpan(tokens[label]));
         while (true)
         {
             if (tokens.Count != columns) throw reader.Error($"expected {columns} values, found {tokens.Count}");
             for (int c = 0; c < columns; c++)
             {
                 ReadOnlySpan<char> token = line.AsSpan(tokens[c]);
-                if (c == label) rawLabels.Add(reader.ParseNumber<double>(token, $"label in column {c + 1}"));
-                else features.Add(reader.ParseNumber<float>(token, $"value in column {c + 1}"));
+                if (c != label) features.Add(reader.ParseNumber<float>(token, $"value in column {c + 1}"));
+                else if (!text) rawLabels.Add(reader.ParseNumber<double>(token, $"label in column {c + 1}"));
+                else textLabels.Add(token.Trim().Length > 0 ? token.Trim().ToString() : throw reader.Error($"empty label in column {c + 1}"));
             }
             if (!reader.TryReadLine(out line)) break;
             DataTextReader.Split(line, ",", skipEmpty: false, tokens);
         }
 
-        int[] labels = LabelEncoding.Encode(rawLabels, reader.Source, out double[] classValues);
         IReadOnlyList<string>? classNames = null;
+        if (text)
+        {
+            // Text labels are encoded by the rank of their name: class k is the k-th name in ordinal order.
+            string[] names = textLabels.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+            if (names.Length < 2) throw new DataFormatException(reader.Source, $"every row has label '{names[0]}'; classification needs at least two classes");
+            classNames = names;
+            rawLabels.AddRange(textLabels.Select(t => (double)Array.BinarySearch(names, t, StringComparer.Ordinal)));
+        }
+        int[] labels = LabelEncoding.Encode(rawLabels, reader.Source, out double[] classValues);
         if (sklearn is { } h)
         {
             if (h.Rows != rawLabels.Count || h.Features != columns - 1)
@@ -89,6 +102,15 @@ public static class CsvDatasetLoader
             }
         }
         return new Dataset(reader.DatasetName, features.ToArray(), labels, columns - 1, classValues.Length, classValues, classNames);
+    }
+
+    /// <summary>A line is a header when a feature is not a number; a data row may have a text label.</summary>
+    private static bool IsHeader(string line, List<Range> tokens, int labelColumn)
+    {
+        int label = labelColumn < 0 ? tokens.Count + labelColumn : labelColumn;
+        for (int c = 0; c < tokens.Count; c++)
+            if (c != label && !DataTextReader.IsNumber(line.AsSpan(tokens[c]))) return true;
+        return false;
     }
 
     /// <summary>scikit-learn's CSV header: row count, feature count, then the class names in label order.</summary>

@@ -134,4 +134,30 @@ public sealed class CsvDatasetLoaderTests : IDisposable
         Assert.Contains(path, e.Message);
         Assert.Equal(path, e.FileName);
     }
+
+    [Theory]
+    [InlineData("5.1,3.5,setosa\n4.9,3.0,versicolor\n6.0,2.2,setosa\n")]
+    [InlineData("length,width,species\n5.1,3.5,setosa\n4.9,3.0,versicolor\n6.0,2.2,setosa\n")]
+    public void TextLabelsBecomeClassesNamedByThem(string content)
+    {
+        string path = _dir.Write("iris.csv", content);
+
+        Dataset data = CsvDatasetLoader.Load(path);
+
+        Assert.Equal(3, data.Rows);
+        Assert.Equal(2, data.FeatureCount);
+        Assert.Equal(["setosa", "versicolor"], data.ClassNames);
+        Assert.Equal([0, 1, 0], data.Labels);
+        Assert.Equal([4.9f, 3.0f], data.Row(1).ToArray());
+    }
+
+    [Fact]
+    public void OneTextLabelIsRefusedByName()
+    {
+        string path = _dir.Write("one.csv", "1,2,spam\n3,4,spam\n");
+
+        var e = Assert.Throws<DataFormatException>(() => CsvDatasetLoader.Load(path));
+
+        Assert.Contains("every row has label 'spam'", e.Message);
+    }
 }

@@ -1,0 +1,40 @@
+namespace GpuPs.Cli.Commands;
+
+/// <summary>
+/// The examples each command's <c>--help</c> ends with, by command path (<c>"bench kernels"</c>). Kept in one place, apart
+/// from the commands, so that a new command adds its lines here; a test checks that every command has some.
+/// </summary>
+public static class CommandExamples
+{
+    private static readonly Dictionary<string, string[]> ByPath = new()
+    {
+        [""] = ["gpups train", "gpups train --help"],
+        ["train"] = [
+            "gpups train                                   # softmax on digits, 4 workers, BSP",
+            "gpups train --model mlp --optimizer adam --learning-rate 0.01",
+            "gpups train --mode coded --stragglers 1 --straggler-model persistent:count=1,delay=0.2 --processes",
+            "gpups train --dataset csv:/data/iris.csv --output results/iris.json   # model: results/iris.safetensors"],
+        ["server"] = [
+            "gpups server --workers 2 --servers 1 --token-file job.token --output model.safetensors",
+            "gpups server --workers 4 --servers 2 --shard-index 1 --urls http://0.0.0.0:5001 --token-file job.token --metrics-port 9101"],
+        ["worker"] = [
+            "gpups worker --server http://host0:5000,http://host1:5001 --token-file job.token",
+            "GPUPS_TOKEN=$(cat job.token) gpups worker --server http://host0:5000 --accelerator cuda --worker-id 3"],
+        ["bench"] = ["gpups bench kernels", "gpups bench stragglers --quick"],
+        ["bench kernels"] = ["gpups bench kernels --csv results/kernels.csv --plot results/kernels.png"],
+        ["bench wire"] = ["gpups bench wire --csv results/wire.csv"],
+        ["bench aggregation"] = ["gpups bench aggregation --repetitions 15"],
+        ["bench load"] = ["gpups bench load --workers 64 --steps 1000 --parameters 4096"],
+        ["bench stragglers"] = [
+            "gpups bench stragglers --quick",
+            "gpups bench stragglers --schemes bsp,coded-fractional --stragglers 1 --delays 'persistent:count=1,delay=0.5' --steps 60"],
+        ["codes"] = ["gpups codes --workers 8 --stragglers 2", "gpups codes --workers 6 --stragglers 1 --code cyclic --json"],
+        ["status"] = ["gpups status --server http://host0:5000 --token-file job.token", "gpups status --server http://host0:5000 --token-file job.token --watch"],
+        ["evaluate"] = [
+            "gpups evaluate results/train.safetensors",
+            "gpups evaluate --shards shard0.safetensors,shard1.safetensors --workers 4 --servers 2 --export model.safetensors"],
+    };
+
+    /// <summary>The example command lines of the command at <paramref name="path"/> (names after <c>gpups</c>, space-separated); none if it has none.</summary>
+    public static IReadOnlyList<string> For(string path) => ByPath.TryGetValue(path, out var lines) ? lines : [];
+}
