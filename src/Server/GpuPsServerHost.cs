@@ -65,6 +65,9 @@ public sealed class GpuPsServerHost : IAsyncDisposable
     public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, JobAuth auth, ServerLimits limits, Serilog.ILogger log, CancellationToken ct)
     {
         limits.Validate();
+        if (limits.PushReservation(shard.Info.Length) > limits.MaxInflightPushBytes)
+            throw new ArgumentException($"the in-flight push memory budget ({limits.MaxInflightPushBytes >> 20} MiB) is below one push of this shard " +
+                $"({limits.PushReservation(shard.Info.Length) / (1 << 20) + 1} MiB): every push would be refused");
         var tls = ServerTls(url, auth);
         // A pull reply carries the whole shard.
         var replyLimit = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, shard.Info.Length * sizeof(float) + 1024));
@@ -104,6 +107,7 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         builder.Services.AddSingleton(limits);
         var refusals = new RefusalLog(log, TimeProvider.System);
         builder.Services.AddSingleton(refusals);
+        builder.Services.AddSingleton(new PushMemoryBudget(limits.MaxInflightPushBytes));
         // Registered in DI, the interceptor is one instance for all calls rather than one per call.
         if (auth.Token is { } token) builder.Services.AddSingleton(new JobTokenInterceptor(token, refusals));
         builder.Services.AddGrpc(o =>

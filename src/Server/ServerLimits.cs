@@ -29,6 +29,14 @@ public sealed record ServerLimits
     /// </summary>
     public TimeSpan PushIdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Bytes all push streams in flight may hold together (<see cref="PushMemoryBudget"/>): 1 GiB. Each push holds its
+    /// shard-sized buffer plus one chunk (<see cref="MaxMessageBytes"/>) while it streams in, so with 1 M-parameter shards
+    /// 1 GiB admits 128 pushes at once, two per worker of a 64-worker job. A push beyond it is refused with
+    /// RESOURCE_EXHAUSTED before anything of it is read, and GpuPs workers retry it with backoff.
+    /// </summary>
+    public long MaxInflightPushBytes { get; init; } = 1L << 30;
+
     /// <summary>A connection with no call in flight for this long is closed (Kestrel's KeepAliveTimeout): 2 min; clients reconnect.</summary>
     public TimeSpan ConnectionIdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
@@ -41,11 +49,16 @@ public sealed record ServerLimits
     /// <summary>A connection that does not answer a ping within this time is closed, with its calls: 20 s.</summary>
     public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>Bytes one push to a shard of <paramref name="shardLength"/> parameters reserves from <see cref="MaxInflightPushBytes"/>.</summary>
+    public long PushReservation(long shardLength) => shardLength * sizeof(float) + MaxMessageBytes;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first limit out of range.</summary>
     public void Validate()
     {
         if (MaxMessageBytes < 64 << 10)
             throw new ArgumentException($"max message bytes must be at least {64 << 10} (got {MaxMessageBytes}), and above the workers' chunk (1 MiB) plus 1 KiB");
+        if (MaxInflightPushBytes < 1 << 20)
+            throw new ArgumentException($"the in-flight push memory budget must be at least 1 MiB (got {MaxInflightPushBytes} bytes)");
         if (MaxStreamsPerConnection < 1)
             throw new ArgumentException($"max streams per connection must be at least 1 (got {MaxStreamsPerConnection})");
         foreach (var (name, value) in new[] { ("push idle timeout", PushIdleTimeout), ("connection idle timeout", ConnectionIdleTimeout), ("request headers timeout", RequestHeadersTimeout) })

@@ -21,6 +21,15 @@ public static class WireStatus
     /// <summary>Trailer with the shard's step when it refused a push.</summary>
     public const string StepTrailer = "gpups-step";
 
+    /// <summary>
+    /// Trailer of a RESOURCE_EXHAUSTED that only says the server is busy (its in-flight push memory is taken), so that a
+    /// GpuPs client retries later (<see cref="ShardErrorKind.Unavailable"/>) instead of taking it for a full job.
+    /// </summary>
+    public const string BusyTrailer = "gpups-busy";
+
+    /// <summary>Server side: a call refused because the server is busy for now, as RESOURCE_EXHAUSTED with <see cref="BusyTrailer"/>.</summary>
+    public static RpcException Busy(string reason) => new(new Status(StatusCode.ResourceExhausted, reason), new Metadata { { BusyTrailer, "1" } });
+
     /// <summary>The status code of a call the shard fails with a <paramref name="kind"/> error.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is not a defined kind.</exception>
     public static StatusCode CodeOf(ShardErrorKind kind) => kind switch
@@ -76,6 +85,8 @@ public static class WireStatus
             StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Aborted =>
                 new ShardException(ShardErrorKind.Unavailable, $"{e.StatusCode}: {detail}", e),
             StatusCode.NotFound => new ShardException(ShardErrorKind.UnknownWorker, detail, e),
+            StatusCode.ResourceExhausted when e.Trailers.Get(BusyTrailer) is not null =>
+                new ShardException(ShardErrorKind.Unavailable, $"server busy: {detail}", e),
             StatusCode.ResourceExhausted => new ShardException(ShardErrorKind.JobFull, detail, e),
             StatusCode.PermissionDenied => new ShardException(ShardErrorKind.SlotTaken, detail, e),
             StatusCode.Unauthenticated => new ShardException(ShardErrorKind.Unauthenticated, detail, e),

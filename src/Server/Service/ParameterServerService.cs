@@ -20,7 +20,7 @@ namespace GpuPs.Server;
 /// the <c>virtual</c>s. Handlers run concurrently on the thread pool; the shard is thread-safe.
 /// </remarks>
 [BindServiceMethod(typeof(ParameterServerService), nameof(BindService))]
-public class ParameterServerService(IParameterShard shard, RefusalLog refusals, ServerLimits limits)
+public class ParameterServerService(IParameterShard shard, RefusalLog refusals, ServerLimits limits, PushMemoryBudget budget)
 {
     /// <summary>
     /// Adds the five methods to <paramref name="binder"/>. grpc-dotnet calls it once with a null
@@ -82,9 +82,24 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
     /// exactly the shard, and none more than <see cref="ServerLimits.PushIdleTimeout"/> after the one before. Anything
     /// else is refused and nothing is applied.
     /// </summary>
+    /// <remarks>
+    /// The stream first reserves its memory from the <see cref="PushMemoryBudget"/> (refused, busy, when it does not fit).
+    /// A push the shard refuses on its first chunk (late, duplicate, unknown worker …) is refused only once the rest of
+    /// its stream has been read and dropped: ending the call while the client still sends makes Kestrel reset the
+    /// stream and keep tracking it for 5 s, and about 100 of those on one connection make it answer every new call
+    /// there, innocent pulls and heartbeats included, with RST_STREAM ENHANCE_YOUR_CALM (issue 11, item 7).
+    /// </remarks>
     public virtual async Task<PushReply> Push(IAsyncStreamReader<PushChunkFrame> requestStream, ServerCallContext context)
     {
         var length = ShardLength;
+        long reservation = limits.PushReservation(length);
+        if (!budget.TryReserve(reservation))
+        {
+            var reason = $"server busy: pushes in flight hold {budget.InUse >> 20} MiB of the {budget.Capacity >> 20} MiB budget " +
+                $"(--max-inflight-push-mb) and this one needs {(reservation >> 20) + 1} MiB; retry later";
+            refusals.Refused(context.Method, context.Peer, reason);
+            throw WireStatus.Busy(reason);
+        }
         var gradient = ArrayPool<float>.Shared.Rent(length);
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         try
@@ -101,8 +116,12 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                     if (chunk.Header.Shard != shard.Info.Index)
                         throw Malformed(context, $"push for shard {chunk.Header.Shard} sent to shard {shard.Info.Index}");
                     header = chunk.Header;
-                    var admitted = shard.Admit(chunk.Header);
-                    if (!admitted.IsApplied) throw WireStatus.ToRpc(admitted);
+                    var refusal = Refusal(chunk.Header);
+                    if (refusal is not null)
+                    {
+                        await DrainAsync(requestStream, idle, context, length - chunk.Values.Length);
+                        throw refusal;
+                    }
                 }
                 else if (chunk.Header != header && chunk.Header != default)
                 {
@@ -133,6 +152,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         finally
         {
             ArrayPool<float>.Shared.Return(gradient);
+            budget.Release(reservation);
         }
     }
 
@@ -152,13 +172,21 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         }
     }
 
-    /// <summary>The shard's progress and counters (<see cref="IParameterShard.Status"/>).</summary>
+    /// <summary>
+    /// The shard's progress and counters (<see cref="IParameterShard.Status"/>), with the server's own: pushes refused
+    /// busy, the in-flight push memory now and at its peak, and calls refused before they reached the shard.
+    /// </summary>
     public virtual Task<StatusReply> Status(Received<StatusRequest> request, ServerCallContext context)
     {
         Accept(request, context);
         try
         {
-            return Task.FromResult(shard.Status());
+            var reply = shard.Status();
+            reply.PushesRefusedBusy = budget.Refused;
+            reply.InflightPushBytes = budget.InUse;
+            reply.InflightPushBytesPeak = budget.Peak;
+            reply.CallsRefusedUnread = refusals.Count;
+            return Task.FromResult(reply);
         }
         catch (ShardException e)
         {
@@ -175,6 +203,39 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
     {
         if (request.Message is { } message) return message;
         throw WireStatus.ToRpc(Malformed(context, request.Malformation!));
+    }
+
+    /// <summary>How the shard refuses a push with <paramref name="header"/> on its first chunk, as the call's status; null when it admits it.</summary>
+    private RpcException? Refusal(PushHeader header)
+    {
+        try
+        {
+            var admitted = shard.Admit(header);
+            return admitted.IsApplied ? null : WireStatus.ToRpc(admitted);
+        }
+        catch (ShardException e)
+        {
+            return WireStatus.ToRpc(e);
+        }
+    }
+
+    /// <summary>
+    /// Reads and drops the rest of a refused push, up to the end of its stream, so that the client ends the stream and
+    /// Kestrel tracks no reset stream. At most <paramref name="remaining"/> more values (the rest of the shard), each
+    /// chunk within the idle timeout: a stream that sends more, stalls, breaks off or is malformed is simply left, and
+    /// the refusal stands.
+    /// </summary>
+    private async Task DrainAsync(IAsyncStreamReader<PushChunkFrame> stream, CancellationTokenSource idle, ServerCallContext context, long remaining)
+    {
+        try
+        {
+            while (remaining >= 0 && await NextChunkAsync(stream, idle, context))
+            {
+                using var chunk = stream.Current;
+                remaining -= Math.Max(1, chunk.Values.Length);
+            }
+        }
+        catch (Exception e) when (e is ShardException or IOException or OperationCanceledException) { }
     }
 
     /// <summary>A push stream's next chunk, within <see cref="ServerLimits.PushIdleTimeout"/>; malformed chunk bytes are refused.</summary>
