@@ -36,6 +36,12 @@ public interface IParameterShard
     /// </summary>
     PushOutcome Admit(in PushHeader header);
 
+    /// <summary>
+    /// How long a push with <paramref name="header"/> must wait before the shard reads it: a push that comes before its
+    /// round-robin slot is held until the slot opens (delayed, not refused). Zero for every push without a schedule.
+    /// </summary>
+    TimeSpan SlotWait(in PushHeader header) => TimeSpan.Zero;
+
     /// <summary>Validates and aggregates one pushed gradient sum (length <c>Info.Length</c>).</summary>
     PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum);
 

@@ -8,6 +8,7 @@ using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
+using GpuPs.Server.Coordination;
 using GpuPs.Server.Observers;
 using Serilog;
 using Serilog.Events;
@@ -36,6 +37,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly ISyncMode _mode;
     private readonly IStepAggregator _aggregator;
     private readonly IShardObserver[] _observers;
+    private readonly PushCoordinator? _coordinator;   // shard 0 of a round-robin job
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
     private readonly TimeProvider _time;
@@ -68,8 +70,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
         _mode = _job.Mode;
         _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
-        _observers = [.. options.Observers ?? []];
         _time = options.Time ?? TimeProvider.System;
+        if (Info.Index == 0 && _job.Schedule == PushSchedule.RoundRobin)
+            _coordinator = new PushCoordinator(_job.Workers, _job.PushConcurrency, _time, _log);
+        _observers = [.. options.Observers ?? [], .. _coordinator is null ? Array.Empty<IShardObserver>() : [_coordinator]];
         _stepOpenedAt = _time.GetTimestamp();
         if (options.Resume is { } checkpoint) ResumeFrom(checkpoint);
         var period = TimeSpan.FromMilliseconds(Math.Clamp(_job.HeartbeatTimeoutMs / 4, 50, 1000));
@@ -220,6 +224,16 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>Only the coordinator (shard 0) of a round-robin job in a step-synchronous mode holds pushes.</remarks>
+    public TimeSpan SlotWait(in PushHeader header)
+    {
+        if (_coordinator is null || !_mode.IsStepSynchronous) return TimeSpan.Zero;
+        lock (_gate)
+            return header.Step == _model.Step && header.WorkerId >= 0 && header.WorkerId < _workers.Length
+                ? _coordinator.Hold(header.WorkerId) : TimeSpan.Zero;
+    }
+
+    /// <inheritdoc />
     public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         try
@@ -278,7 +292,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         lock (_gate)
         {
             Touch(Known(request.WorkerId));
-            return new HeartbeatReply { Step = _model.Step, Finished = _aggregator.IsFinished };
+            var reply = new HeartbeatReply { Step = _model.Step, Finished = _aggregator.IsFinished };
+            if (_coordinator is not null) reply.PushSlot = _coordinator.Report(request);
+            return reply;
         }
     }
 

@@ -5,6 +5,7 @@ using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Worker.Client;
+using GpuPs.Worker.Scheduling;
 using Serilog;
 
 namespace GpuPs.Worker;
@@ -15,11 +16,13 @@ namespace GpuPs.Worker;
 /// fused into the kernel's scaled accumulation), or one message per partition while the next one computes
 /// (multi-message). The parameters go to the device once per step and the gradient accumulates there: one download per
 /// message. With a bfloat16 wire format each message is rounded with error feedback (<see cref="BFloat16ErrorFeedback"/>)
-/// just before it is pushed. Owns the message buffers; one instance per worker loop, not thread-safe.
+/// just before it is pushed. In a round-robin job every push waits for the worker's slot (<see cref="PushPacer"/>).
+/// Owns the message buffers; one instance per worker loop, not thread-safe.
 /// </summary>
 public sealed class StepComputation(
     PartitionPlan plan, IGradientKernel kernel, IWorkerPushPolicy policy, IWorkerStepHook hook,
-    ShardedParameterClient client, WorkerReport report, ILogger log, TensorEncoding wireFormat = TensorEncoding.Float32)
+    ShardedParameterClient client, WorkerReport report, ILogger log, TensorEncoding wireFormat = TensorEncoding.Float32,
+    PushPacer? pacer = null)
 {
     private readonly float[][] _buffers = new float[policy.PushesEachPartition ? plan.Held.Count : 1][];
     private readonly int _bytesPerValue = wireFormat == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
@@ -39,6 +42,7 @@ public sealed class StepComputation(
         int load = plan.Held.Count;
         Current = step;
         hook.BeginStep(step, load);
+        pacer?.BeginStep(step, pushCancelled);
         var compute = TimeSpan.Zero;
         var pushes = new List<Task<bool>>();
         double stepLoss = 0;
@@ -58,7 +62,7 @@ public sealed class StepComputation(
                 compute += watch.Elapsed;
                 await hook.AfterPartitionAsync(computeCancelled).ConfigureAwait(false);
                 if (policy.PushesEachPartition)
-                    pushes.Add(PushAsync(policy.Header(step, h, loss), h, pushCancelled));
+                    pushes.Add(PushAsync(policy.Header(step, h, loss), h, computeCancelled, pushCancelled));
                 else
                     stepLoss += policy.Weight(h) * loss;
             }
@@ -72,7 +76,7 @@ public sealed class StepComputation(
         if (!policy.PushesEachPartition)
         {
             kernel.ReadGradient(Buffer(0));
-            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, pushCancelled));
+            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, computeCancelled, pushCancelled));
         }
         hook.EndStep(compute);
         report.ComputeSeconds += compute.TotalSeconds;
@@ -81,16 +85,22 @@ public sealed class StepComputation(
         var finished = await Task.WhenAll(pushes).ConfigureAwait(false);
         report.PushSeconds += pushWatch.Elapsed.TotalSeconds;
         report.Steps++;
+        pacer?.EndStep();
         return finished.Any(f => f);
     }
 
-    /// <summary>Pushes one message to every shard and counts what they did with it; true when the job finished.</summary>
-    private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken ct)
+    /// <summary>
+    /// Pushes one message to every shard (in a round-robin job, once its slot has come: a step that closes meanwhile
+    /// cancels the wait through <paramref name="waitCancelled"/>) and counts what they did with it; true when the job finished.
+    /// </summary>
+    private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken waitCancelled, CancellationToken ct)
     {
         var gradient = Buffer(slot);
         if (wireFormat == TensorEncoding.BFloat16)
             (_feedback ??= new BFloat16ErrorFeedback(_buffers.Length, gradient.Length)).Round(slot, gradient);
-        var outcomes = await client.PushAsync(header, gradient, ct, wireFormat).ConfigureAwait(false);
+        var outcomes = pacer is null
+            ? await TimedPushAsync(header, gradient, ct).ConfigureAwait(false)
+            : await pacer.PushAsync(() => TimedPushAsync(header, gradient, ct), waitCancelled).ConfigureAwait(false);
         for (int shard = 0; shard < outcomes.Count; shard++)
         {
             var outcome = outcomes[shard];
@@ -104,6 +114,15 @@ public sealed class StepComputation(
             log.Debug("Worker {WorkerId} push of step {Step} to shard {Shard} dropped: {Reason}", header.WorkerId, header.Step, shard, outcome.Reason);
         }
         return outcomes.Any(o => o.JobFinished);
+    }
+
+    /// <summary>One push to every shard, its latency recorded.</summary>
+    private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct)
+    {
+        long start = Stopwatch.GetTimestamp();
+        var outcomes = await client.PushAsync(header, gradient, ct, wireFormat).ConfigureAwait(false);
+        report.RecordPushLatency(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        return outcomes;
     }
 
     private float[] Buffer(int i) => _buffers[i] ??= new float[kernel.Shape.ParameterCount];

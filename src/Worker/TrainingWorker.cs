@@ -6,6 +6,7 @@ using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Worker.Client;
+using GpuPs.Worker.Scheduling;
 using GpuPs.Worker.Stragglers;
 using GpuPs.Worker.Transport;
 using Serilog;
@@ -75,7 +76,8 @@ public sealed class TrainingWorker : IAsyncDisposable
 
         var report = new WorkerReport(workerId, _backend.DeviceName);
         var hook = _stepHook?.Invoke(joined) ?? new StragglerStepHook(stragglers, workerId);
-        var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log, job.WireFormat);
+        var pacer = job.Schedule == PushSchedule.RoundRobin ? new PushPacer(_client, report, _log) : null;
+        var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log, job.WireFormat, pacer);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var heartbeats = _client.KeepAliveAsync(() => step.Current, stop.Token);
         try

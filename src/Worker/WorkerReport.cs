@@ -36,4 +36,21 @@ public sealed class WorkerReport(int workerId, string device)
     /// overlap the compute count only for what remains).
     /// </summary>
     public double PushSeconds { get; set; }
+
+    private readonly List<double> _pushLatencies = [];
+
+    /// <summary>
+    /// Seconds each push took, from its first byte to every shard's answer (a round-robin slot's wait not included), in
+    /// the order they ended: the latencies <c>gpups bench network</c> reports percentiles of.
+    /// </summary>
+    public IReadOnlyList<double> PushLatencies { get { lock (_pushLatencies) return [.. _pushLatencies]; } }
+
+    /// <summary>Per-partition pushes end concurrently.</summary>
+    public void RecordPushLatency(double seconds) { lock (_pushLatencies) _pushLatencies.Add(seconds); }
+
+    /// <summary>Round-robin: the newest push-slot version the coordinator gave this worker (0: none yet, or not round-robin).</summary>
+    public long PushSlotVersion { get; set; }
+
+    /// <summary>Round-robin: seconds this worker's gradients waited, ready, for their push slot.</summary>
+    public double SlotWaitSeconds { get; set; }
 }

@@ -40,6 +40,8 @@ public sealed class JobOptions
         Add(s, "heartbeat-timeout-ms", x => x.HeartbeatTimeoutMs, (x, v) => x with { HeartbeatTimeoutMs = v }, "a worker silent this long is evicted");
         Add(s, "step-timeout-ms", x => x.StepTimeoutMs, (x, v) => x with { StepTimeoutMs = v }, "deadline of each worker call");
         Add(s, "wire-format", x => x.WireFormat, (x, v) => x with { WireFormat = v }, "how workers push gradients: f32 (exact) | bf16 (half the bytes, with error feedback on the worker; not with --mode coded)");
+        Add(s, "schedule", x => x.Schedule, (x, v) => x with { Schedule = v }, "when workers push: simultaneous (as soon as ready) | round-robin (R2SP: shard 0 gives each worker an evenly gapped push slot per step, adapted to measured compute and transfer times)");
+        Add(s, "push-concurrency", x => x.PushConcurrency, (x, v) => x with { PushConcurrency = v }, "round-robin: transfers that may share a server link at a time");
     }
 
     public void AddTo(Command command)

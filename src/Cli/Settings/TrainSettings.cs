@@ -35,9 +35,13 @@ public sealed record TrainSettings
     public int StepTimeoutMs { get; init; } = 30_000;
     /// <summary>How workers push gradients: f32 | bf16.</summary>
     public string WireFormat { get; init; } = "f32";
+    /// <summary>When workers push within a step: simultaneous | round-robin.</summary>
+    public string Schedule { get; init; } = "simultaneous";
+    /// <summary>Round-robin: transfers that may share a server link at a time.</summary>
+    public int PushConcurrency { get; init; } = 1;
     public string Output { get; init; } = "results/train.json";
 
     /// <summary>The job these settings define, for <see cref="JobBuilder"/>.</summary>
     public JobDefinition ToDefinition() => new(Dataset, Model, Hidden, Workers, Core.Modes.SyncModes.Of(Mode).Name, Staleness, Code, Stragglers, StragglerModel,
-        Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs, WireFormat);
+        Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs, WireFormat, Schedule, PushConcurrency);
 }

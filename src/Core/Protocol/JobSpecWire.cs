@@ -39,6 +39,8 @@ public static class JobSpecWire
         Stragglers = job.Stragglers,
         StragglerModel = job.StragglerModel,
         WireFormat = TrainingJob.WireFormatName(job.WireFormat),
+        Schedule = PushSchedules.Name(job.Schedule),
+        PushConcurrency = job.PushConcurrency,
     };
 
     /// <summary>The job a server sent, validated.</summary>
@@ -71,6 +73,8 @@ public static class JobSpecWire
             HeartbeatTimeoutMs = spec.HeartbeatTimeoutMs,
             StepTimeoutMs = spec.StepTimeoutMs,
             WireFormat = TrainingJob.ParseWireFormat(spec.WireFormat),
+            Schedule = PushSchedules.Parse(spec.Schedule),
+            PushConcurrency = spec.PushConcurrency == 0 ? 1 : spec.PushConcurrency,
         };
         job.Validate();
         if (spec.ParameterCount != job.ParameterCount)

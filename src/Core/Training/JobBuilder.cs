@@ -46,6 +46,8 @@ public static class JobBuilder
             HeartbeatTimeoutMs = d.HeartbeatTimeoutMs,
             StepTimeoutMs = d.StepTimeoutMs,
             WireFormat = TrainingJob.ParseWireFormat(d.WireFormat),
+            Schedule = PushSchedules.Parse(d.Schedule),
+            PushConcurrency = d.PushConcurrency,
         };
         job.Validate();
         return job;

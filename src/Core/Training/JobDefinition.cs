@@ -19,6 +19,8 @@ namespace GpuPs.Core.Training;
 /// <param name="Steps">Steps per worker; 0 derives them from <paramref name="Epochs"/>.</param>
 /// <param name="BatchSize">Rows per partition per step; 0 is the whole partition.</param>
 /// <param name="WireFormat">How workers push tensors: f32 (exact) or bf16 (half the bytes, with error feedback).</param>
+/// <param name="Schedule">When workers push within a step: simultaneous or round-robin (<see cref="PushSchedules.Parse"/>).</param>
+/// <param name="PushConcurrency">Round-robin: transfers that may share a server link at a time; at least 1.</param>
 /// <param name="Seed">Seeds the data, the split, the initial parameters and the straggler draws.</param>
 /// <param name="TestFraction">Share of the rows held out for evaluation, in (0, 1).</param>
 /// <param name="HeartbeatTimeoutMs">A worker silent this long is evicted; a shard silent this long is given up.</param>
@@ -40,4 +42,6 @@ public sealed record JobDefinition(
     double TestFraction = 0.2,
     int HeartbeatTimeoutMs = 10_000,
     int StepTimeoutMs = 30_000,
-    string WireFormat = "f32");
+    string WireFormat = "f32",
+    string Schedule = "simultaneous",
+    int PushConcurrency = 1);

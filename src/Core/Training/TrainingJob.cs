@@ -59,6 +59,12 @@ public sealed record TrainingJob
     /// </summary>
     public TensorEncoding WireFormat { get; init; } = TensorEncoding.Float32;
 
+    /// <summary>When workers push within a step: all at once, or in the coordinator's round-robin slots.</summary>
+    public PushSchedule Schedule { get; init; } = PushSchedule.Simultaneous;
+
+    /// <summary>Round-robin: transfers that may share a server link at a time; at least 1.</summary>
+    public int PushConcurrency { get; init; } = 1;
+
     /// <summary>Length of the flat parameter vector.</summary>
     public int ParameterCount => Model.ParameterCount;
 
@@ -80,6 +86,7 @@ public sealed record TrainingJob
         if (TestFraction <= 0 || TestFraction >= 1) throw new ArgumentException($"test fraction must be in (0, 1) (got {TestFraction})");
         if (HeartbeatTimeoutMs <= 0) throw new ArgumentException($"heartbeat timeout must be positive (got {HeartbeatTimeoutMs} ms)");
         if (StepTimeoutMs <= 0) throw new ArgumentException($"step timeout must be positive (got {StepTimeoutMs} ms)");
+        if (PushConcurrency < 1) throw new ArgumentException($"push concurrency must be at least 1 (got {PushConcurrency})");
         Model.Validate();
         if (WireFormat == TensorEncoding.BFloat16 && !Mode.AcceptsRoundedPushes)
             throw new ArgumentException($"bf16 on the wire would break the exact decode of the {Mode.Name} mode (the decode weights amplify rounding); use --wire-format f32");

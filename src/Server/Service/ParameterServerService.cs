@@ -116,6 +116,8 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                     if (chunk.Header.Shard != shard.Info.Index)
                         throw Malformed(context, $"push for shard {chunk.Header.Shard} sent to shard {shard.Info.Index}");
                     header = chunk.Header;
+                    var hold = shard.SlotWait(chunk.Header);
+                    if (hold > TimeSpan.Zero) await Task.Delay(hold, context.CancellationToken);
                     var refusal = Refusal(chunk.Header);
                     if (refusal is not null)
                     {

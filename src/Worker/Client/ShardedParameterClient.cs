@@ -159,7 +159,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
                 {
                     try
                     {
-                        await _shards[i].Control.HeartbeatAsync(WorkerId, currentStep(), cancellationToken, period).ConfigureAwait(false);
+                        await _shards[i].Control.HeartbeatAsync(new HeartbeatRequest { WorkerId = WorkerId, Step = currentStep() }, cancellationToken, period).ConfigureAwait(false);
                         Answered(i);
                     }
                     catch (ShardException e)
@@ -178,6 +178,18 @@ public sealed class ShardedParameterClient : IAsyncDisposable
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="report"/> (this worker's measured step times) to the coordinator, shard 0, as a heartbeat, and
+    /// returns its reply, which carries this worker's push slot in a round-robin job. Retried like any call.
+    /// </summary>
+    public Task<HeartbeatReply> ReportToCoordinatorAsync(HeartbeatRequest report, CancellationToken cancellationToken)
+    {
+        if (WorkerId < 0) throw new InvalidOperationException("register before reporting");
+        report.WorkerId = WorkerId;
+        return CallAsync(0, $"report to the coordinator at {_shards[0].Address}",
+            ct => _shards[0].Control.HeartbeatAsync(report, ct, _options.CallTimeout), cancellationToken);
     }
 
     /// <summary>Disposes every shard connection.</summary>

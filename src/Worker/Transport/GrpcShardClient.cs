@@ -154,8 +154,8 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
     }
 
     /// <inheritdoc />
-    public Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
-        Unary(ParameterServerMethods.Heartbeat, new HeartbeatRequest { WorkerId = workerId, Step = step }, cancellationToken, timeout);
+    public Task<HeartbeatReply> HeartbeatAsync(HeartbeatRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        Unary(ParameterServerMethods.Heartbeat, request, cancellationToken, timeout);
 
     /// <inheritdoc />
     public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) =>

@@ -13,8 +13,11 @@ public interface IShardControl
     /// <summary>Joins the job (or rejoins as <c>RequestedWorkerId</c>); the reply names the job, the shard's key range and the step to resume at.</summary>
     Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null);
 
-    /// <summary>Tells the shard this worker is alive and computing <paramref name="step"/>.</summary>
-    Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null);
+    /// <summary>
+    /// Tells the shard the worker is alive and which step it computes; to the coordinator (shard 0) of a round-robin job
+    /// it also reports the worker's measured times, and the reply carries its push slot.
+    /// </summary>
+    Task<HeartbeatReply> HeartbeatAsync(HeartbeatRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null);
 
     /// <summary>The shard's counters, step history and job.</summary>
     Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null);

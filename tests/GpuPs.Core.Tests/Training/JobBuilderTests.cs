@@ -71,6 +71,21 @@ public class JobBuilderTests
     }
 
     [Fact]
+    public void A_round_robin_schedule_crosses_the_wire_and_bad_schedules_are_refused_by_name()
+    {
+        var job = JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100", Steps: 1, Schedule: "round-robin", PushConcurrency: 3));
+        var unknown = Assert.Throws<ArgumentException>(() => JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100", Steps: 1, Schedule: "fifo")));
+        var none = Assert.Throws<ArgumentException>(() => JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100", Steps: 1, PushConcurrency: 0)));
+
+        var back = JobSpecWire.FromWire(JobSpecWire.ToWire(job));
+        Assert.Equal((PushSchedule.RoundRobin, 3), (back.Schedule, back.PushConcurrency));
+        Assert.Equal("round-robin", JobSpecWire.ToWire(job).Schedule);
+        Assert.Contains("use simultaneous or round-robin", unknown.Message);
+        Assert.Contains("push concurrency must be at least 1", none.Message);
+        Assert.Equal(PushSchedule.Simultaneous, JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100", Steps: 1)).Schedule);
+    }
+
+    [Fact]
     public void Each_shard_starts_from_its_slice_of_the_seeded_initial_model()
     {
         var job = JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100,features=9,classes=3", Steps: 1));

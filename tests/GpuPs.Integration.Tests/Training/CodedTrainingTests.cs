@@ -17,7 +17,7 @@ namespace GpuPs.Integration.Tests.Training;
 /// </summary>
 public class CodedTrainingTests
 {
-    private static readonly TrainSettings Settings = new()
+    internal static readonly TrainSettings Settings = new()
     {
         // 603 rows: a training set that neither 5 nor 6 workers split evenly (checked in each test).
         Dataset = "synthetic:rows=603,features=16,classes=3,separation=2",

@@ -280,7 +280,7 @@ public class ServiceLoopbackTests
             () => client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, none),
             () => client.PullAsync(0, 0, new float[Length], none),
             () => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Length], none),
-            () => client.HeartbeatAsync(0, 0, none),
+            () => client.HeartbeatAsync(new HeartbeatRequest { WorkerId = 0, Step = 0 }, none),
             () => client.StatusAsync(none),
         ];
     }

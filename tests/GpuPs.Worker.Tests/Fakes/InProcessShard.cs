@@ -72,11 +72,11 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         return outcome;
     }
 
-    public async Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public async Task<HeartbeatReply> HeartbeatAsync(HeartbeatRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         Interlocked.Increment(ref _heartbeats);
         await Answer(timeout, cancellationToken);
-        return shard.Heartbeat(new HeartbeatRequest { WorkerId = workerId, Step = step });
+        return shard.Heartbeat(request);
     }
 
     public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) => Task.FromResult(shard.Status());

@@ -1,0 +1,31 @@
+namespace GpuPs.Core.Training;
+
+/// <summary>When workers push within a step (<c>--schedule</c>).</summary>
+public enum PushSchedule
+{
+    /// <summary>Every worker pushes as soon as its gradient is ready: finishers fight for the server's link.</summary>
+    Simultaneous,
+
+    /// <summary>
+    /// Round-robin synchronization (R2SP, Chen et al. 2019): the coordinator (shard 0) gives each worker an evenly gapped
+    /// push slot per step, so that at most <see cref="TrainingJob.PushConcurrency"/> transfers share a server link at a
+    /// time; the slots adapt to the workers' measured compute and transfer times.
+    /// </summary>
+    RoundRobin,
+}
+
+/// <summary>How users name a <see cref="PushSchedule"/>.</summary>
+public static class PushSchedules
+{
+    /// <summary>The name of a schedule as users write it: simultaneous or round-robin.</summary>
+    public static string Name(PushSchedule schedule) => schedule == PushSchedule.RoundRobin ? "round-robin" : "simultaneous";
+
+    /// <summary>The schedule a user named (empty: simultaneous).</summary>
+    /// <exception cref="ArgumentException">Neither simultaneous nor round-robin.</exception>
+    public static PushSchedule Parse(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "" or "simultaneous" => PushSchedule.Simultaneous,
+        "round-robin" or "roundrobin" or "r2sp" => PushSchedule.RoundRobin,
+        _ => throw new ArgumentException($"unknown schedule '{name}': use simultaneous or round-robin"),
+    };
+}

@@ -1,0 +1,134 @@
+using GpuPs.Protocol;
+using GpuPs.Server.Observers;
+using Serilog;
+
+namespace GpuPs.Server.Coordination;
+
+/// <summary>
+/// The round-robin push schedule (R2SP) of a job, kept by shard 0, the coordinator. It follows the shard's membership
+/// (live workers are in the plan, evicted ones are not) and step clock, folds in the times workers measure and report
+/// after each push (<see cref="Report"/>), re-plans with <see cref="PushScheduler"/> whenever a step closes or the
+/// membership changes (and at the first report), and versions each plan that moves a slot. Workers learn their slot from the reply to their
+/// report (never by deriving it themselves); a push that reaches the coordinator before its slot is held until then
+/// (<see cref="Hold"/>), not refused. Thread-safe.
+/// </summary>
+/// <remarks>
+/// A worker that pushed under no plan yet (version 0) pushed together with every live worker; its measured transfer is
+/// scaled by <c>concurrency / live</c> (the link was shared that many ways), so the first plan is about right instead of
+/// a whole step too wide.
+/// </remarks>
+public sealed class PushCoordinator : IShardObserver
+{
+    /// <summary>A plan is a new version when it moves a slot by more than this share of its makespan (or 1 ms) or reorders.</summary>
+    public const double ReplanTolerance = 0.02;
+
+    private readonly object _gate = new();
+    private readonly WorkerTimes[] _times;
+    private readonly bool[] _live;
+    private readonly int _concurrency;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private PlannedSlot[] _plan;
+    private long _version;
+    private long _stepOpenedAt;
+
+    /// <summary>A coordinator of <paramref name="workers"/> workers with no one live yet and no plan (version 0).</summary>
+    /// <param name="workers">n: the job's workers.</param>
+    /// <param name="concurrency">Transfers that may share a server link at a time; at least 1.</param>
+    /// <param name="time">The clock slots are measured on (the shard's).</param>
+    /// <param name="log">Receives new plans (tagged with the shard by the caller).</param>
+    public PushCoordinator(int workers, int concurrency, TimeProvider time, ILogger log)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
+        _times = Enumerable.Range(0, workers).Select(_ => new WorkerTimes()).ToArray();
+        _live = new bool[workers];
+        _plan = Enumerable.Repeat(new PlannedSlot(0, -1), workers).ToArray();
+        _concurrency = concurrency;
+        _time = time;
+        _log = log;
+        _stepOpenedAt = time.GetTimestamp();
+    }
+
+    /// <summary>The current plan's version; 0 until workers have reported times.</summary>
+    public long Version { get { lock (_gate) return _version; } }
+
+    /// <summary>
+    /// Folds in the times a worker measured in its last step (when the request carries any; no push time when the step
+    /// closed while it waited for its slot) and returns its current slot.
+    /// </summary>
+    public PushSlot Report(HeartbeatRequest request)
+    {
+        lock (_gate)
+        {
+            int id = request.WorkerId;
+            if (request.ComputeSeconds > 0 || request.PushSeconds > 0)
+            {
+                int live = Math.Max(1, _live.Count(l => l));
+                double? transfer = request.PushSeconds <= 0 ? null
+                    : request.SlotVersion == 0 ? request.PushSeconds * Math.Min(1.0, (double)_concurrency / live) : request.PushSeconds;
+                _times[id].Add(request.ComputeSeconds, transfer);
+                if (_version == 0) Replan(request.Step);   // the first plan need not wait for a step to close
+            }
+            return SlotOf(id);
+        }
+    }
+
+    /// <summary>The current slot of <paramref name="workerId"/>.</summary>
+    public PushSlot SlotOf(int workerId)
+    {
+        lock (_gate)
+        {
+            var slot = _plan[workerId];
+            return new PushSlot { Version = _version, OffsetSeconds = slot.Offset, Order = slot.Order, Concurrency = _concurrency };
+        }
+    }
+
+    /// <summary>How long a push of <paramref name="workerId"/> for the open step must wait for its slot (zero when it is due).</summary>
+    public TimeSpan Hold(int workerId)
+    {
+        lock (_gate)
+        {
+            var slot = _plan[workerId];
+            if (_version == 0 || slot.Order < 0) return TimeSpan.Zero;
+            var due = TimeSpan.FromSeconds(slot.Offset) - _time.GetElapsedTime(_stepOpenedAt);
+            return due > TimeSpan.Zero ? due : TimeSpan.Zero;
+        }
+    }
+
+    /// <inheritdoc />
+    public void OnStepClosed(in StepClosed closed)
+    {
+        lock (_gate)
+        {
+            _stepOpenedAt = _time.GetTimestamp();
+            Replan(closed.Step);
+        }
+    }
+
+    /// <inheritdoc />
+    public void OnMembershipChanged(in MembershipChange change)
+    {
+        lock (_gate)
+        {
+            _live[change.WorkerId] = change.Event != MembershipEvent.Evicted;
+            if (change.Event == MembershipEvent.Rejoined) _times[change.WorkerId].Reset();
+            Replan(change.Step);
+        }
+    }
+
+    /// <summary>Plans the live workers' slots from their smoothed times; a plan that moves a slot gets the next version.</summary>
+    private void Replan(long step)
+    {
+        if (!_times.Any(t => t.Measured)) return;
+        var times = _times.Select((t, i) => _live[i] ? t : null).ToArray();
+        var plan = PushScheduler.Plan(times, _concurrency);
+        double makespan = PushScheduler.Makespan(times, plan);
+        double tolerance = Math.Max(0.001, ReplanTolerance * makespan);
+        bool moved = _version == 0 || plan.Where((s, i) => s.Order != _plan[i].Order || Math.Abs(s.Offset - _plan[i].Offset) > tolerance).Any();
+        if (!moved) return;
+        _plan = plan;
+        _version++;
+        _log.Debug("Push schedule version {Version} at step {Step}: {Live} live workers, concurrency {Concurrency}, predicted push phase {Makespan:F3} s, offsets {Offsets}",
+            _version, step, plan.Count(s => s.Order >= 0), _concurrency, makespan, string.Join(' ', plan.Select(s => s.Offset.ToString("F3"))));
+    }
+}
