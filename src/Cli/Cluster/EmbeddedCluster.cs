@@ -4,6 +4,7 @@ using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
 using GpuPs.Worker;
+using GpuPs.Worker.Stragglers;
 using GpuPs.Worker.Transport;
 using Serilog;
 using GpuPs.Core.Training;
@@ -66,12 +67,16 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public Task<WorkerReport[]> RunWorkersAsync(CancellationToken ct) => FailFastAsync(Enumerable.Range(0, _settings.Workers).Select(i =>
         _settings.Processes ? (Func<CancellationToken, Task<WorkerReport?>>)(token => RunWorkerProcessAsync(i, token)) : token => RunWorkerInProcessAsync(i, token)), ct);
 
+    /// <summary>What the in-process workers computed when (empty for worker processes).</summary>
+    public StepTimeline Timeline { get; } = new();
+
     private async Task<WorkerReport?> RunWorkerInProcessAsync(int id, CancellationToken ct)
     {
         using var backend = Accelerators.Create(_settings.Accelerator, _log);
         await using var worker = new TrainingWorker(
             new WorkerOptions(ServerAddresses, id, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName),
-            backend, _log, address => GrpcShardClient.Connect(address, Auth));
+            backend, _log, address => GrpcShardClient.Connect(address, Auth),
+            joined => Timeline.Wrap(new StragglerStepHook(StragglerInjector.Parse(joined.Job.StragglerModel, joined.Job.Workers, joined.Job.Seed), joined.WorkerId), joined.WorkerId));
         return await worker.RunAsync(ct).ConfigureAwait(false);
     }
 

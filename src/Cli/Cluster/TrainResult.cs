@@ -42,4 +42,7 @@ public sealed record TrainResult(
     /// <summary>The final model with its input standardisation, for <c>ModelFile</c>; not part of the JSON (its parameters are).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public GpuPs.Core.Models.ExportedModel? Export { get; init; }
+
+    /// <summary>Each in-process worker's steps, begun and finished or abandoned (empty with <c>--processes</c>), for <c>gpups report</c>.</summary>
+    public IReadOnlyList<WorkerStepSpan> Timeline { get; init; } = [];
 }

@@ -77,6 +77,7 @@ public static class TrainingRun
                 parameters, CommandLine(settings), DescribeCode(job), settings)
             {
                 Export = ModelExports.Of(settings, shape, data, parameters, 0, final.Step),
+                Timeline = cluster.Timeline.Spans,
             };
         }
         finally

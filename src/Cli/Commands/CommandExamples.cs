@@ -8,7 +8,7 @@ public static class CommandExamples
 {
     private static readonly Dictionary<string, string[]> ByPath = new()
     {
-        [""] = ["gpups train", "gpups train --help"],
+        [""] = ["gpups train", "gpups train --help", "gpups report results"],
         ["train"] = [
             "gpups train                                   # softmax on digits, 4 workers, BSP",
             "gpups train --model mlp --optimizer adam --learning-rate 0.01",
@@ -30,6 +30,7 @@ public static class CommandExamples
             "gpups bench stragglers --schemes bsp,coded-fractional --stragglers 1 --delays 'persistent:count=1,delay=0.5' --steps 60"],
         ["codes"] = ["gpups codes --workers 8 --stragglers 2", "gpups codes --workers 6 --stragglers 1 --code cyclic --json"],
         ["status"] = ["gpups status --server http://host0:5000 --token-file job.token", "gpups status --server http://host0:5000 --token-file job.token --watch"],
+        ["report"] = ["gpups report results", "gpups report results --output results/report"],
         ["evaluate"] = [
             "gpups evaluate results/train.safetensors",
             "gpups evaluate --shards shard0.safetensors,shard1.safetensors --workers 4 --servers 2 --export model.safetensors"],
