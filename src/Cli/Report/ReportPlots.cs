@@ -7,41 +7,34 @@ namespace GpuPs.Cli.Report;
 public static class ReportPlots
 {
     /// <summary>Training loss of each step against the wall time of the steps so far, one line per run.</summary>
-    public static string LossVsTime(IReadOnlyList<TrainRunInput> runs, string path)
+    public static string LossVsTime(IReadOnlyList<TrainRunInput> runs, string path) => Lines(runs.Select(run =>
     {
-        var plot = new ScottPlot.Plot();
-        foreach (var run in runs)
-        {
-            var elapsed = new double[run.StepSeconds.Length];
-            for (int i = 0; i < elapsed.Length; i++) elapsed[i] = (i == 0 ? 0 : elapsed[i - 1]) + run.StepSeconds[i];
-            var line = plot.Add.Scatter(elapsed, run.StepLoss);
-            line.LegendText = run.Label;
-            line.MarkerSize = 3;
-        }
-        plot.Title("training loss vs wall time, per scheme");
-        plot.XLabel("seconds of closed steps");
-        plot.YLabel("training loss of the step's batches");
-        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-        plot.SavePng(path, 1000, 600);
-        return path;
-    }
+        var elapsed = new double[run.StepSeconds.Length];
+        for (int i = 0; i < elapsed.Length; i++) elapsed[i] = (i == 0 ? 0 : elapsed[i - 1]) + run.StepSeconds[i];
+        return (run.Label, elapsed, run.StepLoss);
+    }), "training loss vs wall time, per scheme", "seconds of closed steps", "training loss of the step's batches", ScottPlot.Alignment.UpperRight, 3, path);
 
     /// <summary>The distribution of each run's step times as a CDF: the share of steps at most so long.</summary>
-    public static string StepTimeCdf(IReadOnlyList<TrainRunInput> runs, string path)
+    public static string StepTimeCdf(IReadOnlyList<TrainRunInput> runs, string path) => Lines(runs.Select(run =>
+    {
+        var sorted = run.StepSeconds.Select(s => s * 1e3).Order().ToArray();
+        return (run.Label, sorted, Enumerable.Range(1, sorted.Length).Select(i => (double)i / sorted.Length).ToArray());
+    }), "step time distribution (CDF), per scheme", "step time (ms)", "share of steps at most this long", ScottPlot.Alignment.LowerRight, 0, path);
+
+    private static string Lines(IEnumerable<(string Label, double[] X, double[] Y)> lines, string title, string x, string y,
+        ScottPlot.Alignment legend, float markerSize, string path)
     {
         var plot = new ScottPlot.Plot();
-        foreach (var run in runs)
+        foreach (var (label, xs, ys) in lines)
         {
-            var sorted = run.StepSeconds.Select(s => s * 1e3).Order().ToArray();
-            var share = Enumerable.Range(1, sorted.Length).Select(i => (double)i / sorted.Length).ToArray();
-            var line = plot.Add.Scatter(sorted, share);
-            line.LegendText = run.Label;
-            line.MarkerSize = 0;
+            var line = plot.Add.Scatter(xs, ys);
+            line.LegendText = label;
+            line.MarkerSize = markerSize;
         }
-        plot.Title("step time distribution (CDF), per scheme");
-        plot.XLabel("step time (ms)");
-        plot.YLabel("share of steps at most this long");
-        plot.ShowLegend(ScottPlot.Alignment.LowerRight);
+        plot.Title(title);
+        plot.XLabel(x);
+        plot.YLabel(y);
+        plot.ShowLegend(legend);
         plot.SavePng(path, 1000, 600);
         return path;
     }
