@@ -23,6 +23,12 @@ namespace GpuPs.Server;
 public class ParameterServerService(IParameterShard shard, RefusalLog refusals, ServerLimits limits, PushMemoryBudget budget)
 {
     /// <summary>
+    /// How long a refused push's stream may pause before the refusal is answered without the rest (<see cref="DrainAsync"/>):
+    /// 0.5 s, while a streaming client sends its next 1 MiB chunk within milliseconds.
+    /// </summary>
+    private static readonly TimeSpan RefusedPushGrace = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
     /// Adds the five methods to <paramref name="binder"/>. grpc-dotnet calls it once with a null
     /// <paramref name="service"/> to learn the methods, then activates an instance per call.
     /// </summary>
@@ -84,8 +90,8 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
     /// </summary>
     /// <remarks>
     /// The stream first reserves its memory from the <see cref="PushMemoryBudget"/> (refused, busy, when it does not fit).
-    /// A push the shard refuses on its first chunk (late, duplicate, unknown worker …) is refused only once the rest of
-    /// its stream has been read and dropped: ending the call while the client still sends makes Kestrel reset the
+    /// A push the shard refuses on its first chunk (late, duplicate, unknown worker …) is answered only once the rest of
+    /// its stream has been read and dropped (or the stream pauses): ending the call while the client still sends makes Kestrel reset the
     /// stream and keep tracking it for 5 s, and about 100 of those on one connection make it answer every new call
     /// there, innocent pulls and heartbeats included, with RST_STREAM ENHANCE_YOUR_CALM (issue 11, item 7).
     /// </remarks>
@@ -121,7 +127,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                     var refusal = Refusal(chunk.Header);
                     if (refusal is not null)
                     {
-                        await DrainAsync(requestStream, idle, context, length - chunk.Values.Length);
+                        await DrainAsync(requestStream, idle, length);
                         throw refusal;
                     }
                 }
@@ -144,6 +150,8 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         }
         catch (ShardException e)
         {
+            // A silent stream has nothing to drain; a malformed or refused one may still be sending.
+            if (e.Kind != ShardErrorKind.Timeout) await DrainAsync(requestStream, idle, length);
             throw WireStatus.ToRpc(e);
         }
         catch (Exception e) when (e is IOException || (e is OperationCanceledException && context.CancellationToken.IsCancellationRequested))
@@ -222,22 +230,33 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
     }
 
     /// <summary>
-    /// Reads and drops the rest of a refused push, up to the end of its stream, so that the client ends the stream and
-    /// Kestrel tracks no reset stream. At most <paramref name="remaining"/> more values (the rest of the shard), each
-    /// chunk within the idle timeout: a stream that sends more, stalls, breaks off or is malformed is simply left, and
-    /// the refusal stands.
+    /// Reads and drops the rest of a refused or malformed push, up to the end of its stream, so that the client ends the
+    /// stream and Kestrel tracks no reset stream. At most <paramref name="remaining"/> more values (a shard's worth; a
+    /// chunk of bad bytes counts as one), and only while chunks keep coming (<see cref="RefusedPushGrace"/>): a client
+    /// that waits for the answer gets it then, and a stream that sends too much or breaks off is simply left. The
+    /// refusal stands either way.
     /// </summary>
-    private async Task DrainAsync(IAsyncStreamReader<PushChunkFrame> stream, CancellationTokenSource idle, ServerCallContext context, long remaining)
+    private static async Task DrainAsync(IAsyncStreamReader<PushChunkFrame> stream, CancellationTokenSource idle, long remaining)
     {
         try
         {
-            while (remaining >= 0 && await NextChunkAsync(stream, idle, context))
+            while (remaining >= 0)
             {
+                idle.CancelAfter(RefusedPushGrace);
+                try
+                {
+                    if (!await stream.MoveNext(idle.Token)) return;
+                }
+                catch (ShardException)
+                {
+                    remaining--;   // PushChunkFrame.Parse refused the chunk's bytes; the stream goes on
+                    continue;
+                }
                 using var chunk = stream.Current;
                 remaining -= Math.Max(1, chunk.Values.Length);
             }
         }
-        catch (Exception e) when (e is ShardException or IOException or OperationCanceledException) { }
+        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException) { }
     }
 
     /// <summary>A push stream's next chunk, within <see cref="ServerLimits.PushIdleTimeout"/>; malformed chunk bytes are refused.</summary>
