@@ -6,7 +6,8 @@ namespace GpuPs.Kernels;
 /// on the device, and the accumulated gradient is read back once per message.
 /// </summary>
 /// <remarks>
-/// <para>Contract: <see cref="SetData"/> once (uploads features and labels; later calls address rows by range); then,
+/// <para>Contract: <see cref="SetData"/> once (uploads features and labels; later calls address rows by range; again
+/// between steps when a rebalanced worker's rows change); then,
 /// per step, <see cref="LoadParameters"/> and any number of <see cref="AddGradient"/>,
 /// <see cref="ComputeAndDiscardGradient"/>, <see cref="ReadGradient"/> and <see cref="Evaluate"/> calls, all on the
 /// loaded parameters. Results are sums over rows, not means, so that partial gradients of disjoint row ranges add up

@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using GpuPs.Core.Aggregation;
 using GpuPs.Core.Checkpoints;
+using GpuPs.Core.Coding;
+using GpuPs.Core.Heterogeneity;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
@@ -38,6 +40,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly IStepAggregator _aggregator;
     private readonly IShardObserver[] _observers;
     private readonly PushCoordinator? _coordinator;   // shard 0 of a round-robin job
+    private readonly AssignmentCoordinator? _assignments;   // shard 0 of a proportional job
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
     private readonly TimeProvider _time;
@@ -70,6 +73,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
         _mode = _job.Mode;
         _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
+        _assignments = CreateAssignmentCoordinator();
         _time = options.Time ?? TimeProvider.System;
         if (Info.Index == 0 && _job.Schedule == PushSchedule.RoundRobin)
             _coordinator = new PushCoordinator(_job.Workers, _job.PushConcurrency, _time, _log);
@@ -102,6 +106,18 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         lock (_gate)
             return new ShardCheckpoint(_fingerprint, Info.Index, Info.Count, Info.Offset, _model.Step,
                 _model.Parameters.ToArray(), _model.ExportOptimizer(), _workers.Select(w => w.Clock).ToArray());
+    }
+
+    /// <summary>
+    /// The coordinator of a proportional job lives in shard 0. Coded shards decode with its code, which only shard 0
+    /// knows, so a coded proportional job runs on one shard.
+    /// </summary>
+    private AssignmentCoordinator? CreateAssignmentCoordinator()
+    {
+        if (_job.Assignment != AssignmentPolicy.Proportional) return null;
+        if (Info.Count > 1 && _mode.Assignment(_job, Enumerable.Repeat(1.0, _job.Workers).ToArray()) is not UncodedAssignment)
+            throw new ArgumentException($"--assignment proportional with the {_mode.Name} mode runs on one server (the shards decode with the coordinator's code, which only shard 0 holds); use --servers 1 or the bsp mode");
+        return Info.Index == 0 ? new AssignmentCoordinator(_job, _log) : null;
     }
 
     /// <summary>Restores the state of <paramref name="checkpoint"/> (construction only: no worker is registered yet).</summary>
@@ -294,6 +310,12 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             Touch(Known(request.WorkerId));
             var reply = new HeartbeatReply { Step = _model.Step, Finished = _aggregator.IsFinished };
             if (_coordinator is not null) reply.PushSlot = _coordinator.Report(request);
+            if (_assignments is not null)
+            {
+                if (_assignments.Report(request.WorkerId, request.RowsPerSecond, request.ExchangeSeconds, _model.Step) is { } code)
+                    _aggregator.UseAssignment(code);
+                if (_assignments.Current is { } assignment) reply.Assignment = AssignmentWire.ToWire(assignment);
+            }
             return reply;
         }
     }
@@ -327,7 +349,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             {
                 WorkerId = w.Id, Registered = w.Registered, Live = w.Registered && !w.Evicted, Clock = w.Clock,
                 SilentMs = w.Registered ? now - w.LastSeenMs : 0, Host = w.Host, Device = w.Device,
+                RowsPerSecond = _assignments?.Estimates.Speed(w.Id) ?? 0, ExchangeSeconds = _assignments?.Estimates.ExchangeSeconds(w.Id) ?? 0,
             }));
+            if (_assignments?.Current is { } assignment) reply.Assignment = AssignmentWire.ToWire(assignment);
             return reply;
         }
     }
@@ -407,6 +431,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         bool finished = _aggregator.IsFinished;
         var closed = new StepClosed(Info.Index, _model.Step, duration, _model.LastMeanLoss, finished);
         Notify(o => o.OnStepClosed(closed));
+        if (_assignments?.OnStepClosed(_model.Step) is { } code) _aggregator.UseAssignment(code);
         if (finished && _finished.TrySetResult())
             _log.Information("Shard {Shard} finished the job at step {Step}, mean training loss {Loss:F4}", Info.Index, _model.Step, _model.LastMeanLoss);
     }

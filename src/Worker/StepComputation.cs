@@ -31,6 +31,21 @@ public sealed class StepComputation(
     /// <summary>The step being computed (reported in heartbeats).</summary>
     public long Current { get; private set; }
 
+    /// <summary>The partitions it computes on.</summary>
+    public PartitionPlan Plan => plan;
+
+    /// <summary>
+    /// Computes over <paramref name="next"/> with <paramref name="nextPolicy"/> from the next step on: a rebalanced
+    /// assignment, whose rows the caller has loaded onto the kernel. Between steps only.
+    /// </summary>
+    /// <exception cref="ArgumentException">The new policy pushes per partition where the old one did not, or the other way round.</exception>
+    public void Replan(PartitionPlan next, IWorkerPushPolicy nextPolicy)
+    {
+        if (nextPolicy.PushesEachPartition != policy.PushesEachPartition || nextPolicy.PushesEachPartition)
+            throw new ArgumentException("only a step-sum push policy can be replanned (its message buffer does not depend on the partitions)");
+        (plan, policy) = (next, nextPolicy);
+    }
+
     /// <summary>
     /// Computes this worker's contribution to <paramref name="step"/> on <paramref name="parameters"/> (cancelled by
     /// <paramref name="computeCancelled"/>: the step closed without it) and pushes it (cancelled by

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GpuPs.Core.Data;
+using GpuPs.Core.Heterogeneity;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
@@ -7,6 +8,7 @@ using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Worker.Client;
 using GpuPs.Worker.Scheduling;
+using GpuPs.Worker.Heterogeneity;
 using GpuPs.Worker.Stragglers;
 using GpuPs.Worker.Transport;
 using Serilog;
@@ -68,14 +70,21 @@ public sealed class TrainingWorker : IAsyncDisposable
         var stragglers = StragglerInjector.Parse(job.StragglerModel, job.Workers, job.Seed);
 
         var data = PreparedData.Prepare(job.Dataset, job.TestFraction, job.Seed);
-        var plan = new PartitionPlan(data.Train, mode.Assignment(job), workerId, job.BatchSize);
         using var kernel = _backend.CreateGradientKernel(job.Model);
-        kernel.SetData(plan.Data.Features, plan.Data.Labels);
+        var report = new WorkerReport(workerId, _backend.DeviceName);
+        var hook = _stepHook?.Invoke(joined) ?? new StragglerStepHook(stragglers, workerId);
+        var follower = job.Assignment == AssignmentPolicy.Proportional
+            ? new AssignmentFollower(job, workerId, data.Train, kernel, hook, _client, report, _log) : null;
+        PartitionPlan plan;
+        if (follower is null)
+        {
+            plan = new PartitionPlan(data.Train, mode.Assignment(job), workerId, job.BatchSize);
+            kernel.SetData(plan.Data.Features, plan.Data.Labels);
+        }
+        else plan = await follower.JoinAsync(joined.Step, cancellationToken).ConfigureAwait(false);
         _log.Information("Worker {WorkerId} holds partitions {Partitions} ({Rows} rows) of {Dataset} on {Device}; {Mode} from step {Step}; stragglers: {Stragglers}",
             workerId, plan.Held, plan.Data.Rows, job.Dataset, _backend.DeviceName, mode.Name, joined.Step, stragglers.Describe());
 
-        var report = new WorkerReport(workerId, _backend.DeviceName);
-        var hook = _stepHook?.Invoke(joined) ?? new StragglerStepHook(stragglers, workerId);
         var pacer = job.Schedule == PushSchedule.RoundRobin ? new PushPacer(_client, report, _log) : null;
         var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log, job.WireFormat, pacer);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -88,7 +97,7 @@ public sealed class TrainingWorker : IAsyncDisposable
                 try
                 {
                     await (mode.IsStepSynchronous
-                        ? RunSynchronousAsync(step, report, from, job.Steps, stop.Token)
+                        ? RunSynchronousAsync(step, follower, report, from, job.Steps, stop.Token)
                         : RunAsynchronousAsync(step, report, from, job.Steps, stop.Token)).ConfigureAwait(false);
                     break;
                 }
@@ -131,7 +140,7 @@ public sealed class TrainingWorker : IAsyncDisposable
     /// BSP, backup, coded, multi-message: parameters of step t are pulled while step t−1 computes; when they arrive before
     /// step t−1 was pushed, t−1 closed without this worker and is abandoned.
     /// </summary>
-    private async Task RunSynchronousAsync(StepComputation computation, WorkerReport report, long step, long steps, CancellationToken ct)
+    private async Task RunSynchronousAsync(StepComputation computation, AssignmentFollower? follower, WorkerReport report, long step, long steps, CancellationToken ct)
     {
         var current = new float[_client.Layout.Sum(s => s.Length)];
         var next = new float[current.Length];
@@ -141,6 +150,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         while (!pulled.Finished && pulled.Step < steps)
         {
             step = pulled.Step;
+            if (follower is not null) await follower.BeforeStepAsync(step, computation, ct).ConfigureAwait(false);
             using var abandon = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var prefetch = _client.PullAsync(step + 1, next, ct, sameStep: true);
             _ = prefetch.ContinueWith(_ => abandon.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);

@@ -29,6 +29,10 @@ public sealed class WorkerReport(int workerId, string device)
     /// without abandoned steps.
     /// </summary>
     public double ComputeSeconds { get; set; }
+    /// <summary>Proportional jobs: assignment versions this worker switched to after its first (rebalances it followed).</summary>
+    public int Rebalances { get; set; }
+    /// <summary>Proportional jobs: training rows it had to load onto its device because a rebalance gave them to it.</summary>
+    public long RowsLoaded { get; set; }
     /// <summary>Wall time spent waiting for pulled parameters, in seconds.</summary>
     public double PullSeconds { get; set; }
     /// <summary>

@@ -56,12 +56,22 @@ public static class StatusCommand
             .AddRow("job", Markup.Escape($"{mode}, {job.Workers} workers, {job.Steps} steps, {job.Dataset}"))
             .AddRow("step", Markup.Escape($"{s.Step}{(s.Finished ? " (finished)" : "")}, mean loss {s.MeanLoss.ToString("F4", CultureInfo.InvariantCulture)}"))
             .AddRow("pushes", Markup.Escape($"{s.PushesApplied} applied, {s.PushesRejected} refused ({s.PushesDroppedLate} late), {s.UpdatesSkipped} updates skipped"));
+        if (s.Assignment is { } a)
+            summary.AddRow("assignment", Markup.Escape($"version {a.Version} from step {a.FromStep}, moved {a.MovedFraction.ToString("P1", CultureInfo.InvariantCulture)} of the rows; " +
+                $"shares {string.Join(" : ", a.Speeds.Select(v => (v / a.Speeds.Sum()).ToString("P0", CultureInfo.InvariantCulture)))}"));
+        bool speeds = !string.IsNullOrEmpty(job.Assignment) && job.Assignment != "uniform";
         var workers = new Table().AddColumns("worker", "state", "step", "silent", "host", "device");
+        if (speeds) workers.AddColumns("rows/s", "push+pull");
         foreach (var w in s.Workers)
-            workers.AddRow(w.WorkerId.ToString(CultureInfo.InvariantCulture),
+        {
+            string[] cells = [w.WorkerId.ToString(CultureInfo.InvariantCulture),
                 !w.Registered ? "[grey]not joined[/]" : w.Live ? "[green]live[/]" : "[red]evicted[/]",
                 w.Clock.ToString(CultureInfo.InvariantCulture), w.Registered ? $"{w.SilentMs} ms" : "",
-                Markup.Escape(w.Host), Markup.Escape(w.Device));
+                Markup.Escape(w.Host), Markup.Escape(w.Device)];
+            workers.AddRow(speeds
+                ? [.. cells, w.RowsPerSecond.ToString("F0", CultureInfo.InvariantCulture), $"{(w.ExchangeSeconds * 1000).ToString("F1", CultureInfo.InvariantCulture)} ms"]
+                : cells);
+        }
         return new Rows(summary, workers);
     }
 }

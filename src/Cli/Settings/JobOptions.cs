@@ -42,6 +42,7 @@ public sealed class JobOptions
         Add(s, "wire-format", x => x.WireFormat, (x, v) => x with { WireFormat = v }, "how workers push gradients: f32 (exact) | bf16 (half the bytes, with error feedback on the worker; not with --mode coded)");
         Add(s, "schedule", x => x.Schedule, (x, v) => x with { Schedule = v }, "when workers push: simultaneous (as soon as ready) | round-robin (R2SP: shard 0 gives each worker an evenly gapped push slot per step, adapted to measured compute and transfer times)");
         Add(s, "push-concurrency", x => x.PushConcurrency, (x, v) => x with { PushConcurrency = v }, "round-robin: transfers that may share a server link at a time");
+        Add(s, "assignment", x => x.Assignment, (x, v) => x with { Assignment = v }, "how data is shared: uniform | proportional (in proportion to each worker's measured speed, rebalanced when speeds drift; bsp, backup, coded: the heterogeneity-aware code)");
     }
 
     public void AddTo(Command command)

@@ -39,9 +39,11 @@ public sealed record TrainSettings
     public string Schedule { get; init; } = "simultaneous";
     /// <summary>Round-robin: transfers that may share a server link at a time.</summary>
     public int PushConcurrency { get; init; } = 1;
+    /// <summary>How data is shared among workers: uniform | proportional (by measured speed, from the coordinator).</summary>
+    public string Assignment { get; init; } = "uniform";
     public string Output { get; init; } = "results/train.json";
 
     /// <summary>The job these settings define, for <see cref="JobBuilder"/>.</summary>
     public JobDefinition ToDefinition() => new(Dataset, Model, Hidden, Workers, Core.Modes.SyncModes.Of(Mode).Name, Staleness, Code, Stragglers, StragglerModel,
-        Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs, WireFormat, Schedule, PushConcurrency);
+        Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs, WireFormat, Schedule, PushConcurrency, Assignment);
 }

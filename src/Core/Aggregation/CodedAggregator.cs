@@ -14,9 +14,10 @@ namespace GpuPs.Core.Aggregation;
 /// and their later pushes are dropped. A set that does not decode waits for the next responder; a wrong gradient is
 /// never applied. The sum is accumulated in float64 and rounded once.
 /// </summary>
-public sealed class CodedAggregator : SynchronousAggregator
+// IStepAggregator named again so that UseAssignment below implements its default member (the base class maps it to the default).
+public sealed class CodedAggregator : SynchronousAggregator, IStepAggregator
 {
-    private readonly IGradientCode _code;
+    private IGradientCode _code;
     private readonly ILogger _log;
     private readonly float[][] _coded;
     private readonly double[] _loss;
@@ -41,6 +42,23 @@ public sealed class CodedAggregator : SynchronousAggregator
         _loss = new double[workers.Length];
         _sum = new double[model.Length];
         _rounded = new float[model.Length];
+    }
+
+    /// <summary>
+    /// Decodes with <paramref name="code"/> from the open step on. Pushes of the open step already held were encoded with
+    /// the old code and cannot be decoded with the new one: they are dropped (logged), and their workers' steps go on
+    /// without them.
+    /// </summary>
+    /// <exception cref="ArgumentException">The code is for another number of workers.</exception>
+    public void UseAssignment(IGradientCode code)
+    {
+        if (code.Workers != _code.Workers)
+            throw new ArgumentException($"code is for {code.Workers} workers, the job has {_code.Workers}");
+        if (_responders.Count > 0)
+            _log.Warning("Step {Step}: new assignment; dropping the pushes of {Responders}, encoded with the previous one", Model.Step, _responders);
+        _responders.Clear();
+        _samples = 0;
+        _code = code;
     }
 
     /// <inheritdoc />

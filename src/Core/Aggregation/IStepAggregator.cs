@@ -20,6 +20,12 @@ public interface IStepAggregator
     /// </summary>
     PushOutcome Admit(WorkerSlot worker, in PushHeader header);
 
+    /// <summary>
+    /// The coordinator published a new assignment, used from the open step on (called at a step boundary). Rules that
+    /// sum whatever rows the pushes carry ignore it; coded aggregation decodes with the new code from now on.
+    /// </summary>
+    void UseAssignment(Coding.IGradientCode code) { }
+
     /// <summary>Called after a worker was evicted or re-admitted; returns true when that closed a step.</summary>
     bool OnMembershipChanged();
 

@@ -15,6 +15,9 @@ public sealed class BackupMode() : SyncModeBase(SyncMode.Backup, "backup", isSte
     public override int WorstCaseResponders(int workers, int stragglers) => workers - stragglers;
 
     /// <inheritdoc />
+    public override bool AssignsBySpeed => true;
+
+    /// <inheritdoc />
     public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new QuorumAggregator(model, workers, job.Steps, quorum: job.Workers - job.Stragglers);
 }

@@ -15,6 +15,9 @@ public sealed class BspMode() : SyncModeBase(SyncMode.Bsp, "bsp", isStepSynchron
     public override bool ResumesAtShardStep => true;
 
     /// <inheritdoc />
+    public override bool AssignsBySpeed => true;
+
+    /// <inheritdoc />
     public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new QuorumAggregator(model, workers, job.Steps, quorum: job.Workers);
 }

@@ -25,6 +25,13 @@ public sealed class CodedMode() : SyncModeBase(SyncMode.Coded, "coded", isStepSy
     public override IGradientCode Assignment(TrainingJob job) => JobCode(job);
 
     /// <inheritdoc />
+    public override bool AssignsBySpeed => true;
+
+    /// <summary>The heterogeneity-aware code (<see cref="HeterogeneousRepetitionCode"/>) for the job's s.</summary>
+    public override IGradientCode Assignment(TrainingJob job, IReadOnlyList<double> speeds) =>
+        new HeterogeneousRepetitionCode(speeds, job.Stragglers);
+
+    /// <inheritdoc />
     public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new CodedAggregator(model, workers, job.Steps, Assignment(job), log);
 

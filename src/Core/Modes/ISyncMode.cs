@@ -47,6 +47,20 @@ public interface ISyncMode
     /// <summary>Which partitions each worker computes: the job's gradient code, or one partition per worker.</summary>
     IGradientCode Assignment(TrainingJob job);
 
+    /// <summary>
+    /// The mode can share work in proportion to measured speed (<c>--assignment proportional</c>): it has a step
+    /// boundary to reassign at and one share per worker (BSP, backup: partitions by speed; coded: the heterogeneity-aware
+    /// code). False for ASP/SSP (no common step) and multi-message (its per-partition messages need equal replicas).
+    /// </summary>
+    bool AssignsBySpeed { get; }
+
+    /// <summary>
+    /// The assignment for workers of the given (clamped) speeds: the pure function the coordinator and every worker apply
+    /// to the same published speeds. Only for modes that <see cref="AssignsBySpeed"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The mode does not assign by speed.</exception>
+    IGradientCode Assignment(TrainingJob job, IReadOnlyList<double> speeds);
+
     /// <summary>The shard-side rule over <paramref name="workers"/>' pushes to <paramref name="model"/>.</summary>
     IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log);
 

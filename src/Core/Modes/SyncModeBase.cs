@@ -45,6 +45,14 @@ public abstract class SyncModeBase(SyncMode mode, string name, bool isStepSynchr
     public virtual IGradientCode Assignment(TrainingJob job) => new UncodedAssignment(job.Workers);
 
     /// <inheritdoc />
+    public virtual bool AssignsBySpeed => false;
+
+    /// <inheritdoc />
+    public virtual IGradientCode Assignment(TrainingJob job, IReadOnlyList<double> speeds) => AssignsBySpeed
+        ? new UncodedAssignment(speeds)
+        : throw new InvalidOperationException($"the {Name} mode assigns uniformly, not by speed");
+
+    /// <inheritdoc />
     public abstract IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log);
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using GpuPs.Core.Heterogeneity;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Training;
 using KernelModel = GpuPs.Kernels.ModelKind;
@@ -41,6 +42,8 @@ public static class JobSpecWire
         WireFormat = TrainingJob.WireFormatName(job.WireFormat),
         Schedule = PushSchedules.Name(job.Schedule),
         PushConcurrency = job.PushConcurrency,
+        // Empty for uniform, so the fingerprints (and checkpoints) of uniform jobs stay what they were.
+        Assignment = job.Assignment == AssignmentPolicy.Uniform ? "" : AssignmentPolicies.Name(job.Assignment),
     };
 
     /// <summary>The job a server sent, validated.</summary>
@@ -75,6 +78,7 @@ public static class JobSpecWire
             WireFormat = TrainingJob.ParseWireFormat(spec.WireFormat),
             Schedule = PushSchedules.Parse(spec.Schedule),
             PushConcurrency = spec.PushConcurrency == 0 ? 1 : spec.PushConcurrency,
+            Assignment = AssignmentPolicies.Parse(spec.Assignment),
         };
         job.Validate();
         if (spec.ParameterCount != job.ParameterCount)

@@ -1,3 +1,4 @@
+using GpuPs.Core.Heterogeneity;
 using GpuPs.Core.Data;
 using GpuPs.Core.Modes;
 using GpuPs.Kernels;
@@ -48,6 +49,7 @@ public static class JobBuilder
             WireFormat = TrainingJob.ParseWireFormat(d.WireFormat),
             Schedule = PushSchedules.Parse(d.Schedule),
             PushConcurrency = d.PushConcurrency,
+            Assignment = AssignmentPolicies.Parse(d.Assignment ?? ""),
         };
         job.Validate();
         return job;

@@ -21,6 +21,7 @@ namespace GpuPs.Core.Training;
 /// <param name="WireFormat">How workers push tensors: f32 (exact) or bf16 (half the bytes, with error feedback).</param>
 /// <param name="Schedule">When workers push within a step: simultaneous or round-robin (<see cref="PushSchedules.Parse"/>).</param>
 /// <param name="PushConcurrency">Round-robin: transfers that may share a server link at a time; at least 1.</param>
+/// <param name="Assignment">uniform (equal shares) or proportional (shares by measured speed, from the coordinator).</param>
 /// <param name="Seed">Seeds the data, the split, the initial parameters and the straggler draws.</param>
 /// <param name="TestFraction">Share of the rows held out for evaluation, in (0, 1).</param>
 /// <param name="HeartbeatTimeoutMs">A worker silent this long is evicted; a shard silent this long is given up.</param>
@@ -44,4 +45,5 @@ public sealed record JobDefinition(
     int StepTimeoutMs = 30_000,
     string WireFormat = "f32",
     string Schedule = "simultaneous",
-    int PushConcurrency = 1);
+    int PushConcurrency = 1,
+    string Assignment = "uniform");

@@ -1,3 +1,4 @@
+using GpuPs.Core.Heterogeneity;
 using GpuPs.Core.Modes;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
@@ -64,6 +65,8 @@ public sealed record TrainingJob
 
     /// <summary>Round-robin: transfers that may share a server link at a time; at least 1.</summary>
     public int PushConcurrency { get; init; } = 1;
+    /// <summary>How data is shared among workers: equally, or in proportion to measured speed (the coordinator's).</summary>
+    public AssignmentPolicy Assignment { get; init; } = AssignmentPolicy.Uniform;
 
     /// <summary>Length of the flat parameter vector.</summary>
     public int ParameterCount => Model.ParameterCount;
@@ -80,6 +83,11 @@ public sealed record TrainingJob
             throw new ArgumentException($"stragglers (s = {Stragglers}) apply to the {string.Join(", ", tolerant[..^1])} and {tolerant[^1]} modes; {Mode.Name} ignores them");
         }
         Mode.Assignment(this);
+        if (Assignment == AssignmentPolicy.Proportional && !Mode.AssignsBySpeed)
+        {
+            var modes = SyncModes.All.Where(m => m.AssignsBySpeed).Select(m => m.Name).ToArray();
+            throw new ArgumentException($"--assignment proportional needs a mode with a step boundary to reassign at and a share per worker: {string.Join(", ", modes)}; {Mode.Name} assigns uniformly");
+        }
         if (Staleness < 0) throw new ArgumentException($"staleness must be >= 0 (got {Staleness})");
         if (Steps <= 0) throw new ArgumentException($"steps must be at least 1 (got {Steps})");
         if (BatchSize < 0) throw new ArgumentException($"batch size must be >= 0, 0 meaning the whole partition (got {BatchSize})");

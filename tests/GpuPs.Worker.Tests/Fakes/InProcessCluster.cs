@@ -55,6 +55,9 @@ public sealed class InProcessCluster : IDisposable
         return values;
     }
 
+    /// <summary>Shard 0's status (the coordinator's, in a proportional job).</summary>
+    public StatusReply Status() => _shards[0].Status();
+
     public PreparedData Data() => PreparedData.Prepare(Job.Dataset, Job.TestFraction, Job.Seed);
 
     public void Dispose()

@@ -1,0 +1,62 @@
+namespace GpuPs.Core.Heterogeneity;
+
+/// <summary>
+/// The coordinator's smoothed view of each worker's throughput: an exponentially weighted mean of the rows per second
+/// it reports (weight <see cref="Smoothing"/> on the newest report) and of its push/pull time. A report of 0 means "not
+/// measured" (a keep-alive heartbeat) and is ignored. Any other report counts as the worker having reported, but one
+/// that is not a believable speed (negative, NaN, infinite, above <see cref="WorkerSpeeds.MaxSpeed"/>) moves no
+/// estimate: a worker that only ever reports nonsense keeps estimate 0, which <see cref="WorkerSpeeds.Clamp"/> replaces
+/// by the median, so it still gets a typical share. Not thread-safe: the shard calls it under its lock.
+/// </summary>
+public sealed class SpeedEstimates(int workers)
+{
+    /// <summary>
+    /// Weight of the newest report. 0.5 follows a worker that drops to 1/4 speed to within 25% of its new speed in 3
+    /// reports (0.5³ · 4 = 0.5 → estimate 0.31 against 0.25), while one noisy step moves the estimate only halfway.
+    /// </summary>
+    public const double Smoothing = 0.5;
+
+    private readonly double[] _speed = new double[workers];
+    private readonly double[] _exchange = new double[workers];
+    private readonly double[] _last = new double[workers];
+    private readonly int[] _reports = new int[workers];
+
+    /// <summary>Number of workers.</summary>
+    public int Workers => _speed.Length;
+
+    /// <summary>Smoothed rows per second of <paramref name="worker"/> (0 until it reported one it could believe).</summary>
+    public double Speed(int worker) => _speed[worker];
+
+    /// <summary>Smoothed push + pull seconds of a step of <paramref name="worker"/> (0 until reported).</summary>
+    public double ExchangeSeconds(int worker) => _exchange[worker];
+
+    /// <summary>The last raw rows per second <paramref name="worker"/> reported, believable or not.</summary>
+    public double LastReport(int worker) => _last[worker];
+
+    /// <summary>Speed reports (other than 0) taken from <paramref name="worker"/>, believable or not.</summary>
+    public int Reports(int worker) => _reports[worker];
+
+    /// <summary>True once every worker has reported a speed.</summary>
+    public bool Complete => _reports.All(r => r > 0);
+
+    /// <summary>All smoothed speeds, in worker order (0 for a worker with no believable report).</summary>
+    public double[] Snapshot() => (double[])_speed.Clone();
+
+    /// <summary>
+    /// Takes one report; returns false when it is a report (not 0) of an unbelievable speed, which changes no estimate.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No such worker.</exception>
+    public bool Report(int worker, double rowsPerSecond, double exchangeSeconds)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(worker);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(worker, Workers);
+        if (rowsPerSecond == 0) return true;
+        _last[worker] = rowsPerSecond;
+        if (double.IsFinite(exchangeSeconds) && exchangeSeconds >= 0)
+            _exchange[worker] = _exchange[worker] == 0 ? exchangeSeconds : Smoothing * exchangeSeconds + (1 - Smoothing) * _exchange[worker];
+        _reports[worker]++;
+        if (!(double.IsFinite(rowsPerSecond) && rowsPerSecond > 0 && rowsPerSecond <= WorkerSpeeds.MaxSpeed)) return false;
+        _speed[worker] = _speed[worker] == 0 ? rowsPerSecond : Smoothing * rowsPerSecond + (1 - Smoothing) * _speed[worker];
+        return true;
+    }
+}

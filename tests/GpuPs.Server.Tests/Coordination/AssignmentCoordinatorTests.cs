@@ -1,0 +1,135 @@
+using GpuPs.Core.Heterogeneity;
+using GpuPs.Core.Modes;
+using GpuPs.Core.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using GpuPs.Server.Coordination;
+using GpuPs.Tests.Shared;
+using Serilog.Events;
+
+namespace GpuPs.Server.Tests.Coordination;
+
+public class AssignmentCoordinatorTests
+{
+    private static TrainingJob Job(SyncMode mode = SyncMode.Bsp, int workers = 3, int stragglers = 0) =>
+        ShardFixture.Job(mode, workers, steps: 100) with { Assignment = AssignmentPolicy.Proportional, Stragglers = stragglers };
+
+    [Fact]
+    public void TheFirstAssignmentWaitsForEveryWorkersSpeedAndIsProportionalToThem()
+    {
+        var coordinator = new AssignmentCoordinator(Job(), new CapturedLog().Logger);
+
+        Assert.Null(coordinator.Report(0, 100, 0.01, openStep: 0));
+        Assert.Null(coordinator.Report(1, 0, 0, openStep: 0));   // a keep-alive: no measurement
+        Assert.Null(coordinator.Report(2, 400, 0.01, openStep: 0));
+        Assert.Null(coordinator.Current);
+        var code = coordinator.Report(1, 200, 0.01, openStep: 0);
+
+        Assert.NotNull(code);
+        Assert.Equal(new[] { 100.0, 200.0, 400.0 }, coordinator.Current!.Speeds);
+        Assert.Equal((1L, 0L), (coordinator.Current.Version, coordinator.Current.FromStep));
+        Assert.Equal(new[] { 1.0, 2.0, 4.0 }.Select(v => v / 7), code!.PartitionWeights.Select(w => w / code.PartitionWeights.Sum()), new ToleranceComparer(1e-12));
+    }
+
+    [Fact]
+    public void CodedJobsGetTheHeterogeneityAwareCode()
+    {
+        var coordinator = new AssignmentCoordinator(Job(SyncMode.Coded, stragglers: 1), new CapturedLog().Logger);
+        for (int i = 0; i < 3; i++) coordinator.Report(i, 100 << i, 0, 0);
+
+        Assert.IsType<GpuPs.Core.Coding.HeterogeneousRepetitionCode>(coordinator.Code);
+        Assert.Equal(1, coordinator.Code!.Stragglers);
+    }
+
+    [Fact]
+    public void NonsenseReportsAreLoggedAndLeaveTheWorkerATypicalShare()
+    {
+        var log = new CapturedLog();
+        var coordinator = new AssignmentCoordinator(Job(), log.Logger);
+
+        coordinator.Report(0, 100, 0, 0);
+        coordinator.Report(1, double.NaN, 0, 0);
+        coordinator.Report(2, -3, 0, 0);
+
+        Assert.Equal(new[] { 100.0, 100.0, 100.0 }, coordinator.Current!.Speeds);
+        var warned = log.Events.Where(e => e.Level == LogEventLevel.Warning).Select(e => CapturedLog.Property(e, "WorkerId")).ToArray();
+        Assert.Contains(1, warned);
+        Assert.Contains(2, warned);
+    }
+
+    [Fact]
+    public void ASpeedThatDriftsForPatienceStepsIsRebalancedAtTheOpenStepAndTheMoveIsReported()
+    {
+        var coordinator = new AssignmentCoordinator(Job(), new CapturedLog().Logger, new ShareDrift(0.25, patience: 3));
+        for (int i = 0; i < 3; i++) coordinator.Report(i, 100, 0, 0);
+        Assert.Null(coordinator.OnStepClosed(1));
+
+        // Worker 0 drops to a quarter of its speed from step 2 on.
+        var published = new List<long>();
+        for (long step = 2; step < 12 && published.Count == 0; step++)
+        {
+            coordinator.Report(0, 25, 0, step);
+            coordinator.Report(1, 100, 0, step);
+            coordinator.Report(2, 100, 0, step);
+            if (coordinator.OnStepClosed(step + 1) is not null) published.Add(step + 1);
+        }
+
+        Assert.Equal(new[] { 5L }, published);   // drifting from step 2's report on, the third drifting close is step 4 → 5
+        var current = coordinator.Current!;
+        Assert.Equal((2L, 5L), (current.Version, current.FromStep));
+        Assert.True(current.Speeds[0] < 0.5 * current.Speeds[1], $"speeds {string.Join(", ", current.Speeds)}");
+        Assert.InRange(current.MovedFraction, 0.05, 1);
+    }
+
+    [Fact]
+    public void AMachineWideSlowdownIsNotADrift()
+    {
+        var coordinator = new AssignmentCoordinator(Job(), new CapturedLog().Logger, new ShareDrift(0.25, patience: 1));
+        for (int i = 0; i < 3; i++) coordinator.Report(i, 100, 0, 0);
+
+        for (int i = 0; i < 3; i++) coordinator.Report(i, 30, 0, 1);
+
+        Assert.Null(coordinator.OnStepClosed(2));
+        Assert.Equal(1, coordinator.Current!.Version);
+    }
+
+    [Fact]
+    public void TheShardCarriesTheAssignmentInHeartbeatsAndTheSpeedsInStatus()
+    {
+        using var shard = ShardFixture.Create(Job());
+        ShardFixture.RegisterAll(shard, 3);
+
+        var before = shard.Heartbeat(new HeartbeatRequest { WorkerId = 0, RowsPerSecond = 100, ExchangeSeconds = 0.002 });
+        shard.Heartbeat(new HeartbeatRequest { WorkerId = 1, RowsPerSecond = 200 });
+        var after = shard.Heartbeat(new HeartbeatRequest { WorkerId = 2, RowsPerSecond = 400 });
+
+        Assert.Null(before.Assignment);
+        Assert.Equal(new[] { 100.0, 200.0, 400.0 }, after.Assignment.Speeds);
+        var status = shard.Status();
+        Assert.Equal(1, status.Assignment.Version);
+        Assert.Equal(new[] { 100.0, 200.0, 400.0 }, status.Workers.Select(w => w.RowsPerSecond));
+        Assert.Equal(0.002, status.Workers[0].ExchangeSeconds);
+    }
+
+    [Fact]
+    public void ACodedProportionalJobOnSeveralShardsIsRefusedByName()
+    {
+        var job = Job(SyncMode.Coded, stragglers: 1);
+        var e = Assert.Throws<ArgumentException>(() => ParameterShard.Create(job, new OptimizerSettings(OptimizerKind.Sgd, 1f), 1, 2,
+            Kernels.Accelerators.Create(Kernels.AcceleratorChoice.Simd), Serilog.Log.Logger));
+        Assert.Contains("one server", e.Message);
+    }
+
+    [Fact]
+    public void ModesWithoutAStepBoundaryRefuseProportionalAssignment()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Job(SyncMode.Asp).Validate());
+        Assert.Contains("bsp", e.Message);
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance;
+        public int GetHashCode(double obj) => 0;
+    }
+}
