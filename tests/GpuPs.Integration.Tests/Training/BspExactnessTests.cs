@@ -13,7 +13,7 @@ namespace GpuPs.Integration.Tests.Training;
 /// </summary>
 public class BspExactnessTests
 {
-    private static readonly TrainSettings Settings = new()
+    internal static readonly TrainSettings Settings = new()
     {
         Dataset = "synthetic:rows=603,features=12,classes=3",
         Model = Kernels.ModelKind.Softmax,

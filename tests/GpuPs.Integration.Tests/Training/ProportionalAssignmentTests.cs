@@ -14,21 +14,10 @@ namespace GpuPs.Integration.Tests.Training;
 /// </summary>
 public class ProportionalAssignmentTests
 {
-    private static readonly TrainSettings Settings = new()
+    /// <summary>The BSP exactness run with 3 workers, worker 0 throttled to a quarter, partitions by speed.</summary>
+    private static readonly TrainSettings Settings = BspExactnessTests.Settings with
     {
-        Dataset = "synthetic:rows=603,features=12,classes=3",
-        Model = Kernels.ModelKind.Softmax,
-        Workers = 3,
-        Servers = 2,
-        Mode = SyncMode.Bsp,
-        Steps = 4,
-        BatchSize = 0,
-        Optimizer = OptimizerKind.Sgd,
-        LearningRate = 0.5f,
-        Seed = 11,
-        Accelerator = AcceleratorChoice.Simd,
-        StragglerModel = "throttle:workers=0,factor=4",
-        Assignment = "proportional",
+        Workers = 3, Steps = 4, Accelerator = AcceleratorChoice.Simd, StragglerModel = "throttle:workers=0,factor=4", Assignment = "proportional",
     };
 
     [Fact]
