@@ -30,9 +30,19 @@ public sealed class ChildProcess : IAsyncDisposable
     public int ProcessId => _process.Id;
 
     /// <summary>Starts <c>gpups</c> with <paramref name="arguments"/> and the job's <paramref name="token"/> (see <see cref="StartInfo"/>).</summary>
-    public static ChildProcess Start(string name, IReadOnlyList<string> arguments, JobToken token, ILogger log)
+    /// <param name="launcher">A command that runs gpups for it (e.g. <c>ip netns exec NS</c>: the program execs in place, so
+    /// the process is gpups itself); null runs gpups directly.</param>
+    public static ChildProcess Start(string name, IReadOnlyList<string> arguments, JobToken? token, ILogger log, IReadOnlyList<string>? launcher = null)
     {
         var info = StartInfo(arguments, token);
+        if (launcher is { Count: > 0 })
+        {
+            var gpups = info.FileName;
+            info.FileName = launcher[0];
+            var rest = info.ArgumentList.ToArray();
+            info.ArgumentList.Clear();
+            foreach (var a in launcher.Skip(1).Append(gpups).Concat(rest)) info.ArgumentList.Add(a);
+        }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var child = new ChildProcess(name, process);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) child._stdout.Writer.TryWrite(e.Data); else child._stdout.Writer.TryComplete(); };

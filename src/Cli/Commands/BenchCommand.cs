@@ -22,6 +22,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Stragglers(sources, global));
         bench.Subcommands.Add(Aggregation(sources, global));
         bench.Subcommands.Add(Load(sources, global));
+        bench.Subcommands.Add(NetworkBenchCommand.Create(sources, global));
         return bench;
     }
 

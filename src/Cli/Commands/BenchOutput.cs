@@ -35,7 +35,8 @@ public static class BenchOutput
         console.WriteLine($"CSV written to {Path.GetFullPath(path)}");
     }
 
-    private static void WriteBarPlot(string path, string title, string[] labels, double[] values, string valueLabel)
+    /// <summary>Writes a horizontal bar chart of <paramref name="values"/>, one bar per label, as a PNG.</summary>
+    public static void WriteBarPlot(string path, string title, string[] labels, double[] values, string valueLabel)
     {
         EnsureDirectory(path);
         var plot = new ScottPlot.Plot();

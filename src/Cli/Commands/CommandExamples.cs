@@ -24,6 +24,9 @@ public static class CommandExamples
         ["bench kernels"] = ["gpups bench kernels --csv results/kernels.csv --plot results/kernels.png"],
         ["bench wire"] = ["gpups bench wire --csv results/wire.csv"],
         ["bench aggregation"] = ["gpups bench aggregation --repetitions 15"],
+        ["bench network"] = [
+            "sudo gpups bench network                      # 8 workers, 4M parameters, 1 Gbit/s server links",
+            "sudo gpups bench network --scenarios server-link --server-mbit 200 --steps 6 --plot-dir results"],
         ["bench load"] = ["gpups bench load --workers 64 --steps 1000 --parameters 4096"],
         ["bench stragglers"] = [
             "gpups bench stragglers --quick",

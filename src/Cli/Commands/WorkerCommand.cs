@@ -17,9 +17,10 @@ public static class WorkerCommand
         var accelerator = TrainCommand.AcceleratorOption(sources);
         var timeout = sources.Option("call-timeout-ms", 30_000, "deadline of each call to a server");
         var retries = sources.Option("max-retries", 8, "attempts of a call while a server is unreachable");
+        var reportFile = sources.Option("report", "", "write what this worker did (steps, bytes, compute/pull/push seconds, every push's latency) as JSON to this file");
         var auth = new AuthOptions(sources);
         var command = new Command("worker", "Run one worker: pull parameters, compute gradients on the accelerator, push them.");
-        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries }) command.Options.Add(o);
+        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile }) command.Options.Add(o);
         auth.AddTo(command);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
@@ -36,6 +37,7 @@ public static class WorkerCommand
             await using var worker = new TrainingWorker(options, backend, log, a => GrpcShardClient.Connect(a, jobAuth));
             var report = await worker.RunAsync(ct);
             Console.WriteLine($"worker {report.WorkerId} finished: {report.Steps} steps on {report.Device}");
+            if (parse.GetValue(reportFile) is { Length: > 0 } path) WorkerReportFile.Write(path, report);
             return 0;
         }));
         return command;

@@ -3,12 +3,14 @@ namespace GpuPs.Server.Coordination;
 /// <summary>
 /// One worker's smoothed step times, as the coordinator plans with them: <see cref="Ready"/> (from its parameters'
 /// arrival to its gradient being ready to push) and <see cref="Transfer"/> (how long its push occupies the link while
-/// at most the schedule's concurrency share it). Exponentially weighted; the first measurement is taken as is.
-/// Not thread-safe (the coordinator locks).
+/// at most the schedule's concurrency share it). A measurement above the estimate moves it by <see cref="Smoothing"/>
+/// (one slow step does not push everyone's slot back); one below replaces it at once, since a slot planned too late
+/// leaves the link idle while the worker waits (step 0, with its JIT compilation, would otherwise delay the next steps).
+/// The first measurement is taken as is. Not thread-safe (the coordinator locks).
 /// </summary>
 public sealed class WorkerTimes
 {
-    /// <summary>Weight of a new measurement in the moving average: half, so a changed link shows within two steps.</summary>
+    /// <summary>Weight of a higher measurement in the moving average: half, so a slower link shows within two steps.</summary>
     public const double Smoothing = 0.5;
 
     /// <summary>Smoothed seconds from the step's start to the gradient being ready; 0 until measured.</summary>
@@ -27,10 +29,13 @@ public sealed class WorkerTimes
     public void Add(double ready, double? transfer)
     {
         if (!double.IsFinite(ready) || ready < 0 || transfer is { } t && (!double.IsFinite(t) || t < 0)) return;
-        Ready = Measured ? Ready + Smoothing * (ready - Ready) : ready;
-        if (transfer is { } measured) Transfer = Measured ? Transfer + Smoothing * (measured - Transfer) : measured;
+        Ready = Fold(Ready, ready);
+        if (transfer is { } measured) Transfer = Fold(Transfer, measured);
         Measured = true;
     }
+
+    private double Fold(double estimate, double measured) =>
+        !Measured || measured < estimate ? measured : estimate + Smoothing * (measured - estimate);
 
     /// <summary>Forgets every measurement (a worker that rejoined may run on another machine).</summary>
     public void Reset() => (Ready, Transfer, Measured) = (0, 0, false);

@@ -23,6 +23,7 @@ public partial class CliConventionsTests
     [InlineData("bench wire")]
     [InlineData("bench aggregation")]
     [InlineData("bench load")]
+    [InlineData("bench network")]
     [InlineData("bench stragglers")]
     [InlineData("codes")]
     [InlineData("status")]

@@ -71,15 +71,17 @@ public class PushSchedulerTests
     }
 
     [Fact]
-    public void Smoothing_takes_the_first_measurement_as_is_then_moves_half_way()
+    public void Smoothing_moves_half_way_up_and_all_the_way_down()
     {
         var t = Times(1.0, 0.5);
-        t.Add(2.0, 0.25);
-        Assert.Equal((1.5, 0.375), (t.Ready, t.Transfer));
+        t.Add(2.0, 0.25);   // slower compute: half way; faster transfer: taken
+        Assert.Equal((1.5, 0.25), (t.Ready, t.Transfer));
         t.Add(double.NaN, 0.125);
-        Assert.Equal((1.5, 0.375), (t.Ready, t.Transfer));
+        Assert.Equal((1.5, 0.25), (t.Ready, t.Transfer));
         t.Add(2.5, null);   // the step closed before it pushed: only its ready time is known
-        Assert.Equal((2.0, 0.375), (t.Ready, t.Transfer));
+        Assert.Equal((2.0, 0.25), (t.Ready, t.Transfer));
+        t.Add(0.5, 0.75);
+        Assert.Equal((0.5, 0.5), (t.Ready, t.Transfer));
         Assert.Throws<ArgumentOutOfRangeException>(() => PushScheduler.Plan([t], 0));
     }
 }

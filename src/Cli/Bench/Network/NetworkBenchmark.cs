@@ -1,0 +1,114 @@
+using GpuPs.Cli.Cluster;
+using GpuPs.Cli.Commands;
+using GpuPs.Cli.Settings;
+using GpuPs.Core.Security;
+using GpuPs.Protocol;
+using GpuPs.Worker.Transport;
+using Serilog;
+
+namespace GpuPs.Cli.Bench.Network;
+
+/// <summary>
+/// <c>gpups bench network</c>: BSP training of a synthetic softmax model with real <c>gpups server</c> and
+/// <c>gpups worker</c> processes, each in its own network namespace of a <see cref="NetworkLab"/> whose links are shaped
+/// with tc tbf, per <see cref="NetworkScenario"/>. Shard 0 is polled for its step times from the root namespace (over
+/// the bridge), the workers write their push latencies to report files, and the bridge-side veth counters give each
+/// link's bytes. The lab is torn down after each scenario, whether it succeeded or not.
+/// </summary>
+public static class NetworkBenchmark
+{
+    private const int Port = 5000;
+
+    /// <summary>Runs the chosen scenarios in order; <paramref name="progress"/> gets a line per scenario.</summary>
+    /// <exception cref="InvalidOperationException">Namespaces are unavailable here (the reason is the message), or a process failed.</exception>
+    public static async Task<IReadOnlyList<NetworkBenchmarkRow>> RunAsync(NetworkBenchmarkOptions options, ILogger log, Action<string> progress, CancellationToken ct)
+    {
+        if (NetworkLab.Unavailable() is { } reason) throw new InvalidOperationException($"bench network cannot run here: {reason}");
+        var all = NetworkScenario.Standard(options.Workers, options.ServerMbit);
+        var chosen = options.Scenarios is { Count: > 0 } names ? all.Where(s => names.Contains(s.Name)).ToList() : [.. all];
+        if (chosen.Count == 0)
+            throw new ArgumentException($"no scenario named {string.Join(", ", options.Scenarios!)}; the scenarios are {string.Join(", ", all.Select(s => s.Name).Distinct())}");
+        var rows = new List<NetworkBenchmarkRow>();
+        foreach (var scenario in chosen)
+        {
+            progress($"{scenario.Name} {scenario.Schedule}: {scenario.Shards} shard(s) on {scenario.ServerMbit} Mbit/s links, {scenario.Workers} workers, {options.Parameters:N0} parameters, {options.Steps} steps ...");
+            var row = await RunScenarioAsync(scenario, options, log, ct).ConfigureAwait(false);
+            progress($"  step mean {row.StepMeanS:F3} s (link bound {row.LinkBoundS:F3} s), push p50 {row.PushP50S:F3} s, p99 {row.PushP99S:F3} s");
+            rows.Add(row);
+        }
+        return rows;
+    }
+
+    /// <summary>One scenario in a fresh lab.</summary>
+    public static async Task<NetworkBenchmarkRow> RunScenarioAsync(NetworkScenario scenario, NetworkBenchmarkOptions options, ILogger log, CancellationToken ct)
+    {
+        var settings = new TrainSettings
+        {
+            Dataset = $"synthetic:rows={Math.Max(2 * options.Classes, scenario.Workers * 20)},features={options.Features},classes={options.Classes}",
+            Model = Kernels.ModelKind.Softmax, Workers = scenario.Workers, Servers = scenario.Shards, Mode = SyncMode.Bsp,
+            Steps = options.Steps, BatchSize = 8, LearningRate = 0.1f, Seed = 7, Accelerator = Kernels.AcceleratorChoice.Simd,
+            Schedule = scenario.Schedule, PushConcurrency = options.PushConcurrency, HeartbeatTimeoutMs = 60_000, StepTimeoutMs = 300_000,
+        };
+        var reports = Directory.CreateTempSubdirectory("gpups-bench-network-");
+        using var lab = NetworkLab.Create(log);
+        var children = new List<ChildProcess>();
+        try
+        {
+            var servers = Enumerable.Range(0, scenario.Shards).Select(i => lab.AddHost($"server{i}", scenario.ServerMbit)).ToArray();
+            var workers = Enumerable.Range(0, scenario.Workers).Select(w => lab.AddHost($"worker{w}", w == 0 ? scenario.SlowWorkerMbit : null)).ToArray();
+            string[] job = [.. JobOptions.ToArguments(settings)];
+            for (int i = 0; i < servers.Length; i++)
+            {
+                var server = ChildProcess.Start(servers[i].Name, ["server", "--urls", $"http://{servers[i].Address}:{Port}", "--shard-index", $"{i}", "--insecure",
+                    "--linger-ms", "3000", .. job], null, log, servers[i].Launcher);
+                children.Add(server);
+                await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(120), ct).ConfigureAwait(false);
+            }
+            var before = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
+            string addresses = string.Join(',', servers.Select(s => $"http://{s.Address}:{Port}"));
+            var workerProcesses = workers.Select((host, w) => ChildProcess.Start(host.Name, ["worker", "--server", addresses, "--insecure", "--worker-id", $"{w}",
+                "--accelerator", "simd", "--call-timeout-ms", "300000", "--report", Path.Combine(reports.FullName, $"worker{w}.json")], null, log, host.Launcher)).ToList();
+            children.AddRange(workerProcesses);
+
+            await using var observer = new GrpcShardClient($"http://{servers[0].Address}:{Port}", JobAuth.Insecure);
+            var done = Task.WhenAll(workerProcesses.Select(p => p.WaitForSuccessAsync(ct)));
+            StatusReply? status = null;
+            while (!done.IsCompleted)
+            {
+                await Task.WhenAny(done, Task.Delay(250, ct)).ConfigureAwait(false);
+                try { status = await observer.StatusAsync(ct, TimeSpan.FromSeconds(5)).ConfigureAwait(false); }
+                catch (Core.Shards.ShardException) { }   // busy link: the next poll will do
+            }
+            await done.ConfigureAwait(false);
+            status = await observer.StatusAsync(ct, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            var after = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
+            var latencies = workers.Select((_, w) => WorkerReportFile.Read(Path.Combine(reports.FullName, $"worker{w}.json")))
+                .SelectMany(r => r.PushLatencies.Skip(1)).ToArray();
+            return Summarise(scenario, options, status.StepSeconds.ToArray(), latencies, lab.Hosts, before, after);
+        }
+        finally
+        {
+            foreach (var child in children) await child.DisposeAsync().ConfigureAwait(false);
+            reports.Delete(recursive: true);
+        }
+    }
+
+    private static NetworkBenchmarkRow Summarise(NetworkScenario scenario, NetworkBenchmarkOptions options, double[] stepSeconds, double[] pushLatencies,
+        IReadOnlyList<LabHost> hosts, (long In, long Out)[] before, (long In, long Out)[] after)
+    {
+        var steps = stepSeconds.Skip(1).Order().ToArray();
+        var pushes = pushLatencies.Order().ToArray();
+        if (steps.Length == 0 || pushes.Length == 0) throw new InvalidOperationException("the run closed too few steps to measure; raise --steps");
+        // The busiest shaped link direction, in bytes per step (the whole run's bytes over its steps).
+        var (link, bytes, rate) = hosts.Select((h, i) => (h, i)).Where(x => x.h.RateMbit is not null)
+            .SelectMany(x => new[] { ($"{x.h.Name} in", after[x.i].In - before[x.i].In, x.h.RateMbit!.Value), ($"{x.h.Name} out", after[x.i].Out - before[x.i].Out, x.h.RateMbit!.Value) })
+            .MaxBy(x => x.Item2 / x.Item3);
+        double bytesPerStep = (double)bytes / stepSeconds.Length;
+        double bound = bytesPerStep * 8 / (rate * 1e6);
+        double mean = steps.Average();
+        return new NetworkBenchmarkRow(scenario.Name, scenario.Schedule, scenario.Shards, scenario.Workers, options.Parameters, scenario.ServerMbit,
+            scenario.SlowWorkerMbit ?? 0, stepSeconds.Length, mean, StepSeries.Quantile(steps, 0.5), StepSeries.Quantile(steps, 0.99),
+            pushes.Average(), StepSeries.Quantile(pushes, 0.5), StepSeries.Quantile(pushes, 0.99),
+            link, bytesPerStep / 1e6, bound, mean / bound, bytes * 8 / (rate * 1e6) / stepSeconds.Sum());
+    }
+}

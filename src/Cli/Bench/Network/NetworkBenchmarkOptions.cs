@@ -1,0 +1,16 @@
+namespace GpuPs.Cli.Bench.Network;
+
+/// <summary>Settings of <c>gpups bench network</c>.</summary>
+/// <param name="Workers">Workers per scenario, each in its own namespace.</param>
+/// <param name="Features">Features of the synthetic softmax model (parameters = classes × (features + 1)).</param>
+/// <param name="Classes">Classes of the model.</param>
+/// <param name="Steps">BSP steps per scenario (step 0 is left out of the statistics).</param>
+/// <param name="ServerMbit">Rate of each server's link, each way, in Mbit/s.</param>
+/// <param name="PushConcurrency">Round-robin: transfers that may share a server link at a time.</param>
+/// <param name="Scenarios">Names of the scenarios to run (empty: all).</param>
+public sealed record NetworkBenchmarkOptions(int Workers = 8, int Features = 3999, int Classes = 1000, int Steps = 8, double ServerMbit = 1000,
+    int PushConcurrency = 1, IReadOnlyList<string>? Scenarios = null)
+{
+    /// <summary>Parameters of the model: classes × features weights and one bias per class.</summary>
+    public long Parameters => (long)Classes * (Features + 1);
+}

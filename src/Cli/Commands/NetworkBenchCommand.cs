@@ -1,0 +1,48 @@
+using System.CommandLine;
+using GpuPs.Cli.Bench.Network;
+using GpuPs.Cli.Settings;
+using Serilog.Events;
+using Spectre.Console;
+
+namespace GpuPs.Cli.Commands;
+
+/// <summary><c>gpups bench network</c>: training over emulated links (network namespaces, veth, tc tbf), as root.</summary>
+public static class NetworkBenchCommand
+{
+    public static Command Create(SettingSources sources, GlobalOptions global)
+    {
+        var command = new Command("network",
+            "BSP training with real server and worker processes, each in its own network namespace joined by veth pairs and a bridge, links shaped "
+            + "with tc tbf (root only): server link limited, one slow worker link, two shards on separate links, each simultaneous and round-robin. "
+            + "Step time mean/p50/p99, push latency p50/p99, the busiest link's utilisation and its lower bound on the step time.");
+        var d = new NetworkBenchmarkOptions();
+        var workers = sources.Option("workers", d.Workers, "workers per scenario");
+        var features = sources.Option("features", d.Features, "features of the synthetic softmax model (parameters = classes x (features + 1))");
+        var classes = sources.Option("classes", d.Classes, "classes of the model");
+        var steps = sources.Option("steps", d.Steps, "BSP steps per scenario (step 0 is left out of the statistics)");
+        var rate = sources.Option("server-mbit", d.ServerMbit, "rate of each server's link, each way, Mbit/s (the slow worker's link gets a quarter)");
+        var concurrency = sources.Option("push-concurrency", d.PushConcurrency, "round-robin: transfers that may share a server link at a time");
+        var scenarios = sources.Option("scenarios", "", "comma-separated scenarios (server-link, slow-worker-link, two-shards); empty: all");
+        var csv = new Option<string?>("--csv") { Description = "write the results as CSV to this file", DefaultValueFactory = _ => "results/bench-network.csv" };
+        var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots (step time, push latency p99) into this folder", DefaultValueFactory = _ => "results" };
+        foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, csv, plotDir }) command.Options.Add(o);
+        command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
+        {
+            using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
+            var options = new NetworkBenchmarkOptions(parse.GetValue(workers), parse.GetValue(features), parse.GetValue(classes), parse.GetValue(steps),
+                parse.GetValue(rate), parse.GetValue(concurrency),
+                parse.GetValue(scenarios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            var rows = await NetworkBenchmark.RunAsync(options, log, line => Console.Error.WriteLine(line), ct);
+            BenchOutput.Write(AnsiConsole.Console, $"network: {options.Parameters:N0} parameters, {options.Workers} workers, BSP", rows, r => $"{r.Scenario} {r.Schedule}", r => r.StepMeanS,
+                "mean step time, s", parse.GetValue(csv), parse.GetValue(plotDir) is { } dir ? Path.Combine(dir, "bench-network-step.png") : null);
+            if (parse.GetValue(plotDir) is { } folder)
+            {
+                string path = Path.Combine(folder, "bench-network-push-p99.png");
+                BenchOutput.WriteBarPlot(path, "network: push latency p99", [.. rows.Select(r => $"{r.Scenario} {r.Schedule}")], [.. rows.Select(r => r.PushP99S)], "p99 push latency, s");
+                AnsiConsole.Console.WriteLine($"plot written to {Path.GetFullPath(path)}");
+            }
+            return 0;
+        }));
+        return command;
+    }
+}

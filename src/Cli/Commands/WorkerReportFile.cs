@@ -1,0 +1,28 @@
+using System.Text.Json;
+using GpuPs.Worker;
+
+namespace GpuPs.Cli.Commands;
+
+/// <summary>A worker's <see cref="WorkerReport"/> as the JSON file <c>gpups worker --report FILE</c> writes (snake_case keys).</summary>
+public static class WorkerReportFile
+{
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+
+    /// <summary>The fields of a report file, as read back.</summary>
+    public sealed record Contents(int WorkerId, string Device, long Steps, long StepsAbandoned, long BytesPushed, double ComputeSeconds,
+        double PullSeconds, double PushSeconds, long PushSlotVersion, double SlotWaitSeconds, double[] PushLatencies);
+
+    /// <summary>Writes <paramref name="report"/> to <paramref name="path"/> (its folder is created).</summary>
+    public static void Write(string path, WorkerReport report)
+    {
+        var contents = new Contents(report.WorkerId, report.Device, report.Steps, report.StepsAbandoned, report.BytesPushed, report.ComputeSeconds,
+            report.PullSeconds, report.PushSeconds, report.PushSlotVersion, report.SlotWaitSeconds, [.. report.PushLatencies]);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllText(path, JsonSerializer.Serialize(contents, Json));
+    }
+
+    /// <summary>Reads a report file.</summary>
+    /// <exception cref="InvalidDataException">The file is not a worker report.</exception>
+    public static Contents Read(string path) =>
+        JsonSerializer.Deserialize<Contents>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path} is not a worker report");
+}
