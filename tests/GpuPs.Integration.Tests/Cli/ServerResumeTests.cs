@@ -40,8 +40,10 @@ public class ServerResumeTests
             string address = await first.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
             await using var worker = ChildProcess.Start("worker", ["worker", "--server", address, "--accelerator", "simd"], token, Log.Logger);
             await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
-                while ((await observer.StatusAsync(guard.Token)).Step < 30) await Task.Delay(10, guard.Token);
-            await first.DisposeAsync();   // SIGKILL: no final checkpoint, the newest is at most 5 steps old
+                // The checkpoint writer coalesces requests (it keeps only the newest), so on a loaded machine it may lag
+                // the shard's step: wait for a checkpoint on disk, not for the step alone.
+                while ((await observer.StatusAsync(guard.Token)).Step < 30 || NewestCheckpoint(directory) < 25) await Task.Delay(10, guard.Token);
+            await first.DisposeAsync();   // SIGKILL: no final checkpoint; the newest on disk is at step 25 or later
 
             await using var second = ChildProcess.Start("server", [.. server, "--resume"], token, Log.Logger);
             await second.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
@@ -63,4 +65,8 @@ public class ServerResumeTests
         }
         finally { Directory.Delete(directory, recursive: true); }
     }
+
+    private static long NewestCheckpoint(string directory) => Directory.EnumerateFiles(directory, "shard-0-step-*.safetensors")
+        .Select(f => long.Parse(Path.GetFileNameWithoutExtension(f)["shard-0-step-".Length..], System.Globalization.CultureInfo.InvariantCulture))
+        .DefaultIfEmpty(-1).Max();
 }
