@@ -2,6 +2,8 @@ using GpuPs.Core.Security;
 using GpuPs.Protocol;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
+using GpuPs.Server.DataPlane;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -41,14 +43,18 @@ public sealed class GpuPsServerHost : IAsyncDisposable
     private readonly WebApplication _app;
     private int _stopped;
 
-    private GpuPsServerHost(WebApplication app, Uri address)
+    private GpuPsServerHost(WebApplication app, Uri address, int dataPort)
     {
         _app = app;
         Address = address;
+        DataPort = dataPort;
     }
 
     /// <summary>The address the server listens on, with the real port when port 0 was requested.</summary>
     public Uri Address { get; }
+
+    /// <summary>The port of the framed TCP data plane (the real one when port 0 was requested); 0 when there is none.</summary>
+    public int DataPort { get; }
 
     /// <summary>
     /// Builds and starts the server for <paramref name="shard"/> on <paramref name="url"/> (for example <c>http://127.0.0.1:0</c>
@@ -62,18 +68,40 @@ public sealed class GpuPsServerHost : IAsyncDisposable
     /// <summary>As <see cref="StartAsync(IParameterShard, string, JobAuth, Serilog.ILogger, CancellationToken)"/>, with <paramref name="limits"/>.</summary>
     /// <exception cref="ArgumentException">A limit is out of range (<see cref="ServerLimits.Validate"/>); an <c>https://</c>
     /// URL without a certificate in <see cref="JobAuth.Tls"/>, or a certificate with an <c>http://</c> URL.</exception>
-    public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, JobAuth auth, ServerLimits limits, Serilog.ILogger log, CancellationToken ct)
+    public static Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, JobAuth auth, ServerLimits limits, Serilog.ILogger log, CancellationToken ct) =>
+        StartAsync(shard, url, null, auth, limits, log, ct);
+
+    /// <summary>
+    /// As <see cref="StartAsync(IParameterShard, string, JobAuth, ServerLimits, Serilog.ILogger, CancellationToken)"/>, and with
+    /// <paramref name="dataUrl"/> (<c>tcp://HOST:PORT</c>, port 0 for a free one) the framed TCP data plane
+    /// (<see cref="TensorConnectionHandler"/>) on a second Kestrel endpoint of the same host, advertised to workers in
+    /// registration replies (<see cref="DataPort"/>). Null: gRPC only. The data plane has no TLS: a server on an
+    /// <c>https://</c> URL does not open it (tensors stay on gRPC over TLS) and says so in its log.
+    /// </summary>
+    /// <exception cref="ArgumentException">As the other overload, or <paramref name="dataUrl"/> is not a <c>tcp://</c> address.</exception>
+    public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, string? dataUrl, JobAuth auth, ServerLimits limits, Serilog.ILogger log,
+        CancellationToken ct)
     {
         limits.Validate();
         if (limits.PushReservation(shard.Info.Length) > limits.MaxInflightPushBytes)
             throw new ArgumentException($"the in-flight push memory budget ({limits.MaxInflightPushBytes >> 20} MiB) is below one push of this shard " +
                 $"({limits.PushReservation(shard.Info.Length) / (1 << 20) + 1} MiB): every push would be refused");
         var tls = ServerTls(url, auth);
+        var grpcEndpoint = KestrelEndpoint.Parse(url, tls is null ? "http" : "https");
+        if (tls is not null && dataUrl is not null)
+        {
+            log.Information("Shard {Shard}: no framed TCP data plane beside TLS (it has no encryption); tensors go over gRPC", shard.Info.Index);
+            dataUrl = null;
+        }
+        var dataEndpoint = dataUrl is null ? null : KestrelEndpoint.Parse(dataUrl, "tcp");
+        var refusals = new RefusalLog(log, TimeProvider.System);
+        var advert = new DataPlaneAdvert();
+        ListenOptions? grpcListen = null, dataListen = null;
         // A pull reply carries the whole shard.
         var replyLimit = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, shard.Info.Length * sizeof(float) + 1024));
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration().UseUrls(url).ConfigureKestrel(kestrel =>
+        builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration().ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
             if (tls is not null)
@@ -84,6 +112,18 @@ public sealed class GpuPsServerHost : IAsyncDisposable
                     // Mutual TLS: a client without a certificate from the authority fails the handshake, before any call.
                     https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
                     https.ClientCertificateValidation = tls.Validates;
+                });
+            // Explicit endpoints (Kestrel ignores UseUrls once any Listen is made): gRPC, and the data plane beside it.
+            kestrel.Listen(grpcEndpoint.EndPoint, listen =>
+            {
+                if (tls is not null) listen.UseHttps();
+                grpcListen = listen;
+            });
+            if (dataEndpoint is not null)
+                kestrel.Listen(dataEndpoint.EndPoint, listen =>
+                {
+                    listen.UseConnectionHandler<TensorConnectionHandler>();
+                    dataListen = listen;
                 });
             kestrel.Limits.MaxRequestBodySize = null; // a push stream carries a whole shard
             kestrel.Limits.Http2.InitialConnectionWindowSize = ConnectionWindowBytes;
@@ -105,9 +145,11 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.Services.AddSingleton(shard);
         builder.Services.AddSingleton(limits);
-        var refusals = new RefusalLog(log, TimeProvider.System);
         builder.Services.AddSingleton(refusals);
-        builder.Services.AddSingleton(new PushMemoryBudget(limits.MaxInflightPushBytes));
+        var budget = new PushMemoryBudget(limits.MaxInflightPushBytes);
+        builder.Services.AddSingleton(budget);
+        builder.Services.AddSingleton(advert);
+        builder.Services.AddSingleton(new TensorConnectionHandler(shard, auth, refusals, limits, budget, log));
         // Registered in DI, the interceptor is one instance for all calls rather than one per call.
         if (auth.Token is { } token) builder.Services.AddSingleton(new JobTokenInterceptor(token, refusals));
         builder.Services.AddGrpc(o =>
@@ -127,13 +169,18 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         app.MapGrpcService<ParameterServerService>();
         app.MapGrpcService<HealthServiceImpl>();
         await app.StartAsync(ct);
-        var address = new Uri(app.Urls.First());
+        var address = grpcEndpoint.Bound(grpcListen!);
+        if (dataListen is not null)
+        {
+            (advert.Port, advert.Host) = (dataListen.IPEndPoint!.Port, dataEndpoint!.IsWildcard ? "" : dataEndpoint.Host);
+            log.Information("Shard {Shard} serving the framed TCP data plane on {DataAddress}", shard.Info.Index, dataEndpoint.Bound(dataListen));
+        }
         log.Information("Shard {Shard}/{Count} ({Length} parameters) serving gRPC on {Address} ({Security})",
             shard.Info.Index, shard.Info.Count, shard.Info.Length, address, auth.ToString());
         if (auth.IsInsecure)
             log.Warning("Shard {Shard} accepts calls WITHOUT AUTHENTICATION (insecure): anyone who can reach {Address} can join the job, push gradients and read the model",
                 shard.Info.Index, address);
-        return new GpuPsServerHost(app, address);
+        return new GpuPsServerHost(app, address, advert.Port);
     }
 
     /// <summary>The TLS credentials an <c>https://</c> <paramref name="url"/> is served with; null for <c>http://</c>.</summary>

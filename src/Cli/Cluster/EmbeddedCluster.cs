@@ -75,7 +75,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         using var backend = Accelerators.Create(_settings.Accelerator, _log);
         await using var worker = new TrainingWorker(
             new WorkerOptions(ServerAddresses, id, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName),
-            backend, _log, address => GrpcShardClient.Connect(address, Auth),
+            backend, _log, address => NegotiatedShardClient.Connect(address, Auth, _settings.Transport),
             joined => Timeline.Wrap(new StragglerStepHook(StragglerInjector.Parse(joined.Job.StragglerModel, joined.Job.Workers, joined.Job.Seed), joined.WorkerId), joined.WorkerId));
         return await worker.RunAsync(ct).ConfigureAwait(false);
     }
@@ -90,7 +90,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         for (int restarts = 0; ; restarts++)
         {
             var worker = ChildProcess.Start(restarts == 0 ? $"worker {id}" : $"worker {id} (restart {restarts})",
-                ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.ToString()],
+                ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.ToString(),
+                 "--transport", _settings.Transport.ToString().ToLowerInvariant()],
                 Auth.Token!, _log);
             lock (_workerProcesses)
             {
@@ -167,7 +168,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             var backend = Accelerators.Create(AcceleratorChoice.Simd, _log);
             var shard = ParameterShard.Create(job, JobFactory.Optimizer(_settings), i, _settings.Servers, backend, _log);
             _owned.Add(new DisposeAll(shard, backend));
-            var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", Auth, _log, ct).ConfigureAwait(false);
+            var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", Auth, ServerLimits.Default, _log, ct).ConfigureAwait(false);
             _owned.Add(host);
             addresses.Add(host.Address.ToString().TrimEnd('/'));
         }

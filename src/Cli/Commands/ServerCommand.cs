@@ -30,6 +30,8 @@ public static class ServerCommand
         var checkpointEvery = sources.Option("checkpoint-every", 100, "closed steps between checkpoints (with --checkpoint-dir)");
         var keepServing = sources.Option("keep-serving", false, "after the job finishes, serve pulls until stopped instead of exiting");
         var lingerMs = sources.Option("linger-ms", 5000, "after the job finishes, keep answering this long (workers read the final model), then exit 0");
+        var dataPort = sources.Option("data-port", 0, "port of the framed TCP data plane on the --urls host (0: a free port; -1: none, tensors over gRPC only)");
+        var dataUrls = sources.Option<string?>("data-urls", null, "where the framed TCP data plane listens, tcp://HOST:PORT (instead of --data-port on the --urls host)");
         var metricsPort = sources.Option("metrics-port", 0, "serve Prometheus metrics over HTTP/1.1 at http://0.0.0.0:PORT/metrics (0: off)");
         var resume = sources.Option("resume", false, "start from the newest intact checkpoint of this job in --checkpoint-dir (step 0 if there is none)");
         var auth = new AuthOptions(sources);
@@ -45,6 +47,8 @@ public static class ServerCommand
         command.Options.Add(checkpointEvery);
         command.Options.Add(resume);
         command.Options.Add(metricsPort);
+        command.Options.Add(dataPort);
+        command.Options.Add(dataUrls);
         command.Options.Add(keepServing);
         command.Options.Add(lingerMs);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
@@ -71,7 +75,8 @@ public static class ServerCommand
             if (port > 0) log.Information("Shard {Shard} serves Prometheus metrics at http://0.0.0.0:{Port}/metrics", index, port);
             await using var stopCheckpoints = checkpointer;   // declared after the shard: the writer stops before the shard goes
             checkpointer?.Attach(shard);
-            await using var host = await GpuPsServerHost.StartAsync(shard, parse.GetValue(urls)!, jobAuth, serverLimits, log, ct);
+            var dataUrl = DataUrl(parse.GetValue(urls)!, parse.GetValue(dataPort), parse.GetValue(dataUrls));
+            await using var host = await GpuPsServerHost.StartAsync(shard, parse.GetValue(urls)!, dataUrl, jobAuth, serverLimits, log, ct);
             Console.WriteLine($"{ChildProcess.ListeningPrefix}{host.Address.ToString().TrimEnd('/')} (shard {shard.Info.Index} of {shard.Info.Count}, {shard.Info.Length} parameters)");
             log.Information("Shard {Shard} serving {Length} parameters for {Workers} workers, {Mode}, {Steps} steps",
                 shard.Info.Index, shard.Info.Length, spec.Workers, spec.Mode, spec.Steps);
@@ -102,5 +107,20 @@ public static class ServerCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The data plane's listen address: <c>--data-urls</c>, else the <c>--urls</c> host with <c>--data-port</c>; null for none.</summary>
+    private static string? DataUrl(string urls, int port, string? dataUrls)
+    {
+        if (dataUrls is not null)
+        {
+            if (!dataUrls.StartsWith("tcp://", StringComparison.Ordinal) || !Uri.TryCreate(dataUrls, UriKind.Absolute, out _))
+                throw new SettingsException($"--data-urls: '{dataUrls}' is not a tcp://HOST:PORT address");
+            return dataUrls;
+        }
+        if (port is < -1 or > 65535) throw new SettingsException($"--data-port {port} is not a port (0: a free one, -1: no data plane)");
+        if (port == -1) return null;
+        if (!Uri.TryCreate(urls, UriKind.Absolute, out var grpc)) throw new SettingsException($"--urls: '{urls}' is not an address");
+        return $"tcp://{grpc.Host}:{port}";
     }
 }

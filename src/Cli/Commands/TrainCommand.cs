@@ -3,6 +3,7 @@ using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
 using GpuPs.Core.Models;
 using GpuPs.Kernels;
+using GpuPs.Worker.Transport;
 using Serilog.Events;
 using Spectre.Console;
 
@@ -16,6 +17,7 @@ public static class TrainCommand
         var job = new JobOptions(sources);
         var accelerator = AcceleratorOption(sources);
         var processes = sources.Option("processes", false, "run every server and worker as its own OS process");
+        var transport = TransportOption(sources);
         var output = sources.Option("output", new TrainSettings().Output, "JSON result file; the model goes beside it as safetensors (train.json -> train.safetensors, train.meta.json)");
         var quiet = sources.Option("quiet", false, "print nothing but errors (the result and the model are still written)");
         var json = sources.Option("json", false, "print only a JSON summary on stdout (accuracy, loss, wall time, the files written), for scripts");
@@ -23,6 +25,7 @@ public static class TrainCommand
         job.AddTo(command);
         command.Options.Add(accelerator);
         command.Options.Add(processes);
+        command.Options.Add(transport);
         command.Options.Add(output);
         command.Options.Add(quiet);
         command.Options.Add(json);
@@ -32,6 +35,7 @@ public static class TrainCommand
             {
                 Accelerator = parse.GetValue(accelerator),
                 Processes = parse.GetValue(processes),
+                Transport = parse.GetValue(transport),
                 Output = parse.GetValue(output)!,
             };
             ResultFile.CheckWritable(settings.Output);
@@ -78,6 +82,10 @@ public static class TrainCommand
 
     public static Option<AcceleratorChoice> AcceleratorOption(SettingSources sources) =>
         sources.Option("accelerator", AcceleratorChoice.Auto, "compute device: auto (CUDA, then OpenCL, then SIMD CPU) | cuda | opencl | cpu (ILGPU CPU accelerator) | simd");
+
+    public static Option<TransportChoice> TransportOption(SettingSources sources) =>
+        sources.Option("transport", TransportChoice.Auto,
+            "data plane for tensors: auto (the server's framed TCP data plane when it offers one, else gRPC) | grpc | tcp (fail if the server offers none)");
 
     private static void WriteSummary(IAnsiConsole console, TrainResult r)
     {

@@ -18,9 +18,10 @@ public static class WorkerCommand
         var timeout = sources.Option("call-timeout-ms", 30_000, "deadline of each call to a server");
         var retries = sources.Option("max-retries", 8, "attempts of a call while a server is unreachable");
         var reportFile = sources.Option("report", "", "write what this worker did (steps, bytes, compute/pull/push seconds, every push's latency) as JSON to this file");
+        var transport = TrainCommand.TransportOption(sources);
         var auth = new AuthOptions(sources);
         var command = new Command("worker", "Run one worker: pull parameters, compute gradients on the accelerator, push them.");
-        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile }) command.Options.Add(o);
+        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile, transport }) command.Options.Add(o);
         auth.AddTo(command);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
@@ -34,7 +35,7 @@ public static class WorkerCommand
             using var backend = Accelerators.Create(parse.GetValue(accelerator), log);
             var options = new WorkerOptions(addresses, parse.GetValue(workerId), TimeSpan.FromMilliseconds(parse.GetValue(timeout)),
                 parse.GetValue(retries), Environment.MachineName);
-            await using var worker = new TrainingWorker(options, backend, log, a => GrpcShardClient.Connect(a, jobAuth));
+            await using var worker = new TrainingWorker(options, backend, log, a => NegotiatedShardClient.Connect(a, jobAuth, parse.GetValue(transport)));
             var report = await worker.RunAsync(ct);
             Console.WriteLine($"worker {report.WorkerId} finished: {report.Steps} steps on {report.Device}");
             if (parse.GetValue(reportFile) is { Length: > 0 } path) WorkerReportFile.Write(path, report);

@@ -31,6 +31,8 @@ public sealed record TrainSettings
     public double TestFraction { get; init; } = 0.2;
     public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
     public bool Processes { get; init; }
+    /// <summary>The data plane workers move tensors over: auto (framed TCP when the server offers it) | grpc | tcp.</summary>
+    public Worker.Transport.TransportChoice Transport { get; init; }
     public int HeartbeatTimeoutMs { get; init; } = 10_000;
     public int StepTimeoutMs { get; init; } = 30_000;
     /// <summary>How workers push gradients: f32 | bf16.</summary>

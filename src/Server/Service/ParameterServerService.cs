@@ -20,7 +20,7 @@ namespace GpuPs.Server;
 /// the <c>virtual</c>s. Handlers run concurrently on the thread pool; the shard is thread-safe.
 /// </remarks>
 [BindServiceMethod(typeof(ParameterServerService), nameof(BindService))]
-public class ParameterServerService(IParameterShard shard, RefusalLog refusals, ServerLimits limits, PushMemoryBudget budget)
+public class ParameterServerService(IParameterShard shard, RefusalLog refusals, ServerLimits limits, PushMemoryBudget budget, DataPlane.DataPlaneAdvert dataPlane)
 {
     /// <summary>
     /// How long a refused push's stream may pause before the refusal is answered without the rest (<see cref="DrainAsync"/>):
@@ -42,14 +42,15 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
     }
 
     /// <summary>
-    /// Admits a worker (<see cref="IParameterShard.Register"/>); a refusal ends the call with its status.
+    /// Admits a worker (<see cref="IParameterShard.Register"/>); a refusal ends the call with its status. The reply
+    /// advertises the framed TCP data plane, if the server runs one.
     /// </summary>
     public virtual Task<RegisterReply> Register(Received<RegisterRequest> request, ServerCallContext context)
     {
         var message = Accept(request, context);
         try
         {
-            return Task.FromResult(shard.Register(message));
+            return Task.FromResult(dataPlane.AddTo(shard.Register(message)));
         }
         catch (ShardException e)
         {

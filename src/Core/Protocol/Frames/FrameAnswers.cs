@@ -1,0 +1,95 @@
+using System.Text;
+using GpuPs.Core.Shards;
+
+namespace GpuPs.Protocol.Frames;
+
+/// <summary>
+/// The one mapping between domain requests and answers and data-plane frame headers, used by both ends: a push's
+/// <see cref="PushHeader"/>, its <see cref="PushOutcome"/>, and a failure's <see cref="ShardException"/> travel as the
+/// same values the gRPC plane carries (<see cref="WireStatus"/>), so a caller cannot tell the planes apart by their answers.
+/// </summary>
+public static class FrameAnswers
+{
+    /// <summary>Longest reason or error message a frame carries (UTF-8 bytes); longer ones are cut.</summary>
+    public const int MaxMessageBytes = 4096;
+
+    /// <summary>The Push frame header for <paramref name="push"/> with <paramref name="payloadBytes"/> of values.</summary>
+    public static FrameHeader PushFrame(in PushHeader push, int payloadBytes, TensorEncoding encoding)
+    {
+        var header = FrameHeader.Of(FrameKind.Push);
+        header.Step = push.Step;
+        header.Worker = push.WorkerId;
+        header.Shard = push.Shard;
+        header.Count = push.SampleCount;
+        header.Loss = push.LossSum;
+        header.Length = payloadBytes;
+        if (encoding == TensorEncoding.BFloat16) header.Flags |= FrameFlags.BFloat16;
+        if (push.CodeRow is { } row) (header.Part, header.Flags) = (row, header.Flags | FrameFlags.CodeRow);
+        else if (push.Partition is { } partition) (header.Part, header.Flags) = (partition, header.Flags | FrameFlags.Partition);
+        return header;
+    }
+
+    /// <summary>The push a Push frame header describes.</summary>
+    /// <exception cref="ShardException">InvalidRequest: both a code row and a partition are flagged.</exception>
+    public static PushHeader PushOf(in FrameHeader header)
+    {
+        if ((header.Flags & (FrameFlags.CodeRow | FrameFlags.Partition)) == (FrameFlags.CodeRow | FrameFlags.Partition))
+            throw ShardException.Invalid("push frame flags both a code row and a partition");
+        return new PushHeader(header.Worker, header.Step, header.Shard, header.Count, header.Loss,
+            header.Flags.HasFlag(FrameFlags.CodeRow) ? header.Part : null,
+            header.Flags.HasFlag(FrameFlags.Partition) ? header.Part : null);
+    }
+
+    /// <summary>The encoding of a Push frame's values.</summary>
+    public static TensorEncoding EncodingOf(in FrameHeader header) =>
+        header.Flags.HasFlag(FrameFlags.BFloat16) ? TensorEncoding.BFloat16 : TensorEncoding.Float32;
+
+    /// <summary>A PushReply header for <paramref name="outcome"/>; its payload is <see cref="MessageBytes"/> of the reason.</summary>
+    public static FrameHeader PushReplyFrame(in PushOutcome outcome, int shard)
+    {
+        var header = FrameHeader.Of(FrameKind.PushReply);
+        header.Step = outcome.Step;
+        header.Shard = shard;
+        header.Part = (int)outcome.Kind;
+        if (outcome.ClosedStep) header.Flags |= FrameFlags.ClosedStep;
+        if (outcome.JobFinished) header.Flags |= FrameFlags.Finished;
+        return header;
+    }
+
+    /// <summary>The outcome a PushReply frame carries, with its reason.</summary>
+    /// <exception cref="ShardException">InvalidRequest: the outcome kind is unknown.</exception>
+    public static PushOutcome OutcomeOf(in FrameHeader header, string reason)
+    {
+        var kind = (PushOutcomeKind)header.Part;
+        if (!Enum.IsDefined(kind)) throw ShardException.Invalid($"push reply names unknown outcome {header.Part}");
+        return new PushOutcome(kind, header.Step, header.Flags.HasFlag(FrameFlags.ClosedStep), header.Flags.HasFlag(FrameFlags.Finished), reason);
+    }
+
+    /// <summary>An Error header for <paramref name="kind"/>; its payload is <see cref="MessageBytes"/> of the message.</summary>
+    public static FrameHeader ErrorFrame(ShardErrorKind kind, int shard)
+    {
+        var header = FrameHeader.Of(FrameKind.Error);
+        header.Shard = shard;
+        header.Part = (int)kind;
+        return header;
+    }
+
+    /// <summary>
+    /// The failure an Error frame carries, as the client throws it: <paramref name="address"/> prefixes the message, as
+    /// <see cref="WireStatus.FromRpc"/> does; an unknown kind is reported as Unavailable (a newer server).
+    /// </summary>
+    public static ShardException ErrorOf(in FrameHeader header, string message, string address)
+    {
+        var kind = (ShardErrorKind)header.Part;
+        return Enum.IsDefined(kind)
+            ? new ShardException(kind, $"{address}: {message}")
+            : new ShardException(ShardErrorKind.Unavailable, $"{address}: error {header.Part}: {message}");
+    }
+
+    /// <summary><paramref name="text"/> as UTF-8, cut to <see cref="MaxMessageBytes"/>.</summary>
+    public static byte[] MessageBytes(string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        return bytes.Length <= MaxMessageBytes ? bytes : bytes[..MaxMessageBytes];
+    }
+}

@@ -1,0 +1,24 @@
+namespace GpuPs.Protocol.Frames;
+
+/// <summary>Bits of a <see cref="FrameHeader"/>'s <c>Flags</c>.</summary>
+[Flags]
+public enum FrameFlags : ushort
+{
+    /// <summary>No flag.</summary>
+    None = 0,
+
+    /// <summary>Push: the values are bfloat16 (2 bytes each), not float32.</summary>
+    BFloat16 = 1 << 0,
+
+    /// <summary>Push: <c>Part</c> is the coded mode's code row.</summary>
+    CodeRow = 1 << 1,
+
+    /// <summary>Push: <c>Part</c> is the multi-message mode's partition.</summary>
+    Partition = 1 << 2,
+
+    /// <summary>PushReply: the push closed its step.</summary>
+    ClosedStep = 1 << 3,
+
+    /// <summary>PushReply, PullReply: the job has run all its steps.</summary>
+    Finished = 1 << 4,
+}

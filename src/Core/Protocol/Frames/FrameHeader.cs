@@ -1,0 +1,138 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using GpuPs.Core.Shards;
+
+namespace GpuPs.Protocol.Frames;
+
+/// <summary>
+/// The fixed 56-byte header of every data-plane frame; the frame's payload (<see cref="Length"/> bytes) follows it.
+/// All fields little-endian:
+/// <code>
+///  0       4     5     6       8               16       20       24       28       32              40              48              56
+///  +-------+-----+-----+-------+---------------+--------+--------+--------+--------+---------------+---------------+---------------+
+///  | magic | ver | kind| flags | step          | worker | shard  | part   | length | count         | loss          | checksum      |
+///  | GPSF  | u8  | u8  | u16   | i64           | i32    | i32    | i32    | i32    | i64           | f64           | u64           |
+///  +-------+-----+-----+-------+---------------+--------+--------+--------+--------+---------------+---------------+---------------+
+/// </code>
+/// <c>part</c> is the code row or partition of a push (by <see cref="FrameFlags"/>), the outcome kind of a push reply, the
+/// error kind of an error, the wait limit in ms of a pull; <c>count</c> is the sample count of a push, the min step of a
+/// pull, the offset of a pull reply, the shard length of a welcome. <c>checksum</c> is XXH3-64 of bytes 0..47 and the
+/// payload, so a flipped bit anywhere in a frame is caught before anything is applied.
+/// </summary>
+/// <remarks>
+/// Why XXH3: at ~20 GB/s (System.IO.Hashing, vectorized) it costs a 4 MiB frame ~0.2 ms on each side, against ~1.1 ms to
+/// move it at 3,500 MB/s; a CRC-32 without carry-less multiply runs at a fraction of that.
+/// </remarks>
+[StructLayout(LayoutKind.Explicit, Size = Size)]
+public struct FrameHeader
+{
+    /// <summary>Bytes of a header.</summary>
+    public const int Size = 56;
+
+    /// <summary>Bytes the checksum covers before the payload: the header without its checksum.</summary>
+    public const int ChecksummedBytes = 48;
+
+    /// <summary>"GPSF" read as a little-endian u32: the first four bytes of every frame.</summary>
+    public const uint Magic = 0x46535047;
+
+    /// <summary>The protocol version this code speaks.</summary>
+    public const byte CurrentVersion = 1;
+
+    /// <summary>"GPSF".</summary>
+    [FieldOffset(0)] public uint MagicValue;
+    /// <summary>Protocol version (1).</summary>
+    [FieldOffset(4)] public byte Version;
+    /// <summary>What the frame is.</summary>
+    [FieldOffset(5)] public FrameKind Kind;
+    /// <summary>Encoding and answer bits.</summary>
+    [FieldOffset(6)] public FrameFlags Flags;
+    /// <summary>The step the frame belongs to.</summary>
+    [FieldOffset(8)] public long Step;
+    /// <summary>The worker id (-1: none, an observer).</summary>
+    [FieldOffset(16)] public int Worker;
+    /// <summary>The shard index.</summary>
+    [FieldOffset(20)] public int Shard;
+    /// <summary>Code row, partition, outcome kind, error kind or wait limit (see the type's remarks).</summary>
+    [FieldOffset(24)] public int Part;
+    /// <summary>Bytes of payload after the header.</summary>
+    [FieldOffset(28)] public int Length;
+    /// <summary>Sample count, min step, offset or shard length (see the type's remarks).</summary>
+    [FieldOffset(32)] public long Count;
+    /// <summary>A push's loss sum.</summary>
+    [FieldOffset(40)] public double Loss;
+    /// <summary>XXH3-64 of bytes 0..47 and the payload.</summary>
+    [FieldOffset(48)] public ulong Checksum;
+
+    static FrameHeader()
+    {
+        // The layout is read and written as memory; every platform .NET 10 ships for (x64, arm64) is little-endian.
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the GpuPs data plane needs a little-endian machine");
+    }
+
+    /// <summary>A header of <paramref name="kind"/> with the magic and version set and everything else zero.</summary>
+    public static FrameHeader Of(FrameKind kind) => new() { MagicValue = Magic, Version = CurrentVersion, Kind = kind };
+
+    /// <summary>Copies the header's bytes (as they are, checksum included) into <paramref name="destination"/> (at least <see cref="Size"/> bytes).</summary>
+    public readonly void WriteTo(Span<byte> destination) => MemoryMarshal.Write(destination, in this);
+
+    /// <summary>Reads a header from the first <see cref="Size"/> bytes of <paramref name="source"/>; nothing is checked.</summary>
+    public static FrameHeader Read(ReadOnlySpan<byte> source) => MemoryMarshal.Read<FrameHeader>(source);
+
+    /// <summary>
+    /// Checks what a header alone can say: magic, version, a known kind and a payload length from 0 to
+    /// <paramref name="maxPayload"/>. Throws <see cref="ShardException"/> (InvalidRequest) naming what is wrong.
+    /// </summary>
+    public readonly void Validate(int maxPayload)
+    {
+        if (MagicValue != Magic)
+            throw ShardException.Invalid($"not a GpuPs data-plane frame (magic 0x{MagicValue:X8}, expected 0x{Magic:X8} \"GPSF\")");
+        if (Version != CurrentVersion)
+            throw ShardException.Invalid($"frame version {Version} is not supported (this side speaks {CurrentVersion})");
+        if (!Enum.IsDefined(Kind))
+            throw ShardException.Invalid($"frame kind {(byte)Kind} is unknown");
+        if (Length < 0 || Length > maxPayload)
+            throw ShardException.Invalid($"{Kind} frame of {Length} payload bytes is refused: the limit for it is {maxPayload} bytes");
+    }
+
+    /// <summary>Starts the checksum of this header (bytes 0..47) in <paramref name="hash"/>, which is reset first.</summary>
+    public readonly void BeginChecksum(XxHash3 hash)
+    {
+        Span<byte> bytes = stackalloc byte[Size];
+        WriteTo(bytes);
+        hash.Reset();
+        hash.Append(bytes[..ChecksummedBytes]);
+    }
+
+    /// <summary>Sets <see cref="Checksum"/> from the header and <paramref name="payload"/>.</summary>
+    public void Seal(XxHash3 hash, ReadOnlySpan<byte> payload)
+    {
+        BeginChecksum(hash);
+        hash.Append(payload);
+        Checksum = hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>Sets <see cref="Checksum"/> from the header and a payload in segments.</summary>
+    public void Seal(XxHash3 hash, in ReadOnlySequence<byte> payload)
+    {
+        BeginChecksum(hash);
+        foreach (var segment in payload) hash.Append(segment.Span);
+        Checksum = hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>
+    /// Throws <see cref="ShardException"/> (InvalidRequest) unless <paramref name="hash"/>, begun with
+    /// <see cref="BeginChecksum"/> and given the whole payload, equals <see cref="Checksum"/>.
+    /// </summary>
+    public readonly void VerifyChecksum(XxHash3 hash)
+    {
+        var actual = hash.GetCurrentHashAsUInt64();
+        if (actual != Checksum)
+            throw ShardException.Invalid($"{Kind} frame for step {Step} fails its checksum (0x{actual:X16}, the frame says 0x{Checksum:X16}): corrupted in transit; nothing applied");
+    }
+
+    /// <summary>The header in words, for messages.</summary>
+    public override readonly string ToString() =>
+        $"{Kind} frame (step {Step}, worker {Worker}, shard {Shard}, part {Part}, {Length} bytes, flags {Flags})";
+}

@@ -1,0 +1,29 @@
+namespace GpuPs.Protocol.Frames;
+
+/// <summary>What a data-plane frame is (byte 5 of its <see cref="FrameHeader"/>).</summary>
+public enum FrameKind : byte
+{
+    /// <summary>Client → server, first frame of a connection: the job token (payload) and the shard it expects.</summary>
+    Hello = 1,
+
+    /// <summary>Server → client: the handshake passed; the shard's index, length (<c>Count</c>) and step.</summary>
+    Welcome = 2,
+
+    /// <summary>Client → server: one gradient for the whole shard (payload: float32 or bfloat16 values).</summary>
+    Push = 3,
+
+    /// <summary>Server → client: the <see cref="Core.Shards.PushOutcome"/> of a push (payload: the reason, UTF-8).</summary>
+    PushReply = 4,
+
+    /// <summary>Client → server: wait for step <c>Count</c> (at most <c>Part</c> ms), then send the parameters.</summary>
+    Pull = 5,
+
+    /// <summary>Server → client: the shard's parameters (payload: float32 values), its step and offset (<c>Count</c>).</summary>
+    PullReply = 6,
+
+    /// <summary>
+    /// Server → client: the request failed (<c>Part</c>: the <see cref="Core.Shards.ShardErrorKind"/>, payload: the message,
+    /// UTF-8). After an error about the frame itself (malformed, unauthenticated) the server closes the connection.
+    /// </summary>
+    Error = 7,
+}

@@ -1,0 +1,97 @@
+using GpuPs.Core.Security;
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+using GpuPs.Worker.Transport.Tcp;
+
+namespace GpuPs.Worker.Transport;
+
+/// <summary>
+/// Both planes to one shard with the data plane negotiated at registration: control (register, heartbeat, status) goes
+/// over gRPC; tensors go over the framed TCP data plane the server advertises in its <see cref="RegisterReply"/>
+/// (<c>data_port</c>), or over gRPC when the worker asked for it or the server offers none
+/// (<see cref="TransportChoice"/>). A re-registration (a restarted server) negotiates again. Thread-safe.
+/// </summary>
+/// <remarks>
+/// Usage: <c>new TrainingWorker(options, backend, log, a => NegotiatedShardClient.Connect(a, auth, TransportChoice.Auto));</c>
+/// Until registration, tensors go over gRPC.
+/// </remarks>
+public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyncDisposable
+{
+    private readonly GrpcShardClient _grpc;
+    private readonly TransportChoice _choice;
+    private readonly JobAuth _auth;
+    private readonly TimeSpan _timeout;
+    private TcpTensorChannel? _tcp;
+
+    /// <summary>A client of the shard at <paramref name="address"/> (<c>http://host:port</c>); it connects on the first call.</summary>
+    public NegotiatedShardClient(string address, JobAuth auth, TransportChoice choice, ShardClientOptions? options = null)
+    {
+        options ??= new ShardClientOptions();
+        _grpc = new GrpcShardClient(address, auth, options);
+        (_choice, _auth, _timeout) = (choice, auth, options.DefaultTimeout);
+    }
+
+    /// <summary>Both planes to <paramref name="address"/> over one negotiating client.</summary>
+    public static ShardConnection Connect(string address, JobAuth auth, TransportChoice choice, ShardClientOptions? options = null)
+    {
+        var client = new NegotiatedShardClient(address, auth, choice, options);
+        return new ShardConnection(address, client, client);
+    }
+
+    /// <summary>The shard's gRPC address.</summary>
+    public string Address => _grpc.Address;
+
+    /// <summary>The data plane tensors go over now: <c>tcp://host:port</c> or the gRPC address.</summary>
+    public string DataPlane => Volatile.Read(ref _tcp) is { } tcp ? $"tcp://{tcp.Host}:{tcp.Port}" : _grpc.Address;
+
+    /// <inheritdoc />
+    /// <exception cref="ShardException">InvalidRequest: <see cref="TransportChoice.Tcp"/> was asked for and the server offers no data plane.</exception>
+    public async Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var reply = await _grpc.RegisterAsync(request, cancellationToken, timeout).ConfigureAwait(false);
+        await NegotiateAsync(reply).ConfigureAwait(false);
+        return reply;
+    }
+
+    /// <inheritdoc />
+    public Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        _grpc.HeartbeatAsync(workerId, step, cancellationToken, timeout);
+
+    /// <inheritdoc />
+    public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) => _grpc.StatusAsync(cancellationToken, timeout);
+
+    /// <inheritdoc />
+    public Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        Tensors.PullAsync(workerId, minStep, destination, cancellationToken, timeout);
+
+    /// <inheritdoc />
+    public Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
+        TensorEncoding encoding = TensorEncoding.Float32) =>
+        Tensors.PushAsync(header, gradient, cancellationToken, timeout, encoding);
+
+    /// <summary>Closes both planes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _tcp, null) is { } tcp) await tcp.DisposeAsync().ConfigureAwait(false);
+        await _grpc.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private ITensorChannel Tensors => (ITensorChannel?)Volatile.Read(ref _tcp) ?? _grpc;
+
+    /// <summary>Chooses the data plane from the server's advert; a changed advert (a restarted server) replaces the channel.</summary>
+    private async ValueTask NegotiateAsync(RegisterReply reply)
+    {
+        if (_choice == TransportChoice.Grpc) return;
+        if (reply.DataPort <= 0)
+        {
+            if (_choice == TransportChoice.Tcp)
+                throw ShardException.Invalid($"{Address} offers no TCP data plane (--transport tcp needs a server started with a data port); use --transport auto or grpc");
+            if (Interlocked.Exchange(ref _tcp, null) is { } gone) await gone.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+        var host = reply.DataHost is { Length: > 0 } advertised ? advertised : new Uri(Address).Host;
+        if (Volatile.Read(ref _tcp) is { } current && current.Host == host && current.Port == reply.DataPort && current.Shard == reply.Shard.Index) return;
+        var replaced = Interlocked.Exchange(ref _tcp, new TcpTensorChannel(host, reply.DataPort, reply.Shard.Index, _auth, _timeout));
+        if (replaced is not null) await replaced.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,246 @@
+using System.Buffers;
+using System.IO.Hashing;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using GpuPs.Core.Security;
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+using GpuPs.Protocol.Frames;
+
+namespace GpuPs.Worker.Transport.Tcp;
+
+/// <summary>
+/// One authenticated data-plane connection to a shard, carrying one request at a time (the caller serializes): a push
+/// written from the gradient's own memory, a pull read straight into the destination's. Every call has a deadline; a call
+/// that fails on the way (deadline, cancellation, a lost or corrupted stream) leaves the connection
+/// <see cref="Broken"/>, and its owner discards it. Not thread-safe.
+/// </summary>
+internal sealed class FrameConnection : IDisposable
+{
+    // Below this many payload bytes a frame is copied behind its header and sent in one write (one syscall, one segment):
+    // the 1 KiB push latency is what matters there. Above it the payload goes from the tensor's memory in a second write.
+    private const int CoalesceBytes = 64 << 10;
+
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly string _address;
+    private readonly XxHash3 _hash = new();
+    private readonly byte[] _header = new byte[FrameHeader.Size];
+    private readonly FloatBytes _tensorBytes = new();
+    private readonly CancellationTokenSource _deadline = new();
+
+    private FrameConnection(Socket socket, string address)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _address = address;
+    }
+
+    /// <summary>A call on it failed on the way; the stream is in an unknown state.</summary>
+    public bool Broken { get; private set; }
+
+    /// <summary>Connects to <paramref name="host"/>:<paramref name="port"/> and shakes hands: the job token, the shard expected.</summary>
+    public static async Task<FrameConnection> OpenAsync(string host, int port, int shard, JobAuth auth, TimeSpan timeout, CancellationToken ct)
+    {
+        var address = $"tcp://{host}:{port}";
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(timeout);
+            await socket.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException)
+        {
+            socket.Dispose();
+            ct.ThrowIfCancellationRequested();
+            throw e is SocketException
+                ? new ShardException(ShardErrorKind.Unavailable, $"{address}: cannot connect to the data plane: {e.Message}", e)
+                : new ShardException(ShardErrorKind.Timeout, $"deadline passed: {address} did not accept a connection within {timeout.TotalMilliseconds:F0} ms", e);
+        }
+        var connection = new FrameConnection(socket, address);
+        try
+        {
+            await connection.CallAsync(async token =>
+            {
+                var hello = FrameHeader.Of(FrameKind.Hello);
+                hello.Shard = shard;
+                byte[] credentials = auth.Token is { } t ? Encoding.UTF8.GetBytes(t.HeaderValue) : [];
+                await connection.WriteFrameAsync(hello, credentials, token).ConfigureAwait(false);
+                var welcome = await connection.ReadReplyAsync(FrameKind.Welcome, token).ConfigureAwait(false);
+                if (welcome.Shard != shard)
+                    throw new ShardException(ShardErrorKind.InvalidRequest, $"{address} serves shard {welcome.Shard}, not shard {shard}");
+                await connection.ReadMessageAsync(welcome, token).ConfigureAwait(false);
+                return 0;
+            }, timeout, ct).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Pushes one gradient; a refusal of the mode's rule is the returned outcome.</summary>
+    public Task<PushOutcome> PushAsync(PushHeader push, ReadOnlyMemory<float> gradient, TensorEncoding encoding, TimeSpan timeout, CancellationToken ct) =>
+        CallAsync(async token =>
+        {
+            if (encoding == TensorEncoding.BFloat16)
+            {
+                var encoded = ArrayPool<byte>.Shared.Rent(gradient.Length * sizeof(ushort));
+                try
+                {
+                    var payload = encoded.AsMemory(0, gradient.Length * sizeof(ushort));
+                    BFloat16.Encode(gradient.Span, payload.Span);
+                    await WriteFrameAsync(FrameAnswers.PushFrame(push, payload.Length, encoding), payload, token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(encoded);
+                }
+            }
+            else
+            {
+                // The socket only reads the gradient; the byte view is writable in type alone.
+                var payload = _tensorBytes.View(MemoryMarshal.AsMemory(gradient));
+                await WriteFrameAsync(FrameAnswers.PushFrame(push, payload.Length, encoding), payload, token).ConfigureAwait(false);
+            }
+            var reply = await ReadReplyAsync(FrameKind.PushReply, token).ConfigureAwait(false);
+            return FrameAnswers.OutcomeOf(reply, await ReadMessageAsync(reply, token).ConfigureAwait(false));
+        }, timeout, ct);
+
+    /// <summary>
+    /// Waits (the server waits at most <paramref name="wait"/>) for step <paramref name="minStep"/>, then reads the shard's
+    /// parameters straight into <paramref name="destination"/>.
+    /// </summary>
+    public Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, TimeSpan wait, TimeSpan timeout, CancellationToken ct) =>
+        CallAsync(async token =>
+        {
+            var pull = FrameHeader.Of(FrameKind.Pull);
+            (pull.Worker, pull.Count, pull.Part) = (workerId, minStep, (int)Math.Clamp(wait.TotalMilliseconds, 1, int.MaxValue));
+            await WriteFrameAsync(pull, ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
+            var reply = await ReadReplyAsync(FrameKind.PullReply, token).ConfigureAwait(false);
+            var bytes = _tensorBytes.View(destination);
+            if (reply.Length != bytes.Length)
+            {
+                Broken = true;
+                throw ShardException.Invalid($"Shard {reply.Shard} at {_address} sent {reply.Length / sizeof(float)} parameters; the destination holds {destination.Length}.");
+            }
+            await _stream.ReadExactlyAsync(bytes, token).ConfigureAwait(false);
+            reply.BeginChecksum(_hash);
+            _hash.Append(bytes.Span);
+            Verify(reply);
+            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished));
+        }, timeout, ct);
+
+    /// <summary>
+    /// Runs one exchange under a deadline of <paramref name="timeout"/>, mapping its failures to the domain: the deadline
+    /// to <see cref="ShardErrorKind.Timeout"/>, a lost or corrupted stream to <see cref="ShardErrorKind.Unavailable"/>,
+    /// cancellation to <see cref="OperationCanceledException"/>; any of these breaks the connection.
+    /// </summary>
+    private async Task<T> CallAsync<T>(Func<CancellationToken, Task<T>> exchange, TimeSpan timeout, CancellationToken ct)
+    {
+        if (!_deadline.TryReset()) throw new InvalidOperationException("a broken data-plane connection was used again");
+        using var caller = ct.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _deadline);
+        _deadline.CancelAfter(timeout);
+        try
+        {
+            return await exchange(_deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+            Broken = true;
+            ct.ThrowIfCancellationRequested();
+            if (_deadline.IsCancellationRequested)
+                throw new ShardException(ShardErrorKind.Timeout, $"deadline passed: {_address} did not answer within {timeout.TotalMilliseconds:F0} ms", e);
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address}: data-plane connection lost: {e.Message}", e);
+        }
+        catch (ShardException e) when (e.Kind is not (ShardErrorKind.Timeout or ShardErrorKind.UnknownWorker))
+        {
+            // The server closes a connection after refusing a frame; a retry of anything transient goes on a fresh one.
+            Broken = true;
+            throw;
+        }
+    }
+
+    /// <summary>Writes a frame: header and payload in one write when small, else the header then the payload from its own memory.</summary>
+    private async ValueTask WriteFrameAsync(FrameHeader header, ReadOnlyMemory<byte> payload, CancellationToken ct)
+    {
+        header.Length = payload.Length;
+        header.Seal(_hash, payload.Span);
+        if (payload.Length <= CoalesceBytes)
+        {
+            var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + payload.Length);
+            try
+            {
+                header.WriteTo(frame);
+                payload.Span.CopyTo(frame.AsSpan(FrameHeader.Size));
+                await _stream.WriteAsync(frame.AsMemory(0, FrameHeader.Size + payload.Length), ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(frame);
+            }
+            return;
+        }
+        header.WriteTo(_header);
+        await _stream.WriteAsync(_header, ct).ConfigureAwait(false);
+        await _stream.WriteAsync(payload, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The reply's header: <paramref name="expected"/>, or an Error frame, which is thrown as the
+    /// <see cref="ShardException"/> it carries.
+    /// </summary>
+    private async ValueTask<FrameHeader> ReadReplyAsync(FrameKind expected, CancellationToken ct)
+    {
+        await _stream.ReadExactlyAsync(_header, ct).ConfigureAwait(false);
+        var header = FrameHeader.Read(_header);
+        try
+        {
+            header.Validate(expected == FrameKind.PullReply ? int.MaxValue : FrameAnswers.MaxMessageBytes);
+        }
+        catch (ShardException e)
+        {
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address} sent a malformed reply: {e.Message}");
+        }
+        if (header.Kind == FrameKind.Error) throw FrameAnswers.ErrorOf(header, await ReadMessageAsync(header, ct).ConfigureAwait(false), _address);
+        if (header.Kind != expected)
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address} answered with a {header.Kind} frame where a {expected} was due");
+        return header;
+    }
+
+    /// <summary>A small frame's payload as text (a reason, an error message), its checksum verified.</summary>
+    private async ValueTask<string> ReadMessageAsync(FrameHeader header, CancellationToken ct)
+    {
+        if (header.Length > FrameAnswers.MaxMessageBytes)
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address} sent a {header.Kind} frame of {header.Length} bytes");
+        var bytes = header.Length == 0 ? [] : new byte[header.Length];
+        await _stream.ReadExactlyAsync(bytes, ct).ConfigureAwait(false);
+        header.BeginChecksum(_hash);
+        _hash.Append(bytes);
+        Verify(header);
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    private void Verify(in FrameHeader header)
+    {
+        try
+        {
+            header.VerifyChecksum(_hash);
+        }
+        catch (ShardException e)
+        {
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address}: {e.Message}");
+        }
+    }
+
+    public void Dispose()
+    {
+        Broken = true;
+        _stream.Dispose();
+        _deadline.Dispose();
+    }
+}

@@ -1,0 +1,102 @@
+using System.Collections.Concurrent;
+using GpuPs.Core.Security;
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+
+namespace GpuPs.Worker.Transport.Tcp;
+
+/// <summary>
+/// The framed TCP data plane to one shard (<c>TensorConnectionHandler</c> on the server): length-prefixed binary frames
+/// with a checksum, authenticated with the job token once per connection. Pushes are written from the gradient's memory
+/// and pulls read into the destination's, with no copy in .NET. Same contract as every <see cref="ITensorChannel"/>:
+/// deadlines, cancellation, failures as <see cref="ShardException"/>, refusals as <see cref="PushOutcome"/>.
+/// </summary>
+/// <remarks>
+/// <para>Each connection carries one request at a time; concurrent calls (a worker's prefetching pull beside its push)
+/// take separate connections from a small pool, opened on demand and kept while they work. A call that fails on the way
+/// discards its connection; a retry (the caller's decision) opens a fresh one.</para>
+/// <para>A pull names its deadline to the server, which answers Timeout just before the client's own deadline (the
+/// client waits <see cref="PullGrace"/> longer), so a pull that waits for slow workers ends with an answer, not a
+/// broken connection.</para>
+/// Usage: <c>await using var tcp = new TcpTensorChannel("10.0.0.5", 5001, shard: 0, JobAuth.WithToken(token), TimeSpan.FromSeconds(30));</c>
+/// </remarks>
+public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
+{
+    /// <summary>How much longer than the server's wait a pull's client-side deadline is.</summary>
+    public static readonly TimeSpan PullGrace = TimeSpan.FromSeconds(2);
+
+    private readonly ConcurrentStack<FrameConnection> _idle = new();
+    private readonly JobAuth _auth;
+    private readonly TimeSpan _defaultTimeout;
+    private volatile bool _disposed;
+
+    /// <summary>A channel to shard <paramref name="shard"/>'s data plane at <paramref name="host"/>:<paramref name="port"/>; it connects on the first call.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="defaultTimeout"/> is not positive.</exception>
+    public TcpTensorChannel(string host, int port, int shard, JobAuth auth, TimeSpan defaultTimeout)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(defaultTimeout, TimeSpan.Zero);
+        (Host, Port, Shard, _auth, _defaultTimeout) = (host, port, shard, auth, defaultTimeout);
+    }
+
+    /// <summary>The data plane's host.</summary>
+    public string Host { get; }
+
+    /// <summary>The data plane's port.</summary>
+    public int Port { get; }
+
+    /// <summary>The shard the channel serves (checked in the handshake).</summary>
+    public int Shard { get; }
+
+    /// <inheritdoc />
+    public async Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var wait = timeout ?? _defaultTimeout;
+        var connection = await RentAsync(wait, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await connection.PullAsync(workerId, minStep, destination, wait, wait + PullGrace, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Return(connection);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks><paramref name="gradient"/> is sent from its own memory and must not change until the task completes.</remarks>
+    public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
+        TensorEncoding encoding = TensorEncoding.Float32)
+    {
+        var limit = timeout ?? _defaultTimeout;
+        var connection = await RentAsync(limit, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await connection.PushAsync(header, gradient, encoding, limit, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Return(connection);
+        }
+    }
+
+    /// <summary>Closes every idle connection; calls in flight close theirs when they end.</summary>
+    public ValueTask DisposeAsync()
+    {
+        _disposed = true;
+        while (_idle.TryPop(out var connection)) connection.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask<FrameConnection> RentAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_idle.TryPop(out var idle)) return idle;
+        return await FrameConnection.OpenAsync(Host, Port, Shard, _auth, timeout, ct).ConfigureAwait(false);
+    }
+
+    private void Return(FrameConnection connection)
+    {
+        if (connection.Broken || _disposed) connection.Dispose();
+        else _idle.Push(connection);
+    }
+}
