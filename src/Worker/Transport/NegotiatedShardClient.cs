@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
@@ -13,7 +14,8 @@ namespace GpuPs.Worker.Transport;
 /// </summary>
 /// <remarks>
 /// Usage: <c>new TrainingWorker(options, backend, log, a => NegotiatedShardClient.Connect(a, auth, TransportChoice.Auto));</c>
-/// Until registration, tensors go over gRPC.
+/// Until registration, tensors go over gRPC; so they do when the data plane's port stops accepting connections, until the
+/// next registration.
 /// </remarks>
 public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyncDisposable
 {
@@ -62,12 +64,12 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
 
     /// <inheritdoc />
     public Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
-        Tensors.PullAsync(workerId, minStep, destination, cancellationToken, timeout);
+        WithFallbackAsync(channel => channel.PullAsync(workerId, minStep, destination, cancellationToken, timeout));
 
     /// <inheritdoc />
     public Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
         TensorEncoding encoding = TensorEncoding.Float32) =>
-        Tensors.PushAsync(header, gradient, cancellationToken, timeout, encoding);
+        WithFallbackAsync(channel => channel.PushAsync(header, gradient, cancellationToken, timeout, encoding));
 
     /// <summary>Closes both planes.</summary>
     public async ValueTask DisposeAsync()
@@ -76,7 +78,28 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
         await _grpc.DisposeAsync().ConfigureAwait(false);
     }
 
-    private ITensorChannel Tensors => (ITensorChannel?)Volatile.Read(ref _tcp) ?? _grpc;
+    /// <summary>
+    /// One call on the negotiated plane. When the data plane's port accepts no connection (the server restarted on
+    /// another port, or it lost its data plane), the call goes over gRPC instead, and so do later ones until the next
+    /// registration negotiates again: over gRPC a restarted server answers UnknownWorker, which makes the worker rejoin.
+    /// </summary>
+    private async Task<T> WithFallbackAsync<T>(Func<ITensorChannel, Task<T>> call)
+    {
+        var tcp = Volatile.Read(ref _tcp);
+        if (tcp is null) return await call(_grpc).ConfigureAwait(false);
+        try
+        {
+            return await call(tcp).ConfigureAwait(false);
+        }
+        catch (ShardException e) when (e.InnerException is SocketException
+                                       {
+                                           SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable
+                                       })
+        {
+            if (Interlocked.CompareExchange(ref _tcp, null, tcp) == tcp) await tcp.DisposeAsync().ConfigureAwait(false);
+            return await call(_grpc).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Chooses the data plane from the server's advert; a changed advert (a restarted server) replaces the channel.</summary>
     private async ValueTask NegotiateAsync(RegisterReply reply)
