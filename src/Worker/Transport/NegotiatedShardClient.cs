@@ -56,8 +56,8 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
     }
 
     /// <inheritdoc />
-    public Task<HeartbeatReply> HeartbeatAsync(int workerId, long step, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
-        _grpc.HeartbeatAsync(workerId, step, cancellationToken, timeout);
+    public Task<HeartbeatReply> HeartbeatAsync(HeartbeatRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        _grpc.HeartbeatAsync(request, cancellationToken, timeout);
 
     /// <inheritdoc />
     public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) => _grpc.StatusAsync(cancellationToken, timeout);
