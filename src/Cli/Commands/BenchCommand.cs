@@ -23,6 +23,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Aggregation(sources, global));
         bench.Subcommands.Add(Load(sources, global));
         bench.Subcommands.Add(NetworkBenchCommand.Create(sources, global));
+        bench.Subcommands.Add(Hetero(sources, global));
         return bench;
     }
 
@@ -69,6 +70,30 @@ public static class BenchCommand
                 line => Console.Error.WriteLine(line), ct);
             BenchOutput.Write(AnsiConsole.Console, "load: concurrent workers against one server", results, r => r.Measure, r => r.Value,
                 "value (see unit)", parse.GetValue(csv), parse.GetValue(plot));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Hetero(SettingSources sources, GlobalOptions global)
+    {
+        var command = new Command("hetero", "Mixed worker speeds from real slowdowns: uniform vs proportional BSP vs the heterogeneity-aware code, with and without an s = 1 straggler, and a worker dropping to 1/4 speed mid-run; step time against the ideal bound (total work / total throughput).");
+        var (csv, plot) = OutputOptions(command, "hetero");
+        var factors = sources.Option("factors", "4+2+1", "per worker, how many times it computes each gradient (speeds 1/factor)");
+        var steps = sources.Option("steps", 40, "steps per run (after the drop, for the drop runs)");
+        var warmup = sources.Option("warmup", 10, "steps left out of the means");
+        var delay = sources.Option("straggler-delay", 0.3, "seconds the s = 1 straggler is late every step");
+        var dropAt = sources.Option("drop-at", 20, "step at which worker 0 slows down in the drop runs");
+        foreach (var o in new Option[] { factors, steps, warmup, delay, dropAt }) command.Options.Add(o);
+        command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
+        {
+            using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
+            var list = parse.GetValue(factors)!.Split('+').Select(f => int.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v >= 1 ? v
+                : throw new SettingsException($"--factors: '{f}' is not a whole number >= 1; give one per worker, e.g. 4+2+1")).ToArray();
+            var options = new HeteroBenchmarkOptions(list, parse.GetValue(steps), parse.GetValue(warmup), parse.GetValue(delay), parse.GetValue(dropAt));
+            var rows = await HeteroBenchmark.RunAsync(options, line => Console.Error.WriteLine(line), log, ct);
+            BenchOutput.Write(AnsiConsole.Console, $"hetero: {list.Length} workers, factors {parse.GetValue(factors)}", rows, r => r.Scenario, r => r.MeanMs,
+                "mean step time, ms", parse.GetValue(csv), parse.GetValue(plot));
             return 0;
         }));
         return command;

@@ -78,6 +78,9 @@ public sealed class StragglerInjector
                                          + $"mean {StragglerSpec.Number(e.Shift + 1 / e.Rate)} s",
             BimodalDelay b => $"every worker every step waits {StragglerSpec.Number(b.Delay)} s with probability {StragglerSpec.Number(b.P)}",
             ThrottledWorkers t => $"workers {SlowList()} compute every gradient {t.Factor} times (real CPU slowdown)",
+            MixedSpeeds m => $"worker i computes every gradient {string.Join(":", m.Factors)} times (real CPU slowdown, speeds 1/factor)"
+                             + (m.At > 0 ? $", from step {m.At} {string.Join(":", m.Then)} times" : "")
+                             + (m.Late >= 0 ? $"; worker {m.Late} is {StragglerSpec.Number(m.Delay)} s late every step" : ""),
             _ => "no injected stragglers",
         };
         var unit = Unit == TimeSpan.Zero ? "" : $"; plus {StragglerSpec.Number(Unit.TotalSeconds)} s simulated compute per partition";
@@ -91,16 +94,27 @@ public sealed class StragglerInjector
         return Array.BinarySearch(_slowWorkers, worker) >= 0;
     }
 
-    /// <summary>How many times <paramref name="worker"/> must run each partition's gradient kernel: the throttle factor
-    /// for throttled workers, else 1. Only the last run's result is used; the repeats are the slowdown.</summary>
-    public int ComputeRepeats(int worker) =>
-        Model is ThrottledWorkers t && IsSlowWorker(worker) ? t.Factor : 1;
+    /// <summary>How many times <paramref name="worker"/> must run each partition's gradient kernel at
+    /// <paramref name="step"/>: the throttle factor for throttled workers, its slowdown factor, else 1. Only the last
+    /// run's result is used; the repeats are the slowdown.</summary>
+    public int ComputeRepeatsAt(int worker, long step) => Model switch
+    {
+        ThrottledWorkers t when IsSlowWorker(worker) => t.Factor,
+        MixedSpeeds m => FactorOf(m.At > 0 && step >= m.At ? m.Then : m.Factors, worker),
+        _ => 1,
+    };
+
+    /// <summary><see cref="ComputeRepeatsAt"/> the first step (the same at every step for every model but a changing slowdown).</summary>
+    public int ComputeRepeats(int worker) => ComputeRepeatsAt(worker, 0);
+
+    private static int FactorOf(int[] factors, int worker) => worker < factors.Length ? factors[worker] : 1;
 
     /// <summary>
     /// The delay injected into <paramref name="worker"/>'s step <paramref name="step"/>, to be spread over its
     /// <paramref name="load"/> partitions by <see cref="AfterPartitionAsync"/>. Shifted exponential and bimodal draw it
     /// from (seed, worker, step); persistent gives a slow worker (factor − 1) × load × (unit + reference) + delay, so
-    /// that its step takes factor × as long as usual, or exactly delay seconds longer; none and throttle give zero.
+    /// that its step takes factor × as long as usual, or exactly delay seconds longer; slowdown gives its late worker its
+    /// delay; none and throttle give zero.
     /// </summary>
     /// <param name="worker">The worker id, 0 … workers − 1.</param>
     /// <param name="step">The worker's step.</param>
@@ -122,6 +136,7 @@ public sealed class StragglerInjector
                 e.Shift - Math.Log(1 - SeededDraw.Uniform(_seed, SeededDraw.Purpose.StepDelay, worker, step)) / e.Rate,
             BimodalDelay b =>
                 SeededDraw.Uniform(_seed, SeededDraw.Purpose.StepDelay, worker, step) < b.P ? b.Delay : 0,
+            MixedSpeeds m when m.Late == worker => m.Delay,
             _ => 0,
         };
         return TimeSpan.FromSeconds(seconds);

@@ -30,3 +30,12 @@ public sealed record BimodalDelay(double P, double Delay) : StragglerModel;
 /// i.e. they get a throttled share of the real machine.
 /// </summary>
 public sealed record ThrottledWorkers(SlowWorkers Workers, int Factor) : StragglerModel;
+
+/// <summary>
+/// <c>slowdown</c>: a cluster of mixed speeds from real work. Worker i computes every gradient
+/// <paramref name="Factors"/>[i] times (1 beyond the list), so it runs at 1 / factor of its device's speed; from step
+/// <paramref name="At"/> on (when &gt; 0) it uses <paramref name="Then"/>[i] instead, as when a co-tenant arrives.
+/// Worker <paramref name="Late"/> (−1: none) is moreover exactly <paramref name="Delay"/> seconds late every step: a
+/// straggler on top of the heterogeneity.
+/// </summary>
+public sealed record MixedSpeeds(int[] Factors, long At, int[] Then, int Late, double Delay) : StragglerModel;

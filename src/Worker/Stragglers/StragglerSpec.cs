@@ -15,7 +15,7 @@ namespace GpuPs.Worker.Stragglers;
 /// </summary>
 internal static class StragglerSpec
 {
-    private enum Domain { NonNegative, Positive, Probability, WorkerCount, WorkerIds, Factor, WholeFactor }
+    private enum Domain { NonNegative, Positive, Probability, WorkerCount, WorkerIds, Factor, WholeFactor, Factors, Step, OptionalWorker }
 
     /// <param name="Name">The key as written in a spec, lower case.</param>
     /// <param name="Default">The value when the key's slot is left out.</param>
@@ -49,6 +49,9 @@ internal static class StragglerSpec
             v => new BimodalDelay(v[0].Number, v[1].Number)),
         new("throttle", [Which, new(new Key("factor", 4, Domain.WholeFactor))],
             v => new ThrottledWorkers(Workers(v[0]), (int)v[1].Number)),
+        new("slowdown", [new(new Key("factors", 1, Domain.Factors, "F+F+…")), new(new Key("at", 0, Domain.Step)), new(new Key("then", 1, Domain.Factors, "F+F+…")),
+                new(new Key("late", -1, Domain.OptionalWorker)), new(new Key("delay", 0, Domain.NonNegative))],
+            v => new MixedSpeeds(v[0].Ids ?? [1], (long)v[1].Number, v[2].Ids ?? [1], (int)v[3].Number, v[4].Number)),
     ];
 
     private static readonly string AcceptedForms =
@@ -107,6 +110,8 @@ internal static class StragglerSpec
     {
         if (key.Domain == Domain.WorkerIds)
             return new Value(key, 0, WorkerIds(spec, key, text, workers));
+        if (key.Domain == Domain.Factors)
+            return new Value(key, 0, Factors(spec, key, text, workers));
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
             throw Bad(spec, $"{key.Name}=\"{text}\" is not a finite number");
         var problem = key.Domain switch
@@ -118,6 +123,8 @@ internal static class StragglerSpec
             Domain.WorkerCount when v > workers => $"exceeds the {workers} workers",
             Domain.Factor when v < 1 => "must be >= 1 (a straggler is never faster)",
             Domain.WholeFactor when v < 1 || v != Math.Floor(v) || v > int.MaxValue => "must be a whole number >= 1 (it is a repeat count)",
+            Domain.Step when v < 0 || v != Math.Floor(v) => "must be a whole step number >= 0 (0: never)",
+            Domain.OptionalWorker when v < -1 || v >= workers || v != Math.Floor(v) => $"must be a worker id 0 … {workers - 1} or -1 (none)",
             _ => null,
         };
         return problem is null ? new Value(key, v, null) : throw Bad(spec, $"{key.Name}={text} {problem}");
@@ -138,6 +145,17 @@ internal static class StragglerSpec
             ids.Add(id);
         }
         return ids.Order().ToArray();
+    }
+
+    /// <summary><c>F+F+…</c>: one whole repeat count ≥ 1 per worker, in id order, at most one per worker.</summary>
+    private static int[] Factors(string spec, Key key, string text, int workers)
+    {
+        var factors = text.Split('+', StringSplitOptions.TrimEntries)
+            .Select(part => int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var f) && f >= 1 ? f
+                : throw Bad(spec, $"{key.Name}=\"{text}\": \"{part}\" is not a whole repeat count >= 1 (one per worker, joined by +, e.g. {key.Name}=4+2+1)"))
+            .ToArray();
+        return factors.Length <= workers ? factors
+            : throw Bad(spec, $"{key.Name}={text}: {factors.Length} factors for {workers} workers");
     }
 
     /// <summary>The normalised spec: lower-case, one key per slot in table order, ids ascending, unit only when not zero.</summary>

@@ -17,7 +17,7 @@ public sealed class StragglerStepHook(StragglerInjector injector, int workerId, 
     public StragglerInjector Injector { get; } = injector;
 
     /// <inheritdoc />
-    public int ComputeRuns => Injector.ComputeRepeats(workerId);
+    public int ComputeRuns => Injector.ComputeRepeatsAt(workerId, _step);
 
     /// <inheritdoc />
     public void BeginStep(long step, int load)

@@ -89,7 +89,8 @@ public class StragglerInjectorTests
         Assert.Contains(problem, e.Message);
         Assert.Contains($"\"{spec}\"", e.Message);
         Assert.Contains("Accepted: none | persistent:[count=2|workers=I+J],[factor=10|delay=SECONDS] | shifted-exponential:shift=0.05,rate=20 | "
-                        + "bimodal:p=0.1,delay=0.5 | throttle:[count=2|workers=I+J],factor=4 (each also takes unit=SECONDS", e.Message);
+                        + "bimodal:p=0.1,delay=0.5 | throttle:[count=2|workers=I+J],factor=4 | slowdown:factors=F+F+…,at=0,then=F+F+…,late=-1,delay=0 "
+                        + "(each also takes unit=SECONDS", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
 
