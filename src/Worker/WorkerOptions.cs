@@ -7,9 +7,12 @@ namespace GpuPs.Worker;
 /// <param name="CallTimeout">Deadline of each call; a pull waiting for stragglers is simply repeated.</param>
 /// <param name="MaxRetries">Consecutive failed attempts of one call (server unreachable) before the worker gives up.</param>
 /// <param name="Host">Node the worker runs on: informational at registration, and part of its client token.</param>
+/// <param name="PushLogSteps">Steps of pushes kept to bring a shard restarted alone up to the others
+/// (<see cref="Client.ShardedClientOptions.PushLogSteps"/>); 0: none.</param>
 public sealed record WorkerOptions(
     IReadOnlyList<string> Servers,
     int RequestedWorkerId = -1,
     TimeSpan? CallTimeout = null,
     int MaxRetries = 8,
-    string Host = "");
+    string Host = "",
+    int PushLogSteps = 0);

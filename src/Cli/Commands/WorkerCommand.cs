@@ -19,9 +19,11 @@ public static class WorkerCommand
         var retries = sources.Option("max-retries", 8, "attempts of a call while a server is unreachable");
         var reportFile = sources.Option("report", "", "write what this worker did (steps, bytes, compute/pull/push seconds, every push's latency) as JSON to this file");
         var transport = TrainCommand.TransportOption(sources);
+        var pushLog = sources.Option("push-log-steps", 0,
+            "keep this many steps of pushes to bring a server restarted alone (--resume) up to the others' step; set it above the servers' --checkpoint-every, e.g. twice it");
         var auth = new AuthOptions(sources);
         var command = new Command("worker", "Run one worker: pull parameters, compute gradients on the accelerator, push them.");
-        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile, transport }) command.Options.Add(o);
+        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile, transport, pushLog }) command.Options.Add(o);
         auth.AddTo(command);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
@@ -34,7 +36,7 @@ public static class WorkerCommand
             if (jobAuth.IsInsecure) log.Warning("Worker sends NO JOB TOKEN (insecure): its servers must run with --insecure too");
             using var backend = Accelerators.Create(parse.GetValue(accelerator), log);
             var options = new WorkerOptions(addresses, parse.GetValue(workerId), TimeSpan.FromMilliseconds(parse.GetValue(timeout)),
-                parse.GetValue(retries), Environment.MachineName);
+                parse.GetValue(retries), Environment.MachineName, parse.GetValue(pushLog));
             await using var worker = new TrainingWorker(options, backend, log, a => NegotiatedShardClient.Connect(a, jobAuth, parse.GetValue(transport)));
             var report = await worker.RunAsync(ct);
             Console.WriteLine($"worker {report.WorkerId} finished: {report.Steps} steps on {report.Device}");

@@ -12,4 +12,11 @@ public sealed record ShardedClientOptions(TimeSpan? CallTimeout = null, int MaxR
     /// to evict its silent predecessor, which takes the job's heartbeat timeout (10 s by default).
     /// </summary>
     public TimeSpan SlotWait { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Steps of this worker's pushes kept in a <see cref="PushLog"/> (0: none), so that a shard restarted alone from a
+    /// checkpoint this many steps old is brought up to the others' step by pushing them again. Set it above the servers'
+    /// <c>--checkpoint-every</c> (twice it: the checkpoint writer may lag); each step costs a copy of the gradient in memory.
+    /// </summary>
+    public int PushLogSteps { get; init; }
 }

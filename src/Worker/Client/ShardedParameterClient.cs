@@ -40,6 +40,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     private readonly ShardConnection[] _shards;
     private readonly ShardedClientOptions _options;
     private readonly RetryPolicy _retry;
+    private readonly PushLog _pushLog;
     private readonly long[] _lastAnsweredMs;   // per shard: when it last answered anything
     private readonly CancellationTokenSource[] _lost;   // per shard: cancelled when it stays silent past the heartbeat timeout
     private ShardInfo[] _layout = [];
@@ -56,6 +57,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         if (shards.Count == 0) throw new ArgumentException("a worker needs at least one server address", nameof(shards));
         _shards = [.. shards];
         _options = options ?? new ShardedClientOptions();
+        _pushLog = new PushLog(_options.PushLogSteps);
         _log = log;
         _retry = new RetryPolicy(_options.MaxRetries, log);
         _lastAnsweredMs = _shards.Select(_ => Environment.TickCount64).ToArray();
@@ -109,7 +111,8 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     /// Pulls every shard's slice of the parameters into <paramref name="parameters"/> once it has reached
     /// <paramref name="minStep"/>. With <paramref name="sameStep"/>, shards that answered with different steps (they close
     /// steps independently, so a late worker may read shard 0 at t+1 and shard 1 at t+2) are pulled again at the newest,
-    /// until every slice is of one step.
+    /// until every slice is of one step. A shard behind the others (restarted from an older checkpoint) is first sent this
+    /// worker's logged pushes of the steps it lacks (<see cref="ShardedClientOptions.PushLogSteps"/>), if the log reaches back.
     /// </summary>
     public async Task<PulledParameters> PullAsync(long minStep, Memory<float> parameters, CancellationToken cancellationToken, bool sameStep = false)
     {
@@ -118,6 +121,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         while (sameStep && !pulled.Any(p => p.Finished) && pulled.Any(p => p.Step != pulled[0].Step))
         {
             long newest = pulled.Max(p => p.Step);
+            await CatchUpAsync(pulled, newest, parameters, cancellationToken).ConfigureAwait(false);
             pulled = await FanOutAsync((i, ct) => PullShardAsync(i, newest, parameters, ct), cancellationToken).ConfigureAwait(false);
         }
         return new PulledParameters(pulled.Min(p => p.Step), pulled.Any(p => p.Finished));
@@ -131,6 +135,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         TensorEncoding encoding = TensorEncoding.Float32)
     {
         CheckRegistered(gradient.Length);
+        _pushLog.Record(header, gradient.Span, encoding);
         return await FanOutAsync((i, ct) =>
         {
             var info = _layout[i];
@@ -200,6 +205,40 @@ public sealed class ShardedParameterClient : IAsyncDisposable
     }
 
     /// <summary>The job the first shard named, or why it is impossible.</summary>
+    /// <summary>
+    /// Pushes again, in order, this worker's logged pushes of the steps each shard in <paramref name="pulled"/> lacks to
+    /// reach <paramref name="newest"/>, each step's once the shard has opened that step (a pull into
+    /// <paramref name="parameters"/>, which the caller pulls again); a shard the log does not reach back for is left to
+    /// wait, as before (logged). The answers need no checking: a push the shard already has is a duplicate, applied once.
+    /// </summary>
+    private async Task CatchUpAsync(PullResult[] pulled, long newest, Memory<float> parameters, CancellationToken cancellationToken)
+    {
+        for (int i = 0; i < pulled.Length; i++)
+        {
+            if (pulled[i].Step >= newest || _pushLog.Steps == 0) continue;
+            var entries = _pushLog.Between(pulled[i].Step, newest);
+            if (entries is null)
+            {
+                _log.Warning("Shard {Shard} is at step {Step}, the others at {Newest}, and this worker's push log ({Steps} steps) does not reach back: waiting for it",
+                    i, pulled[i].Step, newest, _pushLog.Steps);
+                continue;
+            }
+            var info = _layout[i];
+            long opened = pulled[i].Step;
+            foreach (var entry in entries)
+            {
+                // BSP refuses a push for a step the shard has not opened yet: wait for the other workers' pushes of the last.
+                if (entry.Header.Step > opened) opened = (await PullShardAsync(i, entry.Header.Step, parameters, cancellationToken).ConfigureAwait(false)).Step;
+                var slice = entry.Gradient.AsMemory((int)info.Offset, (int)info.Length);
+                var header = entry.Header with { Shard = info.Index };
+                await CallAsync(i, $"replayed push of step {header.Step} to shard {i} at {_shards[i].Address}",
+                    token => _shards[i].Tensors.PushAsync(header, slice, token, _options.CallTimeout, entry.Encoding), cancellationToken).ConfigureAwait(false);
+            }
+            _log.Information("Shard {Shard} was at step {Step}, the others at {Newest}: pushed it this worker's {Count} logged pushes of those steps again",
+                i, pulled[i].Step, newest, entries.Count);
+        }
+    }
+
     private TrainingJob ValidJob(RegisterReply reply)
     {
         try { return JobSpecWire.FromWire(reply.Job); }

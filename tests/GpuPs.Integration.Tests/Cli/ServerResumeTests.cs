@@ -66,7 +66,66 @@ public class ServerResumeTests
         finally { Directory.Delete(directory, recursive: true); }
     }
 
-    private static long NewestCheckpoint(string directory) => Directory.EnumerateFiles(directory, "shard-0-step-*.safetensors")
-        .Select(f => long.Parse(Path.GetFileNameWithoutExtension(f)["shard-0-step-".Length..], System.Globalization.CultureInfo.InvariantCulture))
+    private static long NewestCheckpoint(string directory, int shard = 0) => Directory.EnumerateFiles(directory, $"shard-{shard}-step-*.safetensors")
+        .Select(f => long.Parse(Path.GetFileNameWithoutExtension(f)[$"shard-{shard}-step-".Length..], System.Globalization.CultureInfo.InvariantCulture))
         .DefaultIfEmpty(-1).Max();
+
+    /// <summary>
+    /// One of two shards is killed mid-run and restarted alone with <c>--resume</c> while the other shard and both workers
+    /// keep running. It resumes from a checkpoint up to 5 steps older than the other shard's step; the workers rejoin it
+    /// and push it their logged pushes of the steps it lost (<c>--push-log-steps</c>), so it catches up, and the final
+    /// model of both shards is the model of a run that was never interrupted.
+    /// </summary>
+    [Fact]
+    public async Task One_of_two_shards_killed_and_resumed_alone_catches_up_and_the_model_is_the_uninterrupted_one()
+    {
+        // Two shards, two workers; a sixth feature so that each shard holds 6 parameters.
+        var settings = Settings with { Dataset = "synthetic:rows=200,features=5,classes=2", Workers = 2, Servers = 2 };
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var token = JobToken.Generate();
+        string directory = Directory.CreateTempSubdirectory("gpups-lone-resume-").FullName;
+        string[] outputs = [Path.Combine(directory, "shard0.json"), Path.Combine(directory, "shard1.json")];
+        string[] urls = [$"http://127.0.0.1:{Ports.Free()}", $"http://127.0.0.1:{Ports.Free()}"];
+        string[] Server(int i) => ["server", "--urls", urls[i], "--shard-index", i.ToString(), "--checkpoint-dir", directory, "--checkpoint-every", "5",
+            "--output", outputs[i], .. JobOptions.ToArguments(settings)];
+        try
+        {
+            await using var shard0 = ChildProcess.Start("server 0", Server(0), token, Log.Logger);
+            var first = ChildProcess.Start("server 1", Server(1), token, Log.Logger);
+            await shard0.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await first.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            string servers = string.Join(',', urls);
+            // The log reaches back further than --checkpoint-every: the checkpoint writer may lag the shard's step.
+            string[] worker = ["worker", "--server", servers, "--accelerator", "simd", "--push-log-steps", "20"];
+            await using var worker0 = ChildProcess.Start("worker 0", worker, token, Log.Logger);
+            await using var worker1 = ChildProcess.Start("worker 1", worker, token, Log.Logger);
+            await using (var observer = new GrpcShardClient(urls[1], JobAuth.WithToken(token)))
+                while ((await observer.StatusAsync(guard.Token)).Step < 32 || NewestCheckpoint(directory, shard: 1) < 30) await Task.Delay(10, guard.Token);
+            await first.DisposeAsync();   // SIGKILL: shard 1 loses the steps since its last checkpoint; shard 0 keeps its own
+
+            await using var second = ChildProcess.Start("server 1", [.. Server(1), "--resume"], token, Log.Logger);
+            await second.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            long resumedAt, othersAt;
+            await using (var observer = new GrpcShardClient(urls[1], JobAuth.WithToken(token)))
+                resumedAt = (await observer.StatusAsync(guard.Token)).Step;
+            await using (var observer = new GrpcShardClient(urls[0], JobAuth.WithToken(token)))
+                othersAt = (await observer.StatusAsync(guard.Token)).Step;
+            Assert.True(resumedAt >= 30, $"the restarted shard is at step {resumedAt}");
+
+            await worker0.WaitForSuccessAsync(guard.Token);
+            await worker1.WaitForSuccessAsync(guard.Token);
+            var parameters = new List<float>();
+            foreach (var output in outputs)
+            {
+                while (!File.Exists(output) || new FileInfo(output).Length == 0) await Task.Delay(20, guard.Token);
+                using var result = JsonDocument.Parse(await File.ReadAllTextAsync(output, guard.Token));
+                Assert.Equal(settings.Steps, result.RootElement.GetProperty("step").GetInt64());
+                parameters.AddRange(result.RootElement.GetProperty("parameters").EnumerateArray().Select(p => p.GetSingle()));
+            }
+            var uninterrupted = await TrainingRun.RunAsync(settings, NullTrainingProgress.Instance, Log.Logger, guard.Token);
+            FullBatchDescent.AssertClose(uninterrupted.Parameters.Select(p => (double)p).ToArray(), [.. parameters], 1e-6);
+            Log.Information("Shard 1 resumed at step {Resumed} while shard 0 was at {Others}", resumedAt, othersAt);
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
 }
