@@ -1,136 +1,109 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Numerics.Tensors;
 using GpuPs.Core.Security;
-using GpuPs.Core.Tensors;
 using GpuPs.Protocol;
-using GpuPs.Server;
 using GpuPs.Worker.Transport;
-using Serilog.Core;
+using GpuPs.Worker.Transport.Tcp;
 
 namespace GpuPs.Benchmarks.Wire;
 
 /// <summary>Settings of <see cref="WireBenchmark.RunAsync"/>.</summary>
 public sealed record WireBenchmarkOptions
 {
-    /// <summary>Elements of the float32 tensor moved per operation (default 1M floats = 4 MiB).</summary>
-    public int TensorFloats { get; init; } = 1 << 20;
+    /// <summary>Tensor sizes measured, in float32 values: 4 MiB and 1 KiB.</summary>
+    public IReadOnlyList<int> TensorFloats { get; init; } = [1 << 20, 256];
 
-    /// <summary>Untimed run before each measurement (JIT, connection set-up, pool warm-up).</summary>
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Untimed operations before each measurement (JIT, connections, pools).</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(0.5);
 
-    /// <summary>Timed run of each measurement, in 250 ms windows of which the best counts; five measurements make a default run of about 20 s.</summary>
+    /// <summary>Timed run of each measurement: every operation in it counts (no best window).</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(3);
-
-    public ShardClientOptions Client { get; init; } = new();
 }
 
 /// <summary>
-/// One measured throughput: 10^6 bytes of tensor payload per second in the best 250 ms window; ratios are to the memcpy and raw
-/// TCP rows; the note ends with the process CPU time spent per GB moved.
+/// One measured (path, operation, size): every operation of the timed run, one in flight at a time, between this process
+/// and the server process. MeanMBps is 10^6 payload bytes per second over the whole run (total bytes / total time);
+/// latencies are per operation; P50MBps is the payload over the median latency.
 /// </summary>
-public sealed record WireBenchmarkResult(string Name, double MegabytesPerSecond, double RatioToMemcpy, double RatioToRawTcp, string Note);
+public sealed record WireBenchmarkResult(string Path, string Operation, int Bytes, long Operations, double MeanMBps, double P50MBps,
+    double MeanMicroseconds, double P50Microseconds, double P99Microseconds, double RatioToRaw)
+{
+    /// <summary>The row's name in tables and plots, e.g. <c>tcp push 4 MiB</c>.</summary>
+    public string Label => $"{Path} {Operation} {(Bytes >= 1 << 20 ? $"{Bytes >> 20} MiB" : $"{Bytes >> 10} KiB")}";
+}
 
 /// <summary>
-/// Measures how close the gRPC data plane gets to the machine's limits for one tensor: in-process memcpy, raw TCP loopback with
-/// length-prefixed frames, gRPC push and pull through <see cref="GrpcShardClient"/>, and the server's aggregation kernel
-/// (<see cref="ParallelTensor.Add"/>) against memcpy of the same bytes.
-/// One operation is in flight at a time, as in a worker's step.
+/// The client half of <c>gpups bench wire</c>: against a <see cref="WireSinkServer"/> in another process, pushes and pulls
+/// one tensor at a time over the raw-socket reference, gRPC (<see cref="GrpcShardClient"/>) and the framed TCP data plane
+/// (<see cref="TcpTensorChannel"/>, negotiated as a worker does), and reports means and percentiles of each.
 /// </summary>
 public static class WireBenchmark
 {
-    private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(250);
+    /// <summary>The paths, in the order they are measured and reported.</summary>
+    public static readonly string[] Paths = ["raw", "grpc", "tcp"];
 
-    /// <summary>Runs every measurement in turn (about 20 s with default options); <paramref name="progress"/> gets one line per step.</summary>
-    public static async Task<IReadOnlyList<WireBenchmarkResult>> RunAsync(WireBenchmarkOptions o, Action<string>? progress, CancellationToken ct)
+    /// <summary>Measures every path and operation against the server at <paramref name="url"/> (<see cref="WireSinkServer.Url"/>) for tensors of <paramref name="floats"/> values.</summary>
+    public static async Task<IReadOnlyList<WireBenchmarkResult>> RunAsync(string url, int floats, JobAuth auth, WireBenchmarkOptions o, Action<string>? progress,
+        CancellationToken ct)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(o.TensorFloats, 1);
-        var bytes = (long)o.TensorFloats * sizeof(float);
-        var tensor = new float[o.TensorFloats];
-        var destination = new float[o.TensorFloats];
+        var uri = new Uri(url);
+        var address = uri.GetLeftPart(UriPartial.Authority);
+        int rawPort = int.Parse(uri.Query.TrimStart('?').Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
+        int bytes = floats * sizeof(float);
+        var tensor = new float[floats];
+        var destination = new float[floats];
         for (var i = 0; i < tensor.Length; i++) tensor[i] = (i % 1000) * 1e-6f;
+        var header = new PushHeader(WorkerId: 0, Step: 0, Shard: 0, SampleCount: 1, LossSum: 0);
+        var results = new List<WireBenchmarkResult>();
+        double rawPush = 0, rawPull = 0;
 
-        var cpuPerGigabyte = new Dictionary<string, double>();
-        async Task<double> Measure(string name, Func<ValueTask> operation)
+        async Task Measure(string path, string operation, Func<Task> call)
         {
-            progress?.Invoke($"measuring {name} ({bytes / (1 << 20)} MiB per operation) ...");
-            var (mbps, cpu) = await MeasureAsync(operation, bytes, o.Warmup, o.Duration, ct);
-            cpuPerGigabyte[name] = cpu;
-            progress?.Invoke($"{name}: {mbps:F0} MB/s, {cpu:F2} CPU-s/GB");
-            return mbps;
+            progress?.Invoke($"measuring {path} {operation} of {bytes} bytes ...");
+            var latencies = await MeasureAsync(call, o.Warmup, o.Duration, ct);
+            double seconds = latencies.Sum(), mean = latencies.Count * (double)bytes / seconds / 1e6;
+            if (path == "raw") (rawPush, rawPull) = operation == "push" ? (mean, rawPull) : (rawPush, mean);
+            latencies.Sort();
+            double p50 = Percentile(latencies, 0.50), p99 = Percentile(latencies, 0.99);
+            var row = new WireBenchmarkResult(path, operation, bytes, latencies.Count, mean, bytes / p50 / 1e6, seconds / latencies.Count * 1e6, p50 * 1e6, p99 * 1e6,
+                mean / (operation == "push" ? rawPush : rawPull));
+            progress?.Invoke($"{row.Label}: mean {row.MeanMBps:F0} MB/s, p50 {row.P50Microseconds:F0} µs, p99 {row.P99Microseconds:F0} µs");
+            results.Add(row);
         }
 
-        var memcpy = await Measure("memcpy", () =>
+        await using (var raw = await RawSocketClient.ConnectAsync(uri.Host, rawPort, bytes, ct))
         {
-            tensor.AsSpan().CopyTo(destination);
-            return ValueTask.CompletedTask;
-        });
-        var aggregate = await Measure("aggregation", () =>
-        {
-            ParallelTensor.Add(destination, tensor);
-            return ValueTask.CompletedTask;
-        });
-
-        double rawTcp;
-        await using (var sink = await TcpFrameSink.StartAsync(bytes, ct))
-        {
-            rawTcp = await Measure("raw TCP", () => sink.SendFrameAsync(ct));
+            await Measure("raw", "push", () => raw.PushAsync(ct));
+            await Measure("raw", "pull", () => raw.PullAsync(ct));
         }
-
-        double push, pull;
-        // Authenticated as in production: the token is one more header per call.
-        var auth = JobAuth.WithToken(JobToken.Generate());
-        await using (var server = await GpuPsServerHost.StartAsync(new WireSinkShard(o.TensorFloats), "http://127.0.0.1:0", auth, Logger.None, ct))
-        await using (var client = new GrpcShardClient(server.Address.ToString(), auth, o.Client))
+        await using (var grpc = new GrpcShardClient(address, auth))
         {
-            var header = new PushHeader(WorkerId: 0, Step: 0, Shard: 0, SampleCount: 1, LossSum: 0);
-            push = await Measure("gRPC push", async () => await client.PushAsync(header, tensor, ct));
-            pull = await Measure("gRPC pull", async () => await client.PullAsync(0, 0, destination, ct));
+            await Measure("grpc", "push", () => grpc.PushAsync(header, tensor, ct));
+            await Measure("grpc", "pull", () => grpc.PullAsync(0, 0, destination, ct));
         }
-
-        WireBenchmarkResult Row(string name, double mbps, string note) =>
-            new(name, mbps, mbps / memcpy, mbps / rawTcp, $"{note}; {cpuPerGigabyte[name]:F2} CPU-s/GB");
-        return
-        [
-            Row("memcpy", memcpy, "Span<float>.CopyTo in process: the ceiling"),
-            Row("raw TCP", rawTcp, "length-prefixed frames over a 127.0.0.1 socket, acknowledged one at a time"),
-            Row("gRPC push", push, $"GrpcShardClient client stream of {o.Client.ChunkBytes >> 10} KiB chunks; target >= 300 MB/s"),
-            Row("gRPC pull", pull, "GrpcShardClient unary pull into the caller's buffer; target >= 800 MB/s"),
-            Row("aggregation", aggregate, "ParallelTensor.Add (the shard's sum) of a gradient into an accumulator; target >= 0.5 x memcpy"),
-        ];
+        await using (var tcp = new NegotiatedShardClient(address, auth, TransportChoice.Tcp))
+        {
+            await tcp.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
+            await Measure("tcp", "push", () => tcp.PushAsync(header, tensor, ct));
+            await Measure("tcp", "pull", () => tcp.PullAsync(0, 0, destination, ct));
+        }
+        return results;
     }
 
-    /// <summary>
-    /// Best throughput over windows of <see cref="Window"/> within <paramref name="duration"/>, plus process CPU time per GB
-    /// moved (client and server threads together). On a shared 2-core machine, other processes' load swung single-window
-    /// memcpy results by 5x; the best window approximates the idle machine, and CPU per GB does not depend on load.
-    /// </summary>
-    private static async Task<(double MegabytesPerSecond, double CpuSecondsPerGigabyte)> MeasureAsync(
-        Func<ValueTask> operation, long bytesPerOperation, TimeSpan warmup, TimeSpan duration, CancellationToken ct)
+    /// <summary>Each operation's latency in seconds over <paramref name="duration"/>, after <paramref name="warmup"/>.</summary>
+    private static async Task<List<double>> MeasureAsync(Func<Task> call, TimeSpan warmup, TimeSpan duration, CancellationToken ct)
     {
-        for (var clock = Stopwatch.StartNew(); clock.Elapsed < warmup;) await operation();
-        var process = Process.GetCurrentProcess();
-        var cpuBefore = process.TotalProcessorTime;
-        var total = Stopwatch.StartNew();
-        long operations = 0;
-        double best = 0;
-        while (total.Elapsed < duration)
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < warmup;) await call();
+        var latencies = new List<double>(1 << 16);
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < duration;)
         {
             ct.ThrowIfCancellationRequested();
-            var window = Stopwatch.StartNew();
-            long inWindow = 0;
-            do
-            {
-                await operation();
-                inWindow++;
-            }
-            while (window.Elapsed < Window);
-            operations += inWindow;
-            best = Math.Max(best, inWindow * bytesPerOperation / window.Elapsed.TotalSeconds / 1e6);
+            long start = Stopwatch.GetTimestamp();
+            await call();
+            latencies.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
-        process.Refresh();
-        var cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
-        return (best, cpu / (operations * bytesPerOperation / 1e9));
+        return latencies;
     }
+
+    /// <summary>The nearest-rank percentile of sorted <paramref name="sorted"/>.</summary>
+    private static double Percentile(List<double> sorted, double q) => sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Count) - 1, 0, sorted.Count - 1)];
 }

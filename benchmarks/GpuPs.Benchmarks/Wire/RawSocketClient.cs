@@ -1,0 +1,45 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+
+namespace GpuPs.Benchmarks.Wire;
+
+/// <summary>The client side of <see cref="RawSocketSink"/>: one connection, one request at a time.</summary>
+internal sealed class RawSocketClient : IAsyncDisposable
+{
+    private readonly NetworkStream _stream;
+    private readonly byte[] _push;      // request header and payload, sent in one write
+    private readonly byte[] _pull = new byte[8];
+    private readonly byte[] _reply;
+
+    private RawSocketClient(NetworkStream stream, int bytes)
+    {
+        _stream = stream;
+        _push = new byte[8 + bytes];
+        BinaryPrimitives.WriteInt32LittleEndian(_push, RawSocketSink.Push);
+        BinaryPrimitives.WriteInt32LittleEndian(_push.AsSpan(4), bytes);
+        BinaryPrimitives.WriteInt32LittleEndian(_pull, RawSocketSink.Pull);
+        BinaryPrimitives.WriteInt32LittleEndian(_pull.AsSpan(4), bytes);
+        _reply = new byte[Math.Max(4, bytes)];
+    }
+
+    public static async Task<RawSocketClient> ConnectAsync(string host, int port, int bytes, CancellationToken ct)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(host, port, ct);
+        return new RawSocketClient(new NetworkStream(socket, ownsSocket: true), bytes);
+    }
+
+    public async Task PushAsync(CancellationToken ct)
+    {
+        await _stream.WriteAsync(_push, ct);
+        await _stream.ReadExactlyAsync(_reply.AsMemory(0, 4), ct);
+    }
+
+    public async Task PullAsync(CancellationToken ct)
+    {
+        await _stream.WriteAsync(_pull, ct);
+        await _stream.ReadExactlyAsync(_reply.AsMemory(0, _push.Length - 8), ct);
+    }
+
+    public ValueTask DisposeAsync() => _stream.DisposeAsync();
+}
