@@ -39,7 +39,8 @@ public class ReportCommandTests
             string accuracy = result.RootElement.GetProperty("test_accuracy").GetDouble().ToString("F4", System.Globalization.CultureInfo.InvariantCulture);
             Assert.Contains($"| backup.json | backup | 4 | ", summary);
             Assert.Contains($" | {accuracy} | ", summary);
-            Assert.Matches(@"\| 0 \| \d+ \| [\d.]+ \| \d+ \| [1-9]\d* \|", summary);   // worker 0 abandoned steps
+            // Worker 0 abandoned steps; its mean is blank when it abandoned every one (the usual case over the TCP data plane).
+            Assert.Matches(@"\| 0 \| \d+ \| [\d.]* \| \d+ \| [1-9]\d* \|", summary);
             Assert.Contains("| coded-fractional | 1 | none | 2 | 7 | 43.687 |", summary);   // the CSV's first row, as a table
             Assert.Contains("![Link utilisation (Utilisation)](links-utilisation.png)", summary);
             foreach (string png in pngs) Assert.Contains($"({Path.GetFileName(png)})", summary);
