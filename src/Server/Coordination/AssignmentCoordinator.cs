@@ -73,9 +73,13 @@ public sealed class AssignmentCoordinator
         return Publish(openStep, $"shares drifted by up to {ShareDrift.LargestShareChange(Current.Speeds, estimates):P0} for {_drift.Patience} steps");
     }
 
+    /// <summary>
+    /// Publishes the assignment for the speeds of the last few reports (<see cref="SpeedEstimates.Recent"/>): the drift
+    /// was detected on the smoothed estimates, which lag a sudden change.
+    /// </summary>
     private IGradientCode Publish(long openStep, string why)
     {
-        var speeds = WorkerSpeeds.Clamp(Estimates.Snapshot(), _log);
+        var speeds = WorkerSpeeds.Clamp(Estimates.Recent(), _log);
         var code = _job.Mode.Assignment(_job, speeds);
         double moved = Code is null ? 0 : DataMovement.Fraction(Code, code);
         Current = new WorkAssignment((Current?.Version ?? 0) + 1, openStep, speeds, moved);
