@@ -36,6 +36,7 @@ public static class Program
             root.Subcommands.Add(StatusCommand.Create(sources));
             root.Subcommands.Add(EvaluateCommand.Create(sources));
             root.Subcommands.Add(ReportCommand.Create(sources));
+            root.Subcommands.Add(HealthCommand.Create());
             sources.RejectUnknownKeys();
             foreach (string warning in sources.UnknownVariableWarnings(
                 Environment.GetEnvironmentVariables().Keys.Cast<string>(), ParentWatch.Variable))

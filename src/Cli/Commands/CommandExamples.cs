@@ -28,11 +28,13 @@ public static class CommandExamples
             "sudo gpups bench network                      # 8 workers, 4M parameters, 1 Gbit/s server links",
             "sudo gpups bench network --scenarios server-link --server-mbit 200 --steps 6 --plot-dir results"],
         ["bench load"] = ["gpups bench load --workers 64 --steps 1000 --parameters 4096"],
+        ["bench network"] = ["sudo gpups bench network --workers 8 --steps 8 --csv results/bench-network.csv"],
         ["bench stragglers"] = [
             "gpups bench stragglers --quick",
             "gpups bench stragglers --schemes bsp,coded-fractional --stragglers 1 --delays 'persistent:count=1,delay=0.5' --steps 60"],
         ["codes"] = ["gpups codes --workers 8 --stragglers 2", "gpups codes --workers 6 --stragglers 1 --code cyclic --json"],
         ["status"] = ["gpups status --server http://host0:5000 --token-file job.token", "gpups status --server http://host0:5000 --token-file job.token --watch"],
+        ["health"] = ["gpups health --server http://127.0.0.1:5000"],
         ["report"] = ["gpups report results", "gpups report results --output results/report"],
         ["evaluate"] = [
             "gpups evaluate results/train.safetensors",

@@ -29,6 +29,7 @@ public partial class CliConventionsTests
     [InlineData("status")]
     [InlineData("evaluate")]
     [InlineData("report")]
+    [InlineData("health")]
     public async Task Help_shows_lowercase_defaults_and_ends_with_examples(string command)
     {
         var help = await Gpups.RunAsync([.. command.Split(' ', StringSplitOptions.RemoveEmptyEntries), "--help"]);
