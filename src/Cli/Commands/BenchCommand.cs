@@ -25,6 +25,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Aggregation(sources, global));
         bench.Subcommands.Add(Load(sources, global));
         bench.Subcommands.Add(NetworkBenchCommand.Create(sources, global));
+        bench.Subcommands.Add(ChaosBenchCommand.Create(sources, global));
         bench.Subcommands.Add(Hetero(sources, global));
         return bench;
     }

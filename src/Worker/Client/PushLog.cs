@@ -18,6 +18,7 @@ public sealed class PushLog(int steps)
 {
     private readonly object _gate = new();
     private readonly List<Entry> _entries = [];
+    private long _newest = long.MinValue / 2;   // the newest step logged
 
     /// <summary>One logged push: its header (shard 0's; each shard gets its own index), the whole gradient and its wire encoding.</summary>
     public sealed record Entry(PushHeader Header, float[] Gradient, TensorEncoding Encoding);
@@ -32,7 +33,8 @@ public sealed class PushLog(int steps)
         var entry = new Entry(header, gradient.ToArray(), encoding);
         lock (_gate)
         {
-            long oldest = header.Step - Steps + 1;
+            _newest = Math.Max(_newest, header.Step);
+            long oldest = _newest - Steps + 1;
             _entries.RemoveAll(e => e.Header.Step < oldest);
             _entries.Add(entry);
         }
@@ -40,14 +42,15 @@ public sealed class PushLog(int steps)
 
     /// <summary>
     /// The pushes of steps <paramref name="from"/> up to (not including) <paramref name="to"/>, in the order they were
-    /// made; null when the log misses one of those steps (it never held it, or has forgotten it).
+    /// made; null when the log no longer reaches back to <paramref name="from"/> (or is off). Steps this worker never
+    /// pushed (a coded or backup step that closed without it) are simply absent: the workers that did push them replay them.
     /// </summary>
     public IReadOnlyList<Entry>? Between(long from, long to)
     {
         lock (_gate)
         {
-            var found = _entries.Where(e => e.Header.Step >= from && e.Header.Step < to).ToList();
-            return found.Select(e => e.Header.Step).Distinct().Count() == to - from ? found : null;
+            if (Steps == 0 || from < _newest - Steps + 1) return null;
+            return _entries.Where(e => e.Header.Step >= from && e.Header.Step < to).ToList();
         }
     }
 }
