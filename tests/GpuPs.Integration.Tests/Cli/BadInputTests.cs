@@ -22,6 +22,9 @@ public class BadInputTests
     [InlineData("push idle timeout must be positive", "server", "--insecure", "--push-idle-timeout-ms", "0")]
     [InlineData("--token-file /nonexistent/token:", "server", "--token-file", "/nonexistent/token")]
     [InlineData("--insecure runs without a job token, yet one is given (--token-file)", "worker", "--insecure", "--token-file", "/nonexistent/token")]
+    [InlineData("--data-urls: 'foo://x' is not a tcp://HOST:PORT address", "server", "--insecure", "--urls", "http://127.0.0.1:0", "--data-urls", "foo://x")]
+    [InlineData("--data-port 70000 is not a port (0: a free one, -1: no data plane)", "server", "--insecure", "--urls", "http://127.0.0.1:0", "--data-port", "70000")]
+    [InlineData("'udp' is not one of auto, grpc, tcp", "worker", "--insecure", "--transport", "udp")]
     public async Task Impossible_settings_exit_with_2_and_say_why(string message, params string[] args)
     {
         var run = await Gpups.RunAsync(args);
