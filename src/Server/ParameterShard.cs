@@ -76,7 +76,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _assignments = CreateAssignmentCoordinator();
         _time = options.Time ?? TimeProvider.System;
         if (Info.Index == 0 && _job.Schedule == PushSchedule.RoundRobin)
-            _coordinator = new PushCoordinator(_job.Workers, _job.PushConcurrency, _time, _log);
+            _coordinator = new PushCoordinator(_job.Workers, _job.PushConcurrency, _time, _log,
+                pullScale: _job.WireFormat == TensorEncoding.BFloat16 ? 2 : 1);
         _observers = [.. options.Observers ?? [], .. _coordinator is null ? Array.Empty<IShardObserver>() : [_coordinator]];
         _stepOpenedAt = _time.GetTimestamp();
         if (options.Resume is { } checkpoint) ResumeFrom(checkpoint);
@@ -183,11 +184,13 @@ public sealed class ParameterShard : IParameterShard, IDisposable
 
     /// <inheritdoc />
     /// <remarks><see cref="ObserverId"/> waits for the shard's step alone and is not a worker.</remarks>
+    /// <remarks>The coordinator of a round-robin job answers a worker's pull of the step just opened at the worker's turn.</remarks>
     public async Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
     {
         while (true)
         {
             Task next;
+            var turn = TimeSpan.Zero;
             lock (_gate)
             {
                 if (workerId == ObserverId)
@@ -198,9 +201,19 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 {
                     var slot = Known(workerId);
                     Touch(slot);
-                    if (_aggregator.CanProceed(slot, minStep)) return;
+                    if (_aggregator.CanProceed(slot, minStep))
+                    {
+                        if (_coordinator is null || !_mode.IsStepSynchronous || minStep != _model.Step || _aggregator.IsFinished) return;
+                        turn = _coordinator.PullHold(workerId);
+                        if (turn == TimeSpan.Zero) return;
+                    }
                 }
                 next = _signal.Next;
+            }
+            if (turn > TimeSpan.Zero)
+            {
+                await Task.Delay(turn, _time, cancellationToken).ConfigureAwait(false);
+                return;
             }
             await next.WaitAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -26,6 +26,12 @@ public sealed class ChildProcess : IAsyncDisposable
         _process = process;
     }
 
+    /// <summary>Whether the process has ended.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>An error that names this process, <paramref name="what"/> happened to it, and its last error lines.</summary>
+    public InvalidOperationException Failure(string what) => new($"{_name} {what}{Tail()}");
+
     /// <summary>The operating system's id of the process (for logs and for signals).</summary>
     public int ProcessId => _process.Id;
 

@@ -26,6 +26,7 @@ public sealed class PushCoordinator : IShardObserver
     private readonly WorkerTimes[] _times;
     private readonly bool[] _live;
     private readonly int _concurrency;
+    private readonly double _pullScale;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private PlannedSlot[] _plan;
@@ -37,12 +38,14 @@ public sealed class PushCoordinator : IShardObserver
     /// <param name="concurrency">Transfers that may share a server link at a time; at least 1.</param>
     /// <param name="time">The clock slots are measured on (the shard's).</param>
     /// <param name="log">Receives new plans (tagged with the shard by the caller).</param>
-    public PushCoordinator(int workers, int concurrency, TimeProvider time, ILogger log)
+    /// <param name="pullScale">A pull's duration over a push's (2 when pushes are bfloat16, pulls float32).</param>
+    public PushCoordinator(int workers, int concurrency, TimeProvider time, ILogger log, double pullScale = 1)
     {
+        _pullScale = pullScale;
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
         _times = Enumerable.Range(0, workers).Select(_ => new WorkerTimes()).ToArray();
         _live = new bool[workers];
-        _plan = Enumerable.Repeat(new PlannedSlot(0, -1), workers).ToArray();
+        _plan = Enumerable.Repeat(PlannedSlot.None, workers).ToArray();
         _concurrency = concurrency;
         _time = time;
         _log = log;
@@ -79,18 +82,27 @@ public sealed class PushCoordinator : IShardObserver
         lock (_gate)
         {
             var slot = _plan[workerId];
-            return new PushSlot { Version = _version, OffsetSeconds = slot.Offset, Order = slot.Order, Concurrency = _concurrency };
+            return new PushSlot
+            {
+                Version = _version, OffsetSeconds = slot.Offset, Order = slot.Order, Concurrency = _concurrency,
+                PullAtSeconds = slot.PullAt, PushAtSeconds = slot.PushAt,
+            };
         }
     }
 
     /// <summary>How long a push of <paramref name="workerId"/> for the open step must wait for its slot (zero when it is due).</summary>
-    public TimeSpan Hold(int workerId)
+    public TimeSpan Hold(int workerId) => Until(workerId, s => s.PushAt);
+
+    /// <summary>How long a pull of the open step's parameters by <paramref name="workerId"/> must wait for its turn.</summary>
+    public TimeSpan PullHold(int workerId) => Until(workerId, s => s.PullAt);
+
+    private TimeSpan Until(int workerId, Func<PlannedSlot, double> at)
     {
         lock (_gate)
         {
             var slot = _plan[workerId];
             if (_version == 0 || slot.Order < 0) return TimeSpan.Zero;
-            var due = TimeSpan.FromSeconds(slot.Offset) - _time.GetElapsedTime(_stepOpenedAt);
+            var due = TimeSpan.FromSeconds(at(slot)) - _time.GetElapsedTime(_stepOpenedAt);
             return due > TimeSpan.Zero ? due : TimeSpan.Zero;
         }
     }
@@ -121,14 +133,15 @@ public sealed class PushCoordinator : IShardObserver
     {
         if (!_times.Any(t => t.Measured)) return;
         var times = _times.Select((t, i) => _live[i] ? t : null).ToArray();
-        var plan = PushScheduler.Plan(times, _concurrency);
+        var plan = PushScheduler.Plan(times, _concurrency, _pullScale);
         double makespan = PushScheduler.Makespan(times, plan);
         double tolerance = Math.Max(0.001, ReplanTolerance * makespan);
-        bool moved = _version == 0 || plan.Where((s, i) => s.Order != _plan[i].Order || Math.Abs(s.Offset - _plan[i].Offset) > tolerance).Any();
+        bool moved = _version == 0 || plan.Where((s, i) => s.Order != _plan[i].Order
+            || Math.Abs(s.PushAt - _plan[i].PushAt) > tolerance || Math.Abs(s.PullAt - _plan[i].PullAt) > tolerance).Any();
         if (!moved) return;
         _plan = plan;
         _version++;
-        _log.Debug("Push schedule version {Version} at step {Step}: {Live} live workers, concurrency {Concurrency}, predicted push phase {Makespan:F3} s, offsets {Offsets}",
-            _version, step, plan.Count(s => s.Order >= 0), _concurrency, makespan, string.Join(' ', plan.Select(s => s.Offset.ToString("F3"))));
+        _log.Debug("Push schedule version {Version} at step {Step}: {Live} live workers, concurrency {Concurrency}, predicted step {Makespan:F3} s, pull/push starts {Offsets}",
+            _version, step, plan.Count(s => s.Order >= 0), _concurrency, makespan, string.Join(' ', plan.Select(s => $"{s.PullAt:F3}/{s.PushAt:F3}")));
     }
 }

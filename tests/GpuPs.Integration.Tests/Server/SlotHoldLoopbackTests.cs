@@ -27,20 +27,20 @@ public class SlotHoldLoopbackTests
         for (int w = 0; w < 2; w++) await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = w }, ct);
         var gradient = new float[job.ParameterCount];
 
-        // Step 0: both report 0.1 s of compute and a push that takes 3 s; the plan puts the second worker 3 s after the first.
+        // Step 0: both report 0.1 s of compute and a push that takes 1 s; the plan lets the second push 2.1 s into a step.
         for (int w = 0; w < 2; w++)
         {
-            await client.HeartbeatAsync(new HeartbeatRequest { WorkerId = w, ComputeSeconds = 0.1, PushSeconds = 3, SlotVersion = 1 }, ct);
+            await client.HeartbeatAsync(new HeartbeatRequest { WorkerId = w, ComputeSeconds = 0.1, PushSeconds = 1, SlotVersion = 1 }, ct);
             Assert.True((await client.PushAsync(new PushHeader(w, 0, 0, 1, 0), gradient, ct)).IsApplied);
         }
         var slots = new PushSlot[2];
         for (int w = 0; w < 2; w++) slots[w] = (await client.HeartbeatAsync(new HeartbeatRequest { WorkerId = w }, ct)).PushSlot;
         int second = slots[0].Order == 1 ? 0 : 1;
-        Assert.Equal(3.1, slots[second].OffsetSeconds, 9);
+        Assert.Equal(2.1, slots[second].PushAtSeconds, 9);
         var early = new PushHeader(second, 1, 0, 1, 0);
         Assert.True(shard.SlotWait(early) > TimeSpan.Zero);
 
-        // The second worker pushes step 1 at once, 3 s before its slot: the call returns only once the slot has come.
+        // The second worker pushes step 1 at once, 2 s before its slot: the call returns only once the slot has come.
         var outcome = await client.PushAsync(early, gradient, ct);
 
         Assert.True(outcome.IsApplied);

@@ -44,7 +44,9 @@ public class PushCoordinatorTests
         var slots = Enumerable.Range(0, 4).Select(w => Report(shard, w, 0, 0, 0)).ToArray();
         Assert.True(slots[0].Version > 0);
         Assert.All(slots, s => Assert.Equal(slots[0].Version, s.Version));
-        Assert.Equal([0.2, 0.3, 0.4, 0.5], slots.Select(s => Math.Round(s.OffsetSeconds, 9)).Order());
+        Assert.Equal([0.0, 0.1, 0.2, 0.3], slots.Select(s => Math.Round(s.PullAtSeconds, 9)).Order());
+        Assert.Equal([0.3, 0.4, 0.5, 0.6], slots.Select(s => Math.Round(s.PushAtSeconds, 9)).Order());
+        Assert.All(slots, s => Assert.Equal(0.2, s.OffsetSeconds, 9));
         Assert.Equal([0, 1, 2, 3], slots.Select(s => s.Order).Order());
     }
 
@@ -66,7 +68,8 @@ public class PushCoordinatorTests
         Assert.True(after[0].Version > before.Version);
         Assert.Equal(2, after[0].Order);
         Assert.Equal(1.0, after[0].OffsetSeconds, 9);   // smoothed: half way from 0.1 to 1.9
-        Assert.Equal([0.1, 0.15], new[] { after[1], after[2] }.Select(s => Math.Round(s.OffsetSeconds, 9)).Order());
+        Assert.Equal(0.1, after[0].PullAtSeconds, 9);
+        Assert.Equal([0.15, 0.2], new[] { after[1], after[2] }.Select(s => Math.Round(s.PushAtSeconds, 9)).Order());
     }
 
     [Fact]
@@ -98,17 +101,38 @@ public class PushCoordinatorTests
         using var _ = shard;
         for (int w = 0; w < 2; w++) Report(shard, w, 0.1, 0.5, 1);
         CloseStep(shard, 2);
-        var late = Enumerable.Range(0, 2).Single(w => Report(shard, w, 0, 0, 0).Order == 1);   // slot at 0.1 + 0.5 s
+        // Pulls at 0 and 0.5 s, pushes at 0.6 and 1.1 s.
+        var late = Enumerable.Range(0, 2).Single(w => Report(shard, w, 0, 0, 0).Order == 1);
         var header = new PushHeader(late, 1, 0, 1, 0);
 
-        time.Advance(TimeSpan.FromSeconds(0.2));
+        time.Advance(TimeSpan.FromSeconds(0.7));
         Assert.Equal(TimeSpan.FromSeconds(0.4), shard.SlotWait(header));
-        Assert.Equal(TimeSpan.Zero, shard.SlotWait(header with { WorkerId = 1 - late }));   // its slot (0.1 s) has come
+        Assert.Equal(TimeSpan.Zero, shard.SlotWait(header with { WorkerId = 1 - late }));   // its slot (0.6 s) has come
         Assert.Equal(TimeSpan.Zero, shard.SlotWait(header with { Step = 0 }));              // a closed step's push is not held
 
         time.Advance(TimeSpan.FromSeconds(0.4));
         Assert.Equal(TimeSpan.Zero, shard.SlotWait(header));
         Assert.True(shard.Push(header, new float[ShardFixture.Length]).IsApplied);
+    }
+
+    [Fact]
+    public async Task The_pulls_of_a_new_step_are_answered_in_turn()
+    {
+        var (shard, time) = Coordinator(2);
+        using var _ = shard;
+        for (int w = 0; w < 2; w++) Report(shard, w, 0.1, 0.5, 1);
+        CloseStep(shard, 2);
+        int first = Enumerable.Range(0, 2).Single(w => Report(shard, w, 0, 0, 0).Order == 0);
+
+        var firstPull = shard.WaitForStepAsync(first, 1, CancellationToken.None);
+        var secondPull = shard.WaitForStepAsync(1 - first, 1, CancellationToken.None);
+
+        Assert.True(firstPull.IsCompletedSuccessfully);
+        Assert.False(secondPull.IsCompleted);   // its turn is 0.5 s after the step opened
+        time.Advance(TimeSpan.FromSeconds(0.5));
+        await secondPull.WaitAsync(TimeSpan.FromSeconds(30));
+        // A pull of a step already under way (an observer's, or an old step's) is not held.
+        Assert.True(shard.WaitForStepAsync(1 - first, 0, CancellationToken.None).IsCompletedSuccessfully);
     }
 
     [Fact]

@@ -2,7 +2,10 @@ using GpuPs.Server.Coordination;
 
 namespace GpuPs.Server.Tests.Coordination;
 
-/// <summary>The round-robin plan (R2SP): evenly gapped slots, never more than the concurrency in flight, slow workers last.</summary>
+/// <summary>
+/// The round-robin plan (R2SP): pulls and pushes evenly gapped, never more than the concurrency in flight either way,
+/// pushes overlapping the last pulls, slow workers last.
+/// </summary>
 public class PushSchedulerTests
 {
     private static WorkerTimes Times(double ready, double transfer)
@@ -24,8 +27,26 @@ public class PushSchedulerTests
 
         Assert.Equal(Enumerable.Range(0, workers), slots.Select(s => s.Order).Order());
         for (int i = 0; i < workers; i++)
-            Assert.Equal(0.25 + (slots[i].Order / concurrency) * 0.125, slots[i].Offset, 12);
-        Assert.Equal(0.25 + ((workers + concurrency - 1) / concurrency) * 0.125, PushScheduler.Makespan(times, slots), 12);
+        {
+            int group = slots[i].Order / concurrency;
+            Assert.Equal(group * 0.125, slots[i].PullAt, 12);
+            Assert.Equal((group + 1) * 0.125 + 0.25, slots[i].PushAt, 12);
+            Assert.Equal(0.25, slots[i].Offset, 12);   // each pushes as soon as it is ready, after its own pull
+        }
+        // (n/K + 1) transfers and one compute, where everyone pulling and then pushing at once takes 2n/K transfers.
+        int groups = (workers + concurrency - 1) / concurrency;
+        Assert.Equal((groups + 1) * 0.125 + 0.25, PushScheduler.Makespan(times, slots), 12);
+    }
+
+    [Fact]
+    public void Bfloat16_pushes_leave_twice_as_long_for_each_float32_pull()
+    {
+        var times = new WorkerTimes?[] { Times(0.1, 0.05), Times(0.1, 0.05) };
+
+        var slots = PushScheduler.Plan(times, 1, pullScale: 2);
+
+        Assert.Equal([0.0, 0.1], slots.Select(s => Math.Round(s.PullAt, 12)).Order());
+        Assert.Equal([0.2, 0.3], slots.Select(s => Math.Round(s.PushAt, 12)).Order());
     }
 
     [Theory]
@@ -39,11 +60,13 @@ public class PushSchedulerTests
 
         var slots = PushScheduler.Plan(times, concurrency);
 
-        // The most transfers in flight at once is reached at some transfer's start.
-        int most = slots.Select((s, i) => slots.Where((o, j) => o.Offset <= s.Offset && s.Offset < o.Offset + times[j]!.Transfer).Count()).Max();
-        Assert.Equal(concurrency, most);
+        // The most transfers in flight at once, each way, is reached at some transfer's start.
+        int MostInFlight(Func<PlannedSlot, double> start) => slots.Select(s => slots.Where((o, j) =>
+            start(o) <= start(s) && start(s) < start(o) + times[j]!.Transfer).Count()).Max();
+        Assert.Equal(concurrency, MostInFlight(s => s.PushAt));
+        Assert.Equal(concurrency, MostInFlight(s => s.PullAt));
         for (int i = 0; i < slots.Length; i++)
-            Assert.True(slots[i].Offset >= times[i]!.Ready, $"worker {i} would push before its gradient is ready");
+            Assert.True(slots[i].PushAt >= slots[i].PullAt + times[i]!.Transfer + times[i]!.Ready - 1e-12, $"worker {i} would push before its gradient is ready");
     }
 
     [Fact]
@@ -54,8 +77,9 @@ public class PushSchedulerTests
         var slots = PushScheduler.Plan(times, 1);
 
         Assert.Equal(3, slots[1].Order);
-        Assert.Equal(2.0, slots[1].Offset, 12);
-        Assert.Equal([0.1, 0.15, 0.2], new[] { slots[0], slots[2], slots[3] }.Select(s => s.Offset).Order().Select(o => Math.Round(o, 12)));
+        Assert.Equal(0.15, slots[1].PullAt, 12);
+        Assert.Equal(2.2, slots[1].PushAt, 12);
+        Assert.Equal([0.15, 0.2, 0.25], new[] { slots[0], slots[2], slots[3] }.Select(s => Math.Round(s.PushAt, 12)).Order());
     }
 
     [Fact]
@@ -67,7 +91,7 @@ public class PushSchedulerTests
 
         Assert.Equal(-1, slots[1].Order);
         Assert.Equal([0, 1], new[] { slots[0].Order, slots[2].Order });
-        Assert.Equal(0.2, PushScheduler.Makespan(times, slots), 12);
+        Assert.Equal(0.25, PushScheduler.Makespan(times, slots), 12);
     }
 
     [Fact]

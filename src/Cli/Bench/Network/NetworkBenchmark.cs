@@ -57,11 +57,13 @@ public static class NetworkBenchmark
             var servers = Enumerable.Range(0, scenario.Shards).Select(i => lab.AddHost($"server{i}", scenario.ServerMbit)).ToArray();
             var workers = Enumerable.Range(0, scenario.Workers).Select(w => lab.AddHost($"worker{w}", w == 0 ? scenario.SlowWorkerMbit : null)).ToArray();
             string[] job = [.. JobOptions.ToArguments(settings)];
+            var serverProcesses = new List<ChildProcess>();
             for (int i = 0; i < servers.Length; i++)
             {
                 var server = ChildProcess.Start(servers[i].Name, ["server", "--urls", $"http://{servers[i].Address}:{Port}", "--shard-index", $"{i}", "--insecure",
                     "--linger-ms", "3000", .. job], null, log, servers[i].Launcher);
                 children.Add(server);
+                serverProcesses.Add(server);
                 await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(120), ct).ConfigureAwait(false);
             }
             var before = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
@@ -79,6 +81,9 @@ public static class NetworkBenchmark
                 try { status = await observer.StatusAsync(ct, TimeSpan.FromSeconds(5)).ConfigureAwait(false); }
                 catch (Core.Shards.ShardException) { }   // busy link: the next poll will do
             }
+            // A server that ended first explains a failed worker better than the worker can.
+            if (serverProcesses.FirstOrDefault(s => s.HasExited) is { } ended && !done.IsCompletedSuccessfully)
+                throw ended.Failure($"ended with code {await ended.WaitForExitAsync(ct).ConfigureAwait(false)} before the workers");
             await done.ConfigureAwait(false);
             status = await observer.StatusAsync(ct, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             var after = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
