@@ -13,7 +13,9 @@ namespace GpuPs.Cli.Bench.Network;
 /// <c>gpups worker</c> processes, each in its own network namespace of a <see cref="NetworkLab"/> whose links are shaped
 /// with tc tbf, per <see cref="NetworkScenario"/>. Shard 0 is polled for its step times from the root namespace (over
 /// the bridge), the workers write their push latencies to report files, and the bridge-side veth counters give each
-/// link's bytes. The lab is torn down after each scenario, whether it succeeded or not.
+/// link's bytes. The servers keep serving until the workers have pulled the final model (over a slow link that takes
+/// longer than any fixed linger) and are stopped with the lab, which is torn down after each scenario, whether it
+/// succeeded or not.
 /// </summary>
 public static class NetworkBenchmark
 {
@@ -61,7 +63,7 @@ public static class NetworkBenchmark
             for (int i = 0; i < servers.Length; i++)
             {
                 var server = ChildProcess.Start(servers[i].Name, ["server", "--urls", $"http://{servers[i].Address}:{Port}", "--shard-index", $"{i}", "--insecure",
-                    "--linger-ms", "3000", .. job], null, log, servers[i].Launcher);
+                    "--keep-serving", .. job], null, log, servers[i].Launcher);
                 children.Add(server);
                 serverProcesses.Add(server);
                 await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(120), ct).ConfigureAwait(false);
