@@ -213,7 +213,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             if (turn > TimeSpan.Zero)
             {
                 await Task.Delay(turn, _time, cancellationToken).ConfigureAwait(false);
-                return;
+                continue;   // a timer may fire a little early: the turn is checked again
             }
             await next.WaitAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -82,9 +82,11 @@ public sealed class StepComputation(
                     stepLoss += policy.Weight(h) * loss;
             }
         }
-        catch when (pushes.Count > 0)
+        catch (Exception e) when (pushes.Count > 0 || e is OperationCanceledException)
         {
-            // Abandoned mid-step: the messages already sent end before their buffers are reused.
+            // Abandoned mid-step: the coordinator still hears from this worker (and gives it its slot), and the messages
+            // already sent end before their buffers are reused.
+            pacer?.EndStep();
             await Task.WhenAll(pushes).ConfigureAwait(false);
             throw;
         }

@@ -76,18 +76,19 @@ public sealed class PushPacer(ShardedParameterClient client, WorkerReport report
     }
 
     /// <summary>
-    /// Ends a step (its pushes completed, or it closed while this worker waited for its slot): reports its times to the
-    /// coordinator in the background (one report at a time; a step whose report would overlap the previous one is not
-    /// reported). A failed report keeps the slot.
+    /// Ends a step (its pushes completed, or it closed without this worker): reports its times, as far as it got, to the
+    /// coordinator in the background, and learns its slot from the reply — a worker the steps always close without
+    /// still learns one. One report at a time; a step whose report would overlap the previous one is not reported. A
+    /// failed report keeps the slot.
     /// </summary>
     public void EndStep()
     {
-        HeartbeatRequest request;
         lock (_gate)
         {
-            if (_ready < 0 || _reported || !_report.IsCompleted) return;
+            if (_reported || !_report.IsCompleted) return;
             _reported = true;
-            request = new HeartbeatRequest { Step = _step, ComputeSeconds = _ready, PushSeconds = _pushSeconds, SlotVersion = _stepSlot.Version };
+            var request = new HeartbeatRequest { Step = _step, SlotVersion = _stepSlot.Version };
+            if (_ready >= 0) (request.ComputeSeconds, request.PushSeconds) = (_ready, _pushSeconds);
             _report = ReportAsync(request, _stopped);
         }
     }
