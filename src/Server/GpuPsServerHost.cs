@@ -131,6 +131,7 @@ public sealed class GpuPsServerHost : IAsyncDisposable
             kestrel.Limits.Http2.InitialStreamWindowSize = StreamWindowBytes;
             kestrel.Limits.Http2.MaxFrameSize = MaxFrameBytes;
             kestrel.Limits.Http2.MaxStreamsPerConnection = limits.MaxStreamsPerConnection;
+            kestrel.Limits.MaxConcurrentConnections = limits.MaxConnections;
             kestrel.Limits.Http2.KeepAlivePingDelay = limits.KeepAlivePingDelay;
             kestrel.Limits.Http2.KeepAlivePingTimeout = limits.KeepAlivePingTimeout;
             kestrel.Limits.KeepAliveTimeout = limits.ConnectionIdleTimeout;

@@ -30,6 +30,14 @@ public sealed record ServerLimits
     public TimeSpan PushIdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// Open connections the host accepts at once, gRPC and data plane together (Kestrel's MaxConcurrentConnections):
+    /// 1024. A worker holds one or two gRPC connections per shard and, over the data plane, one more per concurrent call (a
+    /// pull beside a push), so a 64-worker job needs a few hundred; a connection beyond the limit is closed as soon as it is accepted, before anything is read,
+    /// and the connections already open are unaffected.
+    /// </summary>
+    public int MaxConnections { get; init; } = 1024;
+
+    /// <summary>
     /// Bytes all push streams in flight may hold together (<see cref="PushMemoryBudget"/>): 1 GiB. Each push holds its
     /// shard-sized buffer plus one chunk (<see cref="MaxMessageBytes"/>) while it streams in, so with 1 M-parameter shards
     /// 1 GiB admits 128 pushes at once, two per worker of a 64-worker job. A push beyond it is refused with
@@ -59,6 +67,8 @@ public sealed record ServerLimits
             throw new ArgumentException($"max message bytes must be at least {64 << 10} (got {MaxMessageBytes}), and above the workers' chunk (1 MiB) plus 1 KiB");
         if (MaxInflightPushBytes < 1 << 20)
             throw new ArgumentException($"the in-flight push memory budget must be at least 1 MiB (got {MaxInflightPushBytes} bytes)");
+        if (MaxConnections < 1)
+            throw new ArgumentException($"max connections must be at least 1 (got {MaxConnections})");
         if (MaxStreamsPerConnection < 1)
             throw new ArgumentException($"max streams per connection must be at least 1 (got {MaxStreamsPerConnection})");
         foreach (var (name, value) in new[] { ("push idle timeout", PushIdleTimeout), ("connection idle timeout", ConnectionIdleTimeout), ("request headers timeout", RequestHeadersTimeout) })

@@ -17,7 +17,7 @@ public class ReportCommandTests
         string dir = Directory.CreateTempSubdirectory("gpups-report-").FullName;
         try
         {
-            var trained = await Gpups.RunAsync("train", "--mode", "backup", "--stragglers", "1", "--straggler-model", "persistent:workers=0,delay=0.05",
+            var trained = await Gpups.RunAsync("train", "--mode", "backup", "--stragglers", "1", "--straggler-model", "persistent:workers=0,delay=0.3",
                 "--steps", "25", "--accelerator", "simd", "--quiet", "--output", Path.Combine(dir, "backup.json"));
             Assert.True(trained.ExitCode == 0, trained.Stderr);
             File.Copy(Path.Combine(Repository.Root, "docs", "results", "bench-stragglers-bimodal-600.csv"), Path.Combine(dir, "stragglers.csv"));

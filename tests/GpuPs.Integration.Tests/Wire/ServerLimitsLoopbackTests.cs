@@ -124,6 +124,36 @@ public class ServerLimitsLoopbackTests
     }
 
     [Fact]
+    public async Task A_connection_beyond_the_limit_is_closed_and_the_ones_open_keep_working()
+    {
+        var limits = new ServerLimits { MaxConnections = 2 };
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0), limits: limits);
+        var address = new Uri(server.Address);
+        using var held = GrpcChannel.ForAddress(server.Address);
+        await StatusAsync(held);
+        using var squatter = new TcpClient();   // a second connection that sends nothing
+        await squatter.ConnectAsync(address.Host, address.Port);
+
+        using var third = GrpcChannel.ForAddress(server.Address);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => StatusAsync(third));
+        await StatusAsync(held);   // the connection already open is unaffected
+
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        squatter.Dispose();
+        // Once the squatter's connection is gone, a new one is accepted (Kestrel counts the close asynchronously).
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            using var next = GrpcChannel.ForAddress(server.Address);
+            try { await StatusAsync(next); break; }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && watch.Elapsed < TimeSpan.FromSeconds(10)) { await Task.Delay(20); }
+        }
+
+        Task<StatusReply> StatusAsync(GrpcChannel channel) => channel.CreateCallInvoker()
+            .AsyncUnaryCall(ParameterServerMethods.Status, null, server.CallOptions().WithDeadline(DateTime.UtcNow.AddSeconds(10)), new StatusRequest()).ResponseAsync;
+    }
+
+    [Fact]
     public async Task Calls_beyond_the_streams_per_connection_limit_wait_for_a_free_stream()
     {
         var limits = new ServerLimits { MaxStreamsPerConnection = 2 };
