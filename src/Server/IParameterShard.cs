@@ -42,6 +42,16 @@ public interface IParameterShard
     /// </summary>
     TimeSpan SlotWait(in PushHeader header) => TimeSpan.Zero;
 
+    /// <summary>
+    /// Waits until <see cref="SlotWait"/> is zero for <paramref name="header"/>: every edge (gRPC, the data plane) holds an
+    /// early push here. A timer may fire a little before the slot (Task.Delay ends up to ~1 ms early), so it asks again.
+    /// </summary>
+    async Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken)
+    {
+        for (var hold = SlotWait(header); hold > TimeSpan.Zero; hold = SlotWait(header))
+            await Task.Delay(hold, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Validates and aggregates one pushed gradient sum (length <c>Info.Length</c>).</summary>
     PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum);
 

@@ -152,8 +152,7 @@ internal sealed class TensorConnection : IAsyncDisposable
             return;
         }
         // A push before its round-robin slot is held until the slot opens, its bytes left in the socket (the sender waits).
-        var hold = _shard.SlotWait(FrameAnswers.PushOf(header));
-        if (hold > TimeSpan.Zero) await Task.Delay(hold, _closed).ConfigureAwait(false);
+        await _shard.WaitForSlotAsync(FrameAnswers.PushOf(header), _closed).ConfigureAwait(false);
         var bytes = ArrayPool<byte>.Shared.Rent(header.Length);
         float[]? widened = null;
         try

@@ -123,9 +123,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                     if (chunk.Header.Shard != shard.Info.Index)
                         throw Malformed(context, $"push for shard {chunk.Header.Shard} sent to shard {shard.Info.Index}");
                     header = chunk.Header;
-                    // A timer may fire a little before the slot: ask again until the slot has come.
-                    for (var hold = shard.SlotWait(chunk.Header); hold > TimeSpan.Zero; hold = shard.SlotWait(chunk.Header))
-                        await Task.Delay(hold, context.CancellationToken);
+                    await shard.WaitForSlotAsync(chunk.Header, context.CancellationToken);
                     var refusal = Refusal(chunk.Header);
                     if (refusal is not null)
                     {
