@@ -28,8 +28,10 @@ public class WireFormatTests
         var half = await TrainingRun.RunAsync(bf16, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
 
         long exactBytes = exact.WorkerReports.Sum(w => w.BytesPushed), halfBytes = half.WorkerReports.Sum(w => w.BytesPushed);
-        // Multi-message drops a replica's late partitions differently from run to run, so its bytes match only roughly.
-        Assert.InRange((double)halfBytes / exactBytes, mode == "bsp" ? 0.5 : 0.4, mode == "bsp" ? 0.5 : 0.6);
+        // Multi-message drops a replica's late partitions differently from run to run, so the two runs apply different
+        // numbers of messages (one CI run applied 20 % more in bf16): half the bytes per message, give or take a third
+        // in the count of applied messages.
+        Assert.InRange((double)halfBytes / exactBytes, mode == "bsp" ? 0.5 : 0.5 * 0.75, mode == "bsp" ? 0.5 : 0.5 * 1.33);
         Assert.True(Math.Abs(half.TestAccuracy - exact.TestAccuracy) <= 0.005,
             $"test accuracy f32 {exact.TestAccuracy:F4}, bf16 {half.TestAccuracy:F4}");
         Assert.NotEqual(exact.Parameters, half.Parameters);   // the rounding did happen
