@@ -3,7 +3,6 @@ using GpuPs.Protocol;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using GpuPs.Server.DataPlane;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -42,13 +41,15 @@ public sealed class GpuPsServerHost : IAsyncDisposable
     private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(5);
 
     private readonly WebApplication _app;
+    private readonly DataPlaneListener? _dataPlane;
     private int _stopped;
 
-    private GpuPsServerHost(WebApplication app, Uri address, int dataPort)
+    private GpuPsServerHost(WebApplication app, Uri address, DataPlaneListener? dataPlane)
     {
         _app = app;
         Address = address;
-        DataPort = dataPort;
+        _dataPlane = dataPlane;
+        DataPort = dataPlane?.Port ?? 0;
     }
 
     /// <summary>The address the server listens on, with the real port when port 0 was requested.</summary>
@@ -75,7 +76,7 @@ public sealed class GpuPsServerHost : IAsyncDisposable
     /// <summary>
     /// As <see cref="StartAsync(IParameterShard, string, JobAuth, ServerLimits, Serilog.ILogger, CancellationToken)"/>, and with
     /// <paramref name="dataUrl"/> (<c>tcp://HOST:PORT</c>, port 0 for a free one) the framed TCP data plane
-    /// (<see cref="TensorConnectionHandler"/>) on a second Kestrel endpoint of the same host, advertised to workers in
+    /// (<see cref="DataPlaneListener"/>) on its own socket beside the gRPC endpoint, advertised to workers in
     /// registration replies (<see cref="DataPort"/>). Null: gRPC only. The data plane has no TLS: a server on an
     /// <c>https://</c> URL does not open it (tensors stay on gRPC over TLS) and says so in its log.
     /// </summary>
@@ -97,7 +98,7 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         var dataEndpoint = dataUrl is null ? null : KestrelEndpoint.Parse(dataUrl, "tcp");
         var refusals = new RefusalLog(log, TimeProvider.System);
         var advert = new DataPlaneAdvert();
-        ListenOptions? grpcListen = null, dataListen = null;
+        ListenOptions? grpcListen = null;
         // A pull reply carries the whole shard.
         var replyLimit = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, shard.Info.Length * sizeof(float) + 1024));
 
@@ -120,12 +121,6 @@ public sealed class GpuPsServerHost : IAsyncDisposable
                 if (tls is not null) listen.UseHttps();
                 grpcListen = listen;
             });
-            if (dataEndpoint is not null)
-                kestrel.Listen(dataEndpoint.EndPoint, listen =>
-                {
-                    listen.UseConnectionHandler<TensorConnectionHandler>();
-                    dataListen = listen;
-                });
             kestrel.Limits.MaxRequestBodySize = null; // a push stream carries a whole shard
             kestrel.Limits.Http2.InitialConnectionWindowSize = ConnectionWindowBytes;
             kestrel.Limits.Http2.InitialStreamWindowSize = StreamWindowBytes;
@@ -159,7 +154,6 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         var budget = new PushMemoryBudget(limits.MaxInflightPushBytes);
         builder.Services.AddSingleton(budget);
         builder.Services.AddSingleton(advert);
-        builder.Services.AddSingleton(new TensorConnectionHandler(shard, auth, refusals, limits, budget, log));
         // Registered in DI, the interceptor is one instance for all calls rather than one per call.
         if (auth.Token is { } token) builder.Services.AddSingleton(new JobTokenInterceptor(token, refusals));
         builder.Services.AddGrpc(o =>
@@ -178,19 +172,35 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         var app = builder.Build();
         app.MapGrpcService<ParameterServerService>();
         app.MapGrpcService<HealthServiceImpl>();
-        await app.StartAsync(ct);
-        var address = grpcEndpoint.Bound(grpcListen!);
-        if (dataListen is not null)
+        DataPlaneListener? dataPlane = null;
+        if (dataEndpoint is not null)
         {
-            (advert.Port, advert.Host) = (dataListen.IPEndPoint!.Port, dataEndpoint!.IsWildcard ? "" : dataEndpoint.Host);
-            log.Information("Shard {Shard} serving the framed TCP data plane on {DataAddress}", shard.Info.Index, dataEndpoint.Bound(dataListen));
+            try { dataPlane = DataPlaneListener.Start(dataEndpoint.EndPoint, shard, auth, refusals, limits, budget, log); }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                await app.DisposeAsync();
+                throw new IOException($"cannot listen for the data plane on {dataUrl}: {e.Message}", e);
+            }
+            (advert.Port, advert.Host) = (dataPlane.Port, dataEndpoint.IsWildcard ? "" : dataEndpoint.Host);
         }
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch
+        {
+            if (dataPlane is not null) await dataPlane.DisposeAsync();
+            throw;
+        }
+        var address = grpcEndpoint.Bound(grpcListen!);
+        if (dataPlane is not null)
+            log.Information("Shard {Shard} serving the framed TCP data plane on {DataAddress}", shard.Info.Index, dataEndpoint!.Bound(dataPlane.Port));
         log.Information("Shard {Shard}/{Count} ({Length} parameters) serving gRPC on {Address} ({Security})",
             shard.Info.Index, shard.Info.Count, shard.Info.Length, address, auth.ToString());
         if (auth.IsInsecure)
             log.Warning("Shard {Shard} accepts calls WITHOUT AUTHENTICATION (insecure): anyone who can reach {Address} can join the job, push gradients and read the model",
                 shard.Info.Index, address);
-        return new GpuPsServerHost(app, address, advert.Port);
+        return new GpuPsServerHost(app, address, dataPlane);
     }
 
     /// <summary>The TLS credentials an <c>https://</c> <paramref name="url"/> is served with; null for <c>http://</c>.</summary>
@@ -204,9 +214,16 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         return https ? auth.Tls : null;
     }
 
-    /// <summary>Stops accepting calls and waits (up to 5 s, or until <paramref name="ct"/> is cancelled) for in-flight calls.</summary>
-    public Task StopAsync(CancellationToken ct = default) =>
-        Interlocked.Exchange(ref _stopped, 1) == 0 ? _app.StopAsync(ct) : Task.CompletedTask;
+    /// <summary>
+    /// Stops accepting calls and waits (up to 5 s, or until <paramref name="ct"/> is cancelled) for in-flight gRPC calls;
+    /// data-plane connections are closed (a frame in flight is not applied; workers retry it elsewhere or later).
+    /// </summary>
+    public async Task StopAsync(CancellationToken ct = default)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
+        if (_dataPlane is not null) await _dataPlane.DisposeAsync();
+        await _app.StopAsync(ct);
+    }
 
     /// <summary>Stops the server (<see cref="StopAsync"/>, if not already stopped) and releases it.</summary>
     public async ValueTask DisposeAsync()

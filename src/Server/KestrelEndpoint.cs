@@ -24,5 +24,8 @@ internal sealed record KestrelEndpoint(string Scheme, string Host, IPEndPoint En
     }
 
     /// <summary>The address with the port Kestrel bound (the real one when port 0 was asked for).</summary>
-    public Uri Bound(ListenOptions listen) => new UriBuilder(Scheme, Host, listen.IPEndPoint!.Port).Uri;
+    public Uri Bound(ListenOptions listen) => Bound(listen.IPEndPoint!.Port);
+
+    /// <summary>The address with <paramref name="port"/>, the one bound.</summary>
+    public Uri Bound(int port) => new UriBuilder(Scheme, Host, port).Uri;
 }

@@ -30,7 +30,7 @@ public sealed record ServerLimits
     public TimeSpan PushIdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Open connections the host accepts at once, gRPC and data plane together (Kestrel's MaxConcurrentConnections):
+    /// Open connections the host accepts at once on each of its endpoints, gRPC (Kestrel's MaxConcurrentConnections) and the data plane:
     /// 1024. A worker holds one or two gRPC connections per shard and, over the data plane, one more per concurrent call (a
     /// pull beside a push), so a 64-worker job needs a few hundred; a connection beyond the limit is closed as soon as it is accepted, before anything is read,
     /// and the connections already open are unaffected.

@@ -1,21 +1,21 @@
 using System.Buffers;
 using System.IO.Hashing;
-using System.IO.Pipelines;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using GpuPs.Protocol.Frames;
-using Microsoft.AspNetCore.Connections;
 using Serilog;
 
 namespace GpuPs.Server.DataPlane;
 
 /// <summary>
 /// One data-plane connection on the server: a Hello with the job token first, then one request frame at a time (Push or
-/// Pull), each answered before the next is read. Pushed values are read from the socket's pipe straight into one pooled
-/// buffer that the shard sums from; pulled parameters are copied by the shard straight into the pipe's output buffer.
+/// Pull), each answered before the next is read. Pushed values are read from the socket straight into one pooled buffer
+/// that the shard sums from (<see cref="FrameReader"/>); pulled parameters are copied by the shard into one pooled frame
+/// that goes out in a single write.
 /// </summary>
 /// <remarks>
 /// <para>Refusals. A frame that is malformed — bad magic, version, kind or checksum, oversized, truncated, for another
@@ -34,6 +34,9 @@ internal sealed class TensorConnection : IAsyncDisposable
 {
     private const int MaxHelloBytes = 1024;
     private const int RearmBytes = 1 << 20;
+    // A refused push's sender is still writing it when the refusal goes out; 64 MiB in 1 s lets a whole shard arrive on loopback.
+    private const long LingerBytes = 64L << 20;
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan DefaultPullWait = TimeSpan.FromSeconds(30);
 
     private readonly IParameterShard _shard;
@@ -42,25 +45,38 @@ internal sealed class TensorConnection : IAsyncDisposable
     private readonly ServerLimits _limits;
     private readonly PushMemoryBudget _budget;
     private readonly ILogger _log;
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+    private readonly FrameReader _input;
+    private readonly byte[] _answer = new byte[FrameHeader.Size + FrameAnswers.MaxMessageBytes];
     private readonly string _peer;
     private readonly CancellationToken _closed;
     private readonly CancellationTokenSource _deadline;   // re-armed for every read and write
     private CancellationTokenSource _wait;                // a pull's wait for its step; replaced once it fired
+    private Task? _pendingWatch;                          // a pull's watch for a closing peer, still reading when the step came
     private readonly XxHash3 _hash = new();
     private readonly int _shardBytes;
 
+    /// <summary>A connection of <see cref="DataPlaneListener"/>, with its shard, token, limits, push budget and log (see there).</summary>
+    /// <param name="shard">The shard it serves.</param>
+    /// <param name="auth">The job token its Hello must carry.</param>
+    /// <param name="refusals">Where refusals are logged.</param>
+    /// <param name="limits">Its deadlines.</param>
+    /// <param name="budget">The in-flight push memory.</param>
+    /// <param name="log">Its events' log.</param>
+    /// <param name="socket">The accepted socket; the connection owns it and closes it when disposed.</param>
+    /// <param name="stream">The socket's byte stream, which the connection reads and writes; closed with the socket.</param>
+    /// <param name="closed">Cancelled when the server stops: a push or pull waiting for its slot or step gives up.</param>
     public TensorConnection(IParameterShard shard, JobAuth auth, RefusalLog refusals, ServerLimits limits, PushMemoryBudget budget, ILogger log,
-        ConnectionContext connection)
+        Socket socket, Stream stream, CancellationToken closed)
     {
         (_shard, _auth, _refusals, _limits, _budget) = (shard, auth, refusals, limits, budget);
-        _peer = connection.RemoteEndPoint?.ToString() ?? "unknown peer";
+        _peer = socket.RemoteEndPoint?.ToString() ?? "unknown peer";
         _log = log.ForContext("Peer", _peer);
-        _input = connection.Transport.Input;
-        _output = connection.Transport.Output;
-        _closed = connection.ConnectionClosed;
-        // Not linked to ConnectionClosed: a peer that closes mid-frame should be seen as a completed pipe, with the bytes it sent.
+        (_socket, _stream) = (socket, stream);
+        _input = new FrameReader(stream);
+        _closed = closed;
+        // Not linked to the server's stop: a stopping server closes the socket, and a read in flight then ends with the bytes it had.
         _deadline = new CancellationTokenSource();
         _wait = CancellationTokenSource.CreateLinkedTokenSource(_closed);
         _shardBytes = checked((int)shard.Info.Length * sizeof(float));
@@ -98,7 +114,7 @@ internal sealed class TensorConnection : IAsyncDisposable
             _refusals.Refused("data plane", _peer, e.Message);
             await TryAnswerAsync(FrameAnswers.ErrorFrame(e.Kind, _shard.Info.Index), e.Message).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or ConnectionResetException or OperationCanceledException or ConnectionAbortedException)
+        catch (Exception e) when (IsConnectionLoss(e))
         {
             if (current.Kind == 0) return;   // closed between frames: routine
             var reason = e is OperationCanceledException
@@ -201,11 +217,22 @@ internal sealed class TensorConnection : IAsyncDisposable
         }
         var wait = header.Part > 0 ? TimeSpan.FromMilliseconds(header.Part) : DefaultPullWait;
         _wait.CancelAfter(wait);
+        var peerLeft = false;
         try
         {
-            await _shard.WaitForStepAsync(header.Worker, header.Count, _wait.Token).ConfigureAwait(false);
+            var step = _shard.WaitForStepAsync(header.Worker, header.Count, _wait.Token);
+            if (!step.IsCompleted && await PeerLeavesBeforeAsync(step).ConfigureAwait(false))
+            {
+                peerLeft = true;
+                _wait.Cancel();
+            }
+            await step.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!_closed.IsCancellationRequested)
+        catch (OperationCanceledException) when (peerLeft || _closed.IsCancellationRequested)
+        {
+            return;   // the client closed the connection while its pull waited (it gave the pull up), or the server stops: routine
+        }
+        catch (OperationCanceledException)
         {
             await AnswerAsync(FrameAnswers.ErrorFrame(ShardErrorKind.Timeout, _shard.Info.Index),
                 $"shard {_shard.Info.Index} did not reach step {header.Count} within {wait.TotalMilliseconds:F0} ms").ConfigureAwait(false);
@@ -216,10 +243,6 @@ internal sealed class TensorConnection : IAsyncDisposable
             await AnswerAsync(FrameAnswers.ErrorFrame(e.Kind, _shard.Info.Index), e.Message).ConfigureAwait(false);
             return;
         }
-        catch (OperationCanceledException)
-        {
-            return;   // the client closed the connection while its pull waited (it gave the pull up): routine
-        }
         finally
         {
             if (!_wait.TryReset())
@@ -228,18 +251,43 @@ internal sealed class TensorConnection : IAsyncDisposable
                 _wait = CancellationTokenSource.CreateLinkedTokenSource(_closed);
             }
         }
-        if (WriteParameters() is { } refused)
+        if (peerLeft) return;
+        var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + _shardBytes);
+        try
         {
-            await AnswerAsync(FrameAnswers.ErrorFrame(refused.Kind, _shard.Info.Index), refused.Message).ConfigureAwait(false);
-            return;
+            if (WriteParameters(frame.AsSpan(0, FrameHeader.Size + _shardBytes)) is { } refused)
+            {
+                await AnswerAsync(FrameAnswers.ErrorFrame(refused.Kind, _shard.Info.Index), refused.Message).ConfigureAwait(false);
+                return;
+            }
+            await WriteAsync(frame.AsMemory(0, FrameHeader.Size + _shardBytes)).ConfigureAwait(false);
         }
-        await FlushAsync().ConfigureAwait(false);
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
     }
 
-    /// <summary>A PullReply with the shard's parameters, copied into the output pipe's buffer and checksummed there.</summary>
-    private ShardException? WriteParameters()
+    /// <summary>
+    /// While <paramref name="step"/> is pending nothing else reads the connection, so this watches it: true when the client
+    /// closed it first (it gave its pull up). A watch still pending when the step comes is left to the next header read.
+    /// </summary>
+    private async Task<bool> PeerLeavesBeforeAsync(Task step)
     {
-        var frame = _output.GetSpan(FrameHeader.Size + _shardBytes)[..(FrameHeader.Size + _shardBytes)];
+        var watch = _input.WaitForDataOrCloseAsync(_deadline.Token);
+        if (await Task.WhenAny(step, watch).ConfigureAwait(false) != watch)
+        {
+            _pendingWatch = watch;
+            return false;
+        }
+        try { return await watch.ConfigureAwait(false); }
+        catch (Exception e) when (IsConnectionLoss(e)) { return true; }
+    }
+
+
+    /// <summary>A PullReply with the shard's parameters, copied into <paramref name="frame"/> after its header and checksummed there.</summary>
+    private ShardException? WriteParameters(Span<byte> frame)
+    {
         var payload = frame[FrameHeader.Size..];
         PullResult pulled;
         try { pulled = _shard.CopyParameters(MemoryMarshal.Cast<byte, float>(payload)); }
@@ -249,34 +297,34 @@ internal sealed class TensorConnection : IAsyncDisposable
         if (pulled.Finished) header.Flags |= FrameFlags.Finished;
         header.Seal(_hash, payload);
         header.WriteTo(frame);
-        _output.Advance(frame.Length);
         return null;
     }
 
-    /// <summary>Writes a frame whose payload is <paramref name="message"/> (UTF-8) and flushes it.</summary>
+    /// <summary>Writes a frame whose payload is <paramref name="message"/> (UTF-8, cut to <see cref="FrameAnswers.MaxMessageBytes"/>) in one write.</summary>
     private ValueTask AnswerAsync(FrameHeader header, string message)
     {
-        var payload = FrameAnswers.MessageBytes(message);
-        header.Length = payload.Length;
-        header.Seal(_hash, payload);
-        var frame = _output.GetSpan(FrameHeader.Size + payload.Length);
-        header.WriteTo(frame);
-        payload.CopyTo(frame[FrameHeader.Size..]);
-        _output.Advance(FrameHeader.Size + payload.Length);
-        return FlushAsync();
+        var payload = _answer.AsSpan(FrameHeader.Size);
+        header.Length = FrameAnswers.WriteMessage(message, payload);
+        header.Seal(_hash, payload[..header.Length]);
+        header.WriteTo(_answer);
+        return WriteAsync(_answer.AsMemory(0, FrameHeader.Size + header.Length));
     }
 
     /// <summary>A last answer before the connection closes; a peer that is gone already does not get it.</summary>
     private async ValueTask TryAnswerAsync(FrameHeader header, string message)
     {
         try { await AnswerAsync(header, message).ConfigureAwait(false); }
-        catch (Exception e) when (e is IOException or ConnectionResetException or OperationCanceledException or InvalidOperationException) { }
+        catch (Exception e) when (IsConnectionLoss(e)) { }
     }
 
-    private async ValueTask FlushAsync()
+    /// <summary>A failure that means the connection is gone or timed out, not a bug.</summary>
+    private static bool IsConnectionLoss(Exception e) => e is IOException or OperationCanceledException or ObjectDisposedException or SocketException;
+
+    /// <summary>Writes <paramref name="frame"/>; the peer must take it within <see cref="ServerLimits.PushIdleTimeout"/>.</summary>
+    private async ValueTask WriteAsync(ReadOnlyMemory<byte> frame)
     {
         _deadline.CancelAfter(_limits.PushIdleTimeout);
-        await _output.FlushAsync(_deadline.Token).ConfigureAwait(false);
+        await _stream.WriteAsync(frame, _deadline.Token).ConfigureAwait(false);
         Disarm();
     }
 
@@ -284,44 +332,29 @@ internal sealed class TensorConnection : IAsyncDisposable
     private async ValueTask<FrameHeader?> ReadHeaderAsync(TimeSpan limit)
     {
         _deadline.CancelAfter(limit);
-        while (true)
+        if (_pendingWatch is { } watch)
         {
-            var result = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (buffer.Length >= FrameHeader.Size)
-            {
-                var header = HeaderOf(buffer);
-                _input.AdvanceTo(buffer.GetPosition(FrameHeader.Size));
-                Disarm();
-                return header;
-            }
-            if (result.IsCompleted)
-            {
-                _input.AdvanceTo(buffer.End);
-                if (buffer.IsEmpty) return null;
-                throw ShardException.Invalid($"the connection closed after {buffer.Length} of a frame header's {FrameHeader.Size} bytes (a truncated frame)");
-            }
-            _input.AdvanceTo(buffer.Start, buffer.End);
+            _pendingWatch = null;
+            await watch.ConfigureAwait(false);
         }
+        var header = await _input.ReadHeaderAsync(_deadline.Token).ConfigureAwait(false);
+        Disarm();
+        return header;
     }
 
     /// <summary>Fills <paramref name="destination"/> with the frame's payload; every read must make progress within the frame deadline.</summary>
     private async ValueTask ReadPayloadAsync(Memory<byte> destination)
     {
-        // The socket transport hands a large payload over in 4 KiB blocks; re-arming the timer for each of them cost a
-        // quarter of a 4 MiB push (measured), so the deadline is re-armed once per RearmBytes of progress instead.
+        // Re-arming the timer costs a little; a read brings up to the socket's window (hundreds of KiB), so once per
+        // RearmBytes of progress is enough to bound a stall by the deadline.
         int filled = 0, armedAt = -RearmBytes;
         while (filled < destination.Length)
         {
             if (filled - armedAt >= RearmBytes) (armedAt, _) = (filled, Arm());
-            var result = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            var take = (int)Math.Min(buffer.Length, destination.Length - filled);
-            buffer.Slice(0, take).CopyTo(destination.Span[filled..]);
-            filled += take;
-            _input.AdvanceTo(buffer.GetPosition(take));
-            if (filled < destination.Length && result.IsCompleted)
+            var read = await _input.ReadSomeAsync(destination[filled..], _deadline.Token).ConfigureAwait(false);
+            if (read == 0)
                 throw new IOException($"the peer closed the connection after {filled} of the frame's {destination.Length} payload bytes (a truncated frame)");
+            filled += read;
         }
         Disarm();
     }
@@ -333,12 +366,10 @@ internal sealed class TensorConnection : IAsyncDisposable
         while (skipped < length)
         {
             _deadline.CancelAfter(_limits.PushIdleTimeout);
-            var result = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
-            var take = (int)Math.Min(result.Buffer.Length, length - skipped);
-            skipped += take;
-            _input.AdvanceTo(result.Buffer.GetPosition(take));
-            if (skipped < length && result.IsCompleted)
+            var read = await _input.SkipSomeAsync(length - skipped, _deadline.Token).ConfigureAwait(false);
+            if (read == 0)
                 throw new IOException($"the peer closed the connection after {skipped} of the frame's {length} payload bytes (a truncated frame)");
+            skipped += read;
         }
         Disarm();
     }
@@ -362,18 +393,36 @@ internal sealed class TensorConnection : IAsyncDisposable
         header.VerifyChecksum(_hash);
     }
 
-    private static FrameHeader HeaderOf(in ReadOnlySequence<byte> buffer)
-    {
-        if (buffer.FirstSpan.Length >= FrameHeader.Size) return FrameHeader.Read(buffer.FirstSpan);
-        Span<byte> bytes = stackalloc byte[FrameHeader.Size];
-        buffer.Slice(0, FrameHeader.Size).CopyTo(bytes);
-        return FrameHeader.Read(bytes);
-    }
-
+    /// <summary>
+    /// Closes the connection gracefully: sends end-of-stream, then reads past what the peer still sends (at most
+    /// <see cref="LingerBytes"/> for <see cref="LingerTime"/>) until it closes too, so that it reads a refusal before the
+    /// close (closing a socket with unread bytes would reset it and lose the answer). Then closes the socket (a watch still
+    /// reading it ends with it) and releases the timers.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await _input.CompleteAsync().ConfigureAwait(false);
-        await _output.CompleteAsync().ConfigureAwait(false);
+        if (_pendingWatch is null && !_closed.IsCancellationRequested)
+        {
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Send);
+                using var linger = new CancellationTokenSource(LingerTime);
+                for (long drained = 0; drained < LingerBytes;)
+                {
+                    var read = await _input.SkipSomeAsync(int.MaxValue, linger.Token).ConfigureAwait(false);
+                    if (read == 0) break;
+                    drained += read;
+                }
+            }
+            catch (Exception e) when (IsConnectionLoss(e)) { }
+        }
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        if (_pendingWatch is { } watch)
+        {
+            try { await watch.ConfigureAwait(false); }
+            catch (Exception e) when (IsConnectionLoss(e)) { }
+        }
         _deadline.Dispose();
         _wait.Dispose();
     }

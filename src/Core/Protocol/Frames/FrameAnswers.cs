@@ -1,4 +1,4 @@
-using System.Text;
+using System.Text.Unicode;
 using GpuPs.Core.Shards;
 
 namespace GpuPs.Protocol.Frames;
@@ -44,7 +44,7 @@ public static class FrameAnswers
     public static TensorEncoding EncodingOf(in FrameHeader header) =>
         header.Flags.HasFlag(FrameFlags.BFloat16) ? TensorEncoding.BFloat16 : TensorEncoding.Float32;
 
-    /// <summary>A PushReply header for <paramref name="outcome"/>; its payload is <see cref="MessageBytes"/> of the reason.</summary>
+    /// <summary>A PushReply header for <paramref name="outcome"/>; its payload is the reason (<see cref="WriteMessage"/>).</summary>
     public static FrameHeader PushReplyFrame(in PushOutcome outcome, int shard)
     {
         var header = FrameHeader.Of(FrameKind.PushReply);
@@ -65,7 +65,7 @@ public static class FrameAnswers
         return new PushOutcome(kind, header.Step, header.Flags.HasFlag(FrameFlags.ClosedStep), header.Flags.HasFlag(FrameFlags.Finished), reason);
     }
 
-    /// <summary>An Error header for <paramref name="kind"/>; its payload is <see cref="MessageBytes"/> of the message.</summary>
+    /// <summary>An Error header for <paramref name="kind"/>; its payload is the message (<see cref="WriteMessage"/>).</summary>
     public static FrameHeader ErrorFrame(ShardErrorKind kind, int shard)
     {
         var header = FrameHeader.Of(FrameKind.Error);
@@ -86,10 +86,14 @@ public static class FrameAnswers
             : new ShardException(ShardErrorKind.Unavailable, $"{address}: error {header.Part}: {message}");
     }
 
-    /// <summary><paramref name="text"/> as UTF-8, cut to <see cref="MaxMessageBytes"/>.</summary>
-    public static byte[] MessageBytes(string text)
+    /// <summary>
+    /// Writes <paramref name="text"/> as UTF-8 into <paramref name="destination"/> (at least <see cref="MaxMessageBytes"/>
+    /// long), cut to <see cref="MaxMessageBytes"/> at a character boundary; returns the bytes written. Allocates nothing.
+    /// </summary>
+    public static int WriteMessage(string text, Span<byte> destination)
     {
-        var bytes = Encoding.UTF8.GetBytes(text);
-        return bytes.Length <= MaxMessageBytes ? bytes : bytes[..MaxMessageBytes];
+        // Stops at the last whole character that fits when the text is longer.
+        Utf8.FromUtf16(text, destination[..MaxMessageBytes], out _, out var written);
+        return written;
     }
 }
