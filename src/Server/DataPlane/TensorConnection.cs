@@ -133,8 +133,7 @@ internal sealed class TensorConnection : IAsyncDisposable
             throw new ShardException(ShardErrorKind.Unauthenticated, $"the first frame of a data-plane connection must be Hello with the job token, not {hello.Kind}");
         hello.Validate(MaxHelloBytes);
         var token = new byte[hello.Length];
-        await ReadPayloadAsync(token).ConfigureAwait(false);
-        Verify(hello, token);
+        await ReadPayloadAsync(hello, token).ConfigureAwait(false);
         if (_auth.Token is { } expected && !expected.Matches(Encoding.UTF8.GetString(token)))
             throw new ShardException(ShardErrorKind.Unauthenticated, "the connection carries no valid job token");
         if (hello.Shard != _shard.Info.Index)
@@ -173,8 +172,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         float[]? widened = null;
         try
         {
-            await ReadPayloadAsync(bytes.AsMemory(0, header.Length)).ConfigureAwait(false);
-            Verify(header, bytes.AsSpan(0, header.Length));
+            await ReadPayloadAsync(header, bytes.AsMemory(0, header.Length)).ConfigureAwait(false);
             var push = FrameAnswers.PushOf(header);
             if (push.Shard != _shard.Info.Index)
                 throw ShardException.Invalid($"push for shard {push.Shard} sent to shard {_shard.Info.Index}");
@@ -342,9 +340,15 @@ internal sealed class TensorConnection : IAsyncDisposable
         return header;
     }
 
-    /// <summary>Fills <paramref name="destination"/> with the frame's payload; every read must make progress within the frame deadline.</summary>
-    private async ValueTask ReadPayloadAsync(Memory<byte> destination)
+    /// <summary>
+    /// Fills <paramref name="destination"/> with the payload of <paramref name="header"/>'s frame and verifies its checksum;
+    /// every read must make progress within the frame deadline. Each read's bytes are hashed as they arrive, while still in
+    /// cache, rather than in a second pass over the whole payload.
+    /// </summary>
+    /// <exception cref="ShardException">InvalidRequest: the checksum does not match.</exception>
+    private async ValueTask ReadPayloadAsync(FrameHeader header, Memory<byte> destination)
     {
+        header.BeginChecksum(_hash);
         // Re-arming the timer costs a little; a read brings up to the socket's window (hundreds of KiB), so once per
         // RearmBytes of progress is enough to bound a stall by the deadline.
         int filled = 0, armedAt = -RearmBytes;
@@ -354,9 +358,11 @@ internal sealed class TensorConnection : IAsyncDisposable
             var read = await _input.ReadSomeAsync(destination[filled..], _deadline.Token).ConfigureAwait(false);
             if (read == 0)
                 throw new IOException($"the peer closed the connection after {filled} of the frame's {destination.Length} payload bytes (a truncated frame)");
+            _hash.Append(destination.Span.Slice(filled, read));
             filled += read;
         }
         Disarm();
+        header.VerifyChecksum(_hash);
     }
 
     /// <summary>Reads past <paramref name="length"/> payload bytes without keeping them, under the same deadlines.</summary>

@@ -128,9 +128,14 @@ internal sealed class FrameConnection : IDisposable
                 Broken = true;
                 throw ShardException.Invalid($"Shard {reply.Shard} at {_address} sent {reply.Length / sizeof(float)} parameters; the destination holds {destination.Length}.");
             }
-            await _stream.ReadExactlyAsync(bytes, token).ConfigureAwait(false);
+            // Hashed read by read, while each read's bytes are still in cache, rather than in a second pass.
             reply.BeginChecksum(_hash);
-            _hash.Append(bytes.Span);
+            for (int filled = 0, read; filled < bytes.Length; filled += read)
+            {
+                read = await _stream.ReadAsync(bytes[filled..], token).ConfigureAwait(false);
+                if (read == 0) throw new EndOfStreamException($"the server closed the connection after {filled} of the pull reply's {bytes.Length} bytes");
+                _hash.Append(bytes.Span.Slice(filled, read));
+            }
             Verify(reply);
             return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished));
         }, timeout, ct);
