@@ -25,12 +25,11 @@ public sealed class DataPlaneListener : IAsyncDisposable
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Socket _listener;
-    private readonly IParameterShard _shard;
-    private readonly JobAuth _auth;
+    private readonly int _shardIndex;
     private readonly RefusalLog _refusals;
     private readonly ServerLimits _limits;
-    private readonly PushMemoryBudget _budget;
     private readonly ILogger _log;
+    private readonly Func<Socket, TensorConnection> _serve;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<Socket, Task> _open = new();
     private readonly Task _accepting;
@@ -38,8 +37,9 @@ public sealed class DataPlaneListener : IAsyncDisposable
 
     private DataPlaneListener(Socket listener, IParameterShard shard, JobAuth auth, RefusalLog refusals, ServerLimits limits, PushMemoryBudget budget, ILogger log)
     {
-        (_listener, _shard, _auth, _refusals, _limits, _budget) = (listener, shard, auth, refusals, limits, budget);
+        (_listener, _shardIndex, _refusals, _limits) = (listener, shard.Info.Index, refusals, limits);
         _log = log.ForContext("Shard", shard.Info.Index);
+        _serve = socket => new TensorConnection(shard, auth, refusals, limits, budget, _log, socket, new NetworkStream(socket, ownsSocket: false), _stop.Token);
         _accepting = Task.Run(AcceptAsync);
     }
 
@@ -89,7 +89,7 @@ public sealed class DataPlaneListener : IAsyncDisposable
             catch (SocketException e)
             {
                 if (_stop.IsCancellationRequested) return;
-                _log.Warning("Data plane of shard {Shard} failed to accept a connection: {Reason}", _shard.Info.Index, e.Message);
+                _log.Warning("Data plane of shard {Shard} failed to accept a connection: {Reason}", _shardIndex, e.Message);
                 continue;
             }
             if (Interlocked.Increment(ref _count) > _limits.MaxConnections)
@@ -113,12 +113,12 @@ public sealed class DataPlaneListener : IAsyncDisposable
         await started.ConfigureAwait(false);
         try
         {
-            await using var connection = new TensorConnection(_shard, _auth, _refusals, _limits, _budget, _log, socket, new NetworkStream(socket, ownsSocket: false), _stop.Token);
+            await using var connection = _serve(socket);
             await connection.RunAsync().ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            _log.Error(e, "Data-plane connection of shard {Shard} failed", _shard.Info.Index);
+            _log.Error(e, "Data-plane connection of shard {Shard} failed", _shardIndex);
         }
         finally
         {
@@ -136,6 +136,6 @@ public sealed class DataPlaneListener : IAsyncDisposable
         await _accepting.ConfigureAwait(false);
         foreach (var socket in _open.Keys) socket.Dispose();
         try { await Task.WhenAll(_open.Values).WaitAsync(StopTimeout).ConfigureAwait(false); }
-        catch (TimeoutException) { _log.Warning("Data plane of shard {Shard}: {Count} connections did not end within {Seconds} s of the stop", _shard.Info.Index, _open.Count, StopTimeout.TotalSeconds); }
+        catch (TimeoutException) { _log.Warning("Data plane of shard {Shard}: {Count} connections did not end within {Seconds} s of the stop", _shardIndex, _open.Count, StopTimeout.TotalSeconds); }
     }
 }
