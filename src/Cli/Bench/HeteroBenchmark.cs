@@ -1,4 +1,5 @@
 using System.Globalization;
+using GpuPs.Cli.Bench.Hetero;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
 using GpuPs.Kernels;
@@ -7,25 +8,53 @@ using Serilog;
 
 namespace GpuPs.Cli.Bench;
 
+/// <summary>How <c>gpups bench hetero</c> makes workers slower than others.</summary>
+public enum HeteroSlowdown
+{
+    /// <summary>Each worker and the server in their own CPU-quota cgroup, quotas in proportion to the speeds (root, Linux).</summary>
+    Cgroup,
+
+    /// <summary>Every worker in this process; worker i computes each gradient factor[i] times (the <c>slowdown</c> straggler model).</summary>
+    Throttle,
+}
+
 /// <summary>What <c>gpups bench hetero</c> runs.</summary>
-/// <param name="Factors">Per worker, how many times it computes every gradient: speeds 1/factor (default 4+2+1, speeds 1 : 2 : 4).</param>
+/// <param name="Factors">Per worker, the inverse of its speed (default 4+2+1, speeds 1 : 2 : 4).</param>
 /// <param name="Steps">Steps per run.</param>
 /// <param name="Warmup">Steps left out of the means (start-up, the first assignment's probe).</param>
 /// <param name="StragglerDelay">Seconds the s = 1 straggler (the fastest worker) is late every step in the runs with a straggler on top.</param>
 /// <param name="DropAt">Step at which worker 0 of an equal-speed cluster drops to 1/<paramref name="DropFactor"/> of its speed.</param>
 /// <param name="DropFactor">That slowdown.</param>
-/// <param name="Dataset">The data set trained on; compute should dominate a step.</param>
+/// <param name="Dataset">The data set trained on; compute should dominate a step. Null: see <see cref="DatasetOrDefault"/>.</param>
 /// <param name="Seed">Seeds data and models.</param>
+/// <param name="Slowdown">How the speeds are made; <see cref="HeteroSlowdown.Cgroup"/> falls back to
+/// <see cref="HeteroSlowdown.Throttle"/> (the reason logged) where CPU-quota groups cannot be made.</param>
+/// <param name="WorkerCores">Cgroup slowdown: the CPUs all workers' quotas sum to (worker i gets its speed's share); 0:
+/// 90 % of the cores less the server's.</param>
+/// <param name="ServerCores">Cgroup slowdown: the server process's quota, in CPUs.</param>
 public sealed record HeteroBenchmarkOptions(
     int[] Factors, int Steps = 40, int Warmup = 10, double StragglerDelay = 0.3, int DropAt = 20, int DropFactor = 4,
-    string Dataset = "synthetic:rows=20000,features=100,classes=2", ulong Seed = 7);
+    string? Dataset = null, ulong Seed = 7,
+    HeteroSlowdown Slowdown = HeteroSlowdown.Cgroup, double WorkerCores = 0, double ServerCores = 0.3)
+{
+    /// <summary>
+    /// <see cref="Dataset"/>, or by default 20 000 rows for the throttle slowdown and 300 000 for cgroups: there a step's
+    /// pull, push and aggregation do not shrink with the quotas, and uniform reaches 2× proportional (of 2.33× for
+    /// 1 : 2 : 4) only where they are well under a third of the compute (at 300 000 rows: unit step ~0.48 s, uniform 2.28×).
+    /// </summary>
+    public string DatasetOrDefault => Dataset ?? $"synthetic:rows={(Slowdown == HeteroSlowdown.Cgroup ? 300_000 : 20_000)},features=100,classes=2";
+
+    /// <summary>The CPUs the workers' quotas sum to: <see cref="WorkerCores"/>, or 90 % of the cores less the server's.</summary>
+    public double WorkerCoresOrDefault => WorkerCores > 0 ? WorkerCores : 0.9 * Environment.ProcessorCount - ServerCores;
+}
 
 /// <summary>One run of the benchmark, as the CSV has it.</summary>
 /// <param name="Scenario">Short name: the speeds, the scheme, and what is on top.</param>
 /// <param name="Mode">bsp or coded.</param>
 /// <param name="Assignment">uniform or proportional.</param>
 /// <param name="S">Stragglers the code tolerates.</param>
-/// <param name="Slowdown">The straggler-model spec that slowed the workers (real kernel repeats).</param>
+/// <param name="Slowdown">What slowed the workers: their CPU quotas (cgroup slowdown) and the straggler-model spec (real
+/// kernel repeats, a late worker).</param>
 /// <param name="MeanMs">Mean step time after the warm-up (after the drop, for the drop runs), ms.</param>
 /// <param name="P50Ms">Median step time, ms.</param>
 /// <param name="P99Ms">99th percentile step time, ms.</param>
@@ -34,66 +63,81 @@ public sealed record HeteroBenchmarkOptions(
 /// <param name="RatioToBound">P50Ms / BoundMs: medians, because other processes on a shared machine put spikes in the means.</param>
 /// <param name="SettledAfter">Drop runs: steps from the drop until three steps in a row are within 15% of the new bound (−1: never).</param>
 /// <param name="ComputeBalance">Least over most kernel seconds of the workers over the whole run: 1 when every worker
-/// computed equally long (a balanced assignment), 1/4 when one computed four times as long as another.</param>
+/// computed equally long (a balanced assignment), 1/4 when one computed four times as long as another; NaN for worker
+/// processes (cgroup slowdown), which report no counters to the bench.</param>
 public sealed record HeteroRow(string Scenario, string Mode, string Assignment, int S, string Slowdown, double MeanMs, double P50Ms, double P99Ms,
     double BoundMs, double RatioToBound, int SettledAfter, double ComputeBalance);
 
 /// <summary>
-/// <c>gpups bench hetero</c>: a cluster of mixed speeds made by real slowdowns (each worker repeats its gradient kernel,
-/// the <c>slowdown</c> straggler model), trained with uniform and proportional BSP and with the heterogeneity-aware code,
-/// with and without an s = 1 straggler on top, and an equal-speed cluster whose worker 0 drops to a quarter of its
-/// speed mid-run. Every step time is compared with the ideal bound, total work / total throughput, whose unit — one
-/// worker's throughput while all n compute at once on this machine — comes from an equal-speed run in the same
-/// invocation.
+/// <c>gpups bench hetero</c>: a cluster of mixed speeds made by real slowdowns, trained with uniform and proportional BSP
+/// and with the heterogeneity-aware code, with and without an s = 1 straggler on top, and an equal-speed cluster whose
+/// worker 0 drops to a quarter of its speed mid-run. The speeds come from CPU quotas (<see cref="HeteroSlowdown.Cgroup"/>:
+/// every worker and the server a process in its own cgroup, the workers' quotas in proportion to their speeds and
+/// summing to a fixed number of CPUs below the core count, so the devices are independent) or from kernel repeats in one
+/// process (<see cref="HeteroSlowdown.Throttle"/>). The drop is a kernel-repeat slowdown in both (on top of equal quotas
+/// with cgroups). Every step time is compared with the ideal bound, total work / total throughput, whose unit T₁ — the
+/// step of n equal workers — comes from an equal-speed run in the same invocation. With quotas the mixed cluster has the
+/// unit run's total throughput, so its bound is T₁ itself; with repeats it is n · T₁ / Σ 1/factorᵢ.
 /// </summary>
 public static class HeteroBenchmark
 {
     /// <summary>A run stays "settled" when its steps are within this factor of the bound.</summary>
     public const double SettledWithin = 1.15;
 
-    private sealed record Run(string Scenario, SyncMode Mode, string Assignment, int S, string Slowdown, double BoundFactor, int From);
+    private sealed record Run(string Scenario, SyncMode Mode, string Assignment, int S, string Slowdown, double BoundFactor, int From, double[] Speeds);
 
-    /// <summary>Runs every scenario (in-process cluster over loopback gRPC, SIMD kernels) and returns one row each.</summary>
+    /// <summary>Runs every scenario over loopback gRPC with SIMD kernels and returns one row each.</summary>
     public static async Task<IReadOnlyList<HeteroRow>> RunAsync(HeteroBenchmarkOptions o, Action<string> report, ILogger log, CancellationToken ct)
     {
         int n = o.Factors.Length;
+        if (o.Slowdown == HeteroSlowdown.Cgroup && CpuQuotaGroups.Unavailable() is { } reason)
+        {
+            log.Warning("Cgroup slowdown unavailable ({Reason}); falling back to the throttle slowdown (kernel repeats)", reason);
+            report($"cgroup slowdown unavailable ({reason}); using the throttle slowdown (kernel repeats)");
+            o = o with { Slowdown = HeteroSlowdown.Throttle };
+        }
+        bool quotas = o.Slowdown == HeteroSlowdown.Cgroup;
         string factors = string.Join('+', o.Factors);
+        double[] mix = o.Factors.Select(f => 1.0 / f).ToArray(), equal = Enumerable.Repeat(1.0, n).ToArray();
         string speeds = string.Join(":", o.Factors.Select(f => (o.Factors.Max() / (double)f).ToString("G3", CultureInfo.InvariantCulture)));
         int fastest = Array.IndexOf(o.Factors, o.Factors.Min());
-        double ideal = n / o.Factors.Sum(f => 1.0 / f);   // in units of the equal-speed step time
+        // Quotas keep the total throughput of the unit run; repeats lower it to Σ 1/factor of n.
+        double ideal = quotas ? 1 : n / mix.Sum();
         var dropped = Enumerable.Range(0, n).Select(i => i == 0 ? o.DropFactor : 1).ToArray();
         double idealAfterDrop = n / dropped.Sum(f => 1.0 / f);
-        string late = $",late={fastest},delay={o.StragglerDelay.ToString("R", CultureInfo.InvariantCulture)}";
-        string drop = $"slowdown:factors={string.Join('+', Enumerable.Repeat(1, n))},at={o.DropAt},then={string.Join('+', dropped)}";
+        string ones = string.Join('+', Enumerable.Repeat(1, n));
+        string slow = quotas ? "none" : $"slowdown:factors={factors}";
+        string late = $"slowdown:factors={(quotas ? ones : factors)},late={fastest},delay={o.StragglerDelay.ToString("R", CultureInfo.InvariantCulture)}";
+        string drop = $"slowdown:factors={ones},at={o.DropAt},then={string.Join('+', dropped)}";
         Run[] runs =
         [
-            new("equal speeds, uniform bsp (unit)", SyncMode.Bsp, "uniform", 0, "none", 1, o.Warmup),
-            new($"{speeds}, uniform bsp", SyncMode.Bsp, "uniform", 0, $"slowdown:factors={factors}", ideal, o.Warmup),
-            new($"{speeds}, proportional bsp", SyncMode.Bsp, "proportional", 0, $"slowdown:factors={factors}", ideal, o.Warmup),
-            new($"{speeds}, hetero code s=1", SyncMode.Coded, "proportional", 1, $"slowdown:factors={factors}", 2 * ideal, o.Warmup),
-            new($"{speeds} + straggler, uniform bsp", SyncMode.Bsp, "uniform", 0, $"slowdown:factors={factors}{late}", ideal, o.Warmup),
-            new($"{speeds} + straggler, proportional bsp", SyncMode.Bsp, "proportional", 0, $"slowdown:factors={factors}{late}", ideal, o.Warmup),
-            new($"{speeds} + straggler, uniform code s=1", SyncMode.Coded, "uniform", 1, $"slowdown:factors={factors}{late}", 2 * ideal, o.Warmup),
-            new($"{speeds} + straggler, hetero code s=1", SyncMode.Coded, "proportional", 1, $"slowdown:factors={factors}{late}", 2 * ideal, o.Warmup),
-            new($"worker 0 drops to 1/{o.DropFactor}, uniform bsp", SyncMode.Bsp, "uniform", 0, drop, idealAfterDrop, o.DropAt),
-            new($"worker 0 drops to 1/{o.DropFactor}, proportional bsp", SyncMode.Bsp, "proportional", 0, drop, idealAfterDrop, o.DropAt),
+            new("equal speeds, uniform bsp (unit)", SyncMode.Bsp, "uniform", 0, "none", 1, o.Warmup, equal),
+            new($"{speeds}, uniform bsp", SyncMode.Bsp, "uniform", 0, slow, ideal, o.Warmup, mix),
+            new($"{speeds}, proportional bsp", SyncMode.Bsp, "proportional", 0, slow, ideal, o.Warmup, mix),
+            new($"{speeds}, hetero code s=1", SyncMode.Coded, "proportional", 1, slow, 2 * ideal, o.Warmup, mix),
+            new($"{speeds} + straggler, uniform bsp", SyncMode.Bsp, "uniform", 0, late, ideal, o.Warmup, mix),
+            new($"{speeds} + straggler, proportional bsp", SyncMode.Bsp, "proportional", 0, late, ideal, o.Warmup, mix),
+            new($"{speeds} + straggler, uniform code s=1", SyncMode.Coded, "uniform", 1, late, 2 * ideal, o.Warmup, mix),
+            new($"{speeds} + straggler, hetero code s=1", SyncMode.Coded, "proportional", 1, late, 2 * ideal, o.Warmup, mix),
+            new($"worker 0 drops to 1/{o.DropFactor}, uniform bsp", SyncMode.Bsp, "uniform", 0, drop, idealAfterDrop, o.DropAt, equal),
+            new($"worker 0 drops to 1/{o.DropFactor}, proportional bsp", SyncMode.Bsp, "proportional", 0, drop, idealAfterDrop, o.DropAt, equal),
         ];
         var rows = new List<HeteroRow>();
         double unitMs = 0;
         // A first run, discarded, warms up the JIT, the thread pool and the loopback connections.
-        await TrainingRun.RunAsync(Settings(o, runs[0]) with { Steps = o.Warmup }, NullTrainingProgress.Instance, log, ct).ConfigureAwait(false);
+        await ExecuteAsync(o, runs[0], Settings(o, runs[0]) with { Steps = o.Warmup }, log, ct).ConfigureAwait(false);
         foreach (var run in runs)
         {
-            var result = await TrainingRun.RunAsync(Settings(o, run), NullTrainingProgress.Instance, log, ct).ConfigureAwait(false);
+            var (result, slowdown) = await ExecuteAsync(o, run, Settings(o, run), log, ct).ConfigureAwait(false);
             var seconds = result.StepSeconds.Skip(run.From).ToArray();
             unitMs = unitMs == 0 ? StepSeries.Quantile(seconds.Order().ToArray(), 0.5) * 1e3 : unitMs;
             double bound = run.BoundFactor * unitMs;
             int settled = run.From > o.Warmup ? Settled(seconds, bound / 1e3) : 0;
             var measured = seconds.Skip(Math.Max(settled, 0)).Select(v => v * 1e3).Order().ToArray();
             double p50 = StepSeries.Quantile(measured, 0.5);
-            var row = new HeteroRow(run.Scenario, run.Mode == SyncMode.Coded ? "coded" : "bsp", run.Assignment, run.S, run.Slowdown,
+            var row = new HeteroRow(run.Scenario, run.Mode == SyncMode.Coded ? "coded" : "bsp", run.Assignment, run.S, slowdown,
                 measured.Average(), p50, StepSeries.Quantile(measured, 0.99), bound, p50 / bound, settled,
-                result.WorkerReports.Min(w => w.ComputeSeconds) / result.WorkerReports.Max(w => w.ComputeSeconds));
+                result.WorkerReports.Count == 0 ? double.NaN : result.WorkerReports.Min(w => w.ComputeSeconds) / result.WorkerReports.Max(w => w.ComputeSeconds));
             rows.Add(row);
             report(string.Create(CultureInfo.InvariantCulture,
                 $"{row.Scenario,-44} mean {row.MeanMs,7:F1} ms  p50 {row.P50Ms,7:F1}  p99 {row.P99Ms,7:F1}  bound {row.BoundMs,7:F1}  p50 ×{row.RatioToBound:F2}  balance {row.ComputeBalance:F2}")
@@ -102,9 +146,31 @@ public static class HeteroBenchmark
         return rows;
     }
 
+    /// <summary>
+    /// Worker i's CPU quota in a cgroup run: its share of <see cref="HeteroBenchmarkOptions.WorkerCoresOrDefault"/> by
+    /// <paramref name="speeds"/>; the server gets <see cref="HeteroBenchmarkOptions.ServerCores"/>.
+    /// </summary>
+    public static Dictionary<(ClusterRole Role, int Index), double> Quotas(HeteroBenchmarkOptions o, IReadOnlyList<double> speeds)
+    {
+        var cores = new Dictionary<(ClusterRole, int), double> { [(ClusterRole.Server, 0)] = o.ServerCores };
+        for (int i = 0; i < speeds.Count; i++) cores[(ClusterRole.Worker, i)] = o.WorkerCoresOrDefault * speeds[i] / speeds.Sum();
+        return cores;
+    }
+
+    private static async Task<(TrainResult Result, string Slowdown)> ExecuteAsync(HeteroBenchmarkOptions o, Run run, TrainSettings settings, ILogger log, CancellationToken ct)
+    {
+        if (o.Slowdown == HeteroSlowdown.Throttle)
+            return (await TrainingRun.RunAsync(settings, NullTrainingProgress.Instance, log, ct).ConfigureAwait(false), run.Slowdown);
+        var quotas = Quotas(o, run.Speeds);
+        using var groups = CpuQuotaGroups.Create(quotas, log);
+        var result = await TrainingRun.RunAsync(settings with { Processes = true }, NullTrainingProgress.Instance, log, ct, groups).ConfigureAwait(false);
+        string cores = string.Join('+', Enumerable.Range(0, run.Speeds.Length).Select(i => quotas[(ClusterRole.Worker, i)].ToString("G3", CultureInfo.InvariantCulture)));
+        return (result, $"cgroup cpu {cores} (server {o.ServerCores.ToString("G3", CultureInfo.InvariantCulture)}); {run.Slowdown}");
+    }
+
     private static TrainSettings Settings(HeteroBenchmarkOptions o, Run run) => new()
     {
-        Dataset = o.Dataset, Model = Kernels.ModelKind.Mlp, Hidden = 64, Workers = o.Factors.Length, Servers = 1, Mode = run.Mode, Stragglers = run.S,
+        Dataset = o.DatasetOrDefault, Model = Kernels.ModelKind.Mlp, Hidden = 64, Workers = o.Factors.Length, Servers = 1, Mode = run.Mode, Stragglers = run.S,
         Steps = o.Steps + (run.From > o.Warmup ? run.From : o.Warmup), BatchSize = 0, LearningRate = 0.1f, Seed = o.Seed,
         Accelerator = AcceleratorChoice.Simd, StragglerModel = run.Slowdown, Assignment = run.Assignment, Output = "",
     };

@@ -25,14 +25,16 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     private readonly List<ChildProcess> _children = [];
     private readonly Dictionary<int, ChildProcess> _workerProcesses = [];
     private readonly CancellationTokenSource _jobDone = new();
+    private readonly IProcessPlacement? _placement;
 
     /// <summary>Restarts of one worker process before its deaths count as a crash loop that fails the run.</summary>
     public const int MaxWorkerRestarts = 3;
 
-    private EmbeddedCluster(TrainSettings settings, ILogger log)
+    private EmbeddedCluster(TrainSettings settings, ILogger log, IProcessPlacement? placement)
     {
         _settings = settings;
         _log = log;
+        _placement = placement;
     }
 
     /// <summary>The cluster's authentication: a fresh 256-bit token, which an observer's client needs too.</summary>
@@ -41,9 +43,10 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     /// <summary>Addresses of the shard servers, in shard order.</summary>
     public IReadOnlyList<string> ServerAddresses { get; private set; } = [];
 
-    public static async Task<EmbeddedCluster> StartAsync(TrainSettings settings, TrainingJob job, ILogger log, CancellationToken ct)
+    /// <summary>Starts the servers (in this process, or as processes that <paramref name="placement"/> places).</summary>
+    public static async Task<EmbeddedCluster> StartAsync(TrainSettings settings, TrainingJob job, ILogger log, CancellationToken ct, IProcessPlacement? placement = null)
     {
-        var cluster = new EmbeddedCluster(settings, log);
+        var cluster = new EmbeddedCluster(settings, log, placement);
         try
         {
             cluster.ServerAddresses = settings.Processes
@@ -92,7 +95,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             var worker = ChildProcess.Start(restarts == 0 ? $"worker {id}" : $"worker {id} (restart {restarts})",
                 ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.ToString(),
                  "--transport", _settings.Transport.ToString().ToLowerInvariant()],
-                Auth.Token!, _log);
+                Auth.Token!, _log, _placement?.Launcher(ClusterRole.Worker, id));
             lock (_workerProcesses)
             {
                 _workerProcesses[id] = worker;
@@ -181,7 +184,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             $"server {i}",
             // The cluster reads the final model and stops its servers itself.
             ["server", "--shard-index", i.ToString(), "--urls", "http://127.0.0.1:0", "--keep-serving", .. JobOptions.ToArguments(_settings)],
-            Auth.Token!, _log)).ToList();
+            Auth.Token!, _log, _placement?.Launcher(ClusterRole.Server, i))).ToList();
         _children.AddRange(servers);
         var addresses = new List<string>();
         foreach (var server in servers)

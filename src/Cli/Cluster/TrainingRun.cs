@@ -19,7 +19,9 @@ public static class TrainingRun
 {
     private static readonly TimeSpan PollPeriod = TimeSpan.FromMilliseconds(100);
 
-    public static async Task<TrainResult> RunAsync(TrainSettings settings, ITrainingProgress progress, ILogger log, CancellationToken ct)
+    /// <summary>Runs the job of <paramref name="settings"/> to the end; <paramref name="placement"/> places its processes
+    /// (<see cref="TrainSettings.Processes"/> runs).</summary>
+    public static async Task<TrainResult> RunAsync(TrainSettings settings, ITrainingProgress progress, ILogger log, CancellationToken ct, IProcessPlacement? placement = null)
     {
         var job = JobFactory.CreateJob(settings);
         var data = PreparedData.Prepare(job.Dataset, job.TestFraction, job.Seed);
@@ -30,7 +32,7 @@ public static class TrainingRun
         int updatesPerStep = mode.IsStepSynchronous ? 1 : job.Workers;
         using var evaluator = new ModelEvaluator(data, shape);
         var watch = Stopwatch.StartNew();
-        await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct).ConfigureAwait(false);
+        await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct, placement).ConfigureAwait(false);
         var layout = ShardLayout.Compute(job.ParameterCount, cluster.ServerAddresses.Count);
         var observers = cluster.ServerAddresses.Select(a => new GrpcShardClient(a, cluster.Auth)).ToArray();
         try

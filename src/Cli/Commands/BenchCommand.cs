@@ -87,13 +87,26 @@ public static class BenchCommand
         var warmup = sources.Option("warmup", 10, "steps left out of the means");
         var delay = sources.Option("straggler-delay", 0.3, "seconds the s = 1 straggler is late every step");
         var dropAt = sources.Option("drop-at", 20, "step at which worker 0 slows down in the drop runs");
-        foreach (var o in new Option[] { factors, steps, warmup, delay, dropAt }) command.Options.Add(o);
+        var slowdown = sources.Option("slowdown", "cgroup", "cgroup: each worker and the server a process in its own CPU-quota cgroup, quotas in proportion to the speeds (root; falls back to throttle with the reason) | throttle: kernel repeats in one process");
+        var workerCores = sources.Option("worker-cores", 0.0, "cgroup slowdown: CPUs the workers' quotas sum to (0: 90 % of the cores less the server's)");
+        var serverCores = sources.Option("server-cores", 0.3, "cgroup slowdown: the server process's CPU quota");
+        var dataset = sources.Option("dataset", "", "data set trained on; compute should dominate a step (default: synthetic, 20000 rows with throttle, 300000 with cgroup)");
+        foreach (var o in new Option[] { factors, steps, warmup, delay, dropAt, slowdown, workerCores, serverCores, dataset }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
             var list = parse.GetValue(factors)!.Split('+').Select(f => int.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v >= 1 ? v
                 : throw new SettingsException($"--factors: '{f}' is not a whole number >= 1; give one per worker, e.g. 4+2+1")).ToArray();
-            var options = new HeteroBenchmarkOptions(list, parse.GetValue(steps), parse.GetValue(warmup), parse.GetValue(delay), parse.GetValue(dropAt));
+            var how = parse.GetValue(slowdown) switch
+            {
+                "cgroup" => HeteroSlowdown.Cgroup,
+                "throttle" => HeteroSlowdown.Throttle,
+                var other => throw new SettingsException($"--slowdown: '{other}' is not cgroup or throttle"),
+            };
+            if (parse.GetValue(workerCores) is < 0 or double.NaN || !(parse.GetValue(serverCores) > 0))
+                throw new SettingsException("--worker-cores must be >= 0 (0: the default) and --server-cores > 0");
+            var options = new HeteroBenchmarkOptions(list, parse.GetValue(steps), parse.GetValue(warmup), parse.GetValue(delay), parse.GetValue(dropAt),
+                Dataset: parse.GetValue(dataset) is { Length: > 0 } d ? d : null, Slowdown: how, WorkerCores: parse.GetValue(workerCores), ServerCores: parse.GetValue(serverCores));
             var rows = await HeteroBenchmark.RunAsync(options, line => Console.Error.WriteLine(line), log, ct);
             BenchOutput.Write(AnsiConsole.Console, $"hetero: {list.Length} workers, factors {parse.GetValue(factors)}", rows, r => r.Scenario, r => r.MeanMs,
                 "mean step time, ms", parse.GetValue(csv), parse.GetValue(plot));
