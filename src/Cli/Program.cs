@@ -31,6 +31,7 @@ public static class Program
             root.Subcommands.Add(TrainCommand.Create(sources, global));
             root.Subcommands.Add(ServerCommand.Create(sources, global));
             root.Subcommands.Add(WorkerCommand.Create(sources, global));
+            root.Subcommands.Add(AggregatorCommand.Create(sources, global));
             root.Subcommands.Add(BenchCommand.Create(sources, global));
             root.Subcommands.Add(CodesCommand.Create(sources));
             root.Subcommands.Add(StatusCommand.Create(sources));

@@ -56,6 +56,13 @@ public interface IParameterShard
     PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum);
 
     /// <summary>
+    /// <see cref="Push"/> for a shard that answers later (a node aggregator waits for its node's other workers and its own
+    /// upstream push); <paramref name="gradientSum"/> stays unchanged until the task completes. The gRPC edge calls this.
+    /// </summary>
+    ValueTask<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradientSum, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Push(header, gradientSum.Span));
+
+    /// <summary>
     /// Records that the worker is alive (an evicted worker is re-admitted); the reply carries the shard's step and
     /// whether the job has finished. Throws <see cref="ShardException"/> (UnknownWorker) for a worker that never
     /// registered.

@@ -256,7 +256,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <remarks>Only the coordinator (shard 0) of a round-robin job in a step-synchronous mode holds pushes.</remarks>
     public TimeSpan SlotWait(in PushHeader header)
     {
-        if (_coordinator is null || !_mode.IsStepSynchronous) return TimeSpan.Zero;
+        // A node aggregator's push speaks for several workers and has no slot of its own.
+        if (_coordinator is null || !_mode.IsStepSynchronous || header.Contributors is not null) return TimeSpan.Zero;
         lock (_gate)
             return header.Step == _model.Step && header.WorkerId >= 0 && header.WorkerId < _workers.Length
                 ? _coordinator.Hold(header.WorkerId) : TimeSpan.Zero;
@@ -272,7 +273,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             {
                 var slot = Known(header.WorkerId);
                 Touch(slot);
-                var outcome = _aggregator.Accept(slot, header, gradientSum);
+                var outcome = header.Contributors is { } contributors
+                    ? _aggregator.AcceptGroup(KnownGroup(header.WorkerId, contributors), header, gradientSum)
+                    : _aggregator.Accept(slot, header, gradientSum);
                 if (!outcome.IsApplied)
                 {
                     NoteRefusal(header, outcome);
@@ -415,6 +418,25 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         if (!_workers[workerId].Registered)
             throw new ShardException(ShardErrorKind.UnknownWorker, $"worker {workerId} is not registered with shard {Info.Index}");
         return _workers[workerId];
+    }
+
+    /// <summary>
+    /// The slots a node aggregator's push speaks for: distinct registered workers, the first being the header's; each is
+    /// alive (it pushed to its aggregator), so each is touched.
+    /// </summary>
+    private WorkerSlot[] KnownGroup(int workerId, ContributorList contributors)
+    {
+        if (contributors[0] != workerId)
+            throw ShardException.Invalid($"node push names worker {workerId} but its contributors start with {contributors[0]}");
+        var slots = new WorkerSlot[contributors.Count];
+        for (int i = 0; i < slots.Length; i++)
+        {
+            slots[i] = Known(contributors[i]);
+            if (Array.IndexOf(slots, slots[i], 0, i) >= 0)
+                throw ShardException.Invalid($"node push names worker {contributors[i]} twice (contributors {contributors})");
+        }
+        foreach (var s in slots) Touch(s);
+        return slots;
     }
 
     /// <summary>Records that the worker is alive; an evicted worker that calls again is re-admitted.</summary>

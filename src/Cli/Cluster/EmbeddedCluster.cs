@@ -1,5 +1,7 @@
 using GpuPs.Cli.Settings;
+using GpuPs.Aggregator;
 using GpuPs.Core.Security;
+using GpuPs.Core.Topology;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
@@ -26,6 +28,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     private readonly Dictionary<int, ChildProcess> _workerProcesses = [];
     private readonly CancellationTokenSource _jobDone = new();
     private readonly IProcessPlacement? _placement;
+    private readonly Dictionary<string, NodeAggregator> _aggregators = [];
+    private string? _topologyFile;
 
     /// <summary>Restarts of one worker process before its deaths count as a crash loop that fails the run.</summary>
     public const int MaxWorkerRestarts = 3;
@@ -43,6 +47,15 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     /// <summary>Addresses of the shard servers, in shard order.</summary>
     public IReadOnlyList<string> ServerAddresses { get; private set; } = [];
 
+    /// <summary>
+    /// With hierarchical aggregation, the nodes as the workers see them: each with the addresses of its aggregator task;
+    /// null for a flat cluster.
+    /// </summary>
+    public ClusterTopology? Topology { get; private set; }
+
+    /// <summary>The node aggregators, by node label (empty for a flat cluster).</summary>
+    public IReadOnlyDictionary<string, NodeAggregator> Aggregators => _aggregators;
+
     /// <summary>Starts the servers (in this process, or as processes that <paramref name="placement"/> places).</summary>
     public static async Task<EmbeddedCluster> StartAsync(TrainSettings settings, TrainingJob job, ILogger log, CancellationToken ct, IProcessPlacement? placement = null)
     {
@@ -52,6 +65,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             cluster.ServerAddresses = settings.Processes
                 ? await cluster.StartServerProcessesAsync(ct).ConfigureAwait(false)
                 : await cluster.StartServersInProcessAsync(job, ct).ConfigureAwait(false);
+            if (settings.Topology is { } topology) await cluster.StartAggregatorsAsync(topology, job, ct).ConfigureAwait(false);
             return cluster;
         }
         catch
@@ -78,7 +92,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         using var backend = Accelerators.Create(_settings.Accelerator, _log);
         await using var worker = new TrainingWorker(
             new WorkerOptions(ServerAddresses, id, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName),
-            backend, _log, address => NegotiatedShardClient.Connect(address, Auth, _settings.Transport),
+            backend, _log, WorkerConnections.Create(Auth, _settings.Transport, Topology, TimeSpan.FromMilliseconds(_settings.AggregatorTimeoutMs), _log),
             joined => Timeline.Wrap(new StragglerStepHook(StragglerInjector.Parse(joined.Job.StragglerModel, joined.Job.Workers, joined.Job.Seed), joined.WorkerId), joined.WorkerId));
         return await worker.RunAsync(ct).ConfigureAwait(false);
     }
@@ -94,7 +108,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         {
             var worker = ChildProcess.Start(restarts == 0 ? $"worker {id}" : $"worker {id} (restart {restarts})",
                 ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.ToString(),
-                 "--transport", _settings.Transport.ToString().ToLowerInvariant()],
+                 "--transport", _settings.Transport.ToString().ToLowerInvariant(),
+                 .. _topologyFile is null ? Array.Empty<string>() : ["--topology", _topologyFile, "--aggregator-timeout-ms", _settings.AggregatorTimeoutMs.ToString()]],
                 Auth.Token!, _log, _placement?.Launcher(ClusterRole.Worker, id));
             lock (_workerProcesses)
             {
@@ -163,6 +178,41 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops node <paramref name="label"/>'s aggregator now, as a crash would for its workers (fault injection): pushes it
+    /// holds fail, its endpoints close, and its workers push to the shards directly from then on.
+    /// </summary>
+    public async Task KillAggregatorAsync(string label)
+    {
+        if (!_aggregators.Remove(label, out var aggregator))
+            throw new InvalidOperationException($"node '{label}' has no running aggregator");
+        _log.Warning("Stopping node {Node}'s aggregator (fault injection)", label);
+        await aggregator.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts one aggregator task per node, on free loopback ports, and records the topology with their addresses for
+    /// the workers (worker processes read it from a temporary file).
+    /// </summary>
+    private async Task StartAggregatorsAsync(ClusterTopology topology, TrainingJob job, CancellationToken ct)
+    {
+        topology.Validate(job.Workers, ServerAddresses.Count);
+        var nodes = new List<TopologyNode>();
+        foreach (var node in topology.Nodes)
+        {
+            var aggregator = await NodeAggregator.StartAsync(node, ServerAddresses, ["http://127.0.0.1:0"], Auth,
+                TimeSpan.FromMilliseconds(_settings.GatherTimeoutMs), _log, ct).ConfigureAwait(false);
+            _aggregators[node.Label] = aggregator;
+            nodes.Add(node with { Aggregators = aggregator.Addresses });
+        }
+        Topology = new ClusterTopology(nodes);
+        if (_settings.Processes)
+        {
+            _topologyFile = Path.Combine(Path.GetTempPath(), $"gpups-topology-{Guid.NewGuid():N}.txt");
+            await File.WriteAllTextAsync(_topologyFile, TopologyFile.Format(Topology), ct).ConfigureAwait(false);
+        }
+    }
+
     private async Task<IReadOnlyList<string>> StartServersInProcessAsync(TrainingJob job, CancellationToken ct)
     {
         var addresses = new List<string>();
@@ -196,6 +246,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     {
         foreach (var child in _children) await child.DisposeAsync().ConfigureAwait(false);
         _jobDone.Dispose();
+        foreach (var aggregator in _aggregators.Values) await aggregator.DisposeAsync().ConfigureAwait(false);
+        if (_topologyFile is not null) File.Delete(_topologyFile);
         for (int i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync().ConfigureAwait(false);
     }
 

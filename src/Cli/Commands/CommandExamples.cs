@@ -13,13 +13,18 @@ public static class CommandExamples
             "gpups train                                   # softmax on digits, 4 workers, BSP",
             "gpups train --model mlp --optimizer adam --learning-rate 0.01",
             "gpups train --mode coded --stragglers 1 --straggler-model persistent:count=1,delay=0.2 --processes",
+            "gpups train --workers 8 --nodes 2                  # hierarchical: 2 nodes of 4 workers, one aggregator each",
             "gpups train --dataset csv:/data/iris.csv --output results/iris.json   # model: results/iris.safetensors"],
         ["server"] = [
             "gpups server --workers 2 --servers 1 --token-file job.token --output model.safetensors",
             "gpups server --workers 4 --servers 2 --shard-index 1 --urls http://0.0.0.0:5001 --token-file job.token --metrics-port 9101"],
         ["worker"] = [
             "gpups worker --server http://host0:5000,http://host1:5001 --token-file job.token",
-            "GPUPS_TOKEN=$(cat job.token) gpups worker --server http://host0:5000 --accelerator cuda --worker-id 3"],
+            "GPUPS_TOKEN=$(cat job.token) gpups worker --server http://host0:5000 --accelerator cuda --worker-id 3",
+            "gpups worker --server http://host0:5000 --worker-id 5 --topology topology.txt --token-file job.token   # pushes through its node's aggregator"],
+        ["aggregator"] = [
+            "gpups aggregator --topology topology.txt --node node-a --server http://host0:5000,http://host1:5001 --token-file job.token",
+            "gpups aggregator --topology topology.txt --node node-b --server http://host0:5000 --urls http://0.0.0.0:6000 --gather-timeout-ms 5000 --token-file job.token"],
         ["bench"] = ["gpups bench kernels", "gpups bench stragglers --quick"],
         ["bench kernels"] = ["gpups bench kernels --csv results/kernels.csv --plot results/kernels.png"],
         ["bench wire"] = ["gpups bench wire --csv results/wire.csv"],

@@ -21,6 +21,7 @@ public static class TrainCommand
         var output = sources.Option("output", new TrainSettings().Output, "JSON result file; the model goes beside it as safetensors (train.json -> train.safetensors, train.meta.json)");
         var quiet = sources.Option("quiet", false, "print nothing but errors (the result and the model are still written)");
         var json = sources.Option("json", false, "print only a JSON summary on stdout (accuracy, loss, wall time, the files written), for scripts");
+        var topology = new TopologyOptions(sources);
         var command = new Command("train", "Train a model on an embedded single-machine cluster: servers and workers talk real gRPC over loopback.");
         job.AddTo(command);
         command.Options.Add(accelerator);
@@ -29,6 +30,7 @@ public static class TrainCommand
         command.Options.Add(output);
         command.Options.Add(quiet);
         command.Options.Add(json);
+        foreach (var o in new Option[] { topology.File, topology.Nodes, topology.GatherTimeoutMs, topology.AggregatorTimeoutMs }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             var settings = job.Bind(parse) with
@@ -37,7 +39,10 @@ public static class TrainCommand
                 Processes = parse.GetValue(processes),
                 Transport = parse.GetValue(transport),
                 Output = parse.GetValue(output)!,
+                GatherTimeoutMs = parse.GetValue(topology.GatherTimeoutMs),
+                AggregatorTimeoutMs = parse.GetValue(topology.AggregatorTimeoutMs),
             };
+            settings = settings with { Topology = topology.Resolve(parse, settings.Workers) };
             ResultFile.CheckWritable(settings.Output);
             if (ModelExports.IsSafetensors(settings.Output))
                 throw new SettingsException($"--output {settings.Output}: the result is JSON (the model is written beside it as .safetensors); give a .json name");

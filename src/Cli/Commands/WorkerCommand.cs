@@ -1,5 +1,7 @@
 using System.CommandLine;
+using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
+using GpuPs.Core.Topology;
 using GpuPs.Kernels;
 using GpuPs.Worker;
 using GpuPs.Worker.Transport;
@@ -21,9 +23,11 @@ public static class WorkerCommand
         var transport = TrainCommand.TransportOption(sources);
         var pushLog = sources.Option("push-log-steps", 0,
             "keep this many steps of pushes to bring a server restarted alone (--resume) up to the others' step; set it above the servers' --checkpoint-every, e.g. twice it");
+        var topology = new TopologyOptions(sources);
         var auth = new AuthOptions(sources);
         var command = new Command("worker", "Run one worker: pull parameters, compute gradients on the accelerator, push them.");
-        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile, transport, pushLog }) command.Options.Add(o);
+        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile, transport, pushLog, topology.File, topology.AggregatorTimeoutMs })
+            command.Options.Add(o);
         auth.AddTo(command);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
@@ -37,7 +41,11 @@ public static class WorkerCommand
             using var backend = Accelerators.Create(parse.GetValue(accelerator), log);
             var options = new WorkerOptions(addresses, parse.GetValue(workerId), TimeSpan.FromMilliseconds(parse.GetValue(timeout)),
                 parse.GetValue(retries), Environment.MachineName, parse.GetValue(pushLog));
-            await using var worker = new TrainingWorker(options, backend, log, a => NegotiatedShardClient.Connect(a, jobAuth, parse.GetValue(transport)));
+            if (parse.GetValue(topology.AggregatorTimeoutMs) <= 0) throw new SettingsException("--aggregator-timeout-ms must be positive");
+            var nodes = parse.GetValue(topology.File) is { Length: > 0 } file ? TopologyFile.Load(file) : null;
+            nodes?.Validate(int.MaxValue, addresses.Length);
+            var connect = WorkerConnections.Create(jobAuth, parse.GetValue(transport), nodes, TimeSpan.FromMilliseconds(parse.GetValue(topology.AggregatorTimeoutMs)), log);
+            await using var worker = new TrainingWorker(options, backend, log, connect);
             var report = await worker.RunAsync(ct);
             Console.WriteLine($"worker {report.WorkerId} finished: {report.Steps} steps on {report.Device}");
             if (parse.GetValue(reportFile) is { Length: > 0 } path) WorkerReportFile.Write(path, report);

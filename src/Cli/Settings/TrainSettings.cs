@@ -44,6 +44,12 @@ public sealed record TrainSettings
     /// <summary>How data is shared among workers: uniform | proportional (by measured speed, from the coordinator).</summary>
     public string Assignment { get; init; } = "uniform";
     public string Output { get; init; } = "results/train.json";
+    /// <summary>Hierarchical aggregation: the nodes whose workers push through a node aggregator (null: flat).</summary>
+    public Core.Topology.ClusterTopology? Topology { get; init; }
+    /// <summary>How long a node aggregator waits for its node's other workers after a step's first push.</summary>
+    public int GatherTimeoutMs { get; init; } = 2_000;
+    /// <summary>How long a worker waits for its aggregator's answer before it pushes to the shard directly.</summary>
+    public int AggregatorTimeoutMs { get; init; } = 10_000;
 
     /// <summary>The job these settings define, for <see cref="JobBuilder"/>.</summary>
     public JobDefinition ToDefinition() => new(Dataset, Model, Hidden, Workers, Core.Modes.SyncModes.Of(Mode).Name, Staleness, Code, Stragglers, StragglerModel,

@@ -79,6 +79,35 @@ public sealed class CodedAggregator : SynchronousAggregator, IStepAggregator
         return null;
     }
 
+    /// <summary>
+    /// A node aggregator's push of one coded vector for workers whose rows of B are all equal (a repetition group): each
+    /// of them pushed exactly that vector, so it is held as each one's and the decode is the one of their own pushes. A
+    /// group whose rows differ cannot share a vector and is refused as malformed.
+    /// </summary>
+    protected override PushOutcome? TakeGroup(IReadOnlyList<WorkerSlot> workers, in PushHeader header, ReadOnlySpan<float> values)
+    {
+        var first = workers[0];
+        if (header.CodeRow != first.Id)
+            throw ShardException.Invalid($"coded node push for workers {header.Contributors} has code_row {header.CodeRow?.ToString() ?? "none"}, not {first.Id}");
+        foreach (var worker in workers)
+        {
+            for (int j = 0; j < _code.Partitions; j++)
+                if (_code[worker.Id, j] != _code[first.Id, j])
+                    throw ShardException.Invalid($"coded node push: workers {first.Id} and {worker.Id} have different rows of B (partitions {string.Join(",", _code.PartitionsOf(first.Id))} and {string.Join(",", _code.PartitionsOf(worker.Id))}), so they cannot share one vector");
+            if (_responders.Contains(worker.Id)) return Duplicate(worker, $"step {header.Step}");
+        }
+        if (_responders.Count > 0 && header.SampleCount != _samples)
+            throw ShardException.Invalid($"coded node push of workers {header.Contributors} counts {header.SampleCount} rows for step {header.Step}, other workers {_samples}");
+        foreach (var worker in workers)
+        {
+            values.CopyTo(_coded[worker.Id]);
+            _loss[worker.Id] = header.LossSum;
+            _responders.Add(worker.Id);
+        }
+        _samples = header.SampleCount;
+        return null;
+    }
+
     /// <inheritdoc />
     protected override bool TryClose()
     {

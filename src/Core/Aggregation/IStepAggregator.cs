@@ -15,6 +15,15 @@ public interface IStepAggregator
     PushOutcome Accept(WorkerSlot worker, in PushHeader header, ReadOnlySpan<float> gradientSum);
 
     /// <summary>
+    /// Takes one node aggregator's push for every worker in <paramref name="workers"/> at once (distinct, registered; the
+    /// first is the header's worker), or refuses it whole: the shard counts it as each of their pushes for the step, so
+    /// quorums, clocks and exactly-once hold as if each had pushed. Modes whose rule cannot take a combined push throw
+    /// <see cref="ShardException"/> (InvalidRequest).
+    /// </summary>
+    PushOutcome AcceptGroup(IReadOnlyList<WorkerSlot> workers, in PushHeader header, ReadOnlySpan<float> values) =>
+        throw ShardException.Invalid($"this job's mode takes no node-aggregated pushes (workers {header.Contributors}); its workers push to the shards directly");
+
+    /// <summary>
     /// Answers, from its header alone, what <see cref="Accept"/> would answer for its step: a refusal, or Applied (not
     /// closed) when the push is admissible.
     /// </summary>

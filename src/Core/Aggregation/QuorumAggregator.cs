@@ -26,6 +26,17 @@ public sealed class QuorumAggregator(ShardModel model, WorkerSlot[] workers, lon
         return null;
     }
 
+    /// <summary>A node's sum of its workers' gradient sums counts as each of their pushes (and toward the quorum).</summary>
+    protected override PushOutcome? TakeGroup(IReadOnlyList<WorkerSlot> workers, in PushHeader header, ReadOnlySpan<float> values)
+    {
+        foreach (var worker in workers)
+            if (_pushed[worker.Id]) return Duplicate(worker, $"step {header.Step}");
+        _sum.Add(values, header.SampleCount, header.LossSum);
+        foreach (var worker in workers) _pushed[worker.Id] = true;
+        _pushes += workers.Count;
+        return null;
+    }
+
     /// <inheritdoc />
     protected override bool TryClose()
     {

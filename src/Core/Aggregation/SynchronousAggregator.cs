@@ -36,6 +36,31 @@ public abstract class SynchronousAggregator(ShardModel model, WorkerSlot[] worke
     }
 
     /// <summary>
+    /// Takes a node aggregator's push as each contributor's push for the open step: refused whole (the first refusal)
+    /// unless every contributor is admissible and has not pushed this step; a mode that cannot combine pushes refuses it
+    /// as malformed (<see cref="TakeGroup"/>).
+    /// </summary>
+    public PushOutcome AcceptGroup(IReadOnlyList<WorkerSlot> workers, in PushHeader header, ReadOnlySpan<float> values)
+    {
+        foreach (var worker in workers)
+        {
+            var admitted = Admit(worker, header);
+            if (!admitted.IsApplied) return admitted;
+        }
+        if (TakeGroup(workers, header, values) is { } refused) return refused;
+        foreach (var worker in workers) worker.Clock = header.Step + 1;
+        bool closed = TryClose();
+        return PushOutcome.Applied(Model.Step, closed, IsFinished);
+    }
+
+    /// <summary>
+    /// Records one push that stands for every worker in <paramref name="workers"/>, or returns the refusal (Duplicate when
+    /// any of them pushed this step). The default refuses: the mode's rule cannot take combined pushes.
+    /// </summary>
+    protected virtual PushOutcome? TakeGroup(IReadOnlyList<WorkerSlot> workers, in PushHeader header, ReadOnlySpan<float> values) =>
+        throw ShardException.Invalid($"{GetType().Name} takes no node-aggregated pushes (workers {header.Contributors}); its workers push to the shards directly");
+
+    /// <summary>
     /// Admits a push for the open step only. One for a closed step is Duplicate if this worker pushed it already, else
     /// Late (counted in <see cref="LatePushesDropped"/>); one after the last step is Finished, one ahead Refused.
     /// </summary>

@@ -17,6 +17,9 @@ public sealed class BspMode() : SyncModeBase(SyncMode.Bsp, "bsp", isStepSynchron
     /// <inheritdoc />
     public override bool AssignsBySpeed => true;
 
+    /// <summary>Pushes are plain gradient sums the shard adds: a node's sum counts as each of its workers' pushes.</summary>
+    public override PushCombining Combining => PushCombining.Sum;
+
     /// <inheritdoc />
     public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
         new QuorumAggregator(model, workers, job.Steps, quorum: job.Workers);

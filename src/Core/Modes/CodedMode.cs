@@ -15,6 +15,9 @@ public sealed class CodedMode() : SyncModeBase(SyncMode.Coded, "coded", isStepSy
     /// <inheritdoc />
     public override bool AcceptsRoundedPushes => false;
 
+    /// <summary>Only workers with equal rows of B (a repetition group) share one pushed vector.</summary>
+    public override PushCombining Combining => PushCombining.EqualCodeRows;
+
     /// <inheritdoc />
     public override int PartitionsPerWorker(int stragglers) => stragglers + 1;
 

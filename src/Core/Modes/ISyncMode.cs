@@ -38,6 +38,9 @@ public interface ISyncMode
     /// </summary>
     bool AcceptsRoundedPushes { get; }
 
+    /// <summary>What a node aggregator may combine of one node's pushes (hierarchical aggregation).</summary>
+    PushCombining Combining { get; }
+
     /// <summary>Data partitions each worker computes per step: s + 1 where the mode replicates data (coded, multi-message), else 1.</summary>
     int PartitionsPerWorker(int stragglers);
 

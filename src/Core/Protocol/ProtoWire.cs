@@ -28,6 +28,26 @@ internal static class ProtoWire
     /// <summary>Size of a proto3 <c>optional</c> (explicit presence) int32 field numbered 1-15: written whenever it has a value, even 0.</summary>
     public static int OptionalVarintFieldSize(long? value) => value is { } v ? 1 + VarintSize((ulong)v) : 0;
 
+    /// <summary>Size of a packed repeated int32 field (any field number); an empty one is omitted.</summary>
+    public static int PackedVarintFieldSize(int field, ReadOnlySpan<int> values)
+    {
+        if (values.IsEmpty) return 0;
+        int payload = 0;
+        foreach (var v in values) payload += VarintSize((ulong)(long)v);
+        return VarintSize((ulong)(field << 3 | WireLengthDelimited)) + VarintSize((ulong)payload) + payload;
+    }
+
+    /// <summary>Writes a packed repeated int32 field (int32 values sign-extended, as protobuf requires); nothing for an empty one.</summary>
+    public static int WritePackedVarintField(Span<byte> destination, int field, ReadOnlySpan<int> values)
+    {
+        if (values.IsEmpty) return 0;
+        int payload = 0;
+        foreach (var v in values) payload += VarintSize((ulong)(long)v);
+        int n = WriteTagged(destination, field, WireLengthDelimited, (ulong)payload);
+        foreach (var v in values) n += WriteVarint(destination[n..], (ulong)(long)v);
+        return n;
+    }
+
     public static int DoubleFieldSize(double value) => value != 0d ? 1 + 8 : 0;
 
     /// <summary>Size of a <c>bytes</c> field of <paramref name="length"/> bytes; an empty field is omitted.</summary>
@@ -185,6 +205,13 @@ internal ref struct ProtoReader(ReadOnlySequence<byte> payload, string message)
         var content = _reader.UnreadSequence.Slice(0, (long)length);
         _reader.Advance((long)length);
         return content;
+    }
+
+    /// <summary>Reads a packed repeated int32 field's content into <paramref name="values"/>.</summary>
+    public void ReadPackedVarints(List<int> values)
+    {
+        var inner = new ProtoReader(ReadLengthDelimited(), message);
+        while (!inner._reader.End) values.Add((int)inner.ReadVarint());
     }
 
     /// <summary>Skips a field whose tag has just been read.</summary>

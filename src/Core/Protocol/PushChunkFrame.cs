@@ -52,11 +52,17 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
         ProtoWire.VarintFieldSize(Header.WorkerId) + ProtoWire.VarintFieldSize(Header.Step) + ProtoWire.VarintFieldSize(Header.Shard) +
         ProtoWire.VarintFieldSize(Offset) + ProtoWire.VarintFieldSize(Header.SampleCount) + ProtoWire.DoubleFieldSize(Header.LossSum) +
         ProtoWire.BytesFieldSize(ValueBytes) +
-        ProtoWire.OptionalVarintFieldSize(Header.CodeRow) + ProtoWire.OptionalVarintFieldSize(Header.Partition);
+        ProtoWire.OptionalVarintFieldSize(Header.CodeRow) + ProtoWire.OptionalVarintFieldSize(Header.Partition) +
+        ProtoWire.PackedVarintFieldSize(ContributorsField, ContributorIds);
+
+    /// <summary><c>PushChunk.contributors</c>: the field number of a node aggregator's worker list.</summary>
+    private const int ContributorsField = 43;
+
+    private ReadOnlySpan<int> ContributorIds => Header.Contributors is { } c ? c.Ids : default;
 
     /// <summary>
     /// Writes the protobuf encoding of <c>PushChunk</c>: fields 1-6, the tensor (7) copied straight from <see cref="Values"/>,
-    /// then the optional 8 and 9 when present.
+    /// then the optional 8 and 9 when present, the bfloat16 tensor (10) instead of 7, and the contributors (43, packed).
     /// </summary>
     public void WriteTo(IBufferWriter<byte> writer)
     {
@@ -93,6 +99,15 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
             ProtoWire.Write(writer, values, ref remaining);
             ArrayPool<byte>.Shared.Return(packed);
         }
+        if (!ContributorIds.IsEmpty)
+        {
+            // At most 64 workers per node in practice (5 bytes each); a larger list is rented, not stack-allocated.
+            int size = ProtoWire.PackedVarintFieldSize(ContributorsField, ContributorIds);
+            var rented = size > 512 ? ArrayPool<byte>.Shared.Rent(size) : null;
+            Span<byte> list = rented ?? stackalloc byte[512];
+            ProtoWire.Write(writer, list[..ProtoWire.WritePackedVarintField(list, ContributorsField, ContributorIds)], ref remaining);
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     /// <summary>
@@ -109,6 +124,7 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
         var values = ReadOnlySequence<byte>.Empty;
         ReadOnlySequence<byte>? bfloat16 = null;
         bool float32 = false;
+        List<int>? contributors = null;
         while (reader.TryReadTag(out var field, out var wireType))
         {
             switch ((field, wireType))
@@ -123,6 +139,8 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
                 case (8, ProtoWire.WireVarint): codeRow = (int)reader.ReadVarint(); break;
                 case (9, ProtoWire.WireVarint): partition = (int)reader.ReadVarint(); break;
                 case (10, ProtoWire.WireLengthDelimited): bfloat16 = reader.ReadLengthDelimited(); break;
+                case (ContributorsField, ProtoWire.WireLengthDelimited): reader.ReadPackedVarints(contributors ??= []); break;
+                case (ContributorsField, ProtoWire.WireVarint): (contributors ??= []).Add((int)reader.ReadVarint()); break;
                 default: reader.Skip(field, wireType); break;
             }
         }
@@ -130,7 +148,9 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
         var buffer = bfloat16 is { } half
             ? ProtoWire.RentBFloat16Tensor(half, MessageName, out var length)
             : ProtoWire.RentTensor(values, MessageName, out length);
-        return new PushChunkFrame(new PushHeader(workerId, step, shard, sampleCount, lossSum, codeRow, partition), offset, buffer, length);
+        var header = new PushHeader(workerId, step, shard, sampleCount, lossSum, codeRow, partition,
+            contributors is { Count: > 0 } ? new ContributorList(contributors) : null);
+        return new PushChunkFrame(header, offset, buffer, length);
     }
 
     /// <summary>

@@ -8,7 +8,10 @@ namespace GpuPs.Protocol;
 /// <param name="LossSum">Sum of the per-row losses, weighted like the gradient; for monitoring.</param>
 /// <param name="CodeRow">Coded mode: the row of B the values were encoded with; null otherwise.</param>
 /// <param name="Partition">Multi-message mode: the one data partition the values belong to; null otherwise.</param>
-public readonly record struct PushHeader(int WorkerId, long Step, int Shard, long SampleCount, double LossSum, int? CodeRow = null, int? Partition = null);
+/// <param name="Contributors">A node aggregator's push: the workers it speaks for (the first is <paramref name="WorkerId"/>);
+/// null for a worker's own push.</param>
+public readonly record struct PushHeader(int WorkerId, long Step, int Shard, long SampleCount, double LossSum, int? CodeRow = null, int? Partition = null,
+    ContributorList? Contributors = null);
 
 /// <summary>A pulled shard: its step, where it sits in the full vector, and whether the job is finished.</summary>
 public readonly record struct PullResult(long Step, int Shard, long Offset, int Length, bool Finished);

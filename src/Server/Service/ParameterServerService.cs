@@ -144,7 +144,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
             }
             if (header is not { } h) throw Malformed(context, "push stream carried no chunks");
             if (received != length) throw Malformed(context, $"push covers {received} of the shard's {length} parameters");
-            var outcome = shard.Push(h, gradient.AsSpan(0, length));
+            var outcome = await shard.PushAsync(h, gradient.AsMemory(0, length), context.CancellationToken);
             if (!outcome.IsApplied) throw WireStatus.ToRpc(outcome);
             return new PushReply { Step = outcome.Step, Applied = outcome.ClosedStep, Finished = outcome.JobFinished };
         }

@@ -25,12 +25,29 @@ public class BadInputTests
     [InlineData("--data-urls: 'foo://x' is not a tcp://HOST:PORT address", "server", "--insecure", "--urls", "http://127.0.0.1:0", "--data-urls", "foo://x")]
     [InlineData("--data-port 70000 is not a port (0: a free one, -1: no data plane)", "server", "--insecure", "--urls", "http://127.0.0.1:0", "--data-port", "70000")]
     [InlineData("'udp' is not one of auto, grpc, tcp", "worker", "--insecure", "--transport", "udp")]
+    [InlineData("the asp mode takes no node-aggregated pushes", "train", "--mode", "asp", "--nodes", "2")]
+    [InlineData("--nodes must be 1 to the number of workers (4)", "train", "--nodes", "5")]
+    [InlineData("--topology FILE is required", "aggregator", "--insecure", "--node", "node-a")]
     public async Task Impossible_settings_exit_with_2_and_say_why(string message, params string[] args)
     {
         var run = await Gpups.RunAsync(args);
         Assert.Equal(2, run.ExitCode);
         Assert.Contains(message, run.Stderr, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("   at ", run.Stderr);
+    }
+
+    [Fact]
+    public async Task A_malformed_topology_file_line_is_named_with_its_line_number_and_reason()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"gpups-topology-{Guid.NewGuid():N}.txt");
+        File.WriteAllLines(path, ["# nodes", "node-a workers=0-1", "node-b workers=1-3"]);
+        try
+        {
+            var run = await Gpups.RunAsync("train", "--topology", path);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("line 3: worker 1 is already on a node (line 2)", run.Stderr);
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]

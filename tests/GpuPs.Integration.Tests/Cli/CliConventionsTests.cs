@@ -18,6 +18,7 @@ public partial class CliConventionsTests
     [InlineData("train")]
     [InlineData("server")]
     [InlineData("worker")]
+    [InlineData("aggregator")]
     [InlineData("bench")]
     [InlineData("bench kernels")]
     [InlineData("bench wire")]

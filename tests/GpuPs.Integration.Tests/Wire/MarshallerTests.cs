@@ -152,6 +152,28 @@ public class MarshallerTests
         Assert.Equal(values.Select(BFloat16.Round).ToArray(), parsed.Values.ToArray());
     }
 
+    [Fact]
+    public void A_node_push_chunk_carries_its_contributors_like_protobuf_packed_and_unpacked()
+    {
+        var random = new Random(43);
+        var values = RandomFloats(random, 100);
+        var header = new PushHeader(300, 5, 1, 10, 3, CodeRow: 300, Contributors: new ContributorList([300, 2, 128, 0]));
+        var frame = new PushChunkFrame(header, 0, values);
+        var message = new PushChunk { WorkerId = 300, Step = 5, Shard = 1, SampleCount = 10, LossSum = 3, CodeRow = 300, Values = FloatBytes(values) };
+        message.Contributors.Add([300, 2, 128, 0]);
+        var expected = message.ToByteArray();
+
+        Assert.Equal(expected, Serialize(PushMarshaller, frame));
+        using var parsed = Deserialize(PushMarshaller, Segmented(expected, RandomCuts(random, expected.Length, 9)));
+        Assert.Equal(header, parsed.Header);
+        Assert.Equal([300, 2, 128, 0], parsed.Header.Contributors!.Ids.ToArray());
+        // A writer that does not pack the repeated field (allowed by protobuf) is read the same.
+        var unpacked = new byte[] { 0x08, 0xAC, 0x02, 0xD8, 0x02, 0xAC, 0x02, 0xD8, 0x02, 0x02, 0x3A, 0x04, 0, 0, 0x80, 0x3F };
+        using var loose = Deserialize(PushMarshaller, Segmented(unpacked, [3]));
+        Assert.Equal([300, 2], loose.Header.Contributors!.Ids.ToArray());
+        Assert.Null(new PushChunkFrame(new PushHeader(1, 0, 0, 1, 0), 0, values).Header.Contributors);
+    }
+
     [Theory]
     [InlineData(1.0f, 1.0f)]
     [InlineData(1.00390625f, 1.0f)]        // exactly halfway between 1 and 1 + 2^-7: ties to the even mantissa (1)
