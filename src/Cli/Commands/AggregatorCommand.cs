@@ -31,9 +31,9 @@ public static class AggregatorCommand
             if (parse.GetValue(node) is not { Length: > 0 } label) throw new SettingsException("--node LABEL is required: which node of the topology this aggregator serves");
             if (parse.GetValue(topology.GatherTimeoutMs) <= 0) throw new SettingsException("--gather-timeout-ms must be positive");
             var me = TopologyFile.Load(file).Node(label);
-            var upstream = Split(parse.GetValue(servers)!, "--server");
+            var upstream = AddressList.Parse(parse.GetValue(servers)!, "--server");
             var listen = parse.GetValue(urls) is { Length: > 0 } given
-                ? Split(given, "--urls")
+                ? AddressList.Parse(given, "--urls")
                 : me.Aggregators.Count > 0
                     ? me.Aggregators.Select(a => $"{new Uri(a).Scheme}://0.0.0.0:{new Uri(a).Port}").ToArray()
                     : throw new SettingsException($"node '{label}' has no aggregator addresses in {file}; give --urls");
@@ -46,14 +46,5 @@ public static class AggregatorCommand
             return 0;
         }));
         return command;
-    }
-
-    private static string[] Split(string list, string option)
-    {
-        var items = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        foreach (var a in items)
-            if (!Uri.TryCreate(a, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
-                throw new SettingsException($"{option}: '{a}' is not an http:// or https:// address");
-        return items;
     }
 }

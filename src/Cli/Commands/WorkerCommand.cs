@@ -32,10 +32,7 @@ public static class WorkerCommand
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "worker", LogEventLevel.Information);
-            var addresses = parse.GetValue(servers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            foreach (var a in addresses)
-                if (!Uri.TryCreate(a, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
-                    throw new SettingsException($"--server: '{a}' is not an http:// or https:// address");
+            var addresses = AddressList.Parse(parse.GetValue(servers)!, "--server");
             var jobAuth = auth.Resolve(parse, "worker");
             if (jobAuth.IsInsecure) log.Warning("Worker sends NO JOB TOKEN (insecure): its servers must run with --insecure too");
             using var backend = Accelerators.Create(parse.GetValue(accelerator), log);
