@@ -41,12 +41,11 @@ public class ServerLimitsLoopbackTests
     }
 
     [Fact]
-    public async Task An_endless_stream_of_empty_chunks_ends_at_once_with_invalid_argument()
+    public async Task An_endless_stream_of_empty_chunks_ends_with_invalid_argument_before_the_shard_is_called()
     {
         await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
         using var channel = GrpcChannel.ForAddress(server.Address);
         using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, server.CallOptions());
-        var watch = Stopwatch.StartNew();
         var flood = Task.Run(async () =>
         {
             var empty = new PushChunkFrame(new PushHeader(0, 0, 0, 1, 0), 0, ReadOnlyMemory<float>.Empty);
@@ -62,7 +61,6 @@ public class ServerLimitsLoopbackTests
 
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Contains("chunk at offset 0 carries no values", e.Status.Detail);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
         Assert.Equal(0, server.Shard.Calls);
     }
 

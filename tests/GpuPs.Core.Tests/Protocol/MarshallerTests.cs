@@ -6,7 +6,7 @@ using GpuPs.Core.Shards;
 using Grpc.Core;
 using static GpuPs.Integration.Tests.Wire.WireTestSupport;
 
-namespace GpuPs.Integration.Tests.Wire;
+namespace GpuPs.Core.Tests.Protocol;
 
 /// <summary>
 /// The raw tensor marshallers against Google.Protobuf as the oracle: same bytes out, same values in, for any valid encoding.
