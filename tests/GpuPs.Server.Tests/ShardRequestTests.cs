@@ -1,0 +1,86 @@
+using GpuPs.Core.Shards;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using Serilog;
+using static GpuPs.Server.Tests.ShardFixture;
+
+namespace GpuPs.Server.Tests;
+
+/// <summary>
+/// The shard's answers that the worker and the status reader rely on: an observer's pull, the heartbeat reply, the
+/// registration step of a retried Register, the byte counter, the Finished task, and the refusals of bad arguments.
+/// </summary>
+public class ShardRequestTests
+{
+    [Fact]
+    public async Task An_observer_pull_waits_for_the_step_it_asks_for_without_being_a_worker()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 1, steps: 2));
+        RegisterAll(shard, 1);
+        Assert.True(shard.WaitForStepAsync(ParameterShard.ObserverId, 0, CancellationToken.None).IsCompleted);
+        var waiting = shard.WaitForStepAsync(ParameterShard.ObserverId, 1, CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+
+        shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));
+        await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f));
+        // Once the job finished, any step an observer asks for is answered at once (there will be no step 5).
+        Assert.True(shard.WaitForStepAsync(ParameterShard.ObserverId, 5, CancellationToken.None).IsCompleted);
+    }
+
+    [Fact]
+    public async Task Heartbeats_report_the_step_and_the_end_of_the_job_and_Finished_completes_once()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 1, steps: 2));
+        RegisterAll(shard, 1);
+        Assert.Equal(new HeartbeatReply { Step = 0, Finished = false }, shard.Heartbeat(new HeartbeatRequest { WorkerId = 0 }));
+        shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));
+        Assert.Equal(new HeartbeatReply { Step = 1, Finished = false }, shard.Heartbeat(new HeartbeatRequest { WorkerId = 0 }));
+        Assert.False(shard.Finished.IsCompleted);
+
+        shard.Push(new PushHeader(0, 1, 0, 1, 0), Filled(1f));
+        Assert.Equal(new HeartbeatReply { Step = 2, Finished = true }, shard.Heartbeat(new HeartbeatRequest { WorkerId = 0 }));
+        await shard.Finished.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public void A_retried_bsp_registration_resumes_at_the_open_step_though_the_worker_already_pushed_it()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5));
+        shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "a" });
+        shard.Register(new RegisterRequest { RequestedWorkerId = 1, ClientToken = "b" });
+        shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));   // worker 0's clock is 1, the open step still 0
+
+        Assert.Equal(0, shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "a" }).Step);
+    }
+
+    [Fact]
+    public void The_byte_counter_counts_the_floats_of_applied_pushes_only()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5));
+        RegisterAll(shard, 2);
+        shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));
+        shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f));   // duplicate
+        shard.Push(new PushHeader(1, 0, 0, 1, 0), Filled(1f));
+        Assert.Equal(2 * Length * sizeof(float), shard.Status().BytesReceived);
+    }
+
+    [Fact]
+    public void Bad_arguments_are_refused_by_name()
+    {
+        var job = Job(SyncMode.Bsp, workers: 1, steps: 5);
+        var simd = Accelerators.Create(AcceleratorChoice.Simd);
+        var sgd = new OptimizerSettings(OptimizerKind.Sgd, 1f);
+        Assert.Contains("shard index 2 is out of range 0..1", Assert.Throws<ArgumentException>(() => ParameterShard.Create(job, sgd, 2, 2, simd, Log.Logger)).Message);
+        Assert.Contains("shard index -1", Assert.Throws<ArgumentException>(() => ParameterShard.Create(job, sgd, -1, 2, simd, Log.Logger)).Message);
+        using (var last = ParameterShard.Create(job, sgd, 1, 2, simd, Log.Logger)) Assert.Equal(1, last.Info.Index);
+        Assert.Contains("initial values have 3", Assert.Throws<ArgumentException>(() => Create(job, initial: new float[3])).Message);
+
+        using var shard = Create(job);
+        AssertError(ShardErrorKind.InvalidRequest, "pull destination has 3 floats, shard 0 has 8", () => shard.CopyParameters(new float[3]));
+        AssertError(ShardErrorKind.InvalidRequest, "ids 0..0", () => shard.Register(new RegisterRequest { RequestedWorkerId = 1 }));
+        AssertError(ShardErrorKind.InvalidRequest, "ids 0..0", () => shard.Heartbeat(new HeartbeatRequest { WorkerId = 1 }));
+        Assert.Contains("4 worker clocks", Assert.Throws<ArgumentException>(() =>
+            Create(job, resume: shard.Checkpoint() with { WorkerClocks = new long[4] })).Message);
+    }
+}
