@@ -1,4 +1,5 @@
 using GpuPs.Protocol;
+using GpuPs.Worker.Compression;
 
 namespace GpuPs.Worker;
 
@@ -11,11 +12,11 @@ namespace GpuPs.Worker;
 /// </summary>
 /// <param name="slots">Message slots per step.</param>
 /// <param name="length">Values per message.</param>
-public sealed class BFloat16ErrorFeedback(int slots, int length)
+public sealed class BFloat16ErrorFeedback(int slots, int length) : IErrorFeedback
 {
     private readonly float[]?[] _residuals = new float[slots][];
 
-    /// <summary>Rounds <paramref name="message"/> in place to what bfloat16 carries, after adding slot <paramref name="slot"/>'s residual.</summary>
+    /// <inheritdoc />
     public void Round(int slot, Span<float> message)
     {
         if (message.Length != length) throw new ArgumentException($"message has {message.Length} values, expected {length}", nameof(message));
@@ -29,6 +30,6 @@ public sealed class BFloat16ErrorFeedback(int slots, int length)
         }
     }
 
-    /// <summary>What slot <paramref name="slot"/> still owes the shard (empty before its first message).</summary>
+    /// <inheritdoc />
     public ReadOnlySpan<float> Residual(int slot) => _residuals[slot];
 }

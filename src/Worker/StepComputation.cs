@@ -1,10 +1,12 @@
 using System.Diagnostics;
+using GpuPs.Core.Compression;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Worker.Client;
+using GpuPs.Worker.Compression;
 using GpuPs.Worker.Scheduling;
 using Serilog;
 
@@ -15,18 +17,20 @@ namespace GpuPs.Worker;
 /// <see cref="IWorkerPushPolicy"/> says — one weighted sum per step (plain, coded: the encode c_i = Σ_j B[i,j] g_j is
 /// fused into the kernel's scaled accumulation), or one message per partition while the next one computes
 /// (multi-message). The parameters go to the device once per step and the gradient accumulates there: one download per
-/// message. With a bfloat16 wire format each message is rounded with error feedback (<see cref="BFloat16ErrorFeedback"/>)
-/// just before it is pushed. In a round-robin job every push waits for the worker's slot (<see cref="PushPacer"/>).
+/// message. With a bfloat16 wire format or a compressed push each message is rounded with error feedback
+/// (<see cref="BFloat16ErrorFeedback"/>, <see cref="CompressionErrorFeedback"/>) just before it is pushed, and the
+/// rounding's time is reported apart (<see cref="WorkerReport.CompressSeconds"/>). In a round-robin job every push waits for the worker's slot (<see cref="PushPacer"/>).
 /// Owns the message buffers; one instance per worker loop, not thread-safe.
 /// </summary>
 public sealed class StepComputation(
     PartitionPlan plan, IGradientKernel kernel, IWorkerPushPolicy policy, IWorkerStepHook hook,
     ShardedParameterClient client, WorkerReport report, ILogger log, TensorEncoding wireFormat = TensorEncoding.Float32,
-    PushPacer? pacer = null)
+    PushPacer? pacer = null, CompressionSettings? compression = null)
 {
     private readonly float[][] _buffers = new float[policy.PushesEachPartition ? plan.Held.Count : 1][];
-    private readonly int _bytesPerValue = wireFormat == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
-    private BFloat16ErrorFeedback? _feedback;
+    private readonly TensorEncoding _encoding = compression is { Push: not CompressionKind.None } c
+        ? new TensorCompressor(c.Push, c).Encoding : wireFormat;
+    private IErrorFeedback? _feedback;
 
     /// <summary>The step being computed (reported in heartbeats).</summary>
     public long Current { get; private set; }
@@ -113,8 +117,12 @@ public sealed class StepComputation(
     private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken waitCancelled, CancellationToken ct)
     {
         var gradient = Buffer(slot);
-        if (wireFormat == TensorEncoding.BFloat16)
-            (_feedback ??= new BFloat16ErrorFeedback(_buffers.Length, gradient.Length)).Round(slot, gradient);
+        if (_encoding != TensorEncoding.Float32)
+        {
+            long start = Stopwatch.GetTimestamp();
+            (_feedback ??= CreateFeedback(gradient.Length)).Round(slot, gradient);
+            report.AddCompressSeconds(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
         var outcomes = pacer is null
             ? await TimedPushAsync(header, gradient, ct).ConfigureAwait(false)
             : await pacer.PushAsync(() => TimedPushAsync(header, gradient, ct), waitCancelled).ConfigureAwait(false);
@@ -123,7 +131,8 @@ public sealed class StepComputation(
             var outcome = outcomes[shard];
             if (outcome.IsApplied)
             {
-                report.AddBytesPushed(client.Layout[shard].Length * _bytesPerValue);
+                var slice = client.Layout[shard];
+                report.AddBytesPushed(TensorCodec.EncodedBytes(_encoding, gradient.AsSpan((int)slice.Offset, (int)slice.Length)));
                 continue;
             }
             // Refused on its first chunk: its tensor (mostly) never crossed the network, so its bytes are not counted.
@@ -137,10 +146,15 @@ public sealed class StepComputation(
     private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct)
     {
         long start = Stopwatch.GetTimestamp();
-        var outcomes = await client.PushAsync(header, gradient, ct, wireFormat).ConfigureAwait(false);
+        var outcomes = await client.PushAsync(header, gradient, ct, _encoding).ConfigureAwait(false);
         report.RecordPushLatency(Stopwatch.GetElapsedTime(start).TotalSeconds);
         return outcomes;
     }
+
+    /// <summary>The error feedback of the job's lossy push encoding, over messages of <paramref name="length"/> values.</summary>
+    private IErrorFeedback CreateFeedback(int length) => compression is { Push: not CompressionKind.None } c
+        ? new CompressionErrorFeedback(_buffers.Length, length, new TensorCompressor(c.Push, c), c.Momentum, [.. client.Layout.Select(s => (int)s.Length)])
+        : new BFloat16ErrorFeedback(_buffers.Length, length);
 
     private float[] Buffer(int i) => _buffers[i] ??= new float[kernel.Shape.ParameterCount];
 }

@@ -86,7 +86,7 @@ public sealed class TrainingWorker : IAsyncDisposable
             workerId, plan.Held, plan.Data.Rows, job.Dataset, _backend.DeviceName, mode.Name, joined.Step, stragglers.Describe());
 
         var pacer = job.Schedule == PushSchedule.RoundRobin ? new PushPacer(_client, report, _log) : null;
-        var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log, job.WireFormat, pacer);
+        var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log, job.WireFormat, pacer, job.Compression);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var heartbeats = _client.KeepAliveAsync(() => step.Current, stop.Token);
         try

@@ -52,6 +52,17 @@ public sealed class WorkerReport(int workerId, string device)
     /// <summary>Per-partition pushes end concurrently.</summary>
     public void RecordPushLatency(double seconds) { lock (_pushLatencies) _pushLatencies.Add(seconds); }
 
+    private long _compressTicks;
+
+    /// <summary>
+    /// CPU time spent rounding pushes to their wire encoding (top-k selection, sign scaling, bfloat16 rounding) with
+    /// error feedback, in seconds: apart from the compute, and in the push time.
+    /// </summary>
+    public double CompressSeconds => TimeSpan.FromTicks(Interlocked.Read(ref _compressTicks)).TotalSeconds;
+
+    /// <summary>Per-partition pushes round concurrently with the next partition's compute.</summary>
+    public void AddCompressSeconds(double seconds) => Interlocked.Add(ref _compressTicks, TimeSpan.FromSeconds(seconds).Ticks);
+
     /// <summary>Round-robin: the newest push-slot version the coordinator gave this worker (0: none yet, or not round-robin).</summary>
     public long PushSlotVersion { get; set; }
 

@@ -40,6 +40,11 @@ public sealed class JobOptions
         Add(s, "heartbeat-timeout-ms", x => x.HeartbeatTimeoutMs, (x, v) => x with { HeartbeatTimeoutMs = v }, "a worker silent this long is evicted");
         Add(s, "step-timeout-ms", x => x.StepTimeoutMs, (x, v) => x with { StepTimeoutMs = v }, "deadline of each worker call");
         Add(s, "wire-format", x => x.WireFormat, (x, v) => x with { WireFormat = v }, "how workers push gradients: f32 (exact) | bf16 (half the bytes, with error feedback on the worker; not with --mode coded)");
+        Add(s, "compression", x => x.Compression, (x, v) => x with { Compression = v }, "how workers compress pushes, with error feedback: none | topk (the --topk-ratio largest values, as index/value pairs) | sign (1 bit a value and a scale per 1024; not with --mode coded: compress the pulls there)");
+        Add(s, "pull-compression", x => x.PullCompression, (x, v) => x with { PullCompression = v }, "how servers compress pulls: none | topk | sign (the delta against each worker's copy, kept per worker on the server; exact every --full-pull-every pulls)");
+        Add(s, "topk-ratio", x => x.TopKRatio, (x, v) => x with { TopKRatio = v }, "topk: share of the values a compressed message carries, in (0, 1]");
+        Add(s, "momentum-correction", x => x.MomentumCorrection, (x, v) => x with { MomentumCorrection = v }, "compressed pushes: Deep Gradient Compression's momentum correction m in [0, 1) on the worker (0: off; use with --optimizer sgd)");
+        Add(s, "full-pull-every", x => x.FullPullEvery, (x, v) => x with { FullPullEvery = v }, "compressed pulls: every this many pulls of a worker carry the exact parameters");
         Add(s, "schedule", x => x.Schedule, (x, v) => x with { Schedule = v }, "when workers push: simultaneous (as soon as ready) | round-robin (R2SP: shard 0 gives each worker an evenly gapped push slot per step, adapted to measured compute and transfer times)");
         Add(s, "push-concurrency", x => x.PushConcurrency, (x, v) => x with { PushConcurrency = v }, "round-robin: transfers that may share a server link at a time");
         Add(s, "assignment", x => x.Assignment, (x, v) => x with { Assignment = v }, "how data is shared: uniform | proportional (in proportion to each worker's measured speed, rebalanced when speeds drift; bsp, backup, coded: the heterogeneity-aware code)");

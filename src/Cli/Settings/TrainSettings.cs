@@ -1,3 +1,4 @@
+using GpuPs.Core.Compression;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
@@ -43,6 +44,16 @@ public sealed record TrainSettings
     public int PushConcurrency { get; init; } = 1;
     /// <summary>How data is shared among workers: uniform | proportional (by measured speed, from the coordinator).</summary>
     public string Assignment { get; init; } = "uniform";
+    /// <summary>How workers compress pushes (error feedback on the worker): none | topk | sign.</summary>
+    public string Compression { get; init; } = "none";
+    /// <summary>How servers compress pulls (deltas against each worker's copy): none | topk | sign.</summary>
+    public string PullCompression { get; init; } = "none";
+    /// <summary>Top-k: share of the values a compressed message carries.</summary>
+    public double TopKRatio { get; init; } = 0.01;
+    /// <summary>DGC momentum correction of compressed pushes (0: off).</summary>
+    public double MomentumCorrection { get; init; }
+    /// <summary>Compressed pulls: every this many pulls of a worker carry the exact parameters.</summary>
+    public int FullPullEvery { get; init; } = 20;
     public string Output { get; init; } = "results/train.json";
     /// <summary>Hierarchical aggregation: the nodes whose workers push through a node aggregator (null: flat).</summary>
     public Core.Topology.ClusterTopology? Topology { get; init; }
@@ -53,5 +64,6 @@ public sealed record TrainSettings
 
     /// <summary>The job these settings define, for <see cref="JobBuilder"/>.</summary>
     public JobDefinition ToDefinition() => new(Dataset, Model, Hidden, Workers, Core.Modes.SyncModes.Of(Mode).Name, Staleness, Code, Stragglers, StragglerModel,
-        Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs, WireFormat, Schedule, PushConcurrency, Assignment);
+        Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs, WireFormat, Schedule, PushConcurrency, Assignment,
+        new CompressionSettings(CompressionKinds.Parse(Compression), CompressionKinds.Parse(PullCompression), TopKRatio, MomentumCorrection, FullPullEvery));
 }

@@ -1,3 +1,4 @@
+using GpuPs.Core.Compression;
 using GpuPs.Core.Heterogeneity;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Training;
@@ -13,7 +14,7 @@ namespace GpuPs.Protocol;
 public static class JobSpecWire
 {
     /// <summary>The job on the wire.</summary>
-    public static JobSpec ToWire(TrainingJob job) => new()
+    public static JobSpec ToWire(TrainingJob job) => new JobSpec
     {
         Model = job.Model.Kind switch
         {
@@ -44,7 +45,28 @@ public static class JobSpecWire
         PushConcurrency = job.PushConcurrency,
         // Empty for uniform, so the fingerprints (and checkpoints) of uniform jobs stay what they were.
         Assignment = job.Assignment == AssignmentPolicy.Uniform ? "" : AssignmentPolicies.Name(job.Assignment),
-    };
+    }.WithCompression(job.Compression);
+
+    /// <summary>
+    /// The compression fields, only for a job that compresses: an uncompressed job's spec (and fingerprint, and
+    /// checkpoints) stays what it was.
+    /// </summary>
+    private static JobSpec WithCompression(this JobSpec spec, CompressionSettings compression)
+    {
+        if (!compression.Any) return spec;
+        spec.Compression = compression.Push == CompressionKind.None ? "" : CompressionKinds.Name(compression.Push);
+        spec.PullCompression = compression.Pull == CompressionKind.None ? "" : CompressionKinds.Name(compression.Pull);
+        spec.TopkRatio = compression.TopKRatio;
+        spec.MomentumCorrection = compression.Momentum;
+        spec.FullPullEvery = compression.FullPullEvery;
+        return spec;
+    }
+
+    private static CompressionSettings CompressionOf(JobSpec spec) =>
+        spec.Compression.Length == 0 && spec.PullCompression.Length == 0
+            ? CompressionSettings.None
+            : new CompressionSettings(CompressionKinds.Parse(spec.Compression), CompressionKinds.Parse(spec.PullCompression),
+                spec.TopkRatio, spec.MomentumCorrection, spec.FullPullEvery);
 
     /// <summary>The job a server sent, validated.</summary>
     /// <exception cref="ArgumentException">The spec describes an impossible job (one readable line).</exception>
@@ -79,6 +101,7 @@ public static class JobSpecWire
             Schedule = PushSchedules.Parse(spec.Schedule),
             PushConcurrency = spec.PushConcurrency == 0 ? 1 : spec.PushConcurrency,
             Assignment = AssignmentPolicies.Parse(spec.Assignment),
+            Compression = CompressionOf(spec),
         };
         job.Validate();
         if (spec.ParameterCount != job.ParameterCount)

@@ -53,6 +53,25 @@ internal static class ProtoWire
     /// <summary>Size of a <c>bytes</c> field of <paramref name="length"/> bytes; an empty field is omitted.</summary>
     public static int BytesFieldSize(int length) => length == 0 ? 0 : 1 + VarintSize((ulong)length) + length;
 
+    /// <summary>Size of a varint field of any number (its tag may take two bytes, as fields 16-2047 do); 0 is omitted.</summary>
+    public static int TaggedVarintFieldSize(int field, long value) =>
+        value == 0 ? 0 : VarintSize((ulong)(field << 3)) + VarintSize((ulong)value);
+
+    /// <summary>Size of a <c>bytes</c> field of any number; an empty field is omitted.</summary>
+    public static int TaggedBytesFieldSize(int field, int length) =>
+        length == 0 ? 0 : VarintSize((ulong)(field << 3)) + VarintSize((ulong)length) + length;
+
+    /// <summary>
+    /// Copies a compressed tensor field's bytes (possibly in segments) into a buffer rented from
+    /// <see cref="ArrayPool{T}.Shared"/> (the caller owns it); they are decoded, and validated, where their destination is known.
+    /// </summary>
+    public static byte[] RentBytes(in ReadOnlySequence<byte> bytes)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(checked((int)bytes.Length));
+        bytes.CopyTo(buffer);
+        return buffer;
+    }
+
     public static int WriteVarint(Span<byte> destination, ulong value)
     {
         var i = 0;

@@ -11,4 +11,16 @@ public enum TensorEncoding
     /// Half the bytes; a worker keeps what rounding dropped and adds it to its next push (error feedback).
     /// </summary>
     BFloat16,
+
+    /// <summary>
+    /// Sparse (<see cref="SparseCodec"/>): the nonzero values only, as (index, float32 value) pairs, 8 bytes each. What a
+    /// top-k compressed message travels as; exact for any tensor.
+    /// </summary>
+    Sparse,
+
+    /// <summary>
+    /// Sign (<see cref="SignCodec"/>): one bit per value and one float32 scale per block of values, every value being
+    /// ±its block's scale. What a 1-bit compressed message travels as; exact only for a tensor in that form.
+    /// </summary>
+    Sign,
 }

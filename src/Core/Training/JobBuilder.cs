@@ -50,6 +50,7 @@ public static class JobBuilder
             Schedule = PushSchedules.Parse(d.Schedule),
             PushConcurrency = d.PushConcurrency,
             Assignment = AssignmentPolicies.Parse(d.Assignment ?? ""),
+            Compression = d.Compression ?? Compression.CompressionSettings.None,
         };
         job.Validate();
         return job;

@@ -68,6 +68,9 @@ public sealed record TrainingJob
     /// <summary>How data is shared among workers: equally, or in proportion to measured speed (the coordinator's).</summary>
     public AssignmentPolicy Assignment { get; init; } = AssignmentPolicy.Uniform;
 
+    /// <summary>Compression of pushes (worker, error feedback) and pulls (server, deltas against each worker's copy).</summary>
+    public Compression.CompressionSettings Compression { get; init; } = Core.Compression.CompressionSettings.None;
+
     /// <summary>Length of the flat parameter vector.</summary>
     public int ParameterCount => Model.ParameterCount;
 
@@ -98,6 +101,7 @@ public sealed record TrainingJob
         Model.Validate();
         if (WireFormat == TensorEncoding.BFloat16 && !Mode.AcceptsRoundedPushes)
             throw new ArgumentException($"bf16 on the wire would break the exact decode of the {Mode.Name} mode (the decode weights amplify rounding); use --wire-format f32");
+        Compression.Validate(Mode, WireFormat);
     }
 
     /// <summary>The name of a wire format as users write it: f32 or bf16.</summary>

@@ -151,12 +151,15 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// </summary>
     private async ValueTask PushAsync(FrameHeader header)
     {
-        header.Validate(_shardBytes);
         var encoding = FrameAnswers.EncodingOf(header);
+        bool compressed = TensorCodec.IsCompressed(encoding);
+        // A sparse push carries an index beside each value: up to twice a dense push.
+        header.Validate(encoding == TensorEncoding.Sparse ? 2 * _shardBytes : _shardBytes);
         int valueBytes = encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
-        if (header.Length % valueBytes != 0)
+        if (!compressed && header.Length % valueBytes != 0)
             throw ShardException.Invalid($"push of {header.Length} bytes is not a whole number of {valueBytes}-byte values");
-        long reservation = header.Length + (encoding == TensorEncoding.BFloat16 ? 2L * header.Length : 0);
+        // bfloat16 and compressed values are widened into a second buffer: twice the bfloat16 bytes, a shard's float32s.
+        long reservation = header.Length + (encoding == TensorEncoding.BFloat16 ? 2L * header.Length : compressed ? _shardBytes : 0);
         if (!_budget.TryReserve(reservation))
         {
             await SkipPayloadAsync(header.Length).ConfigureAwait(false);
@@ -176,7 +179,7 @@ internal sealed class TensorConnection : IAsyncDisposable
             var push = FrameAnswers.PushOf(header);
             if (push.Shard != _shard.Info.Index)
                 throw ShardException.Invalid($"push for shard {push.Shard} sent to shard {_shard.Info.Index}");
-            int count = header.Length / valueBytes;
+            int count = compressed ? _shardBytes / sizeof(float) : header.Length / valueBytes;
             if (encoding == TensorEncoding.BFloat16)
             {
                 widened = ArrayPool<float>.Shared.Rent(count);
@@ -185,6 +188,11 @@ internal sealed class TensorConnection : IAsyncDisposable
             PushOutcome outcome;
             try
             {
+                if (compressed)
+                {
+                    widened = ArrayPool<float>.Shared.Rent(count);
+                    Decode(push, encoding, bytes.AsSpan(0, header.Length), widened.AsSpan(0, count));
+                }
                 outcome = _shard.Push(push, widened is null ? MemoryMarshal.Cast<byte, float>(bytes.AsSpan(0, header.Length)) : widened.AsSpan(0, count));
             }
             catch (ShardException e)
@@ -199,6 +207,25 @@ internal sealed class TensorConnection : IAsyncDisposable
             ArrayPool<byte>.Shared.Return(bytes);
             if (widened is not null) ArrayPool<float>.Shared.Return(widened);
             _budget.Release(reservation);
+        }
+    }
+
+    /// <summary>
+    /// Decodes a compressed push (a whole shard's values); bytes that are no valid encoding are logged and refused
+    /// (InvalidRequest) before the shard sees anything. The connection stays open: the frame was read whole and its
+    /// checksum holds, so the stream is still in step.
+    /// </summary>
+    private void Decode(in PushHeader push, TensorEncoding encoding, ReadOnlySpan<byte> bytes, Span<float> values)
+    {
+        try
+        {
+            TensorCodec.Decode(encoding, bytes, values);
+        }
+        catch (ShardException e)
+        {
+            var reason = $"{encoding} push of worker {push.WorkerId} for step {push.Step}: {e.Message}; nothing of it is applied";
+            _refusals.Refused("data plane push", _peer, reason);
+            throw ShardException.Invalid(reason);
         }
     }
 

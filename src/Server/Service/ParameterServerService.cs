@@ -116,7 +116,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
             while (await NextChunkAsync(requestStream, idle, context))
             {
                 using var chunk = requestStream.Current;
-                if (chunk.Values.Length == 0 && (length > 0 || header is not null))
+                if (chunk.Count == 0 && (length > 0 || header is not null))
                     throw Malformed(context, $"chunk at offset {chunk.Offset} carries no values (only the one chunk of an empty shard may)");
                 if (header is null)
                 {
@@ -137,10 +137,17 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                 }
                 if (chunk.Offset != received)
                     throw Malformed(context, $"chunk at offset {chunk.Offset} does not follow the previous data, which ends at {received} (chunks must be in order, without gaps or overlap)");
-                if (chunk.Values.Length > length - received)
-                    throw Malformed(context, $"chunk [{chunk.Offset}, {chunk.Offset + chunk.Values.Length}) runs past the shard's {length} parameters");
-                chunk.Values.Span.CopyTo(gradient.AsSpan(received));
-                received += chunk.Values.Length;
+                if (chunk.Count > length - received)
+                    throw Malformed(context, $"chunk [{chunk.Offset}, {chunk.Offset + chunk.Count}) runs past the shard's {length} parameters");
+                try
+                {
+                    chunk.CopyTo(gradient.AsSpan(received, chunk.Count));   // decodes (and validates) a compressed chunk
+                }
+                catch (ShardException e)
+                {
+                    throw Malformed(context, $"chunk at offset {chunk.Offset}: {e.Message}; nothing of the push is applied");
+                }
+                received += chunk.Count;
             }
             if (header is not { } h) throw Malformed(context, "push stream carried no chunks");
             if (received != length) throw Malformed(context, $"push covers {received} of the shard's {length} parameters");
@@ -253,7 +260,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                     continue;
                 }
                 using var chunk = stream.Current;
-                remaining -= Math.Max(1, chunk.Values.Length);
+                remaining -= Math.Max(1, chunk.Count);
             }
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException) { }

@@ -121,12 +121,14 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
         try
         {
             using var call = _push.AsyncClientStreamingCall(ParameterServerMethods.Push, null, CallOptions(cancellationToken, timeout));
+            // A sign chunk's blocks start at its offset: chunks hold whole blocks, so the sender's blocks stay the wire's.
+            int chunkFloats = encoding == TensorEncoding.Sign ? Math.Max(1, _chunkFloats / SignCodec.BlockSize) * SignCodec.BlockSize : _chunkFloats;
             try
             {
                 var offset = 0;
                 do
                 {
-                    var count = Math.Min(_chunkFloats, gradient.Length - offset);
+                    var count = Math.Min(chunkFloats, gradient.Length - offset);
                     await call.RequestStream.WriteAsync(new PushChunkFrame(header, offset, gradient.Slice(offset, count), encoding)).ConfigureAwait(false);
                     offset += count;
                 }

@@ -23,7 +23,7 @@ public static class FrameAnswers
         header.Count = push.SampleCount;
         header.Loss = push.LossSum;
         header.Length = payloadBytes;
-        if (encoding == TensorEncoding.BFloat16) header.Flags |= FrameFlags.BFloat16;
+        header.Flags |= FlagOf(encoding);
         if (push.CodeRow is { } row) (header.Part, header.Flags) = (row, header.Flags | FrameFlags.CodeRow);
         else if (push.Partition is { } partition) (header.Part, header.Flags) = (partition, header.Flags | FrameFlags.Partition);
         return header;
@@ -40,9 +40,29 @@ public static class FrameAnswers
             header.Flags.HasFlag(FrameFlags.Partition) ? header.Part : null);
     }
 
-    /// <summary>The encoding of a Push frame's values.</summary>
-    public static TensorEncoding EncodingOf(in FrameHeader header) =>
-        header.Flags.HasFlag(FrameFlags.BFloat16) ? TensorEncoding.BFloat16 : TensorEncoding.Float32;
+    /// <summary>The encoding of a Push frame's values, or of a PullReply's delta (float32: the parameters in full).</summary>
+    /// <exception cref="ShardException">InvalidRequest: more than one encoding is flagged.</exception>
+    public static TensorEncoding EncodingOf(in FrameHeader header)
+    {
+        var flagged = header.Flags & (FrameFlags.BFloat16 | FrameFlags.Sparse | FrameFlags.Sign);
+        return flagged switch
+        {
+            FrameFlags.None => TensorEncoding.Float32,
+            FrameFlags.BFloat16 => TensorEncoding.BFloat16,
+            FrameFlags.Sparse => TensorEncoding.Sparse,
+            FrameFlags.Sign => TensorEncoding.Sign,
+            _ => throw ShardException.Invalid($"{header.Kind} frame flags more than one encoding ({flagged})"),
+        };
+    }
+
+    /// <summary>The flag that marks <paramref name="encoding"/> (none for float32).</summary>
+    public static FrameFlags FlagOf(TensorEncoding encoding) => encoding switch
+    {
+        TensorEncoding.BFloat16 => FrameFlags.BFloat16,
+        TensorEncoding.Sparse => FrameFlags.Sparse,
+        TensorEncoding.Sign => FrameFlags.Sign,
+        _ => FrameFlags.None,
+    };
 
     /// <summary>A PushReply header for <paramref name="outcome"/>; its payload is the reason (<see cref="WriteMessage"/>).</summary>
     public static FrameHeader PushReplyFrame(in PushOutcome outcome, int shard)

@@ -21,4 +21,10 @@ public enum FrameFlags : ushort
 
     /// <summary>PushReply, PullReply: the job has run all its steps.</summary>
     Finished = 1 << 4,
+
+    /// <summary>Push: the payload is the sparse encoding (<see cref="SparseCodec"/>) of the shard's values. PullReply: of the delta to the worker's copy.</summary>
+    Sparse = 1 << 5,
+
+    /// <summary>Push: the payload is the sign encoding (<see cref="SignCodec"/>) of the shard's values. PullReply: of the delta to the worker's copy.</summary>
+    Sign = 1 << 6,
 }

@@ -87,13 +87,15 @@ internal sealed class FrameConnection : IDisposable
     public Task<PushOutcome> PushAsync(PushHeader push, ReadOnlyMemory<float> gradient, TensorEncoding encoding, TimeSpan timeout, CancellationToken ct) =>
         CallAsync(async token =>
         {
-            if (encoding == TensorEncoding.BFloat16)
+            if (encoding != TensorEncoding.Float32)
             {
-                var encoded = ArrayPool<byte>.Shared.Rent(gradient.Length * sizeof(ushort));
+                int bytes = TensorCodec.EncodedBytes(encoding, gradient.Span);
+                var encoded = ArrayPool<byte>.Shared.Rent(bytes);
                 try
                 {
-                    var payload = encoded.AsMemory(0, gradient.Length * sizeof(ushort));
-                    BFloat16.Encode(gradient.Span, payload.Span);
+                    var payload = encoded.AsMemory(0, bytes);
+                    if (encoding == TensorEncoding.BFloat16) BFloat16.Encode(gradient.Span, payload.Span);
+                    else TensorCodec.Encode(encoding, gradient.Span, payload.Span);
                     await WriteFrameAsync(FrameAnswers.PushFrame(push, payload.Length, encoding), payload, token).ConfigureAwait(false);
                 }
                 finally
