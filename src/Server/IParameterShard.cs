@@ -30,6 +30,14 @@ public interface IParameterShard
     PullResult CopyParameters(Span<float> destination);
 
     /// <summary>
+    /// Copies what worker <paramref name="workerId"/>'s pull carries into <paramref name="destination"/> (the shard's
+    /// length): in a job with compressed pulls, the delta to the worker's copy of version <paramref name="viewVersion"/>
+    /// or the parameters in full, as <see cref="PullResult.Encoding"/> says; otherwise the parameters, as
+    /// <see cref="CopyParameters"/>.
+    /// </summary>
+    PullResult CopyForPull(int workerId, long viewVersion, Span<float> destination) => CopyParameters(destination);
+
+    /// <summary>
     /// Answers a push from its header alone, as soon as its first chunk arrives, so that a push the shard would refuse
     /// anyway (a straggler's push for a closed step, an unknown worker) is refused before its tensor crosses the network.
     /// Applied (not closed) means admissible.

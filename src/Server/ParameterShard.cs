@@ -41,6 +41,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly IShardObserver[] _observers;
     private readonly PushCoordinator? _coordinator;   // shard 0 of a round-robin job
     private readonly AssignmentCoordinator? _assignments;   // shard 0 of a proportional job
+    private readonly Compression.PullViews? _pullViews;   // a job with compressed pulls
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
     private readonly TimeProvider _time;
@@ -74,6 +75,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _mode = _job.Mode;
         _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
         _assignments = CreateAssignmentCoordinator();
+        _pullViews = _job.Compression.Pull == Core.Compression.CompressionKind.None ? null : new Compression.PullViews(_job.Workers, _job.Compression);
         _time = options.Time ?? TimeProvider.System;
         if (Info.Index == 0 && _job.Schedule == PushSchedule.RoundRobin)
             _coordinator = new PushCoordinator(_job.Workers, _job.PushConcurrency, _time, _log,
@@ -228,6 +230,20 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 throw ShardException.Invalid($"pull destination has {destination.Length} floats, shard {Info.Index} has {_model.Length}");
             _model.Parameters.CopyTo(destination);
             return new PullResult(_model.Step, Info.Index, Info.Offset, _model.Length, _aggregator.IsFinished);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>An observer's pull (<see cref="ObserverId"/>) always gets the parameters in full.</remarks>
+    public PullResult CopyForPull(int workerId, long viewVersion, Span<float> destination)
+    {
+        if (_pullViews is null || workerId < 0 || workerId >= _workers.Length) return CopyParameters(destination);
+        lock (_gate)
+        {
+            if (destination.Length != _model.Length)
+                throw ShardException.Invalid($"pull destination has {destination.Length} floats, shard {Info.Index} has {_model.Length}");
+            var (version, encoding) = _pullViews.Serve(workerId, viewVersion, _model.Parameters, _aggregator.IsFinished, destination);
+            return new PullResult(_model.Step, Info.Index, Info.Offset, _model.Length, _aggregator.IsFinished, version, encoding);
         }
     }
 

@@ -116,6 +116,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         {
             stop.Cancel();
             await heartbeats.ConfigureAwait(false);
+            report.BytesPulled = _client.BytesPulled;
         }
         _log.Information("Worker {WorkerId} finished: {Steps} steps pushed, {Abandoned} abandoned, {Dropped} pushes dropped (compute {Compute:F2} s, pull {Pull:F2} s, push {Push:F2} s)",
             workerId, report.Steps, report.StepsAbandoned, report.PushesDropped, report.ComputeSeconds, report.PullSeconds, report.PushSeconds);

@@ -52,6 +52,9 @@ public sealed class WorkerReport(int workerId, string device)
     /// <summary>Per-partition pushes end concurrently.</summary>
     public void RecordPushLatency(double seconds) { lock (_pushLatencies) _pushLatencies.Add(seconds); }
 
+    /// <summary>Tensor bytes of every pull (compressed deltas at their encoded size).</summary>
+    public long BytesPulled { get; set; }
+
     private long _compressTicks;
 
     /// <summary>

@@ -75,7 +75,7 @@ public static class TrainingRun
                 statuses.Sum(s => s.PushesDroppedLate), statuses[0].StepSeconds.ToList(), statuses[0].StepLoss.ToList(),
                 history,
                 reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.StepsAbandoned, r.PushesDropped, r.BytesPushed,
-                    r.ComputeSeconds, r.PullSeconds, r.PushSeconds, r.PushSlotVersion, r.SlotWaitSeconds, r.CompressSeconds)).ToList(),
+                    r.ComputeSeconds, r.PullSeconds, r.PushSeconds, r.PushSlotVersion, r.SlotWaitSeconds, r.CompressSeconds, r.BytesPulled)).ToList(),
                 parameters, CommandLine(settings), DescribeCode(job), settings)
             {
                 Export = ModelExports.Of(settings, shape, data, parameters, 0, final.Step),

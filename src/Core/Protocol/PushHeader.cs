@@ -14,4 +14,17 @@ public readonly record struct PushHeader(int WorkerId, long Step, int Shard, lon
     ContributorList? Contributors = null);
 
 /// <summary>A pulled shard: its step, where it sits in the full vector, and whether the job is finished.</summary>
-public readonly record struct PullResult(long Step, int Shard, long Offset, int Length, bool Finished);
+/// <param name="Step">The step of the parameters (updates applied).</param>
+/// <param name="Shard">The shard's index.</param>
+/// <param name="Offset">Where the shard starts in the full vector.</param>
+/// <param name="Length">Values of the shard.</param>
+/// <param name="Finished">The job has run all its steps.</param>
+/// <param name="ViewVersion">
+/// Compressed pulls: the version of the worker's copy of the shard the values bring it to (0: the server keeps no copy).
+/// </param>
+/// <param name="Encoding">
+/// Compressed pulls: float32 when the values are the parameters in full; sparse or sign when they are the delta, rounded
+/// to that encoding, to add to the worker's copy of version <paramref name="ViewVersion"/> − 1.
+/// </param>
+public readonly record struct PullResult(long Step, int Shard, long Offset, int Length, bool Finished, long ViewVersion = 0,
+    TensorEncoding Encoding = TensorEncoding.Float32);

@@ -278,18 +278,20 @@ internal sealed class TensorConnection : IAsyncDisposable
         }
         if (peerLeft) return;
         var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + _shardBytes);
+        byte[]? deltaFrame = null;
         try
         {
-            if (WriteParameters(frame.AsSpan(0, FrameHeader.Size + _shardBytes)) is { } refused)
+            if (WriteParameters(frame.AsSpan(0, FrameHeader.Size + _shardBytes), header.Worker, header.Step, out deltaFrame, out int deltaLength) is { } refused)
             {
                 await AnswerAsync(FrameAnswers.ErrorFrame(refused.Kind, _shard.Info.Index), refused.Message).ConfigureAwait(false);
                 return;
             }
-            await WriteAsync(frame.AsMemory(0, FrameHeader.Size + _shardBytes)).ConfigureAwait(false);
+            await WriteAsync(deltaFrame is null ? frame.AsMemory(0, FrameHeader.Size + _shardBytes) : deltaFrame.AsMemory(0, deltaLength)).ConfigureAwait(false);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(frame);
+            if (deltaFrame is not null) ArrayPool<byte>.Shared.Return(deltaFrame);
         }
     }
 
@@ -310,19 +312,45 @@ internal sealed class TensorConnection : IAsyncDisposable
     }
 
 
-    /// <summary>A PullReply with the shard's parameters, copied into <paramref name="frame"/> after its header and checksummed there.</summary>
-    private ShardException? WriteParameters(Span<byte> frame)
+    /// <summary>
+    /// A PullReply with the shard's parameters, copied into <paramref name="frame"/> after its header and checksummed
+    /// there. With compressed pulls (<paramref name="viewVersion"/> names the worker's copy; a Pull frame's <c>Step</c>) it
+    /// may be the delta to that copy instead: then encoded, flagged sparse or sign, the copy's new version in
+    /// <c>Part</c>, into <paramref name="deltaFrame"/> (pooled; the caller returns it), <paramref name="deltaLength"/> bytes.
+    /// </summary>
+    private ShardException? WriteParameters(Span<byte> frame, int workerId, long viewVersion, out byte[]? deltaFrame, out int deltaLength)
     {
+        (deltaFrame, deltaLength) = (null, 0);
         var payload = frame[FrameHeader.Size..];
         PullResult pulled;
-        try { pulled = _shard.CopyParameters(MemoryMarshal.Cast<byte, float>(payload)); }
+        try { pulled = _shard.CopyForPull(workerId, viewVersion, MemoryMarshal.Cast<byte, float>(payload)); }
         catch (ShardException e) { return e; }
         var header = FrameHeader.Of(FrameKind.PullReply);
         (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, _shardBytes);
+        header.Part = checked((int)pulled.ViewVersion);
         if (pulled.Finished) header.Flags |= FrameFlags.Finished;
+        if (TensorCodec.IsCompressed(pulled.Encoding))
+        {
+            (deltaFrame, deltaLength) = DeltaFrame(header, pulled.Encoding, MemoryMarshal.Cast<byte, float>(payload));
+            return null;
+        }
         header.Seal(_hash, payload);
         header.WriteTo(frame);
         return null;
+    }
+
+    /// <summary>A PullReply frame carrying <paramref name="delta"/> encoded, in a pooled buffer the caller returns.</summary>
+    private (byte[] Frame, int Length) DeltaFrame(FrameHeader header, TensorEncoding encoding, ReadOnlySpan<float> delta)
+    {
+        int bytes = TensorCodec.EncodedBytes(encoding, delta);
+        var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + bytes);
+        var payload = frame.AsSpan(FrameHeader.Size, bytes);
+        TensorCodec.Encode(encoding, delta, payload);
+        header.Flags |= FrameAnswers.FlagOf(encoding);
+        header.Length = bytes;
+        header.Seal(_hash, payload);
+        header.WriteTo(frame);
+        return (frame, FrameHeader.Size + bytes);
     }
 
     /// <summary>Writes a frame whose payload is <paramref name="message"/> (UTF-8, cut to <see cref="FrameAnswers.MaxMessageBytes"/>) in one write.</summary>

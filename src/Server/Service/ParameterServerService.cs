@@ -72,8 +72,9 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
             await shard.WaitForStepAsync(request.WorkerId, request.MinStep, context.CancellationToken);
             var frame = PullFrame.Rent(ShardLength);
             context.GetHttpContext().Response.RegisterForDispose(frame);
-            var result = shard.CopyParameters(frame.Values.Span);
-            (frame.Step, frame.Shard, frame.Offset, frame.Finished) = (result.Step, result.Shard, result.Offset, result.Finished);
+            var result = shard.CopyForPull(request.WorkerId, request.ViewVersion, frame.Values.Span);
+            (frame.Step, frame.Shard, frame.Offset, frame.Finished, frame.ViewVersion, frame.Encoding) =
+                (result.Step, result.Shard, result.Offset, result.Finished, result.ViewVersion, result.Encoding);
             return frame;
         }
         catch (ShardException e)

@@ -1,6 +1,7 @@
 using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
 using GpuPs.Protocol;
+using GpuPs.Worker.Compression;
 using GpuPs.Worker.Transport;
 using Serilog;
 
@@ -37,6 +38,7 @@ namespace GpuPs.Worker.Client;
 public sealed class ShardedParameterClient : IAsyncDisposable
 {
     private static readonly TimeSpan SlotRetryDelay = TimeSpan.FromMilliseconds(500);
+    private readonly PulledCopy[] _copies;   // compressed pulls: this worker's copy of each shard
     private readonly ShardConnection[] _shards;
     private readonly ShardedClientOptions _options;
     private readonly RetryPolicy _retry;
@@ -62,7 +64,11 @@ public sealed class ShardedParameterClient : IAsyncDisposable
         _retry = new RetryPolicy(_options.MaxRetries, log);
         _lastAnsweredMs = _shards.Select(_ => Environment.TickCount64).ToArray();
         _lost = _shards.Select(_ => new CancellationTokenSource()).ToArray();
+        _copies = _shards.Select(_ => new PulledCopy()).ToArray();
     }
+
+    /// <summary>Bytes the pulls carried: compressed deltas, or 4 a value for parameters in full.</summary>
+    public long BytesPulled => _copies.Sum(c => c.BytesPulled);
 
     /// <summary>The id the shards admitted this worker under; -1 before <see cref="RegisterAsync"/>.</summary>
     public int WorkerId { get; private set; } = -1;
@@ -274,7 +280,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
             try
             {
                 return await CallAsync(i, $"pull from shard {i} at {_shards[i].Address}",
-                    token => _shards[i].Tensors.PullAsync(WorkerId, minStep, destination, token, _options.CallTimeout), ct).ConfigureAwait(false);
+                    token => _copies[i].PullAsync(_shards[i].Tensors, WorkerId, minStep, destination, token, _options.CallTimeout), ct).ConfigureAwait(false);
             }
             catch (ShardException e) when (e.Kind == ShardErrorKind.Timeout && !ct.IsCancellationRequested)
             {

@@ -99,9 +99,14 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
 
     /// <inheritdoc />
     /// <exception cref="ShardException">InvalidRequest: the shard's length differs from <paramref name="destination"/>'s.</exception>
-    public async Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        PullAsync(workerId, minStep, 0, destination, cancellationToken, timeout);
+
+    /// <inheritdoc />
+    /// <exception cref="ShardException">InvalidRequest: the shard's length differs from <paramref name="destination"/>'s.</exception>
+    public async Task<PullResult> PullAsync(int workerId, long minStep, long viewVersion, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
-        var request = new PullRequest { WorkerId = workerId, MinStep = minStep };
+        var request = new PullRequest { WorkerId = workerId, MinStep = minStep, ViewVersion = viewVersion };
         using var frame = await Unary(ParameterServerMethods.Pull, request, cancellationToken, timeout).ConfigureAwait(false);
         if (frame.Length != destination.Length)
             throw ShardException.Invalid($"Shard {frame.Shard} at {Address} sent {frame.Length} parameters; the destination holds {destination.Length}.");

@@ -23,6 +23,15 @@ public interface ITensorChannel
     Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null);
 
     /// <summary>
+    /// A worker's pull that may come back compressed: it names the version of the copy of the shard the worker holds
+    /// (<paramref name="viewVersion"/>; 0: none). A server with compressed pulls fills <paramref name="destination"/> with
+    /// the delta to that copy and says so in <see cref="PullResult.Encoding"/> and <see cref="PullResult.ViewVersion"/>;
+    /// otherwise it is the parameters. A channel that cannot carry compressed pulls pulls in full (the default).
+    /// </summary>
+    Task<PullResult> PullAsync(int workerId, long minStep, long viewVersion, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        PullAsync(workerId, minStep, destination, cancellationToken, timeout);
+
+    /// <summary>
     /// Pushes one gradient for the whole shard. A push the shard's rule refuses is an answer, not an error: it comes back
     /// as a <see cref="PushOutcome"/> that is not applied. <paramref name="gradient"/> must not change until the task completes.
     /// With <see cref="TensorEncoding.BFloat16"/> each value travels rounded to the nearest bfloat16 (half the bytes).

@@ -67,6 +67,10 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
         WithFallbackAsync(channel => channel.PullAsync(workerId, minStep, destination, cancellationToken, timeout));
 
     /// <inheritdoc />
+    public Task<PullResult> PullAsync(int workerId, long minStep, long viewVersion, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        WithFallbackAsync(channel => channel.PullAsync(workerId, minStep, viewVersion, destination, cancellationToken, timeout));
+
+    /// <inheritdoc />
     public Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
         TensorEncoding encoding = TensorEncoding.Float32) =>
         WithFallbackAsync(channel => channel.PushAsync(header, gradient, cancellationToken, timeout, encoding));

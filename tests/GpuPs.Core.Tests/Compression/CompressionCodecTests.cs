@@ -65,43 +65,29 @@ public class CompressionCodecTests
         Assert.Throws<ArgumentException>(() => SignCodec.Encode(values, new byte[SignCodec.EncodedBytes(3)]));
     }
 
-    public static TheoryData<string, byte[], string> BadSparse => new()
+    /// <summary>Bad encodings of 12 values.</summary>
+    public static TheoryData<string, TensorEncoding, byte[], string> BadMessages => new()
     {
-        { "not whole pairs", new byte[12], "not whole (index, value) pairs" },
-        { "more entries than values", Sparse([0, 1, 2, 3, 4, 5, 6, 7, 8], 1f), "9 entries for 8 values" },
-        { "index out of range", Sparse([2, 8], 1f), "index 8 (entry 1) is out of range 0..7" },
-        { "duplicate index", Sparse([2, 2], 1f), "a duplicate" },
-        { "indices out of order", Sparse([5, 3], 1f), "out of order" },
-        { "NaN value", Sparse([1], float.NaN), "not finite" },
-        { "infinite value", Sparse([1], float.PositiveInfinity), "not finite" },
+        { "not whole pairs", TensorEncoding.Sparse, new byte[12], "not whole (index, value) pairs" },
+        { "more entries than values", TensorEncoding.Sparse, Sparse([.. Enumerable.Range(0, 13)], 1f), "13 entries for 12 values" },
+        { "index out of range", TensorEncoding.Sparse, Sparse([2, 12], 1f), "index 12 (entry 1) is out of range 0..11" },
+        { "duplicate index", TensorEncoding.Sparse, Sparse([2, 2], 1f), "a duplicate" },
+        { "indices out of order", TensorEncoding.Sparse, Sparse([5, 3], 1f), "out of order" },
+        { "NaN value", TensorEncoding.Sparse, Sparse([1], float.NaN), "not finite" },
+        { "infinite value", TensorEncoding.Sparse, Sparse([1], float.PositiveInfinity), "not finite" },
+        { "wrong length", TensorEncoding.Sign, new byte[7], "7 bytes for 12 values; 6 expected" },
+        { "NaN scale", TensorEncoding.Sign, Sign(float.NaN, 0), "must be finite and not negative" },
+        { "infinite scale", TensorEncoding.Sign, Sign(float.PositiveInfinity, 0), "must be finite and not negative" },
+        { "negative scale", TensorEncoding.Sign, Sign(-1f, 0), "must be finite and not negative" },
+        { "padding bits", TensorEncoding.Sign, Sign(1f, 0x10), "padding bits" },
     };
 
     [Theory]
-    [MemberData(nameof(BadSparse))]
-    public void A_bad_sparse_message_is_refused_and_nothing_is_written(string _, byte[] encoded, string reason)
-    {
-        var destination = Enumerable.Repeat(7f, 8).ToArray();
-        var e = Assert.Throws<ShardException>(() => SparseCodec.Decode(encoded, destination));
-        Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
-        Assert.Contains(reason, e.Message);
-        Assert.All(destination, v => Assert.Equal(7f, v));
-    }
-
-    public static TheoryData<string, byte[], string> BadSign => new()
-    {
-        { "wrong length", new byte[7], "7 bytes for 12 values; 6 expected" },
-        { "NaN scale", Sign(float.NaN, 0), "must be finite and not negative" },
-        { "infinite scale", Sign(float.PositiveInfinity, 0), "must be finite and not negative" },
-        { "negative scale", Sign(-1f, 0), "must be finite and not negative" },
-        { "padding bits", Sign(1f, 0x10), "padding bits" },
-    };
-
-    [Theory]
-    [MemberData(nameof(BadSign))]
-    public void A_bad_sign_message_is_refused_and_nothing_is_written(string _, byte[] encoded, string reason)
+    [MemberData(nameof(BadMessages))]
+    public void A_bad_message_is_refused_and_nothing_is_written(string _, TensorEncoding encoding, byte[] encoded, string reason)
     {
         var destination = Enumerable.Repeat(7f, 12).ToArray();
-        var e = Assert.Throws<ShardException>(() => SignCodec.Decode(encoded, destination));
+        var e = Assert.Throws<ShardException>(() => TensorCodec.Decode(encoding, encoded, destination));
         Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
         Assert.Contains(reason, e.Message);
         Assert.All(destination, v => Assert.Equal(7f, v));

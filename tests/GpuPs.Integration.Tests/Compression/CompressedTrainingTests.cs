@@ -42,6 +42,24 @@ public class CompressedTrainingTests
         Assert.NotEqual(exact.Parameters, compressed.Parameters);
     }
 
+    [Theory]
+    [InlineData("topk", "none", TransportChoice.Grpc)]
+    [InlineData("sign", "none", TransportChoice.Tcp)]
+    [InlineData("topk", "topk", TransportChoice.Tcp)]
+    public async Task Compressed_pulls_train_to_the_float32_accuracy_with_a_fraction_of_the_bytes(string pulls, string pushes, TransportChoice transport)
+    {
+        var exact = await Exact.Value;
+        var compressed = await TrainingRun.RunAsync(Float32 with { PullCompression = pulls, Compression = pushes, TopKRatio = 0.05, FullPullEvery = 10, Transport = transport },
+            NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
+
+        long exactBytes = exact.WorkerReports.Sum(w => w.BytesPulled), bytes = compressed.WorkerReports.Sum(w => w.BytesPulled);
+        // One pull in 10 in full; top-k deltas carry 10 % of float32's bytes, sign ones 1/31.
+        double ratio = (double)bytes / exactBytes;
+        Assert.InRange(ratio, 0.1, pulls == "topk" ? 0.25 : 0.15);
+        Assert.True(compressed.TestAccuracy >= exact.TestAccuracy - 0.02,
+            $"test accuracy f32 {exact.TestAccuracy:F4}, pulls {pulls} and pushes {pushes}: {compressed.TestAccuracy:F4}");
+    }
+
     [Fact]
     public async Task Compressed_pushes_are_refused_with_the_coded_mode_whose_decode_must_stay_exact()
     {

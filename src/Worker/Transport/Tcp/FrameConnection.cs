@@ -117,13 +117,21 @@ internal sealed class FrameConnection : IDisposable
     /// Waits (the server waits at most <paramref name="wait"/>) for step <paramref name="minStep"/>, then reads the shard's
     /// parameters straight into <paramref name="destination"/>.
     /// </summary>
-    public Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, TimeSpan wait, TimeSpan timeout, CancellationToken ct) =>
+    /// <remarks>
+    /// With a <paramref name="viewVersion"/> the server may answer with a compressed delta to the worker's copy
+    /// (flagged sparse or sign, the new version in <c>Part</c>): it is read whole, checked and decoded into
+    /// <paramref name="destination"/>.
+    /// </remarks>
+    public Task<PullResult> PullAsync(int workerId, long minStep, long viewVersion, Memory<float> destination, TimeSpan wait, TimeSpan timeout, CancellationToken ct) =>
         CallAsync(async token =>
         {
             var pull = FrameHeader.Of(FrameKind.Pull);
-            (pull.Worker, pull.Count, pull.Part) = (workerId, minStep, (int)Math.Clamp(wait.TotalMilliseconds, 1, int.MaxValue));
+            (pull.Worker, pull.Count, pull.Part, pull.Step) = (workerId, minStep, (int)Math.Clamp(wait.TotalMilliseconds, 1, int.MaxValue), viewVersion);
             await WriteFrameAsync(pull, ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
             var reply = await ReadReplyAsync(FrameKind.PullReply, token).ConfigureAwait(false);
+            var encoding = FrameAnswers.EncodingOf(reply);
+            if (TensorCodec.IsCompressed(encoding))
+                return await ReadDeltaAsync(reply, encoding, destination, token).ConfigureAwait(false);
             var bytes = _tensorBytes.View(destination);
             if (reply.Length != bytes.Length)
             {
@@ -139,8 +147,34 @@ internal sealed class FrameConnection : IDisposable
                 _hash.Append(bytes.Span.Slice(filled, read));
             }
             Verify(reply);
-            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished));
+            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part);
         }, timeout, ct);
+
+    /// <summary>A compressed pull reply's payload, checked and decoded into <paramref name="destination"/>.</summary>
+    private async Task<PullResult> ReadDeltaAsync(FrameHeader reply, TensorEncoding encoding, Memory<float> destination, CancellationToken ct)
+    {
+        var bytes = ArrayPool<byte>.Shared.Rent(reply.Length);
+        try
+        {
+            await _stream.ReadExactlyAsync(bytes.AsMemory(0, reply.Length), ct).ConfigureAwait(false);
+            reply.BeginChecksum(_hash);
+            _hash.Append(bytes.AsSpan(0, reply.Length));
+            Verify(reply);
+            try
+            {
+                TensorCodec.Decode(encoding, bytes.AsSpan(0, reply.Length), destination.Span);
+            }
+            catch (ShardException e)
+            {
+                throw new ShardException(ShardErrorKind.Unavailable, $"{_address} sent a malformed compressed pull: {e.Message}");
+            }
+            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part, encoding);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
 
     /// <summary>
     /// Runs one exchange under a deadline of <paramref name="timeout"/>, mapping its failures to the domain: the deadline

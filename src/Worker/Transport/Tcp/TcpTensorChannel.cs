@@ -48,13 +48,17 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
     public int Shard { get; }
 
     /// <inheritdoc />
-    public async Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    public Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        PullAsync(workerId, minStep, 0, destination, cancellationToken, timeout);
+
+    /// <inheritdoc />
+    public async Task<PullResult> PullAsync(int workerId, long minStep, long viewVersion, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var wait = timeout ?? _defaultTimeout;
         var connection = await RentAsync(wait, cancellationToken).ConfigureAwait(false);
         try
         {
-            return await connection.PullAsync(workerId, minStep, destination, wait, wait + PullGrace, cancellationToken).ConfigureAwait(false);
+            return await connection.PullAsync(workerId, minStep, viewVersion, destination, wait, wait + PullGrace, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
