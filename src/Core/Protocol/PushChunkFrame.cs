@@ -201,6 +201,7 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
             contributors is { Count: > 0 } ? new ContributorList(contributors) : null);
         bool compressed = sparse is not null || sign is not null || valueCount != 0;
         int tensors = (float32 ? 1 : 0) + (bfloat16 is null ? 0 : 1) + (sparse is null ? 0 : 1) + (sign is null ? 0 : 1);
+        if (float32 && bfloat16 is not null) throw ProtoWire.Malformed(MessageName, "both values and values_bf16 are set");
         if (tensors > 1) throw ProtoWire.Malformed(MessageName, "more than one of values, values_bf16, sparse_values and sign_values is set");
         if (compressed)
         {
