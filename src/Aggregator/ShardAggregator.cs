@@ -27,7 +27,7 @@ namespace GpuPs.Aggregator;
 /// <para>Each worker's push is answered with the upstream push's outcome. When the shard refuses a combined push as a
 /// duplicate (one of its workers pushed directly meanwhile) or the upstream push fails, the workers get
 /// <see cref="ShardErrorKind.Unavailable"/>, and their <see cref="NodeAggregatedChannel"/> pushes directly, where the
-/// shard decides each one. Pulls are not served: workers pull from the shards.</para>
+/// shard decides each one. Pulls are served from one upstream pull per step, shared by the node's workers.</para>
 /// </remarks>
 public sealed class ShardAggregator : IParameterShard, IDisposable
 {
@@ -45,7 +45,11 @@ public sealed class ShardAggregator : IParameterShard, IDisposable
     private readonly Dictionary<(long Step, int Group), Task<PushOutcome>> _sent = [];   // coded: the group's forwarded push
     private readonly Dictionary<long, HashSet<int>> _forwarded = [];   // step → node workers already forwarded
     private readonly HashSet<int> _absent = [];
-    private long _received, _messages, _bytesForwarded, _redundant, _gatherTimeouts;
+    private float[]? _parameters;   // the newest parameters pulled from the shard, shared by the node's pulls
+    private PullResult _pulled;
+    private Task? _pull;            // the upstream pull in flight (or last done), for _pullMinStep
+    private long _pullMinStep = -1;
+    private long _received, _messages, _bytesForwarded, _redundant, _gatherTimeouts, _bytesPulled;
     private bool _disposed;
 
     /// <summary>The aggregator of <paramref name="node"/>'s pushes to shard <paramref name="info"/> of <paramref name="job"/>.</summary>
@@ -87,6 +91,9 @@ public sealed class ShardAggregator : IParameterShard, IDisposable
     /// <summary>Tensor bytes sent to the shard.</summary>
     public long BytesForwarded => Interlocked.Read(ref _bytesForwarded);
 
+    /// <summary>Tensor bytes pulled from the shard (once per step the node's workers pulled).</summary>
+    public long BytesPulled => Interlocked.Read(ref _bytesPulled);
+
     /// <summary>Coded: pushes not forwarded because a worker of the same group already was for the step.</summary>
     public long RedundantPushes => Interlocked.Read(ref _redundant);
 
@@ -96,11 +103,71 @@ public sealed class ShardAggregator : IParameterShard, IDisposable
     /// <summary>Refused: workers register with the shards themselves.</summary>
     public RegisterReply Register(RegisterRequest request) => throw Refused("register with the shards");
 
-    /// <summary>Refused: workers pull from the shards themselves.</summary>
-    public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken) => throw Refused("pull from the shards");
+    /// <summary>
+    /// Waits until the node's copy of the shard's parameters is at <paramref name="minStep"/> (or the job finished): the
+    /// first of the node's pulls for a step pulls once from the shard, the others wait for that pull, so the node's link
+    /// carries the parameters once per step. A failed upstream pull fails the waiting pulls (their workers then pull directly).
+    /// </summary>
+    public async Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task pull;
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (_parameters is not null && (_pulled.Step >= minStep || _pulled.Finished)) return;
+                if (_pull is null || _pull.IsFaulted || _pull.IsCanceled || _pullMinStep < minStep)
+                {
+                    _pullMinStep = minStep;
+                    _pull = PullUpstreamAsync(minStep);
+                }
+                pull = _pull;
+            }
+            await pull.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
-    /// <summary>Refused: workers pull from the shards themselves.</summary>
-    public PullResult CopyParameters(Span<float> destination) => throw Refused("pull from the shards");
+    /// <summary>Copies the node's copy of the shard's parameters (the newest pulled) into <paramref name="destination"/>.</summary>
+    public PullResult CopyParameters(Span<float> destination)
+    {
+        lock (_gate)
+        {
+            if (_parameters is null) throw ShardException.Invalid($"node {_node.Label}'s aggregator has not pulled shard {Info.Index} yet");
+            if (destination.Length != _pulled.Length)
+                throw ShardException.Invalid($"pull destination has {destination.Length} floats, shard {Info.Index} has {_pulled.Length}");
+            _parameters.AsSpan(0, _pulled.Length).CopyTo(destination);
+            return _pulled;
+        }
+    }
+
+    /// <summary>Pulls the shard's parameters at <paramref name="minStep"/> into a fresh buffer and makes it the node's copy.</summary>
+    private async Task PullUpstreamAsync(long minStep)
+    {
+        int length = checked((int)Info.Length);
+        var buffer = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            var result = await _upstream.PullAsync(ParameterShard.ObserverId, minStep, buffer.AsMemory(0, length), CancellationToken.None, _upstreamTimeout).ConfigureAwait(false);
+            Interlocked.Add(ref _bytesPulled, (long)length * sizeof(float));
+            lock (_gate)
+            {
+                if (_parameters is null || result.Step >= _pulled.Step)
+                {
+                    (buffer, _parameters) = (_parameters, buffer);
+                    _pulled = result;
+                }
+            }
+        }
+        catch (Exception e) when (e is not ShardException)
+        {
+            throw new ShardException(ShardErrorKind.Unavailable, $"node aggregator {_node.Label}: upstream pull failed: {e.Message}", e);
+        }
+        finally
+        {
+            if (buffer is not null) ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
 
     /// <summary>Refused: workers send heartbeats to the shards themselves.</summary>
     public HeartbeatReply Heartbeat(HeartbeatRequest request) => throw Refused("send heartbeats to the shards");

@@ -92,7 +92,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         using var backend = Accelerators.Create(_settings.Accelerator, _log);
         await using var worker = new TrainingWorker(
             new WorkerOptions(ServerAddresses, id, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName),
-            backend, _log, WorkerConnections.Create(Auth, _settings.Transport, Topology, TimeSpan.FromMilliseconds(_settings.AggregatorTimeoutMs), _log),
+            backend, _log, WorkerConnections.Create(ServerAddresses, Auth, _settings.Transport, Topology, TimeSpan.FromMilliseconds(_settings.AggregatorTimeoutMs), _log),
             joined => Timeline.Wrap(new StragglerStepHook(StragglerInjector.Parse(joined.Job.StragglerModel, joined.Job.Workers, joined.Job.Seed), joined.WorkerId), joined.WorkerId));
         return await worker.RunAsync(ct).ConfigureAwait(false);
     }

@@ -16,12 +16,14 @@ public static class WorkerConnections
     public static readonly TimeSpan AggregatorRetryAfter = TimeSpan.FromSeconds(30);
 
     /// <summary>The connection factory a <see cref="GpuPs.Worker.TrainingWorker"/> takes.</summary>
-    public static Func<string, ShardConnection> Create(JobAuth auth, TransportChoice transport, ClusterTopology? topology, TimeSpan aggregatorTimeout, ILogger log) =>
+    /// <param name="servers">The shards' addresses in shard order: an address's place is its shard's index.</param>
+    public static Func<string, ShardConnection> Create(IReadOnlyList<string> servers, JobAuth auth, TransportChoice transport, ClusterTopology? topology,
+        TimeSpan aggregatorTimeout, ILogger log) =>
         address =>
         {
             var shard = NegotiatedShardClient.Connect(address, auth, transport);
             if (topology is null) return shard;
-            var tensors = new NodeAggregatedChannel(shard.Tensors, topology, a => new GrpcShardClient(a, auth), aggregatorTimeout, AggregatorRetryAfter, log);
+            var tensors = new NodeAggregatedChannel(shard.Tensors, servers.ToList().IndexOf(address), topology, a => new GrpcShardClient(a, auth), aggregatorTimeout, AggregatorRetryAfter, log);
             return new ShardConnection(address, shard.Control, tensors);
         };
 }

@@ -41,7 +41,7 @@ public static class WorkerCommand
             if (parse.GetValue(topology.AggregatorTimeoutMs) <= 0) throw new SettingsException("--aggregator-timeout-ms must be positive");
             var nodes = parse.GetValue(topology.File) is { Length: > 0 } file ? TopologyFile.Load(file) : null;
             nodes?.Validate(int.MaxValue, addresses.Length);
-            var connect = WorkerConnections.Create(jobAuth, parse.GetValue(transport), nodes, TimeSpan.FromMilliseconds(parse.GetValue(topology.AggregatorTimeoutMs)), log);
+            var connect = WorkerConnections.Create(addresses, jobAuth, parse.GetValue(transport), nodes, TimeSpan.FromMilliseconds(parse.GetValue(topology.AggregatorTimeoutMs)), log);
             await using var worker = new TrainingWorker(options, backend, log, connect);
             var report = await worker.RunAsync(ct);
             Console.WriteLine($"worker {report.WorkerId} finished: {report.Steps} steps on {report.Device}");

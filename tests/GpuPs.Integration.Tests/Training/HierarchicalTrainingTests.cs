@@ -90,6 +90,7 @@ public class HierarchicalTrainingTests
         await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
         StatusReply status;
         while ((status = await observer.StatusAsync(CancellationToken.None)).Step < 5) await Task.Delay(20);
+        var survivor = cluster.Aggregators["node-1"].Shards[0];
         await cluster.KillAggregatorAsync("node-0");
         var beforeKill = status;
         await workers.WaitAsync(TimeSpan.FromMinutes(3));
@@ -102,6 +103,10 @@ public class HierarchicalTrainingTests
         // Node 1 sent one message a step throughout; node 0 one a step until the stop, then its two workers' own pushes
         // (one more message a step) for the steps after it, which are at most those left when the stop began.
         Assert.InRange(status.PushesApplied, settings.Steps * 2 + 1, settings.Steps * 2 + (settings.Steps - beforeKill.Step));
+        // Node 1's two workers pulled through their aggregator, which pulled each step once (the first pull and the
+        // final model's add one), not once per worker.
+        Assert.InRange(survivor.BytesPulled / (job.ParameterCount * sizeof(float)), settings.Steps, settings.Steps + 2);
+        Assert.Equal(settings.Steps * 2, survivor.PushesReceived);
         var parameters = new float[ShardLayout.Compute(job.ParameterCount, 1)[0].Length];
         await observer.PullAsync(-1, 0, parameters, CancellationToken.None);
         FullBatchReference.AssertClose(FullBatchReference.Descend(settings), parameters, 1e-5);
