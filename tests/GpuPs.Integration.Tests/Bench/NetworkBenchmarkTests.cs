@@ -7,6 +7,7 @@ namespace GpuPs.Integration.Tests.Bench;
 /// The namespace benchmark's smoke run: real server and worker processes in their own namespaces behind a shaped bridge
 /// train a small model round-robin; the step times, push latencies and link bytes come back, and the lab is gone after.
 /// </summary>
+[Collection(NetworkLabCollection.Name)]
 public class NetworkBenchmarkTests
 {
     [NetworkFact]

@@ -10,3 +10,10 @@ public sealed class NetworkFactAttribute : FactAttribute
 
     public NetworkFactAttribute() => Skip = Missing;
 }
+
+/// <summary>Tests that build a <see cref="NetworkLab"/>: one lab per process at a time (its names carry the process id), so they run one after another.</summary>
+[CollectionDefinition(Name)]
+public sealed class NetworkLabCollection
+{
+    public const string Name = "network lab";
+}

@@ -20,6 +20,7 @@ namespace GpuPs.Cli.Bench.Network;
 public static class NetworkBenchmark
 {
     private const int Port = 5000;
+    private const int DataPort = 5100;   // with a delay: shard i's data plane, the same port on the server and its proxy
 
     /// <summary>Runs the chosen scenarios in order; <paramref name="progress"/> gets a line per scenario.</summary>
     /// <exception cref="InvalidOperationException">Namespaces are unavailable here (the reason is the message), or a process failed.</exception>
@@ -27,22 +28,29 @@ public static class NetworkBenchmark
     {
         if (NetworkLab.Unavailable() is { } reason) throw new InvalidOperationException($"bench network cannot run here: {reason}");
         var all = NetworkScenario.Standard(options.Workers, options.ServerMbit);
-        var chosen = options.Scenarios is { Count: > 0 } names ? all.Where(s => names.Contains(s.Name)).ToList() : [.. all];
+        // "two-nodes" picks both two-nodes-flat and two-nodes-hierarchical.
+        var chosen = options.Scenarios is { Count: > 0 } names ? all.Where(s => names.Any(n => s.Name == n || s.Name.StartsWith(n + "-", StringComparison.Ordinal))).ToList() : [.. all];
         if (chosen.Count == 0)
             throw new ArgumentException($"no scenario named {string.Join(", ", options.Scenarios!)}; the scenarios are {string.Join(", ", all.Select(s => s.Name).Distinct())}");
         var rows = new List<NetworkBenchmarkRow>();
+        float[]? flatModel = null;
         foreach (var scenario in chosen)
         {
             progress($"{scenario.Name} {scenario.Schedule}: {scenario.Shards} shard(s) on {scenario.ServerMbit} Mbit/s links, {scenario.Workers} workers, {options.Parameters:N0} parameters, {options.Steps} steps ...");
-            var row = await RunScenarioAsync(scenario, options, log, ct).ConfigureAwait(false);
+            float[]? model = null;
+            var row = await RunScenarioAsync(scenario, options, log, ct, m => model = m).ConfigureAwait(false);
+            if (scenario.Hierarchical && flatModel is not null && model is not null)
+                row = row with { MaxAbsDiffVsFlat = flatModel.Zip(model, (a, b) => (double)Math.Abs(a - b)).Max() };
+            if (scenario.Nodes > 0 && !scenario.Hierarchical) flatModel = model;
             progress($"  step mean {row.StepMeanS:F3} s (link bound {row.LinkBoundS:F3} s), push p50 {row.PushP50S:F3} s, p99 {row.PushP99S:F3} s");
             rows.Add(row);
         }
         return rows;
     }
 
-    /// <summary>One scenario in a fresh lab.</summary>
-    public static async Task<NetworkBenchmarkRow> RunScenarioAsync(NetworkScenario scenario, NetworkBenchmarkOptions options, ILogger log, CancellationToken ct)
+    /// <summary>One scenario in a fresh lab; <paramref name="finalModel"/>, if given, gets the final parameters (all shards).</summary>
+    public static async Task<NetworkBenchmarkRow> RunScenarioAsync(NetworkScenario scenario, NetworkBenchmarkOptions options, ILogger log, CancellationToken ct,
+        Action<float[]>? finalModel = null)
     {
         var settings = new TrainSettings
         {
@@ -54,24 +62,36 @@ public static class NetworkBenchmark
         var reports = Directory.CreateTempSubdirectory("gpups-bench-network-");
         using var lab = NetworkLab.Create(log);
         var children = new List<ChildProcess>();
+        var proxies = new List<DelayProxy>();
         try
         {
             var servers = Enumerable.Range(0, scenario.Shards).Select(i => lab.AddHost($"server{i}", scenario.ServerMbit)).ToArray();
-            var workers = Enumerable.Range(0, scenario.Workers).Select(w => lab.AddHost($"worker{w}", w == 0 ? scenario.SlowWorkerMbit : null)).ToArray();
+            var nodes = Enumerable.Range(0, scenario.Nodes).Select(n => lab.AddHost($"node{n}", scenario.ServerMbit)).ToArray();
+            var workers = Enumerable.Range(0, scenario.Workers).Select(w => scenario.Nodes > 0
+                ? nodes[w * scenario.Nodes / scenario.Workers]
+                : lab.AddHost($"worker{w}", w == 0 ? scenario.SlowWorkerMbit : null)).ToArray();
             string[] job = [.. JobOptions.ToArguments(settings)];
             var serverProcesses = new List<ChildProcess>();
             for (int i = 0; i < servers.Length; i++)
             {
-                var server = ChildProcess.Start(servers[i].Name, ["server", "--urls", $"http://{servers[i].Address}:{Port}", "--shard-index", $"{i}", "--insecure",
+                // Behind a delay proxy the server listens on every address, so that it advertises no data host and workers
+                // reach its data plane where they reached it: at the proxy.
+                string[] listen = options.DelayMs > 0 ? ["--urls", $"http://0.0.0.0:{Port}", "--data-port", $"{DataPort + i}"] : ["--urls", $"http://{servers[i].Address}:{Port}"];
+                var server = ChildProcess.Start(servers[i].Name, ["server", .. listen, "--shard-index", $"{i}", "--insecure",
                     "--keep-serving", .. job], null, log, servers[i].Launcher);
                 children.Add(server);
                 serverProcesses.Add(server);
                 await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(120), ct).ConfigureAwait(false);
             }
+            string addresses = string.Join(',', options.DelayMs > 0
+                ? servers.Select((s, i) => StartDelayProxies(lab, s, i, TimeSpan.FromMilliseconds(options.DelayMs), proxies))
+                : servers.Select(s => $"http://{s.Address}:{Port}"));
+            string[] topology = scenario.Hierarchical
+                ? await NodeAggregators.StartAsync(nodes, scenario, addresses, reports.FullName, children, log, ct).ConfigureAwait(false)
+                : [];
             var before = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
-            string addresses = string.Join(',', servers.Select(s => $"http://{s.Address}:{Port}"));
-            var workerProcesses = workers.Select((host, w) => ChildProcess.Start(host.Name, ["worker", "--server", addresses, "--insecure", "--worker-id", $"{w}",
-                "--accelerator", "simd", "--call-timeout-ms", "300000", "--report", Path.Combine(reports.FullName, $"worker{w}.json")], null, log, host.Launcher)).ToList();
+            var workerProcesses = workers.Select((host, w) => ChildProcess.Start($"worker{w}", ["worker", "--server", addresses, "--insecure", "--worker-id", $"{w}",
+                "--accelerator", "simd", "--call-timeout-ms", "300000", "--report", Path.Combine(reports.FullName, $"worker{w}.json"), .. topology], null, log, host.Launcher)).ToList();
             children.AddRange(workerProcesses);
 
             await using var observer = new GrpcShardClient($"http://{servers[0].Address}:{Port}", JobAuth.Insecure);
@@ -91,13 +111,33 @@ public static class NetworkBenchmark
             var after = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
             var latencies = workers.Select((_, w) => WorkerReportFile.Read(Path.Combine(reports.FullName, $"worker{w}.json")))
                 .SelectMany(r => r.PushLatencies.Skip(1)).ToArray();
-            return Summarise(scenario, options, status.StepSeconds.ToArray(), latencies, lab.Hosts, before, after);
+            var model = await FinalModel.PullAsync(servers.Select(s => $"http://{s.Address}:{Port}").ToArray(), options.Steps, ct).ConfigureAwait(false);
+            finalModel?.Invoke(model);
+            return Summarise(scenario, options, status.StepSeconds.ToArray(), latencies, lab.Hosts, before, after) with
+            {
+                ServerInMBPerStep = (after[0].BytesIn - before[0].BytesIn) / (double)status.StepSeconds.Count / 1e6,
+                ModelSha256 = FinalModel.Hash(model),
+                DelayMs = options.DelayMs,
+            };
         }
         finally
         {
             foreach (var child in children) await child.DisposeAsync().ConfigureAwait(false);
+            foreach (var proxy in proxies) await proxy.DisposeAsync().ConfigureAwait(false);
             reports.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Delay proxies for shard <paramref name="index"/>'s gRPC and data-plane ports on the lab's bridge address; returns
+    /// the address workers use for it.
+    /// </summary>
+    private static string StartDelayProxies(NetworkLab lab, LabHost server, int index, TimeSpan delay, List<DelayProxy> proxies)
+    {
+        var (bridge, target) = (System.Net.IPAddress.Parse(lab.BridgeAddress), System.Net.IPAddress.Parse(server.Address));
+        proxies.Add(DelayProxy.Start(new(bridge, Port + index), new(target, Port), delay));
+        proxies.Add(DelayProxy.Start(new(bridge, DataPort + index), new(target, DataPort + index), delay));
+        return $"http://{lab.BridgeAddress}:{Port + index}";
     }
 
     private static NetworkBenchmarkRow Summarise(NetworkScenario scenario, NetworkBenchmarkOptions options, double[] stepSeconds, double[] pushLatencies,

@@ -8,8 +8,10 @@ namespace GpuPs.Cli.Bench.Network;
 /// <param name="ServerMbit">Rate of each server's link, each way, in Mbit/s.</param>
 /// <param name="PushConcurrency">Round-robin: transfers that may share a server link at a time.</param>
 /// <param name="Scenarios">Names of the scenarios to run (empty: all).</param>
+/// <param name="DelayMs">One-way delay added to every server link, in milliseconds, by a user-space <see cref="DelayProxy"/>
+/// in front of each server (0: none).</param>
 public sealed record NetworkBenchmarkOptions(int Workers = 8, int Features = 3999, int Classes = 1000, int Steps = 8, double ServerMbit = 1000,
-    int PushConcurrency = 1, IReadOnlyList<string>? Scenarios = null)
+    int PushConcurrency = 1, IReadOnlyList<string>? Scenarios = null, double DelayMs = 0)
 {
     /// <summary>Parameters of the model: classes × features weights and one bias per class.</summary>
     public long Parameters => (long)Classes * (Features + 1);

@@ -4,9 +4,12 @@ namespace GpuPs.Cli.Bench.Network;
 /// One scenario's result. Step times are shard 0's, push latencies every worker's (first byte to every shard's answer,
 /// a slot's wait not included), both without step 0 (start-up and JIT). The link bound is the bytes per step over the
 /// busiest shaped link direction divided by its rate: no schedule can beat it. Utilisation is that link's bytes over
-/// rate × the run's step time.
+/// rate × the run's step time. Server-in is what the workers (or node aggregators) sent to shard 0's link per step; the
+/// model hash is the SHA-256 of the final parameters (all shards), and the largest difference is from the run before it
+/// in the same benchmark (the flat run, for the hierarchical one; NaN for the others).
 /// </summary>
 public sealed record NetworkBenchmarkRow(
     string Scenario, string Schedule, int Shards, int Workers, long Parameters, double ServerMbit, double SlowWorkerMbit, int Steps,
     double StepMeanS, double StepP50S, double StepP99S, double PushMeanS, double PushP50S, double PushP99S,
-    string BusiestLink, double BusiestLinkMBPerStep, double LinkBoundS, double StepOverBound, double LinkUtilisation);
+    string BusiestLink, double BusiestLinkMBPerStep, double LinkBoundS, double StepOverBound, double LinkUtilisation,
+    double ServerInMBPerStep = double.NaN, string ModelSha256 = "", double MaxAbsDiffVsFlat = double.NaN, double DelayMs = 0);

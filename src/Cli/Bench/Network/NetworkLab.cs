@@ -79,6 +79,9 @@ public sealed class NetworkLab : IDisposable
         return lab;
     }
 
+    /// <summary>The bridge's own address, in the root namespace: every host reaches it (a user-space proxy can listen there).</summary>
+    public string BridgeAddress => $"169.254.{_subnet}.254";
+
     /// <summary>The hosts added so far.</summary>
     public IReadOnlyList<LabHost> Hosts => _hosts;
 

@@ -1,0 +1,107 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using GpuPs.Worker.Stragglers;
+
+namespace GpuPs.Cli.Bench.Network;
+
+/// <summary>
+/// A user-space link delay (netem does not exist here): a TCP forwarder that hands each chunk it reads on to the other
+/// side <c>delay</c> after it arrived, in both directions, without limiting the rate (chunks are pipelined: up to 16 MiB
+/// per direction in flight, above 1 Gbit/s × 100 ms). Byte-transparent (HTTP/2, the framed data plane).
+/// </summary>
+/// <remarks>
+/// Usage: <c>await using var proxy = DelayProxy.Start(listen, target, TimeSpan.FromMilliseconds(0.5));</c> then connect to
+/// <c>listen</c>. Sub-millisecond delays are waited with <see cref="PreciseDelay"/> (Task.Delay truncates to whole
+/// milliseconds); a late timer on a loaded machine can add to them, never take from them.
+/// </remarks>
+public sealed class DelayProxy : IAsyncDisposable
+{
+    private const int ChunkBytes = 64 << 10;
+    private const int ChunksInFlight = 256;
+    private readonly TcpListener _listener;
+    private readonly IPEndPoint _target;
+    private readonly TimeSpan _delay;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+
+    private DelayProxy(IPEndPoint listen, IPEndPoint target, TimeSpan delay)
+    {
+        (_listener, _target, _delay) = (new TcpListener(listen), target, delay);
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    /// <summary>Forwards connections to <paramref name="listen"/> on to <paramref name="target"/>, each way <paramref name="delay"/> late.</summary>
+    public static DelayProxy Start(IPEndPoint listen, IPEndPoint target, TimeSpan delay) => new(listen, target, delay);
+
+    /// <summary>Stops accepting and closes every connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        try { await _accepting.ConfigureAwait(false); }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var client = await _listener.AcceptSocketAsync(_stop.Token).ConfigureAwait(false);
+            _ = ForwardAsync(client);
+        }
+    }
+
+    private async Task ForwardAsync(Socket client)
+    {
+        using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var _ = client;
+        client.NoDelay = true;
+        try
+        {
+            await server.ConnectAsync(_target, _stop.Token).ConfigureAwait(false);
+            await Task.WhenAll(PumpAsync(client, server), PumpAsync(server, client)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
+    }
+
+    /// <summary>One direction: a reader stamps each chunk with its due time, a writer sends it then.</summary>
+    private async Task PumpAsync(Socket from, Socket to)
+    {
+        var chunks = Channel.CreateBounded<(byte[] Bytes, int Length, long Due)>(new BoundedChannelOptions(ChunksInFlight) { SingleReader = true, SingleWriter = true });
+        long delayTicks = (long)Math.Ceiling(_delay.TotalSeconds * Stopwatch.Frequency);
+        var writer = Task.Run(async () =>
+        {
+            await foreach (var (bytes, length, due) in chunks.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+            {
+                long wait = due - Stopwatch.GetTimestamp();
+                if (wait > 0) await PreciseDelay.WaitAsync(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), _stop.Token).ConfigureAwait(false);
+                await to.SendAsync(bytes.AsMemory(0, length), SocketFlags.None, _stop.Token).ConfigureAwait(false);
+                ArrayPool<byte>.Shared.Return(bytes);
+            }
+            to.Shutdown(SocketShutdown.Send);
+        });
+        try
+        {
+            while (true)
+            {
+                var bytes = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+                int read = await from.ReceiveAsync(bytes, SocketFlags.None, _stop.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    ArrayPool<byte>.Shared.Return(bytes);
+                    break;
+                }
+                await chunks.Writer.WriteAsync((bytes, read, Stopwatch.GetTimestamp() + delayTicks), _stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
+        chunks.Writer.TryComplete();
+        try { await writer.ConfigureAwait(false); }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or ChannelClosedException) { }
+    }
+}
