@@ -8,24 +8,17 @@ namespace GpuPs.Cli.Bench.Chaos;
 /// once (reset, as a broken network does) while the server itself runs on. Byte-transparent: HTTP/2, with or without TLS.
 /// </summary>
 /// <remarks>Usage: <c>await using var proxy = ConnectionDropProxy.Start(serverPort);</c> then connect to <see cref="Port"/>; <see cref="DropAll"/> from any thread.</remarks>
-public sealed class ConnectionDropProxy : IAsyncDisposable
+public sealed class ConnectionDropProxy : TcpForwarder
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly int _target;
-    private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly List<Socket> _open = [];
-    private readonly Task _accepting;
 
-    private ConnectionDropProxy(int target)
+    private ConnectionDropProxy(int target) : base(new IPEndPoint(IPAddress.Loopback, 0))
     {
         _target = target;
-        _listener.Start();
-        _accepting = AcceptAsync();
+        StartAccepting();
     }
-
-    /// <summary>The port clients connect to.</summary>
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     /// <summary>Starts forwarding connections on a free loopback port to <paramref name="targetPort"/> on loopback.</summary>
     public static ConnectionDropProxy Start(int targetPort) => new(targetPort);
@@ -51,34 +44,18 @@ public sealed class ConnectionDropProxy : IAsyncDisposable
         return open.Length / 2;
     }
 
-    /// <summary>Stops accepting and resets every open connection.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        _listener.Stop();
-        DropAll();
-        try { await _accepting.ConfigureAwait(false); }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
-        _stop.Dispose();
-    }
+    /// <summary>On dispose, resets every open connection.</summary>
+    protected override void OnStopping() => DropAll();
 
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            var client = await _listener.AcceptSocketAsync(_stop.Token).ConfigureAwait(false);
-            _ = ForwardAsync(client);
-        }
-    }
-
-    private async Task ForwardAsync(Socket client)
+    /// <inheritdoc />
+    protected override async Task ForwardAsync(Socket client)
     {
         var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         client.NoDelay = true;
         lock (_gate) _open.AddRange([client, server]);
         try
         {
-            await server.ConnectAsync(IPAddress.Loopback, _target, _stop.Token).ConfigureAwait(false);
+            await server.ConnectAsync(IPAddress.Loopback, _target, Stopping.Token).ConfigureAwait(false);
             await Task.WhenAny(CopyAsync(client, server), CopyAsync(server, client)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
@@ -100,8 +77,8 @@ public sealed class ConnectionDropProxy : IAsyncDisposable
         try
         {
             int read;
-            while ((read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token).ConfigureAwait(false)) > 0)
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token).ConfigureAwait(false);
+            while ((read = await from.ReceiveAsync(buffer, SocketFlags.None, Stopping.Token).ConfigureAwait(false)) > 0)
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, Stopping.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
     }

@@ -17,53 +17,31 @@ namespace GpuPs.Cli.Bench.Network;
 /// <c>listen</c>. Sub-millisecond delays are waited with <see cref="PreciseDelay"/> (Task.Delay truncates to whole
 /// milliseconds); a late timer on a loaded machine can add to them, never take from them.
 /// </remarks>
-public sealed class DelayProxy : IAsyncDisposable
+public sealed class DelayProxy : TcpForwarder
 {
     private const int ChunkBytes = 64 << 10;
     private const int ChunksInFlight = 256;
-    private readonly TcpListener _listener;
     private readonly IPEndPoint _target;
     private readonly TimeSpan _delay;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
 
-    private DelayProxy(IPEndPoint listen, IPEndPoint target, TimeSpan delay)
+    private DelayProxy(IPEndPoint listen, IPEndPoint target, TimeSpan delay) : base(listen)
     {
-        (_listener, _target, _delay) = (new TcpListener(listen), target, delay);
-        _listener.Start();
-        _accepting = AcceptAsync();
+        (_target, _delay) = (target, delay);
+        StartAccepting();
     }
 
     /// <summary>Forwards connections to <paramref name="listen"/> on to <paramref name="target"/>, each way <paramref name="delay"/> late.</summary>
     public static DelayProxy Start(IPEndPoint listen, IPEndPoint target, TimeSpan delay) => new(listen, target, delay);
 
-    /// <summary>Stops accepting and closes every connection.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        _listener.Stop();
-        try { await _accepting.ConfigureAwait(false); }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            var client = await _listener.AcceptSocketAsync(_stop.Token).ConfigureAwait(false);
-            _ = ForwardAsync(client);
-        }
-    }
-
-    private async Task ForwardAsync(Socket client)
+    /// <inheritdoc />
+    protected override async Task ForwardAsync(Socket client)
     {
         using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var _ = client;
         client.NoDelay = true;
         try
         {
-            await server.ConnectAsync(_target, _stop.Token).ConfigureAwait(false);
+            await server.ConnectAsync(_target, Stopping.Token).ConfigureAwait(false);
             await Task.WhenAll(PumpAsync(client, server), PumpAsync(server, client)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
@@ -76,11 +54,11 @@ public sealed class DelayProxy : IAsyncDisposable
         long delayTicks = (long)Math.Ceiling(_delay.TotalSeconds * Stopwatch.Frequency);
         var writer = Task.Run(async () =>
         {
-            await foreach (var (bytes, length, due) in chunks.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+            await foreach (var (bytes, length, due) in chunks.Reader.ReadAllAsync(Stopping.Token).ConfigureAwait(false))
             {
                 long wait = due - Stopwatch.GetTimestamp();
-                if (wait > 0) await PreciseDelay.WaitAsync(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), _stop.Token).ConfigureAwait(false);
-                await to.SendAsync(bytes.AsMemory(0, length), SocketFlags.None, _stop.Token).ConfigureAwait(false);
+                if (wait > 0) await PreciseDelay.WaitAsync(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), Stopping.Token).ConfigureAwait(false);
+                await to.SendAsync(bytes.AsMemory(0, length), SocketFlags.None, Stopping.Token).ConfigureAwait(false);
                 ArrayPool<byte>.Shared.Return(bytes);
             }
             to.Shutdown(SocketShutdown.Send);
@@ -90,13 +68,13 @@ public sealed class DelayProxy : IAsyncDisposable
             while (true)
             {
                 var bytes = ArrayPool<byte>.Shared.Rent(ChunkBytes);
-                int read = await from.ReceiveAsync(bytes, SocketFlags.None, _stop.Token).ConfigureAwait(false);
+                int read = await from.ReceiveAsync(bytes, SocketFlags.None, Stopping.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     ArrayPool<byte>.Shared.Return(bytes);
                     break;
                 }
-                await chunks.Writer.WriteAsync((bytes, read, Stopwatch.GetTimestamp() + delayTicks), _stop.Token).ConfigureAwait(false);
+                await chunks.Writer.WriteAsync((bytes, read, Stopwatch.GetTimestamp() + delayTicks), Stopping.Token).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
