@@ -46,7 +46,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly ITimer _livenessTimer;
-    private readonly Queue<(double Seconds, double Loss)> _steps = new();
+    private readonly Queue<(double Seconds, double Loss, double UpdateSeconds)> _steps = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _pushesApplied, _pushesRejected, _bytesReceived, _stepOpenedAt;
     private bool _disposed;
@@ -289,6 +289,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             {
                 var slot = Known(header.WorkerId);
                 Touch(slot);
+                long accepting = _time.GetTimestamp();
                 var outcome = header.Contributors is { } contributors
                     ? _aggregator.AcceptGroup(KnownGroup(header.WorkerId, contributors), header, gradientSum)
                     : _aggregator.Accept(slot, header, gradientSum);
@@ -301,8 +302,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 _bytesReceived += (long)gradientSum.Length * sizeof(float);
                 if (outcome.ClosedStep)
                 {
-                    RecordStepTime();
-                    _log.Debug("Shard {Shard} at step {Step} after push of worker {WorkerId}, loss {Loss:F4}", Info.Index, _model.Step, header.WorkerId, _model.LastMeanLoss);
+                    var update = _time.GetElapsedTime(accepting);
+                    var step = RecordStepTime(update);
+                    _log.Debug("Shard {Shard} at step {Step} after push of worker {WorkerId}, loss {Loss:F4}; the step took {StepMs:F3} ms, its closing push's sum, decode and update {UpdateMs:F3} ms",
+                        Info.Index, _model.Step, header.WorkerId, _model.LastMeanLoss, step.TotalMilliseconds, update.TotalMilliseconds);
                     _signal.Pulse();
                 }
                 return outcome;
@@ -375,6 +378,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             };
             reply.StepSeconds.AddRange(_steps.Select(s => s.Seconds));
             reply.StepLoss.AddRange(_steps.Select(s => s.Loss));
+            reply.StepUpdateSeconds.AddRange(_steps.Select(s => s.UpdateSeconds));
             reply.WorkerSteps.AddRange(_workers.Select(w => w.Clock));
             long now = NowMs;
             reply.Workers.AddRange(_workers.Select(w => new WorkerStatus
@@ -471,12 +475,15 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
     }
 
-    /// <summary>Keeps the wall time of the step that just closed (the last <see cref="KeptStepTimes"/> of them).</summary>
-    private void RecordStepTime()
+    /// <summary>
+    /// Keeps the wall time of the step that just closed and the time its closing push took to sum, decode and update
+    /// (<paramref name="update"/>; zero when no push closed it), the last <see cref="KeptStepTimes"/> of them; returns the step's time.
+    /// </summary>
+    private TimeSpan RecordStepTime(TimeSpan update = default)
     {
         long now = _time.GetTimestamp();
         var duration = _time.GetElapsedTime(_stepOpenedAt, now);
-        _steps.Enqueue((duration.TotalSeconds, _model.LastMeanLoss));
+        _steps.Enqueue((duration.TotalSeconds, _model.LastMeanLoss, update.TotalSeconds));
         if (_steps.Count > KeptStepTimes) _steps.Dequeue();
         _stepOpenedAt = now;
         bool finished = _aggregator.IsFinished;
@@ -485,6 +492,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         if (_assignments?.OnStepClosed(_model.Step) is { } code) _aggregator.UseAssignment(code);
         if (finished && _finished.TrySetResult())
             _log.Information("Shard {Shard} finished the job at step {Step}, mean training loss {Loss:F4}", Info.Index, _model.Step, _model.LastMeanLoss);
+        return duration;
     }
 
     private void Notify(MembershipChange change) => Notify(o => o.OnMembershipChanged(change));

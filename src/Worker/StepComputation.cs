@@ -31,6 +31,7 @@ public sealed class StepComputation(
     private readonly TensorEncoding _encoding = compression is { Push: not CompressionKind.None } c
         ? new TensorCompressor(c.Push, c).Encoding : wireFormat;
     private IErrorFeedback? _feedback;
+    private TimeSpan _encode;   // this step's, for its timeline
 
     /// <summary>The step being computed (reported in heartbeats).</summary>
     public long Current { get; private set; }
@@ -56,10 +57,16 @@ public sealed class StepComputation(
     /// <paramref name="pushCancelled"/>); returns true when a shard says the job finished. A push already under way when
     /// the compute is cancelled is awaited, not cancelled: it either closes the step or is refused on its first chunk.
     /// </summary>
-    public async Task<bool> RunAsync(long step, float[] parameters, CancellationToken computeCancelled, CancellationToken pushCancelled)
+    /// <param name="step">The step.</param>
+    /// <param name="parameters">Its parameters.</param>
+    /// <param name="computeCancelled">Cancelled when the step closed without this worker.</param>
+    /// <param name="pushCancelled">Cancels the push.</param>
+    /// <param name="pullSeconds">How long the worker waited for <paramref name="parameters"/>, for the step's timeline.</param>
+    public async Task<bool> RunAsync(long step, float[] parameters, CancellationToken computeCancelled, CancellationToken pushCancelled, double pullSeconds = 0)
     {
         int load = plan.Held.Count;
         Current = step;
+        _encode = TimeSpan.Zero;
         hook.BeginStep(step, load);
         pacer?.BeginStep(step, pushCancelled);
         var compute = TimeSpan.Zero;
@@ -77,8 +84,8 @@ public sealed class StepComputation(
                     foreach (var range in plan.Batch(h, step)) kernel.ComputeAndDiscardGradient(range.Start, range.Count);
                 double loss = 0;
                 foreach (var range in plan.Batch(h, step)) loss += kernel.AddGradient(range.Start, range.Count, policy.Weight(h));
-                if (policy.PushesEachPartition) kernel.ReadGradient(Buffer(h));
                 compute += watch.Elapsed;
+                if (policy.PushesEachPartition) ReadGradient(h);
                 await hook.AfterPartitionAsync(computeCancelled).ConfigureAwait(false);
                 if (policy.PushesEachPartition)
                     pushes.Add(PushAsync(policy.Header(step, h, loss), h, computeCancelled, pushCancelled));
@@ -96,7 +103,7 @@ public sealed class StepComputation(
         }
         if (!policy.PushesEachPartition)
         {
-            kernel.ReadGradient(Buffer(0));
+            ReadGradient(0);
             pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, computeCancelled, pushCancelled));
         }
         hook.EndStep(compute);
@@ -104,8 +111,14 @@ public sealed class StepComputation(
 
         var pushWatch = Stopwatch.StartNew();
         var finished = await Task.WhenAll(pushes).ConfigureAwait(false);
-        report.PushSeconds += pushWatch.Elapsed.TotalSeconds;
+        var push = pushWatch.Elapsed;
+        report.PushSeconds += push.TotalSeconds;
         report.Steps++;
+        var phases = new WorkerStepPhases(step, pullSeconds, compute.TotalSeconds, _encode.TotalSeconds, push.TotalSeconds);
+        report.RecordStep(phases);
+        if (log.IsEnabled(Serilog.Events.LogEventLevel.Debug))
+            log.Debug("Worker {WorkerId} step {Step} timeline: pull {PullMs:F3} ms, compute {ComputeMs:F3} ms, encode {EncodeMs:F3} ms, push {PushMs:F3} ms",
+                client.WorkerId, step, pullSeconds * 1e3, compute.TotalMilliseconds, _encode.TotalMilliseconds, push.TotalMilliseconds);
         pacer?.EndStep();
         return finished.Any(f => f);
     }
@@ -121,7 +134,9 @@ public sealed class StepComputation(
         {
             long start = Stopwatch.GetTimestamp();
             (_feedback ??= CreateFeedback(gradient.Length)).Round(slot, gradient);
-            report.AddCompressSeconds(Stopwatch.GetElapsedTime(start).TotalSeconds);
+            var rounding = Stopwatch.GetElapsedTime(start);
+            report.AddCompressSeconds(rounding.TotalSeconds);
+            _encode += rounding;
         }
         var outcomes = pacer is null
             ? await TimedPushAsync(header, gradient, ct).ConfigureAwait(false)
@@ -155,6 +170,14 @@ public sealed class StepComputation(
     private IErrorFeedback CreateFeedback(int length) => compression is { Push: not CompressionKind.None } c
         ? new CompressionErrorFeedback(_buffers.Length, length, new TensorCompressor(c.Push, c), c.Momentum, [.. client.Layout.Select(s => (int)s.Length)])
         : new BFloat16ErrorFeedback(_buffers.Length, length);
+
+    /// <summary>Reads the accumulated gradient off the device into message buffer <paramref name="slot"/>, timed as encode.</summary>
+    private void ReadGradient(int slot)
+    {
+        long start = Stopwatch.GetTimestamp();
+        kernel.ReadGradient(Buffer(slot));
+        _encode += Stopwatch.GetElapsedTime(start);
+    }
 
     private float[] Buffer(int i) => _buffers[i] ??= new float[kernel.Shape.ParameterCount];
 }

@@ -131,9 +131,10 @@ public sealed class TrainingWorker : IAsyncDisposable
         {
             var watch = Stopwatch.StartNew();
             var pulled = await _client.PullAsync(0, parameters, ct).ConfigureAwait(false);
-            report.PullSeconds += watch.Elapsed.TotalSeconds;
+            var pull = watch.Elapsed.TotalSeconds;
+            report.PullSeconds += pull;
             if (pulled.Finished) return;
-            if (await computation.RunAsync(step, parameters, ct, ct).ConfigureAwait(false)) return;
+            if (await computation.RunAsync(step, parameters, ct, ct, pull).ConfigureAwait(false)) return;
         }
     }
 
@@ -147,7 +148,8 @@ public sealed class TrainingWorker : IAsyncDisposable
         var next = new float[current.Length];
         var watch = Stopwatch.StartNew();
         var pulled = await _client.PullAsync(step, current, ct, sameStep: true).ConfigureAwait(false);
-        report.PullSeconds += watch.Elapsed.TotalSeconds;
+        var pull = watch.Elapsed.TotalSeconds;
+        report.PullSeconds += pull;
         while (!pulled.Finished && pulled.Step < steps)
         {
             step = pulled.Step;
@@ -157,7 +159,7 @@ public sealed class TrainingWorker : IAsyncDisposable
             _ = prefetch.ContinueWith(_ => abandon.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             try
             {
-                await computation.RunAsync(step, current, abandon.Token, ct).ConfigureAwait(false);
+                await computation.RunAsync(step, current, abandon.Token, ct, pull).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (abandon.IsCancellationRequested && !ct.IsCancellationRequested)
             {
@@ -166,7 +168,8 @@ public sealed class TrainingWorker : IAsyncDisposable
             }
             watch.Restart();
             pulled = await prefetch.ConfigureAwait(false);
-            report.PullSeconds += watch.Elapsed.TotalSeconds;
+            pull = watch.Elapsed.TotalSeconds;
+            report.PullSeconds += pull;
             (current, next) = (next, current);
         }
     }

@@ -66,6 +66,24 @@ public sealed class WorkerReport(int workerId, string device)
     /// <summary>Per-partition pushes round concurrently with the next partition's compute.</summary>
     public void AddCompressSeconds(double seconds) => Interlocked.Add(ref _compressTicks, TimeSpan.FromSeconds(seconds).Ticks);
 
+    private readonly Queue<WorkerStepPhases> _phases = new();
+
+    /// <summary>Steps whose phases <see cref="StepPhases"/> keeps: the last 10,000, as the shard keeps its step times.</summary>
+    public const int KeptStepPhases = 10_000;
+
+    /// <summary>The per-step timeline of the steps this worker pushed (the last <see cref="KeptStepPhases"/>), oldest first.</summary>
+    public IReadOnlyList<WorkerStepPhases> StepPhases { get { lock (_phases) return [.. _phases]; } }
+
+    /// <summary>Keeps one pushed step's phases.</summary>
+    public void RecordStep(WorkerStepPhases phases)
+    {
+        lock (_phases)
+        {
+            _phases.Enqueue(phases);
+            if (_phases.Count > KeptStepPhases) _phases.Dequeue();
+        }
+    }
+
     /// <summary>Round-robin: the newest push-slot version the coordinator gave this worker (0: none yet, or not round-robin).</summary>
     public long PushSlotVersion { get; set; }
 

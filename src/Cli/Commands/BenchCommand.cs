@@ -26,6 +26,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Load(sources, global));
         bench.Subcommands.Add(NetworkBenchCommand.Create(sources, global));
         bench.Subcommands.Add(ChaosBenchCommand.Create(sources, global));
+        bench.Subcommands.Add(OverheadBenchCommand.Create(sources, global));
         bench.Subcommands.Add(Hetero(sources, global));
         return bench;
     }
