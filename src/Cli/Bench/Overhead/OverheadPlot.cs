@@ -35,7 +35,6 @@ public static class OverheadPlot
         stacked.Horizontal = true;
         var shard = plot.Add.Markers(rows.Select(r => r.StepMeanMs).ToArray(), Enumerable.Range(0, rows.Count).Select(i => (double)i).ToArray(),
             ScottPlot.MarkerShape.FilledDiamond, 10, ScottPlot.Colors.Black);
-        shard.LegendText = "shard's mean step";
         foreach (var (name, _, color) in Phases) plot.Legend.ManualItems.Add(new ScottPlot.LegendItem { LabelText = name, FillColor = color });
         plot.Legend.ManualItems.Add(new ScottPlot.LegendItem { LabelText = "shard's mean step", MarkerShape = ScottPlot.MarkerShape.FilledDiamond, MarkerFillColor = ScottPlot.Colors.Black });
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
