@@ -109,6 +109,7 @@ public static class StragglerBenchmark
         BatchSize = o.BatchSize,
         Seed = o.Seed,
         Accelerator = AcceleratorChoice.Simd,
+        Transport = o.Transport,
     };
 
     private static string Duration(double seconds) =>

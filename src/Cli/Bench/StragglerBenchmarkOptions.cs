@@ -14,6 +14,9 @@ public sealed record StragglerBenchmarkOptions
 {
     public int Workers { get; init; } = 8;
 
+    /// <summary>How tensors travel (<c>--transport</c>): auto (the TCP data plane in the embedded cluster), grpc or tcp.</summary>
+    public Worker.Transport.TransportChoice Transport { get; init; }
+
     /// <summary>The s values to try for the schemes that tolerate stragglers (BSP, SSP and ASP run once, at s = 0).</summary>
     public IReadOnlyList<int> Stragglers { get; init; } = [0, 1, 2, 3];
 

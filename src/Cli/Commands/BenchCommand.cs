@@ -185,12 +185,13 @@ public static class BenchCommand
         var steps = sources.Option("steps", d.Steps, "steps per run");
         var unit = sources.Option("unit", d.UnitSeconds, "simulated compute per partition, seconds");
         var seed = sources.Option("seed", d.Seed, "seed of data, initialisation and straggler draws");
+        var transport = sources.Option("transport", d.Transport, "how tensors travel: auto (the TCP data plane), grpc or tcp");
         var target = sources.Option<double?>("target-loss", null, $"training loss for the time-to-target column (default {d.TargetFactor} × the final loss of BSP without delays)");
         var quick = sources.Option("quick", false, "a ~1-minute smoke configuration (bsp, backup, coded-fractional, coded-cyclic, multi-message, asp; s = 1, 2; "
             + "none and persistent:workers=2+5,delay=0.5; 12 steps); other options still override it");
         var csv = new Option<string?>("--csv") { Description = "write every run as CSV to this file", DefaultValueFactory = _ => "results/bench-stragglers.csv" };
         var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots into this folder", DefaultValueFactory = _ => "results" };
-        foreach (var o in new Option[] { workers, stragglers, schemes, delays, steps, unit, seed, target, quick, csv, plotDir })
+        foreach (var o in new Option[] { workers, stragglers, schemes, delays, steps, unit, seed, transport, target, quick, csv, plotDir })
             command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
@@ -207,6 +208,7 @@ public static class BenchCommand
                 Steps = Given(steps) ? parse.GetValue(steps) : o.Steps,
                 UnitSeconds = Given(unit) ? parse.GetValue(unit) : o.UnitSeconds,
                 Seed = Given(seed) ? parse.GetValue(seed) : o.Seed,
+                Transport = parse.GetValue(transport),
                 TargetLoss = parse.GetValue(target),
             };
             var result = await StragglerBenchmark.RunAsync(o, line => Console.Error.WriteLine(line), log, ct);
