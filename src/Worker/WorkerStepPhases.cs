@@ -8,7 +8,8 @@ namespace GpuPs.Worker;
 /// <param name="PullSeconds">Waiting for the step's parameters after the previous step's push was answered: the wait for
 /// the other workers, the shard's update and the pull's transfer (the pull itself was issued during the previous step).</param>
 /// <param name="ComputeSeconds">Gradient kernels (a coded job's encode is fused into them).</param>
-/// <param name="EncodeSeconds">Reading the gradient off the device into the message buffer, and bfloat16 rounding.</param>
+/// <param name="EncodeSeconds">Reading the gradient off the device into the message buffer, and rounding it to its wire
+/// encoding with error feedback (bfloat16, top-k, sign).</param>
 /// <param name="PushSeconds">From the end of the compute until every shard answered the push (per-partition pushes that
 /// overlap the compute count only for what remains).</param>
 public readonly record struct WorkerStepPhases(long Step, double PullSeconds, double ComputeSeconds, double EncodeSeconds, double PushSeconds);
