@@ -85,6 +85,7 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         CancellationToken ct)
     {
         limits.Validate();
+        shard = shard as Pieces.PieceAssemblingShard ?? new Pieces.PieceAssemblingShard(shard, log);   // pushes split into pieces, both edges
         if (limits.PushReservation(shard.Info.Length) > limits.MaxInflightPushBytes)
             throw new ArgumentException($"the in-flight push memory budget ({limits.MaxInflightPushBytes >> 20} MiB) is below one push of this shard " +
                 $"({limits.PushReservation(shard.Info.Length) / (1 << 20) + 1} MiB): every push would be refused");

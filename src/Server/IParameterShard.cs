@@ -38,6 +38,28 @@ public interface IParameterShard
     PullResult CopyForPull(int workerId, long viewVersion, Span<float> destination) => CopyParameters(destination);
 
     /// <summary>
+    /// Copies one piece of the shard's parameters, <c>[offset, offset + destination.Length)</c> within the shard, into
+    /// <paramref name="destination"/>, atomically with the step returned; the result's offset is the piece's first key in
+    /// the full vector. Throws <see cref="ShardException"/> (InvalidRequest) for a range outside the shard. The default
+    /// copies the whole shard through a pooled buffer; <see cref="ParameterShard"/> copies the piece alone.
+    /// </summary>
+    PullResult CopyParameters(int offset, Span<float> destination)
+    {
+        new PieceRange(offset, destination.Length).Validate((int)Info.Length);
+        var whole = System.Buffers.ArrayPool<float>.Shared.Rent((int)Info.Length);
+        try
+        {
+            var result = CopyParameters(whole.AsSpan(0, (int)Info.Length));
+            whole.AsSpan(offset, destination.Length).CopyTo(destination);
+            return result with { Offset = result.Offset + offset, Length = destination.Length };
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(whole);
+        }
+    }
+
+    /// <summary>
     /// Answers a push from its header alone, as soon as its first chunk arrives, so that a push the shard would refuse
     /// anyway (a straggler's push for a closed step, an unknown worker) is refused before its tensor crosses the network.
     /// Applied (not closed) means admissible.

@@ -248,6 +248,17 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     }
 
     /// <inheritdoc />
+    public PullResult CopyParameters(int offset, Span<float> destination)
+    {
+        new PieceRange(offset, destination.Length).Validate(_model.Length);
+        lock (_gate)
+        {
+            _model.Parameters.Slice(offset, destination.Length).CopyTo(destination);
+            return new PullResult(_model.Step, Info.Index, Info.Offset + offset, destination.Length, _aggregator.IsFinished);
+        }
+    }
+
+    /// <inheritdoc />
     public PushOutcome Admit(in PushHeader header)
     {
         try

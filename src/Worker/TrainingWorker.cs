@@ -52,7 +52,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         _backend = backend;
         _log = log;
         _stepHook = stepHook;
-        _client = new ShardedParameterClient(options.Servers.Select(connect).ToArray(), new ShardedClientOptions(options.CallTimeout, options.MaxRetries) { PushLogSteps = options.PushLogSteps }, log);
+        _client = new ShardedParameterClient(options.Servers.Select(connect).ToArray(), new ShardedClientOptions(options.CallTimeout, options.MaxRetries) { PushLogSteps = options.PushLogSteps, Pieces = options.Pieces }, log);
     }
 
     /// <summary>Runs the job to its end (or until cancelled) and returns what this worker did.</summary>

@@ -9,10 +9,12 @@ namespace GpuPs.Worker;
 /// <param name="Host">Node the worker runs on: informational at registration, and part of its client token.</param>
 /// <param name="PushLogSteps">Steps of pushes kept to bring a shard restarted alone up to the others
 /// (<see cref="Client.ShardedClientOptions.PushLogSteps"/>); 0: none.</param>
+/// <param name="Pieces">Split pushes and pulls into pieces sent by priority under a credit; null: whole tensors.</param>
 public sealed record WorkerOptions(
     IReadOnlyList<string> Servers,
     int RequestedWorkerId = -1,
     TimeSpan? CallTimeout = null,
     int MaxRetries = 8,
     string Host = "",
-    int PushLogSteps = 0);
+    int PushLogSteps = 0,
+    Scheduling.PieceOptions? Pieces = null);

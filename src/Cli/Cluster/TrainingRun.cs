@@ -100,7 +100,8 @@ public static class TrainingRun
     /// <summary>The <c>gpups train</c> command line that runs these settings again.</summary>
     public static string CommandLine(TrainSettings settings) => string.Join(' ',
         ["gpups", "train", .. JobOptions.ToArguments(settings).Select(Quote), "--accelerator", settings.Accelerator.ToString().ToLowerInvariant(),
-         .. (settings.Processes ? new[] { "--processes" } : []), "--transport", settings.Transport.ToString().ToLowerInvariant(), "--output", Quote(settings.Output)]);
+         .. (settings.Processes ? new[] { "--processes" } : []), "--transport", settings.Transport.ToString().ToLowerInvariant(),
+         .. PieceSettings.Arguments(settings.Pieces), "--output", Quote(settings.Output)]);
 
     private static string Quote(string argument) =>
         argument.Length > 0 && argument.All(c => char.IsLetterOrDigit(c) || "-_.,:=/+".Contains(c)) ? argument : $"'{argument.Replace("'", "'\\''")}'";

@@ -18,6 +18,7 @@ public static class TrainCommand
         var accelerator = AcceleratorOption(sources);
         var processes = sources.Option("processes", false, "run every server and worker as its own OS process");
         var transport = TransportOption(sources);
+        var pieces = new PieceSettings(sources);
         var output = sources.Option("output", new TrainSettings().Output, "JSON result file; the model goes beside it as safetensors (train.json -> train.safetensors, train.meta.json)");
         var quiet = sources.Option("quiet", false, "print nothing but errors (the result and the model are still written)");
         var json = sources.Option("json", false, "print only a JSON summary on stdout (accuracy, loss, wall time, the files written), for scripts");
@@ -27,6 +28,7 @@ public static class TrainCommand
         command.Options.Add(accelerator);
         command.Options.Add(processes);
         command.Options.Add(transport);
+        pieces.AddTo(command);
         command.Options.Add(output);
         command.Options.Add(quiet);
         command.Options.Add(json);
@@ -38,6 +40,7 @@ public static class TrainCommand
                 Accelerator = parse.GetValue(accelerator),
                 Processes = parse.GetValue(processes),
                 Transport = parse.GetValue(transport),
+                Pieces = pieces.Bind(parse),
                 Output = parse.GetValue(output)!,
                 GatherTimeoutMs = parse.GetValue(topology.GatherTimeoutMs),
                 AggregatorTimeoutMs = parse.GetValue(topology.AggregatorTimeoutMs),

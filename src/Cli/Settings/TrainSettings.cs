@@ -34,6 +34,8 @@ public sealed record TrainSettings
     public bool Processes { get; init; }
     /// <summary>The data plane workers move tensors over: auto (framed TCP when the server offers it) | grpc | tcp.</summary>
     public Worker.Transport.TransportChoice Transport { get; init; }
+    /// <summary>Workers' tensor partitioning, priorities and credit (<c>--piece-size</c>, <c>--credit-bytes</c>); null: whole tensors.</summary>
+    public Worker.Scheduling.PieceOptions? Pieces { get; init; }
     public int HeartbeatTimeoutMs { get; init; } = 10_000;
     public int StepTimeoutMs { get; init; } = 30_000;
     /// <summary>How workers push gradients: f32 | bf16.</summary>

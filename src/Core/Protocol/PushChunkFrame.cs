@@ -89,17 +89,20 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
             ? ProtoWire.TaggedBytesFieldSize(Encoding == TensorEncoding.Sparse ? SparseField : SignField, ValueBytes) + ProtoWire.TaggedVarintFieldSize(CountField, Count)
             : ProtoWire.BytesFieldSize(ValueBytes)) +
         ProtoWire.OptionalVarintFieldSize(Header.CodeRow) + ProtoWire.OptionalVarintFieldSize(Header.Partition) +
-        ProtoWire.PackedVarintFieldSize(ContributorsField, ContributorIds);
+        ProtoWire.PackedVarintFieldSize(ContributorsField, ContributorIds) + PieceFieldsSize;
 
     /// <summary><c>PushChunk.contributors</c>: the field number of a node aggregator's worker list.</summary>
     private const int ContributorsField = 43;
 
     private ReadOnlySpan<int> ContributorIds => Header.Contributors is { } c ? c.Ids : default;
 
+    /// <summary>Fields 90 and 91 (two-byte tags; a zero offset is omitted, as protobuf does).</summary>
+    private int PieceFieldsSize => Header.Piece is { } piece ? ProtoWire.TaggedVarintFieldSize(90, piece.Offset) + ProtoWire.TaggedVarintFieldSize(91, piece.Length) : 0;
+
     /// <summary>
     /// Writes the protobuf encoding of <c>PushChunk</c>: fields 1-6, the tensor (7) copied straight from <see cref="Values"/>,
-    /// then the optional 8 and 9 when present, the bfloat16 tensor (10) instead of 7, the contributors (43, packed), and
-    /// a compressed tensor (80 or 81, with 82) instead of 7.
+    /// then the optional 8 and 9 when present, the bfloat16 tensor (10) instead of 7, the contributors (43, packed),
+    /// a compressed tensor (80 or 81, with 82) instead of 7, and the piece (90, 91).
     /// </summary>
     public void WriteTo(IBufferWriter<byte> writer)
     {
@@ -157,6 +160,12 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
             ProtoWire.Write(writer, scratch[..n], ref remaining);
         }
         if (packed is not null) ArrayPool<byte>.Shared.Return(packed);
+        if (Header.Piece is { } piece)
+        {
+            n = ProtoWire.WriteVarintField(scratch, 90, piece.Offset);
+            n += ProtoWire.WriteVarintField(scratch[n..], 91, piece.Length);
+            ProtoWire.Write(writer, scratch[..n], ref remaining);
+        }
     }
 
     /// <summary>
@@ -168,7 +177,7 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
     {
         var reader = new ProtoReader(payload, MessageName);
         int workerId = 0, shard = 0;
-        long step = 0, offset = 0, sampleCount = 0, valueCount = 0;
+        long step = 0, offset = 0, sampleCount = 0, valueCount = 0, pieceOffset = 0, pieceLength = 0;
         double lossSum = 0;
         int? codeRow = null, partition = null;
         var values = ReadOnlySequence<byte>.Empty;
@@ -194,11 +203,16 @@ public sealed class PushChunkFrame : IWireFrame, IDisposable
                 case (SparseField, ProtoWire.WireLengthDelimited): sparse = reader.ReadLengthDelimited(); break;
                 case (SignField, ProtoWire.WireLengthDelimited): sign = reader.ReadLengthDelimited(); break;
                 case (CountField, ProtoWire.WireVarint): valueCount = (long)reader.ReadVarint(); break;
+                case (90, ProtoWire.WireVarint): pieceOffset = (long)reader.ReadVarint(); break;
+                case (91, ProtoWire.WireVarint): pieceLength = (long)reader.ReadVarint(); break;
                 default: reader.Skip(field, wireType); break;
             }
         }
+        if (pieceOffset is < 0 or > int.MaxValue || pieceLength is < 0 or > int.MaxValue)
+            throw ProtoWire.Malformed(MessageName, $"piece [{pieceOffset}, +{pieceLength}) is out of range");
+        PieceRange? piece = pieceLength > 0 ? new PieceRange((int)pieceOffset, (int)pieceLength) : null;
         var header = new PushHeader(workerId, step, shard, sampleCount, lossSum, codeRow, partition,
-            contributors is { Count: > 0 } ? new ContributorList(contributors) : null);
+            contributors is { Count: > 0 } ? new ContributorList(contributors) : null, piece);
         bool compressed = sparse is not null || sign is not null || valueCount != 0;
         int tensors = (float32 ? 1 : 0) + (bfloat16 is null ? 0 : 1) + (sparse is null ? 0 : 1) + (sign is null ? 0 : 1);
         if (float32 && bfloat16 is not null) throw ProtoWire.Malformed(MessageName, "both values and values_bf16 are set");

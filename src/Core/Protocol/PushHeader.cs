@@ -10,8 +10,10 @@ namespace GpuPs.Protocol;
 /// <param name="Partition">Multi-message mode: the one data partition the values belong to; null otherwise.</param>
 /// <param name="Contributors">A node aggregator's push: the workers it speaks for (the first is <paramref name="WorkerId"/>);
 /// null for a worker's own push.</param>
+/// <param name="Piece">A push split into pieces: the part of the shard these values are (the server applies the push
+/// once it has every piece); null: the values are the whole shard.</param>
 public readonly record struct PushHeader(int WorkerId, long Step, int Shard, long SampleCount, double LossSum, int? CodeRow = null, int? Partition = null,
-    ContributorList? Contributors = null);
+    ContributorList? Contributors = null, PieceRange? Piece = null);
 
 /// <summary>A pulled shard: its step, where it sits in the full vector, and whether the job is finished.</summary>
 /// <param name="Step">The step of the parameters (updates applied).</param>

@@ -156,8 +156,11 @@ internal sealed class TensorConnection : IAsyncDisposable
         // A sparse push carries an index beside each value: up to twice a dense push.
         header.Validate(encoding == TensorEncoding.Sparse ? 2 * _shardBytes : _shardBytes);
         int valueBytes = encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
-        if (!compressed && header.Length % valueBytes != 0)
-            throw ShardException.Invalid($"push of {header.Length} bytes is not a whole number of {valueBytes}-byte values");
+        int start = header.Flags.HasFlag(FrameFlags.Piece) ? FrameAnswers.PieceBytes : 0;   // a piece's values follow its range
+        if (start > 0 && compressed)
+            throw ShardException.Invalid($"a piece carries float32 or bfloat16 values, not {encoding}");
+        if (!compressed && (header.Length < start || (header.Length - start) % valueBytes != 0))
+            throw ShardException.Invalid($"push of {header.Length} bytes is not {(start > 0 ? "a piece's range and " : "")}a whole number of {valueBytes}-byte values");
         // bfloat16 and compressed values are widened into a second buffer: twice the bfloat16 bytes, a shard's float32s.
         long reservation = header.Length + (encoding == TensorEncoding.BFloat16 ? 2L * header.Length : compressed ? _shardBytes : 0);
         if (!_budget.TryReserve(reservation))
@@ -179,11 +182,12 @@ internal sealed class TensorConnection : IAsyncDisposable
             var push = FrameAnswers.PushOf(header);
             if (push.Shard != _shard.Info.Index)
                 throw ShardException.Invalid($"push for shard {push.Shard} sent to shard {_shard.Info.Index}");
-            int count = compressed ? _shardBytes / sizeof(float) : header.Length / valueBytes;
+            int count = compressed ? _shardBytes / sizeof(float) : (header.Length - start) / valueBytes;
+            if (start > 0) push = push with { Piece = FrameAnswers.PieceOf(bytes.AsSpan(0, header.Length), (int)_shard.Info.Length) };
             if (encoding == TensorEncoding.BFloat16)
             {
                 widened = ArrayPool<float>.Shared.Rent(count);
-                BFloat16.Decode(new ReadOnlySequence<byte>(bytes, 0, header.Length), widened.AsSpan(0, count));
+                BFloat16.Decode(new ReadOnlySequence<byte>(bytes, start, header.Length - start), widened.AsSpan(0, count));
             }
             PushOutcome outcome;
             try
@@ -193,7 +197,7 @@ internal sealed class TensorConnection : IAsyncDisposable
                     widened = ArrayPool<float>.Shared.Rent(count);
                     Decode(push, encoding, bytes.AsSpan(0, header.Length), widened.AsSpan(0, count));
                 }
-                outcome = _shard.Push(push, widened is null ? MemoryMarshal.Cast<byte, float>(bytes.AsSpan(0, header.Length)) : widened.AsSpan(0, count));
+                outcome = _shard.Push(push, widened is null ? MemoryMarshal.Cast<byte, float>(bytes.AsSpan(start, header.Length - start)) : widened.AsSpan(0, count));
             }
             catch (ShardException e)
             {
@@ -232,8 +236,19 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// <summary>Waits for the pull's step (within its wait limit), then writes the parameters straight into the output pipe.</summary>
     private async ValueTask PullAsync(FrameHeader header)
     {
-        header.Validate(0);
-        Verify(header, []);
+        PieceRange? piece = null;
+        if (header.Flags.HasFlag(FrameFlags.Piece))
+        {
+            header.Validate(FrameAnswers.PieceBytes);
+            var range = new byte[header.Length];
+            await ReadPayloadAsync(header, range).ConfigureAwait(false);
+            piece = FrameAnswers.PieceOf(range, (int)_shard.Info.Length);
+        }
+        else
+        {
+            header.Validate(0);
+            Verify(header, []);
+        }
         if (header.Worker < -1 || header.Count < 0)
         {
             var wrong = header.Worker < -1 ? $"worker_id {header.Worker} is not a worker id (or -1 for observers)" : $"min_step {header.Count} is negative";
@@ -277,6 +292,11 @@ internal sealed class TensorConnection : IAsyncDisposable
             }
         }
         if (peerLeft) return;
+        if (piece is { } asked)
+        {
+            await WritePieceAsync(asked).ConfigureAwait(false);
+            return;
+        }
         var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + _shardBytes);
         byte[]? deltaFrame = null;
         try
@@ -311,6 +331,34 @@ internal sealed class TensorConnection : IAsyncDisposable
         catch (Exception e) when (IsConnectionLoss(e)) { return true; }
     }
 
+
+    /// <summary>A PullReply with one piece of the shard's parameters (always float32: a piece is a range, not a delta).</summary>
+    private async ValueTask WritePieceAsync(PieceRange piece)
+    {
+        int length = FrameHeader.Size + piece.Length * sizeof(float);
+        var frame = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var payload = frame.AsMemory(FrameHeader.Size, length - FrameHeader.Size);
+            PullResult pulled;
+            try { pulled = _shard.CopyParameters(piece.Offset, MemoryMarshal.Cast<byte, float>(payload.Span)); }
+            catch (ShardException e)
+            {
+                await AnswerAsync(FrameAnswers.ErrorFrame(e.Kind, _shard.Info.Index), e.Message).ConfigureAwait(false);
+                return;
+            }
+            var header = FrameHeader.Of(FrameKind.PullReply);
+            (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, payload.Length);
+            if (pulled.Finished) header.Flags |= FrameFlags.Finished;
+            header.Seal(_hash, payload.Span);
+            header.WriteTo(frame);
+            await WriteAsync(frame.AsMemory(0, length)).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+    }
 
     /// <summary>
     /// A PullReply with the shard's parameters, copied into <paramref name="frame"/> after its header and checksummed

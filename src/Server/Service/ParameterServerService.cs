@@ -69,10 +69,20 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         {
             if (request.WorkerId < -1) throw Invalid($"worker_id {request.WorkerId} is not a worker id (or -1 for observers)");
             if (request.MinStep < 0) throw Invalid($"min_step {request.MinStep} is negative");
+            if (request.PieceOffset < 0 || request.PieceLength < 0 || request.PieceOffset + request.PieceLength > ShardLength || (request.PieceLength == 0 && request.PieceOffset != 0))
+                throw Invalid($"piece [{request.PieceOffset}, +{request.PieceLength}) is not a range of the shard's {ShardLength} parameters");
             await shard.WaitForStepAsync(request.WorkerId, request.MinStep, context.CancellationToken);
-            var frame = PullFrame.Rent(ShardLength);
+            var frame = PullFrame.Rent(request.PieceLength > 0 ? (int)request.PieceLength : ShardLength);
             context.GetHttpContext().Response.RegisterForDispose(frame);
-            var result = shard.CopyForPull(request.WorkerId, request.ViewVersion, frame.Values.Span);
+            PullResult result;
+            if (request.PieceLength > 0)
+            {
+                result = shard.CopyParameters((int)request.PieceOffset, frame.Values.Span);   // a piece is a range in full, never a delta
+            }
+            else
+            {
+                result = shard.CopyForPull(request.WorkerId, request.ViewVersion, frame.Values.Span);
+            }
             (frame.Step, frame.Shard, frame.Offset, frame.Finished, frame.ViewVersion, frame.Encoding) =
                 (result.Step, result.Shard, result.Offset, result.Finished, result.ViewVersion, result.Encoding);
             return frame;
@@ -113,7 +123,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         try
         {
             PushHeader? header = null;
-            var received = 0;
+            int received = 0, end = length;   // a piece's stream covers [piece.Offset, piece.End) instead of the shard
             while (await NextChunkAsync(requestStream, idle, context))
             {
                 using var chunk = requestStream.Current;
@@ -124,6 +134,11 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                     if (chunk.Header.Shard != shard.Info.Index)
                         throw Malformed(context, $"push for shard {chunk.Header.Shard} sent to shard {shard.Info.Index}");
                     header = chunk.Header;
+                    if (chunk.Header.Piece is { } piece)
+                    {
+                        piece.Validate(length);
+                        (received, end) = (piece.Offset, piece.End);
+                    }
                     await shard.WaitForSlotAsync(chunk.Header, context.CancellationToken);
                     var refusal = Refusal(chunk.Header);
                     if (refusal is not null)
@@ -138,8 +153,8 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                 }
                 if (chunk.Offset != received)
                     throw Malformed(context, $"chunk at offset {chunk.Offset} does not follow the previous data, which ends at {received} (chunks must be in order, without gaps or overlap)");
-                if (chunk.Count > length - received)
-                    throw Malformed(context, $"chunk [{chunk.Offset}, {chunk.Offset + chunk.Count}) runs past the shard's {length} parameters");
+                if (chunk.Count > end - received)
+                    throw Malformed(context, $"chunk [{chunk.Offset}, {chunk.Offset + chunk.Count}) runs past {(end == length ? $"the shard's {length} parameters" : $"its piece, which ends at {end}")}");
                 try
                 {
                     chunk.CopyTo(gradient.AsSpan(received, chunk.Count));   // decodes (and validates) a compressed chunk
@@ -151,8 +166,9 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                 received += chunk.Count;
             }
             if (header is not { } h) throw Malformed(context, "push stream carried no chunks");
-            if (received != length) throw Malformed(context, $"push covers {received} of the shard's {length} parameters");
-            var outcome = await shard.PushAsync(h, gradient.AsMemory(0, length), context.CancellationToken);
+            if (received != end) throw Malformed(context, $"push covers up to {received} of the {end} parameters it must cover");
+            int start = h.Piece?.Offset ?? 0;
+            var outcome = await shard.PushAsync(h, gradient.AsMemory(start, end - start), context.CancellationToken);
             if (!outcome.IsApplied) throw WireStatus.ToRpc(outcome);
             return new PushReply { Step = outcome.Step, Applied = outcome.ClosedStep, Finished = outcome.JobFinished };
         }

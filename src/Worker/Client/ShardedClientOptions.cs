@@ -19,4 +19,7 @@ public sealed record ShardedClientOptions(TimeSpan? CallTimeout = null, int MaxR
     /// <c>--checkpoint-every</c> (twice it: the checkpoint writer may lag); each step costs a copy of the gradient in memory.
     /// </summary>
     public int PushLogSteps { get; init; }
+
+    /// <summary>Split pushes and pulls into pieces sent by priority under a credit (<see cref="Scheduling.PieceOptions"/>); null: whole tensors.</summary>
+    public Scheduling.PieceOptions? Pieces { get; init; }
 }

@@ -35,7 +35,7 @@ namespace GpuPs.Worker.Client;
 /// <see cref="KeepAliveAsync"/> may run concurrently; pushes to a shard are applied in the order the shard receives
 /// them, which concurrent pushes do not fix. The buffers passed in must not be touched until the returned task completes.</para>
 /// </remarks>
-public sealed class ShardedParameterClient : IAsyncDisposable
+public sealed partial class ShardedParameterClient : IAsyncDisposable
 {
     private static readonly TimeSpan SlotRetryDelay = TimeSpan.FromMilliseconds(500);
     private readonly PulledCopy[] _copies;   // compressed pulls: this worker's copy of each shard
@@ -106,6 +106,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
                 throw new InvalidOperationException($"server {_shards[i].Address} owns shard {layout[i].Index} of {layout[i].Count}; expected shard {i} of {layout.Length} (list servers in shard order)");
         var job = ValidJob(first);
         _layout = layout;
+        CreatePieceLinks(job);
         if (WorkerId < 0) _log = _log.ForContext("WorkerId", first.WorkerId);   // once, not again on a rejoin
         WorkerId = first.WorkerId;
         _heartbeatTimeoutMs = first.Job.HeartbeatTimeoutMs;
@@ -147,6 +148,7 @@ public sealed class ShardedParameterClient : IAsyncDisposable
             var info = _layout[i];
             var slice = gradient.Slice((int)info.Offset, (int)info.Length);
             var shardHeader = header with { Shard = info.Index };
+            if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding)) return PushPiecesAsync(i, shardHeader, slice, encoding, ct);
             return CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
                 token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout, encoding), ct);
         }, cancellationToken).ConfigureAwait(false);
@@ -280,7 +282,9 @@ public sealed class ShardedParameterClient : IAsyncDisposable
             try
             {
                 return await CallAsync(i, $"pull from shard {i} at {_shards[i].Address}",
-                    token => _copies[i].PullAsync(_shards[i].Tensors, WorkerId, minStep, destination, token, _options.CallTimeout), ct).ConfigureAwait(false);
+                    token => _pieceLinks is null || _wholePulls
+                        ? _copies[i].PullAsync(_shards[i].Tensors, WorkerId, minStep, destination, token, _options.CallTimeout)
+                        : PullPiecesAsync(i, minStep, destination, token), ct).ConfigureAwait(false);
             }
             catch (ShardException e) when (e.Kind == ShardErrorKind.Timeout && !ct.IsCancellationRequested)
             {

@@ -115,6 +115,18 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
     }
 
     /// <inheritdoc />
+    public async Task<PullResult> PullPieceAsync(int workerId, long minStep, PieceRange piece, Memory<float> destination, int shardLength,
+        CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var request = new PullRequest { WorkerId = workerId, MinStep = minStep, PieceOffset = piece.Offset, PieceLength = piece.Length };
+        using var frame = await Unary(ParameterServerMethods.Pull, request, cancellationToken, timeout).ConfigureAwait(false);
+        if (frame.Length != destination.Length)
+            throw ShardException.Invalid($"Shard {frame.Shard} at {Address} sent {frame.Length} parameters for piece {piece}; the destination holds {destination.Length}.");
+        frame.Values.Span.CopyTo(destination.Span);
+        return frame.Result;
+    }
+
+    /// <inheritdoc />
     /// <remarks>
     /// <paramref name="gradient"/> is read while the call runs and must not change until the returned task completes.
     /// Every chunk repeats the header, so that each chunk is self-describing; an empty shard still sends one (empty)
@@ -131,10 +143,11 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
             try
             {
                 var offset = 0;
+                int start = header.Piece?.Offset ?? 0;   // a piece's chunks carry their offsets within the shard
                 do
                 {
                     var count = Math.Min(chunkFloats, gradient.Length - offset);
-                    await call.RequestStream.WriteAsync(new PushChunkFrame(header, offset, gradient.Slice(offset, count), encoding)).ConfigureAwait(false);
+                    await call.RequestStream.WriteAsync(new PushChunkFrame(header, start + offset, gradient.Slice(offset, count), encoding)).ConfigureAwait(false);
                     offset += count;
                 }
                 while (offset < gradient.Length);

@@ -32,9 +32,26 @@ public interface ITensorChannel
         PullAsync(workerId, minStep, destination, cancellationToken, timeout);
 
     /// <summary>
+    /// As <see cref="PullAsync"/>, for one piece of the shard: copies its values <c>[piece.Offset, piece.End)</c> into
+    /// <paramref name="destination"/> (exactly <c>piece.Length</c> long); the result's offset is the piece's first key in
+    /// the full vector. The default pulls the whole shard and copies the piece (for channels without piece pulls).
+    /// </summary>
+    async Task<PullResult> PullPieceAsync(int workerId, long minStep, PieceRange piece, Memory<float> destination, int shardLength,
+        CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var whole = new float[shardLength];
+        var result = await PullAsync(workerId, minStep, whole, cancellationToken, timeout).ConfigureAwait(false);
+        whole.AsMemory(piece.Offset, piece.Length).CopyTo(destination);
+        return result with { Offset = result.Offset + piece.Offset, Length = piece.Length };
+    }
+
+    /// <summary>
     /// Pushes one gradient for the whole shard. A push the shard's rule refuses is an answer, not an error: it comes back
     /// as a <see cref="PushOutcome"/> that is not applied. <paramref name="gradient"/> must not change until the task completes.
     /// With <see cref="TensorEncoding.BFloat16"/> each value travels rounded to the nearest bfloat16 (half the bytes).
+    /// With <see cref="PushHeader.Piece"/> set, <paramref name="gradient"/> is that piece of the shard alone: the shard
+    /// answers Applied (not closed) until it holds every piece of the push, and the piece that completes it gets the
+    /// answer to the whole push.
     /// </summary>
     Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
         TensorEncoding encoding = TensorEncoding.Float32);

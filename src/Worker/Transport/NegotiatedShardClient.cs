@@ -71,6 +71,11 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
         WithFallbackAsync(channel => channel.PullAsync(workerId, minStep, viewVersion, destination, cancellationToken, timeout));
 
     /// <inheritdoc />
+    public Task<PullResult> PullPieceAsync(int workerId, long minStep, PieceRange piece, Memory<float> destination, int shardLength,
+        CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        WithFallbackAsync(channel => channel.PullPieceAsync(workerId, minStep, piece, destination, shardLength, cancellationToken, timeout));
+
+    /// <inheritdoc />
     public Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
         TensorEncoding encoding = TensorEncoding.Float32) =>
         WithFallbackAsync(channel => channel.PushAsync(header, gradient, cancellationToken, timeout, encoding));

@@ -16,7 +16,8 @@ namespace GpuPs.Integration.Tests.DataPlane;
 /// </summary>
 public class TransportEquivalenceTests
 {
-    private static readonly TrainSettings Settings = new()
+    /// <summary>A small BSP job both planes run; the piece tests run it too.</summary>
+    internal static readonly TrainSettings Settings = new()
     {
         Dataset = "synthetic:rows=603,features=16,classes=3,separation=2",
         Model = Kernels.ModelKind.Softmax,

@@ -13,6 +13,27 @@ public static class FrameAnswers
     /// <summary>Longest reason or error message a frame carries (UTF-8 bytes); longer ones are cut.</summary>
     public const int MaxMessageBytes = 4096;
 
+    /// <summary>Bytes of the piece a <see cref="FrameFlags.Piece"/> frame's payload starts with: offset and length, int32 each.</summary>
+    public const int PieceBytes = 8;
+
+    /// <summary>Writes <paramref name="piece"/> as a frame payload's first <see cref="PieceBytes"/>.</summary>
+    public static void WritePiece(PieceRange piece, Span<byte> destination)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(destination, piece.Offset);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(destination[4..], piece.Length);
+    }
+
+    /// <summary>The piece a <see cref="FrameFlags.Piece"/> payload starts with, checked against a shard of <paramref name="shardLength"/>.</summary>
+    /// <exception cref="ShardException">InvalidRequest: the payload is too short or the piece lies outside the shard.</exception>
+    public static PieceRange PieceOf(ReadOnlySpan<byte> payload, int shardLength)
+    {
+        if (payload.Length < PieceBytes) throw ShardException.Invalid($"piece frame of {payload.Length} bytes has no piece ({PieceBytes} bytes)");
+        var piece = new PieceRange(System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(payload),
+            System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(payload[4..]));
+        piece.Validate(shardLength);
+        return piece;
+    }
+
     /// <summary>The Push frame header for <paramref name="push"/> with <paramref name="payloadBytes"/> of values.</summary>
     public static FrameHeader PushFrame(in PushHeader push, int payloadBytes, TensorEncoding encoding)
     {
@@ -24,6 +45,7 @@ public static class FrameAnswers
         header.Loss = push.LossSum;
         header.Length = payloadBytes;
         header.Flags |= FlagOf(encoding);
+        if (push.Piece is not null) header.Flags |= FrameFlags.Piece;
         if (push.CodeRow is { } row) (header.Part, header.Flags) = (row, header.Flags | FrameFlags.CodeRow);
         else if (push.Partition is { } partition) (header.Part, header.Flags) = (partition, header.Flags | FrameFlags.Partition);
         return header;

@@ -27,4 +27,10 @@ public enum FrameFlags : ushort
 
     /// <summary>Push: the payload is the sign encoding (<see cref="SignCodec"/>) of the shard's values. PullReply: of the delta to the worker's copy.</summary>
     Sign = 1 << 6,
+
+    /// <summary>
+    /// Push, Pull: one piece of the shard (<see cref="PieceRange"/>). The payload starts with the piece as two int32
+    /// (offset within the shard, length in values; <see cref="FrameAnswers.PieceBytes"/>); a push's values follow it.
+    /// </summary>
+    Piece = 1 << 10,
 }

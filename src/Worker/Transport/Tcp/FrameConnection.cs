@@ -87,6 +87,7 @@ internal sealed class FrameConnection : IDisposable
     public Task<PushOutcome> PushAsync(PushHeader push, ReadOnlyMemory<float> gradient, TensorEncoding encoding, TimeSpan timeout, CancellationToken ct) =>
         CallAsync(async token =>
         {
+            var prefix = PiecePrefix(push.Piece);
             if (encoding != TensorEncoding.Float32)
             {
                 int bytes = TensorCodec.EncodedBytes(encoding, gradient.Span);
@@ -96,7 +97,7 @@ internal sealed class FrameConnection : IDisposable
                     var payload = encoded.AsMemory(0, bytes);
                     if (encoding == TensorEncoding.BFloat16) BFloat16.Encode(gradient.Span, payload.Span);
                     else TensorCodec.Encode(encoding, gradient.Span, payload.Span);
-                    await WriteFrameAsync(FrameAnswers.PushFrame(push, payload.Length, encoding), payload, token).ConfigureAwait(false);
+                    await WriteFrameAsync(FrameAnswers.PushFrame(push, payload.Length, encoding), payload, token, prefix).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -107,7 +108,7 @@ internal sealed class FrameConnection : IDisposable
             {
                 // The socket only reads the gradient; the byte view is writable in type alone.
                 var payload = _tensorBytes.View(MemoryMarshal.AsMemory(gradient));
-                await WriteFrameAsync(FrameAnswers.PushFrame(push, payload.Length, encoding), payload, token).ConfigureAwait(false);
+                await WriteFrameAsync(FrameAnswers.PushFrame(push, payload.Length, encoding), payload, token, prefix).ConfigureAwait(false);
             }
             var reply = await ReadReplyAsync(FrameKind.PushReply, token).ConfigureAwait(false);
             return FrameAnswers.OutcomeOf(reply, await ReadMessageAsync(reply, token).ConfigureAwait(false));
@@ -122,12 +123,14 @@ internal sealed class FrameConnection : IDisposable
     /// (flagged sparse or sign, the new version in <c>Part</c>): it is read whole, checked and decoded into
     /// <paramref name="destination"/>.
     /// </remarks>
-    public Task<PullResult> PullAsync(int workerId, long minStep, long viewVersion, Memory<float> destination, TimeSpan wait, TimeSpan timeout, CancellationToken ct) =>
+    public Task<PullResult> PullAsync(int workerId, long minStep, long viewVersion, Memory<float> destination, TimeSpan wait, TimeSpan timeout, CancellationToken ct,
+        PieceRange? piece = null) =>
         CallAsync(async token =>
         {
             var pull = FrameHeader.Of(FrameKind.Pull);
             (pull.Worker, pull.Count, pull.Part, pull.Step) = (workerId, minStep, (int)Math.Clamp(wait.TotalMilliseconds, 1, int.MaxValue), viewVersion);
-            await WriteFrameAsync(pull, ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
+            if (piece is not null) pull.Flags |= FrameFlags.Piece;
+            await WriteFrameAsync(pull, ReadOnlyMemory<byte>.Empty, token, PiecePrefix(piece)).ConfigureAwait(false);
             var reply = await ReadReplyAsync(FrameKind.PullReply, token).ConfigureAwait(false);
             var encoding = FrameAnswers.EncodingOf(reply);
             if (TensorCodec.IsCompressed(encoding))
@@ -206,29 +209,41 @@ internal sealed class FrameConnection : IDisposable
         }
     }
 
-    /// <summary>Writes a frame: header and payload in one write when small, else the header then the payload from its own memory.</summary>
-    private async ValueTask WriteFrameAsync(FrameHeader header, ReadOnlyMemory<byte> payload, CancellationToken ct)
+    /// <summary>
+    /// Writes a frame whose payload is <paramref name="prefix"/> (a piece's range; usually empty) then
+    /// <paramref name="payload"/>: in one write when small, else the header and prefix, then the payload from its own memory.
+    /// </summary>
+    private async ValueTask WriteFrameAsync(FrameHeader header, ReadOnlyMemory<byte> payload, CancellationToken ct, ReadOnlyMemory<byte> prefix = default)
     {
-        header.Length = payload.Length;
-        header.Seal(_hash, payload.Span);
-        if (payload.Length <= CoalesceBytes)
+        header.Length = prefix.Length + payload.Length;
+        header.BeginChecksum(_hash);
+        _hash.Append(prefix.Span);
+        _hash.Append(payload.Span);
+        header.Checksum = _hash.GetCurrentHashAsUInt64();
+        bool coalesce = header.Length <= CoalesceBytes;
+        int head = FrameHeader.Size + prefix.Length + (coalesce ? payload.Length : 0);
+        var frame = ArrayPool<byte>.Shared.Rent(head);
+        try
         {
-            var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + payload.Length);
-            try
-            {
-                header.WriteTo(frame);
-                payload.Span.CopyTo(frame.AsSpan(FrameHeader.Size));
-                await _stream.WriteAsync(frame.AsMemory(0, FrameHeader.Size + payload.Length), ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(frame);
-            }
-            return;
+            header.WriteTo(frame);
+            prefix.Span.CopyTo(frame.AsSpan(FrameHeader.Size));
+            if (coalesce) payload.Span.CopyTo(frame.AsSpan(FrameHeader.Size + prefix.Length));
+            await _stream.WriteAsync(frame.AsMemory(0, head), ct).ConfigureAwait(false);
         }
-        header.WriteTo(_header);
-        await _stream.WriteAsync(_header, ct).ConfigureAwait(false);
-        await _stream.WriteAsync(payload, ct).ConfigureAwait(false);
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+        if (!coalesce) await _stream.WriteAsync(payload, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The payload prefix that names <paramref name="piece"/> (<see cref="FrameFlags.Piece"/>); empty for none.</summary>
+    private static ReadOnlyMemory<byte> PiecePrefix(PieceRange? piece)
+    {
+        if (piece is not { } range) return ReadOnlyMemory<byte>.Empty;
+        var bytes = new byte[FrameAnswers.PieceBytes];
+        FrameAnswers.WritePiece(range, bytes);
+        return bytes;
     }
 
     /// <summary>

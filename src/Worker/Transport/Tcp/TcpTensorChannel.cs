@@ -67,6 +67,22 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public async Task<PullResult> PullPieceAsync(int workerId, long minStep, PieceRange piece, Memory<float> destination, int shardLength,
+        CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var wait = timeout ?? _defaultTimeout;
+        var connection = await RentAsync(wait, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await connection.PullAsync(workerId, minStep, 0, destination, wait, wait + PullGrace, cancellationToken, piece).ConfigureAwait(false);
+        }
+        finally
+        {
+            Return(connection);
+        }
+    }
+
+    /// <inheritdoc />
     /// <remarks><paramref name="gradient"/> is sent from its own memory and must not change until the task completes.</remarks>
     public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
         TensorEncoding encoding = TensorEncoding.Float32)

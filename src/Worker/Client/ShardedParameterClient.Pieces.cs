@@ -1,0 +1,147 @@
+using GpuPs.Core.Models;
+using GpuPs.Core.Scheduling;
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+using GpuPs.Worker.Scheduling;
+
+namespace GpuPs.Worker.Client;
+
+/// <summary>Pushes and pulls split into pieces (<see cref="ShardedClientOptions.Pieces"/>).</summary>
+public sealed partial class ShardedParameterClient
+{
+    /// <summary>Re-pulls of a shard's pieces that came back at different steps, before its oldest step is taken.</summary>
+    private const int PieceStepRounds = 3;
+
+    private PieceLink[]? _pieceLinks;
+    private bool _wholePulls;   // compressed pulls: a delta against the worker's copy of the whole shard, not pieces
+
+    /// <summary>Each shard's push and pull schedulers, when pieces are on (after registration); null otherwise.</summary>
+    public IReadOnlyList<PieceLink>? PieceLinks => _pieceLinks;
+
+    /// <summary>
+    /// Builds each shard's piece schedulers for <paramref name="job"/>'s model layers (once; a rejoin keeps them). Pushes
+    /// with a compressed encoding (top-k, sign: already a few bytes) and pulls of a job that compresses pulls (deltas
+    /// against the worker's copy of the whole shard) stay whole.
+    /// </summary>
+    private void CreatePieceLinks(Core.Training.TrainingJob job)
+    {
+        if (_options.Pieces is not { } pieces || _pieceLinks is not null) return;
+        _wholePulls = job.Compression.Pull != Core.Compression.CompressionKind.None;
+        var layerStarts = ModelLayer.Of(job.Model).Select(l => (long)l.Offset).ToArray();
+        _pieceLinks = _layout.Select(info => new PieceLink(info, layerStarts, pieces, _log)).ToArray();
+        _log.Information("Worker {WorkerId} sends pieces: {Piece} per piece, {Credit} in flight per link",
+            WorkerId, pieces.PieceFloats > 0 ? $"{pieces.PieceFloats} values" : "tuned", pieces.CreditBytes > 0 ? $"{pieces.CreditBytes} bytes" : "tuned");
+    }
+
+    /// <summary>
+    /// Pushes shard <paramref name="i"/>'s slice as pieces through its push scheduler (each piece retried like any call)
+    /// and returns the push's answer: the first piece the shard did not take (the rest are then cancelled), else the
+    /// answer of the piece that completed the push.
+    /// </summary>
+    private async Task<PushOutcome> PushPiecesAsync(int i, PushHeader header, ReadOnlyMemory<float> slice, TensorEncoding encoding, CancellationToken ct)
+    {
+        var link = _pieceLinks![i];
+        int valueBytes = encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
+        using var siblings = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var calls = link.Plan().Select(p => link.Push.RunAsync(p.Layer, header.Step, (long)p.Range.Length * valueBytes, token =>
+            CallAsync(i, $"push of piece {p.Range} to shard {i} at {_shards[i].Address}",
+                t => _shards[i].Tensors.PushAsync(header with { Piece = p.Range }, slice.Slice(p.Range.Offset, p.Range.Length), t, _options.CallTimeout, encoding), token),
+            siblings.Token)).ToList();
+        PushOutcome? answer = null;
+        try
+        {
+            foreach (var call in calls)
+            {
+                var outcome = await call.ConfigureAwait(false);
+                if (!outcome.IsApplied)
+                {
+                    siblings.Cancel();
+                    return outcome;
+                }
+                if (answer is not { } best || outcome.ClosedStep && !best.ClosedStep || outcome.Step > best.Step) answer = outcome;
+            }
+        }
+        catch
+        {
+            siblings.Cancel();
+            throw;
+        }
+        return answer ?? PushOutcome.Applied(header.Step, closedStep: false, jobFinished: false);
+    }
+
+    /// <summary>
+    /// Pulls shard <paramref name="i"/>'s slice as pieces, first layer first, into <paramref name="destination"/>; pieces
+    /// that came back older than the newest are pulled again at the newest (a shard may step between two pieces) up to
+    /// <see cref="PieceStepRounds"/> times. Returns the oldest piece's step.
+    /// </summary>
+    private async Task<PullResult> PullPiecesAsync(int i, long minStep, Memory<float> destination, CancellationToken ct)
+    {
+        var link = _pieceLinks![i];
+        var pieces = link.Plan();
+        var results = await PullEachAsync(pieces, minStep).ConfigureAwait(false);
+        for (int round = 0; round < PieceStepRounds && results.Any(r => r.Step != results[0].Step) && !results.Any(r => r.Finished); round++)
+        {
+            long newest = results.Max(r => r.Step);
+            var stale = Enumerable.Range(0, pieces.Count).Where(k => results[k].Step < newest).ToArray();
+            var again = await PullEachAsync(stale.Select(k => pieces[k]).ToList(), newest).ConfigureAwait(false);
+            for (int k = 0; k < stale.Length; k++) results[stale[k]] = again[k];
+        }
+        var info = _layout[i];
+        return new PullResult(results.Min(r => r.Step), info.Index, info.Offset, (int)info.Length, results.Any(r => r.Finished));
+
+        async Task<PullResult[]> PullEachAsync(IReadOnlyList<PlannedPiece> some, long step)
+        {
+            using var siblings = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var calls = some.Select(p => link.Pull.RunAsync(p.Layer, step, (long)p.Range.Length * sizeof(float), token =>
+                _shards[i].Tensors.PullPieceAsync(WorkerId, step, p.Range, destination.Slice(p.Range.Offset, p.Range.Length), (int)_layout[i].Length, token,
+                    _options.CallTimeout), siblings.Token)).ToList();
+            try
+            {
+                return await Task.WhenAll(calls).ConfigureAwait(false);
+            }
+            catch
+            {
+                siblings.Cancel();
+                await Task.WhenAll(calls.Select(c => c.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
+                throw;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// One shard's piece links: the push scheduler (worker → shard) and the pull scheduler (shard → worker), each with its own
+/// credit and tuner, and the shard's piece plan at the push side's tuned size.
+/// </summary>
+public sealed class PieceLink
+{
+    private readonly ShardInfo _info;
+    private readonly IReadOnlyList<long> _layerStarts;
+    private readonly int _fixedPieceFloats;
+
+    /// <summary>The links to the shard <paramref name="info"/> describes, for a model whose layers start at <paramref name="layerStarts"/>.</summary>
+    public PieceLink(ShardInfo info, IReadOnlyList<long> layerStarts, PieceOptions options, Serilog.ILogger log)
+    {
+        options.Validate();
+        (_info, _layerStarts, _fixedPieceFloats) = (info, layerStarts, options.PieceFloats);
+        int pieceBytes = (options.PieceFloats > 0 ? options.PieceFloats : PieceOptions.StartPieceFloats) * sizeof(float);
+        long credit = options.CreditBytes > 0 ? options.CreditBytes : 4L * pieceBytes;
+        Push = Create($"push to shard {info.Index}");
+        Pull = Create($"pull from shard {info.Index}");
+
+        PieceScheduler Create(string name) =>
+            new(credit, new CreditTuner(pieceBytes, credit, tunePiece: options.PieceFloats == 0, tuneCredit: options.CreditBytes == 0, name, log));
+    }
+
+    /// <summary>Pushes to the shard.</summary>
+    public PieceScheduler Push { get; }
+
+    /// <summary>Pulls from the shard.</summary>
+    public PieceScheduler Pull { get; }
+
+    /// <summary>Values per piece now: the user's, or the push link's tuned size.</summary>
+    public int PieceFloats => _fixedPieceFloats > 0 ? _fixedPieceFloats : Push.Tuner!.PieceBytes / sizeof(float);
+
+    /// <summary>The shard's pieces at the current size, in priority order.</summary>
+    public IReadOnlyList<PlannedPiece> Plan() => PiecePlan.Of(_info.Offset, (int)_info.Length, _layerStarts, PieceFloats);
+}

@@ -1,0 +1,97 @@
+using GpuPs.Cli.Cluster;
+using GpuPs.Core.Security;
+using GpuPs.Integration.Tests.DataPlane;
+using GpuPs.Integration.Tests.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using GpuPs.Server;
+using GpuPs.Tests.Shared;
+using GpuPs.Worker.Scheduling;
+using GpuPs.Worker.Transport;
+using Serilog;
+using static GpuPs.Server.Tests.Pieces.PieceAssemblingShardTests;
+using static GpuPs.Server.Tests.ShardFixture;
+
+namespace GpuPs.Integration.Tests.Pieces;
+
+/// <summary>
+/// Pushes and pulls split into pieces over real loopback sockets, on both planes: the server reassembles a push from
+/// pieces sent out of order into exactly the model whole pushes give, a piece pull returns its range, and whole training
+/// runs with pieces (many per shard, a credit of a few pieces, both planes) end with the model of the same run without
+/// pieces — BSP, and coded with real decode weights.
+/// </summary>
+public class PieceLoopbackTests
+{
+    [Theory]
+    [InlineData(TransportChoice.Grpc)]
+    [InlineData(TransportChoice.Tcp)]
+    public async Task Pieces_sent_out_of_order_over_the_wire_give_the_model_of_whole_pushes(TransportChoice transport)
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
+        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", JobAuth.Insecure, ServerLimits.Default,
+            Serilog.Core.Logger.None, CancellationToken.None);
+        await using var worker0 = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
+        await using var worker1 = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
+        await worker0.RegisterAsync(new RegisterRequest { RequestedWorkerId = 0 }, CancellationToken.None);
+        await worker1.RegisterAsync(new RegisterRequest { RequestedWorkerId = 1 }, CancellationToken.None);
+
+        var header = new PushHeader(0, 0, 0, 2, 1.0);
+        Assert.False((await worker0.PushAsync(header with { Piece = new(5, 3) }, Gradient0.AsMemory(5, 3), CancellationToken.None)).ClosedStep);
+        Assert.False((await worker0.PushAsync(header with { Piece = new(0, 5) }, Gradient0.AsMemory(0, 5), CancellationToken.None)).ClosedStep);
+        // A retried piece (its answer lost) is held once; the push completed, so it is now a duplicate.
+        Assert.Equal(Core.Shards.PushOutcomeKind.Duplicate, (await worker0.PushAsync(header with { Piece = new(0, 5) }, Gradient0.AsMemory(0, 5), CancellationToken.None)).Kind);
+        Assert.Equal(Filled(1f), Parameters(shard));
+        var closing = await worker1.PushAsync(header with { WorkerId = 1 }, Gradient1, CancellationToken.None);
+
+        Assert.True(closing.ClosedStep);
+        Assert.Equal(WholePushes(), Parameters(shard));
+        var piece = new float[4];
+        var pulled = await worker1.PullPieceAsync(1, 1, new PieceRange(2, 4), piece, Length, CancellationToken.None);
+        Assert.Equal(WholePushes()[2..6], piece);
+        Assert.Equal((1L, 2L, 4), (pulled.Step, pulled.Offset, pulled.Length));
+    }
+
+    [Fact]
+    public async Task A_piece_outside_the_shard_is_refused_with_a_clear_error_on_both_planes()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
+        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", JobAuth.Insecure, ServerLimits.Default,
+            Serilog.Core.Logger.None, CancellationToken.None);
+        foreach (var (transport, worker) in new[] { (TransportChoice.Grpc, 0), (TransportChoice.Tcp, 1) })
+        {
+            await using var client = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
+            await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = worker }, CancellationToken.None);
+            var push = await Assert.ThrowsAsync<Core.Shards.ShardException>(() =>
+                client.PushAsync(new PushHeader(worker, 0, 0, 2, 1.0, Piece: new(6, 4)), new float[4], CancellationToken.None));
+            Assert.Contains("piece [6, 10) is not a non-empty range of the shard's 8 parameters", push.Message);
+            var pull = await Assert.ThrowsAsync<Core.Shards.ShardException>(() =>
+                client.PullPieceAsync(worker, 0, new PieceRange(7, 2), new float[2], Length, CancellationToken.None));
+            Assert.Contains("not a", pull.Message);
+        }
+        Assert.Equal(Filled(1f), Parameters(shard));
+    }
+
+    [Theory]
+    [InlineData(SyncMode.Bsp, 0, TransportChoice.Tcp)]
+    [InlineData(SyncMode.Bsp, 0, TransportChoice.Grpc)]
+    [InlineData(SyncMode.Coded, 2, TransportChoice.Tcp)]
+    public async Task Training_with_pieces_gives_the_model_of_the_same_run_with_whole_tensors(SyncMode mode, int stragglers, TransportChoice transport)
+    {
+        var job = TransportEquivalenceTests.Settings with { Mode = mode, Stragglers = stragglers, Code = mode == SyncMode.Coded ? "cyclic" : "auto", Transport = transport };
+        // 51 parameters in two shards of 26 and 25: pieces of 4 values, at most three (48 bytes) in flight per link.
+        var pieced = job with { Pieces = new PieceOptions(PieceFloats: 4, CreditBytes: 48) };
+        var plain = await TrainingRun.RunAsync(job, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
+        var log = new CapturedLog();
+        var split = await TrainingRun.RunAsync(pieced, NullTrainingProgress.Instance, log.Logger, CancellationToken.None);
+
+        Assert.Equal(job.Steps, split.Steps);
+        FullBatchReference.AssertClose(plain.Parameters.Select(v => (double)v).ToArray(), split.Parameters, 1e-6);
+        FullBatchReference.AssertClose(FullBatchReference.Descend(job), split.Parameters, 1e-5);
+        Assert.Contains("--piece-size 4 --credit-bytes 48", split.Command);
+        // The pushes did travel as pieces: shard 0 (26 values) assembled seven-piece pushes, at least one per step.
+        var assembled = log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Shard {Shard} assembled", StringComparison.Ordinal)
+                                              && CapturedLog.Property(e, "Shard") is 0).ToList();
+        Assert.True(assembled.Count >= job.Steps, $"{assembled.Count} pushes assembled from pieces on shard 0 in {job.Steps} steps");
+        Assert.All(assembled, e => Assert.Equal(7, CapturedLog.Property(e, "Pieces")));
+    }
+}

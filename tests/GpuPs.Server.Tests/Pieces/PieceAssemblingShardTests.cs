@@ -1,0 +1,140 @@
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+using GpuPs.Server.Pieces;
+using Serilog;
+using static GpuPs.Server.Tests.ShardFixture;
+
+namespace GpuPs.Server.Tests.Pieces;
+
+/// <summary>
+/// A push split into pieces reaches the shard as exactly the push an unsplit client sends: pieces in any order give the
+/// same model, a repeated piece is never counted twice, a piece of a completed push is a duplicate, and malformed
+/// pieces are refused without touching the model.
+/// </summary>
+public class PieceAssemblingShardTests
+{
+    /// <summary>Worker 0's gradient sum over 2 rows, for step 0 of a 2-worker BSP job.</summary>
+    public static readonly float[] Gradient0 = [1, 2, 3, 4, 5, 6, 7, 8];
+
+    /// <summary>Worker 1's.</summary>
+    public static readonly float[] Gradient1 = [8, -7, 6, -5, 4, -3, 2, -1];
+
+    /// <summary>The parameters after step 0 with whole pushes of <see cref="Gradient0"/> and <see cref="Gradient1"/>, from ones.</summary>
+    public static float[] WholePushes()
+    {
+        using var whole = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
+        RegisterAll(whole, 2);
+        whole.Push(new PushHeader(0, 0, 0, 2, 1.0), Gradient0);
+        whole.Push(new PushHeader(1, 0, 0, 2, 1.0), Gradient1);
+        return Parameters(whole);
+    }
+
+    private static PieceAssemblingShard Pieced(ParameterShard shard) => new(shard, Log.Logger);
+
+    private static PushOutcome PushPiece(IParameterShard shard, int worker, long step, float[] gradient, int offset, int length, long samples = 2) =>
+        shard.Push(new PushHeader(worker, step, 0, samples, 1.0, Piece: new PieceRange(offset, length)), gradient.AsSpan(offset, length));
+
+    [Fact]
+    public void Pieces_in_any_order_give_the_model_a_whole_push_gives_and_only_the_last_piece_closes_the_step()
+    {
+        using var inner = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
+        var shard = Pieced(inner);
+        RegisterAll(shard, 2);
+        // Worker 0: three pieces, last piece first; worker 1: two pieces in key order.
+        Assert.False(PushPiece(shard, 0, 0, Gradient0, 5, 3).ClosedStep);
+        Assert.False(PushPiece(shard, 0, 0, Gradient0, 0, 2).ClosedStep);
+        Assert.Equal(1, shard.OpenPushes);
+        var completed0 = PushPiece(shard, 0, 0, Gradient0, 2, 3);
+        Assert.True(completed0.IsApplied);
+        Assert.False(completed0.ClosedStep);
+        Assert.Equal(0, shard.OpenPushes);
+        Assert.Equal(Filled(1f), Parameters(shard));   // nothing applied to the model before every worker's push is whole
+        Assert.False(PushPiece(shard, 1, 0, Gradient1, 0, 4).ClosedStep);
+        var closing = PushPiece(shard, 1, 0, Gradient1, 4, 4);
+
+        Assert.True(closing.ClosedStep);
+        Assert.Equal(WholePushes(), Parameters(shard));
+        Assert.Equal(2, shard.Status().PushesApplied);
+    }
+
+    [Fact]
+    public void A_repeated_piece_is_held_once_and_a_piece_of_a_completed_push_is_a_duplicate()
+    {
+        using var inner = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
+        var shard = Pieced(inner);
+        RegisterAll(shard, 2);
+        PushPiece(shard, 0, 0, Gradient0, 0, 4);
+        // A retried call sends the same piece again (say its answer was lost): held already, not added a second time.
+        Assert.True(PushPiece(shard, 0, 0, Gradient0, 0, 4).IsApplied);
+        PushPiece(shard, 0, 0, Gradient0, 4, 4);
+        AssertOutcome(PushOutcomeKind.Duplicate, "already completed", PushPiece(shard, 0, 0, Gradient0, 4, 4));
+        PushPiece(shard, 1, 0, Gradient1, 0, 8);
+
+        Assert.Equal(WholePushes(), Parameters(shard));
+        Assert.Equal(2, shard.Status().PushesApplied);
+    }
+
+    [Fact]
+    public void Malformed_pieces_are_refused_and_change_nothing()
+    {
+        using var inner = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
+        var shard = Pieced(inner);
+        RegisterAll(shard, 2);
+        PushPiece(shard, 0, 0, Gradient0, 2, 3);
+        AssertError(ShardErrorKind.InvalidRequest, "overlaps piece [2, 5)", () => PushPiece(shard, 0, 0, Gradient0, 4, 2));
+        AssertError(ShardErrorKind.InvalidRequest, "overlaps piece [2, 5)", () => PushPiece(shard, 0, 0, Gradient0, 0, 3));
+        AssertError(ShardErrorKind.InvalidRequest, "not a non-empty range", () => shard.Push(new PushHeader(0, 0, 0, 2, 1.0, Piece: new PieceRange(6, 3)), new float[3]));
+        AssertError(ShardErrorKind.InvalidRequest, "not a non-empty range", () => shard.Push(new PushHeader(0, 0, 0, 2, 1.0, Piece: new PieceRange(-1, 2)), new float[2]));
+        AssertError(ShardErrorKind.InvalidRequest, "carries 1 values, not 2", () => shard.Push(new PushHeader(0, 0, 0, 2, 1.0, Piece: new PieceRange(0, 2)), new float[1]));
+        AssertError(ShardErrorKind.InvalidRequest, "the push's first piece", () => PushPiece(shard, 0, 0, Gradient0, 0, 2, samples: 3));
+        var nan = (float[])Gradient0.Clone();
+        nan[0] = float.NaN;
+        PushPiece(shard, 0, 0, nan, 0, 2);
+        // The whole push is validated by the shard when its last piece arrives: NaN refuses it, nothing is applied.
+        AssertError(ShardErrorKind.InvalidRequest, "NaN", () => PushPiece(shard, 0, 0, Gradient0, 5, 3));
+        Assert.Equal(Filled(1f), Parameters(shard));
+        Assert.Equal(0, shard.Status().PushesApplied);
+    }
+
+    [Fact]
+    public void A_late_piece_drops_what_was_held_of_its_push()
+    {
+        using var inner = Create(Job(SyncMode.Backup, workers: 3, steps: 3) with { Stragglers = 1 }, Filled(1f));
+        var shard = Pieced(inner);
+        RegisterAll(shard, 3);
+        PushPiece(shard, 2, 0, Gradient0, 0, 4);
+        Assert.Equal(1, shard.OpenPushes);
+        // Backup with one straggler tolerated closes step 0 on two pushes: worker 2's remaining piece is late.
+        shard.Push(new PushHeader(0, 0, 0, 2, 1.0), Gradient0);
+        Assert.True(shard.Push(new PushHeader(1, 0, 0, 2, 1.0), Gradient1).ClosedStep);
+        var late = shard.Admit(new PushHeader(2, 0, 0, 2, 1.0, Piece: new PieceRange(4, 4)));
+
+        Assert.Equal(PushOutcomeKind.Late, late.Kind);
+        Assert.Equal(0, shard.OpenPushes);
+    }
+
+    [Fact]
+    public void A_worker_holds_at_most_four_open_pushes()
+    {
+        using var inner = Create(Job(SyncMode.Asp, workers: 1, steps: 100), Filled(1f));
+        var shard = Pieced(inner);
+        RegisterAll(shard, 1);
+        for (int step = 0; step < PieceAssemblingShard.MaxOpenPerWorker + 2; step++) PushPiece(shard, 0, step, Gradient0, 0, 4);
+
+        Assert.Equal(PieceAssemblingShard.MaxOpenPerWorker, shard.OpenPushes);
+    }
+
+    [Fact]
+    public void A_piece_pull_copies_the_range_with_its_offset_in_the_full_vector()
+    {
+        using var inner = Create(Job(SyncMode.Bsp, workers: 1, steps: 3), [0, 1, 2, 3, 4, 5, 6, 7]);
+        var shard = Pieced(inner);
+        var piece = new float[3];
+        var result = shard.CopyParameters(4, piece);
+
+        Assert.Equal([4f, 5f, 6f], piece);
+        Assert.Equal(4, result.Offset);
+        Assert.Equal(3, result.Length);
+        AssertError(ShardErrorKind.InvalidRequest, "not a non-empty range", () => shard.CopyParameters(6, new float[3]));
+    }
+}
