@@ -9,7 +9,7 @@ using GpuPs.Tests.Shared;
 using GpuPs.Worker.Scheduling;
 using GpuPs.Worker.Transport;
 using Serilog;
-using static GpuPs.Server.Tests.Pieces.PieceAssemblingShardTests;
+using static GpuPs.Server.Tests.Pieces.PieceFixture;
 using static GpuPs.Server.Tests.ShardFixture;
 
 namespace GpuPs.Integration.Tests.Pieces;
