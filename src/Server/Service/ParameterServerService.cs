@@ -166,7 +166,8 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                 received += chunk.Count;
             }
             if (header is not { } h) throw Malformed(context, "push stream carried no chunks");
-            if (received != end) throw Malformed(context, $"push covers up to {received} of the {end} parameters it must cover");
+            if (received != end)
+                throw Malformed(context, h.Piece is { } piece ? $"piece {piece} covers only up to {received}" : $"push covers {received} of the shard's {length} parameters");
             int start = h.Piece?.Offset ?? 0;
             var outcome = await shard.PushAsync(h, gradient.AsMemory(start, end - start), context.CancellationToken);
             if (!outcome.IsApplied) throw WireStatus.ToRpc(outcome);
