@@ -33,7 +33,7 @@ public interface IParameterShard
     /// Copies what worker <paramref name="workerId"/>'s pull carries into <paramref name="destination"/> (the shard's
     /// length): in a job with compressed pulls, the delta to the worker's copy of version <paramref name="viewVersion"/>
     /// or the parameters in full, as <see cref="PullResult.Encoding"/> says; otherwise the parameters, as
-    /// <see cref="CopyParameters"/>.
+    /// <see cref="CopyParameters(Span{float})"/>.
     /// </summary>
     PullResult CopyForPull(int workerId, long viewVersion, Span<float> destination) => CopyParameters(destination);
 

@@ -32,7 +32,7 @@ public interface ITensorChannel
         PullAsync(workerId, minStep, destination, cancellationToken, timeout);
 
     /// <summary>
-    /// As <see cref="PullAsync"/>, for one piece of the shard: copies its values <c>[piece.Offset, piece.End)</c> into
+    /// As <see cref="PullAsync(int, long, Memory{float}, CancellationToken, TimeSpan?)"/>, for one piece of the shard: copies its values <c>[piece.Offset, piece.End)</c> into
     /// <paramref name="destination"/> (exactly <c>piece.Length</c> long); the result's offset is the piece's first key in
     /// the full vector. The default pulls the whole shard and copies the piece (for channels without piece pulls).
     /// </summary>
