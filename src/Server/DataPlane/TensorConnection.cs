@@ -154,7 +154,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         var encoding = FrameAnswers.EncodingOf(header);
         bool compressed = TensorCodec.IsCompressed(encoding);
         // A sparse push carries an index beside each value: up to twice a dense push.
-        header.Validate(encoding == TensorEncoding.Sparse ? 2 * _shardBytes : _shardBytes);
+        header.Validate((encoding == TensorEncoding.Sparse ? 2 * _shardBytes : _shardBytes) + (header.Flags.HasFlag(FrameFlags.Piece) ? FrameAnswers.PieceBytes : 0));
         int valueBytes = encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
         int start = header.Flags.HasFlag(FrameFlags.Piece) ? FrameAnswers.PieceBytes : 0;   // a piece's values follow its range
         if (start > 0 && compressed)

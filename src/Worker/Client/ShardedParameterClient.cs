@@ -106,9 +106,9 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
                 throw new InvalidOperationException($"server {_shards[i].Address} owns shard {layout[i].Index} of {layout[i].Count}; expected shard {i} of {layout.Length} (list servers in shard order)");
         var job = ValidJob(first);
         _layout = layout;
-        CreatePieceLinks(job);
         if (WorkerId < 0) _log = _log.ForContext("WorkerId", first.WorkerId);   // once, not again on a rejoin
         WorkerId = first.WorkerId;
+        CreatePieceLinks(job);
         _heartbeatTimeoutMs = first.Job.HeartbeatTimeoutMs;
         Array.Fill(_lastAnsweredMs, Environment.TickCount64);
         return new Registration(first.WorkerId, job, layout, step);

@@ -42,7 +42,7 @@ public static class NetworkBenchmark
             if (scenario.Hierarchical && flatModel is not null && model is not null)
                 row = row with { MaxAbsDiffVsFlat = flatModel.Zip(model, (a, b) => (double)Math.Abs(a - b)).Max() };
             if (scenario.Nodes > 0 && !scenario.Hierarchical) flatModel = model;
-            progress($"  step mean {row.StepMeanS:F3} s (link bound {row.LinkBoundS:F3} s), push p50 {row.PushP50S:F3} s, p99 {row.PushP99S:F3} s");
+            progress($"  step mean {row.StepMeanS:F3} s (link bound {row.LinkBoundS:F3} s, compute {row.ComputeS:F3} s), push p50 {row.PushP50S:F3} s, p99 {row.PushP99S:F3} s");
             rows.Add(row);
         }
         return rows;
@@ -54,10 +54,10 @@ public static class NetworkBenchmark
     {
         var settings = new TrainSettings
         {
-            Dataset = $"synthetic:rows={Math.Max(2 * options.Classes, scenario.Workers * 20)},features={options.Features},classes={options.Classes}",
-            Model = Kernels.ModelKind.Softmax, Workers = scenario.Workers, Servers = scenario.Shards, Mode = SyncMode.Bsp,
-            Steps = options.Steps, BatchSize = 8, LearningRate = 0.1f, Seed = 7, Accelerator = Kernels.AcceleratorChoice.Simd,
-            Schedule = scenario.Schedule, PushConcurrency = options.PushConcurrency, HeartbeatTimeoutMs = 60_000, StepTimeoutMs = 300_000,
+            Dataset = $"synthetic:rows={Math.Max(2 * options.Classes, scenario.Workers * Math.Max(20, 2 * options.BatchSize))},features={options.Features},classes={options.Classes}",
+            Model = scenario.Layered ? Kernels.ModelKind.Mlp : Kernels.ModelKind.Softmax, Hidden = options.Hidden, Workers = scenario.Workers,
+            Servers = scenario.Shards, Mode = SyncMode.Bsp, Steps = options.Steps, BatchSize = options.BatchSize, LearningRate = 0.1f, Seed = 7,
+            Accelerator = Kernels.AcceleratorChoice.Simd, Schedule = scenario.JobSchedule, PushConcurrency = options.PushConcurrency, HeartbeatTimeoutMs = 60_000, StepTimeoutMs = 300_000,
         };
         var reports = Directory.CreateTempSubdirectory("gpups-bench-network-");
         using var lab = NetworkLab.Create(log);
@@ -91,7 +91,8 @@ public static class NetworkBenchmark
                 : [];
             var before = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
             var workerProcesses = workers.Select((host, w) => ChildProcess.Start($"worker{w}", ["worker", "--server", addresses, "--insecure", "--worker-id", $"{w}",
-                "--accelerator", "simd", "--call-timeout-ms", "300000", "--report", Path.Combine(reports.FullName, $"worker{w}.json"), .. topology], null, log, host.Launcher)).ToList();
+                "--accelerator", "simd", "--call-timeout-ms", "300000", "--report", Path.Combine(reports.FullName, $"worker{w}.json"), .. topology,
+                .. PieceSettings.Arguments(scenario.Pieces)], null, log, host.Launcher)).ToList();
             children.AddRange(workerProcesses);
 
             await using var observer = new GrpcShardClient($"http://{servers[0].Address}:{Port}", JobAuth.Insecure);
@@ -109,8 +110,8 @@ public static class NetworkBenchmark
             await done.ConfigureAwait(false);
             status = await observer.StatusAsync(ct, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             var after = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
-            var latencies = workers.Select((_, w) => WorkerReportFile.Read(Path.Combine(reports.FullName, $"worker{w}.json")))
-                .SelectMany(r => r.PushLatencies.Skip(1)).ToArray();
+            var workerReports = workers.Select((_, w) => WorkerReportFile.Read(Path.Combine(reports.FullName, $"worker{w}.json"))).ToArray();
+            var latencies = workerReports.SelectMany(r => r.PushLatencies.Skip(1)).ToArray();
             var model = await FinalModel.PullAsync(servers.Select(s => $"http://{s.Address}:{Port}").ToArray(), options.Steps, ct).ConfigureAwait(false);
             finalModel?.Invoke(model);
             return Summarise(scenario, options, status.StepSeconds.ToArray(), latencies, lab.Hosts, before, after) with
@@ -118,6 +119,7 @@ public static class NetworkBenchmark
                 ServerInMBPerStep = (after[0].BytesIn - before[0].BytesIn) / (double)status.StepSeconds.Count / 1e6,
                 ModelSha256 = FinalModel.Hash(model),
                 DelayMs = options.DelayMs,
+                ComputeS = workerReports.Where(r => r.Steps > 0).Select(r => r.ComputeSeconds / r.Steps).DefaultIfEmpty(0).Average(),
             };
         }
         finally
@@ -153,7 +155,7 @@ public static class NetworkBenchmark
         double bytesPerStep = (double)bytes / stepSeconds.Length;
         double bound = bytesPerStep * 8 / (rate * 1e6);
         double mean = steps.Average();
-        return new NetworkBenchmarkRow(scenario.Name, scenario.Schedule, scenario.Shards, scenario.Workers, options.Parameters, scenario.ServerMbit,
+        return new NetworkBenchmarkRow(scenario.Name, scenario.Schedule, scenario.Shards, scenario.Workers, scenario.Layered ? options.LayeredParameters : options.Parameters, scenario.ServerMbit,
             scenario.SlowWorkerMbit ?? 0, stepSeconds.Length, mean, StepSeries.Quantile(steps, 0.5), StepSeries.Quantile(steps, 0.99),
             pushes.Average(), StepSeries.Quantile(pushes, 0.5), StepSeries.Quantile(pushes, 0.99),
             link, bytesPerStep / 1e6, bound, mean / bound, bytes * 8 / (rate * 1e6) / stepSeconds.Sum());

@@ -10,9 +10,14 @@ namespace GpuPs.Cli.Bench.Network;
 /// <param name="Scenarios">Names of the scenarios to run (empty: all).</param>
 /// <param name="DelayMs">One-way delay added to every server link, in milliseconds, by a user-space <see cref="DelayProxy"/>
 /// in front of each server (0: none).</param>
+/// <param name="Hidden">Hidden units of the layered scenario's MLP.</param>
+/// <param name="BatchSize">Rows per worker per step (sets the compute time).</param>
 public sealed record NetworkBenchmarkOptions(int Workers = 8, int Features = 3999, int Classes = 1000, int Steps = 8, double ServerMbit = 1000,
-    int PushConcurrency = 1, IReadOnlyList<string>? Scenarios = null, double DelayMs = 0)
+    int PushConcurrency = 1, IReadOnlyList<string>? Scenarios = null, double DelayMs = 0, int Hidden = 500, int BatchSize = 8)
 {
-    /// <summary>Parameters of the model: classes × features weights and one bias per class.</summary>
+    /// <summary>Parameters of the softmax model: classes × features weights and one bias per class.</summary>
     public long Parameters => (long)Classes * (Features + 1);
+
+    /// <summary>Parameters of the layered scenario's MLP: hidden × (features + 1) then classes × (hidden + 1).</summary>
+    public long LayeredParameters => (long)Hidden * (Features + 1) + (long)Classes * (Hidden + 1);
 }

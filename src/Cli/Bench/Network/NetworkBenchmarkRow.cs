@@ -12,4 +12,11 @@ public sealed record NetworkBenchmarkRow(
     string Scenario, string Schedule, int Shards, int Workers, long Parameters, double ServerMbit, double SlowWorkerMbit, int Steps,
     double StepMeanS, double StepP50S, double StepP99S, double PushMeanS, double PushP50S, double PushP99S,
     string BusiestLink, double BusiestLinkMBPerStep, double LinkBoundS, double StepOverBound, double LinkUtilisation,
-    double ServerInMBPerStep = double.NaN, string ModelSha256 = "", double MaxAbsDiffVsFlat = double.NaN, double DelayMs = 0);
+    double ServerInMBPerStep = double.NaN, string ModelSha256 = "", double MaxAbsDiffVsFlat = double.NaN, double DelayMs = 0, double ComputeS = 0)
+{
+    /// <summary>max(compute, link bound): the step time no schedule can beat (ComputeS: the workers' mean compute time per step, from their reports).</summary>
+    public double BoundS => Math.Max(ComputeS, LinkBoundS);
+
+    /// <summary>The mean step over <see cref="BoundS"/>.</summary>
+    public double StepOverMaxBound => StepMeanS / BoundS;
+}

@@ -10,6 +10,15 @@ namespace GpuPs.Cli.Bench.Network;
 public sealed record NetworkScenario(string Name, string Schedule, int Shards, int Workers, double ServerMbit, double? SlowWorkerMbit,
     int Nodes = 0, bool Hierarchical = false)
 {
+    /// <summary>Train the MLP (<see cref="NetworkBenchmarkOptions.Hidden"/> hidden units) instead of softmax: a large first layer, a small second.</summary>
+    public bool Layered { get; init; }
+
+    /// <summary>Workers split tensors into pieces sent by priority under a credit (<c>--piece-size</c>); null: whole tensors.</summary>
+    public Worker.Scheduling.PieceOptions? Pieces { get; init; }
+
+    /// <summary>The job's push schedule (<c>--schedule</c>): round-robin for "round-robin" and "round-robin+pieces", else simultaneous.</summary>
+    public string JobSchedule => Schedule.StartsWith("round-robin", StringComparison.Ordinal) ? "round-robin" : "simultaneous";
+
     /// <summary>
     /// The scenarios of the issue, each simultaneous and round-robin: the server link limited, one slow worker link
     /// (a quarter of the server's rate), and two shards on separate links.
@@ -23,6 +32,22 @@ public sealed record NetworkScenario(string Name, string Schedule, int Shards, i
             new("two-shards", schedule, 2, workers, serverMbit, null),
         }),
         .. TwoNodes(workers, serverMbit),
+        .. LayeredModel(workers, serverMbit),
+    ];
+
+    /// <summary>
+    /// Issue 15's scenario: the MLP (a few large layers hold most parameters) on one server link, with whole tensors pushed
+    /// simultaneously and round-robin, and split into pieces under a tuned credit (ByteScheduler), alone and within the
+    /// round-robin slots.
+    /// </summary>
+    public static IReadOnlyList<NetworkScenario> LayeredModel(int workers, double serverMbit) =>
+    [
+        .. new[] { "simultaneous", "round-robin", "pieces", "round-robin+pieces" }.Select(schedule =>
+            new NetworkScenario("layered", schedule, 1, workers, serverMbit, null)
+            {
+                Layered = true,
+                Pieces = schedule.EndsWith("pieces", StringComparison.Ordinal) ? new Worker.Scheduling.PieceOptions() : null,
+            }),
     ];
 
     /// <summary>Two nodes of workers/2 each, flat (every worker pushes over its node's uplink) and hierarchical (one aggregator per node).</summary>

@@ -1,0 +1,27 @@
+using GpuPs.Cli.Bench.Network;
+using Serilog;
+
+namespace GpuPs.Integration.Tests.Bench;
+
+/// <summary>
+/// The layered scenario's smoke run: worker processes in their own namespaces push and pull the MLP in pieces under a
+/// tuned credit within the round-robin slots, across a shaped server link, and the job completes with its compute time
+/// and link bound reported.
+/// </summary>
+public class LayeredNetworkBenchmarkTests
+{
+    [NetworkFact]
+    public async Task Pieces_within_round_robin_slots_train_the_mlp_across_shaped_namespaces()
+    {
+        var options = new NetworkBenchmarkOptions(Workers: 2, Features: 99, Classes: 10, Steps: 4, ServerMbit: 100, Hidden: 50);
+        var scenario = NetworkScenario.LayeredModel(2, 100).Single(s => s.Schedule == "round-robin+pieces");
+
+        var row = await NetworkBenchmark.RunScenarioAsync(scenario, options, Log.Logger, CancellationToken.None);
+
+        Assert.Equal(4, row.Steps);
+        Assert.Equal(50 * 100 + 10 * 51, row.Parameters);
+        // Every step, each worker pushes its 5,510 floats to the server and pulls them back, pieces or not.
+        Assert.True(row.BusiestLinkMBPerStep >= 2 * 5510 * 4 / 1e6, $"{row}");
+        Assert.True(row.ComputeS > 0 && row.BoundS >= row.LinkBoundS, $"{row}");
+    }
+}
