@@ -36,7 +36,7 @@ public static class NetworkBenchmark
         float[]? flatModel = null;
         foreach (var scenario in chosen)
         {
-            progress($"{scenario.Name} {scenario.Schedule}: {scenario.Shards} shard(s) on {scenario.ServerMbit} Mbit/s links, {scenario.Workers} workers, {options.Parameters:N0} parameters, {options.Steps} steps ...");
+            progress($"{scenario.Name} {scenario.Schedule}: {scenario.Shards} shard(s) on {scenario.ServerMbit} Mbit/s links, {scenario.Workers} workers, {(scenario.Layered ? options.LayeredParameters : options.Parameters):N0} parameters, {options.Steps} steps ...");
             float[]? model = null;
             var row = await RunScenarioAsync(scenario, options, log, ct, m => model = m).ConfigureAwait(false);
             if (scenario.Hierarchical && flatModel is not null && model is not null)
