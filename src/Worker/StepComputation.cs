@@ -36,6 +36,13 @@ public sealed class StepComputation(
     /// <summary>The step being computed (reported in heartbeats).</summary>
     public long Current { get; private set; }
 
+    /// <summary>
+    /// Whether a step's push can carry the pull that follows it (<see cref="FusedPull"/>): one push per step, no push
+    /// slots (a round-robin job's push latencies feed its schedule, and a slot wait is no place to hold a pull), and full
+    /// pulls (a compressed pull names its copy's version), whole tensors (no pieces). Otherwise the caller pulls separately.
+    /// </summary>
+    public bool CanFuse => client.CanFuse && pacer is null && !policy.PushesEachPartition && compression is not { Pull: not CompressionKind.None };
+
     /// <summary>The partitions it computes on.</summary>
     public PartitionPlan Plan => plan;
 
@@ -62,7 +69,10 @@ public sealed class StepComputation(
     /// <param name="computeCancelled">Cancelled when the step closed without this worker.</param>
     /// <param name="pushCancelled">Cancels the push.</param>
     /// <param name="pullSeconds">How long the worker waited for <paramref name="parameters"/>, for the step's timeline.</param>
-    public async Task<bool> RunAsync(long step, float[] parameters, CancellationToken computeCancelled, CancellationToken pushCancelled, double pullSeconds = 0)
+    /// <param name="fused">The pull to fuse into the step's push where <see cref="CanFuse"/> (aimed by the caller); its
+    /// answer says whether it came. The wait after the push's answer is the next step's pull time, not this one's push.</param>
+    public async Task<bool> RunAsync(long step, float[] parameters, CancellationToken computeCancelled, CancellationToken pushCancelled, double pullSeconds = 0,
+        FusedPull? fused = null)
     {
         int load = plan.Held.Count;
         Current = step;
@@ -104,14 +114,14 @@ public sealed class StepComputation(
         if (!policy.PushesEachPartition)
         {
             ReadGradient(0);
-            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, computeCancelled, pushCancelled));
+            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, computeCancelled, pushCancelled, CanFuse ? fused : null));
         }
         hook.EndStep(compute);
         report.ComputeSeconds += compute.TotalSeconds;
 
         var pushWatch = Stopwatch.StartNew();
         var finished = await Task.WhenAll(pushes).ConfigureAwait(false);
-        var push = pushWatch.Elapsed;
+        var push = pushWatch.Elapsed - TimeSpan.FromSeconds(fused?.PullSeconds ?? 0);
         report.PushSeconds += push.TotalSeconds;
         report.Steps++;
         var phases = new WorkerStepPhases(step, pullSeconds, compute.TotalSeconds, _encode.TotalSeconds, push.TotalSeconds);
@@ -127,7 +137,7 @@ public sealed class StepComputation(
     /// Pushes one message to every shard (in a round-robin job, once its slot has come: a step that closes meanwhile
     /// cancels the wait through <paramref name="waitCancelled"/>) and counts what they did with it; true when the job finished.
     /// </summary>
-    private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken waitCancelled, CancellationToken ct)
+    private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken waitCancelled, CancellationToken ct, FusedPull? fused = null)
     {
         var gradient = Buffer(slot);
         if (_encoding != TensorEncoding.Float32)
@@ -139,7 +149,7 @@ public sealed class StepComputation(
             _encode += rounding;
         }
         var outcomes = pacer is null
-            ? await TimedPushAsync(header, gradient, ct).ConfigureAwait(false)
+            ? await TimedPushAsync(header, gradient, ct, fused).ConfigureAwait(false)
             : await pacer.PushAsync(() => TimedPushAsync(header, gradient, ct), waitCancelled).ConfigureAwait(false);
         for (int shard = 0; shard < outcomes.Count; shard++)
         {
@@ -157,10 +167,17 @@ public sealed class StepComputation(
         return outcomes.Any(o => o.JobFinished);
     }
 
-    /// <summary>One push to every shard, its latency recorded.</summary>
-    private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct)
+    /// <summary>One push to every shard (with <paramref name="fused"/>, and the pull that follows), its latency recorded.</summary>
+    private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct, FusedPull? fused = null)
     {
         long start = Stopwatch.GetTimestamp();
+        if (fused is not null)
+        {
+            var answer = await client.PushPullAsync(header, gradient, fused.MinStep, fused.Destination, ct, _encoding, fused.SameStep).ConfigureAwait(false);
+            report.RecordPushLatency(Stopwatch.GetElapsedTime(start, answer.PushAnsweredAt).TotalSeconds);
+            fused.Answered(answer.Pulled, Stopwatch.GetElapsedTime(answer.PushAnsweredAt).TotalSeconds);
+            return answer.Outcomes;
+        }
         var outcomes = await client.PushAsync(header, gradient, ct, _encoding).ConfigureAwait(false);
         report.RecordPushLatency(Stopwatch.GetElapsedTime(start).TotalSeconds);
         return outcomes;

@@ -36,6 +36,9 @@ public sealed class TrainingWorker : IAsyncDisposable
     /// <summary>Times a worker rejoins shards that restarted before it treats the next restart as a failure.</summary>
     public const int MaxRejoins = 10;
 
+    /// <summary>Steps a worker whose fused push came too late pulls separately (and can abandon a step) before it fuses again.</summary>
+    public const int PrefetchStepsAfterLate = 8;
+
     private readonly Func<Registration, IWorkerStepHook>? _stepHook;
     private ILogger _log;
 
@@ -123,24 +126,46 @@ public sealed class TrainingWorker : IAsyncDisposable
         return report;
     }
 
-    /// <summary>ASP/SSP: pull the latest parameters (SSP: the server holds the pull while this worker is too far ahead), compute, push.</summary>
+    /// <summary>
+    /// ASP/SSP: pull the latest parameters (SSP: the server holds the pull while this worker is too far ahead), compute,
+    /// push. With a fused push-pull the push brings the next step's parameters back (the pull that would follow it).
+    /// </summary>
     private async Task RunAsynchronousAsync(StepComputation computation, WorkerReport report, long step, long steps, CancellationToken ct)
     {
         var parameters = new float[_client.Layout.Sum(s => s.Length)];
+        var fused = _options.FusedPushPull ? new FusedPull(sameStep: false) : null;
+        PulledParameters? ready = null;
+        double readyPull = 0;
         for (; step < steps; step++)
         {
-            var watch = Stopwatch.StartNew();
-            var pulled = await _client.PullAsync(0, parameters, ct).ConfigureAwait(false);
-            var pull = watch.Elapsed.TotalSeconds;
+            PulledParameters pulled;
+            double pull;
+            if (ready is { } came)
+            {
+                (pulled, pull) = (came, readyPull);
+                report.FusedPulls++;
+            }
+            else
+            {
+                var watch = Stopwatch.StartNew();
+                pulled = await _client.PullAsync(0, parameters, ct).ConfigureAwait(false);
+                pull = watch.Elapsed.TotalSeconds;
+            }
             report.PullSeconds += pull;
             if (pulled.Finished) return;
-            if (await computation.RunAsync(step, parameters, ct, ct, pull).ConfigureAwait(false)) return;
+            // The pull lands in the parameters just computed on: the push that carries it comes after the compute.
+            fused?.Aim(0, parameters);
+            if (await computation.RunAsync(step, parameters, ct, ct, pull, fused).ConfigureAwait(false)) return;
+            (ready, readyPull) = (fused?.Pulled, fused?.PullSeconds ?? 0);
         }
     }
 
     /// <summary>
     /// BSP, backup, coded, multi-message: parameters of step t are pulled while step t−1 computes; when they arrive before
-    /// step t−1 was pushed, t−1 closed without this worker and is abandoned.
+    /// step t−1 was pushed, t−1 closed without this worker and is abandoned. With a fused push-pull (one push per step,
+    /// the TCP data plane) step t−1's push brings step t's parameters back instead, in one round trip; such a step cannot
+    /// be abandoned, so a worker whose push came too late (the step closed without it) prefetches again, abandoning, for
+    /// the next <see cref="PrefetchStepsAfterLate"/> steps.
     /// </summary>
     private async Task RunSynchronousAsync(StepComputation computation, AssignmentFollower? follower, WorkerReport report, long step, long steps, CancellationToken ct)
     {
@@ -150,25 +175,48 @@ public sealed class TrainingWorker : IAsyncDisposable
         var pulled = await _client.PullAsync(step, current, ct, sameStep: true).ConfigureAwait(false);
         var pull = watch.Elapsed.TotalSeconds;
         report.PullSeconds += pull;
+        var fused = _options.FusedPushPull ? new FusedPull(sameStep: true) : null;
+        long fuseFrom = 0;
         while (!pulled.Finished && pulled.Step < steps)
         {
             step = pulled.Step;
             if (follower is not null) await follower.BeforeStepAsync(step, computation, ct).ConfigureAwait(false);
-            using var abandon = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var prefetch = _client.PullAsync(step + 1, next, ct, sameStep: true);
-            _ = prefetch.ContinueWith(_ => abandon.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            try
+            if (fused is not null && step >= fuseFrom && computation.CanFuse)
             {
-                await computation.RunAsync(step, current, abandon.Token, ct, pull).ConfigureAwait(false);
+                fused.Aim(step + 1, next);
+                await computation.RunAsync(step, current, ct, ct, pull, fused).ConfigureAwait(false);
+                if (fused.Pulled is { } came)
+                {
+                    (pulled, pull) = (came, fused.PullSeconds);
+                    report.FusedPulls++;
+                }
+                else
+                {
+                    // Refused (late, or the job finished), or a shard could not answer the pull part: pull separately.
+                    fuseFrom = step + 1 + PrefetchStepsAfterLate;
+                    watch.Restart();
+                    pulled = await _client.PullAsync(step + 1, next, ct, sameStep: true).ConfigureAwait(false);
+                    pull = watch.Elapsed.TotalSeconds;
+                }
             }
-            catch (OperationCanceledException) when (abandon.IsCancellationRequested && !ct.IsCancellationRequested)
+            else
             {
-                report.StepsAbandoned++;
-                _log.Debug("Worker {WorkerId} abandoned step {Step}: it closed without this worker", _client.WorkerId, step);
+                using var abandon = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var prefetch = _client.PullAsync(step + 1, next, ct, sameStep: true);
+                _ = prefetch.ContinueWith(_ => abandon.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                try
+                {
+                    await computation.RunAsync(step, current, abandon.Token, ct, pull).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (abandon.IsCancellationRequested && !ct.IsCancellationRequested)
+                {
+                    report.StepsAbandoned++;
+                    _log.Debug("Worker {WorkerId} abandoned step {Step}: it closed without this worker", _client.WorkerId, step);
+                }
+                watch.Restart();
+                pulled = await prefetch.ConfigureAwait(false);
+                pull = watch.Elapsed.TotalSeconds;
             }
-            watch.Restart();
-            pulled = await prefetch.ConfigureAwait(false);
-            pull = watch.Elapsed.TotalSeconds;
             report.PullSeconds += pull;
             (current, next) = (next, current);
         }

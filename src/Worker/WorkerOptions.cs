@@ -10,6 +10,8 @@ namespace GpuPs.Worker;
 /// <param name="PushLogSteps">Steps of pushes kept to bring a shard restarted alone up to the others
 /// (<see cref="Client.ShardedClientOptions.PushLogSteps"/>); 0: none.</param>
 /// <param name="Pieces">Split pushes and pulls into pieces sent by priority under a credit; null: whole tensors.</param>
+/// <param name="FusedPushPull">Where the plane and the step allow it (<see cref="StepComputation.CanFuse"/>, the TCP data
+/// plane), a step's push carries the pull that follows it: one round trip per step. False: push and pull separately.</param>
 public sealed record WorkerOptions(
     IReadOnlyList<string> Servers,
     int RequestedWorkerId = -1,
@@ -17,4 +19,5 @@ public sealed record WorkerOptions(
     int MaxRetries = 8,
     string Host = "",
     int PushLogSteps = 0,
-    Scheduling.PieceOptions? Pieces = null);
+    Scheduling.PieceOptions? Pieces = null,
+    bool FusedPushPull = true);

@@ -11,6 +11,8 @@ public sealed class WorkerReport(int workerId, string device)
     public long Steps { get; set; }
     /// <summary>Steps given up because the servers closed them without this worker (it straggled).</summary>
     public long StepsAbandoned { get; set; }
+    /// <summary>Steps whose parameters came back with the previous step's push (a fused push-pull: no pull of their own).</summary>
+    public long FusedPulls { get; set; }
     /// <summary>Pushes the servers refused because their step had closed meanwhile.</summary>
     public long PushesDropped => Interlocked.Read(ref _pushesDropped);
     private long _pushesDropped;

@@ -5,7 +5,7 @@ public sealed record EpochRecord(double Epoch, long Step, double WallSeconds, do
 
 /// <summary>What one worker did (in-process runs only).</summary>
 public sealed record WorkerSummary(int WorkerId, string Device, long Steps, long StepsAbandoned, long PushesDropped, long BytesPushed,
-    double ComputeSeconds, double PullSeconds, double PushSeconds, long PushSlotVersion = 0, double SlotWaitSeconds = 0, double CompressSeconds = 0, long BytesPulled = 0);
+    double ComputeSeconds, double PullSeconds, double PushSeconds, long PushSlotVersion = 0, double SlotWaitSeconds = 0, double CompressSeconds = 0, long BytesPulled = 0, long FusedPulls = 0);
 
 /// <summary>
 /// The JSON result file of <c>gpups train</c>. <c>Command</c> and <c>Settings</c> record every setting of the run, so the

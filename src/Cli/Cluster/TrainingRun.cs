@@ -75,7 +75,7 @@ public static class TrainingRun
                 statuses.Sum(s => s.PushesDroppedLate), statuses[0].StepSeconds.ToList(), statuses[0].StepLoss.ToList(),
                 history,
                 reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.StepsAbandoned, r.PushesDropped, r.BytesPushed,
-                    r.ComputeSeconds, r.PullSeconds, r.PushSeconds, r.PushSlotVersion, r.SlotWaitSeconds, r.CompressSeconds, r.BytesPulled)).ToList(),
+                    r.ComputeSeconds, r.PullSeconds, r.PushSeconds, r.PushSlotVersion, r.SlotWaitSeconds, r.CompressSeconds, r.BytesPulled, r.FusedPulls)).ToList(),
                 parameters, CommandLine(settings), DescribeCode(job), settings)
             {
                 Export = ModelExports.Of(settings, shape, data, parameters, 0, final.Step),
@@ -101,7 +101,8 @@ public static class TrainingRun
     public static string CommandLine(TrainSettings settings) => string.Join(' ',
         ["gpups", "train", .. JobOptions.ToArguments(settings).Select(Quote), "--accelerator", settings.Accelerator.ToString().ToLowerInvariant(),
          .. (settings.Processes ? new[] { "--processes" } : []), "--transport", settings.Transport.ToString().ToLowerInvariant(),
-         .. PieceSettings.Arguments(settings.Pieces), "--output", Quote(settings.Output)]);
+         .. PieceSettings.Arguments(settings.Pieces),
+         .. (settings.FusedPushPull ? Array.Empty<string>() : ["--fused-push-pull", "false"]), "--output", Quote(settings.Output)]);
 
     private static string Quote(string argument) =>
         argument.Length > 0 && argument.All(c => char.IsLetterOrDigit(c) || "-_.,:=/+".Contains(c)) ? argument : $"'{argument.Replace("'", "'\\''")}'";

@@ -19,6 +19,7 @@ public static class TrainCommand
         var processes = sources.Option("processes", false, "run every server and worker as its own OS process");
         var transport = TransportOption(sources);
         var pieces = new PieceSettings(sources);
+        var fused = FusedPushPullOption(sources);
         var output = sources.Option("output", new TrainSettings().Output, "JSON result file; the model goes beside it as safetensors (train.json -> train.safetensors, train.meta.json)");
         var quiet = sources.Option("quiet", false, "print nothing but errors (the result and the model are still written)");
         var json = sources.Option("json", false, "print only a JSON summary on stdout (accuracy, loss, wall time, the files written), for scripts");
@@ -29,6 +30,7 @@ public static class TrainCommand
         command.Options.Add(processes);
         command.Options.Add(transport);
         pieces.AddTo(command);
+        command.Options.Add(fused);
         command.Options.Add(output);
         command.Options.Add(quiet);
         command.Options.Add(json);
@@ -41,6 +43,7 @@ public static class TrainCommand
                 Processes = parse.GetValue(processes),
                 Transport = parse.GetValue(transport),
                 Pieces = pieces.Bind(parse),
+                FusedPushPull = parse.GetValue(fused),
                 Output = parse.GetValue(output)!,
                 GatherTimeoutMs = parse.GetValue(topology.GatherTimeoutMs),
                 AggregatorTimeoutMs = parse.GetValue(topology.AggregatorTimeoutMs),
@@ -94,6 +97,10 @@ public static class TrainCommand
     public static Option<TransportChoice> TransportOption(SettingSources sources) =>
         sources.Option("transport", TransportChoice.Auto,
             "data plane for tensors: auto (the server's framed TCP data plane when it offers one, else gRPC) | grpc | tcp (fail if the server offers none)");
+
+    public static Option<bool> FusedPushPullOption(SettingSources sources) =>
+        sources.Option("fused-push-pull", true,
+            "one round trip per step: a push over the TCP data plane brings back the parameters of the step it closes (the pull that follows it); false: push and pull separately");
 
     private static void WriteSummary(IAnsiConsole console, TrainResult r)
     {

@@ -21,13 +21,14 @@ public static class WorkerCommand
         var retries = sources.Option("max-retries", 8, "attempts of a call while a server is unreachable");
         var reportFile = sources.Option("report", "", "write what this worker did (steps, bytes, compute/pull/push seconds, every push's latency) as JSON to this file");
         var transport = TrainCommand.TransportOption(sources);
+        var fused = TrainCommand.FusedPushPullOption(sources);
         var pushLog = sources.Option("push-log-steps", 0,
             "keep this many steps of pushes to bring a server restarted alone (--resume) up to the others' step; set it above the servers' --checkpoint-every, e.g. twice it");
         var topology = new TopologyOptions(sources);
         var pieces = new PieceSettings(sources);
         var auth = new AuthOptions(sources);
         var command = new Command("worker", "Run one worker: pull parameters, compute gradients on the accelerator, push them.");
-        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile, transport, pushLog, topology.File, topology.AggregatorTimeoutMs })
+        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile, transport, fused, pushLog, topology.File, topology.AggregatorTimeoutMs })
             command.Options.Add(o);
         pieces.AddTo(command);
         auth.AddTo(command);
@@ -39,7 +40,7 @@ public static class WorkerCommand
             if (jobAuth.IsInsecure) log.Warning("Worker sends NO JOB TOKEN (insecure): its servers must run with --insecure too");
             using var backend = Accelerators.Create(parse.GetValue(accelerator), log);
             var options = new WorkerOptions(addresses, parse.GetValue(workerId), TimeSpan.FromMilliseconds(parse.GetValue(timeout)),
-                parse.GetValue(retries), Environment.MachineName, parse.GetValue(pushLog), pieces.Bind(parse));
+                parse.GetValue(retries), Environment.MachineName, parse.GetValue(pushLog), pieces.Bind(parse), parse.GetValue(fused));
             if (parse.GetValue(topology.AggregatorTimeoutMs) <= 0) throw new SettingsException("--aggregator-timeout-ms must be positive");
             var nodes = parse.GetValue(topology.File) is { Length: > 0 } file ? TopologyFile.Load(file) : null;
             nodes?.Validate(int.MaxValue, addresses.Length);

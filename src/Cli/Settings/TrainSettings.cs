@@ -36,6 +36,8 @@ public sealed record TrainSettings
     public Worker.Transport.TransportChoice Transport { get; init; }
     /// <summary>Workers' tensor partitioning, priorities and credit (<c>--piece-size</c>, <c>--credit-bytes</c>); null: whole tensors.</summary>
     public Worker.Scheduling.PieceOptions? Pieces { get; init; }
+    /// <summary>Workers fuse each step's push with the pull that follows it where they can (one round trip on the TCP data plane).</summary>
+    public bool FusedPushPull { get; init; } = true;
     public int HeartbeatTimeoutMs { get; init; } = 10_000;
     public int StepTimeoutMs { get; init; } = 30_000;
     /// <summary>How workers push gradients: f32 | bf16.</summary>

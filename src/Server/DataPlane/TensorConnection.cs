@@ -97,14 +97,14 @@ internal sealed class TensorConnection : IAsyncDisposable
                 current = header;
                 switch (header.Kind)
                 {
-                    case FrameKind.Push: await PushAsync(header).ConfigureAwait(false); break;
+                    case FrameKind.Push or FrameKind.PushPull: await PushAsync(header).ConfigureAwait(false); break;
                     case FrameKind.Pull:
                         current = default;   // a pull has no payload: once its header is in, nothing is mid-frame
                         await PullAsync(header).ConfigureAwait(false);
                         break;
                     default:
                         header.Validate(0);
-                        throw ShardException.Invalid($"{header.Kind} frames go from server to client; a client sends Push or Pull");
+                        throw ShardException.Invalid($"{header.Kind} frames go from server to client; a client sends Push, Pull or PushPull");
                 }
                 current = default;
             }
@@ -148,21 +148,33 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// bfloat16 values are widened into a second pooled buffer. The buffers are reserved from the in-flight push memory
     /// budget first; a push that does not fit is read past (the stream stays in step) and answered busy (Unavailable,
     /// which workers retry), as over gRPC.
+    /// A PushPull frame's payload starts with its <see cref="PushPullRequest"/>, checked before anything is applied; once
+    /// its push was applied the pull follows on this task (<see cref="SendParametersAsync"/>): no hop to another thread.
+    /// A refused push (late, duplicate, finished) is answered with its PushReply alone: the worker pulls separately.
     /// </summary>
     private async ValueTask PushAsync(FrameHeader header)
     {
         var encoding = FrameAnswers.EncodingOf(header);
         bool compressed = TensorCodec.IsCompressed(encoding);
+        int prefix = header.Kind == FrameKind.PushPull ? PushPullRequest.Bytes : 0;
+        bool piece = header.Flags.HasFlag(FrameFlags.Piece);
+        if (prefix > 0 && piece)
+            throw ShardException.Invalid("a PushPull frame carries a whole shard's values, not a piece (pieces are pushed and pulled separately)");
+        int start = piece ? FrameAnswers.PieceBytes : prefix;   // a piece's values follow its range, a PushPull's its pull request
         // A sparse push carries an index beside each value: up to twice a dense push.
-        header.Validate((encoding == TensorEncoding.Sparse ? 2 * _shardBytes : _shardBytes) + (header.Flags.HasFlag(FrameFlags.Piece) ? FrameAnswers.PieceBytes : 0));
-        int valueBytes = encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
-        int start = header.Flags.HasFlag(FrameFlags.Piece) ? FrameAnswers.PieceBytes : 0;   // a piece's values follow its range
-        if (start > 0 && compressed)
+        header.Validate(start + (encoding == TensorEncoding.Sparse ? 2 * _shardBytes : _shardBytes));
+        if (piece && compressed)
             throw ShardException.Invalid($"a piece carries float32 or bfloat16 values, not {encoding}");
-        if (!compressed && (header.Length < start || (header.Length - start) % valueBytes != 0))
-            throw ShardException.Invalid($"push of {header.Length} bytes is not {(start > 0 ? "a piece's range and " : "")}a whole number of {valueBytes}-byte values");
+        if (header.Length < start)
+            throw ShardException.Invalid(piece
+                ? $"push of {header.Length} bytes is shorter than a piece's range"
+                : $"PushPull frame of {header.Length} payload bytes is shorter than its {prefix}-byte pull request");
+        int length = header.Length - start;   // the values' bytes
+        int valueBytes = encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
+        if (!compressed && length % valueBytes != 0)
+            throw ShardException.Invalid($"push of {header.Length} bytes is not {(piece ? "a piece's range and " : "")}a whole number of {valueBytes}-byte values");
         // bfloat16 and compressed values are widened into a second buffer: twice the bfloat16 bytes, a shard's float32s.
-        long reservation = header.Length + (encoding == TensorEncoding.BFloat16 ? 2L * header.Length : compressed ? _shardBytes : 0);
+        long reservation = header.Length + (encoding == TensorEncoding.BFloat16 ? 2L * length : compressed ? _shardBytes : 0);
         if (!_budget.TryReserve(reservation))
         {
             await SkipPayloadAsync(header.Length).ConfigureAwait(false);
@@ -174,7 +186,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         }
         // A push before its round-robin slot is held until the slot opens, its bytes left in the socket (the sender waits).
         await _shard.WaitForSlotAsync(FrameAnswers.PushOf(header), _closed).ConfigureAwait(false);
-        var bytes = ArrayPool<byte>.Shared.Rent(header.Length);
+        byte[]? bytes = ArrayPool<byte>.Shared.Rent(header.Length);
         float[]? widened = null;
         try
         {
@@ -182,12 +194,14 @@ internal sealed class TensorConnection : IAsyncDisposable
             var push = FrameAnswers.PushOf(header);
             if (push.Shard != _shard.Info.Index)
                 throw ShardException.Invalid($"push for shard {push.Shard} sent to shard {_shard.Info.Index}");
-            int count = compressed ? _shardBytes / sizeof(float) : (header.Length - start) / valueBytes;
-            if (start > 0) push = push with { Piece = FrameAnswers.PieceOf(bytes.AsSpan(0, header.Length), (int)_shard.Info.Length) };
+            PushPullRequest? pull = prefix > 0 ? PushPullRequest.Read(bytes.AsSpan(0, prefix)) : null;
+            if (piece) push = push with { Piece = FrameAnswers.PieceOf(bytes.AsSpan(0, header.Length), (int)_shard.Info.Length) };
+            var values = bytes.AsSpan(start, length);
+            int count = compressed ? _shardBytes / sizeof(float) : length / valueBytes;
             if (encoding == TensorEncoding.BFloat16)
             {
                 widened = ArrayPool<float>.Shared.Rent(count);
-                BFloat16.Decode(new ReadOnlySequence<byte>(bytes, start, header.Length - start), widened.AsSpan(0, count));
+                BFloat16.Decode(new ReadOnlySequence<byte>(bytes, start, length), widened.AsSpan(0, count));
             }
             PushOutcome outcome;
             try
@@ -195,9 +209,9 @@ internal sealed class TensorConnection : IAsyncDisposable
                 if (compressed)
                 {
                     widened = ArrayPool<float>.Shared.Rent(count);
-                    Decode(push, encoding, bytes.AsSpan(0, header.Length), widened.AsSpan(0, count));
+                    Decode(push, encoding, values, widened.AsSpan(0, count));
                 }
-                outcome = _shard.Push(push, widened is null ? MemoryMarshal.Cast<byte, float>(bytes.AsSpan(start, header.Length - start)) : widened.AsSpan(0, count));
+                outcome = _shard.Push(push, widened is null ? MemoryMarshal.Cast<byte, float>(values) : widened.AsSpan(0, count));
             }
             catch (ShardException e)
             {
@@ -205,13 +219,26 @@ internal sealed class TensorConnection : IAsyncDisposable
                 return;
             }
             await AnswerAsync(FrameAnswers.PushReplyFrame(outcome, _shard.Info.Index), outcome.Reason).ConfigureAwait(false);
+            if (pull is { } fused && outcome.IsApplied)
+            {
+                // The push's buffers go back before the pull waits for its step: other connections' pushes need the budget.
+                Release(ref bytes, ref widened, ref reservation);
+                await SendParametersAsync(push.WorkerId, fused.MinStep, TimeSpan.FromMilliseconds(fused.WaitMilliseconds), 0).ConfigureAwait(false);
+            }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(bytes);
-            if (widened is not null) ArrayPool<float>.Shared.Return(widened);
-            _budget.Release(reservation);
+            Release(ref bytes, ref widened, ref reservation);
         }
+    }
+
+    /// <summary>Returns a push's pooled buffers and its budget reservation, once.</summary>
+    private void Release(ref byte[]? bytes, ref float[]? widened, ref long reservation)
+    {
+        if (bytes is not null) ArrayPool<byte>.Shared.Return(bytes);
+        if (widened is not null) ArrayPool<float>.Shared.Return(widened);
+        _budget.Release(reservation);
+        (bytes, widened, reservation) = (null, null, 0);
     }
 
     /// <summary>
@@ -233,7 +260,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for the pull's step (within its wait limit), then writes the parameters straight into the output pipe.</summary>
+    /// <summary>Checks a Pull frame, then answers it (<see cref="SendParametersAsync"/>).</summary>
     private async ValueTask PullAsync(FrameHeader header)
     {
         PieceRange? piece = null;
@@ -255,12 +282,21 @@ internal sealed class TensorConnection : IAsyncDisposable
             await AnswerAsync(FrameAnswers.ErrorFrame(ShardErrorKind.InvalidRequest, _shard.Info.Index), wrong).ConfigureAwait(false);
             return;
         }
-        var wait = header.Part > 0 ? TimeSpan.FromMilliseconds(header.Part) : DefaultPullWait;
+        await SendParametersAsync(header.Worker, header.Count, header.Part > 0 ? TimeSpan.FromMilliseconds(header.Part) : DefaultPullWait, header.Step, piece).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits for step <paramref name="minStep"/> (at most <paramref name="wait"/>, then a Timeout error), then writes the
+    /// parameters (or the delta to copy <paramref name="viewVersion"/>, or the <paramref name="piece"/> asked) as a
+    /// PullReply; the pull of a Pull or a PushPull frame.
+    /// </summary>
+    private async ValueTask SendParametersAsync(int worker, long minStep, TimeSpan wait, long viewVersion, PieceRange? piece = null)
+    {
         _wait.CancelAfter(wait);
         var peerLeft = false;
         try
         {
-            var step = _shard.WaitForStepAsync(header.Worker, header.Count, _wait.Token);
+            var step = _shard.WaitForStepAsync(worker, minStep, _wait.Token);
             if (!step.IsCompleted && await PeerLeavesBeforeAsync(step).ConfigureAwait(false))
             {
                 peerLeft = true;
@@ -275,7 +311,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         catch (OperationCanceledException)
         {
             await AnswerAsync(FrameAnswers.ErrorFrame(ShardErrorKind.Timeout, _shard.Info.Index),
-                $"shard {_shard.Info.Index} did not reach step {header.Count} within {wait.TotalMilliseconds:F0} ms").ConfigureAwait(false);
+                $"shard {_shard.Info.Index} did not reach step {minStep} within {wait.TotalMilliseconds:F0} ms").ConfigureAwait(false);
             return;
         }
         catch (ShardException e)
@@ -301,7 +337,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         byte[]? deltaFrame = null;
         try
         {
-            if (WriteParameters(frame.AsSpan(0, FrameHeader.Size + _shardBytes), header.Worker, header.Step, out deltaFrame, out int deltaLength) is { } refused)
+            if (WriteParameters(frame.AsSpan(0, FrameHeader.Size + _shardBytes), worker, viewVersion, out deltaFrame, out int deltaLength) is { } refused)
             {
                 await AnswerAsync(FrameAnswers.ErrorFrame(refused.Kind, _shard.Info.Index), refused.Message).ConfigureAwait(false);
                 return;

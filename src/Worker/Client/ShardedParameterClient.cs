@@ -154,6 +154,41 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Whether <see cref="PushPullAsync"/> can carry a pull: whole tensors (pieces are pushed and pulled one by one).</summary>
+    public bool CanFuse => _pieceLinks is null;
+
+    /// <summary>
+    /// Pushes as <see cref="PushAsync"/> and, where every shard's plane fuses them (<see cref="ITensorChannel.PushPullAsync"/>:
+    /// one round trip per shard), pulls the parameters of <paramref name="minStep"/> into <paramref name="parameters"/> in
+    /// the same calls. <see cref="FusedStep.Pulled"/> is null when any shard brought no pull back (a push not applied, a
+    /// plane that cannot fuse, a pull the server could not answer) or, with <paramref name="sameStep"/>, the shards'
+    /// steps differ: the caller then pulls with <see cref="PullAsync"/>, which overwrites whatever came. Always in full:
+    /// with compressed pulls push and pull separately. With pieces (<see cref="CanFuse"/> false) it only pushes.
+    /// </summary>
+    public async Task<FusedStep> PushPullAsync(PushHeader header, ReadOnlyMemory<float> gradient, long minStep, Memory<float> parameters,
+        CancellationToken cancellationToken, TensorEncoding encoding = TensorEncoding.Float32, bool sameStep = false)
+    {
+        CheckRegistered(parameters.Length);
+        if (!CanFuse) return new FusedStep(await PushAsync(header, gradient, cancellationToken, encoding).ConfigureAwait(false), System.Diagnostics.Stopwatch.GetTimestamp(), null);
+        CheckRegistered(gradient.Length);
+        _pushLog.Record(header, gradient.Span, encoding);
+        var answers = await FanOutAsync((i, ct) =>
+        {
+            var info = _layout[i];
+            var slice = gradient.Slice((int)info.Offset, (int)info.Length);
+            var destination = parameters.Slice((int)info.Offset, (int)info.Length);
+            var shardHeader = header with { Shard = info.Index };
+            return CallAsync(i, $"push-pull to shard {i} at {_shards[i].Address}",
+                token => _shards[i].Tensors.PushPullAsync(shardHeader, slice, minStep, destination, token, _options.CallTimeout, encoding), ct);
+        }, cancellationToken).ConfigureAwait(false);
+        var outcomes = answers.Select(a => a.Push).ToArray();
+        long answered = answers.Max(a => a.PushAnsweredAt);
+        if (answers.Any(a => a.Pull is null)) return new FusedStep(outcomes, answered, null);
+        var pulled = answers.Select(a => a.Pull!.Value).ToArray();
+        if (sameStep && !pulled.Any(p => p.Finished) && pulled.Any(p => p.Step != pulled[0].Step)) return new FusedStep(outcomes, answered, null);
+        return new FusedStep(outcomes, answered, new PulledParameters(pulled.Min(p => p.Step), pulled.Any(p => p.Finished)));
+    }
+
     /// <summary>
     /// Sends a heartbeat to every shard every third of the job's heartbeat timeout until cancelled, reporting the step
     /// <paramref name="currentStep"/> returns. A failed heartbeat is logged; a shard silent for longer than the heartbeat

@@ -55,4 +55,15 @@ public interface ITensorChannel
     /// </summary>
     Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
         TensorEncoding encoding = TensorEncoding.Float32);
+
+    /// <summary>
+    /// Pushes one gradient (as <see cref="PushAsync"/>) and, where the plane can fuse them (the TCP data plane: one round
+    /// trip), pulls worker <paramref name="header"/>'s parameters once the shard reached <paramref name="minStep"/> into
+    /// <paramref name="destination"/> in the same call. A plane that cannot fuse only pushes (the default), and so does any
+    /// plane for a push that was not applied: then <see cref="FusedPushPull.Pull"/> is null and the caller pulls itself.
+    /// The pull is always in full (compressed pulls need their copy's version: pull those separately).
+    /// </summary>
+    async Task<FusedPushPull> PushPullAsync(PushHeader header, ReadOnlyMemory<float> gradient, long minStep, Memory<float> destination,
+        CancellationToken cancellationToken, TimeSpan? timeout = null, TensorEncoding encoding = TensorEncoding.Float32) =>
+        new(await PushAsync(header, gradient, cancellationToken, timeout, encoding).ConfigureAwait(false), System.Diagnostics.Stopwatch.GetTimestamp(), null);
 }

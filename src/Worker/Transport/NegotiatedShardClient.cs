@@ -80,6 +80,11 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
         TensorEncoding encoding = TensorEncoding.Float32) =>
         WithFallbackAsync(channel => channel.PushAsync(header, gradient, cancellationToken, timeout, encoding));
 
+    /// <inheritdoc />
+    public Task<FusedPushPull> PushPullAsync(PushHeader header, ReadOnlyMemory<float> gradient, long minStep, Memory<float> destination,
+        CancellationToken cancellationToken, TimeSpan? timeout = null, TensorEncoding encoding = TensorEncoding.Float32) =>
+        WithFallbackAsync(channel => channel.PushPullAsync(header, gradient, minStep, destination, cancellationToken, timeout, encoding));
+
     /// <summary>Closes both planes.</summary>
     public async ValueTask DisposeAsync()
     {

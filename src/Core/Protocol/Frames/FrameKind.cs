@@ -26,4 +26,12 @@ public enum FrameKind : byte
     /// UTF-8). After an error about the frame itself (malformed, unauthenticated) the server closes the connection.
     /// </summary>
     Error = 7,
+
+    /// <summary>
+    /// Client → server: a push fused with the pull that follows it (ps-lite's PushPull), one round trip per step. Header
+    /// as a <see cref="Push"/>'s; payload: a <see cref="PushPullRequest"/> (the pull's min step and wait), then the values.
+    /// Answered with a <see cref="PushReply"/>; when the push was applied, then a <see cref="PullReply"/> once the shard
+    /// reached the min step (or an <see cref="Error"/> saying why the pull part failed: the push stays applied).
+    /// </summary>
+    PushPull = 8,
 }

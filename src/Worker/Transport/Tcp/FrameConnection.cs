@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Hashing;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -27,6 +28,7 @@ internal sealed class FrameConnection : IDisposable
     private readonly string _address;
     private readonly XxHash3 _hash = new();
     private readonly byte[] _header = new byte[FrameHeader.Size];
+    private readonly byte[] _pullRequest = new byte[PushPullRequest.Bytes];
     private readonly FloatBytes _tensorBytes = new();
     private readonly CancellationTokenSource _deadline = new();
 
@@ -87,32 +89,81 @@ internal sealed class FrameConnection : IDisposable
     public Task<PushOutcome> PushAsync(PushHeader push, ReadOnlyMemory<float> gradient, TensorEncoding encoding, TimeSpan timeout, CancellationToken ct) =>
         CallAsync(async token =>
         {
-            var prefix = PiecePrefix(push.Piece);
-            if (encoding != TensorEncoding.Float32)
-            {
-                int bytes = TensorCodec.EncodedBytes(encoding, gradient.Span);
-                var encoded = ArrayPool<byte>.Shared.Rent(bytes);
-                try
-                {
-                    var payload = encoded.AsMemory(0, bytes);
-                    if (encoding == TensorEncoding.BFloat16) BFloat16.Encode(gradient.Span, payload.Span);
-                    else TensorCodec.Encode(encoding, gradient.Span, payload.Span);
-                    await WriteFrameAsync(FrameAnswers.PushFrame(push, payload.Length, encoding), payload, token, prefix).ConfigureAwait(false);
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(encoded);
-                }
-            }
-            else
-            {
-                // The socket only reads the gradient; the byte view is writable in type alone.
-                var payload = _tensorBytes.View(MemoryMarshal.AsMemory(gradient));
-                await WriteFrameAsync(FrameAnswers.PushFrame(push, payload.Length, encoding), payload, token, prefix).ConfigureAwait(false);
-            }
-            var reply = await ReadReplyAsync(FrameKind.PushReply, token).ConfigureAwait(false);
-            return FrameAnswers.OutcomeOf(reply, await ReadMessageAsync(reply, token).ConfigureAwait(false));
+            await WritePushAsync(push, gradient, encoding, null, token).ConfigureAwait(false);
+            return await ReadOutcomeAsync(token).ConfigureAwait(false);
         }, timeout, ct);
+
+    /// <summary>
+    /// Pushes one gradient and, in the same round trip (a PushPull frame), pulls the parameters once the shard reached
+    /// <paramref name="pull"/>'s min step into <paramref name="destination"/>. The pull is null when the push was not
+    /// applied (the server answers a refused push alone) or the server could not answer it (an Error frame after the
+    /// PushReply: the push stays applied, the connection stays usable); the caller then pulls separately.
+    /// </summary>
+    public Task<FusedPushPull> PushPullAsync(PushHeader push, ReadOnlyMemory<float> gradient, TensorEncoding encoding, PushPullRequest pull,
+        Memory<float> destination, TimeSpan timeout, CancellationToken ct) =>
+        CallAsync(async token =>
+        {
+            await WritePushAsync(push, gradient, encoding, pull, token).ConfigureAwait(false);
+            var outcome = await ReadOutcomeAsync(token).ConfigureAwait(false);
+            long answered = Stopwatch.GetTimestamp();
+            if (!outcome.IsApplied) return new FusedPushPull(outcome, answered, null);
+            var reply = await ReadReplyHeaderAsync(FrameKind.PullReply, token).ConfigureAwait(false);
+            if (reply.Kind == FrameKind.Error)
+            {
+                await ReadMessageAsync(reply, token).ConfigureAwait(false);
+                return new FusedPushPull(outcome, answered, null);
+            }
+            return new FusedPushPull(outcome, answered, await ReadPullReplyAsync(reply, destination, token).ConfigureAwait(false));
+        }, timeout, ct);
+
+    /// <summary>A Push frame (a PushPull frame with <paramref name="pull"/>) of <paramref name="gradient"/> in <paramref name="encoding"/>.</summary>
+    private async ValueTask WritePushAsync(PushHeader push, ReadOnlyMemory<float> gradient, TensorEncoding encoding, PushPullRequest? pull, CancellationToken token)
+    {
+        // A PushPull's payload starts with its pull request, a piece's with its range (the worker fuses whole tensors only).
+        var prefix = PiecePrefix(push.Piece);
+        if (pull is { } p)
+        {
+            if (push.Piece is not null) throw new ArgumentException("a piece cannot carry a pull: push pieces and pull separately", nameof(pull));
+            p.WriteTo(_pullRequest);
+            prefix = _pullRequest;
+        }
+        if (encoding != TensorEncoding.Float32)
+        {
+            int bytes = TensorCodec.EncodedBytes(encoding, gradient.Span);
+            var encoded = ArrayPool<byte>.Shared.Rent(bytes);
+            try
+            {
+                var payload = encoded.AsMemory(0, bytes);
+                if (encoding == TensorEncoding.BFloat16) BFloat16.Encode(gradient.Span, payload.Span);
+                else TensorCodec.Encode(encoding, gradient.Span, payload.Span);
+                await WriteFrameAsync(PushFrame(push, encoding, pull is not null), payload, token, prefix).ConfigureAwait(false);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(encoded);
+            }
+        }
+        else
+        {
+            // The socket only reads the gradient; the byte view is writable in type alone.
+            var payload = _tensorBytes.View(MemoryMarshal.AsMemory(gradient));
+            await WriteFrameAsync(PushFrame(push, encoding, pull is not null), payload, token, prefix).ConfigureAwait(false);
+        }
+    }
+
+    private static FrameHeader PushFrame(in PushHeader push, TensorEncoding encoding, bool fused)
+    {
+        var header = FrameAnswers.PushFrame(push, 0, encoding);
+        if (fused) header.Kind = FrameKind.PushPull;
+        return header;
+    }
+
+    /// <summary>A PushReply's outcome.</summary>
+    private async ValueTask<PushOutcome> ReadOutcomeAsync(CancellationToken token)
+    {
+        var reply = await ReadReplyAsync(FrameKind.PushReply, token).ConfigureAwait(false);
+        return FrameAnswers.OutcomeOf(reply, await ReadMessageAsync(reply, token).ConfigureAwait(false));
+    }
 
     /// <summary>
     /// Waits (the server waits at most <paramref name="wait"/>) for step <paramref name="minStep"/>, then reads the shard's
@@ -132,26 +183,32 @@ internal sealed class FrameConnection : IDisposable
             if (piece is not null) pull.Flags |= FrameFlags.Piece;
             await WriteFrameAsync(pull, ReadOnlyMemory<byte>.Empty, token, PiecePrefix(piece)).ConfigureAwait(false);
             var reply = await ReadReplyAsync(FrameKind.PullReply, token).ConfigureAwait(false);
-            var encoding = FrameAnswers.EncodingOf(reply);
-            if (TensorCodec.IsCompressed(encoding))
-                return await ReadDeltaAsync(reply, encoding, destination, token).ConfigureAwait(false);
-            var bytes = _tensorBytes.View(destination);
-            if (reply.Length != bytes.Length)
-            {
-                Broken = true;
-                throw ShardException.Invalid($"Shard {reply.Shard} at {_address} sent {reply.Length / sizeof(float)} parameters; the destination holds {destination.Length}.");
-            }
-            // Hashed read by read, while each read's bytes are still in cache, rather than in a second pass.
-            reply.BeginChecksum(_hash);
-            for (int filled = 0, read; filled < bytes.Length; filled += read)
-            {
-                read = await _stream.ReadAsync(bytes[filled..], token).ConfigureAwait(false);
-                if (read == 0) throw new EndOfStreamException($"the server closed the connection after {filled} of the pull reply's {bytes.Length} bytes");
-                _hash.Append(bytes.Span.Slice(filled, read));
-            }
-            Verify(reply);
-            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part);
+            return await ReadPullReplyAsync(reply, destination, token).ConfigureAwait(false);
         }, timeout, ct);
+
+    /// <summary>A PullReply's payload, read straight into <paramref name="destination"/> (or decoded there when compressed).</summary>
+    private async Task<PullResult> ReadPullReplyAsync(FrameHeader reply, Memory<float> destination, CancellationToken token)
+    {
+        var encoding = FrameAnswers.EncodingOf(reply);
+        if (TensorCodec.IsCompressed(encoding))
+            return await ReadDeltaAsync(reply, encoding, destination, token).ConfigureAwait(false);
+        var bytes = _tensorBytes.View(destination);
+        if (reply.Length != bytes.Length)
+        {
+            Broken = true;
+            throw ShardException.Invalid($"Shard {reply.Shard} at {_address} sent {reply.Length / sizeof(float)} parameters; the destination holds {destination.Length}.");
+        }
+        // Hashed read by read, while each read's bytes are still in cache, rather than in a second pass.
+        reply.BeginChecksum(_hash);
+        for (int filled = 0, read; filled < bytes.Length; filled += read)
+        {
+            read = await _stream.ReadAsync(bytes[filled..], token).ConfigureAwait(false);
+            if (read == 0) throw new EndOfStreamException($"the server closed the connection after {filled} of the pull reply's {bytes.Length} bytes");
+            _hash.Append(bytes.Span.Slice(filled, read));
+        }
+        Verify(reply);
+        return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part);
+    }
 
     /// <summary>A compressed pull reply's payload, checked and decoded into <paramref name="destination"/>.</summary>
     private async Task<PullResult> ReadDeltaAsync(FrameHeader reply, TensorEncoding encoding, Memory<float> destination, CancellationToken ct)
@@ -252,6 +309,14 @@ internal sealed class FrameConnection : IDisposable
     /// </summary>
     private async ValueTask<FrameHeader> ReadReplyAsync(FrameKind expected, CancellationToken ct)
     {
+        var header = await ReadReplyHeaderAsync(expected, ct).ConfigureAwait(false);
+        if (header.Kind == FrameKind.Error) throw FrameAnswers.ErrorOf(header, await ReadMessageAsync(header, ct).ConfigureAwait(false), _address);
+        return header;
+    }
+
+    /// <summary>The reply's header, checked: <paramref name="expected"/> or an Error frame, which is returned unread.</summary>
+    private async ValueTask<FrameHeader> ReadReplyHeaderAsync(FrameKind expected, CancellationToken ct)
+    {
         await _stream.ReadExactlyAsync(_header, ct).ConfigureAwait(false);
         var header = FrameHeader.Read(_header);
         try
@@ -262,8 +327,7 @@ internal sealed class FrameConnection : IDisposable
         {
             throw new ShardException(ShardErrorKind.Unavailable, $"{_address} sent a malformed reply: {e.Message}");
         }
-        if (header.Kind == FrameKind.Error) throw FrameAnswers.ErrorOf(header, await ReadMessageAsync(header, ct).ConfigureAwait(false), _address);
-        if (header.Kind != expected)
+        if (header.Kind != expected && header.Kind != FrameKind.Error)
             throw new ShardException(ShardErrorKind.Unavailable, $"{_address} answered with a {header.Kind} frame where a {expected} was due");
         return header;
     }

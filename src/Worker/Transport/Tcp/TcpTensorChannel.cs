@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
+using GpuPs.Protocol.Frames;
 
 namespace GpuPs.Worker.Transport.Tcp;
 
@@ -92,6 +93,27 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
         try
         {
             return await connection.PushAsync(header, gradient, encoding, limit, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Return(connection);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One PushPull frame: the server answers the push, then (when it was applied) the parameters once the shard reached
+    /// <paramref name="minStep"/>, waiting at most the call's timeout for it (the client waits <see cref="PullGrace"/> longer).
+    /// </remarks>
+    public async Task<FusedPushPull> PushPullAsync(PushHeader header, ReadOnlyMemory<float> gradient, long minStep, Memory<float> destination,
+        CancellationToken cancellationToken, TimeSpan? timeout = null, TensorEncoding encoding = TensorEncoding.Float32)
+    {
+        var wait = timeout ?? _defaultTimeout;
+        var connection = await RentAsync(wait, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var request = new PushPullRequest(minStep, (int)Math.Clamp(wait.TotalMilliseconds, 1, int.MaxValue));
+            return await connection.PushPullAsync(header, gradient, encoding, request, destination, wait + PullGrace, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

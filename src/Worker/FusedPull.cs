@@ -1,0 +1,33 @@
+using GpuPs.Worker.Client;
+
+namespace GpuPs.Worker;
+
+/// <summary>
+/// The pull that follows a step's push, fused into it (<see cref="StepComputation.RunAsync"/>): the shards answer the
+/// push with the parameters of <see cref="MinStep"/> in the same round trip (the TCP data plane). One instance per worker
+/// loop, aimed again every step (nothing allocated per step); not thread-safe.
+/// </summary>
+/// <param name="sameStep">Every shard's slice must be of one step (the synchronous modes), else the caller pulls again.</param>
+public sealed class FusedPull(bool sameStep)
+{
+    /// <summary>The step the shards must reach before they answer.</summary>
+    public long MinStep { get; private set; }
+
+    /// <summary>Where the parameters go (the whole vector).</summary>
+    public float[] Destination { get; private set; } = [];
+
+    /// <summary>Every shard's slice must be of one step.</summary>
+    public bool SameStep => sameStep;
+
+    /// <summary>The pulled parameters' step, once the step's push brought them; null: pull separately.</summary>
+    public PulledParameters? Pulled { get; private set; }
+
+    /// <summary>How long the pull part waited after the last push answer (the next step's pull time), in seconds.</summary>
+    public double PullSeconds { get; private set; }
+
+    /// <summary>Aims the pull at <paramref name="minStep"/> into <paramref name="destination"/>, forgetting the last answer.</summary>
+    public void Aim(long minStep, float[] destination) => (MinStep, Destination, Pulled, PullSeconds) = (minStep, destination, null, 0);
+
+    /// <summary>Records what the fused push-pull brought back.</summary>
+    internal void Answered(PulledParameters? pulled, double pullSeconds) => (Pulled, PullSeconds) = (pulled, pullSeconds);
+}
