@@ -22,12 +22,15 @@ public sealed class FusedPull(bool sameStep)
     /// <summary>The pulled parameters' step, once the step's push brought them; null: pull separately.</summary>
     public PulledParameters? Pulled { get; private set; }
 
+    /// <summary>How long the push took until every shard answered it, in seconds (0: no fused push was sent).</summary>
+    public double PushSeconds { get; private set; }
+
     /// <summary>How long the pull part waited after the last push answer (the next step's pull time), in seconds.</summary>
     public double PullSeconds { get; private set; }
 
     /// <summary>Aims the pull at <paramref name="minStep"/> into <paramref name="destination"/>, forgetting the last answer.</summary>
-    public void Aim(long minStep, float[] destination) => (MinStep, Destination, Pulled, PullSeconds) = (minStep, destination, null, 0);
+    public void Aim(long minStep, float[] destination) => (MinStep, Destination, Pulled, PushSeconds, PullSeconds) = (minStep, destination, null, 0, 0);
 
     /// <summary>Records what the fused push-pull brought back.</summary>
-    internal void Answered(PulledParameters? pulled, double pullSeconds) => (Pulled, PullSeconds) = (pulled, pullSeconds);
+    internal void Answered(PulledParameters? pulled, double pushSeconds, double pullSeconds) => (Pulled, PushSeconds, PullSeconds) = (pulled, pushSeconds, pullSeconds);
 }

@@ -121,7 +121,8 @@ public sealed class StepComputation(
 
         var pushWatch = Stopwatch.StartNew();
         var finished = await Task.WhenAll(pushes).ConfigureAwait(false);
-        var push = pushWatch.Elapsed - TimeSpan.FromSeconds(fused?.PullSeconds ?? 0);
+        // A fused push's phase ends with its answer; the wait after it is the next step's pull.
+        var push = fused is { PushSeconds: > 0 } f ? TimeSpan.FromSeconds(f.PushSeconds) : pushWatch.Elapsed;
         report.PushSeconds += push.TotalSeconds;
         report.Steps++;
         var phases = new WorkerStepPhases(step, pullSeconds, compute.TotalSeconds, _encode.TotalSeconds, push.TotalSeconds);
@@ -174,8 +175,9 @@ public sealed class StepComputation(
         if (fused is not null)
         {
             var answer = await client.PushPullAsync(header, gradient, fused.MinStep, fused.Destination, ct, _encoding, fused.SameStep).ConfigureAwait(false);
-            report.RecordPushLatency(Stopwatch.GetElapsedTime(start, answer.PushAnsweredAt).TotalSeconds);
-            fused.Answered(answer.Pulled, Stopwatch.GetElapsedTime(answer.PushAnsweredAt).TotalSeconds);
+            var pushed = Stopwatch.GetElapsedTime(start, answer.PushAnsweredAt).TotalSeconds;
+            report.RecordPushLatency(pushed);
+            fused.Answered(answer.Pulled, pushed, Stopwatch.GetElapsedTime(answer.PushAnsweredAt).TotalSeconds);
             return answer.Outcomes;
         }
         var outcomes = await client.PushAsync(header, gradient, ct, _encoding).ConfigureAwait(false);

@@ -100,7 +100,7 @@ public sealed class TrainingWorker : IAsyncDisposable
                 try
                 {
                     await (mode.IsStepSynchronous
-                        ? RunSynchronousAsync(step, follower, report, from, job.Steps, stop.Token)
+                        ? RunSynchronousAsync(step, follower, report, from, job.Steps, !mode.ToleratesStragglers, stop.Token)
                         : RunAsynchronousAsync(step, report, from, job.Steps, stop.Token)).ConfigureAwait(false);
                     break;
                 }
@@ -162,12 +162,14 @@ public sealed class TrainingWorker : IAsyncDisposable
 
     /// <summary>
     /// BSP, backup, coded, multi-message: parameters of step t are pulled while step t−1 computes; when they arrive before
-    /// step t−1 was pushed, t−1 closed without this worker and is abandoned. With a fused push-pull (one push per step,
-    /// the TCP data plane) step t−1's push brings step t's parameters back instead, in one round trip; such a step cannot
-    /// be abandoned, so a worker whose push came too late (the step closed without it) prefetches again, abandoning, for
-    /// the next <see cref="PrefetchStepsAfterLate"/> steps.
+    /// step t−1 was pushed, t−1 closed without this worker and is abandoned. Where every worker is needed for a step
+    /// (<paramref name="fusable"/>: BSP) and the push can be fused (one push per step, the TCP data plane), step t−1's
+    /// push brings step t's parameters back instead, in one round trip. Such a step cannot be abandoned, so modes that
+    /// close steps without their stragglers (backup, coded) keep the abandoning prefetch, and a worker whose fused push
+    /// came too late (evicted meanwhile) prefetches for the next <see cref="PrefetchStepsAfterLate"/> steps.
     /// </summary>
-    private async Task RunSynchronousAsync(StepComputation computation, AssignmentFollower? follower, WorkerReport report, long step, long steps, CancellationToken ct)
+    private async Task RunSynchronousAsync(StepComputation computation, AssignmentFollower? follower, WorkerReport report, long step, long steps, bool fusable,
+        CancellationToken ct)
     {
         var current = new float[_client.Layout.Sum(s => s.Length)];
         var next = new float[current.Length];
@@ -175,7 +177,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         var pulled = await _client.PullAsync(step, current, ct, sameStep: true).ConfigureAwait(false);
         var pull = watch.Elapsed.TotalSeconds;
         report.PullSeconds += pull;
-        var fused = _options.FusedPushPull ? new FusedPull(sameStep: true) : null;
+        var fused = _options.FusedPushPull && fusable ? new FusedPull(sameStep: true) : null;
         long fuseFrom = 0;
         while (!pulled.Finished && pulled.Step < steps)
         {
