@@ -26,15 +26,20 @@ public static class NetworkBenchCommand
         var scenarios = sources.Option("scenarios", "", "comma-separated scenarios (server-link, slow-worker-link, two-shards, two-nodes: 2 nodes flat and hierarchical, layered: the MLP whole and in pieces); empty: all");
         var hidden = sources.Option("hidden", d.Hidden, "layered scenario: hidden units of its MLP (parameters = hidden x (features + 1) + classes x (hidden + 1))");
         var batch = sources.Option("batch-size", d.BatchSize, "rows per worker per step (sets the compute time)");
+        var compression = sources.Option("compression", d.Compression, "compress pushes and pulls: none | topk | sign (adds test accuracy, compression CPU and bytes per step)");
+        var topK = sources.Option("topk-ratio", d.TopKRatio, "topk: share of the values a message carries");
+        var dataRows = sources.Option("rows", d.Rows, "rows of the synthetic data set (0: a few per worker; more to measure accuracy)");
+        var separation = sources.Option("separation", d.Separation, "class separation of the synthetic data set (larger: more learnable)");
         var csv = new Option<string?>("--csv") { Description = "write the results as CSV to this file", DefaultValueFactory = _ => "results/bench-network.csv" };
         var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots (step time, push latency p99) into this folder", DefaultValueFactory = _ => "results" };
-        foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, delay, hidden, batch, csv, plotDir }) command.Options.Add(o);
+        foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, delay, hidden, batch, compression, topK, dataRows, separation, csv, plotDir }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
             var options = new NetworkBenchmarkOptions(parse.GetValue(workers), parse.GetValue(features), parse.GetValue(classes), parse.GetValue(steps),
                 parse.GetValue(rate), parse.GetValue(concurrency),
-                parse.GetValue(scenarios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), parse.GetValue(delay), parse.GetValue(hidden), parse.GetValue(batch));
+                parse.GetValue(scenarios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), parse.GetValue(delay), parse.GetValue(hidden), parse.GetValue(batch),
+                parse.GetValue(compression)!, parse.GetValue(topK), parse.GetValue(dataRows), parse.GetValue(separation));
             var rows = await NetworkBenchmark.RunAsync(options, log, line => Console.Error.WriteLine(line), ct);
             BenchOutput.Write(AnsiConsole.Console, $"network: {options.Parameters:N0} parameters, {options.Workers} workers, BSP", rows, r => $"{r.Scenario} {r.Schedule}", r => r.StepMeanS,
                 "mean step time, s", parse.GetValue(csv), parse.GetValue(plotDir) is { } dir ? Path.Combine(dir, "bench-network-step.png") : null);

@@ -54,10 +54,11 @@ public static class NetworkBenchmark
     {
         var settings = new TrainSettings
         {
-            Dataset = $"synthetic:rows={Math.Max(2 * options.Classes, scenario.Workers * Math.Max(20, 2 * options.BatchSize))},features={options.Features},classes={options.Classes}",
+            Dataset = $"synthetic:rows={(options.Rows > 0 ? options.Rows : Math.Max(2 * options.Classes, scenario.Workers * Math.Max(20, 2 * options.BatchSize)))},features={options.Features},classes={options.Classes}{(options.Separation != 1 ? FormattableString.Invariant($",separation={options.Separation}") : "")}",
             Model = scenario.Layered ? Kernels.ModelKind.Mlp : Kernels.ModelKind.Softmax, Hidden = options.Hidden, Workers = scenario.Workers,
             Servers = scenario.Shards, Mode = SyncMode.Bsp, Steps = options.Steps, BatchSize = options.BatchSize, LearningRate = 0.1f, Seed = 7,
             Accelerator = Kernels.AcceleratorChoice.Simd, Schedule = scenario.JobSchedule, PushConcurrency = options.PushConcurrency, HeartbeatTimeoutMs = 60_000, StepTimeoutMs = 300_000,
+            Compression = options.Compression, PullCompression = options.Compression, TopKRatio = options.TopKRatio,
         };
         var reports = Directory.CreateTempSubdirectory("gpups-bench-network-");
         using var lab = NetworkLab.Create(log);
@@ -114,13 +115,14 @@ public static class NetworkBenchmark
             var latencies = workerReports.SelectMany(r => r.PushLatencies.Skip(1)).ToArray();
             var model = await FinalModel.PullAsync(servers.Select(s => $"http://{s.Address}:{Port}").ToArray(), options.Steps, ct).ConfigureAwait(false);
             finalModel?.Invoke(model);
-            return Summarise(scenario, options, status.StepSeconds.ToArray(), latencies, lab.Hosts, before, after) with
+            var row = Summarise(scenario, options, status.StepSeconds.ToArray(), latencies, lab.Hosts, before, after) with
             {
                 ServerInMBPerStep = (after[0].BytesIn - before[0].BytesIn) / (double)status.StepSeconds.Count / 1e6,
                 ModelSha256 = FinalModel.Hash(model),
                 DelayMs = options.DelayMs,
                 ComputeS = workerReports.Where(r => r.Steps > 0).Select(r => r.ComputeSeconds / r.Steps).DefaultIfEmpty(0).Average(),
             };
+            return options.Compression == "none" && options.Rows == 0 ? row : CompressionColumns.Add(row, options.Compression, settings, workerReports, model);
         }
         finally
         {
