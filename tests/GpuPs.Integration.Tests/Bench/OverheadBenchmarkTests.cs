@@ -19,11 +19,12 @@ public class OverheadBenchmarkTests
 
         var row = Assert.Single(rows);
         Assert.Equal(("bsp", "tcp", 10), (row.Mode, row.Transport, row.StepsMeasured));
-        // BSP with no delay: no worker is ever left out, so all 8 have phases for steps 2..11, each phase measured.
+        // BSP with no delay: no worker is ever left out, so all 8 have phases for steps 2..11, each phase measured. Encode
+        // is a copy of a 100-value gradient with the float32 wire: it can round to 0.0000 ms, so it is only never negative.
         var workerSteps = timeline.Where(t => t.Worker >= 0).ToList();
         Assert.Equal(Enumerable.Range(0, 8).SelectMany(w => Enumerable.Range(2, 10).Select(s => (w, (long)s))).Order(),
             workerSteps.Select(t => (t.Worker, t.Step)).Order());
-        Assert.All(workerSteps, t => Assert.True(t.ComputeMs > 0 && t.PushMs > 0 && t.PullMs > 0 && t.EncodeMs > 0, $"step {t.Step} of worker {t.Worker}"));
+        Assert.All(workerSteps, t => Assert.True(t.ComputeMs > 0 && t.PushMs > 0 && t.PullMs > 0 && t.EncodeMs >= 0, $"step {t.Step} of worker {t.Worker}"));
         // The shard closed all 12 steps, each by a push whose sum and update took time and fit in the step.
         var shardSteps = timeline.Where(t => t.Worker == -1).ToList();
         Assert.Equal(Enumerable.Range(0, 12).Select(s => (long)s), shardSteps.Select(t => t.Step));
