@@ -8,6 +8,7 @@ namespace GpuPs.Integration.Tests.Bench;
 /// tuned credit within the round-robin slots, across a shaped server link, and the job completes with its compute time
 /// and link bound reported.
 /// </summary>
+[Collection(NetworkLabCollection.Name)]
 public class LayeredNetworkBenchmarkTests
 {
     [NetworkFact]
