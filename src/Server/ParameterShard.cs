@@ -42,6 +42,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly PushCoordinator? _coordinator;   // shard 0 of a round-robin job
     private readonly AssignmentCoordinator? _assignments;   // shard 0 of a proportional job
     private readonly Compression.PullViews? _pullViews;   // a job with compressed pulls
+    private readonly RelayedAssignment? _relayed;          // the other shards of a coded proportional job
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
     private readonly TimeProvider _time;
@@ -74,7 +75,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
         _mode = _job.Mode;
         _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
-        _assignments = CreateAssignmentCoordinator();
+        _assignments = _job.Assignment == AssignmentPolicy.Proportional && Info.Index == 0 ? new AssignmentCoordinator(_job, _log) : null;
+        _relayed = _job.Assignment == AssignmentPolicy.Proportional && Info.Index > 0
+            && _mode.Assignment(_job, Enumerable.Repeat(1.0, _job.Workers).ToArray()) is not UncodedAssignment ? new RelayedAssignment(_job, _log) : null;
         _pullViews = _job.Compression.Pull == Core.Compression.CompressionKind.None ? null : new Compression.PullViews(_job.Workers, _job.Compression);
         _time = options.Time ?? TimeProvider.System;
         if (Info.Index == 0 && _job.Schedule == PushSchedule.RoundRobin)
@@ -109,18 +112,6 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         lock (_gate)
             return new ShardCheckpoint(_fingerprint, Info.Index, Info.Count, Info.Offset, _model.Step,
                 _model.Parameters.ToArray(), _model.ExportOptimizer(), _workers.Select(w => w.Clock).ToArray());
-    }
-
-    /// <summary>
-    /// The coordinator of a proportional job lives in shard 0. Coded shards decode with its code, which only shard 0
-    /// knows, so a coded proportional job runs on one shard.
-    /// </summary>
-    private AssignmentCoordinator? CreateAssignmentCoordinator()
-    {
-        if (_job.Assignment != AssignmentPolicy.Proportional) return null;
-        if (Info.Count > 1 && _mode.Assignment(_job, Enumerable.Repeat(1.0, _job.Workers).ToArray()) is not UncodedAssignment)
-            throw new ArgumentException($"--assignment proportional with the {_mode.Name} mode runs on one server (the shards decode with the coordinator's code, which only shard 0 holds); use --servers 1 or the bsp mode");
-        return Info.Index == 0 ? new AssignmentCoordinator(_job, _log) : null;
     }
 
     /// <summary>Restores the state of <paramref name="checkpoint"/> (construction only: no worker is registered yet).</summary>
@@ -362,6 +353,12 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                     _aggregator.UseAssignment(code);
                 if (_assignments.Current is { } assignment) reply.Assignment = AssignmentWire.ToWire(assignment);
             }
+            if (request.RelayedAssignment is { } relayed)
+            {
+                if (_relayed is null)
+                    throw ShardException.Invalid($"worker {request.WorkerId} relayed an assignment to shard {Info.Index}, which takes none (only shards 1.. of a coded proportional job do)");
+                if (_relayed.Adopt(request.WorkerId, relayed, _model.Step) is { } adopted) _aggregator.UseAssignment(adopted);
+            }
             return reply;
         }
     }
@@ -398,7 +395,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 SilentMs = w.Registered ? now - w.LastSeenMs : 0, Host = w.Host, Device = w.Device,
                 RowsPerSecond = _assignments?.Estimates.Speed(w.Id) ?? 0, ExchangeSeconds = _assignments?.Estimates.ExchangeSeconds(w.Id) ?? 0,
             }));
-            if (_assignments?.Current is { } assignment) reply.Assignment = AssignmentWire.ToWire(assignment);
+            if ((_assignments?.Current ?? _relayed?.Current) is { } assignment) reply.Assignment = AssignmentWire.ToWire(assignment);
             return reply;
         }
     }

@@ -240,6 +240,18 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
             ct => _shards[0].Control.HeartbeatAsync(report, ct, _options.CallTimeout), cancellationToken);
     }
 
+    /// <summary>
+    /// Sends <paramref name="heartbeat"/> to every shard but the coordinator (shard 0) at once and waits for all: how a
+    /// worker hands them the coordinator's assignment before it pushes a step encoded with it. Retried like any call.
+    /// </summary>
+    public Task RelayToShardsAsync(HeartbeatRequest heartbeat, CancellationToken cancellationToken)
+    {
+        if (WorkerId < 0) throw new InvalidOperationException("register before relaying");
+        heartbeat.WorkerId = WorkerId;
+        return Task.WhenAll(Enumerable.Range(1, _shards.Length - 1).Select(i => CallAsync(i, $"relay the assignment to shard {i} at {_shards[i].Address}",
+            ct => _shards[i].Control.HeartbeatAsync(heartbeat, ct, _options.CallTimeout), cancellationToken)));
+    }
+
     /// <summary>Disposes every shard connection.</summary>
     public async ValueTask DisposeAsync()
     {

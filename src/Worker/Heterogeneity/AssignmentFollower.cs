@@ -58,9 +58,17 @@ public sealed class AssignmentFollower(
     public async Task BeforeStepAsync(long step, StepComputation computation, CancellationToken cancellationToken)
     {
         var reply = await Report(step, MeasuredSpeed(computation.Plan, out double exchange), exchange, cancellationToken).ConfigureAwait(false);
-        if (reply.Assignment is not { } wire || wire.Version == Version) return;
+        if (reply.Assignment is { } wire && wire.Version != Version) Switch(AssignmentWire.FromWire(wire, job.Workers), step, computation);
+        // The other shards of a coded job decode with the version this step is encoded with: they learn it from the
+        // workers, before any push of the step (every step, so a restarted shard learns it too).
+        if (client.Layout.Count > 1 && _code is not UncodedAssignment)
+            await client.RelayToShardsAsync(new HeartbeatRequest { Step = step, RelayedAssignment = AssignmentWire.ToWire(_assignment!) }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Switch(WorkAssignment assignment, long step, StepComputation computation)
+    {
         var previous = _code!;
-        var plan = Load(AssignmentWire.FromWire(wire, job.Workers), step);
+        var plan = Load(assignment, step);
         long loaded = RowsGained(previous, _code!);
         report.Rebalances++;
         report.RowsLoaded += loaded;
