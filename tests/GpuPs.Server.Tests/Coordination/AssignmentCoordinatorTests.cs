@@ -112,15 +112,6 @@ public class AssignmentCoordinatorTests
     }
 
     [Fact]
-    public void ACodedProportionalJobOnSeveralShardsIsRefusedByName()
-    {
-        var job = Job(SyncMode.Coded, stragglers: 1);
-        var e = Assert.Throws<ArgumentException>(() => ParameterShard.Create(job, new OptimizerSettings(OptimizerKind.Sgd, 1f), 1, 2,
-            Kernels.Accelerators.Create(Kernels.AcceleratorChoice.Simd), Serilog.Log.Logger));
-        Assert.Contains("one server", e.Message);
-    }
-
-    [Fact]
     public void ModesWithoutAStepBoundaryRefuseProportionalAssignment()
     {
         var e = Assert.Throws<ArgumentException>(() => Job(SyncMode.Asp).Validate());

@@ -59,4 +59,16 @@ public class RelayedAssignmentTests
         ShardFixture.AssertError(ShardErrorKind.InvalidRequest, "which takes none",
             () => coordinator.Heartbeat(new HeartbeatRequest { WorkerId = 0, RelayedAssignment = Wire(1, 100, 200, 400) }));
     }
+
+    [Fact]
+    public void Shard_1_of_a_coded_proportional_job_takes_the_relayed_version_and_shows_it_in_status()
+    {
+        using var shard = ParameterShard.Create(Job, new OptimizerSettings(OptimizerKind.Sgd, 1f), 1, 2, Accelerators.Create(AcceleratorChoice.Simd), Serilog.Log.Logger);
+        ShardFixture.RegisterAll(shard, 3);
+
+        shard.Heartbeat(new HeartbeatRequest { WorkerId = 2, RelayedAssignment = Wire(1, 100, 200, 400) });
+
+        Assert.Equal(1, shard.Status().Assignment.Version);
+        Assert.Equal(new[] { 100.0, 200, 400 }, shard.Status().Assignment.Speeds);
+    }
 }
