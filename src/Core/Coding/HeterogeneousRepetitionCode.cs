@@ -19,6 +19,18 @@ namespace GpuPs.Core.Coding;
 /// <para>The price of exactness is group balance: with speeds 1 : 2 : 4 and s = 1 the groups are {4} and {1, 2}, and
 /// a step waits at worst for the slower group, rows / 3 against the ideal 2 · rows / 7 (1.17×). Equal speeds with
 /// (s + 1) | n give the fractional repetition code.</para>
+/// <para>Against Wang et al.'s scheme (checked for issue 10): both give each worker a load in proportion to its speed,
+/// hold every row on s + 1 distinct workers and tolerate every set of s stragglers for any speed vector (here: s
+/// stragglers meet at most s of the s + 1 disjoint groups; exhaustively tested for n ≤ 10 with the float32 check).
+/// They differ in what a step waits for. Their allocation spreads the s + 1 copies of each partition over workers
+/// without grouping them and decodes with a general (not 0/1) linear code, so every worker finishes at (s + 1) · rows / Σ speeds
+/// whenever no speed exceeds Σ speeds / (s + 1) — the optimum they prove for accurate speed estimates. Ours fixes the
+/// copies into s + 1 disjoint groups, which buys 0/1 decode weights (exact in float32, no conditioning to watch, and a
+/// group decodes alone before n − s workers answered) at the price of LPT group imbalance: a step waits for
+/// rows / (the slowest group's speed), at most (s + 1) · rows / (Σ speeds − s · max speed). The two coincide where the
+/// groups balance (equal speeds with (s + 1) | n; the 10-worker mix 1,1,2,2,2,4,4,8,8,8 at s = 1, groups 20 and 20);
+/// for 1 : 2 : 4 at s = 1 ours waits 7/6 of their time. Their robust variant for inaccurate estimates is not built:
+/// here the coordinator re-measures and rebalances instead (<see cref="Heterogeneity.ShareDrift"/>).</para>
 /// </remarks>
 public sealed class HeterogeneousRepetitionCode : GradientCode
 {
