@@ -21,18 +21,25 @@ public readonly record struct PieceEvent(bool Started, int Layer, long Step, lon
 /// (older first), then the order pieces were enqueued in (key order within a tensor).</para>
 /// <para><b>Credit.</b> A piece starts when the bytes in flight plus its own fit in the credit, or when nothing is in
 /// flight (so a piece larger than the credit still goes, alone). The credit may change at any time (auto-tuning); it
-/// applies to the next piece started.</para>
+/// applies to the next piece started. At most <see cref="MaxPiecesInFlight"/> pieces are in flight whatever the credit:
+/// every piece on the wire holds a connection of its own (the data plane opens them on demand), and a credit tuned on a
+/// loaded link grew to hundreds of small pieces, whose connections, over 16 workers, passed the server's
+/// <c>--max-connections</c> and were closed on accept.</para>
 /// <para><b>Cancellation.</b> A piece cancelled while queued never starts; one cancelled on the wire is cancelled by its
 /// transfer. Either way its task is cancelled and its credit returned.</para>
 /// Thread-safe.
 /// </remarks>
 public sealed class PieceScheduler
 {
+    /// <summary>Most pieces on the wire at once on one link, whatever the credit: 8.</summary>
+    public const int MaxPiecesInFlight = 8;
+
     private readonly object _gate = new();
     private readonly PriorityQueue<Pending, (int Layer, long Step, long Sequence)> _queue = new();
     private readonly CreditTuner? _tuner;
     private long _creditBytes;
     private long _inFlight;
+    private int _piecesInFlight;
     private long _sequence;
 
     /// <summary>A scheduler with a fixed credit of <paramref name="creditBytes"/>, or, with a tuner, the tuner's credit, adjusted as transfers end.</summary>
@@ -100,9 +107,10 @@ public sealed class PieceScheduler
                     _queue.Dequeue();
                     continue;
                 }
-                if (_inFlight > 0 && _inFlight + next.Bytes > CreditBytes) break;
+                if (_inFlight > 0 && (_inFlight + next.Bytes > CreditBytes || _piecesInFlight >= MaxPiecesInFlight)) break;
                 _queue.Dequeue();
                 _inFlight += next.Bytes;
+                _piecesInFlight++;
                 Observer?.Invoke(new PieceEvent(true, next.Layer, next.Step, next.Bytes, _inFlight, CreditBytes));
                 _tuner?.Started();
                 (start ??= []).Add(next);
@@ -117,6 +125,7 @@ public sealed class PieceScheduler
         lock (_gate)
         {
             _inFlight -= pending.Bytes;
+            _piecesInFlight--;
             Observer?.Invoke(new PieceEvent(false, pending.Layer, pending.Step, pending.Bytes, _inFlight, CreditBytes));
         }
         if (_tuner?.Ended(pending.Bytes, seconds, succeeded) is { } credit) Interlocked.Exchange(ref _creditBytes, credit);

@@ -136,7 +136,9 @@ public class ServerLimitsLoopbackTests
         var refused = await Assert.ThrowsAsync<RpcException>(() => StatusAsync(third));
         await StatusAsync(held);   // the connection already open is unaffected
 
-        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        // Closed on accept: the client sees it as Unavailable when the close comes before its HTTP/2 preface is answered,
+        // as Internal when it comes while the request is read back (a full run on a quiet machine saw the second).
+        Assert.Contains(refused.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
         squatter.Dispose();
         // Once the squatter's connection is gone, a new one is accepted (Kestrel counts the close asynchronously).
         var watch = Stopwatch.StartNew();

@@ -75,6 +75,25 @@ public class PieceSchedulerTests
     }
 
     [Fact]
+    public async Task At_most_eight_pieces_are_on_the_wire_however_large_the_credit()
+    {
+        var link = new GatedLink();
+        var scheduler = new PieceScheduler(creditBytes: 1L << 40);
+        var tasks = Enumerable.Range(0, 50).Select(k => scheduler.RunAsync(layer: 0, step: 0, 100, link.Transfer(k, 100), CancellationToken.None)).ToList();
+        for (int k = 0; k < 50; k++)
+        {
+            // Each piece finished makes room for exactly one more: the link never holds more than eight.
+            await WaitUntil(() => link.Started.Count >= Math.Min(50, k + PieceScheduler.MaxPiecesInFlight));
+            Assert.Equal(Math.Min(50, k + PieceScheduler.MaxPiecesInFlight), link.Started.Count);
+            link.Finish(link.Started.ElementAt(k));
+        }
+        await Task.WhenAll(tasks);
+
+        Assert.Equal(8 * 100, link.MaxInFlight);
+        Assert.Equal(0, scheduler.InFlightBytes);
+    }
+
+    [Fact]
     public async Task A_higher_priority_piece_enqueued_later_starts_before_the_lower_priority_pieces_still_waiting()
     {
         var link = new GatedLink();
