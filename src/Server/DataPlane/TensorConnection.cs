@@ -49,6 +49,8 @@ internal sealed class TensorConnection : IAsyncDisposable
     private readonly Stream _stream;
     private readonly FrameReader _input;
     private readonly byte[] _answer = new byte[FrameHeader.Size + FrameAnswers.MaxMessageBytes];
+    // A piece pull's range, read once per pulled piece: one buffer per connection (frames are served one at a time).
+    private readonly byte[] _pieceRange = new byte[FrameAnswers.PieceBytes];
     private readonly string _peer;
     private readonly CancellationToken _closed;
     private readonly CancellationTokenSource _deadline;   // re-armed for every read and write
@@ -267,9 +269,9 @@ internal sealed class TensorConnection : IAsyncDisposable
         if (header.Flags.HasFlag(FrameFlags.Piece))
         {
             header.Validate(FrameAnswers.PieceBytes);
-            var range = new byte[header.Length];
+            var range = _pieceRange.AsMemory(0, header.Length);
             await ReadPayloadAsync(header, range).ConfigureAwait(false);
-            piece = FrameAnswers.PieceOf(range, (int)_shard.Info.Length);
+            piece = FrameAnswers.PieceOf(range.Span, (int)_shard.Info.Length);
         }
         else
         {
