@@ -38,6 +38,13 @@ public interface IParameterShard
     PullResult CopyForPull(int workerId, long viewVersion, Span<float> destination) => CopyParameters(destination);
 
     /// <summary>
+    /// Whether every worker's whole pull of step m is answered, once the shard reached m, with the values
+    /// <see cref="CopyParameters(Span{float})"/> copies: no compressed per-worker copies, no staleness bound, no pull turns.
+    /// Then the data plane answers a step's waiting pulls from one copy (<c>ParkedPulls</c>). False unless a shard says so.
+    /// </summary>
+    bool SharedStepPulls => false;
+
+    /// <summary>
     /// Copies one piece of the shard's parameters, <c>[offset, offset + destination.Length)</c> within the shard, into
     /// <paramref name="destination"/>, atomically with the step returned; the result's offset is the piece's first key in
     /// the full vector. Throws <see cref="ShardException"/> (InvalidRequest) for a range outside the shard. The default

@@ -239,6 +239,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>Step-synchronous modes without compressed pulls or a round-robin coordinator.</remarks>
+    public bool SharedStepPulls => _mode.IsStepSynchronous && _pullViews is null && _coordinator is null;
+
+    /// <inheritdoc />
     public PullResult CopyParameters(int offset, Span<float> destination)
     {
         new PieceRange(offset, destination.Length).Validate(_model.Length);

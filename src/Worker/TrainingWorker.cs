@@ -22,9 +22,10 @@ namespace GpuPs.Worker;
 /// straggler injection is a step hook.
 /// </summary>
 /// <remarks>
-/// <para>Never do work for nothing: in the step-synchronous modes the pull of step t+1 is issued while step t computes;
-/// if it returns first, the servers closed step t without this worker (a straggler), so the worker abandons step t at
-/// once — remaining partitions and injected delay are cancelled — and moves on.</para>
+/// <para>Never do work for nothing: in the step-synchronous modes, where the push is not fused with the next pull (see
+/// <see cref="RunSynchronousAsync"/>), the pull of step t+1 is issued while step t computes; if it returns first, the
+/// servers closed step t without this worker (a straggler), so the worker abandons step t at once — remaining
+/// partitions and injected delay are cancelled — and moves on.</para>
 /// <para>One worker per instance; <see cref="RunAsync"/> is called once.</para>
 /// </remarks>
 public sealed class TrainingWorker : IAsyncDisposable
@@ -36,7 +37,7 @@ public sealed class TrainingWorker : IAsyncDisposable
     /// <summary>Times a worker rejoins shards that restarted before it treats the next restart as a failure.</summary>
     public const int MaxRejoins = 10;
 
-    /// <summary>Steps a worker whose fused push came too late pulls separately (and can abandon a step) before it fuses again.</summary>
+    /// <summary>Steps a worker the shards left more than a step behind pulls separately (and can abandon a step) before it fuses again.</summary>
     public const int PrefetchStepsAfterLate = 8;
 
     private readonly Func<Registration, IWorkerStepHook>? _stepHook;
@@ -100,7 +101,7 @@ public sealed class TrainingWorker : IAsyncDisposable
                 try
                 {
                     await (mode.IsStepSynchronous
-                        ? RunSynchronousAsync(step, follower, report, from, job.Steps, !mode.ToleratesStragglers, stop.Token)
+                        ? RunSynchronousAsync(step, follower, report, from, job.Steps, stop.Token)
                         : RunAsynchronousAsync(step, report, from, job.Steps, stop.Token)).ConfigureAwait(false);
                     break;
                 }
@@ -161,14 +162,15 @@ public sealed class TrainingWorker : IAsyncDisposable
     }
 
     /// <summary>
-    /// BSP, backup, coded, multi-message: parameters of step t are pulled while step t−1 computes; when they arrive before
-    /// step t−1 was pushed, t−1 closed without this worker and is abandoned. Where every worker is needed for a step
-    /// (<paramref name="fusable"/>: BSP) and the push can be fused (one push per step, the TCP data plane), step t−1's
-    /// push brings step t's parameters back instead, in one round trip. Such a step cannot be abandoned, so modes that
-    /// close steps without their stragglers (backup, coded) keep the abandoning prefetch, and a worker whose fused push
-    /// came too late (evicted meanwhile) prefetches for the next <see cref="PrefetchStepsAfterLate"/> steps.
+    /// BSP, backup, coded, multi-message: where the push can be fused (one push per step, the TCP data plane), step t−1's
+    /// push brings step t's parameters back, in one round trip. Otherwise parameters of step t are pulled while step t−1
+    /// computes; when they arrive before step t−1 was pushed, t−1 closed without this worker and is abandoned. A fused
+    /// step cannot be abandoned, so a worker whose fused push came too late — a straggler the step closed without
+    /// (backup, coded), or one evicted meanwhile (BSP) — pulls separately and prefetches, abandoning the steps that close
+    /// without it, for the next <see cref="PrefetchStepsAfterLate"/> steps: a persistent straggler computes at most one
+    /// step in <see cref="PrefetchStepsAfterLate"/> + 1 for nothing, a worker late once goes back to one round trip.
     /// </summary>
-    private async Task RunSynchronousAsync(StepComputation computation, AssignmentFollower? follower, WorkerReport report, long step, long steps, bool fusable,
+    private async Task RunSynchronousAsync(StepComputation computation, AssignmentFollower? follower, WorkerReport report, long step, long steps,
         CancellationToken ct)
     {
         var current = new float[_client.Layout.Sum(s => s.Length)];
@@ -177,7 +179,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         var pulled = await _client.PullAsync(step, current, ct, sameStep: true).ConfigureAwait(false);
         var pull = watch.Elapsed.TotalSeconds;
         report.PullSeconds += pull;
-        var fused = _options.FusedPushPull && fusable ? new FusedPull(sameStep: true) : null;
+        var fused = _options.FusedPushPull ? new FusedPull(sameStep: true) : null;
         long fuseFrom = 0;
         while (!pulled.Finished && pulled.Step < steps)
         {
@@ -194,11 +196,13 @@ public sealed class TrainingWorker : IAsyncDisposable
                 }
                 else
                 {
-                    // Refused (late, or the job finished), or a shard could not answer the pull part: pull separately.
-                    fuseFrom = step + 1 + PrefetchStepsAfterLate;
+                    // Refused (late, or the job finished), or a shard could not answer the pull part: pull separately. A
+                    // worker the shards left more than a step behind straggles: it prefetches, abandoning the steps that
+                    // close without it, for a while. One that was merely among the last of its step (backup, coded) fuses on.
                     watch.Restart();
                     pulled = await _client.PullAsync(step + 1, next, ct, sameStep: true).ConfigureAwait(false);
                     pull = watch.Elapsed.TotalSeconds;
+                    if (pulled.Step > step + 1) fuseFrom = pulled.Step + PrefetchStepsAfterLate;
                 }
             }
             else

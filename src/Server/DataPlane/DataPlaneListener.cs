@@ -39,7 +39,8 @@ public sealed class DataPlaneListener : IAsyncDisposable
     {
         (_listener, _shardIndex, _refusals, _limits) = (listener, shard.Info.Index, refusals, limits);
         _log = log.ForContext("Shard", shard.Info.Index);
-        _serve = socket => new TensorConnection(shard, auth, refusals, limits, budget, _log, socket, new NetworkStream(socket, ownsSocket: false), _stop.Token);
+        var parked = new ParkedPulls(shard);
+        _serve = socket => new TensorConnection(shard, auth, refusals, limits, budget, _log, socket, new NetworkStream(socket, ownsSocket: false), _stop.Token, parked);
         _accepting = Task.Run(AcceptAsync);
     }
 

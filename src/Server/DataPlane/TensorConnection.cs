@@ -48,7 +48,8 @@ internal sealed class TensorConnection : IAsyncDisposable
     private readonly Socket _socket;
     private readonly Stream _stream;
     private readonly FrameReader _input;
-    private readonly byte[] _answer = new byte[FrameHeader.Size + FrameAnswers.MaxMessageBytes];
+    // An answer, after a held push reply (HeldPushReply) when there is one: both go out in one write.
+    private readonly byte[] _answer = new byte[HeldPushReply.MaxBytes + FrameHeader.Size + FrameAnswers.MaxMessageBytes];
     // A piece pull's range, read once per pulled piece: one buffer per connection (frames are served one at a time).
     private readonly byte[] _pieceRange = new byte[FrameAnswers.PieceBytes];
     private readonly string _peer;
@@ -58,6 +59,8 @@ internal sealed class TensorConnection : IAsyncDisposable
     private Task? _pendingWatch;                          // a pull's watch for a closing peer, still reading when the step came
     private readonly XxHash3 _hash = new();
     private readonly int _shardBytes;
+    private readonly ParkedPulls? _parked;
+    private HeldPushReply? _held;   // an applied fused push's answer, sent with its pull's
 
     /// <summary>A connection of <see cref="DataPlaneListener"/>, with its shard, token, limits, push budget and log (see there).</summary>
     /// <param name="shard">The shard it serves.</param>
@@ -69,9 +72,11 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// <param name="socket">The accepted socket; the connection owns it and closes it when disposed.</param>
     /// <param name="stream">The socket's byte stream, which the connection reads and writes; closed with the socket.</param>
     /// <param name="closed">Cancelled when the server stops: a push or pull waiting for its slot or step gives up.</param>
+    /// <param name="parked">The plane's pulls waiting for a step, which a push that closes one answers (null: each answers its own).</param>
     public TensorConnection(IParameterShard shard, JobAuth auth, RefusalLog refusals, ServerLimits limits, PushMemoryBudget budget, ILogger log,
-        Socket socket, Stream stream, CancellationToken closed)
+        Socket socket, Stream stream, CancellationToken closed, ParkedPulls? parked = null)
     {
+        _parked = parked;
         (_shard, _auth, _refusals, _limits, _budget) = (shard, auth, refusals, limits, budget);
         _peer = socket.RemoteEndPoint?.ToString() ?? "unknown peer";
         _log = log.ForContext("Peer", _peer);
@@ -214,23 +219,29 @@ internal sealed class TensorConnection : IAsyncDisposable
                     Decode(push, encoding, values, widened.AsSpan(0, count));
                 }
                 outcome = _shard.Push(push, widened is null ? MemoryMarshal.Cast<byte, float>(values) : widened.AsSpan(0, count));
+                // The pulls that waited for the step this push closed are answered first, from this thread.
+                if (outcome.ClosedStep) _parked?.AnswerReady();
             }
             catch (ShardException e)
             {
                 await AnswerAsync(FrameAnswers.ErrorFrame(e.Kind, _shard.Info.Index), e.Message).ConfigureAwait(false);
                 return;
             }
-            await AnswerAsync(FrameAnswers.PushReplyFrame(outcome, _shard.Info.Index), outcome.Reason).ConfigureAwait(false);
             if (pull is { } fused && outcome.IsApplied)
             {
                 // The push's buffers go back before the pull waits for its step: other connections' pushes need the budget.
+                // Its answer goes out with the pull's, in one write.
                 Release(ref bytes, ref widened, ref reservation);
+                _held = HeldPushReply.Of(outcome, _shard.Info.Index);
                 await SendParametersAsync(push.WorkerId, fused.MinStep, TimeSpan.FromMilliseconds(fused.WaitMilliseconds), 0).ConfigureAwait(false);
+                return;
             }
+            await AnswerAsync(FrameAnswers.PushReplyFrame(outcome, _shard.Info.Index), outcome.Reason).ConfigureAwait(false);
         }
         finally
         {
             Release(ref bytes, ref widened, ref reservation);
+            _held = null;   // a pull given up (its peer left, the server stops) answers nothing
         }
     }
 
@@ -296,30 +307,26 @@ internal sealed class TensorConnection : IAsyncDisposable
     {
         _wait.CancelAfter(wait);
         var peerLeft = false;
+        ParkedPulls.Parked? parked = null;
+        Exception? failed = null;
         try
         {
             var step = _shard.WaitForStepAsync(worker, minStep, _wait.Token);
-            if (!step.IsCompleted && await PeerLeavesBeforeAsync(step).ConfigureAwait(false))
+            if (!step.IsCompleted)
             {
-                peerLeft = true;
-                _wait.Cancel();
+                // A whole pull of a worker may be answered by the push that closes its step (ParkedPulls).
+                if (piece is null && worker >= 0) parked = _parked?.Park(_stream, minStep, _held);
+                if (await PeerLeavesBeforeAsync(step).ConfigureAwait(false))
+                {
+                    peerLeft = true;
+                    _wait.Cancel();
+                }
             }
             await step.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (peerLeft || _closed.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or ShardException)
         {
-            return;   // the client closed the connection while its pull waited (it gave the pull up), or the server stops: routine
-        }
-        catch (OperationCanceledException)
-        {
-            await AnswerAsync(FrameAnswers.ErrorFrame(ShardErrorKind.Timeout, _shard.Info.Index),
-                $"shard {_shard.Info.Index} did not reach step {minStep} within {wait.TotalMilliseconds:F0} ms").ConfigureAwait(false);
-            return;
-        }
-        catch (ShardException e)
-        {
-            await AnswerAsync(FrameAnswers.ErrorFrame(e.Kind, _shard.Info.Index), e.Message).ConfigureAwait(false);
-            return;
+            failed = e;
         }
         finally
         {
@@ -329,22 +336,49 @@ internal sealed class TensorConnection : IAsyncDisposable
                 _wait = CancellationTokenSource.CreateLinkedTokenSource(_closed);
             }
         }
+        if (parked is not null && await _parked!.AnsweredAsync(parked).ConfigureAwait(false))
+        {
+            _held = null;   // the closing push wrote it with the parameters
+            return;
+        }
+        switch (failed)
+        {
+            case OperationCanceledException when peerLeft || _closed.IsCancellationRequested:
+                return;   // the client closed the connection while its pull waited (it gave the pull up), or the server stops: routine
+            case OperationCanceledException:
+                await AnswerAsync(FrameAnswers.ErrorFrame(ShardErrorKind.Timeout, _shard.Info.Index),
+                    $"shard {_shard.Info.Index} did not reach step {minStep} within {wait.TotalMilliseconds:F0} ms").ConfigureAwait(false);
+                return;
+            case ShardException e:
+                await AnswerAsync(FrameAnswers.ErrorFrame(e.Kind, _shard.Info.Index), e.Message).ConfigureAwait(false);
+                return;
+        }
         if (peerLeft) return;
         if (piece is { } asked)
         {
             await WritePieceAsync(asked).ConfigureAwait(false);
             return;
         }
-        var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + _shardBytes);
+        // Room before the parameters for a held push reply, which goes out in the same write.
+        int room = _held is null ? 0 : HeldPushReply.MaxBytes;
+        var frame = ArrayPool<byte>.Shared.Rent(room + FrameHeader.Size + _shardBytes);
         byte[]? deltaFrame = null;
         try
         {
-            if (WriteParameters(frame.AsSpan(0, FrameHeader.Size + _shardBytes), worker, viewVersion, out deltaFrame, out int deltaLength) is { } refused)
+            if (WriteParameters(frame.AsSpan(room, FrameHeader.Size + _shardBytes), worker, viewVersion, out deltaFrame, out int deltaLength) is { } refused)
             {
                 await AnswerAsync(FrameAnswers.ErrorFrame(refused.Kind, _shard.Info.Index), refused.Message).ConfigureAwait(false);
                 return;
             }
-            await WriteAsync(deltaFrame is null ? frame.AsMemory(0, FrameHeader.Size + _shardBytes) : deltaFrame.AsMemory(0, deltaLength)).ConfigureAwait(false);
+            int held = TakeHeld(_answer);
+            _answer.AsSpan(0, held).CopyTo(frame.AsSpan(room - held));
+            if (deltaFrame is null)
+            {
+                await WriteAsync(frame.AsMemory(room - held, held + FrameHeader.Size + _shardBytes)).ConfigureAwait(false);
+                return;
+            }
+            if (held > 0) await WriteAsync(frame.AsMemory(room - held, held)).ConfigureAwait(false);
+            await WriteAsync(deltaFrame.AsMemory(0, deltaLength)).ConfigureAwait(false);
         }
         finally
         {
@@ -439,14 +473,26 @@ internal sealed class TensorConnection : IAsyncDisposable
         return (frame, FrameHeader.Size + bytes);
     }
 
-    /// <summary>Writes a frame whose payload is <paramref name="message"/> (UTF-8, cut to <see cref="FrameAnswers.MaxMessageBytes"/>) in one write.</summary>
+    /// <summary>
+    /// Writes a frame whose payload is <paramref name="message"/> (UTF-8, cut to <see cref="FrameAnswers.MaxMessageBytes"/>)
+    /// in one write, after the held push reply if there is one.
+    /// </summary>
     private ValueTask AnswerAsync(FrameHeader header, string message)
     {
-        var payload = _answer.AsSpan(FrameHeader.Size);
+        int at = TakeHeld(_answer);
+        var payload = _answer.AsSpan(at + FrameHeader.Size);
         header.Length = FrameAnswers.WriteMessage(message, payload);
         header.Seal(_hash, payload[..header.Length]);
-        header.WriteTo(_answer);
-        return WriteAsync(_answer.AsMemory(0, FrameHeader.Size + header.Length));
+        header.WriteTo(_answer.AsSpan(at));
+        return WriteAsync(_answer.AsMemory(0, at + FrameHeader.Size + header.Length));
+    }
+
+    /// <summary>Writes the held push reply, if any, at the start of <paramref name="destination"/> and lets it go; returns its bytes.</summary>
+    private int TakeHeld(Span<byte> destination)
+    {
+        if (_held is not { } held) return 0;
+        _held = null;
+        return held.WriteTo(destination, _hash);
     }
 
     /// <summary>A last answer before the connection closes; a peer that is gone already does not get it.</summary>

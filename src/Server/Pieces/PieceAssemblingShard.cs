@@ -66,6 +66,9 @@ public sealed class PieceAssemblingShard(IParameterShard inner, ILogger log) : I
     public PullResult CopyForPull(int workerId, long viewVersion, Span<float> destination) => inner.CopyForPull(workerId, viewVersion, destination);
 
     /// <inheritdoc />
+    public bool SharedStepPulls => inner.SharedStepPulls;
+
+    /// <inheritdoc />
     public TimeSpan SlotWait(in PushHeader header) => inner.SlotWait(header with { Piece = null });
 
     /// <inheritdoc />

@@ -154,8 +154,11 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Whether <see cref="PushPullAsync"/> can carry a pull: whole tensors (pieces are pushed and pulled one by one).</summary>
-    public bool CanFuse => _pieceLinks is null;
+    /// <summary>
+    /// Whether <see cref="PushPullAsync"/> can carry a pull: whole tensors (pieces are pushed and pulled one by one), and
+    /// every shard's plane fuses (<see cref="ITensorChannel.FusesPushPull"/>: the TCP data plane, not gRPC).
+    /// </summary>
+    public bool CanFuse => _pieceLinks is null && _shards.All(s => s.Tensors.FusesPushPull);
 
     /// <summary>
     /// Pushes as <see cref="PushAsync"/> and, where every shard's plane fuses them (<see cref="ITensorChannel.PushPullAsync"/>:

@@ -17,6 +17,7 @@ public sealed class ComputeReference
     public const int Window = 31;
 
     private readonly Queue<double> _recent = new(Window);
+    private readonly double[] _sorted = new double[Window];   // every step, every worker: sorted in place, not allocated
     private bool _sawFirst;
 
     /// <summary>The median per-partition compute in the window; zero before any step after the first.</summary>
@@ -35,7 +36,9 @@ public sealed class ComputeReference
         if (_recent.Count == Window)
             _recent.Dequeue();
         _recent.Enqueue(computeOfStep.TotalSeconds / load);
-        var sorted = _recent.Order().ToArray();
+        _recent.CopyTo(_sorted, 0);
+        var sorted = _sorted.AsSpan(0, _recent.Count);
+        sorted.Sort();
         // Even counts (before the window fills) take the lower middle: a measured value, never an average with an outlier.
         PerPartition = TimeSpan.FromSeconds(sorted[(sorted.Length - 1) / 2]);
     }

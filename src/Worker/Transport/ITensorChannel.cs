@@ -56,6 +56,9 @@ public interface ITensorChannel
     Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
         TensorEncoding encoding = TensorEncoding.Float32);
 
+    /// <summary>Whether <see cref="PushPullAsync"/> brings the pull back in the same call (false: it only pushes).</summary>
+    bool FusesPushPull => false;
+
     /// <summary>
     /// Pushes one gradient (as <see cref="PushAsync"/>) and, where the plane can fuse them (the TCP data plane: one round
     /// trip), pulls worker <paramref name="header"/>'s parameters once the shard reached <paramref name="minStep"/> into

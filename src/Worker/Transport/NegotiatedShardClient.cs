@@ -81,6 +81,9 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
         WithFallbackAsync(channel => channel.PushAsync(header, gradient, cancellationToken, timeout, encoding));
 
     /// <inheritdoc />
+    public bool FusesPushPull => Volatile.Read(ref _tcp) is not null;
+
+    /// <inheritdoc />
     public Task<FusedPushPull> PushPullAsync(PushHeader header, ReadOnlyMemory<float> gradient, long minStep, Memory<float> destination,
         CancellationToken cancellationToken, TimeSpan? timeout = null, TensorEncoding encoding = TensorEncoding.Float32) =>
         WithFallbackAsync(channel => channel.PushPullAsync(header, gradient, minStep, destination, cancellationToken, timeout, encoding));

@@ -37,10 +37,14 @@ public sealed record OverheadBenchmarkOptions(IReadOnlyList<string> Modes, long 
 /// <summary>
 /// One mode's no-delay step and where it goes. Step times are the shard's own (open to close of each step; ASP, which
 /// updates per push: rounds of n updates); the phases are means over every worker's measured steps
-/// (<see cref="WorkerStepPhases"/>), the update the mean of the shard's closing-push time per update.
+/// (<see cref="WorkerStepPhases"/>), the update the mean of the shard's closing-push time per update. The process's
+/// <see cref="RuntimeCounters"/> per step, over the steps after the warm-up (embedded cluster only; NaN with processes):
+/// CPU, voluntary and involuntary context switches, thread-pool work items, bytes allocated, contended lock entries.
 /// </summary>
 public sealed record OverheadRow(string Mode, string Transport, int StepsMeasured, double StepMeanMs, double StepP50Ms, double StepP99Ms,
-    double ComputeMs, double EncodeMs, double PushMs, double PullMs, double ShardUpdateMs);
+    double ComputeMs, double EncodeMs, double PushMs, double PullMs, double ShardUpdateMs,
+    double CpuMsPerStep, double VoluntarySwitchesPerStep, double InvoluntarySwitchesPerStep, double PoolItemsPerStep, double AllocatedBytesPerStep,
+    double LockContentionsPerStep);
 
 /// <summary>One row of the per-step timeline CSV: a worker's phases of a step, or (worker −1) the shard's step and update.</summary>
 public sealed record OverheadTimelineRow(string Mode, int Worker, long Step, double PullMs, double ComputeMs, double EncodeMs, double PushMs,
@@ -65,21 +69,30 @@ public static class OverheadBenchmark
             var settings = o.Settings(mode);
             var job = JobFactory.CreateJob(settings);
             await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct).ConfigureAwait(false);
-            var reports = await cluster.RunWorkersAsync(ct).ConfigureAwait(false);
             await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
+            int updatesPerStep = job.Mode.IsStepSynchronous ? 1 : job.Workers;
+            var running = cluster.RunWorkersAsync(ct);
+            // The counters' window opens when the shard passes the warm-up (an observer's pull waits for that step).
+            await observer.PullAsync(GpuPs.Server.ParameterShard.ObserverId, o.Warmup * updatesPerStep, new float[job.ParameterCount], ct,
+                TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+            var before = RuntimeCounters.Read();
+            var reports = await running.ConfigureAwait(false);
+            var after = RuntimeCounters.Read();
             var status = await observer.StatusAsync(ct, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
 
             var phases = reports.SelectMany(r => r.StepPhases.Where(p => p.Step >= o.Warmup).Select(p => (r.WorkerId, p))).ToList();
-            int updatesPerStep = job.Mode.IsStepSynchronous ? 1 : job.Workers;
             var shardSteps = status.StepSeconds.Zip(status.StepUpdateSeconds).Skip(o.Warmup * updatesPerStep).ToList();
             // An ASP shard updates once per push: its updates in rounds of n carry as many gradients as a synchronous step (as StepSeries).
             var stepMs = shardSteps.Chunk(updatesPerStep).Where(round => round.Length == updatesPerStep)
                 .Select(round => round.Sum(s => s.First) * 1e3).Order().ToList();
             if (stepMs.Count == 0) throw new InvalidOperationException($"{mode}: no step past the {o.Warmup} warm-up steps was measured; run more --steps");
+            var counters = o.Processes ? RuntimeCounters.None : RuntimeCounters.PerStep(before, after, stepMs.Count);
             rows.Add(new OverheadRow(mode, o.Transport.ToString().ToLowerInvariant(), stepMs.Count, stepMs.Average(), Percentile(stepMs, 0.50), Percentile(stepMs, 0.99),
                 Mean(phases, p => p.ComputeSeconds), Mean(phases, p => p.EncodeSeconds), Mean(phases, p => p.PushSeconds), Mean(phases, p => p.PullSeconds),
-                shardSteps.Count == 0 ? 0 : shardSteps.Average(s => s.Second) * 1e3));
-            progress?.Invoke($"overhead: {mode}: step mean {rows[^1].StepMeanMs:F3} ms, p99 {rows[^1].StepP99Ms:F3} ms");
+                shardSteps.Count == 0 ? 0 : shardSteps.Average(s => s.Second) * 1e3,
+                counters.CpuMs, counters.VoluntarySwitches, counters.InvoluntarySwitches, counters.ThreadPoolItems, counters.AllocatedBytes, counters.LockContentions));
+            progress?.Invoke($"overhead: {mode}: step mean {rows[^1].StepMeanMs:F3} ms, p99 {rows[^1].StepP99Ms:F3} ms; per step: CPU {counters.CpuMs:F2} ms, " +
+                $"{counters.VoluntarySwitches:F1} + {counters.InvoluntarySwitches:F1} context switches, {counters.ThreadPoolItems:F1} pool items, {counters.AllocatedBytes:F0} B allocated, {counters.LockContentions:F2} lock contentions");
             timeline.AddRange(phases.Select(x => new OverheadTimelineRow(mode, x.WorkerId, x.p.Step, x.p.PullSeconds * 1e3, x.p.ComputeSeconds * 1e3,
                 x.p.EncodeSeconds * 1e3, x.p.PushSeconds * 1e3, double.NaN, double.NaN)));
             timeline.AddRange(status.StepSeconds.Zip(status.StepUpdateSeconds).Select((s, i) =>

@@ -18,7 +18,7 @@ namespace GpuPs.Protocol.Frames;
 /// </code>
 /// <c>part</c> is the code row or partition of a push (by <see cref="FrameFlags"/>), the outcome kind of a push reply, the
 /// error kind of an error, the wait limit in ms of a pull; <c>count</c> is the sample count of a push, the min step of a
-/// pull, the offset of a pull reply, the shard length of a welcome. With compressed pulls a Pull's <c>step</c> is the
+/// pull, the offset of a pull reply, the shard length of a welcome, the µs a fused push's reply was held for its pull. With compressed pulls a Pull's <c>step</c> is the
 /// version of the worker's copy of the shard and a PullReply's <c>part</c> the copy's new version (docs/compression.md).
 /// <c>checksum</c> is XXH3-64 of bytes 0..47 and the
 /// payload, so a flipped bit anywhere in a frame is caught before anything is applied.

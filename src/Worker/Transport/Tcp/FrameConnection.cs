@@ -90,22 +90,24 @@ internal sealed class FrameConnection : IDisposable
         CallAsync(async token =>
         {
             await WritePushAsync(push, gradient, encoding, null, token).ConfigureAwait(false);
-            return await ReadOutcomeAsync(token).ConfigureAwait(false);
+            return (await ReadOutcomeAsync(token).ConfigureAwait(false)).Outcome;
         }, timeout, ct);
 
     /// <summary>
     /// Pushes one gradient and, in the same round trip (a PushPull frame), pulls the parameters once the shard reached
     /// <paramref name="pull"/>'s min step into <paramref name="destination"/>. The pull is null when the push was not
     /// applied (the server answers a refused push alone) or the server could not answer it (an Error frame after the
-    /// PushReply: the push stays applied, the connection stays usable); the caller then pulls separately.
+    /// PushReply: the push stays applied, the connection stays usable); the caller then pulls separately. The server sends
+    /// an applied push's reply with the pull's, saying how long it held it: the push counts as answered that long before.
     /// </summary>
     public Task<FusedPushPull> PushPullAsync(PushHeader push, ReadOnlyMemory<float> gradient, TensorEncoding encoding, PushPullRequest pull,
         Memory<float> destination, TimeSpan timeout, CancellationToken ct) =>
         CallAsync(async token =>
         {
+            long sent = Stopwatch.GetTimestamp();
             await WritePushAsync(push, gradient, encoding, pull, token).ConfigureAwait(false);
-            var outcome = await ReadOutcomeAsync(token).ConfigureAwait(false);
-            long answered = Stopwatch.GetTimestamp();
+            var (outcome, held) = await ReadOutcomeAsync(token).ConfigureAwait(false);
+            long answered = Math.Max(sent, Stopwatch.GetTimestamp() - (long)(held.TotalSeconds * Stopwatch.Frequency));
             if (!outcome.IsApplied) return new FusedPushPull(outcome, answered, null);
             var reply = await ReadReplyHeaderAsync(FrameKind.PullReply, token).ConfigureAwait(false);
             if (reply.Kind == FrameKind.Error)
@@ -158,11 +160,12 @@ internal sealed class FrameConnection : IDisposable
         return header;
     }
 
-    /// <summary>A PushReply's outcome.</summary>
-    private async ValueTask<PushOutcome> ReadOutcomeAsync(CancellationToken token)
+    /// <summary>A PushReply's outcome, and how long the server held the reply for a fused pull (its <c>count</c>, in µs).</summary>
+    private async ValueTask<(PushOutcome Outcome, TimeSpan Held)> ReadOutcomeAsync(CancellationToken token)
     {
         var reply = await ReadReplyAsync(FrameKind.PushReply, token).ConfigureAwait(false);
-        return FrameAnswers.OutcomeOf(reply, await ReadMessageAsync(reply, token).ConfigureAwait(false));
+        return (FrameAnswers.OutcomeOf(reply, await ReadMessageAsync(reply, token).ConfigureAwait(false)),
+            TimeSpan.FromMicroseconds(Math.Max(0, reply.Count)));
     }
 
     /// <summary>

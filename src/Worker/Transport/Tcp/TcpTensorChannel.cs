@@ -101,6 +101,9 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public bool FusesPushPull => true;
+
+    /// <inheritdoc />
     /// <remarks>
     /// One PushPull frame: the server answers the push, then (when it was applied) the parameters once the shard reached
     /// <paramref name="minStep"/>, waiting at most the call's timeout for it (the client waits <see cref="PullGrace"/> longer).
