@@ -17,8 +17,8 @@ public static class OverheadBenchCommand
             + "(bsp, coded cyclic s=2, asp). Step time mean/p50/p99 (the shard's own) and where it goes: the workers' pull, compute, encode and push "
             + "per step and the shard's update. Writes the summary CSV, every step's timeline as CSV, and a stacked-bar plot.");
         var modes = sources.Option("modes", "bsp,coded,asp", "comma-separated modes: bsp, coded, asp (or any --mode)");
-        var steps = sources.Option("steps", 300L, "steps per mode");
-        var warmup = sources.Option("warmup", 20, "leading steps left out of the statistics");
+        var steps = sources.Option("steps", 2000L, "steps per mode");
+        var warmup = sources.Option("warmup", 1000, "leading steps left out of the statistics (the tiered JIT recompiles the step for hundreds of steps)");
         var transport = sources.Option("transport", TransportChoice.Tcp, "how tensors travel: tcp (the data plane), grpc or auto");
         var processes = sources.Option("processes", false, "each server and worker its own process (no worker timeline then)");
         var csv = new Option<string?>("--csv") { Description = "write the summary as CSV to this file", DefaultValueFactory = _ => "results/bench-overhead.csv" };

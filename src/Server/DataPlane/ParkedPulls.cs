@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using GpuPs.Protocol;
@@ -29,11 +28,14 @@ public sealed class ParkedPulls(IParameterShard shard)
     /// </summary>
     public const int MaxFrameBytes = 16 << 10;
 
-    private readonly object _gate = new();
+    private readonly object _gate = new();        // the list
+    private readonly object _answering = new();   // a closer's answers
     private readonly List<Parked> _parked = [];
+    private readonly List<Parked> _ready = [];
     private readonly XxHash3 _hash = new();
     private readonly int _frameBytes = FrameHeader.Size + checked((int)shard.Info.Length * sizeof(float));
-    private byte[]? _scratch;   // one waiter's held push reply, then the parameters: one write
+    private byte[]? _frame;     // the step's PullReply
+    private byte[]? _scratch;   // one waiter's held push reply, then the PullReply: one write
 
     /// <summary>Whether this shard's pulls wait here (see the remarks).</summary>
     public bool Enabled { get; } = shard.SharedStepPulls && FrameHeader.Size + shard.Info.Length * sizeof(float) <= MaxFrameBytes;
@@ -58,30 +60,32 @@ public sealed class ParkedPulls(IParameterShard shard)
     public void AnswerReady()
     {
         if (!Enabled) return;
-        lock (_gate)
+        // One closer at a time owns the frame, the scratch buffer and the hash; the writes happen outside _gate, so a
+        // connection parking its pull meanwhile does not wait for them.
+        lock (_answering)
         {
-            if (_parked.Count == 0) return;
-            var frame = ArrayPool<byte>.Shared.Rent(_frameBytes);
-            try
+            lock (_gate)
+                if (_parked.Count == 0) return;
+            _frame ??= new byte[_frameBytes];
+            var payload = _frame.AsSpan(FrameHeader.Size);
+            var pulled = shard.CopyParameters(MemoryMarshal.Cast<byte, float>(payload));
+            var header = FrameHeader.Of(FrameKind.PullReply);
+            (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, payload.Length);
+            if (pulled.Finished) header.Flags |= FrameFlags.Finished;
+            header.Seal(_hash, payload);
+            header.WriteTo(_frame);
+            lock (_gate)
             {
-                var payload = frame.AsSpan(FrameHeader.Size, _frameBytes - FrameHeader.Size);
-                var pulled = shard.CopyParameters(MemoryMarshal.Cast<byte, float>(payload));
-                var header = FrameHeader.Of(FrameKind.PullReply);
-                (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, payload.Length);
-                if (pulled.Finished) header.Flags |= FrameFlags.Finished;
-                header.Seal(_hash, payload);
-                header.WriteTo(frame);
                 for (int i = _parked.Count - 1; i >= 0; i--)
                 {
                     if (_parked[i].MinStep > pulled.Step && !pulled.Finished) continue;
-                    Answer(_parked[i], frame.AsSpan(0, _frameBytes), _scratch ??= new byte[HeldPushReply.MaxBytes + _frameBytes], _hash);
+                    _ready.Add(_parked[i]);
                     _parked.RemoveAt(i);
                 }
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(frame);
-            }
+            _scratch ??= new byte[HeldPushReply.MaxBytes + _frameBytes];
+            foreach (var parked in _ready) Answer(parked, _frame, _scratch, _hash);
+            _ready.Clear();
         }
     }
 

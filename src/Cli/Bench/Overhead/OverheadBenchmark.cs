@@ -10,10 +10,12 @@ namespace GpuPs.Cli.Bench.Overhead;
 /// <summary>Settings of <see cref="OverheadBenchmark.RunAsync"/>: issue 12's no-delay setup.</summary>
 /// <param name="Modes">Modes measured, in order: <c>bsp</c>, <c>coded</c> (cyclic, s = 2), <c>asp</c>.</param>
 /// <param name="Steps">Steps per mode (ASP: pushes per worker).</param>
-/// <param name="Warmup">Leading steps left out of the statistics (JIT, connections, pools).</param>
+/// <param name="Warmup">Leading steps left out of the statistics (JIT, connections, pools). 1000 by default: the tiered
+/// JIT still recompiles the step's code for hundreds of steps (steps 20..300 of BSP took 4.1–6.0 ms of CPU each, steps
+/// 1500..3000 1.3–1.6 ms, on the shared 2-core machine).</param>
 /// <param name="Transport">How tensors travel.</param>
 /// <param name="Processes">Each server and worker its own process (then no worker timeline: workers report nothing back).</param>
-public sealed record OverheadBenchmarkOptions(IReadOnlyList<string> Modes, long Steps = 300, int Warmup = 20, TransportChoice Transport = TransportChoice.Tcp,
+public sealed record OverheadBenchmarkOptions(IReadOnlyList<string> Modes, long Steps = 2000, int Warmup = 1000, TransportChoice Transport = TransportChoice.Tcp,
     bool Processes = false)
 {
     /// <summary>8 workers, logistic regression on synthetic 5000 × 100, full batch, one shard, no injected delay, SIMD.</summary>
