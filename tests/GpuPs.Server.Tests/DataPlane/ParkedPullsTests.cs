@@ -18,10 +18,8 @@ public class ParkedPullsTests
     [Fact]
     public void The_push_that_closes_a_step_answers_every_waiting_pull_with_its_reply_from_one_copy()
     {
-        using var inner = ShardFixture.Create(ShardFixture.Job(SyncMode.Bsp, workers: 3, steps: 3));
-        var shard = new CountingShard(inner);
-        ShardFixture.RegisterAll(shard, 3);
-        var pulls = new ParkedPulls(shard);
+        using var inner = BspShard(3);
+        var (shard, pulls) = Plane(inner);
         Assert.True(pulls.Enabled);
         var outputs = Enumerable.Range(0, 3).Select(_ => new MemoryStream()).ToArray();
         var parked = new List<ParkedPulls.Parked>();
@@ -61,10 +59,8 @@ public class ParkedPullsTests
     [Fact]
     public void A_pull_its_connection_claimed_first_is_left_to_it_and_a_failed_write_is_reported_to_it()
     {
-        using var inner = ShardFixture.Create(ShardFixture.Job(SyncMode.Bsp, workers: 2, steps: 3));
-        var shard = new CountingShard(inner);
-        ShardFixture.RegisterAll(shard, 2);
-        var pulls = new ParkedPulls(shard);
+        using var inner = BspShard(2);
+        var (shard, pulls) = Plane(inner);
         var claimed = new MemoryStream();
         var gone = new MemoryStream();
         gone.Dispose();   // the peer's connection closed
@@ -90,6 +86,21 @@ public class ParkedPullsTests
         var pulls = new ParkedPulls(shard);
         Assert.False(pulls.Enabled);
         Assert.Null(pulls.Park(new MemoryStream(), 1, null));
+    }
+
+    /// <summary>A BSP shard of <paramref name="workers"/> registered workers.</summary>
+    private static ParameterShard BspShard(int workers)
+    {
+        var shard = ShardFixture.Create(ShardFixture.Job(SyncMode.Bsp, workers, steps: 3));
+        ShardFixture.RegisterAll(shard, workers);
+        return shard;
+    }
+
+    /// <summary>A data plane's parked pulls over <paramref name="inner"/>, counting its copies.</summary>
+    private static (CountingShard Shard, ParkedPulls Pulls) Plane(ParameterShard inner)
+    {
+        var shard = new CountingShard(inner);
+        return (shard, new ParkedPulls(shard));
     }
 
     /// <summary>Every frame in <paramref name="bytes"/>, each checksum verified.</summary>
