@@ -43,6 +43,15 @@ public sealed class StepComputation(
     /// </summary>
     public bool CanFuse => client.CanFuse && pacer is null && !policy.PushesEachPartition && compression is not { Pull: not CompressionKind.None };
 
+    /// <summary>
+    /// How long the last step's work took, from its parameters to its push (compute, injected delay, encode) or to its
+    /// abandonment, in seconds: what abandoning that step could have saved.
+    /// </summary>
+    public double LastWorkSeconds { get; private set; }
+
+    /// <summary>How long the last push took until every shard answered it (a fused one: until its answer was ready), in seconds.</summary>
+    public double LastPushSeconds { get; private set; }
+
     /// <summary>The partitions it computes on.</summary>
     public PartitionPlan Plan => plan;
 
@@ -75,6 +84,7 @@ public sealed class StepComputation(
         FusedPull? fused = null)
     {
         int load = plan.Held.Count;
+        long started = Stopwatch.GetTimestamp();
         Current = step;
         _encodeTicks = 0;
         hook.BeginStep(step, load);
@@ -107,6 +117,7 @@ public sealed class StepComputation(
         {
             // Abandoned mid-step: the coordinator still hears from this worker (and gives it its slot), and the messages
             // already sent end before their buffers are reused.
+            LastWorkSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             pacer?.EndStep();
             await Task.WhenAll(pushes).ConfigureAwait(false);
             throw;
@@ -114,6 +125,7 @@ public sealed class StepComputation(
         if (!policy.PushesEachPartition)
         {
             ReadGradient(0);
+            LastWorkSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, computeCancelled, pushCancelled, CanFuse ? fused : null));
         }
         hook.EndStep(compute);
@@ -177,12 +189,12 @@ public sealed class StepComputation(
         {
             var answer = await client.PushPullAsync(header, gradient, fused.MinStep, fused.Destination, ct, _encoding, fused.SameStep).ConfigureAwait(false);
             var pushed = Stopwatch.GetElapsedTime(start, answer.PushAnsweredAt).TotalSeconds;
-            report.RecordPushLatency(pushed);
+            report.RecordPushLatency(LastPushSeconds = pushed);
             fused.Answered(answer.Pulled, pushed, Stopwatch.GetElapsedTime(answer.PushAnsweredAt).TotalSeconds);
             return answer.Outcomes;
         }
         var outcomes = await client.PushAsync(header, gradient, ct, _encoding).ConfigureAwait(false);
-        report.RecordPushLatency(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        report.RecordPushLatency(LastPushSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds);
         return outcomes;
     }
 

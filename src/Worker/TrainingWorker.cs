@@ -101,7 +101,7 @@ public sealed class TrainingWorker : IAsyncDisposable
                 try
                 {
                     await (mode.IsStepSynchronous
-                        ? RunSynchronousAsync(step, follower, report, from, job.Steps, stop.Token)
+                        ? RunSynchronousAsync(step, follower, report, from, job.Steps, mode.ToleratesStragglers, stop.Token)
                         : RunAsynchronousAsync(step, report, from, job.Steps, stop.Token)).ConfigureAwait(false);
                     break;
                 }
@@ -165,13 +165,14 @@ public sealed class TrainingWorker : IAsyncDisposable
     /// BSP, backup, coded, multi-message: where the push can be fused (one push per step, the TCP data plane), step t−1's
     /// push brings step t's parameters back, in one round trip. Otherwise parameters of step t are pulled while step t−1
     /// computes; when they arrive before step t−1 was pushed, t−1 closed without this worker and is abandoned. A fused
-    /// step cannot be abandoned, so a worker whose fused push came too late — a straggler the step closed without
-    /// (backup, coded), or one evicted meanwhile (BSP) — pulls separately and prefetches, abandoning the steps that close
-    /// without it, for the next <see cref="PrefetchStepsAfterLate"/> steps: a persistent straggler computes at most one
-    /// step in <see cref="PrefetchStepsAfterLate"/> + 1 for nothing, a worker late once goes back to one round trip.
+    /// step cannot be abandoned, so where steps close without their stragglers (<paramref name="tolerant"/>: backup,
+    /// coded) a step is fused only while the last one's work took no longer than its push's round trip — abandoning it
+    /// could save less than fusing does; longer work (real compute, an injected delay) keeps the abandoning prefetch.
+    /// A worker whose fused push came too late and that the shards left more than a step behind (a straggler, or a BSP
+    /// worker evicted meanwhile) pulls separately and prefetches for the next <see cref="PrefetchStepsAfterLate"/> steps.
     /// </summary>
     private async Task RunSynchronousAsync(StepComputation computation, AssignmentFollower? follower, WorkerReport report, long step, long steps,
-        CancellationToken ct)
+        bool tolerant, CancellationToken ct)
     {
         var current = new float[_client.Layout.Sum(s => s.Length)];
         var next = new float[current.Length];
@@ -185,7 +186,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         {
             step = pulled.Step;
             if (follower is not null) await follower.BeforeStepAsync(step, computation, ct).ConfigureAwait(false);
-            if (fused is not null && step >= fuseFrom && computation.CanFuse)
+            if (fused is not null && step >= fuseFrom && computation.CanFuse && (!tolerant || computation.LastWorkSeconds <= computation.LastPushSeconds))
             {
                 fused.Aim(step + 1, next);
                 await computation.RunAsync(step, current, ct, ct, pull, fused).ConfigureAwait(false);
