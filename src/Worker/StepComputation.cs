@@ -45,9 +45,10 @@ public sealed class StepComputation(
 
     /// <summary>
     /// How long the last step's work took, from its parameters to its push (compute, injected delay, encode) or to its
-    /// abandonment, in seconds: what abandoning that step could have saved.
+    /// abandonment, in seconds: what abandoning that step could have saved. Infinite until a step was computed: a
+    /// worker that knows nothing of its steps yet assumes they are long (a straggler's first step stays abandonable).
     /// </summary>
-    public double LastWorkSeconds { get; private set; }
+    public double LastWorkSeconds { get; private set; } = double.PositiveInfinity;
 
     /// <summary>How long the last push took until every shard answered it (a fused one: until its answer was ready), in seconds.</summary>
     public double LastPushSeconds { get; private set; }

@@ -166,7 +166,7 @@ public sealed class TrainingWorker : IAsyncDisposable
     /// push brings step t's parameters back, in one round trip. Otherwise parameters of step t are pulled while step t−1
     /// computes; when they arrive before step t−1 was pushed, t−1 closed without this worker and is abandoned. A fused
     /// step cannot be abandoned, so where steps close without their stragglers (<paramref name="tolerant"/>: backup,
-    /// coded) a step is fused only while the last one's work took no longer than its push's round trip — abandoning it
+    /// coded) a step is fused only once the last one's work took no longer than its push's round trip — abandoning it
     /// could save less than fusing does; longer work (real compute, an injected delay) keeps the abandoning prefetch.
     /// A worker whose fused push came too late and that the shards left more than a step behind (a straggler, or a BSP
     /// worker evicted meanwhile) pulls separately and prefetches for the next <see cref="PrefetchStepsAfterLate"/> steps.

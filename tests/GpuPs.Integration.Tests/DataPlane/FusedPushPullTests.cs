@@ -50,8 +50,8 @@ public class FusedPushPullTests
         if (mode != SyncMode.Backup) FullBatchReference.AssertClose(FullBatchReference.Descend(job), fused.Parameters, 1e-5);
         Assert.Equal(0, separate.WorkerReports.Sum(r => r.FusedPulls));
         Assert.Contains("--fused-push-pull false", separate.Command);
-        // BSP: every push brought the next step (the last: the end). Coded and backup fuse while a step's work is shorter
-        // than its push (abandoning it could save less): the workers that keep up did at least on their first step.
+        // BSP: every push brought the next step (the last: the end). Coded and backup fuse from their second step on while
+        // a step's work is shorter than its push (abandoning it could save less): the workers that keep up did.
         var late = new[] { 3, 4 }.TakeLast(stragglers);
         if (mode == SyncMode.Bsp) Assert.All(fused.WorkerReports, r => Assert.Equal(job.Steps, r.FusedPulls));
         else Assert.All(fused.WorkerReports.Where(r => !late.Contains(r.WorkerId)), r => Assert.True(r.FusedPulls > 0, $"worker {r.WorkerId} never fused"));
@@ -60,16 +60,16 @@ public class FusedPushPullTests
     [Fact]
     public async Task Coded_workers_whose_steps_take_longer_than_a_push_keep_the_abandoning_prefetch()
     {
-        // Every partition takes 50 ms of simulated work, far longer than a push on loopback: after their first step (nothing
-        // measured yet: fused) coded workers pull while they compute, so that a step closing without them can be abandoned.
+        // Every partition takes 50 ms of simulated work, far longer than a push on loopback: coded workers pull while they
+        // compute (from their first step: nothing measured yet), so that a step closing without them can be abandoned.
         var job = Settings with { Mode = SyncMode.Coded, Stragglers = 2, Code = "cyclic", StragglerModel = "bimodal:p=0,delay=0,unit=0.05" };
         var run = await TrainingRun.RunAsync(job, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
 
         Assert.Equal(job.Steps, run.Steps);
         FullBatchReference.AssertClose(FullBatchReference.Descend(job), run.Parameters, 1e-5);
-        // At most each worker's first step came fused (fusing every step: up to 5 × 8); a second one would need a push
-        // slower than 150 ms of work, which a loaded machine may see once or twice.
-        Assert.InRange(run.WorkerReports.Sum(r => r.FusedPulls), 1, job.Workers + 2);
+        // Fusing every step would make up to 5 × 8 fused pulls; one here would need a push slower than 150 ms of work,
+        // which a loaded machine may see once or twice.
+        Assert.InRange(run.WorkerReports.Sum(r => r.FusedPulls), 0, 2);
     }
 
     [Fact]
