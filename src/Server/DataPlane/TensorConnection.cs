@@ -51,6 +51,7 @@ internal sealed class TensorConnection : IAsyncDisposable
     private readonly byte[] _answer = new byte[FrameHeader.Size + FrameAnswers.MaxMessageBytes];
     // A piece pull's range, read once per pulled piece: one buffer per connection (frames are served one at a time).
     private readonly byte[] _pieceRange = new byte[FrameAnswers.PieceBytes];
+    private readonly byte[] _trailer = new byte[FrameHeader.TrailerBytes];
     private readonly string _peer;
     private readonly CancellationToken _closed;
     private readonly CancellationTokenSource _deadline;   // re-armed for every read and write
@@ -156,6 +157,7 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// </summary>
     private async ValueTask PushAsync(FrameHeader header)
     {
+        if (header.HasTrailer) header.VerifyHeader(_hash);   // its fields decide the budget and the slot wait below
         var encoding = FrameAnswers.EncodingOf(header);
         bool compressed = TensorCodec.IsCompressed(encoding);
         int prefix = header.Kind == FrameKind.PushPull ? PushPullRequest.Bytes : 0;
@@ -179,7 +181,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         long reservation = header.Length + (encoding == TensorEncoding.BFloat16 ? 2L * length : compressed ? _shardBytes : 0);
         if (!_budget.TryReserve(reservation))
         {
-            await SkipPayloadAsync(header.Length).ConfigureAwait(false);
+            await SkipPayloadAsync(header.Length + (header.HasTrailer ? FrameHeader.TrailerBytes : 0)).ConfigureAwait(false);
             var reason = $"server busy: pushes in flight hold {_budget.InUse >> 20} MiB of the {_budget.Capacity >> 20} MiB budget " +
                 $"(--max-inflight-push-mb) and this one needs {(reservation >> 20) + 1} MiB; retry later";
             _refusals.Refused("data plane push", _peer, reason);
@@ -339,12 +341,12 @@ internal sealed class TensorConnection : IAsyncDisposable
         byte[]? deltaFrame = null;
         try
         {
-            if (WriteParameters(frame.AsSpan(0, FrameHeader.Size + _shardBytes), worker, viewVersion, out deltaFrame, out int deltaLength) is { } refused)
+            if (WriteParameters(frame.AsSpan(0, FrameHeader.Size + _shardBytes), worker, viewVersion, out var header, out deltaFrame) is { } refused)
             {
                 await AnswerAsync(FrameAnswers.ErrorFrame(refused.Kind, _shard.Info.Index), refused.Message).ConfigureAwait(false);
                 return;
             }
-            await WriteAsync(deltaFrame is null ? frame.AsMemory(0, FrameHeader.Size + _shardBytes) : deltaFrame.AsMemory(0, deltaLength)).ConfigureAwait(false);
+            await SendAsync(header, deltaFrame ?? frame).ConfigureAwait(false);
         }
         finally
         {
@@ -388,9 +390,7 @@ internal sealed class TensorConnection : IAsyncDisposable
             var header = FrameHeader.Of(FrameKind.PullReply);
             (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, payload.Length);
             if (pulled.Finished) header.Flags |= FrameFlags.Finished;
-            header.Seal(_hash, payload.Span);
-            header.WriteTo(frame);
-            await WriteAsync(frame.AsMemory(0, length)).ConfigureAwait(false);
+            await SendAsync(header, frame).ConfigureAwait(false);
         }
         finally
         {
@@ -399,44 +399,57 @@ internal sealed class TensorConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// A PullReply with the shard's parameters, copied into <paramref name="frame"/> after its header and checksummed
-    /// there. With compressed pulls (<paramref name="viewVersion"/> names the worker's copy; a Pull frame's <c>Step</c>) it
+    /// A PullReply with the shard's parameters, copied into <paramref name="frame"/> after its header, and its
+    /// <paramref name="header"/> (to send with <see cref="SendAsync"/>). With compressed pulls (<paramref name="viewVersion"/> names the worker's copy; a Pull frame's <c>Step</c>) it
     /// may be the delta to that copy instead: then encoded, flagged sparse or sign, the copy's new version in
-    /// <c>Part</c>, into <paramref name="deltaFrame"/> (pooled; the caller returns it), <paramref name="deltaLength"/> bytes.
+    /// <c>Part</c>, into <paramref name="deltaFrame"/> (pooled; the caller returns it) after the room for its header.
     /// </summary>
-    private ShardException? WriteParameters(Span<byte> frame, int workerId, long viewVersion, out byte[]? deltaFrame, out int deltaLength)
+    private ShardException? WriteParameters(Span<byte> frame, int workerId, long viewVersion, out FrameHeader header, out byte[]? deltaFrame)
     {
-        (deltaFrame, deltaLength) = (null, 0);
+        (header, deltaFrame) = (default, null);
         var payload = frame[FrameHeader.Size..];
         PullResult pulled;
         try { pulled = _shard.CopyForPull(workerId, viewVersion, MemoryMarshal.Cast<byte, float>(payload)); }
         catch (ShardException e) { return e; }
-        var header = FrameHeader.Of(FrameKind.PullReply);
+        header = FrameHeader.Of(FrameKind.PullReply);
         (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, _shardBytes);
         header.Part = checked((int)pulled.ViewVersion);
         if (pulled.Finished) header.Flags |= FrameFlags.Finished;
         if (TensorCodec.IsCompressed(pulled.Encoding))
-        {
-            (deltaFrame, deltaLength) = DeltaFrame(header, pulled.Encoding, MemoryMarshal.Cast<byte, float>(payload));
-            return null;
-        }
-        header.Seal(_hash, payload);
-        header.WriteTo(frame);
+            deltaFrame = DeltaFrame(ref header, pulled.Encoding, MemoryMarshal.Cast<byte, float>(payload));
         return null;
     }
 
-    /// <summary>A PullReply frame carrying <paramref name="delta"/> encoded, in a pooled buffer the caller returns.</summary>
-    private (byte[] Frame, int Length) DeltaFrame(FrameHeader header, TensorEncoding encoding, ReadOnlySpan<float> delta)
+    /// <summary>
+    /// Sends a frame whose payload (<paramref name="header"/>'s length) lies in <paramref name="frame"/> after the room for
+    /// its header: sealed and in one write when small, else hashed and written piece by piece with the checksum in a
+    /// trailer (<see cref="TrailedPayload"/>), the frame's header room serving as scratch.
+    /// </summary>
+    private async ValueTask SendAsync(FrameHeader header, byte[] frame)
+    {
+        var payload = frame.AsMemory(FrameHeader.Size, header.Length);
+        if (header.Length > TrailedPayload.Threshold)
+        {
+            await TrailedPayload.WriteAsync(header, ReadOnlyMemory<byte>.Empty, payload, _hash, frame.AsMemory(0, FrameHeader.Size), WriteAsync).ConfigureAwait(false);
+            return;
+        }
+        header.Seal(_hash, payload.Span);
+        header.WriteTo(frame);
+        await WriteAsync(frame.AsMemory(0, FrameHeader.Size + header.Length)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A PullReply frame carrying <paramref name="delta"/> encoded after the room for its header, in a pooled buffer the
+    /// caller returns; <paramref name="header"/> is flagged and sized for it.
+    /// </summary>
+    private static byte[] DeltaFrame(ref FrameHeader header, TensorEncoding encoding, ReadOnlySpan<float> delta)
     {
         int bytes = TensorCodec.EncodedBytes(encoding, delta);
         var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + bytes);
-        var payload = frame.AsSpan(FrameHeader.Size, bytes);
-        TensorCodec.Encode(encoding, delta, payload);
+        TensorCodec.Encode(encoding, delta, frame.AsSpan(FrameHeader.Size, bytes));
         header.Flags |= FrameAnswers.FlagOf(encoding);
         header.Length = bytes;
-        header.Seal(_hash, payload);
-        header.WriteTo(frame);
-        return (frame, FrameHeader.Size + bytes);
+        return frame;
     }
 
     /// <summary>Writes a frame whose payload is <paramref name="message"/> (UTF-8, cut to <see cref="FrameAnswers.MaxMessageBytes"/>) in one write.</summary>
@@ -489,7 +502,8 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// <exception cref="ShardException">InvalidRequest: the checksum does not match.</exception>
     private async ValueTask ReadPayloadAsync(FrameHeader header, Memory<byte> destination)
     {
-        header.BeginChecksum(_hash);
+        if (header.HasTrailer) header.VerifyHeader(_hash);
+        else header.BeginChecksum(_hash);
         // Re-arming the timer costs a little; a read brings up to the socket's window (hundreds of KiB), so once per
         // RearmBytes of progress is enough to bound a stall by the deadline.
         int filled = 0, armedAt = -RearmBytes;
@@ -501,6 +515,16 @@ internal sealed class TensorConnection : IAsyncDisposable
                 throw new IOException($"the peer closed the connection after {filled} of the frame's {destination.Length} payload bytes (a truncated frame)");
             _hash.Append(destination.Span.Slice(filled, read));
             filled += read;
+        }
+        if (header.HasTrailer)
+        {
+            Arm();
+            for (int got = 0, read; got < FrameHeader.TrailerBytes; got += read)
+                if ((read = await _input.ReadSomeAsync(_trailer.AsMemory(got), _deadline.Token).ConfigureAwait(false)) == 0)
+                    throw new IOException($"the peer closed the connection before the frame's checksum trailer (a truncated frame)");
+            Disarm();
+            header.VerifyTrailer(_hash, _trailer);
+            return;
         }
         Disarm();
         header.VerifyChecksum(_hash);

@@ -19,16 +19,13 @@ namespace GpuPs.Worker.Transport.Tcp;
 /// </summary>
 internal sealed class FrameConnection : IDisposable
 {
-    // Below this many payload bytes a frame is copied behind its header and sent in one write (one syscall, one segment):
-    // the 1 KiB push latency is what matters there. Above it the payload goes from the tensor's memory in a second write.
-    private const int CoalesceBytes = 64 << 10;
-
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly string _address;
     private readonly XxHash3 _hash = new();
     private readonly byte[] _header = new byte[FrameHeader.Size];
     private readonly byte[] _pullRequest = new byte[PushPullRequest.Bytes];
+    private readonly byte[] _trailer = new byte[FrameHeader.TrailerBytes];
     private readonly FloatBytes _tensorBytes = new();
     private readonly CancellationTokenSource _deadline = new();
 
@@ -199,14 +196,14 @@ internal sealed class FrameConnection : IDisposable
             throw ShardException.Invalid($"Shard {reply.Shard} at {_address} sent {reply.Length / sizeof(float)} parameters; the destination holds {destination.Length}.");
         }
         // Hashed read by read, while each read's bytes are still in cache, rather than in a second pass.
-        reply.BeginChecksum(_hash);
+        BeginPayload(reply);
         for (int filled = 0, read; filled < bytes.Length; filled += read)
         {
             read = await _stream.ReadAsync(bytes[filled..], token).ConfigureAwait(false);
             if (read == 0) throw new EndOfStreamException($"the server closed the connection after {filled} of the pull reply's {bytes.Length} bytes");
             _hash.Append(bytes.Span.Slice(filled, read));
         }
-        Verify(reply);
+        await VerifyPayloadAsync(reply, token).ConfigureAwait(false);
         return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part);
     }
 
@@ -217,9 +214,9 @@ internal sealed class FrameConnection : IDisposable
         try
         {
             await _stream.ReadExactlyAsync(bytes.AsMemory(0, reply.Length), ct).ConfigureAwait(false);
-            reply.BeginChecksum(_hash);
+            BeginPayload(reply);
             _hash.Append(bytes.AsSpan(0, reply.Length));
-            Verify(reply);
+            await VerifyPayloadAsync(reply, ct).ConfigureAwait(false);
             try
             {
                 TensorCodec.Decode(encoding, bytes.AsSpan(0, reply.Length), destination.Span);
@@ -268,30 +265,36 @@ internal sealed class FrameConnection : IDisposable
 
     /// <summary>
     /// Writes a frame whose payload is <paramref name="prefix"/> (a piece's range; usually empty) then
-    /// <paramref name="payload"/>: in one write when small, else the header and prefix, then the payload from its own memory.
+    /// <paramref name="payload"/>: copied behind its header and sent in one write when small (one syscall, one segment: the
+    /// 1 KiB push latency is what matters there), else from the tensor's own memory, hashed and written piece by piece with
+    /// the checksum in a trailer (<see cref="TrailedPayload"/>).
     /// </summary>
     private async ValueTask WriteFrameAsync(FrameHeader header, ReadOnlyMemory<byte> payload, CancellationToken ct, ReadOnlyMemory<byte> prefix = default)
     {
         header.Length = prefix.Length + payload.Length;
-        header.BeginChecksum(_hash);
-        _hash.Append(prefix.Span);
-        _hash.Append(payload.Span);
-        header.Checksum = _hash.GetCurrentHashAsUInt64();
-        bool coalesce = header.Length <= CoalesceBytes;
-        int head = FrameHeader.Size + prefix.Length + (coalesce ? payload.Length : 0);
+        bool trailed = header.Length > TrailedPayload.Threshold;
+        int head = FrameHeader.Size + prefix.Length + (trailed ? 0 : payload.Length);
         var frame = ArrayPool<byte>.Shared.Rent(head);
         try
         {
+            if (trailed)
+            {
+                await TrailedPayload.WriteAsync(header, prefix, payload, _hash, frame, bytes => _stream.WriteAsync(bytes, ct)).ConfigureAwait(false);
+                return;
+            }
+            header.BeginChecksum(_hash);
+            _hash.Append(prefix.Span);
+            _hash.Append(payload.Span);
+            header.Checksum = _hash.GetCurrentHashAsUInt64();
             header.WriteTo(frame);
             prefix.Span.CopyTo(frame.AsSpan(FrameHeader.Size));
-            if (coalesce) payload.Span.CopyTo(frame.AsSpan(FrameHeader.Size + prefix.Length));
+            payload.Span.CopyTo(frame.AsSpan(FrameHeader.Size + prefix.Length));
             await _stream.WriteAsync(frame.AsMemory(0, head), ct).ConfigureAwait(false);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(frame);
         }
-        if (!coalesce) await _stream.WriteAsync(payload, ct).ConfigureAwait(false);
     }
 
     /// <summary>The payload prefix that names <paramref name="piece"/> (<see cref="FrameFlags.Piece"/>); empty for none.</summary>
@@ -343,6 +346,43 @@ internal sealed class FrameConnection : IDisposable
         _hash.Append(bytes);
         Verify(header);
         return Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>Starts the hash of <paramref name="header"/>'s payload: its whole checksum, or its trailer's once the header's own checks.</summary>
+    private void BeginPayload(in FrameHeader header)
+    {
+        if (!header.HasTrailer)
+        {
+            header.BeginChecksum(_hash);
+            return;
+        }
+        try
+        {
+            header.VerifyHeader(_hash);
+        }
+        catch (ShardException e)
+        {
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address}: {e.Message}");
+        }
+    }
+
+    /// <summary>Checks the hashed payload against the header's checksum, or against the trailer read after it.</summary>
+    private async ValueTask VerifyPayloadAsync(FrameHeader header, CancellationToken ct)
+    {
+        if (!header.HasTrailer)
+        {
+            Verify(header);
+            return;
+        }
+        await _stream.ReadExactlyAsync(_trailer, ct).ConfigureAwait(false);
+        try
+        {
+            header.VerifyTrailer(_hash, _trailer);
+        }
+        catch (ShardException e)
+        {
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address}: {e.Message}");
+        }
     }
 
     private void Verify(in FrameHeader header)
