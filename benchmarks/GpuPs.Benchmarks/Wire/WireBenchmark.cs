@@ -43,14 +43,15 @@ public sealed record WireBenchmarkResult(string Path, string Operation, int Byte
 
 /// <summary>
 /// The client half of <c>gpups bench wire</c>: against a <see cref="WireSinkServer"/> in another process, pushes and pulls
-/// one tensor at a time over the raw-socket reference, gRPC (<see cref="GrpcShardClient"/>) and the framed TCP data plane
-/// (negotiated as a worker does), and reports means and percentiles of each. The paths take turns in slices
+/// one tensor at a time over the raw-socket reference, gRPC (<see cref="GrpcShardClient"/>), the framed TCP data plane
+/// and the data plane with payloads through shared memory (each negotiated as a worker does), and reports means and
+/// percentiles of each. The paths take turns in slices
 /// (<see cref="WireBenchmarkOptions.Rounds"/>), so a load that changes during the run weighs on all of them alike.
 /// </summary>
 public static class WireBenchmark
 {
     /// <summary>The paths, in the order they are measured and reported.</summary>
-    public static readonly string[] Paths = ["raw", "grpc", "tcp"];
+    public static readonly string[] Paths = ["raw", "grpc", "tcp", "shm"];
 
     /// <summary>
     /// Measures every path of <paramref name="o"/> and both operations against the server at <paramref name="url"/>
@@ -79,7 +80,8 @@ public static class WireBenchmark
                 {
                     "raw" => await RawAsync(),
                     "grpc" => Grpc(),
-                    _ => await TcpAsync(),
+                    "tcp" => await DataPlaneAsync("tcp", TransportChoice.Tcp),
+                    _ => await DataPlaneAsync("shm", TransportChoice.Shm),
                 });
             var results = new List<WireBenchmarkResult>();
             foreach (var operation in new[] { "push", "pull" })
@@ -122,11 +124,11 @@ public static class WireBenchmark
             return ("grpc", () => grpc.PushAsync(header, tensor, ct), () => grpc.PullAsync(0, 0, destination, ct), grpc);
         }
 
-        async Task<(string, Func<Task>, Func<Task>, IAsyncDisposable)> TcpAsync()
+        async Task<(string, Func<Task>, Func<Task>, IAsyncDisposable)> DataPlaneAsync(string name, TransportChoice choice)
         {
-            var tcp = new NegotiatedShardClient(address, auth, TransportChoice.Tcp);
-            await tcp.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
-            return ("tcp", () => tcp.PushAsync(header, tensor, ct), () => tcp.PullAsync(0, 0, destination, ct), tcp);
+            var plane = new NegotiatedShardClient(address, auth, choice);
+            await plane.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
+            return (name, () => plane.PushAsync(header, tensor, ct), () => plane.PullAsync(0, 0, destination, ct), plane);
         }
     }
 

@@ -7,6 +7,7 @@ using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using GpuPs.Protocol.Frames;
+using GpuPs.Protocol.SharedMemory;
 using Serilog;
 
 namespace GpuPs.Server.DataPlane;
@@ -49,6 +50,8 @@ internal sealed class TensorConnection : IAsyncDisposable
     private readonly Stream _stream;
     private readonly FrameReader _input;
     private readonly byte[] _answer = new byte[FrameHeader.Size + FrameAnswers.MaxMessageBytes];
+    private SharedRegion? _region;   // offered to the client; payloads go through it once attached
+    private bool _attached;
     // A piece pull's range, read once per pulled piece: one buffer per connection (frames are served one at a time).
     private readonly byte[] _pieceRange = new byte[FrameAnswers.PieceBytes];
     private readonly byte[] _trailer = new byte[FrameHeader.TrailerBytes];
@@ -105,9 +108,10 @@ internal sealed class TensorConnection : IAsyncDisposable
                         current = default;   // a pull has no payload: once its header is in, nothing is mid-frame
                         await PullAsync(header).ConfigureAwait(false);
                         break;
+                    case FrameKind.SharedMemory: await SharedMemoryAsync(header).ConfigureAwait(false); break;
                     default:
                         header.Validate(0);
-                        throw ShardException.Invalid($"{header.Kind} frames go from server to client; a client sends Push, Pull or PushPull");
+                        throw ShardException.Invalid($"{header.Kind} frames go from server to client; a client sends Push, Pull, PushPull or SharedMemory");
                 }
                 current = default;
             }
@@ -157,7 +161,7 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// </summary>
     private async ValueTask PushAsync(FrameHeader header)
     {
-        if (header.HasTrailer) header.VerifyHeader(_hash);   // its fields decide the budget and the slot wait below
+        if (header.SealsHeaderOnly) header.VerifyHeader(_hash);   // its fields decide the budget and the slot wait below
         var encoding = FrameAnswers.EncodingOf(header);
         bool compressed = TensorCodec.IsCompressed(encoding);
         int prefix = header.Kind == FrameKind.PushPull ? PushPullRequest.Bytes : 0;
@@ -181,7 +185,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         long reservation = header.Length + (encoding == TensorEncoding.BFloat16 ? 2L * length : compressed ? _shardBytes : 0);
         if (!_budget.TryReserve(reservation))
         {
-            await SkipPayloadAsync(header.Length + (header.HasTrailer ? FrameHeader.TrailerBytes : 0)).ConfigureAwait(false);
+            await SkipPayloadAsync(header.InSharedMemory ? 0 : header.Length + (header.HasTrailer ? FrameHeader.TrailerBytes : 0)).ConfigureAwait(false);
             var reason = $"server busy: pushes in flight hold {_budget.InUse >> 20} MiB of the {_budget.Capacity >> 20} MiB budget " +
                 $"(--max-inflight-push-mb) and this one needs {(reservation >> 20) + 1} MiB; retry later";
             _refusals.Refused("data plane push", _peer, reason);
@@ -337,20 +341,22 @@ internal sealed class TensorConnection : IAsyncDisposable
             await WritePieceAsync(asked).ConfigureAwait(false);
             return;
         }
-        var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + _shardBytes);
+        // Over shared memory the shard copies its parameters straight into the region: the pull's one copy.
+        var frame = _attached ? null : ArrayPool<byte>.Shared.Rent(FrameHeader.Size + _shardBytes);
+        var target = frame ?? _region!.Outbound;
         byte[]? deltaFrame = null;
         try
         {
-            if (WriteParameters(frame.AsSpan(0, FrameHeader.Size + _shardBytes), worker, viewVersion, out var header, out deltaFrame) is { } refused)
+            if (WriteParameters(target.Span[..(FrameHeader.Size + _shardBytes)], worker, viewVersion, out var header, out deltaFrame) is { } refused)
             {
                 await AnswerAsync(FrameAnswers.ErrorFrame(refused.Kind, _shard.Info.Index), refused.Message).ConfigureAwait(false);
                 return;
             }
-            await SendAsync(header, deltaFrame ?? frame).ConfigureAwait(false);
+            await SendAsync(header, deltaFrame ?? target).ConfigureAwait(false);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(frame);
+            if (frame is not null) ArrayPool<byte>.Shared.Return(frame);
             if (deltaFrame is not null) ArrayPool<byte>.Shared.Return(deltaFrame);
         }
     }
@@ -422,20 +428,84 @@ internal sealed class TensorConnection : IAsyncDisposable
 
     /// <summary>
     /// Sends a frame whose payload (<paramref name="header"/>'s length) lies in <paramref name="frame"/> after the room for
-    /// its header: sealed and in one write when small, else hashed and written piece by piece with the checksum in a
-    /// trailer (<see cref="TrailedPayload"/>), the frame's header room serving as scratch.
+    /// its header. With a shared region attached, the payload is left in the region (copied there unless
+    /// <paramref name="frame"/> is the region already) and only the header goes out; else, sealed and in one write when
+    /// small, or hashed and written piece by piece with the checksum in a trailer (<see cref="TrailedPayload"/>), the
+    /// frame's header room serving as scratch. A payload larger than the region's area goes over the stream.
     /// </summary>
-    private async ValueTask SendAsync(FrameHeader header, byte[] frame)
+    private async ValueTask SendAsync(FrameHeader header, Memory<byte> frame)
     {
-        var payload = frame.AsMemory(FrameHeader.Size, header.Length);
+        var payload = frame.Slice(FrameHeader.Size, header.Length);
+        if (_attached && FrameHeader.Size + header.Length <= _region!.AreaBytes)
+        {
+            var area = _region.Outbound;
+            if (!area.Span.Overlaps(payload.Span)) payload.Span.CopyTo(area.Span[FrameHeader.Size..]);
+            header.Flags |= FrameFlags.SharedMemory;
+            header.SealHeader(_hash);
+            header.WriteTo(_answer);
+            await WriteAsync(_answer.AsMemory(0, FrameHeader.Size)).ConfigureAwait(false);
+            return;
+        }
         if (header.Length > TrailedPayload.Threshold)
         {
-            await TrailedPayload.WriteAsync(header, ReadOnlyMemory<byte>.Empty, payload, _hash, frame.AsMemory(0, FrameHeader.Size), WriteAsync).ConfigureAwait(false);
+            await TrailedPayload.WriteAsync(header, ReadOnlyMemory<byte>.Empty, payload, _hash, frame[..FrameHeader.Size], WriteAsync).ConfigureAwait(false);
             return;
         }
         header.Seal(_hash, payload.Span);
-        header.WriteTo(frame);
-        await WriteAsync(frame.AsMemory(0, FrameHeader.Size + header.Length)).ConfigureAwait(false);
+        header.WriteTo(frame.Span);
+        await WriteAsync(frame[..(FrameHeader.Size + header.Length)]).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One step of the shared-memory handshake (<see cref="FrameKind.SharedMemory"/>): an Offer is answered with a new
+    /// region's path (or, where this host has none to give, an Unavailable error, the connection staying open), an Attach
+    /// whose nonce matches the region's attaches it and unlinks its file, a Decline drops it. Anything else, or a nonce that
+    /// does not match, is a malformed frame: the connection closes and the region with it.
+    /// </summary>
+    private async ValueTask SharedMemoryAsync(FrameHeader header)
+    {
+        header.Validate(SharedRegion.NonceBytes);
+        var nonce = new byte[header.Length];
+        await ReadPayloadAsync(header, nonce).ConfigureAwait(false);
+        switch ((SharedMemoryStage)header.Part)
+        {
+            case SharedMemoryStage.Offer when _region is null:
+                try
+                {
+                    // Pushes up to a whole float32 shard and its prefix; larger (sparse) payloads go over the stream.
+                    _region = SharedRegion.Available ? SharedRegion.Create(_shard.Info.Index, PushPullRequest.Bytes + _shardBytes) : null;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _log.Warning("Shard {Shard} could not create a shared-memory region for {Peer}: {Reason}; it goes on over TCP", _shard.Info.Index, _peer, e.Message);
+                }
+                if (_region is null)
+                {
+                    await AnswerAsync(FrameAnswers.ErrorFrame(ShardErrorKind.Unavailable, _shard.Info.Index),
+                        $"shard {_shard.Info.Index} offers no shared memory on this host").ConfigureAwait(false);
+                    return;
+                }
+                var offer = FrameHeader.Of(FrameKind.SharedMemory);
+                (offer.Part, offer.Shard, offer.Count) = ((int)SharedMemoryStage.Region, _shard.Info.Index, _region.AreaBytes);
+                await AnswerAsync(offer, _region.Path!).ConfigureAwait(false);
+                return;
+            case SharedMemoryStage.Attach when _region is not null && !_attached:
+                if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(nonce, _region.Nonce))
+                    throw ShardException.Invalid("the shared-memory attach carries the wrong nonce: the client did not map this server's region");
+                _region.Unlink();
+                _attached = true;
+                var attached = FrameHeader.Of(FrameKind.SharedMemory);
+                (attached.Part, attached.Shard) = ((int)SharedMemoryStage.Attached, _shard.Info.Index);
+                await AnswerAsync(attached, "").ConfigureAwait(false);
+                _log.Debug("Data-plane peer {Peer} of shard {Shard} attached shared memory ({Area} bytes each way)", _peer, _shard.Info.Index, _region.AreaBytes);
+                return;
+            case SharedMemoryStage.Decline when _region is not null && !_attached:
+                _region.Dispose();
+                _region = null;
+                return;
+            default:
+                throw ShardException.Invalid($"shared-memory {(SharedMemoryStage)header.Part} is out of turn (offered: {_region is not null}, attached: {_attached})");
+        }
     }
 
     /// <summary>
@@ -502,6 +572,11 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// <exception cref="ShardException">InvalidRequest: the checksum does not match.</exception>
     private async ValueTask ReadPayloadAsync(FrameHeader header, Memory<byte> destination)
     {
+        if (header.InSharedMemory)
+        {
+            CopyFromRegion(header, destination.Span);
+            return;
+        }
         if (header.HasTrailer) header.VerifyHeader(_hash);
         else header.BeginChecksum(_hash);
         // Re-arming the timer costs a little; a read brings up to the socket's window (hundreds of KiB), so once per
@@ -528,6 +603,21 @@ internal sealed class TensorConnection : IAsyncDisposable
         }
         Disarm();
         header.VerifyChecksum(_hash);
+    }
+
+    /// <summary>
+    /// A payload the client left in the shared region, checked (an attached region, a length its area holds, the header's
+    /// checksum) and copied out before anything reads it: the client can write the region at any time, so the shard
+    /// validates and sums a snapshot, never memory it shares.
+    /// </summary>
+    private void CopyFromRegion(in FrameHeader header, Span<byte> destination)
+    {
+        if (header.HasTrailer) throw ShardException.Invalid($"{header.Kind} frame flags both a trailer and shared memory");
+        if (!_attached) throw ShardException.Invalid($"{header.Kind} frame says its payload is in shared memory, but this connection has no region attached");
+        if (FrameHeader.Size + header.Length > _region!.AreaBytes)
+            throw ShardException.Invalid($"{header.Kind} frame of {header.Length} bytes does not fit the shared region's {_region.AreaBytes - FrameHeader.Size}");
+        header.VerifyHeader(_hash);
+        _region.Inbound.Span.Slice(FrameHeader.Size, header.Length).CopyTo(destination);
     }
 
     /// <summary>Reads past <paramref name="length"/> payload bytes without keeping them, under the same deadlines.</summary>
@@ -589,6 +679,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         }
         await _stream.DisposeAsync().ConfigureAwait(false);
         _socket.Dispose();
+        _region?.Dispose();
         if (_pendingWatch is { } watch)
         {
             try { await watch.ConfigureAwait(false); }

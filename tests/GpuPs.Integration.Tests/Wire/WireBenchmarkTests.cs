@@ -16,7 +16,7 @@ public class WireBenchmarkTests
 
         var results = await WireBenchmark.RunAsync(server.Url, 4096, auth, options, lines.Add, CancellationToken.None);
 
-        Assert.Equal(["raw push", "grpc push", "tcp push", "raw pull", "grpc pull", "tcp pull"], results.Select(r => $"{r.Path} {r.Operation}"));
+        Assert.Equal(["raw push", "grpc push", "tcp push", "shm push", "raw pull", "grpc pull", "tcp pull", "shm pull"], results.Select(r => $"{r.Path} {r.Operation}"));
         Assert.All(results, r =>
         {
             Assert.Equal(4096 * sizeof(float), r.Bytes);

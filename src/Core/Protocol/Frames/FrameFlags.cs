@@ -41,4 +41,11 @@ public enum FrameFlags : ushort
     /// hashing all of it before the header can go out, and a receiver trust the header (its length) before the payload.
     /// </summary>
     TrailingChecksum = 1 << 11,
+
+    /// <summary>
+    /// Push, PushPull, PullReply on a connection with a shared-memory region
+    /// (<see cref="SharedMemory.SharedRegion"/>): the payload is not on the stream but in the sender's area of the region,
+    /// after its header room; the header's <c>checksum</c> covers the header alone (bytes 0..47).
+    /// </summary>
+    SharedMemory = 1 << 12,
 }

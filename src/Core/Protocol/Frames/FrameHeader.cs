@@ -142,21 +142,26 @@ public struct FrameHeader
     /// <summary>The payload's checksum follows it in a trailer (<see cref="FrameFlags.TrailingChecksum"/>).</summary>
     public readonly bool HasTrailer => (Flags & FrameFlags.TrailingChecksum) != 0;
 
+    /// <summary>The payload lies in the connection's shared-memory region (<see cref="FrameFlags.SharedMemory"/>).</summary>
+    public readonly bool InSharedMemory => (Flags & FrameFlags.SharedMemory) != 0;
+
+    /// <summary>The checksum covers the header alone: a trailer or the shared region holds what covers the payload, if anything.</summary>
+    public readonly bool SealsHeaderOnly => (Flags & (FrameFlags.TrailingChecksum | FrameFlags.SharedMemory)) != 0;
+
     /// <summary>
-    /// Flags the frame <see cref="FrameFlags.TrailingChecksum"/>, sets <see cref="Checksum"/> over the header alone, and
-    /// starts the trailer's hash in <paramref name="hash"/> with the sealed header; append the payload, then
-    /// <see cref="XxHash3.GetCurrentHashAsUInt64"/> is the trailer.
+    /// Sets <see cref="Checksum"/> over the header alone (flag it <see cref="FrameFlags.TrailingChecksum"/> or
+    /// <see cref="FrameFlags.SharedMemory"/> first), and starts a trailer's hash in <paramref name="hash"/> with the sealed
+    /// header; append the payload, then <see cref="XxHash3.GetCurrentHashAsUInt64"/> is the trailer.
     /// </summary>
     public void SealHeader(XxHash3 hash)
     {
-        Flags |= FrameFlags.TrailingChecksum;
         BeginChecksum(hash);
         Checksum = hash.GetCurrentHashAsUInt64();
         BeginTrailer(hash);
     }
 
     /// <summary>
-    /// For a <see cref="FrameFlags.TrailingChecksum"/> frame: throws <see cref="ShardException"/> (InvalidRequest) unless
+    /// For a frame that <see cref="SealsHeaderOnly"/>: throws <see cref="ShardException"/> (InvalidRequest) unless
     /// <see cref="Checksum"/> matches the header, then starts the trailer's hash in <paramref name="hash"/>. Call it before
     /// trusting any field, the payload length first.
     /// </summary>

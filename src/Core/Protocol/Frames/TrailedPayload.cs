@@ -23,7 +23,8 @@ public static class TrailedPayload
     public const int PieceBytes = 256 << 10;
 
     /// <summary>
-    /// Writes <paramref name="header"/> (sealed with <see cref="FrameHeader.SealHeader"/> over <paramref name="hash"/>)
+    /// Writes <paramref name="header"/> (flagged <see cref="FrameFlags.TrailingChecksum"/> and sealed with
+    /// <see cref="FrameHeader.SealHeader"/> over <paramref name="hash"/>)
     /// and <paramref name="prefix"/> in one write, then <paramref name="payload"/> piece by piece, each hashed just before
     /// it is written, then the 8-byte trailer from <paramref name="scratch"/> (at least
     /// <c>FrameHeader.Size + prefix.Length</c> bytes). <paramref name="header"/>'s length must be the prefix and payload's.
@@ -31,6 +32,7 @@ public static class TrailedPayload
     public static async ValueTask WriteAsync(FrameHeader header, ReadOnlyMemory<byte> prefix, ReadOnlyMemory<byte> payload, XxHash3 hash, Memory<byte> scratch,
         Func<ReadOnlyMemory<byte>, ValueTask> write)
     {
+        header.Flags |= FrameFlags.TrailingChecksum;
         header.SealHeader(hash);
         header.WriteTo(scratch.Span);
         prefix.Span.CopyTo(scratch.Span[FrameHeader.Size..]);

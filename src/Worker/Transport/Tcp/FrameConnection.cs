@@ -8,6 +8,7 @@ using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using GpuPs.Protocol.Frames;
+using GpuPs.Protocol.SharedMemory;
 
 namespace GpuPs.Worker.Transport.Tcp;
 
@@ -16,6 +17,8 @@ namespace GpuPs.Worker.Transport.Tcp;
 /// written from the gradient's own memory, a pull read straight into the destination's. Every call has a deadline; a call
 /// that fails on the way (deadline, cancellation, a lost or corrupted stream) leaves the connection
 /// <see cref="Broken"/>, and its owner discards it. Not thread-safe.
+/// With a shared-memory region attached (<see cref="SharedRegion"/>, asked for when opened), push and pull payloads go
+/// through the region and only their headers over the socket, which serves as the doorbell.
 /// </summary>
 internal sealed class FrameConnection : IDisposable
 {
@@ -26,6 +29,8 @@ internal sealed class FrameConnection : IDisposable
     private readonly byte[] _header = new byte[FrameHeader.Size];
     private readonly byte[] _pullRequest = new byte[PushPullRequest.Bytes];
     private readonly byte[] _trailer = new byte[FrameHeader.TrailerBytes];
+    private readonly byte[] _doorbell = new byte[FrameHeader.Size];
+    private SharedRegion? _region;
     private readonly FloatBytes _tensorBytes = new();
     private readonly CancellationTokenSource _deadline = new();
 
@@ -39,8 +44,18 @@ internal sealed class FrameConnection : IDisposable
     /// <summary>A call on it failed on the way; the stream is in an unknown state.</summary>
     public bool Broken { get; private set; }
 
-    /// <summary>Connects to <paramref name="host"/>:<paramref name="port"/> and shakes hands: the job token, the shard expected.</summary>
-    public static async Task<FrameConnection> OpenAsync(string host, int port, int shard, JobAuth auth, TimeSpan timeout, CancellationToken ct)
+    /// <summary>Payloads go through a shared-memory region.</summary>
+    public bool SharedMemory => _region is not null;
+
+    /// <summary>Why a shared-memory region was asked for and not attached (the server offers none, the file cannot be mapped); null otherwise.</summary>
+    public string? SharedMemoryRefusal { get; private set; }
+
+    /// <summary>
+    /// Connects to <paramref name="host"/>:<paramref name="port"/> and shakes hands: the job token, the shard expected; with
+    /// <paramref name="sharedMemory"/>, then asks for a shared-memory region (<see cref="SharedMemoryRefusal"/> says why
+    /// there is none: the connection then carries payloads itself).
+    /// </summary>
+    public static async Task<FrameConnection> OpenAsync(string host, int port, int shard, JobAuth auth, TimeSpan timeout, CancellationToken ct, bool sharedMemory = false)
     {
         var address = $"tcp://{host}:{port}";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -71,6 +86,7 @@ internal sealed class FrameConnection : IDisposable
                 if (welcome.Shard != shard)
                     throw new ShardException(ShardErrorKind.InvalidRequest, $"{address} serves shard {welcome.Shard}, not shard {shard}");
                 await connection.ReadMessageAsync(welcome, token).ConfigureAwait(false);
+                if (sharedMemory) await connection.AttachAsync(shard, token).ConfigureAwait(false);
                 return 0;
             }, timeout, ct).ConfigureAwait(false);
             return connection;
@@ -79,6 +95,57 @@ internal sealed class FrameConnection : IDisposable
         {
             connection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The shared-memory handshake (<see cref="FrameKind.SharedMemory"/>): asks for a region, maps the file the server
+    /// names, and proves it with the nonce read from the mapping. A server that offers none, or a file this process cannot
+    /// map (another host, another user), leaves the connection as it was, the reason in <see cref="SharedMemoryRefusal"/>.
+    /// </summary>
+    private async Task AttachAsync(int shard, CancellationToken token)
+    {
+        await WriteFrameAsync(Stage(SharedMemoryStage.Offer), ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
+        var offer = await ReadReplyHeaderAsync(FrameKind.SharedMemory, token).ConfigureAwait(false);
+        var text = await ReadMessageAsync(offer, token).ConfigureAwait(false);
+        if (offer.Kind == FrameKind.Error)
+        {
+            SharedMemoryRefusal = FrameAnswers.ErrorOf(offer, text, _address).Message;
+            return;
+        }
+        if ((SharedMemoryStage)offer.Part != SharedMemoryStage.Region || offer.Count is <= 0 or > int.MaxValue)
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address} answered a shared-memory offer with {(SharedMemoryStage)offer.Part} of {offer.Count} bytes");
+        SharedRegion region;
+        try
+        {
+            region = SharedRegion.Open(text, (int)offer.Count);
+        }
+        catch (ShardException e)
+        {
+            SharedMemoryRefusal = $"{_address}: {e.Message}";
+            await WriteFrameAsync(Stage(SharedMemoryStage.Decline), ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await WriteFrameAsync(Stage(SharedMemoryStage.Attach), region.Nonce.ToArray(), token).ConfigureAwait(false);
+            var attached = await ReadReplyAsync(FrameKind.SharedMemory, token).ConfigureAwait(false);
+            await ReadMessageAsync(attached, token).ConfigureAwait(false);
+            if ((SharedMemoryStage)attached.Part != SharedMemoryStage.Attached)
+                throw new ShardException(ShardErrorKind.Unavailable, $"{_address} answered a shared-memory attach with {(SharedMemoryStage)attached.Part}");
+            _region = region;
+        }
+        catch
+        {
+            region.Dispose();
+            throw;
+        }
+
+        FrameHeader Stage(SharedMemoryStage stage)
+        {
+            var header = FrameHeader.Of(FrameKind.SharedMemory);
+            (header.Part, header.Shard) = ((int)stage, shard);
+            return header;
         }
     }
 
@@ -195,6 +262,11 @@ internal sealed class FrameConnection : IDisposable
             Broken = true;
             throw ShardException.Invalid($"Shard {reply.Shard} at {_address} sent {reply.Length / sizeof(float)} parameters; the destination holds {destination.Length}.");
         }
+        if (reply.InSharedMemory)
+        {
+            InRegion(reply).CopyTo(bytes.Span);
+            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part);
+        }
         // Hashed read by read, while each read's bytes are still in cache, rather than in a second pass.
         BeginPayload(reply);
         for (int filled = 0, read; filled < bytes.Length; filled += read)
@@ -210,6 +282,11 @@ internal sealed class FrameConnection : IDisposable
     /// <summary>A compressed pull reply's payload, checked and decoded into <paramref name="destination"/>.</summary>
     private async Task<PullResult> ReadDeltaAsync(FrameHeader reply, TensorEncoding encoding, Memory<float> destination, CancellationToken ct)
     {
+        if (reply.InSharedMemory)
+        {
+            Decode(InRegion(reply));
+            return Result();
+        }
         var bytes = ArrayPool<byte>.Shared.Rent(reply.Length);
         try
         {
@@ -217,20 +294,40 @@ internal sealed class FrameConnection : IDisposable
             BeginPayload(reply);
             _hash.Append(bytes.AsSpan(0, reply.Length));
             await VerifyPayloadAsync(reply, ct).ConfigureAwait(false);
-            try
-            {
-                TensorCodec.Decode(encoding, bytes.AsSpan(0, reply.Length), destination.Span);
-            }
-            catch (ShardException e)
-            {
-                throw new ShardException(ShardErrorKind.Unavailable, $"{_address} sent a malformed compressed pull: {e.Message}");
-            }
-            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part, encoding);
+            Decode(bytes.AsSpan(0, reply.Length));
+            return Result();
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(bytes);
         }
+
+        void Decode(ReadOnlySpan<byte> payload)
+        {
+            try
+            {
+                TensorCodec.Decode(encoding, payload, destination.Span);
+            }
+            catch (ShardException e)
+            {
+                throw new ShardException(ShardErrorKind.Unavailable, $"{_address} sent a malformed compressed pull: {e.Message}");
+            }
+        }
+
+        PullResult Result() => new(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part, encoding);
+    }
+
+    /// <summary>
+    /// The payload of a reply the server left in the shared region, after the checks a stream's payload gets: an attached
+    /// region, a length its area holds, the header's checksum (Unavailable otherwise). Read it before the next request.
+    /// </summary>
+    private ReadOnlySpan<byte> InRegion(in FrameHeader reply)
+    {
+        if (_region is null || reply.HasTrailer || FrameHeader.Size + reply.Length > _region.AreaBytes)
+            throw new ShardException(ShardErrorKind.Unavailable,
+                $"{_address} sent a {reply.Kind} of {reply.Length} bytes in shared memory, which this connection {(_region is null ? "has not attached" : "cannot hold there")}");
+        BeginPayload(reply);
+        return _region.Inbound.Span.Slice(FrameHeader.Size, reply.Length);
     }
 
     /// <summary>
@@ -272,6 +369,18 @@ internal sealed class FrameConnection : IDisposable
     private async ValueTask WriteFrameAsync(FrameHeader header, ReadOnlyMemory<byte> payload, CancellationToken ct, ReadOnlyMemory<byte> prefix = default)
     {
         header.Length = prefix.Length + payload.Length;
+        if (_region is { } region && header.Kind is FrameKind.Push or FrameKind.PushPull && FrameHeader.Size + header.Length <= region.AreaBytes)
+        {
+            // The payload into the region (the push's one copy), the header over the socket: the doorbell.
+            var area = region.Outbound.Span[FrameHeader.Size..];
+            prefix.Span.CopyTo(area);
+            payload.Span.CopyTo(area[prefix.Length..]);
+            header.Flags |= FrameFlags.SharedMemory;
+            header.SealHeader(_hash);
+            header.WriteTo(_doorbell);
+            await _stream.WriteAsync(_doorbell, ct).ConfigureAwait(false);
+            return;
+        }
         bool trailed = header.Length > TrailedPayload.Threshold;
         int head = FrameHeader.Size + prefix.Length + (trailed ? 0 : payload.Length);
         var frame = ArrayPool<byte>.Shared.Rent(head);
@@ -351,7 +460,7 @@ internal sealed class FrameConnection : IDisposable
     /// <summary>Starts the hash of <paramref name="header"/>'s payload: its whole checksum, or its trailer's once the header's own checks.</summary>
     private void BeginPayload(in FrameHeader header)
     {
-        if (!header.HasTrailer)
+        if (!header.SealsHeaderOnly)
         {
             header.BeginChecksum(_hash);
             return;
@@ -401,6 +510,7 @@ internal sealed class FrameConnection : IDisposable
     {
         Broken = true;
         _stream.Dispose();
+        _region?.Dispose();
         _deadline.Dispose();
     }
 }
