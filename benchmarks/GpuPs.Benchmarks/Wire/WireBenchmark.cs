@@ -2,7 +2,6 @@ using System.Diagnostics;
 using GpuPs.Core.Security;
 using GpuPs.Protocol;
 using GpuPs.Worker.Transport;
-using GpuPs.Worker.Transport.Tcp;
 
 namespace GpuPs.Benchmarks.Wire;
 
@@ -12,20 +11,31 @@ public sealed record WireBenchmarkOptions
     /// <summary>Tensor sizes measured, in float32 values: 4 MiB and 1 KiB.</summary>
     public IReadOnlyList<int> TensorFloats { get; init; } = [1 << 20, 256];
 
-    /// <summary>Untimed operations before each measurement (JIT, connections, pools).</summary>
+    /// <summary>The paths measured (<see cref="WireBenchmark.Paths"/>), reported in this order.</summary>
+    public IReadOnlyList<string> Paths { get; init; } = WireBenchmark.Paths;
+
+    /// <summary>Untimed operations of each path before each measurement (JIT, connections, pools).</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(0.5);
 
-    /// <summary>Timed run of each measurement: every operation in it counts (no best window).</summary>
+    /// <summary>Timed run of each path and operation: every operation in it counts (no best window).</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Slices each path's timed run is cut into, the paths taking turns slice by slice: on a shared machine whose load
+    /// swings within seconds, every path then sees the same load, so the ratios to the raw socket hold.
+    /// </summary>
+    public int Rounds { get; init; } = 6;
 }
 
 /// <summary>
 /// One measured (path, operation, size): every operation of the timed run, one in flight at a time, between this process
 /// and the server process. MeanMBps is 10^6 payload bytes per second over the whole run (total bytes / total time);
-/// latencies are per operation; P50MBps is the payload over the median latency.
+/// latencies are per operation; P50MBps is the payload over the median latency. The CPU columns are the processor time
+/// each process spent per operation (all its threads, user and kernel, the socket copies included): unlike wall time,
+/// they barely move with the machine's load. ServerCpuMicroseconds is NaN when the server runs in this process.
 /// </summary>
 public sealed record WireBenchmarkResult(string Path, string Operation, int Bytes, long Operations, double MeanMBps, double P50MBps,
-    double MeanMicroseconds, double P50Microseconds, double P99Microseconds, double RatioToRaw)
+    double MeanMicroseconds, double P50Microseconds, double P99Microseconds, double RatioToRaw, double ClientCpuMicroseconds, double ServerCpuMicroseconds)
 {
     /// <summary>The row's name in tables and plots, e.g. <c>tcp push 4 MiB</c>.</summary>
     public string Label => $"{Path} {Operation} {(Bytes >= 1 << 20 ? $"{Bytes >> 20} MiB" : $"{Bytes >> 10} KiB")}";
@@ -33,18 +43,26 @@ public sealed record WireBenchmarkResult(string Path, string Operation, int Byte
 
 /// <summary>
 /// The client half of <c>gpups bench wire</c>: against a <see cref="WireSinkServer"/> in another process, pushes and pulls
-/// one tensor at a time over the raw-socket reference, gRPC (<see cref="GrpcShardClient"/>) and the framed TCP data plane
-/// (<see cref="TcpTensorChannel"/>, negotiated as a worker does), and reports means and percentiles of each.
+/// one tensor at a time over the raw-socket reference, gRPC (<see cref="GrpcShardClient"/>), the framed TCP data plane
+/// and the data plane with payloads through shared memory (each negotiated as a worker does), and reports means and
+/// percentiles of each. The paths take turns in slices
+/// (<see cref="WireBenchmarkOptions.Rounds"/>), so a load that changes during the run weighs on all of them alike.
 /// </summary>
 public static class WireBenchmark
 {
     /// <summary>The paths, in the order they are measured and reported.</summary>
-    public static readonly string[] Paths = ["raw", "grpc", "tcp"];
+    public static readonly string[] Paths = ["raw", "grpc", "tcp", "shm"];
 
-    /// <summary>Measures every path and operation against the server at <paramref name="url"/> (<see cref="WireSinkServer.Url"/>) for tensors of <paramref name="floats"/> values.</summary>
+    /// <summary>
+    /// Measures every path of <paramref name="o"/> and both operations against the server at <paramref name="url"/>
+    /// (<see cref="WireSinkServer.Url"/>) for tensors of <paramref name="floats"/> values.
+    /// </summary>
+    /// <param name="serverCpu">The server process's processor time so far; null when it runs in this process.</param>
     public static async Task<IReadOnlyList<WireBenchmarkResult>> RunAsync(string url, int floats, JobAuth auth, WireBenchmarkOptions o, Action<string>? progress,
-        CancellationToken ct)
+        CancellationToken ct, Func<TimeSpan>? serverCpu = null)
     {
+        foreach (var p in o.Paths)
+            if (!Paths.Contains(p)) throw new ArgumentException($"unknown wire path '{p}'; the paths are {string.Join(", ", Paths)}");
         var uri = new Uri(url);
         var address = uri.GetLeftPart(UriPartial.Authority);
         int rawPort = int.Parse(uri.Query.TrimStart('?').Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
@@ -53,55 +71,93 @@ public static class WireBenchmark
         var destination = new float[floats];
         for (var i = 0; i < tensor.Length; i++) tensor[i] = (i % 1000) * 1e-6f;
         var header = new PushHeader(WorkerId: 0, Step: 0, Shard: 0, SampleCount: 1, LossSum: 0);
-        var results = new List<WireBenchmarkResult>();
-        double rawPush = 0, rawPull = 0;
 
-        async Task Measure(string path, string operation, Func<Task> call)
+        var clients = new List<(string Name, Func<Task> Push, Func<Task> Pull, IAsyncDisposable Client)>();
+        try
         {
-            progress?.Invoke($"measuring {path} {operation} of {bytes} bytes ...");
-            var latencies = await MeasureAsync(call, o.Warmup, o.Duration, ct);
-            double seconds = latencies.Sum(), mean = latencies.Count * (double)bytes / seconds / 1e6;
-            if (path == "raw") (rawPush, rawPull) = operation == "push" ? (mean, rawPull) : (rawPush, mean);
-            latencies.Sort();
-            double p50 = Percentile(latencies, 0.50), p99 = Percentile(latencies, 0.99);
-            var row = new WireBenchmarkResult(path, operation, bytes, latencies.Count, mean, bytes / p50 / 1e6, seconds / latencies.Count * 1e6, p50 * 1e6, p99 * 1e6,
-                mean / (operation == "push" ? rawPush : rawPull));
-            progress?.Invoke($"{row.Label}: mean {row.MeanMBps:F0} MB/s, p50 {row.P50Microseconds:F0} µs, p99 {row.P99Microseconds:F0} µs");
-            results.Add(row);
+            foreach (var path in o.Paths)
+                clients.Add(path switch
+                {
+                    "raw" => await RawAsync(),
+                    "grpc" => Grpc(),
+                    "tcp" => await DataPlaneAsync("tcp", TransportChoice.Tcp),
+                    _ => await DataPlaneAsync("shm", TransportChoice.Shm),
+                });
+            var results = new List<WireBenchmarkResult>();
+            foreach (var operation in new[] { "push", "pull" })
+            {
+                progress?.Invoke($"measuring {operation} of {bytes} bytes over {string.Join(", ", o.Paths)} ...");
+                var measured = await MeasureAsync(clients.Select(c => operation == "push" ? c.Push : c.Pull).ToArray(), o, serverCpu, ct);
+                double MeanMBps(List<double> latencies) => latencies.Count * (double)bytes / latencies.Sum() / 1e6;
+                int rawIndex = clients.FindIndex(c => c.Name == "raw");
+                double raw = rawIndex < 0 ? double.NaN : MeanMBps(measured[rawIndex].Latencies);
+                for (var i = 0; i < clients.Count; i++)
+                {
+                    var (latencies, clientCpu, serverSeconds) = measured[i];
+                    double seconds = latencies.Sum(), mean = MeanMBps(latencies);
+                    latencies.Sort();
+                    double p50 = Percentile(latencies, 0.50), p99 = Percentile(latencies, 0.99);
+                    var row = new WireBenchmarkResult(clients[i].Name, operation, bytes, latencies.Count, mean, bytes / p50 / 1e6, seconds / latencies.Count * 1e6,
+                        p50 * 1e6, p99 * 1e6, mean / raw, clientCpu / latencies.Count * 1e6,
+                        serverCpu is null ? double.NaN : serverSeconds / latencies.Count * 1e6);
+                    progress?.Invoke($"{row.Label}: mean {row.MeanMBps:F0} MB/s, p50 {row.P50Microseconds:F0} µs, p99 {row.P99Microseconds:F0} µs, " +
+                        $"CPU per operation {row.ClientCpuMicroseconds:F0} µs client, {row.ServerCpuMicroseconds:F0} µs server");
+                    results.Add(row);
+                }
+            }
+            return results;
+        }
+        finally
+        {
+            foreach (var c in clients) await c.Client.DisposeAsync();
         }
 
-        await using (var raw = await RawSocketClient.ConnectAsync(uri.Host, rawPort, bytes, ct))
+        async Task<(string, Func<Task>, Func<Task>, IAsyncDisposable)> RawAsync()
         {
-            await Measure("raw", "push", () => raw.PushAsync(ct));
-            await Measure("raw", "pull", () => raw.PullAsync(ct));
+            var raw = await RawSocketClient.ConnectAsync(uri.Host, rawPort, bytes, ct);
+            return ("raw", () => raw.PushAsync(ct), () => raw.PullAsync(ct), raw);
         }
-        await using (var grpc = new GrpcShardClient(address, auth))
+
+        (string, Func<Task>, Func<Task>, IAsyncDisposable) Grpc()
         {
-            await Measure("grpc", "push", () => grpc.PushAsync(header, tensor, ct));
-            await Measure("grpc", "pull", () => grpc.PullAsync(0, 0, destination, ct));
+            var grpc = new GrpcShardClient(address, auth);
+            return ("grpc", () => grpc.PushAsync(header, tensor, ct), () => grpc.PullAsync(0, 0, destination, ct), grpc);
         }
-        await using (var tcp = new NegotiatedShardClient(address, auth, TransportChoice.Tcp))
+
+        async Task<(string, Func<Task>, Func<Task>, IAsyncDisposable)> DataPlaneAsync(string name, TransportChoice choice)
         {
-            await tcp.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
-            await Measure("tcp", "push", () => tcp.PushAsync(header, tensor, ct));
-            await Measure("tcp", "pull", () => tcp.PullAsync(0, 0, destination, ct));
+            var plane = new NegotiatedShardClient(address, auth, choice);
+            await plane.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
+            return (name, () => plane.PushAsync(header, tensor, ct), () => plane.PullAsync(0, 0, destination, ct), plane);
         }
-        return results;
     }
 
-    /// <summary>Each operation's latency in seconds over <paramref name="duration"/>, after <paramref name="warmup"/>.</summary>
-    private static async Task<List<double>> MeasureAsync(Func<Task> call, TimeSpan warmup, TimeSpan duration, CancellationToken ct)
+    /// <summary>
+    /// Each call's latencies in seconds and the client's and server's processor seconds over its share of the timed run,
+    /// after a warm-up of each; the calls take turns in <see cref="WireBenchmarkOptions.Rounds"/> slices.
+    /// </summary>
+    private static async Task<(List<double> Latencies, double ClientCpu, double ServerCpu)[]> MeasureAsync(Func<Task>[] calls, WireBenchmarkOptions o,
+        Func<TimeSpan>? serverCpu, CancellationToken ct)
     {
-        for (var clock = Stopwatch.StartNew(); clock.Elapsed < warmup;) await call();
-        var latencies = new List<double>(1 << 16);
-        for (var clock = Stopwatch.StartNew(); clock.Elapsed < duration;)
-        {
-            ct.ThrowIfCancellationRequested();
-            long start = Stopwatch.GetTimestamp();
-            await call();
-            latencies.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-        }
-        return latencies;
+        foreach (var call in calls)
+            for (var clock = Stopwatch.StartNew(); clock.Elapsed < o.Warmup;) await call();
+        var measured = calls.Select(_ => (Latencies: new List<double>(1 << 14), ClientCpu: 0.0, ServerCpu: 0.0)).ToArray();
+        var slice = o.Duration / Math.Max(1, o.Rounds);
+        for (var round = 0; round < Math.Max(1, o.Rounds); round++)
+            for (var i = 0; i < calls.Length; i++)
+            {
+                var (client0, server0) = (Environment.CpuUsage.TotalTime, serverCpu?.Invoke() ?? TimeSpan.Zero);
+                for (var clock = Stopwatch.StartNew(); clock.Elapsed < slice;)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    long start = Stopwatch.GetTimestamp();
+                    await calls[i]();
+                    measured[i].Latencies.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+                }
+                measured[i].ClientCpu += (Environment.CpuUsage.TotalTime - client0).TotalSeconds;
+                measured[i].ServerCpu += ((serverCpu?.Invoke() ?? TimeSpan.Zero) - server0).TotalSeconds;
+            }
+        return measured;
     }
 
     /// <summary>The nearest-rank percentile of sorted <paramref name="sorted"/>.</summary>

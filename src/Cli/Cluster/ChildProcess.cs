@@ -35,6 +35,16 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <summary>The operating system's id of the process (for logs and for signals).</summary>
     public int ProcessId => _process.Id;
 
+    /// <summary>The processor time the process has used so far (all its threads, user and kernel), read afresh.</summary>
+    public TimeSpan ProcessorTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     /// <summary>Starts <c>gpups</c> with <paramref name="arguments"/> and the job's <paramref name="token"/> (see <see cref="StartInfo"/>).</summary>
     /// <param name="launcher">A command that runs gpups for it (e.g. <c>ip netns exec NS</c>: the program execs in place, so
     /// the process is gpups itself); null runs gpups directly.</param>

@@ -7,7 +7,6 @@ using GpuPs.Core.Security;
 using GpuPs.Kernels;
 using GpuPs.Server;
 using GpuPs.Benchmarks.Kernels;
-using GpuPs.Benchmarks.Wire;
 using Serilog.Events;
 using Spectre.Console;
 
@@ -20,7 +19,7 @@ public static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks (ratios against a baseline run in the same process); each can write CSV and a PNG plot.");
         bench.Subcommands.Add(Kernels(sources, global));
-        bench.Subcommands.Add(Wire(sources, global));
+        bench.Subcommands.Add(WireBenchCommand.Create(sources, global));
         bench.Subcommands.Add(Stragglers(sources, global));
         bench.Subcommands.Add(Aggregation(sources, global));
         bench.Subcommands.Add(Load(sources, global));
@@ -129,44 +128,6 @@ public static class BenchCommand
             BenchOutput.Write(AnsiConsole.Console, "kernels: ILGPU vs SIMD", results, r => $"{r.Kernel} [{r.Backend}]", r => r.RatioToSimd,
                 "time / SIMD time", parse.GetValue(csv), parse.GetValue(plot));
             return Task.FromResult(0);
-        }));
-        return command;
-    }
-
-    private static Command Wire(SettingSources sources, GlobalOptions global)
-    {
-        var command = new Command("wire",
-            "Push and pull of one tensor (4 MiB and 1 KiB) between this process and a server process, over a raw socket (the reference), "
-            + "gRPC and the framed TCP data plane: mean MB/s over every operation, p50 and p99 latency.");
-        var (csv, plot) = OutputOptions(command, "wire");
-        var seconds = new Option<double>("--seconds") { Description = "timed run of each measurement (every operation counts)", DefaultValueFactory = _ => 3 };
-        var serve = new Option<int>("--serve") { Description = "internal: run the server side for tensors of this many floats and wait", Hidden = true };
-        command.Options.Add(seconds);
-        command.Options.Add(serve);
-        command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
-        {
-            using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
-            if (parse.GetValue(serve) is > 0 and var floats)
-            {
-                var token = JobToken.Parse(Environment.GetEnvironmentVariable(AuthOptions.TokenVariable) ?? "");
-                await using var server = await WireSinkServer.StartAsync(floats, JobAuth.WithToken(token), log, ct);
-                Console.WriteLine($"{ChildProcess.ListeningPrefix}{server.Url}");
-                try { await Task.Delay(Timeout.Infinite, ct); }
-                catch (OperationCanceledException) { }
-                return 0;
-            }
-            var options = new WireBenchmarkOptions { Duration = TimeSpan.FromSeconds(parse.GetValue(seconds)) };
-            var auth = JobAuth.WithToken(JobToken.Generate());
-            var results = new List<WireBenchmarkResult>();
-            foreach (var size in options.TensorFloats)
-            {
-                await using var server = ChildProcess.Start($"wire server ({size} floats)", ["bench", "wire", "--serve", size.ToString()], auth.Token, log);
-                var url = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), ct);
-                results.AddRange(await WireBenchmark.RunAsync(url, size, auth, options, line => Console.Error.WriteLine(line), ct));
-            }
-            BenchOutput.Write(AnsiConsole.Console, "wire: server process and client process over loopback", results, r => r.Label, r => r.MeanMBps,
-                "mean MB/s", parse.GetValue(csv), parse.GetValue(plot));
-            return 0;
         }));
         return command;
     }

@@ -96,7 +96,7 @@ public static class TrainCommand
 
     public static Option<TransportChoice> TransportOption(SettingSources sources) =>
         sources.Option("transport", TransportChoice.Auto,
-            "data plane for tensors: auto (the server's framed TCP data plane when it offers one, else gRPC) | grpc | tcp (fail if the server offers none)");
+            "data plane for tensors: auto (the server's framed TCP data plane when it offers one, through shared memory on its host, else gRPC) | grpc | tcp (fail if the server offers none) | shm (shared memory with the server on this host, fail otherwise)");
 
     public static Option<bool> FusedPushPullOption(SettingSources sources) =>
         sources.Option("fused-push-pull", true,

@@ -74,6 +74,9 @@ public sealed class DataPlaneListener : IAsyncDisposable
             listener.Dispose();
             throw;
         }
+        // Regions are unlinked once their client attached; a server that died between offering one and that left its file.
+        if (Protocol.SharedMemory.SharedRegion.RemoveStale() is > 0 and var stale)
+            log.Information("Data plane of shard {Shard} removed {Count} shared-memory files left by servers that are gone", shard.Info.Index, stale);
         return new DataPlaneListener(listener, shard, auth, refusals, limits, budget, log);
     }
 

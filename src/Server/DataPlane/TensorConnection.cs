@@ -7,6 +7,7 @@ using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using GpuPs.Protocol.Frames;
+using GpuPs.Protocol.SharedMemory;
 using Serilog;
 
 namespace GpuPs.Server.DataPlane;
@@ -50,8 +51,11 @@ internal sealed class TensorConnection : IAsyncDisposable
     private readonly FrameReader _input;
     // An answer, after a held push reply (HeldPushReply) when there is one: both go out in one write.
     private readonly byte[] _answer = new byte[HeldPushReply.MaxBytes + FrameHeader.Size + FrameAnswers.MaxMessageBytes];
+    private SharedRegion? _region;   // offered to the client; payloads go through it once attached
+    private bool _attached;
     // A piece pull's range, read once per pulled piece: one buffer per connection (frames are served one at a time).
     private readonly byte[] _pieceRange = new byte[FrameAnswers.PieceBytes];
+    private readonly byte[] _trailer = new byte[FrameHeader.TrailerBytes];
     private readonly string _peer;
     private readonly CancellationToken _closed;
     private readonly CancellationTokenSource _deadline;   // re-armed for every read and write
@@ -109,9 +113,10 @@ internal sealed class TensorConnection : IAsyncDisposable
                         current = default;   // a pull has no payload: once its header is in, nothing is mid-frame
                         await PullAsync(header).ConfigureAwait(false);
                         break;
+                    case FrameKind.SharedMemory: await SharedMemoryAsync(header).ConfigureAwait(false); break;
                     default:
                         header.Validate(0);
-                        throw ShardException.Invalid($"{header.Kind} frames go from server to client; a client sends Push, Pull or PushPull");
+                        throw ShardException.Invalid($"{header.Kind} frames go from server to client; a client sends Push, Pull, PushPull or SharedMemory");
                 }
                 current = default;
             }
@@ -161,6 +166,7 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// </summary>
     private async ValueTask PushAsync(FrameHeader header)
     {
+        if (header.SealsHeaderOnly) header.VerifyHeader(_hash);   // its fields decide the budget and the slot wait below
         var encoding = FrameAnswers.EncodingOf(header);
         bool compressed = TensorCodec.IsCompressed(encoding);
         int prefix = header.Kind == FrameKind.PushPull ? PushPullRequest.Bytes : 0;
@@ -184,7 +190,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         long reservation = header.Length + (encoding == TensorEncoding.BFloat16 ? 2L * length : compressed ? _shardBytes : 0);
         if (!_budget.TryReserve(reservation))
         {
-            await SkipPayloadAsync(header.Length).ConfigureAwait(false);
+            await SkipPayloadAsync(header.InSharedMemory ? 0 : header.Length + (header.HasTrailer ? FrameHeader.TrailerBytes : 0)).ConfigureAwait(false);
             var reason = $"server busy: pushes in flight hold {_budget.InUse >> 20} MiB of the {_budget.Capacity >> 20} MiB budget " +
                 $"(--max-inflight-push-mb) and this one needs {(reservation >> 20) + 1} MiB; retry later";
             _refusals.Refused("data plane push", _peer, reason);
@@ -359,30 +365,22 @@ internal sealed class TensorConnection : IAsyncDisposable
             await WritePieceAsync(asked).ConfigureAwait(false);
             return;
         }
-        // Room before the parameters for a held push reply, which goes out in the same write.
-        int room = _held is null ? 0 : HeldPushReply.MaxBytes;
-        var frame = ArrayPool<byte>.Shared.Rent(room + FrameHeader.Size + _shardBytes);
+        // Over shared memory the shard copies its parameters straight into the region: the pull's one copy.
+        var frame = _attached ? null : ArrayPool<byte>.Shared.Rent(FrameHeader.Size + _shardBytes);
+        var target = frame ?? _region!.Outbound;
         byte[]? deltaFrame = null;
         try
         {
-            if (WriteParameters(frame.AsSpan(room, FrameHeader.Size + _shardBytes), worker, viewVersion, out deltaFrame, out int deltaLength) is { } refused)
+            if (WriteParameters(target.Span[..(FrameHeader.Size + _shardBytes)], worker, viewVersion, out var header, out deltaFrame) is { } refused)
             {
                 await AnswerAsync(FrameAnswers.ErrorFrame(refused.Kind, _shard.Info.Index), refused.Message).ConfigureAwait(false);
                 return;
             }
-            int held = TakeHeld(_answer);
-            _answer.AsSpan(0, held).CopyTo(frame.AsSpan(room - held));
-            if (deltaFrame is null)
-            {
-                await WriteAsync(frame.AsMemory(room - held, held + FrameHeader.Size + _shardBytes)).ConfigureAwait(false);
-                return;
-            }
-            if (held > 0) await WriteAsync(frame.AsMemory(room - held, held)).ConfigureAwait(false);
-            await WriteAsync(deltaFrame.AsMemory(0, deltaLength)).ConfigureAwait(false);
+            await SendAsync(header, deltaFrame ?? target).ConfigureAwait(false);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(frame);
+            if (frame is not null) ArrayPool<byte>.Shared.Return(frame);
             if (deltaFrame is not null) ArrayPool<byte>.Shared.Return(deltaFrame);
         }
     }
@@ -422,9 +420,7 @@ internal sealed class TensorConnection : IAsyncDisposable
             var header = FrameHeader.Of(FrameKind.PullReply);
             (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, payload.Length);
             if (pulled.Finished) header.Flags |= FrameFlags.Finished;
-            header.Seal(_hash, payload.Span);
-            header.WriteTo(frame);
-            await WriteAsync(frame.AsMemory(0, length)).ConfigureAwait(false);
+            await SendAsync(header, frame).ConfigureAwait(false);
         }
         finally
         {
@@ -433,44 +429,140 @@ internal sealed class TensorConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// A PullReply with the shard's parameters, copied into <paramref name="frame"/> after its header and checksummed
-    /// there. With compressed pulls (<paramref name="viewVersion"/> names the worker's copy; a Pull frame's <c>Step</c>) it
+    /// A PullReply with the shard's parameters, copied into <paramref name="frame"/> after its header, and its
+    /// <paramref name="header"/> (to send with <see cref="SendAsync"/>). With compressed pulls (<paramref name="viewVersion"/> names the worker's copy; a Pull frame's <c>Step</c>) it
     /// may be the delta to that copy instead: then encoded, flagged sparse or sign, the copy's new version in
-    /// <c>Part</c>, into <paramref name="deltaFrame"/> (pooled; the caller returns it), <paramref name="deltaLength"/> bytes.
+    /// <c>Part</c>, into <paramref name="deltaFrame"/> (pooled; the caller returns it) after the room for its header.
     /// </summary>
-    private ShardException? WriteParameters(Span<byte> frame, int workerId, long viewVersion, out byte[]? deltaFrame, out int deltaLength)
+    private ShardException? WriteParameters(Span<byte> frame, int workerId, long viewVersion, out FrameHeader header, out byte[]? deltaFrame)
     {
-        (deltaFrame, deltaLength) = (null, 0);
+        (header, deltaFrame) = (default, null);
         var payload = frame[FrameHeader.Size..];
         PullResult pulled;
         try { pulled = _shard.CopyForPull(workerId, viewVersion, MemoryMarshal.Cast<byte, float>(payload)); }
         catch (ShardException e) { return e; }
-        var header = FrameHeader.Of(FrameKind.PullReply);
+        header = FrameHeader.Of(FrameKind.PullReply);
         (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, _shardBytes);
         header.Part = checked((int)pulled.ViewVersion);
         if (pulled.Finished) header.Flags |= FrameFlags.Finished;
         if (TensorCodec.IsCompressed(pulled.Encoding))
-        {
-            (deltaFrame, deltaLength) = DeltaFrame(header, pulled.Encoding, MemoryMarshal.Cast<byte, float>(payload));
-            return null;
-        }
-        header.Seal(_hash, payload);
-        header.WriteTo(frame);
+            deltaFrame = DeltaFrame(ref header, pulled.Encoding, MemoryMarshal.Cast<byte, float>(payload));
         return null;
     }
 
-    /// <summary>A PullReply frame carrying <paramref name="delta"/> encoded, in a pooled buffer the caller returns.</summary>
-    private (byte[] Frame, int Length) DeltaFrame(FrameHeader header, TensorEncoding encoding, ReadOnlySpan<float> delta)
+    /// <summary>
+    /// Sends a frame whose payload (<paramref name="header"/>'s length) lies in <paramref name="frame"/> after the room for
+    /// its header. With a shared region attached, the payload is left in the region (copied there unless
+    /// <paramref name="frame"/> is the region already) and only the header goes out; else, sealed and in one write when
+    /// small, or hashed and written piece by piece with the checksum in a trailer (<see cref="TrailedPayload"/>), the
+    /// frame's header room serving as scratch. A payload larger than the region's area goes over the stream.
+    /// </summary>
+    private async ValueTask SendAsync(FrameHeader header, Memory<byte> frame)
+    {
+        var payload = frame.Slice(FrameHeader.Size, header.Length);
+        if (_attached && FrameHeader.Size + header.Length <= _region!.AreaBytes)
+        {
+            var area = _region.Outbound;
+            if (!area.Span.Overlaps(payload.Span)) payload.Span.CopyTo(area.Span[FrameHeader.Size..]);
+            header.Flags |= FrameFlags.SharedMemory;
+            header.SealHeader(_hash);
+            int at = TakeHeld(_answer);
+            header.WriteTo(_answer.AsSpan(at));
+            await WriteAsync(_answer.AsMemory(0, at + FrameHeader.Size)).ConfigureAwait(false);
+            return;
+        }
+        if (header.Length > TrailedPayload.Threshold)
+        {
+            await WriteHeldAsync().ConfigureAwait(false);
+            await TrailedPayload.WriteAsync(header, ReadOnlyMemory<byte>.Empty, payload, _hash, frame[..FrameHeader.Size], WriteAsync).ConfigureAwait(false);
+            return;
+        }
+        header.Seal(_hash, payload.Span);
+        header.WriteTo(frame.Span);
+        var whole = frame[..(FrameHeader.Size + header.Length)];
+        // A held push reply and a small reply go out in one write (one wake-up of the worker per fused step).
+        if (_held is not null && whole.Length <= _answer.Length - HeldPushReply.MaxBytes)
+        {
+            int at = TakeHeld(_answer);
+            whole.Span.CopyTo(_answer.AsSpan(at));
+            await WriteAsync(_answer.AsMemory(0, at + whole.Length)).ConfigureAwait(false);
+            return;
+        }
+        await WriteHeldAsync().ConfigureAwait(false);
+        await WriteAsync(whole).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the held push reply on its own, if there is one (before a reply too large to share its write).</summary>
+    private ValueTask WriteHeldAsync()
+    {
+        int held = TakeHeld(_answer);
+        return held == 0 ? ValueTask.CompletedTask : WriteAsync(_answer.AsMemory(0, held));
+    }
+
+    /// <summary>
+    /// One step of the shared-memory handshake (<see cref="FrameKind.SharedMemory"/>): an Offer is answered with a new
+    /// region's path (or, where this host has none to give, an Unavailable error, the connection staying open), an Attach
+    /// whose nonce matches the region's attaches it and unlinks its file, a Decline drops it. Anything else, or a nonce that
+    /// does not match, is a malformed frame: the connection closes and the region with it.
+    /// </summary>
+    private async ValueTask SharedMemoryAsync(FrameHeader header)
+    {
+        header.Validate(SharedRegion.NonceBytes);
+        var nonce = new byte[header.Length];
+        await ReadPayloadAsync(header, nonce).ConfigureAwait(false);
+        switch ((SharedMemoryStage)header.Part)
+        {
+            case SharedMemoryStage.Offer when _region is null:
+                try
+                {
+                    // Pushes up to a whole float32 shard and its prefix; larger (sparse) payloads go over the stream.
+                    _region = SharedRegion.Available ? SharedRegion.Create(_shard.Info.Index, PushPullRequest.Bytes + _shardBytes) : null;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _log.Warning("Shard {Shard} could not create a shared-memory region for {Peer}: {Reason}; it goes on over TCP", _shard.Info.Index, _peer, e.Message);
+                }
+                if (_region is null)
+                {
+                    await AnswerAsync(FrameAnswers.ErrorFrame(ShardErrorKind.Unavailable, _shard.Info.Index),
+                        $"shard {_shard.Info.Index} offers no shared memory on this host").ConfigureAwait(false);
+                    return;
+                }
+                var offer = FrameHeader.Of(FrameKind.SharedMemory);
+                (offer.Part, offer.Shard, offer.Count) = ((int)SharedMemoryStage.Region, _shard.Info.Index, _region.AreaBytes);
+                await AnswerAsync(offer, _region.Path!).ConfigureAwait(false);
+                return;
+            case SharedMemoryStage.Attach when _region is not null && !_attached:
+                if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(nonce, _region.Nonce))
+                    throw ShardException.Invalid("the shared-memory attach carries the wrong nonce: the client did not map this server's region");
+                _region.Unlink();
+                _attached = true;
+                var attached = FrameHeader.Of(FrameKind.SharedMemory);
+                (attached.Part, attached.Shard) = ((int)SharedMemoryStage.Attached, _shard.Info.Index);
+                await AnswerAsync(attached, "").ConfigureAwait(false);
+                _log.Debug("Data-plane peer {Peer} of shard {Shard} attached shared memory ({Area} bytes each way)", _peer, _shard.Info.Index, _region.AreaBytes);
+                return;
+            case SharedMemoryStage.Decline when _region is not null && !_attached:
+                _region.Dispose();
+                _region = null;
+                return;
+            default:
+                throw ShardException.Invalid($"shared-memory {(SharedMemoryStage)header.Part} is out of turn (offered: {_region is not null}, attached: {_attached})");
+        }
+    }
+
+    /// <summary>
+    /// A PullReply frame carrying <paramref name="delta"/> encoded after the room for its header, in a pooled buffer the
+    /// caller returns; <paramref name="header"/> is flagged and sized for it.
+    /// </summary>
+    private static byte[] DeltaFrame(ref FrameHeader header, TensorEncoding encoding, ReadOnlySpan<float> delta)
     {
         int bytes = TensorCodec.EncodedBytes(encoding, delta);
         var frame = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + bytes);
-        var payload = frame.AsSpan(FrameHeader.Size, bytes);
-        TensorCodec.Encode(encoding, delta, payload);
+        TensorCodec.Encode(encoding, delta, frame.AsSpan(FrameHeader.Size, bytes));
         header.Flags |= FrameAnswers.FlagOf(encoding);
         header.Length = bytes;
-        header.Seal(_hash, payload);
-        header.WriteTo(frame);
-        return (frame, FrameHeader.Size + bytes);
+        return frame;
     }
 
     /// <summary>
@@ -535,7 +627,13 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// <exception cref="ShardException">InvalidRequest: the checksum does not match.</exception>
     private async ValueTask ReadPayloadAsync(FrameHeader header, Memory<byte> destination)
     {
-        header.BeginChecksum(_hash);
+        if (header.InSharedMemory)
+        {
+            CopyFromRegion(header, destination.Span);
+            return;
+        }
+        if (header.HasTrailer) header.VerifyHeader(_hash);
+        else header.BeginChecksum(_hash);
         // Re-arming the timer costs a little; a read brings up to the socket's window (hundreds of KiB), so once per
         // RearmBytes of progress is enough to bound a stall by the deadline.
         int filled = 0, armedAt = -RearmBytes;
@@ -548,8 +646,33 @@ internal sealed class TensorConnection : IAsyncDisposable
             _hash.Append(destination.Span.Slice(filled, read));
             filled += read;
         }
+        if (header.HasTrailer)
+        {
+            Arm();
+            for (int got = 0, read; got < FrameHeader.TrailerBytes; got += read)
+                if ((read = await _input.ReadSomeAsync(_trailer.AsMemory(got), _deadline.Token).ConfigureAwait(false)) == 0)
+                    throw new IOException($"the peer closed the connection before the frame's checksum trailer (a truncated frame)");
+            Disarm();
+            header.VerifyTrailer(_hash, _trailer);
+            return;
+        }
         Disarm();
         header.VerifyChecksum(_hash);
+    }
+
+    /// <summary>
+    /// A payload the client left in the shared region, checked (an attached region, a length its area holds, the header's
+    /// checksum) and copied out before anything reads it: the client can write the region at any time, so the shard
+    /// validates and sums a snapshot, never memory it shares.
+    /// </summary>
+    private void CopyFromRegion(in FrameHeader header, Span<byte> destination)
+    {
+        if (header.HasTrailer) throw ShardException.Invalid($"{header.Kind} frame flags both a trailer and shared memory");
+        if (!_attached) throw ShardException.Invalid($"{header.Kind} frame says its payload is in shared memory, but this connection has no region attached");
+        if (FrameHeader.Size + header.Length > _region!.AreaBytes)
+            throw ShardException.Invalid($"{header.Kind} frame of {header.Length} bytes does not fit the shared region's {_region.AreaBytes - FrameHeader.Size}");
+        header.VerifyHeader(_hash);
+        _region.Inbound.Span.Slice(FrameHeader.Size, header.Length).CopyTo(destination);
     }
 
     /// <summary>Reads past <paramref name="length"/> payload bytes without keeping them, under the same deadlines.</summary>
@@ -611,6 +734,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         }
         await _stream.DisposeAsync().ConfigureAwait(false);
         _socket.Dispose();
+        _region?.Dispose();
         if (_pendingWatch is { } watch)
         {
             try { await watch.ConfigureAwait(false); }

@@ -9,8 +9,9 @@ namespace GpuPs.Worker.Transport;
 /// <summary>
 /// Both planes to one shard with the data plane negotiated at registration: control (register, heartbeat, status) goes
 /// over gRPC; tensors go over the framed TCP data plane the server advertises in its <see cref="RegisterReply"/>
-/// (<c>data_port</c>), or over gRPC when the worker asked for it or the server offers none
-/// (<see cref="TransportChoice"/>). A re-registration (a restarted server) negotiates again. Thread-safe.
+/// (<c>data_port</c>), payloads through shared memory on the server's host (<see cref="TransportChoice.Shm"/>, or
+/// <see cref="TransportChoice.Auto"/> where the server offers it), or over gRPC when the worker asked for it or the server
+/// offers none (<see cref="TransportChoice"/>). A re-registration (a restarted server) negotiates again. Thread-safe.
 /// </summary>
 /// <remarks>
 /// Usage: <c>new TrainingWorker(options, backend, log, a => NegotiatedShardClient.Connect(a, auth, TransportChoice.Auto));</c>
@@ -43,8 +44,11 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
     /// <summary>The shard's gRPC address.</summary>
     public string Address => _grpc.Address;
 
-    /// <summary>The data plane tensors go over now: <c>tcp://host:port</c> or the gRPC address.</summary>
-    public string DataPlane => Volatile.Read(ref _tcp) is { } tcp ? $"tcp://{tcp.Host}:{tcp.Port}" : _grpc.Address;
+    /// <summary>
+    /// The data plane tensors go over now: <c>tcp://host:port</c>, <c>shm://host:port</c> once a connection attached shared
+    /// memory (the TCP connection is its doorbell), or the gRPC address.
+    /// </summary>
+    public string DataPlane => Volatile.Read(ref _tcp) is { } tcp ? $"{(tcp.SharedMemory ? "shm" : "tcp")}://{tcp.Host}:{tcp.Port}" : _grpc.Address;
 
     /// <inheritdoc />
     /// <exception cref="ShardException">InvalidRequest: <see cref="TransportChoice.Tcp"/> was asked for and the server offers no data plane.</exception>
@@ -124,14 +128,20 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
         if (_choice == TransportChoice.Grpc) return;
         if (reply.DataPort <= 0)
         {
-            if (_choice == TransportChoice.Tcp)
-                throw ShardException.Invalid($"{Address} offers no TCP data plane (--transport tcp needs a server started with a data port); use --transport auto or grpc");
+            if (_choice is TransportChoice.Tcp or TransportChoice.Shm)
+                throw ShardException.Invalid($"{Address} offers no TCP data plane (--transport {_choice.ToString().ToLowerInvariant()} needs a server started with a data port); use --transport auto or grpc");
             if (Interlocked.Exchange(ref _tcp, null) is { } gone) await gone.DisposeAsync().ConfigureAwait(false);
             return;
         }
         var host = reply.DataHost is { Length: > 0 } advertised ? advertised : new Uri(Address).Host;
         if (Volatile.Read(ref _tcp) is { } current && current.Host == host && current.Port == reply.DataPort && current.Shard == reply.Shard.Index) return;
-        var replaced = Interlocked.Exchange(ref _tcp, new TcpTensorChannel(host, reply.DataPort, reply.Shard.Index, _auth, _timeout));
+        var sharedMemory = _choice switch
+        {
+            TransportChoice.Shm => SharedMemoryUse.Require,
+            TransportChoice.Auto when LocalHost.Is(host) => SharedMemoryUse.Try,
+            _ => SharedMemoryUse.None,
+        };
+        var replaced = Interlocked.Exchange(ref _tcp, new TcpTensorChannel(host, reply.DataPort, reply.Shard.Index, _auth, _timeout, sharedMemory));
         if (replaced is not null) await replaced.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -273,7 +273,7 @@ public class TcpDataPlaneTests
         Assert.Contains("did not reach step 3", timeout.Message);
     }
 
-    private static async Task<T> WaitForAsync<T>(Func<T?> probe) where T : class
+    internal static async Task<T> WaitForAsync<T>(Func<T?> probe) where T : class
     {
         for (var waited = System.Diagnostics.Stopwatch.StartNew(); waited.Elapsed < Timeout; await Task.Delay(20))
             if (probe() is { } found) return found;

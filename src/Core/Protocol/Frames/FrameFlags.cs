@@ -33,4 +33,19 @@ public enum FrameFlags : ushort
     /// (offset within the shard, length in values; <see cref="FrameAnswers.PieceBytes"/>); a push's values follow it.
     /// </summary>
     Piece = 1 << 10,
+
+    /// <summary>
+    /// Any frame with a payload: the header's <c>checksum</c> covers the header alone (bytes 0..47), and the payload is
+    /// followed by an 8-byte trailer, XXH3-64 of the sealed header (56 bytes) and the payload
+    /// (<see cref="FrameHeader.TrailerBytes"/>). Lets a sender hash and send a large payload piece by piece instead of
+    /// hashing all of it before the header can go out, and a receiver trust the header (its length) before the payload.
+    /// </summary>
+    TrailingChecksum = 1 << 11,
+
+    /// <summary>
+    /// Push, PushPull, PullReply on a connection with a shared-memory region
+    /// (<see cref="SharedMemory.SharedRegion"/>): the payload is not on the stream but in the sender's area of the region,
+    /// after its header room; the header's <c>checksum</c> covers the header alone (bytes 0..47).
+    /// </summary>
+    SharedMemory = 1 << 12,
 }

@@ -34,4 +34,32 @@ public enum FrameKind : byte
     /// reached the min step (or an <see cref="Error"/> saying why the pull part failed: the push stays applied).
     /// </summary>
     PushPull = 8,
+
+    /// <summary>
+    /// Either way, after the Welcome: the shared-memory handshake of a connection between processes on one host
+    /// (<see cref="SharedMemoryStage"/> in <c>Part</c>). Client Offer → server Region (payload: the file's path, UTF-8;
+    /// <c>Count</c>: each area's bytes; the file starts with a nonce) → client Attach (payload: the nonce it read from its
+    /// mapping) → server Attached; or client Decline (it could not map the file). From Attached on, payloads of Push,
+    /// PushPull and PullReply frames may lie in the region (<see cref="FrameFlags.SharedMemory"/>).
+    /// </summary>
+    SharedMemory = 9,
+}
+
+/// <summary>The step of the shared-memory handshake a <see cref="FrameKind.SharedMemory"/> frame is (its <c>Part</c>).</summary>
+public enum SharedMemoryStage
+{
+    /// <summary>Client: offer me a region.</summary>
+    Offer = 0,
+
+    /// <summary>Server: here is the region's file.</summary>
+    Region = 1,
+
+    /// <summary>Client: mapped; the nonce I read from it.</summary>
+    Attach = 2,
+
+    /// <summary>Server: the nonce matches; the file is unlinked; payloads may go through the region.</summary>
+    Attached = 3,
+
+    /// <summary>Client: I cannot map it (another host, another user); go on without it.</summary>
+    Decline = 4,
 }

@@ -8,6 +8,7 @@ using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using GpuPs.Protocol.Frames;
+using GpuPs.Protocol.SharedMemory;
 
 namespace GpuPs.Worker.Transport.Tcp;
 
@@ -16,19 +17,20 @@ namespace GpuPs.Worker.Transport.Tcp;
 /// written from the gradient's own memory, a pull read straight into the destination's. Every call has a deadline; a call
 /// that fails on the way (deadline, cancellation, a lost or corrupted stream) leaves the connection
 /// <see cref="Broken"/>, and its owner discards it. Not thread-safe.
+/// With a shared-memory region attached (<see cref="SharedRegion"/>, asked for when opened), push and pull payloads go
+/// through the region and only their headers over the socket, which serves as the doorbell.
 /// </summary>
 internal sealed class FrameConnection : IDisposable
 {
-    // Below this many payload bytes a frame is copied behind its header and sent in one write (one syscall, one segment):
-    // the 1 KiB push latency is what matters there. Above it the payload goes from the tensor's memory in a second write.
-    private const int CoalesceBytes = 64 << 10;
-
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly string _address;
     private readonly XxHash3 _hash = new();
     private readonly byte[] _header = new byte[FrameHeader.Size];
     private readonly byte[] _pullRequest = new byte[PushPullRequest.Bytes];
+    private readonly byte[] _trailer = new byte[FrameHeader.TrailerBytes];
+    private readonly byte[] _doorbell = new byte[FrameHeader.Size];
+    private SharedRegion? _region;
     private readonly FloatBytes _tensorBytes = new();
     private readonly CancellationTokenSource _deadline = new();
 
@@ -42,8 +44,18 @@ internal sealed class FrameConnection : IDisposable
     /// <summary>A call on it failed on the way; the stream is in an unknown state.</summary>
     public bool Broken { get; private set; }
 
-    /// <summary>Connects to <paramref name="host"/>:<paramref name="port"/> and shakes hands: the job token, the shard expected.</summary>
-    public static async Task<FrameConnection> OpenAsync(string host, int port, int shard, JobAuth auth, TimeSpan timeout, CancellationToken ct)
+    /// <summary>Payloads go through a shared-memory region.</summary>
+    public bool SharedMemory => _region is not null;
+
+    /// <summary>Why a shared-memory region was asked for and not attached (the server offers none, the file cannot be mapped); null otherwise.</summary>
+    public string? SharedMemoryRefusal { get; private set; }
+
+    /// <summary>
+    /// Connects to <paramref name="host"/>:<paramref name="port"/> and shakes hands: the job token, the shard expected; with
+    /// <paramref name="sharedMemory"/>, then asks for a shared-memory region (<see cref="SharedMemoryRefusal"/> says why
+    /// there is none: the connection then carries payloads itself).
+    /// </summary>
+    public static async Task<FrameConnection> OpenAsync(string host, int port, int shard, JobAuth auth, TimeSpan timeout, CancellationToken ct, bool sharedMemory = false)
     {
         var address = $"tcp://{host}:{port}";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -74,6 +86,7 @@ internal sealed class FrameConnection : IDisposable
                 if (welcome.Shard != shard)
                     throw new ShardException(ShardErrorKind.InvalidRequest, $"{address} serves shard {welcome.Shard}, not shard {shard}");
                 await connection.ReadMessageAsync(welcome, token).ConfigureAwait(false);
+                if (sharedMemory) await connection.AttachAsync(shard, token).ConfigureAwait(false);
                 return 0;
             }, timeout, ct).ConfigureAwait(false);
             return connection;
@@ -82,6 +95,57 @@ internal sealed class FrameConnection : IDisposable
         {
             connection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The shared-memory handshake (<see cref="FrameKind.SharedMemory"/>): asks for a region, maps the file the server
+    /// names, and proves it with the nonce read from the mapping. A server that offers none, or a file this process cannot
+    /// map (another host, another user), leaves the connection as it was, the reason in <see cref="SharedMemoryRefusal"/>.
+    /// </summary>
+    private async Task AttachAsync(int shard, CancellationToken token)
+    {
+        await WriteFrameAsync(Stage(SharedMemoryStage.Offer), ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
+        var offer = await ReadReplyHeaderAsync(FrameKind.SharedMemory, token).ConfigureAwait(false);
+        var text = await ReadMessageAsync(offer, token).ConfigureAwait(false);
+        if (offer.Kind == FrameKind.Error)
+        {
+            SharedMemoryRefusal = FrameAnswers.ErrorOf(offer, text, _address).Message;
+            return;
+        }
+        if ((SharedMemoryStage)offer.Part != SharedMemoryStage.Region || offer.Count is <= 0 or > int.MaxValue)
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address} answered a shared-memory offer with {(SharedMemoryStage)offer.Part} of {offer.Count} bytes");
+        SharedRegion region;
+        try
+        {
+            region = SharedRegion.Open(text, (int)offer.Count);
+        }
+        catch (ShardException e)
+        {
+            SharedMemoryRefusal = $"{_address}: {e.Message}";
+            await WriteFrameAsync(Stage(SharedMemoryStage.Decline), ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await WriteFrameAsync(Stage(SharedMemoryStage.Attach), region.Nonce.ToArray(), token).ConfigureAwait(false);
+            var attached = await ReadReplyAsync(FrameKind.SharedMemory, token).ConfigureAwait(false);
+            await ReadMessageAsync(attached, token).ConfigureAwait(false);
+            if ((SharedMemoryStage)attached.Part != SharedMemoryStage.Attached)
+                throw new ShardException(ShardErrorKind.Unavailable, $"{_address} answered a shared-memory attach with {(SharedMemoryStage)attached.Part}");
+            _region = region;
+        }
+        catch
+        {
+            region.Dispose();
+            throw;
+        }
+
+        FrameHeader Stage(SharedMemoryStage stage)
+        {
+            var header = FrameHeader.Of(FrameKind.SharedMemory);
+            (header.Part, header.Shard) = ((int)stage, shard);
+            return header;
         }
     }
 
@@ -201,42 +265,72 @@ internal sealed class FrameConnection : IDisposable
             Broken = true;
             throw ShardException.Invalid($"Shard {reply.Shard} at {_address} sent {reply.Length / sizeof(float)} parameters; the destination holds {destination.Length}.");
         }
+        if (reply.InSharedMemory)
+        {
+            InRegion(reply).CopyTo(bytes.Span);
+            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part);
+        }
         // Hashed read by read, while each read's bytes are still in cache, rather than in a second pass.
-        reply.BeginChecksum(_hash);
+        BeginPayload(reply);
         for (int filled = 0, read; filled < bytes.Length; filled += read)
         {
             read = await _stream.ReadAsync(bytes[filled..], token).ConfigureAwait(false);
             if (read == 0) throw new EndOfStreamException($"the server closed the connection after {filled} of the pull reply's {bytes.Length} bytes");
             _hash.Append(bytes.Span.Slice(filled, read));
         }
-        Verify(reply);
+        await VerifyPayloadAsync(reply, token).ConfigureAwait(false);
         return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part);
     }
 
     /// <summary>A compressed pull reply's payload, checked and decoded into <paramref name="destination"/>.</summary>
     private async Task<PullResult> ReadDeltaAsync(FrameHeader reply, TensorEncoding encoding, Memory<float> destination, CancellationToken ct)
     {
+        if (reply.InSharedMemory)
+        {
+            Decode(InRegion(reply));
+            return Result();
+        }
         var bytes = ArrayPool<byte>.Shared.Rent(reply.Length);
         try
         {
             await _stream.ReadExactlyAsync(bytes.AsMemory(0, reply.Length), ct).ConfigureAwait(false);
-            reply.BeginChecksum(_hash);
+            BeginPayload(reply);
             _hash.Append(bytes.AsSpan(0, reply.Length));
-            Verify(reply);
-            try
-            {
-                TensorCodec.Decode(encoding, bytes.AsSpan(0, reply.Length), destination.Span);
-            }
-            catch (ShardException e)
-            {
-                throw new ShardException(ShardErrorKind.Unavailable, $"{_address} sent a malformed compressed pull: {e.Message}");
-            }
-            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part, encoding);
+            await VerifyPayloadAsync(reply, ct).ConfigureAwait(false);
+            Decode(bytes.AsSpan(0, reply.Length));
+            return Result();
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(bytes);
         }
+
+        void Decode(ReadOnlySpan<byte> payload)
+        {
+            try
+            {
+                TensorCodec.Decode(encoding, payload, destination.Span);
+            }
+            catch (ShardException e)
+            {
+                throw new ShardException(ShardErrorKind.Unavailable, $"{_address} sent a malformed compressed pull: {e.Message}");
+            }
+        }
+
+        PullResult Result() => new(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part, encoding);
+    }
+
+    /// <summary>
+    /// The payload of a reply the server left in the shared region, after the checks a stream's payload gets: an attached
+    /// region, a length its area holds, the header's checksum (Unavailable otherwise). Read it before the next request.
+    /// </summary>
+    private ReadOnlySpan<byte> InRegion(in FrameHeader reply)
+    {
+        if (_region is null || reply.HasTrailer || FrameHeader.Size + reply.Length > _region.AreaBytes)
+            throw new ShardException(ShardErrorKind.Unavailable,
+                $"{_address} sent a {reply.Kind} of {reply.Length} bytes in shared memory, which this connection {(_region is null ? "has not attached" : "cannot hold there")}");
+        BeginPayload(reply);
+        return _region.Inbound.Span.Slice(FrameHeader.Size, reply.Length);
     }
 
     /// <summary>
@@ -271,30 +365,48 @@ internal sealed class FrameConnection : IDisposable
 
     /// <summary>
     /// Writes a frame whose payload is <paramref name="prefix"/> (a piece's range; usually empty) then
-    /// <paramref name="payload"/>: in one write when small, else the header and prefix, then the payload from its own memory.
+    /// <paramref name="payload"/>: copied behind its header and sent in one write when small (one syscall, one segment: the
+    /// 1 KiB push latency is what matters there), else from the tensor's own memory, hashed and written piece by piece with
+    /// the checksum in a trailer (<see cref="TrailedPayload"/>).
     /// </summary>
     private async ValueTask WriteFrameAsync(FrameHeader header, ReadOnlyMemory<byte> payload, CancellationToken ct, ReadOnlyMemory<byte> prefix = default)
     {
         header.Length = prefix.Length + payload.Length;
-        header.BeginChecksum(_hash);
-        _hash.Append(prefix.Span);
-        _hash.Append(payload.Span);
-        header.Checksum = _hash.GetCurrentHashAsUInt64();
-        bool coalesce = header.Length <= CoalesceBytes;
-        int head = FrameHeader.Size + prefix.Length + (coalesce ? payload.Length : 0);
+        if (_region is { } region && header.Kind is FrameKind.Push or FrameKind.PushPull && FrameHeader.Size + header.Length <= region.AreaBytes)
+        {
+            // The payload into the region (the push's one copy), the header over the socket: the doorbell.
+            var area = region.Outbound.Span[FrameHeader.Size..];
+            prefix.Span.CopyTo(area);
+            payload.Span.CopyTo(area[prefix.Length..]);
+            header.Flags |= FrameFlags.SharedMemory;
+            header.SealHeader(_hash);
+            header.WriteTo(_doorbell);
+            await _stream.WriteAsync(_doorbell, ct).ConfigureAwait(false);
+            return;
+        }
+        bool trailed = header.Length > TrailedPayload.Threshold;
+        int head = FrameHeader.Size + prefix.Length + (trailed ? 0 : payload.Length);
         var frame = ArrayPool<byte>.Shared.Rent(head);
         try
         {
+            if (trailed)
+            {
+                await TrailedPayload.WriteAsync(header, prefix, payload, _hash, frame, bytes => _stream.WriteAsync(bytes, ct)).ConfigureAwait(false);
+                return;
+            }
+            header.BeginChecksum(_hash);
+            _hash.Append(prefix.Span);
+            _hash.Append(payload.Span);
+            header.Checksum = _hash.GetCurrentHashAsUInt64();
             header.WriteTo(frame);
             prefix.Span.CopyTo(frame.AsSpan(FrameHeader.Size));
-            if (coalesce) payload.Span.CopyTo(frame.AsSpan(FrameHeader.Size + prefix.Length));
+            payload.Span.CopyTo(frame.AsSpan(FrameHeader.Size + prefix.Length));
             await _stream.WriteAsync(frame.AsMemory(0, head), ct).ConfigureAwait(false);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(frame);
         }
-        if (!coalesce) await _stream.WriteAsync(payload, ct).ConfigureAwait(false);
     }
 
     /// <summary>The payload prefix that names <paramref name="piece"/> (<see cref="FrameFlags.Piece"/>); empty for none.</summary>
@@ -348,6 +460,43 @@ internal sealed class FrameConnection : IDisposable
         return Encoding.UTF8.GetString(bytes);
     }
 
+    /// <summary>Starts the hash of <paramref name="header"/>'s payload: its whole checksum, or its trailer's once the header's own checks.</summary>
+    private void BeginPayload(in FrameHeader header)
+    {
+        if (!header.SealsHeaderOnly)
+        {
+            header.BeginChecksum(_hash);
+            return;
+        }
+        try
+        {
+            header.VerifyHeader(_hash);
+        }
+        catch (ShardException e)
+        {
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address}: {e.Message}");
+        }
+    }
+
+    /// <summary>Checks the hashed payload against the header's checksum, or against the trailer read after it.</summary>
+    private async ValueTask VerifyPayloadAsync(FrameHeader header, CancellationToken ct)
+    {
+        if (!header.HasTrailer)
+        {
+            Verify(header);
+            return;
+        }
+        await _stream.ReadExactlyAsync(_trailer, ct).ConfigureAwait(false);
+        try
+        {
+            header.VerifyTrailer(_hash, _trailer);
+        }
+        catch (ShardException e)
+        {
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address}: {e.Message}");
+        }
+    }
+
     private void Verify(in FrameHeader header)
     {
         try
@@ -364,6 +513,7 @@ internal sealed class FrameConnection : IDisposable
     {
         Broken = true;
         _stream.Dispose();
+        _region?.Dispose();
         _deadline.Dispose();
     }
 }

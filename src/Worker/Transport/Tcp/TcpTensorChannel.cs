@@ -29,15 +29,26 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
     private readonly ConcurrentStack<FrameConnection> _idle = new();
     private readonly JobAuth _auth;
     private readonly TimeSpan _defaultTimeout;
+    private volatile SharedMemoryUse _sharedMemory;
+    private volatile bool _attached;
     private volatile bool _disposed;
 
     /// <summary>A channel to shard <paramref name="shard"/>'s data plane at <paramref name="host"/>:<paramref name="port"/>; it connects on the first call.</summary>
+    /// <param name="host">The data plane's host.</param>
+    /// <param name="port">The data plane's port.</param>
+    /// <param name="shard">The shard expected there.</param>
+    /// <param name="auth">The job token each connection presents.</param>
+    /// <param name="defaultTimeout">The deadline of a call that names none.</param>
+    /// <param name="sharedMemory">Whether each connection asks for a shared-memory region (<see cref="SharedMemoryUse"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="defaultTimeout"/> is not positive.</exception>
-    public TcpTensorChannel(string host, int port, int shard, JobAuth auth, TimeSpan defaultTimeout)
+    public TcpTensorChannel(string host, int port, int shard, JobAuth auth, TimeSpan defaultTimeout, SharedMemoryUse sharedMemory = SharedMemoryUse.None)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(defaultTimeout, TimeSpan.Zero);
-        (Host, Port, Shard, _auth, _defaultTimeout) = (host, port, shard, auth, defaultTimeout);
+        (Host, Port, Shard, _auth, _defaultTimeout, _sharedMemory) = (host, port, shard, auth, defaultTimeout, sharedMemory);
     }
+
+    /// <summary>A connection of this channel has attached a shared-memory region: payloads go through memory, not the socket.</summary>
+    public bool SharedMemory => _attached;
 
     /// <summary>The data plane's host.</summary>
     public string Host { get; }
@@ -132,11 +143,28 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// An idle connection, or a new one. With <see cref="SharedMemoryUse.Try"/>, the first connection whose region is
+    /// refused turns the channel to plain TCP (no later connection asks again); with <see cref="SharedMemoryUse.Require"/>
+    /// a refused region fails the call.
+    /// </summary>
     private async ValueTask<FrameConnection> RentAsync(TimeSpan timeout, CancellationToken ct)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_idle.TryPop(out var idle)) return idle;
-        return await FrameConnection.OpenAsync(Host, Port, Shard, _auth, timeout, ct).ConfigureAwait(false);
+        var use = _sharedMemory;
+        var connection = await FrameConnection.OpenAsync(Host, Port, Shard, _auth, timeout, ct, use != SharedMemoryUse.None).ConfigureAwait(false);
+        if (connection.SharedMemory) _attached = true;
+        else if (connection.SharedMemoryRefusal is { } refusal)
+        {
+            if (use == SharedMemoryUse.Require)
+            {
+                connection.Dispose();
+                throw ShardException.Invalid($"{refusal} (--transport shm needs the server on this host and its shared memory; use --transport auto or tcp)");
+            }
+            _sharedMemory = SharedMemoryUse.None;
+        }
+        return connection;
     }
 
     private void Return(FrameConnection connection)
