@@ -85,7 +85,9 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         CancellationToken ct)
     {
         limits.Validate();
-        shard = shard as Pieces.PieceAssemblingShard ?? new Pieces.PieceAssemblingShard(shard, log);   // pushes split into pieces, both edges
+        var budget = new PushMemoryBudget(limits.MaxInflightPushBytes);
+        // Pushes split into pieces, both edges; their incomplete buffers count against the push budget too.
+        shard = shard as Pieces.PieceAssemblingShard ?? new Pieces.PieceAssemblingShard(shard, log, budget);
         if (limits.PushReservation(shard.Info.Length) > limits.MaxInflightPushBytes)
             throw new ArgumentException($"the in-flight push memory budget ({limits.MaxInflightPushBytes >> 20} MiB) is below one push of this shard " +
                 $"({limits.PushReservation(shard.Info.Length) / (1 << 20) + 1} MiB): every push would be refused");
@@ -152,7 +154,6 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         builder.Services.AddSingleton(shard);
         builder.Services.AddSingleton(limits);
         builder.Services.AddSingleton(refusals);
-        var budget = new PushMemoryBudget(limits.MaxInflightPushBytes);
         builder.Services.AddSingleton(budget);
         builder.Services.AddSingleton(advert);
         // Registered in DI, the interceptor is one instance for all calls rather than one per call.

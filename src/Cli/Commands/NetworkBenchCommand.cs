@@ -30,16 +30,19 @@ public static class NetworkBenchCommand
         var topK = sources.Option("topk-ratio", d.TopKRatio, "topk: share of the values a message carries");
         var dataRows = sources.Option("rows", d.Rows, "rows of the synthetic data set (0: a few per worker; more to measure accuracy)");
         var separation = sources.Option("separation", d.Separation, "class separation of the synthetic data set (larger: more learnable)");
+        var fullPullEvery = sources.Option("full-pull-every", d.FullPullEvery, "compressed pulls: every this many pulls of a worker carry the exact parameters");
+        var momentum = sources.Option("momentum-correction", d.Momentum, "compressed pushes: momentum correction in [0, 1) (0: off)");
         var csv = new Option<string?>("--csv") { Description = "write the results as CSV to this file", DefaultValueFactory = _ => "results/bench-network.csv" };
         var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots (step time, push latency p99) into this folder", DefaultValueFactory = _ => "results" };
-        foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, delay, hidden, batch, compression, topK, dataRows, separation, csv, plotDir }) command.Options.Add(o);
+        foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, delay, hidden, batch, compression, topK, dataRows, separation, fullPullEvery, momentum, csv, plotDir }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
             var options = new NetworkBenchmarkOptions(parse.GetValue(workers), parse.GetValue(features), parse.GetValue(classes), parse.GetValue(steps),
                 parse.GetValue(rate), parse.GetValue(concurrency),
                 parse.GetValue(scenarios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), parse.GetValue(delay), parse.GetValue(hidden), parse.GetValue(batch),
-                parse.GetValue(compression)!, parse.GetValue(topK), parse.GetValue(dataRows), parse.GetValue(separation));
+                parse.GetValue(compression)!, parse.GetValue(topK), parse.GetValue(dataRows), parse.GetValue(separation),
+                parse.GetValue(fullPullEvery), parse.GetValue(momentum));
             var rows = await NetworkBenchmark.RunAsync(options, log, line => Console.Error.WriteLine(line), ct);
             BenchOutput.Write(AnsiConsole.Console, $"network: {options.Parameters:N0} parameters, {options.Workers} workers, BSP", rows, r => $"{r.Scenario} {r.Schedule}", r => r.StepMeanS,
                 "mean step time, s", parse.GetValue(csv), parse.GetValue(plotDir) is { } dir ? Path.Combine(dir, "bench-network-step.png") : null);

@@ -57,7 +57,7 @@ public sealed record TrainSettings
     /// <summary>DGC momentum correction of compressed pushes (0: off).</summary>
     public double MomentumCorrection { get; init; }
     /// <summary>Compressed pulls: every this many pulls of a worker carry the exact parameters.</summary>
-    public int FullPullEvery { get; init; } = 20;
+    public int FullPullEvery { get; init; } = Core.Compression.CompressionSettings.DefaultFullPullEvery;
     public string Output { get; init; } = "results/train.json";
     /// <summary>Hierarchical aggregation: the nodes whose workers push through a node aggregator (null: flat).</summary>
     public Core.Topology.ClusterTopology? Topology { get; init; }

@@ -19,24 +19,58 @@ namespace GpuPs.Server.Pieces;
 /// <para><b>Answers.</b> A piece that leaves its push incomplete is answered Applied (not closed): held. The piece that
 /// completes it gets the shard's own answer to the whole push (Applied, Late, Duplicate …), which is the push's
 /// answer.</para>
-/// <para><b>Memory.</b> An open push holds one pooled shard-sized buffer. A worker has at most
-/// <see cref="MaxOpenPerWorker"/> open; opening one more drops its oldest (logged): a worker that gave a step up (its
-/// step closed without it) never completes that push. A push the shard refuses on admission (late, finished) is dropped
-/// at once.</para>
+/// <para><b>Memory.</b> An open push holds one pooled shard-sized buffer, reserved from the server's in-flight push
+/// budget (<see cref="PushMemoryBudget"/>, <c>--max-inflight-push-mb</c>) when its first piece arrives and returned when
+/// it completes or is dropped: the budget bounds what incomplete pushes hold, as it bounds push streams. A first piece
+/// whose push's buffer does not fit is refused busy (<see cref="ShardErrorKind.Unavailable"/>, which workers retry with
+/// backoff) before anything of it is held. Open pushes cannot take the room the pieces they wait for need: the piece
+/// that opens one holds its own edge reservation while it does and returns it when it ends, so once the pieces in flight
+/// have ended there is room for one more.
+/// A worker has at most <see cref="MaxOpenPerWorker"/> open; opening one more drops its oldest (logged). At most every
+/// <see cref="SweepInterval"/> the open pushes are checked against the shard (<see cref="IParameterShard.Admit"/>) and
+/// those it would no longer take are dropped: a push whose step closed without it (a worker that gave the step up, or
+/// was evicted for silence and the step closed without it), of a finished job, or of a worker the shard does not know.
+/// A push the shard refuses on admission is dropped at once.</para>
 /// Thread-safe.
 /// </remarks>
-public sealed class PieceAssemblingShard(IParameterShard inner, ILogger log) : IParameterShard
+public sealed class PieceAssemblingShard : IParameterShard
 {
     /// <summary>Open (incomplete) pushes one worker may have at a time: 4, so a push of step t and prefetched steps beside it.</summary>
     public const int MaxOpenPerWorker = 4;
 
+    /// <summary>
+    /// How often open pushes are checked for ones the shard would no longer take: 1 s, a fraction of any step timeout and
+    /// heartbeat timeout (60 s by default), so dead buffers go back long before a busy server would miss them, and one
+    /// <see cref="IParameterShard.Admit"/> per open push a second costs nothing against a step.
+    /// </summary>
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>Completed pushes remembered, to answer a repeated piece of one as a duplicate.</summary>
     private const int RememberedCompleted = 4096;
 
+    private readonly IParameterShard inner;
+    private readonly ILogger log;
+    private readonly PushMemoryBudget? _budget;
+    private readonly TimeProvider _time;
     private readonly object _gate = new();
     private readonly Dictionary<PushKey, Assembly> _open = [];
     private readonly HashSet<PushKey> _completed = [];
     private readonly Queue<PushKey> _completedOrder = new();
+    private long _nextSweep;
+
+    /// <summary>Wraps <paramref name="inner"/>; open pushes are not counted against any budget.</summary>
+    public PieceAssemblingShard(IParameterShard inner, ILogger log) : this(inner, log, null) { }
+
+    /// <summary>Wraps <paramref name="inner"/>, reserving each open push's buffer from <paramref name="budget"/>.</summary>
+    /// <param name="inner">The shard pushes are handed to whole.</param>
+    /// <param name="log">Logs drops and refusals, with worker, step and shard.</param>
+    /// <param name="budget">The server's in-flight push memory; null: open pushes are not counted.</param>
+    /// <param name="time">Clock of the sweeps (tests pass a manual one); null: the system's.</param>
+    public PieceAssemblingShard(IParameterShard inner, ILogger log, PushMemoryBudget? budget, TimeProvider? time = null)
+    {
+        (this.inner, this.log, _budget, _time) = (inner, log, budget, time ?? TimeProvider.System);
+        _nextSweep = _time.GetTimestamp();
+    }
 
     /// <summary>The wrapped shard.</summary>
     public IParameterShard Inner => inner;
@@ -75,7 +109,13 @@ public sealed class PieceAssemblingShard(IParameterShard inner, ILogger log) : I
     public Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken) => inner.WaitForSlotAsync(header with { Piece = null }, cancellationToken);
 
     /// <inheritdoc />
-    public HeartbeatReply Heartbeat(HeartbeatRequest request) => inner.Heartbeat(request);
+    /// <remarks>Also drops, when a sweep is due, open pushes the shard would no longer take.</remarks>
+    public HeartbeatReply Heartbeat(HeartbeatRequest request)
+    {
+        var reply = inner.Heartbeat(request);
+        SweepIfDue();
+        return reply;
+    }
 
     /// <inheritdoc />
     public StatusReply Status() => inner.Status();
@@ -85,6 +125,7 @@ public sealed class PieceAssemblingShard(IParameterShard inner, ILogger log) : I
     public PushOutcome Admit(in PushHeader header)
     {
         if (header.Piece is not { } piece) return inner.Admit(header);
+        SweepIfDue();
         piece.Validate((int)Info.Length);
         var outcome = inner.Admit(header with { Piece = null });
         if (!outcome.IsApplied) Drop(PushKey.Of(header), $"the shard refused it: {outcome}");
@@ -146,7 +187,7 @@ public sealed class PieceAssemblingShard(IParameterShard inner, ILogger log) : I
             if (!_open.TryGetValue(key, out var assembly))
             {
                 DropOldestIfFull(header.WorkerId);
-                assembly = new Assembly(whole, length);
+                assembly = Assembly.Open(whole, length, _budget) ?? throw Busy(header, length);
                 _open.Add(key, assembly);
             }
             else if (assembly.Header != whole)
@@ -157,6 +198,47 @@ public sealed class PieceAssemblingShard(IParameterShard inner, ILogger log) : I
             _open.Remove(key);
             Remember(key);
             return assembly;
+        }
+    }
+
+    /// <summary>Under the gate: the refusal of a push whose buffer does not fit in the budget (logged).</summary>
+    private ShardException Busy(in PushHeader header, int length)
+    {
+        long bytes = (long)length * sizeof(float), inUse = _budget!.InUse;
+        log.Warning("Shard {Shard} refused worker {WorkerId}'s push of step {Step} in pieces: its {Bytes} bytes do not fit in the in-flight push budget " +
+            "({InUse} of {Capacity} bytes held, {Open} pushes in pieces open)", Info.Index, header.WorkerId, header.Step, bytes, inUse, _budget.Capacity, _open.Count);
+        return new ShardException(ShardErrorKind.Unavailable,
+            $"server busy: pushes in flight and {_open.Count} incomplete pushes in pieces hold {inUse:N0} of the {_budget.Capacity:N0}-byte in-flight push budget " +
+            $"(--max-inflight-push-mb) and this push's buffer needs {bytes:N0} bytes more; retry later");
+    }
+
+    /// <summary>
+    /// Drops the open pushes the shard would no longer take (its own <see cref="IParameterShard.Admit"/> refuses them:
+    /// their step closed without them, the job finished, the worker is unknown), at most once per <see cref="SweepInterval"/>.
+    /// </summary>
+    private void SweepIfDue()
+    {
+        KeyValuePair<PushKey, PushHeader>[] open;
+        long now = _time.GetTimestamp();
+        lock (_gate)
+        {
+            if (_open.Count == 0 || now < _nextSweep) return;
+            _nextSweep = now + (long)(SweepInterval.TotalSeconds * _time.TimestampFrequency);
+            open = [.. _open.Select(e => KeyValuePair.Create(e.Key, e.Value.Header))];
+        }
+        foreach (var (key, header) in open)
+        {
+            string? why;
+            try
+            {
+                var outcome = inner.Admit(header);
+                why = outcome.IsApplied ? null : $"the shard no longer takes it: {outcome}";
+            }
+            catch (ShardException e)
+            {
+                why = $"the shard no longer takes it: {e.Message}";
+            }
+            if (why is not null) Drop(key, why);
         }
     }
 
@@ -204,11 +286,24 @@ public sealed class PieceAssemblingShard(IParameterShard inner, ILogger log) : I
         public static PushKey Of(in PushHeader header) => new(header.WorkerId, header.Step, header.CodeRow, header.Partition);
     }
 
-    /// <summary>One push being gathered: a pooled buffer and the pieces it holds, kept sorted by offset.</summary>
-    private sealed class Assembly(PushHeader header, int length) : IDisposable
+    /// <summary>One push being gathered: a pooled buffer (reserved from the budget) and the pieces it holds, kept sorted by offset.</summary>
+    private sealed class Assembly : IDisposable
     {
-        private float[]? _buffer = ArrayPool<float>.Shared.Rent(length);
+        private readonly PushHeader header;
+        private readonly int length;
+        private readonly PushMemoryBudget? _budget;
+        private float[]? _buffer;
         private readonly List<PieceRange> _held = [];
+
+        private Assembly(PushHeader header, int length, PushMemoryBudget? budget)
+        {
+            (this.header, this.length, _budget) = (header, length, budget);
+            _buffer = ArrayPool<float>.Shared.Rent(length);
+        }
+
+        /// <summary>A push of <paramref name="length"/> values, its buffer reserved from <paramref name="budget"/>; null when it does not fit.</summary>
+        public static Assembly? Open(PushHeader header, int length, PushMemoryBudget? budget) =>
+            budget is null || budget.TryReserve((long)length * sizeof(float)) ? new Assembly(header, length, budget) : null;
 
         public PushHeader Header => header;
 
@@ -243,7 +338,9 @@ public sealed class PieceAssemblingShard(IParameterShard inner, ILogger log) : I
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _buffer, null) is { } buffer) ArrayPool<float>.Shared.Return(buffer);
+            if (Interlocked.Exchange(ref _buffer, null) is not { } buffer) return;
+            ArrayPool<float>.Shared.Return(buffer);
+            _budget?.Release((long)length * sizeof(float));
         }
     }
 }

@@ -59,6 +59,7 @@ public static class NetworkBenchmark
             Servers = scenario.Shards, Mode = SyncMode.Bsp, Steps = options.Steps, BatchSize = options.BatchSize, LearningRate = 0.1f, Seed = 7,
             Accelerator = Kernels.AcceleratorChoice.Simd, Schedule = scenario.JobSchedule, PushConcurrency = options.PushConcurrency, HeartbeatTimeoutMs = 60_000, StepTimeoutMs = 300_000,
             Compression = options.Compression, PullCompression = options.Compression, TopKRatio = options.TopKRatio,
+            FullPullEvery = options.FullPullEvery, MomentumCorrection = options.Momentum,
         };
         var reports = Directory.CreateTempSubdirectory("gpups-bench-network-");
         using var lab = NetworkLab.Create(log);
@@ -120,7 +121,9 @@ public static class NetworkBenchmark
                 ServerInMBPerStep = (after[0].BytesIn - before[0].BytesIn) / (double)status.StepSeconds.Count / 1e6,
                 ModelSha256 = FinalModel.Hash(model),
                 DelayMs = options.DelayMs,
-                ComputeS = workerReports.Where(r => r.Steps > 0).Select(r => r.ComputeSeconds / r.Steps).DefaultIfEmpty(0).Average(),
+                ComputeS = PerStep(workerReports, r => r.ComputeSeconds),
+                PullS = PerStep(workerReports, r => r.PullSeconds),
+                PushS = PerStep(workerReports, r => r.PushSeconds),
             };
             return options.Compression == "none" && options.Rows == 0 ? row : CompressionColumns.Add(row, options.Compression, settings, workerReports, model);
         }
@@ -131,6 +134,10 @@ public static class NetworkBenchmark
             reports.Delete(recursive: true);
         }
     }
+
+    /// <summary>The workers' mean of <paramref name="seconds"/> per step (workers that ran no step left out).</summary>
+    private static double PerStep(IEnumerable<WorkerReportFile.Contents> reports, Func<WorkerReportFile.Contents, double> seconds) =>
+        reports.Where(r => r.Steps > 0).Select(r => seconds(r) / r.Steps).DefaultIfEmpty(0).Average();
 
     /// <summary>
     /// Delay proxies for shard <paramref name="index"/>'s gRPC and data-plane ports on the lab's bridge address; returns

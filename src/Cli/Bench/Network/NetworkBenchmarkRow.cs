@@ -8,14 +8,16 @@ namespace GpuPs.Cli.Bench.Network;
 /// model hash is the SHA-256 of the final parameters (all shards), and the largest difference is from the run before it
 /// in the same benchmark (the flat run, for the hierarchical one; NaN for the others). Compression runs add
 /// the compression, the final model's test accuracy, the workers' compression CPU seconds per step (summed over
-/// workers) and the bytes pushed and pulled per step (all workers).
+/// workers) and the bytes pushed and pulled per step (all workers). The step's timeline, from the workers' reports
+/// (means per step): compute, the wait for the step's parameters (pull) and the push.
 /// </summary>
 public sealed record NetworkBenchmarkRow(
     string Scenario, string Schedule, int Shards, int Workers, long Parameters, double ServerMbit, double SlowWorkerMbit, int Steps,
     double StepMeanS, double StepP50S, double StepP99S, double PushMeanS, double PushP50S, double PushP99S,
     string BusiestLink, double BusiestLinkMBPerStep, double LinkBoundS, double StepOverBound, double LinkUtilisation,
     double ServerInMBPerStep = double.NaN, string ModelSha256 = "", double MaxAbsDiffVsFlat = double.NaN, double DelayMs = 0, double ComputeS = 0,
-    string Compression = "none", double TestAccuracy = double.NaN, double CompressCpuSPerStep = 0, double PushedMBPerStep = 0, double PulledMBPerStep = 0)
+    string Compression = "none", double TestAccuracy = double.NaN, double CompressCpuSPerStep = 0, double PushedMBPerStep = 0, double PulledMBPerStep = 0,
+    double PullS = 0, double PushS = 0)
 {
     /// <summary>max(compute, link bound): the step time no schedule can beat (ComputeS: the workers' mean compute time per step, from their reports).</summary>
     public double BoundS => Math.Max(ComputeS, LinkBoundS);
