@@ -1,3 +1,4 @@
+using GpuPs.Core.Coding;
 using System.Globalization;
 using GpuPs.Cli.Bench.Hetero;
 using GpuPs.Cli.Cluster;
@@ -32,10 +33,12 @@ public enum HeteroSlowdown
 /// <param name="WorkerCores">Cgroup slowdown: the CPUs all workers' quotas sum to (worker i gets its speed's share); 0:
 /// 90 % of the cores less the server's.</param>
 /// <param name="ServerCores">Cgroup slowdown: the server process's quota, in CPUs.</param>
+/// <param name="Scenarios">Keys of the scenarios to run (<see cref="HeteroBenchmark.ScenarioKeys"/>; null: all); the
+/// equal-speed unit run always runs first, since every bound is in its units.</param>
 public sealed record HeteroBenchmarkOptions(
     int[] Factors, int Steps = 40, int Warmup = 10, double StragglerDelay = 0.3, int DropAt = 20, int DropFactor = 4,
     string? Dataset = null, ulong Seed = 7,
-    HeteroSlowdown Slowdown = HeteroSlowdown.Cgroup, double WorkerCores = 0, double ServerCores = 0.3)
+    HeteroSlowdown Slowdown = HeteroSlowdown.Cgroup, double WorkerCores = 0, double ServerCores = 0.3, IReadOnlyList<string>? Scenarios = null)
 {
     /// <summary>
     /// <see cref="Dataset"/>, or by default 20 000 rows for the throttle slowdown and 300 000 for cgroups: there a step's
@@ -58,15 +61,18 @@ public sealed record HeteroBenchmarkOptions(
 /// <param name="MeanMs">Mean step time after the warm-up (after the drop, for the drop runs), ms.</param>
 /// <param name="P50Ms">Median step time, ms.</param>
 /// <param name="P99Ms">99th percentile step time, ms.</param>
-/// <param name="BoundMs">The ideal step time: total work / total throughput ((s + 1)× for a code), in units of the
-/// equal-speed run's median step.</param>
+/// <param name="BoundMs">The ideal step time: total work / total throughput, and for a code the least step of any code that
+/// tolerates one straggler (every row on two distinct workers, none holding more than all of it:
+/// <see cref="OptimalHeterogeneousCode.TimeBound"/>), in units of the equal-speed run's median step.</param>
 /// <param name="RatioToBound">P50Ms / BoundMs: medians, because other processes on a shared machine put spikes in the means.</param>
 /// <param name="SettledAfter">Drop runs: steps from the drop until three steps in a row are within 15% of the new bound (−1: never).</param>
 /// <param name="ComputeBalance">Least over most kernel seconds of the workers over the whole run: 1 when every worker
 /// computed equally long (a balanced assignment), 1/4 when one computed four times as long as another; NaN for worker
 /// processes (cgroup slowdown), which report no counters to the bench.</param>
+/// <param name="MeanRatioToBound">MeanMs / BoundMs: the issue's targets are by the mean.</param>
+/// <param name="Code">The gradient code the coded runs name (auto: the group code for proportional jobs).</param>
 public sealed record HeteroRow(string Scenario, string Mode, string Assignment, int S, string Slowdown, double MeanMs, double P50Ms, double P99Ms,
-    double BoundMs, double RatioToBound, int SettledAfter, double ComputeBalance);
+    double BoundMs, double RatioToBound, int SettledAfter, double ComputeBalance, double MeanRatioToBound, string Code);
 
 /// <summary>
 /// <c>gpups bench hetero</c>: a cluster of mixed speeds made by real slowdowns, trained with uniform and proportional BSP
@@ -81,15 +87,25 @@ public sealed record HeteroRow(string Scenario, string Mode, string Assignment, 
 /// </summary>
 public static class HeteroBenchmark
 {
+    /// <summary>The scenarios' keys, in the order they run (<c>--scenarios</c>).</summary>
+    public static IReadOnlyList<string> ScenarioKeys { get; } =
+    [
+        "unit", "uniform", "proportional", "code", "optimal-code", "straggler-uniform", "straggler-proportional", "straggler-uniform-code",
+        "straggler-code", "straggler-optimal-code", "drop-uniform", "drop-proportional",
+    ];
+
     /// <summary>A run stays "settled" when its steps are within this factor of the bound.</summary>
     public const double SettledWithin = 1.15;
 
-    private sealed record Run(string Scenario, SyncMode Mode, string Assignment, int S, string Slowdown, double BoundFactor, int From, double[] Speeds);
+    private sealed record Run(string Key, string Scenario, SyncMode Mode, string Assignment, int S, string Slowdown, double BoundFactor, int From, double[] Speeds,
+        string Code = "auto");
 
     /// <summary>Runs every scenario over loopback gRPC with SIMD kernels and returns one row each.</summary>
     public static async Task<IReadOnlyList<HeteroRow>> RunAsync(HeteroBenchmarkOptions o, Action<string> report, ILogger log, CancellationToken ct)
     {
         int n = o.Factors.Length;
+        if (o.Scenarios?.FirstOrDefault(k => !ScenarioKeys.Contains(k)) is { } unknown)
+            throw new ArgumentException($"unknown scenario '{unknown}'; expected some of {string.Join(", ", ScenarioKeys)}");
         if (o.Slowdown == HeteroSlowdown.Cgroup && CpuQuotaGroups.Unavailable() is { } reason)
         {
             log.Warning("Cgroup slowdown unavailable ({Reason}); falling back to the throttle slowdown (kernel repeats)", reason);
@@ -103,6 +119,9 @@ public static class HeteroBenchmark
         int fastest = Array.IndexOf(o.Factors, o.Factors.Min());
         // Quotas keep the total throughput of the unit run; repeats lower it to Σ 1/factor of n.
         double ideal = quotas ? 1 : n / mix.Sum();
+        // Any code that survives one straggler: every row on two distinct workers, none holding more than all of it
+        // (OptimalHeterogeneousCode.TimeBound), in units of the unit run's step (n workers of speed 1 each).
+        double coded = n * OptimalHeterogeneousCode.TimeBound(quotas ? mix.Select(v => n * v / mix.Sum()).ToArray() : mix, 1);
         var dropped = Enumerable.Range(0, n).Select(i => i == 0 ? o.DropFactor : 1).ToArray();
         double idealAfterDrop = n / dropped.Sum(f => 1.0 / f);
         string ones = string.Join('+', Enumerable.Repeat(1, n));
@@ -111,22 +130,25 @@ public static class HeteroBenchmark
         string drop = $"slowdown:factors={ones},at={o.DropAt},then={string.Join('+', dropped)}";
         Run[] runs =
         [
-            new("equal speeds, uniform bsp (unit)", SyncMode.Bsp, "uniform", 0, "none", 1, o.Warmup, equal),
-            new($"{speeds}, uniform bsp", SyncMode.Bsp, "uniform", 0, slow, ideal, o.Warmup, mix),
-            new($"{speeds}, proportional bsp", SyncMode.Bsp, "proportional", 0, slow, ideal, o.Warmup, mix),
-            new($"{speeds}, hetero code s=1", SyncMode.Coded, "proportional", 1, slow, 2 * ideal, o.Warmup, mix),
-            new($"{speeds} + straggler, uniform bsp", SyncMode.Bsp, "uniform", 0, late, ideal, o.Warmup, mix),
-            new($"{speeds} + straggler, proportional bsp", SyncMode.Bsp, "proportional", 0, late, ideal, o.Warmup, mix),
-            new($"{speeds} + straggler, uniform code s=1", SyncMode.Coded, "uniform", 1, late, 2 * ideal, o.Warmup, mix),
-            new($"{speeds} + straggler, hetero code s=1", SyncMode.Coded, "proportional", 1, late, 2 * ideal, o.Warmup, mix),
-            new($"worker 0 drops to 1/{o.DropFactor}, uniform bsp", SyncMode.Bsp, "uniform", 0, drop, idealAfterDrop, o.DropAt, equal),
-            new($"worker 0 drops to 1/{o.DropFactor}, proportional bsp", SyncMode.Bsp, "proportional", 0, drop, idealAfterDrop, o.DropAt, equal),
+            new("unit", "equal speeds, uniform bsp (unit)", SyncMode.Bsp, "uniform", 0, "none", 1, o.Warmup, equal),
+            new("uniform", $"{speeds}, uniform bsp", SyncMode.Bsp, "uniform", 0, slow, ideal, o.Warmup, mix),
+            new("proportional", $"{speeds}, proportional bsp", SyncMode.Bsp, "proportional", 0, slow, ideal, o.Warmup, mix),
+            new("code", $"{speeds}, hetero code s=1", SyncMode.Coded, "proportional", 1, slow, coded, o.Warmup, mix),
+            new("optimal-code", $"{speeds}, hetero-optimal code s=1", SyncMode.Coded, "proportional", 1, slow, coded, o.Warmup, mix, OptimalHeterogeneousCode.FamilyName),
+            new("straggler-uniform", $"{speeds} + straggler, uniform bsp", SyncMode.Bsp, "uniform", 0, late, ideal, o.Warmup, mix),
+            new("straggler-proportional", $"{speeds} + straggler, proportional bsp", SyncMode.Bsp, "proportional", 0, late, ideal, o.Warmup, mix),
+            new("straggler-uniform-code", $"{speeds} + straggler, uniform code s=1", SyncMode.Coded, "uniform", 1, late, coded, o.Warmup, mix),
+            new("straggler-code", $"{speeds} + straggler, hetero code s=1", SyncMode.Coded, "proportional", 1, late, coded, o.Warmup, mix),
+            new("straggler-optimal-code", $"{speeds} + straggler, hetero-optimal code s=1", SyncMode.Coded, "proportional", 1, late, coded, o.Warmup, mix,
+                OptimalHeterogeneousCode.FamilyName),
+            new("drop-uniform", $"worker 0 drops to 1/{o.DropFactor}, uniform bsp", SyncMode.Bsp, "uniform", 0, drop, idealAfterDrop, o.DropAt, equal),
+            new("drop-proportional", $"worker 0 drops to 1/{o.DropFactor}, proportional bsp", SyncMode.Bsp, "proportional", 0, drop, idealAfterDrop, o.DropAt, equal),
         ];
         var rows = new List<HeteroRow>();
         double unitMs = 0;
         // A first run, discarded, warms up the JIT, the thread pool and the loopback connections.
         await ExecuteAsync(o, runs[0], Settings(o, runs[0]) with { Steps = o.Warmup }, log, ct).ConfigureAwait(false);
-        foreach (var run in runs)
+        foreach (var run in runs.Where(r => r.Key == "unit" || o.Scenarios is null || o.Scenarios.Contains(r.Key)))
         {
             var (result, slowdown) = await ExecuteAsync(o, run, Settings(o, run), log, ct).ConfigureAwait(false);
             var seconds = result.StepSeconds.Skip(run.From).ToArray();
@@ -137,11 +159,13 @@ public static class HeteroBenchmark
             double p50 = StepSeries.Quantile(measured, 0.5);
             var row = new HeteroRow(run.Scenario, run.Mode == SyncMode.Coded ? "coded" : "bsp", run.Assignment, run.S, slowdown,
                 measured.Average(), p50, StepSeries.Quantile(measured, 0.99), bound, p50 / bound, settled,
-                result.WorkerReports.Count == 0 ? double.NaN : result.WorkerReports.Min(w => w.ComputeSeconds) / result.WorkerReports.Max(w => w.ComputeSeconds));
+                result.WorkerReports.Count == 0 ? double.NaN : result.WorkerReports.Min(w => w.ComputeSeconds) / result.WorkerReports.Max(w => w.ComputeSeconds),
+                measured.Average() / bound, run.Code);
             rows.Add(row);
             report(string.Create(CultureInfo.InvariantCulture,
-                $"{row.Scenario,-44} mean {row.MeanMs,7:F1} ms  p50 {row.P50Ms,7:F1}  p99 {row.P99Ms,7:F1}  bound {row.BoundMs,7:F1}  p50 ×{row.RatioToBound:F2}  balance {row.ComputeBalance:F2}")
-                + (run.From > o.Warmup ? $"  settled after {settled} steps" : ""));
+                $"{row.Scenario,-44} mean {row.MeanMs,7:F1} ms  p50 {row.P50Ms,7:F1}  p99 {row.P99Ms,7:F1}  bound {row.BoundMs,7:F1}  mean ×{row.MeanRatioToBound:F2}  p50 ×{row.RatioToBound:F2}  balance {row.ComputeBalance:F2}")
+                + (run.From > o.Warmup ? $"  settled after {settled} steps" : "")
+                + $"  slowest: {string.Join(", ", Slowest(seconds, run.From))}");
         }
         return rows;
     }
@@ -172,8 +196,13 @@ public static class HeteroBenchmark
     {
         Dataset = o.DatasetOrDefault, Model = Kernels.ModelKind.Mlp, Hidden = 64, Workers = o.Factors.Length, Servers = 1, Mode = run.Mode, Stragglers = run.S,
         Steps = o.Steps + (run.From > o.Warmup ? run.From : o.Warmup), BatchSize = 0, LearningRate = 0.1f, Seed = o.Seed,
-        Accelerator = AcceleratorChoice.Simd, StragglerModel = run.Slowdown, Assignment = run.Assignment, Output = "",
+        Accelerator = AcceleratorChoice.Simd, StragglerModel = run.Slowdown, Assignment = run.Assignment, Code = run.Code, Output = "",
     };
+
+    /// <summary>The three slowest measured steps as "step (ms)", so a tail can be matched with the logs' step numbers.</summary>
+    private static IEnumerable<string> Slowest(double[] seconds, int from) =>
+        seconds.Select((v, i) => (Step: from + i, Ms: v * 1e3)).OrderByDescending(x => x.Ms).Take(3)
+            .Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Step} ({x.Ms:F0})"));
 
     /// <summary>Steps until three in a row are within <see cref="SettledWithin"/> of <paramref name="bound"/>; −1 when never.</summary>
     public static int Settled(IReadOnlyList<double> seconds, double bound)

@@ -91,7 +91,8 @@ public static class BenchCommand
         var workerCores = sources.Option("worker-cores", 0.0, "cgroup slowdown: CPUs the workers' quotas sum to (0: 90 % of the cores less the server's)");
         var serverCores = sources.Option("server-cores", 0.3, "cgroup slowdown: the server process's CPU quota");
         var dataset = sources.Option("dataset", "", "data set trained on; compute should dominate a step (default: synthetic, 20000 rows with throttle, 300000 with cgroup)");
-        foreach (var o in new Option[] { factors, steps, warmup, delay, dropAt, slowdown, workerCores, serverCores, dataset }) command.Options.Add(o);
+        var scenarios = sources.Option("scenarios", "", $"comma-separated scenarios to run (default all; the unit run always runs): {string.Join(", ", HeteroBenchmark.ScenarioKeys)}");
+        foreach (var o in new Option[] { factors, steps, warmup, delay, dropAt, slowdown, workerCores, serverCores, dataset, scenarios }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
@@ -106,7 +107,8 @@ public static class BenchCommand
             if (parse.GetValue(workerCores) is < 0 or double.NaN || !(parse.GetValue(serverCores) > 0))
                 throw new SettingsException("--worker-cores must be >= 0 (0: the default) and --server-cores > 0");
             var options = new HeteroBenchmarkOptions(list, parse.GetValue(steps), parse.GetValue(warmup), parse.GetValue(delay), parse.GetValue(dropAt),
-                Dataset: parse.GetValue(dataset) is { Length: > 0 } d ? d : null, Slowdown: how, WorkerCores: parse.GetValue(workerCores), ServerCores: parse.GetValue(serverCores));
+                Dataset: parse.GetValue(dataset) is { Length: > 0 } d ? d : null, Slowdown: how, WorkerCores: parse.GetValue(workerCores), ServerCores: parse.GetValue(serverCores),
+                Scenarios: parse.GetValue(scenarios) is { Length: > 0 } named ? named.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null);
             var rows = await HeteroBenchmark.RunAsync(options, line => Console.Error.WriteLine(line), log, ct);
             BenchOutput.Write(AnsiConsole.Console, $"hetero: {list.Length} workers, factors {parse.GetValue(factors)}", rows, r => r.Scenario, r => r.MeanMs,
                 "mean step time, ms", parse.GetValue(csv), parse.GetValue(plot));

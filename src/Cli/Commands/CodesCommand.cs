@@ -13,8 +13,8 @@ public static class CodesCommand
     {
         var workers = sources.Option("workers", 8, "n: number of workers");
         var stragglers = sources.Option("stragglers", 2, "s: stragglers to tolerate");
-        var code = sources.Option("code", "auto", "fractional | cyclic | uncoded | auto | hetero");
-        var speeds = sources.Option("speeds", "", "relative worker speeds for hetero (or uncoded: proportional partitions), e.g. 1,2,4; empty: equal");
+        var code = sources.Option("code", "auto", "fractional | cyclic | uncoded | auto | hetero | hetero-optimal (s = 1)");
+        var speeds = sources.Option("speeds", "", "relative worker speeds for hetero and hetero-optimal (or uncoded: proportional partitions), e.g. 1,2,4; empty: equal");
         var seed = sources.Option("seed", 42UL, "seed of the float32 decode-error measurement");
         var json = new Option<bool>("--json") { Description = "print the description as JSON" };
         var command = new Command("codes", "Print a gradient code's partition assignment, its matrix B, and its worst float32 decode error over every responder set a step can close on (exhaustive, never sampled).");

@@ -16,8 +16,10 @@ namespace GpuPs.Core.Coding;
 /// interval of pieces, so B has the consecutive-ones property and is totally unimodular: any decodable set's basic
 /// least-squares solution has integer weights, whatever set the decoder meets (measured by
 /// <see cref="CodeConditioning.Analyze"/>: float32 error at the 1e-7 floor).</para>
-/// <para>The price of exactness is group balance: with speeds 1 : 2 : 4 and s = 1 the groups are {4} and {1, 2}, and
-/// a step waits at worst for the slower group, rows / 3 against the ideal 2 · rows / 7 (1.17×). Equal speeds with
+/// <para>The price of exactness is group balance: a step waits at worst for the slower group. With speeds 1 : 2 : 4 and
+/// s = 1 the groups are {4} and {1, 2}, rows / 3, which is the optimum (2 · rows / 7 would need the fast worker to hold
+/// 8/7 of the data; <see cref="OptimalHeterogeneousCode.TimeBound"/>); with 1 : 1 : 2 : 3 the best groups are 4 and 3,
+/// rows / 3 against the optimum 2 · rows / 7 (1.17×). Equal speeds with
 /// (s + 1) | n give the fractional repetition code.</para>
 /// <para>Against Wang et al.'s scheme (checked for issue 10): both give each worker a load in proportion to its speed,
 /// hold every row on s + 1 distinct workers and tolerate every set of s stragglers for any speed vector (here: s
@@ -29,7 +31,7 @@ namespace GpuPs.Core.Coding;
 /// group decodes alone before n − s workers answered) at the price of LPT group imbalance: a step waits for
 /// rows / (the slowest group's speed), at most (s + 1) · rows / (Σ speeds − s · max speed). The two coincide where the
 /// groups balance (equal speeds with (s + 1) | n; the 10-worker mix 1,1,2,2,2,4,4,8,8,8 at s = 1, groups 20 and 20);
-/// for 1 : 2 : 4 at s = 1 ours waits 7/6 of their time. Their robust variant for inaccurate estimates is not built:
+/// for 1 : 1 : 2 : 3 at s = 1 ours waits 7/6 of their time (<see cref="OptimalHeterogeneousCode"/> builds theirs for s = 1). Their robust variant for inaccurate estimates is not built:
 /// here the coordinator re-measures and rebalances instead (<see cref="Heterogeneity.ShareDrift"/>).</para>
 /// </remarks>
 public sealed class HeterogeneousRepetitionCode : GradientCode

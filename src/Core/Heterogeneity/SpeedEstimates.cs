@@ -1,7 +1,8 @@
 namespace GpuPs.Core.Heterogeneity;
 
 /// <summary>
-/// The coordinator's smoothed view of each worker's throughput: an exponentially weighted mean of the rows per second
+/// The coordinator's view of each worker's throughput: the median of its last few reports (<see cref="Recent"/>, what
+/// drift is judged on and shares are assigned by), and for status an exponentially weighted mean of the rows per second
 /// it reports (weight <see cref="Smoothing"/> on the newest report) and of its push/pull time. A report of 0 means "not
 /// measured" (a keep-alive heartbeat) and is ignored. Any other report counts as the worker having reported, but one
 /// that is not a believable speed (negative, NaN, infinite, above <see cref="WorkerSpeeds.MaxSpeed"/>) moves no
@@ -20,13 +21,14 @@ public sealed class SpeedEstimates(int workers)
     private readonly double[] _exchange = new double[workers];
     private readonly double[] _last = new double[workers];
     private readonly int[] _reports = new int[workers];
+    private readonly bool[] _probed = new bool[workers];   // the estimate is still the probe's
     private readonly Queue<double>[] _recent = Enumerable.Range(0, workers).Select(_ => new Queue<double>()).ToArray();
 
     /// <summary>
-    /// Believable reports kept per worker for <see cref="Recent"/>: as many as <see cref="ShareDrift.DefaultPatience"/>,
-    /// so that a drift confirmed over that many steps is reassigned at the speed of those steps, not at a smoothed value
-    /// still on its way (measured: with the smoothed value a worker dropping to 1/4 was assigned at ~1/3 and the
-    /// cluster took 11–17 steps to settle).
+    /// Believable reports kept per worker for <see cref="Recent"/>: as many as <see cref="ShareDrift.DefaultPatience"/>.
+    /// Their median ignores one odd step, and a drift confirmed over that many steps is reassigned at the speed of those
+    /// steps, not at a smoothed value still on its way (measured: with the smoothed value a worker dropping to 1/4 was
+    /// assigned at ~1/3 and the cluster took 11–17 steps to settle).
     /// </summary>
     public const int RecentReports = ShareDrift.DefaultPatience;
 
@@ -48,9 +50,6 @@ public sealed class SpeedEstimates(int workers)
     /// <summary>True once every worker has reported a speed.</summary>
     public bool Complete => _reports.All(r => r > 0);
 
-    /// <summary>All smoothed speeds, in worker order (0 for a worker with no believable report).</summary>
-    public double[] Snapshot() => (double[])_speed.Clone();
-
     /// <summary>Per worker, the median of its last <see cref="RecentReports"/> believable reports (0 for none).</summary>
     public double[] Recent() => _recent.Select(q => q.Count == 0 ? 0 : Median(q.Order().ToArray())).ToArray();
 
@@ -59,9 +58,12 @@ public sealed class SpeedEstimates(int workers)
 
     /// <summary>
     /// Takes one report; returns false when it is a report (not 0) of an unbelievable speed, which changes no estimate.
+    /// A <paramref name="probe"/> (a worker's measurement before it holds data: a small sample on cold kernels, measured
+    /// 5-15× below its steps' rows per second) is the estimate until the worker's first step report, which replaces it
+    /// and its place among the recent reports instead of being averaged with it.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">No such worker.</exception>
-    public bool Report(int worker, double rowsPerSecond, double exchangeSeconds)
+    public bool Report(int worker, double rowsPerSecond, double exchangeSeconds, bool probe = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(worker);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(worker, Workers);
@@ -71,6 +73,12 @@ public sealed class SpeedEstimates(int workers)
             _exchange[worker] = _exchange[worker] == 0 ? exchangeSeconds : Smoothing * exchangeSeconds + (1 - Smoothing) * _exchange[worker];
         _reports[worker]++;
         if (!(double.IsFinite(rowsPerSecond) && rowsPerSecond > 0 && rowsPerSecond <= WorkerSpeeds.MaxSpeed)) return false;
+        if (probe || _probed[worker])
+        {
+            _speed[worker] = 0;
+            _recent[worker].Clear();
+            _probed[worker] = probe;
+        }
         _speed[worker] = _speed[worker] == 0 ? rowsPerSecond : Smoothing * rowsPerSecond + (1 - Smoothing) * _speed[worker];
         _recent[worker].Enqueue(rowsPerSecond);
         if (_recent[worker].Count > RecentReports) _recent[worker].Dequeue();

@@ -30,9 +30,24 @@ public sealed class CodedMode() : SyncModeBase(SyncMode.Coded, "coded", isStepSy
     /// <inheritdoc />
     public override bool AssignsBySpeed => true;
 
-    /// <summary>The heterogeneity-aware code (<see cref="HeterogeneousRepetitionCode"/>) for the job's s.</summary>
-    public override IGradientCode Assignment(TrainingJob job, IReadOnlyList<double> speeds) =>
-        new HeterogeneousRepetitionCode(speeds, job.Stragglers);
+    /// <summary>
+    /// The heterogeneity-aware code for the job's s: <see cref="OptimalHeterogeneousCode"/> when the job's code is
+    /// "hetero-optimal" (falling back to the group code for speeds whose boundaries coincide so that it cannot be built,
+    /// the same pure choice on every node), else the group code (<see cref="HeterogeneousRepetitionCode"/>).
+    /// </summary>
+    public override IGradientCode Assignment(TrainingJob job, IReadOnlyList<double> speeds)
+    {
+        if (!job.Code.Equals(OptimalHeterogeneousCode.FamilyName, StringComparison.OrdinalIgnoreCase))
+            return new HeterogeneousRepetitionCode(speeds, job.Stragglers);
+        try
+        {
+            return new OptimalHeterogeneousCode(speeds, job.Stragglers);
+        }
+        catch (ArgumentException)
+        {
+            return new HeterogeneousRepetitionCode(speeds, job.Stragglers);
+        }
+    }
 
     /// <inheritdoc />
     public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>

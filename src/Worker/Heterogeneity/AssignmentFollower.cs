@@ -31,6 +31,7 @@ public sealed class AssignmentFollower(
     private WorkAssignment? _assignment;
     private IGradientCode? _code;
     private (double Compute, double Exchange, long Steps) _last;
+    private bool _freshRows;   // the next measured step is the first on rows loaded since the last report
 
     /// <summary>The assignment version this worker computes with (0 before the first).</summary>
     public long Version => _assignment?.Version ?? 0;
@@ -47,6 +48,10 @@ public sealed class AssignmentFollower(
         {
             var reply = await Report(step, speed, 0, cancellationToken).ConfigureAwait(false);
             if (reply.Assignment is { } wire) return Load(AssignmentWire.FromWire(wire, job.Workers), step);
+            // The probe is reported once; the polls after it say "not measured". A repeated probe that reached the
+            // coordinator after version 1 was published counted as a step's speed (measured: a slow worker's 10x-low
+            // probe in its recent reports set the first rebalance 3x off).
+            speed = 0;
             await Task.Delay(FirstAssignmentPoll, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -81,7 +86,10 @@ public sealed class AssignmentFollower(
     private Task<HeartbeatReply> Report(long step, double rowsPerSecond, double exchangeSeconds, CancellationToken cancellationToken) =>
         client.ReportToCoordinatorAsync(new HeartbeatRequest { Step = step, RowsPerSecond = rowsPerSecond, ExchangeSeconds = exchangeSeconds }, cancellationToken);
 
-    /// <summary>Rows per second of kernel time over the steps pushed since the last report (0 when none was).</summary>
+    /// <summary>
+    /// Rows per second of kernel time over the steps pushed since the last report (0 when none was, or when they are the
+    /// first step on newly loaded rows).
+    /// </summary>
     private double MeasuredSpeed(PartitionPlan plan, out double exchangeSeconds)
     {
         var now = (report.ComputeSeconds, report.PullSeconds + report.PushSeconds, report.Steps);
@@ -90,6 +98,14 @@ public sealed class AssignmentFollower(
         exchangeSeconds = steps > 0 ? (now.Item2 - _last.Exchange) / steps : 0;
         _last = now;
         if (steps <= 0 || compute <= 0) return 0;
+        if (_freshRows)
+        {
+            // The first step on newly loaded rows is no measure of speed: measured 2.1-3.2 s of kernel time against
+            // 0.3-0.5 s for the steps after it (cgroup bench, 300 000 rows: page faults on the new arrays, the kernels'
+            // first JIT tiers), which swung the first rebalance the wrong way.
+            _freshRows = false;
+            return 0;
+        }
         long rowsPerStep = Enumerable.Range(0, plan.Held.Count).Sum(h => (long)plan.BatchRowsOf(h));
         return rowsPerStep * steps / compute;
     }
@@ -100,6 +116,7 @@ public sealed class AssignmentFollower(
         _code = job.Mode.Assignment(job, assignment.Speeds);
         var plan = new PartitionPlan(train, _code, workerId, job.BatchSize);
         kernel.SetData(plan.Data.Features, plan.Data.Labels);
+        _freshRows = true;
         log.Debug("Worker {WorkerId} holds partitions {Partitions} of assignment version {Version} from step {Step}", workerId, plan.Held, assignment.Version, step);
         return plan;
     }

@@ -13,4 +13,14 @@ public class HeteroBenchmarkTests
         Assert.Equal(5, HeteroBenchmark.Settled(seconds, 1.0));
         Assert.Equal(-1, HeteroBenchmark.Settled([4, 4, 1, 1], 1.0));
     }
+
+    [Fact]
+    public async Task An_unknown_scenario_is_refused_before_anything_runs()
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => HeteroBenchmark.RunAsync(
+            new HeteroBenchmarkOptions([4, 2, 1], Scenarios: ["proportional", "propotional"]), _ => { }, Serilog.Core.Logger.None, CancellationToken.None));
+
+        Assert.Contains("'propotional'", e.Message);
+        Assert.Contains("straggler-optimal-code", e.Message);
+    }
 }

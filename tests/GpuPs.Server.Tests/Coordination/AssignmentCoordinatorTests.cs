@@ -62,11 +62,15 @@ public class AssignmentCoordinatorTests
     {
         var coordinator = new AssignmentCoordinator(Job(), new CapturedLog().Logger, new ShareDrift(0.25, patience: 3));
         for (int i = 0; i < 3; i++) coordinator.Report(i, 100, 0, 0);
-        Assert.Null(coordinator.OnStepClosed(1));
+        for (long step = 1; step <= 4; step++)
+        {
+            for (int i = 0; i < 3; i++) coordinator.Report(i, 100, 0, step);
+            Assert.Null(coordinator.OnStepClosed(step + 1));   // the probes' shares were right
+        }
 
-        // Worker 0 drops to a quarter of its speed from step 2 on.
+        // Worker 0 drops to a quarter of its speed from step 5 on.
         var published = new List<long>();
-        for (long step = 2; step < 12 && published.Count == 0; step++)
+        for (long step = 5; step < 16 && published.Count == 0; step++)
         {
             coordinator.Report(0, 25, 0, step);
             coordinator.Report(1, 100, 0, step);
@@ -74,11 +78,61 @@ public class AssignmentCoordinatorTests
             if (coordinator.OnStepClosed(step + 1) is not null) published.Add(step + 1);
         }
 
-        Assert.Equal(new[] { 5L }, published);   // drifting from step 2's report on, the third drifting close is step 4 → 5
+        // The median of the last three reports turns with step 6's; the third drifting close is step 8's, opening 9.
+        Assert.Equal(new[] { 9L }, published);
         var current = coordinator.Current!;
-        Assert.Equal((2L, 5L), (current.Version, current.FromStep));
+        Assert.Equal((2L, 9L), (current.Version, current.FromStep));
         Assert.Equal(new[] { 25.0, 100.0, 100.0 }, current.Speeds);   // the speeds of the drifting steps, not the lagging smoothed ones
         Assert.InRange(current.MovedFraction, 0.05, 1);
+    }
+
+    [Fact]
+    public void ProbesAreReplacedByTheFirstStepReportsNotAveragedWithThem()
+    {
+        var coordinator = new AssignmentCoordinator(Job(), new CapturedLog().Logger, new ShareDrift(0.25, patience: 1));
+        // Probes: a small sample on cold kernels, ~10x below the steps' rows per second and in the wrong ratio.
+        coordinator.Report(0, 10, 0, 0);
+        coordinator.Report(1, 10, 0, 0);
+        coordinator.Report(2, 20, 0, 0);
+
+        for (long step = 1; step <= 3; step++)
+        {
+            for (int i = 0; i < 3; i++) coordinator.Report(i, 100 << i, 0, step);
+            if (step < 3) Assert.Null(coordinator.OnStepClosed(step + 1));   // three steps' reports are awaited first
+        }
+
+        Assert.Equal(new[] { 100.0, 200.0, 400.0 }, coordinator.Estimates.Recent());
+        Assert.Equal(400.0, coordinator.Estimates.Speed(2));
+        Assert.Equal(1, coordinator.Current!.Version);
+        Assert.NotNull(coordinator.OnStepClosed(4));   // corrected at once, no patience: a probe is a guess
+        Assert.Equal(new[] { 100.0, 200.0, 400.0 }, coordinator.Current!.Speeds);
+    }
+
+    [Fact]
+    public void AnOddSlowStepIsNoDrift()
+    {
+        var coordinator = new AssignmentCoordinator(Job(), new CapturedLog().Logger, new ShareDrift(0.25, patience: 1));
+        for (int i = 0; i < 3; i++) coordinator.Report(i, 100, 0, 0);
+
+        // Every third step of worker 0 is 4x slow (a co-tenant's bursts): each pulls its smoothed mean 33% under its
+        // share, the median of its last three reports never moves.
+        for (long step = 1; step < 30; step++)
+        {
+            coordinator.Report(0, step % 3 == 0 ? 25 : 100, 0, step);
+            coordinator.Report(1, 100, 0, step);
+            coordinator.Report(2, 100, 0, step);
+            Assert.Null(coordinator.OnStepClosed(step + 1));
+        }
+        Assert.Equal(1, coordinator.Current!.Version);
+    }
+
+    [Fact]
+    public void CodedJobsNamingTheOptimalCodeGetIt()
+    {
+        var coordinator = new AssignmentCoordinator(Job(SyncMode.Coded, workers: 4, stragglers: 1) with { Code = "hetero-optimal" }, new CapturedLog().Logger);
+        foreach (var (i, v) in new[] { 1, 1, 2, 3 }.Index()) coordinator.Report(i, 100 * v, 0, 0);
+
+        Assert.IsType<GpuPs.Core.Coding.OptimalHeterogeneousCode>(coordinator.Code);
     }
 
     [Fact]
@@ -87,9 +141,12 @@ public class AssignmentCoordinatorTests
         var coordinator = new AssignmentCoordinator(Job(), new CapturedLog().Logger, new ShareDrift(0.25, patience: 1));
         for (int i = 0; i < 3; i++) coordinator.Report(i, 100, 0, 0);
 
-        for (int i = 0; i < 3; i++) coordinator.Report(i, 30, 0, 1);
+        for (long step = 1; step <= 6; step++)
+        {
+            for (int i = 0; i < 3; i++) coordinator.Report(i, 30, 0, step);
+            Assert.Null(coordinator.OnStepClosed(step + 1));
+        }
 
-        Assert.Null(coordinator.OnStepClosed(2));
         Assert.Equal(1, coordinator.Current!.Version);
     }
 

@@ -82,6 +82,19 @@ public class ProportionalTrainingTests
         FullBatchDescent.AssertClose(Reference(proportional), proportional.Parameters(), 1e-5);
     }
 
+    [Fact]
+    public async Task The_optimal_code_with_real_coefficients_trains_exactly_on_two_shards()
+    {
+        using var cluster = new InProcessCluster(Job(SyncMode.Coded, 4, steps: 6, AssignmentPolicy.Proportional, stragglers: 1) with { Code = "hetero-optimal" },
+            shards: 2, learningRate: 0.5f);
+
+        await RunAsync(cluster, (w, _) => new[] { 6, 6, 3, 2 }[w]);   // speeds about 1 : 1 : 2 : 3, whose groups cannot balance
+
+        FullBatchDescent.AssertClose(Reference(cluster), cluster.Parameters(), 1e-5);
+        var code = cluster.Job.Mode.Assignment(cluster.Job, cluster.Status().Assignment.Speeds);
+        Assert.IsType<GpuPs.Core.Coding.OptimalHeterogeneousCode>(code);
+    }
+
     private sealed class Slowdown(int workerId, Func<int, long, int> runs) : IWorkerStepHook
     {
         public int ComputeRuns { get; private set; } = runs(workerId, 0);
