@@ -80,6 +80,9 @@ public class NodePushTests
         AssertError(ShardErrorKind.InvalidRequest, "has code_row none", () => shard.Push(Node(0, 10, 0, 1), Filled(1)));
         Assert.False(shard.Push(Node(0, 40, 0, 1) with { CodeRow = 0 }, Filled(3)).ClosedStep);
         Assert.Equal([1L, 1, 0, 0], shard.Status().WorkerSteps);
+        // Every coded vector of a step counts the step's rows: a group that counts otherwise is malformed.
+        AssertError(ShardErrorKind.InvalidRequest, "counts 39 rows for step 0, other workers 40",
+            () => shard.Push(Node(0, 39, 2, 3) with { CodeRow = 2 }, Filled(1)));
         // The other group's vector completes the decode: g = c_0 + c_2 over the step's 40 rows.
         Assert.True(shard.Push(new PushHeader(3, 0, 0, 40, 0, CodeRow: 3), Filled(1)).ClosedStep);
         Assert.All(Parameters(shard), p => Assert.Equal(-0.1f, p, 6));

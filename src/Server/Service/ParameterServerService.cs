@@ -102,7 +102,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
     /// </summary>
     /// <remarks>
     /// The stream first reserves its memory from the <see cref="PushMemoryBudget"/> (refused, busy, when it does not fit).
-    /// A push the shard refuses on its first chunk (late, duplicate, unknown worker …) is answered only once the rest of
+    /// A push refused busy, or one the shard refuses on its first chunk (late, duplicate, unknown worker …) is answered only once the rest of
     /// its stream has been read and dropped (or the stream pauses): ending the call while the client still sends makes Kestrel reset the
     /// stream and keep tracking it for 5 s, and about 100 of those on one connection make it answer every new call
     /// there, innocent pulls and heartbeats included, with RST_STREAM ENHANCE_YOUR_CALM (issue 11, item 7).
@@ -111,15 +111,21 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
     {
         var length = ShardLength;
         long reservation = limits.PushReservation(length);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         if (!budget.TryReserve(reservation))
         {
             var reason = $"server busy: pushes in flight hold {budget.InUse >> 20} MiB of the {budget.Capacity >> 20} MiB budget " +
                 $"(--max-inflight-push-mb) and this one needs {(reservation >> 20) + 1} MiB; retry later";
             refusals.Refused(context.Method, context.Peer, reason);
+            // Drained like every other refusal (one chunk at a time, outside the budget). Answered mid-stream, the client
+            // (SocketsHttpHandler, .NET 10) resets the stream and may still send a DATA frame after its RST_STREAM, which
+            // Kestrel takes as a connection error (STREAM_CLOSED); the client's next push, already sent on that
+            // connection, is then retried on a new one without its chunks: refused as empty, or stalled for the push
+            // idle timeout (3 of 40 busy refusals on the loaded 2-core machine; PushMemoryBudgetLoopbackTests).
+            await DrainAsync(requestStream, idle, length);
             throw WireStatus.Busy(reason);
         }
         var gradient = ArrayPool<float>.Shared.Rent(length);
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         try
         {
             PushHeader? header = null;

@@ -26,15 +26,7 @@ public class PushMemoryBudgetLoopbackTests
         var gradient = new float[FakeShard.DefaultLength];
         var header = new PushHeader(0, 0, 0, 1, 0);
 
-        var stalled = new List<(GrpcChannel, AsyncClientStreamingCall<PushChunkFrame, PushReply>)>();
-        for (var i = 1; i <= 2; i++)
-        {
-            var channel = GrpcChannel.ForAddress(server.Address);
-            var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, server.CallOptions());
-            await call.RequestStream.WriteAsync(new PushChunkFrame(header, 0, gradient.AsMemory(0, ChunkFloats)));
-            stalled.Add((channel, call));
-            while ((await client.StatusAsync(CancellationToken.None)).InflightPushBytes != i * reservation) await Task.Delay(10);
-        }
+        var stalled = await HoldBudgetAsync(server, client, header, gradient, streams: 2, reservation);
 
         var busy = await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(header, gradient, CancellationToken.None));
         var raw = await Assert.ThrowsAsync<RpcException>(() => server.RawPushAsync(new PushChunkFrame(header, 0, gradient.AsMemory(0, ChunkFloats))));
@@ -48,21 +40,45 @@ public class PushMemoryBudgetLoopbackTests
         Assert.True(during.CallsRefusedUnread >= 2);
         Assert.Empty(server.Shard.Pushes);
 
-        foreach (var (channel, call) in stalled)
-        {
-            call.Dispose();   // resets the stream: the server's read fails and the push lets go of its share
-            channel.Dispose();
-        }
-        while ((await client.StatusAsync(CancellationToken.None)).InflightPushBytes != 0) await Task.Delay(10);
-        // The honest push goes on a connection of its own: once in two clean-clone CI runs a push on the connection that
-        // carried the refused one sent no chunk for 10 s (suspected: HTTP/2 flow-control credit of the refused stream
-        // not returned; a known defect to find). What this test asserts is the budget let go, which a new
-        // connection shows as well: a push still held would be refused busy here.
-        await using var fresh = new GrpcShardClient(server.Address, server.Auth, new ShardClientOptions { ChunkBytes = ChunkFloats * sizeof(float) });
-        var outcome = await fresh.PushAsync(header, gradient, CancellationToken.None);
+        await ReleaseAsync(stalled, client);
+        // The same client, hence the same HTTP/2 connection, that carried the busy refusal.
+        var outcome = await client.PushAsync(header, gradient, CancellationToken.None);
 
         Assert.True(outcome.IsApplied);
         Assert.Single(server.Shard.Pushes);
+    }
+
+    /// <summary>
+    /// The known defect of the busy refusal: answered before its chunks were read, the client reset the stream and
+    /// could still send a DATA frame after its RST_STREAM; Kestrel closed the connection for it (STREAM_CLOSED) and the
+    /// next push, already sent there, was retried on a new connection without its chunks: refused as carrying none, or
+    /// stalled for the push idle timeout. It happened in 3 of 40 rounds (1 of 4 in another run) on the loaded 2-core
+    /// machine; with the busy refusal answered undrained, these 30 rounds failed in 3 runs of 3.
+    /// </summary>
+    [Fact]
+    public async Task A_push_on_the_connection_that_carried_a_busy_refusal_goes_through_every_time()
+    {
+        var limits = new ServerLimits { MaxMessageBytes = 64 << 10, MaxInflightPushBytes = 1 << 20 };
+        const int length = 200_000;   // 864,000 bytes reserved: one push holds the 1 MiB budget
+        long reservation = limits.PushReservation(length);
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0, length), limits: limits);
+        await using var client = new GrpcShardClient(server.Address, server.Auth, new ShardClientOptions { ChunkBytes = ChunkFloats * sizeof(float) });
+        var gradient = new float[length];
+        var header = new PushHeader(0, 0, 0, 1, 0);
+
+        for (var round = 1; round <= 30; round++)
+        {
+            var stalled = await HoldBudgetAsync(server, client, header, gradient, streams: 1, reservation);
+            var busy = await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(header, gradient, CancellationToken.None));
+            Assert.Contains("server busy", busy.Message);
+            await ReleaseAsync(stalled, client);
+
+            var outcome = await client.PushAsync(header, gradient, CancellationToken.None);
+
+            Assert.True(outcome.IsApplied, $"round {round}");
+            Assert.Equal(round, server.Shard.Pushes.Count);
+        }
+        Assert.Equal(30, (await client.StatusAsync(CancellationToken.None)).PushesRefusedBusy);
     }
 
     [Fact]
@@ -73,5 +89,32 @@ public class PushMemoryBudgetLoopbackTests
         var e = await Assert.ThrowsAsync<ArgumentException>(() => LoopbackServer.StartAsync(new FakeShard(index: 0), limits: limits));
 
         Assert.Contains("below one push of this shard", e.Message);
+    }
+
+    /// <summary>Opens <paramref name="streams"/> push streams on connections of their own, each stalled after its first chunk, holding their reservations.</summary>
+    private static async Task<List<(GrpcChannel Channel, AsyncClientStreamingCall<PushChunkFrame, PushReply> Call)>> HoldBudgetAsync(
+        LoopbackServer server, GrpcShardClient client, PushHeader header, float[] gradient, int streams, long reservation)
+    {
+        var stalled = new List<(GrpcChannel, AsyncClientStreamingCall<PushChunkFrame, PushReply>)>();
+        for (var i = 1; i <= streams; i++)
+        {
+            var channel = GrpcChannel.ForAddress(server.Address);
+            var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, server.CallOptions());
+            await call.RequestStream.WriteAsync(new PushChunkFrame(header, 0, gradient.AsMemory(0, ChunkFloats)));
+            stalled.Add((channel, call));
+            while ((await client.StatusAsync(CancellationToken.None)).InflightPushBytes != i * reservation) await Task.Delay(10);
+        }
+        return stalled;
+    }
+
+    /// <summary>Resets the stalled streams (the server's read fails and each push lets go of its share) and waits until the budget is empty.</summary>
+    private static async Task ReleaseAsync(List<(GrpcChannel Channel, AsyncClientStreamingCall<PushChunkFrame, PushReply> Call)> stalled, GrpcShardClient client)
+    {
+        foreach (var (channel, call) in stalled)
+        {
+            call.Dispose();
+            channel.Dispose();
+        }
+        while ((await client.StatusAsync(CancellationToken.None)).InflightPushBytes != 0) await Task.Delay(10);
     }
 }

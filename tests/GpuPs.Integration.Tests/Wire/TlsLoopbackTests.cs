@@ -53,6 +53,19 @@ public sealed class TlsLoopbackTests : IDisposable
         Assert.Equal(0, server.Shard.Calls);
     }
 
+    [Fact]
+    public async Task A_cleartext_client_with_the_job_token_reaches_no_shard_of_a_tls_server()
+    {
+        await using var server = await StartAsync(new TlsCredentials(_ca.Server(), null));
+        var cleartext = "http://" + server.Address["https://".Length..];
+        await using var client = new GrpcShardClient(cleartext, JobAuth.WithToken(_token));
+
+        var e = await Assert.ThrowsAsync<ShardException>(() => client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, CancellationToken.None));
+
+        Assert.Equal(ShardErrorKind.Unavailable, e.Kind);   // h2c bytes are no TLS handshake: the server drops the connection
+        Assert.Equal(0, server.Shard.Calls);
+    }
+
     public static TheoryData<string> UntrustedServers => ["another authority", "the system store", "another host name"];
 
     [Theory]

@@ -17,8 +17,7 @@ public class CodedAssignmentTests
 
     private static (CodedAggregator Aggregator, ShardModel Model, WorkerSlot[] Slots) Coded(IGradientCode code)
     {
-        var model = new ShardModel(new float[Length], () => Accelerators.Create(AcceleratorChoice.Simd).CreateOptimizer(new OptimizerSettings(OptimizerKind.Sgd, 1f), Length), Log.Logger);
-        var slots = Enumerable.Range(0, Workers).Select(i => new WorkerSlot(i) { Registered = true }).ToArray();
+        var (model, slots) = (AggregatorFixture.Model(Length), AggregatorFixture.Slots(Workers));
         return (new CodedAggregator(model, slots, totalSteps: 10, code, Log.Logger), model, slots);
     }
 
