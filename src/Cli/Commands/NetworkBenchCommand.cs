@@ -32,14 +32,15 @@ public static class NetworkBenchCommand
         var separation = sources.Option("separation", d.Separation, "class separation of the synthetic data set (larger: more learnable)");
         var csv = new Option<string?>("--csv") { Description = "write the results as CSV to this file", DefaultValueFactory = _ => "results/bench-network.csv" };
         var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots (step time, push latency p99) into this folder", DefaultValueFactory = _ => "results" };
-        foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, delay, hidden, batch, compression, topK, dataRows, separation, csv, plotDir }) command.Options.Add(o);
+        var timelineDir = new Option<string?>("--timeline-dir") { Description = "write each scenario's server-link timeline (link rate in/out every 10 ms beside each worker's pull, compute and push) as CSV and PNG into this folder" };
+        foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, delay, hidden, batch, compression, topK, dataRows, separation, csv, plotDir, timelineDir }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
             var options = new NetworkBenchmarkOptions(parse.GetValue(workers), parse.GetValue(features), parse.GetValue(classes), parse.GetValue(steps),
                 parse.GetValue(rate), parse.GetValue(concurrency),
                 parse.GetValue(scenarios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), parse.GetValue(delay), parse.GetValue(hidden), parse.GetValue(batch),
-                parse.GetValue(compression)!, parse.GetValue(topK), parse.GetValue(dataRows), parse.GetValue(separation));
+                parse.GetValue(compression)!, parse.GetValue(topK), parse.GetValue(dataRows), parse.GetValue(separation), parse.GetValue(timelineDir));
             var rows = await NetworkBenchmark.RunAsync(options, log, line => Console.Error.WriteLine(line), ct);
             BenchOutput.Write(AnsiConsole.Console, $"network: {options.Parameters:N0} parameters, {options.Workers} workers, BSP", rows, r => $"{r.Scenario} {r.Schedule}", r => r.StepMeanS,
                 "mean step time, s", parse.GetValue(csv), parse.GetValue(plotDir) is { } dir ? Path.Combine(dir, "bench-network-step.png") : null);

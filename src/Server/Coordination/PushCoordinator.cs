@@ -29,6 +29,7 @@ public sealed class PushCoordinator : IShardObserver
     private readonly double _pullScale;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
+    private readonly PullTurns _pulls;
     private PlannedSlot[] _plan;
     private long _version;
     private long _stepOpenedAt;
@@ -50,7 +51,11 @@ public sealed class PushCoordinator : IShardObserver
         _time = time;
         _log = log;
         _stepOpenedAt = time.GetTimestamp();
+        _pulls = new PullTurns(workers, concurrency, time);
     }
+
+    /// <summary>The order of the open step's pulls: at most the concurrency at a time, in the plan's order, back to back.</summary>
+    public PullTurns Pulls => _pulls;
 
     /// <summary>The current plan's version; 0 until workers have reported times.</summary>
     public long Version { get { lock (_gate) return _version; } }
@@ -90,19 +95,19 @@ public sealed class PushCoordinator : IShardObserver
         }
     }
 
-    /// <summary>How long a push of <paramref name="workerId"/> for the open step must wait for its slot (zero when it is due).</summary>
-    public TimeSpan Hold(int workerId) => Until(workerId, s => s.PushAt);
-
-    /// <summary>How long a pull of the open step's parameters by <paramref name="workerId"/> must wait for its turn.</summary>
-    public TimeSpan PullHold(int workerId) => Until(workerId, s => s.PullAt);
-
-    private TimeSpan Until(int workerId, Func<PlannedSlot, double> at)
+    /// <summary>
+    /// How long a push of <paramref name="workerId"/> for the open step must wait for its slot (zero when it is due). The
+    /// slot moves with the worker's pull: a pull that started earlier or later than planned (pulls go back to back,
+    /// <see cref="PullTurns"/>) moves the push by as much, as the worker's own offset from its parameters' arrival does.
+    /// </summary>
+    public TimeSpan Hold(int workerId)
     {
         lock (_gate)
         {
             var slot = _plan[workerId];
             if (_version == 0 || slot.Order < 0) return TimeSpan.Zero;
-            var due = TimeSpan.FromSeconds(at(slot)) - _time.GetElapsedTime(_stepOpenedAt);
+            double pulledAt = _pulls.StartedAt(workerId) is { } started ? _time.GetElapsedTime(_stepOpenedAt, started).TotalSeconds : slot.PullAt;
+            var due = TimeSpan.FromSeconds(slot.PushAt - slot.PullAt + pulledAt) - _time.GetElapsedTime(_stepOpenedAt);
             return due > TimeSpan.Zero ? due : TimeSpan.Zero;
         }
     }
@@ -114,6 +119,9 @@ public sealed class PushCoordinator : IShardObserver
         {
             _stepOpenedAt = _time.GetTimestamp();
             Replan(closed.Step);
+            // A turn that outlasts three planned transfers (or 50 ms) stops holding the others back.
+            double transfer = _times.Where((t, i) => _live[i]).Select(t => t.Transfer).DefaultIfEmpty(0).Max() * _pullScale;
+            _pulls.NewStep(_version == 0 ? [.. _plan.Select(_ => -1)] : [.. _plan.Select(s => s.Order)], TimeSpan.FromSeconds(Math.Max(0.05, 3 * transfer)));
         }
     }
 

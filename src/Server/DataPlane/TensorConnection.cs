@@ -330,6 +330,19 @@ internal sealed class TensorConnection : IAsyncDisposable
             }
         }
         if (peerLeft) return;
+        try
+        {
+            await WriteParametersAsync(worker, viewVersion, piece).ConfigureAwait(false);
+        }
+        finally
+        {
+            _shard.PullSent(worker);   // a round-robin coordinator starts the next worker's pull
+        }
+    }
+
+    /// <summary>Writes the parameters (or the delta to copy <paramref name="viewVersion"/>, or the <paramref name="piece"/> asked) as a PullReply.</summary>
+    private async ValueTask WriteParametersAsync(int worker, long viewVersion, PieceRange? piece)
+    {
         if (piece is { } asked)
         {
             await WritePieceAsync(asked).ConfigureAwait(false);
