@@ -21,8 +21,10 @@ public sealed class PullTurns
     private readonly long[] _grantedAt;     // timestamp of this step's turn; 0: none yet
     private readonly int[] _sending;        // pulls being sent under the turn
     private readonly bool[] _waiting;
+    private readonly List<double> _gaps = [];   // seconds between back-to-back turns of this step
     private TaskCompletionSource _freed = NewSignal();
     private TimeSpan _expiry = TimeSpan.FromSeconds(1);
+    private long _lastGrant;
 
     /// <summary>Turns for <paramref name="workers"/> workers, <paramref name="concurrency"/> at a time; no order until <see cref="NewStep"/>.</summary>
     public PullTurns(int workers, int concurrency, TimeProvider time)
@@ -44,8 +46,25 @@ public sealed class PullTurns
         lock (_gate)
         {
             for (int w = 0; w < _rank.Length; w++) (_rank[w], _grantedAt[w], _sending[w]) = (ranks[w], 0, 0);
-            _expiry = expiry;
+            (_expiry, _lastGrant) = (expiry, 0);
+            _gaps.Clear();
             Wake();
+        }
+    }
+
+    /// <summary>
+    /// How long one pull of the step took on the link while <c>concurrency</c> shared it, as measured: the median time
+    /// between turns that went back to back (the next worker was already waiting) times the concurrency. The link's
+    /// own rate, not a guess: a turn ends when its bytes were handed to the socket, which a full send buffer paces at
+    /// the link's rate. Null when no two turns of the step went back to back. Call before <see cref="NewStep"/>.
+    /// </summary>
+    public double? MeasuredPullSeconds()
+    {
+        lock (_gate)
+        {
+            if (_gaps.Count == 0) return null;
+            var sorted = _gaps.Order().ToArray();
+            return sorted[sorted.Length / 2] * _concurrency;
         }
     }
 
@@ -78,7 +97,8 @@ public sealed class PullTurns
             bool aheadWaits = Enumerable.Range(0, _rank.Length).Any(w => _waiting[w] && _grantedAt[w] == 0 && _rank[w] >= 0 && _rank[w] < _rank[worker]);
             if (holding < _concurrency && !aheadWaits)
             {
-                (_grantedAt[worker], _sending[worker], _waiting[worker]) = (now, 1, false);
+                if (_waiting[worker] && _lastGrant != 0) _gaps.Add(_time.GetElapsedTime(_lastGrant, now).TotalSeconds);
+                (_grantedAt[worker], _sending[worker], _waiting[worker], _lastGrant) = (now, 1, false, now);
                 if (holding + 1 < _concurrency && _waiting.Any(w => w)) Wake();   // a turn is still free for the next in order
                 return true;
             }

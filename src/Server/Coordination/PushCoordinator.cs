@@ -31,6 +31,7 @@ public sealed class PushCoordinator : IShardObserver
     private readonly ILogger _log;
     private readonly PullTurns _pulls;
     private PlannedSlot[] _plan;
+    private double? _pullSeconds;   // a pull's measured time on the link (PullTurns); null: not measured yet
     private long _version;
     private long _stepOpenedAt;
 
@@ -118,9 +119,10 @@ public sealed class PushCoordinator : IShardObserver
         lock (_gate)
         {
             _stepOpenedAt = _time.GetTimestamp();
+            _pullSeconds = _pulls.MeasuredPullSeconds() ?? _pullSeconds;
             Replan(closed.Step);
             // A turn that outlasts three planned transfers (or 50 ms) stops holding the others back.
-            double transfer = _times.Where((t, i) => _live[i]).Select(t => t.Transfer).DefaultIfEmpty(0).Max() * _pullScale;
+            double transfer = _pullSeconds ?? _times.Where((t, i) => _live[i]).Select(t => t.Transfer).DefaultIfEmpty(0).Max() * _pullScale;
             _pulls.NewStep(_version == 0 ? [.. _plan.Select(_ => -1)] : [.. _plan.Select(s => s.Order)], TimeSpan.FromSeconds(Math.Max(0.05, 3 * transfer)));
         }
     }
@@ -141,7 +143,7 @@ public sealed class PushCoordinator : IShardObserver
     {
         if (!_times.Any(t => t.Measured)) return;
         var times = _times.Select((t, i) => _live[i] ? t : null).ToArray();
-        var plan = PushScheduler.Plan(times, _concurrency, _pullScale);
+        var plan = PushScheduler.Plan(times, _concurrency, _pullScale, _pullSeconds);
         double makespan = PushScheduler.Makespan(times, plan);
         double tolerance = Math.Max(0.001, ReplanTolerance * makespan);
         bool moved = _version == 0 || plan.Where((s, i) => s.Order != _plan[i].Order

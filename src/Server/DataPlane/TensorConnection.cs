@@ -44,6 +44,7 @@ internal sealed class TensorConnection : IAsyncDisposable
     private readonly RefusalLog _refusals;
     private readonly ServerLimits _limits;
     private readonly PushMemoryBudget _budget;
+    private readonly BytesAsFloats _pushed = new();
     private readonly ILogger _log;
     private readonly Socket _socket;
     private readonly Stream _stream;
@@ -213,7 +214,8 @@ internal sealed class TensorConnection : IAsyncDisposable
                     widened = ArrayPool<float>.Shared.Rent(count);
                     Decode(push, encoding, values, widened.AsSpan(0, count));
                 }
-                outcome = _shard.Push(push, widened is null ? MemoryMarshal.Cast<byte, float>(values) : widened.AsSpan(0, count));
+                // Asynchronously: a node aggregator answers once its node's sum went upstream (a shard answers at once).
+                outcome = await _shard.PushAsync(push, widened is null ? _pushed.View(bytes, start, count) : widened.AsMemory(0, count), _closed).ConfigureAwait(false);
             }
             catch (ShardException e)
             {

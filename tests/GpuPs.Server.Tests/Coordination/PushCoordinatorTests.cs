@@ -189,6 +189,26 @@ public class PushCoordinatorTests
     }
 
     [Fact]
+    public void The_next_plan_spaces_pulls_by_the_pull_time_measured_on_the_link_not_by_the_reported_push_time()
+    {
+        var (shard, time, order) = Planned();
+        using var _ = shard;
+        // Reported pushes took 0.5 s; the pulls went back to back 0.2 s apart.
+        Assert.True(shard.WaitForStepAsync(order[0], 1, CancellationToken.None).IsCompletedSuccessfully);
+        var rest = order.Skip(1).Select(w => shard.WaitForStepAsync(w, 1, CancellationToken.None)).ToArray();
+        for (int rank = 0; rank < 2; rank++)
+        {
+            time.Advance(TimeSpan.FromSeconds(0.2));
+            shard.PullSent(order[rank]);
+            Assert.True(rest[rank].Wait(TimeSpan.FromSeconds(30)));
+        }
+        CloseStep(shard, 3);
+        var slots = order.Select(w => Report(shard, w, 0, 0, 0)).ToArray();
+        Assert.Equal(new[] { 0, 0.2, 0.4 }, slots.Select(s => Math.Round(s.PullAtSeconds, 6)));
+        Assert.Equal(0.5, slots[1].PushAtSeconds - slots[0].PushAtSeconds, 6);   // pushes stay one reported push apart
+    }
+
+    [Fact]
     public void A_push_slot_moves_with_its_workers_pull_when_the_pull_went_earlier_than_planned()
     {
         var (shard, time, order) = Planned(2);
