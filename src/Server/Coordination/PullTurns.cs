@@ -19,6 +19,7 @@ public sealed class PullTurns
     private readonly TimeProvider _time;
     private readonly int[] _rank;
     private readonly long[] _grantedAt;     // timestamp of this step's turn; 0: none yet
+    private readonly long[] _endedAt;       // timestamp the turn's last pull was handed to the socket; 0: not yet
     private readonly int[] _sending;        // pulls being sent under the turn
     private readonly bool[] _waiting;
     private readonly List<double> _gaps = [];   // seconds between back-to-back turns of this step
@@ -33,6 +34,7 @@ public sealed class PullTurns
         (_concurrency, _time) = (concurrency, time);
         _rank = Enumerable.Repeat(-1, workers).ToArray();
         _grantedAt = new long[workers];
+        _endedAt = new long[workers];
         _sending = new int[workers];
         _waiting = new bool[workers];
     }
@@ -45,7 +47,7 @@ public sealed class PullTurns
     {
         lock (_gate)
         {
-            for (int w = 0; w < _rank.Length; w++) (_rank[w], _grantedAt[w], _sending[w]) = (ranks[w], 0, 0);
+            for (int w = 0; w < _rank.Length; w++) (_rank[w], _grantedAt[w], _endedAt[w], _sending[w]) = (ranks[w], 0, 0, 0);
             (_expiry, _lastGrant) = (expiry, 0);
             _gaps.Clear();
             Wake();
@@ -126,14 +128,19 @@ public sealed class PullTurns
         lock (_gate)
         {
             if (_sending[worker] == 0) return;
-            if (--_sending[worker] == 0) Wake();
+            if (--_sending[worker] > 0) return;
+            _endedAt[worker] = _time.GetTimestamp();
+            Wake();
         }
     }
 
-    /// <summary>When <paramref name="worker"/>'s turn of the current step started (a timestamp of the clock); null: not yet.</summary>
-    public long? StartedAt(int worker)
+    /// <summary>
+    /// When <paramref name="worker"/>'s turn of the current step started and when its pull was handed to the socket
+    /// (timestamps of the clock); null: not yet.
+    /// </summary>
+    public (long? Started, long? Sent) Times(int worker)
     {
-        lock (_gate) return _grantedAt[worker] != 0 ? _grantedAt[worker] : null;
+        lock (_gate) return (_grantedAt[worker] != 0 ? _grantedAt[worker] : null, _endedAt[worker] != 0 ? _endedAt[worker] : null);
     }
 
     private void Wake()

@@ -98,8 +98,11 @@ public sealed class PushCoordinator : IShardObserver
 
     /// <summary>
     /// How long a push of <paramref name="workerId"/> for the open step must wait for its slot (zero when it is due). The
-    /// slot moves with the worker's pull: a pull that started earlier or later than planned (pulls go back to back,
-    /// <see cref="PullTurns"/>) moves the push by as much, as the worker's own offset from its parameters' arrival does.
+    /// slot moves with the worker's pull (pulls go back to back, <see cref="PullTurns"/>): once the pull was sent, the
+    /// slot is its offset after that — never later than the worker's own pacing (its offset after the parameters
+    /// arrived, which is after they were sent), so a pacing worker's push is never held twice and its measured push time
+    /// (the slot width of the next plans) holds no wait; while the pull is on its way, its planned gap after the pull's
+    /// start; before, the planned time.
     /// </summary>
     public TimeSpan Hold(int workerId)
     {
@@ -107,11 +110,15 @@ public sealed class PushCoordinator : IShardObserver
         {
             var slot = _plan[workerId];
             if (_version == 0 || slot.Order < 0) return TimeSpan.Zero;
-            double pulledAt = _pulls.StartedAt(workerId) is { } started ? _time.GetElapsedTime(_stepOpenedAt, started).TotalSeconds : slot.PullAt;
-            var due = TimeSpan.FromSeconds(slot.PushAt - slot.PullAt + pulledAt) - _time.GetElapsedTime(_stepOpenedAt);
-            return due > TimeSpan.Zero ? due : TimeSpan.Zero;
+            var (started, sent) = _pulls.Times(workerId);
+            double due = sent is { } s ? Since(s) + slot.Offset : started is { } t ? Since(t) + slot.PushAt - slot.PullAt : slot.PushAt;
+            var hold = TimeSpan.FromSeconds(due) - _time.GetElapsedTime(_stepOpenedAt);
+            return hold > TimeSpan.Zero ? hold : TimeSpan.Zero;
         }
     }
+
+    /// <summary>Seconds from the step's opening to <paramref name="timestamp"/>.</summary>
+    private double Since(long timestamp) => _time.GetElapsedTime(_stepOpenedAt, timestamp).TotalSeconds;
 
     /// <inheritdoc />
     public void OnStepClosed(in StepClosed closed)
