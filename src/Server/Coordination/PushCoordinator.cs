@@ -32,6 +32,10 @@ public sealed class PushCoordinator : IShardObserver
     private readonly PullTurns _pulls;
     private PlannedSlot[] _plan;
     private double? _pullSeconds;   // a pull's measured time on the link (PullTurns); null: not measured yet
+    private readonly long[] _holdingSince;   // when the open step's push of a worker began to be held; 0: not held now
+    private readonly double[] _held;         // seconds the push of step _heldStep[w] was held here
+    private readonly long[] _heldStep;
+    private long _openStep;
     private long _version;
     private long _stepOpenedAt;
 
@@ -53,6 +57,7 @@ public sealed class PushCoordinator : IShardObserver
         _log = log;
         _stepOpenedAt = time.GetTimestamp();
         _pulls = new PullTurns(workers, concurrency, time);
+        (_holdingSince, _held, _heldStep) = (new long[workers], new double[workers], new long[workers]);
     }
 
     /// <summary>The order of the open step's pulls: at most the concurrency at a time, in the plan's order, back to back.</summary>
@@ -73,8 +78,11 @@ public sealed class PushCoordinator : IShardObserver
             if (request.ComputeSeconds > 0 || request.PushSeconds > 0)
             {
                 int live = Math.Max(1, _live.Count(l => l));
+                // The worker timed its push from its own slot to the answer: the time this shard held it is no transfer
+                // (counted, it widened the next plan, whose new slots were held again: slots 1.5 s apart on a 0.13 s link).
+                double push = request.Step == _heldStep[id] ? Math.Max(0, request.PushSeconds - _held[id]) : request.PushSeconds;
                 double? transfer = request.PushSeconds <= 0 ? null
-                    : request.SlotVersion == 0 ? request.PushSeconds * Math.Min(1.0, (double)_concurrency / live) : request.PushSeconds;
+                    : request.SlotVersion == 0 ? push * Math.Min(1.0, (double)_concurrency / live) : push;
                 _times[id].Add(request.ComputeSeconds, transfer);
                 if (_version == 0) Replan(request.Step);   // the first plan need not wait for a step to close
             }
@@ -113,7 +121,21 @@ public sealed class PushCoordinator : IShardObserver
             var (started, sent) = _pulls.Times(workerId);
             double due = sent is { } s ? Since(s) + slot.Offset : started is { } t ? Since(t) + slot.PushAt - slot.PullAt : slot.PushAt;
             var hold = TimeSpan.FromSeconds(due) - _time.GetElapsedTime(_stepOpenedAt);
+            NoteHold(workerId, hold > TimeSpan.Zero);
             return hold > TimeSpan.Zero ? hold : TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>Keeps how long the open step's push of <paramref name="workerId"/> was held, to take it out of its reported push time.</summary>
+    private void NoteHold(int workerId, bool held)
+    {
+        long now = _time.GetTimestamp();
+        if (_heldStep[workerId] != _openStep) (_held[workerId], _heldStep[workerId], _holdingSince[workerId]) = (0, _openStep, 0);
+        if (held && _holdingSince[workerId] == 0) _holdingSince[workerId] = now;
+        else if (!held && _holdingSince[workerId] != 0)
+        {
+            _held[workerId] += _time.GetElapsedTime(_holdingSince[workerId], now).TotalSeconds;
+            _holdingSince[workerId] = 0;
         }
     }
 
@@ -126,6 +148,7 @@ public sealed class PushCoordinator : IShardObserver
         lock (_gate)
         {
             _stepOpenedAt = _time.GetTimestamp();
+            _openStep = closed.Step;
             _pullSeconds = _pulls.MeasuredPullSeconds() ?? _pullSeconds;
             Replan(closed.Step);
             // A turn that outlasts three planned transfers (or 50 ms) stops holding the others back.

@@ -209,6 +209,24 @@ public class PushCoordinatorTests
     }
 
     [Fact]
+    public void The_time_the_shard_held_a_push_is_not_counted_as_its_transfer_so_slots_do_not_widen()
+    {
+        var (shard, time, order) = Planned(3);
+        using var _ = shard;
+        // Planned: pushes at 0.6, 1.1 and 1.6 s, 0.5 s transfers. The second worker's push comes at 0.7 s and is held 0.4 s.
+        var header = new PushHeader(order[1], 1, 0, 1, 0);
+        time.Advance(TimeSpan.FromSeconds(0.7));
+        Assert.Equal(TimeSpan.FromSeconds(0.4), shard.SlotWait(header));
+        time.Advance(TimeSpan.FromSeconds(0.4));
+        Assert.Equal(TimeSpan.Zero, shard.SlotWait(header));
+        // It reports 0.9 s from its own start to the answer: 0.4 s held, 0.5 s on the link.
+        shard.Heartbeat(new HeartbeatRequest { WorkerId = order[1], Step = 1, ComputeSeconds = 0.1, PushSeconds = 0.9, SlotVersion = 1 });
+        CloseStep(shard, 3);
+        var slots = order.Select(w => Report(shard, w, 0, 0, 0)).ToArray();
+        Assert.Equal(0.5, slots[2].PushAtSeconds - slots[1].PushAtSeconds, 6);   // counted, the third would wait 0.7 s for the second
+    }
+
+    [Fact]
     public async Task A_push_slot_moves_with_its_workers_pull_when_the_pull_went_earlier_than_planned()
     {
         var (shard, time, order) = Planned(2);
