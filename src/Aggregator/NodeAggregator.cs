@@ -10,8 +10,10 @@ namespace GpuPs.Aggregator;
 
 /// <summary>
 /// The node aggregator role (<c>gpups aggregator</c>, or a task of the embedded cluster): for one node of the topology it
-/// serves one gRPC endpoint per shard, each a <see cref="ShardAggregator"/> that the node's workers push to as if it were
-/// that shard, and sends the combined pushes to the shards over gRPC with the job's token.
+/// serves one endpoint per shard, each a <see cref="ShardAggregator"/> that the node's workers push to and pull from as
+/// if it were that shard — gRPC for an <c>http://</c> listen URL, the framed TCP data plane for a <c>tcp://</c> one (its
+/// gRPC endpoint then takes a free port on the same host, for status) — and sends the combined pushes to the shards over
+/// gRPC with the job's token (only gRPC carries a push's contributors).
 /// </summary>
 /// <remarks>
 /// Usage: <c>await using var node = await NodeAggregator.StartAsync(topology.Node("node-a"), shardUrls, ["http://0.0.0.0:6000"], auth, gather, log, ct);</c>
@@ -24,21 +26,26 @@ public sealed class NodeAggregator : IAsyncDisposable
     private readonly List<GrpcShardClient> _upstream = [];
     private readonly List<ShardAggregator> _shards = [];
     private readonly List<GpuPsServerHost> _hosts = [];
+    private readonly List<string> _addresses = [];
 
     private NodeAggregator(TopologyNode node) => Node = node;
 
     /// <summary>The node this aggregator serves.</summary>
     public TopologyNode Node { get; }
 
-    /// <summary>Where the node's workers push, one address per shard in shard order (real ports when port 0 was asked for).</summary>
-    public IReadOnlyList<string> Addresses => _hosts.Select(h => h.Address.ToString().TrimEnd('/')).ToArray();
+    /// <summary>
+    /// Where the node's workers push, one address per shard in shard order (real ports when port 0 was asked for):
+    /// <c>tcp://HOST:PORT</c> for a data-plane endpoint, else its gRPC address.
+    /// </summary>
+    public IReadOnlyList<string> Addresses => _addresses;
 
     /// <summary>The per-shard aggregators, in shard order, for their counters.</summary>
     public IReadOnlyList<ShardAggregator> Shards => _shards;
 
     /// <summary>
     /// Connects to the shards at <paramref name="servers"/> (in shard order), learns the job, and starts one endpoint per
-    /// shard: <paramref name="urls"/> holds one URL per shard, or one URL with port 0 for all (each gets a free port).
+    /// shard: <paramref name="urls"/> holds one URL per shard, or one URL with port 0 for all (each gets a free port);
+    /// <c>http://</c> serves gRPC, <c>tcp://</c> the framed TCP data plane.
     /// </summary>
     /// <exception cref="ArgumentException">A URL count that does not match the shards, a job whose mode combines nothing,
     /// a topology node naming workers the job does not have.</exception>
@@ -63,7 +70,12 @@ public sealed class NodeAggregator : IAsyncDisposable
                 new ClusterTopology([node]).Validate(job.Workers, servers.Count);
                 var shard = new ShardAggregator(job, status.Shard, node, client, gatherTimeout, log);
                 aggregator._shards.Add(shard);
-                aggregator._hosts.Add(await GpuPsServerHost.StartAsync(shard, anyPort ? urls[0] : urls[i], auth, log, ct).ConfigureAwait(false));
+                var listen = new Uri(anyPort ? urls[0] : urls[i]);
+                var host = listen.Scheme == "tcp"
+                    ? await GpuPsServerHost.StartAsync(shard, $"http://{listen.Host}:0", listen.OriginalString, auth, ServerLimits.Default, log, ct).ConfigureAwait(false)
+                    : await GpuPsServerHost.StartAsync(shard, listen.OriginalString, auth, log, ct).ConfigureAwait(false);
+                aggregator._hosts.Add(host);
+                aggregator._addresses.Add(listen.Scheme == "tcp" ? $"tcp://{listen.Host}:{host.DataPort}" : host.Address.ToString().TrimEnd('/'));
             }
             log.Information("Node {Node} aggregator for workers {Workers} listening on {Addresses}, forwarding to {Servers}",
                 node.Label, node.Workers, aggregator.Addresses, servers);

@@ -26,6 +26,13 @@ public interface IParameterShard
     /// </summary>
     Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Says that a pull of <paramref name="workerId"/> which passed <see cref="WaitForStepAsync"/> has been handed to the
+    /// socket, or failed: a round-robin coordinator then starts the next worker's pull. Every edge calls it once per such
+    /// pull; the default does nothing.
+    /// </summary>
+    void PullSent(int workerId) { }
+
     /// <summary>Copies the shard's parameters (length <c>Info.Length</c>) into <paramref name="destination"/>, atomically with the step returned.</summary>
     PullResult CopyParameters(Span<float> destination);
 

@@ -183,7 +183,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         while (true)
         {
             Task next;
-            var turn = TimeSpan.Zero;
+            Task? turnFreed = null;
+            var recheck = TimeSpan.Zero;
             lock (_gate)
             {
                 if (workerId == ObserverId)
@@ -197,19 +198,35 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                     if (_aggregator.CanProceed(slot, minStep))
                     {
                         if (_coordinator is null || !_mode.IsStepSynchronous || minStep != _model.Step || _aggregator.IsFinished) return;
-                        turn = _coordinator.PullHold(workerId);
-                        if (turn == TimeSpan.Zero) return;
+                        if (_coordinator.Pulls.TryBegin(workerId, out var freed, out recheck)) return;
+                        turnFreed = freed;
                     }
                 }
                 next = _signal.Next;
             }
-            if (turn > TimeSpan.Zero)
+            if (turnFreed is null)
             {
-                await Task.Delay(turn, _time, cancellationToken).ConfigureAwait(false);
-                continue;   // a timer may fire a little early: the turn is checked again
+                await next.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
             }
-            await next.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Waiting for a pull turn: woken when one frees, the step changes, or the oldest turn expires.
+            await Task.WhenAny(turnFreed, next, Task.Delay(recheck, _time, cancellationToken)).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                _coordinator!.Pulls.GiveUp(workerId);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
         }
+    }
+
+    /// <summary>
+    /// A pull of <paramref name="workerId"/>'s has been handed to the socket (or failed after its wait): in a round-robin
+    /// job the coordinator starts the next worker's pull (<see cref="Coordination.PullTurns"/>). Edges call it once per
+    /// pull that passed <see cref="WaitForStepAsync"/>.
+    /// </summary>
+    public void PullSent(int workerId)
+    {
+        if (_coordinator is not null && workerId >= 0 && workerId < _workers.Length) _coordinator.Pulls.End(workerId);
     }
 
     /// <inheritdoc />

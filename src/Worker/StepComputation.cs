@@ -86,6 +86,7 @@ public sealed class StepComputation(
     {
         int load = plan.Held.Count;
         long started = Stopwatch.GetTimestamp();
+        double startedAt = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
         Current = step;
         _encodeTicks = 0;
         hook.BeginStep(step, load);
@@ -139,7 +140,7 @@ public sealed class StepComputation(
         report.PushSeconds += push.TotalSeconds;
         report.Steps++;
         double encode = (double)_encodeTicks / Stopwatch.Frequency;
-        var phases = new WorkerStepPhases(step, pullSeconds, compute.TotalSeconds, encode, push.TotalSeconds);
+        var phases = new WorkerStepPhases(step, pullSeconds, compute.TotalSeconds, encode, push.TotalSeconds, startedAt);
         report.RecordStep(phases);
         if (log.IsEnabled(Serilog.Events.LogEventLevel.Debug))
             log.Debug("Worker {WorkerId} step {Step} timeline: pull {PullMs:F3} ms, compute {ComputeMs:F3} ms, encode {EncodeMs:F3} ms, push {PushMs:F3} ms",

@@ -12,4 +12,7 @@ namespace GpuPs.Worker;
 /// encoding with error feedback (bfloat16, top-k, sign).</param>
 /// <param name="PushSeconds">From the end of the compute until every shard answered the push (per-partition pushes that
 /// overlap the compute count only for what remains).</param>
-public readonly record struct WorkerStepPhases(long Step, double PullSeconds, double ComputeSeconds, double EncodeSeconds, double PushSeconds);
+/// <param name="StartedAt">When the step's parameters had arrived (the compute began), as Unix seconds on this machine's
+/// clock: it places the phases beside other processes' and the link's on one time axis (<c>bench network</c>'s timeline).</param>
+public readonly record struct WorkerStepPhases(long Step, double PullSeconds, double ComputeSeconds, double EncodeSeconds, double PushSeconds,
+    double StartedAt = 0);

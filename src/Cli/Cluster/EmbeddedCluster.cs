@@ -202,7 +202,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         var nodes = new List<TopologyNode>();
         foreach (var node in topology.Nodes)
         {
-            var aggregator = await NodeAggregator.StartAsync(node, ServerAddresses, ["http://127.0.0.1:0"], Auth,
+            // Workers reach their aggregator as they reach shards: over the data plane unless gRPC was asked for.
+            string listen = _settings.Transport == TransportChoice.Grpc ? "http://127.0.0.1:0" : "tcp://127.0.0.1:0";
+            var aggregator = await NodeAggregator.StartAsync(node, ServerAddresses, [listen], Auth,
                 TimeSpan.FromMilliseconds(_settings.GatherTimeoutMs), _log, ct).ConfigureAwait(false);
             _aggregators[node.Label] = aggregator;
             nodes.Add(node with { Aggregators = aggregator.Addresses });

@@ -7,8 +7,9 @@ namespace GpuPs.Cli.Cluster;
 
 /// <summary>
 /// How a worker process or task connects to its shards: the negotiated client (control over gRPC, tensors over the data
-/// plane the server offers), and, with a topology, pushes through the node's aggregator
-/// (<see cref="NodeAggregatedChannel"/>, over gRPC: only it carries a node's combined push) with fallback to the shard.
+/// plane the server offers), and, with a topology, pushes and pulls through the node's aggregator
+/// (<see cref="NodeAggregatedChannel"/>) with fallback to the shard: over its framed TCP data plane for a <c>tcp://</c>
+/// aggregator address, else over gRPC.
 /// </summary>
 public static class WorkerConnections
 {
@@ -23,7 +24,12 @@ public static class WorkerConnections
         {
             var shard = NegotiatedShardClient.Connect(address, auth, transport);
             if (topology is null) return shard;
-            var tensors = new NodeAggregatedChannel(shard.Tensors, servers.ToList().IndexOf(address), topology, a => new GrpcShardClient(a, auth), aggregatorTimeout, AggregatorRetryAfter, log);
+            int index = servers.ToList().IndexOf(address);
+            var tensors = new NodeAggregatedChannel(shard.Tensors, index, topology, a => Aggregator(a, index, auth, aggregatorTimeout), aggregatorTimeout, AggregatorRetryAfter, log);
             return new ShardConnection(address, shard.Control, tensors);
         };
+
+    /// <summary>The data plane to a node aggregator's endpoint for shard <paramref name="shard"/>: framed TCP for <c>tcp://</c>, else gRPC.</summary>
+    private static ITensorChannel Aggregator(string address, int shard, JobAuth auth, TimeSpan timeout) =>
+        new Uri(address) is { Scheme: "tcp" } tcp ? new Worker.Transport.Tcp.TcpTensorChannel(tcp.Host, tcp.Port, shard, auth, timeout) : new GrpcShardClient(address, auth);
 }

@@ -35,7 +35,7 @@ public static class AggregatorCommand
             var listen = parse.GetValue(urls) is { Length: > 0 } given
                 ? AddressList.Parse(given, "--urls")
                 : me.Aggregators.Count > 0
-                    ? me.Aggregators.Select(a => $"{new Uri(a).Scheme}://0.0.0.0:{new Uri(a).Port}").ToArray()
+                    ? me.Aggregators.Select(a => $"{new Uri(a).Scheme}://0.0.0.0:{new Uri(a).Port}").ToArray()   // tcp://: a data-plane endpoint
                     : throw new SettingsException($"node '{label}' has no aggregator addresses in {file}; give --urls");
             var jobAuth = auth.Resolve(parse, "aggregator");
             await using var aggregator = await NodeAggregator.StartAsync(me, upstream, listen, jobAuth, TimeSpan.FromMilliseconds(parse.GetValue(topology.GatherTimeoutMs)), log, ct);

@@ -34,7 +34,8 @@ public static class NetworkBenchCommand
         var momentum = sources.Option("momentum-correction", d.Momentum, "compressed pushes: momentum correction in [0, 1) (0: off)");
         var csv = new Option<string?>("--csv") { Description = "write the results as CSV to this file", DefaultValueFactory = _ => "results/bench-network.csv" };
         var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots (step time, push latency p99) into this folder", DefaultValueFactory = _ => "results" };
-        foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, delay, hidden, batch, compression, topK, dataRows, separation, fullPullEvery, momentum, csv, plotDir }) command.Options.Add(o);
+        var timelineDir = new Option<string?>("--timeline-dir") { Description = "write each scenario's server-link timeline (link rate in/out every 10 ms beside each worker's pull, compute and push) as CSV and PNG into this folder" };
+        foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, delay, hidden, batch, compression, topK, dataRows, separation, fullPullEvery, momentum, csv, plotDir, timelineDir }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
@@ -42,7 +43,7 @@ public static class NetworkBenchCommand
                 parse.GetValue(rate), parse.GetValue(concurrency),
                 parse.GetValue(scenarios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), parse.GetValue(delay), parse.GetValue(hidden), parse.GetValue(batch),
                 parse.GetValue(compression)!, parse.GetValue(topK), parse.GetValue(dataRows), parse.GetValue(separation),
-                parse.GetValue(fullPullEvery), parse.GetValue(momentum));
+                parse.GetValue(fullPullEvery), parse.GetValue(momentum), parse.GetValue(timelineDir));
             var rows = await NetworkBenchmark.RunAsync(options, log, line => Console.Error.WriteLine(line), ct);
             BenchOutput.Write(AnsiConsole.Console, $"network: {options.Parameters:N0} parameters, {options.Workers} workers, BSP", rows, r => $"{r.Scenario} {r.Schedule}", r => r.StepMeanS,
                 "mean step time, s", parse.GetValue(csv), parse.GetValue(plotDir) is { } dir ? Path.Combine(dir, "bench-network-step.png") : null);

@@ -11,14 +11,14 @@ public static class WorkerReportFile
     /// <summary>The fields of a report file, as read back.</summary>
     public sealed record Contents(int WorkerId, string Device, long Steps, long StepsAbandoned, long BytesPushed, double ComputeSeconds,
         double PullSeconds, double PushSeconds, long PushSlotVersion, double SlotWaitSeconds, double[] PushLatencies, double CompressSeconds = 0,
-        long BytesPulled = 0);
+        long BytesPulled = 0, WorkerStepPhases[]? StepPhases = null);
 
     /// <summary>Writes <paramref name="report"/> to <paramref name="path"/> (its folder is created).</summary>
     public static void Write(string path, WorkerReport report)
     {
         var contents = new Contents(report.WorkerId, report.Device, report.Steps, report.StepsAbandoned, report.BytesPushed, report.ComputeSeconds,
             report.PullSeconds, report.PushSeconds, report.PushSlotVersion, report.SlotWaitSeconds, [.. report.PushLatencies], report.CompressSeconds,
-            report.BytesPulled);
+            report.BytesPulled, [.. report.StepPhases]);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         File.WriteAllText(path, JsonSerializer.Serialize(contents, Json));
     }

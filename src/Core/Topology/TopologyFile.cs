@@ -5,7 +5,8 @@ namespace GpuPs.Core.Topology;
 /// <summary>
 /// Reads a topology file: one node per line, <c>LABEL workers=IDS [aggregator=URL[,URL…]] [rack=LABEL]</c>, where IDS
 /// is a comma-separated list of worker ids and ranges (<c>0-3,8</c>) and the aggregator gives one address per shard in
-/// shard order. Blank lines and text after <c>#</c> are ignored. Anything else is refused with a
+/// shard order: <c>http(s)://</c> for its gRPC endpoint, <c>tcp://</c> for its framed TCP data plane (workers push and
+/// pull there without gRPC's copies). Blank lines and text after <c>#</c> are ignored. Anything else is refused with a
 /// <see cref="DataFormatException"/> naming the file, the line and the reason; nothing is half-read.
 /// </summary>
 /// <example>
@@ -111,8 +112,8 @@ public static class TopologyFile
     {
         var urls = value.Split(',');
         foreach (var url in urls)
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https") || uri.Port <= 0)
-                throw error($"aggregator address '{url}' is not http://HOST:PORT or https://HOST:PORT");
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https" && uri.Scheme != "tcp") || uri.Port <= 0)
+                throw error($"aggregator address '{url}' is not http://HOST:PORT, https://HOST:PORT or tcp://HOST:PORT (the aggregator's data plane)");
         return urls;
     }
 

@@ -29,7 +29,13 @@ public sealed class PushCoordinator : IShardObserver
     private readonly double _pullScale;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
+    private readonly PullTurns _pulls;
     private PlannedSlot[] _plan;
+    private double? _pullSeconds;   // a pull's measured time on the link (PullTurns); null: not measured yet
+    private readonly long[] _holdingSince;   // when the open step's push of a worker began to be held; 0: not held now
+    private readonly double[] _held;         // seconds the push of step _heldStep[w] was held here
+    private readonly long[] _heldStep;
+    private long _openStep;
     private long _version;
     private long _stepOpenedAt;
 
@@ -50,7 +56,12 @@ public sealed class PushCoordinator : IShardObserver
         _time = time;
         _log = log;
         _stepOpenedAt = time.GetTimestamp();
+        _pulls = new PullTurns(workers, concurrency, time);
+        (_holdingSince, _held, _heldStep) = (new long[workers], new double[workers], new long[workers]);
     }
+
+    /// <summary>The order of the open step's pulls: at most the concurrency at a time, in the plan's order, back to back.</summary>
+    public PullTurns Pulls => _pulls;
 
     /// <summary>The current plan's version; 0 until workers have reported times.</summary>
     public long Version { get { lock (_gate) return _version; } }
@@ -67,8 +78,11 @@ public sealed class PushCoordinator : IShardObserver
             if (request.ComputeSeconds > 0 || request.PushSeconds > 0)
             {
                 int live = Math.Max(1, _live.Count(l => l));
+                // The worker timed its push from its own slot to the answer: the time this shard held it is no transfer
+                // (counted, it widened the next plan, whose new slots were held again: slots 1.5 s apart on a 0.13 s link).
+                double push = request.Step == _heldStep[id] ? Math.Max(0, request.PushSeconds - _held[id]) : request.PushSeconds;
                 double? transfer = request.PushSeconds <= 0 ? null
-                    : request.SlotVersion == 0 ? request.PushSeconds * Math.Min(1.0, (double)_concurrency / live) : request.PushSeconds;
+                    : request.SlotVersion == 0 ? push * Math.Min(1.0, (double)_concurrency / live) : push;
                 _times[id].Add(request.ComputeSeconds, transfer);
                 if (_version == 0) Replan(request.Step);   // the first plan need not wait for a step to close
             }
@@ -90,22 +104,43 @@ public sealed class PushCoordinator : IShardObserver
         }
     }
 
-    /// <summary>How long a push of <paramref name="workerId"/> for the open step must wait for its slot (zero when it is due).</summary>
-    public TimeSpan Hold(int workerId) => Until(workerId, s => s.PushAt);
-
-    /// <summary>How long a pull of the open step's parameters by <paramref name="workerId"/> must wait for its turn.</summary>
-    public TimeSpan PullHold(int workerId) => Until(workerId, s => s.PullAt);
-
-    private TimeSpan Until(int workerId, Func<PlannedSlot, double> at)
+    /// <summary>
+    /// How long a push of <paramref name="workerId"/> for the open step must wait for its slot (zero when it is due). The
+    /// slot moves with the worker's pull (pulls go back to back, <see cref="PullTurns"/>): once the pull was sent, the
+    /// slot is its offset after that — never later than the worker's own pacing (its offset after the parameters
+    /// arrived, which is after they were sent), so a pacing worker's push is never held twice and its measured push time
+    /// (the slot width of the next plans) holds no wait; while the pull is on its way, its planned gap after the pull's
+    /// start; before, the planned time.
+    /// </summary>
+    public TimeSpan Hold(int workerId)
     {
         lock (_gate)
         {
             var slot = _plan[workerId];
             if (_version == 0 || slot.Order < 0) return TimeSpan.Zero;
-            var due = TimeSpan.FromSeconds(at(slot)) - _time.GetElapsedTime(_stepOpenedAt);
-            return due > TimeSpan.Zero ? due : TimeSpan.Zero;
+            var (started, sent) = _pulls.Times(workerId);
+            double due = sent is { } s ? Since(s) + slot.Offset : started is { } t ? Since(t) + slot.PushAt - slot.PullAt : slot.PushAt;
+            var hold = TimeSpan.FromSeconds(due) - _time.GetElapsedTime(_stepOpenedAt);
+            NoteHold(workerId, hold > TimeSpan.Zero);
+            return hold > TimeSpan.Zero ? hold : TimeSpan.Zero;
         }
     }
+
+    /// <summary>Keeps how long the open step's push of <paramref name="workerId"/> was held, to take it out of its reported push time.</summary>
+    private void NoteHold(int workerId, bool held)
+    {
+        long now = _time.GetTimestamp();
+        if (_heldStep[workerId] != _openStep) (_held[workerId], _heldStep[workerId], _holdingSince[workerId]) = (0, _openStep, 0);
+        if (held && _holdingSince[workerId] == 0) _holdingSince[workerId] = now;
+        else if (!held && _holdingSince[workerId] != 0)
+        {
+            _held[workerId] += _time.GetElapsedTime(_holdingSince[workerId], now).TotalSeconds;
+            _holdingSince[workerId] = 0;
+        }
+    }
+
+    /// <summary>Seconds from the step's opening to <paramref name="timestamp"/>.</summary>
+    private double Since(long timestamp) => _time.GetElapsedTime(_stepOpenedAt, timestamp).TotalSeconds;
 
     /// <inheritdoc />
     public void OnStepClosed(in StepClosed closed)
@@ -113,7 +148,12 @@ public sealed class PushCoordinator : IShardObserver
         lock (_gate)
         {
             _stepOpenedAt = _time.GetTimestamp();
+            _openStep = closed.Step;
+            _pullSeconds = _pulls.MeasuredPullSeconds() ?? _pullSeconds;
             Replan(closed.Step);
+            // A turn that outlasts three planned transfers (or 50 ms) stops holding the others back.
+            double transfer = _pullSeconds ?? _times.Where((t, i) => _live[i]).Select(t => t.Transfer).DefaultIfEmpty(0).Max() * _pullScale;
+            _pulls.NewStep(_version == 0 ? [.. _plan.Select(_ => -1)] : [.. _plan.Select(s => s.Order)], TimeSpan.FromSeconds(Math.Max(0.05, 3 * transfer)));
         }
     }
 
@@ -133,7 +173,7 @@ public sealed class PushCoordinator : IShardObserver
     {
         if (!_times.Any(t => t.Measured)) return;
         var times = _times.Select((t, i) => _live[i] ? t : null).ToArray();
-        var plan = PushScheduler.Plan(times, _concurrency, _pullScale);
+        var plan = PushScheduler.Plan(times, _concurrency, _pullScale, _pullSeconds);
         double makespan = PushScheduler.Makespan(times, plan);
         double tolerance = Math.Max(0.001, ReplanTolerance * makespan);
         bool moved = _version == 0 || plan.Where((s, i) => s.Order != _plan[i].Order

@@ -30,8 +30,10 @@ public static class PushScheduler
     /// <param name="times">Per worker id: its smoothed times, or null when it is not in the plan.</param>
     /// <param name="concurrency">Transfers that may share the link each way at a time; at least 1.</param>
     /// <param name="pullScale">A pull's duration over a push's (the pull carries float32; 2 when pushes are bfloat16).</param>
+    /// <param name="pullSeconds">A pull's measured duration on the link (<see cref="PullTurns.MeasuredPullSeconds"/>);
+    /// null: the worker's push time times <paramref name="pullScale"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="concurrency"/> is below 1.</exception>
-    public static PlannedSlot[] Plan(IReadOnlyList<WorkerTimes?> times, int concurrency, double pullScale = 1)
+    public static PlannedSlot[] Plan(IReadOnlyList<WorkerTimes?> times, int concurrency, double pullScale = 1, double? pullSeconds = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
         var slots = new PlannedSlot[times.Count];
@@ -46,7 +48,7 @@ public static class PushScheduler
             var t = times[order[rank]]!;
             int pullLane = FirstFree(pullFree), pushLane = FirstFree(pushFree);
             double pullAt = pullFree[pullLane];
-            double arrived = pullAt + t.Transfer * pullScale;
+            double arrived = pullAt + (pullSeconds ?? t.Transfer * pullScale);
             pullFree[pullLane] = arrived;
             double pushAt = Math.Max(arrived + t.Ready, pushFree[pushLane]);
             pushFree[pushLane] = pushAt + t.Transfer;

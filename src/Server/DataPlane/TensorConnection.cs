@@ -45,6 +45,7 @@ internal sealed class TensorConnection : IAsyncDisposable
     private readonly RefusalLog _refusals;
     private readonly ServerLimits _limits;
     private readonly PushMemoryBudget _budget;
+    private readonly BytesAsFloats _pushed = new();
     private readonly ILogger _log;
     private readonly Socket _socket;
     private readonly Stream _stream;
@@ -224,7 +225,8 @@ internal sealed class TensorConnection : IAsyncDisposable
                     widened = ArrayPool<float>.Shared.Rent(count);
                     Decode(push, encoding, values, widened.AsSpan(0, count));
                 }
-                outcome = _shard.Push(push, widened is null ? MemoryMarshal.Cast<byte, float>(values) : widened.AsSpan(0, count));
+                // Asynchronously: a node aggregator answers once its node's sum went upstream (a shard answers at once).
+                outcome = await _shard.PushAsync(push, widened is null ? _pushed.View(bytes, start, count) : widened.AsMemory(0, count), _closed).ConfigureAwait(false);
                 // The pulls that waited for the step this push closed are answered first, from this thread.
                 if (outcome.ClosedStep) _parked?.AnswerReady();
             }
@@ -360,6 +362,19 @@ internal sealed class TensorConnection : IAsyncDisposable
                 return;
         }
         if (peerLeft) return;
+        try
+        {
+            await WriteParametersAsync(worker, viewVersion, piece).ConfigureAwait(false);
+        }
+        finally
+        {
+            _shard.PullSent(worker);   // a round-robin coordinator starts the next worker's pull
+        }
+    }
+
+    /// <summary>Writes the parameters (or the delta to copy <paramref name="viewVersion"/>, or the <paramref name="piece"/> asked) as a PullReply.</summary>
+    private async ValueTask WriteParametersAsync(int worker, long viewVersion, PieceRange? piece)
+    {
         if (piece is { } asked)
         {
             await WritePieceAsync(asked).ConfigureAwait(false);

@@ -91,6 +91,9 @@ public sealed class PieceAssemblingShard : IParameterShard
     public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken) => inner.WaitForStepAsync(workerId, minStep, cancellationToken);
 
     /// <inheritdoc />
+    public void PullSent(int workerId) => inner.PullSent(workerId);
+
+    /// <inheritdoc />
     public PullResult CopyParameters(Span<float> destination) => inner.CopyParameters(destination);
 
     /// <inheritdoc />

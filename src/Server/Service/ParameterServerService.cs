@@ -72,6 +72,12 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
             if (request.PieceOffset < 0 || request.PieceLength < 0 || request.PieceOffset + request.PieceLength > ShardLength || (request.PieceLength == 0 && request.PieceOffset != 0))
                 throw Invalid($"piece [{request.PieceOffset}, +{request.PieceLength}) is not a range of the shard's {ShardLength} parameters");
             await shard.WaitForStepAsync(request.WorkerId, request.MinStep, context.CancellationToken);
+            // The response is written after this returns: its end starts a round-robin job's next pull.
+            context.GetHttpContext().Response.OnCompleted(() =>
+            {
+                shard.PullSent(request.WorkerId);
+                return Task.CompletedTask;
+            });
             var frame = PullFrame.Rent(request.PieceLength > 0 ? (int)request.PieceLength : ShardLength);
             context.GetHttpContext().Response.RegisterForDispose(frame);
             PullResult result;

@@ -14,21 +14,23 @@ public class TopologyFileTests
             "node-a workers=0-2,7 aggregator=http://169.254.1.10:6000,http://169.254.1.10:6001 rack=r1",
             "",
             "node-b   workers=3,4-6   # no aggregator: its workers push directly",
+            "node-c workers=8 aggregator=tcp://169.254.1.12:7000,tcp://169.254.1.12:7001   # data-plane endpoints",
         ], "t.txt");
 
-        Assert.Equal(["node-a", "node-b"], topology.Nodes.Select(n => n.Label));
+        Assert.Equal(["node-a", "node-b", "node-c"], topology.Nodes.Select(n => n.Label));
         Assert.Equal([0, 1, 2, 7], topology.Node("node-a").Workers);
         Assert.Equal(["http://169.254.1.10:6000", "http://169.254.1.10:6001"], topology.Node("node-a").Aggregators);
         Assert.Equal("r1", topology.Node("node-a").Rack);
         Assert.Equal("node-b", topology.NodeOf(5)!.Label);
         Assert.Empty(topology.Node("node-b").Aggregators);
-        Assert.Null(topology.NodeOf(8));
+        Assert.Equal(["tcp://169.254.1.12:7000", "tcp://169.254.1.12:7001"], topology.Node("node-c").Aggregators);
+        Assert.Null(topology.NodeOf(9));
 
         var again = TopologyFile.Parse(TopologyFile.Format(topology).Split('\n'), "formatted");
         Assert.Equal(topology.Nodes.Select(Describe), again.Nodes.Select(Describe));
-        topology.Validate(workers: 8, shards: 2);
-        Assert.Contains("names worker 7", Assert.Throws<ArgumentException>(() => topology.Validate(workers: 7, shards: 2)).Message);
-        Assert.Contains("2 aggregator addresses, the job has 1 shards", Assert.Throws<ArgumentException>(() => topology.Validate(workers: 8, shards: 1)).Message);
+        topology.Validate(workers: 9, shards: 2);
+        Assert.Contains("names worker 8", Assert.Throws<ArgumentException>(() => topology.Validate(workers: 8, shards: 2)).Message);
+        Assert.Contains("2 aggregator addresses, the job has 1 shards", Assert.Throws<ArgumentException>(() => topology.Validate(workers: 9, shards: 1)).Message);
     }
 
     [Theory]

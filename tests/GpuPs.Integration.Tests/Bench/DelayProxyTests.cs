@@ -1,10 +1,14 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using GpuPs.Cli.Bench.Network;
 
 namespace GpuPs.Integration.Tests.Bench;
 
-/// <summary>The user-space link delay is byte-transparent both ways and passes a half-close on, like a link.</summary>
+/// <summary>
+/// The user-space link delay is byte-transparent both ways and passes a half-close on, like a link; its writers' kernel
+/// sleep never returns before the deadline (the delay is a lower bound whatever the load).
+/// </summary>
 public class DelayProxyTests
 {
     [Fact]
@@ -47,5 +51,17 @@ public class DelayProxyTests
         await echo.WaitAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(sent.Length, back.Length);
         Assert.True(sent.AsSpan().SequenceEqual(back), "the echoed bytes differ from those sent");
+    }
+
+    [Fact]
+    public void The_writers_sleep_never_returns_before_its_deadline()
+    {
+        for (int i = 0; i < 50; i++)
+        {
+            long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * (i % 5 + 1) / 10_000;   // 0.1 to 0.5 ms ahead
+            MonotonicSleep.Until(deadline);
+            Assert.True(Stopwatch.GetTimestamp() >= deadline, $"woke {Stopwatch.GetTimestamp() - deadline} ticks early");
+        }
+        MonotonicSleep.Until(Stopwatch.GetTimestamp() - 1);   // a deadline that has passed returns at once
     }
 }

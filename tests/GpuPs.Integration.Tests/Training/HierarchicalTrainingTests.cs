@@ -8,7 +8,8 @@ using Serilog;
 namespace GpuPs.Integration.Tests.Training;
 
 /// <summary>
-/// Hierarchical aggregation over real loopback gRPC: workers push to their node's aggregator as if it were the shard,
+/// Hierarchical aggregation over real loopback sockets: workers push to their node's aggregator as if it were the shard
+/// (over the framed TCP data plane, or gRPC when asked),
 /// the aggregator sends one message per step per shard (BSP: the node's sum; coded: one vector per repetition group),
 /// and the model is the flat run's and full-batch descent's — with a worker process killed (coded) and with an aggregator
 /// stopped mid-run, whose workers fall back to pushing directly (BSP).
@@ -44,6 +45,30 @@ public class HierarchicalTrainingTests
             // At most one vector per group per step reached the shard (a group's other push is answered, not sent).
             Assert.InRange(two.PushesApplied, flat.Steps * 2, flat.Steps * 2);
         }
+    }
+
+    [Theory]
+    [InlineData(TransportChoice.Tcp, "tcp://")]
+    [InlineData(TransportChoice.Grpc, "http://")]
+    public async Task Workers_push_to_and_pull_from_their_aggregator_over_the_data_plane_they_use_for_shards(TransportChoice transport, string scheme)
+    {
+        var settings = CodedTrainingTests.Settings with
+        {
+            Mode = SyncMode.Bsp, Stragglers = 0, Steps = 6, Transport = transport, Topology = ClusterTopology.Even(4, 2), GatherTimeoutMs = 60_000,
+        };
+        var job = JobFactory.CreateJob(settings);
+        await using var cluster = await EmbeddedCluster.StartAsync(settings, job, Log.Logger, CancellationToken.None);
+        var reports = await cluster.RunWorkersAsync(CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(5));
+
+        Assert.All(cluster.Aggregators.Values, node => Assert.All(node.Addresses, a => Assert.StartsWith(scheme, a)));
+        // Every push of both node workers reached their aggregator (none fell back to the shard), one message went up per step.
+        Assert.All(cluster.Aggregators.Values, node => Assert.Equal(settings.Steps * 2, node.Shards[0].PushesReceived));
+        Assert.All(cluster.Aggregators.Values, node => Assert.Equal(settings.Steps, node.Shards[0].MessagesForwarded));
+        Assert.All(reports, r => Assert.Equal(settings.Steps, r.Steps));
+        await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
+        var parameters = new float[ShardLayout.Compute(job.ParameterCount, 1)[0].Length];
+        await observer.PullAsync(-1, 0, parameters, CancellationToken.None);
+        FullBatchReference.AssertClose(FullBatchReference.Descend(settings), parameters, 1e-5);
     }
 
     [Fact]

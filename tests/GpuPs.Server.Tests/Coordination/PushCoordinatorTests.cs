@@ -115,24 +115,134 @@ public class PushCoordinatorTests
         Assert.True(shard.Push(header, new float[ShardFixture.Length]).IsApplied);
     }
 
-    [Fact]
-    public async Task The_pulls_of_a_new_step_are_answered_in_turn()
+    /// <summary>Three workers with equal times after step 0 closed; their ids by the plan's order.</summary>
+    private static (ParameterShard Shard, ManualTimeProvider Time, int[] ByOrder) Planned(int workers = 3)
     {
-        var (shard, time) = Coordinator(2);
+        var (shard, time) = Coordinator(workers);
+        for (int w = 0; w < workers; w++) Report(shard, w, 0.1, 0.5, 1);
+        CloseStep(shard, workers);
+        var byOrder = new int[workers];
+        for (int w = 0; w < workers; w++) byOrder[Report(shard, w, 0, 0, 0).Order] = w;
+        return (shard, time, byOrder);
+    }
+
+    [Fact]
+    public async Task The_pulls_of_a_new_step_go_in_the_plans_order_each_as_soon_as_the_one_before_was_sent()
+    {
+        var (shard, _, order) = Planned();
         using var _ = shard;
-        for (int w = 0; w < 2; w++) Report(shard, w, 0.1, 0.5, 1);
-        CloseStep(shard, 2);
-        int first = Enumerable.Range(0, 2).Single(w => Report(shard, w, 0, 0, 0).Order == 0);
+        // The first asks first and goes at once; the third asks before the second, but the second goes next.
+        var pulls = new (int Worker, Task Task)[3];
+        foreach (int rank in new[] { 0, 2, 1 }) pulls[rank] = (order[rank], shard.WaitForStepAsync(order[rank], 1, CancellationToken.None));
 
-        var firstPull = shard.WaitForStepAsync(first, 1, CancellationToken.None);
-        var secondPull = shard.WaitForStepAsync(1 - first, 1, CancellationToken.None);
+        Assert.True(pulls[0].Task.IsCompletedSuccessfully);
+        Assert.False(pulls[1].Task.IsCompleted);
+        Assert.False(pulls[2].Task.IsCompleted);
+        shard.PullSent(pulls[0].Worker);                    // no timer: the link is handed on when the pull was sent
+        await pulls[1].Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(pulls[2].Task.IsCompleted);           // one transfer at a time, in order
+        shard.PullSent(pulls[1].Worker);
+        await pulls[2].Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // A pull of a step already under way (an observer's, or an old step's) takes no turn.
+        Assert.True(shard.WaitForStepAsync(order[1], 0, CancellationToken.None).IsCompletedSuccessfully);
+    }
 
-        Assert.True(firstPull.IsCompletedSuccessfully);
-        Assert.False(secondPull.IsCompleted);   // its turn is 0.5 s after the step opened
-        time.Advance(TimeSpan.FromSeconds(0.5));
-        await secondPull.WaitAsync(TimeSpan.FromSeconds(30));
-        // A pull of a step already under way (an observer's, or an old step's) is not held.
-        Assert.True(shard.WaitForStepAsync(1 - first, 0, CancellationToken.None).IsCompletedSuccessfully);
+    [Fact]
+    public async Task A_pull_does_not_wait_for_workers_ahead_of_it_that_have_not_asked()
+    {
+        var (shard, _, order) = Planned();
+        using var _ = shard;
+        Assert.True(shard.WaitForStepAsync(order[2], 1, CancellationToken.None).IsCompletedSuccessfully);
+        var first = shard.WaitForStepAsync(order[0], 1, CancellationToken.None);
+        Assert.False(first.IsCompleted);   // the link is taken: it goes next
+        shard.PullSent(order[2]);
+        await first.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task A_turn_never_reported_sent_stops_holding_the_others_after_three_planned_transfers()
+    {
+        var (shard, time, order) = Planned();
+        using var _ = shard;
+        Assert.True(shard.WaitForStepAsync(order[0], 1, CancellationToken.None).IsCompletedSuccessfully);
+        var second = shard.WaitForStepAsync(order[1], 1, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(1.4));
+        await Task.Delay(50);
+        Assert.False(second.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(0.2));            // 3 x the 0.5 s transfer has passed
+        await second.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task A_pull_given_up_while_waiting_lets_the_workers_after_it_go()
+    {
+        var (shard, _, order) = Planned();
+        using var _ = shard;
+        Assert.True(shard.WaitForStepAsync(order[0], 1, CancellationToken.None).IsCompletedSuccessfully);
+        using var cancel = new CancellationTokenSource();
+        var second = shard.WaitForStepAsync(order[1], 1, cancel.Token);
+        var third = shard.WaitForStepAsync(order[2], 1, CancellationToken.None);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second.WaitAsync(TimeSpan.FromSeconds(30)));
+        shard.PullSent(order[0]);
+        await third.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task The_next_plan_spaces_pulls_by_the_pull_time_measured_on_the_link_not_by_the_reported_push_time()
+    {
+        var (shard, time, order) = Planned();
+        using var _ = shard;
+        // Reported pushes took 0.5 s; the pulls went back to back 0.2 s apart.
+        Assert.True(shard.WaitForStepAsync(order[0], 1, CancellationToken.None).IsCompletedSuccessfully);
+        var rest = order.Skip(1).Select(w => shard.WaitForStepAsync(w, 1, CancellationToken.None)).ToArray();
+        for (int rank = 0; rank < 2; rank++)
+        {
+            time.Advance(TimeSpan.FromSeconds(0.2));
+            shard.PullSent(order[rank]);
+            await rest[rank].WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        CloseStep(shard, 3);
+        var slots = order.Select(w => Report(shard, w, 0, 0, 0)).ToArray();
+        Assert.Equal(new[] { 0, 0.2, 0.4 }, slots.Select(s => Math.Round(s.PullAtSeconds, 6)));
+        Assert.Equal(0.5, slots[1].PushAtSeconds - slots[0].PushAtSeconds, 6);   // pushes stay one reported push apart
+    }
+
+    [Fact]
+    public void The_time_the_shard_held_a_push_is_not_counted_as_its_transfer_so_slots_do_not_widen()
+    {
+        var (shard, time, order) = Planned(3);
+        using var _ = shard;
+        // Planned: pushes at 0.6, 1.1 and 1.6 s, 0.5 s transfers. The second worker's push comes at 0.7 s and is held 0.4 s.
+        var header = new PushHeader(order[1], 1, 0, 1, 0);
+        time.Advance(TimeSpan.FromSeconds(0.7));
+        Assert.Equal(TimeSpan.FromSeconds(0.4), shard.SlotWait(header));
+        time.Advance(TimeSpan.FromSeconds(0.4));
+        Assert.Equal(TimeSpan.Zero, shard.SlotWait(header));
+        // It reports 0.9 s from its own start to the answer: 0.4 s held, 0.5 s on the link.
+        shard.Heartbeat(new HeartbeatRequest { WorkerId = order[1], Step = 1, ComputeSeconds = 0.1, PushSeconds = 0.9, SlotVersion = 1 });
+        CloseStep(shard, 3);
+        var slots = order.Select(w => Report(shard, w, 0, 0, 0)).ToArray();
+        Assert.Equal(0.5, slots[2].PushAtSeconds - slots[1].PushAtSeconds, 6);   // counted, the third would wait 0.7 s for the second
+    }
+
+    [Fact]
+    public async Task A_push_slot_moves_with_its_workers_pull_when_the_pull_went_earlier_than_planned()
+    {
+        var (shard, time, order) = Planned(2);
+        using var _ = shard;
+        // Planned: pulls at 0 and 0.5 s, pushes at 0.6 and 1.1 s. The first pull was sent after 0.1 s, so the second starts then.
+        Assert.True(shard.WaitForStepAsync(order[0], 1, CancellationToken.None).IsCompletedSuccessfully);
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        shard.PullSent(order[0]);
+        await shard.WaitForStepAsync(order[1], 1, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        var header = new PushHeader(order[1], 1, 0, 1, 0);
+        Assert.Equal(TimeSpan.FromSeconds(0.6), shard.SlotWait(header));   // 0.1 + (1.1 - 0.5), not 1.1 - 0.1
+        // Once its pull was sent (at 0.3 s), the slot is its offset (1.1 - (0.5 + 0.5)) after that: the worker paces
+        // itself from its parameters' arrival, which comes later, so the shard never holds it a second time.
+        time.Advance(TimeSpan.FromSeconds(0.2));
+        shard.PullSent(order[1]);
+        Assert.Equal(TimeSpan.FromSeconds(0.1), shard.SlotWait(header));
     }
 
     [Fact]

@@ -14,8 +14,12 @@ namespace GpuPs.Cli.Bench.Network;
 /// </summary>
 /// <remarks>
 /// Usage: <c>await using var proxy = DelayProxy.Start(listen, target, TimeSpan.FromMilliseconds(0.5));</c> then connect to
-/// <c>listen</c>. Sub-millisecond delays are waited with <see cref="PreciseDelay"/> (Task.Delay truncates to whole
-/// milliseconds); a late timer on a loaded machine can add to them, never take from them.
+/// <c>listen</c>. Each direction's writer is its own thread that sleeps in the kernel until the next chunk is due
+/// (<c>clock_nanosleep</c> on an absolute deadline: ~60 µs late on this machine, never early). It used to spin the
+/// sub-millisecond rest (<see cref="PreciseDelay"/>): a streaming transfer's next chunk is always less than the delay
+/// away, so every busy direction kept a core spinning, and eight pushes at once took the 2-core machine's CPU from the
+/// servers and workers whose link the benchmark measures (<c>bench network --delay-ms</c> prints the proxy measured
+/// alone: <see cref="DelayProbe"/>).
 /// </remarks>
 public sealed class DelayProxy : TcpForwarder
 {
@@ -47,22 +51,13 @@ public sealed class DelayProxy : TcpForwarder
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
     }
 
-    /// <summary>One direction: a reader stamps each chunk with its due time, a writer sends it then.</summary>
+    /// <summary>One direction: a reader stamps each chunk with its due time, a writer thread sends it then.</summary>
     private async Task PumpAsync(Socket from, Socket to)
     {
         var chunks = Channel.CreateBounded<(byte[] Bytes, int Length, long Due)>(new BoundedChannelOptions(ChunksInFlight) { SingleReader = true, SingleWriter = true });
         long delayTicks = (long)Math.Ceiling(_delay.TotalSeconds * Stopwatch.Frequency);
-        var writer = Task.Run(async () =>
-        {
-            await foreach (var (bytes, length, due) in chunks.Reader.ReadAllAsync(Stopping.Token).ConfigureAwait(false))
-            {
-                long wait = due - Stopwatch.GetTimestamp();
-                if (wait > 0) await PreciseDelay.WaitAsync(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), Stopping.Token).ConfigureAwait(false);
-                await to.SendAsync(bytes.AsMemory(0, length), SocketFlags.None, Stopping.Token).ConfigureAwait(false);
-                ArrayPool<byte>.Shared.Return(bytes);
-            }
-            to.Shutdown(SocketShutdown.Send);
-        });
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() => Write(chunks.Reader, to, written)) { IsBackground = true, Name = "delay proxy writer" }.Start();
         try
         {
             while (true)
@@ -79,7 +74,29 @@ public sealed class DelayProxy : TcpForwarder
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
         chunks.Writer.TryComplete();
-        try { await writer.ConfigureAwait(false); }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or ChannelClosedException) { }
+        await written.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>The writer thread: sends each chunk once it is due, sleeping until then; ends the direction with the chunks.</summary>
+    private void Write(ChannelReader<(byte[] Bytes, int Length, long Due)> chunks, Socket to, TaskCompletionSource written)
+    {
+        try
+        {
+            while (chunks.WaitToReadAsync(Stopping.Token).AsTask().GetAwaiter().GetResult())
+            {
+                while (chunks.TryRead(out var chunk))
+                {
+                    MonotonicSleep.Until(chunk.Due);
+                    to.Send(chunk.Bytes.AsSpan(0, chunk.Length));
+                    ArrayPool<byte>.Shared.Return(chunk.Bytes);
+                }
+            }
+            to.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
+        finally
+        {
+            written.TrySetResult();
+        }
     }
 }

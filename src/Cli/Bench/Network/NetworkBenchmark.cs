@@ -32,6 +32,7 @@ public static class NetworkBenchmark
         var chosen = options.Scenarios is { Count: > 0 } names ? all.Where(s => names.Any(n => s.Name == n || s.Name.StartsWith(n + "-", StringComparison.Ordinal))).ToList() : [.. all];
         if (chosen.Count == 0)
             throw new ArgumentException($"no scenario named {string.Join(", ", options.Scenarios!)}; the scenarios are {string.Join(", ", all.Select(s => s.Name).Distinct())}");
+        if (options.DelayMs > 0) progress((await DelayProbe.RunAsync(TimeSpan.FromMilliseconds(options.DelayMs), ct).ConfigureAwait(false)).ToString());
         var rows = new List<NetworkBenchmarkRow>();
         float[]? flatModel = null;
         foreach (var scenario in chosen)
@@ -92,6 +93,7 @@ public static class NetworkBenchmark
                 ? await NodeAggregators.StartAsync(nodes, scenario, addresses, reports.FullName, children, log, ct).ConfigureAwait(false)
                 : [];
             var before = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
+            using var timeline = LinkTimeline.Start(servers[0]);
             var workerProcesses = workers.Select((host, w) => ChildProcess.Start($"worker{w}", ["worker", "--server", addresses, "--insecure", "--worker-id", $"{w}",
                 "--accelerator", "simd", "--call-timeout-ms", "300000", "--report", Path.Combine(reports.FullName, $"worker{w}.json"), .. topology,
                 .. PieceSettings.Arguments(scenario.Pieces)], null, log, host.Launcher)).ToList();
@@ -112,7 +114,11 @@ public static class NetworkBenchmark
             await done.ConfigureAwait(false);
             status = await observer.StatusAsync(ct, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             var after = lab.Hosts.Select(h => (h.BytesIn, h.BytesOut)).ToArray();
+            timeline.Dispose();
             var workerReports = workers.Select((_, w) => WorkerReportFile.Read(Path.Combine(reports.FullName, $"worker{w}.json"))).ToArray();
+            var phases = workerReports.Select(r => r.StepPhases ?? []).ToArray();
+            var (inBusy, outBusy) = BusyAfterStepZero(timeline, phases);
+            if (options.TimelineDir is { } dir) timeline.Write(Path.Combine(dir, $"timeline-{scenario.Name}-{scenario.Schedule}"), phases);
             var latencies = workerReports.SelectMany(r => r.PushLatencies.Skip(1)).ToArray();
             var model = await FinalModel.PullAsync(servers.Select(s => $"http://{s.Address}:{Port}").ToArray(), options.Steps, ct).ConfigureAwait(false);
             finalModel?.Invoke(model);
@@ -124,6 +130,7 @@ public static class NetworkBenchmark
                 ComputeS = PerStep(workerReports, r => r.ComputeSeconds),
                 PullS = PerStep(workerReports, r => r.PullSeconds),
                 PushS = PerStep(workerReports, r => r.PushSeconds),
+                InBusyShare = inBusy, OutBusyShare = outBusy,
             };
             return options.Compression == "none" && options.Rows == 0 ? row : CompressionColumns.Add(row, options.Compression, settings, workerReports, model);
         }
@@ -138,6 +145,17 @@ public static class NetworkBenchmark
     /// <summary>The workers' mean of <paramref name="seconds"/> per step (workers that ran no step left out).</summary>
     private static double PerStep(IEnumerable<WorkerReportFile.Contents> reports, Func<WorkerReportFile.Contents, double> seconds) =>
         reports.Where(r => r.Steps > 0).Select(r => seconds(r) / r.Steps).DefaultIfEmpty(0).Average();
+
+    /// <summary>
+    /// The server link's busy shares each way from the first pull of step 1 (step 0 holds start-up and JIT) to the last
+    /// push's answer, as the workers' step timelines place them.
+    /// </summary>
+    private static (double In, double Out) BusyAfterStepZero(LinkTimeline timeline, Worker.WorkerStepPhases[][] phases)
+    {
+        var steps = phases.SelectMany(p => p).Where(p => p.StartedAt > 0 && p.Step > 0).ToArray();
+        return steps.Length == 0 ? (double.NaN, double.NaN)
+            : timeline.BusyShares(steps.Min(p => p.StartedAt - p.PullSeconds), steps.Max(p => p.StartedAt + p.ComputeSeconds + p.EncodeSeconds + p.PushSeconds));
+    }
 
     /// <summary>
     /// Delay proxies for shard <paramref name="index"/>'s gRPC and data-plane ports on the lab's bridge address; returns

@@ -9,7 +9,9 @@ namespace GpuPs.Cli.Bench.Network;
 /// in the same benchmark (the flat run, for the hierarchical one; NaN for the others). Compression runs add
 /// the compression, the final model's test accuracy, the workers' compression CPU seconds per step (summed over
 /// workers) and the bytes pushed and pulled per step (all workers). The step's timeline, from the workers' reports
-/// (means per step): compute, the wait for the step's parameters (pull) and the push.
+/// (means per step): compute, the wait for the step's parameters (pull) and the push. The busy shares are the shares of
+/// the measured steps' time in which shard 0's link carried at least half its rate into the server (pushes) and out of
+/// it (pulls) (<see cref="LinkTimeline"/>).
 /// </summary>
 public sealed record NetworkBenchmarkRow(
     string Scenario, string Schedule, int Shards, int Workers, long Parameters, double ServerMbit, double SlowWorkerMbit, int Steps,
@@ -19,6 +21,12 @@ public sealed record NetworkBenchmarkRow(
     string Compression = "none", double TestAccuracy = double.NaN, double CompressCpuSPerStep = 0, double PushedMBPerStep = 0, double PulledMBPerStep = 0,
     double PullS = 0, double PushS = 0)
 {
+    /// <summary>Share of the measured steps' time in which the server link carried at least half its rate in (pushes).</summary>
+    public double InBusyShare { get; init; } = double.NaN;
+
+    /// <summary>Share of the measured steps' time in which the server link carried at least half its rate out (pulls).</summary>
+    public double OutBusyShare { get; init; } = double.NaN;
+
     /// <summary>max(compute, link bound): the step time no schedule can beat (ComputeS: the workers' mean compute time per step, from their reports).</summary>
     public double BoundS => Math.Max(ComputeS, LinkBoundS);
 

@@ -6,8 +6,9 @@ namespace GpuPs.Cli.Bench.Network;
 
 /// <summary>
 /// The hierarchical scenarios' node aggregators: a topology file (consecutive worker ids per node, each node's aggregator
-/// on its own address) and one <c>gpups aggregator</c> process per node, in that node's namespace, so its workers reach
-/// it without crossing the node's shaped uplink and only its combined pushes and single pulls cross it.
+/// on its own address, its framed TCP data plane) and one <c>gpups aggregator</c> process per node, in that node's
+/// namespace, so its workers reach it without crossing the node's shaped uplink and only its combined pushes and single
+/// pulls cross it.
 /// </summary>
 public static class NodeAggregators
 {
@@ -24,7 +25,7 @@ public static class NodeAggregators
         var topology = new ClusterTopology(even.Nodes.Select((n, i) => n with
         {
             Label = nodes[i].Name,
-            Aggregators = Enumerable.Range(0, scenario.Shards).Select(s => $"http://{nodes[i].Address}:{Port + s}").ToArray(),
+            Aggregators = Enumerable.Range(0, scenario.Shards).Select(s => $"tcp://{nodes[i].Address}:{Port + s}").ToArray(),
         }).ToArray());
         string file = Path.Combine(folder, "topology.txt");
         await File.WriteAllTextAsync(file, TopologyFile.Format(topology), ct).ConfigureAwait(false);
