@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Text;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
@@ -22,6 +23,7 @@ namespace GpuPs.Integration.Tests.DataPlane;
 /// memory the connection never attached, are refused with nothing applied; a peer that dies with its doorbell (the
 /// header) half sent is logged and nothing of its payload applied, and the server goes on serving.
 /// </summary>
+[SupportedOSPlatform("linux")]   // regions are files under /dev/shm
 public class SharedMemoryTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

@@ -16,7 +16,7 @@ namespace GpuPs.Server.Tests.DataPlane;
 public class ParkedPullsTests
 {
     [Fact]
-    public void The_push_that_closes_a_step_answers_every_waiting_pull_with_its_reply_from_one_copy()
+    public async Task The_push_that_closes_a_step_answers_every_waiting_pull_with_its_reply_from_one_copy()
     {
         using var inner = BspShard(3);
         var (shard, pulls) = Plane(inner);
@@ -52,12 +52,12 @@ public class ParkedPullsTests
             Assert.Equal(expected, MemoryMarshal.Cast<byte, float>(values).ToArray());
         }
         Assert.Equal(0, outputs[2].Length);   // the pull of step 2 waits on
-        Assert.True(pulls.AnsweredAsync(parked[0]).AsTask().Result);
-        Assert.False(pulls.AnsweredAsync(later).AsTask().Result);   // its connection answers it itself
+        Assert.True(await pulls.AnsweredAsync(parked[0]));
+        Assert.False(await pulls.AnsweredAsync(later));   // its connection answers it itself
     }
 
     [Fact]
-    public void A_pull_its_connection_claimed_first_is_left_to_it_and_a_failed_write_is_reported_to_it()
+    public async Task A_pull_its_connection_claimed_first_is_left_to_it_and_a_failed_write_is_reported_to_it()
     {
         using var inner = BspShard(2);
         var (shard, pulls) = Plane(inner);
@@ -66,7 +66,7 @@ public class ParkedPullsTests
         gone.Dispose();   // the peer's connection closed
         var own = pulls.Park(claimed, 1, null)!;
         var broken = pulls.Park(gone, 1, null)!;
-        Assert.False(pulls.AnsweredAsync(own).AsTask().Result);   // e.g. its deadline passed first
+        Assert.False(await pulls.AnsweredAsync(own));   // e.g. its deadline passed first
 
         shard.Push(new PushHeader(0, 0, 0, 1, 0), ShardFixture.Filled(1));
         shard.Push(new PushHeader(1, 0, 0, 1, 0), ShardFixture.Filled(1));

@@ -80,8 +80,10 @@ public sealed unsafe class SharedRegion : IDisposable
     /// file readable and writable by this user alone, with a fresh random nonce.
     /// </summary>
     /// <exception cref="IOException">The file cannot be created or sized (no tmpfs, out of space).</exception>
+    /// <exception cref="PlatformNotSupportedException">On Windows (no /dev/shm).</exception>
     public static SharedRegion Create(int shard, int maxPayload)
     {
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("shared-memory regions are files under /dev/shm: Linux only");
         int area = checked(FrameHeader.Size + maxPayload + 63) & ~63;
         var path = System.IO.Path.Combine(Directory, $"{FilePrefix}{Environment.ProcessId}-{shard}-{Convert.ToHexString(RandomNumberGenerator.GetBytes(8))}");
         var stream = new FileStream(path, new FileStreamOptions
