@@ -69,9 +69,7 @@ public sealed class ParkedPulls(IParameterShard shard)
             _frame ??= new byte[_frameBytes];
             var payload = _frame.AsSpan(FrameHeader.Size);
             var pulled = shard.CopyParameters(MemoryMarshal.Cast<byte, float>(payload));
-            var header = FrameHeader.Of(FrameKind.PullReply);
-            (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, payload.Length);
-            if (pulled.Finished) header.Flags |= FrameFlags.Finished;
+            var header = FrameAnswers.PullReplyFrame(pulled, payload.Length);
             header.Seal(_hash, payload);
             header.WriteTo(_frame);
             lock (_gate)

@@ -432,10 +432,7 @@ internal sealed class TensorConnection : IAsyncDisposable
                 await AnswerAsync(FrameAnswers.ErrorFrame(e.Kind, _shard.Info.Index), e.Message).ConfigureAwait(false);
                 return;
             }
-            var header = FrameHeader.Of(FrameKind.PullReply);
-            (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, payload.Length);
-            if (pulled.Finished) header.Flags |= FrameFlags.Finished;
-            await SendAsync(header, frame).ConfigureAwait(false);
+            await SendAsync(FrameAnswers.PullReplyFrame(pulled, payload.Length), frame).ConfigureAwait(false);
         }
         finally
         {
@@ -456,10 +453,8 @@ internal sealed class TensorConnection : IAsyncDisposable
         PullResult pulled;
         try { pulled = _shard.CopyForPull(workerId, viewVersion, MemoryMarshal.Cast<byte, float>(payload)); }
         catch (ShardException e) { return e; }
-        header = FrameHeader.Of(FrameKind.PullReply);
-        (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, _shardBytes);
+        header = FrameAnswers.PullReplyFrame(pulled, _shardBytes);
         header.Part = checked((int)pulled.ViewVersion);
-        if (pulled.Finished) header.Flags |= FrameFlags.Finished;
         if (TensorCodec.IsCompressed(pulled.Encoding))
             deltaFrame = DeltaFrame(ref header, pulled.Encoding, MemoryMarshal.Cast<byte, float>(payload));
         return null;

@@ -86,6 +86,18 @@ public static class FrameAnswers
         _ => FrameFlags.None,
     };
 
+    /// <summary>
+    /// A PullReply header for <paramref name="pulled"/> whose payload is <paramref name="length"/> bytes of parameters
+    /// starting at the pull's offset (in <c>Count</c>), flagged when the job finished.
+    /// </summary>
+    public static FrameHeader PullReplyFrame(in PullResult pulled, int length)
+    {
+        var header = FrameHeader.Of(FrameKind.PullReply);
+        (header.Step, header.Shard, header.Count, header.Length) = (pulled.Step, pulled.Shard, pulled.Offset, length);
+        if (pulled.Finished) header.Flags |= FrameFlags.Finished;
+        return header;
+    }
+
     /// <summary>A PushReply header for <paramref name="outcome"/>; its payload is the reason (<see cref="WriteMessage"/>).</summary>
     public static FrameHeader PushReplyFrame(in PushOutcome outcome, int shard)
     {
