@@ -88,20 +88,21 @@ public sealed class PullTurns
             long now = _time.GetTimestamp();
             int holding = 0;
             var oldest = TimeSpan.MaxValue;
+            bool aheadWaits = false;
             for (int w = 0; w < _rank.Length; w++)
             {
+                aheadWaits |= _waiting[w] && _grantedAt[w] == 0 && _rank[w] >= 0 && _rank[w] < _rank[worker];
                 if (_sending[w] == 0) continue;
                 var left = _expiry - _time.GetElapsedTime(_grantedAt[w], now);
                 if (left <= TimeSpan.Zero) continue;
                 holding++;
                 if (left < oldest) oldest = left;
             }
-            bool aheadWaits = Enumerable.Range(0, _rank.Length).Any(w => _waiting[w] && _grantedAt[w] == 0 && _rank[w] >= 0 && _rank[w] < _rank[worker]);
             if (holding < _concurrency && !aheadWaits)
             {
                 if (_waiting[worker] && _lastGrant != 0) _gaps.Add(_time.GetElapsedTime(_lastGrant, now).TotalSeconds);
                 (_grantedAt[worker], _sending[worker], _waiting[worker], _lastGrant) = (now, 1, false, now);
-                if (holding + 1 < _concurrency && _waiting.Any(w => w)) Wake();   // a turn is still free for the next in order
+                if (holding + 1 < _concurrency && Array.IndexOf(_waiting, true) >= 0) Wake();   // a turn is still free for the next in order
                 return true;
             }
             // Refused: every turn is held, or a worker ahead waits (it was woken by the turn that freed and takes it next).

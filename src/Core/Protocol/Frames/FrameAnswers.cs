@@ -98,6 +98,13 @@ public static class FrameAnswers
         return header;
     }
 
+    /// <summary>
+    /// What a PullReply header says (<see cref="PullReplyFrame"/>'s inverse): its step, shard, offset, the job's end and the
+    /// copy's version (<c>Part</c>), for <paramref name="length"/> parameters in <paramref name="encoding"/>.
+    /// </summary>
+    public static PullResult PullResultOf(in FrameHeader reply, int length, TensorEncoding encoding = TensorEncoding.Float32) =>
+        new(reply.Step, reply.Shard, reply.Count, length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part, encoding);
+
     /// <summary>A PushReply header for <paramref name="outcome"/>; its payload is the reason (<see cref="WriteMessage"/>).</summary>
     public static FrameHeader PushReplyFrame(in PushOutcome outcome, int shard)
     {

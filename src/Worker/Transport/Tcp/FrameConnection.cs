@@ -268,7 +268,7 @@ internal sealed class FrameConnection : IDisposable
         if (reply.InSharedMemory)
         {
             InRegion(reply).CopyTo(bytes.Span);
-            return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part);
+            return FrameAnswers.PullResultOf(reply, destination.Length);
         }
         // Hashed read by read, while each read's bytes are still in cache, rather than in a second pass.
         BeginPayload(reply);
@@ -279,7 +279,7 @@ internal sealed class FrameConnection : IDisposable
             _hash.Append(bytes.Span.Slice(filled, read));
         }
         await VerifyPayloadAsync(reply, token).ConfigureAwait(false);
-        return new PullResult(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part);
+        return FrameAnswers.PullResultOf(reply, destination.Length);
     }
 
     /// <summary>A compressed pull reply's payload, checked and decoded into <paramref name="destination"/>.</summary>
@@ -317,7 +317,7 @@ internal sealed class FrameConnection : IDisposable
             }
         }
 
-        PullResult Result() => new(reply.Step, reply.Shard, reply.Count, destination.Length, reply.Flags.HasFlag(FrameFlags.Finished), reply.Part, encoding);
+        PullResult Result() => FrameAnswers.PullResultOf(reply, destination.Length, encoding);
     }
 
     /// <summary>
