@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# GpuPs on a real GPU, in two halves (issue 14):
+#
+#   benchmarks/gpu/run.sh pack     here, with the .NET SDK: a self-contained linux-x64 publish of gpups and of the
+#                                  kernel test suite (one runtime for both) into .gpu/gpups.tar.xz (~30 MiB; the GPU
+#                                  machine has no dotnet and no network)
+#   benchmarks/gpu/run.sh device [STEP...]
+#                                  on the GPU machine, from the repository root: unpacks .gpu/gpups.tar.xz and runs the
+#                                  CUDA subclasses of the kernel suite, gpups train on CUDA, gpups bench gpu (device
+#                                  bandwidth, kernels, the MLP step) beside the PyTorch references of
+#                                  benchmarks/gpu/torch_reference.py, and gpups bench kernels; results into $OUT (or
+#                                  results/gpu), the whole log in gpu.log. STEPs (default all): tests torch bench-gpu
+#                                  train train-mlp kernels.
+#
+# With the device tool: bash benchmarks/gpu/run.sh pack, then run `bash benchmarks/gpu/run.sh device` with carry [".gpu"].
+# Each step has its own time limit and the script goes on after a failing step, so that one run yields every reading
+# it can; the exit code is that of the first failing step.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+mode=${1:-}
+pack=.gpu/gpups.tar.xz
+
+case "$mode" in
+pack)
+    rm -rf .gpu/publish && mkdir -p .gpu
+    for project in src/Cli tests/GpuPs.Kernels.Tests; do
+        dotnet publish "$project" -c Release -r linux-x64 --self-contained -p:DebugType=none -p:GenerateDocumentationFile=false \
+            -o .gpu/publish --nologo -v quiet || exit 1
+    done
+    # Satellite resources and the debugger's libraries: not needed to run, and the carry limit is 64 MiB.
+    rm -rf .gpu/publish/{cs,de,es,fr,it,ja,ko,pl,pt-BR,ru,tr,zh-Hans,zh-Hant} .gpu/publish/libmscordaccore.so .gpu/publish/libmscordbi.so
+    tar -C .gpu/publish -cf - . | xz -T0 -6 > "$pack" || exit 1
+    ls -l "$pack"
+    ;;
+device)
+    shift
+    steps=${*:-tests torch bench-gpu train train-mlp kernels}
+    wanted() { [[ " $steps " == *" $1 "* ]]; }
+    out=${OUT:-results/gpu}
+    mkdir -p "$out"
+    exec > >(tee "$out/gpu.log") 2>&1
+    bin=/tmp/gpups-publish
+    rm -rf "$bin" && mkdir -p "$bin" && xz -dc "$pack" | tar -C "$bin" -xf - || exit 1
+    export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_gcServer=0
+    status=0
+    step() {  # step NAME SECONDS COMMAND...: run with a limit, log the time and the exit code, remember the first failure
+        local name=$1 limit=$2; shift 2
+        echo "=== $name ($(date -u +%T), limit ${limit}s)"
+        local t0=$SECONDS
+        timeout --kill-after=10 "$limit" "$@"
+        local rc=$?
+        echo "=== $name: exit $rc after $((SECONDS - t0)) s"
+        [ $rc -ne 0 ] && [ $status -eq 0 ] && status=$rc
+        return 0
+    }
+    step "device" 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
+    step "cuda libraries" 30 bash -c 'ldconfig -p | grep -E "libcuda.so|libcublas" ; find /usr /opt -name "libcublas.so*" 2>/dev/null | head -5'
+    wanted tests && step "kernel suite on CUDA" 240 "$bin/GpuPs.Kernels.Tests" --class Cuda --results "$out/cuda-tests.txt"
+    wanted torch && step "torch references" 180 python3 benchmarks/gpu/torch_reference.py --csv "$out/torch-reference.csv"
+    if wanted bench-gpu; then
+        step "gpups bench gpu" 240 "$bin/gpups" bench gpu --csv "$out/bench-gpu.csv" --plot "$out/bench-gpu.png"
+    fi
+    wanted train && step "gpups train on CUDA (digits)" 120 "$bin/gpups" train --accelerator cuda --output /tmp/gpu-train/train.json
+    wanted train-mlp && step "gpups train on CUDA (1M-parameter MLP, 100k rows)" 240 "$bin/gpups" train --accelerator cuda --model mlp --hidden 1280 \
+        --dataset synthetic:rows=125000,features=784,classes=10 --batch-size 4096 --steps 40 --optimizer adam --learning-rate 0.001 \
+        --output /tmp/gpu-train/mlp.json
+    wanted kernels && step "gpups bench kernels" 240 "$bin/gpups" bench kernels --csv "$out/bench-kernels.csv" --plot "$out/bench-kernels.png"
+    echo "=== done: exit $status"
+    exit $status
+    ;;
+*)
+    echo "usage: $0 pack|device" >&2
+    exit 64
+    ;;
+esac
