@@ -19,20 +19,24 @@ public static class Accelerators
     /// CUDA if a CUDA device exists, else OpenCL if ILGPU accepts a device (it rejects e.g. Debian's PoCL), else SIMD.
     /// <see cref="AcceleratorChoice.Cpu"/> is the ILGPU CPU accelerator with one multiprocessor per core.
     /// </summary>
+    /// <param name="choice">The device.</param>
+    /// <param name="log">Where the device (and a cuBLAS that does not load) is logged; the global logger by default.</param>
+    /// <param name="products">How ILGPU backends multiply matrices: cuBLAS where it loads on CUDA by default.</param>
     /// <exception cref="InvalidOperationException">CUDA or OpenCL was asked for and is not usable.</exception>
-    public static IComputeBackend Create(AcceleratorChoice choice, ILogger? log = null)
+    public static IComputeBackend Create(AcceleratorChoice choice, ILogger? log = null, MatrixProductChoice products = MatrixProductChoice.Auto)
     {
         log ??= Log.Logger;
+        var setup = new IlgpuSetup(products, log);
         string? reason = null;
         IComputeBackend backend = choice switch
         {
             AcceleratorChoice.Simd => new SimdBackend(),
-            AcceleratorChoice.Cpu => CreateIlgpuCpu(),
-            AcceleratorChoice.Cuda => TryCreateCuda(out reason)
+            AcceleratorChoice.Cpu => CreateIlgpuCpu(setup),
+            AcceleratorChoice.Cuda => TryCreateCuda(setup, out reason)
                 ?? throw new InvalidOperationException($"no CUDA device found ({reason}); use --accelerator cpu or simd"),
-            AcceleratorChoice.OpenCL => TryCreateOpenCL(out reason)
+            AcceleratorChoice.OpenCL => TryCreateOpenCL(setup, out reason)
                 ?? throw new InvalidOperationException($"no usable OpenCL device found ({reason}); use --accelerator cpu or simd"),
-            AcceleratorChoice.Auto => CreateAuto(log),
+            AcceleratorChoice.Auto => CreateAuto(setup),
             _ => throw new ArgumentOutOfRangeException(nameof(choice), choice, "unknown accelerator choice"),
         };
         log.Information("Compute device {Device} ({Backend})", backend.DeviceName, backend.Kind);
@@ -50,12 +54,12 @@ public static class Accelerators
         _ => true,
     };
 
-    private static IComputeBackend CreateAuto(ILogger log)
+    private static IComputeBackend CreateAuto(IlgpuSetup setup)
     {
-        if (TryCreateCuda(out string cudaReason) is { } cuda) return cuda;
-        log.Debug("CUDA not used: {Reason}", cudaReason);
-        if (TryCreateOpenCL(out string openClReason) is { } openCl) return openCl;
-        log.Debug("OpenCL not used: {Reason}", openClReason);
+        if (TryCreateCuda(setup, out string cudaReason) is { } cuda) return cuda;
+        setup.Log.Debug("CUDA not used: {Reason}", cudaReason);
+        if (TryCreateOpenCL(setup, out string openClReason) is { } openCl) return openCl;
+        setup.Log.Debug("OpenCL not used: {Reason}", openClReason);
         return new SimdBackend();
     }
 
@@ -64,13 +68,13 @@ public static class Accelerators
     /// with the contiguous-block launches of <see cref="LaunchPlan"/> this measured 1.4 ms for a 1M-float axpy
     /// against ~2 s with ILGPU's default CPU device and one element per thread.
     /// </summary>
-    private static IlgpuBackend CreateIlgpuCpu()
+    private static IlgpuBackend CreateIlgpuCpu(IlgpuSetup setup)
     {
         var device = new CPUDevice(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 1, numMultiprocessors: Environment.ProcessorCount);
         var context = Context.Create(b => b.CPU(device).EnableAlgorithms());
         try
         {
-            return new IlgpuBackend(context, context.GetCPUDevice(0), AcceleratorChoice.Cpu);
+            return new IlgpuBackend(context, context.GetCPUDevice(0), AcceleratorChoice.Cpu, setup.Products, setup.Log);
         }
         catch
         {
@@ -79,18 +83,18 @@ public static class Accelerators
         }
     }
 
-    private static IlgpuBackend? TryCreateCuda(out string reason) =>
-        TryCreateIlgpu(b => b.Cuda(), ctx => ctx.GetCudaDevices().Count > 0 ? ctx.GetCudaDevices()[0] : null, AcceleratorChoice.Cuda, out reason);
+    private static IlgpuBackend? TryCreateCuda(IlgpuSetup setup, out string reason) =>
+        TryCreateIlgpu(b => b.Cuda(), ctx => ctx.GetCudaDevices().Count > 0 ? ctx.GetCudaDevices()[0] : null, AcceleratorChoice.Cuda, setup, out reason);
 
-    private static IlgpuBackend? TryCreateOpenCL(out string reason) =>
-        TryCreateIlgpu(b => b.OpenCL(), ctx => ctx.GetCLDevices().Count > 0 ? ctx.GetCLDevices()[0] : null, AcceleratorChoice.OpenCL, out reason);
+    private static IlgpuBackend? TryCreateOpenCL(IlgpuSetup setup, out string reason) =>
+        TryCreateIlgpu(b => b.OpenCL(), ctx => ctx.GetCLDevices().Count > 0 ? ctx.GetCLDevices()[0] : null, AcceleratorChoice.OpenCL, setup, out reason);
 
     /// <summary>
     /// Builds a context with one ILGPU backend and an accelerator on its first device; null (with the reason) when
     /// the driver is missing, no device exists, or ILGPU rejects the device.
     /// </summary>
     private static IlgpuBackend? TryCreateIlgpu(Action<Context.Builder> configure, Func<Context, Device?> firstDevice,
-        AcceleratorChoice kind, out string reason)
+        AcceleratorChoice kind, IlgpuSetup setup, out string reason)
     {
         Context? context = null;
         try
@@ -103,7 +107,7 @@ public static class Accelerators
                 return null;
             }
             reason = "";
-            return new IlgpuBackend(context, device, kind);
+            return new IlgpuBackend(context, device, kind, setup.Products, setup.Log);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -125,4 +129,7 @@ public static class Accelerators
             return false;
         }
     }
+
+    /// <summary>What every ILGPU backend of one <see cref="Create"/> call is built with.</summary>
+    private readonly record struct IlgpuSetup(MatrixProductChoice Products, ILogger Log);
 }

@@ -18,6 +18,17 @@ public enum AcceleratorChoice
     Simd,
 }
 
+/// <summary>How ILGPU backends multiply matrices (the layers of the gradient kernels).</summary>
+public enum MatrixProductChoice
+{
+    /// <summary>cuBLAS on CUDA devices where a cuBLAS library (11, 12 or 13) loads; ILGPU kernels otherwise.</summary>
+    Auto,
+    /// <summary>cuBLAS SGEMM; an error where the device is not CUDA or cuBLAS does not load.</summary>
+    CuBlas,
+    /// <summary>GpuPs's own ILGPU kernel on every device (the CPU accelerator's path; on CUDA, for comparison).</summary>
+    Ilgpu,
+}
+
 /// <summary>
 /// A compute device and the kernels that run on it: ILGPU (CUDA, OpenCL, the CPU accelerator) or plain SIMD C#.
 /// Create through <see cref="Accelerators.Create"/>; dispose when done (owns the ILGPU context).

@@ -55,10 +55,12 @@ device)
     }
     step "device" 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
     step "cuda libraries" 30 bash -c 'ldconfig -p | grep -E "libcuda.so|libcublas" ; find /usr /opt -name "libcublas.so*" 2>/dev/null | head -5'
-    wanted tests && step "kernel suite on CUDA" 240 "$bin/GpuPs.Kernels.Tests" --class Cuda --results "$out/cuda-tests.txt"
+    wanted tests && step "kernel suite on CUDA" 240 "$bin/GpuPs.Kernels.Tests" --filter Cuda --results "$out/cuda-tests.txt"
     wanted torch && step "torch references" 180 python3 benchmarks/gpu/torch_reference.py --csv "$out/torch-reference.csv"
     if wanted bench-gpu; then
-        step "gpups bench gpu" 240 "$bin/gpups" bench gpu --csv "$out/bench-gpu.csv" --plot "$out/bench-gpu.png"
+        reference=()
+        [ -s "$out/torch-reference.csv" ] && reference=(--torch-reference "$out/torch-reference.csv")
+        step "gpups bench gpu" 240 "$bin/gpups" bench gpu "${reference[@]}" --csv "$out/bench-gpu.csv" --plot "$out/bench-gpu.png"
     fi
     wanted train && step "gpups train on CUDA (digits)" 120 "$bin/gpups" train --accelerator cuda --output /tmp/gpu-train/train.json
     wanted train-mlp && step "gpups train on CUDA (1M-parameter MLP, 100k rows)" 240 "$bin/gpups" train --accelerator cuda --model mlp --hidden 1280 \

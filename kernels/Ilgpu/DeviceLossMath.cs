@@ -9,13 +9,6 @@ namespace GpuPs.Kernels;
 /// </summary>
 internal static class DeviceLossMath
 {
-    public static float Dot(ArrayView<float> a, int aOffset, ArrayView<float> b, int bOffset, int length)
-    {
-        float sum = 0;
-        for (int k = 0; k < length; k++) sum += a[aOffset + k] * b[bOffset + k];
-        return sum;
-    }
-
     /// <summary>Binary cross-entropy <c>log(1+e^z) - y·z</c>, without overflow.</summary>
     public static float BinaryCrossEntropy(float z, int label) =>
         XMath.Max(z, 0f) + XMath.Log(1f + XMath.Exp(-XMath.Abs(z))) - label * z;

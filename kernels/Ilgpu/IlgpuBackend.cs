@@ -1,5 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using Serilog;
 
 namespace GpuPs.Kernels;
 
@@ -14,16 +16,17 @@ public sealed class IlgpuBackend : IComputeBackend
     private readonly Context _context;
 
     /// <summary>Takes ownership of <paramref name="context"/> and creates the accelerator for <paramref name="device"/>.</summary>
-    internal IlgpuBackend(Context context, Device device, AcceleratorChoice kind)
+    internal IlgpuBackend(Context context, Device device, AcceleratorChoice kind, MatrixProductChoice products, ILogger log)
     {
         _context = context;
         Accelerator = device.CreateAccelerator(context);
         Kind = kind;
-        DeviceName = kind == AcceleratorChoice.Cpu
-            ? $"ILGPU CPU accelerator ({Environment.ProcessorCount} cores)"
-            : $"{Accelerator.Name} ({kind})";
         Kernels = new IlgpuKernels(Accelerator);
         Launch = new LaunchPlan(Accelerator);
+        MatrixProduct = CreateMatrixProduct(products, log);
+        DeviceName = kind == AcceleratorChoice.Cpu
+            ? $"ILGPU CPU accelerator ({Environment.ProcessorCount} cores)"
+            : $"{Accelerator.Name} ({kind}, {MatrixProduct.Name})";
     }
 
     /// <inheritdoc />
@@ -38,6 +41,9 @@ public sealed class IlgpuBackend : IComputeBackend
 
     internal LaunchPlan Launch { get; }
 
+    /// <summary>The matrix products of the gradient kernels, on this accelerator's default stream.</summary>
+    internal IMatrixProduct MatrixProduct { get; }
+
     /// <summary>Held for every sequence of device operations: one accelerator stream is shared by all kernel objects.</summary>
     internal object DeviceLock { get; } = new();
 
@@ -47,9 +53,27 @@ public sealed class IlgpuBackend : IComputeBackend
     /// <inheritdoc />
     public IOptimizerKernel CreateOptimizer(OptimizerSettings settings, int length) => new IlgpuOptimizer(this, settings, length);
 
+    /// <summary>
+    /// cuBLAS on a CUDA device unless <see cref="MatrixProductChoice.Ilgpu"/> is asked for; the ILGPU kernel otherwise,
+    /// and where cuBLAS does not load (logged, or an error when <see cref="MatrixProductChoice.CuBlas"/> was asked for).
+    /// </summary>
+    private IMatrixProduct CreateMatrixProduct(MatrixProductChoice choice, ILogger log)
+    {
+        if (choice == MatrixProductChoice.CuBlas && Accelerator is not CudaAccelerator)
+            throw new InvalidOperationException($"cuBLAS needs a CUDA device, not {Kind}");
+        if (choice != MatrixProductChoice.Ilgpu && Accelerator is CudaAccelerator cuda)
+        {
+            if (CuBlasMatrixProduct.TryCreate(cuda, out string reason) is { } cuBlas) return cuBlas;
+            if (choice == MatrixProductChoice.CuBlas) throw new InvalidOperationException($"cuBLAS is not usable: {reason}");
+            log.Warning("Matrix products on {Device} run as ILGPU kernels, not cuBLAS: {Reason}", Accelerator.Name, reason);
+        }
+        return new IlgpuMatrixProduct(Accelerator, Launch);
+    }
+
     /// <summary>Disposes the accelerator, then the context; dispose the kernel objects created from it first.</summary>
     public void Dispose()
     {
+        MatrixProduct.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
     }

@@ -5,9 +5,11 @@ namespace GpuPs.Kernels;
 
 /// <summary>
 /// <see cref="IGradientKernel"/> on an ILGPU accelerator. <see cref="SetData"/> uploads the data once; the loaded
-/// parameters and the gradient accumulator live in device buffers. Each gradient call runs
-/// <see cref="GradientDeviceKernels"/> pass 1 over the rows and pass 2 per parameter, which scales and adds into the
-/// accumulator on the device, and downloads only the per-row losses (summed on the host in double). Deterministic.
+/// parameters and the gradient accumulator live in device buffers. Each gradient call runs the layers as matrix
+/// products over the whole batch (<see cref="IMatrixProduct"/>: cuBLAS SGEMM on CUDA, an ILGPU kernel elsewhere) with
+/// the element-wise and row-wise <see cref="GradientDeviceKernels"/> between them; the weight and bias gradients are
+/// products too (<c>scale·deltaᵀ·input</c>, <c>scale·deltaᵀ·1</c>), added into the accumulator on the device, and
+/// only the per-row losses come back (summed on the host in double). Deterministic.
 /// Per-row device buffers grow to the largest batch seen. Blocking; not thread-safe (one object per worker thread;
 /// device work is serialized across objects by the backend).
 /// </summary>
@@ -22,11 +24,12 @@ public sealed class IlgpuGradientKernel : IGradientKernel
 {
     private readonly IlgpuBackend _backend;
     private readonly int _outputsPerRow;  // residual width: 1 for logistic, Classes otherwise
-    private readonly DeviceArray<float> _features, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss;
+    private readonly DeviceArray<float> _features, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _ones;
     private readonly DeviceArray<int> _labels, _rowCorrect;
     private float[] _hostRowLoss = [];
     private int[] _hostRowCorrect = [];
     private bool _parametersLoaded;
+    private int _onesFilled;  // a grown DeviceArray loses its contents: View(n) for n <= _onesFilled keeps the ones
     // Emptying is a flag rather than a device memset: the first add after it overwrites the accumulator instead
     // (pass 2's Accumulate = 0), and a read of an empty accumulator clears the host span without a download.
     private bool _accumulatorEmpty = true;
@@ -52,6 +55,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
             _hiddenDelta = new(accelerator);
             _rowLoss = new(accelerator);
             _rowCorrect = new(accelerator);
+            _ones = new(accelerator);
         }
     }
 
@@ -134,8 +138,8 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     }
 
     /// <summary>
-    /// Passes 1 and 2 over rows [start, start+count) (count &gt; 0): <c>target = accumulate ? target + scale·g : scale·g</c>;
-    /// returns the loss sum. Takes the device lock.
+    /// The forward pass and the gradient over rows [start, start+count) (count &gt; 0):
+    /// <c>target = accumulate ? target + scale·g : scale·g</c>; returns the loss sum. Takes the device lock.
     /// </summary>
     private double Gradient(int start, int count, DeviceArray<float> target, float scale, bool accumulate)
     {
@@ -144,43 +148,87 @@ public sealed class IlgpuGradientKernel : IGradientKernel
             _backend.Accelerator.Bind();
             Forward(start, count);
             var gradient = target.View(Shape.ParameterCount);
-            var features = _features.View(Rows * Shape.Features);
+            var inputs = RowsOf(start, count);
+            var outputs = _outputs.View(count * _outputsPerRow);
             if (Shape.Kind == ModelKind.Mlp)
             {
-                int layer2 = Shape.Hidden * Shape.Features + Shape.Hidden;
-                var hidden = _hidden.View(count * Shape.Hidden);
-                LayerGradient(count, Shape.Hidden, Shape.Features, start, 0, _hiddenDelta.View(count * Shape.Hidden), features, gradient, scale, accumulate);
-                LayerGradient(count, Shape.Classes, Shape.Hidden, 0, layer2, _outputs.View(count * Shape.Classes), hidden, gradient, scale, accumulate);
+                int f = Shape.Features, h = Shape.Hidden, c = Shape.Classes, layer2 = h * f + h;
+                var hidden = _hidden.View(count * h);
+                var hiddenDelta = _hiddenDelta.View(count * h);
+                // hiddenDelta = (outputs · W2) ⊙ [hidden > 0]
+                _backend.MatrixProduct.Multiply(MatrixProductShape.Plain(count, h, c), outputs, _parameters.View(Shape.ParameterCount).SubView(layer2, c * h), hiddenDelta);
+                var split = _backend.Launch.Split(count * h);
+                _backend.Kernels.ReluMask(split.Threads, split, hiddenDelta, hidden);
+                LayerGradient(count, hiddenDelta, h, inputs, f, gradient.SubView(0, layer2), scale, accumulate);
+                LayerGradient(count, outputs, c, hidden, h, gradient.SubView(layer2, c * h + c), scale, accumulate);
             }
             else
             {
-                LayerGradient(count, _outputsPerRow, Shape.Features, start, 0, _outputs.View(count * _outputsPerRow), features, gradient, scale, accumulate);
+                LayerGradient(count, outputs, _outputsPerRow, inputs, Shape.Features, gradient, scale, accumulate);
             }
             return DownloadRowResults(count, withCorrect: false).LossSum;
         }
     }
 
-    /// <summary>Pass 1 over rows [start, start+count) at the loaded parameters into the per-row buffers. Caller holds the device lock.</summary>
+    /// <summary>
+    /// The forward pass over rows [start, start+count) at the loaded parameters: the hidden activations (MLP), the
+    /// output residuals (p − y) and the per-row losses and correct flags. Caller holds the device lock.
+    /// </summary>
     private void Forward(int start, int count)
     {
         if (count == 0) return;
-        int hiddenPerRow = Shape.Kind == ModelKind.Mlp ? Shape.Hidden : 0;
-        var split = _backend.Launch.Split(count);
-        _backend.Kernels.Forward(Shape.Kind)(split.Threads, split,
-            new RowBatch(start, Shape.Features, Shape.Classes, Shape.Hidden),
-            _features.View(Rows * Shape.Features), _labels.View(Rows), _parameters.View(Shape.ParameterCount),
-            _outputs.View(count * _outputsPerRow), _hidden.View(Math.Max(1, count * hiddenPerRow)), _hiddenDelta.View(Math.Max(1, count * hiddenPerRow)),
-            _rowLoss.View(count), _rowCorrect.View(count));
+        var parameters = _parameters.View(Shape.ParameterCount);
+        var products = _backend.MatrixProduct;
+        var outputs = _outputs.View(count * _outputsPerRow);
+        var layerInputs = RowsOf(start, count);
+        int inputs = Shape.Features, layerOffset = 0;
+        if (Shape.Kind == ModelKind.Mlp)
+        {
+            int h = Shape.Hidden;
+            var hidden = _hidden.View(count * h);
+            products.Multiply(MatrixProductShape.TimesTransposed(count, h, inputs), layerInputs, parameters.SubView(0, h * inputs), hidden);
+            var split = _backend.Launch.Split(count * h);
+            _backend.Kernels.BiasRelu(split.Threads, split, h, hidden, parameters.SubView(h * inputs, h));
+            layerInputs = hidden;
+            layerOffset = h * inputs + h;
+            inputs = h;
+        }
+        int o = _outputsPerRow;
+        products.Multiply(MatrixProductShape.TimesTransposed(count, o, inputs), layerInputs, parameters.SubView(layerOffset, o * inputs), outputs);
+        var rows = _backend.Launch.Split(count);
+        _backend.Kernels.Rows(Shape.Kind)(rows.Threads, rows, new RowBatch(start, o), _labels.View(Rows), parameters.SubView(layerOffset + o * inputs, o),
+            outputs, _rowLoss.View(count), _rowCorrect.View(count));
     }
 
-    /// <summary>Pass 2 for one dense layer (see <see cref="DenseGradientArgs"/>). Caller holds the device lock.</summary>
-    private void LayerGradient(int rows, int outputs, int inputs, int inputRowOffset, int gradientOffset,
-        ArrayView<float> delta, ArrayView<float> input, ArrayView<float> gradient, float scale, bool accumulate)
+    /// <summary>Rows [start, start+count) of the loaded features, row-major.</summary>
+    private ArrayView<float> RowsOf(int start, int count) =>
+        _features.View(Rows * Shape.Features).SubView((long)start * Shape.Features, (long)count * Shape.Features);
+
+    /// <summary>
+    /// One dense layer's gradient into <paramref name="gradient"/> (its weights [outputs × inputs], then its biases):
+    /// <c>scale·deltaᵀ·input</c> and <c>scale·deltaᵀ·1</c> (the column sums), added when <paramref name="accumulate"/>.
+    /// Caller holds the device lock.
+    /// </summary>
+    private void LayerGradient(int rows, ArrayView<float> delta, int outputs, ArrayView<float> input, int inputs,
+        ArrayView<float> gradient, float scale, bool accumulate)
     {
-        var split = _backend.Launch.Split(outputs * inputs + outputs);
-        _backend.Kernels.DenseGradient(split.Threads, split,
-            new DenseGradientArgs(rows, outputs, inputs, inputRowOffset, gradientOffset, scale, accumulate ? 1 : 0),
-            delta, input, gradient);
+        float beta = accumulate ? 1 : 0;
+        var products = _backend.MatrixProduct;
+        products.Multiply(MatrixProductShape.TransposedTimes(outputs, inputs, rows, scale, beta), delta, input, gradient.SubView(0, outputs * inputs));
+        products.Multiply(MatrixProductShape.TransposedTimes(outputs, 1, rows, scale, beta), delta, Ones(rows), gradient.SubView(outputs * inputs, outputs));
+    }
+
+    /// <summary>A device vector of <paramref name="count"/> ones, filled only when it grows. Caller holds the device lock.</summary>
+    private ArrayView<float> Ones(int count)
+    {
+        var ones = _ones.View(count);
+        if (count > _onesFilled)
+        {
+            var split = _backend.Launch.Split(count);
+            _backend.Kernels.Fill(split.Threads, split, 1f, ones);
+            _onesFilled = count;
+        }
+        return ones;
     }
 
     /// <summary>
@@ -212,7 +260,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     {
         lock (_backend.DeviceLock)
         {
-            foreach (var buffer in new IDisposable[] { _features, _labels, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _rowCorrect })
+            foreach (var buffer in new IDisposable[] { _features, _labels, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _rowCorrect, _ones })
                 buffer.Dispose();
         }
     }

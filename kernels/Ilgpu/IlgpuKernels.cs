@@ -11,31 +11,39 @@ namespace GpuPs.Kernels;
 internal sealed class IlgpuKernels
 {
     private readonly Accelerator _accelerator;
-    private readonly Lazy<Action<Index1D, WorkSplit, RowBatch, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>>>[] _forward;
-    private readonly Lazy<Action<Index1D, WorkSplit, DenseGradientArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>>> _denseGradient;
+    private readonly Lazy<Action<Index1D, WorkSplit, RowBatch, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>>> _softmaxRows, _logisticRows;
+    private readonly Lazy<Action<Index1D, WorkSplit, int, ArrayView<float>, ArrayView<float>>> _biasRelu;
+    private readonly Lazy<Action<Index1D, WorkSplit, ArrayView<float>, ArrayView<float>>> _reluMask;
+    private readonly Lazy<Action<Index1D, WorkSplit, float, ArrayView<float>>> _fill;
     private readonly Lazy<Action<Index1D, WorkSplit, OptimizerStepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>>[] _optimizer;
 
     public IlgpuKernels(Accelerator accelerator)
     {
         _accelerator = accelerator;
-        // Indexed by ModelKind.
-        _forward = [Load(GradientDeviceKernels.LogisticForward), Load(GradientDeviceKernels.SoftmaxForward), Load(GradientDeviceKernels.MlpForward)];
-        _denseGradient = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, DenseGradientArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GradientDeviceKernels.DenseGradient));
+        _softmaxRows = Load(GradientDeviceKernels.SoftmaxRows);
+        _logisticRows = Load(GradientDeviceKernels.LogisticRows);
+        _biasRelu = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, int, ArrayView<float>, ArrayView<float>>(GradientDeviceKernels.BiasRelu));
+        _reluMask = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, ArrayView<float>, ArrayView<float>>(GradientDeviceKernels.ReluMask));
+        _fill = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, float, ArrayView<float>>(GradientDeviceKernels.Fill));
         // Indexed by OptimizerKind.
         _optimizer = [Load(OptimizerDeviceKernels.Sgd), Load(OptimizerDeviceKernels.Momentum), Load(OptimizerDeviceKernels.Adam)];
     }
 
-    /// <summary>Pass 1 of <see cref="GradientDeviceKernels"/> for the model.</summary>
-    public Action<Index1D, WorkSplit, RowBatch, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>> Forward(ModelKind kind) =>
-        _forward[(int)kind].Value;
+    /// <summary>The output layer's row kernel of <see cref="GradientDeviceKernels"/> for the model.</summary>
+    public Action<Index1D, WorkSplit, RowBatch, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>> Rows(ModelKind kind) =>
+        kind == ModelKind.Logistic ? _logisticRows.Value : _softmaxRows.Value;
 
-    public Action<Index1D, WorkSplit, DenseGradientArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>> DenseGradient => _denseGradient.Value;
+    public Action<Index1D, WorkSplit, int, ArrayView<float>, ArrayView<float>> BiasRelu => _biasRelu.Value;
+
+    public Action<Index1D, WorkSplit, ArrayView<float>, ArrayView<float>> ReluMask => _reluMask.Value;
+
+    public Action<Index1D, WorkSplit, float, ArrayView<float>> Fill => _fill.Value;
 
     public Action<Index1D, WorkSplit, OptimizerStepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Optimizer(OptimizerKind kind) =>
         _optimizer[(int)kind].Value;
 
-    private Lazy<Action<Index1D, WorkSplit, RowBatch, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>>> Load(
-        Action<Index1D, WorkSplit, RowBatch, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>> kernel) =>
+    private Lazy<Action<Index1D, WorkSplit, RowBatch, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>>> Load(
+        Action<Index1D, WorkSplit, RowBatch, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>> kernel) =>
         new(() => _accelerator.LoadAutoGroupedStreamKernel(kernel));
 
     private Lazy<Action<Index1D, WorkSplit, OptimizerStepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>> Load(

@@ -19,6 +19,7 @@ public static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks (ratios against a baseline run in the same process); each can write CSV and a PNG plot.");
         bench.Subcommands.Add(Kernels(sources, global));
+        bench.Subcommands.Add(GpuBenchCommand.Create(sources, global));
         bench.Subcommands.Add(WireBenchCommand.Create(sources, global));
         bench.Subcommands.Add(Stragglers(sources, global));
         bench.Subcommands.Add(Aggregation(sources, global));
@@ -30,7 +31,7 @@ public static class BenchCommand
         return bench;
     }
 
-    private static (Option<string?> Csv, Option<string?> Plot) OutputOptions(Command command, string name)
+    internal static (Option<string?> Csv, Option<string?> Plot) OutputOptions(Command command, string name)
     {
         var csv = new Option<string?>("--csv") { Description = "write the results as CSV to this file", DefaultValueFactory = _ => $"results/bench-{name}.csv" };
         var plot = new Option<string?>("--plot") { Description = "write a PNG bar chart to this file", DefaultValueFactory = _ => $"results/bench-{name}.png" };

@@ -13,21 +13,21 @@ namespace GpuPs.Kernels.Tests;
 /// device skips behave exactly as under <c>dotnet test</c>.
 /// </summary>
 /// <example>
-/// <code>./GpuPs.Kernels.Tests --class Cuda --results cuda-tests.txt   # exit code 1 if any test failed, 2 if none ran</code>
+/// <code>./GpuPs.Kernels.Tests --filter Cuda --results cuda-tests.txt   # exit code 1 if any test failed, 2 if none ran</code>
 /// </example>
 public static class DeviceSuiteRunner
 {
     public static int Main(string[] args)
     {
-        string? classFilter = null, resultsPath = null;
+        string? filter = null, resultsPath = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
-                case "--class" when i + 1 < args.Length: classFilter = args[++i]; break;
+                case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
                 case "--results" when i + 1 < args.Length: resultsPath = args[++i]; break;
                 default:
-                    Console.Error.WriteLine($"unknown argument '{args[i]}'; usage: GpuPs.Kernels.Tests [--class SUBSTRING] [--results FILE]");
+                    Console.Error.WriteLine($"unknown argument '{args[i]}'; usage: GpuPs.Kernels.Tests [--filter SUBSTRING] [--results FILE]");
                     return 64;
             }
         }
@@ -36,9 +36,9 @@ public static class DeviceSuiteRunner
         var sink = new ResultSink(Console.Out);
         using var framework = new XunitTestFramework(sink);
         var cases = Discover(framework, assembly, sink)
-            .Where(c => classFilter is null || c.TestMethod.TestClass.Class.Name.Contains(classFilter, StringComparison.Ordinal))
+            .Where(c => filter is null || $"{c.TestMethod.TestClass.Class.Name}.{c.TestMethod.Method.Name}".Contains(filter, StringComparison.Ordinal))
             .ToList();
-        Console.WriteLine($"running {cases.Count} test cases{(classFilter is null ? "" : $" of classes matching '{classFilter}'")}");
+        Console.WriteLine($"running {cases.Count} test cases{(filter is null ? "" : $" whose class.method contains '{filter}'")}");
         using (var executor = framework.GetExecutor(assembly.GetName()))
         {
             var options = new FrameworkOptions { ["xunit.execution.DisableParallelization"] = true };

@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Globalization;
+
+using GpuPs.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuPs.Benchmarks.Gpu;
+
+/// <summary>
+/// Device-side figures of issue 14 on one ILGPU device, in this process: the device-to-device copy bandwidth (the
+/// baseline of memory-bound kernels), the optimizer updates run on device-resident vectors (GB/s and share of the
+/// copy's), and the loss+gradient step of the softmax and MLP models with each matrix-product path (cuBLAS, the ILGPU
+/// kernel), compute alone and with the step's parameter upload and gradient download, against PyTorch's step on the
+/// same GPU where <see cref="GpuBenchmarkOptions.TorchReference"/> names its CSV. Every repetition ends with a device
+/// synchronize. Blocking; uses the whole device.
+/// </summary>
+public static class GpuBenchmark
+{
+    public static IReadOnlyList<GpuBenchmarkRow> Run(GpuBenchmarkOptions o, Action<string>? progress = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(o.Repetitions, 1);
+        if (o.Accelerator is not (AcceleratorChoice.Cuda or AcceleratorChoice.OpenCL or AcceleratorChoice.Cpu))
+            throw new ArgumentException($"gpups bench gpu needs an ILGPU device (cuda, opencl or cpu), not {o.Accelerator}");
+        var torch = o.TorchReference is { } path ? TorchReference.Read(path) : new Dictionary<string, double>();
+        var rows = new List<GpuBenchmarkRow>();
+        void Add(GpuBenchmarkRow row)
+        {
+            rows.Add(row);
+            progress?.Invoke($"{row.What} on {row.Device} [{row.Products}]: mean {row.MeanMs:F3} ms, p50 {row.P50Ms:F3} ms, "
+                + $"{(row.GbPerSecond > 0 ? $"{row.GbPerSecond:F0} GB/s" : $"{row.TflopPerSecond:F1} TFLOP/s")}, {row.ShareOfBaseline:P0} of {row.Baseline}");
+        }
+
+        var products = o.Accelerator == AcceleratorChoice.Cuda ? new[] { MatrixProductChoice.CuBlas, MatrixProductChoice.Ilgpu } : [MatrixProductChoice.Ilgpu];
+        double copyGbPerSecond = 0;
+        foreach (var choice in products)
+        {
+            using var backend = (IlgpuBackend)Accelerators.Create(o.Accelerator, products: choice);
+            string productsName = backend.MatrixProduct.Name;
+            if (copyGbPerSecond == 0)
+            {
+                var copy = Copy(backend, o);
+                copyGbPerSecond = copy.GbPerSecond;
+                Add(copy with { ShareOfBaseline = torch.TryGetValue("copy d2d 1GiB", out double torchCopy) ? copy.GbPerSecond / torchCopy : double.NaN,
+                    Baseline = "torch copy" });
+                foreach (var kind in new[] { OptimizerKind.Sgd, OptimizerKind.Momentum, OptimizerKind.Adam })
+                {
+                    var update = Optimizer(backend, kind, o);
+                    Add(update with { ShareOfBaseline = update.GbPerSecond / copyGbPerSecond, Baseline = "device copy" });
+                }
+            }
+            foreach (var (shape, torchName) in new[]
+            {
+                (new ModelShape(ModelKind.Softmax, o.Features, o.Classes), "softmax autograd"),
+                (new ModelShape(ModelKind.Mlp, o.Features, o.Classes, o.Hidden), "mlp explicit cublas"),
+            })
+            {
+                foreach (bool withTransfers in new[] { false, true })
+                {
+                    var step = Step(backend, shape, withTransfers, o) with { Products = productsName };
+                    // PyTorch's step is compute alone (its tensors live on the device): the ratio is time(torch) / time(ours).
+                    double share = !withTransfers && torch.TryGetValue(torchName, out double torchMs) ? torchMs / step.MeanMs : double.NaN;
+                    Add(step with { Baseline = withTransfers ? "" : $"torch {torchName}", ShareOfBaseline = share });
+                }
+            }
+        }
+        return rows;
+    }
+
+    private static GpuBenchmarkRow Copy(IlgpuBackend backend, GpuBenchmarkOptions o)
+    {
+        var accelerator = backend.Accelerator;
+        lock (backend.DeviceLock)
+        {
+            accelerator.Bind();
+            using var source = accelerator.Allocate1D<float>(o.CopyLength);
+            using var target = accelerator.Allocate1D<float>(o.CopyLength);
+            source.MemSetToZero();
+            var times = Time(accelerator, o, () => source.View.CopyTo(target.View));
+            return Row($"copy d2d {Size(o.CopyLength)}", backend, times, bytes: 2.0 * o.CopyLength * sizeof(float), flops: 0);
+        }
+    }
+
+    /// <summary>One optimizer update on device-resident vectors: the kernel alone, no host transfers.</summary>
+    private static GpuBenchmarkRow Optimizer(IlgpuBackend backend, OptimizerKind kind, GpuBenchmarkOptions o)
+    {
+        var accelerator = backend.Accelerator;
+        int n = o.VectorLength;
+        lock (backend.DeviceLock)
+        {
+            accelerator.Bind();
+            using var parameters = accelerator.Allocate1D<float>(n);
+            using var gradient = accelerator.Allocate1D<float>(n);
+            using var first = accelerator.Allocate1D<float>(n);
+            using var second = accelerator.Allocate1D<float>(n);
+            foreach (var buffer in new[] { parameters, gradient, first, second }) buffer.MemSetToZero();
+            var args = new OptimizerStepArgs(1e-3f, 0.9f, 0.9f, 0.999f, 1e-8f, 1e-4f, 0.1f, 0.001f);
+            var kernel = backend.Kernels.Optimizer(kind);
+            var split = backend.Launch.Split(n);
+            var times = Time(accelerator, o, () => kernel(split.Threads, split, args, parameters.View, gradient.View, first.View, second.View));
+            // Reads parameters, gradient and state, writes parameters and state.
+            int stateVectors = kind switch { OptimizerKind.Sgd => 0, OptimizerKind.Momentum => 1, _ => 2 };
+            return Row($"{kind} update {Size(n)}", backend, times, bytes: (3.0 + 2 * stateVectors) * n * sizeof(float), flops: 0);
+        }
+    }
+
+    /// <summary>
+    /// A worker's gradient step on a whole batch: compute alone (forward, backward, the loss sum back to the host), or
+    /// with the parameter upload before and the gradient download after (what a worker pays per step).
+    /// </summary>
+    private static GpuBenchmarkRow Step(IlgpuBackend backend, ModelShape shape, bool withTransfers, GpuBenchmarkOptions o)
+    {
+        var random = new Random(1);
+        var features = new float[(long)o.Rows * shape.Features];
+        for (long i = 0; i < features.Length; i++) features[i] = (float)(random.NextDouble() * 2 - 1);
+        var labels = new int[o.Rows];
+        for (int i = 0; i < labels.Length; i++) labels[i] = random.Next(shape.Classes);
+        using var kernel = backend.CreateGradientKernel(shape);
+        kernel.SetData(features, labels);
+        var parameters = ModelInitializer.Initialize(shape, 1);
+        var gradient = new float[shape.ParameterCount];
+        kernel.LoadParameters(parameters);
+        var times = Time(backend.Accelerator, o, withTransfers
+            ? () =>
+            {
+                kernel.LoadParameters(parameters);
+                kernel.AddGradient(0, o.Rows);
+                kernel.ReadGradient(gradient);
+            }
+            : () => kernel.AddGradient(0, o.Rows));
+        string what = $"{shape.Kind} step {o.Rows}x{shape.Features}{(shape.Kind == ModelKind.Mlp ? $"-{shape.Hidden}" : "")}-{shape.Classes}"
+            + (withTransfers ? " + transfers" : "");
+        return Row(what, backend, times, bytes: 0, flops: StepFlops(shape, o.Rows));
+    }
+
+    /// <summary>Multiply-adds of forward and backward, 2 FLOP each, counted as torch_reference.py counts them.</summary>
+    private static double StepFlops(ModelShape shape, int rows) => shape.Kind == ModelKind.Mlp
+        ? 2.0 * rows * (3.0 * shape.Hidden * shape.Features + 3.0 * shape.Classes * shape.Hidden)
+        : 2.0 * rows * 2.0 * shape.Classes * shape.Features;
+
+    private static double[] Time(Accelerator accelerator, GpuBenchmarkOptions o, Action run)
+    {
+        for (int i = 0; i < o.Warmup; i++) run();
+        accelerator.Synchronize();
+        var times = new double[o.Repetitions];
+        for (int i = 0; i < times.Length; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            run();
+            accelerator.Synchronize();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        return times;
+    }
+
+    private static GpuBenchmarkRow Row(string what, IlgpuBackend backend, double[] times, double bytes, double flops)
+    {
+        var sorted = times.Order().ToArray();
+        double p50 = sorted[sorted.Length / 2];
+        double p99 = sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(0.99 * sorted.Length) - 1)];
+        return new GpuBenchmarkRow(what, backend.Accelerator.Name, backend.MatrixProduct.Name, times.Average(), p50, p99,
+            bytes > 0 ? bytes / (p50 / 1e3) / 1e9 : 0, flops > 0 ? flops / (p50 / 1e3) / 1e12 : 0, "", double.NaN);
+    }
+
+    private static string Size(long floats) => (floats * sizeof(float)) switch
+    {
+        >= 1 << 30 and var bytes => $"{bytes >> 30}GiB",
+        >= 1 << 20 and var bytes => $"{bytes >> 20}MiB",
+        var bytes => $"{bytes >> 10}KiB",
+    };
+
+    /// <summary>torch_reference.py's CSV: the p50 of each measurement (ms), and the copy's GB/s under "copy d2d 1GiB".</summary>
+    private static class TorchReference
+    {
+        public static Dictionary<string, double> Read(string path)
+        {
+            var lines = File.ReadAllLines(path);
+            if (lines.Length == 0) throw new FormatException($"{path}: empty; expected torch_reference.py's CSV");
+            var header = lines[0].Split(',');
+            int what = Array.IndexOf(header, "what"), p50 = Array.IndexOf(header, "p50_ms"), gb = Array.IndexOf(header, "gb_per_s");
+            if (what < 0 || p50 < 0 || gb < 0) throw new FormatException($"{path}: no what/p50_ms/gb_per_s columns; expected torch_reference.py's CSV");
+            var values = new Dictionary<string, double>();
+            foreach (var line in lines.Skip(1).Where(l => l.Length > 0))
+            {
+                var cells = line.Split(',');
+                string name = cells[what];
+                values[name] = double.Parse(name.StartsWith("copy", StringComparison.Ordinal) ? cells[gb] : cells[p50], CultureInfo.InvariantCulture);
+            }
+            return values;
+        }
+    }
+}
