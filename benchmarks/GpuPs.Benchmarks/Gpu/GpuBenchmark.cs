@@ -48,6 +48,8 @@ public static class GpuBenchmark
                     var update = Optimizer(backend, kind, o);
                     Add(update with { ShareOfBaseline = update.GbPerSecond / copyGbPerSecond, Baseline = "device copy" });
                 }
+                int parameterCount = new ModelShape(ModelKind.Mlp, o.Features, o.Classes, o.Hidden).ParameterCount;
+                foreach (var row in Transfers(backend, parameterCount, o)) Add(row);
             }
             foreach (var (shape, torchName) in new[]
             {
@@ -102,6 +104,31 @@ public static class GpuBenchmark
             int stateVectors = kind switch { OptimizerKind.Sgd => 0, OptimizerKind.Momentum => 1, _ => 2 };
             return Row($"{kind} update {Size(n)}", backend, times, bytes: (3.0 + 2 * stateVectors) * n * sizeof(float), flops: 0);
         }
+    }
+
+    /// <summary>
+    /// The MLP's parameter vector to the device and back, from and to ordinary (pageable) managed memory as the gradient
+    /// kernel copies it, and from and to page-locked host memory (the DMA alone): what pinned staging buffers could save.
+    /// </summary>
+    private static IEnumerable<GpuBenchmarkRow> Transfers(IlgpuBackend backend, int length, GpuBenchmarkOptions o)
+    {
+        var accelerator = backend.Accelerator;
+        var host = new float[length];
+        double bytes = (double)length * sizeof(float);
+        string size = Size(length);
+        var rows = new List<GpuBenchmarkRow>();
+        lock (backend.DeviceLock)
+        {
+            accelerator.Bind();
+            using var device = accelerator.Allocate1D<float>(length);
+            using var pinned = accelerator.AllocatePageLocked1D<float>(length);
+            var stream = accelerator.DefaultStream;
+            rows.Add(Row($"upload {size} pageable", backend, Time(accelerator, o, () => device.View.CopyFromCPU(host)), bytes, 0));
+            rows.Add(Row($"upload {size} page-locked", backend, Time(accelerator, o, () => device.View.CopyFromPageLockedAsync(stream, pinned)), bytes, 0));
+            rows.Add(Row($"download {size} pageable", backend, Time(accelerator, o, () => device.View.CopyToCPU(host)), bytes, 0));
+            rows.Add(Row($"download {size} page-locked", backend, Time(accelerator, o, () => device.View.CopyToPageLockedAsync(stream, pinned)), bytes, 0));
+        }
+        return rows;
     }
 
     /// <summary>
@@ -166,7 +193,8 @@ public static class GpuBenchmark
     {
         >= 1 << 30 and var bytes => $"{bytes >> 30}GiB",
         >= 1 << 20 and var bytes => $"{bytes >> 20}MiB",
-        var bytes => $"{bytes >> 10}KiB",
+        >= 1 << 10 and var bytes => $"{bytes >> 10}KiB",
+        var bytes => $"{bytes}B",
     };
 
     /// <summary>torch_reference.py's CSV: the p50 of each measurement (ms), and the copy's GB/s under "copy d2d 1GiB".</summary>
