@@ -19,6 +19,9 @@ namespace GpuPs.Kernels;
 /// moves 2 full vectors, where the earlier per-call API moved 3(s+1)−1 (with one row range per partition: a parameter
 /// upload and a gradient download per call, and a gradient upload per accumulating call). Each gradient call also
 /// downloads one float per row (the losses), and <see cref="Evaluate"/> one float and one int per row.
+/// On a GPU the two parameter-sized copies go through one page-locked host buffer: the driver's DMA needs page-locked
+/// memory, and from pageable (ordinary managed) memory it stages through its own small buffers chunk by chunk; the
+/// gain against that is measured by <c>gpups bench gpu</c> ("+ transfers", staged and pageable).
 /// </remarks>
 public sealed class IlgpuGradientKernel : IGradientKernel
 {
@@ -28,13 +31,17 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     private readonly DeviceArray<int> _labels, _rowCorrect;
     private float[] _hostRowLoss = [];
     private int[] _hostRowCorrect = [];
+    private readonly PageLockedArray1D<float>? _staging;  // null on the CPU accelerator, where it would only add a copy
     private bool _parametersLoaded;
     private int _onesFilled;  // a grown DeviceArray loses its contents: View(n) for n <= _onesFilled keeps the ones
     // Emptying is a flag rather than a device memset: the first add after it overwrites the accumulator instead
     // (pass 2's Accumulate = 0), and a read of an empty accumulator clears the host span without a download.
     private bool _accumulatorEmpty = true;
 
-    internal IlgpuGradientKernel(IlgpuBackend backend, ModelShape shape)
+    /// <param name="backend">The device.</param>
+    /// <param name="shape">The model.</param>
+    /// <param name="stageTransfers">Copy parameters and gradients through a page-locked host buffer (the default on GPUs).</param>
+    internal IlgpuGradientKernel(IlgpuBackend backend, ModelShape shape, bool? stageTransfers = null)
     {
         shape.Validate();
         _backend = backend;
@@ -56,6 +63,8 @@ public sealed class IlgpuGradientKernel : IGradientKernel
             _rowLoss = new(accelerator);
             _rowCorrect = new(accelerator);
             _ones = new(accelerator);
+            if (stageTransfers ?? accelerator.AcceleratorType != AcceleratorType.CPU)
+                _staging = accelerator.AllocatePageLocked1D<float>(shape.ParameterCount);
         }
     }
 
@@ -85,7 +94,17 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         lock (_backend.DeviceLock)
         {
             _backend.Accelerator.Bind();
-            _parameters.Upload(parameters);
+            if (_staging is null)
+            {
+                _parameters.Upload(parameters);
+            }
+            else
+            {
+                // Synchronized, so the buffer is free again when this returns; the kernels that follow wait for the copy anyway.
+                parameters.CopyTo(_staging.Span);
+                _parameters.View(Shape.ParameterCount).CopyFromPageLockedAsync(_backend.Accelerator.DefaultStream, _staging);
+                _backend.Accelerator.DefaultStream.Synchronize();
+            }
         }
         _parametersLoaded = true;
         _accumulatorEmpty = true;
@@ -120,7 +139,17 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         lock (_backend.DeviceLock)
         {
             _backend.Accelerator.Bind();
-            _accumulator.View(Shape.ParameterCount).CopyToCPU(gradient);
+            var accumulator = _accumulator.View(Shape.ParameterCount);
+            if (_staging is null)
+            {
+                accumulator.CopyToCPU(gradient);
+            }
+            else
+            {
+                accumulator.CopyToPageLockedAsync(_backend.Accelerator.DefaultStream, _staging);
+                _backend.Accelerator.DefaultStream.Synchronize();
+                _staging.Span.CopyTo(gradient);
+            }
         }
         _accumulatorEmpty = true;
     }
@@ -262,6 +291,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         {
             foreach (var buffer in new IDisposable[] { _features, _labels, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _rowCorrect, _ones })
                 buffer.Dispose();
+            _staging?.Dispose();
         }
     }
 }

@@ -57,9 +57,9 @@ public static class GpuBenchmark
                 (new ModelShape(ModelKind.Mlp, o.Features, o.Classes, o.Hidden), "mlp explicit cublas"),
             })
             {
-                foreach (bool withTransfers in new[] { false, true })
+                foreach (var (withTransfers, staged) in new[] { (false, true), (true, true), (true, false) })
                 {
-                    var step = Step(backend, shape, withTransfers, o) with { Products = productsName };
+                    var step = Step(backend, shape, withTransfers, staged, o) with { Products = productsName };
                     // PyTorch's step is compute alone (its tensors live on the device): the ratio is time(torch) / time(ours).
                     double share = !withTransfers && torch.TryGetValue(torchName, out double torchMs) ? torchMs / step.MeanMs : double.NaN;
                     Add(step with { Baseline = withTransfers ? "" : $"torch {torchName}", ShareOfBaseline = share });
@@ -133,16 +133,17 @@ public static class GpuBenchmark
 
     /// <summary>
     /// A worker's gradient step on a whole batch: compute alone (forward, backward, the loss sum back to the host), or
-    /// with the parameter upload before and the gradient download after (what a worker pays per step).
+    /// with the parameter upload before and the gradient download after (what a worker pays per step), through the
+    /// page-locked staging buffer or straight from and to pageable memory.
     /// </summary>
-    private static GpuBenchmarkRow Step(IlgpuBackend backend, ModelShape shape, bool withTransfers, GpuBenchmarkOptions o)
+    private static GpuBenchmarkRow Step(IlgpuBackend backend, ModelShape shape, bool withTransfers, bool staged, GpuBenchmarkOptions o)
     {
         var random = new Random(1);
         var features = new float[(long)o.Rows * shape.Features];
         for (long i = 0; i < features.Length; i++) features[i] = (float)(random.NextDouble() * 2 - 1);
         var labels = new int[o.Rows];
         for (int i = 0; i < labels.Length; i++) labels[i] = random.Next(shape.Classes);
-        using var kernel = backend.CreateGradientKernel(shape);
+        using var kernel = new IlgpuGradientKernel(backend, shape, stageTransfers: staged);
         kernel.SetData(features, labels);
         var parameters = ModelInitializer.Initialize(shape, 1);
         var gradient = new float[shape.ParameterCount];
@@ -156,7 +157,7 @@ public static class GpuBenchmark
             }
             : () => kernel.AddGradient(0, o.Rows));
         string what = $"{shape.Kind} step {o.Rows}x{shape.Features}{(shape.Kind == ModelKind.Mlp ? $"-{shape.Hidden}" : "")}-{shape.Classes}"
-            + (withTransfers ? " + transfers" : "");
+            + (withTransfers ? staged ? " + transfers page-locked" : " + transfers pageable" : "");
         return Row(what, backend, times, bytes: 0, flops: StepFlops(shape, o.Rows));
     }
 
