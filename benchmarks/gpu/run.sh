@@ -9,10 +9,12 @@
 #                                  CUDA subclasses of the kernel suite, gpups train on CUDA, gpups bench gpu (device
 #                                  bandwidth, kernels, the MLP step) beside the PyTorch references of
 #                                  benchmarks/gpu/torch_reference.py, and gpups bench kernels; results into $OUT (or
-#                                  results/gpu), the whole log in gpu.log. STEPs (default all): tests torch bench-gpu
-#                                  train train-mlp kernels.
+#                                  results/gpu), the whole log in gpu.log. STEPs (default all, in this order): tests
+#                                  torch bench-gpu train train-mlp mixed kernels stragglers hetero.
 #
 # With the device tool: bash benchmarks/gpu/run.sh pack, then run `bash benchmarks/gpu/run.sh device` with carry [".gpu"].
+# At most 8 files come back from $OUT: the log, the test results, the PyTorch and bench gpu CSVs and plot, and the
+# result JSONs of the MLP and mixed-device runs; the other benchmarks' tables are in the log.
 # Each step has its own time limit and the script goes on after a failing step, so that one run yields every reading
 # it can; the exit code is that of the first failing step.
 set -uo pipefail
@@ -34,12 +36,13 @@ pack)
     ;;
 device)
     shift
-    steps=${*:-tests torch bench-gpu train train-mlp kernels}
+    steps=${*:-tests torch bench-gpu train train-mlp mixed kernels stragglers hetero}
     wanted() { [[ " $steps " == *" $1 "* ]]; }
     out=${OUT:-results/gpu}
     mkdir -p "$out"
     exec > >(tee "$out/gpu.log") 2>&1
     bin=/tmp/gpups-publish
+    mkdir -p /tmp/gpu-train  # outputs that do not come back (at most 8 files do): models, extra plots
     rm -rf "$bin" && mkdir -p "$bin" && xz -dc "$pack" | tar -C "$bin" -xf - || exit 1
     export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_gcServer=0
     status=0
@@ -63,10 +66,26 @@ device)
         step "gpups bench gpu" 240 "$bin/gpups" bench gpu "${reference[@]}" --csv "$out/bench-gpu.csv" --plot "$out/bench-gpu.png"
     fi
     wanted train && step "gpups train on CUDA (digits)" 120 "$bin/gpups" train --accelerator cuda --output /tmp/gpu-train/train.json
-    wanted train-mlp && step "gpups train on CUDA (1M-parameter MLP, 100k rows)" 240 "$bin/gpups" train --accelerator cuda --model mlp --hidden 1280 \
-        --dataset synthetic:rows=125000,features=784,classes=10 --batch-size 4096 --steps 40 --optimizer adam --learning-rate 0.001 \
-        --output /tmp/gpu-train/mlp.json
-    wanted kernels && step "gpups bench kernels" 240 "$bin/gpups" bench kernels --csv "$out/bench-kernels.csv" --plot "$out/bench-kernels.png"
+    # The larger workload: a 784-1280-10 MLP (1,017,610 parameters) on 100,000 training rows, 4 CUDA workers.
+    mlp=(--model mlp --hidden 1280 --optimizer adam --learning-rate 0.001)
+    wanted train-mlp && step "gpups train on CUDA (1M-parameter MLP, 100k rows)" 120 "$bin/gpups" train --accelerator cuda "${mlp[@]}" \
+        --dataset synthetic:rows=125000,features=784,classes=10 --batch-size 4096 --steps 200 --output /tmp/gpu-train/mlp.json
+    [ -f /tmp/gpu-train/mlp.json ] && cp /tmp/gpu-train/mlp.json "$out/train-mlp.json"
+    # Mixed devices: one CUDA worker beside three SIMD (CPU) workers, full-batch steps, uniform shares against shares
+    # in proportion to the measured speeds.
+    if wanted mixed; then
+        for assignment in uniform proportional; do
+            step "mixed devices cuda+simd+simd+simd, $assignment" 150 "$bin/gpups" train --accelerator cuda+simd+simd+simd "${mlp[@]}" \
+                --dataset synthetic:rows=40000,features=784,classes=10 --batch-size 0 --steps 12 --assignment $assignment \
+                --output "/tmp/gpu-train/mixed-$assignment.json"
+            [ -f "/tmp/gpu-train/mixed-$assignment.json" ] && cp "/tmp/gpu-train/mixed-$assignment.json" "$out/"
+        done
+    fi
+    wanted kernels && step "gpups bench kernels" 90 "$bin/gpups" bench kernels --repetitions 5 --csv /tmp/gpu-train/bench-kernels.csv --plot /tmp/gpu-train/bench-kernels.png
+    wanted stragglers && step "gpups bench stragglers --quick, CUDA workers" 90 "$bin/gpups" bench stragglers --quick --accelerator cuda \
+        --csv /tmp/gpu-train/bench-stragglers.csv --plot-dir /tmp/gpu-train
+    wanted hetero && step "gpups bench hetero, CUDA workers" 90 "$bin/gpups" bench hetero --accelerator cuda --slowdown throttle --steps 20 --warmup 5 \
+        --csv /tmp/gpu-train/bench-hetero.csv --plot /tmp/gpu-train/bench-hetero.png
     echo "=== done: exit $status"
     exit $status
     ;;
