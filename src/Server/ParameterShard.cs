@@ -42,6 +42,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly PushCoordinator? _coordinator;   // shard 0 of a round-robin job
     private readonly AssignmentCoordinator? _assignments;   // shard 0 of a proportional job
     private readonly Compression.PullViews? _pullViews;   // a job with compressed pulls
+    private readonly ulong _startHash;                     // compressed pulls: SharedStart.Hash of the initial values
     private readonly RelayedAssignment? _relayed;          // the other shards of a coded proportional job
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
@@ -79,6 +80,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _relayed = _job.Assignment == AssignmentPolicy.Proportional && Info.Index > 0
             && _mode.Assignment(_job, Enumerable.Repeat(1.0, _job.Workers).ToArray()) is not UncodedAssignment ? new RelayedAssignment(_job, _log) : null;
         _pullViews = _job.Compression.Pull == Core.Compression.CompressionKind.None ? null : new Compression.PullViews(_job.Workers, _job.Compression);
+        if (_pullViews is not null) _startHash = Core.Compression.SharedStart.Hash(options.InitialParameters);
         _time = options.Time ?? TimeProvider.System;
         if (Info.Index == 0 && _job.Schedule == PushSchedule.RoundRobin)
             _coordinator = new PushCoordinator(_job.Workers, _job.PushConcurrency, _time, _log,
@@ -171,8 +173,23 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             _log.Information("Worker {WorkerId} {Action} from {Host} on {Device} at step {Step}",
                 slot.Id, rejoin ? "rejoined" : "registered", request.Host, request.Device, ResumeStep(slot));
             Notify(new MembershipChange(Info.Index, slot.Id, rejoin ? MembershipEvent.Rejoined : MembershipEvent.Registered, _model.Step));
-            return new RegisterReply { WorkerId = slot.Id, Job = _wireJob, Shard = Info, Step = ResumeStep(slot) };
+            var reply = new RegisterReply { WorkerId = slot.Id, Job = _wireJob, Shard = Info, Step = ResumeStep(slot) };
+            OfferStart(slot, reply);
+            return reply;
         }
+    }
+
+    /// <summary>
+    /// Compressed pulls: while the shard holds its start (no step closed, the parameters hash as the initial values:
+    /// not a resumed checkpoint), records the worker's copy as that start, so its first pull is a delta (proto
+    /// <c>RegisterReply.start_view_version</c>). Once a step closed (a late join, a rejoin after eviction) or on a
+    /// shard resumed from a checkpoint there is no offer: the worker pulls in full.
+    /// </summary>
+    private void OfferStart(WorkerSlot slot, RegisterReply reply)
+    {
+        if (_pullViews is null || _model.Step != 0 || _aggregator.IsFinished || Core.Compression.SharedStart.Hash(_model.Parameters) != _startHash) return;
+        reply.StartViewVersion = _pullViews.Start(slot.Id, _model.Parameters);
+        reply.StartViewHash = _startHash;
     }
 
     /// <inheritdoc />

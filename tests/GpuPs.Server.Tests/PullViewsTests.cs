@@ -73,4 +73,25 @@ public class PullViewsTests
         Assert.Equal([TensorEncoding.Float32, TensorEncoding.Sparse, TensorEncoding.Sparse, TensorEncoding.Float32, TensorEncoding.Float32], new[] { e1, e2, e3, e4, e5 });
         Assert.Equal(parameters, reply);
     }
+
+    [Fact]
+    public void A_copy_started_as_the_shared_start_gets_deltas_from_its_first_pull_and_every_nth_pull_in_full()
+    {
+        var views = new PullViews(workers: 2, new CompressionSettings(Pull: CompressionKind.TopK, FullPullEvery: 3));
+        var start = Random(100, 9);
+        var parameters = (float[])start.Clone();
+        var reply = new float[100];
+        long version = views.Start(1, start);
+        var encodings = new List<TensorEncoding>();
+        for (int pull = 0; pull < 4; pull++)
+        {
+            TensorEncoding encoding;
+            (version, encoding) = views.Serve(1, version, parameters, false, reply);
+            encodings.Add(encoding);
+        }
+        // The start counts as the full pull: the third pull after it is the next full one, as after a first full pull.
+        Assert.Equal([TensorEncoding.Sparse, TensorEncoding.Sparse, TensorEncoding.Float32, TensorEncoding.Sparse], encodings);
+        Assert.Equal(5, version);
+        Assert.Equal(1, views.Start(0, start));   // per worker
+    }
 }

@@ -11,7 +11,8 @@ namespace GpuPs.Server.Compression;
 /// makes, so the two copies stay identical. What the rounding leaves out stays in the difference and goes with a later
 /// pull: a residual kept per worker, implicitly (error feedback on the pull side). Per worker, not shared: a worker that
 /// misses pulls (a straggler, a restart) is brought up to date by its own next deltas, and a lost reply costs one full
-/// pull. A pull gets the parameters in full when it names another version (a lost reply, a restarted server), every
+/// pull. A worker that registers while the shard still holds its start gets its record set to that start
+/// (<see cref="Start"/>), so its first pull is a delta too. A pull gets the parameters in full when it names another version (a lost reply, a restarted server), every
 /// <see cref="CompressionSettings.FullPullEvery"/>-th pull of a worker, and once the job has finished, so every worker
 /// ends with the exact model. Costs a shard's length in floats per worker that pulls. Not thread-safe: the shard calls
 /// it under its lock.
@@ -24,6 +25,18 @@ public sealed class PullViews(int workers, CompressionSettings settings)
     private readonly float[]?[] _copies = new float[workers][];
     private readonly long[] _versions = new long[workers];
     private readonly int[] _sinceFull = new int[workers];
+
+    /// <summary>
+    /// Records worker <paramref name="workerId"/>'s copy as <paramref name="start"/> (the shard's parameters while they are
+    /// still the job's seeded start, which the worker derives itself) and returns the copy's new version: the worker's
+    /// next pull naming it gets a delta. Counts as a full pull for <see cref="CompressionSettings.FullPullEvery"/>.
+    /// </summary>
+    public long Start(int workerId, ReadOnlySpan<float> start)
+    {
+        start.CopyTo(_copies[workerId] ??= new float[start.Length]);
+        _sinceFull[workerId] = 0;
+        return ++_versions[workerId];
+    }
 
     /// <summary>
     /// Fills <paramref name="destination"/> for worker <paramref name="workerId"/>'s pull: the delta to its copy of

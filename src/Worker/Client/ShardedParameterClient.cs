@@ -67,7 +67,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         _copies = _shards.Select(_ => new PulledCopy()).ToArray();
     }
 
-    /// <summary>Bytes the pulls carried: compressed deltas, or 4 a value for parameters in full.</summary>
+    /// <summary>Bytes the pulls carried: compressed deltas, or 4 a value for parameters in full; pulls fused into pushes included.</summary>
     public long BytesPulled => _copies.Sum(c => c.BytesPulled);
 
     /// <summary>The id the shards admitted this worker under; -1 before <see cref="RegisterAsync"/>.</summary>
@@ -88,7 +88,8 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     {
         var first = await RegisterWithAsync(0, request, cancellationToken).ConfigureAwait(false);
         var layout = new ShardInfo[_shards.Length];
-        layout[0] = first.Shard;
+        var replies = new RegisterReply[_shards.Length];
+        (layout[0], replies[0]) = (first.Shard, first);
         long step = first.Step;
         var again = request.Clone();
         again.RequestedWorkerId = first.WorkerId;
@@ -98,7 +99,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
             var reply = await RegisterWithAsync(i, again, cancellationToken).ConfigureAwait(false);
             if (!reply.Job.Equals(first.Job))
                 throw new InvalidOperationException($"server {shard.Address} runs a different job than {_shards[0].Address}");
-            layout[i] = reply.Shard;
+            (layout[i], replies[i]) = (reply.Shard, reply);
             step = Math.Min(step, reply.Step);
         }
         for (int i = 0; i < layout.Length; i++)
@@ -109,6 +110,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         if (WorkerId < 0) _log = _log.ForContext("WorkerId", first.WorkerId);   // once, not again on a rejoin
         WorkerId = first.WorkerId;
         CreatePieceLinks(job);
+        StartCopies(job, replies);
         _heartbeatTimeoutMs = first.Job.HeartbeatTimeoutMs;
         Array.Fill(_lastAnsweredMs, Environment.TickCount64);
         return new Registration(first.WorkerId, job, layout, step);
@@ -184,6 +186,8 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
             return CallAsync(i, $"push-pull to shard {i} at {_shards[i].Address}",
                 token => _shards[i].Tensors.PushPullAsync(shardHeader, slice, minStep, destination, token, _options.CallTimeout, encoding), ct);
         }, cancellationToken).ConfigureAwait(false);
+        for (int i = 0; i < answers.Length; i++)
+            if (answers[i].Pull is { } came) _copies[i].Fused(came, parameters.Span.Slice((int)_layout[i].Offset, (int)_layout[i].Length));
         var outcomes = answers.Select(a => a.Push).ToArray();
         long answered = answers.Max(a => a.PushAnsweredAt);
         if (answers.Any(a => a.Pull is null)) return new FusedStep(outcomes, answered, null);

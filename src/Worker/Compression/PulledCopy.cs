@@ -11,7 +11,8 @@ namespace GpuPs.Worker.Compression;
 /// additions the server made to its own record of the copy, so both stay identical, and the caller gets the copy.
 /// A delta that does not follow this copy's version (a reply lost on the way, a restarted server) is refused as a
 /// transient failure with the version reset, so the retry pulls in full. A server without compressed pulls answers
-/// version 0: nothing is kept. Thread-safe.
+/// version 0: nothing is kept. At registration the copy starts as the job's seeded start when the server offers it
+/// (<see cref="Start"/>), else empty (<see cref="Reset"/>: the first pull is in full). Thread-safe.
 /// </summary>
 public sealed class PulledCopy
 {
@@ -20,8 +21,30 @@ public sealed class PulledCopy
     private long _version;
     private long _bytes;
 
-    /// <summary>Bytes the pulls carried (the encoded delta, or 4 a value in full).</summary>
+    /// <summary>Bytes the pulls carried (the encoded delta, or 4 a value in full), fused ones included (<see cref="Fused"/>).</summary>
     public long BytesPulled => Interlocked.Read(ref _bytes);
+
+    /// <summary>
+    /// Takes <paramref name="start"/> as the copy of version <paramref name="version"/>: the server's record of this
+    /// worker's copy after registration (proto <c>RegisterReply.start_view_version</c>), bit-identical by its hash.
+    /// </summary>
+    public void Start(ReadOnlySpan<float> start, long version)
+    {
+        lock (_gate) (_copy, _version) = (start.ToArray(), version);
+    }
+
+    /// <summary>Forgets the copy (a registration without a start offered): the next pull names version 0 and comes in full.</summary>
+    public void Reset()
+    {
+        lock (_gate) (_copy, _version) = (null, 0);
+    }
+
+    /// <summary>
+    /// Counts a pull that came back with a push (<see cref="ITensorChannel.PushPullAsync"/>) into <paramref name="destination"/>:
+    /// always in full (fused pulls are never compressed), so the copy is not involved.
+    /// </summary>
+    public void Fused(PullResult result, ReadOnlySpan<float> destination) =>
+        Interlocked.Add(ref _bytes, TensorCodec.EncodedBytes(result.Encoding, destination));
 
     /// <summary>Pulls through <paramref name="channel"/> into <paramref name="destination"/> (the parameters, whatever came).</summary>
     /// <exception cref="ShardException">Unavailable: a delta that does not follow the copy (retry: it pulls in full).</exception>
