@@ -52,7 +52,9 @@ public class WorkerSpeedsTests
 
         Assert.Equal(1e6 / WorkerSpeeds.MaxRatio, speeds[3]);
         var plan = new PartitionPlan(TestData.Indexed(100_000), new UncodedAssignment(speeds), 3, batchSize: 0);
-        Assert.InRange(plan.Data.Rows, 100_000 / 301 - 1, 100_000 / 301 + 1);
+        // Its share: 1 part in 3·MaxRatio + 1.
+        int share = (int)(100_000 / (3 * WorkerSpeeds.MaxRatio + 1));
+        Assert.InRange(plan.Data.Rows, share - 1, share + 1);
     }
 
     [Fact]
