@@ -45,6 +45,12 @@ device)
     mkdir -p /tmp/gpu-train  # outputs that do not come back (at most 8 files do): models, extra plots
     rm -rf "$bin" && mkdir -p "$bin" && xz -dc "$pack" | tar -C "$bin" -xf - || exit 1
     export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_gcServer=0
+    # The image has fontconfig but no fonts, and the plots' labels vanish without one: use matplotlib's DejaVu fonts.
+    fonts=$(python3 -c 'import matplotlib, os; print(os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data/fonts/ttf"))' 2>/dev/null)
+    if [ -d "$fonts" ] && ! fc-list 2>/dev/null | grep -q .; then
+        printf '<?xml version="1.0"?>\n<fontconfig><dir>%s</dir><cachedir>/tmp/fontconfig-cache</cachedir></fontconfig>\n' "$fonts" > /tmp/gpups-fonts.conf
+        export FONTCONFIG_FILE=/tmp/gpups-fonts.conf
+    fi
     status=0
     step() {  # step NAME SECONDS COMMAND...: run with a limit, log the time and the exit code, remember the first failure
         local name=$1 limit=$2; shift 2
