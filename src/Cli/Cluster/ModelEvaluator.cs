@@ -3,25 +3,59 @@ using GpuPs.Kernels;
 
 namespace GpuPs.Cli.Cluster;
 
-/// <summary>Loss and accuracy of a parameter vector on the train and test sets, on the SIMD backend.</summary>
+/// <summary>
+/// Loss and accuracy of a parameter vector on the train and test sets, on one device: the workers' GPU where they have
+/// one (an H100 evaluates the 1M-parameter MLP on 100,000 rows in milliseconds, where SIMD took seconds per
+/// evaluation), else SIMD. Rows go through in chunks, so a device's per-row buffers stay bounded whatever the data size.
+/// </summary>
 public sealed class ModelEvaluator : IDisposable
 {
-    private readonly IComputeBackend _backend = Accelerators.Create(AcceleratorChoice.Simd);
+    /// <summary>Rows per <see cref="IGradientKernel.Evaluate"/> call: bounds the per-row device buffers (the MLP's hidden layer).</summary>
+    public const int ChunkRows = 16_384;
+
+    private readonly IComputeBackend _backend;
     private readonly IGradientKernel _train, _test;
 
-    public ModelEvaluator(PreparedData data, ModelShape shape)
+    /// <param name="data">The prepared train and test sets.</param>
+    /// <param name="shape">The model.</param>
+    /// <param name="device">Where to evaluate (see <see cref="DeviceFor"/>); SIMD by default.</param>
+    public ModelEvaluator(PreparedData data, ModelShape shape, AcceleratorChoice device = AcceleratorChoice.Simd)
     {
+        _backend = Accelerators.Create(device);
         _train = _backend.CreateGradientKernel(shape);
         _train.SetData(data.Train.Features, data.Train.Labels);
         _test = _backend.CreateGradientKernel(shape);
         _test.SetData(data.Test.Features, data.Test.Labels);
     }
 
+    /// <summary>The device a job's evaluations run on: CUDA or OpenCL if any worker uses it, auto if any worker does, else SIMD (faster than the ILGPU CPU accelerator).</summary>
+    public static AcceleratorChoice DeviceFor(IEnumerable<AcceleratorChoice> workerDevices)
+    {
+        var devices = workerDevices.ToHashSet();
+        return devices.Contains(AcceleratorChoice.Cuda) ? AcceleratorChoice.Cuda
+            : devices.Contains(AcceleratorChoice.OpenCL) ? AcceleratorChoice.OpenCL
+            : devices.Contains(AcceleratorChoice.Auto) ? AcceleratorChoice.Auto
+            : AcceleratorChoice.Simd;
+    }
+
     public (EvaluationResult Train, EvaluationResult Test) Evaluate(ReadOnlySpan<float> parameters)
     {
         _train.LoadParameters(parameters);
         _test.LoadParameters(parameters);
-        return (_train.Evaluate(0, _train.Rows), _test.Evaluate(0, _test.Rows));
+        return (EvaluateAll(_train), EvaluateAll(_test));
+    }
+
+    private static EvaluationResult EvaluateAll(IGradientKernel kernel)
+    {
+        double loss = 0;
+        int correct = 0;
+        for (int start = 0; start < kernel.Rows; start += ChunkRows)
+        {
+            var chunk = kernel.Evaluate(start, Math.Min(ChunkRows, kernel.Rows - start));
+            loss += chunk.LossSum;
+            correct += chunk.Correct;
+        }
+        return new EvaluationResult(loss, correct, kernel.Rows);
     }
 
     public void Dispose()

@@ -1,0 +1,40 @@
+using GpuPs.Cli.Cluster;
+using GpuPs.Core.Data;
+using GpuPs.Kernels;
+
+namespace GpuPs.Integration.Tests.Cli;
+
+/// <summary>The trainer's evaluation: chunks add up to one whole-set evaluation; the device follows the workers'.</summary>
+public sealed class ModelEvaluatorTests
+{
+    [Fact]
+    public void ChunkedEvaluationEqualsOneCallOverEveryRow()
+    {
+        // More training rows than two chunks, and not a multiple of the chunk size.
+        var data = PreparedData.Prepare($"synthetic:rows={3 * ModelEvaluator.ChunkRows},features=6,classes=3", 0.2, seed: 4);
+        Assert.True(data.Train.Rows > 2 * ModelEvaluator.ChunkRows && data.Train.Rows % ModelEvaluator.ChunkRows != 0);
+        var shape = new ModelShape(ModelKind.Mlp, data.FeatureCount, data.ClassCount, Hidden: 5);
+        var parameters = ModelInitializer.Initialize(shape, 9);
+        using var backend = Accelerators.Create(AcceleratorChoice.Simd);
+        using var whole = backend.CreateGradientKernel(shape);
+        whole.SetData(data.Train.Features, data.Train.Labels);
+        whole.LoadParameters(parameters);
+        var expected = whole.Evaluate(0, whole.Rows);
+
+        using var evaluator = new ModelEvaluator(data, shape);
+        var (train, test) = evaluator.Evaluate(parameters);
+
+        Assert.Equal(expected.Rows, train.Rows);
+        Assert.Equal(expected.Correct, train.Correct);
+        Assert.Equal(expected.LossSum, train.LossSum, expected.LossSum * 1e-12);
+        Assert.Equal(data.Test.Rows, test.Rows);
+    }
+
+    [Theory]
+    [InlineData(new[] { AcceleratorChoice.Cuda, AcceleratorChoice.Simd, AcceleratorChoice.Simd }, AcceleratorChoice.Cuda)]
+    [InlineData(new[] { AcceleratorChoice.Simd, AcceleratorChoice.OpenCL }, AcceleratorChoice.OpenCL)]
+    [InlineData(new[] { AcceleratorChoice.Auto }, AcceleratorChoice.Auto)]
+    [InlineData(new[] { AcceleratorChoice.Cpu, AcceleratorChoice.Simd }, AcceleratorChoice.Simd)]
+    public void EvaluationRunsOnTheWorkersGpu(AcceleratorChoice[] workers, AcceleratorChoice expected) =>
+        Assert.Equal(expected, ModelEvaluator.DeviceFor(workers));
+}
