@@ -32,6 +32,9 @@ public sealed class StepComputation(
         ? new TensorCompressor(c.Push, c).Encoding : wireFormat;
     private IErrorFeedback? _feedback;
     private long _encodeTicks;   // this step's, for its timeline, in Stopwatch ticks: a small message reads in well under a TimeSpan's 100 ns
+    private long _compressTicks;   // the rounding part of _encodeTicks
+    private long _pushAnsweredAt;   // this step's fused push: when every shard had answered it (0: not fused)
+    private long _stepEnded;   // when the last step's push was answered or the step abandoned (0: no step yet): the next one begins there
 
     /// <summary>The step being computed (reported in heartbeats).</summary>
     public long Current { get; private set; }
@@ -87,14 +90,18 @@ public sealed class StepComputation(
         int load = plan.Held.Count;
         long started = Stopwatch.GetTimestamp();
         double startedAt = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
+        long began = _stepEnded != 0 ? _stepEnded : started - (long)(pullSeconds * Stopwatch.Frequency);
         Current = step;
-        _encodeTicks = 0;
+        (_encodeTicks, _compressTicks, _pushAnsweredAt) = (0, 0, 0);
         hook.BeginStep(step, load);
         pacer?.BeginStep(step, pushCancelled);
         var compute = TimeSpan.Zero;
+        var delay = TimeSpan.Zero;
         var pushes = new List<Task<bool>>();
         double stepLoss = 0;
+        long loading = Stopwatch.GetTimestamp();
         kernel.LoadParameters(parameters);
+        var upload = Stopwatch.GetElapsedTime(loading);
         try
         {
             for (int h = 0; h < load; h++)
@@ -108,7 +115,9 @@ public sealed class StepComputation(
                 foreach (var range in plan.Batch(h, step)) loss += kernel.AddGradient(range.Start, range.Count, policy.Weight(h));
                 compute += watch.Elapsed;
                 if (policy.PushesEachPartition) ReadGradient(h);
+                long waited = Stopwatch.GetTimestamp();
                 await hook.AfterPartitionAsync(computeCancelled).ConfigureAwait(false);
+                delay += Stopwatch.GetElapsedTime(waited);
                 if (policy.PushesEachPartition)
                     pushes.Add(PushAsync(policy.Header(step, h, loss), h, computeCancelled, pushCancelled));
                 else
@@ -122,6 +131,7 @@ public sealed class StepComputation(
             LastWorkSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             pacer?.EndStep();
             await Task.WhenAll(pushes).ConfigureAwait(false);
+            _stepEnded = Stopwatch.GetTimestamp();   // an abandoned step's time is in no step's phases
             throw;
         }
         if (!policy.PushesEachPartition)
@@ -135,16 +145,20 @@ public sealed class StepComputation(
 
         var pushWatch = Stopwatch.StartNew();
         var finished = await Task.WhenAll(pushes).ConfigureAwait(false);
+        // A fused push's answer came before the pull it carries: the next step's pull phase starts there.
+        _stepEnded = _pushAnsweredAt != 0 ? _pushAnsweredAt : Stopwatch.GetTimestamp();
         // A fused push's phase ends with its answer; the wait after it is the next step's pull.
         var push = fused is { PushSeconds: > 0 } f ? TimeSpan.FromSeconds(f.PushSeconds) : pushWatch.Elapsed;
         report.PushSeconds += push.TotalSeconds;
         report.Steps++;
         double encode = (double)_encodeTicks / Stopwatch.Frequency;
-        var phases = new WorkerStepPhases(step, pullSeconds, compute.TotalSeconds, encode, push.TotalSeconds, startedAt);
+        var phases = new WorkerStepPhases(step, pullSeconds, compute.TotalSeconds, encode, push.TotalSeconds, startedAt, upload.TotalSeconds,
+            (double)_compressTicks / Stopwatch.Frequency, delay.TotalSeconds, (double)(_stepEnded - began) / Stopwatch.Frequency);
         report.RecordStep(phases);
         if (log.IsEnabled(Serilog.Events.LogEventLevel.Debug))
-            log.Debug("Worker {WorkerId} step {Step} timeline: pull {PullMs:F3} ms, compute {ComputeMs:F3} ms, encode {EncodeMs:F3} ms, push {PushMs:F3} ms",
-                client.WorkerId, step, pullSeconds * 1e3, compute.TotalMilliseconds, encode * 1e3, push.TotalMilliseconds);
+            log.Debug("Worker {WorkerId} step {Step} timeline: pull {PullMs:F3} ms, load {LoadMs:F3} ms, compute {ComputeMs:F3} ms, delay {DelayMs:F3} ms, encode {EncodeMs:F3} ms, push {PushMs:F3} ms; step {WallMs:F3} ms, other {OtherMs:F3} ms",
+                client.WorkerId, step, pullSeconds * 1e3, upload.TotalMilliseconds, compute.TotalMilliseconds, delay.TotalMilliseconds, encode * 1e3, push.TotalMilliseconds,
+                phases.WallSeconds * 1e3, phases.OtherSeconds * 1e3);
         pacer?.EndStep();
         return finished.Any(f => f);
     }
@@ -163,6 +177,7 @@ public sealed class StepComputation(
             long rounding = Stopwatch.GetTimestamp() - start;
             report.AddCompressSeconds((double)rounding / Stopwatch.Frequency);
             _encodeTicks += rounding;
+            _compressTicks += rounding;
         }
         var outcomes = pacer is null
             ? await TimedPushAsync(header, gradient, ct, fused).ConfigureAwait(false)
@@ -190,6 +205,7 @@ public sealed class StepComputation(
         if (fused is not null)
         {
             var answer = await client.PushPullAsync(header, gradient, fused.MinStep, fused.Destination, ct, _encoding, fused.SameStep).ConfigureAwait(false);
+            _pushAnsweredAt = answer.PushAnsweredAt;
             var pushed = Stopwatch.GetElapsedTime(start, answer.PushAnsweredAt).TotalSeconds;
             report.RecordPushLatency(LastPushSeconds = pushed);
             fused.Answered(answer.Pulled, pushed, Stopwatch.GetElapsedTime(answer.PushAnsweredAt).TotalSeconds);
