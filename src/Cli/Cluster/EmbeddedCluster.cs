@@ -89,7 +89,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
 
     private async Task<WorkerReport?> RunWorkerInProcessAsync(int id, CancellationToken ct)
     {
-        using var backend = Accelerators.Create(_settings.Accelerator, _log);
+        using var backend = Accelerators.Create(_settings.Accelerator.For(id), _log);
         await using var worker = new TrainingWorker(
             new WorkerOptions(ServerAddresses, id, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName, Pieces: _settings.Pieces,
                 FusedPushPull: _settings.FusedPushPull),
@@ -108,7 +108,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         for (int restarts = 0; ; restarts++)
         {
             var worker = ChildProcess.Start(restarts == 0 ? $"worker {id}" : $"worker {id} (restart {restarts})",
-                ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.ToString(),
+                ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.For(id).ToString().ToLowerInvariant(),
                  "--transport", _settings.Transport.ToString().ToLowerInvariant(), "--fused-push-pull", _settings.FusedPushPull ? "true" : "false",
                  .. _topologyFile is null ? Array.Empty<string>() : ["--topology", _topologyFile, "--aggregator-timeout-ms", _settings.AggregatorTimeoutMs.ToString()],
                  .. PieceSettings.Arguments(_settings.Pieces)],

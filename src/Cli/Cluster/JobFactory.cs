@@ -18,6 +18,7 @@ public static class JobFactory
     {
         var job = JobBuilder.Build(s.ToDefinition());
         StragglerInjector.Parse(s.StragglerModel, s.Workers, s.Seed);
+        s.Accelerator.Validate(s.Workers);
         if (s.Servers <= 0) throw new ArgumentException($"servers must be at least 1 (got {s.Servers})");
         if (s.LearningRate <= 0 || !float.IsFinite(s.LearningRate)) throw new ArgumentException($"learning rate must be positive (got {s.LearningRate})");
         return job;

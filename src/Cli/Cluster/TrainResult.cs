@@ -45,4 +45,10 @@ public sealed record TrainResult(
 
     /// <summary>Each in-process worker's steps, begun and finished or abandoned (empty with <c>--processes</c>), for <c>gpups report</c>.</summary>
     public IReadOnlyList<WorkerStepSpan> Timeline { get; init; } = [];
+
+    /// <summary>Where the mean step went, per worker and overall (null with <c>--processes</c>: worker processes report no timeline).</summary>
+    public StepBreakdown? StepBreakdown { get; init; }
+
+    /// <summary>A proportional job's assignment at the end, as shard 0 reported it (null otherwise).</summary>
+    public AssignmentSummary? Assignment { get; init; }
 }

@@ -69,7 +69,7 @@ public static class TrainingRun
             var statuses = await Task.WhenAll(observers.Select(o => o.StatusAsync(ct, TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
             return new TrainResult(
                 settings.Dataset, settings.Model.ToString().ToLowerInvariant(), mode.Name, job.Workers, settings.Servers,
-                job.Steps, job.ParameterCount, DescribeDevice(settings, reports), watch.Elapsed.TotalSeconds,
+                job.Steps, job.ParameterCount, DescribeDevice(reports, statuses[0]), watch.Elapsed.TotalSeconds,
                 final.TestAccuracy, final.TestLoss, final.TrainAccuracy, final.TrainLoss,
                 statuses.Sum(s => s.PushesApplied), statuses.Sum(s => s.PushesRejected), statuses.Max(s => s.MaxStalenessSeen),
                 statuses.Sum(s => s.PushesDroppedLate), statuses[0].StepSeconds.ToList(), statuses[0].StepLoss.ToList(),
@@ -80,6 +80,8 @@ public static class TrainingRun
             {
                 Export = ModelExports.Of(settings, shape, data, parameters, 0, final.Step),
                 Timeline = cluster.Timeline.Spans,
+                StepBreakdown = StepBreakdown.Of(reports),
+                Assignment = AssignmentSummary.Of(statuses[0]),
             };
         }
         finally
@@ -99,7 +101,7 @@ public static class TrainingRun
 
     /// <summary>The <c>gpups train</c> command line that runs these settings again.</summary>
     public static string CommandLine(TrainSettings settings) => string.Join(' ',
-        ["gpups", "train", .. JobOptions.ToArguments(settings).Select(Quote), "--accelerator", settings.Accelerator.ToString().ToLowerInvariant(),
+        ["gpups", "train", .. JobOptions.ToArguments(settings).Select(Quote), "--accelerator", settings.Accelerator.ToString(),
          .. (settings.Processes ? new[] { "--processes" } : []), "--transport", settings.Transport.ToString().ToLowerInvariant(),
          .. PieceSettings.Arguments(settings.Pieces),
          .. (settings.FusedPushPull ? Array.Empty<string>() : ["--fused-push-pull", "false"]), "--output", Quote(settings.Output)]);
@@ -113,6 +115,17 @@ public static class TrainingRun
         return code.Construction.Length == 0 ? code.Name : $"{code.Name} ({code.Construction}), s = {code.Stragglers}";
     }
 
-    private static string DescribeDevice(TrainSettings settings, IReadOnlyList<WorkerReport> reports) =>
-        reports.Count > 0 ? string.Join(", ", reports.Select(r => r.Device).Distinct()) : $"{settings.Accelerator} (worker processes)";
+    /// <summary>
+    /// The workers' devices: the one they share, or each device with the workers on it ("CUDA …: worker 0; CPU SIMD …:
+    /// workers 1, 2, 3"). Worker processes report nothing back; for them it is the device each registered with at shard 0.
+    /// </summary>
+    private static string DescribeDevice(IReadOnlyList<WorkerReport> reports, StatusReply shard0)
+    {
+        var devices = reports.Count > 0
+            ? reports.Select(r => (Id: r.WorkerId, Device: r.Device))
+            : shard0.Workers.Where(w => w.Device.Length > 0).Select(w => (Id: w.WorkerId, w.Device));
+        var groups = devices.OrderBy(d => d.Id).GroupBy(d => d.Device).ToList();
+        return groups.Count <= 1 ? groups.FirstOrDefault()?.Key ?? "unknown"
+            : string.Join("; ", groups.Select(g => $"{g.Key}: worker{(g.Count() > 1 ? "s" : "")} {string.Join(", ", g.Select(d => d.Id))}"));
+    }
 }

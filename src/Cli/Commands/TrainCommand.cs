@@ -15,7 +15,7 @@ public static class TrainCommand
     public static Command Create(SettingSources sources, GlobalOptions global)
     {
         var job = new JobOptions(sources);
-        var accelerator = AcceleratorOption(sources);
+        var accelerator = WorkerAccelerators.Option(sources, what: "compute device of the workers");
         var processes = sources.Option("processes", false, "run every server and worker as its own OS process");
         var transport = TransportOption(sources);
         var pieces = new PieceSettings(sources);
@@ -39,7 +39,7 @@ public static class TrainCommand
         {
             var settings = job.Bind(parse) with
             {
-                Accelerator = parse.GetValue(accelerator),
+                Accelerator = WorkerAccelerators.Parse(parse.GetValue(accelerator)!),
                 Processes = parse.GetValue(processes),
                 Transport = parse.GetValue(transport),
                 Pieces = pieces.Bind(parse),
@@ -91,9 +91,6 @@ public static class TrainCommand
     /// <summary>Where <c>train</c> exports the model: beside the result, <c>results/train.json</c> → <c>results/train.safetensors</c>.</summary>
     public static string ModelPath(string output) => Path.ChangeExtension(output, ".safetensors");
 
-    public static Option<AcceleratorChoice> AcceleratorOption(SettingSources sources) =>
-        sources.Option("accelerator", AcceleratorChoice.Auto, "compute device: auto (CUDA, then OpenCL, then SIMD CPU) | cuda | opencl | cpu (ILGPU CPU accelerator) | simd");
-
     public static Option<TransportChoice> TransportOption(SettingSources sources) =>
         sources.Option("transport", TransportChoice.Auto,
             "data plane for tensors: auto (the server's framed TCP data plane when it offers one, through shared memory on its host, else gRPC) | grpc | tcp (fail if the server offers none) | shm (shared memory with the server on this host, fail otherwise)");
@@ -117,6 +114,36 @@ public static class TrainCommand
         summary.AddRow("wall time", $"{r.WallSeconds:F2} s");
         summary.AddRow("test accuracy", $"[bold]{r.TestAccuracy:F4}[/]");
         summary.AddRow("test loss", $"{r.TestLoss:F4}");
+        if (r.Assignment is { } a)
+            summary.AddRow("rows by speed", Markup.Escape($"version {a.Version} from step {a.FromStep}: " +
+                string.Join(", ", a.Shares.Select((share, i) => $"worker {i} {share:P0}"))));
         console.Write(summary);
+        if (r.StepBreakdown is { } breakdown) console.Write(BreakdownTable(breakdown, delays: r.Settings.StragglerModel != "none"));
+    }
+
+    /// <summary>
+    /// The per-step breakdown: per worker and overall, the mean step and its parts in ms and as shares of it (the
+    /// injected-delay column only with a straggler model).
+    /// </summary>
+    private static Table BreakdownTable(StepBreakdown breakdown, bool delays)
+    {
+        var table = new Table().Title("mean step, ms (share of the step)")
+            .AddColumns("worker", "device", "steps", "step", "compute", "pull wait", "push wait", "compression");
+        if (delays) table.AddColumn("injected delay");
+        table.AddColumn("host / other");
+        foreach (var row in breakdown.Workers.Append(breakdown.Overall))
+        {
+            static string Part(double ms, double share) => $"{ms:F3} ({share:P0})";
+            var cells = new List<string>
+            {
+                row.Worker < 0 ? "[bold]all[/]" : $"{row.Worker}", Markup.Escape(row.Device), $"{row.Steps}", $"{row.StepMs:F3}",
+                Part(row.ComputeMs, row.ComputeShare), Part(row.PullMs, row.PullShare), Part(row.PushMs, row.PushShare), Part(row.CompressMs, row.CompressShare),
+            };
+            if (delays) cells.Add(Part(row.DelayMs, row.DelayShare));
+            cells.Add(Part(row.OtherMs, row.OtherShare));
+            table.AddRow([.. cells]);
+        }
+        table.Caption($"compute: parameters to the device, kernels, gradient back; each worker's first {StepBreakdown.WarmupSteps} steps (warm-up) and abandoned steps left out");
+        return table;
     }
 }

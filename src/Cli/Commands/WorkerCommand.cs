@@ -16,7 +16,7 @@ public static class WorkerCommand
     {
         var servers = sources.Option("server", "http://127.0.0.1:5000", "server address(es), comma-separated in shard order");
         var workerId = sources.Option("worker-id", -1, "worker id to take (-1: the server assigns one)");
-        var accelerator = TrainCommand.AcceleratorOption(sources);
+        var accelerator = WorkerAccelerators.Option(sources, what: "compute device (a list joined by +: item --worker-id of it)");
         var timeout = sources.Option("call-timeout-ms", 30_000, "deadline of each call to a server");
         var retries = sources.Option("max-retries", 8, "attempts of a call while a server is unreachable");
         var reportFile = sources.Option("report", "", "write what this worker did (steps, bytes, compute/pull/push seconds, every push's latency) as JSON to this file");
@@ -38,7 +38,7 @@ public static class WorkerCommand
             var addresses = AddressList.Parse(parse.GetValue(servers)!, "--server");
             var jobAuth = auth.Resolve(parse, "worker");
             if (jobAuth.IsInsecure) log.Warning("Worker sends NO JOB TOKEN (insecure): its servers must run with --insecure too");
-            using var backend = Accelerators.Create(parse.GetValue(accelerator), log);
+            using var backend = Accelerators.Create(DeviceOf(WorkerAccelerators.Parse(parse.GetValue(accelerator)!), parse.GetValue(workerId)), log);
             var options = new WorkerOptions(addresses, parse.GetValue(workerId), TimeSpan.FromMilliseconds(parse.GetValue(timeout)),
                 parse.GetValue(retries), Environment.MachineName, parse.GetValue(pushLog), pieces.Bind(parse), parse.GetValue(fused));
             if (parse.GetValue(topology.AggregatorTimeoutMs) <= 0) throw new SettingsException("--aggregator-timeout-ms must be positive");
@@ -53,4 +53,13 @@ public static class WorkerCommand
         }));
         return command;
     }
+
+    /// <summary>
+    /// This worker's device: the one choice, or item <paramref name="workerId"/> of a per-worker list, which therefore
+    /// needs <c>--worker-id</c> (the device is opened before the servers would assign an id).
+    /// </summary>
+    private static AcceleratorChoice DeviceOf(WorkerAccelerators accelerators, int workerId) =>
+        accelerators.IsPerWorker && workerId < 0
+            ? throw new SettingsException($"--accelerator {accelerators} gives each worker id its device: give this worker's --worker-id too")
+            : accelerators.For(workerId);
 }

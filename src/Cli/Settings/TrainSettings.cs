@@ -30,7 +30,8 @@ public sealed record TrainSettings
     public float Momentum { get; init; } = 0.9f;
     public ulong Seed { get; init; } = 42;
     public double TestFraction { get; init; } = 0.2;
-    public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
+    /// <summary>Each worker's compute device: one for all, or one per worker id (<c>cuda+simd+simd+simd</c>).</summary>
+    public WorkerAccelerators Accelerator { get; init; } = AcceleratorChoice.Auto;
     public bool Processes { get; init; }
     /// <summary>The data plane workers move tensors over: auto (framed TCP when the server offers it) | grpc | tcp.</summary>
     public Worker.Transport.TransportChoice Transport { get; init; }
