@@ -47,6 +47,13 @@ public sealed record HeteroBenchmarkOptions(
     /// </summary>
     public string DatasetOrDefault => Dataset ?? $"synthetic:rows={(Slowdown == HeteroSlowdown.Cgroup ? 300_000 : 20_000)},features=100,classes=2";
 
+    /// <summary>
+    /// The workers' devices (<c>--accelerator</c>): one for all, or one per worker (<c>cuda+simd+simd</c>); SIMD by
+    /// default. Every scenario, the unit run too, runs on them, so the bounds assume the slowdowns alone set the speeds:
+    /// with devices of different speeds the mixed runs' bounds are not ideal, but uniform against proportional still compares.
+    /// </summary>
+    public WorkerAccelerators Accelerator { get; init; } = AcceleratorChoice.Simd;
+
     /// <summary>The CPUs the workers' quotas sum to: <see cref="WorkerCores"/>, or 90 % of the cores less the server's.</summary>
     public double WorkerCoresOrDefault => WorkerCores > 0 ? WorkerCores : 0.9 * Environment.ProcessorCount - ServerCores;
 }
@@ -71,8 +78,9 @@ public sealed record HeteroBenchmarkOptions(
 /// processes (cgroup slowdown), which report no counters to the bench.</param>
 /// <param name="MeanRatioToBound">MeanMs / BoundMs: the issue's targets are by the mean.</param>
 /// <param name="Code">The gradient code the coded runs name (auto: the group code for proportional jobs).</param>
+/// <param name="Devices">The workers' compute devices, as the training summary names them (<c>--accelerator</c>).</param>
 public sealed record HeteroRow(string Scenario, string Mode, string Assignment, int S, string Slowdown, double MeanMs, double P50Ms, double P99Ms,
-    double BoundMs, double RatioToBound, int SettledAfter, double ComputeBalance, double MeanRatioToBound, string Code);
+    double BoundMs, double RatioToBound, int SettledAfter, double ComputeBalance, double MeanRatioToBound, string Code, string Devices = "");
 
 /// <summary>
 /// <c>gpups bench hetero</c>: a cluster of mixed speeds made by real slowdowns, trained with uniform and proportional BSP
@@ -100,10 +108,11 @@ public static class HeteroBenchmark
     private sealed record Run(string Key, string Scenario, SyncMode Mode, string Assignment, int S, string Slowdown, double BoundFactor, int From, double[] Speeds,
         string Code = "auto");
 
-    /// <summary>Runs every scenario over loopback gRPC with SIMD kernels and returns one row each.</summary>
+    /// <summary>Runs every scenario over loopback gRPC on the workers' devices (SIMD by default) and returns one row each.</summary>
     public static async Task<IReadOnlyList<HeteroRow>> RunAsync(HeteroBenchmarkOptions o, Action<string> report, ILogger log, CancellationToken ct)
     {
         int n = o.Factors.Length;
+        o.Accelerator.Validate(n);
         if (o.Scenarios?.FirstOrDefault(k => !ScenarioKeys.Contains(k)) is { } unknown)
             throw new ArgumentException($"unknown scenario '{unknown}'; expected some of {string.Join(", ", ScenarioKeys)}");
         if (o.Slowdown == HeteroSlowdown.Cgroup && CpuQuotaGroups.Unavailable() is { } reason)
@@ -160,7 +169,7 @@ public static class HeteroBenchmark
             var row = new HeteroRow(run.Scenario, run.Mode == SyncMode.Coded ? "coded" : "bsp", run.Assignment, run.S, slowdown,
                 measured.Average(), p50, StepSeries.Quantile(measured, 0.99), bound, p50 / bound, settled,
                 result.WorkerReports.Count == 0 ? double.NaN : result.WorkerReports.Min(w => w.ComputeSeconds) / result.WorkerReports.Max(w => w.ComputeSeconds),
-                measured.Average() / bound, run.Code);
+                measured.Average() / bound, run.Code, result.Device);
             rows.Add(row);
             report(string.Create(CultureInfo.InvariantCulture,
                 $"{row.Scenario,-44} mean {row.MeanMs,7:F1} ms  p50 {row.P50Ms,7:F1}  p99 {row.P99Ms,7:F1}  bound {row.BoundMs,7:F1}  mean ×{row.MeanRatioToBound:F2}  p50 ×{row.RatioToBound:F2}  balance {row.ComputeBalance:F2}")
@@ -196,7 +205,7 @@ public static class HeteroBenchmark
     {
         Dataset = o.DatasetOrDefault, Model = Kernels.ModelKind.Mlp, Hidden = 64, Workers = o.Factors.Length, Servers = 1, Mode = run.Mode, Stragglers = run.S,
         Steps = o.Steps + (run.From > o.Warmup ? run.From : o.Warmup), BatchSize = 0, LearningRate = 0.1f, Seed = o.Seed,
-        Accelerator = AcceleratorChoice.Simd, StragglerModel = run.Slowdown, Assignment = run.Assignment, Code = run.Code, Output = "",
+        Accelerator = o.Accelerator, StragglerModel = run.Slowdown, Assignment = run.Assignment, Code = run.Code, Output = "",
     };
 
     /// <summary>The three slowest measured steps as "step (ms)", so a tail can be matched with the logs' step numbers.</summary>

@@ -9,7 +9,8 @@ using Serilog;
 namespace GpuPs.Cli.Bench;
 
 /// <summary>
-/// <c>gpups bench stragglers</c>: one real training run (embedded cluster, loopback gRPC, SIMD workers) per
+/// <c>gpups bench stragglers</c>: one real training run (embedded cluster, loopback gRPC, SIMD workers unless
+/// <see cref="StragglerBenchmarkOptions.Accelerator"/> says otherwise) per
 /// (scheme, s, delay model), measuring shard 0's step times and training loss against the time model's expected step
 /// time (<see cref="StepTimeBound"/>). Logistic regression on a small synthetic set keeps the real compute tiny, so the
 /// injected delays and the simulated per-partition compute dominate, as they would with a large model on real devices.
@@ -34,7 +35,7 @@ public static class StragglerBenchmark
         var (plan, skipped) = Plan(options);
         foreach (var line in skipped) report($"skipped: {line}");
         double estimate = plan.Sum(p => p.EstimatedSeconds);
-        report($"{plan.Count} runs × {options.Steps} steps, {options.Workers} SIMD workers, unit {options.UnitSeconds * 1e3:G4} ms per partition; "
+        report($"{plan.Count} runs × {options.Steps} steps, {options.Workers} workers on {options.Accelerator}, unit {options.UnitSeconds * 1e3:G4} ms per partition; "
                + $"estimated total {Duration(estimate)} (time model + {RunOverheadSeconds} s start-up per run)");
 
         // JIT-compile every scheme's code paths before anything is measured: the first runs of a process would otherwise
@@ -108,7 +109,7 @@ public static class StragglerBenchmark
         Steps = o.Steps,
         BatchSize = o.BatchSize,
         Seed = o.Seed,
-        Accelerator = AcceleratorChoice.Simd,
+        Accelerator = o.Accelerator,
         Transport = o.Transport,
     };
 

@@ -14,6 +14,9 @@ public sealed record StragglerBenchmarkOptions
 {
     public int Workers { get; init; } = 8;
 
+    /// <summary>The workers' devices (<c>--accelerator</c>): one for all, or one per worker; SIMD by default.</summary>
+    public Settings.WorkerAccelerators Accelerator { get; init; } = Kernels.AcceleratorChoice.Simd;
+
     /// <summary>How tensors travel (<c>--transport</c>): auto (the TCP data plane in the embedded cluster), grpc or tcp.</summary>
     public Worker.Transport.TransportChoice Transport { get; init; }
 
@@ -90,5 +93,6 @@ public sealed record StragglerBenchmarkOptions
         if (Delays.Any(d => d.Contains("unit=", StringComparison.OrdinalIgnoreCase)))
             throw new ArgumentException("delay specs take no unit= here: --unit sets it for every run");
         if (TargetLoss is <= 0) throw new ArgumentException($"target loss must be positive (got {TargetLoss})");
+        Accelerator.Validate(Workers);
     }
 }

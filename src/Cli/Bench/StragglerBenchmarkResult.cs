@@ -68,7 +68,7 @@ public sealed record StragglerBenchmarkResult(
             double.IsNaN(target) ? null : r.Steps.TimeToLoss(target),
             res.TestAccuracy,
             res.WorkerReports.Sum(w => w.BytesPushed), res.PushesDroppedLate, res.WorkerReports.Sum(w => w.StepsAbandoned),
-            r.ComputePerPartition * 1e6, overhead * 1e3, res.WallSeconds);
+            r.ComputePerPartition * 1e6, overhead * 1e3, res.WallSeconds, res.Device);
     }
 
     private static (double Loss, string Source) Target(StragglerBenchmarkOptions o, IReadOnlyList<StragglerRun> runs)

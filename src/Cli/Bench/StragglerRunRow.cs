@@ -34,6 +34,7 @@ namespace GpuPs.Cli.Bench;
 /// <param name="OverheadMs">Per-step overhead added to the bound: this scheme's no-delay mean step minus its modelled
 /// compute (communication, encode/decode, scheduling), at least 0.</param>
 /// <param name="WallS">Wall time of the whole run, start-up and evaluation included.</param>
+/// <param name="Devices">The workers' compute devices, as the training summary names them (<c>--accelerator</c>).</param>
 public sealed record StragglerRunRow(
     string Scheme,
     int S,
@@ -57,4 +58,5 @@ public sealed record StragglerRunRow(
     long Abandoned,
     double ComputeUs,
     double OverheadMs,
-    double WallS);
+    double WallS,
+    string Devices = "");

@@ -93,7 +93,8 @@ public static class BenchCommand
         var serverCores = sources.Option("server-cores", 0.3, "cgroup slowdown: the server process's CPU quota");
         var dataset = sources.Option("dataset", "", "data set trained on; compute should dominate a step (default: synthetic, 20000 rows with throttle, 300000 with cgroup)");
         var scenarios = sources.Option("scenarios", "", $"comma-separated scenarios to run (default all; the unit run always runs): {string.Join(", ", HeteroBenchmark.ScenarioKeys)}");
-        foreach (var o in new Option[] { factors, steps, warmup, delay, dropAt, slowdown, workerCores, serverCores, dataset, scenarios }) command.Options.Add(o);
+        var accelerator = WorkerAccelerators.Option(sources, "simd", "the workers' compute device");
+        foreach (var o in new Option[] { factors, steps, warmup, delay, dropAt, slowdown, workerCores, serverCores, dataset, scenarios, accelerator }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
@@ -109,7 +110,10 @@ public static class BenchCommand
                 throw new SettingsException("--worker-cores must be >= 0 (0: the default) and --server-cores > 0");
             var options = new HeteroBenchmarkOptions(list, parse.GetValue(steps), parse.GetValue(warmup), parse.GetValue(delay), parse.GetValue(dropAt),
                 Dataset: parse.GetValue(dataset) is { Length: > 0 } d ? d : null, Slowdown: how, WorkerCores: parse.GetValue(workerCores), ServerCores: parse.GetValue(serverCores),
-                Scenarios: parse.GetValue(scenarios) is { Length: > 0 } named ? named.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null);
+                Scenarios: parse.GetValue(scenarios) is { Length: > 0 } named ? named.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null)
+            {
+                Accelerator = WorkerAccelerators.Parse(parse.GetValue(accelerator)!),
+            };
             var rows = await HeteroBenchmark.RunAsync(options, line => Console.Error.WriteLine(line), log, ct);
             BenchOutput.Write(AnsiConsole.Console, $"hetero: {list.Length} workers, factors {parse.GetValue(factors)}", rows, r => r.Scenario, r => r.MeanMs,
                 "mean step time, ms", parse.GetValue(csv), parse.GetValue(plot));
@@ -138,7 +142,7 @@ public static class BenchCommand
     private static Command Stragglers(SettingSources sources, GlobalOptions global)
     {
         var command = new Command("stragglers",
-            "Training runs per (scheme, s, straggler model) on SIMD workers: step-time distribution, time to a target loss, bytes, drops, "
+            "Training runs per (scheme, s, straggler model) on SIMD workers (or --accelerator): step-time distribution, time to a target loss, bytes, drops, "
             + "each against the load-aware bound (coded: the first decodable responder set); a table with a legend of its columns, "
             + "a CSV with every column, PNG plots and the verdicts on the targets.");
         var d = new StragglerBenchmarkOptions();
@@ -150,12 +154,13 @@ public static class BenchCommand
         var unit = sources.Option("unit", d.UnitSeconds, "simulated compute per partition, seconds");
         var seed = sources.Option("seed", d.Seed, "seed of data, initialisation and straggler draws");
         var transport = sources.Option("transport", d.Transport, "how tensors travel: auto (the TCP data plane), grpc or tcp");
+        var accelerator = WorkerAccelerators.Option(sources, d.Accelerator.ToString(), "the workers' compute device");
         var target = sources.Option<double?>("target-loss", null, $"training loss for the time-to-target column (default {d.TargetFactor} × the final loss of BSP without delays)");
         var quick = sources.Option("quick", false, "a ~1-minute smoke configuration (bsp, backup, coded-fractional, coded-cyclic, multi-message, asp; s = 1, 2; "
             + "none and persistent:workers=2+5,delay=0.5; 12 steps); other options still override it");
         var csv = new Option<string?>("--csv") { Description = "write every run as CSV to this file", DefaultValueFactory = _ => "results/bench-stragglers.csv" };
         var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots into this folder", DefaultValueFactory = _ => "results" };
-        foreach (var o in new Option[] { workers, stragglers, schemes, delays, steps, unit, seed, transport, target, quick, csv, plotDir })
+        foreach (var o in new Option[] { workers, stragglers, schemes, delays, steps, unit, seed, transport, accelerator, target, quick, csv, plotDir })
             command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
@@ -173,6 +178,7 @@ public static class BenchCommand
                 UnitSeconds = Given(unit) ? parse.GetValue(unit) : o.UnitSeconds,
                 Seed = Given(seed) ? parse.GetValue(seed) : o.Seed,
                 Transport = parse.GetValue(transport),
+                Accelerator = WorkerAccelerators.Parse(parse.GetValue(accelerator)!),
                 TargetLoss = parse.GetValue(target),
             };
             var result = await StragglerBenchmark.RunAsync(o, line => Console.Error.WriteLine(line), log, ct);

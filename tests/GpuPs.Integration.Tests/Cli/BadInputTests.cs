@@ -28,6 +28,11 @@ public class BadInputTests
     [InlineData("the asp mode takes no node-aggregated pushes", "train", "--mode", "asp", "--nodes", "2")]
     [InlineData("--nodes must be 1 to the number of workers (4)", "train", "--nodes", "5")]
     [InlineData("--topology FILE is required", "aggregator", "--insecure", "--node", "node-a")]
+    [InlineData("--accelerator cuda+simd names 2 devices for 4 workers", "train", "--workers", "4", "--accelerator", "cuda+simd")]
+    [InlineData("item 2 ('gpu') of 'simd+gpu' is not one of auto, cuda, opencl, cpu, simd", "train", "--workers", "2", "--accelerator", "simd+gpu")]
+    [InlineData("--accelerator cuda+simd gives each worker id its device: give this worker's --worker-id too", "worker", "--insecure", "--accelerator", "cuda+simd")]
+    [InlineData("--accelerator simd+simd names 2 devices for 3 workers", "bench", "hetero", "--factors", "4+2+1", "--accelerator", "simd+simd")]
+    [InlineData("--accelerator simd+simd names 2 devices for 8 workers", "bench", "stragglers", "--quick", "--accelerator", "simd+simd")]
     public async Task Impossible_settings_exit_with_2_and_say_why(string message, params string[] args)
     {
         var run = await Gpups.RunAsync(args);
