@@ -16,7 +16,8 @@ namespace GpuPs.Worker.Scheduling;
 /// </list>
 /// A size fixed by the user is kept. A change of 20 % or more is logged with the measurements behind it.
 /// </summary>
-/// <remarks>Thread-safe; <see cref="Started"/> and <see cref="Ended"/> are called as each transfer starts and ends.</remarks>
+/// <remarks>Thread-safe; <see cref="Started"/> and <see cref="Ended"/> are called as each transfer starts and ends. The
+/// link's busy time is read from a <see cref="TimeProvider"/> (the system's by default), so tests drive it by hand.</remarks>
 public sealed class CreditTuner
 {
     /// <summary>Pieces per measurement window: 8.</summary>
@@ -32,6 +33,7 @@ public sealed class CreditTuner
     private readonly bool _tunePiece, _tuneCredit;
     private readonly ILogger _log;
     private readonly string _link;
+    private readonly TimeProvider _time;
     private int _pieceBytes;
     private long _creditBytes;
     private int _count;
@@ -49,12 +51,17 @@ public sealed class CreditTuner
     /// <param name="tuneCredit">Whether the credit is tuned (false: the user fixed it).</param>
     /// <param name="link">The link's name in logs (e.g. "push to shard 0").</param>
     /// <param name="log">Where changes are logged.</param>
-    public CreditTuner(int pieceBytes, long creditBytes, bool tunePiece, bool tuneCredit, string link, ILogger log)
+    /// <param name="time">The clock of the link's busy time (null: the system's).</param>
+    public CreditTuner(int pieceBytes, long creditBytes, bool tunePiece, bool tuneCredit, string link, ILogger log, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(pieceBytes, sizeof(float));
         ArgumentOutOfRangeException.ThrowIfLessThan(creditBytes, 1);
         (_pieceBytes, _creditBytes, _tunePiece, _tuneCredit, _link, _log) = (pieceBytes, creditBytes, tunePiece, tuneCredit, link, log);
+        _time = time ?? TimeProvider.System;
     }
+
+    /// <summary>The clock the link's busy time is read from; the scheduler times each piece on it too.</summary>
+    public TimeProvider Time => _time;
 
     /// <summary>The piece size in force, in bytes.</summary>
     public int PieceBytes
@@ -79,7 +86,7 @@ public sealed class CreditTuner
     {
         lock (_gate)
         {
-            if (_inFlight++ == 0) _busySince = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (_inFlight++ == 0) _busySince = _time.GetTimestamp();
         }
     }
 
@@ -91,13 +98,13 @@ public sealed class CreditTuner
     {
         lock (_gate)
         {
-            if (--_inFlight == 0) _busySeconds += System.Diagnostics.Stopwatch.GetElapsedTime(_busySince).TotalSeconds;
+            if (--_inFlight == 0) _busySeconds += _time.GetElapsedTime(_busySince).TotalSeconds;
             if (!succeeded) return null;
             _windowBytes += bytes;
             if (seconds < _windowMinSeconds) (_windowMinSeconds, _windowMinBytes) = (seconds, bytes);
             if (++_count % WindowPieces != 0) return null;
-            double busy = _busySeconds + (_inFlight > 0 ? System.Diagnostics.Stopwatch.GetElapsedTime(_busySince).TotalSeconds : 0);
-            if (_inFlight > 0) _busySince = System.Diagnostics.Stopwatch.GetTimestamp();
+            double busy = _busySeconds + (_inFlight > 0 ? _time.GetElapsedTime(_busySince).TotalSeconds : 0);
+            if (_inFlight > 0) _busySince = _time.GetTimestamp();
             _busySeconds = 0;
             double rate = _windowBytes / Math.Max(busy, 1e-6);
             double call = Math.Max(50e-6, _windowMinSeconds - _windowMinBytes / rate);

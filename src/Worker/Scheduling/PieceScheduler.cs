@@ -175,7 +175,8 @@ public sealed class PieceScheduler
         private async Task RunAsync()
         {
             _registration.Dispose();
-            long began = System.Diagnostics.Stopwatch.GetTimestamp();
+            var clock = Owner._tuner?.Time ?? TimeProvider.System;
+            long began = clock.GetTimestamp();
             bool succeeded = false;
             try
             {
@@ -194,7 +195,7 @@ public sealed class PieceScheduler
             }
             finally
             {
-                Owner.Ended(this, System.Diagnostics.Stopwatch.GetElapsedTime(began).TotalSeconds, succeeded);
+                Owner.Ended(this, clock.GetElapsedTime(began).TotalSeconds, succeeded);
             }
         }
     }
