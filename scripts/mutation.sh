@@ -7,6 +7,8 @@
 #   server      src/Server (shard, observers)       membership, liveness, validation      Server.Tests, Worker.Tests
 #   protocol    src/Core/Protocol                   wire frames, marshalling, WireStatus  Core.Tests, Server.Tests, Worker.Tests
 #   worker      src/Worker (loop, client, step)     worker rules, retries, liveness       Worker.Tests
+#               less the network clients (GrpcShardClient, NegotiatedShardClient, Transport/Tcp): like the server area's
+#               gRPC service and data plane, they are tested over real loopback sockets in Integration.Tests only
 #   optimizers  kernels/Simd                        SIMD loss, gradient and optimizers    Kernels.Tests
 # GpuPs.Integration.Tests (real gRPC, real processes) is left out: nearly every mutant of the shard or the wire is
 # covered by most of its tests, each of which starts servers, so one area would take many hours on 2 cores.
@@ -52,7 +54,8 @@ for area in "${areas[@]}"; do
     aggregation) TEST_FILTER=$WITHOUT_CODE_TESTS run aggregation GpuPs.Core.csproj "GpuPs.Server.Tests GpuPs.Worker.Tests GpuPs.Core.Tests" '**/Aggregation/*.cs' '**/Modes/*.cs' ;;
     server)      run server GpuPs.Server.csproj "GpuPs.Server.Tests GpuPs.Worker.Tests" '**/ParameterShard.cs' '**/Observers/*.cs' ;;
     protocol)    TEST_FILTER=$WITHOUT_CODE_TESTS run protocol GpuPs.Core.csproj "GpuPs.Core.Tests GpuPs.Server.Tests GpuPs.Worker.Tests" '**/Protocol/**/*.cs' ;;
-    worker)      run worker GpuPs.Worker.csproj "GpuPs.Worker.Tests" '**/*.cs' '!**/Stragglers/OrderStatisticBound.cs' '!**/Stragglers/ClosingSets.cs' ;;
+    worker)      run worker GpuPs.Worker.csproj "GpuPs.Worker.Tests" '**/*.cs' '!**/Stragglers/OrderStatisticBound.cs' '!**/Stragglers/ClosingSets.cs' \
+                     '!**/Transport/GrpcShardClient.cs' '!**/Transport/NegotiatedShardClient.cs' '!**/Transport/Tcp/*.cs' ;;
     optimizers)  run optimizers GpuPs.Kernels.csproj "GpuPs.Kernels.Tests" '**/Simd/*.cs' ;;
     *) echo "unknown area '$area' (coding, aggregation, server, protocol, worker, optimizers)" >&2; exit 2 ;;
   esac
