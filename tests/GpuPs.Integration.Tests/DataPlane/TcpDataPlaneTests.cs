@@ -221,7 +221,7 @@ public class TcpDataPlaneTests
             var client = await RawFrameClient.HelloAsync(host.DataPort, auth.Token!.HeaderValue);
             client.Send(push, new byte[push.Length], sendBytes: 1000);   // holds its share while the rest never comes
             stalled.Add(client);
-            while ((await status.StatusAsync(CancellationToken.None)).InflightPushBytes != i * (long)push.Length) await Task.Delay(10);
+            await InflightPushBytes.ReachAsync(status, i * (long)push.Length);
         }
 
         var busy = await Assert.ThrowsAsync<ShardException>(() => channel.PushAsync(new PushHeader(1, 0, 0, 1, 0), gradient, CancellationToken.None));
@@ -230,7 +230,7 @@ public class TcpDataPlaneTests
         Assert.Equal(1, (await status.StatusAsync(CancellationToken.None)).PushesRefusedBusy);
 
         foreach (var client in stalled) client.Dispose();   // dying mid-frame gives the shares back
-        while ((await status.StatusAsync(CancellationToken.None)).InflightPushBytes != 0) await Task.Delay(10);
+        await InflightPushBytes.ReachAsync(status, 0);
         Assert.True((await channel.PushAsync(new PushHeader(1, 0, 0, 1, 0), gradient, CancellationToken.None)).IsApplied);
         Assert.Single(shard.Pushes);
     }

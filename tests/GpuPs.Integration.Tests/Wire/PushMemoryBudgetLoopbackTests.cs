@@ -102,7 +102,7 @@ public class PushMemoryBudgetLoopbackTests
             var call = channel.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, server.CallOptions());
             await call.RequestStream.WriteAsync(new PushChunkFrame(header, 0, gradient.AsMemory(0, ChunkFloats)));
             stalled.Add((channel, call));
-            while ((await client.StatusAsync(CancellationToken.None)).InflightPushBytes != i * reservation) await Task.Delay(10);
+            await InflightPushBytes.ReachAsync(client, i * reservation);
         }
         return stalled;
     }
@@ -115,6 +115,6 @@ public class PushMemoryBudgetLoopbackTests
             call.Dispose();
             channel.Dispose();
         }
-        while ((await client.StatusAsync(CancellationToken.None)).InflightPushBytes != 0) await Task.Delay(10);
+        await InflightPushBytes.ReachAsync(client, 0);
     }
 }

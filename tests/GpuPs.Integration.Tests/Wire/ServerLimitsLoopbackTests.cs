@@ -216,6 +216,7 @@ public class ServerLimitsLoopbackTests
             while (await stream.ReadAsync(buffer, window.Token) > 0) { }
         }
         catch (IOException) { }   // reset
+        catch (OperationCanceledException) when (window.IsCancellationRequested) { }   // still open: the assertion names the peer
         Assert.False(window.IsCancellationRequested, $"a peer that {peer} was still connected after 15 s");
     }
 
