@@ -75,14 +75,14 @@ device)
     # The larger workload: a 784-1280-10 MLP (1,017,610 parameters) on 100,000 training rows, 4 CUDA workers.
     mlp=(--model mlp --hidden 1280 --optimizer adam --learning-rate 0.001)
     wanted train-mlp && step "gpups train on CUDA (1M-parameter MLP, 100k rows)" 120 "$bin/gpups" train --accelerator cuda "${mlp[@]}" \
-        --dataset synthetic:rows=125000,features=784,classes=10 --batch-size 4096 --steps 200 --output /tmp/gpu-train/mlp.json
+        --dataset synthetic:rows=125000,features=784,classes=10,separation=3 --batch-size 4096 --steps 200 --output /tmp/gpu-train/mlp.json
     [ -f /tmp/gpu-train/mlp.json ] && cp /tmp/gpu-train/mlp.json "$out/train-mlp.json"
     # Mixed devices: one CUDA worker beside three SIMD (CPU) workers, full-batch steps, uniform shares against shares
     # in proportion to the measured speeds.
     if wanted mixed; then
         for assignment in uniform proportional; do
             step "mixed devices cuda+simd+simd+simd, $assignment" 150 "$bin/gpups" train --accelerator cuda+simd+simd+simd "${mlp[@]}" \
-                --dataset synthetic:rows=40000,features=784,classes=10 --batch-size 0 --steps 12 --assignment $assignment \
+                --dataset synthetic:rows=40000,features=784,classes=10,separation=3 --batch-size 0 --steps 12 --assignment $assignment \
                 --output "/tmp/gpu-train/mixed-$assignment.json"
             [ -f "/tmp/gpu-train/mixed-$assignment.json" ] && cp "/tmp/gpu-train/mixed-$assignment.json" "$out/"
         done
