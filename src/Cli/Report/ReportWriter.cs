@@ -74,14 +74,18 @@ public static class ReportWriter
     {
         md.AppendLine($"## {table.File}").AppendLine();
         string stem = Slug(table.File);
-        int scheme = table.Column("Scheme"), mean = table.Column("MeanMs"), p50 = table.Column("P50Ms"), p99 = table.Column("P99Ms");
-        if (scheme >= 0 && mean >= 0 && p50 >= 0 && p99 >= 0)
+        // Step-time benchmarks name each run's scheme; `bench gpu` names each measurement (What) and its matrix products.
+        int scheme = table.Column("Scheme"), what = table.Column("What"), mean = table.Column("MeanMs"), p50 = table.Column("P50Ms"), p99 = table.Column("P99Ms");
+        if ((scheme >= 0 || what >= 0) && mean >= 0 && p50 >= 0 && p99 >= 0)
         {
-            int s = table.Column("S"), delay = table.Column("Delay");
-            var labels = table.Rows.Select(r => string.Join(' ', new[] { r[scheme], s >= 0 ? $"s={r[s]}" : "", delay >= 0 ? r[delay] : "" }.Where(x => x.Length > 0))).ToList();
-            Image(md, written, "Step time per run (mean, p50, p99)", ReportPlots.StepPercentiles(labels,
+            int s = table.Column("S"), delay = table.Column("Delay"), products = table.Column("Products");
+            var labels = table.Rows.Select(r => scheme >= 0
+                ? string.Join(' ', new[] { r[scheme], s >= 0 ? $"s={r[s]}" : "", delay >= 0 ? r[delay] : "" }.Where(x => x.Length > 0))
+                : products >= 0 ? $"{r[what]} [{r[products]}]" : r[what]).ToList();
+            string title = scheme >= 0 ? "Step time per run (mean, p50, p99)" : "Time per measurement (mean, p50, p99)";
+            Image(md, written, title, ReportPlots.StepPercentiles(labels,
                 table.Rows.Select(r => table.Number(r, mean)).ToArray(), table.Rows.Select(r => table.Number(r, p50)).ToArray(),
-                table.Rows.Select(r => table.Number(r, p99)).ToArray(), $"step time per run: {table.File}", Path.Combine(output, $"{stem}-steps.png")));
+                table.Rows.Select(r => table.Number(r, p99)).ToArray(), $"{title.ToLowerInvariant()}: {table.File}", Path.Combine(output, $"{stem}-steps.png")));
         }
         foreach (int u in Enumerable.Range(0, table.Header.Length).Where(c => table.Header[c].Contains("util", StringComparison.OrdinalIgnoreCase)))
         {
