@@ -6,7 +6,7 @@ namespace GpuPs.Integration.Tests.Deploy;
 
 /// <summary>
 /// <c>gpups report DIR</c> over a real train result (backup mode with one persistent straggler, so a worker's steps are
-/// abandoned), the straggler benchmark's CSV and a link-utilisation CSV: every plot is a PNG with drawn content (not a
+/// abandoned), the straggler benchmark's CSV, `bench gpu`'s CSV from the H100 and a link-utilisation CSV: every plot is a PNG with drawn content (not a
 /// blank canvas), the timeline shows the abandoned steps in red, and the summary carries the runs' figures.
 /// </summary>
 public class ReportCommandTests
@@ -21,6 +21,7 @@ public class ReportCommandTests
                 "--steps", "25", "--accelerator", "simd", "--quiet", "--output", Path.Combine(dir, "backup.json"));
             Assert.True(trained.ExitCode == 0, trained.Stderr);
             File.Copy(Path.Combine(Repository.Root, "docs", "results", "bench-stragglers-bimodal-600.csv"), Path.Combine(dir, "stragglers.csv"));
+            File.Copy(Path.Combine(Repository.Root, "docs", "results", "gpu-h100-2026-11-26", "bench-gpu.csv"), Path.Combine(dir, "gpu.csv"));
             await File.WriteAllTextAsync(Path.Combine(dir, "links.csv"), "Link,Utilisation,Bytes\nworker0-server0,0.62,1000\nworker1-server0,0.31,500\n");
             string output = Path.Combine(dir, "out");
 
@@ -28,7 +29,7 @@ public class ReportCommandTests
 
             Assert.True(report.ExitCode == 0, report.Stderr);
             string[] pngs = Directory.GetFiles(output, "*.png");
-            Assert.Equal(["links-utilisation.png", "loss-vs-time.png", "step-times.png", "stragglers-steps.png", "timeline-1-backup.png"],
+            Assert.Equal(["gpu-steps.png", "links-utilisation.png", "loss-vs-time.png", "step-times.png", "stragglers-steps.png", "timeline-1-backup.png"],
                 pngs.Select(Path.GetFileName).Order(StringComparer.Ordinal));
             foreach (string png in pngs) AssertDrawn(png);
             Assert.True(CountPixels(Path.Combine(output, "timeline-1-backup.png"), c => c.Red > 200 && c.Green < 60 && c.Blue < 60) > 100,
@@ -43,6 +44,7 @@ public class ReportCommandTests
             Assert.Matches(@"\| 0 \| \d+ \| [\d.]* \| \d+ \| [1-9]\d* \|", summary);
             Assert.Contains("| coded-fractional | 1 | none | 2 | 7 | 43.687 |", summary);   // the CSV's first row, as a table
             Assert.Contains("![Link utilisation (Utilisation)](links-utilisation.png)", summary);
+            Assert.Contains("![Time per measurement (mean, p50, p99)](gpu-steps.png)", summary);   // bench gpu's CSV: one bar group per measurement
             foreach (string png in pngs) Assert.Contains($"({Path.GetFileName(png)})", summary);
         }
         finally { Directory.Delete(dir, recursive: true); }
