@@ -74,8 +74,8 @@ public sealed record HeteroBenchmarkOptions(
 /// <param name="RatioToBound">P50Ms / BoundMs: medians, because other processes on a shared machine put spikes in the means.</param>
 /// <param name="SettledAfter">Drop runs: steps from the drop until three steps in a row are within 15% of the new bound (−1: never).</param>
 /// <param name="ComputeBalance">Least over most kernel seconds of the workers over the whole run: 1 when every worker
-/// computed equally long (a balanced assignment), 1/4 when one computed four times as long as another; NaN for worker
-/// processes (cgroup slowdown), which report no counters to the bench.</param>
+/// computed equally long (a balanced assignment), 1/4 when one computed four times as long as another (worker
+/// processes, cgroup slowdown: from the reports they hand back); NaN when no worker reported.</param>
 /// <param name="MeanRatioToBound">MeanMs / BoundMs: the targets are by the mean.</param>
 /// <param name="Code">The gradient code the coded runs name (auto: the group code for proportional jobs).</param>
 /// <param name="Devices">The workers' compute devices, as the training summary names them (<c>--accelerator</c>).</param>

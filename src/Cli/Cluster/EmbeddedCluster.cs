@@ -1,3 +1,4 @@
+using GpuPs.Cli.Commands;
 using GpuPs.Cli.Settings;
 using GpuPs.Aggregator;
 using GpuPs.Core.Security;
@@ -29,6 +30,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     private readonly CancellationTokenSource _jobDone = new();
     private readonly IProcessPlacement? _placement;
     private readonly Dictionary<string, NodeAggregator> _aggregators = [];
+    // Worker processes write their reports here (gpups worker --report) for RunWorkersAsync to read back.
+    private readonly string _reports = Path.Combine(Path.GetTempPath(), $"gpups-reports-{Guid.NewGuid():N}");
     private string? _topologyFile;
 
     /// <summary>Restarts of one worker process before its deaths count as a crash loop that fails the run.</summary>
@@ -76,7 +79,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Runs every worker to the end of the job. In-process workers return their reports; worker processes return none.
+    /// Runs every worker to the end of the job and returns their reports (a worker process's as it wrote it on exit; none
+    /// from a process that died and was not restarted because the job finished without it).
     /// A worker process that dies is evicted by the servers and restarted (up to <see cref="MaxWorkerRestarts"/> times).
     /// A worker that fails otherwise stops the others and its error is thrown: without it the survivors could wait
     /// forever for a step the failed worker was needed for.
@@ -111,7 +115,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.For(id).ToString().ToLowerInvariant(),
                  "--transport", _settings.Transport.ToString().ToLowerInvariant(), "--fused-push-pull", _settings.FusedPushPull ? "true" : "false",
                  .. _topologyFile is null ? Array.Empty<string>() : ["--topology", _topologyFile, "--aggregator-timeout-ms", _settings.AggregatorTimeoutMs.ToString()],
-                 .. PieceSettings.Arguments(_settings.Pieces)],
+                 .. PieceSettings.Arguments(_settings.Pieces), "--report", ReportPath(id)],
                 Auth.Token!, _log, _placement?.Launcher(ClusterRole.Worker, id));
             lock (_workerProcesses)
             {
@@ -122,7 +126,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             if (exitCode == 0)
             {
                 _jobDone.Cancel();   // a worker ends cleanly only when the job has finished (or, in ASP/SSP, its own steps)
-                return null;
+                return WorkerReportFile.ToReport(WorkerReportFile.Read(ReportPath(id)));
             }
             if (restarts == MaxWorkerRestarts) await worker.WaitForSuccessAsync(ct).ConfigureAwait(false);   // throws, with its output
             var eviction = TimeSpan.FromMilliseconds(_settings.HeartbeatTimeoutMs) + TimeSpan.FromMilliseconds(500);
@@ -137,6 +141,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             }
         }
     }
+
+    private string ReportPath(int workerId) => Path.Combine(_reports, $"worker{workerId}.json");
 
     private static async Task<WorkerReport[]> FailFastAsync(IEnumerable<Func<CancellationToken, Task<WorkerReport?>>> runs, CancellationToken ct)
     {
@@ -252,6 +258,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         _jobDone.Dispose();
         foreach (var aggregator in _aggregators.Values) await aggregator.DisposeAsync().ConfigureAwait(false);
         if (_topologyFile is not null) File.Delete(_topologyFile);
+        if (Directory.Exists(_reports)) Directory.Delete(_reports, recursive: true);
         for (int i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync().ConfigureAwait(false);
     }
 

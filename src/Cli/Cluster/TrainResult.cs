@@ -3,7 +3,7 @@ namespace GpuPs.Cli.Cluster;
 /// <summary>One evaluation of the model during a run; <see cref="Epoch"/> is the step it saw, in passes over a partition.</summary>
 public sealed record EpochRecord(double Epoch, long Step, double WallSeconds, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy);
 
-/// <summary>What one worker did (in-process runs only).</summary>
+/// <summary>What one worker did (worker processes: as each wrote it when it finished).</summary>
 public sealed record WorkerSummary(int WorkerId, string Device, long Steps, long StepsAbandoned, long PushesDropped, long BytesPushed,
     double ComputeSeconds, double PullSeconds, double PushSeconds, long PushSlotVersion = 0, double SlotWaitSeconds = 0, double CompressSeconds = 0, long BytesPulled = 0, long FusedPulls = 0);
 
@@ -46,7 +46,7 @@ public sealed record TrainResult(
     /// <summary>Each in-process worker's steps, begun and finished or abandoned (empty with <c>--processes</c>), for <c>gpups report</c>.</summary>
     public IReadOnlyList<WorkerStepSpan> Timeline { get; init; } = [];
 
-    /// <summary>Where the mean step went, per worker and overall (null with <c>--processes</c>: worker processes report no timeline).</summary>
+    /// <summary>Where the mean step went, per worker and overall (null when no worker reported a step).</summary>
     public StepBreakdown? StepBreakdown { get; init; }
 
     /// <summary>A proportional job's assignment at the end, as shard 0 reported it (null otherwise).</summary>

@@ -117,7 +117,7 @@ public static class TrainingRun
 
     /// <summary>
     /// The workers' devices: the one they share, or each device with the workers on it ("CUDA …: worker 0; CPU SIMD …:
-    /// workers 1, 2, 3"). Worker processes report nothing back; for them it is the device each registered with at shard 0.
+    /// workers 1, 2, 3"), from the workers' reports, else (no worker reported) the device each registered with at shard 0.
     /// </summary>
     private static string DescribeDevice(IReadOnlyList<WorkerReport> reports, StatusReply shard0)
     {

@@ -35,6 +35,10 @@ public class MixedDeviceTrainingTests
     {
         var result = await TrainingRun.RunAsync(Settings with { Processes = true }, NullTrainingProgress.Instance, Log.Logger, CancellationToken.None);
 
+        // Each process's report came back: its device, counters and the step breakdown.
+        Assert.Equal([0, 1, 2], result.StepBreakdown!.Workers.Select(w => w.Worker));
+        Assert.StartsWith("ILGPU CPU accelerator", result.StepBreakdown.Workers[0].Device);
+        Assert.All(result.WorkerReports, w => Assert.Equal(Settings.Steps, w.Steps));
         AssertMixedRun(result);
     }
 

@@ -14,7 +14,7 @@ namespace GpuPs.Cli.Bench.Overhead;
 /// JIT still recompiles the step's code for hundreds of steps (steps 20..300 of BSP took 4.1–6.0 ms of CPU each, steps
 /// 1500..3000 1.3–1.6 ms, on the shared 2-core machine).</param>
 /// <param name="Transport">How tensors travel.</param>
-/// <param name="Processes">Each server and worker its own process (then no worker timeline: workers report nothing back).</param>
+/// <param name="Processes">Each server and worker its own process (the workers' timelines come back in their report files).</param>
 public sealed record OverheadBenchmarkOptions(IReadOnlyList<string> Modes, long Steps = 2000, int Warmup = 1000, TransportChoice Transport = TransportChoice.Tcp,
     bool Processes = false)
 {
