@@ -83,15 +83,19 @@ public class PullViewsTests
         var reply = new float[100];
         long version = views.Start(1, start);
         var encodings = new List<TensorEncoding>();
-        for (int pull = 0; pull < 4; pull++)
+        for (int pull = 0; pull < 5; pull++)
         {
             TensorEncoding encoding;
             (version, encoding) = views.Serve(1, version, parameters, false, reply);
             encodings.Add(encoding);
         }
-        // The start counts as the full pull: the third pull after it is the next full one, as after a first full pull.
-        Assert.Equal([TensorEncoding.Sparse, TensorEncoding.Sparse, TensorEncoding.Float32, TensorEncoding.Sparse], encodings);
-        Assert.Equal(5, version);
+        // The first pull, which came in full, is a delta; the full ones keep their places: the 4th (1 + N), as after a
+        // first full pull (the test above).
+        Assert.Equal([TensorEncoding.Sparse, TensorEncoding.Sparse, TensorEncoding.Sparse, TensorEncoding.Float32, TensorEncoding.Sparse], encodings);
+        Assert.Equal(6, version);
         Assert.Equal(1, views.Start(0, start));   // per worker
+
+        var everyPull = new PullViews(workers: 1, new CompressionSettings(Pull: CompressionKind.TopK, FullPullEvery: 1));
+        Assert.Equal(TensorEncoding.Float32, everyPull.Serve(0, everyPull.Start(0, start), parameters, false, reply).Encoding);
     }
 }

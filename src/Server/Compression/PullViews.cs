@@ -29,12 +29,14 @@ public sealed class PullViews(int workers, CompressionSettings settings)
     /// <summary>
     /// Records worker <paramref name="workerId"/>'s copy as <paramref name="start"/> (the shard's parameters while they are
     /// still the job's seeded start, which the worker derives itself) and returns the copy's new version: the worker's
-    /// next pull naming it gets a delta. Counts as a full pull for <see cref="CompressionSettings.FullPullEvery"/>.
+    /// next pull naming it gets a delta. That first pull is the one that came in full before; the full pulls after it
+    /// keep their places (the worker's pulls N + 1, 2N + 1, … for <see cref="CompressionSettings.FullPullEvery"/> N).
     /// </summary>
     public long Start(int workerId, ReadOnlySpan<float> start)
     {
         start.CopyTo(_copies[workerId] ??= new float[start.Length]);
-        _sinceFull[workerId] = 0;
+        // The first pull counts 0, as a full first pull did; with N = 1 every pull is in full, the first too.
+        _sinceFull[workerId] = settings.FullPullEvery > 1 ? -1 : 0;
         return ++_versions[workerId];
     }
 
