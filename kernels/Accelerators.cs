@@ -23,6 +23,7 @@ public static class Accelerators
     /// <param name="log">Where the device (and a cuBLAS that does not load) is logged; the global logger by default.</param>
     /// <param name="products">How ILGPU backends multiply matrices: cuBLAS where it loads on CUDA by default.</param>
     /// <exception cref="InvalidOperationException">CUDA or OpenCL was asked for and is not usable.</exception>
+    /// <exception cref="MatrixProductUnavailableException">cuBLAS was asked for and cannot run there.</exception>
     public static IComputeBackend Create(AcceleratorChoice choice, ILogger? log = null, MatrixProductChoice products = MatrixProductChoice.Auto)
     {
         log ??= Log.Logger;
@@ -108,6 +109,11 @@ public static class Accelerators
             }
             reason = "";
             return new IlgpuBackend(context, device, kind, setup.Products, setup.Log);
+        }
+        catch (MatrixProductUnavailableException)
+        {
+            context?.Dispose();
+            throw;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

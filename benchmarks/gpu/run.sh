@@ -2,7 +2,7 @@
 # GpuPs on a real GPU, in two halves (issue 14):
 #
 #   benchmarks/gpu/run.sh pack     here, with the .NET SDK: a self-contained linux-x64 publish of gpups and of the
-#                                  kernel test suite (one runtime for both) into .gpu/gpups.tar.xz (~30 MiB; the GPU
+#                                  kernel test suite (one runtime for both) into .gpu/gpups.tar.xz (~48 MiB; the GPU
 #                                  machine has no dotnet and no network)
 #   benchmarks/gpu/run.sh device [STEP...]
 #                                  on the GPU machine, from the repository root: unpacks .gpu/gpups.tar.xz and runs the
@@ -39,10 +39,12 @@ device)
     steps=${*:-tests torch bench-gpu train train-mlp mixed kernels stragglers hetero}
     wanted() { [[ " $steps " == *" $1 "* ]]; }
     out=${OUT:-results/gpu}
-    mkdir -p "$out"
+    # Emptied first (as /tmp/gpu-train below), so that a step that fails on a machine kept warm from an earlier call
+    # cannot hand back that call's files as its own.
+    mkdir -p "$out" && rm -rf "${out:?}"/*
     exec > >(tee "$out/gpu.log") 2>&1
     bin=/tmp/gpups-publish
-    mkdir -p /tmp/gpu-train  # outputs that do not come back (at most 8 files do): models, extra plots
+    rm -rf /tmp/gpu-train && mkdir -p /tmp/gpu-train  # outputs that do not come back (at most 8 files do): models, extra plots
     rm -rf "$bin" && mkdir -p "$bin" && xz -dc "$pack" | tar -C "$bin" -xf - || exit 1
     export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_gcServer=0
     # The image has fontconfig but no fonts, and the plots' labels vanish without one: use matplotlib's DejaVu fonts.

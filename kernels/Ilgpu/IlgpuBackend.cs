@@ -60,11 +60,11 @@ public sealed class IlgpuBackend : IComputeBackend
     private IMatrixProduct CreateMatrixProduct(MatrixProductChoice choice, ILogger log)
     {
         if (choice == MatrixProductChoice.CuBlas && Accelerator is not CudaAccelerator)
-            throw new InvalidOperationException($"cuBLAS needs a CUDA device, not {Kind}");
+            throw new MatrixProductUnavailableException($"cuBLAS needs a CUDA device, not {Kind}");
         if (choice != MatrixProductChoice.Ilgpu && Accelerator is CudaAccelerator cuda)
         {
             if (CuBlasMatrixProduct.TryCreate(cuda, out string reason) is { } cuBlas) return cuBlas;
-            if (choice == MatrixProductChoice.CuBlas) throw new InvalidOperationException($"cuBLAS is not usable: {reason}");
+            if (choice == MatrixProductChoice.CuBlas) throw new MatrixProductUnavailableException($"cuBLAS is not usable: {reason}");
             log.Warning("Matrix products on {Device} run as ILGPU kernels, not cuBLAS: {Reason}", Accelerator.Name, reason);
         }
         return new IlgpuMatrixProduct(Accelerator, Launch);
@@ -73,7 +73,12 @@ public sealed class IlgpuBackend : IComputeBackend
     /// <summary>Disposes the accelerator, then the context; dispose the kernel objects created from it first.</summary>
     public void Dispose()
     {
-        MatrixProduct.Dispose();
+        lock (DeviceLock)
+        {
+            // cuBLAS frees its handle in the current context: this accelerator's, not whichever the thread had bound.
+            Accelerator.Bind();
+            MatrixProduct.Dispose();
+        }
         Accelerator.Dispose();
         _context.Dispose();
     }

@@ -33,7 +33,10 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     private int[] _hostRowCorrect = [];
     private readonly PageLockedArray1D<float>? _staging;  // null on the CPU accelerator, where it would only add a copy
     private bool _parametersLoaded;
-    private int _onesFilled;  // a grown DeviceArray loses its contents: View(n) for n <= _onesFilled keeps the ones
+    private int _onesFilled;
+    // Rows per pass through the per-row buffers (hidden activations and deltas, outputs): a batch of any size keeps
+    // them at most maxChunkElements floats each (256 MiB by default) and every device index within int.
+    private readonly int _chunkRows;  // a grown DeviceArray loses its contents: View(n) for n <= _onesFilled keeps the ones
     // Emptying is a flag rather than a device memset: the first add after it overwrites the accumulator instead
     // (pass 2's Accumulate = 0), and a read of an empty accumulator clears the host span without a download.
     private bool _accumulatorEmpty = true;
@@ -41,12 +44,14 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     /// <param name="backend">The device.</param>
     /// <param name="shape">The model.</param>
     /// <param name="stageTransfers">Copy parameters and gradients through a page-locked host buffer (the default on GPUs).</param>
-    internal IlgpuGradientKernel(IlgpuBackend backend, ModelShape shape, bool? stageTransfers = null)
+    /// <param name="maxChunkElements">Largest per-row buffer, in floats: batches with more rows × width run in chunks.</param>
+    internal IlgpuGradientKernel(IlgpuBackend backend, ModelShape shape, bool? stageTransfers = null, int maxChunkElements = 1 << 26)
     {
         shape.Validate();
         _backend = backend;
         Shape = shape;
         _outputsPerRow = shape.Kind == ModelKind.Logistic ? 1 : shape.Classes;
+        _chunkRows = Math.Max(1, maxChunkElements / Math.Max(shape.Hidden, _outputsPerRow));
         var accelerator = backend.Accelerator;
         lock (backend.DeviceLock)
         {
@@ -115,7 +120,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     {
         KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
         if (count == 0) return 0;
-        double loss = Gradient(start, count, _accumulator, scale, accumulate: !_accumulatorEmpty);
+        double loss = ChunkedGradient(start, count, _accumulator, scale, accumulate: !_accumulatorEmpty);
         _accumulatorEmpty = false;
         return loss;
     }
@@ -124,7 +129,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     public double ComputeAndDiscardGradient(int start, int count)
     {
         KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
-        return count == 0 ? 0 : Gradient(start, count, _discarded, scale: 1f, accumulate: false);
+        return count == 0 ? 0 : ChunkedGradient(start, count, _discarded, scale: 1f, accumulate: false);
     }
 
     /// <inheritdoc />
@@ -158,12 +163,33 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     public EvaluationResult Evaluate(int start, int count)
     {
         KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
-        lock (_backend.DeviceLock)
+        double loss = 0;
+        int correct = 0;
+        for (int done = 0; done < count; done += _chunkRows)
         {
-            _backend.Accelerator.Bind();
-            Forward(start, count);
-            return DownloadRowResults(count, withCorrect: true);
+            int rows = Math.Min(_chunkRows, count - done);
+            lock (_backend.DeviceLock)
+            {
+                _backend.Accelerator.Bind();
+                Forward(start + done, rows);
+                var chunk = DownloadRowResults(rows, withCorrect: true);
+                loss += chunk.LossSum;
+                correct += chunk.Correct;
+            }
         }
+        return new EvaluationResult(loss, correct, count);
+    }
+
+    /// <summary>
+    /// <see cref="Gradient(int, int, DeviceArray{float}, float, bool)"/> in chunks of at most <see cref="_chunkRows"/>
+    /// rows, the later ones added (beta = 1) to what the earlier ones wrote.
+    /// </summary>
+    private double ChunkedGradient(int start, int count, DeviceArray<float> target, float scale, bool accumulate)
+    {
+        double loss = 0;
+        for (int done = 0; done < count; done += _chunkRows)
+            loss += Gradient(start + done, Math.Min(_chunkRows, count - done), target, scale, accumulate || done > 0);
+        return loss;
     }
 
     /// <summary>
@@ -289,6 +315,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     {
         lock (_backend.DeviceLock)
         {
+            _backend.Accelerator.Bind();
             foreach (var buffer in new IDisposable[] { _features, _labels, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _rowCorrect, _ones })
                 buffer.Dispose();
             _staging?.Dispose();

@@ -53,4 +53,12 @@ public sealed class AcceleratorsTests
         Assert.Equal(AcceleratorChoice.OpenCL, backend.Kind);
         Assert.False(string.IsNullOrWhiteSpace(backend.DeviceName));
     }
+
+    /// <summary>cuBLAS asked for on a device that cannot run it is its own error, not "no device".</summary>
+    [Fact]
+    public void CuBlasOnTheCpuAcceleratorIsRefusedWithTheReason()
+    {
+        var e = Assert.Throws<MatrixProductUnavailableException>(() => Accelerators.Create(AcceleratorChoice.Cpu, products: MatrixProductChoice.CuBlas));
+        Assert.Contains("needs a CUDA device", e.Message);
+    }
 }

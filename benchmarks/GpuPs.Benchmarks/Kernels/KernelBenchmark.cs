@@ -146,7 +146,8 @@ public static class KernelBenchmark
     {
         int outputs = shape.Kind == ModelKind.Logistic ? 1 : shape.Classes;
         double macsPerRow = shape.Kind == ModelKind.Mlp
-            ? 3.0 * shape.Hidden * shape.Features + 3.0 * shape.Classes * shape.Hidden  // forward, weight gradient, (W2ᵀr)
+            // Layer 1: forward and weight gradient (no input gradient); layer 2: forward, weight gradient, W2ᵀr.
+            ? 2.0 * shape.Hidden * shape.Features + 3.0 * shape.Classes * shape.Hidden
             : 2.0 * outputs * shape.Features;                                              // forward, weight gradient
         return 2 * macsPerRow * rows;
     }

@@ -51,8 +51,22 @@ internal sealed unsafe class CuBlasLibrary
     /// <summary>Throws with the call's name and cuBLAS status when <paramref name="status"/> is not CUBLAS_STATUS_SUCCESS.</summary>
     public static void Check(int status, string call)
     {
-        if (status != 0) throw new InvalidOperationException($"cuBLAS {call} failed with status {status}");
+        if (status != 0) throw new InvalidOperationException($"cuBLAS {call} failed with status {status} ({StatusName(status)})");
     }
+
+    /// <summary>cublasStatus_t's names for the codes cuBLAS returns.</summary>
+    private static string StatusName(int status) => status switch
+    {
+        1 => "CUBLAS_STATUS_NOT_INITIALIZED: no CUDA context, or the driver is too old for this cuBLAS",
+        3 => "CUBLAS_STATUS_ALLOC_FAILED: out of device memory",
+        7 => "CUBLAS_STATUS_INVALID_VALUE",
+        8 => "CUBLAS_STATUS_ARCH_MISMATCH: the device lacks a feature this call needs",
+        11 => "CUBLAS_STATUS_MAPPING_ERROR",
+        13 => "CUBLAS_STATUS_EXECUTION_FAILED: a kernel failed on the device",
+        14 => "CUBLAS_STATUS_INTERNAL_ERROR",
+        15 => "CUBLAS_STATUS_NOT_SUPPORTED",
+        _ => "unknown status",
+    };
 
     private static (CuBlasLibrary?, string) Load()
     {
@@ -65,6 +79,7 @@ internal sealed unsafe class CuBlasLibrary
             }
             catch (EntryPointNotFoundException e)
             {
+                NativeLibrary.Free(handle);
                 return (null, $"{name} lacks a cuBLAS v2 entry point: {e.Message}");
             }
         }

@@ -21,11 +21,19 @@ internal sealed unsafe class CuBlasMatrixProduct : IMatrixProduct
         accelerator.Bind();
         nint handle;
         CuBlasLibrary.Check(library.Create(&handle), "cublasCreate");
+        try
+        {
+            int version;
+            CuBlasLibrary.Check(library.GetVersion(handle, &version), "cublasGetVersion");
+            CuBlasLibrary.Check(library.SetStream(handle, ((CudaStream)accelerator.DefaultStream).StreamPtr), "cublasSetStream");
+            Name = $"cuBLAS {version / 10000}.{version / 100 % 100}.{version % 100} ({library.FileName})";
+        }
+        catch
+        {
+            library.Destroy(handle);
+            throw;
+        }
         _handle = handle;
-        int version;
-        CuBlasLibrary.Check(library.GetVersion(handle, &version), "cublasGetVersion");
-        CuBlasLibrary.Check(library.SetStream(handle, ((CudaStream)accelerator.DefaultStream).StreamPtr), "cublasSetStream");
-        Name = $"cuBLAS {version / 10000}.{version / 100 % 100}.{version % 100} ({library.FileName})";
     }
 
     public string Name { get; }

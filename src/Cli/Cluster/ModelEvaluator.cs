@@ -19,13 +19,47 @@ public sealed class ModelEvaluator : IDisposable
     /// <param name="data">The prepared train and test sets.</param>
     /// <param name="shape">The model.</param>
     /// <param name="device">Where to evaluate (see <see cref="DeviceFor"/>); SIMD by default.</param>
-    public ModelEvaluator(PreparedData data, ModelShape shape, AcceleratorChoice device = AcceleratorChoice.Simd)
+    /// <param name="log">Told when the device cannot take the data (e.g. its memory is full) and SIMD evaluates instead.</param>
+    public ModelEvaluator(PreparedData data, ModelShape shape, AcceleratorChoice device = AcceleratorChoice.Simd, Serilog.ILogger? log = null)
     {
-        _backend = Accelerators.Create(device);
-        _train = _backend.CreateGradientKernel(shape);
-        _train.SetData(data.Train.Features, data.Train.Labels);
-        _test = _backend.CreateGradientKernel(shape);
-        _test.SetData(data.Test.Features, data.Test.Labels);
+        try
+        {
+            (_backend, _train, _test) = Load(data, shape, device);
+        }
+        catch (Exception e) when (device != AcceleratorChoice.Simd && e is not OutOfMemoryException)
+        {
+            (log ?? Serilog.Log.Logger).Warning("Evaluating on SIMD: the {Device} device could not take the data ({Error})", device, e.Message);
+            (_backend, _train, _test) = Load(data, shape, AcceleratorChoice.Simd);
+        }
+    }
+
+    /// <summary>Device, train and test kernels with their data, or nothing left behind when a step fails.</summary>
+    private static (IComputeBackend, IGradientKernel, IGradientKernel) Load(PreparedData data, ModelShape shape, AcceleratorChoice device)
+    {
+        var backend = Accelerators.Create(device);
+        IGradientKernel? train = null;
+        try
+        {
+            train = backend.CreateGradientKernel(shape);
+            train.SetData(data.Train.Features, data.Train.Labels);
+            var test = backend.CreateGradientKernel(shape);
+            try
+            {
+                test.SetData(data.Test.Features, data.Test.Labels);
+                return (backend, train, test);
+            }
+            catch
+            {
+                test.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            train?.Dispose();
+            backend.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The device a job's evaluations run on: CUDA or OpenCL if any worker uses it, auto if any worker does, else SIMD (faster than the ILGPU CPU accelerator).</summary>

@@ -30,7 +30,7 @@ public static class TrainingRun
         // A step-synchronous shard updates once per step; an ASP/SSP shard once per push, i.e. `workers` times per step.
         var mode = job.Mode;
         int updatesPerStep = mode.IsStepSynchronous ? 1 : job.Workers;
-        using var evaluator = new ModelEvaluator(data, shape, ModelEvaluator.DeviceFor(settings.Accelerator.Choices));
+        using var evaluator = new ModelEvaluator(data, shape, ModelEvaluator.DeviceFor(settings.Accelerator.Choices), log);
         var watch = Stopwatch.StartNew();
         await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct, placement).ConfigureAwait(false);
         var layout = ShardLayout.Compute(job.ParameterCount, cluster.ServerAddresses.Count);

@@ -81,7 +81,7 @@ public static class ReportWriter
             int s = table.Column("S"), delay = table.Column("Delay"), products = table.Column("Products");
             var labels = table.Rows.Select(r => scheme >= 0
                 ? string.Join(' ', new[] { r[scheme], s >= 0 ? $"s={r[s]}" : "", delay >= 0 ? r[delay] : "" }.Where(x => x.Length > 0))
-                : products >= 0 ? $"{r[what]} [{r[products]}]" : r[what]).ToList();
+                : products >= 0 && r[products].Length > 0 ? $"{r[what]} [{r[products]}]" : r[what]).ToList();
             string title = scheme >= 0 ? "Step time per run (mean, p50, p99)" : "Time per measurement (mean, p50, p99)";
             Image(md, written, title, ReportPlots.StepPercentiles(labels,
                 table.Rows.Select(r => table.Number(r, mean)).ToArray(), table.Rows.Select(r => table.Number(r, p50)).ToArray(),

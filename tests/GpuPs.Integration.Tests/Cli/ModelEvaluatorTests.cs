@@ -1,6 +1,8 @@
 using GpuPs.Cli.Cluster;
 using GpuPs.Core.Data;
 using GpuPs.Kernels;
+using GpuPs.Tests.Shared;
+using Serilog.Events;
 
 namespace GpuPs.Integration.Tests.Cli;
 
@@ -37,4 +39,21 @@ public sealed class ModelEvaluatorTests
     [InlineData(new[] { AcceleratorChoice.Cpu, AcceleratorChoice.Simd }, AcceleratorChoice.Simd)]
     public void EvaluationRunsOnTheWorkersGpu(AcceleratorChoice[] workers, AcceleratorChoice expected) =>
         Assert.Equal(expected, ModelEvaluator.DeviceFor(workers));
+
+    /// <summary>A device that cannot be had (no CUDA here) falls back to SIMD with a warning, and evaluates the same.</summary>
+    [Fact]
+    public void AnUnusableDeviceFallsBackToSimd()
+    {
+        var data = PreparedData.Prepare("synthetic:rows=500,features=5,classes=3", 0.2, seed: 2);
+        var shape = new ModelShape(ModelKind.Softmax, data.FeatureCount, data.ClassCount);
+        var parameters = ModelInitializer.Initialize(shape, 1);
+        var log = new CapturedLog();
+        using var simd = new ModelEvaluator(data, shape);
+
+        using var cuda = new ModelEvaluator(data, shape, AcceleratorChoice.Cuda, log.Logger);
+
+        Assert.Equal(simd.Evaluate(parameters).Test.Correct, cuda.Evaluate(parameters).Test.Correct);
+        bool warned = log.Events.Any(e => e.Level == LogEventLevel.Warning && e.RenderMessage().Contains("Evaluating on SIMD"));
+        Assert.Equal(!Accelerators.IsAvailable(AcceleratorChoice.Cuda), warned);
+    }
 }

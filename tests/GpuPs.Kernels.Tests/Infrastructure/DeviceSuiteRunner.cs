@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Reflection;
 using Xunit.Abstractions;
 using Xunit.Sdk;
@@ -33,7 +32,9 @@ public static class DeviceSuiteRunner
         }
 
         var assembly = typeof(DeviceSuiteRunner).Assembly;
-        var sink = new ResultSink(Console.Out);
+        // Results are written as they come, so a run killed by a time limit still leaves what it had.
+        using var results = resultsPath is null ? null : new StreamWriter(resultsPath) { AutoFlush = true };
+        var sink = new ResultSink(Console.Out, results);
         using var framework = new XunitTestFramework(sink);
         var cases = Discover(framework, assembly, sink)
             .Where(c => filter is null || $"{c.TestMethod.TestClass.Class.Name}.{c.TestMethod.Method.Name}".Contains(filter, StringComparison.Ordinal))
@@ -48,7 +49,7 @@ public static class DeviceSuiteRunner
 
         string summary = $"{sink.Passed} passed, {sink.Failed} failed, {sink.Skipped} skipped";
         Console.WriteLine(summary);
-        if (resultsPath is not null) File.WriteAllLines(resultsPath, [.. sink.Lines, summary]);
+        results?.WriteLine(summary);
         return sink.Failed > 0 ? 1 : sink.Passed == 0 ? 2 : 0;
     }
 
@@ -82,11 +83,13 @@ public static class DeviceSuiteRunner
         }
     }
 
-    /// <summary>Prints each test's outcome as it finishes, failures with their message and stack.</summary>
-    private sealed class ResultSink(TextWriter output) : LongLivedMarshalByRefObject, IMessageSink
+    /// <summary>
+    /// Prints each test's outcome as it finishes, failures with their message and stack. Any other failure xunit
+    /// reports (a fixture's or class's cleanup, an error outside a test) counts as a failure too.
+    /// </summary>
+    private sealed class ResultSink(TextWriter output, TextWriter? results) : LongLivedMarshalByRefObject, IMessageSink
     {
         private int _passed, _failed, _skipped;
-        public ConcurrentQueue<string> Lines { get; } = new();
         public ManualResetEventSlim Finished { get; } = new();
         public int Passed => _passed;
         public int Failed => _failed;
@@ -108,9 +111,9 @@ public static class DeviceSuiteRunner
                     Interlocked.Increment(ref _skipped);
                     Write($"SKIP {skipped.Test.DisplayName}: {skipped.Reason}");
                     break;
-                case IErrorMessage error:
+                case IFailureInformation failure:
                     Interlocked.Increment(ref _failed);
-                    Write($"ERROR {string.Join("\n  ", error.Messages)}\n{string.Join("\n", error.StackTraces)}");
+                    Write($"ERROR ({message.GetType().Name}) {string.Join("\n  ", failure.Messages)}\n{string.Join("\n", failure.StackTraces)}");
                     break;
                 case ITestAssemblyFinished:
                     Finished.Set();
@@ -121,8 +124,11 @@ public static class DeviceSuiteRunner
 
         private void Write(string line)
         {
-            Lines.Enqueue(line);
-            lock (output) output.WriteLine(line);
+            lock (output)
+            {
+                output.WriteLine(line);
+                results?.WriteLine(line);
+            }
         }
     }
 }
