@@ -340,12 +340,21 @@ internal sealed class FrameConnection : IDisposable
     /// </summary>
     private async Task<T> CallAsync<T>(Func<CancellationToken, Task<T>> exchange, TimeSpan timeout, CancellationToken ct)
     {
-        if (!_deadline.TryReset()) throw new InvalidOperationException("a broken data-plane connection was used again");
+        if (!_deadline.TryReset())
+        {
+            // The deadline or the caller's token fired just as the last exchange ended: the source cannot be reset, so
+            // this connection is done; Unavailable sends the retry to a fresh one (seen under load in PieceLoopbackTests).
+            Broken = true;
+            throw new ShardException(ShardErrorKind.Unavailable, $"{_address}: the data-plane connection's deadline fired after its last exchange; reconnecting");
+        }
         using var caller = ct.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _deadline);
         _deadline.CancelAfter(timeout);
         try
         {
-            return await exchange(_deadline.Token).ConfigureAwait(false);
+            var result = await exchange(_deadline.Token).ConfigureAwait(false);
+            // Disarm the timer now, so that it cannot fire between this exchange and the next one's reset.
+            _deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+            return result;
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
