@@ -26,9 +26,10 @@ public class RoundRobinTrainingTests
         // Both follow full-batch descent (coded: the decode is exact whichever responders close a step).
         FullBatchReference.AssertClose(FullBatchReference.Descend(simultaneous), one.Parameters, 1e-5);
         FullBatchReference.AssertClose(FullBatchReference.Descend(simultaneous), two.Parameters, 1e-5);
-        // Every worker learned a slot from the coordinator (coded: at least the n − s that close steps; a worker the
-        // decodable set always beats may never finish a step before its slot).
-        Assert.True(two.WorkerReports.Count(w => w.PushSlotVersion > 0) >= roundRobin.Workers - stragglers,
+        // Every worker learned a slot from the coordinator (coded: at least a smallest decodable set, which closes the
+        // steps; a worker the decodable set always beats may never finish a step before its slot). Auto picks the
+        // fractional code here ((s + 1) divides n), whose smallest decodable set is one worker per group: n / (s + 1).
+        Assert.True(two.WorkerReports.Count(w => w.PushSlotVersion > 0) >= roundRobin.Workers / (stragglers + 1),
             string.Join(", ", two.WorkerReports.Select(w => $"worker {w.WorkerId}: slot version {w.PushSlotVersion}")));
         Assert.All(one.WorkerReports, w => Assert.Equal(0, w.PushSlotVersion));
     }
