@@ -200,6 +200,15 @@ public class MarshallerTests
         { "unclosed group", [0x0B, 0x08, 0x01], "group 1 is not closed" },
         { "group closed by another field", [0x0B, 0x14], "closed by end-group 2" },
         { "groups nested too deep", [.. Enumerable.Repeat((byte)0x0B, 200)], "nested deeper than 100" },
+        { "piece offset negative", new PushChunk { Values = ByteString.CopyFrom(1, 2, 3, 4), PieceOffset = -1, PieceLength = 1 }.ToByteArray(), "piece [-1, +1) is out of range" },
+        { "piece length beyond int", new PushChunk { Values = ByteString.CopyFrom(1, 2, 3, 4), PieceLength = 1L << 31 }.ToByteArray(), "piece [0, +2147483648) is out of range" },
+        { "piece offset beyond int", new PushChunk { Values = ByteString.CopyFrom(1, 2, 3, 4), PieceOffset = 1L << 31, PieceLength = 1 }.ToByteArray(), "piece [2147483648, +1) is out of range" },
+        { "sparse beside values", new PushChunk { Values = ByteString.CopyFrom(1, 2, 3, 4), SparseValues = ByteString.CopyFrom(new byte[8]) }.ToByteArray(), "more than one of values, values_bf16, sparse_values and sign_values" },
+        { "sparse and sign", new PushChunk { SparseValues = ByteString.CopyFrom(new byte[8]), SignValues = ByteString.CopyFrom(new byte[5]), ValueCount = 1 }.ToByteArray(), "more than one of values" },
+        { "value_count beside float32", new PushChunk { Values = ByteString.CopyFrom(1, 2, 3, 4), ValueCount = 1 }.ToByteArray(), "value_count is set beside float32 or bfloat16 values" },
+        { "value_count beside bfloat16", new PushChunk { ValuesBf16 = ByteString.CopyFrom(1, 2), ValueCount = 1 }.ToByteArray(), "value_count is set beside float32 or bfloat16 values" },
+        { "value_count negative", new PushChunk { ValueCount = -1 }.ToByteArray(), "value_count -1 is out of range" },
+        { "value_count beyond int", new PushChunk { SignValues = ByteString.CopyFrom(new byte[5]), ValueCount = 1L << 31 }.ToByteArray(), "value_count 2147483648 is out of range" },
     };
 
     [Theory]
