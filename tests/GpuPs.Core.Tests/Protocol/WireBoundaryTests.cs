@@ -50,16 +50,20 @@ public class WireBoundaryTests
         Assert.Equal(values, decoded);
     }
 
-    [Fact]
-    public void A_fixed64_field_that_ends_the_message_is_read()
+    [Theory]
+    [InlineData(0x31)]   // field 6 (loss_sum), fixed64: read
+    [InlineData(0xA1)]   // field 20, unknown fixed64: skipped
+    [InlineData(0xA5)]   // field 20, unknown fixed32: skipped
+    public void A_fixed_size_field_that_ends_the_message_is_taken(byte tag)
     {
-        // Two messages back to back are one (protobuf merges them): the values, then the loss alone, last.
-        byte[] bytes = [.. new PushChunk { WorkerId = 1, Values = ByteString.CopyFrom(new byte[4]) }.ToByteArray(), .. new PushChunk { LossSum = 2.5 }.ToByteArray()];
-        Assert.Equal(0x31, bytes[^9]);   // field 6, fixed64: the last 8 bytes are the double
+        // The values, then the fixed-size field alone, last, its bytes exactly the message's rest.
+        byte[] value = tag == 0xA5 ? BitConverter.GetBytes(2.5f) : BitConverter.GetBytes(2.5);
+        byte[] bytes = [.. new PushChunk { WorkerId = 1, Values = ByteString.CopyFrom(new byte[4]) }.ToByteArray(), tag, .. tag == 0x31 ? [] : new byte[] { 0x01 }, .. value];
 
         using var frame = PushChunkFrame.Parse(new ReadOnlySequence<byte>(bytes));
 
-        Assert.Equal(2.5, frame.Header.LossSum);
+        Assert.Equal(tag == 0x31 ? 2.5 : 0, frame.Header.LossSum);
+        Assert.Equal(1, frame.Header.WorkerId);
     }
 
     [Theory]
