@@ -31,6 +31,8 @@ public static class GpuBenchmark
                 + $"{(row.GbPerSecond > 0 ? $"{row.GbPerSecond:F0} GB/s" : $"{row.TflopPerSecond:F1} TFLOP/s")}, {row.ShareOfBaseline:P0} of {row.Baseline}");
         }
 
+        // One random batch for every step timed: both models read o.Features features and o.Classes classes.
+        var batch = Batch.Random(o.Rows, o.Features, o.Classes);
         double copyGbPerSecond = 0;
         // Cuda: first with cuBLAS where it loads, then again with the ILGPU kernel for comparison; elsewhere the ILGPU kernel alone.
         for (var choice = MatrixProductChoice.Auto; ; choice = MatrixProductChoice.Ilgpu)
@@ -58,7 +60,7 @@ public static class GpuBenchmark
             {
                 foreach (var (withTransfers, staged) in new[] { (false, true), (true, true), (true, false) })
                 {
-                    var step = Step(backend, shape, withTransfers, staged, o);
+                    var step = Step(backend, shape, batch, withTransfers, staged, o);
                     // PyTorch's step is compute alone (its tensors live on the device): the ratio is its p50 over ours.
                     double share = !withTransfers && torch.TryGetValue(torchName, out double torchMs) ? torchMs / step.P50Ms : double.NaN;
                     Add(step with { Baseline = withTransfers ? "" : $"torch {torchName}", ShareOfBaseline = share });
@@ -136,15 +138,10 @@ public static class GpuBenchmark
     /// with the parameter upload before and the gradient download after (what a worker pays per step), through the
     /// page-locked staging buffer or straight from and to pageable memory.
     /// </summary>
-    private static GpuBenchmarkRow Step(IlgpuBackend backend, ModelShape shape, bool withTransfers, bool staged, GpuBenchmarkOptions o)
+    private static GpuBenchmarkRow Step(IlgpuBackend backend, ModelShape shape, Batch batch, bool withTransfers, bool staged, GpuBenchmarkOptions o)
     {
-        var random = new Random(1);
-        var features = new float[(long)o.Rows * shape.Features];
-        for (long i = 0; i < features.Length; i++) features[i] = (float)(random.NextDouble() * 2 - 1);
-        var labels = new int[o.Rows];
-        for (int i = 0; i < labels.Length; i++) labels[i] = random.Next(shape.Classes);
         using var kernel = new IlgpuGradientKernel(backend, shape, stageTransfers: staged);
-        kernel.SetData(features, labels);
+        kernel.SetData(batch.Features, batch.Labels);
         var parameters = ModelInitializer.Initialize(shape, 1);
         var gradient = new float[shape.ParameterCount];
         kernel.LoadParameters(parameters);
@@ -159,6 +156,20 @@ public static class GpuBenchmark
         string what = $"{shape.Kind} step {o.Rows}x{shape.Features}{(shape.Kind == ModelKind.Mlp ? $"-{shape.Hidden}" : "")}-{shape.Classes}"
             + (withTransfers ? staged ? " + transfers page-locked" : " + transfers pageable" : "");
         return Row(what, backend, times, bytes: 0, flops: StepFlops(shape, o.Rows));
+    }
+
+    /// <summary>A batch of uniform features in [-1, 1) and uniform labels, seeded.</summary>
+    private sealed record Batch(float[] Features, int[] Labels)
+    {
+        public static Batch Random(int rows, int features, int classes)
+        {
+            var random = new Random(1);
+            var values = new float[(long)rows * features];
+            for (long i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+            var labels = new int[rows];
+            for (int i = 0; i < labels.Length; i++) labels[i] = random.Next(classes);
+            return new Batch(values, labels);
+        }
     }
 
     /// <summary>

@@ -10,7 +10,14 @@ namespace GpuPs.Cli.Cluster;
 public sealed record AssignmentSummary(long Version, long FromStep, IReadOnlyList<double> Speeds)
 {
     /// <summary>Per worker id, its share of the rows (the speeds normalised to sum to 1).</summary>
-    public IReadOnlyList<double> Shares => [.. Speeds.Select(s => s / Speeds.Sum())];
+    public IReadOnlyList<double> Shares
+    {
+        get
+        {
+            double total = Speeds.Sum();
+            return [.. Speeds.Select(s => s / total)];
+        }
+    }
 
     /// <summary>What shard 0 reported; null when it published none (a uniform job, or no speed reported yet).</summary>
     internal static AssignmentSummary? Of(Protocol.StatusReply shard0) =>

@@ -112,7 +112,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         for (int restarts = 0; ; restarts++)
         {
             var worker = ChildProcess.Start(restarts == 0 ? $"worker {id}" : $"worker {id} (restart {restarts})",
-                ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", _settings.Accelerator.For(id).ToString().ToLowerInvariant(),
+                ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", WorkerAccelerators.Name(_settings.Accelerator.For(id)),
                  "--transport", _settings.Transport.ToString().ToLowerInvariant(), "--fused-push-pull", _settings.FusedPushPull ? "true" : "false",
                  .. _topologyFile is null ? Array.Empty<string>() : ["--topology", _topologyFile, "--aggregator-timeout-ms", _settings.AggregatorTimeoutMs.ToString()],
                  .. PieceSettings.Arguments(_settings.Pieces), "--report", ReportPath(id)],

@@ -6,13 +6,10 @@ namespace GpuPs.Cli.Cluster;
 /// <summary>
 /// Loss and accuracy of a parameter vector on the train and test sets, on one device: the workers' GPU where they have
 /// one (an H100 evaluates the 1M-parameter MLP on 100,000 rows in milliseconds, where SIMD took seconds per
-/// evaluation), else SIMD. Rows go through in chunks, so a device's per-row buffers stay bounded whatever the data size.
+/// evaluation), else SIMD. The ILGPU kernels bound their own per-row buffers (they evaluate a large set in row chunks).
 /// </summary>
 public sealed class ModelEvaluator : IDisposable
 {
-    /// <summary>Rows per <see cref="IGradientKernel.Evaluate"/> call: bounds the per-row device buffers (the MLP's hidden layer).</summary>
-    public const int ChunkRows = 16_384;
-
     private readonly IComputeBackend _backend;
     private readonly IGradientKernel _train, _test;
 
@@ -37,25 +34,18 @@ public sealed class ModelEvaluator : IDisposable
     private static (IComputeBackend, IGradientKernel, IGradientKernel) Load(PreparedData data, ModelShape shape, AcceleratorChoice device)
     {
         var backend = Accelerators.Create(device);
-        IGradientKernel? train = null;
+        IGradientKernel? train = null, test = null;
         try
         {
             train = backend.CreateGradientKernel(shape);
             train.SetData(data.Train.Features, data.Train.Labels);
-            var test = backend.CreateGradientKernel(shape);
-            try
-            {
-                test.SetData(data.Test.Features, data.Test.Labels);
-                return (backend, train, test);
-            }
-            catch
-            {
-                test.Dispose();
-                throw;
-            }
+            test = backend.CreateGradientKernel(shape);
+            test.SetData(data.Test.Features, data.Test.Labels);
+            return (backend, train, test);
         }
         catch
         {
+            test?.Dispose();
             train?.Dispose();
             backend.Dispose();
             throw;
@@ -76,20 +66,7 @@ public sealed class ModelEvaluator : IDisposable
     {
         _train.LoadParameters(parameters);
         _test.LoadParameters(parameters);
-        return (EvaluateAll(_train), EvaluateAll(_test));
-    }
-
-    private static EvaluationResult EvaluateAll(IGradientKernel kernel)
-    {
-        double loss = 0;
-        int correct = 0;
-        for (int start = 0; start < kernel.Rows; start += ChunkRows)
-        {
-            var chunk = kernel.Evaluate(start, Math.Min(ChunkRows, kernel.Rows - start));
-            loss += chunk.LossSum;
-            correct += chunk.Correct;
-        }
-        return new EvaluationResult(loss, correct, kernel.Rows);
+        return (_train.Evaluate(0, _train.Rows), _test.Evaluate(0, _test.Rows));
     }
 
     public void Dispose()

@@ -43,7 +43,7 @@ public sealed record StepBreakdownRow(int Worker, string Device, int Steps, doub
         double Mean(Func<WorkerStepPhases, double> seconds) => steps.Average(seconds) * 1e3;
         double step = Mean(p => p.WallSeconds), compute = Mean(p => p.LoadSeconds + p.ComputeSeconds + p.EncodeSeconds - p.CompressSeconds);
         double pull = Mean(p => p.PullSeconds), push = Mean(p => p.PushSeconds), compress = Mean(p => p.CompressSeconds), delay = Mean(p => p.DelaySeconds);
-        return new(worker, device, steps.Count, step, compute, pull, push, compress, delay, step - compute - pull - push - compress - delay);
+        return new(worker, device, steps.Count, step, compute, pull, push, compress, delay, Mean(p => p.OtherSeconds));
     }
 }
 

@@ -63,11 +63,14 @@ public sealed class WorkerAccelerators : IEquatable<WorkerAccelerators>
     {
         if (IsPerWorker && _choices.Length != workers)
             throw new SettingsException($"--accelerator {this} names {_choices.Length} devices for {workers} workers; give one for every worker " +
-                $"({_choices[0].ToString().ToLowerInvariant()}) or exactly one per worker joined by +");
+                $"({Name(_choices[0])}) or exactly one per worker joined by +");
     }
 
     /// <summary>The choices as <c>--accelerator</c> takes them: lower case, joined by <c>+</c>.</summary>
-    public override string ToString() => string.Join('+', _choices.Select(c => c.ToString().ToLowerInvariant()));
+    public override string ToString() => string.Join('+', _choices.Select(Name));
+
+    /// <summary>A choice as the command line spells it (<c>cuda</c>, <c>simd</c>, …).</summary>
+    public static string Name(AcceleratorChoice choice) => choice.ToString().ToLowerInvariant();
 
     /// <inheritdoc />
     public bool Equals(WorkerAccelerators? other) => other is not null && _choices.AsSpan().SequenceEqual(other._choices);

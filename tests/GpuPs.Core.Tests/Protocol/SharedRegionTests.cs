@@ -10,6 +10,7 @@ namespace GpuPs.Core.Tests.Protocol;
 /// its process and shard), the client mapping the same bytes with each side's outbound area the other's inbound, the file
 /// gone once unlinked while the mappings stay, and the client's refusals of anything that is not a server's region.
 /// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]   // SharedRegion refuses Windows; file modes are Unix-only
 public class SharedRegionTests
 {
     [Fact]

@@ -142,18 +142,18 @@ public class CreditTunerTests
     }
 
     [Fact]
-    public void The_scheduler_times_pieces_on_the_tuner_clock_and_takes_its_credit_when_a_window_closes()
+    public async Task The_scheduler_times_pieces_on_the_tuner_clock_and_takes_its_credit_when_a_window_closes()
     {
         var tuner = Tuner(creditBytes: 1000);
         var scheduler = new PieceScheduler(1000, tuner);
         for (int k = 0; k < CreditTuner.WindowPieces; k++)
         {
             // One piece at a time, 10 ms on the manual clock each: 100 MB/s, and no call cost beyond the floor of 50 µs.
-            Assert.Equal(k, scheduler.RunAsync(0, k, Megabyte, _ =>
+            Assert.Equal(k, await scheduler.RunAsync(0, k, Megabyte, _ =>
             {
                 _clock.Advance(TimeSpan.FromMilliseconds(10));
                 return Task.FromResult(k);
-            }, CancellationToken.None).Result);
+            }, CancellationToken.None));
         }
         Assert.Equal(100e6, tuner.RateBytesPerSecond, 1e-3);
         Assert.Equal(50e-6, tuner.CallSeconds, 1e-12);
