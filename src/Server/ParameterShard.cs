@@ -43,6 +43,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly AssignmentCoordinator? _assignments;   // shard 0 of a proportional job
     private readonly Compression.PullViews? _pullViews;   // a job with compressed pulls
     private readonly ulong _startHash;                     // compressed pulls: SharedStart.Hash of the initial values
+    private readonly bool _resumed;                        // started from a checkpoint, not from the initial values
     private readonly RelayedAssignment? _relayed;          // the other shards of a coded proportional job
     private readonly StepSignal _signal = new();
     private readonly ILogger _log;
@@ -88,6 +89,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _observers = [.. options.Observers ?? [], .. _coordinator is null ? Array.Empty<IShardObserver>() : [_coordinator]];
         _stepOpenedAt = _time.GetTimestamp();
         if (options.Resume is { } checkpoint) ResumeFrom(checkpoint);
+        _resumed = options.Resume is not null;
         var period = TimeSpan.FromMilliseconds(Math.Clamp(_job.HeartbeatTimeoutMs / 4, 50, 1000));
         _livenessTimer = _time.CreateTimer(_ => EvictSilentWorkers(), null, period, period);
     }
@@ -180,14 +182,21 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     }
 
     /// <summary>
-    /// Compressed pulls: while the shard holds its start (no step closed, the parameters hash as the initial values:
-    /// not a resumed checkpoint), records the worker's copy as that start, so its first pull is a delta (proto
-    /// <c>RegisterReply.start_view_version</c>). Once a step closed (a late join, a rejoin after eviction) or on a
-    /// shard resumed from a checkpoint there is no offer: the worker pulls in full.
+    /// Compressed pulls: while the shard holds its start (no step closed and not resumed from a checkpoint), records the
+    /// worker's copy as that start, so its first pull is a delta (proto <c>RegisterReply.start_view_version</c>). Once a
+    /// step closed (a late join, a rejoin after eviction) or on a shard resumed from a checkpoint there is no offer: the
+    /// worker pulls in full.
     /// </summary>
+    /// <remarks>
+    /// Step 0 and not resumed is enough to know the parameters are the initial values, without hashing the shard under
+    /// the lock at every registration: the parameters change only in <see cref="ShardModel.ApplySum"/>, which advances
+    /// the step whether or not it updates, and in <see cref="ShardModel.Resume"/>, at construction. (Per-range closing,
+    /// which changes a range before the step advances, is never on with compressed pulls: their deltas are of the
+    /// whole shard.)
+    /// </remarks>
     private void OfferStart(WorkerSlot slot, RegisterReply reply)
     {
-        if (_pullViews is null || _model.Step != 0 || _aggregator.IsFinished || Core.Compression.SharedStart.Hash(_model.Parameters) != _startHash) return;
+        if (_pullViews is null || _model.Step != 0 || _resumed || _aggregator.IsFinished) return;
         reply.StartViewVersion = _pullViews.Start(slot.Id, _model.Parameters);
         reply.StartViewHash = _startHash;
     }
@@ -197,42 +206,49 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <remarks>The coordinator of a round-robin job answers a worker's pull of the step just opened at the worker's turn.</remarks>
     public async Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken)
     {
-        while (true)
+        // A pull refused a turn is marked waiting (it holds back the workers ranked after it); whichever way this ends
+        // without a turn — the step moved on, the job finished, cancelled, an error — the mark goes.
+        bool waitingForTurn = false;
+        try
         {
-            Task next;
-            Task? turnFreed = null;
-            var recheck = TimeSpan.Zero;
-            lock (_gate)
+            while (true)
             {
-                if (workerId == ObserverId)
+                Task next;
+                Task? turnFreed = null;
+                var recheck = TimeSpan.Zero;
+                lock (_gate)
                 {
-                    if (_model.Step >= minStep || _aggregator.IsFinished) return;
-                }
-                else
-                {
-                    var slot = Known(workerId);
-                    Touch(slot);
-                    if (_aggregator.CanProceed(slot, minStep))
+                    if (workerId == ObserverId)
                     {
-                        if (_coordinator is null || !_mode.IsStepSynchronous || minStep != _model.Step || _aggregator.IsFinished) return;
-                        if (_coordinator.Pulls.TryBegin(workerId, out var freed, out recheck)) return;
-                        turnFreed = freed;
+                        if (_model.Step >= minStep || _aggregator.IsFinished) return;
                     }
+                    else
+                    {
+                        var slot = Known(workerId);
+                        Touch(slot);
+                        if (_aggregator.CanProceed(slot, minStep))
+                        {
+                            if (_coordinator is null || !_mode.IsStepSynchronous || minStep != _model.Step || _aggregator.IsFinished) return;
+                            waitingForTurn = !_coordinator.Pulls.TryBegin(workerId, out var freed, out recheck);
+                            if (!waitingForTurn) return;
+                            turnFreed = freed;
+                        }
+                    }
+                    next = _signal.Next;
                 }
-                next = _signal.Next;
-            }
-            if (turnFreed is null)
-            {
-                await next.WaitAsync(cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            // Waiting for a pull turn: woken when one frees, the step changes, or the oldest turn expires.
-            await Task.WhenAny(turnFreed, next, Task.Delay(recheck, _time, cancellationToken)).ConfigureAwait(false);
-            if (cancellationToken.IsCancellationRequested)
-            {
-                _coordinator!.Pulls.GiveUp(workerId);
+                if (turnFreed is null)
+                {
+                    await next.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                // Waiting for a pull turn: woken when one frees, the step changes, or the oldest turn expires.
+                await Task.WhenAny(turnFreed, next, Task.Delay(recheck, _time, cancellationToken)).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
             }
+        }
+        finally
+        {
+            if (waitingForTurn) _coordinator!.Pulls.GiveUp(workerId);
         }
     }
 

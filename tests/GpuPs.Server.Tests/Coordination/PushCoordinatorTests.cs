@@ -189,6 +189,31 @@ public class PushCoordinatorTests
     }
 
     [Fact]
+    public async Task A_pull_that_waited_for_a_turn_and_returned_because_the_step_moved_on_holds_nobody_back_in_the_next_step()
+    {
+        var (shard, _, order) = Planned();
+        using var _ = shard;
+        Assert.True(shard.WaitForStepAsync(order[0], 1, CancellationToken.None).IsCompletedSuccessfully);
+        int stale = order[1];
+        var waiting = shard.WaitForStepAsync(stale, 1, CancellationToken.None);
+        Assert.False(waiting.IsCompleted);   // refused a turn: marked waiting
+        // The stale worker measured fastest, so the next plan ranks it first; then step 1 closes under it.
+        for (int w = 0; w < 3; w++) Report(shard, w, w == stale ? 0.01 : 0.1, 0.5, 2);
+        CloseStep(shard, 3);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(30));   // returns: its step is no longer the open one
+
+        var next = new int[3];
+        for (int w = 0; w < 3; w++) next[Report(shard, w, 0, 0, 0).Order] = w;
+        Assert.Equal(stale, next[0]);
+        // The others pull step 2 in order; none waits for the stale worker, which has not asked for step 2.
+        foreach (int w in next.Skip(1))
+        {
+            Assert.True(shard.WaitForStepAsync(w, 2, CancellationToken.None).IsCompletedSuccessfully, $"worker {w} was held back");
+            shard.PullSent(w);
+        }
+    }
+
+    [Fact]
     public async Task The_next_plan_spaces_pulls_by_the_pull_time_measured_on_the_link_not_by_the_reported_push_time()
     {
         var (shard, time, order) = Planned();
