@@ -77,8 +77,8 @@ public sealed class GpuPsServerHost : IAsyncDisposable
     /// As <see cref="StartAsync(IParameterShard, string, JobAuth, ServerLimits, Serilog.ILogger, CancellationToken)"/>, and with
     /// <paramref name="dataUrl"/> (<c>tcp://HOST:PORT</c>, port 0 for a free one) the framed TCP data plane
     /// (<see cref="DataPlaneListener"/>) on its own socket beside the gRPC endpoint, advertised to workers in
-    /// registration replies (<see cref="DataPort"/>). Null: gRPC only. The data plane has no TLS: a server on an
-    /// <c>https://</c> URL does not open it (tensors stay on gRPC over TLS) and says so in its log.
+    /// registration replies (<see cref="DataPort"/>). Null: gRPC only. On an <c>https://</c> URL the data plane is TLS
+    /// too, with the same certificate and client rules, and refuses plaintext connections.
     /// </summary>
     /// <exception cref="ArgumentException">As the other overload, or <paramref name="dataUrl"/> is not a <c>tcp://</c> address.</exception>
     public static async Task<GpuPsServerHost> StartAsync(IParameterShard shard, string url, string? dataUrl, JobAuth auth, ServerLimits limits, Serilog.ILogger log,
@@ -93,11 +93,6 @@ public sealed class GpuPsServerHost : IAsyncDisposable
                 $"({limits.PushReservation(shard.Info.Length) / (1 << 20) + 1} MiB): every push would be refused");
         var tls = ServerTls(url, auth);
         var grpcEndpoint = KestrelEndpoint.Parse(url, tls is null ? "http" : "https");
-        if (tls is not null && dataUrl is not null)
-        {
-            log.Information("Shard {Shard}: no framed TCP data plane beside TLS (it has no encryption); tensors go over gRPC", shard.Info.Index);
-            dataUrl = null;
-        }
         var dataEndpoint = dataUrl is null ? null : KestrelEndpoint.Parse(dataUrl, "tcp");
         var refusals = new RefusalLog(log, TimeProvider.System);
         var advert = new DataPlaneAdvert();
@@ -196,7 +191,8 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         }
         var address = grpcEndpoint.Bound(grpcListen!);
         if (dataPlane is not null)
-            log.Information("Shard {Shard} serving the framed TCP data plane on {DataAddress}", shard.Info.Index, dataEndpoint!.Bound(dataPlane.Port));
+            log.Information("Shard {Shard} serving the framed TCP data plane on {DataAddress}{Tls}", shard.Info.Index, dataEndpoint!.Bound(dataPlane.Port),
+                tls is null ? "" : " over TLS (plaintext connections refused)");
         log.Information("Shard {Shard}/{Count} ({Length} parameters) serving gRPC on {Address} ({Security})",
             shard.Info.Index, shard.Info.Count, shard.Info.Length, address, auth.ToString());
         if (auth.IsInsecure)

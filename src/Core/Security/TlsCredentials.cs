@@ -18,6 +18,8 @@ namespace GpuPs.Core.Security;
 /// </remarks>
 public sealed class TlsCredentials
 {
+    private readonly Lazy<SslStreamCertificateContext> _serverContext;
+
     /// <summary>Credentials from certificates already in memory.</summary>
     /// <param name="certificate">This side's certificate with its private key; null for a worker without a client certificate.</param>
     /// <param name="authority">The certificates that may root the peer's chain; null: the system's trust store.</param>
@@ -30,6 +32,9 @@ public sealed class TlsCredentials
             throw new ArgumentException("the certificate authority holds no certificate", nameof(authority));
         Certificate = certificate;
         Authority = authority;
+        // Built once: the chain a TLS server sends is resolved when the context is made, not in every handshake.
+        _serverContext = new(() => SslStreamCertificateContext.Create(
+            Certificate ?? throw new InvalidOperationException("TLS credentials without a certificate cannot serve TLS"), additionalCertificates: null, offline: true));
     }
 
     /// <summary>This side's certificate, with its private key; null when a worker presents none.</summary>
@@ -84,6 +89,35 @@ public sealed class TlsCredentials
                 custom.ChainPolicy.ExtraStore.Add(element.Certificate);
         return custom.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
     }
+
+    /// <summary>
+    /// How a TLS server built on <see cref="System.Net.Security.SslStream"/> (the framed TCP data plane) authenticates
+    /// itself and its clients, as Kestrel does for gRPC: it presents <see cref="Certificate"/>; with an
+    /// <see cref="Authority"/> it requires a client certificate that authority issued (mutual TLS), else it asks for none.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">These credentials have no certificate (a worker's).</exception>
+    public SslServerAuthenticationOptions ServerOptions() => new()
+    {
+        ServerCertificateContext = _serverContext.Value,
+        ClientCertificateRequired = Authority is not null,
+        RemoteCertificateValidationCallback = Authority is null ? null : (_, certificate, chain, errors) => Validates(certificate, chain, errors),
+    };
+
+    /// <summary>
+    /// How a client checks a TLS server and identifies itself, the same for the gRPC channel and the data plane: the
+    /// server's certificate must be valid for <paramref name="targetHost"/> (the host of the server's <c>https://</c>
+    /// address) and chain to <paramref name="tls"/>'s authority, or to the system's trust store when there are no
+    /// credentials or they name no authority; the client presents its own certificate, if it has one.
+    /// </summary>
+    /// <param name="tls">The client's credentials; null: the system's trust store, no client certificate.</param>
+    /// <param name="targetHost">The name the server's certificate must carry; null: the caller sets it (SocketsHttpHandler
+    /// does, from the request's address).</param>
+    public static SslClientAuthenticationOptions ClientOptions(TlsCredentials? tls, string? targetHost) => new()
+    {
+        TargetHost = targetHost,
+        RemoteCertificateValidationCallback = tls is null ? null : (_, certificate, chain, errors) => tls.Validates(certificate, chain, errors),
+        ClientCertificates = tls?.Certificate is { } own ? new X509CertificateCollection { own } : null,
+    };
 
     private static T Read<T>(string files, Func<T> read)
     {

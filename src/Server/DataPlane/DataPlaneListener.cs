@@ -29,7 +29,8 @@ public sealed class DataPlaneListener : IAsyncDisposable
     private readonly RefusalLog _refusals;
     private readonly ServerLimits _limits;
     private readonly ILogger _log;
-    private readonly Func<Socket, TensorConnection> _serve;
+    private readonly TlsCredentials? _tls;
+    private readonly Func<Socket, Stream, TensorConnection> _serve;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<Socket, Task> _open = new();
     private readonly Task _accepting;
@@ -37,10 +38,10 @@ public sealed class DataPlaneListener : IAsyncDisposable
 
     private DataPlaneListener(Socket listener, IParameterShard shard, JobAuth auth, RefusalLog refusals, ServerLimits limits, PushMemoryBudget budget, ILogger log)
     {
-        (_listener, _shardIndex, _refusals, _limits) = (listener, shard.Info.Index, refusals, limits);
+        (_listener, _shardIndex, _refusals, _limits, _tls) = (listener, shard.Info.Index, refusals, limits, auth.Tls);
         _log = log.ForContext("Shard", shard.Info.Index);
         var parked = new ParkedPulls(shard);
-        _serve = socket => new TensorConnection(shard, auth, refusals, limits, budget, _log, socket, new NetworkStream(socket, ownsSocket: false), _stop.Token, parked);
+        _serve = (socket, stream) => new TensorConnection(shard, auth, refusals, limits, budget, _log, socket, stream, _stop.Token, parked);
         _accepting = Task.Run(AcceptAsync);
     }
 
@@ -52,7 +53,9 @@ public sealed class DataPlaneListener : IAsyncDisposable
     /// </summary>
     /// <param name="endPoint">Where to listen; port 0 for a free one.</param>
     /// <param name="shard">The shard every connection serves.</param>
-    /// <param name="auth">The job token a connection must present in its Hello frame (insecure: any).</param>
+    /// <param name="auth">The job token a connection must present in its Hello frame (insecure: any); with
+    /// <see cref="JobAuth.Tls"/> (a server on an <c>https://</c> URL), every connection must first complete a TLS handshake
+    /// under that certificate and the same client rules as gRPC (<see cref="DataPlaneTls"/>), and a plaintext one is refused.</param>
     /// <param name="refusals">Where refused connections and frames are logged, at most one line a second.</param>
     /// <param name="limits">Deadlines: <see cref="ServerLimits.RequestHeadersTimeout"/> for the Hello,
     /// <see cref="ServerLimits.ConnectionIdleTimeout"/> between frames, <see cref="ServerLimits.PushIdleTimeout"/> within a
@@ -117,8 +120,21 @@ public sealed class DataPlaneListener : IAsyncDisposable
         await started.ConfigureAwait(false);
         try
         {
-            await using var connection = _serve(socket);
+            var stream = _tls is null
+                ? new NetworkStream(socket, ownsSocket: false)
+                : await DataPlaneTls.AcceptAsync(socket, _tls, _limits.RequestHeadersTimeout, _refusals, socket.RemoteEndPoint?.ToString() ?? "unknown peer", _stop.Token)
+                    .ConfigureAwait(false);
+            if (stream is null)
+            {
+                socket.Dispose();
+                return;
+            }
+            await using var connection = _serve(socket, stream);
             await connection.RunAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            socket.Dispose();   // stopped during its TLS handshake
         }
         catch (Exception e)
         {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Hashing;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -30,6 +31,9 @@ namespace GpuPs.Server.DataPlane;
 /// and each write must make progress within <see cref="ServerLimits.PushIdleTimeout"/>. A pull waits for its step at most
 /// the time the client names in it (else 30 s) and is then answered with a Timeout error.</para>
 /// <para>A peer that dies mid-frame is logged as a warning (peer, worker, step, shard); nothing of the frame is applied.</para>
+/// <para>TLS. On a server with TLS (<see cref="JobAuth.Tls"/>) the stream is the <see cref="SslStream"/> the listener
+/// authenticated (<see cref="DataPlaneTls"/>); a connection handed over as plaintext is refused at its first frame
+/// (Unauthenticated), before its token is read.</para>
 /// </remarks>
 internal sealed class TensorConnection : IAsyncDisposable
 {
@@ -141,6 +145,11 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// <summary>Checks the Hello: the job token, the shard the client expects; answers Welcome.</summary>
     private async ValueTask HandshakeAsync(FrameHeader hello)
     {
+        // No downgrade: a TLS server's connection reads nothing of a plaintext client, not even its token, and says why.
+        if (_auth.Tls is not null && _stream is not SslStream)
+            throw new ShardException(ShardErrorKind.Unauthenticated,
+                $"shard {_shard.Info.Index}'s data plane takes TLS connections only (its server is on an https:// address) and this one sent plaintext; " +
+                "reach the server through its https:// address with TLS credentials (--tls-ca)");
         hello.Validate(int.MaxValue);
         if (hello.Kind != FrameKind.Hello)
             throw new ShardException(ShardErrorKind.Unauthenticated, $"the first frame of a data-plane connection must be Hello with the job token, not {hello.Kind}");
@@ -731,6 +740,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         {
             try
             {
+                if (_stream is SslStream ssl) await ssl.ShutdownAsync().ConfigureAwait(false);   // close_notify: the end is not a truncation
                 _socket.Shutdown(SocketShutdown.Send);
                 using var linger = new CancellationTokenSource(LingerTime);
                 for (long drained = 0; drained < LingerBytes;)

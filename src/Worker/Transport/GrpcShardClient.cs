@@ -1,5 +1,3 @@
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
@@ -213,7 +211,7 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
         {
             HttpHandler = new SocketsHttpHandler
             {
-                SslOptions = ClientSsl(tls),
+                SslOptions = TlsCredentials.ClientOptions(tls, targetHost: null),
                 EnableMultipleHttp2Connections = true,
                 InitialHttp2StreamWindowSize = StreamWindowBytes,
                 KeepAlivePingDelay = options.KeepAlivePingDelay,
@@ -226,11 +224,4 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
             MaxReceiveMessageSize = null,
             MaxSendMessageSize = null,
         });
-
-    /// <summary>How an https:// connection checks the server and identifies the worker; the defaults without credentials.</summary>
-    private static SslClientAuthenticationOptions ClientSsl(TlsCredentials? tls) => tls is null ? new() : new()
-    {
-        RemoteCertificateValidationCallback = (_, certificate, chain, errors) => tls.Validates(certificate, chain, errors),
-        ClientCertificates = tls.Certificate is { } own ? new X509CertificateCollection { own } : null,
-    };
 }

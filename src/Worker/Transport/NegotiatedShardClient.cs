@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Net.Sockets;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
@@ -46,9 +47,9 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
 
     /// <summary>
     /// The data plane tensors go over now: <c>tcp://host:port</c>, <c>shm://host:port</c> once a connection attached shared
-    /// memory (the TCP connection is its doorbell), or the gRPC address.
+    /// memory (the TCP connection is its doorbell), either with <c>+tls</c> over TLS, or the gRPC address.
     /// </summary>
-    public string DataPlane => Volatile.Read(ref _tcp) is { } tcp ? $"{(tcp.SharedMemory ? "shm" : "tcp")}://{tcp.Host}:{tcp.Port}" : _grpc.Address;
+    public string DataPlane => Volatile.Read(ref _tcp) is { } tcp ? $"{(tcp.SharedMemory ? "shm" : "tcp")}{(tcp.Tls ? "+tls" : "")}://{tcp.Host}:{tcp.Port}" : _grpc.Address;
 
     /// <inheritdoc />
     /// <exception cref="ShardException">InvalidRequest: <see cref="TransportChoice.Tcp"/> was asked for and the server offers no data plane.</exception>
@@ -122,6 +123,17 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
         }
     }
 
+    /// <summary>
+    /// The data plane's TLS: a server reached over <c>https://</c> serves its data plane over TLS only, and this client
+    /// speaks nothing else to it (no downgrade), checking the certificate as the gRPC channel does, for the gRPC address's
+    /// host (the name the certificate carries, whatever address the data plane advertises); null over <c>http://</c>.
+    /// </summary>
+    private SslClientAuthenticationOptions? DataPlaneTls()
+    {
+        var address = new Uri(Address);
+        return address.Scheme == Uri.UriSchemeHttps ? TlsCredentials.ClientOptions(_auth.Tls, address.IdnHost.Trim('[', ']')) : null;
+    }
+
     /// <summary>Chooses the data plane from the server's advert; a changed advert (a restarted server) replaces the channel.</summary>
     private async ValueTask NegotiateAsync(RegisterReply reply)
     {
@@ -141,7 +153,7 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
             TransportChoice.Auto when LocalHost.Is(host) => SharedMemoryUse.Try,
             _ => SharedMemoryUse.None,
         };
-        var replaced = Interlocked.Exchange(ref _tcp, new TcpTensorChannel(host, reply.DataPort, reply.Shard.Index, _auth, _timeout, sharedMemory));
+        var replaced = Interlocked.Exchange(ref _tcp, new TcpTensorChannel(host, reply.DataPort, reply.Shard.Index, _auth, _timeout, sharedMemory, DataPlaneTls()));
         if (replaced is not null) await replaced.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -8,7 +8,8 @@ namespace GpuPs.Integration.Tests.Cli;
 /// <summary>
 /// Issue 11, TLS on the real programs: a <c>gpups server</c> on an https:// address with mutual TLS and a
 /// <c>gpups worker</c> with its client certificate train a job to the end; <c>gpups status</c> without a client
-/// certificate is refused; TLS options that contradict the address are refused before anything starts.
+/// certificate is refused; TLS options that contradict the address are refused before anything starts. Issue 12: the
+/// same job with tensors over the server's TLS data plane and over gRPC with TLS ends with the same model.
 /// </summary>
 public sealed class TlsDeploymentTests : IDisposable
 {
@@ -43,6 +44,36 @@ public sealed class TlsDeploymentTests : IDisposable
         Assert.Equal(1, anonymous.ExitCode);
         // The handshake fails (TLS 1.2) or the connection is closed right after it (TLS 1.3): either way, no call.
         Assert.Contains("Unavailable", anonymous.Stderr);
+    }
+
+    [Fact]
+    public async Task The_same_job_over_the_tls_data_plane_and_over_grpc_with_tls_ends_with_the_same_model()
+    {
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var token = JobToken.Generate();
+        var ca = _ca.WriteAuthorityPem();
+        using var serverCertificate = _ca.Server();
+        var (serverCert, serverKey) = _ca.WritePem(serverCertificate, "server");
+
+        // Both runs at once; --transport tcp fails at registration unless the https server offers its (TLS) data plane.
+        var models = await Task.WhenAll(new[] { "tcp", "grpc" }.Select(async transport =>
+        {
+            var output = Path.Combine(_ca.Directory, $"model-{transport}.json");
+            await using var server = ChildProcess.Start($"server ({transport})", ["server", "--urls", "https://127.0.0.1:0", .. Job, "--linger-ms", "1000",
+                "--output", output, "--tls-cert", serverCert, "--tls-key", serverKey], token, Log.Logger);
+            var address = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await using var worker = ChildProcess.Start($"worker ({transport})", ["worker", "--server", address, "--accelerator", "simd",
+                "--transport", transport, "--tls-ca", ca], token, Log.Logger);
+            await worker.WaitForSuccessAsync(guard.Token);
+            await server.WaitForSuccessAsync(guard.Token);
+            using var model = System.Text.Json.JsonDocument.Parse(File.ReadAllText(output));
+            return (Step: model.RootElement.GetProperty("step").GetInt64(),
+                Parameters: model.RootElement.GetProperty("parameters").EnumerateArray().Select(v => v.GetSingle()).ToArray());
+        }));
+
+        Assert.Equal(20, models[0].Step);
+        Assert.Equal(models[1].Step, models[0].Step);
+        Assert.Equal(models[1].Parameters, models[0].Parameters);   // one worker, full batch: bit for bit
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.IO.Hashing;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using GpuPs.Protocol.Frames;
@@ -7,30 +8,30 @@ namespace GpuPs.Integration.Tests.DataPlane;
 
 /// <summary>
 /// A bare socket speaking data-plane frames byte by byte, with none of <c>TcpTensorChannel</c>'s checks, so that tests can
-/// send what a broken or hostile peer would: corrupted, truncated, oversized or unauthenticated frames.
+/// send what a broken or hostile peer would: corrupted, truncated, oversized or unauthenticated frames; over TLS when
+/// given client options (the frames inside it, as hostile as ever).
 /// </summary>
 internal sealed class RawFrameClient : IDisposable
 {
-    private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
 
-    private RawFrameClient(Socket socket)
-    {
-        _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true) { ReadTimeout = 20_000, WriteTimeout = 20_000 };
-    }
+    private RawFrameClient(Stream stream) => _stream = stream;
 
-    public static async Task<RawFrameClient> ConnectAsync(int port)
+    public static async Task<RawFrameClient> ConnectAsync(int port, SslClientAuthenticationOptions? tls = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync("127.0.0.1", port);
-        return new RawFrameClient(socket);
+        var stream = new NetworkStream(socket, ownsSocket: true) { ReadTimeout = 20_000, WriteTimeout = 20_000 };
+        if (tls is null) return new RawFrameClient(stream);
+        var ssl = new SslStream(stream);
+        await ssl.AuthenticateAsClientAsync(tls);
+        return new RawFrameClient(ssl);
     }
 
     /// <summary>Connects and shakes hands with <paramref name="token"/> (the header value, e.g. <c>Bearer …</c>); asserts the Welcome.</summary>
-    public static async Task<RawFrameClient> HelloAsync(int port, string token, int shard = 0)
+    public static async Task<RawFrameClient> HelloAsync(int port, string token, int shard = 0, SslClientAuthenticationOptions? tls = null)
     {
-        var client = await ConnectAsync(port);
+        var client = await ConnectAsync(port, tls);
         var hello = FrameHeader.Of(FrameKind.Hello);
         hello.Shard = shard;
         client.Send(hello, Encoding.UTF8.GetBytes(token));

@@ -19,11 +19,12 @@ namespace GpuPs.Integration.Tests.DataPlane;
 /// <summary>
 /// The data plane between processes on one host, with payloads through a shared-memory region and headers over the TCP
 /// connection: tensors round trip exactly; the region's file is created 0600 and gone once the client attached (or the
-/// connection closed); a handshake out of turn, with the wrong nonce or before the job token, and a payload said to be in
-/// memory the connection never attached, are refused with nothing applied; a peer that dies with its doorbell (the
-/// header) half sent is logged and nothing of its payload applied, and the server goes on serving.
+/// connection closed); a handshake out of turn or with the wrong nonce, and a payload said to be in memory the connection
+/// never attached, are refused with nothing applied. A handshake before the job token and a peer that dies with its
+/// doorbell (the header) half sent: <see cref="DataPlaneFaultTests"/>, over every transport.
 /// </summary>
 [SupportedOSPlatform("linux")]   // regions are files under /dev/shm
+[Collection(SharedMemoryFilesCollection.Name)]
 public class SharedMemoryTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
@@ -32,7 +33,7 @@ public class SharedMemoryTests
         GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", auth, ServerLimits.Default, log ?? Serilog.Core.Logger.None,
             CancellationToken.None);
 
-    private static string[] Regions() => Directory.GetFiles(SharedRegion.Directory, $"{SharedRegion.FilePrefix}{Environment.ProcessId}-*");
+    internal static string[] Regions() => Directory.GetFiles(SharedRegion.Directory, $"{SharedRegion.FilePrefix}{Environment.ProcessId}-*");
 
     [Fact]
     public async Task Pushes_and_pulls_go_through_shared_memory_exactly_and_no_file_is_left()
@@ -70,11 +71,6 @@ public class SharedMemoryTests
         var token = auth.Token!.HeaderValue;
         await using var host = await StartAsync(shard, auth);
 
-        using (var early = await RawFrameClient.ConnectAsync(host.DataPort))
-        {
-            early.Send(Stage(SharedMemoryStage.Offer), []);
-            early.AssertRefusedAndClosed(ShardErrorKind.Unauthenticated, "must be Hello");
-        }
         using (var outOfTurn = await RawFrameClient.HelloAsync(host.DataPort, token))
         {
             outOfTurn.Send(Stage(SharedMemoryStage.Attach), new byte[SharedRegion.NonceBytes]);
@@ -110,40 +106,6 @@ public class SharedMemoryTests
     }
 
     [Fact]
-    public async Task A_peer_dying_mid_frame_is_reported_and_the_server_keeps_serving_over_shared_memory()
-    {
-        var shard = new FakeShard(0, 1000);
-        var auth = JobAuth.WithToken(JobToken.Generate());
-        var log = new CapturedLog();
-        await using var host = await StartAsync(shard, auth, log.Logger);
-        await using var survivor = new TcpTensorChannel("127.0.0.1", host.DataPort, 0, auth, Timeout, SharedMemoryUse.Require);
-        Assert.True((await survivor.PushAsync(new PushHeader(1, 0, 0, 1, 0), new float[1000], CancellationToken.None)).IsApplied);
-
-        using (var dying = await RawFrameClient.HelloAsync(host.DataPort, auth.Token!.HeaderValue))
-        {
-            dying.Send(Stage(SharedMemoryStage.Offer), []);
-            var (offer, path) = dying.Read()!.Value;
-            using var region = SharedRegion.Open(Encoding.UTF8.GetString(path), (int)offer.Count);
-            dying.Send(Stage(SharedMemoryStage.Attach), region.Nonce.ToArray());
-            Assert.Equal(SharedMemoryStage.Attached, (SharedMemoryStage)dying.Read()!.Value.Header.Part);
-            MemoryMarshal.AsBytes(new float[1000].AsSpan()).CopyTo(region.Outbound.Span[FrameHeader.Size..]);
-            var push = FrameAnswers.PushFrame(new PushHeader(3, 41, 0, 1, 0), 4000, TensorEncoding.Float32);
-            push.Flags |= FrameFlags.SharedMemory;
-            push.SealHeader(new System.IO.Hashing.XxHash3());
-            var bytes = new byte[FrameHeader.Size];
-            push.WriteTo(bytes);
-            dying.SendRaw(bytes[..30]);   // its doorbell half rung, then the process dies
-        }
-
-        // The doorbell is the commit: a header cut short is a truncated frame, refused, and the payload in memory is never read.
-        await TcpDataPlaneTests.WaitForAsync(() => log.Events.FirstOrDefault(e => e.Level >= LogEventLevel.Warning && e.RenderMessage().Contains("truncated frame")));
-        Assert.Single(shard.Pushes);   // only the survivor's
-        Assert.True((await survivor.PushAsync(new PushHeader(1, 1, 0, 1, 0), new float[1000], CancellationToken.None)).IsApplied);
-        Assert.Equal(2, shard.Pushes.Count);
-        Assert.Empty(Regions());
-    }
-
-    [Fact]
     public void Files_of_servers_that_are_gone_are_removed_and_those_of_live_ones_kept()
     {
         using var exited = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
@@ -158,7 +120,7 @@ public class SharedMemoryTests
         Assert.True(File.Exists(live.Path));
     }
 
-    private static FrameHeader Stage(SharedMemoryStage stage)
+    internal static FrameHeader Stage(SharedMemoryStage stage)
     {
         var header = FrameHeader.Of(FrameKind.SharedMemory);
         header.Part = (int)stage;

@@ -16,9 +16,9 @@ namespace GpuPs.Integration.Tests.DataPlane;
 
 /// <summary>
 /// The framed TCP data plane over real loopback sockets: tensors round trip exactly through <see cref="TcpTensorChannel"/>;
-/// corrupted, truncated, oversized and unauthenticated frames are refused with a clear error, the connection is closed and
-/// nothing reaches the shard; a peer that dies mid-frame is logged and the server goes on serving others; and the shard's
-/// answers arrive as the same <see cref="PushOutcome"/>s and <see cref="ShardException"/>s gRPC gives.
+/// corrupted, truncated and oversized frames are refused with a clear error, the connection is closed and nothing reaches
+/// the shard; and the shard's answers arrive as the same <see cref="PushOutcome"/>s and <see cref="ShardException"/>s gRPC
+/// gives. Connections without the token and peers dying mid-frame: <see cref="DataPlaneFaultTests"/>, over every transport.
 /// </summary>
 public class TcpDataPlaneTests
 {
@@ -141,68 +141,6 @@ public class TcpDataPlaneTests
         await using var channel = new TcpTensorChannel("127.0.0.1", host.DataPort, 0, auth, Timeout);
         Assert.True((await channel.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[100], CancellationToken.None)).IsApplied);
         Assert.Single(shard.Pushes);
-    }
-
-    [Fact]
-    public async Task Connections_without_the_job_token_are_refused_before_the_shard_sees_anything()
-    {
-        var shard = new FakeShard(0, 100);
-        var auth = JobAuth.WithToken(JobToken.Generate());
-        await using var host = await StartAsync(shard, auth);
-        var push = FrameAnswers.PushFrame(new PushHeader(0, 0, 0, 1, 0), 400, TensorEncoding.Float32);
-
-        using (var wrongToken = await RawFrameClient.ConnectAsync(host.DataPort))
-        {
-            wrongToken.Send(FrameHeader.Of(FrameKind.Hello), Encoding.UTF8.GetBytes(JobToken.Generate().HeaderValue));
-            wrongToken.AssertRefusedAndClosed(ShardErrorKind.Unauthenticated, "the connection carries no valid job token");
-        }
-        using (var noHello = await RawFrameClient.ConnectAsync(host.DataPort))
-        {
-            noHello.Send(push, new byte[400]);
-            noHello.AssertRefusedAndClosed(ShardErrorKind.Unauthenticated, "the first frame of a data-plane connection must be Hello");
-        }
-        await using var impostor = new TcpTensorChannel("127.0.0.1", host.DataPort, 0, JobAuth.WithToken(JobToken.Generate()), Timeout);
-        var e = await Assert.ThrowsAsync<ShardException>(() => impostor.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[100], CancellationToken.None));
-        Assert.Equal(ShardErrorKind.Unauthenticated, e.Kind);
-        await using var anonymous = new TcpTensorChannel("127.0.0.1", host.DataPort, 0, JobAuth.Insecure, Timeout);
-        e = await Assert.ThrowsAsync<ShardException>(() => anonymous.PullAsync(0, 0, new float[100], CancellationToken.None));
-        Assert.Equal(ShardErrorKind.Unauthenticated, e.Kind);
-
-        Assert.Equal(0, shard.Calls);
-        Assert.Empty(shard.Pushes);
-    }
-
-    [Fact]
-    public async Task A_peer_dying_mid_frame_is_reported_and_the_server_keeps_serving_the_others()
-    {
-        var shard = new FakeShard(0, 1000);
-        var auth = JobAuth.WithToken(JobToken.Generate());
-        var log = new CapturedLog();
-        await using var host = await StartAsync(shard, auth, log.Logger);
-        await using var survivor = new TcpTensorChannel("127.0.0.1", host.DataPort, 0, auth, Timeout);
-        Assert.True((await survivor.PushAsync(new PushHeader(1, 0, 0, 1, 0), new float[1000], CancellationToken.None)).IsApplied);
-
-        using (var dying = await RawFrameClient.HelloAsync(host.DataPort, auth.Token!.HeaderValue))
-        {
-            var frame = FrameAnswers.PushFrame(new PushHeader(3, 41, 0, 1, 0), 4000, TensorEncoding.Float32);
-            dying.Send(frame, new byte[4000], sendBytes: 1500);   // then the process dies
-        }
-        var lost = await WaitForAsync(() => log.Events.FirstOrDefault(e => e.RenderMessage().Contains("was lost mid-frame")));
-        Assert.Equal(LogEventLevel.Warning, lost.Level);
-        Assert.True(3.Equals(CapturedLog.Property(lost, "WorkerId")), lost.RenderMessage());
-        Assert.Equal(41L, CapturedLog.Property(lost, "Step"));
-        Assert.Equal(0, CapturedLog.Property(lost, "Shard"));
-        Assert.True(lost.RenderMessage().Contains("after 1500 of the frame's 4000 payload bytes"), lost.RenderMessage());
-
-        using (var torn = await RawFrameClient.HelloAsync(host.DataPort, auth.Token!.HeaderValue))
-            torn.SendRaw(new byte[20]);   // a third of a header, then gone: refused, nothing applied
-
-        Assert.Single(shard.Pushes);   // only the survivor's
-        Assert.True((await survivor.PushAsync(new PushHeader(1, 1, 0, 1, 0), new float[1000], CancellationToken.None)).IsApplied);
-        var pulled = new float[1000];
-        await survivor.PullAsync(1, 0, pulled, CancellationToken.None);
-        Assert.Equal(shard.Parameters, pulled);
-        Assert.Equal(2, shard.Pushes.Count);
     }
 
     [Fact]

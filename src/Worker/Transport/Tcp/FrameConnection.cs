@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.IO.Hashing;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Security.Authentication;
 using System.Text;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
@@ -22,8 +24,7 @@ namespace GpuPs.Worker.Transport.Tcp;
 /// </summary>
 internal sealed class FrameConnection : IDisposable
 {
-    private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly string _address;
     private readonly XxHash3 _hash = new();
     private readonly byte[] _header = new byte[FrameHeader.Size];
@@ -34,10 +35,9 @@ internal sealed class FrameConnection : IDisposable
     private readonly FloatBytes _tensorBytes = new();
     private readonly CancellationTokenSource _deadline = new();
 
-    private FrameConnection(Socket socket, string address)
+    private FrameConnection(Stream stream, string address)
     {
-        _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _stream = stream;
         _address = address;
     }
 
@@ -51,13 +51,17 @@ internal sealed class FrameConnection : IDisposable
     public string? SharedMemoryRefusal { get; private set; }
 
     /// <summary>
-    /// Connects to <paramref name="host"/>:<paramref name="port"/> and shakes hands: the job token, the shard expected; with
-    /// <paramref name="sharedMemory"/>, then asks for a shared-memory region (<see cref="SharedMemoryRefusal"/> says why
-    /// there is none: the connection then carries payloads itself).
+    /// Connects to <paramref name="host"/>:<paramref name="port"/> and shakes hands: with <paramref name="tls"/>, TLS first
+    /// (the server's certificate checked as those options say; nothing is sent before it passed); then the job token, the
+    /// shard expected; with <paramref name="sharedMemory"/>, then asks for a shared-memory region
+    /// (<see cref="SharedMemoryRefusal"/> says why there is none: the connection then carries payloads itself).
     /// </summary>
-    public static async Task<FrameConnection> OpenAsync(string host, int port, int shard, JobAuth auth, TimeSpan timeout, CancellationToken ct, bool sharedMemory = false)
+    /// <exception cref="ShardException">Unauthenticated: the TLS handshake failed (a data plane without TLS, or a
+    /// certificate these options do not trust), or the token was refused; Unavailable, Timeout: the connection failed.</exception>
+    public static async Task<FrameConnection> OpenAsync(string host, int port, int shard, JobAuth auth, TimeSpan timeout, CancellationToken ct, bool sharedMemory = false,
+        SslClientAuthenticationOptions? tls = null)
     {
-        var address = $"tcp://{host}:{port}";
+        var address = $"{(tls is null ? "tcp" : "tcp+tls")}://{host}:{port}";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -73,7 +77,9 @@ internal sealed class FrameConnection : IDisposable
                 ? new ShardException(ShardErrorKind.Unavailable, $"{address}: cannot connect to the data plane: {e.Message}", e)
                 : new ShardException(ShardErrorKind.Timeout, $"deadline passed: {address} did not accept a connection within {timeout.TotalMilliseconds:F0} ms", e);
         }
-        var connection = new FrameConnection(socket, address);
+        var connection = new FrameConnection(tls is null
+            ? new NetworkStream(socket, ownsSocket: true)
+            : await SecureAsync(new NetworkStream(socket, ownsSocket: true), tls, address, timeout, ct).ConfigureAwait(false), address);
         try
         {
             await connection.CallAsync(async token =>
@@ -95,6 +101,36 @@ internal sealed class FrameConnection : IDisposable
         {
             connection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The TLS handshake over <paramref name="plain"/> within <paramref name="timeout"/>: the authenticated stream, or a
+    /// <see cref="ShardException"/> (and the stream closed). A refused certificate, or a peer that answers the ClientHello
+    /// with anything but TLS (a data plane without it), is Unauthenticated: no retry makes it pass.
+    /// </summary>
+    private static async Task<Stream> SecureAsync(NetworkStream plain, SslClientAuthenticationOptions tls, string address, TimeSpan timeout, CancellationToken ct)
+    {
+        var ssl = new SslStream(plain, leaveInnerStreamOpen: false);
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(timeout);
+            await ssl.AuthenticateAsClientAsync(tls, deadline.Token).ConfigureAwait(false);
+            return ssl;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            ct.ThrowIfCancellationRequested();
+            throw e switch
+            {
+                AuthenticationException => new ShardException(ShardErrorKind.Unauthenticated,
+                    $"{address}: TLS handshake with the data plane failed ({e.Message}): a data plane without TLS, or a certificate this worker does not " +
+                    $"trust for {tls.TargetHost}; nothing was sent", e),
+                IOException => new ShardException(ShardErrorKind.Unavailable, $"{address}: the data plane closed the connection during the TLS handshake: {e.Message}", e),
+                _ => new ShardException(ShardErrorKind.Timeout, $"deadline passed: {address} did not complete a TLS handshake within {timeout.TotalMilliseconds:F0} ms", e),
+            };
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Security;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
@@ -29,6 +30,7 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
     private readonly ConcurrentStack<FrameConnection> _idle = new();
     private readonly JobAuth _auth;
     private readonly TimeSpan _defaultTimeout;
+    private readonly SslClientAuthenticationOptions? _tls;
     private volatile SharedMemoryUse _sharedMemory;
     private volatile bool _attached;
     private volatile bool _disposed;
@@ -40,12 +42,19 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
     /// <param name="auth">The job token each connection presents.</param>
     /// <param name="defaultTimeout">The deadline of a call that names none.</param>
     /// <param name="sharedMemory">Whether each connection asks for a shared-memory region (<see cref="SharedMemoryUse"/>).</param>
+    /// <param name="tls">Null: plaintext (a server on an <c>http://</c> address). Else every connection is TLS, the server's
+    /// certificate checked as these options say (<see cref="TlsCredentials.ClientOptions"/>, as the gRPC channel checks
+    /// it) before the token goes out; a server that does not complete the handshake is refused, never sent to.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="defaultTimeout"/> is not positive.</exception>
-    public TcpTensorChannel(string host, int port, int shard, JobAuth auth, TimeSpan defaultTimeout, SharedMemoryUse sharedMemory = SharedMemoryUse.None)
+    public TcpTensorChannel(string host, int port, int shard, JobAuth auth, TimeSpan defaultTimeout, SharedMemoryUse sharedMemory = SharedMemoryUse.None,
+        SslClientAuthenticationOptions? tls = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(defaultTimeout, TimeSpan.Zero);
-        (Host, Port, Shard, _auth, _defaultTimeout, _sharedMemory) = (host, port, shard, auth, defaultTimeout, sharedMemory);
+        (Host, Port, Shard, _auth, _defaultTimeout, _sharedMemory, _tls) = (host, port, shard, auth, defaultTimeout, sharedMemory, tls);
     }
+
+    /// <summary>Connections are TLS.</summary>
+    public bool Tls => _tls is not null;
 
     /// <summary>A connection of this channel has attached a shared-memory region: payloads go through memory, not the socket.</summary>
     public bool SharedMemory => _attached;
@@ -153,7 +162,7 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_idle.TryPop(out var idle)) return idle;
         var use = _sharedMemory;
-        var connection = await FrameConnection.OpenAsync(Host, Port, Shard, _auth, timeout, ct, use != SharedMemoryUse.None).ConfigureAwait(false);
+        var connection = await FrameConnection.OpenAsync(Host, Port, Shard, _auth, timeout, ct, use != SharedMemoryUse.None, _tls).ConfigureAwait(false);
         if (connection.SharedMemory) _attached = true;
         else if (connection.SharedMemoryRefusal is { } refusal)
         {
