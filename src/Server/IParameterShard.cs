@@ -27,6 +27,21 @@ public interface IParameterShard
     Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken);
 
     /// <summary>
+    /// <see cref="WaitForStepAsync"/> for a pull of one piece of the shard (offsets within it): on a shard that closes
+    /// per range (<see cref="ClosingRanges"/>) it completes once every range the piece overlaps reached
+    /// <paramref name="minStep"/>, while other ranges may still wait for pushes; otherwise as <see cref="WaitForStepAsync"/>.
+    /// </summary>
+    Task WaitForPieceAsync(int workerId, long minStep, PieceRange piece, CancellationToken cancellationToken) =>
+        WaitForStepAsync(workerId, minStep, cancellationToken);
+
+    /// <summary>
+    /// The key ranges (within the shard) this shard closes one by one (<c>Core.Scheduling.ClosingRanges</c>): pushes
+    /// come as pieces of exactly these ranges, each taken as it arrives. Null: the shard closes whole steps, and pieces
+    /// are gathered into whole pushes first.
+    /// </summary>
+    IReadOnlyList<PieceRange>? ClosingRanges => null;
+
+    /// <summary>
     /// Says that a pull of <paramref name="workerId"/> which passed <see cref="WaitForStepAsync"/> has been handed to the
     /// socket, or failed: a round-robin coordinator then starts the next worker's pull. Every edge calls it once per such
     /// pull; the default does nothing.
@@ -96,7 +111,10 @@ public interface IParameterShard
             await Task.Delay(hold, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Validates and aggregates one pushed gradient sum (length <c>Info.Length</c>).</summary>
+    /// <summary>
+    /// Validates and aggregates one pushed gradient sum (length <c>Info.Length</c>, or the piece's on a shard with
+    /// <see cref="ClosingRanges"/>).
+    /// </summary>
     PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum);
 
     /// <summary>

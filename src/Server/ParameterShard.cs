@@ -72,8 +72,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _fingerprint = JobFingerprints.Of(_job);
         Info = options.Shard;
         _log = log.ForContext("Shard", Info.Index);
-        _model = new ShardModel((float[])options.InitialParameters.Clone(),
-            () => backend.CreateOptimizer(options.Optimizer, options.InitialParameters.Length), _log);
+        ClosingRanges = Core.Scheduling.ClosingRanges.Of(_job, Info);
+        _model = new ShardModel((float[])options.InitialParameters.Clone(), ClosingRanges,
+            length => backend.CreateOptimizer(options.Optimizer, length), _log);
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
         _mode = _job.Mode;
         _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
@@ -111,11 +112,31 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// A consistent copy of the shard's state at its current step, for <see cref="CheckpointStore"/>: parameters, optimizer
     /// state and worker clocks, taken under the lock (a memcpy of the shard and the optimizer's slots).
     /// </summary>
+    /// <remarks>
+    /// A shard that closes per range is checkpointed only at a step boundary (every range at the shard's step): between
+    /// the last range of step t and the first of t + 1, a window of at least one compute, since no worker pushes a piece
+    /// of t + 1 before it pulled all of t + 1. A call mid-step waits for the boundary, up to twice the heartbeat timeout
+    /// (after which a dead worker has been evicted and its ranges closed without it), then throws
+    /// <see cref="TimeoutException"/>.
+    /// </remarks>
     public ShardCheckpoint Checkpoint()
     {
-        lock (_gate)
-            return new ShardCheckpoint(_fingerprint, Info.Index, Info.Count, Info.Offset, _model.Step,
-                _model.Parameters.ToArray(), _model.ExportOptimizer(), _workers.Select(w => w.Clock).ToArray());
+        var patience = TimeSpan.FromMilliseconds(2.0 * _job.HeartbeatTimeoutMs);
+        long since = _time.GetTimestamp();
+        while (true)
+        {
+            Task next;
+            lock (_gate)
+            {
+                if (_model.AtStepBoundary)
+                    return new ShardCheckpoint(_fingerprint, Info.Index, Info.Count, Info.Offset, _model.Step,
+                        _model.Parameters.ToArray(), _model.ExportOptimizer(), _workers.Select(w => w.Clock).ToArray());
+                next = _signal.Next;
+            }
+            var left = patience - _time.GetElapsedTime(since);
+            if (left <= TimeSpan.Zero || !next.Wait(left))
+                throw new TimeoutException($"shard {Info.Index} stayed between two steps for {patience.TotalSeconds:F0} s (ranges of step {_model.Step + 1} applied, others waiting for pushes): no consistent checkpoint");
+        }
     }
 
     /// <summary>Restores the state of <paramref name="checkpoint"/> (construction only: no worker is registered yet).</summary>
@@ -252,6 +273,43 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
     }
 
+    /// <inheritdoc />
+    public IReadOnlyList<PieceRange>? ClosingRanges { get; }
+
+    /// <inheritdoc />
+    /// <remarks>On a shard that closes per range a piece's pull takes no round-robin pull turn: ranges close one by one,
+    /// which spreads the pulls already, and the worker's credit bounds its bytes in flight.</remarks>
+    public async Task WaitForPieceAsync(int workerId, long minStep, PieceRange piece, CancellationToken cancellationToken)
+    {
+        if (ClosingRanges is null)
+        {
+            await WaitForStepAsync(workerId, minStep, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        piece.Validate(_model.Length);
+        while (true)
+        {
+            Task next;
+            lock (_gate)
+            {
+                if (workerId != ObserverId) Touch(Known(workerId));
+                if (PieceStep(piece) >= minStep || _aggregator.IsFinished) return;
+                next = _signal.Next;
+            }
+            await next.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Under the lock: the step of the values of <paramref name="piece"/>, the oldest of the ranges it overlaps (the shard's step without ranges).</summary>
+    private long PieceStep(PieceRange piece)
+    {
+        if (ClosingRanges is null) return _model.Step;
+        long step = long.MaxValue;
+        for (int r = 0; r < ClosingRanges.Count; r++)
+            if (ClosingRanges[r].Offset < piece.End && piece.Offset < ClosingRanges[r].End) step = Math.Min(step, _model.RangeStep(r));
+        return step;
+    }
+
     /// <summary>
     /// A pull of <paramref name="workerId"/>'s has been handed to the socket (or failed after its wait): in a round-robin
     /// job the coordinator starts the next worker's pull (<see cref="Coordination.PullTurns"/>). Edges call it once per
@@ -299,7 +357,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         lock (_gate)
         {
             _model.Parameters.Slice(offset, destination.Length).CopyTo(destination);
-            return new PullResult(_model.Step, Info.Index, Info.Offset + offset, destination.Length, _aggregator.IsFinished);
+            return new PullResult(PieceStep(new PieceRange(offset, destination.Length)), Info.Index, Info.Offset + offset, destination.Length, _aggregator.IsFinished);
         }
     }
 
@@ -345,7 +403,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             {
                 var slot = Known(header.WorkerId);
                 Touch(slot);
-                long accepting = _time.GetTimestamp();
+                long accepting = _time.GetTimestamp(), rangesClosed = _model.RangesClosed;
                 var outcome = header.Contributors is { } contributors
                     ? _aggregator.AcceptGroup(KnownGroup(header.WorkerId, contributors), header, gradientSum)
                     : _aggregator.Accept(slot, header, gradientSum);
@@ -362,6 +420,13 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                     var step = RecordStepTime(update);
                     _log.Debug("Shard {Shard} at step {Step} after push of worker {WorkerId}, loss {Loss:F4}; the step took {StepMs:F3} ms, its closing push's sum, decode and update {UpdateMs:F3} ms",
                         Info.Index, _model.Step, header.WorkerId, _model.LastMeanLoss, step.TotalMilliseconds, update.TotalMilliseconds);
+                    _signal.Pulse();
+                }
+                else if (_model.RangesClosed != rangesClosed)
+                {
+                    // A range closed: its piece pulls may go while the step waits for the other ranges' pieces.
+                    _log.Debug("Shard {Shard} applied {Ranges} range(s) of step {Step} after worker {WorkerId}'s piece {Piece}; the step waits for its other ranges",
+                        Info.Index, _model.RangesClosed - rangesClosed, header.Step, header.WorkerId, header.Piece);
                     _signal.Pulse();
                 }
                 return outcome;
@@ -477,7 +542,15 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private void Validate(in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
         ValidateHeader(header);
-        if (gradientSum.Length != _model.Length)
+        if (header.Piece is { } piece)
+        {
+            if (ClosingRanges is null)
+                throw ShardException.Invalid($"piece {piece} pushed to shard {Info.Index}, which closes whole steps: pieces are gathered into whole pushes first");
+            piece.Validate(_model.Length);
+            if (gradientSum.Length != piece.Length)
+                throw ShardException.Invalid($"piece {piece} carries {gradientSum.Length} values");
+        }
+        else if (gradientSum.Length != _model.Length)
             throw ShardException.Invalid($"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
         if (gradientSum.Length == 0) return;
         // MaxMagnitude (the value of largest magnitude, with its sign) propagates NaN and sees ±Inf: one SIMD pass

@@ -243,7 +243,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         var servers = Enumerable.Range(0, _settings.Servers).Select(i => ChildProcess.Start(
             $"server {i}",
             // The cluster reads the final model and stops its servers itself.
-            ["server", "--shard-index", i.ToString(), "--urls", "http://127.0.0.1:0", "--keep-serving", .. JobOptions.ToArguments(_settings)],
+            ["server", "--shard-index", i.ToString(), "--urls", "http://127.0.0.1:0", "--keep-serving", .. JobOptions.ToArguments(_settings), .. PieceSettings.Arguments(_settings.Pieces)],
             Auth.Token!, _log, _placement?.Launcher(ClusterRole.Server, i))).ToList();
         _children.AddRange(servers);
         var addresses = new List<string>();

@@ -36,8 +36,10 @@ public static class ServerCommand
         var resume = sources.Option("resume", false, "start from the newest intact checkpoint of this job in --checkpoint-dir (step 0 if there is none)");
         var auth = new AuthOptions(sources);
         var limits = new ServerLimitOptions(sources);
+        var pieces = new PieceSettings(sources);   // the job's pieces: a bsp shard closes each piece's key range on its own
         var command = new Command("server", "Run one parameter-server shard (gRPC over HTTP/2, with TLS on an https:// URL; every call must carry the job's token).");
         job.AddTo(command);
+        pieces.AddTo(command);
         auth.AddTo(command);
         limits.AddTo(command);
         command.Options.Add(shardIndex);
@@ -53,7 +55,7 @@ public static class ServerCommand
         command.Options.Add(lingerMs);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
-            var settings = job.Bind(parse);
+            var settings = job.Bind(parse) with { Pieces = pieces.Bind(parse) };
             var jobAuth = auth.Resolve(parse, "server");
             var serverLimits = limits.Bind(parse);
             string? outputPath = parse.GetValue(output);

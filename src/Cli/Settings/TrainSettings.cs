@@ -35,7 +35,11 @@ public sealed record TrainSettings
     public bool Processes { get; init; }
     /// <summary>The data plane workers move tensors over: auto (framed TCP when the server offers it) | grpc | tcp.</summary>
     public Worker.Transport.TransportChoice Transport { get; init; }
-    /// <summary>Workers' tensor partitioning, priorities and credit (<c>--piece-size</c>, <c>--credit-bytes</c>); null: whole tensors.</summary>
+    /// <summary>
+    /// Workers' tensor partitioning, priorities and credit (<c>--piece-size</c>, <c>--credit-bytes</c>); null: whole
+    /// tensors. The piece size (auto: <see cref="Worker.Scheduling.PieceOptions.StartPieceFloats"/>) is also the job's
+    /// (<see cref="Core.Training.TrainingJob.PieceFloats"/>): a bsp shard closes each piece's key range on its own.
+    /// </summary>
     public Worker.Scheduling.PieceOptions? Pieces { get; init; }
     /// <summary>Workers fuse each step's push with the pull that follows it where they can (one round trip on the TCP data plane).</summary>
     public bool FusedPushPull { get; init; } = true;
@@ -70,5 +74,6 @@ public sealed record TrainSettings
     /// <summary>The job these settings define, for <see cref="JobBuilder"/>.</summary>
     public JobDefinition ToDefinition() => new(Dataset, Model, Hidden, Workers, Core.Modes.SyncModes.Of(Mode).Name, Staleness, Code, Stragglers, StragglerModel,
         Epochs, Steps, BatchSize, Seed, TestFraction, HeartbeatTimeoutMs, StepTimeoutMs, WireFormat, Schedule, PushConcurrency, Assignment,
-        new CompressionSettings(CompressionKinds.Parse(Compression), CompressionKinds.Parse(PullCompression), TopKRatio, MomentumCorrection, FullPullEvery));
+        new CompressionSettings(CompressionKinds.Parse(Compression), CompressionKinds.Parse(PullCompression), TopKRatio, MomentumCorrection, FullPullEvery),
+        PieceFloats: Pieces is null ? 0 : Pieces.PieceFloats > 0 ? Pieces.PieceFloats : Worker.Scheduling.PieceOptions.StartPieceFloats);
 }

@@ -19,19 +19,28 @@ public sealed class GradientSum(int length)
     /// <summary>
     /// Adds one push (its values within <see cref="GradientLimits"/>, as the shard checks). Throws
     /// <see cref="ShardException"/> (InvalidRequest) and adds nothing when the step would count more than
-    /// <see cref="GradientLimits.MaxSampleCount"/> rows or its loss sum would overflow.
+    /// <see cref="GradientLimits.MaxSampleCount"/> rows or its loss sum would overflow (<see cref="Check"/>).
     /// </summary>
     public void Add(ReadOnlySpan<float> gradientSum, long samples, double lossSum)
+    {
+        Check(samples, lossSum);
+        ParallelTensor.Add(_sum, gradientSum);
+        _samples += samples;
+        _loss += lossSum;
+    }
+
+    /// <summary>
+    /// Throws <see cref="ShardException"/> (InvalidRequest) when adding a push of <paramref name="samples"/> rows and
+    /// <paramref name="lossSum"/> would take the step past <see cref="GradientLimits.MaxSampleCount"/> rows or overflow
+    /// its loss sum: a push that adds to several sums checks each before it adds to any.
+    /// </summary>
+    public void Check(long samples, double lossSum)
     {
         // Both terms are at most MaxSampleCount (2^40), so the comparison itself cannot overflow.
         if (samples > GradientLimits.MaxSampleCount - _samples)
             throw ShardException.Invalid($"push of {samples} rows would take the step past {GradientLimits.MaxSampleCount} rows (it has {_samples})");
-        double loss = _loss + lossSum;
-        if (!double.IsFinite(loss))
+        if (!double.IsFinite(_loss + lossSum))
             throw ShardException.Invalid($"loss sum {lossSum} would make the step's loss sum overflow");
-        ParallelTensor.Add(_sum, gradientSum);
-        _samples += samples;
-        _loss = loss;
     }
 
     /// <summary>
@@ -41,6 +50,21 @@ public sealed class GradientSum(int length)
     public void ApplyTo(ShardModel model)
     {
         model.ApplySum(_sum, _samples, _loss);
+        Clear();
+    }
+
+    /// <summary>
+    /// Closes range <paramref name="range"/> of the model's step with the mean gradient over the rows added (this sum is
+    /// of that range's length; <see cref="ShardModel.ApplyRange"/>), then empties the sum.
+    /// </summary>
+    public void ApplyTo(ShardModel model, int range)
+    {
+        model.ApplyRange(range, _sum, _samples, _loss);
+        Clear();
+    }
+
+    private void Clear()
+    {
         Array.Clear(_sum);
         _samples = 0;
         _loss = 0;

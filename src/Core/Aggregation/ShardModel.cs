@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using GpuPs.Kernels;
+using GpuPs.Protocol;
 using Serilog;
 
 namespace GpuPs.Core.Aggregation;
@@ -8,16 +9,23 @@ namespace GpuPs.Core.Aggregation;
 /// The parameters of one shard and the optimizer that updates them. Not thread-safe: used under the shard's lock.
 /// </summary>
 /// <remarks>
-/// The parameters are always finite. An update is computed on a second buffer and committed (the buffers swapped) only if
-/// its mean gradient is finite and within <see cref="GradientLimits.MaxMeanGradient"/>, its mean loss is finite, and every
+/// <para>The parameters are always finite. An update is computed on a second buffer and committed only if its mean
+/// gradient is finite and within <see cref="GradientLimits.MaxMeanGradient"/>, its mean loss is finite, and every
 /// parameter it produces is finite; otherwise the step closes without an update (<see cref="UpdatesSkipped"/>). That costs
-/// one copy and one scan of the shard per update, ~1 ms for 1M parameters, against the n pushes summed per step.
+/// one copy and one scan of the shard per update, ~1 ms for 1M parameters, against the n pushes summed per step.</para>
+/// <para><b>Ranges.</b> A model cut into closing ranges (<see cref="Scheduling.ClosingRanges"/>) has one optimizer per
+/// range and a step per range: <see cref="ApplyRange"/> updates one range, and the model's <see cref="Step"/> is the
+/// oldest range's, so the step closes when its last range is applied. The optimizers are elementwise, so updating the
+/// ranges one by one gives the bits one update of the whole shard gives. A range whose update is not finite is skipped
+/// alone (the ranges already applied cannot wait for it), and only its optimizer starts afresh.</para>
 /// </remarks>
 public sealed class ShardModel : IDisposable
 {
-    private readonly Func<IOptimizerKernel> _createOptimizer;
+    private readonly Func<int, IOptimizerKernel> _createOptimizer;
     private readonly ILogger _log;
-    private IOptimizerKernel _optimizer;
+    private readonly PieceRange[] _ranges;
+    private readonly IOptimizerKernel[] _optimizers;
+    private readonly long[] _rangeSteps;
     private float[] _parameters;
     private float[] _next;
 
@@ -25,23 +33,40 @@ public sealed class ShardModel : IDisposable
     /// <param name="createOptimizer">Makes the optimizer, once now and again whenever a refused update has left its state unusable.</param>
     /// <param name="log">Where skipped updates are reported.</param>
     public ShardModel(float[] parameters, Func<IOptimizerKernel> createOptimizer, ILogger log)
+        : this(parameters, null, _ => createOptimizer(), log) { }
+
+    /// <param name="parameters">The initial parameters (finite); the model owns the array from now on.</param>
+    /// <param name="ranges">The closing ranges, in key order, covering the shard exactly; null: the whole shard is one.</param>
+    /// <param name="createOptimizer">Makes an optimizer for a range of the given length, once per range now and again
+    /// whenever a refused update has left a range's state unusable.</param>
+    /// <param name="log">Where skipped updates are reported.</param>
+    /// <exception cref="ArgumentException">Parameters not finite, or ranges that do not tile the shard.</exception>
+    public ShardModel(float[] parameters, IReadOnlyList<PieceRange>? ranges, Func<int, IOptimizerKernel> createOptimizer, ILogger log)
     {
         if (parameters.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(parameters)))
             throw new ArgumentException("initial parameters must be finite", nameof(parameters));
+        _ranges = ranges is null ? [new PieceRange(0, parameters.Length)] : [.. ranges];
+        for (int r = 0, at = 0; r < _ranges.Length; at = _ranges[r++].End)
+            if (_ranges[r].Offset != at || _ranges[r].Length < 0 || (r == _ranges.Length - 1 && _ranges[r].End != parameters.Length))
+                throw new ArgumentException($"closing ranges must tile the shard's {parameters.Length} values in key order (range {r} is {_ranges[r]})", nameof(ranges));
         _parameters = parameters;
         _next = new float[parameters.Length];
         _createOptimizer = createOptimizer;
-        _optimizer = createOptimizer();
+        _optimizers = [.. _ranges.Select(r => createOptimizer(r.Length))];
+        _rangeSteps = new long[_ranges.Length];
         _log = log;
     }
 
-    /// <summary>The current parameters; valid until the next <see cref="ApplySum"/>.</summary>
+    /// <summary>The current parameters; valid until the next update.</summary>
     public ReadOnlySpan<float> Parameters => _parameters;
 
-    /// <summary>Steps closed so far, with or without an update.</summary>
+    /// <summary>The closing ranges, in key order (one, the whole shard, unless the model was cut).</summary>
+    public IReadOnlyList<PieceRange> Ranges => _ranges;
+
+    /// <summary>Steps closed so far, with or without an update: the oldest range's step.</summary>
     public long Step { get; private set; }
 
-    /// <summary>Steps that closed without changing the parameters, because their update was not finite (see remarks).</summary>
+    /// <summary>Steps (of a range, with ranges) that closed without changing the parameters, because their update was not finite (see remarks).</summary>
     public long UpdatesSkipped { get; private set; }
 
     /// <summary>Mean per-row loss reported with the last update.</summary>
@@ -50,27 +75,63 @@ public sealed class ShardModel : IDisposable
     /// <summary>Number of parameters in the shard.</summary>
     public int Length => _parameters.Length;
 
+    /// <summary>Range updates applied (or skipped) so far, over all ranges: it changes whenever a range closes.</summary>
+    public long RangesClosed { get; private set; }
+
+    /// <summary>Every range is at <see cref="Step"/>: no range of the next step has been applied yet.</summary>
+    public bool AtStepBoundary => _rangeSteps.All(s => s == Step);
+
+    /// <summary>Steps range <paramref name="range"/> has closed: <see cref="Step"/> or one more.</summary>
+    public long RangeStep(int range) => _rangeSteps[range];
+
     /// <summary>
     /// Closes one step with the mean gradient <c>gradientSum / samples</c> (1 ≤ samples ≤ <see cref="GradientLimits.MaxSampleCount"/>),
     /// scaling <paramref name="gradientSum"/> in place (it is the caller's scratch). Returns false when the update was
     /// skipped (logged, counted in <see cref="UpdatesSkipped"/>): the parameters are unchanged, and if the optimizer had
-    /// already taken the gradient into its state (momentum, Adam's moments), that state starts afresh.
+    /// already taken the gradient into its state (momentum, Adam's moments), that state starts afresh. A model cut into
+    /// ranges applies each range in turn.
     /// </summary>
     public bool ApplySum(Span<float> gradientSum, long samples, double lossSum)
     {
-        if (samples is < 1 or > GradientLimits.MaxSampleCount)
-            throw new ArgumentOutOfRangeException(nameof(samples), samples, $"a step counts 1 to {GradientLimits.MaxSampleCount} rows");
-        bool applied = TryUpdate(gradientSum, samples, lossSum);
-        Step++;
+        CheckSamples(samples);
+        bool applied = true;
+        for (int r = 0; r < _ranges.Length; r++)
+            applied &= ApplyRange(r, gradientSum.Slice(_ranges[r].Offset, _ranges[r].Length), samples, lossSum);
         return applied;
     }
 
-    /// <summary>Releases the optimizer's state (device memory on an accelerator backend).</summary>
-    /// <summary>A copy of the optimizer's state (velocity, moments, step count), for a checkpoint.</summary>
-    public OptimizerState ExportOptimizer() => _optimizer.ExportState();
+    /// <summary>
+    /// Closes range <paramref name="range"/>'s step with the mean gradient <c>gradientSum / samples</c> over that range
+    /// (<paramref name="gradientSum"/> is of the range's length, scaled in place), as <see cref="ApplySum"/> does for the
+    /// whole shard; the model's <see cref="Step"/> advances when its last range has. Returns false when the range's
+    /// update was skipped.
+    /// </summary>
+    public bool ApplyRange(int range, Span<float> gradientSum, long samples, double lossSum)
+    {
+        CheckSamples(samples);
+        if (gradientSum.Length != _ranges[range].Length)
+            throw new ArgumentException($"range {range} holds {_ranges[range].Length} values, the gradient {gradientSum.Length}", nameof(gradientSum));
+        bool applied = TryUpdate(range, gradientSum, samples, lossSum);
+        _rangeSteps[range]++;
+        RangesClosed++;
+        long oldest = _rangeSteps.Min();
+        if (oldest > Step) Step = oldest;
+        return applied;
+    }
+
+    /// <summary>A copy of the optimizer's state (velocity, moments, step count), for a checkpoint; with ranges, the ranges' slots end to end.</summary>
+    public OptimizerState ExportOptimizer()
+    {
+        if (_optimizers.Length == 1) return _optimizers[0].ExportState();
+        var states = _optimizers.Select(o => o.ExportState()).ToArray();
+        var slots = Enumerable.Range(0, states[0].Slots.Length)
+            .Select(i => states.SelectMany(s => s.Slots[i]).ToArray()).ToArray();
+        return new OptimizerState(states[0].Kind, states[0].Steps, slots);
+    }
 
     /// <summary>
-    /// Goes on from a checkpoint: the parameters, the optimizer's state and the step count become those given.
+    /// Goes on from a checkpoint: the parameters, the optimizer's state and the step count become those given (every
+    /// range at that step).
     /// </summary>
     /// <exception cref="ArgumentException">The lengths or the optimizer kind do not match, or a parameter is not finite.</exception>
     public void Resume(long step, ReadOnlySpan<float> parameters, OptimizerState optimizer)
@@ -80,44 +141,67 @@ public sealed class ShardModel : IDisposable
         if (parameters.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(parameters)))
             throw new ArgumentException("the checkpoint's parameters are not all finite", nameof(parameters));
         ArgumentOutOfRangeException.ThrowIfNegative(step);
-        _optimizer.ImportState(optimizer);
+        if (_optimizers.Length == 1) _optimizers[0].ImportState(optimizer);
+        else
+            for (int r = 0; r < _ranges.Length; r++)
+            {
+                var range = _ranges[r];
+                if (optimizer.Slots.Any(s => s.Length != _parameters.Length))
+                    throw new ArgumentException($"the checkpoint's optimizer slots are not of the shard's {_parameters.Length} values", nameof(optimizer));
+                _optimizers[r].ImportState(optimizer with { Slots = [.. optimizer.Slots.Select(s => s.AsSpan(range.Offset, range.Length).ToArray())] });
+            }
         parameters.CopyTo(_parameters);
+        Array.Fill(_rangeSteps, step);
         Step = step;
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _optimizer.Dispose();
+    /// <summary>Releases the optimizers' state (device memory on an accelerator backend).</summary>
+    public void Dispose()
+    {
+        foreach (var optimizer in _optimizers) optimizer.Dispose();
+    }
 
-    private bool TryUpdate(Span<float> gradientSum, long samples, double lossSum)
+    private static void CheckSamples(long samples)
+    {
+        if (samples is < 1 or > GradientLimits.MaxSampleCount)
+            throw new ArgumentOutOfRangeException(nameof(samples), samples, $"a step counts 1 to {GradientLimits.MaxSampleCount} rows");
+    }
+
+    private bool TryUpdate(int r, Span<float> gradientSum, long samples, double lossSum)
     {
         TensorPrimitives.Multiply(gradientSum, 1f / samples, gradientSum);
         double meanLoss = lossSum / samples;
         // MaxMagnitude returns the value of largest magnitude with its sign, and propagates NaN, which fails the comparison.
         float largest = gradientSum.Length > 0 ? MathF.Abs(TensorPrimitives.MaxMagnitude(gradientSum)) : 0f;
         if (!(largest <= GradientLimits.MaxMeanGradient))
-            return Skip($"mean gradient value {largest:G3} is beyond the limit {GradientLimits.MaxMeanGradient:G3}", resetOptimizer: false);
+            return Skip(r, $"mean gradient value {largest:G3} is beyond the limit {GradientLimits.MaxMeanGradient:G3}", resetOptimizer: false);
         if (!double.IsFinite(meanLoss))
-            return Skip($"mean loss {meanLoss} is not finite", resetOptimizer: false);
+            return Skip(r, $"mean loss {meanLoss} is not finite", resetOptimizer: false);
 
-        _parameters.CopyTo(_next.AsSpan());
-        _optimizer.Apply(_next, gradientSum);
-        if (_next.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(_next)))
-            return Skip("the update would make parameters non-finite", resetOptimizer: true);
-        (_parameters, _next) = (_next, _parameters);
+        var range = _ranges[r];
+        var current = _parameters.AsSpan(range.Offset, range.Length);
+        var next = _next.AsSpan(range.Offset, range.Length);
+        current.CopyTo(next);
+        _optimizers[r].Apply(next, gradientSum);
+        if (next.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(next)))
+            return Skip(r, "the update would make parameters non-finite", resetOptimizer: true);
+        // One range: swap the buffers (no copy back); a range of several: copy it back, the others stay where they are.
+        if (_ranges.Length == 1) (_parameters, _next) = (_next, _parameters);
+        else next.CopyTo(current);
         LastMeanLoss = meanLoss;
         return true;
     }
 
-    private bool Skip(string reason, bool resetOptimizer)
+    private bool Skip(int r, string reason, bool resetOptimizer)
     {
         UpdatesSkipped++;
         if (resetOptimizer)
         {
-            _optimizer.Dispose();
-            _optimizer = _createOptimizer();
+            _optimizers[r].Dispose();
+            _optimizers[r] = _createOptimizer(_ranges[r].Length);
         }
-        _log.Warning("Step {Step} closed without an update: {Reason}; the parameters are unchanged{Reset}",
-            Step, reason, resetOptimizer ? " and the optimizer state starts afresh" : "");
+        _log.Warning("Step {Step} closed without an update{Range}: {Reason}; the parameters are unchanged{Reset}",
+            _rangeSteps[r], _ranges.Length == 1 ? "" : $" of range {_ranges[r]}", reason, resetOptimizer ? " and the optimizer state starts afresh" : "");
         return false;
     }
 }

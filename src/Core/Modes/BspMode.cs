@@ -20,7 +20,13 @@ public sealed class BspMode() : SyncModeBase(SyncMode.Bsp, "bsp", isStepSynchron
     /// <summary>Pushes are plain gradient sums the shard adds: a node's sum counts as each of its workers' pushes.</summary>
     public override PushCombining Combining => PushCombining.Sum;
 
+    /// <summary>Every range waits for the same pushes, every expected worker's: a range can close on its own.</summary>
+    public override bool ClosesPerRange => true;
+
     /// <inheritdoc />
+    /// <remarks>Per range (<see cref="RangeQuorumAggregator"/>) when the model is cut into closing ranges.</remarks>
     public override IStepAggregator CreateAggregator(ShardModel model, WorkerSlot[] workers, TrainingJob job, ILogger log) =>
-        new QuorumAggregator(model, workers, job.Steps, quorum: job.Workers);
+        model.Ranges.Count > 1
+            ? new RangeQuorumAggregator(model, workers, job.Steps, quorum: job.Workers)
+            : new QuorumAggregator(model, workers, job.Steps, quorum: job.Workers);
 }

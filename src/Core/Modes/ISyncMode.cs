@@ -38,6 +38,15 @@ public interface ISyncMode
     /// </summary>
     bool AcceptsRoundedPushes { get; }
 
+    /// <summary>
+    /// The shard may close each key range of a step on its own (<see cref="TrainingJob.PieceFloats"/>): the rule that
+    /// decides a step is the same for every range and needs nothing but that range's pushes (BSP: every expected worker).
+    /// False where the set of pushes that makes a step is chosen once for the whole step (coded: the first decodable set;
+    /// backup: the first n − s; a range could otherwise close with another set than its neighbour) or where there is no
+    /// common step (asp, ssp).
+    /// </summary>
+    bool ClosesPerRange { get; }
+
     /// <summary>What a node aggregator may combine of one node's pushes (hierarchical aggregation).</summary>
     PushCombining Combining { get; }
 

@@ -36,6 +36,9 @@ public abstract class SyncModeBase(SyncMode mode, string name, bool isStepSynchr
     public virtual bool AcceptsRoundedPushes => true;
 
     /// <inheritdoc />
+    public virtual bool ClosesPerRange => false;
+
+    /// <inheritdoc />
     public virtual PushCombining Combining => PushCombining.None;
 
     /// <inheritdoc />

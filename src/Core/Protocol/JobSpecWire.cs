@@ -43,6 +43,7 @@ public static class JobSpecWire
         WireFormat = TrainingJob.WireFormatName(job.WireFormat),
         Schedule = PushSchedules.Name(job.Schedule),
         PushConcurrency = job.PushConcurrency,
+        PieceFloats = job.PieceFloats,
         // Empty for uniform, so the fingerprints (and checkpoints) of uniform jobs stay what they were.
         Assignment = job.Assignment == AssignmentPolicy.Uniform ? "" : AssignmentPolicies.Name(job.Assignment),
     }.WithCompression(job.Compression);
@@ -100,6 +101,7 @@ public static class JobSpecWire
             WireFormat = TrainingJob.ParseWireFormat(spec.WireFormat),
             Schedule = PushSchedules.Parse(spec.Schedule),
             PushConcurrency = spec.PushConcurrency == 0 ? 1 : spec.PushConcurrency,
+            PieceFloats = spec.PieceFloats,
             Assignment = AssignmentPolicies.Parse(spec.Assignment),
             Compression = CompressionOf(spec),
         };

@@ -49,6 +49,7 @@ public static class JobBuilder
             WireFormat = TrainingJob.ParseWireFormat(d.WireFormat),
             Schedule = PushSchedules.Parse(d.Schedule),
             PushConcurrency = d.PushConcurrency,
+            PieceFloats = d.PieceFloats,
             Assignment = AssignmentPolicies.Parse(d.Assignment ?? ""),
             Compression = d.Compression ?? Compression.CompressionSettings.None,
         };

@@ -23,6 +23,7 @@ namespace GpuPs.Core.Training;
 /// <param name="PushConcurrency">Round-robin: transfers that may share a server link at a time; at least 1.</param>
 /// <param name="Assignment">uniform (equal shares) or proportional (shares by measured speed, from the coordinator).</param>
 /// <param name="Compression">Compression of pushes and pulls (none by default).</param>
+/// <param name="PieceFloats">Per-range closing (bsp): parameters per key range a shard closes on its own; 0: whole steps.</param>
 /// <param name="Seed">Seeds the data, the split, the initial parameters and the straggler draws.</param>
 /// <param name="TestFraction">Share of the rows held out for evaluation, in (0, 1).</param>
 /// <param name="HeartbeatTimeoutMs">A worker silent this long is evicted; a shard silent this long is given up.</param>
@@ -48,4 +49,5 @@ public sealed record JobDefinition(
     string Schedule = "simultaneous",
     int PushConcurrency = 1,
     string Assignment = "uniform",
-    Compression.CompressionSettings? Compression = null);
+    Compression.CompressionSettings? Compression = null,
+    int PieceFloats = 0);

@@ -71,6 +71,13 @@ public sealed record TrainingJob
     /// <summary>Compression of pushes (worker, error feedback) and pulls (server, deltas against each worker's copy).</summary>
     public Compression.CompressionSettings Compression { get; init; } = Core.Compression.CompressionSettings.None;
 
+    /// <summary>
+    /// Per-range closing: the values per key range a shard closes on its own (<see cref="Scheduling.ClosingRanges"/>), or 0
+    /// for whole steps. Modes that close per range (<see cref="ISyncMode.ClosesPerRange"/>) apply a range's update as soon
+    /// as every expected worker pushed its piece of it; workers push and pull in exactly those pieces.
+    /// </summary>
+    public int PieceFloats { get; init; }
+
     /// <summary>Length of the flat parameter vector.</summary>
     public int ParameterCount => Model.ParameterCount;
 
@@ -98,6 +105,7 @@ public sealed record TrainingJob
         if (HeartbeatTimeoutMs <= 0) throw new ArgumentException($"heartbeat timeout must be positive (got {HeartbeatTimeoutMs} ms)");
         if (StepTimeoutMs <= 0) throw new ArgumentException($"step timeout must be positive (got {StepTimeoutMs} ms)");
         if (PushConcurrency < 1) throw new ArgumentException($"push concurrency must be at least 1 (got {PushConcurrency})");
+        if (PieceFloats < 0) throw new ArgumentException($"piece size must be >= 0 parameters, 0 meaning whole steps (got {PieceFloats})");
         Model.Validate();
         if (WireFormat == TensorEncoding.BFloat16 && !Mode.AcceptsRoundedPushes)
             throw new ArgumentException($"bf16 on the wire would break the exact decode of the {Mode.Name} mode (the decode weights amplify rounding); use --wire-format f32");

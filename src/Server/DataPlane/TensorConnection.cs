@@ -328,7 +328,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         Exception? failed = null;
         try
         {
-            var step = _shard.WaitForStepAsync(worker, minStep, _wait.Token);
+            var step = piece is { } range ? _shard.WaitForPieceAsync(worker, minStep, range, _wait.Token) : _shard.WaitForStepAsync(worker, minStep, _wait.Token);
             if (!step.IsCompleted)
             {
                 // A whole pull of a worker may be answered by the push that closes its step (ParkedPulls).

@@ -31,6 +31,8 @@ namespace GpuPs.Server.Pieces;
 /// those it would no longer take are dropped: a push whose step closed without it (a worker that gave the step up, or
 /// was evicted for silence and the step closed without it), of a finished job, or of a worker the shard does not know.
 /// A push the shard refuses on admission is dropped at once.</para>
+/// <para><b>Per-range closing.</b> A shard that closes its ranges one by one (<see cref="IParameterShard.ClosingRanges"/>:
+/// BSP with the job's pieces) takes each piece as it arrives, so pieces go to it untouched: nothing is gathered here.</para>
 /// Thread-safe.
 /// </remarks>
 public sealed class PieceAssemblingShard : IParameterShard
@@ -91,6 +93,13 @@ public sealed class PieceAssemblingShard : IParameterShard
     public Task WaitForStepAsync(int workerId, long minStep, CancellationToken cancellationToken) => inner.WaitForStepAsync(workerId, minStep, cancellationToken);
 
     /// <inheritdoc />
+    public Task WaitForPieceAsync(int workerId, long minStep, PieceRange piece, CancellationToken cancellationToken) =>
+        inner.WaitForPieceAsync(workerId, minStep, piece, cancellationToken);
+
+    /// <inheritdoc />
+    public IReadOnlyList<PieceRange>? ClosingRanges => inner.ClosingRanges;
+
+    /// <inheritdoc />
     public void PullSent(int workerId) => inner.PullSent(workerId);
 
     /// <inheritdoc />
@@ -127,7 +136,7 @@ public sealed class PieceAssemblingShard : IParameterShard
     /// <remarks>A piece is admitted as its whole push would be; a refused one drops what was gathered of that push.</remarks>
     public PushOutcome Admit(in PushHeader header)
     {
-        if (header.Piece is not { } piece) return inner.Admit(header);
+        if (inner.ClosingRanges is not null || header.Piece is not { } piece) return inner.Admit(header);
         SweepIfDue();
         piece.Validate((int)Info.Length);
         var outcome = inner.Admit(header with { Piece = null });
@@ -138,7 +147,7 @@ public sealed class PieceAssemblingShard : IParameterShard
     /// <inheritdoc />
     public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
-        if (header.Piece is null) return inner.Push(header, gradientSum);
+        if (header.Piece is null || inner.ClosingRanges is not null) return inner.Push(header, gradientSum);
         if (Gather(header, gradientSum, out var held) is not { } complete) return held;
         try
         {
@@ -154,7 +163,7 @@ public sealed class PieceAssemblingShard : IParameterShard
     /// <remarks>The whole push goes to the wrapped shard's own <see cref="IParameterShard.PushAsync"/> (a node aggregator answers later).</remarks>
     public async ValueTask<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradientSum, CancellationToken cancellationToken)
     {
-        if (header.Piece is null) return await inner.PushAsync(header, gradientSum, cancellationToken).ConfigureAwait(false);
+        if (header.Piece is null || inner.ClosingRanges is not null) return await inner.PushAsync(header, gradientSum, cancellationToken).ConfigureAwait(false);
         if (Gather(header, gradientSum.Span, out var held) is not { } complete) return held;
         try
         {

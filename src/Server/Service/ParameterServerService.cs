@@ -71,7 +71,9 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
             if (request.MinStep < 0) throw Invalid($"min_step {request.MinStep} is negative");
             if (request.PieceOffset < 0 || request.PieceLength < 0 || request.PieceOffset + request.PieceLength > ShardLength || (request.PieceLength == 0 && request.PieceOffset != 0))
                 throw Invalid($"piece [{request.PieceOffset}, +{request.PieceLength}) is not a range of the shard's {ShardLength} parameters");
-            await shard.WaitForStepAsync(request.WorkerId, request.MinStep, context.CancellationToken);
+            await (request.PieceLength > 0
+                ? shard.WaitForPieceAsync(request.WorkerId, request.MinStep, new PieceRange((int)request.PieceOffset, (int)request.PieceLength), context.CancellationToken)
+                : shard.WaitForStepAsync(request.WorkerId, request.MinStep, context.CancellationToken));
             // The response is written after this returns: its end starts a round-robin job's next pull.
             context.GetHttpContext().Response.OnCompleted(() =>
             {

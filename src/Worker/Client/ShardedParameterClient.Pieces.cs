@@ -21,11 +21,22 @@ public sealed partial class ShardedParameterClient
     /// <summary>
     /// Builds each shard's piece schedulers for <paramref name="job"/>'s model layers (once; a rejoin keeps them). Pushes
     /// with a compressed encoding (top-k, sign: already a few bytes) and pulls of a job that compresses pulls (deltas
-    /// against the worker's copy of the whole shard) stay whole.
+    /// against the worker's copy of the whole shard) stay whole. A job whose shards close per range
+    /// (<see cref="ClosingRanges"/>) sets the pieces: this worker sends and pulls exactly the job's ranges, so a range's
+    /// pull leaves as soon as the shard applied it, whatever this worker's own <c>--piece-size</c> (the credit stays its own).
     /// </summary>
     private void CreatePieceLinks(Core.Training.TrainingJob job)
     {
-        if (_options.Pieces is not { } pieces || _pieceLinks is not null) return;
+        if (_pieceLinks is not null) return;
+        var pieces = _options.Pieces;
+        if (ClosingRanges.ClosePerRange(job))
+        {
+            if (pieces is { PieceFloats: > 0 } own && own.PieceFloats != job.PieceFloats)
+                _log.Warning("Worker {WorkerId}: the job's shards close ranges of {JobPiece} values; pieces of {OwnPiece} (--piece-size) are not used",
+                    WorkerId, job.PieceFloats, own.PieceFloats);
+            pieces = (pieces ?? new PieceOptions()) with { PieceFloats = job.PieceFloats };
+        }
+        if (pieces is null) return;
         _wholePulls = job.Compression.Pull != Core.Compression.CompressionKind.None;
         var layerStarts = ModelLayer.Of(job.Model).Select(l => (long)l.Offset).ToArray();
         _pieceLinks = _layout.Select(info => new PieceLink(info, layerStarts, pieces, _log)).ToArray();

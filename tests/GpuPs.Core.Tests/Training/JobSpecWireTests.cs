@@ -23,11 +23,12 @@ public class JobSpecWireTests
     {
         var job = JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=200,features=5,classes=2", Model: model, Hidden: 7,
             Workers: 4, Mode: mode, Stragglers: mode == "coded" ? 1 : 0, Staleness: 3, Steps: 9, BatchSize: 8, Seed: 77,
-            StragglerModel: "bimodal:p=0.1,delay=0.2", HeartbeatTimeoutMs: 1234, StepTimeoutMs: 5678));
+            StragglerModel: "bimodal:p=0.1,delay=0.2", HeartbeatTimeoutMs: 1234, StepTimeoutMs: 5678, PieceFloats: 3));
 
         var back = JobSpecWire.FromWire(JobSpecWire.ToWire(job));
 
         Assert.Equal(job, back);
+        Assert.Equal(3, back.PieceFloats);
         Assert.Same(SyncModes.Parse(mode), back.Mode);
     }
 

@@ -51,6 +51,61 @@ public class PieceLoopbackTests
         Assert.Equal((1L, 2L, 4), (pulled.Step, pulled.Offset, pulled.Length));
     }
 
+    [Theory]
+    [InlineData(TransportChoice.Grpc)]
+    [InlineData(TransportChoice.Tcp)]
+    public async Task A_ranges_pull_is_answered_over_the_wire_when_it_closes_before_the_steps_last_range(TransportChoice transport)
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 3) with { PieceFloats = 4 }, Filled(1f));
+        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", JobAuth.Insecure, ServerLimits.Default,
+            Serilog.Core.Logger.None, CancellationToken.None);
+        await using var worker0 = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
+        await using var worker1 = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
+        await worker0.RegisterAsync(new RegisterRequest { RequestedWorkerId = 0 }, CancellationToken.None);
+        await worker1.RegisterAsync(new RegisterRequest { RequestedWorkerId = 1 }, CancellationToken.None);
+        var ranges = shard.ClosingRanges!;
+        var first = new float[ranges[0].Length];
+        var last = new float[ranges[^1].Length];
+        var firstPull = worker0.PullPieceAsync(0, 1, ranges[0], first, Length, CancellationToken.None);
+        var lastPull = worker0.PullPieceAsync(0, 1, ranges[^1], last, Length, CancellationToken.None);
+
+        var header = new PushHeader(0, 0, 0, 2, 1.0);
+        foreach (var (client, worker, gradient) in new[] { (worker1, 1, Gradient1), (worker0, 0, Gradient0) })
+            await client.PushAsync(header with { WorkerId = worker, Piece = ranges[0] }, gradient.AsMemory(ranges[0].Offset, ranges[0].Length), CancellationToken.None);
+        var pulled = await firstPull.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal((1L, 0L), (pulled.Step, pulled.Offset));
+        Assert.Equal(WholePushes()[..ranges[0].Length], first);
+        Assert.False(lastPull.IsCompleted);   // its range waits for its pieces
+        foreach (var (client, worker, gradient) in new[] { (worker0, 0, Gradient0), (worker1, 1, Gradient1) })
+            foreach (var range in ranges.Skip(1).Reverse())
+                await client.PushAsync(header with { WorkerId = worker, Piece = range }, gradient.AsMemory(range.Offset, range.Length), CancellationToken.None);
+        await lastPull.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(WholePushes()[ranges[^1].Offset..], last);
+        Assert.Equal(WholePushes(), Parameters(shard));
+    }
+
+    [Fact]
+    public async Task A_worker_without_pieces_of_its_own_sends_and_pulls_the_ranges_its_shards_close()
+    {
+        var job = Job(SyncMode.Bsp, workers: 1, steps: 3) with { PieceFloats = 4 };
+        using var shard = Create(job, Filled(1f));
+        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", JobAuth.Insecure, ServerLimits.Default,
+            Serilog.Core.Logger.None, CancellationToken.None);
+        var log = new CapturedLog();
+        await using var client = new Worker.Client.ShardedParameterClient([NegotiatedShardClient.Connect(host.Address.ToString(), JobAuth.Insecure, TransportChoice.Tcp)],
+            new Worker.Client.ShardedClientOptions(TimeSpan.FromSeconds(30), 3) { Pieces = new PieceOptions(PieceFloats: 2) }, log.Logger);
+        await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, CancellationToken.None);
+
+        Assert.Equal(shard.ClosingRanges, client.PieceLinks![0].Plan().Select(p => p.Range));
+        Assert.Contains(log.Events, e => e.MessageTemplate.Text.Contains("are not used", StringComparison.Ordinal));   // its own 2-value pieces
+        await client.PushAsync(new PushHeader(0, 0, 0, 2, 1.0), Gradient0, CancellationToken.None);
+        var parameters = new float[Length];
+        Assert.Equal(1, (await client.PullAsync(1, parameters, CancellationToken.None)).Step);
+        Assert.Equal(Parameters(shard), parameters);
+        Assert.Equal(Filled(1f).Select((p, i) => p - Gradient0[i] / 2), parameters);
+    }
+
     [Fact]
     public async Task A_piece_outside_the_shard_is_refused_with_a_clear_error_on_both_planes()
     {
@@ -88,10 +143,24 @@ public class PieceLoopbackTests
         FullBatchReference.AssertClose(plain.Parameters.Select(v => (double)v).ToArray(), split.Parameters, 1e-6);
         FullBatchReference.AssertClose(FullBatchReference.Descend(job), split.Parameters, 1e-5);
         Assert.Contains("--piece-size 4 --credit-bytes 48", split.Command);
-        // The pushes did travel as pieces: shard 0 (26 values) assembled seven-piece pushes, at least one per step.
         var assembled = log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Shard {Shard} assembled", StringComparison.Ordinal)
                                               && CapturedLog.Property(e, "Shard") is 0).ToList();
-        Assert.True(assembled.Count >= job.Steps, $"{assembled.Count} pushes assembled from pieces on shard 0 in {job.Steps} steps");
-        Assert.All(assembled, e => Assert.Equal(7, CapturedLog.Property(e, "Pieces")));
+        var rangesApplied = log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Shard {Shard} applied {Ranges} range(s)", StringComparison.Ordinal)).ToList();
+        if (mode == SyncMode.Bsp)
+        {
+            // BSP closes per range: each piece was taken as it came, nothing was assembled, and ranges closed before their
+            // step did, on both shards (the job's ranges: shard 0's 26 values in seven).
+            Assert.Empty(assembled);
+            Assert.Contains(rangesApplied, e => CapturedLog.Property(e, "Shard") is 0);
+            Assert.Contains(rangesApplied, e => CapturedLog.Property(e, "Shard") is 1);
+        }
+        else
+        {
+            // Coded decodes the step's first decodable set once for the whole shard: pushes are assembled whole. Shard 0
+            // (26 values) assembled seven-piece pushes, at least one per step.
+            Assert.Empty(rangesApplied);
+            Assert.True(assembled.Count >= job.Steps, $"{assembled.Count} pushes assembled from pieces on shard 0 in {job.Steps} steps");
+            Assert.All(assembled, e => Assert.Equal(7, CapturedLog.Property(e, "Pieces")));
+        }
     }
 }

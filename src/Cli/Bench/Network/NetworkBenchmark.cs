@@ -81,7 +81,7 @@ public static class NetworkBenchmark
                 // reach its data plane where they reached it: at the proxy.
                 string[] listen = options.DelayMs > 0 ? ["--urls", $"http://0.0.0.0:{Port}", "--data-port", $"{DataPort + i}"] : ["--urls", $"http://{servers[i].Address}:{Port}"];
                 var server = ChildProcess.Start(servers[i].Name, ["server", .. listen, "--shard-index", $"{i}", "--insecure",
-                    "--keep-serving", .. job], null, log, servers[i].Launcher);
+                    "--keep-serving", .. job, .. PieceSettings.Arguments(scenario.Pieces)], null, log, servers[i].Launcher);
                 children.Add(server);
                 serverProcesses.Add(server);
                 await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(120), ct).ConfigureAwait(false);

@@ -1,0 +1,79 @@
+using GpuPs.Core.Aggregation;
+using GpuPs.Core.Compression;
+using GpuPs.Core.Scheduling;
+using GpuPs.Core.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using Serilog.Core;
+using ModelKind = GpuPs.Kernels.ModelKind;
+
+namespace GpuPs.Core.Tests.Scheduling;
+
+/// <summary>
+/// The ranges a shard closes one by one: derived from the job alone (so the shard and every worker agree), the piece plan
+/// at the job's size, and only where one set of pushes decides every range of a step.
+/// </summary>
+public class ClosingRangesTests
+{
+    private static TrainingJob Mlp(string mode, int pieceFloats, CompressionKind pull = CompressionKind.None) =>
+        JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=200,features=30,classes=4", Model: ModelKind.Mlp, Hidden: 40, Workers: 3,
+            Mode: mode, Stragglers: mode is "coded" or "backup" ? 1 : 0, Steps: 5, PieceFloats: pieceFloats,
+            Compression: new CompressionSettings(Pull: pull)));
+
+    [Fact]
+    public void A_bsp_shard_closes_the_piece_plan_of_the_jobs_size_cut_at_layer_boundaries()
+    {
+        var job = Mlp("bsp", 300);
+        var shards = ShardLayout.Compute(job.ParameterCount, 2);
+        var layerStarts = Core.Models.ModelLayer.Of(job.Model).Select(l => (long)l.Offset).ToArray();
+        foreach (var shard in shards)
+        {
+            var ranges = ClosingRanges.Of(job, shard)!;
+            Assert.Equal(PiecePlan.Of(shard.Offset, (int)shard.Length, layerStarts, 300).Select(p => p.Range), ranges);
+            Assert.Equal((int)shard.Length, ranges.Sum(r => r.Length));
+        }
+        // One shard: 1,404 values; the hidden layer's weights (30 x 40) end a range, its 40 biases join the next layer's piece.
+        var one = ClosingRanges.Of(job, ShardLayout.Compute(job.ParameterCount, 1)[0])!;
+        Assert.Equal([new PieceRange(0, 300), new(300, 300), new(600, 300), new(900, 300), new(1200, 204)], one);
+    }
+
+    [Theory]
+    [InlineData("coded", 300, CompressionKind.None)]
+    [InlineData("backup", 300, CompressionKind.None)]
+    [InlineData("asp", 300, CompressionKind.None)]
+    [InlineData("bsp", 0, CompressionKind.None)]
+    [InlineData("bsp", 300, CompressionKind.TopK)]
+    [InlineData("bsp", 100_000, CompressionKind.None)]
+    public void Shards_close_whole_steps_without_pieces_without_a_per_range_rule_with_compressed_pulls_or_when_one_range_is_the_shard(string mode, int pieceFloats, CompressionKind pull)
+    {
+        var job = Mlp(mode, pieceFloats, pull);
+        Assert.Null(ClosingRanges.Of(job, ShardLayout.Compute(job.ParameterCount, 1)[0]));
+    }
+
+    [Fact]
+    public void A_model_cut_into_ranges_checkpoints_its_optimizers_as_one_and_resumes_them_range_by_range()
+    {
+        PieceRange[] ranges = [new(0, 3), new(3, 5)];
+        var settings = new OptimizerSettings(OptimizerKind.Adam, 0.1f);
+        var backend = Accelerators.Create(AcceleratorChoice.Simd);
+        using var whole = new ShardModel(new float[8], () => backend.CreateOptimizer(settings, 8), Logger.None);
+        using var cut = new ShardModel(new float[8], ranges, n => backend.CreateOptimizer(settings, n), Logger.None);
+        float[] gradient = [1, -2, 3, -4, 5, -6, 7, -8];
+        whole.ApplySum([.. gradient], 2, 1);
+        cut.ApplyRange(1, gradient.AsSpan(3).ToArray(), 2, 1);
+        Assert.False(cut.AtStepBoundary);
+        Assert.Equal(0, cut.Step);
+        cut.ApplyRange(0, gradient.AsSpan(0, 3).ToArray(), 2, 1);
+        Assert.Equal(1, cut.Step);
+
+        var state = cut.ExportOptimizer();
+        Assert.Equal(whole.ExportOptimizer().Slots, state.Slots);
+        Assert.Equal(whole.Parameters.ToArray(), cut.Parameters.ToArray());
+        using var resumed = new ShardModel(new float[8], ranges, n => backend.CreateOptimizer(settings, n), Logger.None);
+        resumed.Resume(1, cut.Parameters, state);
+        resumed.ApplySum([.. gradient], 2, 1);
+        whole.ApplySum([.. gradient], 2, 1);
+        Assert.Equal(whole.Parameters.ToArray(), resumed.Parameters.ToArray());
+        Assert.Equal(2, resumed.Step);
+    }
+}
