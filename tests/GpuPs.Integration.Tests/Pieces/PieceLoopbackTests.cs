@@ -22,18 +22,25 @@ namespace GpuPs.Integration.Tests.Pieces;
 /// </summary>
 public class PieceLoopbackTests
 {
+    private static Task<GpuPsServerHost> Serve(ParameterShard shard) =>
+        GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", JobAuth.Insecure, ServerLimits.Default, Serilog.Core.Logger.None, CancellationToken.None);
+
+    private static async Task<NegotiatedShardClient> JoinAsync(GpuPsServerHost host, int worker, TransportChoice transport)
+    {
+        var client = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
+        await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = worker }, CancellationToken.None);
+        return client;
+    }
+
     [Theory]
     [InlineData(TransportChoice.Grpc)]
     [InlineData(TransportChoice.Tcp)]
     public async Task Pieces_sent_out_of_order_over_the_wire_give_the_model_of_whole_pushes(TransportChoice transport)
     {
         using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
-        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", JobAuth.Insecure, ServerLimits.Default,
-            Serilog.Core.Logger.None, CancellationToken.None);
-        await using var worker0 = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
-        await using var worker1 = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
-        await worker0.RegisterAsync(new RegisterRequest { RequestedWorkerId = 0 }, CancellationToken.None);
-        await worker1.RegisterAsync(new RegisterRequest { RequestedWorkerId = 1 }, CancellationToken.None);
+        await using var host = await Serve(shard);
+        await using var worker0 = await JoinAsync(host, 0, transport);
+        await using var worker1 = await JoinAsync(host, 1, transport);
 
         var header = new PushHeader(0, 0, 0, 2, 1.0);
         Assert.False((await worker0.PushAsync(header with { Piece = new(5, 3) }, Gradient0.AsMemory(5, 3), CancellationToken.None)).ClosedStep);
@@ -57,12 +64,9 @@ public class PieceLoopbackTests
     public async Task A_ranges_pull_is_answered_over_the_wire_when_it_closes_before_the_steps_last_range(TransportChoice transport)
     {
         using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 3) with { PieceFloats = 4 }, Filled(1f));
-        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", JobAuth.Insecure, ServerLimits.Default,
-            Serilog.Core.Logger.None, CancellationToken.None);
-        await using var worker0 = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
-        await using var worker1 = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
-        await worker0.RegisterAsync(new RegisterRequest { RequestedWorkerId = 0 }, CancellationToken.None);
-        await worker1.RegisterAsync(new RegisterRequest { RequestedWorkerId = 1 }, CancellationToken.None);
+        await using var host = await Serve(shard);
+        await using var worker0 = await JoinAsync(host, 0, transport);
+        await using var worker1 = await JoinAsync(host, 1, transport);
         var ranges = shard.ClosingRanges!;
         var first = new float[ranges[0].Length];
         var last = new float[ranges[^1].Length];
@@ -90,8 +94,7 @@ public class PieceLoopbackTests
     {
         var job = Job(SyncMode.Bsp, workers: 1, steps: 3) with { PieceFloats = 4 };
         using var shard = Create(job, Filled(1f));
-        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", JobAuth.Insecure, ServerLimits.Default,
-            Serilog.Core.Logger.None, CancellationToken.None);
+        await using var host = await Serve(shard);
         var log = new CapturedLog();
         await using var client = new Worker.Client.ShardedParameterClient([NegotiatedShardClient.Connect(host.Address.ToString(), JobAuth.Insecure, TransportChoice.Tcp)],
             new Worker.Client.ShardedClientOptions(TimeSpan.FromSeconds(30), 3) { Pieces = new PieceOptions(PieceFloats: 2) }, log.Logger);
@@ -110,8 +113,7 @@ public class PieceLoopbackTests
     public async Task A_piece_outside_the_shard_is_refused_with_a_clear_error_on_both_planes()
     {
         using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
-        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", JobAuth.Insecure, ServerLimits.Default,
-            Serilog.Core.Logger.None, CancellationToken.None);
+        await using var host = await Serve(shard);
         foreach (var (transport, worker) in new[] { (TransportChoice.Grpc, 0), (TransportChoice.Tcp, 1) })
         {
             await using var client = new NegotiatedShardClient(host.Address.ToString(), JobAuth.Insecure, transport);
