@@ -31,8 +31,21 @@ public sealed record NetworkScenario(string Name, string Schedule, int Shards, i
             new("slow-worker-link", schedule, 1, workers, serverMbit, serverMbit / 4),
             new("two-shards", schedule, 2, workers, serverMbit, null),
         }),
+        .. EarlyPulls(workers, serverMbit),
         .. TwoNodes(workers, serverMbit),
         .. LayeredModel(workers, serverMbit),
+    ];
+
+    /// <summary>
+    /// The server-link scenario with BSP per-range closing (the job's pieces, <c>--piece-size auto</c>: ranges of
+    /// <see cref="Worker.Scheduling.PieceOptions.StartPieceFloats"/>): each range's pull leaves as soon as the shard applied
+    /// it, overlapping the other ranges' pushes; simultaneous and within round-robin slots. Compare with
+    /// <c>server-link</c> in the same run.
+    /// </summary>
+    public static IReadOnlyList<NetworkScenario> EarlyPulls(int workers, double serverMbit) =>
+    [
+        .. new[] { "pieces", "round-robin+pieces" }.Select(schedule =>
+            new NetworkScenario("early-pulls", schedule, 1, workers, serverMbit, null) { Pieces = new Worker.Scheduling.PieceOptions() }),
     ];
 
     /// <summary>
