@@ -17,14 +17,28 @@ public sealed class InProcessCluster : IDisposable
     private readonly ParameterShard[] _shards;
     private readonly IComputeBackend _backend = Accelerators.Create(AcceleratorChoice.Simd);
 
-    public InProcessCluster(TrainingJob job, int shards, float learningRate)
+    /// <param name="job">The job every shard runs.</param>
+    /// <param name="shards">How many shards split its parameters.</param>
+    /// <param name="learningRate">Plain SGD's rate.</param>
+    /// <param name="pieces">Serve through a <see cref="GpuPs.Server.Pieces.PieceAssemblingShard"/>, as both real edges do, so pushes may come in pieces.</param>
+    public InProcessCluster(TrainingJob job, int shards, float learningRate, bool pieces = false)
     {
         Job = job;
         _shards = Enumerable.Range(0, shards)
             .Select(i => ParameterShard.Create(job, new OptimizerSettings(OptimizerKind.Sgd, learningRate), i, shards, _backend, Log.Logger))
             .ToArray();
-        Fakes = _shards.Select(s => new InProcessShard(s)).ToArray();
+        Fakes = _shards.Select(s => new InProcessShard(pieces ? new GpuPs.Server.Pieces.PieceAssemblingShard(s, Log.Logger) : s)).ToArray();
     }
+
+    /// <summary>The real shards behind <see cref="Fakes"/>.</summary>
+    public IReadOnlyList<ParameterShard> Shards => _shards;
+
+    /// <summary>The compute backend the workers use (SIMD).</summary>
+    public IComputeBackend Backend => _backend;
+
+    /// <summary>A client of every shard (not registered yet).</summary>
+    public ShardedParameterClient Client(ShardedClientOptions? options = null) =>
+        new(Fakes.Select(f => f.Connect()).ToArray(), options ?? new ShardedClientOptions(), Log.Logger);
 
     public TrainingJob Job { get; }
 
@@ -33,15 +47,19 @@ public sealed class InProcessCluster : IDisposable
     public IReadOnlyList<string> Addresses => Enumerable.Range(0, _shards.Length).Select(i => i.ToString()).ToArray();
 
     /// <summary>A worker on this cluster (SIMD kernels), with an optional step hook in place of the job's straggler model.</summary>
-    public TrainingWorker Worker(int maxRetries = 8, TimeSpan? callTimeout = null, Func<Registration, IWorkerStepHook>? hook = null) =>
-        new(new WorkerOptions(Addresses, CallTimeout: callTimeout, MaxRetries: maxRetries), _backend, Log.Logger, address => Fakes[int.Parse(address)].Connect(), hook);
+    public TrainingWorker Worker(int maxRetries = 8, TimeSpan? callTimeout = null, Func<Registration, IWorkerStepHook>? hook = null,
+        Func<WorkerOptions, WorkerOptions>? configure = null)
+    {
+        var options = new WorkerOptions(Addresses, CallTimeout: callTimeout, MaxRetries: maxRetries);
+        return new(configure?.Invoke(options) ?? options, _backend, Log.Logger, address => Fakes[int.Parse(address)].Connect(), hook);
+    }
 
-    /// <summary>Runs <paramref name="workers"/> workers to the end of the job.</summary>
-    public async Task<WorkerReport[]> RunAsync(int workers, CancellationToken ct)
+    /// <summary>Runs <paramref name="workers"/> workers to the end of the job (<paramref name="configure"/> changes their options).</summary>
+    public async Task<WorkerReport[]> RunAsync(int workers, CancellationToken ct, Func<WorkerOptions, WorkerOptions>? configure = null)
     {
         var running = Enumerable.Range(0, workers).Select(async _ =>
         {
-            await using var worker = Worker();
+            await using var worker = Worker(configure: configure);
             return await worker.RunAsync(ct);
         });
         return await Task.WhenAll(running);

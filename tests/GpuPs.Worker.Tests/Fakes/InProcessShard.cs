@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using GpuPs.Server;
@@ -17,13 +19,42 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     private int _failNext;
     private volatile bool _frozen;
     private int _loseReplyOfWorker = -1;
-    private int _pulls, _pushes, _heartbeats;
+    private int _pulls, _pushes, _heartbeats, _registrations, _unknownWorkerNext, _inFlightPushes, _mostInFlightPushes;
+    private volatile TaskCompletionSource? _pushGate;
 
     public static TimeSpan DefaultTimeout { get; } = TimeSpan.FromSeconds(10);
 
     public int Pulls => Volatile.Read(ref _pulls);
     public int Pushes => Volatile.Read(ref _pushes);
     public int Heartbeats => Volatile.Read(ref _heartbeats);
+    public int Registrations => Volatile.Read(ref _registrations);
+
+    /// <summary>Whether the data plane fuses a push with the pull that follows it (as the TCP data plane does).</summary>
+    public bool Fuses { get; set; }
+
+    /// <summary>When set, every heartbeat reply carries this push slot (a round-robin coordinator's answer).</summary>
+    public PushSlot? Slot { get; set; }
+
+    /// <summary>Every heartbeat request, in arrival order.</summary>
+    public ConcurrentQueue<HeartbeatRequest> HeartbeatRequests { get; } = new();
+
+    /// <summary>Every push (piece or whole) and piece pull as it arrived: (push?, step, piece or null).</summary>
+    public ConcurrentQueue<(bool Push, long Step, PieceRange? Piece)> Transfers { get; } = new();
+
+    /// <summary>The most pushes that were inside this channel at one time.</summary>
+    public int MostPushesInFlight => Volatile.Read(ref _mostInFlightPushes);
+
+    /// <summary>The next <paramref name="calls"/> pushes fail with <see cref="ShardErrorKind.UnknownWorker"/> (a restarted shard).</summary>
+    public void ForgetWorkerNext(int calls) => Volatile.Write(ref _unknownWorkerNext, calls);
+
+    /// <summary>Pushes wait inside the channel (counted in flight) until <see cref="ReleasePushes"/>.</summary>
+    public void HoldPushes() => _pushGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Lets the held pushes, and every later one, through.</summary>
+    public void ReleasePushes() => Interlocked.Exchange(ref _pushGate, null)?.TrySetResult();
+
+    /// <summary>Pushes now inside the channel (held, or being applied).</summary>
+    public int PushesInFlight => Volatile.Read(ref _inFlightPushes);
 
     /// <summary>The next <paramref name="calls"/> calls (of any kind) fail with <see cref="ShardErrorKind.Unavailable"/>.</summary>
     public void FailNext(int calls) => Volatile.Write(ref _failNext, calls);
@@ -41,6 +72,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
 
     public async Task<RegisterReply> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
+        Interlocked.Increment(ref _registrations);
         await Answer(timeout, cancellationToken);
         return shard.Register(request);
     }
@@ -49,6 +81,12 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     {
         Interlocked.Increment(ref _pulls);
         await Answer(timeout, cancellationToken);
+        await WaitAsync(workerId, minStep, timeout, cancellationToken);
+        return shard.CopyParameters(destination.Span);
+    }
+
+    private async Task WaitAsync(int workerId, long minStep, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
         try
         {
             await shard.WaitForStepAsync(workerId, minStep, cancellationToken).WaitAsync(timeout ?? DefaultTimeout, cancellationToken);
@@ -57,26 +95,66 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         {
             throw new ShardException(ShardErrorKind.Timeout, $"step {minStep} not reached within {timeout ?? DefaultTimeout}", e);
         }
-        return shard.CopyParameters(destination.Span);
     }
 
     public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
         TensorEncoding encoding = TensorEncoding.Float32)
     {
         Interlocked.Increment(ref _pushes);
+        Transfers.Enqueue((true, header.Step, header.Piece));
+        int inFlight = Interlocked.Increment(ref _inFlightPushes);
+        try
+        {
+            for (int most = _mostInFlightPushes; inFlight > most; most = _mostInFlightPushes)
+                Interlocked.CompareExchange(ref _mostInFlightPushes, inFlight, most);
+            if (_pushGate is { } gate) await gate.Task.WaitAsync(cancellationToken);
+            await Answer(timeout, cancellationToken);
+            if (Interlocked.Decrement(ref _unknownWorkerNext) >= 0)
+                throw new ShardException(ShardErrorKind.UnknownWorker, $"in-process shard does not know worker {header.WorkerId}");
+            Interlocked.Exchange(ref _unknownWorkerNext, 0);
+            var admitted = shard.Admit(header);
+            var outcome = admitted.IsApplied ? shard.Push(header, gradient.Span) : admitted;
+            if (outcome.IsApplied && Interlocked.CompareExchange(ref _loseReplyOfWorker, -1, header.WorkerId) == header.WorkerId)
+                throw new ShardException(ShardErrorKind.Unavailable, "in-process shard: the reply of an applied push was lost");
+            return outcome;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlightPushes);
+        }
+    }
+
+    public bool FusesPushPull => Fuses;
+
+    /// <summary>Pushes, then, when the channel fuses and the push was applied, pulls in the same call (the TCP data plane's contract).</summary>
+    public async Task<FusedPushPull> PushPullAsync(PushHeader header, ReadOnlyMemory<float> gradient, long minStep, Memory<float> destination,
+        CancellationToken cancellationToken, TimeSpan? timeout = null, TensorEncoding encoding = TensorEncoding.Float32)
+    {
+        var outcome = await PushAsync(header, gradient, cancellationToken, timeout, encoding);
+        long answeredAt = Stopwatch.GetTimestamp();
+        if (!Fuses || !outcome.IsApplied) return new FusedPushPull(outcome, answeredAt, null);
+        return new FusedPushPull(outcome, answeredAt, await PullAsync(header.WorkerId, minStep, destination, cancellationToken, timeout));
+    }
+
+    /// <summary>One piece of the shard's parameters once it reached the step, copied by the shard's own piece copy.</summary>
+    public async Task<PullResult> PullPieceAsync(int workerId, long minStep, PieceRange piece, Memory<float> destination, int shardLength,
+        CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        Interlocked.Increment(ref _pulls);
+        Transfers.Enqueue((false, minStep, piece));
         await Answer(timeout, cancellationToken);
-        var admitted = shard.Admit(header);
-        var outcome = admitted.IsApplied ? shard.Push(header, gradient.Span) : admitted;
-        if (outcome.IsApplied && Interlocked.CompareExchange(ref _loseReplyOfWorker, -1, header.WorkerId) == header.WorkerId)
-            throw new ShardException(ShardErrorKind.Unavailable, "in-process shard: the reply of an applied push was lost");
-        return outcome;
+        await WaitAsync(workerId, minStep, timeout, cancellationToken);
+        return shard.CopyParameters(piece.Offset, destination.Span);
     }
 
     public async Task<HeartbeatReply> HeartbeatAsync(HeartbeatRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         Interlocked.Increment(ref _heartbeats);
+        HeartbeatRequests.Enqueue(request.Clone());
         await Answer(timeout, cancellationToken);
-        return shard.Heartbeat(request);
+        var reply = shard.Heartbeat(request);
+        if (Slot is { } slot) reply.PushSlot = slot.Clone();
+        return reply;
     }
 
     public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) => Task.FromResult(shard.Status());
