@@ -1,0 +1,304 @@
+using GpuPs.Core.Modes;
+using GpuPs.Core.Shards;
+using GpuPs.Core.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using GpuPs.Worker.Client;
+using GpuPs.Worker.Tests.Fakes;
+using Serilog;
+
+namespace GpuPs.Worker.Tests.Client;
+
+/// <summary>
+/// <see cref="ShardedParameterClient"/> against real shards in this process: how it splits a push over the shards' key
+/// ranges and merges their pulls, which shards each call reaches, what it refuses before calling anything, how shards
+/// at different steps are brought together, and which error a failing fan-out throws.
+/// </summary>
+public class ShardedClientTests
+{
+    private const int Parameters = 21;   // softmax 6 → 3: shards of 7 values at 3 shards
+
+    private static TrainingJob Job(SyncMode mode = SyncMode.Bsp, int workers = 1, long steps = 5, ulong seed = 5) => new()
+    {
+        Dataset = "synthetic:rows=303,features=6,classes=3",
+        Model = new ModelShape(Kernels.ModelKind.Softmax, 6, 3),
+        Mode = SyncModes.Of(mode), Workers = workers, Steps = steps, Seed = seed, HeartbeatTimeoutMs = 60_000,
+    };
+
+    private static float[] Ramp() => Enumerable.Range(1, Parameters).Select(i => (float)i).ToArray();
+
+    private static Task<Registration> Join(ShardedParameterClient client) =>
+        client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1, ClientToken = Guid.NewGuid().ToString() }, CancellationToken.None);
+
+    [Fact]
+    public async Task Registration_joins_every_shard_under_one_id_and_learns_their_key_ranges_in_order()
+    {
+        using var cluster = new InProcessCluster(Job(workers: 2), shards: 3, learningRate: 0.5f);
+        await using var first = cluster.Client();
+        await using var second = cluster.Client();
+
+        var a = await Join(first);
+        var b = await Join(second);
+
+        Assert.Equal((0, 1), (a.WorkerId, b.WorkerId));
+        Assert.Equal(1, second.WorkerId);
+        Assert.Equal([0L, 7, 14], second.Layout.Select(s => s.Offset));
+        Assert.Equal([7L, 7, 7], second.Layout.Select(s => s.Length));
+        Assert.Equal(0, b.Step);
+        Assert.Equal(cluster.Job.Steps, b.Job.Steps);
+        Assert.All(cluster.Fakes, f => Assert.Equal(2, f.Registrations));
+        Assert.All(cluster.Shards, s => Assert.Equal(2, s.Status().Workers.Count(w => w.Registered)));
+    }
+
+    [Fact]
+    public async Task Servers_listed_out_of_shard_order_or_running_other_jobs_are_refused_by_name()
+    {
+        using var cluster = new InProcessCluster(Job(workers: 3), shards: 2, learningRate: 0.5f);
+        await using var swapped = new ShardedParameterClient([cluster.Fakes[1].Connect(), cluster.Fakes[0].Connect()], null, Log.Logger);
+        var order = await Assert.ThrowsAsync<InvalidOperationException>(() => Join(swapped));
+        Assert.Contains("owns shard 1 of 2; expected shard 0 of 2", order.Message);
+        Assert.Equal(-1, swapped.WorkerId);
+
+        using var other = new InProcessCluster(Job(workers: 3, seed: 6), shards: 2, learningRate: 0.5f);
+        await using var mixed = new ShardedParameterClient([cluster.Fakes[0].Connect(), other.Fakes[1].Connect()], null, Log.Logger);
+        var job = await Assert.ThrowsAsync<InvalidOperationException>(() => Join(mixed));
+        Assert.Contains("runs a different job", job.Message);
+
+        using var three = new InProcessCluster(Job(), shards: 3, learningRate: 0.5f);
+        await using var missing = new ShardedParameterClient([three.Fakes[0].Connect(), three.Fakes[1].Connect()], null, Log.Logger);
+        var count = await Assert.ThrowsAsync<InvalidOperationException>(() => Join(missing));
+        Assert.Contains("owns shard 0 of 3; expected shard 0 of 2", count.Message);
+    }
+
+    [Fact]
+    public async Task Nothing_is_called_before_registration_or_with_a_buffer_of_another_length()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client();
+        Assert.Throws<ArgumentException>(() => new ShardedParameterClient([], null, Log.Logger));
+        Assert.Empty(client.Layout);
+        Assert.Equal(-1, client.WorkerId);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.PullAsync(0, new float[Parameters], CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Parameters], CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.KeepAliveAsync(() => 0, CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.ReportToCoordinatorAsync(new HeartbeatRequest(), CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.RelayToShardsAsync(new HeartbeatRequest(), CancellationToken.None));
+
+        await Join(client);
+        var pull = await Assert.ThrowsAsync<ArgumentException>(() => client.PullAsync(0, new float[Parameters - 1], CancellationToken.None));
+        Assert.Contains("holds 20 floats; the shards hold 21 parameters", pull.Message);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Parameters + 1], CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), new float[Parameters], 1, new float[2], CancellationToken.None));
+        Assert.All(cluster.Fakes, f => Assert.Equal((0, 0), (f.Pulls, f.Pushes)));
+    }
+
+    [Fact]
+    public async Task A_pull_merges_every_shard_s_slice_and_a_push_gives_each_shard_its_own_slice()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 3, learningRate: 0.5f);
+        await using var client = cluster.Client();
+        await Join(client);
+        var start = new float[Parameters];
+
+        var pulled = await client.PullAsync(0, start, CancellationToken.None);
+
+        Assert.Equal(new PulledParameters(0, false), pulled);
+        Assert.Equal(cluster.Parameters(), start);
+        var gradient = Ramp();
+        var outcomes = await client.PushAsync(new PushHeader(0, 0, 0, SampleCount: 1, LossSum: 0.5), gradient, CancellationToken.None);
+
+        Assert.Equal(3, outcomes.Count);
+        Assert.All(outcomes, o => Assert.True(o.IsApplied && o.ClosedStep && o.Step == 1, o.ToString()));
+        // SGD, one sample: every value moved by −0.5 × its own gradient value, whichever shard holds it.
+        var after = cluster.Parameters();
+        for (int k = 0; k < Parameters; k++) Assert.Equal(start[k] - 0.5f * gradient[k], after[k], 6);
+        var next = new float[Parameters];
+        Assert.Equal(1, (await client.PullAsync(1, next, CancellationToken.None)).Step);
+        Assert.Equal(after, next);
+        Assert.Equal(2 * Parameters * sizeof(float), client.BytesPulled);
+        Assert.All(cluster.Fakes, f => Assert.Equal((2, 1), (f.Pulls, f.Pushes)));
+    }
+
+    [Fact]
+    public async Task A_refused_push_is_an_answer_per_shard_not_an_error()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client();
+        await Join(client);
+        var before = cluster.Parameters();
+
+        var outcomes = await client.PushAsync(new PushHeader(0, 3, 0, 1, 0), Ramp(), CancellationToken.None);
+
+        Assert.All(outcomes, o => Assert.False(o.IsApplied));
+        Assert.Equal(before, cluster.Parameters());
+    }
+
+    [Fact]
+    public async Task A_fused_push_pull_brings_the_next_step_back_only_where_every_shard_s_plane_fuses()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client();
+        await Join(client);
+        var parameters = new float[Parameters];
+        await client.PullAsync(0, parameters, CancellationToken.None);
+
+        cluster.Fakes[0].Fuses = true;   // shard 1's plane does not fuse: push only
+        Assert.False(client.CanFuse);
+        var pushed = await client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), 1, parameters, CancellationToken.None, sameStep: true);
+        Assert.Null(pushed.Pulled);
+        Assert.All(pushed.Outcomes, o => Assert.True(o.IsApplied));
+        Assert.Equal(1, cluster.Fakes[1].Pushes);
+        Assert.Equal(1, cluster.Fakes[0].Pulls);
+
+        cluster.Fakes[1].Fuses = true;
+        Assert.True(client.CanFuse);
+        var fused = await client.PushPullAsync(new PushHeader(0, 1, 0, 1, 0), Ramp(), 2, parameters, CancellationToken.None, sameStep: true);
+        Assert.Equal(new PulledParameters(2, false), fused.Pulled);
+        Assert.True(fused.PushAnsweredAt > 0);
+        Assert.Equal(cluster.Parameters(), parameters);
+        Assert.Equal(2 * Parameters * sizeof(float), client.BytesPulled);   // the first pull and the fused one
+
+        // A push the shards refuse brings nothing back: the caller pulls itself.
+        var refused = await client.PushPullAsync(new PushHeader(0, 1, 0, 1, 0), Ramp(), 2, parameters, CancellationToken.None);
+        Assert.Null(refused.Pulled);
+        Assert.All(refused.Outcomes, o => Assert.False(o.IsApplied));
+    }
+
+    [Fact]
+    public async Task A_fused_pull_whose_shards_answer_different_steps_is_not_taken_for_one_step()
+    {
+        // ASP, two workers: worker 1 pushed once to shard 1 alone, so worker 0's fused pull finds shard 0 at 1, shard 1 at 2.
+        using var cluster = new InProcessCluster(Job(SyncMode.Asp, workers: 2), shards: 2, learningRate: 0.5f);
+        foreach (var f in cluster.Fakes) f.Fuses = true;
+        await using var client = cluster.Client();
+        await using var other = cluster.Client();
+        await Join(client);
+        await Join(other);
+        cluster.Shards[1].Push(new PushHeader(1, 0, 1, 1, 0), new float[cluster.Shards[1].Info.Length]);
+        var parameters = new float[Parameters];
+
+        var sameStep = await client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), 0, parameters, CancellationToken.None, sameStep: true);
+        Assert.Null(sameStep.Pulled);
+        var any = await client.PushPullAsync(new PushHeader(0, 1, 0, 1, 0), Ramp(), 0, parameters, CancellationToken.None);
+        Assert.Equal(new PulledParameters(2, false), any.Pulled);   // the oldest slice's step
+    }
+
+    [Fact]
+    public async Task A_same_step_pull_replays_the_logged_push_a_shard_lacks_and_returns_one_step()
+    {
+        // Shard 1 "restarted" and lost worker 0's push of step 0, which shard 0 applied: with a push log the client sends
+        // it to shard 1 again, which closes step 0 there, and the pull returns both shards at step 1.
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client(new ShardedClientOptions { PushLogSteps = 4 });
+        await Join(client);
+        cluster.Fakes[1].ForgetWorkerNext(1);
+        await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None));
+        Assert.Equal(1, cluster.Shards[0].Status().Step);
+        Assert.Equal(0, cluster.Shards[1].Status().Step);
+        var parameters = new float[Parameters];
+
+        var pulled = await client.PullAsync(0, parameters, CancellationToken.None, sameStep: true).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(new PulledParameters(1, false), pulled);
+        Assert.All(cluster.Shards, s => Assert.Equal(1, s.Status().Step));
+        Assert.Equal(2, cluster.Fakes[1].Pushes);
+        Assert.Equal(cluster.Parameters(), parameters);
+
+        // Without sameStep the slices are taken as they are: the oldest step is the answer.
+        cluster.Shards[1].Push(new PushHeader(0, 1, 1, 1, 0), new float[cluster.Shards[1].Info.Length]);
+        Assert.Equal(1, (await client.PullAsync(0, parameters, CancellationToken.None)).Step);
+    }
+
+    [Fact]
+    public async Task When_one_shard_fails_for_good_its_error_is_thrown_and_the_call_waiting_on_the_other_is_cancelled()
+    {
+        using var cluster = new InProcessCluster(Job(workers: 2), shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client(new ShardedClientOptions(MaxRetries: 2));
+        await Join(client);
+        await Join(cluster.Client());   // worker 1 never pushes: step 1 never opens on shard 0
+        cluster.Fakes[1].FailNext(int.MaxValue);
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var e = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(1, new float[Parameters], guard.Token));
+
+        Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
+        Assert.Contains("unreachable", e.Message);
+        Assert.False(guard.IsCancellationRequested, "the pull waited on shard 0 instead of failing");
+    }
+
+    [Fact]
+    public async Task A_refusal_is_not_retried()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f);
+        await using var client = cluster.Client();
+        await Join(client);
+        cluster.Fakes[0].ForgetWorkerNext(1);
+
+        var e = await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None));
+
+        Assert.Equal(ShardErrorKind.UnknownWorker, e.Kind);
+        Assert.Equal(1, cluster.Fakes[0].Pushes);
+    }
+
+    [Fact]
+    public async Task Step_reports_go_to_the_coordinator_alone_and_relayed_assignments_to_every_other_shard()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 3, learningRate: 0.5f);
+        cluster.Fakes[0].Slot = new PushSlot { Version = 2, OffsetSeconds = 0.25 };
+        await using var client = cluster.Client();
+        await Join(client);
+
+        var reply = await client.ReportToCoordinatorAsync(new HeartbeatRequest { Step = 4, ComputeSeconds = 0.5 }, CancellationToken.None);
+        Assert.Equal(2, reply.PushSlot.Version);
+        var report = Assert.Single(cluster.Fakes[0].HeartbeatRequests);
+        Assert.Equal((0, 4L, 0.5), (report.WorkerId, report.Step, report.ComputeSeconds));
+
+        await client.RelayToShardsAsync(new HeartbeatRequest { Step = 9 }, CancellationToken.None);
+        Assert.Single(cluster.Fakes[0].HeartbeatRequests);
+        Assert.All(cluster.Fakes.Skip(1), f => Assert.Equal((0, 9L), (Assert.Single(f.HeartbeatRequests).WorkerId, f.HeartbeatRequests.Single().Step)));
+    }
+
+    [Fact]
+    public async Task Heartbeats_go_to_every_shard_a_third_of_the_timeout_apart_with_the_current_step_until_cancelled()
+    {
+        using var cluster = new InProcessCluster(Job() with { HeartbeatTimeoutMs = 300 }, shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client();
+        await Join(client);
+        using var stop = new CancellationTokenSource();
+        long step = 6;
+
+        var beating = client.KeepAliveAsync(() => step, stop.Token);
+        while (cluster.Fakes.Any(f => f.Heartbeats < 3)) await Task.Delay(20).WaitAsync(TimeSpan.FromSeconds(20));
+        stop.Cancel();
+        await beating.WaitAsync(TimeSpan.FromSeconds(20));   // ends quietly on cancellation
+
+        Assert.All(cluster.Fakes, f => Assert.All(f.HeartbeatRequests, h => Assert.Equal((0, 6L), (h.WorkerId, h.Step))));
+        int sent = cluster.Fakes[0].Heartbeats;
+        await Task.Delay(300);
+        Assert.Equal(sent, cluster.Fakes[0].Heartbeats);
+    }
+
+    [Fact]
+    public async Task A_shard_that_refuses_heartbeats_is_alive_and_a_frozen_one_is_given_up_failing_its_calls()
+    {
+        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 300 }, shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromSeconds(30)));
+        await Join(client);
+        await Join(cluster.Client());
+        using var stop = new CancellationTokenSource();
+        var beating = client.KeepAliveAsync(() => 0, stop.Token);
+        cluster.Fakes[1].Freeze();
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        // Step 1 never opens (worker 1 never pushes): the pull waits on shard 0 until shard 1 is given up.
+        var e = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(1, new float[Parameters], guard.Token));
+
+        Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
+        Assert.Contains("shard 1", e.Message);
+        Assert.Contains("heartbeat timeout 300 ms", e.Message);
+        Assert.False(guard.IsCancellationRequested);
+        stop.Cancel();
+        await beating;
+    }
+}
