@@ -29,6 +29,9 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     public int Heartbeats => Volatile.Read(ref _heartbeats);
     public int Registrations => Volatile.Read(ref _registrations);
 
+    /// <summary>The shard behind this transport.</summary>
+    public IParameterShard Shard => shard;
+
     /// <summary>Whether the data plane fuses a push with the pull that follows it (as the TCP data plane does).</summary>
     public bool Fuses { get; set; }
 
@@ -40,6 +43,10 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
 
     /// <summary>Every push (piece or whole) and piece pull as it arrived: (push?, step, piece or null).</summary>
     public ConcurrentQueue<(bool Push, long Step, PieceRange? Piece)> Transfers { get; } = new();
+
+    /// <summary>Runs once, right after the next piece pull copied its values (e.g. another worker's push moves the shard on).</summary>
+    public Action? AfterNextPiecePull { get => _afterNextPiecePull; set => _afterNextPiecePull = value; }
+    private Action? _afterNextPiecePull;
 
     /// <summary>The most pushes that were inside this channel at one time.</summary>
     public int MostPushesInFlight => Volatile.Read(ref _mostInFlightPushes);
@@ -144,7 +151,9 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         Transfers.Enqueue((false, minStep, piece));
         await Answer(timeout, cancellationToken);
         await WaitAsync(workerId, minStep, timeout, cancellationToken);
-        return shard.CopyParameters(piece.Offset, destination.Span);
+        var result = shard.CopyParameters(piece.Offset, destination.Span);
+        Interlocked.Exchange(ref _afterNextPiecePull, null)?.Invoke();
+        return result;
     }
 
     public async Task<HeartbeatReply> HeartbeatAsync(HeartbeatRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)

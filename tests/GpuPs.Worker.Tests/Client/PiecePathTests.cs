@@ -1,0 +1,151 @@
+using GpuPs.Core.Modes;
+using GpuPs.Core.Shards;
+using GpuPs.Core.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using GpuPs.Tests.Shared;
+using GpuPs.Worker.Client;
+using GpuPs.Worker.Scheduling;
+using GpuPs.Worker.Tests.Fakes;
+using Serilog;
+
+namespace GpuPs.Worker.Tests.Client;
+
+/// <summary>
+/// Pushes and pulls in pieces (<see cref="ShardedClientOptions.Pieces"/>) against real shards behind the
+/// <see cref="GpuPs.Server.Pieces.PieceAssemblingShard"/> both real edges serve through: the pieces' order and credit,
+/// their reassembly on both sides, the answer of a push in pieces, and pieces pulled at different steps.
+/// </summary>
+public class PiecePathTests
+{
+    private const int Parameters = 21;   // softmax 6 → 3: weight [0, 18), bias [18, 21)
+
+    // Pieces of 4 values on one shard: [0,4) [4,8) [8,12) [12,16) [16,18) (cut at the layer boundary) [18,21).
+    private static readonly PieceRange[] ShardPieces = [new(0, 4), new(4, 4), new(8, 4), new(12, 4), new(16, 2), new(18, 3)];
+
+    private static TrainingJob Job(SyncMode mode = SyncMode.Bsp, int workers = 1, long steps = 4) => new()
+    {
+        Dataset = "synthetic:rows=303,features=6,classes=3",
+        Model = new ModelShape(Kernels.ModelKind.Softmax, 6, 3),
+        Mode = SyncModes.Of(mode), Workers = workers, Steps = steps, Seed = 5, HeartbeatTimeoutMs = 60_000,
+    };
+
+    /// <summary>4 values a piece, two pieces' bytes in flight.</summary>
+    private static readonly PieceOptions Small = new(PieceFloats: 4, CreditBytes: 2 * 4 * sizeof(float));
+
+    private static async Task<ShardedParameterClient> JoinedAsync(InProcessCluster cluster, PieceOptions? pieces = null)
+    {
+        var client = cluster.Client(new ShardedClientOptions { Pieces = pieces ?? Small });
+        await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1, ClientToken = Guid.NewGuid().ToString() }, CancellationToken.None);
+        return client;
+    }
+
+    private static float[] Ramp() => Enumerable.Range(1, Parameters).Select(i => (float)i).ToArray();
+
+    [Fact]
+    public async Task Workers_that_push_and_pull_in_pieces_descend_exactly_like_full_batch_descent()
+    {
+        using var cluster = new InProcessCluster(Job(workers: 2), shards: 2, learningRate: 0.5f, pieces: true);
+
+        var reports = await cluster.RunAsync(2, CancellationToken.None, o => o with { Pieces = Small });
+
+        var data = cluster.Data();
+        FullBatchDescent.AssertClose(FullBatchDescent.Descend(data, new ModelShape(Kernels.ModelKind.Softmax, data.FeatureCount, data.ClassCount),
+            cluster.Job.Seed, cluster.Job.Steps, 0.5f), cluster.Parameters(), 1e-5);
+        Assert.All(reports, r => Assert.Equal((4L, 0L), (r.Steps, r.PushesDropped)));
+        foreach (var (fake, shard) in cluster.Fakes.Zip(cluster.Shards))
+        {
+            // Every push and pull went as pieces, and each step's pieces of one worker cover the shard once.
+            Assert.All(fake.Transfers, t => Assert.NotNull(t.Piece));
+            var pushed = fake.Transfers.Where(t => t.Push).GroupBy(t => t.Step).ToList();
+            Assert.Equal(4, pushed.Count);
+            Assert.All(pushed, step => Assert.Equal(2 * shard.Info.Length, step.Sum(t => t.Piece!.Value.Length)));
+        }
+    }
+
+    [Fact]
+    public async Task A_push_in_pieces_goes_first_piece_first_with_no_more_in_flight_than_the_credit_and_is_applied_once()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
+        await using var client = await JoinedAsync(cluster);
+        var shard = cluster.Fakes[0];
+        var before = cluster.Parameters();
+        shard.HoldPushes();
+
+        var pushing = client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None);
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+            while (shard.PushesInFlight < 2) await Task.Delay(10, guard.Token);
+        await Task.Delay(200);   // room for a third piece to start, were the credit ignored
+        Assert.Equal(2, shard.PushesInFlight);
+        shard.ReleasePushes();
+        var outcome = Assert.Single(await pushing.WaitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.True(outcome is { IsApplied: true, ClosedStep: true, Step: 1 }, outcome.ToString());
+        Assert.Equal(ShardPieces, shard.Transfers.Select(t => t.Piece!.Value));
+        Assert.Equal(2, shard.MostPushesInFlight);
+        var after = cluster.Parameters();
+        for (int k = 0; k < Parameters; k++) Assert.Equal(before[k] - 0.5f * (k + 1), after[k], 6);
+        Assert.Equal(1, cluster.Shards[0].Status().Step);
+        Assert.Equal(4, client.PieceLinks![0].PieceFloats);
+    }
+
+    [Fact]
+    public async Task A_push_in_pieces_the_shard_refuses_is_answered_by_the_refusal_and_changes_nothing()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
+        await using var client = await JoinedAsync(cluster);
+        var before = cluster.Parameters();
+
+        var outcome = Assert.Single(await client.PushAsync(new PushHeader(0, 2, 0, 1, 0), Ramp(), CancellationToken.None));
+
+        Assert.False(outcome.IsApplied);
+        Assert.Equal(PushOutcomeKind.Refused, outcome.Kind);
+        Assert.Equal(before, cluster.Parameters());
+        Assert.Equal(0, ((GpuPs.Server.Pieces.PieceAssemblingShard)cluster.Fakes[0].Shard).OpenPushes);
+    }
+
+    [Fact]
+    public async Task A_pull_in_pieces_reassembles_the_shards_and_repulls_pieces_older_than_the_newest()
+    {
+        // ASP, two workers: right after the first piece of worker 0's pull, worker 1's push moves shard 0 to step 1, so the
+        // first piece is of step 0 and the others of step 1: it is pulled again, and the pull is all of step 1.
+        using var cluster = new InProcessCluster(Job(SyncMode.Asp, workers: 2), shards: 2, learningRate: 0.5f, pieces: true);
+        await using var client = await JoinedAsync(cluster);
+        await using var other = await JoinedAsync(cluster);
+        int length = (int)cluster.Shards[0].Info.Length;
+        cluster.Fakes[0].AfterNextPiecePull = () => cluster.Shards[0].Push(new PushHeader(1, 0, 0, 1, 0), Enumerable.Repeat(1f, length).ToArray());
+        var parameters = new float[Parameters];
+
+        var pulled = await client.PullAsync(0, parameters, CancellationToken.None);
+
+        Assert.Equal(0, pulled.Step);   // shard 1 is still at step 0
+        Assert.Equal(cluster.Parameters(), parameters);
+        var pieces = cluster.Fakes[0].Transfers.Where(t => !t.Push).ToList();
+        Assert.Equal(new PieceRange(0, 4), pieces[0].Piece);
+        Assert.Equal((0L, 1L), (pieces[0].Step, pieces[^1].Step));
+        Assert.Equal(length + 4, pieces.Sum(p => p.Piece!.Value.Length));   // the shard once, and the stale first piece again
+        Assert.All(cluster.Fakes[1].Transfers, t => Assert.Equal(0, t.Step));
+    }
+
+    [Fact]
+    public void Piece_sizes_are_the_user_s_or_the_tuned_ones_and_negative_ones_are_refused()
+    {
+        var info = new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Parameters };
+        var fixedSize = new PieceLink(info, [0, 18], new PieceOptions(PieceFloats: 4, CreditBytes: 100), Log.Logger);
+        Assert.Equal(4, fixedSize.PieceFloats);
+        Assert.Equal(100, fixedSize.Push.CreditBytes);
+        Assert.Equal(100, fixedSize.Pull.CreditBytes);
+        Assert.Equal(ShardPieces, fixedSize.Plan().Select(p => p.Range));
+        Assert.Equal([0, 0, 0, 0, 0, 1], fixedSize.Plan().Select(p => p.Layer));
+
+        var tuned = new PieceLink(info, [0, 18], new PieceOptions(), Log.Logger);
+        Assert.Equal(PieceOptions.StartPieceFloats, tuned.PieceFloats);
+        Assert.Equal(4L * PieceOptions.StartPieceFloats * sizeof(float), tuned.Push.CreditBytes);
+        Assert.Equal(tuned.Push.Tuner!.PieceBytes / sizeof(float), tuned.PieceFloats);
+        Assert.NotSame(tuned.Push, tuned.Pull);
+
+        Assert.Contains("piece size must be positive", Assert.Throws<ArgumentException>(() => new PieceOptions(PieceFloats: -1).Validate()).Message);
+        Assert.Contains("credit must be positive", Assert.Throws<ArgumentException>(() => new PieceOptions(CreditBytes: -1).Validate()).Message);
+        new PieceOptions(0, 0).Validate();
+    }
+}

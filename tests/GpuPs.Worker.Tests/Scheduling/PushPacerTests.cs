@@ -1,0 +1,155 @@
+using GpuPs.Core.Modes;
+using GpuPs.Core.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using GpuPs.Worker.Client;
+using GpuPs.Worker.Scheduling;
+using GpuPs.Worker.Tests.Fakes;
+using Serilog;
+
+namespace GpuPs.Worker.Tests.Scheduling;
+
+/// <summary>
+/// The worker's side of the round-robin schedule (<see cref="PushPacer"/>) against a real shard whose heartbeat replies
+/// carry the slot the test sets (<see cref="InProcessShard.Slot"/>): pushes wait for the slot's offset, the step's
+/// times reach the coordinator, and only a newer slot replaces the one held.
+/// </summary>
+public sealed class PushPacerTests : IAsyncDisposable
+{
+    private readonly InProcessCluster _cluster = new(new TrainingJob
+    {
+        Dataset = "synthetic:rows=40,features=3,classes=2", Model = new ModelShape(Kernels.ModelKind.Logistic, 3, 2),
+        Mode = SyncModes.Of(SyncMode.Bsp), Workers = 1, Steps = 3, Seed = 1, HeartbeatTimeoutMs = 60_000,
+    }, shards: 2, learningRate: 0.5f);
+    private readonly ShardedParameterClient _client;
+    private readonly WorkerReport _report = new(0, "test");
+    private readonly PushPacer _pacer;
+
+    public PushPacerTests()
+    {
+        _client = _cluster.Client(new ShardedClientOptions(MaxRetries: 1));
+        _client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, CancellationToken.None).GetAwaiter().GetResult();
+        _pacer = new PushPacer(_client, _report, Log.Logger);
+    }
+
+    private InProcessShard Coordinator => _cluster.Fakes[0];
+
+    /// <summary>The reports the coordinator got (heartbeats carry no times and no slot version).</summary>
+    private async Task<HeartbeatRequest> NextReportAsync(int count)
+    {
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (Coordinator.HeartbeatRequests.Count < count) await Task.Delay(10, guard.Token);
+        return Coordinator.HeartbeatRequests.ElementAt(count - 1);
+    }
+
+    [Fact]
+    public async Task Without_a_slot_a_push_goes_at_once_and_the_step_s_report_brings_the_first_slot()
+    {
+        Coordinator.Slot = new PushSlot { Version = 1, OffsetSeconds = 0.2, Order = 0 };
+        Assert.Equal(0, _pacer.Slot.Version);
+        _pacer.BeginStep(5, CancellationToken.None);
+
+        Assert.Equal(7, await _pacer.PushAsync(() => Task.FromResult(7), CancellationToken.None));
+        _pacer.EndStep();
+
+        var report = await NextReportAsync(1);
+        Assert.Equal((0, 5L, 0L), (report.WorkerId, report.Step, report.SlotVersion));
+        Assert.True(report.ComputeSeconds >= 0 && report.PushSeconds >= 0);
+        Assert.Equal(0, _report.SlotWaitSeconds);
+        await WaitForSlotAsync(1);
+        Assert.Equal(1, _report.PushSlotVersion);
+        Assert.Equal(0.2, _pacer.Slot.OffsetSeconds);
+        Assert.Empty(_cluster.Fakes[1].HeartbeatRequests);
+    }
+
+    [Fact]
+    public async Task A_push_waits_for_its_slot_s_offset_then_runs_and_the_report_names_the_slot_it_pushed_under()
+    {
+        Coordinator.Slot = new PushSlot { Version = 4, OffsetSeconds = 1.0 };
+        _pacer.BeginStep(0, CancellationToken.None);
+        _pacer.EndStep();
+        await WaitForSlotAsync(4);
+
+        _pacer.BeginStep(1, CancellationToken.None);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        double ranAt = 0;
+        await _pacer.PushAsync(async () => { ranAt = started.Elapsed.TotalSeconds; await Task.Delay(50); return 0; }, CancellationToken.None);
+        _pacer.EndStep();
+
+        Assert.True(ranAt >= 0.99, $"the push ran {ranAt:F3} s into the step, before its slot at 1 s");
+        Assert.True(_report.SlotWaitSeconds is > 0 and <= 1.0, $"slot wait {_report.SlotWaitSeconds}");
+        var report = await NextReportAsync(2);
+        Assert.Equal((1L, 4L), (report.Step, report.SlotVersion));
+        Assert.True(report.PushSeconds >= 0.045, $"push time {report.PushSeconds} excludes the 50 ms push");
+        Assert.True(report.ComputeSeconds <= ranAt, "the ready time counted the slot's wait");
+    }
+
+    [Fact]
+    public async Task A_step_that_closes_while_its_push_waits_for_the_slot_is_not_pushed_and_still_reported()
+    {
+        Coordinator.Slot = new PushSlot { Version = 2, OffsetSeconds = 30 };
+        _pacer.BeginStep(0, CancellationToken.None);
+        _pacer.EndStep();
+        await WaitForSlotAsync(2);
+
+        _pacer.BeginStep(1, CancellationToken.None);
+        using var closed = new CancellationTokenSource();
+        bool ran = false;
+        var push = _pacer.PushAsync(() => { ran = true; return Task.FromResult(0); }, closed.Token);
+        closed.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => push.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.False(ran);
+        var report = await NextReportAsync(2);
+        Assert.Equal(1, report.Step);
+        Assert.True(report.ComputeSeconds >= 0);
+        Assert.Equal(0, _report.SlotWaitSeconds);
+    }
+
+    [Fact]
+    public async Task A_step_without_a_push_reports_no_times_and_a_step_is_reported_once()
+    {
+        _pacer.BeginStep(3, CancellationToken.None);
+        _pacer.EndStep();
+        var report = await NextReportAsync(1);
+        Assert.Equal((3L, 0.0, 0.0), (report.Step, report.ComputeSeconds, report.PushSeconds));
+
+        _pacer.EndStep();   // the pushes' end and the loop's end both end a step: one report
+        await Task.Delay(200);
+        Assert.Single(Coordinator.HeartbeatRequests);
+    }
+
+    [Fact]
+    public async Task Only_a_newer_slot_replaces_the_one_held_and_a_failed_report_keeps_it()
+    {
+        Coordinator.Slot = new PushSlot { Version = 5, OffsetSeconds = 0.1 };
+        _pacer.BeginStep(0, CancellationToken.None);
+        _pacer.EndStep();
+        await WaitForSlotAsync(5);
+
+        Coordinator.Slot = new PushSlot { Version = 3, OffsetSeconds = 0.7 };
+        _pacer.BeginStep(1, CancellationToken.None);
+        _pacer.EndStep();
+        await NextReportAsync(2);
+        Coordinator.FailNext(int.MaxValue);
+        _pacer.BeginStep(2, CancellationToken.None);
+        _pacer.EndStep();
+        await NextReportAsync(3);
+        await Task.Delay(100);
+
+        Assert.Equal((5L, 0.1), (_pacer.Slot.Version, _pacer.Slot.OffsetSeconds));
+        Assert.Equal(5, _report.PushSlotVersion);
+    }
+
+    private async Task WaitForSlotAsync(long version)
+    {
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (_pacer.Slot.Version != version) await Task.Delay(10, guard.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.DisposeAsync();
+        _cluster.Dispose();
+    }
+}
