@@ -22,6 +22,12 @@ public sealed class FusedPull(bool sameStep)
     /// <summary>The pulled parameters' step, once the step's push brought them; null: pull separately.</summary>
     public PulledParameters? Pulled { get; private set; }
 
+    /// <summary>
+    /// When every shard had answered the push (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>; 0: no fused push
+    /// was sent since <see cref="Aim"/>): the step's push phase ends there, and the next step's pull begins.
+    /// </summary>
+    public long PushAnsweredAt { get; private set; }
+
     /// <summary>How long the push took until every shard answered it, in seconds (0: no fused push was sent).</summary>
     public double PushSeconds { get; private set; }
 
@@ -29,8 +35,15 @@ public sealed class FusedPull(bool sameStep)
     public double PullSeconds { get; private set; }
 
     /// <summary>Aims the pull at <paramref name="minStep"/> into <paramref name="destination"/>, forgetting the last answer.</summary>
-    public void Aim(long minStep, float[] destination) => (MinStep, Destination, Pulled, PushSeconds, PullSeconds) = (minStep, destination, null, 0, 0);
+    public void Aim(long minStep, float[] destination) =>
+        (MinStep, Destination, Pulled, PushAnsweredAt, PushSeconds, PullSeconds) = (minStep, destination, null, 0, 0, 0);
 
-    /// <summary>Records what the fused push-pull brought back.</summary>
-    internal void Answered(PulledParameters? pulled, double pushSeconds, double pullSeconds) => (Pulled, PushSeconds, PullSeconds) = (pulled, pushSeconds, pullSeconds);
+    /// <summary>
+    /// Records what the fused push-pull sent at <paramref name="pushStarted"/> brought back: its answer came at
+    /// <paramref name="pushAnsweredAt"/>, and the pull it carried has just arrived (Stopwatch timestamps).
+    /// </summary>
+    internal void Answered(PulledParameters? pulled, long pushStarted, long pushAnsweredAt) =>
+        (Pulled, PushAnsweredAt, PushSeconds, PullSeconds) = (pulled, pushAnsweredAt,
+            System.Diagnostics.Stopwatch.GetElapsedTime(pushStarted, pushAnsweredAt).TotalSeconds,
+            System.Diagnostics.Stopwatch.GetElapsedTime(pushAnsweredAt).TotalSeconds);
 }

@@ -33,7 +33,6 @@ public sealed class StepComputation(
     private IErrorFeedback? _feedback;
     private long _encodeTicks;   // this step's, for its timeline, in Stopwatch ticks: a small message reads in well under a TimeSpan's 100 ns
     private long _compressTicks;   // the rounding part of _encodeTicks
-    private long _pushAnsweredAt;   // this step's fused push: when every shard had answered it (0: not fused)
     private long _stepEnded;   // when the last step's push was answered or the step abandoned (0: no step yet): the next one begins there
 
     /// <summary>The step being computed (reported in heartbeats).</summary>
@@ -92,7 +91,7 @@ public sealed class StepComputation(
         double startedAt = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
         long began = _stepEnded != 0 ? _stepEnded : started - (long)(pullSeconds * Stopwatch.Frequency);
         Current = step;
-        (_encodeTicks, _compressTicks, _pushAnsweredAt) = (0, 0, 0);
+        (_encodeTicks, _compressTicks) = (0, 0);
         hook.BeginStep(step, load);
         pacer?.BeginStep(step, pushCancelled);
         var compute = TimeSpan.Zero;
@@ -145,10 +144,11 @@ public sealed class StepComputation(
 
         var pushWatch = Stopwatch.StartNew();
         var finished = await Task.WhenAll(pushes).ConfigureAwait(false);
-        // A fused push's answer came before the pull it carries: the next step's pull phase starts there.
-        _stepEnded = _pushAnsweredAt != 0 ? _pushAnsweredAt : Stopwatch.GetTimestamp();
-        // A fused push's phase ends with its answer; the wait after it is the next step's pull.
-        var push = fused is { PushSeconds: > 0 } f ? TimeSpan.FromSeconds(f.PushSeconds) : pushWatch.Elapsed;
+        // A fused push's phase ends with its answer, which came before the pull it carries: the wait after it is the next
+        // step's pull, whose phase starts there.
+        long answeredAt = fused?.PushAnsweredAt ?? 0;
+        _stepEnded = answeredAt != 0 ? answeredAt : Stopwatch.GetTimestamp();
+        var push = answeredAt != 0 ? TimeSpan.FromSeconds(fused!.PushSeconds) : pushWatch.Elapsed;
         report.PushSeconds += push.TotalSeconds;
         report.Steps++;
         double encode = (double)_encodeTicks / Stopwatch.Frequency;
@@ -205,10 +205,8 @@ public sealed class StepComputation(
         if (fused is not null)
         {
             var answer = await client.PushPullAsync(header, gradient, fused.MinStep, fused.Destination, ct, _encoding, fused.SameStep).ConfigureAwait(false);
-            _pushAnsweredAt = answer.PushAnsweredAt;
-            var pushed = Stopwatch.GetElapsedTime(start, answer.PushAnsweredAt).TotalSeconds;
-            report.RecordPushLatency(LastPushSeconds = pushed);
-            fused.Answered(answer.Pulled, pushed, Stopwatch.GetElapsedTime(answer.PushAnsweredAt).TotalSeconds);
+            fused.Answered(answer.Pulled, start, answer.PushAnsweredAt);
+            report.RecordPushLatency(LastPushSeconds = fused.PushSeconds);
             return answer.Outcomes;
         }
         var outcomes = await client.PushAsync(header, gradient, ct, _encoding).ConfigureAwait(false);
