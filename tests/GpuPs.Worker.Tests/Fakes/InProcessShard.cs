@@ -35,6 +35,9 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     /// <summary>Whether the data plane fuses a push with the pull that follows it (as the TCP data plane does).</summary>
     public bool Fuses { get; set; }
 
+    /// <summary>How long a fused call's pull part takes after its push was answered (the wait for the other workers).</summary>
+    public TimeSpan FusedPullDelay { get; set; }
+
     /// <summary>When set, every heartbeat reply carries this push slot (a round-robin coordinator's answer).</summary>
     public PushSlot? Slot { get; set; }
 
@@ -140,6 +143,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         var outcome = await PushAsync(header, gradient, cancellationToken, timeout, encoding);
         long answeredAt = Stopwatch.GetTimestamp();
         if (!Fuses || !outcome.IsApplied) return new FusedPushPull(outcome, answeredAt, null);
+        if (FusedPullDelay > TimeSpan.Zero) await Task.Delay(FusedPullDelay, cancellationToken);
         return new FusedPushPull(outcome, answeredAt, await PullAsync(header.WorkerId, minStep, destination, cancellationToken, timeout));
     }
 
