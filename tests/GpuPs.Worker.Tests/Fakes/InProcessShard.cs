@@ -35,6 +35,9 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     /// <summary>Whether the data plane fuses a push with the pull that follows it (as the TCP data plane does).</summary>
     public bool Fuses { get; set; }
 
+    /// <summary>False: a fused call's pull part is not answered (the server could not), so the worker pulls itself.</summary>
+    public bool AnswersFusedPulls { get; set; } = true;
+
     /// <summary>How long a fused call's pull part takes after its push was answered (the wait for the other workers).</summary>
     public TimeSpan FusedPullDelay { get; set; }
 
@@ -44,7 +47,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     /// <summary>Every heartbeat request, in arrival order.</summary>
     public ConcurrentQueue<HeartbeatRequest> HeartbeatRequests { get; } = new();
 
-    /// <summary>Every push (piece or whole) and piece pull as it arrived: (push?, step, piece or null).</summary>
+    /// <summary>Every push and pull (whole, or a piece) as it arrived: (push?, its step or a pull's minimum step, the piece or null).</summary>
     public ConcurrentQueue<(bool Push, long Step, PieceRange? Piece)> Transfers { get; } = new();
 
     /// <summary>Runs once, right after the next piece pull copied its values (e.g. another worker's push moves the shard on).</summary>
@@ -90,6 +93,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     public async Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         Interlocked.Increment(ref _pulls);
+        Transfers.Enqueue((false, minStep, null));
         await Answer(timeout, cancellationToken);
         await WaitAsync(workerId, minStep, timeout, cancellationToken);
         return shard.CopyParameters(destination.Span);
@@ -142,7 +146,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     {
         var outcome = await PushAsync(header, gradient, cancellationToken, timeout, encoding);
         long answeredAt = Stopwatch.GetTimestamp();
-        if (!Fuses || !outcome.IsApplied) return new FusedPushPull(outcome, answeredAt, null);
+        if (!Fuses || !outcome.IsApplied || !AnswersFusedPulls) return new FusedPushPull(outcome, answeredAt, null);
         if (FusedPullDelay > TimeSpan.Zero) await Task.Delay(FusedPullDelay, cancellationToken);
         return new FusedPushPull(outcome, answeredAt, await PullAsync(header.WorkerId, minStep, destination, cancellationToken, timeout));
     }

@@ -91,18 +91,51 @@ public class StepRulesTests
         Assert.All(reports, r => Assert.Equal(4, r.PushLatencies.Count));
     }
 
-    [Fact]
-    public async Task Bsp_workers_without_fusing_prefetch_the_next_step_while_computing_and_abandon_nothing()
+    [Theory]
+    [InlineData(false, true)]    // a plane that cannot fuse
+    [InlineData(true, false)]    // a worker told not to fuse
+    public async Task Bsp_workers_without_fusing_prefetch_the_next_step_while_computing_and_abandon_nothing(bool planeFuses, bool workerFuses)
     {
-        using var cluster = new InProcessCluster(Job(SyncMode.Bsp, workers: 2, steps: 4), shards: 1, learningRate: 0.5f);
+        using var cluster = new InProcessCluster(Job(SyncMode.Bsp, workers: 1, steps: 4), shards: 1, learningRate: 0.5f);
+        cluster.Fakes[0].Fuses = planeFuses;
 
-        var reports = await cluster.RunAsync(2, CancellationToken.None);
+        var report = (await cluster.RunAsync(1, CancellationToken.None, Fused(workerFuses)))[0];
 
         AssertFullBatchDescent(cluster, 0.5f);
-        Assert.All(reports, r => Assert.Equal((4, 0L, 0L), (r.Steps, r.FusedPulls, r.StepsAbandoned)));
-        // The first pull and one prefetch per step: the last one finds the job finished.
-        Assert.Equal(2 * (1 + 4), cluster.Fakes[0].Pulls);
-        Assert.All(reports, r => Assert.Equal((1 + 4) * Parameters * sizeof(float), r.BytesPulled));
+        Assert.Equal((4, 0L, 0L), (report.Steps, report.FusedPulls, report.StepsAbandoned));
+        // The first pull, then each step's prefetch of the next, sent before the step's push; the last finds the job finished.
+        var transfers = cluster.Fakes[0].Transfers.Select(t => (t.Push, t.Step)).ToList();
+        Assert.Equal([(false, 0L), (false, 1), (true, 0), (false, 2), (true, 1), (false, 3), (true, 2), (false, 4), (true, 3)], transfers);
+        Assert.Equal((1 + 4) * Parameters * sizeof(float), report.BytesPulled);
+        Assert.True(report.PullSeconds > 0);
+    }
+
+    [Fact]
+    public async Task A_bsp_worker_whose_fused_push_brings_no_pull_back_pulls_the_next_step_itself()
+    {
+        using var cluster = new InProcessCluster(Job(SyncMode.Bsp, workers: 1, steps: 4), shards: 2, learningRate: 0.5f);
+        foreach (var f in cluster.Fakes) (f.Fuses, f.AnswersFusedPulls) = (true, false);
+
+        var report = (await cluster.RunAsync(1, CancellationToken.None))[0];
+
+        AssertFullBatchDescent(cluster, 0.5f);
+        Assert.Equal((4, 0L), (report.Steps, report.FusedPulls));
+        // Fused steps pull after their push, not while they compute.
+        var transfers = cluster.Fakes[0].Transfers.Select(t => (t.Push, t.Step)).ToList();
+        Assert.Equal([(false, 0L), (true, 0), (false, 1), (true, 1), (false, 2), (true, 2), (false, 3), (true, 3), (false, 4)], transfers);
+        Assert.True(report.PullSeconds > 0);
+    }
+
+    [Fact]
+    public async Task The_wait_of_a_fused_pull_after_its_push_was_answered_is_counted_as_pull_time()
+    {
+        using var cluster = new InProcessCluster(Job(SyncMode.Asp, workers: 1, steps: 3), shards: 1, learningRate: 0.5f);
+        (cluster.Fakes[0].Fuses, cluster.Fakes[0].FusedPullDelay) = (true, TimeSpan.FromMilliseconds(60));
+
+        var report = (await cluster.RunAsync(1, CancellationToken.None))[0];
+
+        Assert.Equal(2, report.FusedPulls);
+        Assert.True(report.PullSeconds >= 2 * 0.05, $"pull time {report.PullSeconds} misses the fused pulls' 60 ms waits");
     }
 
     [Fact]
