@@ -18,7 +18,7 @@ namespace GpuPs.Worker.Tests;
 /// </summary>
 public sealed class StepComputationTests : IAsyncDisposable
 {
-    private const int Parameters = 21;
+    private const int Parameters = SmallJob.Parameters;
     private readonly InProcessCluster _cluster;
     private readonly ShardedParameterClient _client;
     private readonly CountingKernel _kernel;
@@ -29,11 +29,7 @@ public sealed class StepComputationTests : IAsyncDisposable
 
     private StepComputationTests(SyncMode mode, int workers = 1, int stragglers = 0)
     {
-        var job = new TrainingJob
-        {
-            Dataset = "synthetic:rows=303,features=6,classes=3", Model = new ModelShape(Kernels.ModelKind.Softmax, 6, 3),
-            Mode = SyncModes.Of(mode), Workers = workers, Stragglers = stragglers, Steps = 3, Seed = 5, HeartbeatTimeoutMs = 60_000,
-        };
+        var job = SmallJob.Softmax(mode, workers, steps: 3) with { Stragglers = stragglers };
         _cluster = new InProcessCluster(job, shards: 2, learningRate: 0.5f);
         _client = _cluster.Client();
         _client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, CancellationToken.None).GetAwaiter().GetResult();

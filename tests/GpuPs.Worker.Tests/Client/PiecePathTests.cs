@@ -18,17 +18,12 @@ namespace GpuPs.Worker.Tests.Client;
 /// </summary>
 public class PiecePathTests
 {
-    private const int Parameters = 21;   // softmax 6 → 3: weight [0, 18), bias [18, 21)
+    private const int Parameters = SmallJob.Parameters;
 
     // Pieces of 4 values on one shard: [0,4) [4,8) [8,12) [12,16) [16,18) (cut at the layer boundary) [18,21).
     private static readonly PieceRange[] ShardPieces = [new(0, 4), new(4, 4), new(8, 4), new(12, 4), new(16, 2), new(18, 3)];
 
-    private static TrainingJob Job(SyncMode mode = SyncMode.Bsp, int workers = 1, long steps = 4) => new()
-    {
-        Dataset = "synthetic:rows=303,features=6,classes=3",
-        Model = new ModelShape(Kernels.ModelKind.Softmax, 6, 3),
-        Mode = SyncModes.Of(mode), Workers = workers, Steps = steps, Seed = 5, HeartbeatTimeoutMs = 60_000,
-    };
+    private static TrainingJob Job(SyncMode mode = SyncMode.Bsp, int workers = 1) => SmallJob.Softmax(mode, workers, steps: 4);
 
     /// <summary>4 values a piece, two pieces' bytes in flight.</summary>
     private static readonly PieceOptions Small = new(PieceFloats: 4, CreditBytes: 2 * 4 * sizeof(float));
@@ -36,11 +31,11 @@ public class PiecePathTests
     private static async Task<ShardedParameterClient> JoinedAsync(InProcessCluster cluster, PieceOptions? pieces = null)
     {
         var client = cluster.Client(new ShardedClientOptions { Pieces = pieces ?? Small });
-        await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1, ClientToken = Guid.NewGuid().ToString() }, CancellationToken.None);
+        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
         return client;
     }
 
-    private static float[] Ramp() => Enumerable.Range(1, Parameters).Select(i => (float)i).ToArray();
+    private static float[] Ramp() => SmallJob.Ramp();
 
     [Fact]
     public async Task Workers_that_push_and_pull_in_pieces_descend_exactly_like_full_batch_descent()
@@ -49,9 +44,7 @@ public class PiecePathTests
 
         var reports = await cluster.RunAsync(2, CancellationToken.None, o => o with { Pieces = Small });
 
-        var data = cluster.Data();
-        FullBatchDescent.AssertClose(FullBatchDescent.Descend(data, new ModelShape(Kernels.ModelKind.Softmax, data.FeatureCount, data.ClassCount),
-            cluster.Job.Seed, cluster.Job.Steps, 0.5f), cluster.Parameters(), 1e-5);
+        SmallJob.AssertFullBatchDescent(cluster, 0.5f);
         Assert.All(reports, r => Assert.Equal((4L, 0L), (r.Steps, r.PushesDropped)));
         foreach (var (fake, shard) in cluster.Fakes.Zip(cluster.Shards))
         {

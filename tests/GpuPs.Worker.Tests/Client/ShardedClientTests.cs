@@ -16,19 +16,13 @@ namespace GpuPs.Worker.Tests.Client;
 /// </summary>
 public class ShardedClientTests
 {
-    private const int Parameters = 21;   // softmax 6 → 3: shards of 7 values at 3 shards
+    private const int Parameters = SmallJob.Parameters;   // shards of 7 values at 3 shards
 
-    private static TrainingJob Job(SyncMode mode = SyncMode.Bsp, int workers = 1, long steps = 5, ulong seed = 5) => new()
-    {
-        Dataset = "synthetic:rows=303,features=6,classes=3",
-        Model = new ModelShape(Kernels.ModelKind.Softmax, 6, 3),
-        Mode = SyncModes.Of(mode), Workers = workers, Steps = steps, Seed = seed, HeartbeatTimeoutMs = 60_000,
-    };
+    private static TrainingJob Job(SyncMode mode = SyncMode.Bsp, int workers = 1, ulong seed = 5) => SmallJob.Softmax(mode, workers, steps: 5) with { Seed = seed };
 
-    private static float[] Ramp() => Enumerable.Range(1, Parameters).Select(i => (float)i).ToArray();
+    private static float[] Ramp() => SmallJob.Ramp();
 
-    private static Task<Registration> Join(ShardedParameterClient client) =>
-        client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1, ClientToken = Guid.NewGuid().ToString() }, CancellationToken.None);
+    private static Task<Registration> Join(ShardedParameterClient client) => client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
 
     [Fact]
     public async Task Registration_joins_every_shard_under_one_id_and_learns_their_key_ranges_in_order()

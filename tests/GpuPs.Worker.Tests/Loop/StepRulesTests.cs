@@ -16,22 +16,12 @@ namespace GpuPs.Worker.Tests.Loop;
 /// </summary>
 public class StepRulesTests
 {
-    private const int Parameters = 21;   // softmax 6 → 3
+    private const int Parameters = SmallJob.Parameters;
 
-    private static TrainingJob Job(SyncMode mode, int workers, long steps, int staleness = 0) => new()
-    {
-        Dataset = "synthetic:rows=303,features=6,classes=3",
-        Model = new ModelShape(Kernels.ModelKind.Softmax, 6, 3),
-        Mode = SyncModes.Of(mode), Workers = workers, Steps = steps, Seed = 5, HeartbeatTimeoutMs = 60_000, Staleness = staleness,
-    };
+    private static TrainingJob Job(SyncMode mode, int workers, long steps, int staleness = 0) =>
+        SmallJob.Softmax(mode, workers, steps) with { Staleness = staleness };
 
-    private static void AssertFullBatchDescent(InProcessCluster cluster, float learningRate)
-    {
-        var data = cluster.Data();
-        var reference = FullBatchDescent.Descend(data, new ModelShape(Kernels.ModelKind.Softmax, data.FeatureCount, data.ClassCount),
-            cluster.Job.Seed, cluster.Job.Steps, learningRate);
-        FullBatchDescent.AssertClose(reference, cluster.Parameters(), 1e-5);
-    }
+    private static void AssertFullBatchDescent(InProcessCluster cluster, float learningRate) => SmallJob.AssertFullBatchDescent(cluster, learningRate);
 
     private static Func<WorkerOptions, WorkerOptions> Fused(bool fused) => o => o with { FusedPushPull = fused };
 
@@ -43,34 +33,23 @@ public class StepRulesTests
         Assert.Contains("at least one server", e.Message);
     }
 
-    [Fact]
-    public async Task An_asp_worker_takes_each_step_s_parameters_from_the_last_push_where_the_plane_fuses_them()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_asp_worker_takes_each_step_s_parameters_from_the_last_push_where_the_plane_fuses_them_unless_told_not_to(bool fuse)
     {
         using var cluster = new InProcessCluster(Job(SyncMode.Asp, workers: 1, steps: 5), shards: 2, learningRate: 0.5f);
         foreach (var f in cluster.Fakes) f.Fuses = true;
 
-        var report = (await cluster.RunAsync(1, CancellationToken.None, Fused(true)))[0];
+        var report = (await cluster.RunAsync(1, CancellationToken.None, Fused(fuse)))[0];
 
         AssertFullBatchDescent(cluster, 0.5f);
         Assert.Equal(5, report.Steps);
-        Assert.Equal(4, report.FusedPulls);   // every step after the first
-        // One pull of its own, then one pull carried by each of the 5 pushes: all in full, 4 bytes a value.
-        Assert.All(cluster.Fakes, f => Assert.Equal(1 + 5, f.Pulls));
-        Assert.Equal((1 + 5) * Parameters * sizeof(float), report.BytesPulled);
-    }
-
-    [Fact]
-    public async Task An_asp_worker_told_not_to_fuse_pulls_every_step_itself()
-    {
-        using var cluster = new InProcessCluster(Job(SyncMode.Asp, workers: 1, steps: 5), shards: 2, learningRate: 0.5f);
-        foreach (var f in cluster.Fakes) f.Fuses = true;
-
-        var report = (await cluster.RunAsync(1, CancellationToken.None, Fused(false)))[0];
-
-        AssertFullBatchDescent(cluster, 0.5f);
-        Assert.Equal(0, report.FusedPulls);
-        Assert.All(cluster.Fakes, f => Assert.Equal(5, f.Pulls));
-        Assert.Equal(5 * Parameters * sizeof(float), report.BytesPulled);
+        // Fused: every step after the first comes with the last push (5 pushes carry a pull); else 5 pulls of its own.
+        Assert.Equal(fuse ? 4 : 0, report.FusedPulls);
+        int pulls = fuse ? 1 + 5 : 5;
+        Assert.All(cluster.Fakes, f => Assert.Equal(pulls, f.Pulls));
+        Assert.Equal(pulls * Parameters * sizeof(float), report.BytesPulled);   // all in full, 4 bytes a value
     }
 
     [Fact]
