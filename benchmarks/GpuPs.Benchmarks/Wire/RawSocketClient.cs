@@ -1,17 +1,18 @@
 using System.Buffers.Binary;
+using System.Net.Security;
 using System.Net.Sockets;
 
 namespace GpuPs.Benchmarks.Wire;
 
-/// <summary>The client side of <see cref="RawSocketSink"/>: one connection, one request at a time.</summary>
+/// <summary>The client side of <see cref="RawSocketSink"/>: one connection, one request at a time, over TLS when given its options.</summary>
 internal sealed class RawSocketClient : IAsyncDisposable
 {
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly byte[] _push;      // request header and payload, sent in one write
     private readonly byte[] _pull = new byte[8];
     private readonly byte[] _reply;
 
-    private RawSocketClient(NetworkStream stream, int bytes)
+    private RawSocketClient(Stream stream, int bytes)
     {
         _stream = stream;
         _push = new byte[8 + bytes];
@@ -22,11 +23,15 @@ internal sealed class RawSocketClient : IAsyncDisposable
         _reply = new byte[Math.Max(4, bytes)];
     }
 
-    public static async Task<RawSocketClient> ConnectAsync(string host, int port, int bytes, CancellationToken ct)
+    public static async Task<RawSocketClient> ConnectAsync(string host, int port, int bytes, CancellationToken ct, SslClientAuthenticationOptions? tls = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(host, port, ct);
-        return new RawSocketClient(new NetworkStream(socket, ownsSocket: true), bytes);
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        if (tls is null) return new RawSocketClient(stream, bytes);
+        var ssl = new SslStream(stream);
+        await ssl.AuthenticateAsClientAsync(tls, ct);
+        return new RawSocketClient(ssl, bytes);
     }
 
     public async Task PushAsync(CancellationToken ct)

@@ -1,13 +1,16 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 
 namespace GpuPs.Benchmarks.Wire;
 
 /// <summary>
 /// The raw-socket reference of the wire benchmark: the least a length-prefixed protocol can do over the same loopback
 /// between the same two processes. A request is 8 bytes (operation, length); a push carries its payload and is answered
-/// with 4 bytes, a pull is answered with the payload. One request in flight per connection, as in a worker's step.
+/// with 4 bytes, a pull is answered with the payload. One request in flight per connection, as in a worker's step. Given
+/// a certificate, every connection is TLS first (the least a TLS protocol can do: the reference of the TLS paths).
 /// </summary>
 internal sealed class RawSocketSink : IAsyncDisposable
 {
@@ -20,22 +23,24 @@ internal sealed class RawSocketSink : IAsyncDisposable
     private readonly Socket _listener;
     private readonly Task _accepting;
     private readonly CancellationTokenSource _stop = new();
+    private readonly X509Certificate2? _certificate;
 
-    private RawSocketSink(Socket listener)
+    private RawSocketSink(Socket listener, X509Certificate2? certificate)
     {
-        _listener = listener;
+        (_listener, _certificate) = (listener, certificate);
         _accepting = Task.Run(AcceptAsync);
     }
 
     /// <summary>The port it listens on (127.0.0.1).</summary>
     public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
 
-    public static RawSocketSink Start()
+    /// <summary>Listens on a free loopback port; over TLS with <paramref name="certificate"/> when given.</summary>
+    public static RawSocketSink Start(X509Certificate2? certificate = null)
     {
         var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(16);
-        return new RawSocketSink(listener);
+        return new RawSocketSink(listener, certificate);
     }
 
     private async Task AcceptAsync()
@@ -52,13 +57,14 @@ internal sealed class RawSocketSink : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
     }
 
-    private static async Task ServeAsync(Socket socket)
+    private async Task ServeAsync(Socket socket)
     {
-        await using var stream = new NetworkStream(socket, ownsSocket: true);
+        await using Stream stream = _certificate is null ? new NetworkStream(socket, ownsSocket: true) : new SslStream(new NetworkStream(socket, ownsSocket: true));
         var request = new byte[8];
         var payload = Array.Empty<byte>();
         try
         {
+            if (stream is SslStream ssl) await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate });
             while (await stream.ReadAtLeastAsync(request, request.Length, throwOnEndOfStream: false) == request.Length)
             {
                 int op = BinaryPrimitives.ReadInt32LittleEndian(request), length = BinaryPrimitives.ReadInt32LittleEndian(request.AsSpan(4));
@@ -74,7 +80,7 @@ internal sealed class RawSocketSink : IAsyncDisposable
                 }
             }
         }
-        catch (IOException) { }
+        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException) { }
     }
 
     public async ValueTask DisposeAsync()

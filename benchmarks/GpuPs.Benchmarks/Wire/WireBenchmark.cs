@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using GpuPs.Core.Security;
 using GpuPs.Protocol;
 using GpuPs.Worker.Transport;
@@ -44,14 +46,16 @@ public sealed record WireBenchmarkResult(string Path, string Operation, int Byte
 /// <summary>
 /// The client half of <c>gpups bench wire</c>: against a <see cref="WireSinkServer"/> in another process, pushes and pulls
 /// one tensor at a time over the raw-socket reference, gRPC (<see cref="GrpcShardClient"/>), the framed TCP data plane
-/// and the data plane with payloads through shared memory (each negotiated as a worker does), and reports means and
-/// percentiles of each. The paths take turns in slices
+/// and the data plane with payloads through shared memory (each negotiated as a worker does), and the same over TLS:
+/// <c>raw-tls</c> (the raw socket inside TLS, the TLS paths' reference), <c>grpc-tls</c> and <c>tls</c> (the data plane
+/// of an https:// server, negotiated as a worker does), trusting the sink's self-signed certificate as its authority; it
+/// reports means and percentiles of each. The paths take turns in slices
 /// (<see cref="WireBenchmarkOptions.Rounds"/>), so a load that changes during the run weighs on all of them alike.
 /// </summary>
 public static class WireBenchmark
 {
     /// <summary>The paths, in the order they are measured and reported.</summary>
-    public static readonly string[] Paths = ["raw", "grpc", "tcp", "shm"];
+    public static readonly string[] Paths = ["raw", "grpc", "tcp", "shm", "raw-tls", "grpc-tls", "tls"];
 
     /// <summary>
     /// Measures every path of <paramref name="o"/> and both operations against the server at <paramref name="url"/>
@@ -65,7 +69,10 @@ public static class WireBenchmark
             if (!Paths.Contains(p)) throw new ArgumentException($"unknown wire path '{p}'; the paths are {string.Join(", ", Paths)}");
         var uri = new Uri(url);
         var address = uri.GetLeftPart(UriPartial.Authority);
-        int rawPort = int.Parse(uri.Query.TrimStart('?').Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var query = uri.Query.TrimStart('?').Split('&').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        int Port(string name) => int.Parse(query[name], System.Globalization.CultureInfo.InvariantCulture);
+        var tlsAddress = $"https://{uri.Host}:{Port("https")}";
+        var tls = new TlsCredentials(null, [X509CertificateLoader.LoadCertificate(Convert.FromHexString(query["cert"]))]);
         int bytes = floats * sizeof(float);
         var tensor = new float[floats];
         var destination = new float[floats];
@@ -78,10 +85,13 @@ public static class WireBenchmark
             foreach (var path in o.Paths)
                 clients.Add(path switch
                 {
-                    "raw" => await RawAsync(),
-                    "grpc" => Grpc(),
-                    "tcp" => await DataPlaneAsync("tcp", TransportChoice.Tcp),
-                    _ => await DataPlaneAsync("shm", TransportChoice.Shm),
+                    "raw" => await RawAsync("raw", Port("raw"), null),
+                    "grpc" => Grpc("grpc", address, auth),
+                    "tcp" => await DataPlaneAsync("tcp", address, auth, TransportChoice.Tcp),
+                    "shm" => await DataPlaneAsync("shm", address, auth, TransportChoice.Shm),
+                    "raw-tls" => await RawAsync("raw-tls", Port("rawtls"), TlsCredentials.ClientOptions(tls, uri.Host)),
+                    "grpc-tls" => Grpc("grpc-tls", tlsAddress, auth.WithTls(tls)),
+                    _ => await DataPlaneAsync("tls", tlsAddress, auth.WithTls(tls), TransportChoice.Tcp),
                 });
             var results = new List<WireBenchmarkResult>();
             foreach (var operation in new[] { "push", "pull" })
@@ -112,21 +122,21 @@ public static class WireBenchmark
             foreach (var c in clients) await c.Client.DisposeAsync();
         }
 
-        async Task<(string, Func<Task>, Func<Task>, IAsyncDisposable)> RawAsync()
+        async Task<(string, Func<Task>, Func<Task>, IAsyncDisposable)> RawAsync(string name, int port, SslClientAuthenticationOptions? options)
         {
-            var raw = await RawSocketClient.ConnectAsync(uri.Host, rawPort, bytes, ct);
-            return ("raw", () => raw.PushAsync(ct), () => raw.PullAsync(ct), raw);
+            var raw = await RawSocketClient.ConnectAsync(uri.Host, port, bytes, ct, options);
+            return (name, () => raw.PushAsync(ct), () => raw.PullAsync(ct), raw);
         }
 
-        (string, Func<Task>, Func<Task>, IAsyncDisposable) Grpc()
+        (string, Func<Task>, Func<Task>, IAsyncDisposable) Grpc(string name, string at, JobAuth with)
         {
-            var grpc = new GrpcShardClient(address, auth);
-            return ("grpc", () => grpc.PushAsync(header, tensor, ct), () => grpc.PullAsync(0, 0, destination, ct), grpc);
+            var grpc = new GrpcShardClient(at, with);
+            return (name, () => grpc.PushAsync(header, tensor, ct), () => grpc.PullAsync(0, 0, destination, ct), grpc);
         }
 
-        async Task<(string, Func<Task>, Func<Task>, IAsyncDisposable)> DataPlaneAsync(string name, TransportChoice choice)
+        async Task<(string, Func<Task>, Func<Task>, IAsyncDisposable)> DataPlaneAsync(string name, string at, JobAuth with, TransportChoice choice)
         {
-            var plane = new NegotiatedShardClient(address, auth, choice);
+            var plane = new NegotiatedShardClient(at, with, choice);
             await plane.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, ct);
             return (name, () => plane.PushAsync(header, tensor, ct), () => plane.PullAsync(0, 0, destination, ct), plane);
         }
