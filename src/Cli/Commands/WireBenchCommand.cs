@@ -3,6 +3,7 @@ using GpuPs.Benchmarks.Wire;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
 using GpuPs.Core.Security;
+using GpuPs.Server.DataPlane;
 using Serilog.Events;
 using Spectre.Console;
 
@@ -37,6 +38,7 @@ public static class WireBenchCommand
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
             if (parse.GetValue(serve) is > 0 and var floats)
             {
+                InlineSocketCompletions.PreferForThisServerProcess();   // as a gpups server process does
                 var token = JobToken.Parse(Environment.GetEnvironmentVariable(AuthOptions.TokenVariable) ?? "");
                 await using var server = await WireSinkServer.StartAsync(floats, JobAuth.WithToken(token), log, ct);
                 Console.WriteLine($"{ChildProcess.ListeningPrefix}{server.Url}");
