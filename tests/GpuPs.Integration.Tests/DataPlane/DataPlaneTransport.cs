@@ -39,6 +39,9 @@ internal sealed class DataPlaneTransport : IDisposable
         GpuPsServerHost.StartAsync(shard, _ca is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0", "tcp://127.0.0.1:0",
             _ca is null ? auth : auth.WithTls(new TlsCredentials(_ca.Server(), null)), ServerLimits.Default, log ?? Serilog.Core.Logger.None, CancellationToken.None);
 
+    /// <summary><paramref name="auth"/> as a worker of the test server holds it: trusting its certificate for <c>tls</c> (gRPC over https too).</summary>
+    public JobAuth Client(JobAuth auth) => _ca is null ? auth : auth.WithTls(new TlsCredentials(null, _ca.AuthorityCollection));
+
     /// <summary>A worker's channel to shard 0 at <paramref name="port"/> (a region required for <c>shm</c>).</summary>
     public TcpTensorChannel Channel(int port, JobAuth auth) =>
         new("127.0.0.1", port, 0, auth, Timeout, SharedMemory ? SharedMemoryUse.Require : SharedMemoryUse.None, ClientTls);

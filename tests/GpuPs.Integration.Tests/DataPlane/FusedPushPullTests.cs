@@ -24,6 +24,7 @@ namespace GpuPs.Integration.Tests.DataPlane;
 /// connection closed and nothing applied; a fused push the mode refuses (late, duplicate, finished) is answered with
 /// its refusal alone, and the connection goes on serving.
 /// </summary>
+[Collection(SharedMemoryFilesCollection.Name)]   // its shared-memory case makes regions
 public class FusedPushPullTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
@@ -119,9 +120,13 @@ public class FusedPushPullTests
         }
     }
 
-    [Fact]
-    public async Task A_refused_fused_push_is_answered_with_its_refusal_and_the_connection_goes_on()
+    /// <summary>Over every transport: the first fused push waits, parked, for the step the second one closes (over TLS
+    /// too, with its zero-byte read watching the connection).</summary>
+    [Theory]
+    [MemberData(nameof(DataPlaneTransport.Names), MemberType = typeof(DataPlaneTransport))]
+    public async Task A_refused_fused_push_is_answered_with_its_refusal_and_the_connection_goes_on(string name)
     {
+        using var transport = new DataPlaneTransport(name);
         const int length = 50;
         var job = new TrainingJob
         {
@@ -131,13 +136,13 @@ public class FusedPushPullTests
         using var shard = new ParameterShard(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Length = length },
             new OptimizerSettings(OptimizerKind.Sgd, 1f), new float[length]), Accelerators.Create(AcceleratorChoice.Simd), Log.Logger);
         var auth = JobAuth.WithToken(JobToken.Generate());
-        await using var host = await StartAsync(shard, auth);
-        await using var control = new GrpcShardClient(host.Address.ToString(), auth);
+        await using var host = await transport.StartAsync(shard, auth);
+        await using var control = new GrpcShardClient(host.Address.ToString(), transport.Client(auth));
         var channels = new TcpTensorChannel[3];
         for (int w = 0; w < 3; w++)
         {
             await control.RegisterAsync(new RegisterRequest { RequestedWorkerId = w }, CancellationToken.None);
-            channels[w] = new TcpTensorChannel("127.0.0.1", host.DataPort, 0, auth, Timeout);
+            channels[w] = transport.Channel(host.DataPort, auth);
         }
         var gradient = Enumerable.Repeat(1f, length).ToArray();
         var views = Enumerable.Range(0, 3).Select(_ => new float[length]).ToArray();
@@ -168,6 +173,7 @@ public class FusedPushPullTests
             Assert.Null(finished.Pull);
             Assert.All(views[0], x => Assert.Equal(-2f, x));   // two steps of mean 1: the refused pushes applied nothing
             Assert.Equal(4, shard.Status().PushesApplied);
+            Assert.All(channels, c => Assert.Equal(transport.SharedMemory, c.SharedMemory));
         }
         finally
         {
