@@ -67,7 +67,7 @@ public sealed class ShardAggregator : IParameterShard, IDisposable
         _combining = job.Mode.Combining;
         if (_combining == PushCombining.None)
             throw new ArgumentException($"the {job.Mode.Name} mode takes no node-aggregated pushes (each push is its own update or message); hierarchical aggregation works with bsp, backup and coded");
-        if (job.Assignment == Core.Heterogeneity.AssignmentPolicy.Proportional)
+        if (Core.Heterogeneity.AssignmentPolicies.BySpeed(job.Assignment))
             throw new ArgumentException("hierarchical aggregation needs a fixed assignment; --assignment proportional changes the code under the aggregator");
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(gatherTimeout, TimeSpan.Zero);
         (_job, Info, _node, _upstream, _gatherTimeout, _time) = (job, info, node, upstream, gatherTimeout, time ?? TimeProvider.System);

@@ -78,9 +78,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         _workers = Enumerable.Range(0, _job.Workers).Select(i => new WorkerSlot(i)).ToArray();
         _mode = _job.Mode;
         _aggregator = _mode.CreateAggregator(_model, _workers, _job, _log);
-        _assignments = _job.Assignment == AssignmentPolicy.Proportional && Info.Index == 0 ? new AssignmentCoordinator(_job, _log) : null;
-        _relayed = _job.Assignment == AssignmentPolicy.Proportional && Info.Index > 0
-            && _mode.Assignment(_job, Enumerable.Repeat(1.0, _job.Workers).ToArray()) is not UncodedAssignment ? new RelayedAssignment(_job, _log) : null;
+        _assignments = _job.Assignment.BySpeed() && Info.Index == 0 ? new AssignmentCoordinator(_job, _log) : null;
+        _relayed = _job.Assignment.BySpeed() && Info.Index > 0 ? new RelayedAssignment(_job, _log) : null;
         _pullViews = _job.Compression.Pull == Core.Compression.CompressionKind.None ? null : new Compression.PullViews(_job.Workers, _job.Compression);
         if (_pullViews is not null) _startHash = Core.Compression.SharedStart.Hash(options.InitialParameters);
         _time = options.Time ?? TimeProvider.System;
@@ -468,14 +467,15 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             if (_coordinator is not null) reply.PushSlot = _coordinator.Report(request);
             if (_assignments is not null)
             {
-                if (_assignments.Report(request.WorkerId, request.RowsPerSecond, request.ExchangeSeconds, _model.Step) is { } code)
+                if (_assignments.Report(request.WorkerId, request.RowsPerSecond, request.ExchangeSeconds, _model.Step,
+                        new StepShape(request.ShareRows, request.StepRows, request.FixedSeconds)) is { } code)
                     _aggregator.UseAssignment(code);
                 if (_assignments.Current is { } assignment) reply.Assignment = AssignmentWire.ToWire(assignment);
             }
             if (request.RelayedAssignment is { } relayed)
             {
                 if (_relayed is null)
-                    throw ShardException.Invalid($"worker {request.WorkerId} relayed an assignment to shard {Info.Index}, which takes none (only shards 1.. of a coded proportional job do)");
+                    throw ShardException.Invalid($"worker {request.WorkerId} relayed an assignment to shard {Info.Index}, which takes none (only shards 1.. of a proportional job do)");
                 if (_relayed.Adopt(request.WorkerId, relayed, _model.Step) is { } adopted) _aggregator.UseAssignment(adopted);
             }
             return reply;
@@ -624,7 +624,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         bool finished = _aggregator.IsFinished;
         var closed = new StepClosed(Info.Index, _model.Step, duration, _model.LastMeanLoss, finished);
         Notify(o => o.OnStepClosed(closed));
-        if (_assignments?.OnStepClosed(_model.Step) is { } code) _aggregator.UseAssignment(code);
+        if (_assignments?.OnStepClosed(_model.Step, Live()) is { } code) _aggregator.UseAssignment(code);
         if (finished && _finished.TrySetResult())
             _log.Information("Shard {Shard} finished the job at step {Step}, mean training loss {Loss:F4}", Info.Index, _model.Step, _model.LastMeanLoss);
         return duration;
@@ -643,6 +643,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     }
 
     private long NowMs => (long)_time.GetElapsedTime(0).TotalMilliseconds;
+
+    /// <summary>Per worker, whether it is counted (not evicted): the coordinator gives evicted workers a zero share.</summary>
+    private bool[] Live() => _workers.Select(w => w.Expected).ToArray();
 
     private long ResumeStep(WorkerSlot slot) => _mode.ResumesAtShardStep ? _model.Step : slot.Clock;
 
@@ -664,6 +667,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
             if (changed)
             {
                 if (_aggregator.OnMembershipChanged()) RecordStepTime();
+                else if (_assignments?.OnMembershipChanged(_model.Step, Live()) is { } code) _aggregator.UseAssignment(code);
                 _signal.Pulse();
             }
         }

@@ -91,6 +91,7 @@ public sealed class StepComputation(
         double startedAt = (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
         long began = _stepEnded != 0 ? _stepEnded : started - (long)(pullSeconds * Stopwatch.Frequency);
         Current = step;
+        if (load == 0) return false;   // a zero share (proportional BSP): nothing to compute, no push is waited for
         (_encodeTicks, _compressTicks) = (0, 0);
         hook.BeginStep(step, load);
         pacer?.BeginStep(step, pushCancelled);

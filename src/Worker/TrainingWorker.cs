@@ -77,7 +77,7 @@ public sealed class TrainingWorker : IAsyncDisposable
         using var kernel = _backend.CreateGradientKernel(job.Model);
         var report = new WorkerReport(workerId, _backend.DeviceName);
         var hook = _stepHook?.Invoke(joined) ?? new StragglerStepHook(stragglers, workerId);
-        var follower = job.Assignment == AssignmentPolicy.Proportional
+        var follower = job.Assignment.BySpeed()
             ? new AssignmentFollower(job, workerId, data.Train, kernel, hook, _client, report, _log) : null;
         PartitionPlan plan;
         if (follower is null)

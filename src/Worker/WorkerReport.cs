@@ -76,11 +76,17 @@ public sealed class WorkerReport(int workerId, string device)
     /// <summary>The per-step timeline of the steps this worker pushed (the last <see cref="KeptStepPhases"/>), oldest first.</summary>
     public IReadOnlyList<WorkerStepPhases> StepPhases { get { lock (_phases) return [.. _phases]; } }
 
+    /// <summary>The phases of the last step this worker pushed (null before the first).</summary>
+    public WorkerStepPhases? LastStep { get { lock (_phases) return _last; } }
+
+    private WorkerStepPhases? _last;
+
     /// <summary>Keeps one pushed step's phases.</summary>
     public void RecordStep(WorkerStepPhases phases)
     {
         lock (_phases)
         {
+            _last = phases;
             _phases.Enqueue(phases);
             if (_phases.Count > KeptStepPhases) _phases.Dequeue();
         }

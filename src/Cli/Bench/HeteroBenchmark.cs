@@ -98,7 +98,7 @@ public static class HeteroBenchmark
     /// <summary>The scenarios' keys, in the order they run (<c>--scenarios</c>).</summary>
     public static IReadOnlyList<string> ScenarioKeys { get; } =
     [
-        "unit", "uniform", "proportional", "code", "optimal-code", "straggler-uniform", "straggler-proportional", "straggler-uniform-code",
+        "unit", "uniform", "proportional", "proportional-all", "code", "optimal-code", "straggler-uniform", "straggler-proportional", "straggler-uniform-code",
         "straggler-code", "straggler-optimal-code", "drop-uniform", "drop-proportional",
     ];
 
@@ -142,6 +142,7 @@ public static class HeteroBenchmark
             new("unit", "equal speeds, uniform bsp (unit)", SyncMode.Bsp, "uniform", 0, "none", 1, o.Warmup, equal),
             new("uniform", $"{speeds}, uniform bsp", SyncMode.Bsp, "uniform", 0, slow, ideal, o.Warmup, mix),
             new("proportional", $"{speeds}, proportional bsp", SyncMode.Bsp, "proportional", 0, slow, ideal, o.Warmup, mix),
+            new("proportional-all", $"{speeds}, proportional bsp, no zero shares", SyncMode.Bsp, "proportional-all", 0, slow, ideal, o.Warmup, mix),
             new("code", $"{speeds}, hetero code s=1", SyncMode.Coded, "proportional", 1, slow, coded, o.Warmup, mix),
             new("optimal-code", $"{speeds}, hetero-optimal code s=1", SyncMode.Coded, "proportional", 1, slow, coded, o.Warmup, mix, OptimalHeterogeneousCode.FamilyName),
             new("straggler-uniform", $"{speeds} + straggler, uniform bsp", SyncMode.Bsp, "uniform", 0, late, ideal, o.Warmup, mix),
@@ -174,6 +175,7 @@ public static class HeteroBenchmark
             report(string.Create(CultureInfo.InvariantCulture,
                 $"{row.Scenario,-44} mean {row.MeanMs,7:F1} ms  p50 {row.P50Ms,7:F1}  p99 {row.P99Ms,7:F1}  bound {row.BoundMs,7:F1}  mean ×{row.MeanRatioToBound:F2}  p50 ×{row.RatioToBound:F2}  balance {row.ComputeBalance:F2}")
                 + (run.From > o.Warmup ? $"  settled after {settled} steps" : "")
+                + (result.Assignment is { } a ? $"  assignment v{a.Version}" + (a.Idle.Count > 0 ? $", zero shares {string.Join(",", a.Idle)}" : "") : "")
                 + $"  slowest: {string.Join(", ", Slowest(seconds, run.From))}");
         }
         return rows;

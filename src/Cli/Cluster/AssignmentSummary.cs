@@ -9,17 +9,21 @@ namespace GpuPs.Cli.Cluster;
 /// <param name="Speeds">Per worker id, the clamped speed its share is proportional to.</param>
 public sealed record AssignmentSummary(long Version, long FromStep, IReadOnlyList<double> Speeds)
 {
-    /// <summary>Per worker id, its share of the rows (the speeds normalised to sum to 1).</summary>
+    /// <summary>Workers at a zero share (proportional BSP): no rows.</summary>
+    public IReadOnlyList<int> Idle { get; init; } = [];
+
+    /// <summary>Per worker id, its share of the rows (the speeds normalised to sum to 1; 0 at a zero share).</summary>
     public IReadOnlyList<double> Shares
     {
         get
         {
-            double total = Speeds.Sum();
-            return [.. Speeds.Select(s => s / total)];
+            var weights = Speeds.Select((s, i) => Idle.Contains(i) ? 0 : s).ToArray();
+            double total = weights.Sum();
+            return [.. weights.Select(s => s / total)];
         }
     }
 
     /// <summary>What shard 0 reported; null when it published none (a uniform job, or no speed reported yet).</summary>
     internal static AssignmentSummary? Of(Protocol.StatusReply shard0) =>
-        shard0.Assignment is { Version: > 0 } a ? new(a.Version, a.FromStep, [.. a.Speeds]) : null;
+        shard0.Assignment is { Version: > 0 } a ? new(a.Version, a.FromStep, [.. a.Speeds]) { Idle = [.. a.IdleWorkers] } : null;
 }

@@ -16,19 +16,32 @@ public sealed class UncodedAssignment : GradientCode
     {
     }
 
-    /// <summary>Partition i sized in proportion to <paramref name="speeds"/>[i] (already clamped: <see cref="Heterogeneity.WorkerSpeeds"/>).</summary>
+    /// <summary>
+    /// One partition per worker of speed &gt; 0, sized in proportion to its speed (already clamped:
+    /// <see cref="Heterogeneity.WorkerSpeeds"/>), in worker order; a worker of speed 0 has a zero share
+    /// (<see cref="Heterogeneity.ZeroShares"/>): its row of B is empty, it holds and pushes nothing.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">n outside 1..64.</exception>
-    /// <exception cref="ArgumentException">A speed is not finite and positive.</exception>
+    /// <exception cref="ArgumentException">A speed is not finite and ≥ 0, or none is &gt; 0.</exception>
     public UncodedAssignment(IReadOnlyList<double> speeds)
-        : base("uncoded", $"identity, partitions in proportion to speeds {SpeedList.Format(speeds)}", 0, Identity(speeds.Count), speeds)
+        : base("uncoded", Describe(speeds), 0, Identity(speeds), speeds.Where(v => v > 0).ToArray())
     {
     }
 
-    private static double[,] Identity(int n)
+    private static double[,] Identity(int n) => Identity(Enumerable.Repeat(1.0, n).ToArray());
+
+    private static double[,] Identity(IReadOnlyList<double> speeds)
     {
-        Validate(n, 0);
-        var b = new double[n, n];
-        for (int i = 0; i < n; i++) b[i, i] = 1;
+        Validate(speeds.Count, 0);
+        if (speeds.Any(v => !double.IsFinite(v) || v < 0) || !speeds.Any(v => v > 0))
+            throw new ArgumentException($"speeds must be finite and >= 0, at least one > 0 (got {SpeedList.Format(speeds)})", nameof(speeds));
+        var b = new double[speeds.Count, speeds.Count(v => v > 0)];
+        for (int i = 0, j = 0; i < speeds.Count; i++)
+            if (speeds[i] > 0) b[i, j++] = 1;
         return b;
     }
+
+    private static string Describe(IReadOnlyList<double> speeds) =>
+        $"identity, partitions in proportion to speeds {SpeedList.Format(speeds)}"
+        + (speeds.Any(v => v == 0) ? $", zero shares for workers {string.Join(",", Enumerable.Range(0, speeds.Count).Where(i => speeds[i] == 0))}" : "");
 }

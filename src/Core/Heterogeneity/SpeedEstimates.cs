@@ -22,7 +22,9 @@ public sealed class SpeedEstimates(int workers)
     private readonly double[] _last = new double[workers];
     private readonly int[] _reports = new int[workers];
     private readonly bool[] _probed = new bool[workers];   // the estimate is still the probe's
-    private readonly Queue<double>[] _recent = Enumerable.Range(0, workers).Select(_ => new Queue<double>()).ToArray();
+    private readonly RecentMedian[] _recent = Window(workers);
+    private readonly RecentMedian[] _shareRows = Window(workers);
+    private readonly RecentMedian[] _fixedSeconds = Window(workers);
 
     /// <summary>
     /// Believable reports kept per worker for <see cref="Recent"/>: as many as <see cref="ShareDrift.DefaultPatience"/>.
@@ -51,10 +53,20 @@ public sealed class SpeedEstimates(int workers)
     public bool Complete => _reports.All(r => r > 0);
 
     /// <summary>Per worker, the median of its last <see cref="RecentReports"/> believable reports (0 for none).</summary>
-    public double[] Recent() => _recent.Select(q => q.Count == 0 ? 0 : Median(q.Order().ToArray())).ToArray();
+    public double[] Recent() => _recent.Select(q => q.Value).ToArray();
 
-    private static double Median(double[] sorted) =>
-        sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    /// <summary>Rows of a whole step, as the workers last reported it (0 until one did).</summary>
+    public long StepRows { get; private set; }
+
+    /// <summary>
+    /// Worker <paramref name="worker"/>'s step costs for the zero-share rule at speed <paramref name="speed"/> (its
+    /// clamped estimate): the kernel seconds of its share (the median of its last <see cref="RecentReports"/> steps' rows
+    /// over that speed, so a nonsense report is bounded by the clamp) and the median of their fixed seconds. An idle
+    /// worker reports no steps, so it keeps those of its last share.
+    /// </summary>
+    public StepCost Cost(int worker, double speed) => new(speed, _shareRows[worker].Value / speed, _fixedSeconds[worker].Value);
+
+    private static RecentMedian[] Window(int workers) => Enumerable.Range(0, workers).Select(_ => new RecentMedian(RecentReports)).ToArray();
 
     /// <summary>
     /// Takes one report; returns false when it is a report (not 0) of an unbelievable speed, which changes no estimate.
@@ -62,8 +74,13 @@ public sealed class SpeedEstimates(int workers)
     /// 5-15× below its steps' rows per second) is the estimate until the worker's first step report, which replaces it
     /// and its place among the recent reports instead of being averaged with it.
     /// </summary>
+    /// <param name="worker">The reporting worker.</param>
+    /// <param name="rowsPerSecond">Its kernel throughput (0: not measured).</param>
+    /// <param name="exchangeSeconds">Its push + pull seconds per step, for status.</param>
+    /// <param name="probe">The throughput is a probe's, not a step's.</param>
+    /// <param name="shape">What its measured steps held (rows, rows of the whole step, fixed seconds); none for a probe.</param>
     /// <exception cref="ArgumentOutOfRangeException">No such worker.</exception>
-    public bool Report(int worker, double rowsPerSecond, double exchangeSeconds, bool probe = false)
+    public bool Report(int worker, double rowsPerSecond, double exchangeSeconds, bool probe = false, StepShape shape = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(worker);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(worker, Workers);
@@ -80,8 +97,13 @@ public sealed class SpeedEstimates(int workers)
             _probed[worker] = probe;
         }
         _speed[worker] = _speed[worker] == 0 ? rowsPerSecond : Smoothing * rowsPerSecond + (1 - Smoothing) * _speed[worker];
-        _recent[worker].Enqueue(rowsPerSecond);
-        if (_recent[worker].Count > RecentReports) _recent[worker].Dequeue();
+        _recent[worker].Add(rowsPerSecond);
+        if (!probe && shape.Rows > 0 && double.IsFinite(shape.FixedSeconds) && shape.FixedSeconds >= 0)
+        {
+            _shareRows[worker].Add(shape.Rows);
+            _fixedSeconds[worker].Add(shape.FixedSeconds);
+            if (shape.StepRows >= shape.Rows) StepRows = shape.StepRows;
+        }
         return true;
     }
 }

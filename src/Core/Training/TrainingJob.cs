@@ -93,7 +93,7 @@ public sealed record TrainingJob
             throw new ArgumentException($"stragglers (s = {Stragglers}) apply to the {string.Join(", ", tolerant[..^1])} and {tolerant[^1]} modes; {Mode.Name} ignores them");
         }
         Mode.Assignment(this);
-        if (Assignment == AssignmentPolicy.Proportional && !Mode.AssignsBySpeed)
+        if (Assignment.BySpeed() && !Mode.AssignsBySpeed)
         {
             var modes = SyncModes.All.Where(m => m.AssignsBySpeed).Select(m => m.Name).ToArray();
             throw new ArgumentException($"--assignment proportional needs a mode with a step boundary to reassign at and a share per worker: {string.Join(", ", modes)}; {Mode.Name} assigns uniformly");

@@ -1,6 +1,7 @@
 using GpuPs.Core.Coding;
 using GpuPs.Core.Heterogeneity;
 using GpuPs.Core.Training;
+using GpuPs.Protocol;
 using Serilog;
 using Serilog.Core;
 
@@ -24,6 +25,7 @@ public sealed class AssignmentCoordinator
     private readonly ILogger _log;
     private readonly ShareDrift _drift;
     private bool _probesChecked;   // version 1 (from the probes) was checked against the steps' speeds
+    private bool[]? _live;         // BSP: the live workers Current was computed for
 
     /// <param name="job">The job: its workers and the mode that turns speeds into an assignment.</param>
     /// <param name="log">Receives the published versions and the clamped reports.</param>
@@ -54,13 +56,14 @@ public sealed class AssignmentCoordinator
     /// <param name="rowsPerSecond">Its measured throughput.</param>
     /// <param name="exchangeSeconds">Its last step's push and pull time.</param>
     /// <param name="openStep">The shard's open step (version 1 is computed from it).</param>
-    public IGradientCode? Report(int worker, double rowsPerSecond, double exchangeSeconds, long openStep)
+    /// <param name="shape">What the measured steps held, for the zero-share rule (none: not reported).</param>
+    public IGradientCode? Report(int worker, double rowsPerSecond, double exchangeSeconds, long openStep, StepShape shape = default)
     {
         // Before version 1 no worker computes a step, so every speed is a probe (AssignmentFollower.JoinAsync).
-        if (!Estimates.Report(worker, rowsPerSecond, exchangeSeconds, probe: Current is null))
+        if (!Estimates.Report(worker, rowsPerSecond, exchangeSeconds, probe: Current is null, shape))
             _log.Warning("Worker {WorkerId} reported speed {Reported} rows/s at step {Step}: not a throughput in (0, {Max:G1}]; its estimate stays {Speed:G4}",
                 worker, rowsPerSecond, openStep, WorkerSpeeds.MaxSpeed, Estimates.Speed(worker));
-        return Current is null && Estimates.Complete ? Publish(openStep, "every worker reported its speed") : null;
+        return Current is null && Estimates.Complete ? Publish(openStep, "every worker reported its speed", null) : null;
     }
 
     /// <summary>
@@ -73,32 +76,69 @@ public sealed class AssignmentCoordinator
     /// <see cref="SpeedEstimates.RecentReports"/> reports are steps (the first step on new rows is not reported), and
     /// replaced at once if its shares are off by more than the threshold: a probe is a guess, not a speed that drifted.
     /// </summary>
-    public IGradientCode? OnStepClosed(long openStep)
+    /// <param name="openStep">The step that opened.</param>
+    /// <param name="live">BSP: per worker, false when evicted (null: every worker live). A change since the version in
+    /// force was published republishes at once, evicted workers given a zero share and the others' zero shares judged anew.</param>
+    public IGradientCode? OnStepClosed(long openStep, IReadOnlyList<bool>? live = null)
     {
         if (Current is null || openStep >= _job.Steps) return null;
+        if (ZeroSharesAllowed && _live is not null && live is not null && !live.SequenceEqual(_live))
+            return Publish(openStep, $"workers live: {string.Join(",", Enumerable.Range(0, live.Count).Where(i => live[i]))}", live);
         if (!_probesChecked)
         {
             if (openStep < Current.FromStep + SpeedEstimates.RecentReports + 1) return null;
             _probesChecked = true;
             var measured = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
             double off = ShareDrift.LargestShareChange(Current.Speeds, measured);
-            return off > _drift.Threshold ? Publish(openStep, $"the probes' shares were off by up to {off:P0} from {SpeedEstimates.RecentReports} steps' speeds") : null;
+            if (off > _drift.Threshold) return Publish(openStep, $"the probes' shares were off by up to {off:P0} from {SpeedEstimates.RecentReports} steps' speeds", live);
+            // The probes' shares were right, but only the steps measure what a share costs beside its rows.
+            if (!IdleFor(measured, live).SequenceEqual(Current.Idle)) return Publish(openStep, "the steps' costs change the zero shares", live);
+            return null;
         }
         var estimates = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
         if (!_drift.Observe(Current.Speeds, estimates)) return null;
-        return Publish(openStep, $"shares drifted by up to {ShareDrift.LargestShareChange(Current.Speeds, estimates):P0} for {_drift.Patience} steps");
+        return Publish(openStep, $"shares drifted by up to {ShareDrift.LargestShareChange(Current.Speeds, estimates):P0} for {_drift.Patience} steps", live);
+    }
+
+    /// <summary>
+    /// BSP: workers were evicted or came back while <paramref name="openStep"/> is open, and it did not close. When no
+    /// live worker holds rows any more (the workers with rows all died), nobody can close it: returns the code of a
+    /// version from <paramref name="openStep"/> itself, on the live workers (no push of the step was taken, so nothing
+    /// mixes versions). Otherwise null: the step closes without the evicted workers and the next version starts then.
+    /// </summary>
+    public IGradientCode? OnMembershipChanged(long openStep, IReadOnlyList<bool> live)
+    {
+        if (!ZeroSharesAllowed || Current is null || openStep >= _job.Steps) return null;
+        if (Enumerable.Range(0, live.Count).Any(i => live[i] && !Current.Idle.Contains(i))) return null;
+        return Publish(openStep, "no live worker held rows", live);
+    }
+
+    /// <summary>Zero shares only in BSP: its step sums whatever rows come, where a code must tolerate its stragglers.</summary>
+    private bool ZeroSharesAllowed => _job.Mode.Mode == SyncMode.Bsp && _job.Assignment == AssignmentPolicy.Proportional;
+
+    /// <summary>The workers a version on <paramref name="speeds"/> gives a zero share (<see cref="ZeroShares"/>), ascending.</summary>
+    private int[] IdleFor(double[] speeds, IReadOnlyList<bool>? live)
+    {
+        if (!ZeroSharesAllowed) return [];
+        var alive = live?.ToArray() ?? Enumerable.Repeat(true, speeds.Length).ToArray();
+        var costs = speeds.Select((v, i) => Estimates.Cost(i, v)).ToArray();
+        var idle = ZeroShares.Idle(costs, alive, Estimates.StepRows, Current?.Idle);
+        return Enumerable.Range(0, idle.Length).Where(i => idle[i]).ToArray();
     }
 
     /// <summary>Publishes the assignment for the speeds of the last few reports (<see cref="SpeedEstimates.Recent"/>), those the drift was judged on.</summary>
-    private IGradientCode Publish(long openStep, string why)
+    private IGradientCode Publish(long openStep, string why, IReadOnlyList<bool>? live)
     {
         var speeds = WorkerSpeeds.Clamp(Estimates.Recent(), _log);
-        var code = _job.Mode.Assignment(_job, speeds);
+        var idle = Current is null ? [] : IdleFor(speeds, live);
+        var next = new WorkAssignment((Current?.Version ?? 0) + 1, openStep, speeds, 0) { Idle = idle };
+        var code = _job.Mode.Assignment(_job, next.Shares());
         double moved = Code is null ? 0 : DataMovement.Fraction(Code, code);
-        Current = new WorkAssignment((Current?.Version ?? 0) + 1, openStep, speeds, moved);
+        Current = next with { MovedFraction = moved };
         Code = code;
-        _log.Information("Assignment version {Version} from step {Step} ({Why}): speeds {Speeds} rows/s, {Construction}; moves {Moved:P1} of the rows",
-            Current.Version, openStep, why, speeds.Select(v => Math.Round(v, 1)).ToArray(), code.Construction, moved);
+        _live = ZeroSharesAllowed ? live?.ToArray() ?? Enumerable.Repeat(true, speeds.Length).ToArray() : null;
+        _log.Information("Assignment version {Version} from step {Step} ({Why}): speeds {Speeds} rows/s, zero shares {Idle}, {Construction}; moves {Moved:P1} of the rows",
+            Current.Version, openStep, why, speeds.Select(v => Math.Round(v, 1)).ToArray(), idle, code.Construction, moved);
         return code;
     }
 }

@@ -8,9 +8,10 @@ using Serilog;
 namespace GpuPs.Server.Coordination;
 
 /// <summary>
-/// The assignment a shard other than 0 decodes with in a coded proportional job on several shards. Only the coordinator
-/// (shard 0) measures speeds and publishes versions; every worker relays the version it computes a step with to the
-/// other shards before it pushes that step (<c>relayed_assignment</c> on a heartbeat), so the first push encoded with a
+/// The assignment a shard other than 0 decodes with in a coded proportional job on several shards, or waits by in a BSP
+/// one with zero shares (it waits for no push of a worker at a zero share). Only the coordinator (shard 0) measures
+/// speeds and publishes versions; every worker relays the version it computes a step with to the other shards before it
+/// pushes that step (<c>relayed_assignment</c> on a heartbeat), so the first push encoded with a
 /// version reaches a shard after that version did, and a shard restarted from a checkpoint learns the version in force
 /// from the next relay. The code is the pure function of the speeds both sides apply
 /// (<see cref="Core.Modes.ISyncMode.Assignment(TrainingJob, IReadOnlyList{double})"/>), so this shard decodes with
@@ -40,13 +41,15 @@ public sealed class RelayedAssignment(TrainingJob job, ILogger log)
         catch (ArgumentException e) { throw ShardException.Invalid($"worker {worker} relayed an invalid assignment: {e.Message}"); }
         if (Current is { } current && assignment.Version <= current.Version)
         {
-            if (assignment.Version == current.Version && !assignment.Speeds.SequenceEqual(current.Speeds))
-                throw ShardException.Invalid($"worker {worker} relayed assignment version {assignment.Version} with speeds [{string.Join(", ", assignment.Speeds)}], "
-                    + $"but this shard holds that version with [{string.Join(", ", current.Speeds)}]");
+            if (assignment.Version == current.Version && !(assignment.Speeds.SequenceEqual(current.Speeds) && assignment.Idle.SequenceEqual(current.Idle)))
+                throw ShardException.Invalid($"worker {worker} relayed assignment version {assignment.Version} with speeds [{string.Join(", ", assignment.Speeds)}] "
+                    + $"and zero shares [{string.Join(", ", assignment.Idle)}], but this shard holds that version with [{string.Join(", ", current.Speeds)}] and [{string.Join(", ", current.Idle)}]");
             return null;
         }
+        IGradientCode code;
+        try { code = job.Mode.Assignment(job, assignment.Shares()); }
+        catch (ArgumentException e) { throw ShardException.Invalid($"worker {worker} relayed an assignment this job cannot hold: {e.Message}"); }
         Current = assignment;
-        var code = job.Mode.Assignment(job, assignment.Speeds);
         log.Information("Assignment version {Version} relayed by worker {WorkerId}: decoding with {Construction} from step {Step}",
             assignment.Version, worker, code.Construction, openStep);
         return code;

@@ -15,7 +15,7 @@ namespace GpuPs.Integration.Tests.Training;
 public class ProportionalAssignmentTests
 {
     /// <summary>The BSP exactness run with 3 workers, worker 0 throttled to a quarter, partitions by speed.</summary>
-    private static readonly TrainSettings Settings = BspExactnessTests.Settings with
+    internal static readonly TrainSettings Settings = BspExactnessTests.Settings with
     {
         Workers = 3, Steps = 4, Accelerator = AcceleratorChoice.Simd, StragglerModel = "throttle:workers=0,factor=4", Assignment = "proportional",
     };

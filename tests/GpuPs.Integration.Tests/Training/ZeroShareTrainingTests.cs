@@ -1,0 +1,102 @@
+using GpuPs.Cli.Cluster;
+using GpuPs.Cli.Settings;
+using GpuPs.Kernels;
+using GpuPs.Tests.Shared;
+using GpuPs.Worker;
+using GpuPs.Worker.Transport;
+using Serilog.Events;
+
+namespace GpuPs.Integration.Tests.Training;
+
+/// <summary>
+/// Zero shares over real loopback gRPC (<c>--assignment proportional</c>, BSP): a worker so slow that its rows only hold
+/// the step up is given none, the shards stop waiting for it, and the model is still exactly full-batch gradient
+/// descent; when the worker with the rows dies, the idle worker takes them and finishes the job.
+/// </summary>
+public class ZeroShareTrainingTests
+{
+    /// <summary>3 workers on two shards; worker 2 repeats every kernel 5000 times (fixed kernel cost ~5-20 ms a step on
+    /// its one row, against well under a millisecond of compute for the other two on all of theirs).</summary>
+    private static readonly TrainSettings Settings = ProportionalAssignmentTests.Settings with { Steps = 14, StragglerModel = "throttle:workers=2,factor=5000" };
+
+    [Fact]
+    public async Task A_worker_whose_rows_only_hold_the_step_up_gets_none_and_the_model_is_still_full_batch_descent()
+    {
+        var log = new CapturedLog();
+        var result = await TrainingRun.RunAsync(Settings, NullTrainingProgress.Instance, log.Logger, CancellationToken.None);
+
+        FullBatchReference.AssertClose(FullBatchReference.Descend(Settings), result.Parameters, 1e-5);
+        var idle = log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Assignment version")).Select(IdleOf).Where(i => i.Length > 0).ToArray();
+        Assert.NotEmpty(idle);
+        Assert.All(idle, i => Assert.Equal([2], i));
+        // Worker 2 pushed only the steps before its zero share; the others pushed every step.
+        var pushed = result.WorkerReports.OrderBy(w => w.WorkerId).Select(w => w.Steps).ToArray();
+        Assert.Equal(Settings.Steps, pushed[0]);
+        Assert.Equal(Settings.Steps, pushed[1]);
+        Assert.InRange(pushed[2], 1, Settings.Steps - 2);
+    }
+
+    [Fact]
+    public async Task When_the_worker_with_the_rows_is_killed_the_zero_share_worker_takes_them_and_the_model_stays_exact()
+    {
+        // Worker 1 is slow (5000 kernel repeats) for its first steps, so it gets a zero share; then it would be fast, but
+        // an idle worker is not measured, so it stays idle until worker 0, holding every row, is killed.
+        var settings = Settings with { Workers = 2, Servers = 1, Steps = 600, HeartbeatTimeoutMs = 2000, StragglerModel = "none", Assignment = "proportional" };
+        var job = JobFactory.CreateJob(settings);
+        var log = new CapturedLog();
+        await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log.Logger, CancellationToken.None);
+        await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
+        using var kill0 = new CancellationTokenSource();
+        var worker0 = RunWorkerAsync(cluster, settings, 0, _ => 1, log, kill0.Token);
+        var worker1 = RunWorkerAsync(cluster, settings, 1, step => step < 20 ? 5000 : 1, log, CancellationToken.None);
+
+        var status = await observer.StatusAsync(CancellationToken.None);
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120)))
+        {
+            while (status.Assignment?.IdleWorkers.Contains(1) != true)
+            {
+                Assert.False(status.Finished, "the job finished before worker 1 was given a zero share");
+                await Task.Delay(10, timeout.Token);
+                status = await observer.StatusAsync(CancellationToken.None);
+            }
+        }
+        kill0.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => worker0);
+        Assert.True(status.Step < settings.Steps - 50, $"worker 0 was killed at step {status.Step}, too close to the end");
+
+        var report1 = await worker1.WaitAsync(TimeSpan.FromSeconds(120));
+
+        var final = await observer.StatusAsync(CancellationToken.None);
+        Assert.True(final.Finished);
+        Assert.Equal([0], final.Assignment.IdleWorkers);
+        Assert.True(report1.Steps >= 40, $"worker 1 pushed {report1.Steps} steps");
+        Assert.True(report1.Rebalances >= 2, $"worker 1 switched assignments {report1.Rebalances} times");
+        var parameters = new float[job.ParameterCount];
+        await observer.PullAsync(-1, 0, parameters, CancellationToken.None);
+        // Worker 0 died between steps or mid-step before its push was taken: every step still summed every row once.
+        FullBatchReference.AssertClose(FullBatchReference.Descend(settings), parameters, 1e-5);
+    }
+
+    private static async Task<WorkerReport> RunWorkerAsync(EmbeddedCluster cluster, TrainSettings settings, int id, Func<long, int> runs, CapturedLog log,
+        CancellationToken ct)
+    {
+        await Task.Yield();
+        using var backend = Accelerators.Create(AcceleratorChoice.Simd, log.Logger);
+        await using var worker = new TrainingWorker(new WorkerOptions(cluster.ServerAddresses, id, TimeSpan.FromSeconds(30)), backend, log.Logger,
+            WorkerConnections.Create(cluster.ServerAddresses, cluster.Auth, settings.Transport, null, TimeSpan.FromSeconds(10), log.Logger),
+            _ => new Repeats(runs));
+        return await worker.RunAsync(ct);
+    }
+
+    private static int[] IdleOf(LogEvent e) =>
+        e.Properties.TryGetValue("Idle", out var value) && value is SequenceValue list ? list.Elements.Select(x => (int)((ScalarValue)x).Value!).ToArray() : [];
+
+    /// <summary>Repeats every kernel <c>runs(step)</c> times.</summary>
+    private sealed class Repeats(Func<long, int> runs) : IWorkerStepHook
+    {
+        public int ComputeRuns { get; private set; } = runs(0);
+        public void BeginStep(long step, int load) => ComputeRuns = runs(step);
+        public Task AfterPartitionAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public void EndStep(TimeSpan compute) { }
+    }
+}
