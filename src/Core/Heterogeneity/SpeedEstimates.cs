@@ -23,7 +23,7 @@ public sealed class SpeedEstimates(int workers)
     private readonly int[] _reports = new int[workers];
     private readonly bool[] _probed = new bool[workers];   // the estimate is still the probe's
     private readonly RecentMedian[] _recent = Window(workers);
-    private readonly RecentMedian[] _shareRows = Window(workers);
+    private readonly RecentMedian[] _shareSeconds = Window(workers);
     private readonly RecentMedian[] _fixedSeconds = Window(workers);
 
     /// <summary>
@@ -60,11 +60,12 @@ public sealed class SpeedEstimates(int workers)
 
     /// <summary>
     /// Worker <paramref name="worker"/>'s step costs for the zero-share rule at speed <paramref name="speed"/> (its
-    /// clamped estimate): the kernel seconds of its share (the median of its last <see cref="RecentReports"/> steps' rows
-    /// over that speed, so a nonsense report is bounded by the clamp) and the median of their fixed seconds. An idle
-    /// worker reports no steps, so it keeps those of its last share.
+    /// clamped estimate): the medians of its last <see cref="RecentReports"/> steps' kernel seconds (their rows over
+    /// their own measured speed, not the clamped one: the clamp bounds shares, and a worker measured 2,000× below the
+    /// median — the CPU workers beside an H100 — really takes that long; at the clamped speed it looked 2× faster than it
+    /// was and kept its rows) and fixed seconds. An idle worker reports no steps, so it keeps those of its last share.
     /// </summary>
-    public StepCost Cost(int worker, double speed) => new(speed, _shareRows[worker].Value / speed, _fixedSeconds[worker].Value);
+    public StepCost Cost(int worker, double speed) => new(speed, _shareSeconds[worker].Value, _fixedSeconds[worker].Value);
 
     private static RecentMedian[] Window(int workers) => Enumerable.Range(0, workers).Select(_ => new RecentMedian(RecentReports)).ToArray();
 
@@ -100,7 +101,7 @@ public sealed class SpeedEstimates(int workers)
         _recent[worker].Add(rowsPerSecond);
         if (!probe && shape.Rows > 0 && double.IsFinite(shape.FixedSeconds) && shape.FixedSeconds >= 0)
         {
-            _shareRows[worker].Add(shape.Rows);
+            _shareSeconds[worker].Add(shape.Rows / rowsPerSecond);
             _fixedSeconds[worker].Add(shape.FixedSeconds);
             if (shape.StepRows >= shape.Rows) StepRows = shape.StepRows;
         }

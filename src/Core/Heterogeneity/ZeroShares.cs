@@ -40,10 +40,20 @@ public static class ZeroShares
     public const double Margin = 0.5;
 
     /// <summary>
+    /// Only a worker at least 10× slower than the fastest live worker is a candidate: where compute is small beside the
+    /// fixed costs, the rule compares fixed costs alone, and on this machine at load 30 two equal workers' medians of
+    /// three steps' fixed costs differed by more than the margin (one of them was idled in one run of two). The workers
+    /// zero shares are for are 100-2,000× slower (CPU workers beside an H100); a worker as fast as the others but on a
+    /// slow link keeps its share (a limitation: its link sets the step).
+    /// </summary>
+    public const double MinSpeedRatio = 10;
+
+    /// <summary>
     /// Per worker, whether it gets a zero share: the workers that are not <paramref name="live"/> (evicted), and the
     /// slowest live workers for which <c>FixedSeconds + ShareSeconds ≥ (1 + Margin) · (R / V_rest + max FixedSeconds_rest)</c>
-    /// (an idle worker: ≥ the step without it), judged slowest first, stopping at the first that keeps rows. At least one live worker keeps rows; with no live worker,
-    /// nobody is idled.
+    /// (an idle worker: ≥ the step without it), judged slowest first among those at least <see cref="MinSpeedRatio"/>×
+    /// slower than the fastest, stopping at the first that keeps rows. At least one live worker keeps rows; with no live
+    /// worker, nobody is idled.
     /// </summary>
     /// <param name="costs">One per worker.</param>
     /// <param name="live">One per worker: false for an evicted worker.</param>
@@ -62,9 +72,11 @@ public static class ZeroShares
         var order = Enumerable.Range(0, costs.Count).Where(i => live[i]).OrderBy(i => costs[i].Speed).ThenBy(i => i).ToList();
         var idle = live.Select(l => !l).ToArray();
         if (order.Count == 0) return new bool[costs.Count];
+        double fastest = costs[order[^1]].Speed;
         for (int a = 0; a < order.Count - 1 && stepRows > 0; a++)
         {
             var (j, rest) = (order[a], order.Skip(a + 1).ToArray());
+            if (costs[j].Speed * MinSpeedRatio > fastest) break;
             double bound = idleBefore?.Contains(j) == true ? 1 : 1 + Margin;
             if (!(costs[j].ShareSeconds > 0) || OwnStep(costs[j]) < bound * ProportionalStep(costs, rest, stepRows)) break;
             idle[j] = true;

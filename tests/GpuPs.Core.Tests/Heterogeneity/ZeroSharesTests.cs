@@ -36,6 +36,16 @@ public class ZeroSharesTests
     }
 
     [Fact]
+    public void A_worker_less_than_ten_times_slower_than_the_fastest_keeps_its_share()
+    {
+        // Its own step is well over 1.5 times the step without it, but it is only 9.9× slower: fixed costs alone are noise.
+        StepCost[] costs = [new(1000, 0.5, 0.25), new(1000, 0.5, 0.25), new(1000 / 9.9, 2, 0.25)];
+        Assert.Equal([false, false, false], ZeroShares.Idle(costs, AllLive, 1000));
+        costs[2] = costs[2] with { Speed = 1000 / ZeroShares.MinSpeedRatio };
+        Assert.Equal([false, false, true], ZeroShares.Idle(costs, AllLive, 1000));
+    }
+
+    [Fact]
     public void The_others_largest_fixed_cost_is_part_of_the_step_without_it()
     {
         StepCost[] costs = [new(1000, 0.5, 0.55), new(1000, 0.5, 0.25), new(10, 1.3, 0.25)];

@@ -15,9 +15,15 @@ namespace GpuPs.Integration.Tests.Training;
 /// </summary>
 public class ZeroShareTrainingTests
 {
-    /// <summary>3 workers on two shards; worker 2 repeats every kernel 5000 times (fixed kernel cost ~5-20 ms a step on
-    /// its one row, against well under a millisecond of compute for the other two on all of theirs).</summary>
-    private static readonly TrainSettings Settings = ProportionalAssignmentTests.Settings with { Steps = 14, StragglerModel = "throttle:workers=2,factor=5000" };
+    /// <summary>
+    /// 3 workers on two shards; worker 2 repeats every kernel 5,000 times from step 1 on (after its join-time probe,
+    /// which a throttle from the start made take 18 s at load 42): ~40 ms a step on its third of the rows, then 5-10 ms
+    /// on a single row, against well under a millisecond of compute for the other two on all of theirs.
+    /// </summary>
+    private static readonly TrainSettings Settings = ProportionalAssignmentTests.Settings with
+    {
+        Steps = 14, StragglerModel = "slowdown:factors=1+1+1,at=1,then=1+1+5000",
+    };
 
     [Fact]
     public async Task A_worker_whose_rows_only_hold_the_step_up_gets_none_and_the_model_is_still_full_batch_descent()
@@ -39,8 +45,8 @@ public class ZeroShareTrainingTests
     [Fact]
     public async Task When_the_worker_with_the_rows_is_killed_the_zero_share_worker_takes_them_and_the_model_stays_exact()
     {
-        // Worker 1 is slow (5000 kernel repeats) for its first steps, so it gets a zero share; then it would be fast, but
-        // an idle worker is not measured, so it stays idle until worker 0, holding every row, is killed.
+        // Worker 1 is slow (5000 kernel repeats) for steps 1-19 (its probe is not), so it gets a zero share; then it would
+        // be fast, but an idle worker is not measured, so it stays idle until worker 0, holding every row, is killed.
         var settings = Settings with { Workers = 2, Servers = 1, Steps = 600, HeartbeatTimeoutMs = 2000, StragglerModel = "none", Assignment = "proportional" };
         var job = JobFactory.CreateJob(settings);
         var log = new CapturedLog();
@@ -48,7 +54,7 @@ public class ZeroShareTrainingTests
         await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
         using var kill0 = new CancellationTokenSource();
         var worker0 = RunWorkerAsync(cluster, settings, 0, _ => 1, log, kill0.Token);
-        var worker1 = RunWorkerAsync(cluster, settings, 1, step => step < 20 ? 5000 : 1, log, CancellationToken.None);
+        var worker1 = RunWorkerAsync(cluster, settings, 1, step => step is >= 1 and < 20 ? 5000 : 1, log, CancellationToken.None);
 
         var status = await observer.StatusAsync(CancellationToken.None);
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120)))

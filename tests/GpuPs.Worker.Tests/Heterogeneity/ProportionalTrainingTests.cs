@@ -67,7 +67,9 @@ public class ProportionalTrainingTests
     {
         // Worker 0 computes every kernel 32 times from step 3 on: far beyond any noise of a loaded machine, so its share
         // of the speed drops by > 25% and the coordinator reassigns after 3 drifting steps, in the middle of the run.
-        using var proportional = new InProcessCluster(Job(SyncMode.Bsp, 3, steps: 14, AssignmentPolicy.Proportional), shards: 1, learningRate: 0.5f);
+        // Every worker keeps rows (proportional-all), so every worker switches to every version: a worker at a zero
+        // share may skip versions published while it waited (ZeroShareTrainingTests covers zero shares).
+        using var proportional = new InProcessCluster(Job(SyncMode.Bsp, 3, steps: 14, AssignmentPolicy.ProportionalAll), shards: 1, learningRate: 0.5f);
         var reports = await RunAsync(proportional, (w, step) => w == 0 && step >= 3 ? 32 : 1);
         using var uniform = new InProcessCluster(Job(SyncMode.Bsp, 3, steps: 14, AssignmentPolicy.Uniform), shards: 1, learningRate: 0.5f);
         await uniform.RunAsync(3, CancellationToken.None);
