@@ -45,16 +45,16 @@ public class ZeroShareTrainingTests
     [Fact]
     public async Task When_the_worker_with_the_rows_is_killed_the_zero_share_worker_takes_them_and_the_model_stays_exact()
     {
-        // Worker 1 is slow (5000 kernel repeats) for steps 1-19 (its probe is not), so it gets a zero share; then it would
+        // Worker 1 is slow (5000 kernel repeats) for steps 1-9 (its probe is not), so it gets a zero share; then it would
         // be fast, but an idle worker is not measured, so it stays idle until worker 0, holding every row, is killed.
-        var settings = Settings with { Workers = 2, Servers = 1, Steps = 600, HeartbeatTimeoutMs = 2000, StragglerModel = "none", Assignment = "proportional" };
+        var settings = Settings with { Workers = 2, Servers = 1, Steps = 300, HeartbeatTimeoutMs = 2000, StragglerModel = "none", Assignment = "proportional" };
         var job = JobFactory.CreateJob(settings);
         var log = new CapturedLog();
         await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log.Logger, CancellationToken.None);
         await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
         using var kill0 = new CancellationTokenSource();
         var worker0 = RunWorkerAsync(cluster, settings, 0, _ => 1, log, kill0.Token);
-        var worker1 = RunWorkerAsync(cluster, settings, 1, step => step is >= 1 and < 20 ? 5000 : 1, log, CancellationToken.None);
+        var worker1 = RunWorkerAsync(cluster, settings, 1, step => step is >= 1 and < 10 ? 5000 : 1, log, CancellationToken.None);
 
         var status = await observer.StatusAsync(CancellationToken.None);
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120)))
