@@ -27,6 +27,17 @@ public sealed class RecentMedian(int window)
         }
     }
 
+    /// <summary>The values' sample standard deviation (n − 1) over their mean (0 for fewer than two values or a mean of 0).</summary>
+    public double RelativeSpread
+    {
+        get
+        {
+            if (_values.Count < 2) return 0;
+            double mean = _values.Average();
+            return mean == 0 ? 0 : Math.Sqrt(_values.Sum(v => (v - mean) * (v - mean)) / (_values.Count - 1)) / Math.Abs(mean);
+        }
+    }
+
     /// <summary>Adds <paramref name="value"/>, dropping the oldest beyond the window.</summary>
     public void Add(double value)
     {

@@ -27,12 +27,14 @@ public sealed class SpeedEstimates(int workers)
     private readonly RecentMedian[] _fixedSeconds = Window(workers);
 
     /// <summary>
-    /// Believable reports kept per worker for <see cref="Recent"/>: as many as <see cref="ShareDrift.DefaultPatience"/>.
-    /// Their median ignores one odd step, and a drift confirmed over that many steps is reassigned at the speed of those
-    /// steps, not at a smoothed value still on its way (measured: with the smoothed value a worker dropping to 1/4 was
-    /// assigned at ~1/3 and the cluster took 11–17 steps to settle).
+    /// Believable reports kept per worker for <see cref="Recent"/>: 5. Their median ignores two odd steps, and a drift is
+    /// reassigned at the speed of those steps, not at a smoothed value still on its way (measured: with the smoothed
+    /// value a worker dropping to 1/4 was assigned at ~1/3 and the cluster took 11–17 steps to settle). 3 before: under
+    /// ±30% noise the median of 3 drifted past 25% about every 27 steps (<see cref="ShareDrift.NoiseZ"/>).
     /// </summary>
-    public const int RecentReports = ShareDrift.DefaultPatience;
+    public const int RecentReports = 5;
+
+    private readonly int[] _fresh = new int[workers];   // step reports since MarkVersion
 
     /// <summary>Number of workers.</summary>
     public int Workers => _speed.Length;
@@ -54,6 +56,15 @@ public sealed class SpeedEstimates(int workers)
 
     /// <summary>Per worker, the median of its last <see cref="RecentReports"/> believable reports (0 for none).</summary>
     public double[] Recent() => _recent.Select(q => q.Value).ToArray();
+
+    /// <summary>Per worker, its last <see cref="RecentReports"/> reports' standard deviation over their mean.</summary>
+    public double Spread(int worker) => _recent[worker].RelativeSpread;
+
+    /// <summary>Believable step reports of <paramref name="worker"/> measured on the version in force (since <see cref="MarkVersion"/>).</summary>
+    public int Fresh(int worker) => _fresh[worker];
+
+    /// <summary>A new assignment version: reports count as measured on it only from now on (<see cref="Report"/>'s <c>current</c>).</summary>
+    public void MarkVersion() => Array.Clear(_fresh);
 
     /// <summary>Rows of a whole step, as the workers last reported it (0 until one did).</summary>
     public long StepRows { get; private set; }
@@ -80,8 +91,9 @@ public sealed class SpeedEstimates(int workers)
     /// <param name="exchangeSeconds">Its push + pull seconds per step, for status.</param>
     /// <param name="probe">The throughput is a probe's, not a step's.</param>
     /// <param name="shape">What its measured steps held (rows, rows of the whole step, fixed seconds); none for a probe.</param>
+    /// <param name="current">The steps were computed with the version in force (counted in <see cref="Fresh"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">No such worker.</exception>
-    public bool Report(int worker, double rowsPerSecond, double exchangeSeconds, bool probe = false, StepShape shape = default)
+    public bool Report(int worker, double rowsPerSecond, double exchangeSeconds, bool probe = false, StepShape shape = default, bool current = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(worker);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(worker, Workers);
@@ -99,6 +111,7 @@ public sealed class SpeedEstimates(int workers)
         }
         _speed[worker] = _speed[worker] == 0 ? rowsPerSecond : Smoothing * rowsPerSecond + (1 - Smoothing) * _speed[worker];
         _recent[worker].Add(rowsPerSecond);
+        if (!probe && current) _fresh[worker]++;
         if (!probe && shape.Rows > 0 && double.IsFinite(shape.FixedSeconds) && shape.FixedSeconds >= 0)
         {
             _shareSeconds[worker].Add(shape.Rows / rowsPerSecond);

@@ -60,7 +60,8 @@ public sealed class AssignmentCoordinator
     public IGradientCode? Report(int worker, double rowsPerSecond, double exchangeSeconds, long openStep, StepShape shape = default)
     {
         // Before version 1 no worker computes a step, so every speed is a probe (AssignmentFollower.JoinAsync).
-        if (!Estimates.Report(worker, rowsPerSecond, exchangeSeconds, probe: Current is null, shape))
+        // A report before FromStep + 2 measured steps of the previous version (the first step on new rows is not reported).
+        if (!Estimates.Report(worker, rowsPerSecond, exchangeSeconds, probe: Current is null, shape, current: Current is null || openStep >= Current.FromStep + 2))
             _log.Warning("Worker {WorkerId} reported speed {Reported} rows/s at step {Step}: not a throughput in (0, {Max:G1}]; its estimate stays {Speed:G4}",
                 worker, rowsPerSecond, openStep, WorkerSpeeds.MaxSpeed, Estimates.Speed(worker));
         return Current is null && Estimates.Complete ? Publish(openStep, "every worker reported its speed", null) : null;
@@ -72,9 +73,12 @@ public sealed class AssignmentCoordinator
     /// of each worker's last few reports (<see cref="SpeedEstimates.Recent"/>), not the smoothed mean: one slow step (a
     /// co-tenant's burst, a collection) moves a mean by half its size and, on a loaded 2-core machine, three such steps
     /// in a row rebalanced a 1 : 2 : 4 cluster twice in 40 steps for nothing, each rebalance costing a step of reloading.
-    /// Version 1 is the probes' (<see cref="SpeedEstimates.Report"/>) and is checked once, as soon as every worker's last
-    /// <see cref="SpeedEstimates.RecentReports"/> reports are steps (the first step on new rows is not reported), and
-    /// replaced at once if its shares are off by more than the threshold: a probe is a guess, not a speed that drifted.
+    /// Every version is judged only once each worker with rows has <see cref="SpeedEstimates.RecentReports"/> reports of
+    /// steps computed with it (the first step on new rows is not reported, and a report that arrives after the switch
+    /// but measured the previous shares does not count): speeds measured on rows that just moved are not a drift. Idle
+    /// (zero-share) and evicted workers are not judged, and the threshold rises with the speeds' noise
+    /// (<see cref="ShareDrift"/>). Version 1 is the probes' (<see cref="SpeedEstimates.Report"/>) and is checked once,
+    /// then replaced at once if its shares are off by more than the threshold: a probe is a guess, not a speed that drifted.
     /// </summary>
     /// <param name="openStep">The step that opened.</param>
     /// <param name="live">BSP: per worker, false when evicted (null: every worker live). A change since the version in
@@ -84,20 +88,23 @@ public sealed class AssignmentCoordinator
         if (Current is null || openStep >= _job.Steps) return null;
         if (ZeroSharesAllowed && _live is not null && live is not null && !live.SequenceEqual(_live))
             return Publish(openStep, $"workers live: {string.Join(",", Enumerable.Range(0, live.Count).Where(i => live[i]))}", live);
+        var judged = Enumerable.Range(0, _job.Workers).Select(i => live?[i] != false && !Current.Idle.Contains(i)).ToArray();
+        // Judged only on reports measured on this version's rows: earlier ones measured shares that just moved.
+        if (Enumerable.Range(0, judged.Length).Any(i => judged[i] && Estimates.Fresh(i) < SpeedEstimates.RecentReports)) return null;
         if (!_probesChecked)
         {
-            if (openStep < Current.FromStep + SpeedEstimates.RecentReports + 1) return null;
             _probesChecked = true;
             var measured = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
-            double off = ShareDrift.LargestShareChange(Current.Speeds, measured);
+            double off = ShareDrift.LargestShareChange(Current.Speeds, measured, judged);
             if (off > _drift.Threshold) return Publish(openStep, $"the probes' shares were off by up to {off:P0} from {SpeedEstimates.RecentReports} steps' speeds", live);
             // The probes' shares were right, but only the steps measure what a share costs beside its rows.
             if (!IdleFor(measured, live).SequenceEqual(Current.Idle)) return Publish(openStep, "the steps' costs change the zero shares", live);
             return null;
         }
         var estimates = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
-        if (!_drift.Observe(Current.Speeds, estimates)) return null;
-        return Publish(openStep, $"shares drifted by up to {ShareDrift.LargestShareChange(Current.Speeds, estimates):P0} for {_drift.Patience} steps", live);
+        double noise = ShareDrift.NoiseThreshold(Enumerable.Range(0, judged.Length).Where(i => judged[i]).Select(Estimates.Spread), SpeedEstimates.RecentReports);
+        if (!_drift.Observe(Current.Speeds, estimates, judged, noise)) return null;
+        return Publish(openStep, $"shares drifted by up to {ShareDrift.LargestShareChange(Current.Speeds, estimates, judged):P0} for {_drift.Patience} steps (noise threshold {noise:P0})", live);
     }
 
     /// <summary>
@@ -136,6 +143,7 @@ public sealed class AssignmentCoordinator
         double moved = Code is null ? 0 : DataMovement.Fraction(Code, code);
         Current = next with { MovedFraction = moved };
         Code = code;
+        Estimates.MarkVersion();
         _live = ZeroSharesAllowed ? live?.ToArray() ?? Enumerable.Repeat(true, speeds.Length).ToArray() : null;
         _log.Information("Assignment version {Version} from step {Step} ({Why}): speeds {Speeds} rows/s, zero shares {Idle}, {Construction}; moves {Moved:P1} of the rows",
             Current.Version, openStep, why, speeds.Select(v => Math.Round(v, 1)).ToArray(), idle, code.Construction, moved);

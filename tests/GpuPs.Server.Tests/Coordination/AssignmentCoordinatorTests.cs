@@ -78,10 +78,10 @@ public class AssignmentCoordinatorTests
             if (coordinator.OnStepClosed(step + 1) is not null) published.Add(step + 1);
         }
 
-        // The median of the last three reports turns with step 6's; the third drifting close is step 8's, opening 9.
-        Assert.Equal(new[] { 9L }, published);
+        // The median of the last five reports turns with step 7's; the third drifting close is step 9's, opening 10.
+        Assert.Equal(new[] { 10L }, published);
         var current = coordinator.Current!;
-        Assert.Equal((2L, 9L), (current.Version, current.FromStep));
+        Assert.Equal((2L, 10L), (current.Version, current.FromStep));
         Assert.Equal(new[] { 25.0, 100.0, 100.0 }, current.Speeds);   // the speeds of the drifting steps, not the lagging smoothed ones
         Assert.InRange(current.MovedFraction, 0.05, 1);
     }
@@ -95,16 +95,18 @@ public class AssignmentCoordinatorTests
         coordinator.Report(1, 10, 0, 0);
         coordinator.Report(2, 20, 0, 0);
 
-        for (long step = 1; step <= 3; step++)
+        // Reports from step 2 on measured steps of version 1 (step 0's, on new rows, is not reported, and step 1's
+        // report comes at step 2): five of them are awaited first.
+        for (long step = 1; step <= 6; step++)
         {
             for (int i = 0; i < 3; i++) coordinator.Report(i, 100 << i, 0, step);
-            if (step < 3) Assert.Null(coordinator.OnStepClosed(step + 1));   // three steps' reports are awaited first
+            if (step < 6) Assert.Null(coordinator.OnStepClosed(step + 1));
         }
 
         Assert.Equal(new[] { 100.0, 200.0, 400.0 }, coordinator.Estimates.Recent());
         Assert.Equal(400.0, coordinator.Estimates.Speed(2));
         Assert.Equal(1, coordinator.Current!.Version);
-        Assert.NotNull(coordinator.OnStepClosed(4));   // corrected at once, no patience: a probe is a guess
+        Assert.NotNull(coordinator.OnStepClosed(7));   // corrected at once, no patience: a probe is a guess
         Assert.Equal(new[] { 100.0, 200.0, 400.0 }, coordinator.Current!.Speeds);
     }
 

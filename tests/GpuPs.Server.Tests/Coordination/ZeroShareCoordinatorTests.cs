@@ -50,7 +50,8 @@ public class ZeroShareCoordinatorTests
             }
         }
 
-        Assert.Equal(SpeedEstimates.RecentReports + 1, published);
+        // Reports count from step 2 (FromStep + 2); the fifth comes with step 6, before step 6 closes.
+        Assert.Equal(SpeedEstimates.RecentReports + 2, published);
         Assert.Equal((2L, published), (c.Current!.Version, c.Current.FromStep));
         Assert.Equal([2], c.Current.Idle);
         Assert.Equal(Speeds, c.Current.Speeds);   // its speed is kept, for when it gets rows again
@@ -66,7 +67,7 @@ public class ZeroShareCoordinatorTests
     public void When_the_workers_with_rows_are_evicted_the_zero_share_worker_gets_rows_again()
     {
         var c = Started(Job());
-        for (long step = 1; step <= 4; step++)
+        for (long step = 1; step <= 6; step++)
         {
             ReportStep(c, step, 3);
             c.OnStepClosed(step + 1, [true, true, true]);
@@ -75,16 +76,16 @@ public class ZeroShareCoordinatorTests
 
         // Worker 0 dies: the step closes without it, and the next version gives it a zero share; worker 1 alone would
         // take 1 + 0.25 s, so worker 2 (0.9 + 0.25 s, below that) is worth its rows again.
-        var code = c.OnStepClosed(7, [false, true, true]);
+        var code = c.OnStepClosed(9, [false, true, true]);
         Assert.NotNull(code);
-        Assert.Equal((3L, 7L), (c.Current.Version, c.Current.FromStep));
+        Assert.Equal((3L, 9L), (c.Current.Version, c.Current.FromStep));
         Assert.Equal([0], c.Current.Idle);
         Assert.Empty(code!.PartitionsOf(0));
         Assert.NotEmpty(code.PartitionsOf(2));
 
         // Worker 0 comes back: the next close judges every live worker again, and worker 2 is back at a zero share.
-        Assert.Null(c.OnStepClosed(8, [false, true, true]));
-        Assert.NotNull(c.OnStepClosed(9, [true, true, true]));
+        Assert.Null(c.OnStepClosed(10, [false, true, true]));
+        Assert.NotNull(c.OnStepClosed(11, [true, true, true]));
         Assert.Equal(4L, c.Current.Version);
         Assert.Equal([2], c.Current.Idle);
     }
@@ -95,7 +96,7 @@ public class ZeroShareCoordinatorTests
         var c = new AssignmentCoordinator(Job(workers: 2), new CapturedLog().Logger);
         c.Report(0, 1000, 0, 0);
         c.Report(1, 10, 0, 0);
-        for (long step = 1; step <= 4; step++)
+        for (long step = 1; step <= 6; step++)
         {
             // Worker 1: 17 rows (1.7 s) + 0.25 s, over 1.5 times the 1000 / 1000 + 0.25 s of worker 0 alone.
             c.Report(0, 1000, 0.5, step, new StepShape(983, 1000, 0.25));

@@ -1,0 +1,105 @@
+using GpuPs.Core.Heterogeneity;
+using GpuPs.Core.Training;
+using GpuPs.Protocol;
+using GpuPs.Server.Coordination;
+using GpuPs.Tests.Shared;
+
+namespace GpuPs.Server.Tests.Coordination;
+
+/// <summary>
+/// Proportional shares do not oscillate: scripted speeds, one report per worker per step, the coordinator's own step
+/// clock. Noise alone never rebalances, a real 4× drop does within 10 steps, a worker at a tiny share whose few rows'
+/// time is all noise moves nothing, and reports measured on the previous version's rows are not a drift.
+/// </summary>
+public class RebalanceStabilityTests
+{
+    private static AssignmentCoordinator Started(int workers, double[] speeds, int seed = 0)
+    {
+        var job = ShardFixture.Job(SyncMode.Bsp, workers, steps: 10_000) with { Assignment = AssignmentPolicy.ProportionalAll };
+        var c = new AssignmentCoordinator(job, new CapturedLog().Logger);
+        for (int i = 0; i < workers; i++) c.Report(i, speeds[i], 0, 0);
+        return c;
+    }
+
+    /// <summary>Runs steps <paramref name="from"/>..<paramref name="to"/> (exclusive); returns the steps a new version starts at.</summary>
+    private static List<long> Run(AssignmentCoordinator c, long from, long to, Func<int, long, double> speed, int workers)
+    {
+        var published = new List<long>();
+        for (long step = from; step < to; step++)
+        {
+            for (int i = 0; i < workers; i++) c.Report(i, speed(i, step), 0, step);
+            if (c.OnStepClosed(step + 1) is not null) published.Add(step + 1);
+        }
+        return published;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    public void Noisy_equal_speeds_never_rebalance(int seed)
+    {
+        // Every report ±20% at random around the same speed (twice this machine's loaded step noise).
+        var noise = new Random(seed);
+        var c = Started(4, [100, 100, 100, 100]);
+
+        var published = Run(c, 1, 400, (_, _) => 100 * (1 + noise.NextDouble() * 0.4 - 0.2), 4);
+
+        Assert.Empty(published);
+        Assert.Equal(1, c.Current!.Version);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    public void A_real_quarter_speed_drop_in_that_noise_is_rebalanced_within_ten_steps(int seed)
+    {
+        var noise = new Random(seed);
+        var c = Started(4, [100, 100, 100, 100]);
+        Assert.Empty(Run(c, 1, 100, (_, _) => 100 * (1 + noise.NextDouble() * 0.4 - 0.2), 4));
+
+        var published = Run(c, 100, 140, (i, step) => (i == 0 && step >= 100 ? 25 : 100) * (1 + noise.NextDouble() * 0.4 - 0.2), 4);
+
+        Assert.NotEmpty(published);
+        Assert.InRange(published[0], 101, 110);
+        Assert.InRange(c.Current!.Speeds[0] / c.Current.Speeds[1], 0.15, 0.4);
+        // And it settles: with medians of three and no noise threshold, 2 seeds of 6 rebalanced again on the noise.
+        Assert.True(published.Count == 1, $"versions from steps {string.Join(", ", published)}, speeds {string.Join(", ", c.Current.Speeds)}");
+    }
+
+    [Fact]
+    public void A_tiny_share_whose_few_rows_time_is_all_noise_moves_nothing()
+    {
+        // The ILGPU CPU worker beside three SIMD workers, loaded: a few rows a step, its measured speed 190-710 rows/s
+        // from one step to the next against ~190,000 for the others.
+        var noise = new Random(7);
+        var c = Started(4, [400, 190_000, 190_000, 190_000]);
+
+        var published = Run(c, 1, 200, (i, _) => i == 0 ? 190 + noise.NextDouble() * 520 : 190_000 * (1 + noise.NextDouble() * 0.1 - 0.05), 4);
+
+        Assert.Empty(published);
+    }
+
+    [Fact]
+    public void Reports_measured_on_the_previous_versions_rows_are_no_drift()
+    {
+        var c = Started(3, [100, 100, 100]);
+        // The probes were off: five step reports (steps 2-6) in when step 6 closes, version 2 from step 7.
+        Assert.Equal([7L], Run(c, 1, 7, (i, _) => i == 0 ? 50 : 100, 3));
+        Assert.Equal(new[] { 50.0, 100, 100 }, c.Current!.Speeds);
+
+        // Worker 0 is back at full speed on version 2's rows, but its reports at steps 7 and 8 measured steps 6 and 7
+        // (version 1, and the first step on version 2's rows): they say 50 and count for nothing. Five reports from
+        // step 9 are in when step 13 closes; three drifting closes: version 3 from step 16.
+        var published = Run(c, 7, 40, (i, step) => i == 0 && step < 9 ? 50 : 100, 3);
+
+        Assert.Equal([16L], published);
+    }
+}
