@@ -29,20 +29,20 @@ public readonly record struct StepCost(double Speed, double ShareSeconds, double
 public static class ZeroShares
 {
     /// <summary>
-    /// A worker with rows is given a zero share only when its own step is at least (1 + 0.5) of the step without it, and
-    /// a worker at a zero share gets rows back as soon as its own step is below the step without it. Measured: two equal
-    /// workers on a tiny model, whose steps are all fixed cost, on this 2-core machine at load 22 — the medians of three
-    /// steps' fixed costs differed by more than 20%, and without a margin the rule idled one of them in one run of two; a
-    /// worker that holds the step up by half is no noise (the CPU workers beside an H100 took twice its step). Between
-    /// the two bounds a worker keeps what it has, so one at the boundary is not given rows and taken them again at every
-    /// version (an idle worker's costs are those of its last share, never re-measured while idle).
+    /// A worker with rows is given a zero share only when its own step is at least (1 + 0.25) of the step without it,
+    /// and a worker at a zero share gets rows back as soon as its own step is below the step without it: between the two
+    /// a worker keeps what it has, so one at the boundary is not given rows and taken them again at every version (an
+    /// idle worker's costs are those of its last share, never re-measured while idle). Not more: the step without a
+    /// worker is predicted from the others' speeds measured beside it, and on a shared CPU its compute slowed them —
+    /// three 200×-throttled workers beside a fast one on this 2-core machine: the fast worker's measured speed predicted
+    /// 53 ms alone, it took 30, and at a margin of 0.5 the slow workers kept rows that cost 1.5× a step.
     /// </summary>
-    public const double Margin = 0.5;
+    public const double Margin = 0.25;
 
     /// <summary>
     /// Only a worker at least 10× slower than the fastest live worker is a candidate: where compute is small beside the
     /// fixed costs, the rule compares fixed costs alone, and on this machine at load 30 two equal workers' medians of
-    /// three steps' fixed costs differed by more than the margin (one of them was idled in one run of two). The workers
+    /// three steps' fixed costs differed by more than 50% (one of them was idled in one run of two). The workers
     /// zero shares are for are 100-2,000× slower (CPU workers beside an H100); a worker as fast as the others but on a
     /// slow link keeps its share (a limitation: its link sets the step).
     /// </summary>

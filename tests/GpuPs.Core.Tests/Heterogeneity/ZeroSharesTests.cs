@@ -25,20 +25,20 @@ public class ZeroSharesTests
     {
         Assert.Equal(0.75, ZeroShares.ProportionalStep(Costs(1), [0, 1], stepRows: 1000));
 
-        // Its fixed cost + share at (1 + margin) of the step without it (1.125 s): its rows hold the step up.
-        Assert.Equal(1.125, (1 + ZeroShares.Margin) * 0.75);
-        Assert.Equal([false, false, true], ZeroShares.Idle(Costs(0.875), AllLive, 1000));
+        // Its fixed cost + share at (1 + margin) of the step without it (0.9375 s): its rows hold the step up.
+        Assert.Equal(0.9375, (1 + ZeroShares.Margin) * 0.75);
+        Assert.Equal([false, false, true], ZeroShares.Idle(Costs(0.6875), AllLive, 1000));
         Assert.Equal([false, false, true], ZeroShares.Idle(Costs(2), AllLive, 1000));
         // A millisecond below it, it keeps its share.
-        Assert.Equal([false, false, false], ZeroShares.Idle(Costs(0.874), AllLive, 1000));
+        Assert.Equal([false, false, false], ZeroShares.Idle(Costs(0.6865), AllLive, 1000));
         // The fixed cost counts as much as the share: a slow link alone sets the step.
-        Assert.Equal([false, false, true], ZeroShares.Idle(Costs(0.01, slowFixed: 1.125), AllLive, 1000));
+        Assert.Equal([false, false, true], ZeroShares.Idle(Costs(0.01, slowFixed: 0.9375), AllLive, 1000));
     }
 
     [Fact]
     public void A_worker_less_than_ten_times_slower_than_the_fastest_keeps_its_share()
     {
-        // Its own step is well over 1.5 times the step without it, but it is only 9.9× slower: fixed costs alone are noise.
+        // Its own step is 3 times the step without it, but it is only 9.9× slower: fixed costs alone are noise.
         StepCost[] costs = [new(1000, 0.5, 0.25), new(1000, 0.5, 0.25), new(1000 / 9.9, 2, 0.25)];
         Assert.Equal([false, false, false], ZeroShares.Idle(costs, AllLive, 1000));
         costs[2] = costs[2] with { Speed = 1000 / ZeroShares.MinSpeedRatio };
@@ -48,9 +48,10 @@ public class ZeroSharesTests
     [Fact]
     public void The_others_largest_fixed_cost_is_part_of_the_step_without_it()
     {
-        StepCost[] costs = [new(1000, 0.5, 0.55), new(1000, 0.5, 0.25), new(10, 1.3, 0.25)];
+        StepCost[] costs = [new(1000, 0.5, 0.55), new(1000, 0.5, 0.25), new(10, 1, 0.25)];
 
-        // Without worker 2 the step is 0.5 + 0.55 = 1.05 s; its own 1.55 s is below 1.5 times that.
+        // Without worker 2 the step is 0.5 + 0.55 = 1.05 s; its own 1.25 s is below 1.25 times that (with worker 0's
+        // fixed cost at 0.25 s, as in the test above, it would be idled).
         Assert.Equal([false, false, false], ZeroShares.Idle(costs, AllLive, 1000));
     }
 

@@ -98,7 +98,7 @@ public class ZeroShareCoordinatorTests
         c.Report(1, 10, 0, 0);
         for (long step = 1; step <= 6; step++)
         {
-            // Worker 1: 17 rows (1.7 s) + 0.25 s, over 1.5 times the 1000 / 1000 + 0.25 s of worker 0 alone.
+            // Worker 1: 17 rows (1.7 s) + 0.25 s, over 1.25 times the 1000 / 1000 + 0.25 s of worker 0 alone.
             c.Report(0, 1000, 0.5, step, new StepShape(983, 1000, 0.25));
             c.Report(1, 10, 0.5, step, new StepShape(17, 1000, 0.25));
             c.OnStepClosed(step + 1, [true, true]);
