@@ -88,9 +88,52 @@ public class NodeAggregatedChannelTests
         Assert.Equal(0, channel.Fallbacks);
     }
 
-    /// <summary>Answers every call (Applied, step 3) or throws <see cref="Fail"/>; counts calls and keeps the last deadline.</summary>
-    private sealed class ScriptedChannel : ITensorChannel
+    [Fact]
+    public async Task A_failing_aggregator_s_pull_goes_to_the_shard_and_so_do_the_next_calls_until_the_retry_period_ends()
     {
+        var channel = Channel();
+        _aggregator.Fail = new ShardException(ShardErrorKind.Unavailable, "aggregator down");
+
+        var pulled = await channel.PullAsync(1, 3, new float[4], CancellationToken.None, TimeSpan.FromSeconds(2));
+
+        Assert.Equal(3, pulled.Step);
+        Assert.Equal((1, 1, 1L, 0L), (_aggregator.Calls, _shard.Calls, channel.Fallbacks, channel.Aggregated));
+        Assert.Equal(TimeSpan.FromSeconds(2), _shard.LastTimeout);
+        _aggregator.Fail = null;
+        _clock.Advance(RetryAfter - TimeSpan.FromMilliseconds(1));
+        await channel.PullAsync(1, 4, new float[4], CancellationToken.None);
+        Assert.Equal((1, 2), (_aggregator.Calls, _shard.Calls));
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        await channel.PullAsync(1, 4, new float[4], CancellationToken.None);
+        Assert.Equal((2, 2, 1L), (_aggregator.Calls, _shard.Calls, channel.Aggregated));
+    }
+
+    [Fact]
+    public async Task A_shard_beyond_the_node_s_aggregators_is_reached_directly_and_disposal_closes_only_aggregators()
+    {
+        var beyond = Channel(shard: 2);
+        await beyond.PushAsync(Push(0), new float[4], CancellationToken.None);
+        Assert.Equal((0, 1), (_aggregator.Calls, _shard.Calls));
+        Assert.Empty(_connected);
+
+        var first = Channel(shard: 0);
+        await first.PushAsync(Push(0), new float[4], CancellationToken.None);
+        await first.PushAsync(Push(1), new float[4], CancellationToken.None);
+        Assert.Equal(["http://a:6000"], _connected);   // one connection per aggregator address
+        await first.DisposeAsync();
+        Assert.Equal((1, 0), (_aggregator.Disposed, _shard.Disposed));
+    }
+
+    /// <summary>Answers every call (Applied, step 3) or throws <see cref="Fail"/>; counts calls and keeps the last deadline.</summary>
+    private sealed class ScriptedChannel : ITensorChannel, IAsyncDisposable
+    {
+        public int Disposed { get; private set; }
+        public ValueTask DisposeAsync()
+        {
+            Disposed++;
+            return ValueTask.CompletedTask;
+        }
+
         public ShardException? Fail { get; set; }
         public int Calls { get; private set; }
         public TimeSpan? LastTimeout { get; private set; }
