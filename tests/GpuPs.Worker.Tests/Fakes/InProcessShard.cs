@@ -35,6 +35,9 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     /// <summary>Whether the data plane fuses a push with the pull that follows it (as the TCP data plane does).</summary>
     public bool Fuses { get; set; }
 
+    /// <summary>How long each push takes inside the channel before the shard sees it (a slow link).</summary>
+    public TimeSpan PushDelay { get; set; }
+
     /// <summary>False: a fused call's pull part is not answered (the server could not), so the worker pulls itself.</summary>
     public bool AnswersFusedPulls { get; set; } = true;
 
@@ -122,6 +125,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
             for (int most = _mostInFlightPushes; inFlight > most; most = _mostInFlightPushes)
                 Interlocked.CompareExchange(ref _mostInFlightPushes, inFlight, most);
             if (_pushGate is { } gate) await gate.Task.WaitAsync(cancellationToken);
+            if (PushDelay > TimeSpan.Zero) await Task.Delay(PushDelay, cancellationToken);
             await Answer(timeout, cancellationToken);
             if (Interlocked.Decrement(ref _unknownWorkerNext) >= 0)
                 throw new ShardException(ShardErrorKind.UnknownWorker, $"in-process shard does not know worker {header.WorkerId}");

@@ -118,6 +118,35 @@ public class StepRulesTests
     }
 
     [Fact]
+    public async Task A_worker_of_a_mode_that_closes_steps_without_stragglers_fuses_once_its_work_is_shorter_than_its_push()
+    {
+        // Backup, 2 workers, 1 backup: a step closes with the first push. Pushes take 400 ms on the link, far longer than
+        // a step's compute: after its first step (whose length is not known yet, so it prefetches) a worker fuses. Each
+        // of steps 1-3 is closed by a fused push, which brings the next step (or the job's end) back.
+        var job = Job(SyncMode.Backup, workers: 2, steps: 4) with { Stragglers = 1 };
+        using var cluster = new InProcessCluster(job, shards: 1, learningRate: 0.5f);
+        (cluster.Fakes[0].Fuses, cluster.Fakes[0].PushDelay) = (true, TimeSpan.FromMilliseconds(400));
+
+        var reports = await cluster.RunAsync(2, CancellationToken.None);
+
+        Assert.True(reports.Sum(r => r.FusedPulls) >= 3, $"fused pulls {reports.Sum(r => r.FusedPulls)}: steps 1-3 were not fused");
+    }
+
+    [Fact]
+    public async Task A_worker_of_a_mode_that_closes_steps_without_stragglers_keeps_prefetching_while_its_work_is_longer_than_its_push()
+    {
+        // The same job with 300 ms of injected delay a step and instant pushes: abandoning a step can save more than
+        // fusing, so nobody fuses even though the plane could.
+        var job = Job(SyncMode.Backup, workers: 2, steps: 3) with { Stragglers = 1, StragglerModel = "persistent:workers=0+1,delay=0.3" };
+        using var cluster = new InProcessCluster(job, shards: 1, learningRate: 0.5f);
+        cluster.Fakes[0].Fuses = true;
+
+        var reports = await cluster.RunAsync(2, CancellationToken.None);
+
+        Assert.All(reports, r => Assert.Equal(0, r.FusedPulls));
+    }
+
+    [Fact]
     public async Task A_worker_that_a_restarted_shard_no_longer_knows_rejoins_under_its_id_and_goes_on()
     {
         using var cluster = new InProcessCluster(Job(SyncMode.Bsp, workers: 1, steps: 4), shards: 1, learningRate: 0.5f);
