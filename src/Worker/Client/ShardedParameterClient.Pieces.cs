@@ -108,7 +108,9 @@ public sealed partial class ShardedParameterClient
                     _options.CallTimeout), siblings.Token)).ToList();
             try
             {
-                return await Task.WhenAll(calls).ConfigureAwait(false);
+                var pulled = await Task.WhenAll(calls).ConfigureAwait(false);
+                for (int k = 0; k < pulled.Length; k++) _copies[i].CountInFull(pulled[k], destination.Span.Slice(some[k].Range.Offset, some[k].Range.Length));
+                return pulled;
             }
             catch
             {

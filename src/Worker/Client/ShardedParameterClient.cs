@@ -67,7 +67,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         _copies = _shards.Select(_ => new PulledCopy()).ToArray();
     }
 
-    /// <summary>Bytes the pulls carried: compressed deltas, or 4 a value for parameters in full; pulls fused into pushes included.</summary>
+    /// <summary>Bytes the pulls carried: compressed deltas, or 4 a value for parameters in full; pulls fused into pushes and pulls in pieces included.</summary>
     public long BytesPulled => _copies.Sum(c => c.BytesPulled);
 
     /// <summary>The id the shards admitted this worker under; -1 before <see cref="RegisterAsync"/>.</summary>
@@ -187,7 +187,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
                 token => _shards[i].Tensors.PushPullAsync(shardHeader, slice, minStep, destination, token, _options.CallTimeout, encoding), ct);
         }, cancellationToken).ConfigureAwait(false);
         for (int i = 0; i < answers.Length; i++)
-            if (answers[i].Pull is { } came) _copies[i].Fused(came, parameters.Span.Slice((int)_layout[i].Offset, (int)_layout[i].Length));
+            if (answers[i].Pull is { } came) _copies[i].CountInFull(came, parameters.Span.Slice((int)_layout[i].Offset, (int)_layout[i].Length));
         var outcomes = answers.Select(a => a.Push).ToArray();
         long answered = answers.Max(a => a.PushAnsweredAt);
         if (answers.Any(a => a.Pull is null)) return new FusedStep(outcomes, answered, null);

@@ -21,7 +21,7 @@ public sealed class PulledCopy
     private long _version;
     private long _bytes;
 
-    /// <summary>Bytes the pulls carried (the encoded delta, or 4 a value in full), fused ones included (<see cref="Fused"/>).</summary>
+    /// <summary>Bytes the pulls carried (the encoded delta, or 4 a value in full), fused ones and pieces included (<see cref="CountInFull"/>).</summary>
     public long BytesPulled => Interlocked.Read(ref _bytes);
 
     /// <summary>
@@ -40,10 +40,10 @@ public sealed class PulledCopy
     }
 
     /// <summary>
-    /// Counts a pull that came back with a push (<see cref="ITensorChannel.PushPullAsync"/>) into <paramref name="destination"/>:
-    /// always in full (fused pulls are never compressed), so the copy is not involved.
+    /// Counts a pull that did not go through the copy into <paramref name="destination"/>: one that came back with a push
+    /// (<see cref="ITensorChannel.PushPullAsync"/>) or one piece of a pull in pieces. Always in full (neither is compressed).
     /// </summary>
-    public void Fused(PullResult result, ReadOnlySpan<float> destination) =>
+    public void CountInFull(PullResult result, ReadOnlySpan<float> destination) =>
         Interlocked.Add(ref _bytes, TensorCodec.EncodedBytes(result.Encoding, destination));
 
     /// <summary>Pulls through <paramref name="channel"/> into <paramref name="destination"/> (the parameters, whatever came).</summary>

@@ -46,6 +46,8 @@ public class PiecePathTests
 
         SmallJob.AssertFullBatchDescent(cluster, 0.5f);
         Assert.All(reports, r => Assert.Equal((4L, 0L), (r.Steps, r.PushesDropped)));
+        // The first pull and a prefetch per step, each the whole vector in pieces of 4 bytes a value.
+        Assert.All(reports, r => Assert.Equal((1 + 4) * Parameters * sizeof(float), r.BytesPulled));
         foreach (var (fake, shard) in cluster.Fakes.Zip(cluster.Shards))
         {
             // Every push and pull went as pieces, and each step's pieces of one worker cover the shard once.
@@ -118,6 +120,7 @@ public class PiecePathTests
         Assert.Equal(new PieceRange(0, 4), pieces[0].Piece);
         Assert.Equal((0L, 1L), (pieces[0].Step, pieces[^1].Step));
         Assert.Equal(length + 4, pieces.Sum(p => p.Piece!.Value.Length));   // the shard once, and the stale first piece again
+        Assert.Equal((Parameters + 4) * sizeof(float), client.BytesPulled);
         Assert.All(cluster.Fakes[1].Transfers, t => Assert.Equal(0, t.Step));
     }
 

@@ -120,11 +120,11 @@ public class PulledCopyTests
     }
 
     [Fact]
-    public void A_fused_pull_is_counted_at_its_encoded_size()
+    public void A_pull_that_bypasses_the_copy_is_counted_at_its_encoded_size()
     {
         var copy = new PulledCopy();
-        copy.Fused(Result(0, TensorEncoding.Float32), [1, 2, 3, 4]);
-        copy.Fused(Result(0, TensorEncoding.BFloat16), [1, 2, 3, 4]);
+        copy.CountInFull(Result(0, TensorEncoding.Float32), [1, 2, 3, 4]);
+        copy.CountInFull(Result(0, TensorEncoding.BFloat16), [1, 2, 3, 4]);
         Assert.Equal(16 + 8, copy.BytesPulled);
     }
 }
