@@ -79,6 +79,8 @@ public sealed class StepComputationTests : IAsyncDisposable
         Assert.Equal((1, 1), (hook.Began, hook.Ended));
         Assert.Equal(_plan.Held.Count, hook.Partitions);
         Assert.All(_cluster.Fakes, f => Assert.Equal(1, f.Pushes));
+        // The push carries the step's loss over its rows: softmax's cross-entropy from 3 classes starts near ln 3.
+        Assert.InRange(_cluster.Status().MeanLoss, 0.5, 2.0);
 
         // The next steps begin where the last one's push was answered: they tile the worker's time.
         Assert.False(await step.RunAsync(1, await PullAsync(1), CancellationToken.None, CancellationToken.None));
@@ -154,6 +156,20 @@ public sealed class StepComputationTests : IAsyncDisposable
         Assert.True(p.CompressSeconds > 0 && p.EncodeSeconds >= p.CompressSeconds, p.ToString());
         Assert.Equal(p.CompressSeconds, _report.CompressSeconds, 6);
         AssertWithinWall(p);
+    }
+
+    [Fact]
+    public async Task A_top_k_push_sends_each_shard_its_k_largest_values_and_times_the_selection()
+    {
+        var step = Step(compression: new CompressionSettings { Push = CompressionKind.TopK, TopKRatio = 0.2 });
+
+        await step.RunAsync(0, await PullAsync(0), CancellationToken.None, CancellationToken.None);
+
+        // Shards of 11 and 10 values: ⌈2.2⌉ + ⌈2⌉ = 5 values, each a sparse entry.
+        int entry = GpuPs.Protocol.TensorCodec.EncodedBytes(TensorEncoding.Sparse, [1f]);
+        Assert.Equal(5 * entry, _report.BytesPushed);
+        Assert.True(_report.CompressSeconds > 0);
+        Assert.True(_report.StepPhases[0].CompressSeconds > 0);
     }
 
     [Fact]
