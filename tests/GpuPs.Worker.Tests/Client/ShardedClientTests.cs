@@ -69,21 +69,27 @@ public class ShardedClientTests
     {
         using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
         await using var client = cluster.Client();
-        Assert.Throws<ArgumentException>(() => new ShardedParameterClient([], null, Log.Logger));
+        Assert.Contains("at least one server address", Assert.Throws<ArgumentException>(() => new ShardedParameterClient([], null, Log.Logger)).Message);
         Assert.Empty(client.Layout);
         Assert.Equal(-1, client.WorkerId);
 
-        await Assert.ThrowsAsync<InvalidOperationException>(() => client.PullAsync(0, new float[Parameters], CancellationToken.None));
+        Assert.Equal("register before pulling or pushing",
+            (await Assert.ThrowsAsync<InvalidOperationException>(() => client.PullAsync(0, new float[Parameters], CancellationToken.None))).Message);
         await Assert.ThrowsAsync<InvalidOperationException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Parameters], CancellationToken.None));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => client.KeepAliveAsync(() => 0, CancellationToken.None));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => client.ReportToCoordinatorAsync(new HeartbeatRequest(), CancellationToken.None));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => client.RelayToShardsAsync(new HeartbeatRequest(), CancellationToken.None));
+        Assert.Equal("register before sending heartbeats",
+            (await Assert.ThrowsAsync<InvalidOperationException>(() => client.KeepAliveAsync(() => 0, CancellationToken.None))).Message);
+        Assert.Equal("register before reporting",
+            (await Assert.ThrowsAsync<InvalidOperationException>(() => client.ReportToCoordinatorAsync(new HeartbeatRequest(), CancellationToken.None))).Message);
+        Assert.Equal("register before relaying",
+            (await Assert.ThrowsAsync<InvalidOperationException>(() => client.RelayToShardsAsync(new HeartbeatRequest(), CancellationToken.None))).Message);
 
         await Join(client);
         var pull = await Assert.ThrowsAsync<ArgumentException>(() => client.PullAsync(0, new float[Parameters - 1], CancellationToken.None));
         Assert.Contains("holds 20 floats; the shards hold 21 parameters", pull.Message);
         await Assert.ThrowsAsync<ArgumentException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), new float[Parameters + 1], CancellationToken.None));
         await Assert.ThrowsAsync<ArgumentException>(() => client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), new float[Parameters], 1, new float[2], CancellationToken.None));
+        foreach (var f in cluster.Fakes) f.Fuses = true;
+        await Assert.ThrowsAsync<ArgumentException>(() => client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), new float[2], 1, new float[Parameters], CancellationToken.None));
         Assert.All(cluster.Fakes, f => Assert.Equal((0, 0), (f.Pulls, f.Pushes)));
     }
 
@@ -178,16 +184,24 @@ public class ShardedClientTests
         Assert.Equal(new PulledParameters(2, false), any.Pulled);   // the oldest slice's step
     }
 
-    [Fact]
-    public async Task A_same_step_pull_replays_the_logged_push_a_shard_lacks_and_returns_one_step()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]   // the push fused with a pull is logged too
+    public async Task A_same_step_pull_replays_the_logged_push_a_shard_lacks_and_returns_one_step(bool fused)
     {
         // Shard 1 "restarted" and lost worker 0's push of step 0, which shard 0 applied: with a push log the client sends
         // it to shard 1 again, which closes step 0 there, and the pull returns both shards at step 1.
         using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        foreach (var f in cluster.Fakes) f.Fuses = fused;
         await using var client = cluster.Client(new ShardedClientOptions { PushLogSteps = 4 });
-        await Join(client);
+        var token = new RegisterRequest { RequestedWorkerId = -1, ClientToken = "worker 0" };
+        await client.RegisterAsync(token, CancellationToken.None);
         cluster.Fakes[1].ForgetWorkerNext(1);
-        await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None));
+        await Assert.ThrowsAsync<ShardException>(() => fused
+            ? client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), 1, new float[Parameters], CancellationToken.None)
+            : client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None));
+        // A registration now finds the shards at steps 1 and 0: the worker resumes at the older.
+        Assert.Equal(0, (await client.RegisterAsync(token, CancellationToken.None)).Step);
         Assert.Equal(1, cluster.Shards[0].Status().Step);
         Assert.Equal(0, cluster.Shards[1].Status().Step);
         var parameters = new float[Parameters];
@@ -219,6 +233,112 @@ public class ShardedClientTests
         Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
         Assert.Contains("unreachable", e.Message);
         Assert.False(guard.IsCancellationRequested, "the pull waited on shard 0 instead of failing");
+    }
+
+    [Fact]
+    public async Task A_fused_push_pull_whose_pull_one_shard_could_not_answer_brings_nothing_back()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        foreach (var f in cluster.Fakes) f.Fuses = true;
+        cluster.Fakes[1].AnswersFusedPulls = false;
+        await using var client = cluster.Client();
+        await Join(client);
+
+        var answer = await client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), 1, new float[Parameters], CancellationToken.None);
+
+        Assert.Null(answer.Pulled);
+        Assert.All(answer.Outcomes, o => Assert.True(o.IsApplied));
+        Assert.Equal(Parameters / 2 * sizeof(float) + sizeof(float), client.BytesPulled);   // shard 0's 11 values came
+    }
+
+    [Theory]
+    [InlineData("register")]
+    [InlineData("pull")]
+    [InlineData("push")]
+    [InlineData("push-pull")]
+    [InlineData("report")]
+    [InlineData("relay")]
+    public async Task A_call_that_stays_unreachable_fails_naming_what_it_was_and_where(string call)
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        foreach (var f in cluster.Fakes) f.Fuses = true;
+        await using var client = cluster.Client(new ShardedClientOptions(MaxRetries: 1));
+        int shard = call == "report" ? 0 : 1;
+        if (call != "register") await Join(client);
+        cluster.Fakes[shard].FailNext(1);
+
+        var e = await Assert.ThrowsAsync<ShardException>(() => call switch
+        {
+            "register" => Join(client),
+            "pull" => client.PullAsync(0, new float[Parameters], CancellationToken.None),
+            "push" => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None),
+            "push-pull" => client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), 1, new float[Parameters], CancellationToken.None),
+            "report" => client.ReportToCoordinatorAsync(new HeartbeatRequest(), CancellationToken.None),
+            _ => client.RelayToShardsAsync(new HeartbeatRequest(), CancellationToken.None),
+        });
+
+        string what = call switch
+        {
+            "register" => "register with shard 1", "pull" => "pull from shard 1", "push" => "push to shard 1",
+            "push-pull" => "push-pull to shard 1", "report" => "report to the coordinator", _ => "relay the assignment to shard 1",
+        };
+        Assert.StartsWith($"{what} at in-process shard {shard} failed 1 times", e.Message);
+        Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
+    }
+
+    [Fact]
+    public async Task A_transient_heartbeat_failure_does_not_give_the_shard_up_and_heartbeats_keep_a_waiting_pull_alive()
+    {
+        // Worker 1 never pushes, so worker 0's pull of step 1 waits; each pull call ends at its 200 ms deadline and is
+        // repeated while the shards answer heartbeats (every third of the 2 s timeout). One heartbeat to shard 1 fails.
+        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 2000 }, shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromMilliseconds(200)));
+        await Join(client);
+        await using var other = cluster.Client();
+        await Join(other);
+        using var stop = new CancellationTokenSource();
+        cluster.Fakes[1].FailNextHeartbeats(1);
+        var beating = client.KeepAliveAsync(() => 1, stop.Token);
+        var pulling = client.PullAsync(1, new float[Parameters], CancellationToken.None);
+
+        // Twice the timeout's worth of heartbeats, the failed one first: the pull still waits.
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            while (cluster.Fakes[1].Heartbeats < 7 && !pulling.IsCompleted) await Task.Delay(20, guard.Token);
+        Assert.False(pulling.IsCompleted, pulling.Exception?.InnerException?.Message ?? "the pull ended");
+
+        await other.PushAsync(new PushHeader(1, 0, 0, 1, 0), Ramp(), CancellationToken.None);
+        await client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None);
+        Assert.Equal(1, (await pulling.WaitAsync(TimeSpan.FromSeconds(20))).Step);
+        stop.Cancel();
+        await beating;
+    }
+
+    [Fact]
+    public async Task Without_heartbeats_a_pull_that_outwaits_the_heartbeat_timeout_gives_its_shard_up()
+    {
+        // Calls whose deadline passed are no sign of life: with nothing else answering, the waiting pull's shard is lost.
+        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 500 }, shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromMilliseconds(200)));
+        await Join(client);
+        await Join(cluster.Client());
+
+        var e = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(1, new float[Parameters], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
+        Assert.Contains("answered nothing for", e.Message);
+        Assert.Contains("(heartbeat timeout 500 ms)", e.Message);
+    }
+
+    [Fact]
+    public async Task Disposing_the_client_closes_every_shard_connection_once()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 3, learningRate: 0.5f);
+        var client = cluster.Client();
+        await Join(client);
+
+        await client.DisposeAsync();
+
+        Assert.All(cluster.Fakes, f => Assert.Equal(1, f.Disposals));
     }
 
     [Fact]

@@ -14,7 +14,7 @@ namespace GpuPs.Worker.Tests.Fakes;
 /// until its deadline, like a SIGSTOPped server), so that tests see what the worker loop and
 /// <see cref="Client.ShardedParameterClient"/> do, without a socket.
 /// </summary>
-public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, IShardControl
+public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, IShardControl, IAsyncDisposable
 {
     private int _failNext;
     private volatile bool _frozen;
@@ -28,6 +28,16 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     public int Pushes => Volatile.Read(ref _pushes);
     public int Heartbeats => Volatile.Read(ref _heartbeats);
     public int Registrations => Volatile.Read(ref _registrations);
+
+    /// <summary>How many times a connection disposed this transport.</summary>
+    public int Disposals => Volatile.Read(ref _disposals);
+    private int _disposals;
+
+    public ValueTask DisposeAsync()
+    {
+        Interlocked.Increment(ref _disposals);
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>The shard behind this transport.</summary>
     public IParameterShard Shard => shard;
@@ -59,6 +69,10 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
 
     /// <summary>The most pushes that were inside this channel at one time.</summary>
     public int MostPushesInFlight => Volatile.Read(ref _mostInFlightPushes);
+
+    /// <summary>The next <paramref name="calls"/> heartbeats fail with <see cref="ShardErrorKind.Unavailable"/>; other calls go through.</summary>
+    public void FailNextHeartbeats(int calls) => Volatile.Write(ref _failHeartbeats, calls);
+    private int _failHeartbeats;
 
     /// <summary>The next <paramref name="calls"/> pushes fail with <see cref="ShardErrorKind.UnknownWorker"/> (a restarted shard).</summary>
     public void ForgetWorkerNext(int calls) => Volatile.Write(ref _unknownWorkerNext, calls);
@@ -173,6 +187,9 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         Interlocked.Increment(ref _heartbeats);
         HeartbeatRequests.Enqueue(request.Clone());
         await Answer(timeout, cancellationToken);
+        if (Interlocked.Decrement(ref _failHeartbeats) >= 0)
+            throw new ShardException(ShardErrorKind.Unavailable, "in-process shard dropped a heartbeat");
+        Interlocked.Exchange(ref _failHeartbeats, 0);
         var reply = shard.Heartbeat(request);
         if (Slot is { } slot) reply.PushSlot = slot.Clone();
         return reply;
