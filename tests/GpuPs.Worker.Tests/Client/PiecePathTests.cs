@@ -58,8 +58,10 @@ public class PiecePathTests
         }
     }
 
-    [Fact]
-    public async Task A_push_in_pieces_goes_first_piece_first_with_no_more_in_flight_than_the_credit_and_is_applied_once()
+    [Theory]
+    [InlineData(TensorEncoding.Float32, 2)]
+    [InlineData(TensorEncoding.BFloat16, 4)]   // 2 bytes a value: twice the pieces fit the credit
+    public async Task A_push_in_pieces_goes_first_piece_first_with_no_more_in_flight_than_the_credit_and_is_applied_once(TensorEncoding encoding, int inFlight)
     {
         using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
         await using var client = await JoinedAsync(cluster);
@@ -67,20 +69,20 @@ public class PiecePathTests
         var before = cluster.Parameters();
         shard.HoldPushes();
 
-        var pushing = client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None);
+        var pushing = client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None, encoding);
         using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
-            while (shard.PushesInFlight < 2) await Task.Delay(10, guard.Token);
-        await Task.Delay(200);   // room for a third piece to start, were the credit ignored
-        Assert.Equal(2, shard.PushesInFlight);
-        Assert.Equal(ShardPieces[..2], shard.Transfers.Select(t => t.Piece!.Value));   // the first layer's first pieces first
+            while (shard.PushesInFlight < inFlight) await Task.Delay(10, guard.Token);
+        await Task.Delay(200);   // room for one more piece to start, were the credit ignored
+        Assert.Equal(inFlight, shard.PushesInFlight);
+        Assert.Equal(ShardPieces[..inFlight], shard.Transfers.Select(t => t.Piece!.Value).OrderBy(p => p.Offset));   // the first layer's first pieces first
         shard.ReleasePushes();
         var outcome = Assert.Single(await pushing.WaitAsync(TimeSpan.FromSeconds(20)));
 
         Assert.True(outcome is { IsApplied: true, ClosedStep: true, Step: 1 }, outcome.ToString());
         Assert.Equal(ShardPieces, shard.Transfers.Select(t => t.Piece!.Value).OrderBy(p => p.Offset));   // each piece once
-        Assert.Equal(2, shard.MostPushesInFlight);
+        Assert.Equal(inFlight, shard.MostPushesInFlight);
         var after = cluster.Parameters();
-        for (int k = 0; k < Parameters; k++) Assert.Equal(before[k] - 0.5f * (k + 1), after[k], 6);
+        for (int k = 0; k < Parameters; k++) Assert.Equal(before[k] - 0.5f * (k + 1), after[k], 6);   // 1..21 are exact in bfloat16
         Assert.Equal(1, cluster.Shards[0].Status().Step);
         Assert.Equal(4, client.PieceLinks![0].PieceFloats);
     }
@@ -90,6 +92,7 @@ public class PiecePathTests
     {
         using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
         await using var client = await JoinedAsync(cluster);
+        cluster.Fakes[0].PushDelay = TimeSpan.FromMilliseconds(50);   // a link: the refusal comes back while pieces wait their turn
         var before = cluster.Parameters();
 
         var outcome = Assert.Single(await client.PushAsync(new PushHeader(0, 2, 0, 1, 0), Ramp(), CancellationToken.None));
@@ -98,6 +101,7 @@ public class PiecePathTests
         Assert.Equal(PushOutcomeKind.Refused, outcome.Kind);
         Assert.Equal(before, cluster.Parameters());
         Assert.Equal(0, ((GpuPs.Server.Pieces.PieceAssemblingShard)cluster.Fakes[0].Shard).OpenPushes);
+        Assert.True(cluster.Fakes[0].Pushes < ShardPieces.Length, "the pieces after the refused one were still sent");
     }
 
     [Fact]
@@ -125,6 +129,28 @@ public class PiecePathTests
     }
 
     [Fact]
+    public async Task Pieces_that_keep_coming_back_at_different_steps_are_pulled_again_three_times_then_the_oldest_step_is_taken()
+    {
+        // ASP: worker 1 pushes to shard 0 after every piece worker 0 pulls, so each round leaves all but its last piece
+        // stale: 6 pieces, then 3 rounds of the 5 stale ones, 21 pulls; the answer is the oldest piece's step.
+        using var cluster = new InProcessCluster(Job(SyncMode.Asp, workers: 2) with { Steps = 100 }, shards: 1, learningRate: 0.5f, pieces: true);
+        await using var client = await JoinedAsync(cluster);
+        await using var other = await JoinedAsync(cluster);
+        long clock = 0;
+        void Step()
+        {
+            cluster.Shards[0].Push(new PushHeader(1, clock++, 0, 1, 0), new float[Parameters]);
+            cluster.Fakes[0].AfterNextPiecePull = Step;
+        }
+        cluster.Fakes[0].AfterNextPiecePull = Step;
+
+        var pulled = await client.PullAsync(0, new float[Parameters], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(6 + 3 * 5, cluster.Fakes[0].Transfers.Count(t => !t.Push));
+        Assert.Equal(15, pulled.Step);   // the piece kept from round 2 (pulled 16th, before the 16th push)
+    }
+
+    [Fact]
     public void Piece_sizes_are_the_user_s_or_the_tuned_ones_and_negative_ones_are_refused()
     {
         var info = new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Parameters };
@@ -144,5 +170,6 @@ public class PiecePathTests
         Assert.Contains("piece size must be positive", Assert.Throws<ArgumentException>(() => new PieceOptions(PieceFloats: -1).Validate()).Message);
         Assert.Contains("credit must be positive", Assert.Throws<ArgumentException>(() => new PieceOptions(CreditBytes: -1).Validate()).Message);
         new PieceOptions(0, 0).Validate();
+        Assert.Throws<ArgumentException>(() => new PieceLink(info, [0, 18], new PieceOptions(PieceFloats: -4), Log.Logger));
     }
 }
