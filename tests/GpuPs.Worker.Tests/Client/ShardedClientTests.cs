@@ -290,8 +290,9 @@ public class ShardedClientTests
     public async Task A_transient_heartbeat_failure_does_not_give_the_shard_up_and_heartbeats_keep_a_waiting_pull_alive()
     {
         // Worker 1 never pushes, so worker 0's pull of step 1 waits; each pull call ends at its 200 ms deadline and is
-        // repeated while the shards answer heartbeats (every third of the 2 s timeout). One heartbeat to shard 1 fails.
-        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 2000 }, shards: 2, learningRate: 0.5f);
+        // repeated while the shards answer heartbeats (every third of the 3 s timeout). One heartbeat to shard 1 fails.
+        // The timeout leaves a second of slack for timers that fire late on a loaded machine (up to 0.7 s seen here).
+        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 3000 }, shards: 2, learningRate: 0.5f);
         await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromMilliseconds(200)));
         await Join(client);
         await using var other = cluster.Client();
