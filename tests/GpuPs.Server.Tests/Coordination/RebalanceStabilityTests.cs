@@ -87,6 +87,18 @@ public class RebalanceStabilityTests
         Assert.Empty(published);
     }
 
+    [Theory]
+    [InlineData(90, true)]    // a share 7% off: replaced, though far from a 25% drift
+    [InlineData(97, false)]   // 2% off: kept
+    public void The_probes_version_is_replaced_by_the_steps_speeds_past_five_percent(double slow, bool replaced)
+    {
+        var c = Started(3, [100, 100, 100]);
+
+        var published = Run(c, 1, 30, (i, _) => i == 0 ? slow : 100, 3);
+
+        Assert.Equal(replaced ? [7L] : [], published);
+    }
+
     [Fact]
     public void Reports_measured_on_the_previous_versions_rows_are_no_drift()
     {
