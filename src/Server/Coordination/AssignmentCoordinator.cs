@@ -87,7 +87,8 @@ public sealed class AssignmentCoordinator
     /// but measured the previous shares does not count): speeds measured on rows that just moved are not a drift. Idle
     /// (zero-share) and evicted workers are not judged, and the threshold rises with the speeds' noise
     /// (<see cref="ShareDrift"/>). Version 1 is the probes' (<see cref="SpeedEstimates.Report"/>) and is checked once,
-    /// then replaced at once if its shares are off by more than the threshold: a probe is a guess, not a speed that drifted.
+    /// then replaced at once if its shares are off by more than <see cref="ProbeTolerance"/> (or the noise): a probe is a
+    /// guess, not a speed that drifted.
     /// </summary>
     /// <param name="openStep">The step that opened.</param>
     /// <param name="live">BSP: per worker, false when evicted (null: every worker live). A change since the version in
