@@ -13,7 +13,8 @@ public sealed partial class ShardedParameterClient
     private const int PieceStepRounds = 3;
 
     private PieceLink[]? _pieceLinks;
-    private bool _wholePulls;   // compressed pulls: a delta against the worker's copy of the whole shard, not pieces
+    private bool _wholePulls;
+    private bool _perRange;     // the job's shards close per range: each piece's answer speaks for its range only   // compressed pulls: a delta against the worker's copy of the whole shard, not pieces
 
     /// <summary>Each shard's push and pull schedulers, when pieces are on (after registration); null otherwise.</summary>
     public IReadOnlyList<PieceLink>? PieceLinks => _pieceLinks;
@@ -29,7 +30,8 @@ public sealed partial class ShardedParameterClient
     {
         if (_pieceLinks is not null) return;
         var pieces = _options.Pieces;
-        if (ClosingRanges.ClosePerRange(job))
+        _perRange = ClosingRanges.ClosePerRange(job);
+        if (_perRange)
         {
             if (pieces is { PieceFloats: > 0 } own && own.PieceFloats != job.PieceFloats)
                 _log.Warning("Worker {WorkerId}: the job's shards close ranges of {JobPiece} values; pieces of {OwnPiece} (--piece-size) are not used",
@@ -47,7 +49,10 @@ public sealed partial class ShardedParameterClient
     /// <summary>
     /// Pushes shard <paramref name="i"/>'s slice as pieces through its push scheduler (each piece retried like any call)
     /// and returns the push's answer: the first piece the shard did not take (the rest are then cancelled), else the
-    /// answer of the piece that completed the push.
+    /// answer of the piece that completed the push. When the shard closes per range a piece's answer speaks for its range
+    /// only: a Duplicate (applied before, its reply lost, or pushed before a rejoin) counts as done and a Late range does
+    /// not stop the others, which still wait for this worker; only Finished or a refusal cancels the rest. The push then
+    /// answers Late if any range was, else as if every piece was applied.
     /// </summary>
     private async Task<PushOutcome> PushPiecesAsync(int i, PushHeader header, ReadOnlyMemory<float> slice, TensorEncoding encoding, CancellationToken ct)
     {
@@ -58,12 +63,17 @@ public sealed partial class ShardedParameterClient
             CallAsync(i, $"push of piece {p.Range} to shard {i} at {_shards[i].Address}",
                 t => _shards[i].Tensors.PushAsync(header with { Piece = p.Range }, slice.Slice(p.Range.Offset, p.Range.Length), t, _options.CallTimeout, encoding), token),
             siblings.Token)).ToList();
-        PushOutcome? answer = null;
+        PushOutcome? answer = null, late = null;
         try
         {
             foreach (var call in calls)
             {
                 var outcome = await call.ConfigureAwait(false);
+                if (_perRange && outcome.Kind is PushOutcomeKind.Duplicate or PushOutcomeKind.Late)
+                {
+                    late ??= outcome.Kind == PushOutcomeKind.Late ? outcome : null;
+                    continue;
+                }
                 if (!outcome.IsApplied)
                 {
                     siblings.Cancel();
@@ -77,20 +87,22 @@ public sealed partial class ShardedParameterClient
             siblings.Cancel();
             throw;
         }
-        return answer ?? PushOutcome.Applied(header.Step, closedStep: false, jobFinished: false);
+        return late ?? answer ?? PushOutcome.Applied(header.Step, closedStep: false, jobFinished: false);
     }
 
     /// <summary>
     /// Pulls shard <paramref name="i"/>'s slice as pieces, first layer first, into <paramref name="destination"/>; pieces
     /// that came back older than the newest are pulled again at the newest (a shard may step between two pieces) up to
-    /// <see cref="PieceStepRounds"/> times. Returns the oldest piece's step.
+    /// <see cref="PieceStepRounds"/> times — except where the shard closes per range: there an older range waits for this
+    /// worker's own push of its step (a worker that rejoined mid-step), so the pieces are kept as they came. Returns the
+    /// oldest piece's step.
     /// </summary>
     private async Task<PullResult> PullPiecesAsync(int i, long minStep, Memory<float> destination, CancellationToken ct)
     {
         var link = _pieceLinks![i];
         var pieces = link.Plan();
         var results = await PullEachAsync(pieces, minStep).ConfigureAwait(false);
-        for (int round = 0; round < PieceStepRounds && results.Any(r => r.Step != results[0].Step) && !results.Any(r => r.Finished); round++)
+        for (int round = 0; !_perRange && round < PieceStepRounds && results.Any(r => r.Step != results[0].Step) && !results.Any(r => r.Finished); round++)
         {
             long newest = results.Max(r => r.Step);
             var stale = Enumerable.Range(0, pieces.Count).Where(k => results[k].Step < newest).ToArray();

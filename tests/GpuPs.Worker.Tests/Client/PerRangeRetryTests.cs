@@ -1,0 +1,75 @@
+using GpuPs.Core.Modes;
+using GpuPs.Core.Shards;
+using GpuPs.Protocol;
+using GpuPs.Worker.Client;
+using GpuPs.Worker.Scheduling;
+using GpuPs.Worker.Tests.Fakes;
+
+namespace GpuPs.Worker.Tests.Client;
+
+/// <summary>
+/// A worker of a job whose shards close per range (BSP, the job's piece size) that retries a piece or rejoins mid-step:
+/// a piece's Duplicate or Late speaks for its range only, so the worker still sends the other ranges, which wait for it,
+/// and a pull whose ranges came back at different steps is not forced to the newest (whose ranges wait for this worker's
+/// own push). Before, either case left the step open for ever.
+/// </summary>
+public class PerRangeRetryTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    /// <summary>Two BSP workers, one shard of 21 values closing ranges of 4: [0,4) … [16,18) [18,21).</summary>
+    private static InProcessCluster Cluster() =>
+        new(SmallJob.Softmax(SyncMode.Bsp, workers: 2, steps: 4) with { PieceFloats = 4 }, shards: 1, learningRate: 0.5f, pieces: true);
+
+    private static async Task<ShardedParameterClient> JoinedAsync(InProcessCluster cluster)
+    {
+        var client = cluster.Client(new ShardedClientOptions { Pieces = new PieceOptions(PieceFloats: 4) });
+        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+        return client;
+    }
+
+    [Fact]
+    public async Task A_piece_applied_whose_reply_was_lost_counts_as_pushed_and_the_other_pieces_still_go()
+    {
+        using var cluster = Cluster();
+        await using var worker0 = await JoinedAsync(cluster);
+        await using var worker1 = await JoinedAsync(cluster);
+        Assert.Equal(6, cluster.Shards[0].ClosingRanges!.Count);
+        cluster.Fakes[0].LoseNextReplyOf(worker0.WorkerId);   // its first piece is applied, the retry answers Duplicate
+
+        var pushed = Assert.Single(await worker0.PushAsync(new PushHeader(worker0.WorkerId, 0, 0, 1, 0), SmallJob.Ramp(), CancellationToken.None).WaitAsync(Bound));
+        var closing = Assert.Single(await worker1.PushAsync(new PushHeader(worker1.WorkerId, 0, 0, 1, 0), SmallJob.Ramp(), CancellationToken.None).WaitAsync(Bound));
+
+        Assert.True(pushed.IsApplied, pushed.ToString());
+        Assert.True(closing is { IsApplied: true, ClosedStep: true, Step: 1 }, closing.ToString());
+        Assert.Equal(1, cluster.Status().Step);
+        // Worker 0's pieces: the first twice (the retry), every other once.
+        var pieces = cluster.Fakes[0].Transfers.Where(t => t.Push).Select(t => t.Piece!.Value).ToList();
+        Assert.Equal(6 + 1 + 6, pieces.Count);
+    }
+
+    [Fact]
+    public async Task A_worker_back_mid_step_pulls_its_ranges_as_they_are_and_its_push_completes_the_step()
+    {
+        using var cluster = Cluster();
+        await using var worker0 = await JoinedAsync(cluster);
+        await using var worker1 = await JoinedAsync(cluster);
+        var ranges = cluster.Shards[0].ClosingRanges!;
+        var shard = cluster.Fakes[0].Shard;
+        var ramp = SmallJob.Ramp();
+        // Step 0's first range closed (worker 0 pushed it, then died and came back knowing nothing of it); the others wait.
+        foreach (int worker in new[] { worker0.WorkerId, worker1.WorkerId })
+            Assert.True(shard.Push(new PushHeader(worker, 0, 0, 1, 0, Piece: ranges[0]), ramp.AsSpan(ranges[0].Offset, ranges[0].Length)).IsApplied);
+        var parameters = new float[SmallJob.Parameters];
+
+        var pulled = await worker0.PullAsync(0, parameters, CancellationToken.None).WaitAsync(Bound);
+        Assert.Equal(cluster.Parameters(), parameters);   // range 0 of step 1, the others of step 0
+        var pushed = Assert.Single(await worker0.PushAsync(new PushHeader(worker0.WorkerId, 0, 0, 1, 0), ramp, CancellationToken.None).WaitAsync(Bound));
+        var closing = Assert.Single(await worker1.PushAsync(new PushHeader(worker1.WorkerId, 0, 0, 1, 0), ramp, CancellationToken.None).WaitAsync(Bound));
+
+        Assert.Equal(0, pulled.Step);   // its oldest range's step, the one it pushes
+        Assert.True(pushed.IsApplied, pushed.ToString());   // its first range answered Duplicate, the rest were applied
+        Assert.True(closing is { IsApplied: true, ClosedStep: true, Step: 1 }, closing.ToString());
+        Assert.Equal(1, cluster.Status().Step);
+    }
+}
