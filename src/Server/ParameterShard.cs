@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Security.Cryptography;
 using System.Text;
 using GpuPs.Core.Aggregation;
@@ -552,14 +551,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
         else if (gradientSum.Length != _model.Length)
             throw ShardException.Invalid($"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
-        if (gradientSum.Length == 0) return;
-        // MaxMagnitude (the value of largest magnitude, with its sign) propagates NaN and sees ±Inf: one SIMD pass
-        // instead of a scalar IsFinite loop.
-        float largest = MathF.Abs(TensorPrimitives.MaxMagnitude(gradientSum));
-        if (!float.IsFinite(largest))
-            throw ShardException.Invalid("gradient contains NaN or Inf values");
-        if (largest / (double)header.SampleCount > GradientLimits.MaxMeanGradient)
-            throw ShardException.Invalid($"gradient values up to {largest:G3} over {header.SampleCount} rows: a mean beyond the limit {GradientLimits.MaxMeanGradient:G3}");
+        GradientLimits.Check(gradientSum, header.SampleCount);
     }
 
     /// <summary>Whether <paramref name="clientToken"/> is the non-empty token <paramref name="slot"/> was registered with (compared in constant time).</summary>

@@ -1,3 +1,6 @@
+using System.Numerics.Tensors;
+using GpuPs.Core.Shards;
+
 namespace GpuPs.Core.Aggregation;
 
 /// <summary>
@@ -22,4 +25,21 @@ public static class GradientLimits
     /// float32 whose square (Adam's second moment) is finite. A float32 model whose gradients approach it has diverged.
     /// </summary>
     public const float MaxMeanGradient = 1e19f;
+
+    /// <summary>
+    /// Refuses a gradient of <paramref name="samples"/> rows (at least 1) that is not finite or whose mean is beyond
+    /// <see cref="MaxMeanGradient"/>: one SIMD pass (MaxMagnitude, the value of largest magnitude, propagates NaN and sees
+    /// ±Inf). The shard checks every push with it; a worker that sends a push in pieces checks the whole push first, so
+    /// that no piece of a bad gradient is sent.
+    /// </summary>
+    /// <exception cref="ShardException">InvalidRequest naming the fault.</exception>
+    public static void Check(ReadOnlySpan<float> gradient, long samples)
+    {
+        if (gradient.Length == 0) return;
+        float largest = MathF.Abs(TensorPrimitives.MaxMagnitude(gradient));
+        if (!float.IsFinite(largest))
+            throw ShardException.Invalid("gradient contains NaN or Inf values");
+        if (largest / (double)samples > MaxMeanGradient)
+            throw ShardException.Invalid($"gradient values up to {largest:G3} over {samples} rows: a mean beyond the limit {MaxMeanGradient:G3}");
+    }
 }

@@ -1,3 +1,4 @@
+using GpuPs.Core.Aggregation;
 using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
 using GpuPs.Protocol;
@@ -138,12 +139,17 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
 
     /// <summary>
     /// Pushes <paramref name="gradient"/> (the whole vector) to every shard, each its slice, with
-    /// <paramref name="header"/> (its shard index set per shard). Returns each shard's answer, in shard order.
+    /// <paramref name="header"/> (its shard index set per shard). Returns each shard's answer, in shard order. A push
+    /// sent in pieces is checked whole first (<see cref="GradientLimits.Check"/>): a shard that closes per range applies
+    /// each piece as its range closes, so a bad value in the last piece must stop the first from leaving.
     /// </summary>
+    /// <exception cref="ShardException">InvalidRequest: a push in pieces that is not finite or beyond the mean limit; nothing was sent.</exception>
     public async Task<IReadOnlyList<PushOutcome>> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken,
         TensorEncoding encoding = TensorEncoding.Float32)
     {
         CheckRegistered(gradient.Length);
+        if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding) && header.SampleCount >= 1)
+            GradientLimits.Check(gradient.Span, header.SampleCount);
         _pushLog.Record(header, gradient.Span, encoding);
         return await FanOutAsync((i, ct) =>
         {

@@ -11,15 +11,16 @@ namespace GpuPs.Worker.Tests.Client;
 /// A worker of a job whose shards close per range (BSP, the job's piece size) that retries a piece or rejoins mid-step:
 /// a piece's Duplicate or Late speaks for its range only, so the worker still sends the other ranges, which wait for it,
 /// and a pull whose ranges came back at different steps is not forced to the newest (whose ranges wait for this worker's
-/// own push). Before, either case left the step open for ever.
+/// own push). Before, either case left the step open for ever. And a bad gradient sends no piece at all, since each
+/// range is applied as it closes.
 /// </summary>
-public class PerRangeRetryTests
+public class PerRangeClientTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     /// <summary>Two BSP workers, one shard of 21 values closing ranges of 4: [0,4) … [16,18) [18,21).</summary>
-    private static InProcessCluster Cluster() =>
-        new(SmallJob.Softmax(SyncMode.Bsp, workers: 2, steps: 4) with { PieceFloats = 4 }, shards: 1, learningRate: 0.5f, pieces: true);
+    private static InProcessCluster Cluster(int workers = 2) =>
+        new(SmallJob.Softmax(SyncMode.Bsp, workers, steps: 4) with { PieceFloats = 4 }, shards: 1, learningRate: 0.5f, pieces: true);
 
     private static async Task<ShardedParameterClient> JoinedAsync(InProcessCluster cluster)
     {
@@ -71,5 +72,29 @@ public class PerRangeRetryTests
         Assert.True(pushed.IsApplied, pushed.ToString());   // its first range answered Duplicate, the rest were applied
         Assert.True(closing is { IsApplied: true, ClosedStep: true, Step: 1 }, closing.ToString());
         Assert.Equal(1, cluster.Status().Step);
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    [InlineData(3e38f)]   // a mean beyond 1e19 over one row
+    public async Task A_gradient_bad_only_in_its_last_piece_sends_no_piece_and_changes_nothing(float bad)
+    {
+        // One worker: each range closes as soon as its piece is in, so any piece sent would be applied.
+        using var cluster = Cluster(workers: 1);
+        await using var worker = await JoinedAsync(cluster);
+        var before = cluster.Parameters();
+        var gradient = SmallJob.Ramp();
+        gradient[^1] = bad;
+
+        var refused = await Assert.ThrowsAsync<ShardException>(() => worker.PushAsync(new PushHeader(worker.WorkerId, 0, 0, 1, 0), gradient, CancellationToken.None));
+
+        Assert.Equal(ShardErrorKind.InvalidRequest, refused.Kind);
+        Assert.Contains(float.IsFinite(bad) ? "a mean beyond the limit" : "NaN or Inf", refused.Message);
+        Assert.DoesNotContain(cluster.Fakes[0].Transfers, t => t.Push);
+        Assert.Equal(before, cluster.Parameters());
+        Assert.Equal(0, cluster.Shards[0].Status().Step);
+        var good = Assert.Single(await worker.PushAsync(new PushHeader(worker.WorkerId, 0, 0, 1, 0), SmallJob.Ramp(), CancellationToken.None));
+        Assert.True(good is { IsApplied: true, ClosedStep: true, Step: 1 }, good.ToString());   // the step is still open for it
     }
 }
