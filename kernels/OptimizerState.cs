@@ -9,6 +9,12 @@ namespace GpuPs.Kernels;
 /// </summary>
 public sealed record OptimizerState(OptimizerKind Kind, long Steps, float[][] Slots)
 {
+    /// <summary>
+    /// A shard cut into closing ranges, one optimizer each: every range's <see cref="Steps"/>, in key order, when they
+    /// differ (a range whose optimizer restarted after an update that was not finite); null when all are <see cref="Steps"/>.
+    /// </summary>
+    public long[]? RangeSteps { get; init; }
+
     /// <summary>Number of state vectors an optimizer of <paramref name="kind"/> carries: 0, 1 or 2.</summary>
     public static int SlotCount(OptimizerKind kind) => kind switch
     {

@@ -111,29 +111,20 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// state and worker clocks, taken under the lock (a memcpy of the shard and the optimizer's slots).
     /// </summary>
     /// <remarks>
-    /// A shard that closes per range is checkpointed only at a step boundary (every range at the shard's step): between
-    /// the last range of step t and the first of t + 1, a window of at least one compute, since no worker pushes a piece
-    /// of t + 1 before it pulled all of t + 1. A call mid-step waits for the boundary, up to twice the heartbeat timeout
-    /// (after which a dead worker has been evicted and its ranges closed without it), then throws
-    /// <see cref="TimeoutException"/>.
+    /// A shard that closes per range may be between two steps (some ranges of step t + 1 applied, others waiting for
+    /// pushes that may never come when the cluster stops): it saves the boundary of its step t as the model kept it
+    /// (<see cref="ShardModel.ExportBoundary"/>), with every worker's clock at most t, since what a worker pushed past t
+    /// is not in it. It never waits.
     /// </remarks>
     public ShardCheckpoint Checkpoint()
     {
-        var patience = TimeSpan.FromMilliseconds(2.0 * _job.HeartbeatTimeoutMs);
-        long since = _time.GetTimestamp();
-        while (true)
+        lock (_gate)
         {
-            Task next;
-            lock (_gate)
-            {
-                if (_model.AtStepBoundary)
-                    return new ShardCheckpoint(_fingerprint, Info.Index, Info.Count, Info.Offset, _model.Step,
-                        _model.Parameters.ToArray(), _model.ExportOptimizer(), _workers.Select(w => w.Clock).ToArray());
-                next = _signal.Next;
-            }
-            var left = patience - _time.GetElapsedTime(since);
-            if (left <= TimeSpan.Zero || !next.Wait(left))
-                throw new TimeoutException($"shard {Info.Index} stayed between two steps for {patience.TotalSeconds:F0} s (ranges of step {_model.Step + 1} applied, others waiting for pushes): no consistent checkpoint");
+            var (parameters, optimizer) = _model.ExportBoundary();
+            long step = _model.Step;
+            bool ranges = _model.Ranges.Count > 1;
+            return new ShardCheckpoint(_fingerprint, Info.Index, Info.Count, Info.Offset, step,
+                parameters, optimizer, _workers.Select(w => ranges ? Math.Min(w.Clock, step) : w.Clock).ToArray());
         }
     }
 

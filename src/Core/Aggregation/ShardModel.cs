@@ -26,6 +26,8 @@ public sealed class ShardModel : IDisposable
     private readonly PieceRange[] _ranges;
     private readonly IOptimizerKernel[] _optimizers;
     private readonly long[] _rangeSteps;
+    private readonly OptimizerState?[] _boundaryStates;   // ranges only: a range's optimizer state at the last step boundary, once applied past it
+    private float[]? _boundary;                           // ranges only: those ranges' parameters at the last step boundary
     private float[] _parameters;
     private float[] _next;
 
@@ -54,6 +56,7 @@ public sealed class ShardModel : IDisposable
         _createOptimizer = createOptimizer;
         _optimizers = [.. _ranges.Select(r => createOptimizer(r.Length))];
         _rangeSteps = new long[_ranges.Length];
+        _boundaryStates = new OptimizerState?[_ranges.Length];
         _log = log;
     }
 
@@ -111,22 +114,67 @@ public sealed class ShardModel : IDisposable
         CheckSamples(samples);
         if (gradientSum.Length != _ranges[range].Length)
             throw new ArgumentException($"range {range} holds {_ranges[range].Length} values, the gradient {gradientSum.Length}", nameof(gradientSum));
+        if (_ranges.Length > 1 && _rangeSteps[range] == Step) SaveBoundary(range);
         bool applied = TryUpdate(range, gradientSum, samples, lossSum);
         _rangeSteps[range]++;
         RangesClosed++;
         long oldest = _rangeSteps.Min();
-        if (oldest > Step) Step = oldest;
+        if (oldest > Step)
+        {
+            Step = oldest;
+            Array.Clear(_boundaryStates);
+        }
         return applied;
     }
 
-    /// <summary>A copy of the optimizer's state (velocity, moments, step count), for a checkpoint; with ranges, the ranges' slots end to end.</summary>
-    public OptimizerState ExportOptimizer()
+    /// <summary>A copy of the optimizer's state (velocity, moments, step count), now; with ranges, the ranges' slots end to end.</summary>
+    public OptimizerState ExportOptimizer() => Join(_optimizers.Select(o => o.ExportState()).ToArray());
+
+    /// <summary>
+    /// The parameters and optimizer state of step <see cref="Step"/>'s boundary, for a checkpoint, whenever it is taken:
+    /// the ranges still at <see cref="Step"/> as they are, those already applied in the next step as they were before
+    /// (kept by <see cref="ApplyRange"/> when a range first passes the boundary: one copy of the shard and its optimizer
+    /// state per step, only with ranges). A stopping server thus saves a whole step even mid-step, when the step's other
+    /// ranges may never close.
+    /// </summary>
+    public (float[] Parameters, OptimizerState Optimizer) ExportBoundary()
     {
-        if (_optimizers.Length == 1) return _optimizers[0].ExportState();
-        var states = _optimizers.Select(o => o.ExportState()).ToArray();
+        var parameters = _parameters.ToArray();
+        var states = new OptimizerState[_ranges.Length];
+        for (int r = 0; r < _ranges.Length; r++)
+        {
+            if (_rangeSteps[r] == Step)
+            {
+                states[r] = _optimizers[r].ExportState();
+                continue;
+            }
+            var range = _ranges[r];
+            states[r] = _boundaryStates[r]!;
+            _boundary!.AsSpan(range.Offset, range.Length).CopyTo(parameters.AsSpan(range.Offset, range.Length));
+        }
+        return (parameters, Join(states));
+    }
+
+    /// <summary>Range <paramref name="r"/>'s parameters and optimizer state as they are at the step boundary, before its first update past it.</summary>
+    private void SaveBoundary(int r)
+    {
+        var range = _ranges[r];
+        _boundary ??= new float[_parameters.Length];
+        _parameters.AsSpan(range.Offset, range.Length).CopyTo(_boundary.AsSpan(range.Offset, range.Length));
+        _boundaryStates[r] = _optimizers[r].ExportState();
+    }
+
+    /// <summary>
+    /// The ranges' optimizer states as one: their slots end to end, and <see cref="OptimizerState.RangeSteps"/> when
+    /// their step counts differ (a range whose optimizer restarted after an update that was not finite).
+    /// </summary>
+    private static OptimizerState Join(OptimizerState[] states)
+    {
+        if (states.Length == 1) return states[0];
         var slots = Enumerable.Range(0, states[0].Slots.Length)
             .Select(i => states.SelectMany(s => s.Slots[i]).ToArray()).ToArray();
-        return new OptimizerState(states[0].Kind, states[0].Steps, slots);
+        bool same = states.All(s => s.Steps == states[0].Steps);
+        return new OptimizerState(states[0].Kind, states[0].Steps, slots) { RangeSteps = same ? null : [.. states.Select(s => s.Steps)] };
     }
 
     /// <summary>
@@ -141,6 +189,8 @@ public sealed class ShardModel : IDisposable
         if (parameters.Length > 0 && !float.IsFinite(TensorPrimitives.MaxMagnitude(parameters)))
             throw new ArgumentException("the checkpoint's parameters are not all finite", nameof(parameters));
         ArgumentOutOfRangeException.ThrowIfNegative(step);
+        if (optimizer.RangeSteps is { } counts && counts.Length != _ranges.Length)
+            throw new ArgumentException($"the checkpoint's optimizer counts steps for {counts.Length} ranges, the shard closes {_ranges.Length}", nameof(optimizer));
         if (_optimizers.Length == 1) _optimizers[0].ImportState(optimizer);
         else
             for (int r = 0; r < _ranges.Length; r++)
@@ -148,7 +198,12 @@ public sealed class ShardModel : IDisposable
                 var range = _ranges[r];
                 if (optimizer.Slots.Any(s => s.Length != _parameters.Length))
                     throw new ArgumentException($"the checkpoint's optimizer slots are not of the shard's {_parameters.Length} values", nameof(optimizer));
-                _optimizers[r].ImportState(optimizer with { Slots = [.. optimizer.Slots.Select(s => s.AsSpan(range.Offset, range.Length).ToArray())] });
+                _optimizers[r].ImportState(optimizer with
+                {
+                    Steps = optimizer.RangeSteps?[r] ?? optimizer.Steps,
+                    Slots = [.. optimizer.Slots.Select(s => s.AsSpan(range.Offset, range.Length).ToArray())],
+                    RangeSteps = null,
+                });
             }
         parameters.CopyTo(_parameters);
         Array.Fill(_rangeSteps, step);

@@ -24,7 +24,7 @@ public static class CheckpointFile
         tensors.AddRange(checkpoint.Optimizer.Slots.Select((slot, i) => new SafetensorsTensor($"optimizer.{i}", [slot.Length], slot)));
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var t in tensors) sha.AppendData(MemoryMarshal.AsBytes(t.Values.AsSpan()));
-        SafetensorsFile.Write(path, tensors, new Dictionary<string, string>
+        var meta = new Dictionary<string, string>
         {
             ["format"] = Format,
             ["version"] = Version,
@@ -37,7 +37,10 @@ public static class CheckpointFile
             ["optimizer_steps"] = Text(checkpoint.Optimizer.Steps),
             ["worker_clocks"] = string.Join(',', checkpoint.WorkerClocks.Select(Text)),
             ["sha256"] = Convert.ToHexStringLower(sha.GetHashAndReset()),
-        });
+        };
+        // Only when a shard's ranges count their optimizers' steps differently; without it every range has optimizer_steps.
+        if (checkpoint.Optimizer.RangeSteps is { } counts) meta["optimizer_range_steps"] = string.Join(',', counts.Select(Text));
+        SafetensorsFile.Write(path, tensors, meta);
     }
 
     /// <summary>Reads the checkpoint at <paramref name="path"/>, or says in one line why it cannot be used.</summary>
@@ -78,9 +81,15 @@ public static class CheckpointFile
         string clocks = Meta(meta, "worker_clocks");
         return new ShardCheckpoint(
             Meta(meta, "job"), (int)Number(meta, "shard"), (int)Number(meta, "shards"), Number(meta, "offset"), Number(meta, "step"),
-            parameters, new OptimizerState(kind, Number(meta, "optimizer_steps"), slots),
-            clocks.Length == 0 ? [] : clocks.Split(',').Select(c => long.Parse(c, CultureInfo.InvariantCulture)).ToArray());
+            parameters, new OptimizerState(kind, Number(meta, "optimizer_steps"), slots)
+            {
+                RangeSteps = meta.TryGetValue("optimizer_range_steps", out var counts) ? Numbers(counts, "optimizer_range_steps") : null,
+            },
+            Numbers(clocks, "worker_clocks"));
     }
+
+    private static long[] Numbers(string list, string key) =>
+        list.Length == 0 ? [] : list.Split(',').Select(c => long.TryParse(c, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) ? v : throw Bad($"metadata '{key}' is not a list of numbers")).ToArray();
 
     private static float[] Tensor(SafetensorsContent file, string name) =>
         file.Tensors.TryGetValue(name, out var t) ? t.Values : throw Bad($"no tensor '{name}'");

@@ -67,7 +67,7 @@ public sealed class ShardCheckpointer : IShardObserver, IAsyncDisposable
         await foreach (long _ in _requests.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             try { SaveNow(); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TimeoutException)   // TimeoutException: a shard closing per range stayed mid-step
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 _log.Error("Shard checkpoint to {Directory} failed: {Reason}; training goes on, the previous checkpoint stands", _store.Directory, e.Message);
             }

@@ -1,4 +1,5 @@
 using GpuPs.Core.Aggregation;
+using GpuPs.Core.Checkpoints;
 using GpuPs.Core.Compression;
 using GpuPs.Core.Scheduling;
 using GpuPs.Core.Training;
@@ -75,5 +76,37 @@ public class ClosingRangesTests
         whole.ApplySum([.. gradient], 2, 1);
         Assert.Equal(whole.Parameters.ToArray(), resumed.Parameters.ToArray());
         Assert.Equal(2, resumed.Step);
+    }
+
+    [Fact]
+    public void Ranges_whose_optimizers_count_different_steps_keep_their_counts_through_a_checkpoint_file()
+    {
+        // Range 1's update overflows (3.4e38 + an Adam step of about 1e37): it is skipped and its optimizer restarts at 0 steps.
+        PieceRange[] ranges = [new(0, 3), new(3, 5)];
+        var settings = new OptimizerSettings(OptimizerKind.Adam, 1e37f);
+        var backend = Accelerators.Create(AcceleratorChoice.Simd);
+        float[] initial = [0, 0, 0, 3.4e38f, 3.4e38f, 3.4e38f, 3.4e38f, 3.4e38f];
+        using var model = new ShardModel([.. initial], ranges, n => backend.CreateOptimizer(settings, n), Logger.None);
+        model.ApplySum([-1, -1, -1, -1, -1, -1, -1, -1], 1, 1);
+        Assert.Equal(1, model.UpdatesSkipped);
+
+        var state = model.ExportOptimizer();
+        Assert.Equal([1L, 0L], state.RangeSteps);
+        string path = Path.Combine(Path.GetTempPath(), $"gpups-range-steps-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            CheckpointFile.Write(path, new ShardCheckpoint("job", 0, 1, 0, model.Step, model.Parameters.ToArray(), state, []));
+            Assert.True(CheckpointFile.TryRead(path, out var read, out string problem), problem);
+            Assert.Equal([1L, 0L], read!.Optimizer.RangeSteps);
+            using var resumed = new ShardModel(new float[8], ranges, n => backend.CreateOptimizer(settings, n), Logger.None);
+            resumed.Resume(read.Step, read.Parameters, read.Optimizer);
+            Assert.Equal([1L, 0L], resumed.ExportOptimizer().RangeSteps);
+            using var wrong = new ShardModel(new float[8], null, n => backend.CreateOptimizer(settings, n), Logger.None);
+            Assert.Contains("counts steps for 2 ranges, the shard closes 1", Assert.Throws<ArgumentException>(() => wrong.Resume(read.Step, read.Parameters, read.Optimizer)).Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }
