@@ -294,8 +294,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     {
         if (ClosingRanges is null) return _model.Step;
         long step = long.MaxValue;
-        for (int r = 0; r < ClosingRanges.Count; r++)
-            if (ClosingRanges[r].Offset < piece.End && piece.Offset < ClosingRanges[r].End) step = Math.Min(step, _model.RangeStep(r));
+        for (int r = _model.RangeOf(piece.Offset), last = _model.RangeOf(piece.End - 1); r <= last; r++) step = Math.Min(step, _model.RangeStep(r));
         return step;
     }
 

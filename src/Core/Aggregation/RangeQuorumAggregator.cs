@@ -30,6 +30,8 @@ public sealed class RangeQuorumAggregator : IStepAggregator
     private readonly bool[][] _pushed;    // [range][worker]: pushed the range's open step
     private readonly int[] _pushes;       // [range]
     private readonly long[][] _clocks;    // [worker][range]: the range's steps this worker has pushed (its slot's clock, resumed or raised, counts for all)
+    private readonly long[] _oldestClock; // [worker]: the least of its _clocks (they only grow)
+    private readonly int[] _atOldest;     // [worker]: how many of its ranges are at _oldestClock, so the least is found without a scan per push
 
     /// <summary>Per-range BSP over <paramref name="model"/>'s ranges: a range closes at <paramref name="quorum"/> pushes or once every expected worker pushed it.</summary>
     public RangeQuorumAggregator(ShardModel model, WorkerSlot[] workers, long totalSteps, int quorum)
@@ -40,6 +42,8 @@ public sealed class RangeQuorumAggregator : IStepAggregator
         _pushed = [.. Enumerable.Range(0, ranges).Select(_ => new bool[workers.Length])];
         _pushes = new int[ranges];
         _clocks = [.. workers.Select(_ => new long[ranges])];
+        _oldestClock = new long[workers.Length];
+        _atOldest = [.. workers.Select(_ => ranges)];
     }
 
     /// <inheritdoc />
@@ -75,11 +79,11 @@ public sealed class RangeQuorumAggregator : IStepAggregator
             foreach (var worker in workers)
             {
                 _pushed[r][worker.Id] = true;
-                _clocks[worker.Id][r] = header.Step + 1;
+                RaiseClock(worker.Id, r, header.Step + 1);
             }
             _pushes[r] += workers.Count;
         }
-        foreach (var worker in workers) worker.Clock = Math.Max(worker.Clock, _clocks[worker.Id].Min());
+        foreach (var worker in workers) worker.Clock = Math.Max(worker.Clock, _oldestClock[worker.Id]);
         for (int r = first; r <= last; r++) TryClose(r);
         return PushOutcome.Applied(_model.Step, closedStep: _model.Step > before, IsFinished);
     }
@@ -102,8 +106,23 @@ public sealed class RangeQuorumAggregator : IStepAggregator
     /// <summary>True once every range reached step <paramref name="minStep"/> or the job has finished.</summary>
     public bool CanProceed(WorkerSlot worker, long minStep) => _model.Step >= minStep || IsFinished;
 
+    /// <summary>Worker <paramref name="w"/> pushed range <paramref name="r"/> up to <paramref name="clock"/> (never less than before).</summary>
+    private void RaiseClock(int w, int r, long clock)
+    {
+        var clocks = _clocks[w];
+        if (clock == clocks[r]) return;
+        bool wasOldest = clocks[r] == _oldestClock[w];
+        clocks[r] = clock;
+        if (wasOldest && --_atOldest[w] == 0)
+        {
+            _oldestClock[w] = clocks.Min();
+            _atOldest[w] = clocks.Count(c => c == _oldestClock[w]);
+        }
+    }
+
     /// <summary>
-    /// The push's ranges, first and last: it must start where a range starts and end where one ends.
+    /// The push's ranges, first and last: it must start where a range starts and end where one ends (binary searches:
+    /// a push costs the ranges it covers, not the shard's).
     /// </summary>
     private (int First, int Last) Covered(in PushHeader header, int length)
     {
@@ -112,11 +131,8 @@ public sealed class RangeQuorumAggregator : IStepAggregator
         if (length != piece.Length)
             throw ShardException.Invalid($"push of piece {piece} carries {length} values");
         var ranges = _model.Ranges;
-        int first = 0;
-        while (first < ranges.Count && ranges[first].Offset < piece.Offset) first++;
-        int last = first;
-        while (last < ranges.Count && ranges[last].End < piece.End) last++;
-        if (first == ranges.Count || ranges[first].Offset != piece.Offset || last == ranges.Count || ranges[last].End != piece.End)
+        int first = _model.RangeOf(piece.Offset), last = _model.RangeOf(piece.End - 1);
+        if (ranges[first].Offset != piece.Offset || ranges[last].End != piece.End)
             throw ShardException.Invalid($"piece {piece} does not start and end at the shard's closing ranges ({ranges.Count} of about {ranges[0].Length} values, " +
                 $"starting {string.Join(", ", ranges.Take(4).Select(r => r.Offset))}…): workers push the job's pieces");
         return (first, last);

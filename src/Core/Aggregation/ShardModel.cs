@@ -26,6 +26,7 @@ public sealed class ShardModel : IDisposable
     private readonly PieceRange[] _ranges;
     private readonly IOptimizerKernel[] _optimizers;
     private readonly long[] _rangeSteps;
+    private int _rangesAtStep;   // ranges whose step is Step: the step advances when none is left (no scan per range)
     private readonly OptimizerState?[] _boundaryStates;   // ranges only: a range's optimizer state at the last step boundary, once applied past it
     private float[]? _boundary;                           // ranges only: those ranges' parameters at the last step boundary
     private float[] _parameters;
@@ -56,6 +57,7 @@ public sealed class ShardModel : IDisposable
         _createOptimizer = createOptimizer;
         _optimizers = [.. _ranges.Select(r => createOptimizer(r.Length))];
         _rangeSteps = new long[_ranges.Length];
+        _rangesAtStep = _ranges.Length;
         _boundaryStates = new OptimizerState?[_ranges.Length];
         _log = log;
     }
@@ -87,6 +89,19 @@ public sealed class ShardModel : IDisposable
     /// <summary>Steps range <paramref name="range"/> has closed: <see cref="Step"/> or one more.</summary>
     public long RangeStep(int range) => _rangeSteps[range];
 
+    /// <summary>The index of the range that holds value <paramref name="offset"/> (0 ≤ offset &lt; <see cref="Length"/>): a binary search.</summary>
+    public int RangeOf(int offset)
+    {
+        int low = 0, high = _ranges.Length - 1;
+        while (low < high)
+        {
+            int mid = (low + high + 1) / 2;
+            if (_ranges[mid].Offset <= offset) low = mid;
+            else high = mid - 1;
+        }
+        return low;
+    }
+
     /// <summary>
     /// Closes one step with the mean gradient <c>gradientSum / samples</c> (1 ≤ samples ≤ <see cref="GradientLimits.MaxSampleCount"/>),
     /// scaling <paramref name="gradientSum"/> in place (it is the caller's scratch). Returns false when the update was
@@ -114,14 +129,15 @@ public sealed class ShardModel : IDisposable
         CheckSamples(samples);
         if (gradientSum.Length != _ranges[range].Length)
             throw new ArgumentException($"range {range} holds {_ranges[range].Length} values, the gradient {gradientSum.Length}", nameof(gradientSum));
-        if (_ranges.Length > 1 && _rangeSteps[range] == Step) SaveBoundary(range);
+        bool first = _rangeSteps[range] == Step;   // the range's first update past the step boundary
+        if (first && _ranges.Length > 1) SaveBoundary(range);
         bool applied = TryUpdate(range, gradientSum, samples, lossSum);
         _rangeSteps[range]++;
         RangesClosed++;
-        long oldest = _rangeSteps.Min();
-        if (oldest > Step)
+        if (first && --_rangesAtStep == 0)
         {
-            Step = oldest;
+            Step = _rangeSteps.Min();
+            _rangesAtStep = _rangeSteps.Count(s => s == Step);
             Array.Clear(_boundaryStates);
         }
         return applied;
@@ -207,6 +223,7 @@ public sealed class ShardModel : IDisposable
             }
         parameters.CopyTo(_parameters);
         Array.Fill(_rangeSteps, step);
+        _rangesAtStep = _ranges.Length;
         Step = step;
     }
 

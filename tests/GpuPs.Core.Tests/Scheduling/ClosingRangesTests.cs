@@ -109,4 +109,24 @@ public class ClosingRangesTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void A_shard_of_one_value_ranges_finds_each_values_range_and_steps_exactly_when_its_last_range_closes()
+    {
+        const int length = 1000;
+        var ranges = Enumerable.Range(0, length).Select(i => new PieceRange(i, 1)).ToArray();
+        var backend = Accelerators.Create(AcceleratorChoice.Simd);
+        using var model = new ShardModel(new float[length], ranges, n => backend.CreateOptimizer(new OptimizerSettings(OptimizerKind.Sgd, 1f), n), Logger.None);
+        Assert.All(Enumerable.Range(0, length), i => Assert.Equal(i, model.RangeOf(i)));
+        var random = new Random(3);
+        for (int step = 0; step < 2; step++)
+        {
+            var order = Enumerable.Range(0, length).OrderBy(_ => random.Next()).ToArray();
+            foreach (int r in order[..^1]) model.ApplyRange(r, [1f], 1, 0);
+            Assert.Equal(step, model.Step);
+            model.ApplyRange(order[^1], [1f], 1, 0);
+            Assert.Equal(step + 1, model.Step);
+        }
+        Assert.All(model.Parameters.ToArray(), p => Assert.Equal(-2f, p));
+    }
 }
