@@ -124,17 +124,13 @@ public sealed class DataPlaneListener : IAsyncDisposable
                 ? new NetworkStream(socket, ownsSocket: false)
                 : await DataPlaneTls.AcceptAsync(socket, _tls, _limits.RequestHeadersTimeout, _refusals, socket.RemoteEndPoint?.ToString() ?? "unknown peer", _stop.Token)
                     .ConfigureAwait(false);
-            if (stream is null)
-            {
-                socket.Dispose();
-                return;
-            }
+            if (stream is null) return;
             await using var connection = _serve(socket, stream);
             await connection.RunAsync().ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
-            socket.Dispose();   // stopped during its TLS handshake
+            // stopped during its TLS handshake
         }
         catch (Exception e)
         {
@@ -142,6 +138,7 @@ public sealed class DataPlaneListener : IAsyncDisposable
         }
         finally
         {
+            socket.Dispose();   // whatever ended it: refused, stopped, failed (a connection has closed it already)
             _open.TryRemove(socket, out _);
             Interlocked.Decrement(ref _count);
         }

@@ -731,18 +731,21 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// <summary>
     /// Closes the connection gracefully: sends end-of-stream, then reads past what the peer still sends (at most
     /// <see cref="LingerBytes"/> for <see cref="LingerTime"/>) until it closes too, so that it reads a refusal before the
-    /// close (closing a socket with unread bytes would reset it and lose the answer). Then closes the socket (a watch still
-    /// reading it ends with it) and releases the timers.
+    /// close (closing a socket with unread bytes would reset it and lose the answer). TLS's close_notify goes first, within
+    /// the same <see cref="LingerTime"/>: a peer that stops reading cannot hold the connection (and its
+    /// <c>--max-connections</c> slot) with a full send buffer. Then closes the socket (a watch still reading it ends with
+    /// it) and releases the timers.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_pendingWatch is null && !_closed.IsCancellationRequested)
         {
+            using var linger = new CancellationTokenSource(LingerTime);
             try
             {
-                if (_stream is SslStream ssl) await ssl.ShutdownAsync().ConfigureAwait(false);   // close_notify: the end is not a truncation
+                // close_notify: the end is not a truncation. WaitAsync abandons a write the peer does not take; closing the socket below ends it.
+                if (_stream is SslStream ssl) await ssl.ShutdownAsync().WaitAsync(linger.Token).ConfigureAwait(false);
                 _socket.Shutdown(SocketShutdown.Send);
-                using var linger = new CancellationTokenSource(LingerTime);
                 for (long drained = 0; drained < LingerBytes;)
                 {
                     var read = await _input.SkipSomeAsync(int.MaxValue, linger.Token).ConfigureAwait(false);
