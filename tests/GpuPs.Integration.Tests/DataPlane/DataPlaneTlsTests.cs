@@ -129,7 +129,9 @@ public sealed class DataPlaneTlsTests : IDisposable
         {
             // The client accepted the server; the server refuses the client's certificate (after the client's last
             // handshake message under TLS 1.3, so the client learns it as a lost connection) and logs why.
-            Assert.True(e.Kind is ShardErrorKind.Unavailable or ShardErrorKind.Unauthenticated, e.ToString());
+            // Retried (a server that died at that moment looks the same), the message naming the likely cause.
+            Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
+            Assert.Contains("closed the connection right after the TLS handshake", e.Message);
             await TcpDataPlaneTests.WaitForAsync(() => log.Events.FirstOrDefault(l => l.RenderMessage().Contains("TLS handshake failed")));
         }
         else

@@ -97,6 +97,14 @@ internal sealed class FrameConnection : IDisposable
             }, timeout, ct).ConfigureAwait(false);
             return connection;
         }
+        catch (ShardException e) when (tls is not null && e.Kind == ShardErrorKind.Unavailable && e.InnerException is EndOfStreamException)
+        {
+            // Under TLS 1.3 the client's handshake ends before the server has judged its certificate: a refusal is a bare
+            // close. Still retried (a server that died at that moment looks the same), but the message says the likely cause.
+            connection.Dispose();
+            throw new ShardException(ShardErrorKind.Unavailable, $"{address} closed the connection right after the TLS handshake, before its Welcome: " +
+                "how a data plane with mutual TLS refuses a client certificate it does not trust, or none (its log says which)", e);
+        }
         catch
         {
             connection.Dispose();
