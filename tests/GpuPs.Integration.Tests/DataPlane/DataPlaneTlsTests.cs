@@ -129,9 +129,10 @@ public sealed class DataPlaneTlsTests : IDisposable
         {
             // The client accepted the server; the server refuses the client's certificate (after the client's last
             // handshake message under TLS 1.3, so the client learns it as a lost connection) and logs why.
-            // Retried (a server that died at that moment looks the same), the message naming the likely cause.
+            // Retried (a server that died at that moment looks the same), the message naming the likely cause (on a loaded
+            // machine the close may still meet the client's handshake: "closed the connection during the TLS handshake").
             Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
-            Assert.Contains("closed the connection right after the TLS handshake", e.Message);
+            Assert.Matches("closed the connection (right after|during) the TLS handshake", e.Message);
             await TcpDataPlaneTests.WaitForAsync(() => log.Events.FirstOrDefault(l => l.RenderMessage().Contains("TLS handshake failed")));
         }
         else

@@ -97,7 +97,7 @@ internal sealed class FrameConnection : IDisposable
             }, timeout, ct).ConfigureAwait(false);
             return connection;
         }
-        catch (ShardException e) when (tls is not null && e.Kind == ShardErrorKind.Unavailable && e.InnerException is EndOfStreamException)
+        catch (ShardException e) when (tls is not null && e.Kind == ShardErrorKind.Unavailable && e.InnerException is IOException or SocketException)
         {
             // Under TLS 1.3 the client's handshake ends before the server has judged its certificate: a refusal is a bare
             // close. Still retried (a server that died at that moment looks the same), but the message says the likely cause.
