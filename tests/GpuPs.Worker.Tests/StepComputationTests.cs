@@ -154,7 +154,7 @@ public sealed class StepComputationTests : IAsyncDisposable
         var p = Assert.Single(_report.StepPhases);
         Assert.Equal(Parameters * sizeof(ushort), _report.BytesPushed);
         Assert.True(p.CompressSeconds > 0 && p.EncodeSeconds >= p.CompressSeconds, p.ToString());
-        Assert.Equal(p.CompressSeconds, _report.CompressSeconds, 6);
+        Assert.Equal(p.CompressSeconds, _report.CompressSeconds, 1e-6);   // the report keeps whole 100 ns ticks
         AssertWithinWall(p);
     }
 
@@ -182,13 +182,17 @@ public sealed class StepComputationTests : IAsyncDisposable
         var current = await PullAsync(0);
         var next = new float[Parameters];
 
+        // Only step 0's fused pull waits (50 ms after its push was answered): that wait is step 1's pull phase, inside
+        // step 1's wall time. Were step 0 to end when the pull came instead of at the answer, step 1's phases would
+        // exceed its wall time by the wait.
         for (long s = 0; s < 2; s++)
         {
+            if (s == 1) foreach (var f in _cluster.Fakes) f.FusedPullDelay = TimeSpan.Zero;
             fused.Aim(s + 1, next);
             await step.RunAsync(s, current, CancellationToken.None, CancellationToken.None, s == 0 ? 0 : fused.PullSeconds, fused);
             Assert.Equal(new PulledParameters(s + 1, false), fused.Pulled);
             Assert.True(fused.PushAnsweredAt > 0);
-            Assert.True(fused.PullSeconds >= 0.04, $"the fused pull's wait after the answer: {fused.PullSeconds}");
+            if (s == 0) Assert.True(fused.PullSeconds >= 0.04, $"the fused pull's wait after the answer: {fused.PullSeconds}");
             Assert.Equal(fused.PushSeconds, _report.StepPhases[^1].PushSeconds);
             Assert.Equal(fused.PushSeconds, _report.PushLatencies[^1]);
             Assert.Equal(fused.PushSeconds, step.LastPushSeconds);
