@@ -188,11 +188,13 @@ public sealed class StepComputationTests : IAsyncDisposable
         for (long s = 0; s < 2; s++)
         {
             if (s == 1) foreach (var f in _cluster.Fakes) f.FusedPullDelay = TimeSpan.Zero;
+            double pulledIn = fused.PullSeconds;   // the last fused pull's wait (0 before the first), read before aiming again
             fused.Aim(s + 1, next);
-            await step.RunAsync(s, current, CancellationToken.None, CancellationToken.None, s == 0 ? 0 : fused.PullSeconds, fused);
+            await step.RunAsync(s, current, CancellationToken.None, CancellationToken.None, pulledIn, fused);
             Assert.Equal(new PulledParameters(s + 1, false), fused.Pulled);
             Assert.True(fused.PushAnsweredAt > 0);
             if (s == 0) Assert.True(fused.PullSeconds >= 0.04, $"the fused pull's wait after the answer: {fused.PullSeconds}");
+            else Assert.True(_report.StepPhases[1].PullSeconds >= 0.04, "step 1's pull phase is step 0's fused pull wait");
             Assert.Equal(fused.PushSeconds, _report.StepPhases[^1].PushSeconds);
             Assert.Equal(fused.PushSeconds, _report.PushLatencies[^1]);
             Assert.Equal(fused.PushSeconds, step.LastPushSeconds);
