@@ -35,6 +35,8 @@ public static class NetworkBenchCommand
         var csv = new Option<string?>("--csv") { Description = "write the results as CSV to this file", DefaultValueFactory = _ => "results/bench-network.csv" };
         var plotDir = new Option<string?>("--plot-dir") { Description = "write the PNG plots (step time, push latency p99) into this folder", DefaultValueFactory = _ => "results" };
         var timelineDir = new Option<string?>("--timeline-dir") { Description = "write each scenario's server-link timeline (link rate in/out every 10 ms beside each worker's pull, compute and push) as CSV and PNG into this folder" };
+        var pieces = new PieceSettings(sources);   // the pieces scenarios' piece size and credit (off: auto)
+        pieces.AddTo(command);
         foreach (var o in new Option[] { workers, features, classes, steps, rate, concurrency, scenarios, delay, hidden, batch, compression, topK, dataRows, separation, fullPullEvery, momentum, csv, plotDir, timelineDir }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
@@ -43,7 +45,7 @@ public static class NetworkBenchCommand
                 parse.GetValue(rate), parse.GetValue(concurrency),
                 parse.GetValue(scenarios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), parse.GetValue(delay), parse.GetValue(hidden), parse.GetValue(batch),
                 parse.GetValue(compression)!, parse.GetValue(topK), parse.GetValue(dataRows), parse.GetValue(separation),
-                parse.GetValue(fullPullEvery), parse.GetValue(momentum), parse.GetValue(timelineDir));
+                parse.GetValue(fullPullEvery), parse.GetValue(momentum), parse.GetValue(timelineDir), pieces.Bind(parse));
             var rows = await NetworkBenchmark.RunAsync(options, log, line => Console.Error.WriteLine(line), ct);
             BenchOutput.Write(AnsiConsole.Console, $"network: {options.Parameters:N0} parameters, {options.Workers} workers, BSP", rows, r => $"{r.Scenario} {r.Schedule}", r => r.StepMeanS,
                 "mean step time, s", parse.GetValue(csv), parse.GetValue(plotDir) is { } dir ? Path.Combine(dir, "bench-network-step.png") : null);

@@ -5,8 +5,8 @@ namespace GpuPs.Integration.Tests.Bench;
 
 /// <summary>
 /// The layered scenario's smoke run: worker processes in their own namespaces push and pull the MLP in pieces under a
-/// tuned credit within the round-robin slots, across a shaped server link, and the job completes with its compute time
-/// and link bound reported.
+/// tuned credit within the round-robin slots (the shard closing each piece's range on its own), across a shaped server
+/// link, and the job completes with its compute time and link bound reported.
 /// </summary>
 [Collection(NetworkLabCollection.Name)]
 public class LayeredNetworkBenchmarkTests
@@ -15,7 +15,8 @@ public class LayeredNetworkBenchmarkTests
     public async Task Pieces_within_round_robin_slots_train_the_mlp_across_shaped_namespaces()
     {
         var options = new NetworkBenchmarkOptions(Workers: 2, Features: 99, Classes: 10, Steps: 4, ServerMbit: 100, Hidden: 50);
-        var scenario = NetworkScenario.LayeredModel(2, 100).Single(s => s.Schedule == "round-robin+pieces");
+        // Pieces of 1,000 values: the BSP shard closes the MLP's 5,510 values in six ranges, each pulled as it closes.
+        var scenario = NetworkScenario.LayeredModel(2, 100, new Worker.Scheduling.PieceOptions(PieceFloats: 1000)).Single(s => s.Schedule == "round-robin+pieces");
 
         var row = await NetworkBenchmark.RunScenarioAsync(scenario, options, Log.Logger, CancellationToken.None);
 

@@ -27,7 +27,7 @@ public static class NetworkBenchmark
     public static async Task<IReadOnlyList<NetworkBenchmarkRow>> RunAsync(NetworkBenchmarkOptions options, ILogger log, Action<string> progress, CancellationToken ct)
     {
         if (NetworkLab.Unavailable() is { } reason) throw new InvalidOperationException($"bench network cannot run here: {reason}");
-        var all = NetworkScenario.Standard(options.Workers, options.ServerMbit);
+        var all = NetworkScenario.Standard(options.Workers, options.ServerMbit, options.Pieces);
         // "two-nodes" picks both two-nodes-flat and two-nodes-hierarchical.
         var chosen = options.Scenarios is { Count: > 0 } names ? all.Where(s => names.Any(n => s.Name == n || s.Name.StartsWith(n + "-", StringComparison.Ordinal))).ToList() : [.. all];
         if (chosen.Count == 0)

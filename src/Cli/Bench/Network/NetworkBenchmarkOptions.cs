@@ -19,10 +19,11 @@ namespace GpuPs.Cli.Bench.Network;
 /// <param name="FullPullEvery">Compressed pulls: every this many pulls of a worker carry the exact parameters (<c>--full-pull-every</c>).</param>
 /// <param name="Momentum">Compressed pushes: momentum correction (<c>--momentum-correction</c>; 0: off).</param>
 /// <param name="TimelineDir">Where each scenario's link timeline goes (<see cref="LinkTimeline.Write"/>; null: not written).</param>
+/// <param name="Pieces">The pieces scenarios' piece size and credit (<c>--piece-size</c>, <c>--credit-bytes</c>); null: auto.</param>
 public sealed record NetworkBenchmarkOptions(int Workers = 8, int Features = 3999, int Classes = 1000, int Steps = 8, double ServerMbit = 1000,
     int PushConcurrency = 1, IReadOnlyList<string>? Scenarios = null, double DelayMs = 0, int Hidden = 500, int BatchSize = 8,
     string Compression = "none", double TopKRatio = 0.01, int Rows = 0, double Separation = 1, int FullPullEvery = Core.Compression.CompressionSettings.DefaultFullPullEvery,
-    double Momentum = 0, string? TimelineDir = null)
+    double Momentum = 0, string? TimelineDir = null, Worker.Scheduling.PieceOptions? Pieces = null)
 {
     /// <summary>Parameters of the softmax model: classes × features weights and one bias per class.</summary>
     public long Parameters => (long)Classes * (Features + 1);

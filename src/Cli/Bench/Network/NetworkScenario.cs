@@ -23,7 +23,10 @@ public sealed record NetworkScenario(string Name, string Schedule, int Shards, i
     /// The scenarios of the issue, each simultaneous and round-robin: the server link limited, one slow worker link
     /// (a quarter of the server's rate), and two shards on separate links.
     /// </summary>
-    public static IReadOnlyList<NetworkScenario> Standard(int workers, double serverMbit) =>
+    /// <param name="workers">Workers per scenario.</param>
+    /// <param name="serverMbit">Each server link's rate.</param>
+    /// <param name="pieces">The pieces scenarios' piece size and credit; null: auto.</param>
+    public static IReadOnlyList<NetworkScenario> Standard(int workers, double serverMbit, Worker.Scheduling.PieceOptions? pieces = null) =>
     [
         .. new[] { "simultaneous", "round-robin" }.SelectMany(schedule => new NetworkScenario[]
         {
@@ -31,21 +34,21 @@ public sealed record NetworkScenario(string Name, string Schedule, int Shards, i
             new("slow-worker-link", schedule, 1, workers, serverMbit, serverMbit / 4),
             new("two-shards", schedule, 2, workers, serverMbit, null),
         }),
-        .. EarlyPulls(workers, serverMbit),
+        .. EarlyPulls(workers, serverMbit, pieces ?? new()),
         .. TwoNodes(workers, serverMbit),
-        .. LayeredModel(workers, serverMbit),
+        .. LayeredModel(workers, serverMbit, pieces ?? new()),
     ];
 
     /// <summary>
-    /// The server-link scenario with BSP per-range closing (the job's pieces, <c>--piece-size auto</c>: ranges of
+    /// The server-link scenario with BSP per-range closing (the job's pieces; auto: ranges of
     /// <see cref="Worker.Scheduling.PieceOptions.StartPieceFloats"/>): each range's pull leaves as soon as the shard applied
     /// it, overlapping the other ranges' pushes; simultaneous and within round-robin slots. Compare with
     /// <c>server-link</c> in the same run.
     /// </summary>
-    public static IReadOnlyList<NetworkScenario> EarlyPulls(int workers, double serverMbit) =>
+    public static IReadOnlyList<NetworkScenario> EarlyPulls(int workers, double serverMbit, Worker.Scheduling.PieceOptions pieces) =>
     [
         .. new[] { "pieces", "round-robin+pieces" }.Select(schedule =>
-            new NetworkScenario("early-pulls", schedule, 1, workers, serverMbit, null) { Pieces = new Worker.Scheduling.PieceOptions() }),
+            new NetworkScenario("early-pulls", schedule, 1, workers, serverMbit, null) { Pieces = pieces }),
     ];
 
     /// <summary>
@@ -53,13 +56,13 @@ public sealed record NetworkScenario(string Name, string Schedule, int Shards, i
     /// simultaneously and round-robin, and split into pieces under a tuned credit (ByteScheduler), alone and within the
     /// round-robin slots.
     /// </summary>
-    public static IReadOnlyList<NetworkScenario> LayeredModel(int workers, double serverMbit) =>
+    public static IReadOnlyList<NetworkScenario> LayeredModel(int workers, double serverMbit, Worker.Scheduling.PieceOptions pieces) =>
     [
         .. new[] { "simultaneous", "round-robin", "pieces", "round-robin+pieces" }.Select(schedule =>
             new NetworkScenario("layered", schedule, 1, workers, serverMbit, null)
             {
                 Layered = true,
-                Pieces = schedule.EndsWith("pieces", StringComparison.Ordinal) ? new Worker.Scheduling.PieceOptions() : null,
+                Pieces = schedule.EndsWith("pieces", StringComparison.Ordinal) ? pieces : null,
             }),
     ];
 
