@@ -175,6 +175,26 @@ public class RangeClosingTests
             foreach (var range in ranges) Assert.True(PushRange(shard, w, step, range, Gradient(w)).IsApplied);
     }
 
+    [Fact]
+    public void A_node_aggregators_whole_push_counts_as_each_contributors_piece_of_every_range()
+    {
+        using var shard = Create(Ranged(workers: 3), Filled(1f));
+        RegisterAll(shard, 3);
+        var ranges = shard.ClosingRanges!;
+        // Workers 0 and 1 pushed through their node's aggregator (one sum for both); worker 2 pushes pieces directly.
+        var node = PieceFixture.Gradient0.Zip(PieceFixture.Gradient1, (a, b) => a + b).ToArray();
+        Assert.True(shard.Push(new PushHeader(0, 0, 0, 4, 2.0, Contributors: new ContributorList([0, 1])), node).IsApplied);
+        AssertOutcome(PushOutcomeKind.Duplicate, "already pushed range", PushRange(shard, 1, 0, ranges[1], PieceFixture.Gradient1));
+        foreach (var range in ranges) PushRange(shard, 2, 0, range, PieceFixture.Gradient0);
+
+        Assert.Equal(1, shard.Status().Step);
+        using var whole = Create(Job(SyncMode.Bsp, workers: 3, steps: 20), Filled(1f));
+        RegisterAll(whole, 3);
+        whole.Push(new PushHeader(0, 0, 0, 4, 2.0, Contributors: new ContributorList([0, 1])), node);
+        whole.Push(new PushHeader(2, 0, 0, 2, 1.0), PieceFixture.Gradient0);
+        Assert.Equal(Parameters(whole), Parameters(shard));
+    }
+
     [Theory]
     [InlineData(SyncMode.Coded)]
     [InlineData(SyncMode.Backup)]
