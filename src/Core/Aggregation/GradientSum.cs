@@ -13,7 +13,7 @@ public sealed class GradientSum(int length)
     private long _samples;
     private double _loss;
 
-    /// <summary>No rows added since the last <see cref="ApplyTo"/>.</summary>
+    /// <summary>No rows added since the last <see cref="ApplyTo(ShardModel)"/>.</summary>
     public bool IsEmpty => _samples == 0;
 
     /// <summary>

@@ -91,16 +91,16 @@ public class ClosingRangesTests
         Assert.Equal(1, model.UpdatesSkipped);
 
         var state = model.ExportOptimizer();
-        Assert.Equal([1L, 0L], state.RangeSteps);
+        Assert.Equal([1L, 0L], state.RangeSteps!);
         string path = Path.Combine(Path.GetTempPath(), $"gpups-range-steps-{Guid.NewGuid():N}.safetensors");
         try
         {
             CheckpointFile.Write(path, new ShardCheckpoint("job", 0, 1, 0, model.Step, model.Parameters.ToArray(), state, []));
             Assert.True(CheckpointFile.TryRead(path, out var read, out string problem), problem);
-            Assert.Equal([1L, 0L], read!.Optimizer.RangeSteps);
+            Assert.Equal([1L, 0L], read!.Optimizer.RangeSteps!);
             using var resumed = new ShardModel(new float[8], ranges, n => backend.CreateOptimizer(settings, n), Logger.None);
             resumed.Resume(read.Step, read.Parameters, read.Optimizer);
-            Assert.Equal([1L, 0L], resumed.ExportOptimizer().RangeSteps);
+            Assert.Equal([1L, 0L], resumed.ExportOptimizer().RangeSteps!);
             using var wrong = new ShardModel(new float[8], null, n => backend.CreateOptimizer(settings, n), Logger.None);
             Assert.Contains("counts steps for 2 ranges, the shard closes 1", Assert.Throws<ArgumentException>(() => wrong.Resume(read.Step, read.Parameters, read.Optimizer)).Message);
         }
