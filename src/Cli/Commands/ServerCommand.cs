@@ -56,14 +56,12 @@ public static class ServerCommand
         command.Options.Add(lingerMs);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
-            bool inline = InlineSocketCompletions.PreferForThisServerProcess();   // before this process's first socket
             var settings = job.Bind(parse) with { Pieces = pieces.Bind(parse) };
             var jobAuth = auth.Resolve(parse, "server");
             var serverLimits = limits.Bind(parse);
             string? outputPath = parse.GetValue(output);
             if (outputPath is not null) ResultFile.CheckWritable(outputPath);
             using var log = global.CreateLogger(parse, "server", LogEventLevel.Information);
-            if (!inline) log.Information("Socket continuations run on the thread pool: the environment sets {Variable} to other than 1", InlineSocketCompletions.Variable);
             var spec = JobFactory.CreateJob(settings);
             using var backend = Accelerators.Create(AcceleratorChoice.Simd, log);
             int index = parse.GetValue(shardIndex);

@@ -38,7 +38,6 @@ public static class WireBenchCommand
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
             if (parse.GetValue(serve) is > 0 and var floats)
             {
-                InlineSocketCompletions.PreferForThisServerProcess();   // as a gpups server process does
                 var token = JobToken.Parse(Environment.GetEnvironmentVariable(AuthOptions.TokenVariable) ?? "");
                 await using var server = await WireSinkServer.StartAsync(floats, JobAuth.WithToken(token), log, ct);
                 Console.WriteLine($"{ChildProcess.ListeningPrefix}{server.Url}");
