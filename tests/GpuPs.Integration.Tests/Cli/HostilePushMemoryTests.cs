@@ -43,9 +43,13 @@ public class HostilePushMemoryTests
             .Select(_ => c.CreateCallInvoker().AsyncClientStreamingCall(ParameterServerMethods.Push, null, options))).ToArray();
         long admitted = ((long)BudgetMiB << 20) / (length * 4L + (4 << 20));
         // Every stream sends its first 256 KiB; once the server has refused what the budget cannot hold (its own counter,
-        // not a wait of some length), the streams still open send 1 MiB more and stall.
+        // not a wait of some length) and those refusals have reached the client, the streams still open send 1 MiB more
+        // and stall. (Without the second wait, a refused stream whose answer was still on its way also got 1 MiB, which
+        // the connection's HTTP/2 window, not the push budget, bounds: +134 MiB when the socket continuations ran on the
+        // thread pool.)
         await Task.WhenAll(calls.Select(call => TryWriteAsync(call, 0, first)));
         while ((await observer.StatusAsync(guard.Token)).PushesRefusedBusy < calls.Length - admitted) await Task.Delay(20, guard.Token);
+        while (calls.Count(call => call.ResponseAsync.IsCompleted) < calls.Length - admitted) await Task.Delay(20, guard.Token);
         await Task.WhenAll(calls.Where(call => !call.ResponseAsync.IsCompleted).Select(call => TryWriteAsync(call, first.Length, second)));
         var during = await observer.StatusAsync(guard.Token);
         long peak = PeakResidentBytes(server.ProcessId);
