@@ -84,7 +84,7 @@ public sealed class ShardModel : IDisposable
     public long RangesClosed { get; private set; }
 
     /// <summary>Every range is at <see cref="Step"/>: no range of the next step has been applied yet.</summary>
-    public bool AtStepBoundary => _rangeSteps.All(s => s == Step);
+    public bool AtStepBoundary => _rangesAtStep == _ranges.Length;
 
     /// <summary>Steps range <paramref name="range"/> has closed: <see cref="Step"/> or one more.</summary>
     public long RangeStep(int range) => _rangeSteps[range];
@@ -209,11 +209,12 @@ public sealed class ShardModel : IDisposable
             throw new ArgumentException($"the checkpoint's optimizer counts steps for {counts.Length} ranges, the shard closes {_ranges.Length}", nameof(optimizer));
         if (_optimizers.Length == 1) _optimizers[0].ImportState(optimizer);
         else
+        {
+            if (optimizer.Slots.Any(s => s.Length != _parameters.Length))
+                throw new ArgumentException($"the checkpoint's optimizer slots are not of the shard's {_parameters.Length} values", nameof(optimizer));
             for (int r = 0; r < _ranges.Length; r++)
             {
                 var range = _ranges[r];
-                if (optimizer.Slots.Any(s => s.Length != _parameters.Length))
-                    throw new ArgumentException($"the checkpoint's optimizer slots are not of the shard's {_parameters.Length} values", nameof(optimizer));
                 _optimizers[r].ImportState(optimizer with
                 {
                     Steps = optimizer.RangeSteps?[r] ?? optimizer.Steps,
@@ -221,6 +222,7 @@ public sealed class ShardModel : IDisposable
                     RangeSteps = null,
                 });
             }
+        }
         parameters.CopyTo(_parameters);
         Array.Fill(_rangeSteps, step);
         _rangesAtStep = _ranges.Length;
