@@ -96,20 +96,21 @@ public interface IParameterShard
     PushOutcome Admit(in PushHeader header);
 
     /// <summary>
-    /// How long a push with <paramref name="header"/> must wait before the shard reads it: a push that comes before its
-    /// round-robin slot is held until the slot opens (delayed, not refused). Zero for every push without a schedule.
+    /// Waits for the push with <paramref name="header"/> to get its turn on the shard's link, before the shard reads it:
+    /// a round-robin job lets at most its push concurrency of pushes hold a turn at a time, in the coordinator's order
+    /// (<see cref="Coordination.PushTurns"/>); a push that comes outside its turn (its worker did not ask with
+    /// <see cref="AwaitPushTurnAsync"/>) is held here, its bytes left in the socket — delayed, not refused. Every edge
+    /// (gRPC, the data plane) calls it on a push's header. Completes at once without a schedule.
     /// </summary>
-    TimeSpan SlotWait(in PushHeader header) => TimeSpan.Zero;
+    Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>
-    /// Waits until <see cref="SlotWait"/> is zero for <paramref name="header"/>: every edge (gRPC, the data plane) holds an
-    /// early push here. A timer may fire a little before the slot (Task.Delay ends up to ~1 ms early), so it asks again.
+    /// A worker's request for its push turn before it sends a byte of the push (the <c>AwaitPushTurn</c> call): completes
+    /// when the push may be sent (it then holds the turn until the shard has it), or when its step (or range) closed
+    /// without it (<c>closed</c>: the worker sends nothing). Granted at once without a schedule.
     /// </summary>
-    async Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken)
-    {
-        for (var hold = SlotWait(header); hold > TimeSpan.Zero; hold = SlotWait(header))
-            await Task.Delay(hold, cancellationToken).ConfigureAwait(false);
-    }
+    Task<PushTurnReply> AwaitPushTurnAsync(PushTurnRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(new PushTurnReply { Granted = true, Step = request.Step });
 
     /// <summary>
     /// Validates and aggregates one pushed gradient sum (length <c>Info.Length</c>, or the piece's on a shard with

@@ -39,6 +39,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly IStepAggregator _aggregator;
     private readonly IShardObserver[] _observers;
     private readonly PushCoordinator? _coordinator;   // shard 0 of a round-robin job
+    private readonly PushTurns? _turns;               // every shard of a round-robin, step-synchronous job
     private readonly AssignmentCoordinator? _assignments;   // shard 0 of a proportional job
     private readonly Compression.PullViews? _pullViews;   // a job with compressed pulls
     private readonly ulong _startHash;                     // compressed pulls: SharedStart.Hash of the initial values
@@ -85,7 +86,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         if (Info.Index == 0 && _job.Schedule == PushSchedule.RoundRobin)
             _coordinator = new PushCoordinator(_job.Workers, _job.PushConcurrency, _time, _log,
                 pullScale: _job.WireFormat == TensorEncoding.BFloat16 ? 2 : 1);
-        _observers = [.. options.Observers ?? [], .. _coordinator is null ? Array.Empty<IShardObserver>() : [_coordinator]];
+        if (_job.Schedule == PushSchedule.RoundRobin && _mode.IsStepSynchronous)
+            _turns = new PushTurns(_job.Workers, ClosingRanges?.Count ?? 1, _job.PushConcurrency, _time);
+        _observers = [.. options.Observers ?? [], .. _coordinator is null ? Array.Empty<IShardObserver>() : [_coordinator],
+            .. _turns is null ? Array.Empty<IShardObserver>() : [_turns]];
         _stepOpenedAt = _time.GetTimestamp();
         if (options.Resume is { } checkpoint) ResumeFrom(checkpoint);
         _resumed = options.Resume is not null;
@@ -144,6 +148,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
 
     /// <inheritdoc />
     public ShardInfo Info { get; }
+
+    /// <summary>The push turns on this shard's link (a round-robin job in a step-synchronous mode); null otherwise.</summary>
+    public PushTurns? Turns => _turns;
 
     /// <summary>Completes when the job has run all its steps on this shard.</summary>
     public Task Finished => _finished.Task;
@@ -361,29 +368,109 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 outcome = _aggregator.Admit(Known(header.WorkerId), header);
                 if (!outcome.IsApplied) NoteRefusal(header, outcome);
             }
+            if (!outcome.IsApplied) EndTurn(header);
             return outcome;
         }
         catch (ShardException e)
         {
+            EndTurn(header);
             NoteMalformed(header, e);
             throw;
         }
     }
 
     /// <inheritdoc />
-    /// <remarks>Only the coordinator (shard 0) of a round-robin job in a step-synchronous mode holds pushes.</remarks>
-    public TimeSpan SlotWait(in PushHeader header)
+    /// <remarks>A node aggregator's push speaks for several workers and takes no turn; neither does a push this shard
+    /// would refuse anyway (an unknown worker, a closed step, a malformed piece): it is answered as usual.</remarks>
+    public async Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken)
     {
-        // A node aggregator's push speaks for several workers and has no slot of its own.
-        if (_coordinator is null || !_mode.IsStepSynchronous || header.Contributors is not null) return TimeSpan.Zero;
-        lock (_gate)
-            return header.Step == _model.Step && header.WorkerId >= 0 && header.WorkerId < _workers.Length
-                ? _coordinator.Hold(header.WorkerId) : TimeSpan.Zero;
+        if (_turns is null || header.Contributors is not null) return;
+        await TakeTurnAsync(header.WorkerId, header.Step, header.Piece, order: -1, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ShardException">The worker is not registered, or the piece is no range of the shard.</exception>
+    public async Task<PushTurnReply> AwaitPushTurnAsync(PushTurnRequest request, CancellationToken cancellationToken)
+    {
+        lock (_gate) Touch(Known(request.WorkerId));
+        PieceRange? piece = request.PieceLength > 0 ? new PieceRange((int)request.PieceOffset, request.PieceLength) : null;
+        piece?.Validate(_model.Length);
+        if (_turns is null) return new PushTurnReply { Granted = true, Step = request.Step };
+        long start = _time.GetTimestamp();
+        var (granted, step) = await TakeTurnAsync(request.WorkerId, request.Step, piece, request.Order, cancellationToken).ConfigureAwait(false);
+        return new PushTurnReply
+        {
+            Granted = granted, Closed = !granted, Step = step, WaitedUs = (long)_time.GetElapsedTime(start).TotalMicroseconds,
+        };
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="workerId"/>'s push turn (<see cref="PushTurns"/>) for <paramref name="step"/> and the
+    /// unit of <paramref name="piece"/>: true once granted; false when the step (the piece's range) closed without it,
+    /// the job finished, or the request is one this shard refuses anyway (an unknown worker, a piece out of range), and
+    /// with the shard's step (the range's).
+    /// </summary>
+    private async Task<(bool Granted, long Step)> TakeTurnAsync(int workerId, long step, PieceRange? piece, int order, CancellationToken cancellationToken)
+    {
+        bool waiting = false;
+        try
+        {
+            while (true)
+            {
+                Task changed, next;
+                TimeSpan recheck;
+                lock (_gate)
+                {
+                    if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered) return (false, _model.Step);
+                    if (piece is { } p && (p.Offset < 0 || p.Length <= 0 || p.End > _model.Length)) return (false, _model.Step);
+                    int unit = UnitOf(piece);
+                    long at = ClosingRanges is null ? _model.Step : _model.RangeStep(unit);
+                    if (at > step || _aggregator.IsFinished) return (false, at);
+                    next = _signal.Next;
+                    if (at < step)
+                    {
+                        (changed, recheck) = (next, Timeout.InfiniteTimeSpan);   // a step not open yet: wait for it
+                    }
+                    else
+                    {
+                        if (_turns!.TryBegin(workerId, step, unit, order, out changed, out recheck) == TurnAnswer.Granted)
+                        {
+                            waiting = false;
+                            if (_log.IsEnabled(LogEventLevel.Verbose))
+                                _log.Verbose("Shard {Shard} push turn of step {Step}, unit {Unit} to worker {WorkerId}: {InFlight} of {Concurrency} in flight",
+                                    Info.Index, step, unit, workerId, _turns.InFlight, _job.PushConcurrency);
+                            return (true, at);
+                        }
+                        waiting = true;
+                    }
+                }
+                using var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                await Task.WhenAny(changed, next, Task.Delay(recheck, _time, wake.Token)).ConfigureAwait(false);
+                wake.Cancel();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        finally
+        {
+            if (waiting) _turns!.GiveUp(workerId);
+        }
+    }
+
+    /// <summary>The turn unit of a push: its piece's range on a shard that closes per range, else 0 (the whole push).</summary>
+    private int UnitOf(PieceRange? piece) => ClosingRanges is not null && piece is { } p ? _model.RangeOf(p.Offset) : 0;
+
+    /// <summary>The shard has (or refused) a push: the turn it held on the link frees.</summary>
+    private void EndTurn(in PushHeader header)
+    {
+        if (_turns is null || header.Contributors is not null || header.WorkerId < 0 || header.WorkerId >= _workers.Length) return;
+        if (header.Piece is { } p && (p.Offset < 0 || p.Length <= 0 || p.End > _model.Length)) return;
+        _turns.Complete(header.WorkerId, header.Step, UnitOf(header.Piece));
     }
 
     /// <inheritdoc />
     public PushOutcome Push(in PushHeader header, ReadOnlySpan<float> gradientSum)
     {
+        EndTurn(header);   // every byte of the push is here: the link is free for the next turn
         try
         {
             Validate(header, gradientSum);
@@ -491,6 +578,9 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 MaxStalenessSeen = _aggregator.MaxStalenessSeen,
                 PushesDroppedLate = _aggregator.LatePushesDropped,
                 UpdatesSkipped = _model.UpdatesSkipped,
+                PushTurnsPeak = _turns?.Peak ?? 0,
+                PushTurnsGranted = _turns?.Granted ?? 0,
+                PushTurnsPassed = _turns?.Passed ?? 0,
             };
             reply.StepSeconds.AddRange(_steps.Select(s => s.Seconds));
             reply.StepLoss.AddRange(_steps.Select(s => s.Loss));

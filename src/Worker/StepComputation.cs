@@ -19,7 +19,7 @@ namespace GpuPs.Worker;
 /// (multi-message). The parameters go to the device once per step and the gradient accumulates there: one download per
 /// message. With a bfloat16 wire format or a compressed push each message is rounded with error feedback
 /// (<see cref="BFloat16ErrorFeedback"/>, <see cref="CompressionErrorFeedback"/>) just before it is pushed, and the
-/// rounding's time is reported apart (<see cref="WorkerReport.CompressSeconds"/>). In a round-robin job every push waits for the worker's slot (<see cref="PushPacer"/>).
+/// rounding's time is reported apart (<see cref="WorkerReport.CompressSeconds"/>). In a round-robin job every push waits for its turns on the shards' links and is timed by the <see cref="PushPacer"/>.
 /// Owns the message buffers; one instance per worker loop, not thread-safe.
 /// </summary>
 public sealed class StepComputation(
@@ -119,7 +119,7 @@ public sealed class StepComputation(
                 await hook.AfterPartitionAsync(computeCancelled).ConfigureAwait(false);
                 delay += Stopwatch.GetElapsedTime(waited);
                 if (policy.PushesEachPartition)
-                    pushes.Add(PushAsync(policy.Header(step, h, loss), h, computeCancelled, pushCancelled));
+                    pushes.Add(PushAsync(policy.Header(step, h, loss), h, pushCancelled));
                 else
                     stepLoss += policy.Weight(h) * loss;
             }
@@ -138,7 +138,7 @@ public sealed class StepComputation(
         {
             ReadGradient(0);
             LastWorkSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, computeCancelled, pushCancelled, CanFuse ? fused : null));
+            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, pushCancelled, CanFuse ? fused : null));
         }
         hook.EndStep(compute);
         report.ComputeSeconds += compute.TotalSeconds;
@@ -165,10 +165,10 @@ public sealed class StepComputation(
     }
 
     /// <summary>
-    /// Pushes one message to every shard (in a round-robin job, once its slot has come: a step that closes meanwhile
-    /// cancels the wait through <paramref name="waitCancelled"/>) and counts what they did with it; true when the job finished.
+    /// Pushes one message to every shard (in a round-robin job, each once the shard granted its turn: a step that closes
+    /// meanwhile answers it late, and nothing is sent) and counts what they did with it; true when the job finished.
     /// </summary>
-    private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken waitCancelled, CancellationToken ct, FusedPull? fused = null)
+    private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken ct, FusedPull? fused = null)
     {
         var gradient = Buffer(slot);
         if (_encoding != TensorEncoding.Float32)
@@ -182,7 +182,7 @@ public sealed class StepComputation(
         }
         var outcomes = pacer is null
             ? await TimedPushAsync(header, gradient, ct, fused).ConfigureAwait(false)
-            : await pacer.PushAsync(() => TimedPushAsync(header, gradient, ct), waitCancelled).ConfigureAwait(false);
+            : await pacer.PushAsync(() => TimedPushAsync(header, gradient, ct)).ConfigureAwait(false);
         for (int shard = 0; shard < outcomes.Count; shard++)
         {
             var outcome = outcomes[shard];
@@ -210,9 +210,18 @@ public sealed class StepComputation(
             report.RecordPushLatency(LastPushSeconds = fused.PushSeconds);
             return answer.Outcomes;
         }
-        var outcomes = await client.PushAsync(header, gradient, ct, _encoding).ConfigureAwait(false);
-        report.RecordPushLatency(LastPushSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return outcomes;
+        double turns = client.TurnWaitSeconds;
+        try
+        {
+            return await client.PushAsync(header, gradient, ct, _encoding).ConfigureAwait(false);
+        }
+        finally
+        {
+            // From the first byte: a round-robin push's wait for its turns is reported apart.
+            double waited = client.TurnWaitSeconds - turns;
+            report.AddTurnWait(waited);
+            report.RecordPushLatency(LastPushSeconds = Math.Max(0, Stopwatch.GetElapsedTime(start).TotalSeconds - waited));
+        }
     }
 
     /// <summary>The error feedback of the job's lossy push encoding, over messages of <paramref name="length"/> values.</summary>

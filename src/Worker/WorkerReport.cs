@@ -95,6 +95,10 @@ public sealed class WorkerReport(int workerId, string device)
     /// <summary>Round-robin: the newest push-slot version the coordinator gave this worker (0: none yet, or not round-robin).</summary>
     public long PushSlotVersion { get; set; }
 
-    /// <summary>Round-robin: seconds this worker's gradients waited, ready, for their push slot.</summary>
-    public double SlotWaitSeconds { get; set; }
+    /// <summary>Round-robin: seconds this worker's pushes waited, ready, for their turns on the shards' links (not in the push latencies).</summary>
+    public double SlotWaitSeconds { get { lock (_pushLatencies) return _slotWaitSeconds; } set { lock (_pushLatencies) _slotWaitSeconds = value; } }
+    private double _slotWaitSeconds;
+
+    /// <summary>Adds one push's turn wait; pushes of several partitions end concurrently.</summary>
+    public void AddTurnWait(double seconds) { lock (_pushLatencies) _slotWaitSeconds += seconds; }
 }

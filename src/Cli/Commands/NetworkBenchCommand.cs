@@ -52,7 +52,7 @@ public static class NetworkBenchCommand
             if (parse.GetValue(plotDir) is { } folder)
             {
                 string path = Path.Combine(folder, "bench-network-push-p99.png");
-                BenchOutput.WriteBarPlot(path, "network: push latency p99", [.. rows.Select(r => $"{r.Scenario} {r.Schedule}")], [.. rows.Select(r => r.PushP99S)], "p99 push latency, s");
+                BenchOutput.WriteBarPlot(path, "network: push latency p99, from the first byte (round-robin turn waits apart)", [.. rows.Select(r => $"{r.Scenario} {r.Schedule}")], [.. rows.Select(r => r.PushP99S)], "p99 push latency, s");
                 AnsiConsole.Console.WriteLine($"plot written to {Path.GetFullPath(path)}");
             }
             return 0;

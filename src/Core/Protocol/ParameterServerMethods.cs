@@ -48,6 +48,10 @@ public static class ParameterServerMethods
     public static readonly Method<StatusRequest, StatusReply> Status =
         new(MethodType.Unary, ServiceName, nameof(Status), Protobuf(StatusRequest.Parser), Protobuf(StatusReply.Parser));
 
+    /// <summary>AwaitPushTurn: a round-robin job's push turn on the shard's link, asked before the push's first byte.</summary>
+    public static readonly Method<PushTurnRequest, PushTurnReply> AwaitPushTurn =
+        new(MethodType.Unary, ServiceName, nameof(AwaitPushTurn), Protobuf(PushTurnRequest.Parser), Protobuf(PushTurnReply.Parser));
+
     /// <summary>
     /// The server's descriptors of the unary methods: the names and bytes of the ones above, with the request received as
     /// <see cref="Received{T}"/>, so that the service, not grpc-dotnet, answers a malformed request (INVALID_ARGUMENT).
@@ -64,6 +68,8 @@ public static class ParameterServerMethods
         public static readonly Method<Received<HeartbeatRequest>, HeartbeatReply> Heartbeat = Receiving(ParameterServerMethods.Heartbeat, HeartbeatRequest.Parser);
         /// <summary><see cref="ParameterServerMethods.Status"/> as the server receives it.</summary>
         public static readonly Method<Received<StatusRequest>, StatusReply> Status = Receiving(ParameterServerMethods.Status, StatusRequest.Parser);
+        /// <summary><see cref="ParameterServerMethods.AwaitPushTurn"/> as the server receives it.</summary>
+        public static readonly Method<Received<PushTurnRequest>, PushTurnReply> AwaitPushTurn = Receiving(ParameterServerMethods.AwaitPushTurn, PushTurnRequest.Parser);
 
         private static Method<Received<TRequest>, TResponse> Receiving<TRequest, TResponse>(Method<TRequest, TResponse> method, MessageParser<TRequest> parser)
             where TRequest : class, IMessage<TRequest>, IBufferMessage where TResponse : class =>

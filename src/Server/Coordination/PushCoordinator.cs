@@ -9,8 +9,8 @@ namespace GpuPs.Server.Coordination;
 /// (live workers are in the plan, evicted ones are not) and step clock, folds in the times workers measure and report
 /// after each push (<see cref="Report"/>), re-plans with <see cref="PushScheduler"/> whenever a step closes or the
 /// membership changes (and at the first report), and versions each plan that moves a slot. Workers learn their slot from the reply to their
-/// report (never by deriving it themselves); a push that reaches the coordinator before its slot is held until then
-/// (<see cref="Hold"/>), not refused. Thread-safe.
+/// report (never by deriving it themselves): its order is their place in every shard's push turns (<see cref="PushTurns"/>:
+/// pushes go by turn, not by the slot's time), and the plan orders the step's pulls (<see cref="Pulls"/>). Thread-safe.
 /// </summary>
 /// <remarks>
 /// A worker that pushed under no plan yet (version 0) pushed together with every live worker; its measured transfer is
@@ -27,17 +27,11 @@ public sealed class PushCoordinator : IShardObserver
     private readonly bool[] _live;
     private readonly int _concurrency;
     private readonly double _pullScale;
-    private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly PullTurns _pulls;
     private PlannedSlot[] _plan;
     private double? _pullSeconds;   // a pull's measured time on the link (PullTurns); null: not measured yet
-    private readonly long[] _holdingSince;   // when the open step's push of a worker began to be held; 0: not held now
-    private readonly double[] _held;         // seconds the push of step _heldStep[w] was held here
-    private readonly long[] _heldStep;
-    private long _openStep;
     private long _version;
-    private long _stepOpenedAt;
 
     /// <summary>A coordinator of <paramref name="workers"/> workers with no one live yet and no plan (version 0).</summary>
     /// <param name="workers">n: the job's workers.</param>
@@ -53,11 +47,8 @@ public sealed class PushCoordinator : IShardObserver
         _live = new bool[workers];
         _plan = Enumerable.Repeat(PlannedSlot.None, workers).ToArray();
         _concurrency = concurrency;
-        _time = time;
         _log = log;
-        _stepOpenedAt = time.GetTimestamp();
         _pulls = new PullTurns(workers, concurrency, time);
-        (_holdingSince, _held, _heldStep) = (new long[workers], new double[workers], new long[workers]);
     }
 
     /// <summary>The order of the open step's pulls: at most the concurrency at a time, in the plan's order, back to back.</summary>
@@ -78,10 +69,9 @@ public sealed class PushCoordinator : IShardObserver
             if (request.ComputeSeconds > 0 || request.PushSeconds > 0)
             {
                 int live = Math.Max(1, _live.Count(l => l));
-                // The worker timed its push from its own slot to the answer: the time this shard held it is no transfer
-                // (counted, it widened the next plan, whose new slots were held again: slots 1.5 s apart on a 0.13 s link).
-                double push = request.Step == _heldStep[id] ? Math.Max(0, request.PushSeconds - _held[id]) : request.PushSeconds;
-                double? transfer = request.PushSeconds <= 0 ? null
+                // The worker times its push from its first byte (its turn's wait is not in it).
+                double push = request.PushSeconds;
+                double? transfer = push <= 0 ? null
                     : request.SlotVersion == 0 ? push * Math.Min(1.0, (double)_concurrency / live) : push;
                 _times[id].Add(request.ComputeSeconds, transfer);
                 if (_version == 0) Replan(request.Step);   // the first plan need not wait for a step to close
@@ -104,51 +94,11 @@ public sealed class PushCoordinator : IShardObserver
         }
     }
 
-    /// <summary>
-    /// How long a push of <paramref name="workerId"/> for the open step must wait for its slot (zero when it is due). The
-    /// slot moves with the worker's pull (pulls go back to back, <see cref="PullTurns"/>): once the pull was sent, the
-    /// slot is its offset after that — never later than the worker's own pacing (its offset after the parameters
-    /// arrived, which is after they were sent), so a pacing worker's push is never held twice and its measured push time
-    /// (the slot width of the next plans) holds no wait; while the pull is on its way, its planned gap after the pull's
-    /// start; before, the planned time.
-    /// </summary>
-    public TimeSpan Hold(int workerId)
-    {
-        lock (_gate)
-        {
-            var slot = _plan[workerId];
-            if (_version == 0 || slot.Order < 0) return TimeSpan.Zero;
-            var (started, sent) = _pulls.Times(workerId);
-            double due = sent is { } s ? Since(s) + slot.Offset : started is { } t ? Since(t) + slot.PushAt - slot.PullAt : slot.PushAt;
-            var hold = TimeSpan.FromSeconds(due) - _time.GetElapsedTime(_stepOpenedAt);
-            NoteHold(workerId, hold > TimeSpan.Zero);
-            return hold > TimeSpan.Zero ? hold : TimeSpan.Zero;
-        }
-    }
-
-    /// <summary>Keeps how long the open step's push of <paramref name="workerId"/> was held, to take it out of its reported push time.</summary>
-    private void NoteHold(int workerId, bool held)
-    {
-        long now = _time.GetTimestamp();
-        if (_heldStep[workerId] != _openStep) (_held[workerId], _heldStep[workerId], _holdingSince[workerId]) = (0, _openStep, 0);
-        if (held && _holdingSince[workerId] == 0) _holdingSince[workerId] = now;
-        else if (!held && _holdingSince[workerId] != 0)
-        {
-            _held[workerId] += _time.GetElapsedTime(_holdingSince[workerId], now).TotalSeconds;
-            _holdingSince[workerId] = 0;
-        }
-    }
-
-    /// <summary>Seconds from the step's opening to <paramref name="timestamp"/>.</summary>
-    private double Since(long timestamp) => _time.GetElapsedTime(_stepOpenedAt, timestamp).TotalSeconds;
-
     /// <inheritdoc />
     public void OnStepClosed(in StepClosed closed)
     {
         lock (_gate)
         {
-            _stepOpenedAt = _time.GetTimestamp();
-            _openStep = closed.Step;
             _pullSeconds = _pulls.MeasuredPullSeconds() ?? _pullSeconds;
             Replan(closed.Step);
             // A turn that outlasts three planned transfers (or 50 ms) stops holding the others back.

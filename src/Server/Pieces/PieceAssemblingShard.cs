@@ -115,10 +115,21 @@ public sealed class PieceAssemblingShard : IParameterShard
     public bool SharedStepPulls => inner.SharedStepPulls;
 
     /// <inheritdoc />
-    public TimeSpan SlotWait(in PushHeader header) => inner.SlotWait(header with { Piece = null });
+    /// <remarks>A piece of a push gathered here takes its whole push's turn (held across its pieces until the push is
+    /// handed over whole); on a shard that closes per range, its range's.</remarks>
+    public Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken) =>
+        inner.WaitForSlotAsync(inner.ClosingRanges is null ? header with { Piece = null } : header, cancellationToken);
 
     /// <inheritdoc />
-    public Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken) => inner.WaitForSlotAsync(header with { Piece = null }, cancellationToken);
+    public Task<PushTurnReply> AwaitPushTurnAsync(PushTurnRequest request, CancellationToken cancellationToken)
+    {
+        if (inner.ClosingRanges is null && request.PieceLength > 0)
+        {
+            request = request.Clone();
+            (request.PieceOffset, request.PieceLength) = (0, 0);
+        }
+        return inner.AwaitPushTurnAsync(request, cancellationToken);
+    }
 
     /// <inheritdoc />
     /// <remarks>Also drops, when a sweep is due, open pushes the shard would no longer take.</remarks>

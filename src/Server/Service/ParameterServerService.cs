@@ -29,7 +29,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
     private static readonly TimeSpan RefusedPushGrace = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
-    /// Adds the five methods to <paramref name="binder"/>. grpc-dotnet calls it once with a null
+    /// Adds the six methods to <paramref name="binder"/>. grpc-dotnet calls it once with a null
     /// <paramref name="service"/> to learn the methods, then activates an instance per call.
     /// </summary>
     public static void BindService(ServiceBinderBase binder, ParameterServerService? service)
@@ -39,6 +39,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         binder.AddMethod(ParameterServerMethods.Push, service == null ? null! : service.Push);
         binder.AddMethod(ParameterServerMethods.Served.Heartbeat, service == null ? null! : service.Heartbeat);
         binder.AddMethod(ParameterServerMethods.Served.Status, service == null ? null! : service.Status);
+        binder.AddMethod(ParameterServerMethods.Served.AwaitPushTurn, service == null ? null! : service.AwaitPushTurn);
     }
 
     /// <summary>
@@ -202,6 +203,24 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         {
             ArrayPool<float>.Shared.Return(gradient);
             budget.Release(reservation);
+        }
+    }
+
+    /// <summary>
+    /// Holds a worker's request for its push turn until the shard grants it or the push's step closed
+    /// (<see cref="IParameterShard.AwaitPushTurnAsync"/>); a refusal (an unknown worker, a piece out of range) ends the
+    /// call with its status.
+    /// </summary>
+    public virtual async Task<PushTurnReply> AwaitPushTurn(Received<PushTurnRequest> request, ServerCallContext context)
+    {
+        var message = Accept(request, context);
+        try
+        {
+            return await shard.AwaitPushTurnAsync(message, context.CancellationToken);
+        }
+        catch (ShardException e)
+        {
+            throw WireStatus.ToRpc(e);
         }
     }
 

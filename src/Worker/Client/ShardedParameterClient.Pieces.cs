@@ -59,14 +59,16 @@ public sealed partial class ShardedParameterClient
     /// not stop the others, which still wait for this worker; only Finished or a refusal cancels the rest. The push then
     /// answers Late if any range was, else as if every piece was applied.
     /// </summary>
-    private async Task<PushOutcome> PushPiecesAsync(int i, PushHeader header, ReadOnlyMemory<float> slice, TensorEncoding encoding, CancellationToken ct)
+    private async Task<PushOutcome> PushPiecesAsync(int i, PushHeader header, ReadOnlyMemory<float> slice, TensorEncoding encoding, long[] waited, CancellationToken ct)
     {
         var link = _pieceLinks![i];
         int valueBytes = encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
         using var siblings = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var calls = link.Plan().Select(p => link.Push.RunAsync(p.Layer, header.Step, (long)p.Range.Length * valueBytes, token =>
-            CallAsync(i, $"push of piece {p.Range} to shard {i} at {_shards[i].Address}",
-                t => _shards[i].Tensors.PushAsync(header with { Piece = p.Range }, slice.Slice(p.Range.Offset, p.Range.Length), t, _options.CallTimeout, encoding), token),
+        // In a round-robin job each piece takes its turn first (on a shard that closes per range, its range's turn).
+        var calls = link.Plan().Select(p => link.Push.RunAsync(p.Layer, header.Step, (long)p.Range.Length * valueBytes, async token =>
+            await TakeTurnAsync(i, header, p.Range, waited, token).ConfigureAwait(false)
+            ?? await CallAsync(i, $"push of piece {p.Range} to shard {i} at {_shards[i].Address}",
+                t => _shards[i].Tensors.PushAsync(header with { Piece = p.Range }, slice.Slice(p.Range.Offset, p.Range.Length), t, _options.CallTimeout, encoding), token).ConfigureAwait(false),
             siblings.Token)).ToList();
         PushOutcome? answer = null, late = null;
         try

@@ -111,6 +111,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         if (WorkerId < 0) _log = _log.ForContext("WorkerId", first.WorkerId);   // once, not again on a rejoin
         WorkerId = first.WorkerId;
         CreatePieceLinks(job);
+        StartTurns(job);
         StartCopies(job, replies);
         _heartbeatTimeoutMs = first.Job.HeartbeatTimeoutMs;
         Array.Fill(_lastAnsweredMs, Environment.TickCount64);
@@ -151,15 +152,24 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding) && header.SampleCount >= 1)
             GradientLimits.Check(gradient.Span, header.SampleCount);
         _pushLog.Record(header, gradient.Span, encoding);
-        return await FanOutAsync((i, ct) =>
+        var waited = new long[_shards.Length];   // each shard's turn waits (round-robin)
+        try
         {
-            var info = _layout[i];
-            var slice = gradient.Slice((int)info.Offset, (int)info.Length);
-            var shardHeader = header with { Shard = info.Index };
-            if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding)) return PushPiecesAsync(i, shardHeader, slice, encoding, ct);
-            return CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
-                token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout, encoding), ct);
-        }, cancellationToken).ConfigureAwait(false);
+            return await FanOutAsync(async (i, ct) =>
+            {
+                var info = _layout[i];
+                var slice = gradient.Slice((int)info.Offset, (int)info.Length);
+                var shardHeader = header with { Shard = info.Index };
+                if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding)) return await PushPiecesAsync(i, shardHeader, slice, encoding, waited, ct).ConfigureAwait(false);
+                if (await TakeTurnAsync(i, shardHeader, null, waited, ct).ConfigureAwait(false) is { } late) return late;
+                return await CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
+                    token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout, encoding), ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            CountTurnWait(waited);
+        }
     }
 
     /// <summary>

@@ -6,17 +6,18 @@ using Serilog;
 namespace GpuPs.Worker.Scheduling;
 
 /// <summary>
-/// A worker's side of the round-robin schedule: holds each push of a step until the worker's slot, measures how long
-/// the gradient took to be ready and how long the push took, and reports both to the coordinator (shard 0) after the
-/// step, whose reply carries the slot for the next steps. The slot is only ever the coordinator's: until its first reply
-/// (version 0) the worker pushes as soon as it is ready. One per worker loop; not thread-safe except that a report's
-/// reply may land at any time (the slot is swapped atomically, newest version wins).
+/// A worker's side of the round-robin schedule: measures how long the gradient took to be ready and how long its push took
+/// from the first byte (the wait for the push's turns, <see cref="ShardedParameterClient.TurnWaitSeconds"/>, is not in
+/// it), and reports both to the coordinator (shard 0) after the step, whose reply carries the worker's slot: its place in
+/// the order every shard grants push turns in (<see cref="ShardedParameterClient.PushOrder"/>). Pushes wait for their
+/// turns, never for a clock. One per worker loop; not thread-safe except that a report's reply may land at any time (the
+/// slot is swapped atomically, newest version wins).
 /// </summary>
 public sealed class PushPacer(ShardedParameterClient client, WorkerReport report, ILogger log)
 {
     private readonly object _gate = new();   // per-partition pushes of one step end concurrently
     private PushSlot _slot = new();
-    private PushSlot _stepSlot = new();
+    private PushSlot _stepSlot = new();   // the slot the step's report names (its version scales the first plan)
     private long _stepStart;
     private double _ready, _pushSeconds;
     private long _step;
@@ -40,38 +41,23 @@ public sealed class PushPacer(ShardedParameterClient client, WorkerReport report
     }
 
     /// <summary>
-    /// Waits for this step's slot (no wait when it has passed or there is none), then runs <paramref name="push"/>, and
-    /// times it. The first push of the step marks when the gradient was ready.
+    /// Runs <paramref name="push"/> and times it from its first byte. The first push of the step marks when the gradient
+    /// was ready.
     /// </summary>
-    /// <param name="push">The push; it runs once the slot has come, and is not cancelled by <paramref name="waitCancelled"/>.</param>
-    /// <param name="waitCancelled">Cancels the wait for the slot (the step closed without this worker).</param>
-    public async Task<T> PushAsync<T>(Func<Task<T>> push, CancellationToken waitCancelled)
+    /// <param name="push">The push (it waits for its turns itself).</param>
+    public async Task<T> PushAsync<T>(Func<Task<T>> push)
     {
-        double now = Stopwatch.GetElapsedTime(_stepStart).TotalSeconds;
-        lock (_gate) if (_ready < 0) _ready = now;
-        var wait = TimeSpan.FromSeconds(_stepSlot.OffsetSeconds - now);
-        if (wait > TimeSpan.Zero)
-        {
-            try
-            {
-                await Task.Delay(wait, waitCancelled).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // The step closed while this worker waited: its ready time still tells the coordinator where to put it.
-                EndStep();
-                throw;
-            }
-            lock (_gate) report.SlotWaitSeconds += wait.TotalSeconds;
-        }
+        lock (_gate) if (_ready < 0) _ready = Stopwatch.GetElapsedTime(_stepStart).TotalSeconds;
         long start = Stopwatch.GetTimestamp();
+        double turns = client.TurnWaitSeconds;
         try
         {
             return await push().ConfigureAwait(false);
         }
         finally
         {
-            lock (_gate) _pushSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds - (client.TurnWaitSeconds - turns);
+            lock (_gate) _pushSeconds += Math.Max(0, seconds);
         }
     }
 
@@ -100,6 +86,7 @@ public sealed class PushPacer(ShardedParameterClient client, WorkerReport report
             var reply = await client.ReportToCoordinatorAsync(request, cancellationToken).ConfigureAwait(false);
             if (reply.PushSlot is not { } slot || slot.Version <= Slot.Version) return;
             Volatile.Write(ref _slot, slot);
+            client.PushOrder = slot.Order;
             lock (_gate) report.PushSlotVersion = slot.Version;
             log.Debug("Worker {WorkerId} push slot version {Version}: order {Order}, {Offset:F3} s after its parameters arrive (step {Step})",
                 client.WorkerId, slot.Version, slot.Order, slot.OffsetSeconds, request.Step);

@@ -176,6 +176,10 @@ public sealed class GrpcShardClient : ITensorChannel, IShardControl, IAsyncDispo
         Unary(ParameterServerMethods.Heartbeat, request, cancellationToken, timeout);
 
     /// <inheritdoc />
+    public Task<PushTurnReply> AwaitPushTurnAsync(PushTurnRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        Unary(ParameterServerMethods.AwaitPushTurn, request, cancellationToken, timeout);
+
+    /// <inheritdoc />
     public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) =>
         Unary(ParameterServerMethods.Status, new StatusRequest(), cancellationToken, timeout);
 

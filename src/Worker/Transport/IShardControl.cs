@@ -19,6 +19,14 @@ public interface IShardControl
     /// </summary>
     Task<HeartbeatReply> HeartbeatAsync(HeartbeatRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null);
 
+    /// <summary>
+    /// Waits for this push's turn on the shard's link (a round-robin job: at most its push concurrency of pushes at a
+    /// time, in the coordinator's order); the worker sends nothing of the push before the answer. <c>closed</c>: the
+    /// push's step (or range) closed without it. The default grants at once (a plane with no turns).
+    /// </summary>
+    Task<PushTurnReply> AwaitPushTurnAsync(PushTurnRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        Task.FromResult(new PushTurnReply { Granted = true, Step = request.Step });
+
     /// <summary>The shard's counters, step history and job.</summary>
     Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null);
 }

@@ -65,6 +65,10 @@ public sealed class NegotiatedShardClient : IShardControl, ITensorChannel, IAsyn
         _grpc.HeartbeatAsync(request, cancellationToken, timeout);
 
     /// <inheritdoc />
+    public Task<PushTurnReply> AwaitPushTurnAsync(PushTurnRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        _grpc.AwaitPushTurnAsync(request, cancellationToken, timeout);
+
+    /// <inheritdoc />
     public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) => _grpc.StatusAsync(cancellationToken, timeout);
 
     /// <inheritdoc />

@@ -7,7 +7,7 @@ namespace GpuPs.Server.Tests.Coordination;
 
 /// <summary>
 /// Shard 0 as the coordinator of a round-robin job: workers learn versioned slots from the replies to their reports, the
-/// slots follow the measured times and the membership, and a push that comes before its slot is held, then applied.
+/// slots follow the measured times and the membership, and the step's pulls go in the plan's order (pushes go by turn: PushTurnsTests).
 /// </summary>
 public class PushCoordinatorTests
 {
@@ -92,27 +92,6 @@ public class PushCoordinatorTests
         Assert.Equal(2, shard.Status().LiveWorkers);
         Assert.False(shard.Status().Workers[2].Live);
         Assert.Equal([0, 1], new[] { Report(shard, 0, 0, 0, 0).Order, Report(shard, 1, 0, 0, 0).Order }.Order());
-    }
-
-    [Fact]
-    public void A_push_before_its_slot_is_held_until_the_slot_and_then_applied_not_lost()
-    {
-        var (shard, time) = Coordinator(2);
-        using var _ = shard;
-        for (int w = 0; w < 2; w++) Report(shard, w, 0.1, 0.5, 1);
-        CloseStep(shard, 2);
-        // Pulls at 0 and 0.5 s, pushes at 0.6 and 1.1 s.
-        var late = Enumerable.Range(0, 2).Single(w => Report(shard, w, 0, 0, 0).Order == 1);
-        var header = new PushHeader(late, 1, 0, 1, 0);
-
-        time.Advance(TimeSpan.FromSeconds(0.7));
-        Assert.Equal(TimeSpan.FromSeconds(0.4), shard.SlotWait(header));
-        Assert.Equal(TimeSpan.Zero, shard.SlotWait(header with { WorkerId = 1 - late }));   // its slot (0.6 s) has come
-        Assert.Equal(TimeSpan.Zero, shard.SlotWait(header with { Step = 0 }));              // a closed step's push is not held
-
-        time.Advance(TimeSpan.FromSeconds(0.4));
-        Assert.Equal(TimeSpan.Zero, shard.SlotWait(header));
-        Assert.True(shard.Push(header, new float[ShardFixture.Length]).IsApplied);
     }
 
     /// <summary>Three workers with equal times after step 0 closed; their ids by the plan's order.</summary>
@@ -234,49 +213,12 @@ public class PushCoordinatorTests
     }
 
     [Fact]
-    public void The_time_the_shard_held_a_push_is_not_counted_as_its_transfer_so_slots_do_not_widen()
-    {
-        var (shard, time, order) = Planned(3);
-        using var _ = shard;
-        // Planned: pushes at 0.6, 1.1 and 1.6 s, 0.5 s transfers. The second worker's push comes at 0.7 s and is held 0.4 s.
-        var header = new PushHeader(order[1], 1, 0, 1, 0);
-        time.Advance(TimeSpan.FromSeconds(0.7));
-        Assert.Equal(TimeSpan.FromSeconds(0.4), shard.SlotWait(header));
-        time.Advance(TimeSpan.FromSeconds(0.4));
-        Assert.Equal(TimeSpan.Zero, shard.SlotWait(header));
-        // It reports 0.9 s from its own start to the answer: 0.4 s held, 0.5 s on the link.
-        shard.Heartbeat(new HeartbeatRequest { WorkerId = order[1], Step = 1, ComputeSeconds = 0.1, PushSeconds = 0.9, SlotVersion = 1 });
-        CloseStep(shard, 3);
-        var slots = order.Select(w => Report(shard, w, 0, 0, 0)).ToArray();
-        Assert.Equal(0.5, slots[2].PushAtSeconds - slots[1].PushAtSeconds, 6);   // counted, the third would wait 0.7 s for the second
-    }
-
-    [Fact]
-    public async Task A_push_slot_moves_with_its_workers_pull_when_the_pull_went_earlier_than_planned()
-    {
-        var (shard, time, order) = Planned(2);
-        using var _ = shard;
-        // Planned: pulls at 0 and 0.5 s, pushes at 0.6 and 1.1 s. The first pull was sent after 0.1 s, so the second starts then.
-        Assert.True(shard.WaitForStepAsync(order[0], 1, CancellationToken.None).IsCompletedSuccessfully);
-        time.Advance(TimeSpan.FromSeconds(0.1));
-        shard.PullSent(order[0]);
-        await shard.WaitForStepAsync(order[1], 1, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
-        var header = new PushHeader(order[1], 1, 0, 1, 0);
-        Assert.Equal(TimeSpan.FromSeconds(0.6), shard.SlotWait(header));   // 0.1 + (1.1 - 0.5), not 1.1 - 0.1
-        // Once its pull was sent (at 0.3 s), the slot is its offset (1.1 - (0.5 + 0.5)) after that: the worker paces
-        // itself from its parameters' arrival, which comes later, so the shard never holds it a second time.
-        time.Advance(TimeSpan.FromSeconds(0.2));
-        shard.PullSent(order[1]);
-        Assert.Equal(TimeSpan.FromSeconds(0.1), shard.SlotWait(header));
-    }
-
-    [Fact]
     public void A_simultaneous_job_or_another_shard_holds_nothing_and_sends_no_slot()
     {
         var time = new ManualTimeProvider();
         using var simultaneous = ShardFixture.Create(ShardFixture.Job(SyncMode.Bsp, 2, 10), time: time);
         ShardFixture.RegisterAll(simultaneous, 2);
         Assert.Null(simultaneous.Heartbeat(new HeartbeatRequest { WorkerId = 0, ComputeSeconds = 1, PushSeconds = 1 }).PushSlot);
-        Assert.Equal(TimeSpan.Zero, simultaneous.SlotWait(new PushHeader(0, 0, 0, 1, 0)));
+        Assert.True(simultaneous.WaitForSlotAsync(new PushHeader(0, 0, 0, 1, 0), CancellationToken.None).IsCompletedSuccessfully);
     }
 }

@@ -43,7 +43,8 @@ public static class NetworkBenchmark
             if (scenario.Hierarchical && flatModel is not null && model is not null)
                 row = row with { MaxAbsDiffVsFlat = flatModel.Zip(model, (a, b) => (double)Math.Abs(a - b)).Max() };
             if (scenario.Nodes > 0 && !scenario.Hierarchical) flatModel = model;
-            progress($"  step mean {row.StepMeanS:F3} s (link bound {row.LinkBoundS:F3} s, compute {row.ComputeS:F3} s), push p50 {row.PushP50S:F3} s, p99 {row.PushP99S:F3} s");
+            progress($"  step mean {row.StepMeanS:F3} s (link bound {row.LinkBoundS:F3} s, compute {row.ComputeS:F3} s), push p50 {row.PushP50S:F3} s, p99 {row.PushP99S:F3} s from the first byte"
+                + (row.TurnPeak > 0 ? $"; turn wait {row.TurnWaitS:F3} s a step, at most {row.TurnPeak} in flight, {row.TurnsPassed} turns passed" : ""));
             rows.Add(row);
         }
         return rows;
@@ -131,6 +132,8 @@ public static class NetworkBenchmark
                 PullS = PerStep(workerReports, r => r.PullSeconds),
                 PushS = PerStep(workerReports, r => r.PushSeconds),
                 InBusyShare = inBusy, OutBusyShare = outBusy,
+                TurnWaitS = PerStep(workerReports, r => r.SlotWaitSeconds),
+                TurnPeak = status.PushTurnsPeak, TurnsPassed = status.PushTurnsPassed,
             };
             return options.Compression == "none" && options.Rows == 0 ? row : CompressionColumns.Add(row, options.Compression, settings, workerReports, model);
         }

@@ -1,8 +1,9 @@
 namespace GpuPs.Cli.Bench.Network;
 
 /// <summary>
-/// One scenario's result. Step times are shard 0's, push latencies every worker's (first byte to every shard's answer,
-/// a slot's wait not included), both without step 0 (start-up and JIT). The link bound is the bytes per step over the
+/// One scenario's result. Step times are shard 0's, push latencies every worker's (first byte to every shard's answer:
+/// a round-robin push's wait for its turns is not included, it is <see cref="TurnWaitS"/>), both without step 0
+/// (start-up and JIT). The link bound is the bytes per step over the
 /// busiest shaped link direction divided by its rate: no schedule can beat it. Utilisation is that link's bytes over
 /// rate × the run's step time. Server-in is what the workers (or node aggregators) sent to shard 0's link per step; the
 /// model hash is the SHA-256 of the final parameters (all shards), and the largest difference is from the run before it
@@ -26,6 +27,15 @@ public sealed record NetworkBenchmarkRow(
 
     /// <summary>Share of the measured steps' time in which the server link carried at least half its rate out (pulls).</summary>
     public double OutBusyShare { get; init; } = double.NaN;
+
+    /// <summary>Round-robin: the workers' mean wait for push turns per step, before the first byte (0 without turns).</summary>
+    public double TurnWaitS { get; init; }
+
+    /// <summary>Round-robin: the most pushes shard 0 ever let hold a turn at once (never above the push concurrency; 0 without turns).</summary>
+    public int TurnPeak { get; init; }
+
+    /// <summary>Round-robin: shard 0's turns passed on because their worker was not ready within the pass bound.</summary>
+    public long TurnsPassed { get; init; }
 
     /// <summary>max(compute, link bound): the step time no schedule can beat (ComputeS: the workers' mean compute time per step, from their reports).</summary>
     public double BoundS => Math.Max(ComputeS, LinkBoundS);

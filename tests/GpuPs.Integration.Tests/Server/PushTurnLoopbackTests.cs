@@ -1,0 +1,48 @@
+using GpuPs.Core.Security;
+using GpuPs.Core.Training;
+using GpuPs.Kernels;
+using GpuPs.Protocol;
+using GpuPs.Server;
+using GpuPs.Worker.Transport;
+
+namespace GpuPs.Integration.Tests.Server;
+
+/// <summary>
+/// Over real gRPC: a worker asks for its push turn before sending a byte, and a push sent without asking (outside its
+/// turn) while another holds the only turn is held by the service, its bytes unread, until that turn ends — then
+/// applied: delayed, not lost.
+/// </summary>
+public class PushTurnLoopbackTests
+{
+    [Fact]
+    public async Task A_push_sent_outside_its_turn_is_held_until_the_turn_frees_and_then_applied()
+    {
+        var job = JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=100,features=3,classes=2", Model: Kernels.ModelKind.Logistic,
+            Workers: 2, Steps: 5, Schedule: "round-robin"));
+        using var backend = Accelerators.Create(AcceleratorChoice.Simd);
+        using var shard = ParameterShard.Create(job, new OptimizerSettings(OptimizerKind.Sgd, 0.1f), 0, 1, backend, Serilog.Core.Logger.None);
+        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", JobAuth.Insecure, Serilog.Core.Logger.None, CancellationToken.None);
+        await using var client = new GrpcShardClient(host.Address.ToString(), JobAuth.Insecure);
+        var ct = CancellationToken.None;
+        for (int w = 0; w < 2; w++) await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = w }, ct);
+        var gradient = new float[job.ParameterCount];
+
+        var turn = await client.AwaitPushTurnAsync(new PushTurnRequest { WorkerId = 0, Step = 0, Order = -1 }, ct);
+        Assert.True(turn.Granted);
+        var outside = client.PushAsync(new PushHeader(1, 0, 0, 1, 0), gradient, ct);
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            while (shard.Turns!.Waiting == 0) await Task.Delay(10, guard.Token);
+        Assert.False(outside.IsCompleted);
+        Assert.Equal((0L, 1), (shard.Status().PushesApplied, shard.Turns.InFlight));
+
+        Assert.True((await client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, ct)).IsApplied);
+        var held = await outside.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(held.IsApplied && held.ClosedStep);
+        var status = shard.Status();
+        Assert.Equal((2L, 1, 2L), (status.PushesApplied, status.PushTurnsPeak, status.PushTurnsGranted));
+        // A turn asked for a step that has closed is answered closed: nothing is sent.
+        var closed = await client.AwaitPushTurnAsync(new PushTurnRequest { WorkerId = 1, Step = 0, Order = -1 }, ct);
+        Assert.Equal((false, true, 1L), (closed.Granted, closed.Closed, closed.Step));
+    }
+}
