@@ -381,10 +381,11 @@ public sealed class ParameterShard : IParameterShard, IDisposable
 
     /// <inheritdoc />
     /// <remarks>A node aggregator's push speaks for several workers and takes no turn; neither does a push this shard
-    /// would refuse anyway (an unknown worker, a closed step, a malformed piece): it is answered as usual.</remarks>
+    /// would refuse anyway (an unknown worker, a closed step, a malformed piece): it is answered as usual. A push of a
+    /// worker that holds a turn of the step (asked for with <see cref="AwaitPushTurnAsync"/>) goes on under it.</remarks>
     public async Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken)
     {
-        if (_turns is null || header.Contributors is not null) return;
+        if (_turns is null || header.Contributors is not null || _turns.Holds(header.WorkerId, header.Step)) return;
         await TakeTurnAsync(header.WorkerId, header.Step, header.Piece, order: -1, cancellationToken).ConfigureAwait(false);
     }
 

@@ -173,14 +173,31 @@ public sealed class PushTurns : IShardObserver
     }
 
     /// <summary>
+    /// Whether <paramref name="worker"/> holds a turn of <paramref name="step"/> now (a sign of life for it): a push that
+    /// reaches the shard's edge then goes on under it. The framed data plane reads a piece's range with its values, after
+    /// the edge asks.
+    /// </summary>
+    public bool Holds(int worker, long step)
+    {
+        lock (_gate)
+        {
+            int held = _held.FindIndex(t => t.Worker == worker && t.Step == step);
+            if (held >= 0) _held[held] = _held[held] with { Active = _time.GetTimestamp() };
+            return held >= 0;
+        }
+    }
+
+    /// <summary>
     /// The shard has <paramref name="worker"/>'s push for <paramref name="unit"/> of <paramref name="step"/> (or refused
-    /// it): its turn, if it held one, frees. Idempotent.
+    /// it): its turn frees — that unit's, else the worker's oldest turn of the step (a turn the edge took for a piece
+    /// before its range was read). Idempotent.
     /// </summary>
     public void Complete(int worker, long step, int unit)
     {
         lock (_gate)
         {
             int held = _held.FindIndex(t => t.Worker == worker && t.Step == step && t.Unit == unit);
+            if (held < 0) held = _held.FindIndex(t => t.Worker == worker && t.Step == step);
             if (held < 0) return;
             var turn = _held[held];
             _held.RemoveAt(held);

@@ -153,4 +153,18 @@ public class PushTurnsTests
         Assert.Equal(TimeSpan.FromMilliseconds(10), turns.PassAfter);   // a quarter of the 40 ms turns
         Assert.True(Ask(turns, 0, step: 2));
     }
+
+    [Fact]
+    public void A_push_whose_range_the_edge_could_not_read_yet_goes_on_under_its_worker_s_turn_and_ends_it()
+    {
+        var turns = Turns(workers: 2, units: 4);
+        Assert.True(Ask(turns, 0, unit: 0));
+        Assert.True(Ask(turns, 1, unit: 0) is false);
+        Assert.True(turns.Holds(0, 1));
+        Assert.False(turns.Holds(1, 1));
+        Assert.False(turns.Holds(0, 2));
+        turns.Complete(0, 1, 3);   // the edge took the turn as unit 0; the piece was range 3
+        Assert.Equal(0, turns.InFlight);
+        Assert.True(Ask(turns, 1, unit: 0));
+    }
 }
