@@ -26,7 +26,8 @@ public readonly record struct PieceEvent(bool Started, int Layer, long Step, lon
 /// loaded link grew to hundreds of small pieces, whose connections, over 16 workers, passed the server's
 /// <c>--max-connections</c> and were closed on accept.</para>
 /// <para><b>Cancellation.</b> A piece cancelled while queued never starts; one cancelled on the wire is cancelled by its
-/// transfer. Either way its task is cancelled and its credit returned.</para>
+/// transfer. Either way its task is cancelled and its credit returned. A piece's task completes only once its credit is
+/// back, so whoever awaited it sees the link without it.</para>
 /// Thread-safe.
 /// </remarks>
 public sealed class PieceScheduler
@@ -177,25 +178,32 @@ public sealed class PieceScheduler
             _registration.Dispose();
             var clock = Owner._tuner?.Time ?? TimeProvider.System;
             long began = clock.GetTimestamp();
-            bool succeeded = false;
+            T? result = default;
+            Exception? error = null;
+            bool cancelled = false;
             try
             {
                 ct.ThrowIfCancellationRequested();
-                var result = await transfer(ct).ConfigureAwait(false);
-                succeeded = true;
-                _done.TrySetResult(result);
+                result = await transfer(ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                _done.TrySetCanceled(ct);
+                cancelled = true;
             }
             catch (Exception e)
             {
-                _done.TrySetException(e);
+                error = e;
+            }
+            // The credit is returned before the piece's task completes: whoever awaited the piece sees the link without it.
+            try
+            {
+                Owner.Ended(this, clock.GetElapsedTime(began).TotalSeconds, succeeded: !cancelled && error is null);
             }
             finally
             {
-                Owner.Ended(this, clock.GetElapsedTime(began).TotalSeconds, succeeded);
+                if (cancelled) _done.TrySetCanceled(ct);
+                else if (error is not null) _done.TrySetException(error);
+                else _done.TrySetResult(result!);
             }
         }
     }
