@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using GpuPs.Core.Data;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
@@ -25,21 +24,28 @@ public static class SpeedProbe
     /// Measures rows per second on <paramref name="kernel"/>, leaving it loaded with the sample (the caller loads its
     /// partitions next); each run computes the sample <paramref name="computeRuns"/> times and counts it once.
     /// </summary>
-    public static double Measure(IGradientKernel kernel, Dataset train, TrainingJob job, int computeRuns)
+    /// <param name="kernel">The worker's gradient kernel.</param>
+    /// <param name="train">The training set; the probe computes its first <see cref="SampleRows"/> rows.</param>
+    /// <param name="job">The job, for its model and seed.</param>
+    /// <param name="computeRuns">How many times the step hook makes this worker compute each batch (a throttled worker).</param>
+    /// <param name="time">The clock the kernel time is read from (the system's when null).</param>
+    public static double Measure(IGradientKernel kernel, Dataset train, TrainingJob job, int computeRuns, TimeProvider? time = null)
     {
+        time ??= TimeProvider.System;
         int rows = Math.Min(train.Rows, SampleRows);
         var sample = train.Select(Enumerable.Range(0, rows).ToArray(), "speed probe");
         kernel.SetData(sample.Features, sample.Labels);
         kernel.LoadParameters(ModelInitializer.Initialize(job.Model, job.Seed));
         Run(kernel, rows, computeRuns);   // warm-up
-        var watch = Stopwatch.StartNew();
+        long began = time.GetTimestamp();
         long runs = 0;
+        TimeSpan elapsed;
         do
         {
             Run(kernel, rows, computeRuns);
             runs++;
-        } while (watch.Elapsed < MinimumTime || runs < 2);
-        return rows * runs / watch.Elapsed.TotalSeconds;
+        } while ((elapsed = time.GetElapsedTime(began)) < MinimumTime || runs < 2);
+        return rows * runs / elapsed.TotalSeconds;
     }
 
     private static void Run(IGradientKernel kernel, int rows, int computeRuns)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GpuPs.Tests.Shared;
 using GpuPs.Worker.Stragglers;
 
 namespace GpuPs.Worker.Tests.Stragglers;
@@ -41,5 +42,19 @@ public class PreciseDelayTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
         Assert.True(waiting.IsCanceled);
+    }
+
+    [Fact]
+    public async Task On_a_manual_clock_the_wait_ends_when_that_clock_has_moved_by_the_delay_whatever_the_real_time()
+    {
+        // An hour on the test's clock: were the real clock waited on, the test would hang rather than pass.
+        var clock = new ManualTimeProvider();
+        var waiting = PreciseDelay.WaitAsync(TimeSpan.FromHours(1), CancellationToken.None, clock);
+        clock.Advance(TimeSpan.FromMinutes(59));
+        Assert.False(waiting.IsCompleted);
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        await waiting.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(PreciseDelay.WaitAsync(TimeSpan.FromHours(1), new CancellationToken(canceled: true), clock).IsCanceled);
     }
 }

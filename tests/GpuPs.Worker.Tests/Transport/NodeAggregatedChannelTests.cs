@@ -84,6 +84,8 @@ public class NodeAggregatedChannelTests
         _aggregator.Fail = new ShardException(ShardErrorKind.Unavailable, "cancelled mid-call");
 
         await Assert.ThrowsAsync<ShardException>(() => channel.PushAsync(Push(0), new float[4], cancelled.Token));
+        await Assert.ThrowsAsync<ShardException>(() => channel.PullAsync(0, 3, new float[4], cancelled.Token));
+        Assert.Equal(2, _aggregator.Calls);
         Assert.Equal(0, _shard.Calls);
         Assert.Equal(0, channel.Fallbacks);
     }
