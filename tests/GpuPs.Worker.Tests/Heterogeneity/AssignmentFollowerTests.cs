@@ -216,21 +216,32 @@ public class AssignmentFollowerTests
     }
 
     [Fact]
-    public async Task A_coded_job_on_two_shards_relays_every_step_s_version_to_the_other_shard_before_its_push()
+    public async Task A_coded_job_on_two_shards_relays_every_step_s_version_to_the_other_shard_and_reports_every_partition_s_rows()
     {
-        await using var rig = await Rig.StartAsync(Job(SyncMode.Coded, 3, stragglers: 1), shards: 2, workerId: 0);
-        var current = Version(1, [1, 2, 3]);
+        // The optimal heterogeneous code at equal speeds: every worker holds s + 1 = 2 partitions.
+        await using var rig = await Rig.StartAsync(Job(SyncMode.Coded, 3, stragglers: 1) with { Code = "hetero-optimal" }, shards: 2, workerId: 0);
+        var current = Version(1, [1, 1, 1]);
         rig.Coordinator.Answer = r => Reply(r.Step, current);
-        var computation = rig.Computation(await rig.Follower.JoinAsync(0, CancellationToken.None));
+        var plan = await rig.Follower.JoinAsync(0, CancellationToken.None);
+        var computation = rig.Computation(plan);
 
         await rig.Follower.BeforeStepAsync(0, computation, CancellationToken.None);
+        (rig.Report.Steps, rig.Report.ComputeSeconds) = (1, 0.5);
+        await rig.Follower.BeforeStepAsync(1, computation, CancellationToken.None);   // the first step on the rows: not measured
+        (rig.Report.Steps, rig.Report.ComputeSeconds) = (2, 1.0);
+        rig.Report.RecordStep(new WorkerStepPhases(1, PullSeconds: 0.1, ComputeSeconds: 0.5, EncodeSeconds: 0, PushSeconds: 0.1, WallSeconds: 0.8));
         current = Version(2, [3, 2, 1]);
-        await rig.Follower.BeforeStepAsync(1, computation, CancellationToken.None);
+        await rig.Follower.BeforeStepAsync(2, computation, CancellationToken.None);
 
         var relayed = rig.Other.HeartbeatRequests.Where(h => h.RelayedAssignment is not null).ToArray();
-        Assert.Equal([(0L, 1L), (1L, 2L)], relayed.Select(h => (h.Step, h.RelayedAssignment.Version)));
-        Assert.Equal([3.0, 2, 1], relayed[1].RelayedAssignment.Speeds);
+        Assert.Equal([(0L, 1L), (1L, 1L), (2L, 2L)], relayed.Select(h => (h.Step, h.RelayedAssignment.Version)));
+        Assert.Equal([3.0, 2, 1], relayed[2].RelayedAssignment.Speeds);
         Assert.DoesNotContain(rig.Coordinator.Requests, r => r.RelayedAssignment is not null);   // the coordinator has it
+        // A coded worker computes several partitions a step: its share is all of their rows.
+        var measured = rig.Coordinator.Requests.Single(r => r.RowsPerSecond > 0 && r.Step == 2);
+        Assert.True(plan.Held.Count > 1);
+        Assert.Equal(plan.Data.Rows, measured.ShareRows);
+        Assert.Equal(plan.Data.Rows / 0.5, measured.RowsPerSecond, 6);
     }
 
     [Fact]
