@@ -473,7 +473,7 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// Sends a frame whose payload (<paramref name="header"/>'s length) lies in <paramref name="frame"/> after the room for
     /// its header. With a shared region attached, the payload is left in the region (copied there unless
     /// <paramref name="frame"/> is the region already) and only the header goes out; else, sealed and in one write when
-    /// small, or hashed and written piece by piece with the checksum in a trailer (<see cref="TrailedPayload"/>), the
+    /// small, or written and hashed piece by piece with the checksum in a trailer (<see cref="TrailedPayload"/>), the
     /// frame's header room serving as scratch. A payload larger than the region's area goes over the stream.
     /// </summary>
     private async ValueTask SendAsync(FrameHeader header, Memory<byte> frame)

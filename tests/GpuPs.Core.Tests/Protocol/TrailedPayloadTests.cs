@@ -8,8 +8,8 @@ namespace GpuPs.Core.Tests.Protocol;
 
 /// <summary>
 /// A large payload sent with its checksum in a trailer: the header sealed alone and written with the prefix, the payload
-/// in pieces of at most <see cref="TrailedPayload.PieceBytes"/>, then the trailer; the receiver's header and trailer checks
-/// pass on the intact frame and catch a flipped bit anywhere.
+/// in pieces of at most <see cref="TrailedPayload.PieceBytes"/>, each hashed after it was written, then the trailer; the
+/// receiver's header and trailer checks pass on the intact frame and catch a flipped bit anywhere.
 /// </summary>
 public class TrailedPayloadTests
 {
@@ -65,6 +65,29 @@ public class TrailedPayloadTests
             Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
             Assert.Contains(at < FrameHeader.ChecksummedBytes ? "frame header fails its checksum" : "fails its checksum (0x", e.Message);
         }
+    }
+
+    [Fact]
+    public async Task A_4_MiB_payload_leaves_in_one_write_before_any_of_it_is_hashed()
+    {
+        var payload = new byte[4 << 20];
+        new Random(6).NextBytes(payload);
+        var header = FrameAnswers.PushFrame(new PushHeader(1, 3, 0, 1, 0), payload.Length, TensorEncoding.Float32);
+        var hash = new XxHash3();
+        var writes = new List<(int Bytes, ulong HashBefore)>();
+        await TrailedPayload.WriteAsync(header, ReadOnlyMemory<byte>.Empty, payload, hash, new byte[FrameHeader.Size], bytes =>
+        {
+            writes.Add((bytes.Length, hash.GetCurrentHashAsUInt64()));
+            return ValueTask.CompletedTask;
+        });
+
+        Assert.Equal([FrameHeader.Size, payload.Length, FrameHeader.TrailerBytes], writes.Select(w => w.Bytes));
+        // When the payload's write starts, the hash holds the sealed header alone: the XXH3 pass comes after the bytes left.
+        var sealedHeader = new XxHash3();
+        var sealedOnly = header;
+        sealedOnly.Flags |= FrameFlags.TrailingChecksum;
+        sealedOnly.SealHeader(sealedHeader);
+        Assert.Equal(sealedHeader.GetCurrentHashAsUInt64(), writes[1].HashBefore);
     }
 
     [Fact]

@@ -419,7 +419,7 @@ internal sealed class FrameConnection : IDisposable
     /// <summary>
     /// Writes a frame whose payload is <paramref name="prefix"/> (a piece's range; usually empty) then
     /// <paramref name="payload"/>: copied behind its header and sent in one write when small (one syscall, one segment: the
-    /// 1 KiB push latency is what matters there), else from the tensor's own memory, hashed and written piece by piece with
+    /// 1 KiB push latency is what matters there), else from the tensor's own memory, written and hashed piece by piece with
     /// the checksum in a trailer (<see cref="TrailedPayload"/>).
     /// </summary>
     private async ValueTask WriteFrameAsync(FrameHeader header, ReadOnlyMemory<byte> payload, CancellationToken ct, ReadOnlyMemory<byte> prefix = default)
