@@ -209,13 +209,16 @@ public sealed class PushTurns : IShardObserver
     }
 
     /// <inheritdoc />
-    /// <remarks>Evicted workers are not waited for; a worker that registers or rejoins is.</remarks>
+    /// <remarks>Evicted workers are not waited for, and a turn one held frees at once; a worker that registers or rejoins
+    /// is waited for.</remarks>
     public void OnMembershipChanged(in MembershipChange change)
     {
         if (change.WorkerId < 0 || change.WorkerId >= _workers) return;
+        int worker = change.WorkerId;
         lock (_gate)
         {
-            _live[change.WorkerId] = change.Event != MembershipEvent.Evicted;
+            _live[worker] = change.Event != MembershipEvent.Evicted;
+            if (!_live[worker] && _held.RemoveAll(t => t.Worker == worker) > 0) _freedAt = _time.GetTimestamp();
             Wake();
         }
     }

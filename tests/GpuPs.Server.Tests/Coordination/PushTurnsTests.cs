@@ -91,6 +91,11 @@ public class PushTurnsTests
         turns.OnMembershipChanged(new MembershipChange(0, 0, MembershipEvent.Rejoined, 2));
         Assert.False(Ask(turns, 1, step: 2));
         Assert.True(Ask(turns, 0, step: 2));
+
+        // Evicted while holding its turn (it died mid-push): the turn frees at once, not after the expiry.
+        turns.OnMembershipChanged(new MembershipChange(0, 0, MembershipEvent.Evicted, 2));
+        Assert.Equal(0, turns.InFlight);
+        Assert.True(Ask(turns, 1, step: 2));
     }
 
     [Fact]
