@@ -25,15 +25,18 @@ public sealed partial class ShardedParameterClient
     /// against the worker's copy of the whole shard) stay whole. A job whose shards close per range
     /// (<see cref="ClosingRanges"/>) sets the pieces: this worker sends and pulls exactly the job's ranges, so a range's
     /// pull leaves as soon as the shard applied it, whatever this worker's own <c>--piece-size</c>; unless the worker
-    /// sets a credit, it is one range per link and direction: a range closes when every worker's piece of it is in, so
+    /// sets a credit, it is one range per push link: a range closes when every worker's piece of it is in, so
     /// workers sending one range at a time close ranges one after another from the start of the pushes, where the tuned
     /// credit (at least two pieces) kept two or more ranges open at once (8 workers, 4M parameters, 1 Gbit/s: step
-    /// 1.66 s with one range against 1.87 s tuned, both loaded; docs/benchmarks.md).
+    /// 1.66 s with one range against 1.87 s tuned, both loaded; docs/benchmarks.md). Pulls get two ranges: the pull of
+    /// range r + 1 already waits on the shard while range r comes, so it leaves the moment its range closes instead of
+    /// one request's round trip later (a waiting pull costs the link nothing).
     /// </summary>
     private void CreatePieceLinks(Core.Training.TrainingJob job)
     {
         if (_pieceLinks is not null) return;
         var pieces = _options.Pieces;
+        long pullCredit = 0;
         _perRange = ClosingRanges.ClosePerRange(job);
         if (_perRange)
         {
@@ -41,12 +44,16 @@ public sealed partial class ShardedParameterClient
                 _log.Warning("Worker {WorkerId}: the job's shards close ranges of {JobPiece} values; pieces of {OwnPiece} (--piece-size) are not used",
                     WorkerId, job.PieceFloats, own.PieceFloats);
             pieces = (pieces ?? new PieceOptions()) with { PieceFloats = job.PieceFloats };
-            if (pieces.CreditBytes == 0) pieces = pieces with { CreditBytes = (long)job.PieceFloats * sizeof(float) };
+            if (pieces.CreditBytes == 0)
+            {
+                pieces = pieces with { CreditBytes = (long)job.PieceFloats * sizeof(float) };
+                pullCredit = 2 * pieces.CreditBytes;
+            }
         }
         if (pieces is null) return;
         _wholePulls = job.Compression.Pull != Core.Compression.CompressionKind.None;
         var layerStarts = ModelLayer.Of(job.Model).Select(l => (long)l.Offset).ToArray();
-        _pieceLinks = _layout.Select(info => new PieceLink(info, layerStarts, pieces, _log)).ToArray();
+        _pieceLinks = _layout.Select(info => new PieceLink(info, layerStarts, pieces, _log, pullCredit)).ToArray();
         _log.Information("Worker {WorkerId} sends pieces: {Piece} per piece, {Credit} in flight per link",
             WorkerId, pieces.PieceFloats > 0 ? $"{pieces.PieceFloats} values" : "tuned", pieces.CreditBytes > 0 ? $"{pieces.CreditBytes} bytes" : "tuned");
     }
@@ -152,17 +159,23 @@ public sealed class PieceLink
     private readonly int _fixedPieceFloats;
 
     /// <summary>The links to the shard <paramref name="info"/> describes, for a model whose layers start at <paramref name="layerStarts"/>.</summary>
-    public PieceLink(ShardInfo info, IReadOnlyList<long> layerStarts, PieceOptions options, Serilog.ILogger log)
+    /// <param name="info">The shard.</param>
+    /// <param name="layerStarts">Where the model's layers start in the whole vector.</param>
+    /// <param name="options">Piece size and credit (0: tuned).</param>
+    /// <param name="log">The tuners' log.</param>
+    /// <param name="pullCreditBytes">The pull link's fixed credit when it differs from the push link's; 0: as <paramref name="options"/> say.</param>
+    public PieceLink(ShardInfo info, IReadOnlyList<long> layerStarts, PieceOptions options, Serilog.ILogger log, long pullCreditBytes = 0)
     {
         options.Validate();
+        ArgumentOutOfRangeException.ThrowIfNegative(pullCreditBytes);
         (_info, _layerStarts, _fixedPieceFloats) = (info, layerStarts, options.PieceFloats);
         int pieceBytes = (options.PieceFloats > 0 ? options.PieceFloats : PieceOptions.StartPieceFloats) * sizeof(float);
         long credit = options.CreditBytes > 0 ? options.CreditBytes : 4L * pieceBytes;
-        Push = Create($"push to shard {info.Index}");
-        Pull = Create($"pull from shard {info.Index}");
+        Push = Create($"push to shard {info.Index}", credit);
+        Pull = Create($"pull from shard {info.Index}", pullCreditBytes > 0 ? pullCreditBytes : credit);
 
-        PieceScheduler Create(string name) =>
-            new(credit, new CreditTuner(pieceBytes, credit, tunePiece: options.PieceFloats == 0, tuneCredit: options.CreditBytes == 0, name, log));
+        PieceScheduler Create(string name, long bytes) =>
+            new(bytes, new CreditTuner(pieceBytes, bytes, tunePiece: options.PieceFloats == 0, tuneCredit: options.CreditBytes == 0, name, log));
     }
 
     /// <summary>Pushes to the shard.</summary>

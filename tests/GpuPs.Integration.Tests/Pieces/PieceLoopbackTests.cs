@@ -101,6 +101,9 @@ public class PieceLoopbackTests
         await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, CancellationToken.None);
 
         Assert.Equal(shard.ClosingRanges, client.PieceLinks![0].Plan().Select(p => p.Range));
+        // One range in flight per push link (ranges close one after another), two per pull link (the next range's pull
+        // already waits on the shard when its range closes).
+        Assert.Equal((4L * sizeof(float), 8L * sizeof(float)), (client.PieceLinks[0].Push.CreditBytes, client.PieceLinks[0].Pull.CreditBytes));
         Assert.Contains(log.Events, e => e.MessageTemplate.Text.Contains("are not used", StringComparison.Ordinal));   // its own 2-value pieces
         await client.PushAsync(new PushHeader(0, 0, 0, 2, 1.0), Gradient0, CancellationToken.None);
         var parameters = new float[Length];
