@@ -100,9 +100,11 @@ public interface IParameterShard
     /// a round-robin job lets at most its push concurrency of pushes hold a turn at a time, in the coordinator's order
     /// (<see cref="Coordination.PushTurns"/>); a push that comes outside its turn (its worker did not ask with
     /// <see cref="AwaitPushTurnAsync"/>) is held here, its bytes left in the socket — delayed, not refused. Every edge
-    /// (gRPC, the data plane) calls it on a push's header. Completes at once without a schedule.
+    /// (gRPC, the data plane) calls it on a push's header, and ends the returned lease however the push ends
+    /// (<see cref="Coordination.PushTurnLease.End"/>), so that no turn outlives its push. Completes at once with
+    /// <see cref="Coordination.PushTurnLease.None"/> without a schedule.
     /// </summary>
-    Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken) => Task.CompletedTask;
+    Task<Coordination.PushTurnLease> WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken) => Task.FromResult(Coordination.PushTurnLease.None);
 
     /// <summary>
     /// A worker's request for its push turn before it sends a byte of the push (the <c>AwaitPushTurn</c> call): completes

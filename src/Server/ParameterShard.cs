@@ -368,12 +368,10 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 outcome = _aggregator.Admit(Known(header.WorkerId), header);
                 if (!outcome.IsApplied) NoteRefusal(header, outcome);
             }
-            if (!outcome.IsApplied) EndTurn(header);
-            return outcome;
+            return outcome;   // a refused push's edge ends the turn it went under (PushTurnLease)
         }
         catch (ShardException e)
         {
-            EndTurn(header);
             NoteMalformed(header, e);
             throw;
         }
@@ -381,12 +379,16 @@ public sealed class ParameterShard : IParameterShard, IDisposable
 
     /// <inheritdoc />
     /// <remarks>A node aggregator's push speaks for several workers and takes no turn; neither does a push this shard
-    /// would refuse anyway (an unknown worker, a closed step, a malformed piece): it is answered as usual. A push of a
-    /// worker that holds a turn of the step (asked for with <see cref="AwaitPushTurnAsync"/>) goes on under it.</remarks>
-    public async Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken)
+    /// would refuse anyway (an unknown worker, a closed step, a malformed piece): it is answered as usual. A push whose
+    /// turn was granted before its first byte (asked for with <see cref="AwaitPushTurnAsync"/>) goes on under exactly
+    /// that turn; on a shard that closes per range, a push whose piece the edge reads only with its values goes on under
+    /// its worker's oldest unsent turn of the step and partition.</remarks>
+    public async Task<PushTurnLease> WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken)
     {
-        if (_turns is null || header.Contributors is not null || _turns.Holds(header.WorkerId, header.Step)) return;
-        await TakeTurnAsync(header.WorkerId, header.Step, header.Piece, order: -1, cancellationToken).ConfigureAwait(false);
+        if (_turns is null || header.Contributors is not null || !IsTurnOf(header)) return PushTurnLease.None;
+        if (_turns.Claim(KeyOf(header), anyUnit: header.Piece is null && ClosingRanges is not null) is { } claimed) return claimed;
+        var (granted, _, turn) = await TakeTurnAsync(header.WorkerId, header.Step, header.Piece, TurnPartition(header.Partition), order: -1, sending: true, cancellationToken).ConfigureAwait(false);
+        return granted ? _turns.Lease(turn) : PushTurnLease.None;
     }
 
     /// <inheritdoc />
@@ -394,11 +396,13 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     public async Task<PushTurnReply> AwaitPushTurnAsync(PushTurnRequest request, CancellationToken cancellationToken)
     {
         lock (_gate) Touch(Known(request.WorkerId));
+        if (request.PieceLength > 0 && request.PieceOffset is < 0 or > int.MaxValue)
+            throw ShardException.Invalid($"piece offset {request.PieceOffset} is outside the shard's {_model.Length} parameters");
         PieceRange? piece = request.PieceLength > 0 ? new PieceRange((int)request.PieceOffset, request.PieceLength) : null;
         piece?.Validate(_model.Length);
         if (_turns is null) return new PushTurnReply { Granted = true, Step = request.Step };
         long start = _time.GetTimestamp();
-        var (granted, step) = await TakeTurnAsync(request.WorkerId, request.Step, piece, request.Order, cancellationToken).ConfigureAwait(false);
+        var (granted, step, _) = await TakeTurnAsync(request.WorkerId, request.Step, piece, TurnPartition(request.Partition), request.Order, sending: false, cancellationToken).ConfigureAwait(false);
         return new PushTurnReply
         {
             Granted = granted, Closed = !granted, Step = step, WaitedUs = (long)_time.GetElapsedTime(start).TotalMicroseconds,
@@ -406,13 +410,14 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     }
 
     /// <summary>
-    /// Waits for <paramref name="workerId"/>'s push turn (<see cref="PushTurns"/>) for <paramref name="step"/> and the
-    /// unit of <paramref name="piece"/>: true once granted; false when the step (the piece's range) closed without it,
-    /// the job finished, or the request is one this shard refuses anyway (an unknown worker, a piece out of range), and
-    /// with the shard's step (the range's).
+    /// Waits for <paramref name="workerId"/>'s push turn (<see cref="PushTurns"/>) for <paramref name="step"/>, the unit
+    /// of <paramref name="piece"/> and <paramref name="partition"/>: true once granted, with the turn's id; false when
+    /// the step (the piece's range) closed without it, the job finished, or the request is one this shard refuses anyway
+    /// (an unknown worker, a piece out of range), and with the shard's step (the range's).
     /// </summary>
-    private async Task<(bool Granted, long Step)> TakeTurnAsync(int workerId, long step, PieceRange? piece, int order, CancellationToken cancellationToken)
+    private async Task<(bool Granted, long Step, long Turn)> TakeTurnAsync(int workerId, long step, PieceRange? piece, int partition, int order, bool sending, CancellationToken cancellationToken)
     {
+        long ticket = 0;
         bool waiting = false;
         try
         {
@@ -422,11 +427,11 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 TimeSpan recheck;
                 lock (_gate)
                 {
-                    if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered) return (false, _model.Step);
-                    if (piece is { } p && (p.Offset < 0 || p.Length <= 0 || p.End > _model.Length)) return (false, _model.Step);
+                    if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered) return (false, _model.Step, 0);
+                    if (piece is { } p && (p.Offset < 0 || p.Length <= 0 || p.End > _model.Length)) return (false, _model.Step, 0);
                     int unit = UnitOf(piece);
                     long at = ClosingRanges is null ? _model.Step : _model.RangeStep(unit);
-                    if (at > step || _aggregator.IsFinished) return (false, at);
+                    if (at > step || _aggregator.IsFinished) return (false, at, 0);
                     next = _signal.Next;
                     if (at < step)
                     {
@@ -434,13 +439,13 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                     }
                     else
                     {
-                        if (_turns!.TryBegin(workerId, step, unit, order, out changed, out recheck) == TurnAnswer.Granted)
+                        if (_turns!.TryBegin(new TurnKey(workerId, step, unit, partition), order, sending, ref ticket, out changed, out recheck) == TurnAnswer.Granted)
                         {
                             waiting = false;
                             if (_log.IsEnabled(LogEventLevel.Verbose))
-                                _log.Verbose("Shard {Shard} push turn of step {Step}, unit {Unit} to worker {WorkerId}: {InFlight} of {Concurrency} in flight",
-                                    Info.Index, step, unit, workerId, _turns.InFlight, _job.PushConcurrency);
-                            return (true, at);
+                                _log.Verbose("Shard {Shard} push turn of step {Step}, unit {Unit}, partition {Partition} to worker {WorkerId}: {InFlight} of {Concurrency} in flight",
+                                    Info.Index, step, unit, partition, workerId, _turns.InFlight, _job.PushConcurrency);
+                            return (true, at, ticket);
                         }
                         waiting = true;
                     }
@@ -453,19 +458,29 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         }
         finally
         {
-            if (waiting) _turns!.GiveUp(workerId);
+            if (waiting) _turns!.GiveUp(ticket);
         }
     }
 
     /// <summary>The turn unit of a push: its piece's range on a shard that closes per range, else 0 (the whole push).</summary>
     private int UnitOf(PieceRange? piece) => ClosingRanges is not null && piece is { } p ? _model.RangeOf(p.Offset) : 0;
 
-    /// <summary>The shard has (or refused) a push: the turn it held on the link frees.</summary>
+    /// <summary>Whether a push with <paramref name="header"/> is one a turn is kept for: a known worker's, any piece within the shard.</summary>
+    private bool IsTurnOf(in PushHeader header) =>
+        header.WorkerId >= 0 && header.WorkerId < _workers.Length
+        && (header.Piece is not { } p || (p.Offset >= 0 && p.Length > 0 && p.End <= _model.Length));
+
+    /// <summary>The turn of the push with <paramref name="header"/>.</summary>
+    private TurnKey KeyOf(in PushHeader header) => new(header.WorkerId, header.Step, UnitOf(header.Piece), TurnPartition(header.Partition));
+
+    /// <summary>A push's partition in its turn's key: its own in a mode that pushes per partition, else -1 (a request's unset field reads 0).</summary>
+    private int TurnPartition(int? partition) => _mode.Mode == SyncMode.MultiMessage && partition is int p and >= 0 ? p : -1;
+
+    /// <summary>The shard has (or refused) a push: exactly its turn on the link frees.</summary>
     private void EndTurn(in PushHeader header)
     {
-        if (_turns is null || header.Contributors is not null || header.WorkerId < 0 || header.WorkerId >= _workers.Length) return;
-        if (header.Piece is { } p && (p.Offset < 0 || p.Length <= 0 || p.End > _model.Length)) return;
-        _turns.Complete(header.WorkerId, header.Step, UnitOf(header.Piece));
+        if (_turns is null || header.Contributors is not null || !IsTurnOf(header)) return;
+        _turns.Complete(KeyOf(header));
     }
 
     /// <inheritdoc />

@@ -182,7 +182,7 @@ public sealed class StepComputation(
         }
         var outcomes = pacer is null
             ? await TimedPushAsync(header, gradient, ct, fused).ConfigureAwait(false)
-            : await pacer.PushAsync(() => TimedPushAsync(header, gradient, ct)).ConfigureAwait(false);
+            : await pacer.PushAsync(wait => TimedPushAsync(header, gradient, ct, wait: wait)).ConfigureAwait(false);
         for (int shard = 0; shard < outcomes.Count; shard++)
         {
             var outcome = outcomes[shard];
@@ -200,7 +200,8 @@ public sealed class StepComputation(
     }
 
     /// <summary>One push to every shard (with <paramref name="fused"/>, and the pull that follows), its latency recorded.</summary>
-    private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct, FusedPull? fused = null)
+    private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct, FusedPull? fused = null,
+        TurnWait? wait = null)
     {
         long start = Stopwatch.GetTimestamp();
         if (fused is not null)
@@ -210,15 +211,15 @@ public sealed class StepComputation(
             report.RecordPushLatency(LastPushSeconds = fused.PushSeconds);
             return answer.Outcomes;
         }
-        double turns = client.TurnWaitSeconds;
+        wait ??= new TurnWait();
         try
         {
-            return await client.PushAsync(header, gradient, ct, _encoding).ConfigureAwait(false);
+            return await client.PushAsync(header, gradient, ct, _encoding, wait).ConfigureAwait(false);
         }
         finally
         {
-            // From the first byte: a round-robin push's wait for its turns is reported apart.
-            double waited = client.TurnWaitSeconds - turns;
+            // From the first byte: a round-robin push's own wait for its turns is reported apart.
+            double waited = wait.Seconds;
             report.AddTurnWait(waited);
             report.RecordPushLatency(LastPushSeconds = Math.Max(0, Stopwatch.GetElapsedTime(start).TotalSeconds - waited));
         }

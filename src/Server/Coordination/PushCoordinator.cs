@@ -68,12 +68,10 @@ public sealed class PushCoordinator : IShardObserver
             int id = request.WorkerId;
             if (request.ComputeSeconds > 0 || request.PushSeconds > 0)
             {
-                int live = Math.Max(1, _live.Count(l => l));
-                // The worker times its push from its first byte (its turn's wait is not in it).
+                // The worker times its push from its first byte (its turn's wait is not in it): with or without a plan, its
+                // pushes went by turns, never all at once, so the time is its transfer's as it stands.
                 double push = request.PushSeconds;
-                double? transfer = push <= 0 ? null
-                    : request.SlotVersion == 0 ? push * Math.Min(1.0, (double)_concurrency / live) : push;
-                _times[id].Add(request.ComputeSeconds, transfer);
+                _times[id].Add(request.ComputeSeconds, push <= 0 ? null : push);
                 if (_version == 0) Replan(request.Step);   // the first plan need not wait for a step to close
             }
             return SlotOf(id);

@@ -18,7 +18,10 @@ public enum TurnAnswer
 /// then by the worker's place in the coordinator's order (its <c>PushSlot.order</c>; its id until told): a unit is the
 /// whole push, or, on a shard that closes per range, one range, so every worker's piece of range r goes before any
 /// piece of range r + 1 and ranges close one after another. A turn ends when the shard has the push
-/// (<see cref="Complete"/>), or when it shows no sign of life for <see cref="Expiry"/> (a sender that died mid-push).
+/// (<see cref="Complete"/>) or the edge it came through is done (<see cref="PushTurnLease"/>), or when no push is sent
+/// under it for <see cref="Expiry"/> (a worker that died between its grant and its first byte). Turns and waiting
+/// requests are each their own: a worker's pushes of several partitions or units, and its concurrent requests, never
+/// share or displace one another.
 /// Thread-safe.
 /// </summary>
 /// <remarks>
@@ -47,11 +50,13 @@ public sealed class PushTurns : IShardObserver
     private readonly bool[] _live;
     private readonly bool[] _late;             // passed this step and not asked since
     private readonly EntryState[] _entries;   // [unit * workers + worker] of the step being dealt
-    private readonly Dictionary<int, Waiter> _waiting = [];
+    private readonly Dictionary<long, Waiter> _waiting = [];   // by the request's ticket
     private readonly List<Turn> _held = [];
+    private readonly Dictionary<TurnKey, long> _lapsed = [];   // this step's planned turns that expired before their first byte: when granted
     private readonly List<double> _durations = [];   // seconds of this step's completed planned turns
     private TaskCompletionSource _changed = NewSignal();
-    private long _step = -1, _freedAt, _arrivals;
+    private long _step = -1, _freedAt, _arrivals, _ids;
+    private int _orphans;   // pushes still sent under a turn that ended
 
     /// <summary>Turns for <paramref name="workers"/> workers over <paramref name="units"/> units a step, <paramref name="concurrency"/> at a time.</summary>
     /// <param name="workers">n: the job's workers.</param>
@@ -73,7 +78,7 @@ public sealed class PushTurns : IShardObserver
     /// <summary>How long a free turn waits for an absent worker ahead in the order before it goes to the next one waiting.</summary>
     public TimeSpan PassAfter { get; private set; } = DefaultPassAfter;
 
-    /// <summary>How long a turn counts without a sign of life from its push.</summary>
+    /// <summary>How long a turn counts while no push is sent under it.</summary>
     public TimeSpan Expiry { get; private set; } = MinExpiry;
 
     /// <summary>Pushes holding a turn now.</summary>
@@ -82,7 +87,10 @@ public sealed class PushTurns : IShardObserver
     /// <summary>Requests waiting for a turn now.</summary>
     public int Waiting { get { lock (_gate) return _waiting.Count; } }
 
-    /// <summary>The most pushes that ever held a turn at once: never above the concurrency.</summary>
+    /// <summary>
+    /// The most pushes that ever were on the link at once: the turns held, and any push an edge still sent after its turn
+    /// ended. Above the concurrency only if a push went on without a turn of its own.
+    /// </summary>
     public int Peak { get; private set; }
 
     /// <summary>Turns granted so far.</summary>
@@ -92,48 +100,59 @@ public sealed class PushTurns : IShardObserver
     public long Passed { get; private set; }
 
     /// <summary>
-    /// Asks for <paramref name="worker"/>'s turn for <paramref name="unit"/> of <paramref name="step"/>, the step the shard
-    /// is dealing (a newer step starts a new deal). Granted at once when the worker already holds that turn (a retried
-    /// call, the next piece of a push gathered whole). Otherwise the caller waits for <paramref name="changed"/> or
-    /// <paramref name="recheck"/> and asks again, or calls <see cref="GiveUp"/>.
+    /// Asks for the turn of <paramref name="key"/>'s push, of the step the shard is dealing (a newer step starts a new
+    /// deal). Granted at once when that push already holds its turn (a retried call, the next piece of a push gathered
+    /// whole); a push of another partition or unit of the same worker and step has a turn of its own. Otherwise the caller
+    /// waits for <paramref name="changed"/> or <paramref name="recheck"/> and asks again with the same
+    /// <paramref name="ticket"/>, or calls <see cref="GiveUp"/> with it.
     /// </summary>
-    /// <param name="worker">The worker.</param>
-    /// <param name="step">The push's step; never older than the last step asked for (the shard answers those itself).</param>
-    /// <param name="unit">0 for a whole push, the range for a piece on a shard that closes per range.</param>
+    /// <param name="key">The push: its worker, step (never older than the last step asked for: the shard answers those
+    /// itself), unit (0 for a whole push, the range for a piece on a shard that closes per range) and partition.</param>
     /// <param name="order">The worker's place in the coordinator's order; negative: as last told.</param>
+    /// <param name="sending">The caller is the edge the push's bytes come through: the turn is held for as long as it
+    /// sends (<see cref="PushTurnLease"/>), and never expires meanwhile.</param>
+    /// <param name="ticket">0 on a request's first ask; then the request's own ticket while it waits; once granted, the
+    /// turn's id (<see cref="End"/>).</param>
     /// <param name="changed">Completes when a turn frees or the order moves.</param>
     /// <param name="recheck">When to ask again even without a signal (a pass bound or an expiry falls due).</param>
-    public TurnAnswer TryBegin(int worker, long step, int unit, int order, out Task changed, out TimeSpan recheck)
+    public TurnAnswer TryBegin(in TurnKey key, int order, bool sending, ref long ticket, out Task changed, out TimeSpan recheck)
     {
+        int worker = key.Worker;
         ArgumentOutOfRangeException.ThrowIfNegative(worker);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(worker, _workers);
         lock (_gate)
         {
             (changed, recheck) = (Task.CompletedTask, TimeSpan.Zero);
             long now = _time.GetTimestamp();
-            if (step > _step) Deal(step, now);
+            if (key.Step > _step) Deal(key.Step, now);
             if (order >= 0 && order < _workers) _rank[worker] = order;
-            int held = _held.FindIndex(t => t.Worker == worker && t.Step == step && t.Unit == unit);
+            var k = key;
+            int held = _held.FindIndex(t => t.Key == k);
             if (held >= 0)
             {
-                _held[held] = _held[held] with { Active = now };
+                if (ticket != 0 && _waiting.Remove(ticket)) Wake();
+                _held[held] = _held[held] with { Active = now, Senders = _held[held].Senders + (sending ? 1 : 0), Started = _held[held].Started || sending };
+                ticket = _held[held].Id;
                 return TurnAnswer.Granted;
             }
-            bool planned = unit < _units && _entries[Index(unit, worker)] != EntryState.Given;
-            long position = planned ? Position(unit, worker) : Extra + _arrivals;
-            if (!_waiting.TryGetValue(worker, out var me) || me.Step != step || me.Unit != unit)
-                _waiting[worker] = me = new Waiter(step, unit, position, now);
-            _arrivals++;
+            if (ticket == 0 || !_waiting.TryGetValue(ticket, out var me))
+            {
+                if (ticket == 0) ticket = ++_ids;
+                bool planned = key.Unit < _units && _entries[Index(key.Unit, worker)] != EntryState.Given;
+                _waiting[ticket] = me = new Waiter(ticket, key.Step, planned ? Position(key.Unit, worker) : Extra + _arrivals, now);
+                _arrivals++;
+            }
             _late[worker] = false;   // present now: its open turns are ahead of the ones after it
             Expire(now);
             changed = _changed.Task;
             if (_held.Count >= _concurrency)
             {
-                recheck = _held.Min(t => Expiry - _time.GetElapsedTime(t.Active, now));
+                // Only turns whose push is not being sent can expire; the others end with their push's call.
+                recheck = _held.Where(t => t.Senders == 0).Select(t => Expiry - _time.GetElapsedTime(t.Active, now)).DefaultIfEmpty(Expiry).Min();
                 return TurnAnswer.Wait;
             }
             // The first waiting in the order takes a free turn; the others wait for the next (they were woken too).
-            if (_waiting.Values.Any(w => w.Step == step && w.Position < me.Position))
+            if (_waiting.Values.Any(w => w.Step == me.Step && (w.Position, w.Ticket).CompareTo((me.Position, me.Ticket)) < 0))
             {
                 recheck = Expiry;
                 return TurnAnswer.Wait;
@@ -155,58 +174,104 @@ public sealed class PushTurns : IShardObserver
                 }
                 Passed += absent.Count;
             }
-            if (planned) _entries[Index(unit, worker)] = EntryState.Given;
-            _waiting.Remove(worker);
-            _held.Add(new Turn(worker, step, unit, planned, now, now));
+            bool plannedNow = key.Unit < _units && _entries[Index(key.Unit, worker)] != EntryState.Given;
+            if (plannedNow) _entries[Index(key.Unit, worker)] = EntryState.Given;
+            _waiting.Remove(ticket);
+            // A turn that lapsed before its first byte came and is taken again is still the push's planned turn.
+            long grantedAt = _lapsed.Remove(key, out long lapsedAt) ? lapsedAt : now;
+            _held.Add(new Turn(ticket, key, plannedNow || grantedAt != now, grantedAt, now, sending ? 1 : 0, sending));
             Granted++;
-            Peak = Math.Max(Peak, _held.Count);
+            NotePeak();
             if (_held.Count < _concurrency && _waiting.Count > 0) Wake();   // a turn is still free for the next in order
             return TurnAnswer.Granted;
         }
     }
 
-    /// <summary>A waiting request was given up (its step closed, the caller was cancelled): it holds nobody back.</summary>
-    public void GiveUp(int worker)
+    /// <summary>A waiting request (<paramref name="ticket"/>) was given up (its step closed, the caller was cancelled):
+    /// it holds nobody back. Another request of the same worker keeps its place.</summary>
+    public void GiveUp(long ticket)
     {
         lock (_gate)
-            if (_waiting.Remove(worker)) Wake();
+            if (_waiting.Remove(ticket)) Wake();
     }
 
     /// <summary>
-    /// Whether <paramref name="worker"/> holds a turn of <paramref name="step"/> now (a sign of life for it): a push that
-    /// reaches the shard's edge then goes on under it. The framed data plane reads a piece's range with its values, after
-    /// the edge asks.
+    /// An edge's push goes on under a turn held already (asked for before its first byte): the turn of
+    /// <paramref name="key"/>, or, when <paramref name="anyUnit"/> (the edge reads a piece's range only with its values),
+    /// the oldest turn of its worker, step and partition that no push was sent under yet. The turn is held while the
+    /// edge sends (<see cref="PushTurnLease"/>); null when none is held.
     /// </summary>
-    public bool Holds(int worker, long step)
+    public PushTurnLease? Claim(in TurnKey key, bool anyUnit)
     {
         lock (_gate)
         {
-            int held = _held.FindIndex(t => t.Worker == worker && t.Step == step);
-            if (held >= 0) _held[held] = _held[held] with { Active = _time.GetTimestamp() };
-            return held >= 0;
-        }
-    }
-
-    /// <summary>
-    /// The shard has <paramref name="worker"/>'s push for <paramref name="unit"/> of <paramref name="step"/> (or refused
-    /// it): its turn frees — that unit's, else the worker's oldest turn of the step (a turn the edge took for a piece
-    /// before its range was read). Idempotent.
-    /// </summary>
-    public void Complete(int worker, long step, int unit)
-    {
-        lock (_gate)
-        {
-            int held = _held.FindIndex(t => t.Worker == worker && t.Step == step && t.Unit == unit);
-            if (held < 0) held = _held.FindIndex(t => t.Worker == worker && t.Step == step);
-            if (held < 0) return;
+            var k = key;
+            int held = _held.FindIndex(t => t.Key == k);
+            if (held < 0 && anyUnit)
+                held = _held.FindIndex(t => !t.Started && t.Key.Worker == k.Worker && t.Key.Step == k.Step && t.Key.Partition == k.Partition);
+            if (held < 0) return null;
             var turn = _held[held];
-            _held.RemoveAt(held);
-            long now = _time.GetTimestamp();
-            if (turn.Planned && turn.Step == _step) _durations.Add(_time.GetElapsedTime(turn.GrantedAt, now).TotalSeconds);
-            _freedAt = now;
-            Wake();
+            _held[held] = turn with { Active = _time.GetTimestamp(), Senders = turn.Senders + 1, Started = true };
+            NotePeak();
+            return new PushTurnLease(this, turn.Id);
         }
     }
+
+    /// <summary>A granted turn's hold for the edge that asked with <c>sending</c> (<see cref="TryBegin"/>).</summary>
+    public PushTurnLease Lease(long turn) => new(this, turn);
+
+    /// <summary>
+    /// The shard has the push of <paramref name="key"/> (or refused it): exactly its turn frees (none when it holds
+    /// none). Idempotent.
+    /// </summary>
+    public void Complete(in TurnKey key)
+    {
+        lock (_gate)
+        {
+            var k = key;
+            Remove(_held.FindIndex(t => t.Key == k));
+        }
+    }
+
+    /// <summary>Turn <paramref name="turn"/> ends (its edge is done without the shard having the push). Idempotent.</summary>
+    public void End(long turn)
+    {
+        lock (_gate) Remove(_held.FindIndex(t => t.Id == turn));
+    }
+
+    /// <summary>
+    /// An edge stopped sending under turn <paramref name="turn"/> (every byte of its push is in, or the call ended): the
+    /// turn counts from now without a sign of life. A push still sent after its turn ended stops counting in flight.
+    /// </summary>
+    internal void StopSending(long turn)
+    {
+        lock (_gate)
+        {
+            int held = _held.FindIndex(t => t.Id == turn);
+            if (held < 0)
+            {
+                _orphans--;
+                return;
+            }
+            _held[held] = _held[held] with { Senders = _held[held].Senders - 1, Active = _time.GetTimestamp() };
+        }
+    }
+
+    /// <summary>Under the gate: frees the turn at <paramref name="held"/> (none when negative).</summary>
+    private void Remove(int held)
+    {
+        if (held < 0) return;
+        var turn = _held[held];
+        _held.RemoveAt(held);
+        long now = _time.GetTimestamp();
+        if (turn.Planned && turn.Key.Step == _step) _durations.Add(_time.GetElapsedTime(turn.GrantedAt, now).TotalSeconds);
+        _orphans += turn.Senders;   // pushes still sent under it: on the link without a turn
+        _freedAt = now;
+        Wake();
+    }
+
+    /// <summary>Under the gate: pushes on the link now are the turns held and any push still sent after its turn ended.</summary>
+    private void NotePeak() => Peak = Math.Max(Peak, _held.Count + _orphans);
 
     /// <inheritdoc />
     /// <remarks>Evicted workers are not waited for, and a turn one held frees at once; a worker that registers or rejoins
@@ -238,13 +303,23 @@ public sealed class PushTurns : IShardObserver
         Array.Fill(_late, false);
         // Requests of older steps were answered by the shard; pushes of older steps still on the link keep their turns.
         foreach (var stale in _waiting.Where(w => w.Value.Step < step).Select(w => w.Key).ToList()) _waiting.Remove(stale);
+        _lapsed.Clear();
         (_step, _freedAt) = (step, now);
     }
 
-    /// <summary>Turns stop counting once their push shows no sign of life for <see cref="Expiry"/>.</summary>
+    /// <summary>
+    /// Turns stop counting once no push is sent under them for <see cref="Expiry"/> (a push granted its turn whose first
+    /// byte never came, a push gathered whole whose next piece never came); a push being sent keeps its turn until its
+    /// call ends. A planned turn lapsed before its first byte is still timed from its grant if taken again.
+    /// </summary>
     private void Expire(long now)
     {
-        if (_held.RemoveAll(t => _time.GetElapsedTime(t.Active, now) >= Expiry) > 0) _freedAt = now;
+        foreach (var turn in _held.Where(t => t.Senders == 0 && _time.GetElapsedTime(t.Active, now) >= Expiry).ToList())
+        {
+            _held.Remove(turn);
+            if (turn.Planned && !turn.Started && turn.Key.Step == _step) _lapsed[turn.Key] = turn.GrantedAt;
+            _freedAt = now;
+        }
     }
 
     /// <summary>
@@ -280,7 +355,7 @@ public sealed class PushTurns : IShardObserver
 
     private enum EntryState : byte { Open, Given, Passed }
 
-    private readonly record struct Waiter(long Step, int Unit, long Position, long Since);
+    private readonly record struct Waiter(long Ticket, long Step, long Position, long Since);
 
-    private readonly record struct Turn(int Worker, long Step, int Unit, bool Planned, long GrantedAt, long Active);
+    private readonly record struct Turn(long Id, TurnKey Key, bool Planned, long GrantedAt, long Active, int Senders, bool Started);
 }

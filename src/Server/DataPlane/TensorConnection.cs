@@ -208,12 +208,14 @@ internal sealed class TensorConnection : IAsyncDisposable
             return;
         }
         // A push before its round-robin slot is held until the slot opens, its bytes left in the socket (the sender waits).
-        await _shard.WaitForSlotAsync(FrameAnswers.PushOf(header), _closed).ConfigureAwait(false);
+        var lease = await _shard.WaitForSlotAsync(FrameAnswers.PushOf(header), _closed).ConfigureAwait(false);
+        bool nextPiece = false;   // the shard holds the turn for this push's next piece
         byte[]? bytes = ArrayPool<byte>.Shared.Rent(header.Length);
         float[]? widened = null;
         try
         {
             await ReadPayloadAsync(header, bytes.AsMemory(0, header.Length)).ConfigureAwait(false);
+            lease.Arrived();
             var push = FrameAnswers.PushOf(header);
             if (push.Shard != _shard.Info.Index)
                 throw ShardException.Invalid($"push for shard {push.Shard} sent to shard {_shard.Info.Index}");
@@ -236,6 +238,7 @@ internal sealed class TensorConnection : IAsyncDisposable
                 }
                 // Asynchronously: a node aggregator answers once its node's sum went upstream (a shard answers at once).
                 outcome = await _shard.PushAsync(push, widened is null ? _pushed.View(bytes, start, count) : widened.AsMemory(0, count), _closed).ConfigureAwait(false);
+                nextPiece = outcome.IsApplied && piece && _shard.ClosingRanges is null;
                 // The pulls that waited for the step this push closed are answered first, from this thread.
                 if (outcome.ClosedStep) _parked?.AnswerReady();
             }
@@ -257,6 +260,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         }
         finally
         {
+            lease.End(nextPiece);   // a failed read, a wrong shard, a refused or undecodable push frees its turn now
             Release(ref bytes, ref widened, ref reservation);
             _held = null;   // a pull given up (its peer left, the server stops) answers nothing
         }

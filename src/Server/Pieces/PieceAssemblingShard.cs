@@ -1,6 +1,7 @@
 using System.Buffers;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
+using GpuPs.Server.Coordination;
 using Serilog;
 
 namespace GpuPs.Server.Pieces;
@@ -117,7 +118,7 @@ public sealed class PieceAssemblingShard : IParameterShard
     /// <inheritdoc />
     /// <remarks>A piece of a push gathered here takes its whole push's turn (held across its pieces until the push is
     /// handed over whole); on a shard that closes per range, its range's.</remarks>
-    public Task WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken) =>
+    public Task<PushTurnLease> WaitForSlotAsync(PushHeader header, CancellationToken cancellationToken) =>
         inner.WaitForSlotAsync(inner.ClosingRanges is null ? header with { Piece = null } : header, cancellationToken);
 
     /// <inheritdoc />

@@ -2,6 +2,7 @@ using System.Buffers;
 using Google.Protobuf;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
+using GpuPs.Server.Coordination;
 using Grpc.Core;
 
 namespace GpuPs.Server;
@@ -135,6 +136,8 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
             throw WireStatus.Busy(reason);
         }
         var gradient = ArrayPool<float>.Shared.Rent(length);
+        var lease = PushTurnLease.None;
+        bool nextPiece = false;   // the shard holds the turn for this push's next piece
         try
         {
             PushHeader? header = null;
@@ -154,7 +157,8 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
                         piece.Validate(length);
                         (received, end) = (piece.Offset, piece.End);
                     }
-                    await shard.WaitForSlotAsync(chunk.Header, context.CancellationToken);
+                    idle.CancelAfter(Timeout.InfiniteTimeSpan);   // waiting for its turn is not the stream's idleness
+                    lease = await shard.WaitForSlotAsync(chunk.Header, context.CancellationToken);
                     var refusal = Refusal(chunk.Header);
                     if (refusal is not null)
                     {
@@ -183,8 +187,10 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
             if (header is not { } h) throw Malformed(context, "push stream carried no chunks");
             if (received != end)
                 throw Malformed(context, h.Piece is { } piece ? $"piece {piece} covers only up to {received}" : $"push covers {received} of the shard's {length} parameters");
+            lease.Arrived();
             int start = h.Piece?.Offset ?? 0;
             var outcome = await shard.PushAsync(h, gradient.AsMemory(start, end - start), context.CancellationToken);
+            nextPiece = outcome.IsApplied && h.Piece is not null && shard.ClosingRanges is null;
             if (!outcome.IsApplied) throw WireStatus.ToRpc(outcome);
             return new PushReply { Step = outcome.Step, Applied = outcome.ClosedStep, Finished = outcome.JobFinished };
         }
@@ -201,6 +207,7 @@ public class ParameterServerService(IParameterShard shard, RefusalLog refusals, 
         }
         finally
         {
+            lease.End(nextPiece);   // a malformed, refused, timed-out or cancelled push frees its turn now
             ArrayPool<float>.Shared.Return(gradient);
             budget.Release(reservation);
         }

@@ -10,7 +10,6 @@ namespace GpuPs.Worker.Client;
 public sealed partial class ShardedParameterClient
 {
     private bool[] _turnShards = [];   // per shard: pushes ask for a turn first
-    private long _turnWaitTicks;
     private int _pushOrder = -1;
 
     /// <summary>
@@ -22,12 +21,6 @@ public sealed partial class ShardedParameterClient
         get => Volatile.Read(ref _pushOrder);
         set => Volatile.Write(ref _pushOrder, value);
     }
-
-    /// <summary>
-    /// Seconds this worker's pushes have waited for their turns: per push, the longest wait of any shard (a shard's waits
-    /// summed over its pieces). A push's latency from its first byte is its call's time less its share of this.
-    /// </summary>
-    public double TurnWaitSeconds => (double)Interlocked.Read(ref _turnWaitTicks) / Stopwatch.Frequency;
 
     /// <summary>
     /// Turns are asked for in round-robin jobs of a step-synchronous mode, from every shard the worker pushes to directly
@@ -73,7 +66,4 @@ public sealed partial class ShardedParameterClient
             Interlocked.Add(ref waited[i], Stopwatch.GetTimestamp() - start);
         }
     }
-
-    /// <summary>Adds one push's turn wait: the longest of its shards'.</summary>
-    private void CountTurnWait(long[] waited) => Interlocked.Add(ref _turnWaitTicks, waited.Max());
 }

@@ -142,11 +142,12 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     /// Pushes <paramref name="gradient"/> (the whole vector) to every shard, each its slice, with
     /// <paramref name="header"/> (its shard index set per shard). Returns each shard's answer, in shard order. A push
     /// sent in pieces is checked whole first (<see cref="GradientLimits.Check"/>): a shard that closes per range applies
-    /// each piece as its range closes, so a bad value in the last piece must stop the first from leaving.
+    /// each piece as its range closes, so a bad value in the last piece must stop the first from leaving. The push's own
+    /// wait for its round-robin turns is added to <c>turnWait</c> (its latency from the first byte leaves it out).
     /// </summary>
     /// <exception cref="ShardException">InvalidRequest: a push in pieces that is not finite or beyond the mean limit; nothing was sent.</exception>
     public async Task<IReadOnlyList<PushOutcome>> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken,
-        TensorEncoding encoding = TensorEncoding.Float32)
+        TensorEncoding encoding = TensorEncoding.Float32, TurnWait? turnWait = null)
     {
         CheckRegistered(gradient.Length);
         if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding) && header.SampleCount >= 1)
@@ -168,7 +169,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         }
         finally
         {
-            CountTurnWait(waited);
+            turnWait?.Add(waited);
         }
     }
 

@@ -7,7 +7,7 @@ namespace GpuPs.Worker.Scheduling;
 
 /// <summary>
 /// A worker's side of the round-robin schedule: measures how long the gradient took to be ready and how long its push took
-/// from the first byte (the wait for the push's turns, <see cref="ShardedParameterClient.TurnWaitSeconds"/>, is not in
+/// from the first byte (the push's own wait for its turns, its <see cref="TurnWait"/>, is not in
 /// it), and reports both to the coordinator (shard 0) after the step, whose reply carries the worker's slot: its place in
 /// the order every shard grants push turns in (<see cref="ShardedParameterClient.PushOrder"/>). Pushes wait for their
 /// turns, never for a clock. One per worker loop; not thread-safe except that a report's reply may land at any time (the
@@ -44,19 +44,19 @@ public sealed class PushPacer(ShardedParameterClient client, WorkerReport report
     /// Runs <paramref name="push"/> and times it from its first byte. The first push of the step marks when the gradient
     /// was ready.
     /// </summary>
-    /// <param name="push">The push (it waits for its turns itself).</param>
-    public async Task<T> PushAsync<T>(Func<Task<T>> push)
+    /// <param name="push">The push (it waits for its turns itself, adding its waits to the <see cref="TurnWait"/> it is given).</param>
+    public async Task<T> PushAsync<T>(Func<TurnWait, Task<T>> push)
     {
         lock (_gate) if (_ready < 0) _ready = Stopwatch.GetElapsedTime(_stepStart).TotalSeconds;
         long start = Stopwatch.GetTimestamp();
-        double turns = client.TurnWaitSeconds;
+        var turns = new TurnWait();
         try
         {
-            return await push().ConfigureAwait(false);
+            return await push(turns).ConfigureAwait(false);
         }
         finally
         {
-            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds - (client.TurnWaitSeconds - turns);
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds - turns.Seconds;
             lock (_gate) _pushSeconds += Math.Max(0, seconds);
         }
     }

@@ -21,8 +21,24 @@ public class PushTurnsTests
         return turns;
     }
 
-    private static bool Ask(PushTurns turns, int worker, long step = 1, int unit = 0, int order = -1) =>
-        turns.TryBegin(worker, step, unit, order, out _, out _) == TurnAnswer.Granted;
+    private readonly Dictionary<TurnKey, long> _tickets = [];   // each push's request, as an edge keeps it while it waits
+
+    private bool Ask(PushTurns turns, int worker, long step = 1, int unit = 0, int order = -1, int partition = -1) =>
+        Try(turns, new TurnKey(worker, step, unit, partition), out _, order) == TurnAnswer.Granted;
+
+    /// <summary>Asks for <paramref name="key"/>'s turn with its request's ticket; a granted request's ticket is the turn's id.</summary>
+    private TurnAnswer Try(PushTurns turns, TurnKey key, out TimeSpan recheck, int order = -1, bool sending = false)
+    {
+        long ticket = _tickets.GetValueOrDefault(key);
+        var answer = turns.TryBegin(key, order, sending, ref ticket, out _, out recheck);
+        if (answer == TurnAnswer.Granted) _tickets.Remove(key);
+        else _tickets[key] = ticket;
+        Turn = ticket;
+        return answer;
+    }
+
+    /// <summary>The last request's ticket: the turn's id when it was granted.</summary>
+    private long Turn { get; set; }
 
     [Theory]
     [InlineData(1)]
@@ -49,7 +65,7 @@ public class PushTurnsTests
                     }
             }
             Assert.InRange(turns.InFlight, 1, concurrency);
-            turns.Complete(held.Dequeue(), 1, 0);
+            turns.Complete(new TurnKey(held.Dequeue(), 1, 0));
         }
 
         Assert.Equal([1, 3, 0, 2], granted);
@@ -62,7 +78,7 @@ public class PushTurnsTests
     public void A_worker_that_has_not_asked_is_passed_after_the_bound_and_pushes_at_the_next_free_turn()
     {
         var turns = Turns(workers: 3);
-        Assert.Equal(TurnAnswer.Wait, turns.TryBegin(1, 1, 0, -1, out _, out var recheck));   // worker 0, first in the order, is computing
+        Assert.Equal(TurnAnswer.Wait, Try(turns, new TurnKey(1, 1, 0), out var recheck));   // worker 0, first in the order, is computing
         Assert.Equal(PushTurns.DefaultPassAfter, recheck);
         Assert.False(Ask(turns, 2));
 
@@ -72,10 +88,10 @@ public class PushTurnsTests
         Assert.Equal(1, turns.Passed);
 
         Assert.False(Ask(turns, 0));      // late: it waits for the turn in flight, then goes before worker 2
-        turns.Complete(1, 1, 0);
+        turns.Complete(new TurnKey(1, 1, 0));
         Assert.False(Ask(turns, 2));
         Assert.True(Ask(turns, 0));
-        turns.Complete(0, 1, 0);
+        turns.Complete(new TurnKey(0, 1, 0));
         Assert.True(Ask(turns, 2));
         Assert.Equal(1, turns.Peak);
     }
@@ -86,7 +102,7 @@ public class PushTurnsTests
         var turns = Turns(workers: 2);
         turns.OnMembershipChanged(new MembershipChange(0, 0, MembershipEvent.Evicted, 1));
         Assert.True(Ask(turns, 1));
-        turns.Complete(1, 1, 0);
+        turns.Complete(new TurnKey(1, 1, 0));
 
         turns.OnMembershipChanged(new MembershipChange(0, 0, MembershipEvent.Rejoined, 2));
         Assert.False(Ask(turns, 1, step: 2));
@@ -103,13 +119,13 @@ public class PushTurnsTests
     {
         var turns = Turns(workers: 2, units: 2);
         Assert.True(Ask(turns, 0, unit: 0));
-        turns.Complete(0, 1, 0);
+        turns.Complete(new TurnKey(0, 1, 0));
         Assert.False(Ask(turns, 0, unit: 1));   // worker 1's range 0 comes first
         Assert.True(Ask(turns, 1, unit: 0));
-        turns.Complete(1, 1, 0);
+        turns.Complete(new TurnKey(1, 1, 0));
         Assert.False(Ask(turns, 1, unit: 1));
         Assert.True(Ask(turns, 0, unit: 1));
-        turns.Complete(0, 1, 1);
+        turns.Complete(new TurnKey(0, 1, 1));
         Assert.True(Ask(turns, 1, unit: 1));
         Assert.Equal((4L, 1), (turns.Granted, turns.Peak));
     }
@@ -121,12 +137,12 @@ public class PushTurnsTests
         Assert.True(Ask(turns, 0));
         Assert.True(Ask(turns, 0));          // the same push again (a retried call, the next piece of a gathered push)
         Assert.Equal(1, turns.InFlight);
-        turns.Complete(0, 1, 0);
+        turns.Complete(new TurnKey(0, 1, 0));
 
         Assert.False(Ask(turns, 0));         // a second message of worker 0: worker 1's planned turn goes first
         Assert.True(Ask(turns, 1));
         Assert.False(Ask(turns, 0));         // and it never makes two in flight
-        turns.Complete(1, 1, 0);
+        turns.Complete(new TurnKey(1, 1, 0));
         Assert.True(Ask(turns, 0));
         Assert.Equal(1, turns.Peak);
     }
@@ -136,7 +152,7 @@ public class PushTurnsTests
     {
         var turns = Turns(workers: 2);
         Assert.True(Ask(turns, 0));
-        Assert.Equal(TurnAnswer.Wait, turns.TryBegin(1, 1, 0, -1, out _, out var recheck));
+        Assert.Equal(TurnAnswer.Wait, Try(turns, new TurnKey(1, 1, 0), out var recheck));
         Assert.Equal(turns.Expiry, recheck);
         _time.Advance(turns.Expiry);
         Assert.True(Ask(turns, 1));
@@ -149,10 +165,10 @@ public class PushTurnsTests
         var turns = Turns(workers: 2);
         Assert.True(Ask(turns, 0));
         _time.Advance(TimeSpan.FromMilliseconds(40));
-        turns.Complete(0, 1, 0);
+        turns.Complete(new TurnKey(0, 1, 0));
         Assert.True(Ask(turns, 1));
         _time.Advance(TimeSpan.FromMilliseconds(40));
-        turns.Complete(1, 1, 0);
+        turns.Complete(new TurnKey(1, 1, 0));
 
         Assert.False(Ask(turns, 1, step: 2));   // step 2: worker 0 first again
         Assert.Equal(TimeSpan.FromMilliseconds(10), turns.PassAfter);   // a quarter of the 40 ms turns
@@ -160,15 +176,17 @@ public class PushTurnsTests
     }
 
     [Fact]
-    public void A_push_whose_range_the_edge_could_not_read_yet_goes_on_under_its_worker_s_turn_and_ends_it()
+    public void A_push_whose_range_the_edge_could_not_read_yet_goes_on_under_its_worker_s_unsent_turn_and_ends_exactly_it()
     {
-        var turns = Turns(workers: 2, units: 4);
+        var turns = Turns(workers: 2, units: 4, concurrency: 2);
         Assert.True(Ask(turns, 0, unit: 0));
-        Assert.True(Ask(turns, 1, unit: 0) is false);
-        Assert.True(turns.Holds(0, 1));
-        Assert.False(turns.Holds(1, 1));
-        Assert.False(turns.Holds(0, 2));
-        turns.Complete(0, 1, 3);   // the edge took the turn as unit 0; the piece was range 3
+        long first = Turn;
+        Assert.Null(turns.Claim(new TurnKey(1, 1, 0), anyUnit: true));
+        Assert.Null(turns.Claim(new TurnKey(0, 2, 0), anyUnit: true));
+        var lease = turns.Claim(new TurnKey(0, 1, 3), anyUnit: true);   // the edge reads the piece's range later
+        Assert.Equal(first, lease!.Turn);
+        Assert.Null(turns.Claim(new TurnKey(0, 1, 2), anyUnit: true));   // a turn already sent under is no one else's
+        lease.End();
         Assert.Equal(0, turns.InFlight);
         Assert.True(Ask(turns, 1, unit: 0));
     }

@@ -50,7 +50,7 @@ public sealed class PushPacerTests : IAsyncDisposable
         Assert.Equal(0, _pacer.Slot.Version);
         _pacer.BeginStep(5, CancellationToken.None);
 
-        Assert.Equal(7, await _pacer.PushAsync(() => Task.FromResult(7)));
+        Assert.Equal(7, await _pacer.PushAsync(_ => Task.FromResult(7)));
         _pacer.EndStep();
 
         var report = await NextReportAsync(1);
@@ -74,7 +74,7 @@ public sealed class PushPacerTests : IAsyncDisposable
 
         _pacer.BeginStep(1, CancellationToken.None);
         bool ran = false;
-        await _pacer.PushAsync(async () => { ran = true; await Task.Delay(50); return 0; }).WaitAsync(TimeSpan.FromSeconds(20));
+        await _pacer.PushAsync(async _ => { ran = true; await Task.Delay(50); return 0; }).WaitAsync(TimeSpan.FromSeconds(20));
         _pacer.EndStep();
 
         Assert.True(ran);
