@@ -1,5 +1,4 @@
 using GpuPs.Server.Coordination;
-using GpuPs.Server.Observers;
 using GpuPs.Tests.Shared;
 
 namespace GpuPs.Server.Tests.Coordination;
@@ -14,16 +13,19 @@ public class PushTurnOwnershipTests
 {
     private readonly ManualTimeProvider _time = new();
 
-    private PushTurns Turns(int workers, int concurrency = 1, int units = 1)
-    {
-        var turns = new PushTurns(workers, units, concurrency, _time);
-        for (int w = 0; w < workers; w++) turns.OnMembershipChanged(new MembershipChange(0, w, MembershipEvent.Registered, 0));
-        return turns;
-    }
+    private PushTurns Turns(int workers, int concurrency = 1, int units = 1) => PushTurnsTests.Registered(workers, concurrency, units, _time);
 
     /// <summary>Asks once for <paramref name="key"/>'s turn with <paramref name="ticket"/> (0 for a new request).</summary>
     private static bool Ask(PushTurns turns, TurnKey key, ref long ticket, bool sending = false) =>
         turns.TryBegin(key, order: -1, sending, ref ticket, out _, out _) == TurnAnswer.Granted;
+
+    /// <summary>An edge's push granted its turn at once, and its lease.</summary>
+    private static PushTurnLease Sending(PushTurns turns, TurnKey key)
+    {
+        long ticket = 0;
+        Assert.True(Ask(turns, key, ref ticket, sending: true));
+        return turns.Lease(ticket);
+    }
 
     private static bool Ask(PushTurns turns, TurnKey key, bool sending = false)
     {
@@ -52,9 +54,7 @@ public class PushTurnOwnershipTests
     public void A_turn_being_sent_never_expires_and_ends_with_its_edge()
     {
         var turns = Turns(workers: 2);
-        long ticket = 0;
-        Assert.True(Ask(turns, new TurnKey(0, 1, 0), ref ticket, sending: true));
-        var lease = turns.Lease(ticket);
+        var lease = Sending(turns, new TurnKey(0, 1, 0));
         _time.Advance(turns.Expiry * 10);   // a long transfer
         long next = 0;
         Assert.False(Ask(turns, new TurnKey(1, 1, 0), ref next));
@@ -125,9 +125,7 @@ public class PushTurnOwnershipTests
     public void The_peak_counts_a_push_still_sent_after_its_turn_ended()
     {
         var turns = Turns(workers: 2);
-        long ticket = 0;
-        Assert.True(Ask(turns, new TurnKey(0, 1, 0), ref ticket, sending: true));
-        var lease = turns.Lease(ticket);
+        var lease = Sending(turns, new TurnKey(0, 1, 0));
         turns.Complete(new TurnKey(0, 1, 0));   // ended while its bytes still come: the link holds two pushes below
         Assert.True(Ask(turns, new TurnKey(1, 1, 0)));
         Assert.Equal(2, turns.Peak);

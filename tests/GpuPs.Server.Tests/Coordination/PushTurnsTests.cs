@@ -14,9 +14,12 @@ public class PushTurnsTests
 {
     private readonly ManualTimeProvider _time = new();
 
-    private PushTurns Turns(int workers, int concurrency = 1, int units = 1)
+    private PushTurns Turns(int workers, int concurrency = 1, int units = 1) => Registered(workers, concurrency, units, _time);
+
+    /// <summary>Turns of <paramref name="workers"/> registered workers on <paramref name="time"/>.</summary>
+    internal static PushTurns Registered(int workers, int concurrency, int units, TimeProvider time)
     {
-        var turns = new PushTurns(workers, units, concurrency, _time);
+        var turns = new PushTurns(workers, units, concurrency, time);
         for (int w = 0; w < workers; w++) turns.OnMembershipChanged(new MembershipChange(0, w, MembershipEvent.Registered, 0));
         return turns;
     }
