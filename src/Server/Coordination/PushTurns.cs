@@ -283,7 +283,12 @@ public sealed class PushTurns : IShardObserver
         lock (_gate)
         {
             _live[worker] = change.Event != MembershipEvent.Evicted;
-            if (!_live[worker] && _held.RemoveAll(t => t.Worker == worker) > 0) _freedAt = _time.GetTimestamp();
+            foreach (var turn in _held.Where(t => !_live[worker] && t.Key.Worker == worker).ToList())
+            {
+                _held.Remove(turn);
+                _orphans += turn.Senders;   // a push of it still on the link counts until its edge ends
+                _freedAt = _time.GetTimestamp();
+            }
             Wake();
         }
     }
