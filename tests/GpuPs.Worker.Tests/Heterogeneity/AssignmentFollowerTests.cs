@@ -257,11 +257,13 @@ public class AssignmentFollowerTests
 
         current = Version(2, [1, 1, 1], 2);   // worker 2 idle: the other shard must learn who it waits for
         await rig.Follower.BeforeStepAsync(1, computation, CancellationToken.None);
-        current = Version(3, [1, 1, 1]);      // and, from then on, every version: also the one that gives worker 2 rows again
+        current = Version(3, [1, 1, 1], 1);   // another version with a zero share
         await rig.Follower.BeforeStepAsync(2, computation, CancellationToken.None);
+        current = Version(4, [1, 1, 1]);      // and, from then on, every version: also one that gives every worker rows again
+        await rig.Follower.BeforeStepAsync(3, computation, CancellationToken.None);
 
         var relayed = rig.Other.HeartbeatRequests.Where(h => h.RelayedAssignment is not null).Select(h => (h.Step, h.RelayedAssignment.Version));
-        Assert.Equal([(1L, 2L), (2L, 3L)], relayed);
+        Assert.Equal([(1L, 2L), (2L, 3L), (3L, 4L)], relayed);
     }
 
     private static async Task WaitUntilReturnsAsync(Task task) => await task.WaitAsync(TimeSpan.FromSeconds(20));
