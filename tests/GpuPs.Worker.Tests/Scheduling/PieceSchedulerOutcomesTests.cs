@@ -10,6 +10,9 @@ namespace GpuPs.Worker.Tests.Scheduling;
 /// </summary>
 public class PieceSchedulerOutcomesTests
 {
+    /// <summary>How long a piece's task may take to complete once its transfer ended: a hang guard, never reached when it passes.</summary>
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(20);
+
     /// <summary>A transfer that waits for the test: it ends when <see cref="End"/> is called, or with its token.</summary>
     private sealed class Held
     {
@@ -41,14 +44,14 @@ public class PieceSchedulerOutcomesTests
         Assert.Equal((true, false, 100L), (first.Started, second.Started, scheduler.InFlightBytes));   // one piece's credit
 
         await cancel.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(Guard));
         Assert.True(cancelled.IsCanceled);
         Assert.True(second.Started);   // its credit came back: the next piece went
         second.Fail(new InvalidOperationException("link reset"));
-        Assert.Equal("link reset", (await Assert.ThrowsAsync<InvalidOperationException>(() => failed)).Message);
+        Assert.Equal("link reset", (await Assert.ThrowsAsync<InvalidOperationException>(() => failed.WaitAsync(Guard))).Message);
         Assert.True(third.Started);
         third.End(7);
-        Assert.Equal(7, await last);
+        Assert.Equal(7, await last.WaitAsync(Guard));
         Assert.Equal(0, scheduler.InFlightBytes);
 
         // Each piece started once and ended once, in turn, with the link's bytes in flight after each event.
@@ -71,7 +74,7 @@ public class PieceSchedulerOutcomesTests
         Assert.Equal([true, true, true], pieces.Select(p => p.Started));
         Assert.Equal(300, scheduler.InFlightBytes);
         for (int k = 0; k < pieces.Length; k++) pieces[k].End(k);
-        var results = await Task.WhenAll(tasks);
+        var results = await Task.WhenAll(tasks).WaitAsync(Guard);
         Assert.Equal([0, 1, 2], results);
         Assert.Equal(0, scheduler.InFlightBytes);
     }
