@@ -149,16 +149,18 @@ public sealed class StepComputation(
         // step's pull, whose phase starts there.
         long answeredAt = fused?.PushAnsweredAt ?? 0;
         _stepEnded = answeredAt != 0 ? answeredAt : Stopwatch.GetTimestamp();
-        var push = answeredAt != 0 ? TimeSpan.FromSeconds(fused!.PushSeconds) : pushWatch.Elapsed;
-        report.PushSeconds += push.TotalSeconds;
+        // In seconds, not a TimeSpan: TimeSpan.FromSeconds rounds to 100 ns ticks, and the fused push's latency (reported
+        // beside it) must be the same number.
+        double push = answeredAt != 0 ? fused!.PushSeconds : pushWatch.Elapsed.TotalSeconds;
+        report.PushSeconds += push;
         report.Steps++;
         double encode = (double)_encodeTicks / Stopwatch.Frequency;
-        var phases = new WorkerStepPhases(step, pullSeconds, compute.TotalSeconds, encode, push.TotalSeconds, startedAt, upload.TotalSeconds,
+        var phases = new WorkerStepPhases(step, pullSeconds, compute.TotalSeconds, encode, push, startedAt, upload.TotalSeconds,
             (double)_compressTicks / Stopwatch.Frequency, delay.TotalSeconds, (double)(_stepEnded - began) / Stopwatch.Frequency);
         report.RecordStep(phases);
         if (log.IsEnabled(Serilog.Events.LogEventLevel.Debug))
             log.Debug("Worker {WorkerId} step {Step} timeline: pull {PullMs:F3} ms, load {LoadMs:F3} ms, compute {ComputeMs:F3} ms, delay {DelayMs:F3} ms, encode {EncodeMs:F3} ms, push {PushMs:F3} ms; step {WallMs:F3} ms, other {OtherMs:F3} ms",
-                client.WorkerId, step, pullSeconds * 1e3, upload.TotalMilliseconds, compute.TotalMilliseconds, delay.TotalMilliseconds, encode * 1e3, push.TotalMilliseconds,
+                client.WorkerId, step, pullSeconds * 1e3, upload.TotalMilliseconds, compute.TotalMilliseconds, delay.TotalMilliseconds, encode * 1e3, push * 1e3,
                 phases.WallSeconds * 1e3, phases.OtherSeconds * 1e3);
         pacer?.EndStep();
         return finished.Any(f => f);
