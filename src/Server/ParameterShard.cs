@@ -712,7 +712,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         bool finished = _aggregator.IsFinished;
         var closed = new StepClosed(Info.Index, _model.Step, duration, _model.LastMeanLoss, finished);
         Notify(o => o.OnStepClosed(closed));
-        if (_assignments?.OnStepClosed(_model.Step, Live()) is { } code) _aggregator.UseAssignment(code);
+        if (_assignments?.OnStepClosed(_model.Step, Live(), duration.TotalSeconds) is { } code) _aggregator.UseAssignment(code);
         if (finished && _finished.TrySetResult())
             _log.Information("Shard {Shard} finished the job at step {Step}, mean training loss {Loss:F4}", Info.Index, _model.Step, _model.LastMeanLoss);
         return duration;

@@ -51,4 +51,8 @@ public sealed record TrainResult(
 
     /// <summary>A proportional job's assignment at the end, as shard 0 reported it (null otherwise).</summary>
     public AssignmentSummary? Assignment { get; init; }
+
+    /// <summary>Each worker's step timeline by worker id (<see cref="GpuPs.Worker.WorkerReport.StepPhases"/>), for the benches' step anatomy; not part of the JSON.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyDictionary<int, IReadOnlyList<GpuPs.Worker.WorkerStepPhases>> WorkerSteps { get; init; } = new Dictionary<int, IReadOnlyList<GpuPs.Worker.WorkerStepPhases>>();
 }

@@ -82,6 +82,7 @@ public static class TrainingRun
                 Timeline = cluster.Timeline.Spans,
                 StepBreakdown = StepBreakdown.Of(reports),
                 Assignment = AssignmentSummary.Of(statuses[0]),
+                WorkerSteps = reports.ToDictionary(r => r.WorkerId, r => r.StepPhases),
             };
         }
         finally

@@ -113,6 +113,7 @@ public static class BenchCommand
                 Scenarios: parse.GetValue(scenarios) is { Length: > 0 } named ? named.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null)
             {
                 Accelerator = WorkerAccelerators.Parse(parse.GetValue(accelerator)!),
+                AnatomyCsv = parse.GetValue(csv) is { Length: > 0 } table ? Path.ChangeExtension(table, null) + "-steps.csv" : null,
             };
             var rows = await HeteroBenchmark.RunAsync(options, line => Console.Error.WriteLine(line), log, ct);
             BenchOutput.Write(AnsiConsole.Console, $"hetero: {list.Length} workers, factors {parse.GetValue(factors)}", rows, r => r.Scenario, r => r.MeanMs,

@@ -24,6 +24,8 @@ public sealed class AssignmentCoordinator
     private readonly TrainingJob _job;
     private readonly ILogger _log;
     private readonly ShareDrift _drift;
+    private readonly ShareOffset _offset;
+    private readonly RebalancePayoff _payoff = new();
     private bool _probesChecked;   // version 1 (from the probes) was checked against the steps' speeds
     private bool[]? _live;         // BSP: the live workers Current was computed for
 
@@ -36,6 +38,7 @@ public sealed class AssignmentCoordinator
         _log = log;
         _drift = drift ?? new ShareDrift();
         Estimates = new SpeedEstimates(job.Workers);
+        _offset = new ShareOffset(job.Workers);
     }
 
     /// <summary>
@@ -46,6 +49,9 @@ public sealed class AssignmentCoordinator
     /// the bound, with no rebalance in 50 steps.
     /// </summary>
     public const double ProbeTolerance = 0.05;
+
+    /// <summary>What a reassignment costs, as this job measured it, and whether one pays for itself.</summary>
+    public RebalancePayoff Payoff => _payoff;
 
     /// <summary>The smoothed speeds and exchange times, for status.</summary>
     public SpeedEstimates Estimates { get; }
@@ -70,7 +76,10 @@ public sealed class AssignmentCoordinator
     {
         // Before version 1 no worker computes a step, so every speed is a probe (AssignmentFollower.JoinAsync).
         // A report before FromStep + 2 measured steps of the previous version (the first step on new rows is not reported).
-        if (!Estimates.Report(worker, rowsPerSecond, exchangeSeconds, probe: Current is null, shape, current: Current is null || openStep >= Current.FromStep + 2))
+        bool current = Current is null || openStep >= Current.FromStep + 2;
+        // A worker reports, before the step it is about to compute, the step before it.
+        if (Current is not null && current && rowsPerSecond <= WorkerSpeeds.MaxSpeed) _offset.Add(worker, openStep - 1, rowsPerSecond);
+        if (!Estimates.Report(worker, rowsPerSecond, exchangeSeconds, probe: Current is null, shape, current))
             _log.Warning("Worker {WorkerId} reported speed {Reported} rows/s at step {Step}: not a throughput in (0, {Max:G1}]; its estimate stays {Speed:G4}",
                 worker, rowsPerSecond, openStep, WorkerSpeeds.MaxSpeed, Estimates.Speed(worker));
         return Current is null && Estimates.Complete ? Publish(openStep, "every worker reported its speed", null) : null;
@@ -93,8 +102,10 @@ public sealed class AssignmentCoordinator
     /// <param name="openStep">The step that opened.</param>
     /// <param name="live">BSP: per worker, false when evicted (null: every worker live). A change since the version in
     /// force was published republishes at once, evicted workers given a zero share and the others' zero shares judged anew.</param>
-    public IGradientCode? OnStepClosed(long openStep, IReadOnlyList<bool>? live = null)
+    /// <param name="closedSeconds">The closed step's wall time (0: not measured), for what a reassignment costs (<see cref="RebalancePayoff"/>).</param>
+    public IGradientCode? OnStepClosed(long openStep, IReadOnlyList<bool>? live = null, double closedSeconds = 0)
     {
+        _payoff.ObserveStep(openStep - 1, closedSeconds);
         if (Current is null || openStep >= _job.Steps) return null;
         if (ZeroSharesAllowed && _live is not null && live is not null && !live.SequenceEqual(_live))
             return Publish(openStep, $"workers live: {string.Join(",", Enumerable.Range(0, live.Count).Where(i => live[i]))}", live);
@@ -108,15 +119,33 @@ public sealed class AssignmentCoordinator
             double off = ShareDrift.LargestShareChange(Current.Speeds, measured, judged);
             double tolerance = Math.Max(ProbeTolerance, ShareDrift.NoiseThreshold(
                 Enumerable.Range(0, judged.Length).Where(i => judged[i]).Select(Estimates.Spread), SpeedEstimates.RecentReports));
-            if (off > tolerance) return Publish(openStep, $"the probes' shares were off by up to {off:P0} from {SpeedEstimates.RecentReports} steps' speeds", live);
+            if (off > tolerance && Pays(measured, judged, openStep, out string gain))
+                return Publish(openStep, $"the probes' shares were off by up to {off:P0} from {SpeedEstimates.RecentReports} steps' speeds; {gain}", live);
             // The probes' shares were right, but only the steps measure what a share costs beside its rows.
             if (!IdleFor(measured, live).SequenceEqual(Current.Idle)) return Publish(openStep, "the steps' costs change the zero shares", live);
             return null;
         }
         var estimates = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
         double noise = ShareDrift.NoiseThreshold(Enumerable.Range(0, judged.Length).Where(i => judged[i]).Select(Estimates.Spread), SpeedEstimates.RecentReports);
-        if (!_drift.Observe(Current.Speeds, estimates, judged, noise)) return null;
-        return Publish(openStep, $"shares drifted by up to {ShareDrift.LargestShareChange(Current.Speeds, estimates, judged):P0} for {_drift.Patience} steps (noise threshold {noise:P0})", live);
+        if (_drift.Observe(Current.Speeds, estimates, judged, noise) && Pays(estimates, judged, openStep, out string paid))
+            return Publish(openStep, $"shares drifted by up to {ShareDrift.LargestShareChange(Current.Speeds, estimates, judged):P0} for {_drift.Patience} steps (noise threshold {noise:P0}); {paid}", live);
+        if (_offset.Proposal(Current.Speeds, judged, out double offset, out int steps) is { } steady && Pays(steady, judged, openStep, out string saved))
+            return Publish(openStep, $"a share was off by {offset:P0} over the last {steps} steps; {saved}", live, steady);
+        return null;
+    }
+
+    /// <summary>
+    /// Whether shares by <paramref name="speeds"/> save more over the steps left than a reassignment costs
+    /// (<see cref="RebalancePayoff"/>); <paramref name="why"/> says by how much, and a refusal is logged.
+    /// </summary>
+    private bool Pays(double[] speeds, bool[] judged, long openStep, out string why)
+    {
+        double gain = RebalancePayoff.StepGain(Current!.Shares(), speeds, judged);
+        long left = _job.Steps - openStep;
+        why = $"saves {gain:P1} of a step for {left} steps against a cost of {_payoff.Cost:F2} steps";
+        if (_payoff.Pays(gain, left)) return true;
+        _log.Information("Assignment version {Version} kept at step {Step}: a new one {Why}", Current.Version, openStep, why);
+        return false;
     }
 
     /// <summary>
@@ -145,10 +174,13 @@ public sealed class AssignmentCoordinator
         return Enumerable.Range(0, idle.Length).Where(i => idle[i]).ToArray();
     }
 
-    /// <summary>Publishes the assignment for the speeds of the last few reports (<see cref="SpeedEstimates.Recent"/>), those the drift was judged on.</summary>
-    private IGradientCode Publish(long openStep, string why, IReadOnlyList<bool>? live)
+    /// <summary>
+    /// Publishes the assignment for <paramref name="measured"/> speeds, by default those of the last few reports
+    /// (<see cref="SpeedEstimates.Recent"/>), which the drift was judged on.
+    /// </summary>
+    private IGradientCode Publish(long openStep, string why, IReadOnlyList<bool>? live, double[]? measured = null)
     {
-        var speeds = WorkerSpeeds.Clamp(Estimates.Recent(), _log);
+        var speeds = WorkerSpeeds.Clamp(measured ?? Estimates.Recent(), _log);
         var idle = Current is null ? [] : IdleFor(speeds, live);
         var next = new WorkAssignment((Current?.Version ?? 0) + 1, openStep, speeds, 0) { Idle = idle };
         var code = _job.Mode.Assignment(_job, next.Shares());
@@ -156,6 +188,8 @@ public sealed class AssignmentCoordinator
         Current = next with { MovedFraction = moved };
         Code = code;
         Estimates.MarkVersion();
+        _offset.Clear();
+        _payoff.Switched(openStep);
         _live = ZeroSharesAllowed ? live?.ToArray() ?? Enumerable.Repeat(true, speeds.Length).ToArray() : null;
         _log.Information("Assignment version {Version} from step {Step} ({Why}): speeds {Speeds} rows/s, zero shares {Idle}, {Construction}; moves {Moved:P1} of the rows",
             Current.Version, openStep, why, speeds.Select(v => Math.Round(v, 1)).ToArray(), idle, code.Construction, moved);

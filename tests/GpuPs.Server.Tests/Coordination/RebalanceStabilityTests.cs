@@ -13,9 +13,9 @@ namespace GpuPs.Server.Tests.Coordination;
 /// </summary>
 public class RebalanceStabilityTests
 {
-    private static AssignmentCoordinator Started(int workers, double[] speeds, int seed = 0)
+    private static AssignmentCoordinator Started(int workers, double[] speeds, int seed = 0, long steps = 10_000)
     {
-        var job = ShardFixture.Job(SyncMode.Bsp, workers, steps: 10_000) with { Assignment = AssignmentPolicy.ProportionalAll };
+        var job = ShardFixture.Job(SyncMode.Bsp, workers, steps: steps) with { Assignment = AssignmentPolicy.ProportionalAll };
         var c = new AssignmentCoordinator(job, new CapturedLog().Logger);
         for (int i = 0; i < workers; i++) c.Report(i, speeds[i], 0, 0);
         return c;
@@ -69,9 +69,42 @@ public class RebalanceStabilityTests
 
         Assert.NotEmpty(published);
         Assert.InRange(published[0], 101, 110);
-        Assert.InRange(c.Current!.Speeds[0] / c.Current.Speeds[1], 0.15, 0.4);
-        // And it settles: with medians of three and no noise threshold, 2 seeds of 6 rebalanced again on the noise.
-        Assert.True(published.Count == 1, $"versions from steps {string.Join(", ", published)}, speeds {string.Join(", ", c.Current.Speeds)}");
+        // And it settles: with medians of three and no noise threshold, 2 seeds of 6 rebalanced again on the noise. The
+        // drop's version is set from five reports; at most one more, from the steps computed with it (ShareOffset), may
+        // refine it, and no earlier than its first look.
+        Assert.True(published.Count == 1 || published.Count == 2 && published[1] - published[0] >= ShareOffset.MinSteps,
+            $"versions from steps {string.Join(", ", published)}, speeds {string.Join(", ", c.Current!.Speeds)}");
+        var shares = c.Current!.Speeds.Select(v => v / c.Current.Speeds.Sum()).ToArray();
+        Assert.InRange(shares[0] / (25.0 / 325), 0.8, 1.2);
+    }
+
+    [Fact]
+    public void A_share_off_by_less_than_the_drift_threshold_every_step_is_corrected_from_the_steps_computed_with_it()
+    {
+        // The probes said equal speeds; worker 2 is 15 % slower, every report ±10 %: a 10 % share change, below the 25 %
+        // drift threshold and the probe check's noise threshold, found by the look at 20 steps.
+        var noise = new Random(5);
+        var c = Started(3, [100, 100, 100]);
+
+        var published = Run(c, 1, 60, (i, _) => (i == 2 ? 85 : 100) * (1 + noise.NextDouble() * 0.2 - 0.1), 3);
+
+        Assert.Single(published);
+        Assert.InRange(published[0], 20, 35);
+        Assert.InRange(c.Current!.Speeds[2] / c.Current.Speeds[0], 0.8, 0.9);
+    }
+
+    [Theory]
+    [InlineData(27, false)]   // the drift is seen at step 25: 69 % of a step saved for 2 steps, against a cost of 2 steps
+    [InlineData(40, true)]
+    [InlineData(200, true)]
+    public void A_rebalance_that_cannot_pay_for_itself_before_the_job_ends_is_not_made(long steps, bool rebalanced)
+    {
+        var c = Started(4, [100, 100, 100, 100], steps: steps);
+        Assert.Empty(Run(c, 1, 20, (_, _) => 100, 4));
+
+        var published = Run(c, 20, steps - 1, (i, step) => i == 0 && step >= 20 ? 25 : 100, 4);
+
+        Assert.Equal(rebalanced, published.Count > 0);
     }
 
     [Fact]

@@ -36,14 +36,14 @@ public class SpeedProbeTests
     }
 
     [Theory]
-    // 10 ms a batch, 3 batches a run: a warm-up, then runs until 50 ms of kernel time: 2 runs in 60 ms.
-    [InlineData(10, 3, 1 + 2, 2, 60)]
-    // 1 ms a batch: a warm-up, then 50 runs (50 ms).
-    [InlineData(1, 1, 1 + 50, 50, 50)]
-    // 100 ms a batch: the first run alone passes 50 ms, but a probe takes at least two.
-    [InlineData(100, 1, 1 + 2, 2, 200)]
-    public void The_speed_is_the_sample_rows_of_at_least_two_timed_runs_over_their_kernel_time_with_the_warm_up_left_out(
-        int batchMs, int computeRuns, int runsWithWarmUp, int timedRuns, int timedMs)
+    // 10 ms a batch, 3 a run (30 ms): 4 warm-up runs (100 ms), then windows of 9 runs (270 ms); the first two agree.
+    [InlineData(10, 3, 4 + 9 + 9, 9, 270)]
+    // 1 ms a batch: 100 warm-up runs, then two windows of 250 runs (250 ms).
+    [InlineData(1, 1, 100 + 250 + 250, 250, 250)]
+    // 100 ms a batch: one run passes the warm-up; a window takes 3 runs (300 ms).
+    [InlineData(100, 1, 1 + 3 + 3, 3, 300)]
+    public void The_speed_is_that_of_two_agreeing_windows_of_at_least_250_ms_after_a_100_ms_warm_up(
+        int batchMs, int computeRuns, int runs, int windowRuns, int windowMs)
     {
         var train = Train(3000);
         var kernel = new ClockedKernel(new ManualTimeProvider(), TimeSpan.FromMilliseconds(batchMs));
@@ -51,8 +51,23 @@ public class SpeedProbeTests
         double speed = SpeedProbe.Measure(kernel, train, Job, computeRuns, kernel.Clock);
 
         // Each run computes the sample computeRuns times (a throttled worker measures itself throttled) and counts once.
-        Assert.Equal(runsWithWarmUp * computeRuns, kernel.Batches.Count);
-        Assert.Equal(SpeedProbe.SampleRows * (double)timedRuns / (timedMs / 1000.0), speed, 6);
+        Assert.Equal(runs * computeRuns, kernel.Batches.Count);
+        Assert.Equal(SpeedProbe.SampleRows * (double)windowRuns / (windowMs / 1000.0), speed, 6);
+    }
+
+    [Fact]
+    public void A_kernel_still_speeding_up_is_measured_until_two_windows_agree()
+    {
+        // 40 ms a batch for the warm-up (3) and the first window (7), 20 ms for the second (13), then 10 ms: the third
+        // window (25 runs) disagrees with the second by 2x, the fourth agrees with the third.
+        var train = Train(3000);
+        var clock = new ManualTimeProvider();
+        var kernel = new ClockedKernel(clock, TimeSpan.Zero) { Next = n => TimeSpan.FromMilliseconds(n < 10 ? 40 : n < 23 ? 20 : 10) };
+
+        double speed = SpeedProbe.Measure(kernel, train, Job, computeRuns: 1, clock);
+
+        Assert.Equal(3 + 7 + 13 + 25 + 25, kernel.Batches.Count);
+        Assert.Equal(SpeedProbe.SampleRows / 0.010, speed, 6);   // the settled kernel, not the 40 ms of its first runs
     }
 
     /// <summary>Records what it is given; every batch computed moves the clock by <c>perBatch</c>.</summary>
@@ -67,10 +82,12 @@ public class SpeedProbeTests
         public int Rows => Labels.Length;
         public void SetData(ReadOnlySpan<float> features, ReadOnlySpan<int> labels) => (Features, Labels) = (features.ToArray(), labels.ToArray());
         public void LoadParameters(ReadOnlySpan<float> parameters) => Parameters = parameters.ToArray();
+        /// <summary>The time of batch n (0-based), when set: else <c>perBatch</c>.</summary>
+        public Func<int, TimeSpan>? Next { get; init; }
         public double ComputeAndDiscardGradient(int start, int count)
         {
+            clock.Advance(Next?.Invoke(Batches.Count) ?? perBatch);
             Batches.Add((start, count));
-            clock.Advance(perBatch);
             return 0;
         }
         public double AddGradient(int start, int count, float scale = 1f) => throw new InvalidOperationException("the probe keeps no gradient");
