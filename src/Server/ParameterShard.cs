@@ -412,8 +412,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <summary>
     /// Waits for <paramref name="workerId"/>'s push turn (<see cref="PushTurns"/>) for <paramref name="step"/>, the unit
     /// of <paramref name="piece"/> and <paramref name="partition"/>: true once granted, with the turn's id; false when
-    /// the step (the piece's range) closed without it, the job finished, or the request is one this shard refuses anyway
-    /// (an unknown worker, a piece out of range), and with the shard's step (the range's).
+    /// the step (the piece's range) closed without it, the job finished, or the worker is not registered, and with the
+    /// shard's step (the range's). <paramref name="piece"/> lies within the shard: both callers check it first.
     /// </summary>
     private async Task<(bool Granted, long Step, long Turn)> TakeTurnAsync(int workerId, long step, PieceRange? piece, int partition, int order, bool sending, CancellationToken cancellationToken)
     {
@@ -428,7 +428,6 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 lock (_gate)
                 {
                     if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered) return (false, _model.Step, 0);
-                    if (piece is { } p && (p.Offset < 0 || p.Length <= 0 || p.End > _model.Length)) return (false, _model.Step, 0);
                     int unit = UnitOf(piece);
                     long at = ClosingRanges is null ? _model.Step : _model.RangeStep(unit);
                     if (at > step || _aggregator.IsFinished) return (false, at, 0);
@@ -468,7 +467,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <summary>Whether a push with <paramref name="header"/> is one a turn is kept for: a known worker's, any piece within the shard.</summary>
     private bool IsTurnOf(in PushHeader header) =>
         header.WorkerId >= 0 && header.WorkerId < _workers.Length
-        && (header.Piece is not { } p || (p.Offset >= 0 && p.Length > 0 && p.End <= _model.Length));
+        && (header.Piece is not { } p || p.IsWithin(_model.Length));
 
     /// <summary>The turn of the push with <paramref name="header"/>.</summary>
     private TurnKey KeyOf(in PushHeader header) => new(header.WorkerId, header.Step, UnitOf(header.Piece), TurnPartition(header.Partition));

@@ -17,9 +17,13 @@ public readonly record struct PieceRange(int Offset, int Length)
     /// <exception cref="Core.Shards.ShardException">InvalidRequest, naming the piece and the shard's length.</exception>
     public void Validate(int shardLength)
     {
-        if (Offset < 0 || Length <= 0 || (long)Offset + Length > shardLength)
+        if (!IsWithin(shardLength))
             throw Core.Shards.ShardException.Invalid($"piece [{Offset}, {(long)Offset + Length}) is not a non-empty range of the shard's {shardLength} parameters");
     }
+
+    /// <summary>Whether the piece lies inside a shard of <paramref name="shardLength"/> values and is not empty
+    /// (<see cref="Validate"/> without the exception).</summary>
+    public bool IsWithin(int shardLength) => Offset >= 0 && Length > 0 && (long)Offset + Length <= shardLength;
 
     /// <summary>The piece in words, for logs.</summary>
     public override string ToString() => $"[{Offset}, {End})";

@@ -319,9 +319,12 @@ public sealed class PushTurns : IShardObserver
     /// </summary>
     private void Expire(long now)
     {
-        foreach (var turn in _held.Where(t => t.Senders == 0 && _time.GetElapsedTime(t.Active, now) >= Expiry).ToList())
+        // Runs at every ask, under the gate: a backward index walk, no list copy per ask.
+        for (int i = _held.Count - 1; i >= 0; i--)
         {
-            _held.Remove(turn);
+            var turn = _held[i];
+            if (turn.Senders != 0 || _time.GetElapsedTime(turn.Active, now) < Expiry) continue;
+            _held.RemoveAt(i);
             if (turn.Planned && !turn.Started && turn.Key.Step == _step) _lapsed[turn.Key] = turn.GrantedAt;
             _freedAt = now;
         }

@@ -33,39 +33,35 @@ public class RebalanceStabilityTests
         return published;
     }
 
+    /// <summary>The noise seeds every noisy case runs with.</summary>
+    public static TheoryData<int> Seeds => [1, 2, 3, 4, 5, 6];
+
+    /// <summary>A report's factor: ±20 % at random around 1 (twice this machine's loaded step noise).</summary>
+    private static double Jitter(Random noise) => 1 + noise.NextDouble() * 0.4 - 0.2;
+
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
+    [MemberData(nameof(Seeds))]
     public void Noisy_equal_speeds_never_rebalance(int seed)
     {
         // Every report ±20% at random around the same speed (twice this machine's loaded step noise).
         var noise = new Random(seed);
         var c = Started(4, [100, 100, 100, 100]);
 
-        var published = Run(c, 1, 400, (_, _) => 100 * (1 + noise.NextDouble() * 0.4 - 0.2), 4);
+        var published = Run(c, 1, 400, (_, _) => 100 * Jitter(noise), 4);
 
         Assert.Empty(published);
         Assert.Equal(1, c.Current!.Version);
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
+    [MemberData(nameof(Seeds))]
     public void A_real_quarter_speed_drop_in_that_noise_is_rebalanced_within_ten_steps(int seed)
     {
         var noise = new Random(seed);
         var c = Started(4, [100, 100, 100, 100]);
-        Assert.Empty(Run(c, 1, 100, (_, _) => 100 * (1 + noise.NextDouble() * 0.4 - 0.2), 4));
+        Assert.Empty(Run(c, 1, 100, (_, _) => 100 * Jitter(noise), 4));
 
-        var published = Run(c, 100, 140, (i, step) => (i == 0 && step >= 100 ? 25 : 100) * (1 + noise.NextDouble() * 0.4 - 0.2), 4);
+        var published = Run(c, 100, 140, (i, step) => (i == 0 && step >= 100 ? 25 : 100) * Jitter(noise), 4);
 
         Assert.NotEmpty(published);
         Assert.InRange(published[0], 101, 110);
