@@ -39,7 +39,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     private readonly IStepAggregator _aggregator;
     private readonly IShardObserver[] _observers;
     private readonly PushCoordinator? _coordinator;   // shard 0 of a round-robin job
-    private readonly PushTurns? _turns;               // every shard of a round-robin, step-synchronous job
+    private readonly PushTurns? _turns;               // every shard of a round-robin job
     private readonly AssignmentCoordinator? _assignments;   // shard 0 of a proportional job
     private readonly Compression.PullViews? _pullViews;   // a job with compressed pulls
     private readonly ulong _startHash;                     // compressed pulls: SharedStart.Hash of the initial values
@@ -86,8 +86,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         if (Info.Index == 0 && _job.Schedule == PushSchedule.RoundRobin)
             _coordinator = new PushCoordinator(_job.Workers, _job.PushConcurrency, _time, _log,
                 pullScale: _job.WireFormat == TensorEncoding.BFloat16 ? 2 : 1);
-        if (_job.Schedule == PushSchedule.RoundRobin && _mode.IsStepSynchronous)
-            _turns = new PushTurns(_job.Workers, ClosingRanges?.Count ?? 1, _job.PushConcurrency, _time);
+        if (_job.Schedule == PushSchedule.RoundRobin)
+            _turns = new PushTurns(_job.Workers, ClosingRanges?.Count ?? 1, _job.PushConcurrency, _time, perPush: !_mode.IsStepSynchronous);
         _observers = [.. options.Observers ?? [], .. _coordinator is null ? Array.Empty<IShardObserver>() : [_coordinator],
             .. _turns is null ? Array.Empty<IShardObserver>() : [_turns]];
         _stepOpenedAt = _time.GetTimestamp();
@@ -149,7 +149,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// <inheritdoc />
     public ShardInfo Info { get; }
 
-    /// <summary>The push turns on this shard's link (a round-robin job in a step-synchronous mode); null otherwise.</summary>
+    /// <summary>The push turns on this shard's link (a round-robin job; by round in ASP and SSP); null otherwise.</summary>
     public PushTurns? Turns => _turns;
 
     /// <summary>Completes when the job has run all its steps on this shard.</summary>
@@ -414,6 +414,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// of <paramref name="piece"/> and <paramref name="partition"/>: true once granted, with the turn's id; false when
     /// the step (the piece's range) closed without it, the job finished, or the worker is not registered, and with the
     /// shard's step (the range's). <paramref name="piece"/> lies within the shard: both callers check it first.
+    /// With per-push updates (ASP, SSP) the step is the worker's own clock: false, with the clock, when the shard has
+    /// that push already (a retry) or the worker is at another step (the push would be refused anyway).
     /// </summary>
     private async Task<(bool Granted, long Step, long Turn)> TakeTurnAsync(int workerId, long step, PieceRange? piece, int partition, int order, bool sending, CancellationToken cancellationToken)
     {
@@ -429,8 +431,8 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 {
                     if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered) return (false, _model.Step, 0);
                     int unit = UnitOf(piece);
-                    long at = ClosingRanges is null ? _model.Step : _model.RangeStep(unit);
-                    if (at > step || _aggregator.IsFinished) return (false, at, 0);
+                    long at = !_mode.IsStepSynchronous ? _workers[workerId].Clock : ClosingRanges is null ? _model.Step : _model.RangeStep(unit);
+                    if (at > step || _aggregator.IsFinished || at < step && !_mode.IsStepSynchronous) return (false, at, 0);
                     next = _signal.Next;
                     if (at < step)
                     {

@@ -43,7 +43,17 @@ public sealed class StepComputation(
     /// slots (a round-robin job's push latencies feed its schedule, and a slot wait is no place to hold a pull), and full
     /// pulls (a compressed pull names its copy's version), whole tensors (no pieces). Otherwise the caller pulls separately.
     /// </summary>
-    public bool CanFuse => client.CanFuse && pacer is null && !policy.PushesEachPartition && compression is not { Pull: not CompressionKind.None };
+    public bool CanFuse => FusesWholePulls && pacer is null;
+
+    /// <summary>One whole push a step, every shard's plane fuses, full pulls: the push can carry a pull.</summary>
+    private bool FusesWholePulls => client.CanFuse && !policy.PushesEachPartition && compression is not { Pull: not CompressionKind.None };
+
+    /// <summary>
+    /// Whether the step's push carries <paramref name="fused"/>: where <see cref="CanFuse"/>, and in a round-robin job
+    /// with per-push updates (ASP, SSP: a pull of no particular step, answered once the push is applied), where the
+    /// worker takes the fresh parameters back with its push and computes while the next workers take their turns.
+    /// </summary>
+    private bool Fuses(FusedPull? fused) => fused is not null && FusesWholePulls && (pacer is null || !fused.SameStep);
 
     /// <summary>
     /// How long the last step's work took, from its parameters to its push (compute, injected delay, encode) or to its
@@ -138,7 +148,7 @@ public sealed class StepComputation(
         {
             ReadGradient(0);
             LastWorkSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, pushCancelled, CanFuse ? fused : null));
+            pushes.Add(PushAsync(policy.Header(step, null, stepLoss), 0, pushCancelled, Fuses(fused) ? fused : null));
         }
         hook.EndStep(compute);
         report.ComputeSeconds += compute.TotalSeconds;
@@ -184,7 +194,7 @@ public sealed class StepComputation(
         }
         var outcomes = pacer is null
             ? await TimedPushAsync(header, gradient, ct, fused).ConfigureAwait(false)
-            : await pacer.PushAsync(wait => TimedPushAsync(header, gradient, ct, wait: wait)).ConfigureAwait(false);
+            : await pacer.PushAsync(wait => TimedPushAsync(header, gradient, ct, fused, wait)).ConfigureAwait(false);
         for (int shard = 0; shard < outcomes.Count; shard++)
         {
             var outcome = outcomes[shard];
@@ -206,14 +216,15 @@ public sealed class StepComputation(
         TurnWait? wait = null)
     {
         long start = Stopwatch.GetTimestamp();
+        wait ??= new TurnWait();
         if (fused is not null)
         {
-            var answer = await client.PushPullAsync(header, gradient, fused.MinStep, fused.Destination, ct, _encoding, fused.SameStep).ConfigureAwait(false);
+            var answer = await client.PushPullAsync(header, gradient, fused.MinStep, fused.Destination, ct, _encoding, fused.SameStep, wait).ConfigureAwait(false);
             fused.Answered(answer.Pulled, start, answer.PushAnsweredAt);
-            report.RecordPushLatency(LastPushSeconds = fused.PushSeconds);
+            report.AddTurnWait(wait.Seconds);
+            report.RecordPushLatency(LastPushSeconds = Math.Max(0, fused.PushSeconds - wait.Seconds));
             return answer.Outcomes;
         }
-        wait ??= new TurnWait();
         try
         {
             return await client.PushAsync(header, gradient, ct, _encoding, wait).ConfigureAwait(false);

@@ -23,7 +23,7 @@ public static class NetworkBenchCommand
         var rate = sources.Option("server-mbit", d.ServerMbit, "rate of each server's link, each way, Mbit/s (the slow worker's link gets a quarter)");
         var concurrency = sources.Option("push-concurrency", d.PushConcurrency, "round-robin: transfers that may share a server link at a time");
         var delay = sources.Option("delay-ms", d.DelayMs, "one-way delay added to every server link by a user-space proxy in front of each server, ms (netem is not available; 0: none)");
-        var scenarios = sources.Option("scenarios", "", "comma-separated scenarios (server-link, early-pulls: the server link with BSP per-range closing, slow-worker-link, two-shards, two-nodes: 2 nodes flat and hierarchical, layered: the MLP whole and in pieces); empty: all");
+        var scenarios = sources.Option("scenarios", "", "comma-separated scenarios (server-link, early-pulls: the server link with BSP per-range closing, slow-worker-link, two-shards, two-nodes: 2 nodes flat and hierarchical, layered: the MLP whole and in pieces, asp and ssp: the server link with per-push updates, a step being a round of n pushes); empty: all");
         var hidden = sources.Option("hidden", d.Hidden, "layered scenario: hidden units of its MLP (parameters = hidden x (features + 1) + classes x (hidden + 1))");
         var batch = sources.Option("batch-size", d.BatchSize, "rows per worker per step (sets the compute time)");
         var compression = sources.Option("compression", d.Compression, "compress pushes and pulls: none | topk | sign (adds test accuracy, compression CPU and bytes per step)");
@@ -47,7 +47,7 @@ public static class NetworkBenchCommand
                 parse.GetValue(compression)!, parse.GetValue(topK), parse.GetValue(dataRows), parse.GetValue(separation),
                 parse.GetValue(fullPullEvery), parse.GetValue(momentum), parse.GetValue(timelineDir), pieces.Bind(parse));
             var rows = await NetworkBenchmark.RunAsync(options, log, line => Console.Error.WriteLine(line), ct);
-            BenchOutput.Write(AnsiConsole.Console, $"network: {options.Parameters:N0} parameters, {options.Workers} workers, BSP", rows, r => $"{r.Scenario} {r.Schedule}", r => r.StepMeanS,
+            BenchOutput.Write(AnsiConsole.Console, $"network: {options.Parameters:N0} parameters, {options.Workers} workers", rows, r => $"{r.Scenario} {r.Schedule}", r => r.StepMeanS,
                 "mean step time, s", parse.GetValue(csv), parse.GetValue(plotDir) is { } dir ? Path.Combine(dir, "bench-network-step.png") : null);
             if (parse.GetValue(plotDir) is { } folder)
             {

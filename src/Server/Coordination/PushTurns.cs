@@ -32,8 +32,14 @@ public enum TurnAnswer
 /// <para><b>Extra pushes.</b> A request whose turn of the step was already given (a worker's second message of a step in
 /// multi-message, a retried push the shard took before) waits behind every planned turn not yet given or passed, and
 /// then takes the next free turn: it still never makes more than <c>concurrency</c> in flight.</para>
+/// <para><b>Per-push updates</b> (ASP, SSP: <c>perPush</c>). There are no steps to deal: a turn is a worker's next
+/// push, and turns go by round (<see cref="TurnRounds"/>: its clock, then its place in the order), so each push is
+/// applied as it arrives while the next workers take their turns. A worker ahead of the others waits for the round
+/// behind it; one that is late or dead there is passed after the pass bound, as above, and not waited for again until
+/// it asks. The SSP bound stays the shard's (a worker too far ahead is held at its pull, before it asks).</para>
 /// <para>The pass bound and the expiry follow the turns measured in the step before (a quarter of the median turn,
-/// 2–50 ms; eight medians, at least 2 s); 20 ms and 2 s before any was measured.</para>
+/// 2–50 ms; eight medians, at least 2 s), with per-push updates in the last round of n turns; 20 ms and 2 s before any
+/// was measured.</para>
 /// </remarks>
 public sealed class PushTurns : IShardObserver
 {
@@ -54,6 +60,7 @@ public sealed class PushTurns : IShardObserver
     private readonly List<Turn> _held = [];
     private readonly Dictionary<TurnKey, long> _lapsed = [];   // this step's planned turns that expired before their first byte: when granted
     private readonly List<double> _durations = [];   // seconds of this step's completed planned turns
+    private readonly TurnRounds? _rounds;   // per-push updates: turns by round, no deal per step
     private TaskCompletionSource _changed = NewSignal();
     private long _step = -1, _freedAt, _arrivals, _ids;
     private int _orphans;   // pushes still sent under a turn that ended
@@ -63,11 +70,14 @@ public sealed class PushTurns : IShardObserver
     /// <param name="units">Turns per worker and step: the shard's closing ranges, or 1 when it closes whole steps.</param>
     /// <param name="concurrency">Pushes that may hold a turn at once; at least 1.</param>
     /// <param name="time">The clock of the pass bound and the expiry.</param>
-    public PushTurns(int workers, int units, int concurrency, TimeProvider time)
+    /// <param name="perPush">Every push is applied on arrival (ASP, SSP): turns by round, one unit.</param>
+    public PushTurns(int workers, int units, int concurrency, TimeProvider time, bool perPush = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(units, 1);
+        if (perPush && units != 1) throw new ArgumentOutOfRangeException(nameof(units), units, "per-push turns are of whole pushes");
         (_workers, _units, _concurrency, _time) = (workers, units, concurrency, time);
+        _rounds = perPush ? new TurnRounds(workers) : null;
         _rank = Enumerable.Range(0, workers).ToArray();
         _live = new bool[workers];
         _late = new bool[workers];
@@ -124,7 +134,7 @@ public sealed class PushTurns : IShardObserver
         {
             (changed, recheck) = (Task.CompletedTask, TimeSpan.Zero);
             long now = _time.GetTimestamp();
-            if (key.Step > _step) Deal(key.Step, now);
+            if (_rounds is null && key.Step > _step) Deal(key.Step, now);
             if (order >= 0 && order < _workers) _rank[worker] = order;
             var k = key;
             int held = _held.FindIndex(t => t.Key == k);
@@ -138,8 +148,9 @@ public sealed class PushTurns : IShardObserver
             if (ticket == 0 || !_waiting.TryGetValue(ticket, out var me))
             {
                 if (ticket == 0) ticket = ++_ids;
-                bool planned = key.Unit < _units && _entries[Index(key.Unit, worker)] != EntryState.Given;
-                _waiting[ticket] = me = new Waiter(ticket, key.Step, planned ? Position(key.Unit, worker) : Extra + _arrivals, now);
+                _rounds?.Asked(worker, key.Step);
+                bool planned = _rounds is not null || key.Unit < _units && _entries[Index(key.Unit, worker)] != EntryState.Given;
+                _waiting[ticket] = me = new Waiter(ticket, key.Step, planned ? Position(key.Unit, worker, key.Step) : Extra + _arrivals, now);
                 _arrivals++;
             }
             _late[worker] = false;   // present now: its open turns are ahead of the ones after it
@@ -152,12 +163,12 @@ public sealed class PushTurns : IShardObserver
                 return TurnAnswer.Wait;
             }
             // The first waiting in the order takes a free turn; the others wait for the next (they were woken too).
-            if (_waiting.Values.Any(w => w.Step == me.Step && (w.Position, w.Ticket).CompareTo((me.Position, me.Ticket)) < 0))
+            if (_waiting.Values.Any(w => (w.Step == me.Step || _rounds is not null) && (w.Position, w.Ticket).CompareTo((me.Position, me.Ticket)) < 0))
             {
                 recheck = Expiry;
                 return TurnAnswer.Wait;
             }
-            var (absent, unknown) = Absent(me.Position);
+            var (absent, unknown) = _rounds is null ? Absent(me.Position) : AbsentInRounds(me.Position, worker);
             if (absent.Count > 0)
             {
                 // A worker passed once this step is known late: its later turns are passed without waiting again.
@@ -169,13 +180,19 @@ public sealed class PushTurns : IShardObserver
                 }
                 foreach (int index in absent)
                 {
+                    if (_rounds is not null)
+                    {
+                        _rounds.Pass(index);
+                        continue;
+                    }
                     _entries[index] = EntryState.Passed;
                     _late[index % _workers] = true;
                 }
                 Passed += absent.Count;
             }
-            bool plannedNow = key.Unit < _units && _entries[Index(key.Unit, worker)] != EntryState.Given;
-            if (plannedNow) _entries[Index(key.Unit, worker)] = EntryState.Given;
+            bool plannedNow = _rounds is not null || key.Unit < _units && _entries[Index(key.Unit, worker)] != EntryState.Given;
+            if (_rounds is not null) _rounds.Granted(worker, key.Step);
+            else if (plannedNow) _entries[Index(key.Unit, worker)] = EntryState.Given;
             _waiting.Remove(ticket);
             // A turn that lapsed before its first byte came and is taken again is still the push's planned turn.
             long grantedAt = _lapsed.Remove(key, out long lapsedAt) ? lapsedAt : now;
@@ -264,7 +281,8 @@ public sealed class PushTurns : IShardObserver
         var turn = _held[held];
         _held.RemoveAt(held);
         long now = _time.GetTimestamp();
-        if (turn.Planned && turn.Key.Step == _step) _durations.Add(_time.GetElapsedTime(turn.GrantedAt, now).TotalSeconds);
+        if (turn.Planned && (turn.Key.Step == _step || _rounds is not null)) _durations.Add(_time.GetElapsedTime(turn.GrantedAt, now).TotalSeconds);
+        if (_rounds is not null && _durations.Count >= _workers) Measure();   // a round of per-push turns
         _orphans += turn.Senders;   // pushes still sent under it: on the link without a turn
         _freedAt = now;
         Wake();
@@ -296,20 +314,25 @@ public sealed class PushTurns : IShardObserver
     /// <summary>Starts the turns of <paramref name="step"/>: every entry open; the last step's turns set the bounds.</summary>
     private void Deal(long step, long now)
     {
-        if (_durations.Count > 0)
-        {
-            _durations.Sort();
-            double median = _durations[_durations.Count / 2];
-            PassAfter = TimeSpan.FromSeconds(Math.Clamp(median / 4, 0.002, 0.05));
-            Expiry = TimeSpan.FromSeconds(Math.Max(MinExpiry.TotalSeconds, 8 * median));
-            _durations.Clear();
-        }
+        Measure();
         Array.Fill(_entries, EntryState.Open);
         Array.Fill(_late, false);
         // Requests of older steps were answered by the shard; pushes of older steps still on the link keep their turns.
         foreach (var stale in _waiting.Where(w => w.Value.Step < step).Select(w => w.Key).ToList()) _waiting.Remove(stale);
         _lapsed.Clear();
         (_step, _freedAt) = (step, now);
+    }
+
+    /// <summary>The pass bound and the expiry from the turns completed since the last measure (none: as they were).</summary>
+    private void Measure()
+    {
+        if (_durations.Count == 0) return;
+        _durations.Sort();
+        double median = _durations[_durations.Count / 2];
+        PassAfter = TimeSpan.FromSeconds(Math.Clamp(median / 4, 0.002, 0.05));
+        Expiry = TimeSpan.FromSeconds(Math.Max(MinExpiry.TotalSeconds, 8 * median));
+        _durations.Clear();
+        if (_rounds is not null) _lapsed.Clear();   // no deal clears them: a lapsed turn is timed from its grant for a round at most
     }
 
     /// <summary>
@@ -325,7 +348,7 @@ public sealed class PushTurns : IShardObserver
             var turn = _held[i];
             if (turn.Senders != 0 || _time.GetElapsedTime(turn.Active, now) < Expiry) continue;
             _held.RemoveAt(i);
-            if (turn.Planned && !turn.Started && turn.Key.Step == _step) _lapsed[turn.Key] = turn.GrantedAt;
+            if (turn.Planned && !turn.Started && (turn.Key.Step == _step || _rounds is not null)) _lapsed[turn.Key] = turn.GrantedAt;
             _freedAt = now;
         }
     }
@@ -340,7 +363,7 @@ public sealed class PushTurns : IShardObserver
         bool unknown = false;
         for (int unit = 0; unit < _units; unit++)
             for (int worker = 0; worker < _workers; worker++)
-                if (_live[worker] && _entries[Index(unit, worker)] == EntryState.Open && Position(unit, worker) < position)
+                if (_live[worker] && _entries[Index(unit, worker)] == EntryState.Open && Position(unit, worker, _step) < position)
                 {
                     absent.Add(Index(unit, worker));
                     unknown |= !_late[worker];
@@ -348,9 +371,25 @@ public sealed class PushTurns : IShardObserver
         return (absent, unknown);
     }
 
+    /// <summary>
+    /// Per-push turns: the live workers other than <paramref name="me"/> whose next turn comes before
+    /// <paramref name="position"/> and who were not passed over there yet (all of them unknown late: known ones are not
+    /// waited for).
+    /// </summary>
+    private (List<int> Absent, bool Unknown) AbsentInRounds(long position, int me)
+    {
+        var absent = new List<int>();
+        for (int worker = 0; worker < _workers; worker++)
+            if (worker != me && _live[worker] && !_rounds!.KnownLate(worker) && Position(0, worker, _rounds.Next(worker)) < position)
+                absent.Add(worker);
+        return (absent, absent.Count > 0);
+    }
+
     private int Index(int unit, int worker) => unit * _workers + worker;
 
-    private long Position(int unit, int worker) => ((long)unit * _workers + _rank[worker]) * _workers + worker;
+    /// <summary>A turn's place in the order: within the step by unit, then rank; per-push turns by the push's step (its round) first.</summary>
+    private long Position(int unit, int worker, long step) =>
+        (((_rounds is null ? 0 : step) * _units + unit) * _workers + _rank[worker]) * _workers + worker;
 
     private void Wake()
     {

@@ -10,6 +10,7 @@ namespace GpuPs.Worker.Client;
 public sealed partial class ShardedParameterClient
 {
     private bool[] _turnShards = [];   // per shard: pushes ask for a turn first
+    private bool _turnsPerPush;         // ASP, SSP: a turn is of the worker's own next push, not of a step
     private int _pushOrder = -1;
 
     /// <summary>
@@ -23,17 +24,21 @@ public sealed partial class ShardedParameterClient
     }
 
     /// <summary>
-    /// Turns are asked for in round-robin jobs of a step-synchronous mode, from every shard the worker pushes to directly
-    /// (a node aggregator's combined push has no turn of its own).
+    /// Turns are asked for in round-robin jobs, from every shard the worker pushes to directly (a node aggregator's
+    /// combined push has no turn of its own); in ASP and SSP a turn is of the worker's next push (its clock).
     /// </summary>
-    private void StartTurns(TrainingJob job) =>
-        _turnShards = [.. _shards.Select(s => job.Schedule == PushSchedule.RoundRobin && job.Mode.IsStepSynchronous && s.Tensors is not NodeAggregatedChannel)];
+    private void StartTurns(TrainingJob job)
+    {
+        _turnShards = [.. _shards.Select(s => job.Schedule == PushSchedule.RoundRobin && s.Tensors is not NodeAggregatedChannel)];
+        _turnsPerPush = !job.Mode.IsStepSynchronous;
+    }
 
     /// <summary>
     /// Waits for the turn of the push <paramref name="header"/> (of <paramref name="piece"/>, or whole) on shard
     /// <paramref name="i"/>, adding the wait to <paramref name="waited"/>[i]. Null: send it now (or the shard has no
-    /// turns). Late: its step (the piece's range) closed without it, so nothing is sent. A wait longer than the call's
-    /// deadline asks again; a lost shard fails as any call to it.
+    /// turns). Late: its step (the piece's range) closed without it, so nothing is sent; with per-push turns Duplicate
+    /// (the shard has this push already) or Refused (the worker's clock there is behind the push). A wait longer than
+    /// the call's deadline asks again; a lost shard fails as any call to it.
     /// </summary>
     private async Task<PushOutcome?> TakeTurnAsync(int i, PushHeader header, PieceRange? piece, long[] waited, CancellationToken ct)
     {
@@ -52,8 +57,12 @@ public sealed partial class ShardedParameterClient
                 {
                     var reply = await CallAsync(i, $"push turn on shard {i} at {_shards[i].Address}",
                         t => _shards[i].Control.AwaitPushTurnAsync(request, t, _options.CallTimeout), ct).ConfigureAwait(false);
-                    return reply.Granted ? null
-                        : PushOutcome.Late(reply.Step, $"step {header.Step}{(piece is { } p ? $", piece {p}" : "")} closed on shard {i} before this worker's push turn");
+                    if (reply.Granted) return null;
+                    if (!_turnsPerPush)
+                        return PushOutcome.Late(reply.Step, $"step {header.Step}{(piece is { } p ? $", piece {p}" : "")} closed on shard {i} before this worker's push turn");
+                    return reply.Step > header.Step
+                        ? PushOutcome.Duplicate(reply.Step, $"shard {i} has worker {header.WorkerId}'s push of step {header.Step} already (its clock there is {reply.Step})")
+                        : PushOutcome.Refused(reply.Step, $"push of step {header.Step} refused before its turn: worker {header.WorkerId}'s clock on shard {i} is {reply.Step}");
                 }
                 catch (ShardException e) when (e.Kind == ShardErrorKind.Timeout && !ct.IsCancellationRequested)
                 {

@@ -185,24 +185,37 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     /// the same calls. <see cref="FusedStep.Pulled"/> is null when any shard brought no pull back (a push not applied, a
     /// plane that cannot fuse, a pull the server could not answer) or, with <paramref name="sameStep"/>, the shards'
     /// steps differ: the caller then pulls with <see cref="PullAsync"/>, which overwrites whatever came. Always in full:
-    /// with compressed pulls push and pull separately. With pieces (<see cref="CanFuse"/> false) it only pushes.
+    /// with compressed pulls push and pull separately. With pieces (<see cref="CanFuse"/> false) it only pushes. In a
+    /// round-robin job each shard's push-pull goes once the shard granted its turn (the wait is added to
+    /// <paramref name="turnWait"/>); a push refused before its turn is answered without a pull.
     /// </summary>
     public async Task<FusedStep> PushPullAsync(PushHeader header, ReadOnlyMemory<float> gradient, long minStep, Memory<float> parameters,
-        CancellationToken cancellationToken, TensorEncoding encoding = TensorEncoding.Float32, bool sameStep = false)
+        CancellationToken cancellationToken, TensorEncoding encoding = TensorEncoding.Float32, bool sameStep = false, TurnWait? turnWait = null)
     {
         CheckRegistered(parameters.Length);
-        if (!CanFuse) return new FusedStep(await PushAsync(header, gradient, cancellationToken, encoding).ConfigureAwait(false), System.Diagnostics.Stopwatch.GetTimestamp(), null);
+        if (!CanFuse) return new FusedStep(await PushAsync(header, gradient, cancellationToken, encoding, turnWait).ConfigureAwait(false), System.Diagnostics.Stopwatch.GetTimestamp(), null);
         CheckRegistered(gradient.Length);
         _pushLog.Record(header, gradient.Span, encoding);
-        var answers = await FanOutAsync((i, ct) =>
+        var waited = new long[_shards.Length];   // each shard's turn wait (round-robin)
+        FusedPushPull[] answers;
+        try
         {
-            var info = _layout[i];
-            var slice = gradient.Slice((int)info.Offset, (int)info.Length);
-            var destination = parameters.Slice((int)info.Offset, (int)info.Length);
-            var shardHeader = header with { Shard = info.Index };
-            return CallAsync(i, $"push-pull to shard {i} at {_shards[i].Address}",
-                token => _shards[i].Tensors.PushPullAsync(shardHeader, slice, minStep, destination, token, _options.CallTimeout, encoding), ct);
-        }, cancellationToken).ConfigureAwait(false);
+            answers = await FanOutAsync(async (i, ct) =>
+            {
+                var info = _layout[i];
+                var slice = gradient.Slice((int)info.Offset, (int)info.Length);
+                var destination = parameters.Slice((int)info.Offset, (int)info.Length);
+                var shardHeader = header with { Shard = info.Index };
+                if (await TakeTurnAsync(i, shardHeader, null, waited, ct).ConfigureAwait(false) is { } refused)
+                    return new FusedPushPull(refused, System.Diagnostics.Stopwatch.GetTimestamp(), null);
+                return await CallAsync(i, $"push-pull to shard {i} at {_shards[i].Address}",
+                    token => _shards[i].Tensors.PushPullAsync(shardHeader, slice, minStep, destination, token, _options.CallTimeout, encoding), ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            turnWait?.Add(waited);
+        }
         for (int i = 0; i < answers.Length; i++)
             if (answers[i].Pull is { } came) _copies[i].CountInFull(came, parameters.Span.Slice((int)_layout[i].Offset, (int)_layout[i].Length));
         var outcomes = answers.Select(a => a.Push).ToArray();

@@ -9,8 +9,8 @@ using Serilog;
 namespace GpuPs.Cli.Bench.Network;
 
 /// <summary>
-/// <c>gpups bench network</c>: BSP training of a synthetic softmax model with real <c>gpups server</c> and
-/// <c>gpups worker</c> processes, each in its own network namespace of a <see cref="NetworkLab"/> whose links are shaped
+/// <c>gpups bench network</c>: training (BSP; ASP and SSP in the per-push scenarios, whose results count a round of
+/// n pushes as a step) of a synthetic softmax model with real <c>gpups server</c> and <c>gpups worker</c> processes, each in its own network namespace of a <see cref="NetworkLab"/> whose links are shaped
 /// with tc tbf, per <see cref="NetworkScenario"/>. Shard 0 is polled for its step times from the root namespace (over
 /// the bridge), the workers write their push latencies to report files, and the bridge-side veth counters give each
 /// link's bytes. The servers keep serving until the workers have pulled the final model (over a slow link that takes
@@ -58,7 +58,7 @@ public static class NetworkBenchmark
         {
             Dataset = $"synthetic:rows={(options.Rows > 0 ? options.Rows : Math.Max(2 * options.Classes, scenario.Workers * Math.Max(20, 2 * options.BatchSize)))},features={options.Features},classes={options.Classes}{(options.Separation != 1 ? FormattableString.Invariant($",separation={options.Separation}") : "")}",
             Model = scenario.Layered ? Kernels.ModelKind.Mlp : Kernels.ModelKind.Softmax, Hidden = options.Hidden, Workers = scenario.Workers,
-            Servers = scenario.Shards, Mode = SyncMode.Bsp, Steps = options.Steps, BatchSize = options.BatchSize, LearningRate = 0.1f, Seed = 7,
+            Servers = scenario.Shards, Mode = scenario.Mode, Steps = options.Steps, BatchSize = options.BatchSize, LearningRate = 0.1f, Seed = 7,
             Accelerator = Kernels.AcceleratorChoice.Simd, Schedule = scenario.JobSchedule, PushConcurrency = options.PushConcurrency, HeartbeatTimeoutMs = 60_000, StepTimeoutMs = 300_000,
             Compression = options.Compression, PullCompression = options.Compression, TopKRatio = options.TopKRatio,
             FullPullEvery = options.FullPullEvery, MomentumCorrection = options.Momentum,
@@ -123,9 +123,14 @@ public static class NetworkBenchmark
             var latencies = workerReports.SelectMany(r => r.PushLatencies.Skip(1)).ToArray();
             var model = await FinalModel.PullAsync(servers.Select(s => $"http://{s.Address}:{Port}").ToArray(), options.Steps, ct).ConfigureAwait(false);
             finalModel?.Invoke(model);
-            var row = Summarise(scenario, options, status.StepSeconds.ToArray(), latencies, lab.Hosts, before, after) with
+            // Per-push updates: shard 0 closes a step at every push; n of them are one round, the step of these results.
+            int perStep = scenario.PerPush ? scenario.Workers : 1;
+            var stepSeconds = status.StepSeconds.Chunk(perStep).Where(c => c.Length == perStep).Select(c => c.Sum()).ToArray();
+            var row = Summarise(scenario, options, stepSeconds, latencies, lab.Hosts, before, after) with
             {
-                ServerInMBPerStep = (after[0].BytesIn - before[0].BytesIn) / (double)status.StepSeconds.Count / 1e6,
+                ServerInMBPerStep = (after[0].BytesIn - before[0].BytesIn) / (double)stepSeconds.Length / 1e6,
+                Mode = settings.ToDefinition().Mode,
+                FinalLoss = status.StepLoss.TakeLast(perStep).DefaultIfEmpty(double.NaN).Average(),
                 ModelSha256 = FinalModel.Hash(model),
                 DelayMs = options.DelayMs,
                 ComputeS = PerStep(workerReports, r => r.ComputeSeconds),

@@ -37,6 +37,12 @@ public sealed record NetworkBenchmarkRow(
     /// <summary>Round-robin: shard 0's turns passed on because their worker was not ready within the pass bound.</summary>
     public long TurnsPassed { get; init; }
 
+    /// <summary>The job's mode (bsp, asp, ssp); with asp and ssp every step column is of a round: n pushes, each applied on arrival.</summary>
+    public string Mode { get; init; } = "bsp";
+
+    /// <summary>The training loss the last step (asp, ssp: the last round's pushes, on average) reported: what staleness cost.</summary>
+    public double FinalLoss { get; init; } = double.NaN;
+
     /// <summary>max(compute, link bound): the step time no schedule can beat (ComputeS: the workers' mean compute time per step, from their reports).</summary>
     public double BoundS => Math.Max(ComputeS, LinkBoundS);
 

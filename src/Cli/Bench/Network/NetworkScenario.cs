@@ -10,6 +10,14 @@ namespace GpuPs.Cli.Bench.Network;
 public sealed record NetworkScenario(string Name, string Schedule, int Shards, int Workers, double ServerMbit, double? SlowWorkerMbit,
     int Nodes = 0, bool Hierarchical = false)
 {
+    /// <summary>
+    /// The job's consistency mode: BSP, or ASP and SSP (<see cref="PerPush"/>), whose every push is applied on arrival.
+    /// </summary>
+    public Protocol.SyncMode Mode { get; init; } = Protocol.SyncMode.Bsp;
+
+    /// <summary>Every push is applied on arrival (ASP, SSP): a "step" of the results is one round of n pushes.</summary>
+    public bool PerPush => Mode is Protocol.SyncMode.Asp or Protocol.SyncMode.Ssp;
+
     /// <summary>Train the MLP (<see cref="NetworkBenchmarkOptions.Hidden"/> hidden units) instead of softmax: a large first layer, a small second.</summary>
     public bool Layered { get; init; }
 
@@ -35,6 +43,7 @@ public sealed record NetworkScenario(string Name, string Schedule, int Shards, i
             new("two-shards", schedule, 2, workers, serverMbit, null),
         }),
         .. EarlyPulls(workers, serverMbit, pieces ?? new()),
+        .. PerPushUpdates(workers, serverMbit),
         .. TwoNodes(workers, serverMbit),
         .. LayeredModel(workers, serverMbit, pieces ?? new()),
     ];
@@ -49,6 +58,17 @@ public sealed record NetworkScenario(string Name, string Schedule, int Shards, i
     [
         .. new[] { "pieces", "round-robin+pieces" }.Select(schedule =>
             new NetworkScenario("early-pulls", schedule, 1, workers, serverMbit, null) { Pieces = pieces }),
+    ];
+
+    /// <summary>
+    /// R2SP as the paper runs it: the server link with per-push updates, ASP and SSP (the job's staleness bound), each
+    /// with simultaneous pushes and with round-robin turns, in which a worker takes the fresh parameters back with its
+    /// push and computes while the next workers push, so the link need not idle for anyone's compute.
+    /// </summary>
+    public static IReadOnlyList<NetworkScenario> PerPushUpdates(int workers, double serverMbit) =>
+    [
+        .. new[] { Protocol.SyncMode.Asp, Protocol.SyncMode.Ssp }.SelectMany(mode => new[] { "simultaneous", "round-robin" }.Select(schedule =>
+            new NetworkScenario(mode == Protocol.SyncMode.Asp ? "asp" : "ssp", schedule, 1, workers, serverMbit, null) { Mode = mode })),
     ];
 
     /// <summary>
