@@ -1,6 +1,6 @@
+using GpuPs.Tests.Shared;
 using GpuPs.Server.Coordination;
 using GpuPs.Server.Observers;
-using GpuPs.Tests.Shared;
 
 namespace GpuPs.Server.Tests.Coordination;
 
@@ -12,9 +12,6 @@ namespace GpuPs.Server.Tests.Coordination;
 /// </summary>
 public class PerPushTurnsTests
 {
-    private readonly ManualTimeProvider _time = new();
-    private readonly Dictionary<TurnKey, long> _tickets = [];
-
     private PushTurns Turns(int workers, int concurrency = 1)
     {
         var turns = new PushTurns(workers, 1, concurrency, _time, perPush: true);
@@ -33,6 +30,9 @@ public class PerPushTurnsTests
         else _tickets[key] = ticket;
         return answer;
     }
+
+    private readonly ManualTimeProvider _time = new();
+    private readonly Dictionary<TurnKey, long> _tickets = [];   // each push's request, as an edge keeps it while it waits
 
     [Fact]
     public void Turns_go_round_by_round_in_the_order_and_an_early_next_push_waits_for_the_round_behind_it()
