@@ -63,6 +63,16 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     /// <summary>Every push and pull (whole, or a piece) as it arrived: (push?, its step or a pull's minimum step, the piece or null).</summary>
     public ConcurrentQueue<(bool Push, long Step, PieceRange? Piece)> Transfers { get; } = new();
 
+    /// <summary>Every push turn request (round-robin), in arrival order.</summary>
+    public ConcurrentQueue<PushTurnRequest> TurnRequests { get; } = new();
+
+    /// <summary>The next <paramref name="calls"/> push turn requests wait out their deadline (<see cref="ShardErrorKind.Timeout"/>), as when the turn is slow to come.</summary>
+    public void TimeOutNextTurns(int calls) => Volatile.Write(ref _timeOutTurns, calls);
+    private int _timeOutTurns;
+
+    /// <summary>How long each push turn request waits before the shard is asked (the other workers' turns before it).</summary>
+    public TimeSpan TurnDelay { get; set; }
+
     /// <summary>Runs once, right after the next piece pull copied its values (e.g. another worker's push moves the shard on).</summary>
     public Action? AfterNextPiecePull { get => _afterNextPiecePull; set => _afterNextPiecePull = value; }
     private Action? _afterNextPiecePull;
@@ -144,11 +154,22 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
             if (Interlocked.Decrement(ref _unknownWorkerNext) >= 0)
                 throw new ShardException(ShardErrorKind.UnknownWorker, $"in-process shard does not know worker {header.WorkerId}");
             Interlocked.Exchange(ref _unknownWorkerNext, 0);
-            var admitted = shard.Admit(header);
-            var outcome = admitted.IsApplied ? shard.Push(header, gradient.Span) : admitted;
-            if (outcome.IsApplied && Interlocked.CompareExchange(ref _loseReplyOfWorker, -1, header.WorkerId) == header.WorkerId)
-                throw new ShardException(ShardErrorKind.Unavailable, "in-process shard: the reply of an applied push was lost");
-            return outcome;
+            // As the real edges: a round-robin push goes under its turn (the one granted before its first byte) until it is answered.
+            var lease = await shard.WaitForSlotAsync(header, cancellationToken);
+            bool nextPiece = false;   // the shard holds the turn for this push's next piece
+            try
+            {
+                var admitted = shard.Admit(header);
+                var outcome = admitted.IsApplied ? shard.Push(header, gradient.Span) : admitted;
+                if (outcome.IsApplied && Interlocked.CompareExchange(ref _loseReplyOfWorker, -1, header.WorkerId) == header.WorkerId)
+                    throw new ShardException(ShardErrorKind.Unavailable, "in-process shard: the reply of an applied push was lost");
+                nextPiece = outcome.IsApplied && header.Piece is not null && shard.ClosingRanges is null;
+                return outcome;
+            }
+            finally
+            {
+                lease.End(nextPiece);
+            }
         }
         finally
         {
@@ -193,6 +214,25 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         var reply = shard.Heartbeat(request);
         if (Slot is { } slot) reply.PushSlot = slot.Clone();
         return reply;
+    }
+
+    /// <summary>The shard's own turn wait (<see cref="IParameterShard.AwaitPushTurnAsync"/>) under the call's deadline.</summary>
+    public async Task<PushTurnReply> AwaitPushTurnAsync(PushTurnRequest request, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        TurnRequests.Enqueue(request.Clone());
+        await Answer(timeout, cancellationToken);
+        if (TurnDelay > TimeSpan.Zero) await Task.Delay(TurnDelay, cancellationToken);
+        if (Interlocked.Decrement(ref _timeOutTurns) >= 0)
+            throw new ShardException(ShardErrorKind.Timeout, "in-process shard: the push turn did not come within the deadline");
+        Interlocked.Exchange(ref _timeOutTurns, 0);
+        try
+        {
+            return await shard.AwaitPushTurnAsync(request, cancellationToken).WaitAsync(timeout ?? DefaultTimeout, cancellationToken);
+        }
+        catch (TimeoutException e)
+        {
+            throw new ShardException(ShardErrorKind.Timeout, $"push turn of step {request.Step} not granted within {timeout ?? DefaultTimeout}", e);
+        }
     }
 
     public Task<StatusReply> StatusAsync(CancellationToken cancellationToken, TimeSpan? timeout = null) => Task.FromResult(shard.Status());
