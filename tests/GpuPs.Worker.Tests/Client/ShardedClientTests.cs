@@ -315,6 +315,32 @@ public class ShardedClientTests
     }
 
     [Fact]
+    public async Task A_shard_that_refuses_every_heartbeat_is_alive_and_a_pull_waiting_on_it_goes_on()
+    {
+        // A refusal (a restarted shard that does not know the worker yet) is an answer: shard 1 refuses every heartbeat,
+        // and its waiting pull is not given up however long it waits (here four timeouts' worth of heartbeats).
+        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 1500 }, shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromMilliseconds(200)));
+        await Join(client);
+        await using var other = cluster.Client();
+        await Join(other);
+        using var stop = new CancellationTokenSource();
+        cluster.Fakes[1].FailNextHeartbeats(int.MaxValue, ShardErrorKind.UnknownWorker);
+        var beating = client.KeepAliveAsync(() => 1, stop.Token);
+        var pulling = client.PullAsync(1, new float[Parameters], CancellationToken.None);
+
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            while (cluster.Fakes[1].Heartbeats < 12 && !pulling.IsCompleted) await Task.Delay(20, guard.Token);
+        Assert.False(pulling.IsCompleted, pulling.Exception?.InnerException?.Message ?? "the pull ended");
+
+        await other.PushAsync(new PushHeader(1, 0, 0, 1, 0), Ramp(), CancellationToken.None);
+        await client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None);
+        Assert.Equal(1, (await pulling.WaitAsync(TimeSpan.FromSeconds(20))).Step);
+        stop.Cancel();
+        await beating;
+    }
+
+    [Fact]
     public async Task Without_heartbeats_a_pull_that_outwaits_the_heartbeat_timeout_gives_its_shard_up()
     {
         // Calls whose deadline passed are no sign of life: with nothing else answering, the waiting pull's shard is lost.

@@ -80,9 +80,14 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     /// <summary>The most pushes that were inside this channel at one time.</summary>
     public int MostPushesInFlight => Volatile.Read(ref _mostInFlightPushes);
 
-    /// <summary>The next <paramref name="calls"/> heartbeats fail with <see cref="ShardErrorKind.Unavailable"/>; other calls go through.</summary>
-    public void FailNextHeartbeats(int calls) => Volatile.Write(ref _failHeartbeats, calls);
+    /// <summary>The next <paramref name="calls"/> heartbeats fail with <paramref name="kind"/> (unreachable, or a refusal); other calls go through.</summary>
+    public void FailNextHeartbeats(int calls, ShardErrorKind kind = ShardErrorKind.Unavailable)
+    {
+        _heartbeatFailure = kind;
+        Volatile.Write(ref _failHeartbeats, calls);
+    }
     private int _failHeartbeats;
+    private volatile ShardErrorKind _heartbeatFailure;
 
     /// <summary>The next <paramref name="calls"/> pushes fail with <see cref="ShardErrorKind.UnknownWorker"/> (a restarted shard).</summary>
     public void ForgetWorkerNext(int calls) => Volatile.Write(ref _unknownWorkerNext, calls);
@@ -124,6 +129,16 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         await Answer(timeout, cancellationToken);
         await WaitAsync(workerId, minStep, timeout, cancellationToken);
         return shard.CopyParameters(destination.Span);
+    }
+
+    /// <summary>A whole pull naming the worker's copy (compressed pulls): the shard's own answer, a delta or in full.</summary>
+    public async Task<PullResult> PullAsync(int workerId, long minStep, long viewVersion, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        Interlocked.Increment(ref _pulls);
+        Transfers.Enqueue((false, minStep, null));
+        await Answer(timeout, cancellationToken);
+        await WaitAsync(workerId, minStep, timeout, cancellationToken);
+        return shard.CopyForPull(workerId, viewVersion, destination.Span);
     }
 
     private async Task WaitAsync(int workerId, long minStep, TimeSpan? timeout, CancellationToken cancellationToken)
@@ -209,7 +224,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         HeartbeatRequests.Enqueue(request.Clone());
         await Answer(timeout, cancellationToken);
         if (Interlocked.Decrement(ref _failHeartbeats) >= 0)
-            throw new ShardException(ShardErrorKind.Unavailable, "in-process shard dropped a heartbeat");
+            throw new ShardException(_heartbeatFailure, "in-process shard dropped a heartbeat");
         Interlocked.Exchange(ref _failHeartbeats, 0);
         var reply = shard.Heartbeat(request);
         if (Slot is { } slot) reply.PushSlot = slot.Clone();
