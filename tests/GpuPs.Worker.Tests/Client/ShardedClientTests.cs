@@ -218,6 +218,42 @@ public class ShardedClientTests
         Assert.Equal(1, (await client.PullAsync(0, parameters, CancellationToken.None)).Step);
     }
 
+    [Theory]
+    [InlineData(4)]   // the log reaches back: both lost pushes are sent again, in order
+    [InlineData(1)]   // it holds step 1 alone: shard 1 is left to wait, and nothing is replayed
+    public async Task A_shard_two_steps_behind_is_sent_both_logged_pushes_or_left_waiting_when_the_log_does_not_reach_back(int logSteps)
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client(new ShardedClientOptions { PushLogSteps = logSteps });
+        var token = new RegisterRequest { RequestedWorkerId = -1, ClientToken = "worker 0" };
+        await client.RegisterAsync(token, CancellationToken.None);
+        cluster.Fakes[1].ForgetWorkerNext(2);   // shard 1 "restarted" and lost worker 0's pushes of steps 0 and 1
+        for (long step = 0; step < 2; step++)
+            await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, step, 0, 1, 0), Ramp(), CancellationToken.None));
+        Assert.Equal(0, (await client.RegisterAsync(token, CancellationToken.None)).Step);
+        Assert.Equal((2L, 0L), (cluster.Shards[0].Status().Step, cluster.Shards[1].Status().Step));
+        var parameters = new float[Parameters];
+
+        var pulling = client.PullAsync(0, parameters, CancellationToken.None, sameStep: true);
+
+        if (logSteps == 1)
+        {
+            // Shard 1's pull of step 2 waits (the log lacks step 0); the pushes reach it another way, and the pull ends.
+            using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+                while (cluster.Fakes[1].Pulls < 2) await Task.Delay(20, guard.Token);
+            Assert.False(pulling.IsCompleted, pulling.Exception?.InnerException?.Message ?? "the pull ended");
+            Assert.Equal(2, cluster.Fakes[1].Pushes);   // the two lost ones only
+            for (long step = 0; step < 2; step++)
+                Assert.True(cluster.Shards[1].Push(new PushHeader(0, step, 1, 1, 0), new float[cluster.Shards[1].Info.Length]).IsApplied);
+        }
+        var pulled = await pulling.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(new PulledParameters(2, false), pulled);
+        Assert.All(cluster.Shards, s => Assert.Equal(2, s.Status().Step));
+        Assert.Equal(logSteps == 1 ? 2 : 4, cluster.Fakes[1].Pushes);
+        Assert.Equal(cluster.Parameters(), parameters);
+    }
+
     [Fact]
     public async Task When_one_shard_fails_for_good_its_error_is_thrown_and_the_call_waiting_on_the_other_is_cancelled()
     {
