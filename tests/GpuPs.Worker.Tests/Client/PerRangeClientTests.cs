@@ -29,6 +29,30 @@ public class PerRangeClientTests
         return client;
     }
 
+    [Theory]
+    [InlineData(0, 0)]    // no --piece-size: the job's ranges all the same
+    [InlineData(8, 0)]    // a piece size of the worker's own is not used
+    [InlineData(4, 48)]   // a credit the worker set is kept, on both links
+    public async Task A_job_whose_shards_close_per_range_sets_the_pieces_to_its_ranges_one_range_in_flight_to_push_two_to_pull(int ownPiece, long ownCredit)
+    {
+        using var cluster = Cluster(workers: 1);
+        await using var client = cluster.Client(new ShardedClientOptions { Pieces = ownPiece == 0 ? null : new PieceOptions(ownPiece, ownCredit) });
+        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+
+        var link = Assert.Single(client.PieceLinks!);
+        Assert.Equal(4, link.PieceFloats);
+        Assert.Equal(ownCredit > 0 ? (ownCredit, ownCredit) : (4 * sizeof(float), 2 * 4 * sizeof(float)), (link.Push.CreditBytes, link.Pull.CreditBytes));
+        var pushed = Assert.Single(await client.PushAsync(new PushHeader(client.WorkerId, 0, 0, 1, 0), SmallJob.Ramp(), CancellationToken.None).WaitAsync(Bound));
+        Assert.True(pushed is { IsApplied: true, Step: 1 }, pushed.ToString());
+        var parameters = new float[SmallJob.Parameters];
+        Assert.Equal(1, (await client.PullAsync(1, parameters, CancellationToken.None).WaitAsync(Bound)).Step);
+        Assert.Equal(cluster.Parameters(), parameters);
+        // Every push and pull went as one of the shard's closing ranges.
+        var ranges = cluster.Shards[0].ClosingRanges!;
+        Assert.All(cluster.Fakes[0].Transfers, t => Assert.Contains(t.Piece!.Value, ranges));
+        Assert.Equal(2 * ranges.Count, cluster.Fakes[0].Transfers.Count);
+    }
+
     [Fact]
     public async Task A_piece_applied_whose_reply_was_lost_counts_as_pushed_and_the_other_pieces_still_go()
     {
