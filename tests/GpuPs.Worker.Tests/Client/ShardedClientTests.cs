@@ -323,50 +323,37 @@ public class ShardedClientTests
     }
 
     [Fact]
-    public async Task A_transient_heartbeat_failure_does_not_give_the_shard_up_and_heartbeats_keep_a_waiting_pull_alive()
-    {
-        // Worker 1 never pushes, so worker 0's pull of step 1 waits; each pull call ends at its 200 ms deadline and is
-        // repeated while the shards answer heartbeats (every third of the 3 s timeout). One heartbeat to shard 1 fails.
-        // The timeout leaves a second of slack for timers that fire late on a loaded machine (up to 0.7 s seen here).
-        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 3000 }, shards: 2, learningRate: 0.5f);
-        await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromMilliseconds(200)));
-        await Join(client);
-        await using var other = cluster.Client();
-        await Join(other);
-        using var stop = new CancellationTokenSource();
-        cluster.Fakes[1].FailNextHeartbeats(1);
-        var beating = client.KeepAliveAsync(() => 1, stop.Token);
-        var pulling = client.PullAsync(1, new float[Parameters], CancellationToken.None);
-
-        // Twice the timeout's worth of heartbeats, the failed one first: the pull still waits.
-        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-            while (cluster.Fakes[1].Heartbeats < 7 && !pulling.IsCompleted) await Task.Delay(20, guard.Token);
-        Assert.False(pulling.IsCompleted, pulling.Exception?.InnerException?.Message ?? "the pull ended");
-
-        await other.PushAsync(new PushHeader(1, 0, 0, 1, 0), Ramp(), CancellationToken.None);
-        await client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None);
-        Assert.Equal(1, (await pulling.WaitAsync(TimeSpan.FromSeconds(20))).Step);
-        stop.Cancel();
-        await beating;
-    }
+    public Task A_transient_heartbeat_failure_does_not_give_the_shard_up_and_heartbeats_keep_a_waiting_pull_alive() =>
+        // Twice the 3 s timeout's worth of heartbeats, the failed one first. The timeout leaves a second of slack for
+        // timers that fire late on a loaded machine (up to 0.7 s seen here).
+        AssertAWaitingPullOutlastsHeartbeatsAsync(3000, shard1 => shard1.FailNextHeartbeats(1), heartbeats: 7);
 
     [Fact]
-    public async Task A_shard_that_refuses_every_heartbeat_is_alive_and_a_pull_waiting_on_it_goes_on()
-    {
+    public Task A_shard_that_refuses_every_heartbeat_is_alive_and_a_pull_waiting_on_it_goes_on() =>
         // A refusal (a restarted shard that does not know the worker yet) is an answer: shard 1 refuses every heartbeat,
         // and its waiting pull is not given up however long it waits (here four timeouts' worth of heartbeats).
-        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 1500 }, shards: 2, learningRate: 0.5f);
+        AssertAWaitingPullOutlastsHeartbeatsAsync(1500, shard1 => shard1.FailNextHeartbeats(int.MaxValue, ShardErrorKind.UnknownWorker), heartbeats: 12);
+
+    /// <summary>
+    /// Worker 1 never pushes, so worker 0's pull of step 1 waits; each pull call ends at its 200 ms deadline and is
+    /// repeated while the shards answer heartbeats (every third of <paramref name="timeoutMs"/>), whatever
+    /// <paramref name="fail"/> does to shard 1's: after <paramref name="heartbeats"/> of them the pull still waits, and
+    /// it ends at step 1 once both workers pushed.
+    /// </summary>
+    private static async Task AssertAWaitingPullOutlastsHeartbeatsAsync(int timeoutMs, Action<InProcessShard> fail, int heartbeats)
+    {
+        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = timeoutMs }, shards: 2, learningRate: 0.5f);
         await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromMilliseconds(200)));
         await Join(client);
         await using var other = cluster.Client();
         await Join(other);
         using var stop = new CancellationTokenSource();
-        cluster.Fakes[1].FailNextHeartbeats(int.MaxValue, ShardErrorKind.UnknownWorker);
+        fail(cluster.Fakes[1]);
         var beating = client.KeepAliveAsync(() => 1, stop.Token);
         var pulling = client.PullAsync(1, new float[Parameters], CancellationToken.None);
 
         using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-            while (cluster.Fakes[1].Heartbeats < 12 && !pulling.IsCompleted) await Task.Delay(20, guard.Token);
+            while (cluster.Fakes[1].Heartbeats < heartbeats && !pulling.IsCompleted) await Task.Delay(20, guard.Token);
         Assert.False(pulling.IsCompleted, pulling.Exception?.InnerException?.Message ?? "the pull ended");
 
         await other.PushAsync(new PushHeader(1, 0, 0, 1, 0), Ramp(), CancellationToken.None);
