@@ -12,7 +12,8 @@ namespace GpuPs.Worker.Tests.Client;
 /// <summary>
 /// The client's side of round-robin push turns (<c>ShardedParameterClient.Turns</c>) against real shards' own
 /// <see cref="Server.Coordination.PushTurns"/>: which pushes ask for a turn, what each request says, a turn that comes
-/// too late or outlasts its call's deadline, and the wait each push reports (<see cref="TurnWait"/>).
+/// too late or outlasts its call's deadline, an ASP push's turn by its worker's clock, and the wait each push reports
+/// (<see cref="TurnWait"/>).
 /// </summary>
 public class PushTurnClientTests
 {
@@ -113,17 +114,38 @@ public class PushTurnClientTests
     }
 
     [Theory]
-    [InlineData(PushSchedule.Simultaneous, SyncMode.Bsp)]
-    [InlineData(PushSchedule.RoundRobin, SyncMode.Asp)]
-    public async Task Pushes_of_a_simultaneous_or_asynchronous_job_ask_for_no_turn(PushSchedule schedule, SyncMode mode)
+    [InlineData(SyncMode.Bsp)]
+    [InlineData(SyncMode.Asp)]
+    public async Task Pushes_of_a_simultaneous_job_ask_for_no_turn(SyncMode mode)
     {
-        using var cluster = new InProcessCluster(RoundRobin(mode) with { Schedule = schedule }, shards: 2, learningRate: 0.5f);
+        using var cluster = new InProcessCluster(RoundRobin(mode) with { Schedule = PushSchedule.Simultaneous }, shards: 2, learningRate: 0.5f);
         await using var client = await JoinedAsync(cluster);
 
         Assert.All(await PushAsync(client, 0), o => Assert.True(o.IsApplied, o.ToString()));
 
         Assert.All(cluster.Fakes, f => Assert.Empty(f.TurnRequests));
         Assert.All(cluster.Fakes, f => Assert.Equal(1, f.Pushes));
+    }
+
+    [Fact]
+    public async Task An_asp_push_asks_for_the_turn_of_its_worker_s_clock_and_one_behind_or_ahead_of_it_is_answered_without_being_sent()
+    {
+        using var cluster = new InProcessCluster(RoundRobin(SyncMode.Asp), shards: 2, learningRate: 0.5f);
+        await using var client = await JoinedAsync(cluster);
+        Assert.All(await PushAsync(client, 0), o => Assert.True(o.IsApplied, o.ToString()));   // its clock is 1 now
+
+        var again = await PushAsync(client, 0);
+        var ahead = await PushAsync(client, 3);
+
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal((PushOutcomeKind.Duplicate, 1L), (again[i].Kind, again[i].Step));
+            Assert.Equal($"shard {i} has worker 0's push of step 0 already (its clock there is 1)", again[i].Reason);
+            Assert.Equal((PushOutcomeKind.Refused, 1L), (ahead[i].Kind, ahead[i].Step));
+            Assert.Equal($"push of step 3 refused before its turn: worker 0's clock on shard {i} is 1", ahead[i].Reason);
+            Assert.Equal(3, cluster.Fakes[i].TurnRequests.Count);
+            Assert.Equal(1, cluster.Fakes[i].Pushes);   // only the first was sent
+        }
     }
 
     [Fact]
