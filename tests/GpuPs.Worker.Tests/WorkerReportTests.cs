@@ -13,6 +13,17 @@ public class WorkerReportTests
         Assert.Equal(WorkerReport.KeptStepPhases, kept.Count);
         Assert.Equal((5L, WorkerReport.KeptStepPhases + 4L), (kept[0].Step, kept[^1].Step));
         Assert.Equal((3, "cpu"), (report.WorkerId, report.Device));
+        Assert.Equal(WorkerReport.KeptStepPhases + 4L, report.LastStep!.Value.Step);
+    }
+
+    [Fact]
+    public void The_last_step_is_null_before_the_first_and_then_the_newest_recorded()
+    {
+        var report = new WorkerReport(0, "cpu");
+        Assert.Null(report.LastStep);
+        report.RecordStep(new WorkerStepPhases(7, 0.1, 0, 0, 0));
+        report.RecordStep(new WorkerStepPhases(8, 0.2, 0, 0, 0));
+        Assert.Equal((8L, 0.2), (report.LastStep!.Value.Step, report.LastStep.Value.PullSeconds));
     }
 
     [Fact]
@@ -27,6 +38,7 @@ public class WorkerReportTests
                 report.AddBytesPushed(3);
                 report.AddCompressSeconds(0.001);
                 report.RecordPushLatency(0.5);
+                report.AddTurnWait(0.25);
             }
         })));
 
@@ -34,6 +46,9 @@ public class WorkerReportTests
         Assert.Equal(12000, report.BytesPushed);
         Assert.Equal(4.0, report.CompressSeconds, 6);
         Assert.Equal(4000, report.PushLatencies.Count);
+        Assert.Equal(1000.0, report.SlotWaitSeconds, 6);   // concurrent pushes' turn waits all added
+        report.SlotWaitSeconds = 2;
+        Assert.Equal(2.0, report.SlotWaitSeconds);
     }
 
     [Fact]
