@@ -191,8 +191,9 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         }
         var address = grpcEndpoint.Bound(grpcListen!);
         if (dataPlane is not null)
-            log.Information("Shard {Shard} serving the framed TCP data plane on {DataAddress}{Tls}", shard.Info.Index, dataEndpoint!.Bound(dataPlane.Port),
-                tls is null ? "" : " over TLS (plaintext connections refused)");
+            log.Information("Shard {Shard} serving the framed TCP data plane on {DataAddress}{Tls}, frame checksum {FrameChecksum}", shard.Info.Index,
+                dataEndpoint!.Bound(dataPlane.Port), tls is null ? "" : " over TLS (plaintext connections refused)",
+                Protocol.Frames.FrameChecksums.Name(Protocol.Frames.FrameChecksums.Policy(limits.FrameChecksum, tls is not null)));
         log.Information("Shard {Shard}/{Count} ({Length} parameters) serving gRPC on {Address} ({Security})",
             shard.Info.Index, shard.Info.Count, shard.Info.Length, address, auth.ToString());
         if (auth.IsInsecure)

@@ -57,6 +57,13 @@ public sealed record ServerLimits
     /// <summary>A connection that does not answer a ping within this time is closed, with its calls: 20 s.</summary>
     public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// The least the data plane checks of a frame (<c>--frame-checksum</c>): a client that asks for less in its Hello is
+    /// refused (<see cref="Protocol.Frames.FrameChecksums.Agree"/>). Null (<c>auto</c>): XXH3 on plaintext TCP, none over
+    /// TLS, whose AEAD already authenticates every record (<see cref="Protocol.Frames.FrameChecksums.Policy"/>).
+    /// </summary>
+    public Protocol.Frames.FrameChecksum? FrameChecksum { get; init; }
+
     /// <summary>Bytes one push to a shard of <paramref name="shardLength"/> parameters reserves from <see cref="MaxInflightPushBytes"/>.</summary>
     public long PushReservation(long shardLength) => shardLength * sizeof(float) + MaxMessageBytes;
 

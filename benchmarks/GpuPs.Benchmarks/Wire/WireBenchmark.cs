@@ -46,6 +46,7 @@ public sealed record WireBenchmarkResult(string Path, string Operation, int Byte
 /// <summary>
 /// The client half of <c>gpups bench wire</c>: against a <see cref="WireSinkServer"/> in another process, pushes and pulls
 /// one tensor at a time over the raw-socket reference, gRPC (<see cref="GrpcShardClient"/>), the framed TCP data plane
+/// (<c>tcp</c>, XXH3 on every frame; <c>tcp-nocheck</c>, a server with <c>--frame-checksum none</c>: large payloads unhashed)
 /// and the data plane with payloads through shared memory (each negotiated as a worker does), and the same over TLS:
 /// <c>raw-tls</c> (the raw socket inside TLS, the TLS paths' reference), <c>grpc-tls</c> and <c>tls</c> (the data plane
 /// of an https:// server, negotiated as a worker does), trusting the sink's self-signed certificate as its authority; it
@@ -55,7 +56,7 @@ public sealed record WireBenchmarkResult(string Path, string Operation, int Byte
 public static class WireBenchmark
 {
     /// <summary>The paths, in the order they are measured and reported.</summary>
-    public static readonly string[] Paths = ["raw", "grpc", "tcp", "shm", "raw-tls", "grpc-tls", "tls"];
+    public static readonly string[] Paths = ["raw", "grpc", "tcp", "tcp-nocheck", "shm", "raw-tls", "grpc-tls", "tls"];
 
     /// <summary>
     /// Measures every path of <paramref name="o"/> and both operations against the server at <paramref name="url"/>
@@ -88,6 +89,7 @@ public static class WireBenchmark
                     "raw" => await RawAsync("raw", Port("raw"), null),
                     "grpc" => Grpc("grpc", address, auth),
                     "tcp" => await DataPlaneAsync("tcp", address, auth, TransportChoice.Tcp),
+                    "tcp-nocheck" => await DataPlaneAsync("tcp-nocheck", $"http://{uri.Host}:{Port("nocheck")}", auth, TransportChoice.Tcp),
                     "shm" => await DataPlaneAsync("shm", address, auth, TransportChoice.Shm),
                     "raw-tls" => await RawAsync("raw-tls", Port("rawtls"), TlsCredentials.ClientOptions(tls, uri.Host)),
                     "grpc-tls" => Grpc("grpc-tls", tlsAddress, auth.WithTls(tls)),

@@ -231,7 +231,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             var backend = Accelerators.Create(AcceleratorChoice.Simd, _log);
             var shard = ParameterShard.Create(job, JobFactory.Optimizer(_settings), i, _settings.Servers, backend, _log);
             _owned.Add(new DisposeAll(shard, backend));
-            var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", Auth, ServerLimits.Default, _log, ct).ConfigureAwait(false);
+            var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", Auth,
+                ServerLimits.Default with { FrameChecksum = Protocol.Frames.FrameChecksums.Parse(_settings.FrameChecksum) }, _log, ct).ConfigureAwait(false);
             _owned.Add(host);
             addresses.Add(host.Address.ToString().TrimEnd('/'));
         }

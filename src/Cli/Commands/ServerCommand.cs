@@ -58,7 +58,7 @@ public static class ServerCommand
         {
             var settings = job.Bind(parse) with { Pieces = pieces.Bind(parse) };
             var jobAuth = auth.Resolve(parse, "server");
-            var serverLimits = limits.Bind(parse);
+            var serverLimits = limits.Bind(parse) with { FrameChecksum = Protocol.Frames.FrameChecksums.Parse(settings.FrameChecksum) };
             string? outputPath = parse.GetValue(output);
             if (outputPath is not null) ResultFile.CheckWritable(outputPath);
             using var log = global.CreateLogger(parse, "server", LogEventLevel.Information);

@@ -19,7 +19,7 @@ public static class WireBenchCommand
     {
         var command = new Command("wire",
             "Push and pull of one tensor (4 MiB and 1 KiB) between this process and a server process, over a raw socket (the reference), "
-            + "gRPC, the framed TCP data plane and the data plane through shared memory, and over TLS (raw-tls, grpc-tls, and tls: the data plane of an https:// server), "
+            + "gRPC, the framed TCP data plane (tcp; tcp-nocheck: --frame-checksum none) and the data plane through shared memory, and over TLS (raw-tls, grpc-tls, and tls: the data plane of an https:// server), "
             + "taking turns: mean MB/s over every operation, p50 and p99 latency, CPU time per operation "
             + "in each process; then the payload's steps (XXH3 pass, copy, pooled buffer) timed alone.");
         var csv = new Option<string?>("--csv") { Description = "write the results as CSV to this file", DefaultValueFactory = _ => "results/bench-wire.csv" };

@@ -47,6 +47,7 @@ public sealed class JobOptions
         Add(s, "full-pull-every", x => x.FullPullEvery, (x, v) => x with { FullPullEvery = v }, "compressed pulls: every this many pulls of a worker carry the exact parameters");
         Add(s, "schedule", x => x.Schedule, (x, v) => x with { Schedule = v }, "when workers push: simultaneous (as soon as ready) | round-robin (R2SP: shard 0 gives each worker an evenly gapped push slot per step, adapted to measured compute and transfer times)");
         Add(s, "push-concurrency", x => x.PushConcurrency, (x, v) => x with { PushConcurrency = v }, "round-robin: transfers that may share a server link at a time");
+        Add(s, "frame-checksum", x => x.FrameChecksum, (x, v) => x with { FrameChecksum = v }, "what checks the data plane's large payloads end to end: auto (xxh3 on plain TCP; none over TLS, whose AEAD authenticates every record) | xxh3 (XXH3-64 of every frame) | none (TCP's 16-bit checksum and the link's CRC only, ~40 % less CPU per byte moved); servers refuse a client asking for less than their setting");
         Add(s, "assignment", x => x.Assignment, (x, v) => x with { Assignment = v }, "how data is shared: uniform | proportional (in proportion to each worker's measured speed, rebalanced when speeds drift; bsp, backup, coded: the heterogeneity-aware code; bsp: a worker whose rows would not shorten the step gets none) | proportional-all (no zero shares)");
     }
 

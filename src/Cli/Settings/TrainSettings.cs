@@ -41,6 +41,8 @@ public sealed record TrainSettings
     /// (<see cref="Core.Training.TrainingJob.PieceFloats"/>): a bsp shard closes each piece's key range on its own.
     /// </summary>
     public Worker.Scheduling.PieceOptions? Pieces { get; init; }
+    /// <summary>The servers' data-plane frame checksum (<c>--frame-checksum</c>): auto | xxh3 | none; workers follow it.</summary>
+    public string FrameChecksum { get; init; } = "auto";
     /// <summary>Workers fuse each step's push with the pull that follows it where they can (one round trip on the TCP data plane).</summary>
     public bool FusedPushPull { get; init; } = true;
     public int HeartbeatTimeoutMs { get; init; } = 10_000;

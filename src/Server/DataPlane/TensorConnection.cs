@@ -34,6 +34,11 @@ namespace GpuPs.Server.DataPlane;
 /// <para>TLS. On a server with TLS (<see cref="JobAuth.Tls"/>) the stream is the <see cref="SslStream"/> the listener
 /// authenticated (<see cref="DataPlaneTls"/>); a connection handed over as plaintext is refused at its first frame
 /// (Unauthenticated), before its token is read.</para>
+/// <para>Frame checksum. The Hello asks for one (<see cref="FrameChecksum"/>), the server's policy
+/// (<see cref="ServerLimits.FrameChecksum"/>) decides, the Welcome says what was agreed
+/// (<see cref="FrameChecksums.Agree"/>): a client asking for less than the policy is refused. From then on every frame's
+/// checksum flag must agree with it (<see cref="FrameHeader.CheckChecksumFlag"/>), else it is refused and the connection
+/// closed; under <c>none</c> large payloads go both ways without a trailer and neither side hashes them.</para>
 /// </remarks>
 internal sealed class TensorConnection : IAsyncDisposable
 {
@@ -70,6 +75,8 @@ internal sealed class TensorConnection : IAsyncDisposable
     private readonly int _shardBytes;
     private readonly ParkedPulls? _parked;
     private HeldPushReply? _held;   // an applied fused push's answer, sent with its pull's
+    private readonly FrameChecksum _policy;                          // the least this server checks (--frame-checksum)
+    private FrameChecksum _checksum = FrameChecksum.Xxh3;            // agreed in the handshake; every frame before it is checked
 
     /// <summary>A connection of <see cref="DataPlaneListener"/>, with its shard, token, limits, push budget and log (see there).</summary>
     /// <param name="shard">The shard it serves.</param>
@@ -96,6 +103,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         _deadline = new CancellationTokenSource();
         _wait = CancellationTokenSource.CreateLinkedTokenSource(_closed);
         _shardBytes = checked((int)shard.Info.Length * sizeof(float));
+        _policy = FrameChecksums.Policy(limits.FrameChecksum, auth.Tls is not null);
     }
 
     /// <summary>Serves frames until the peer closes the connection or a frame is refused; never throws.</summary>
@@ -111,6 +119,8 @@ internal sealed class TensorConnection : IAsyncDisposable
             while (await ReadHeaderAsync(_limits.ConnectionIdleTimeout).ConfigureAwait(false) is { } header)
             {
                 current = header;
+                header.Validate(int.MaxValue);
+                header.CheckChecksumFlag(_checksum);   // before anything of it is read or waited for
                 switch (header.Kind)
                 {
                     case FrameKind.Push or FrameKind.PushPull: await PushAsync(header).ConfigureAwait(false); break;
@@ -151,6 +161,7 @@ internal sealed class TensorConnection : IAsyncDisposable
                 $"shard {_shard.Info.Index}'s data plane takes TLS connections only (its server is on an https:// address) and this one sent plaintext; " +
                 "reach the server through its https:// address with TLS credentials (--tls-ca)");
         hello.Validate(int.MaxValue);
+        hello.CheckChecksumFlag(_checksum);
         if (hello.Kind != FrameKind.Hello)
             throw new ShardException(ShardErrorKind.Unauthenticated, $"the first frame of a data-plane connection must be Hello with the job token, not {hello.Kind}");
         hello.Validate(MaxHelloBytes);
@@ -160,9 +171,13 @@ internal sealed class TensorConnection : IAsyncDisposable
             throw new ShardException(ShardErrorKind.Unauthenticated, "the connection carries no valid job token");
         if (hello.Shard != _shard.Info.Index)
             throw ShardException.Invalid($"this server owns shard {_shard.Info.Index}; the client expects shard {hello.Shard}");
+        var agreed = FrameChecksums.Agree(hello.Part, _policy, _shard.Info.Index);
         var welcome = FrameHeader.Of(FrameKind.Welcome);
-        (welcome.Shard, welcome.Count) = (_shard.Info.Index, _shard.Info.Length);
+        (welcome.Shard, welcome.Count, welcome.Part) = (_shard.Info.Index, _shard.Info.Length, (int)agreed);
         await AnswerAsync(welcome, "").ConfigureAwait(false);
+        _checksum = agreed;
+        _log.Debug("Data-plane peer {Peer} of shard {Shard} agreed to frame checksum {FrameChecksum} (asked {Asked}, policy {Policy})",
+            _peer, _shard.Info.Index, FrameChecksums.Name(agreed), hello.Part == 0 ? "the server's" : FrameChecksums.Name((FrameChecksum)hello.Part), FrameChecksums.Name(_policy));
     }
 
     /// <summary>
@@ -497,7 +512,7 @@ internal sealed class TensorConnection : IAsyncDisposable
         if (header.Length > TrailedPayload.Threshold)
         {
             await WriteHeldAsync().ConfigureAwait(false);
-            await TrailedPayload.WriteAsync(header, ReadOnlyMemory<byte>.Empty, payload, _hash, frame[..FrameHeader.Size], WriteAsync).ConfigureAwait(false);
+            await TrailedPayload.WriteAsync(header, ReadOnlyMemory<byte>.Empty, payload, _hash, frame[..FrameHeader.Size], WriteAsync, _checksum).ConfigureAwait(false);
             return;
         }
         header.Seal(_hash, payload.Span);
@@ -645,7 +660,8 @@ internal sealed class TensorConnection : IAsyncDisposable
     /// <summary>
     /// Fills <paramref name="destination"/> with the payload of <paramref name="header"/>'s frame and verifies its checksum;
     /// every read must make progress within the frame deadline. Each read's bytes are hashed as they arrive, while still in
-    /// cache, rather than in a second pass over the whole payload.
+    /// cache, rather than in a second pass over the whole payload; a payload flagged unchecked (the connection agreed to
+    /// <c>--frame-checksum none</c>) is not hashed at all, its header's own checksum still verified first.
     /// </summary>
     /// <exception cref="ShardException">InvalidRequest: the checksum does not match.</exception>
     private async ValueTask ReadPayloadAsync(FrameHeader header, Memory<byte> destination)
@@ -655,8 +671,9 @@ internal sealed class TensorConnection : IAsyncDisposable
             CopyFromRegion(header, destination.Span);
             return;
         }
-        if (header.HasTrailer) header.VerifyHeader(_hash);
+        if (header.SealsHeaderOnly) header.VerifyHeader(_hash);
         else header.BeginChecksum(_hash);
+        bool hashed = !header.IsUnchecked;   // the connection agreed to --frame-checksum none (checked at its header)
         // Re-arming the timer costs a little; a read brings up to the socket's window (hundreds of KiB), so once per
         // RearmBytes of progress is enough to bound a stall by the deadline.
         int filled = 0, armedAt = -RearmBytes;
@@ -666,8 +683,13 @@ internal sealed class TensorConnection : IAsyncDisposable
             var read = await _input.ReadSomeAsync(destination[filled..], _deadline.Token).ConfigureAwait(false);
             if (read == 0)
                 throw new IOException($"the peer closed the connection after {filled} of the frame's {destination.Length} payload bytes (a truncated frame)");
-            _hash.Append(destination.Span.Slice(filled, read));
+            if (hashed) _hash.Append(destination.Span.Slice(filled, read));
             filled += read;
+        }
+        if (!hashed)
+        {
+            Disarm();
+            return;
         }
         if (header.HasTrailer)
         {

@@ -28,12 +28,15 @@ internal sealed class RawFrameClient : IDisposable
         return new RawFrameClient(ssl);
     }
 
-    /// <summary>Connects and shakes hands with <paramref name="token"/> (the header value, e.g. <c>Bearer …</c>); asserts the Welcome.</summary>
-    public static async Task<RawFrameClient> HelloAsync(int port, string token, int shard = 0, SslClientAuthenticationOptions? tls = null)
+    /// <summary>
+    /// Connects and shakes hands with <paramref name="token"/> (the header value, e.g. <c>Bearer …</c>), asking for
+    /// <paramref name="checksum"/> (null: the server's policy); asserts the Welcome.
+    /// </summary>
+    public static async Task<RawFrameClient> HelloAsync(int port, string token, int shard = 0, SslClientAuthenticationOptions? tls = null, FrameChecksum? checksum = null)
     {
         var client = await ConnectAsync(port, tls);
         var hello = FrameHeader.Of(FrameKind.Hello);
-        hello.Shard = shard;
+        (hello.Shard, hello.Part) = (shard, (int?)checksum ?? 0);
         client.Send(hello, Encoding.UTF8.GetBytes(token));
         var (welcome, _) = client.Read() ?? throw new InvalidOperationException("the server closed the connection instead of a Welcome");
         Assert.Equal(FrameKind.Welcome, welcome.Kind);

@@ -18,7 +18,7 @@ public class WireBenchmarkTests
 
         Assert.Equal(["push", "pull"], results.Select(r => r.Operation).Distinct());
         Assert.Equal(WireBenchmark.Paths.Concat(WireBenchmark.Paths), results.Select(r => r.Path));
-        Assert.Equal(["raw", "grpc", "tcp", "shm", "raw-tls", "grpc-tls", "tls"], WireBenchmark.Paths);
+        Assert.Equal(["raw", "grpc", "tcp", "tcp-nocheck", "shm", "raw-tls", "grpc-tls", "tls"], WireBenchmark.Paths);
         Assert.All(results, r =>
         {
             Assert.Equal(4096 * sizeof(float), r.Bytes);

@@ -48,4 +48,11 @@ public enum FrameFlags : ushort
     /// after its header room; the header's <c>checksum</c> covers the header alone (bytes 0..47).
     /// </summary>
     SharedMemory = 1 << 12,
+
+    /// <summary>
+    /// A large payload on a connection that agreed to <see cref="FrameChecksum.None"/>: the header's <c>checksum</c>
+    /// covers the header alone (bytes 0..47) and nothing covers the payload, which no trailer follows. On a connection that
+    /// agreed to <see cref="FrameChecksum.Xxh3"/> such a frame is refused (<see cref="FrameHeader.CheckChecksumFlag"/>).
+    /// </summary>
+    UncheckedPayload = 1 << 13,
 }

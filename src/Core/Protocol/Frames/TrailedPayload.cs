@@ -7,7 +7,8 @@ namespace GpuPs.Protocol.Frames;
 /// Sending a large payload with its checksum in a trailer (<see cref="FrameFlags.TrailingChecksum"/>): the header goes
 /// out sealed alone, the payload in writes of up to <see cref="PieceBytes"/>, each piece hashed right after its write
 /// (while the receiver copies it out of its socket), then the trailer; the receiver hashes each read as it arrives.
-/// Neither side hashes the whole payload before the first byte leaves.
+/// Neither side hashes the whole payload before the first byte leaves. On a connection that agreed to
+/// <see cref="FrameChecksum.None"/> neither side hashes it at all (<see cref="FrameFlags.UncheckedPayload"/>, no trailer).
 /// </summary>
 /// <remarks>
 /// Why one write per 4 MiB, hashed after it: a send call costs more than its bytes. Writing 4 MiB as 16 writes of
@@ -33,24 +34,28 @@ public static class TrailedPayload
     /// and <paramref name="prefix"/> in one write, then <paramref name="payload"/> piece by piece, each hashed just after
     /// it was written, then the 8-byte trailer from <paramref name="scratch"/> (at least
     /// <c>FrameHeader.Size + prefix.Length</c> bytes). <paramref name="header"/>'s length must be the prefix and payload's;
-    /// the payload must not change until the task completes.
+    /// the payload must not change until the task completes. With <paramref name="checksum"/>
+    /// <see cref="FrameChecksum.None"/> (the connection agreed to it) the header is flagged
+    /// <see cref="FrameFlags.UncheckedPayload"/> instead, and the payload goes out in the same writes unhashed, with no trailer.
     /// </summary>
     public static async ValueTask WriteAsync(FrameHeader header, ReadOnlyMemory<byte> prefix, ReadOnlyMemory<byte> payload, XxHash3 hash, Memory<byte> scratch,
-        Func<ReadOnlyMemory<byte>, ValueTask> write)
+        Func<ReadOnlyMemory<byte>, ValueTask> write, FrameChecksum checksum = FrameChecksum.Xxh3)
     {
-        header.Flags |= FrameFlags.TrailingChecksum;
+        bool trailer = checksum != FrameChecksum.None;
+        header.Flags |= trailer ? FrameFlags.TrailingChecksum : FrameFlags.UncheckedPayload;
         header.SealHeader(hash);
         header.WriteTo(scratch.Span);
         prefix.Span.CopyTo(scratch.Span[FrameHeader.Size..]);
-        hash.Append(prefix.Span);
+        if (trailer) hash.Append(prefix.Span);
         await write(scratch[..(FrameHeader.Size + prefix.Length)]).ConfigureAwait(false);
         for (int sent = 0; sent < payload.Length;)
         {
             var piece = payload.Slice(sent, Math.Min(PieceBytes, payload.Length - sent));
             await write(piece).ConfigureAwait(false);
-            hash.Append(piece.Span);
+            if (trailer) hash.Append(piece.Span);
             sent += piece.Length;
         }
+        if (!trailer) return;
         BinaryPrimitives.WriteUInt64LittleEndian(scratch.Span, hash.GetCurrentHashAsUInt64());
         await write(scratch[..FrameHeader.TrailerBytes]).ConfigureAwait(false);
     }

@@ -34,6 +34,7 @@ internal sealed class FrameConnection : IDisposable
     private SharedRegion? _region;
     private readonly FloatBytes _tensorBytes = new();
     private readonly CancellationTokenSource _deadline = new();
+    private FrameChecksum _checksum = FrameChecksum.Xxh3;   // the server's Welcome says what was agreed; before it every frame is checked
 
     private FrameConnection(Stream stream, string address)
     {
@@ -47,19 +48,24 @@ internal sealed class FrameConnection : IDisposable
     /// <summary>Payloads go through a shared-memory region.</summary>
     public bool SharedMemory => _region is not null;
 
+    /// <summary>What covers a large payload on this connection, as its handshake agreed (<see cref="FrameChecksums.Agree"/>).</summary>
+    public FrameChecksum Checksum => _checksum;
+
     /// <summary>Why a shared-memory region was asked for and not attached (the server offers none, the file cannot be mapped); null otherwise.</summary>
     public string? SharedMemoryRefusal { get; private set; }
 
     /// <summary>
     /// Connects to <paramref name="host"/>:<paramref name="port"/> and shakes hands: with <paramref name="tls"/>, TLS first
     /// (the server's certificate checked as those options say; nothing is sent before it passed); then the job token, the
-    /// shard expected; with <paramref name="sharedMemory"/>, then asks for a shared-memory region
+    /// shard expected, the frame checksum <paramref name="checksum"/> asks for (null: the server's policy; see
+    /// <see cref="Checksum"/>); with <paramref name="sharedMemory"/>, then asks for a shared-memory region
     /// (<see cref="SharedMemoryRefusal"/> says why there is none: the connection then carries payloads itself).
     /// </summary>
     /// <exception cref="ShardException">Unauthenticated: the TLS handshake failed (a data plane without TLS, or a
-    /// certificate these options do not trust), or the token was refused; Unavailable, Timeout: the connection failed.</exception>
+    /// certificate these options do not trust), or the token was refused; InvalidRequest: the server's policy checks more
+    /// than <paramref name="checksum"/> asks for; Unavailable, Timeout: the connection failed.</exception>
     public static async Task<FrameConnection> OpenAsync(string host, int port, int shard, JobAuth auth, TimeSpan timeout, CancellationToken ct, bool sharedMemory = false,
-        SslClientAuthenticationOptions? tls = null)
+        SslClientAuthenticationOptions? tls = null, FrameChecksum? checksum = null)
     {
         var address = $"{(tls is null ? "tcp" : "tcp+tls")}://{host}:{port}";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -85,13 +91,20 @@ internal sealed class FrameConnection : IDisposable
             await connection.CallAsync(async token =>
             {
                 var hello = FrameHeader.Of(FrameKind.Hello);
-                hello.Shard = shard;
+                (hello.Shard, hello.Part) = (shard, (int?)checksum ?? 0);
                 byte[] credentials = auth.Token is { } t ? Encoding.UTF8.GetBytes(t.HeaderValue) : [];
                 await connection.WriteFrameAsync(hello, credentials, token).ConfigureAwait(false);
                 var welcome = await connection.ReadReplyAsync(FrameKind.Welcome, token).ConfigureAwait(false);
                 if (welcome.Shard != shard)
                     throw new ShardException(ShardErrorKind.InvalidRequest, $"{address} serves shard {welcome.Shard}, not shard {shard}");
                 await connection.ReadMessageAsync(welcome, token).ConfigureAwait(false);
+                connection._checksum = welcome.Part switch
+                {
+                    (int)FrameChecksum.Xxh3 => FrameChecksum.Xxh3,
+                    (int)FrameChecksum.None when checksum != FrameChecksum.Xxh3 => FrameChecksum.None,
+                    _ => throw new ShardException(ShardErrorKind.Unavailable,
+                        $"{address} agreed to frame checksum {welcome.Part} where {(checksum is { } asked ? FrameChecksums.Name(asked) : "its policy")} was asked for"),
+                };
                 if (sharedMemory) await connection.AttachAsync(shard, token).ConfigureAwait(false);
                 return 0;
             }, timeout, ct).ConfigureAwait(false);
@@ -316,11 +329,12 @@ internal sealed class FrameConnection : IDisposable
         }
         // Hashed read by read, while each read's bytes are still in cache, rather than in a second pass.
         BeginPayload(reply);
+        bool hashed = !reply.IsUnchecked;   // the connection agreed to --frame-checksum none (checked at its header)
         for (int filled = 0, read; filled < bytes.Length; filled += read)
         {
             read = await _stream.ReadAsync(bytes[filled..], token).ConfigureAwait(false);
             if (read == 0) throw new EndOfStreamException($"the server closed the connection after {filled} of the pull reply's {bytes.Length} bytes");
-            _hash.Append(bytes.Span.Slice(filled, read));
+            if (hashed) _hash.Append(bytes.Span.Slice(filled, read));
         }
         await VerifyPayloadAsync(reply, token).ConfigureAwait(false);
         return FrameAnswers.PullResultOf(reply, destination.Length);
@@ -339,7 +353,7 @@ internal sealed class FrameConnection : IDisposable
         {
             await _stream.ReadExactlyAsync(bytes.AsMemory(0, reply.Length), ct).ConfigureAwait(false);
             BeginPayload(reply);
-            _hash.Append(bytes.AsSpan(0, reply.Length));
+            if (!reply.IsUnchecked) _hash.Append(bytes.AsSpan(0, reply.Length));
             await VerifyPayloadAsync(reply, ct).ConfigureAwait(false);
             Decode(bytes.AsSpan(0, reply.Length));
             return Result();
@@ -444,7 +458,7 @@ internal sealed class FrameConnection : IDisposable
         {
             if (trailed)
             {
-                await TrailedPayload.WriteAsync(header, prefix, payload, _hash, frame, bytes => _stream.WriteAsync(bytes, ct)).ConfigureAwait(false);
+                await TrailedPayload.WriteAsync(header, prefix, payload, _hash, frame, bytes => _stream.WriteAsync(bytes, ct), _checksum).ConfigureAwait(false);
                 return;
             }
             header.BeginChecksum(_hash);
@@ -490,6 +504,7 @@ internal sealed class FrameConnection : IDisposable
         try
         {
             header.Validate(expected == FrameKind.PullReply ? int.MaxValue : FrameAnswers.MaxMessageBytes);
+            header.CheckChecksumFlag(_checksum);
         }
         catch (ShardException e)
         {
@@ -531,9 +546,10 @@ internal sealed class FrameConnection : IDisposable
         }
     }
 
-    /// <summary>Checks the hashed payload against the header's checksum, or against the trailer read after it.</summary>
+    /// <summary>Checks the hashed payload against the header's checksum, or against the trailer read after it; an unchecked payload has neither.</summary>
     private async ValueTask VerifyPayloadAsync(FrameHeader header, CancellationToken ct)
     {
+        if (header.IsUnchecked) return;
         if (!header.HasTrailer)
         {
             Verify(header);

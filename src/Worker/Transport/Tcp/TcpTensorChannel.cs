@@ -31,6 +31,7 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
     private readonly JobAuth _auth;
     private readonly TimeSpan _defaultTimeout;
     private readonly SslClientAuthenticationOptions? _tls;
+    private readonly FrameChecksum? _checksum;
     private volatile SharedMemoryUse _sharedMemory;
     private volatile bool _attached;
     private volatile bool _disposed;
@@ -45,12 +46,14 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
     /// <param name="tls">Null: plaintext (a server on an <c>http://</c> address). Else every connection is TLS, the server's
     /// certificate checked as these options say (<see cref="TlsCredentials.ClientOptions"/>, as the gRPC channel checks
     /// it) before the token goes out; a server that does not complete the handshake is refused, never sent to.</param>
+    /// <param name="checksum">The frame checksum each connection asks for; null: whatever the server's policy is
+    /// (<c>--frame-checksum</c>). A server whose policy checks more refuses the connection (InvalidRequest).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="defaultTimeout"/> is not positive.</exception>
     public TcpTensorChannel(string host, int port, int shard, JobAuth auth, TimeSpan defaultTimeout, SharedMemoryUse sharedMemory = SharedMemoryUse.None,
-        SslClientAuthenticationOptions? tls = null)
+        SslClientAuthenticationOptions? tls = null, FrameChecksum? checksum = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(defaultTimeout, TimeSpan.Zero);
-        (Host, Port, Shard, _auth, _defaultTimeout, _sharedMemory, _tls) = (host, port, shard, auth, defaultTimeout, sharedMemory, tls);
+        (Host, Port, Shard, _auth, _defaultTimeout, _sharedMemory, _tls, _checksum) = (host, port, shard, auth, defaultTimeout, sharedMemory, tls, checksum);
     }
 
     /// <summary>Connections are TLS.</summary>
@@ -58,6 +61,9 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
 
     /// <summary>A connection of this channel has attached a shared-memory region: payloads go through memory, not the socket.</summary>
     public bool SharedMemory => _attached;
+
+    /// <summary>What covers large payloads on this channel's connections, as the last one's handshake agreed (<see cref="FrameChecksum.Xxh3"/> before any).</summary>
+    public FrameChecksum Checksum { get; private set; } = FrameChecksum.Xxh3;
 
     /// <summary>The data plane's host.</summary>
     public string Host { get; }
@@ -162,7 +168,8 @@ public sealed class TcpTensorChannel : ITensorChannel, IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_idle.TryPop(out var idle)) return idle;
         var use = _sharedMemory;
-        var connection = await FrameConnection.OpenAsync(Host, Port, Shard, _auth, timeout, ct, use != SharedMemoryUse.None, _tls).ConfigureAwait(false);
+        var connection = await FrameConnection.OpenAsync(Host, Port, Shard, _auth, timeout, ct, use != SharedMemoryUse.None, _tls, _checksum).ConfigureAwait(false);
+        Checksum = connection.Checksum;
         if (connection.SharedMemory) _attached = true;
         else if (connection.SharedMemoryRefusal is { } refusal)
         {
