@@ -1,11 +1,9 @@
-using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using GpuPs.Cli.Cluster;
 using GpuPs.Cli.Settings;
 using GpuPs.Core.Security;
 using GpuPs.Core.Shards;
 using GpuPs.Integration.Tests.Wire;
-using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Protocol.Frames;
 using GpuPs.Server;
@@ -24,7 +22,7 @@ namespace GpuPs.Integration.Tests.DataPlane;
 /// </summary>
 public class FrameChecksumTests
 {
-    private const int Floats = 40_000;   // 160,000 bytes: above TrailedPayload.Threshold
+    private const int Floats = TrailedFrameTests.Floats;   // every push and pull a large frame
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
     private static Task<GpuPsServerHost> StartAsync(IParameterShard shard, JobAuth auth, FrameChecksum? policy, Serilog.ILogger? log = null) =>
@@ -32,17 +30,8 @@ public class FrameChecksumTests
             log ?? Serilog.Core.Logger.None, CancellationToken.None);
 
     /// <summary>A push frame of <paramref name="values"/> as <see cref="TrailedPayload"/> writes it under <paramref name="checksum"/>.</summary>
-    private static byte[] Frame(byte[] values, FrameChecksum checksum)
-    {
-        var push = FrameAnswers.PushFrame(new PushHeader(1, 0, 0, 7, 2.5), values.Length, TensorEncoding.Float32);
-        using var bytes = new MemoryStream();
-        TrailedPayload.WriteAsync(push, ReadOnlyMemory<byte>.Empty, values, new XxHash3(), new byte[FrameHeader.Size], chunk =>
-        {
-            bytes.Write(chunk.Span);
-            return ValueTask.CompletedTask;
-        }, checksum).AsTask().GetAwaiter().GetResult();
-        return bytes.ToArray();
-    }
+    private static byte[] Frame(byte[] values, FrameChecksum checksum) =>
+        TrailedFrameTests.Encode(FrameAnswers.PushFrame(new PushHeader(1, 0, 0, 7, 2.5), values.Length, TensorEncoding.Float32), values, checksum);
 
     private static byte[] Values(out float[] gradient)
     {
@@ -155,17 +144,9 @@ public class FrameChecksumTests
     [Fact]
     public async Task The_same_run_with_xxh3_and_with_none_gives_the_same_model()
     {
-        var job = new TrainSettings
+        var job = TransportEquivalenceTests.Settings with
         {
-            Dataset = "synthetic:rows=120,features=3999,classes=10,separation=2",
-            Model = Kernels.ModelKind.Softmax,
-            Workers = 2,
-            Servers = 1,
-            Steps = 4,
-            BatchSize = 0,
-            LearningRate = 0.1f,
-            Seed = 11,
-            Accelerator = AcceleratorChoice.Simd,
+            Dataset = "synthetic:rows=120,features=3999,classes=10,separation=2", Workers = 2, Servers = 1, Steps = 4, LearningRate = 0.1f,
             Transport = TransportChoice.Tcp,
         };
         var log = new CapturedLog();

@@ -19,9 +19,10 @@ namespace GpuPs.Integration.Tests.DataPlane;
 /// </summary>
 public class TrailedFrameTests
 {
-    private const int Floats = 40_000;   // 160,000 bytes: above TrailedPayload.Threshold
+    internal const int Floats = 40_000;   // 160,000 bytes: above TrailedPayload.Threshold
 
-    private static byte[] Encode(FrameHeader header, byte[] payload)
+    /// <summary>A large frame as <see cref="TrailedPayload"/> writes it (under <paramref name="checksum"/>), all its writes in one array.</summary>
+    internal static byte[] Encode(FrameHeader header, byte[] payload, FrameChecksum checksum = FrameChecksum.Xxh3)
     {
         using var bytes = new MemoryStream();
         var scratch = new byte[FrameHeader.Size];
@@ -29,7 +30,7 @@ public class TrailedFrameTests
         {
             bytes.Write(chunk.Span);
             return ValueTask.CompletedTask;
-        }).AsTask().GetAwaiter().GetResult();
+        }, checksum).AsTask().GetAwaiter().GetResult();
         return bytes.ToArray();
     }
 
