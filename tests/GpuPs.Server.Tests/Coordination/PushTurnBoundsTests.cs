@@ -126,6 +126,9 @@ public class PushTurnBoundsTests
         long ticket = 0;
         Assert.Equal(TurnAnswer.Wait, Try(idle, new TurnKey(2, 1, 0), ref ticket, out _, out var recheck));   // worker 1 is absent
         Assert.Equal(idle.PassAfter, recheck);
+        _time.Advance(idle.PassAfter / 4);
+        Assert.Equal(TurnAnswer.Wait, Try(idle, new TurnKey(2, 1, 0), ref ticket, out _, out recheck));
+        Assert.Equal(idle.PassAfter * 3 / 4, recheck);   // what is left of the bound
 
         var busy = Turns(workers: 3);
         Assert.True(Ask(busy, new TurnKey(0, 1, 0)));

@@ -87,6 +87,19 @@ public class PushTurnLeaseTests
     }
 
     [Fact]
+    public void A_second_piece_of_a_range_whose_turn_is_sent_under_goes_on_under_that_turn_not_another_unsent_one()
+    {
+        var turns = Turns(workers: 1, units: 2, concurrency: 2);
+        Assert.True(Ask(turns, new TurnKey(0, 1, 0)));
+        Assert.True(Ask(turns, new TurnKey(0, 1, 1)));
+        var first = turns.Claim(new TurnKey(0, 1, 0), anyUnit: false)!;
+        var second = turns.Claim(new TurnKey(0, 1, 0), anyUnit: true)!;   // its range known: exactly its turn
+        Assert.Equal(first.Turn, second.Turn);
+        var unread = turns.Claim(new TurnKey(0, 1, 5), anyUnit: true)!;   // its range read only with its values: the unsent turn
+        Assert.NotEqual(first.Turn, unread.Turn);
+    }
+
+    [Fact]
     public void A_piece_of_a_push_gathered_whole_keeps_its_turn_and_the_last_ends_it_once()
     {
         var turns = Turns(workers: 2);
