@@ -101,7 +101,7 @@ public class ShardModelRangeTests
         Assert.Equal([3, 1, 4, 1], created);   // range 1's optimizer alone starts afresh
 
         var state = model.ExportOptimizer();
-        Assert.Equal([1L, 0L, 1L], state.RangeSteps);      // its step count too
+        Assert.Equal([1L, 0L, 1L], Assert.IsType<long[]>(state.RangeSteps));      // its step count too
         Assert.Equal([1f, 1f, 1f, 0f, 1f, 1f, 1f, 1f], state.Slots[0]);   // velocities, end to end
 
         // A gradient beyond the limit is skipped before the optimizer sees it: no restart.

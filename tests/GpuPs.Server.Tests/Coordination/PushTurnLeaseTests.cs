@@ -31,13 +31,7 @@ public class PushTurnLeaseTests
         return granted;
     }
 
-    /// <summary>An edge's push granted at once, and its lease.</summary>
-    private static PushTurnLease Sending(PushTurns turns, TurnKey key)
-    {
-        long ticket = 0;
-        Assert.True(Ask(turns, key, ref ticket, sending: true));
-        return turns.Lease(ticket);
-    }
+    private static PushTurnLease Sending(PushTurns turns, TurnKey key) => PushTurnOwnershipTests.Sending(turns, key);
 
     /// <summary>Whether worker 1's ask finds the only turn free (the ask expires what is due first).</summary>
     private bool FreeFor(PushTurns turns, int worker = 1, long step = 1) => Ask(turns, new TurnKey(worker, step, 0));

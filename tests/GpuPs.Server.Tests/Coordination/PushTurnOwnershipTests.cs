@@ -20,7 +20,7 @@ public class PushTurnOwnershipTests
         turns.TryBegin(key, order: -1, sending, ref ticket, out _, out _) == TurnAnswer.Granted;
 
     /// <summary>An edge's push granted its turn at once, and its lease.</summary>
-    private static PushTurnLease Sending(PushTurns turns, TurnKey key)
+    internal static PushTurnLease Sending(PushTurns turns, TurnKey key)
     {
         long ticket = 0;
         Assert.True(Ask(turns, key, ref ticket, sending: true));
