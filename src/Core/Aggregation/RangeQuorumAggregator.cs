@@ -84,7 +84,7 @@ public sealed class RangeQuorumAggregator : IStepAggregator
             _pushes[r] += workers.Count;
         }
         foreach (var worker in workers) worker.Clock = Math.Max(worker.Clock, _oldestClock[worker.Id]);
-        for (int r = first; r <= last; r++) TryClose(r);
+        CloseReady(first, last);
         return PushOutcome.Applied(_model.Step, closedStep: _model.Step > before, IsFinished);
     }
 
@@ -99,7 +99,7 @@ public sealed class RangeQuorumAggregator : IStepAggregator
     public bool OnMembershipChanged()
     {
         long before = _model.Step;
-        for (int r = 0; r < _sums.Length; r++) TryClose(r);
+        CloseReady(0, _sums.Length - 1);
         return _model.Step > before;
     }
 
@@ -165,10 +165,29 @@ public sealed class RangeQuorumAggregator : IStepAggregator
         return PushOutcome.Applied(_model.Step, closedStep: false, jobFinished: false);
     }
 
-    /// <summary>Applies range <paramref name="r"/>'s update when every expected worker (or the quorum) pushed it.</summary>
+    /// <summary>
+    /// Closes what is ready among ranges <paramref name="first"/>..<paramref name="last"/>; when that closed the shard's
+    /// step, every range held one step ahead (<see cref="TryClose"/>) is tried again. Once is enough: a range that has just
+    /// closed the step has no pieces of the next one yet (they were refused while it was open), so the step cannot move
+    /// twice in one push.
+    /// </summary>
+    private void CloseReady(int first, int last)
+    {
+        long before = _model.Step;
+        for (int r = first; r <= last; r++) TryClose(r);
+        if (_model.Step > before)
+            for (int r = 0; r < _sums.Length; r++) TryClose(r);
+    }
+
+    /// <summary>
+    /// Applies range <paramref name="r"/>'s update when every expected worker (or the quorum) pushed it, and the range is at
+    /// the shard's step: a range one step ahead takes the next step's pieces but closes that step only once the shard's
+    /// step has caught up (<see cref="ShardModel.RangeStep"/>: a range is at the shard's step or one ahead, the boundary every
+    /// checkpoint reads is saved once, when it first passes; a range two steps ahead made the next checkpoint fail).
+    /// </summary>
     private void TryClose(int r)
     {
-        if (_sums[r].IsEmpty || _model.RangeStep(r) >= _totalSteps) return;
+        if (_sums[r].IsEmpty || _model.RangeStep(r) >= _totalSteps || _model.RangeStep(r) > _model.Step) return;
         if (_pushes[r] < _quorum)
             foreach (var w in _workers)
                 if (w.Expected && !_pushed[r][w.Id]) return;

@@ -142,4 +142,31 @@ public class RangeQuorumAggregatorTests
         var misaligned = Assert.Throws<ShardException>(() => aggregator.Admit(slots[0], new PushHeader(0, 0, 0, 1, 1.0, Piece: new PieceRange(2, 2))));
         Assert.Contains("does not start and end at the shard's closing ranges", misaligned.Message);
     }
+
+    [Fact]
+    public void A_range_one_step_ahead_of_the_shard_takes_the_next_step_s_pushes_but_closes_it_only_after_the_shard_s_step_and_the_boundary_stays_readable()
+    {
+        var (aggregator, model, slots) = Create();
+        foreach (var w in slots) Assert.True(Push(aggregator, w, 0, 0).IsApplied);
+        Assert.Equal((0L, 1L), (model.Step, model.RangeStep(0)));
+
+        // No honest worker pushes step 1 before step 0 closed (it needs every range of step 1's parameters); a client can.
+        foreach (var w in slots)
+        {
+            var ahead = Push(aggregator, w, 1, 0, 2f);
+            Assert.Equal((true, false), (ahead.IsApplied, ahead.ClosedStep));
+        }
+        Assert.Equal(1L, model.RangeStep(0));   // held: closing would take range 0 two steps ahead of the shard's step 0
+        Assert.Equal([-1f, -1f, -1f], model.Parameters[..3].ToArray());
+
+        Assert.True(Push(aggregator, slots[0], 0, 1).IsApplied);
+        Assert.True(Push(aggregator, slots[0], 0, 2).IsApplied);
+        Assert.True(Push(aggregator, slots[1], 0, 1).IsApplied);
+        var closing = Push(aggregator, slots[1], 0, 2);
+        Assert.Equal((true, true, 1L), (closing.IsApplied, closing.ClosedStep, closing.Step));
+        Assert.Equal((1L, 2L, 1L, 1L), (model.Step, model.RangeStep(0), model.RangeStep(1), model.RangeStep(2)));   // the held range closed with it
+        Assert.Equal([-3f, -3f, -3f], model.Parameters[..3].ToArray());
+        var (parameters, _) = model.ExportBoundary();   // what every checkpoint reads: it threw once a range ran two steps ahead
+        Assert.Equal([-1f, -1f, -1f, -1f, -1f, -1f, -1f, -1f], parameters);   // step 1 in every range, the held range's included
+    }
 }
