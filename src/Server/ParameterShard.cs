@@ -387,7 +387,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     {
         if (_turns is null || header.Contributors is not null || !IsTurnOf(header)) return PushTurnLease.None;
         if (_turns.Claim(KeyOf(header), anyUnit: header.Piece is null && ClosingRanges is not null) is { } claimed) return claimed;
-        var (granted, _, turn) = await TakeTurnAsync(header.WorkerId, header.Step, header.Piece, TurnPartition(header.Partition), order: -1, sending: true, cancellationToken).ConfigureAwait(false);
+        var (granted, _, _, turn) = await TakeTurnAsync(header.WorkerId, header.Step, header.Piece, TurnPartition(header.Partition), order: -1, sending: true, cancellationToken).ConfigureAwait(false);
         return granted ? _turns.Lease(turn) : PushTurnLease.None;
     }
 
@@ -402,22 +402,24 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         piece?.Validate(_model.Length);
         if (_turns is null) return new PushTurnReply { Granted = true, Step = request.Step };
         long start = _time.GetTimestamp();
-        var (granted, step, _) = await TakeTurnAsync(request.WorkerId, request.Step, piece, TurnPartition(request.Partition), request.Order, sending: false, cancellationToken).ConfigureAwait(false);
+        var (granted, finished, step, _) = await TakeTurnAsync(request.WorkerId, request.Step, piece, TurnPartition(request.Partition), request.Order, sending: false, cancellationToken).ConfigureAwait(false);
         return new PushTurnReply
         {
-            Granted = granted, Closed = !granted, Step = step, WaitedUs = (long)_time.GetElapsedTime(start).TotalMicroseconds,
+            Granted = granted, Closed = !granted, Finished = finished, Step = step, WaitedUs = (long)_time.GetElapsedTime(start).TotalMicroseconds,
         };
     }
 
     /// <summary>
     /// Waits for <paramref name="workerId"/>'s push turn (<see cref="PushTurns"/>) for <paramref name="step"/>, the unit
     /// of <paramref name="piece"/> and <paramref name="partition"/>: true once granted, with the turn's id; false when
-    /// the step (the piece's range) closed without it, the job finished, or the worker is not registered, and with the
-    /// shard's step (the range's). <paramref name="piece"/> lies within the shard: both callers check it first.
+    /// the step (the piece's range) closed without it, the job finished (Finished), or the worker is not registered, and
+    /// with the shard's step (the range's). <paramref name="piece"/> lies within the shard: both callers check it first.
     /// With per-push updates (ASP, SSP) the step is the worker's own clock: false, with the clock, when the shard has
-    /// that push already (a retry) or the worker is at another step (the push would be refused anyway).
+    /// that push already (a retry) or the worker is at another step (the push would be refused anyway); Finished when the
+    /// worker ran all its steps; and a push the staleness bound refuses now waits, as for a step not open yet, until the
+    /// slowest worker's push lets it go, so that its turn never passes the worker SSP waits for.
     /// </summary>
-    private async Task<(bool Granted, long Step, long Turn)> TakeTurnAsync(int workerId, long step, PieceRange? piece, int partition, int order, bool sending, CancellationToken cancellationToken)
+    private async Task<(bool Granted, bool Finished, long Step, long Turn)> TakeTurnAsync(int workerId, long step, PieceRange? piece, int partition, int order, bool sending, CancellationToken cancellationToken)
     {
         long ticket = 0;
         bool waiting = false;
@@ -429,14 +431,18 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 TimeSpan recheck;
                 lock (_gate)
                 {
-                    if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered) return (false, _model.Step, 0);
+                    if (workerId < 0 || workerId >= _workers.Length || !_workers[workerId].Registered) return (false, false, _model.Step, 0);
                     int unit = UnitOf(piece);
                     long at = !_mode.IsStepSynchronous ? _workers[workerId].Clock : ClosingRanges is null ? _model.Step : _model.RangeStep(unit);
-                    if (at > step || _aggregator.IsFinished || at < step && !_mode.IsStepSynchronous) return (false, at, 0);
+                    if (_aggregator.IsFinished) return (false, true, at, 0);
+                    if (at > step || at < step && !_mode.IsStepSynchronous) return (false, false, at, 0);
+                    // Per-push updates: the aggregator's answer to this push now (the worker's next, at its clock).
+                    PushOutcome? admitted = _mode.IsStepSynchronous ? null : _aggregator.Admit(_workers[workerId], new PushHeader(workerId, step, Info.Index, 0, 0));
+                    if (admitted?.Kind == PushOutcomeKind.Finished) return (false, true, at, 0);
                     next = _signal.Next;
-                    if (at < step)
+                    if (at < step || admitted is { IsApplied: false })
                     {
-                        (changed, recheck) = (next, Timeout.InfiniteTimeSpan);   // a step not open yet: wait for it
+                        (changed, recheck) = (next, Timeout.InfiniteTimeSpan);   // a step not open yet, or too stale to push yet: wait for it
                     }
                     else
                     {
@@ -446,7 +452,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                             if (_log.IsEnabled(LogEventLevel.Verbose))
                                 _log.Verbose("Shard {Shard} push turn of step {Step}, unit {Unit}, partition {Partition} to worker {WorkerId}: {InFlight} of {Concurrency} in flight",
                                     Info.Index, step, unit, partition, workerId, _turns.InFlight, _job.PushConcurrency);
-                            return (true, at, ticket);
+                            return (true, false, at, ticket);
                         }
                         waiting = true;
                     }

@@ -36,7 +36,8 @@ public sealed partial class ShardedParameterClient
     /// <summary>
     /// Waits for the turn of the push <paramref name="header"/> (of <paramref name="piece"/>, or whole) on shard
     /// <paramref name="i"/>, adding the wait to <paramref name="waited"/>[i]. Null: send it now (or the shard has no
-    /// turns). Late: its step (the piece's range) closed without it, so nothing is sent; with per-push turns Duplicate
+    /// turns). Finished: the job finished there (or the worker ran all its steps), so nothing is sent. Late: its step
+    /// (the piece's range) closed without it, so nothing is sent; with per-push turns Duplicate
     /// (the shard has this push already) or Refused (the worker's clock there is behind the push). A wait longer than
     /// the call's deadline asks again; a lost shard fails as any call to it.
     /// </summary>
@@ -58,6 +59,8 @@ public sealed partial class ShardedParameterClient
                     var reply = await CallAsync(i, $"push turn on shard {i} at {_shards[i].Address}",
                         t => _shards[i].Control.AwaitPushTurnAsync(request, t, _options.CallTimeout), ct).ConfigureAwait(false);
                     if (reply.Granted) return null;
+                    if (reply.Finished)
+                        return PushOutcome.Finished(reply.Step, $"push of step {header.Step} not sent: the job has finished on shard {i}");
                     if (!_turnsPerPush)
                         return PushOutcome.Late(reply.Step, $"step {header.Step}{(piece is { } p ? $", piece {p}" : "")} closed on shard {i} before this worker's push turn");
                     return reply.Step > header.Step

@@ -3,6 +3,7 @@ using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
+using GpuPs.Server.Tests;
 using GpuPs.Tests.Shared;
 using GpuPs.Worker.Transport;
 using Grpc.Core;
@@ -15,7 +16,9 @@ namespace GpuPs.Integration.Tests.Server;
 /// turn) while another holds the only turn is held by the service, its bytes unread, until that turn ends — then
 /// applied: delayed, not lost. On a shard whose clock stands still (no turn ever expires): a push held at the edge for
 /// its turn longer than the push idle timeout goes on once it gets the turn, and a push that fails after it got its turn
-/// (a malformed stream) ends that turn with its call, so the next push is granted at once.
+/// (a malformed stream) ends that turn with its call, so the next push is granted at once. With per-push turns (ASP): a
+/// push after the worker's last step, or after the job finished, is answered Finished by its turn and reported Finished
+/// (the job is done) by the client, not Refused; nothing of it is sent.
 /// </summary>
 public class PushTurnLoopbackTests
 {
@@ -87,5 +90,29 @@ public class PushTurnLoopbackTests
         var status = shard.Status();
         Assert.Equal((1L, 1, 2L), (status.PushesApplied, status.PushTurnsPeak, status.PushTurnsGranted));
         Assert.Equal(0, shard.Turns.InFlight);
+    }
+
+    [Fact]
+    public async Task A_push_turn_after_the_last_step_is_reported_finished_and_nothing_is_sent()
+    {
+        using var shard = ShardFixture.Create(ShardFixture.Job(SyncMode.Asp, workers: 2, steps: 1) with { Schedule = PushSchedule.RoundRobin });
+        await using var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", JobAuth.Insecure, Serilog.Core.Logger.None, CancellationToken.None);
+        var ct = CancellationToken.None;
+        var gradient = new float[ShardFixture.Length];
+
+        for (int w = 0; w < 2; w++)
+        {
+            await using var client = new Worker.Client.ShardedParameterClient([NegotiatedShardClient.Connect(host.Address.ToString(), JobAuth.Insecure, TransportChoice.Grpc)],
+                new Worker.Client.ShardedClientOptions(TimeSpan.FromSeconds(30), 1), Serilog.Core.Logger.None);
+            await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = w }, ct);
+            Assert.True(Assert.Single(await client.PushAsync(new PushHeader(w, 0, 0, 1, 0), gradient, ct)).IsApplied);
+
+            // Worker 0's second push comes while worker 1 still runs; worker 1's after the job finished.
+            var after = Assert.Single(await client.PushAsync(new PushHeader(w, 1, 0, 1, 0), gradient, ct));
+            Assert.Equal((Core.Shards.PushOutcomeKind.Finished, true), (after.Kind, after.JobFinished));
+            Assert.Contains("finished", after.Reason);
+        }
+        var status = shard.Status();
+        Assert.Equal((2L, 0L, true), (status.PushesApplied, status.PushesRejected, status.Finished));
     }
 }

@@ -13,16 +13,18 @@ namespace GpuPs.Server.Tests.Coordination;
 /// turns in the coordinator's order and never more than the push concurrency at once (the shard's own turn counts), a
 /// request answered closed for a step or range that closed without it and held for one not open yet, a turn freed by its
 /// push whether the shard applies it, refuses it or finds it malformed, a waiting request given up when its caller is
-/// cancelled, and the pushes that take no turn.
+/// cancelled, and the pushes that take no turn. With per-push turns (SSP, ASP): a push the staleness bound would refuse
+/// waits for the slowest worker's push instead of taking a turn (so that worker is never passed over for it), and one
+/// after the worker's last step or the job's end is answered Finished.
 /// </summary>
 public class ShardPushTurnTests
 {
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(20);
     private readonly ManualTimeProvider _time = new();
 
-    private ParameterShard RoundRobin(int workers, int concurrency = 1, long steps = 10, SyncMode mode = SyncMode.Bsp, int pieceFloats = 0)
+    private ParameterShard RoundRobin(int workers, int concurrency = 1, long steps = 10, SyncMode mode = SyncMode.Bsp, int pieceFloats = 0, int staleness = 0)
     {
-        var shard = Create(Job(mode, workers, steps) with { Schedule = PushSchedule.RoundRobin, PushConcurrency = concurrency, PieceFloats = pieceFloats },
+        var shard = Create(Job(mode, workers, steps, staleness) with { Schedule = PushSchedule.RoundRobin, PushConcurrency = concurrency, PieceFloats = pieceFloats },
             time: _time);
         RegisterAll(shard, workers);
         return shard;
@@ -285,5 +287,50 @@ public class ShardPushTurnTests
         shard.Turns.Complete(new TurnKey(1, 0, 0, 1));
         Assert.True((await third.WaitAsync(Guard)).Granted);
         Assert.Equal(2, shard.Turns.InFlight);
+    }
+
+    [Fact]
+    public async Task A_push_the_staleness_bound_refuses_waits_for_the_slowest_worker_and_never_passes_it()
+    {
+        using var shard = RoundRobin(workers: 2, mode: SyncMode.Ssp);
+        Assert.True((await Ask(shard, 0, 0, order: 0).WaitAsync(Guard)).Granted);
+        Assert.True(PushWhole(shard, 0, 0).IsApplied);
+
+        // Worker 0 asks for its step 1 without pulling: with s = 0 it may not push before worker 1's step 0.
+        var ahead = Ask(shard, 0, 1);
+        Assert.Equal(0, shard.Turns!.Waiting);   // not queued for a turn: it waits for a step, as a pull would
+        _time.Advance(shard.Turns.PassAfter * 3);   // long past the bound after which a late worker is passed
+        var slowest = await Ask(shard, 1, 0, order: 1).WaitAsync(Guard);
+        Assert.True(slowest.Granted);             // the link is free for the worker SSP waits for
+        Assert.False(ahead.IsCompleted);
+        Assert.Equal(0, shard.Status().PushTurnsPassed);
+
+        Assert.True(PushWhole(shard, 1, 0).IsApplied);
+        var granted = await ahead.WaitAsync(Guard);
+        Assert.Equal((true, false, 1L), (granted.Granted, granted.Finished, granted.Step));
+        Assert.True(PushWhole(shard, 0, 1).IsApplied);   // the push its turn was for is admitted, not refused by the bound
+        var status = shard.Status();
+        Assert.Equal((0L, 0L, 3L), (status.PushTurnsPassed, status.PushesRejected, status.PushTurnsGranted));
+    }
+
+    [Theory]
+    [InlineData(SyncMode.Asp)]
+    [InlineData(SyncMode.Ssp)]
+    public async Task A_turn_after_the_worker_s_last_step_or_the_job_s_end_is_answered_finished(SyncMode mode)
+    {
+        using var shard = RoundRobin(workers: 2, steps: 1, mode: mode, staleness: 1);
+        Assert.True((await Ask(shard, 0, 0, order: 0).WaitAsync(Guard)).Granted);
+        Assert.True(PushWhole(shard, 0, 0).IsApplied);
+
+        // Worker 0 ran its one step; worker 1 has not: the job goes on, but worker 0's next push is no push.
+        var done = await Ask(shard, 0, 1).WaitAsync(Guard);
+        Assert.Equal((false, true, 1L), (done.Granted, done.Finished, done.Step));
+
+        Assert.True((await Ask(shard, 1, 0, order: 1).WaitAsync(Guard)).Granted);
+        Assert.True(PushWhole(shard, 1, 0).IsApplied);   // the last push: the job finished
+        Assert.True(shard.Status().Finished);
+        var finished = await Ask(shard, 1, 1).WaitAsync(Guard);
+        Assert.Equal((false, true), (finished.Granted, finished.Finished));
+        Assert.Equal(0, shard.Status().PushesRejected);
     }
 }
