@@ -19,7 +19,7 @@ namespace GpuPs.Worker;
 /// (multi-message). The parameters go to the device once per step and the gradient accumulates there: one download per
 /// message. With a bfloat16 wire format or a compressed push each message is rounded with error feedback
 /// (<see cref="BFloat16ErrorFeedback"/>, <see cref="CompressionErrorFeedback"/>) just before it is pushed, and the
-/// rounding's time is reported apart (<see cref="WorkerReport.CompressSeconds"/>). In a round-robin job every push waits for its turns on the shards' links and is timed by the <see cref="PushPacer"/>.
+/// rounding's time is reported apart (<see cref="WorkerReport.CompressSeconds"/>). In a round-robin job every push waits for its turns on the shards' links, and its latency (turn waits and a fused pull's wait apart) goes to the <see cref="PushPacer"/>.
 /// Owns the message buffers; one instance per worker loop, not thread-safe.
 /// </summary>
 public sealed class StepComputation(
@@ -192,9 +192,8 @@ public sealed class StepComputation(
             _encodeTicks += rounding;
             _compressTicks += rounding;
         }
-        var outcomes = pacer is null
-            ? await TimedPushAsync(header, gradient, ct, fused).ConfigureAwait(false)
-            : await pacer.PushAsync(wait => TimedPushAsync(header, gradient, ct, fused, wait)).ConfigureAwait(false);
+        pacer?.Pushing();
+        var outcomes = await TimedPushAsync(header, gradient, ct, fused).ConfigureAwait(false);
         for (int shard = 0; shard < outcomes.Count; shard++)
         {
             var outcome = outcomes[shard];
@@ -212,17 +211,15 @@ public sealed class StepComputation(
     }
 
     /// <summary>One push to every shard (with <paramref name="fused"/>, and the pull that follows), its latency recorded.</summary>
-    private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct, FusedPull? fused = null,
-        TurnWait? wait = null)
+    private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct, FusedPull? fused = null)
     {
         long start = Stopwatch.GetTimestamp();
-        wait ??= new TurnWait();
+        var wait = new TurnWait();
         if (fused is not null)
         {
             var answer = await client.PushPullAsync(header, gradient, fused.MinStep, fused.Destination, ct, _encoding, fused.SameStep, wait).ConfigureAwait(false);
             fused.Answered(answer.Pulled, start, answer.PushAnsweredAt);
-            report.AddTurnWait(wait.Seconds);
-            report.RecordPushLatency(LastPushSeconds = Math.Max(0, fused.PushSeconds - wait.Seconds));
+            RecordPush(fused.PushSeconds, wait);   // until the shards answered the push: the pull's wait for its step is not in it
             return answer.Outcomes;
         }
         try
@@ -231,11 +228,20 @@ public sealed class StepComputation(
         }
         finally
         {
-            // From the first byte: a round-robin push's own wait for its turns is reported apart.
-            double waited = wait.Seconds;
-            report.AddTurnWait(waited);
-            report.RecordPushLatency(LastPushSeconds = Math.Max(0, Stopwatch.GetElapsedTime(start).TotalSeconds - waited));
+            RecordPush(Stopwatch.GetElapsedTime(start).TotalSeconds, wait);
         }
+    }
+
+    /// <summary>
+    /// Records a push that took <paramref name="seconds"/> from its first byte: a round-robin push's own wait for its
+    /// turns (<paramref name="wait"/>) is reported apart, and the rest is its latency, in the report and to the coordinator.
+    /// </summary>
+    private void RecordPush(double seconds, TurnWait wait)
+    {
+        double waited = wait.Seconds, latency = Math.Max(0, seconds - waited);
+        report.AddTurnWait(waited);
+        report.RecordPushLatency(LastPushSeconds = latency);
+        pacer?.Pushed(latency);
     }
 
     /// <summary>The error feedback of the job's lossy push encoding, over messages of <paramref name="length"/> values.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GpuPs.Core.Compression;
 using GpuPs.Core.Data;
 using GpuPs.Core.Modes;
@@ -206,6 +207,43 @@ public sealed class StepComputationTests : IAsyncDisposable
         Assert.All(_cluster.Fakes, f => Assert.Equal(1 + 2, f.Pulls));
         fused.Aim(9, next);
         Assert.Equal((0L, 0.0, 0.0, (PulledParameters?)null), (fused.PushAnsweredAt, fused.PushSeconds, fused.PullSeconds, fused.Pulled));
+    }
+
+    [Fact]
+    public async Task A_fused_pull_the_staleness_bound_holds_is_in_neither_the_push_latency_nor_the_time_the_coordinator_gets()
+    {
+        // SSP, s = 0, round-robin: worker 0's fused push is applied at once, and its pull then waits for worker 1's step 0.
+        await using var ssp = new StepComputationTests(SyncMode.Ssp, workers: 2);
+        await using var slowest = ssp._cluster.Client();
+        await slowest.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+        var step = ssp.Step(pacer: new PushPacer(ssp._client, ssp._report, Log.Logger));
+        foreach (var f in ssp._cluster.Fakes) f.Fuses = true;
+        var fused = new FusedPull(sameStep: false);
+        var next = new float[Parameters];
+        fused.Aim(1, next);
+
+        var run = step.RunAsync(0, await ssp.PullAsync(0), CancellationToken.None, CancellationToken.None, fused: fused);
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+            while (ssp._cluster.Fakes.Any(f => f.Pulls < 2)) await Task.Delay(5, guard.Token);   // every shard holds the pull part
+        Assert.False(run.IsCompleted);
+        Assert.Equal(1, ssp._cluster.Status().PushesApplied);
+        long released = Stopwatch.GetTimestamp();
+        Assert.True((await slowest.PushAsync(new PushHeader(slowest.WorkerId, 0, 0, 1, 0), new float[Parameters], CancellationToken.None)).All(o => o.IsApplied));
+        Assert.False(await run.WaitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.NotNull(fused.Pulled);
+        Assert.True(fused.PushAnsweredAt < released, "the push's answer is dated when it was applied, before the held step was released");
+        Assert.Equal(fused.PushSeconds, Assert.Single(ssp._report.PushLatencies));
+        var report = await NextReportAsync(ssp._cluster.Fakes[0]);
+        Assert.Equal(fused.PushSeconds, report.PushSeconds);   // not the whole call, pull wait included
+    }
+
+    /// <summary>The first step report <paramref name="coordinator"/> got (a hang guard, not a timing assertion).</summary>
+    private static async Task<HeartbeatRequest> NextReportAsync(InProcessShard coordinator)
+    {
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (coordinator.HeartbeatRequests.IsEmpty) await Task.Delay(5, guard.Token);
+        return coordinator.HeartbeatRequests.First();
     }
 
     [Fact]

@@ -6,8 +6,8 @@ using Serilog;
 namespace GpuPs.Worker.Scheduling;
 
 /// <summary>
-/// A worker's side of the round-robin schedule: measures how long the gradient took to be ready and how long its push took
-/// from the first byte (the push's own wait for its turns, its <see cref="TurnWait"/>, is not in
+/// A worker's side of the round-robin schedule: measures how long the gradient took to be ready, is told how long its
+/// pushes took from the first byte (the push's own wait for its turns, its <see cref="TurnWait"/>, is not in
 /// it), and reports both to the coordinator (shard 0) after the step, whose reply carries the worker's slot: its place in
 /// the order every shard grants push turns in (<see cref="ShardedParameterClient.PushOrder"/>). Pushes wait for their
 /// turns, never for a clock. One per worker loop; not thread-safe except that a report's reply may land at any time (the
@@ -40,25 +40,21 @@ public sealed class PushPacer(ShardedParameterClient client, WorkerReport report
         (_ready, _pushSeconds, _reported) = (-1, 0, false);
     }
 
-    /// <summary>
-    /// Runs <paramref name="push"/> and times it from its first byte. The first push of the step marks when the gradient
-    /// was ready.
-    /// </summary>
-    /// <param name="push">The push (it waits for its turns itself, adding its waits to the <see cref="TurnWait"/> it is given).</param>
-    public async Task<T> PushAsync<T>(Func<TurnWait, Task<T>> push)
+    /// <summary>A push of the step starts: the first one marks when the gradient was ready. Thread-safe.</summary>
+    public void Pushing()
     {
         lock (_gate) if (_ready < 0) _ready = Stopwatch.GetElapsedTime(_stepStart).TotalSeconds;
-        long start = Stopwatch.GetTimestamp();
-        var turns = new TurnWait();
-        try
-        {
-            return await push(turns).ConfigureAwait(false);
-        }
-        finally
-        {
-            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds - turns.Seconds;
-            lock (_gate) _pushSeconds += Math.Max(0, seconds);
-        }
+    }
+
+    /// <summary>
+    /// Adds a push's own time to the step's: from its first byte until the shards answered it, without its waits for
+    /// turns or, for a fused push, the wait of the pull that rides on it for its step (which SSP holds for the slowest
+    /// worker: no time on the link). Thread-safe.
+    /// </summary>
+    /// <param name="seconds">The push's latency, as the worker's report records it.</param>
+    public void Pushed(double seconds)
+    {
+        lock (_gate) _pushSeconds += seconds;
     }
 
     /// <summary>
