@@ -105,6 +105,40 @@ public class PiecePathTests
     }
 
     [Fact]
+    public async Task Pieces_that_fail_for_good_fail_the_push_and_the_pull_with_the_shard_s_error()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
+        await using var client = cluster.Client(new ShardedClientOptions(MaxRetries: 1) { Pieces = Small });
+        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+        cluster.Fakes[0].FailNext(int.MaxValue);   // unreachable from now on
+        var before = cluster.Parameters();
+
+        var push = await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        var pull = await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, new float[Parameters], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal((ShardErrorKind.Unavailable, ShardErrorKind.Unavailable), (push.Kind, pull.Kind));
+        Assert.StartsWith("push of piece [", push.Message);
+        Assert.StartsWith("pull from shard 0 at in-process shard 0 failed 1 times", pull.Message);
+        Assert.Equal(before, cluster.Parameters());
+        Assert.Equal(0L, client.BytesPulled);
+    }
+
+    [Fact]
+    public void A_piece_link_credits_four_pieces_of_its_fixed_size_takes_a_pull_credit_of_its_own_and_refuses_a_negative_one()
+    {
+        var shard = new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Parameters };
+        long[] layers = [0, 18];
+
+        var fixedSize = new PieceLink(shard, layers, new PieceOptions(PieceFloats: 4), Log.Logger);
+        var ownPull = new PieceLink(shard, layers, new PieceOptions(PieceFloats: 4), Log.Logger, pullCreditBytes: 40);
+
+        Assert.Equal((4 * 4 * sizeof(float), 4 * 4 * sizeof(float)), (fixedSize.Push.CreditBytes, fixedSize.Pull.CreditBytes));
+        Assert.Equal((4 * 4 * sizeof(float), 40L), (ownPull.Push.CreditBytes, ownPull.Pull.CreditBytes));
+        Assert.Equal(ShardPieces, fixedSize.Plan().Select(p => p.Range));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PieceLink(shard, layers, new PieceOptions(PieceFloats: 4), Log.Logger, pullCreditBytes: -1));
+    }
+
+    [Fact]
     public async Task A_pull_in_pieces_reassembles_the_shards_and_repulls_pieces_older_than_the_newest()
     {
         // ASP, two workers: right after the first piece of worker 0's pull, worker 1's push moves shard 0 to step 1, so the

@@ -113,6 +113,21 @@ public class PushTurnClientTests
         Assert.EndsWith("closed on shard 0 before this worker's push turn", late.Reason);
     }
 
+    [Fact]
+    public async Task A_turn_the_shard_refuses_fails_the_push_with_the_refusal_and_is_not_asked_for_again()
+    {
+        using var cluster = new InProcessCluster(RoundRobin(), shards: 1, learningRate: 0.5f);
+        await using var client = await JoinedAsync(cluster);
+
+        // Worker 5 is no worker of this one-worker job: the shard refuses its turn, as it would a push.
+        var e = await Assert.ThrowsAsync<ShardException>(() =>
+            client.PushAsync(new PushHeader(5, 0, 0, 1, 0), SmallJob.Ramp(), CancellationToken.None).WaitAsync(Bound));
+
+        Assert.NotEqual(ShardErrorKind.Timeout, e.Kind);
+        Assert.Single(cluster.Fakes[0].TurnRequests);
+        Assert.Equal(0, cluster.Fakes[0].Pushes);
+    }
+
     [Theory]
     [InlineData(SyncMode.Bsp)]
     [InlineData(SyncMode.Asp)]
