@@ -17,6 +17,8 @@ public class TrainCommandTests
     {
         var result = await TrainAsync("--model", "mlp", "--optimizer", "adam", "--learning-rate", "0.01", "--accelerator", "simd");
         Assert.True(result.GetProperty("test_accuracy").GetDouble() >= 0.95, result.ToString());
+        // Evaluated at epoch boundaries the 100 ms status poll sees (many in a run this long), then at the end.
+        Assert.True(result.GetProperty("history").GetArrayLength() > 1, result.ToString());
     }
 
     [Fact]
@@ -46,7 +48,9 @@ public class TrainCommandTests
     {
         var root = await ResultOfAsync(["--dataset", "digits", "--workers", "4", "--seed", "7", .. args]);
         Assert.Equal(4, root.GetProperty("workers").GetInt32());
-        Assert.True(root.GetProperty("history").GetArrayLength() > 1);
+        // The final model is always evaluated; periodic evaluations depend on how many 100 ms polls the run lasts (a
+        // 30-step full-batch run can end before the first).
+        Assert.True(root.GetProperty("history").GetArrayLength() >= 1);
         return root;
     }
 
