@@ -17,8 +17,6 @@ public class TrainCommandTests
     {
         var result = await TrainAsync("--model", "mlp", "--optimizer", "adam", "--learning-rate", "0.01", "--accelerator", "simd");
         Assert.True(result.GetProperty("test_accuracy").GetDouble() >= 0.95, result.ToString());
-        // Evaluated at epoch boundaries the 100 ms status poll sees (many in a run this long), then at the end.
-        Assert.True(result.GetProperty("history").GetArrayLength() > 1, result.ToString());
     }
 
     [Fact]
