@@ -153,24 +153,16 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding) && header.SampleCount >= 1)
             GradientLimits.Check(gradient.Span, header.SampleCount);
         _pushLog.Record(header, gradient.Span, encoding);
-        var waited = new long[_shards.Length];   // each shard's turn waits (round-robin)
-        try
+        return await FanOutUnderTurnsAsync(async (i, waited, ct) =>
         {
-            return await FanOutAsync(async (i, ct) =>
-            {
-                var info = _layout[i];
-                var slice = gradient.Slice((int)info.Offset, (int)info.Length);
-                var shardHeader = header with { Shard = info.Index };
-                if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding)) return await PushPiecesAsync(i, shardHeader, slice, encoding, waited, ct).ConfigureAwait(false);
-                if (await TakeTurnAsync(i, shardHeader, null, waited, ct).ConfigureAwait(false) is { } late) return late;
-                return await CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
-                    token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout, encoding), ct).ConfigureAwait(false);
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            turnWait?.Add(waited);
-        }
+            var info = _layout[i];
+            var slice = gradient.Slice((int)info.Offset, (int)info.Length);
+            var shardHeader = header with { Shard = info.Index };
+            if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding)) return await PushPiecesAsync(i, shardHeader, slice, encoding, waited, ct).ConfigureAwait(false);
+            if (await TakeTurnAsync(i, shardHeader, null, waited, ct).ConfigureAwait(false) is { } late) return late;
+            return await CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
+                token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout, encoding), ct).ConfigureAwait(false);
+        }, turnWait, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -196,26 +188,17 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         if (!CanFuse) return new FusedStep(await PushAsync(header, gradient, cancellationToken, encoding, turnWait).ConfigureAwait(false), System.Diagnostics.Stopwatch.GetTimestamp(), null);
         CheckRegistered(gradient.Length);
         _pushLog.Record(header, gradient.Span, encoding);
-        var waited = new long[_shards.Length];   // each shard's turn wait (round-robin)
-        FusedPushPull[] answers;
-        try
+        var answers = await FanOutUnderTurnsAsync(async (i, waited, ct) =>
         {
-            answers = await FanOutAsync(async (i, ct) =>
-            {
-                var info = _layout[i];
-                var slice = gradient.Slice((int)info.Offset, (int)info.Length);
-                var destination = parameters.Slice((int)info.Offset, (int)info.Length);
-                var shardHeader = header with { Shard = info.Index };
-                if (await TakeTurnAsync(i, shardHeader, null, waited, ct).ConfigureAwait(false) is { } refused)
-                    return new FusedPushPull(refused, System.Diagnostics.Stopwatch.GetTimestamp(), null);
-                return await CallAsync(i, $"push-pull to shard {i} at {_shards[i].Address}",
-                    token => _shards[i].Tensors.PushPullAsync(shardHeader, slice, minStep, destination, token, _options.CallTimeout, encoding), ct).ConfigureAwait(false);
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            turnWait?.Add(waited);
-        }
+            var info = _layout[i];
+            var slice = gradient.Slice((int)info.Offset, (int)info.Length);
+            var destination = parameters.Slice((int)info.Offset, (int)info.Length);
+            var shardHeader = header with { Shard = info.Index };
+            if (await TakeTurnAsync(i, shardHeader, null, waited, ct).ConfigureAwait(false) is { } refused)
+                return new FusedPushPull(refused, System.Diagnostics.Stopwatch.GetTimestamp(), null);
+            return await CallAsync(i, $"push-pull to shard {i} at {_shards[i].Address}",
+                token => _shards[i].Tensors.PushPullAsync(shardHeader, slice, minStep, destination, token, _options.CallTimeout, encoding), ct).ConfigureAwait(false);
+        }, turnWait, cancellationToken).ConfigureAwait(false);
         for (int i = 0; i < answers.Length; i++)
             if (answers[i].Pull is { } came) _copies[i].CountInFull(came, parameters.Span.Slice((int)_layout[i].Offset, (int)_layout[i].Length));
         var outcomes = answers.Select(a => a.Push).ToArray();
@@ -410,6 +393,23 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
 
     private ShardException Lost(int i, Exception inner) => new(ShardErrorKind.Unavailable,
         $"shard {i} at {_shards[i].Address} answered nothing for {SilentMs(i)} ms (heartbeat timeout {_heartbeatTimeoutMs} ms)", inner);
+
+    /// <summary>
+    /// <see cref="FanOutAsync"/> of a push: <paramref name="call"/> adds each shard's round-robin turn waits to the array it
+    /// is given (<see cref="TakeTurnAsync"/>), and they go to <paramref name="turnWait"/> however the push ends.
+    /// </summary>
+    private async Task<T[]> FanOutUnderTurnsAsync<T>(Func<int, long[], CancellationToken, Task<T>> call, TurnWait? turnWait, CancellationToken cancellationToken)
+    {
+        var waited = new long[_shards.Length];   // each shard's turn waits
+        try
+        {
+            return await FanOutAsync((i, ct) => call(i, waited, ct), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            turnWait?.Add(waited);
+        }
+    }
 
     /// <summary>
     /// Runs <paramref name="call"/> for every shard at once. If one fails for good, the others are cancelled and its error
