@@ -331,7 +331,7 @@ public class ShardedClientTests
     [Fact]
     public Task A_shard_that_refuses_every_heartbeat_is_alive_and_a_pull_waiting_on_it_goes_on() =>
         // A refusal (a restarted shard that does not know the worker yet) is an answer: shard 1 refuses every heartbeat,
-        // and its waiting pull is not given up however long it waits (here four timeouts' worth of heartbeats).
+        // and its waiting pull is not given up however long it waits (here seven heartbeats, over two timeouts' worth).
         AssertAWaitingPullOutlastsHeartbeatsAsync(3000, shard1 => shard1.FailNextHeartbeats(int.MaxValue, ShardErrorKind.UnknownWorker), heartbeats: 7);
 
     /// <summary>
