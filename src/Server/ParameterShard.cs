@@ -617,6 +617,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
                 RowsPerSecond = _assignments?.Estimates.Speed(w.Id) ?? 0, ExchangeSeconds = _assignments?.Estimates.ExchangeSeconds(w.Id) ?? 0,
             }));
             if ((_assignments?.Current ?? _relayed?.Current) is { } assignment) reply.Assignment = AssignmentWire.ToWire(assignment);
+            if (_assignments is not null) reply.AssignmentFromSteps.AddRange(_assignments.FromSteps);
             return reply;
         }
     }

@@ -89,9 +89,12 @@ public sealed record HeteroBenchmarkOptions(
 /// The unit run's own mean is 1.03-1.07× its median on this machine (steps wait for the slowest of n noisy computes, and
 /// co-tenants add spikes), so a mean over the median-based <see cref="BoundMs"/> counts that noise as distance to the bound.</param>
 /// <param name="MeanRatioToMeanBound">MeanMs / MeanBoundMs.</param>
+/// <param name="RebalancedAfter">Drop runs: the issue's literal "rebalanced after N steps", the first step computed with
+/// an assignment version published after the drop less the drop's step (−1: none was; 0 in the other runs). The step it
+/// names loads the moved rows, so <see cref="SettledAfter"/> is at least one more.</param>
 public sealed record HeteroRow(string Scenario, string Mode, string Assignment, int S, string Slowdown, double MeanMs, double P50Ms, double P99Ms,
     double BoundMs, double RatioToBound, int SettledAfter, double ComputeBalance, double MeanRatioToBound, string Code, string Devices = "",
-    double MeanBoundMs = 0, double MeanRatioToMeanBound = 0);
+    double MeanBoundMs = 0, double MeanRatioToMeanBound = 0, int RebalancedAfter = 0);
 
 /// <summary>
 /// <c>gpups bench hetero</c>: a cluster of mixed speeds made by real slowdowns, trained with uniform and proportional BSP
@@ -177,20 +180,23 @@ public static class HeteroBenchmark
             unitMs = unitMs == 0 ? StepSeries.Quantile(seconds.Order().ToArray(), 0.5) * 1e3 : unitMs;
             unitMeanMs = unitMeanMs == 0 ? seconds.Average() * 1e3 : unitMeanMs;
             double bound = run.BoundFactor * unitMs, meanBound = run.BoundFactor * unitMeanMs;
-            int settled = run.From > o.Warmup ? Settled(seconds, bound / 1e3) : 0;
+            bool dropRun = run.From > o.Warmup;
+            int settled = dropRun ? Settled(seconds, bound / 1e3) : 0;
+            int rebalanced = dropRun ? Rebalanced(result.Assignment?.FromSteps ?? [], run.From) : 0;
             var measured = seconds.Skip(Math.Max(settled, 0)).Select(v => v * 1e3).Order().ToArray();
             double p50 = StepSeries.Quantile(measured, 0.5);
             var row = new HeteroRow(run.Scenario, run.Mode == SyncMode.Coded ? "coded" : "bsp", run.Assignment, run.S, slowdown,
                 measured.Average(), p50, StepSeries.Quantile(measured, 0.99), bound, p50 / bound, settled,
                 result.WorkerReports.Count == 0 ? double.NaN : result.WorkerReports.Min(w => w.ComputeSeconds) / result.WorkerReports.Max(w => w.ComputeSeconds),
-                measured.Average() / bound, run.Code, result.Device, meanBound, measured.Average() / meanBound);
+                measured.Average() / bound, run.Code, result.Device, meanBound, measured.Average() / meanBound, rebalanced);
             rows.Add(row);
             report(string.Create(CultureInfo.InvariantCulture,
                 $"{row.Scenario,-44} mean {row.MeanMs,7:F1} ms  p50 {row.P50Ms,7:F1}  p99 {row.P99Ms,7:F1}  bound {row.BoundMs,7:F1}  mean ×{row.MeanRatioToBound:F2} (×{row.MeanRatioToMeanBound:F2} of the mean bound)  p50 ×{row.RatioToBound:F2}  balance {row.ComputeBalance:F2}")
-                + (run.From > o.Warmup ? $"  settled after {settled} steps" : "")
+                + (dropRun ? $"  rebalanced after {rebalanced} steps, settled after {settled} steps" : "")
                 + (result.Assignment is { } a ? $"  assignment v{a.Version}, shares {string.Join(":", a.Shares.Select(x => x.ToString("F3", CultureInfo.InvariantCulture)))}"
                     + (a.Idle.Count > 0 ? $", zero shares {string.Join(",", a.Idle)}" : "") : "")
                 + $"  slowest: {string.Join(", ", Slowest(seconds, run.From))}");
+            if (dropRun) report(DropTimeline(result, run.From, settled, bound));
             if (run.Mode != SyncMode.Bsp) continue;
             var anatomy = StepAnatomy.Of(result.WorkerSteps, run.From + Math.Max(settled, 0));
             foreach (var line in StepAnatomy.Summary(anatomy)) report(line);
@@ -232,6 +238,31 @@ public static class HeteroBenchmark
     private static IEnumerable<string> Slowest(double[] seconds, int from) =>
         seconds.Select((v, i) => (Step: from + i, Ms: v * 1e3)).OrderByDescending(x => x.Ms).Take(3)
             .Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Step} ({x.Ms:F0})"));
+
+    /// <summary>
+    /// The first step computed with a version published after <paramref name="dropAt"/> (its first slow step), less
+    /// <paramref name="dropAt"/>; −1 when no version was. A version from <paramref name="dropAt"/> itself was published
+    /// before any slow step closed.
+    /// </summary>
+    public static int Rebalanced(IReadOnlyList<long> fromSteps, int dropAt) =>
+        fromSteps.FirstOrDefault(s => s > dropAt) is var first and > 0 ? (int)(first - dropAt) : -1;
+
+    /// <summary>
+    /// Where a drop run's steps went, one line: from the step before the drop until three steps past the settled one,
+    /// each step's ms and worker 0's kernel ms (its report reaches the coordinator with its next step), and every
+    /// version's first step — the drop, the slow reports, the publish and the reload can be read off it.
+    /// </summary>
+    private static string DropTimeline(TrainResult result, int dropAt, int settled, double boundMs)
+    {
+        int to = dropAt + (settled < 0 ? result.StepSeconds.Count : settled + 3);
+        var compute = result.WorkerSteps.TryGetValue(0, out var phases) ? phases.ToDictionary(p => p.Step, p => p.ComputeSeconds * 1e3) : [];
+        var steps = Enumerable.Range(dropAt - 1, Math.Max(0, Math.Min(to, result.StepSeconds.Count) - dropAt + 1)).Select(k =>
+            string.Create(CultureInfo.InvariantCulture, $"{k}:{result.StepSeconds[k] * 1e3:F0}")
+            + (compute.TryGetValue(k, out double ms) ? string.Create(CultureInfo.InvariantCulture, $"({ms:F0})") : "")
+            + (result.StepSeconds[k] * 1e3 <= SettledWithin * boundMs ? "" : "*"));
+        return $"  drop timeline, step:ms(worker 0 kernel ms), * above {SettledWithin}× the bound: {string.Join(' ', steps)}; versions from steps "
+            + string.Join(", ", result.Assignment?.FromSteps ?? []);
+    }
 
     /// <summary>Steps until three in a row are within <see cref="SettledWithin"/> of <paramref name="bound"/>; −1 when never.</summary>
     public static int Settled(IReadOnlyList<double> seconds, double bound)

@@ -12,6 +12,9 @@ public sealed record AssignmentSummary(long Version, long FromStep, IReadOnlyLis
     /// <summary>Workers at a zero share (proportional BSP): no rows.</summary>
     public IReadOnlyList<int> Idle { get; init; } = [];
 
+    /// <summary>Every version's first step, in order (version v's is [v − 1]); empty when shard 0 did not say.</summary>
+    public IReadOnlyList<long> FromSteps { get; init; } = [];
+
     /// <summary>Per worker id, its share of the rows (the speeds normalised to sum to 1; 0 at a zero share).</summary>
     public IReadOnlyList<double> Shares
     {
@@ -25,5 +28,5 @@ public sealed record AssignmentSummary(long Version, long FromStep, IReadOnlyLis
 
     /// <summary>What shard 0 reported; null when it published none (a uniform job, or no speed reported yet).</summary>
     internal static AssignmentSummary? Of(Protocol.StatusReply shard0) =>
-        shard0.Assignment is { Version: > 0 } a ? new(a.Version, a.FromStep, [.. a.Speeds]) { Idle = [.. a.IdleWorkers] } : null;
+        shard0.Assignment is { Version: > 0 } a ? new(a.Version, a.FromStep, [.. a.Speeds]) { Idle = [.. a.IdleWorkers], FromSteps = [.. shard0.AssignmentFromSteps] } : null;
 }

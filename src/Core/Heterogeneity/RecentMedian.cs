@@ -38,6 +38,9 @@ public sealed class RecentMedian(int window)
         }
     }
 
+    /// <summary>The newest <paramref name="count"/> values held (all of them when fewer), oldest first.</summary>
+    public double[] Newest(int count) => _values.Skip(Math.Max(0, _values.Count - count)).ToArray();
+
     /// <summary>Adds <paramref name="value"/>, dropping the oldest beyond the window.</summary>
     public void Add(double value)
     {

@@ -67,14 +67,14 @@ public sealed class ShareDrift(double threshold = ShareDrift.DefaultThreshold, i
         var (worker, change) = ShareChange(assigned, estimates, judged);
         if (Math.Abs(change) <= Math.Max(Threshold, noise))
         {
-            (_drifting, _last) = (0, null);
+            Reset();
             return false;
         }
         var key = (worker, change > 0);
         _drifting = _last == key ? _drifting + 1 : 1;
         _last = key;
         if (_drifting < Patience) return false;
-        (_drifting, _last) = (0, null);
+        Reset();
         return true;
     }
 
@@ -94,22 +94,44 @@ public sealed class ShareDrift(double threshold = ShareDrift.DefaultThreshold, i
         return sorted.Length == 0 ? 0 : NoiseZ * Math.Sqrt(Math.PI / 2) * sorted[sorted.Length / 2] * Math.Sqrt(2.0 / window);
     }
 
+    /// <summary>
+    /// Judged worker <paramref name="worker"/>'s signed relative change of its share of the total speed, estimates against
+    /// the speeds assigned (<see cref="SmallShare"/> floors the base).
+    /// </summary>
+    public static double ShareChangeOf(int worker, IReadOnlyList<double> assigned, IReadOnlyList<double> estimates, IReadOnlyList<bool>? judged = null)
+    {
+        var counted = Counted(assigned, estimates, judged);
+        return counted.Contains(worker) ? Change(worker, assigned, estimates, counted) : 0;
+    }
+
+    /// <summary>Forgets the drifting steps counted so far: a new version was published (by this rule or another).</summary>
+    public void Reset() => (_drifting, _last) = (0, null);
+
     /// <summary>The judged worker whose share changed most, and its signed relative change.</summary>
     private static (int Worker, double Change) ShareChange(IReadOnlyList<double> assigned, IReadOnlyList<double> estimates, IReadOnlyList<bool>? judged)
+    {
+        var counted = Counted(assigned, estimates, judged);
+        var (worker, largest) = (-1, 0.0);
+        foreach (int i in counted)
+        {
+            double change = Change(i, assigned, estimates, counted);
+            if (Math.Abs(change) > Math.Abs(largest)) (worker, largest) = (i, change);
+        }
+        return (worker, largest);
+    }
+
+    private static int[] Counted(IReadOnlyList<double> assigned, IReadOnlyList<double> estimates, IReadOnlyList<bool>? judged)
     {
         ArgumentNullException.ThrowIfNull(assigned);
         ArgumentNullException.ThrowIfNull(estimates);
         if (assigned.Count != estimates.Count || (judged is not null && judged.Count != assigned.Count))
             throw new ArgumentException("one estimate per assigned speed");
-        var counted = Enumerable.Range(0, assigned.Count).Where(i => judged?[i] != false).ToArray();
-        if (counted.Length == 0) return (-1, 0);
-        double a = counted.Sum(i => assigned[i]), e = counted.Sum(i => estimates[i]), floor = SmallShare / counted.Length;
-        var (worker, largest) = (-1, 0.0);
-        foreach (int i in counted)
-        {
-            double change = (estimates[i] / e - assigned[i] / a) / Math.Max(assigned[i] / a, floor);
-            if (Math.Abs(change) > Math.Abs(largest)) (worker, largest) = (i, change);
-        }
-        return (worker, largest);
+        return Enumerable.Range(0, assigned.Count).Where(i => judged?[i] != false).ToArray();
+    }
+
+    private static double Change(int i, IReadOnlyList<double> assigned, IReadOnlyList<double> estimates, int[] counted)
+    {
+        double a = counted.Sum(j => assigned[j]), e = counted.Sum(j => estimates[j]), floor = SmallShare / counted.Length;
+        return (estimates[i] / e - assigned[i] / a) / Math.Max(assigned[i] / a, floor);
     }
 }

@@ -63,6 +63,12 @@ public sealed class SpeedEstimates(int workers)
     /// <summary>Believable step reports of <paramref name="worker"/> measured on the version in force (since <see cref="MarkVersion"/>).</summary>
     public int Fresh(int worker) => _fresh[worker];
 
+    /// <summary>
+    /// Worker <paramref name="worker"/>'s newest believable step reports measured on the version in force, oldest first:
+    /// at most <paramref name="count"/>, <see cref="Fresh"/> and <see cref="RecentReports"/> (for <see cref="SpeedJump"/>).
+    /// </summary>
+    public double[] Newest(int worker, int count) => _recent[worker].Newest(Math.Min(count, _fresh[worker]));
+
     /// <summary>A new assignment version: reports count as measured on it only from now on (<see cref="Report"/>'s <c>current</c>).</summary>
     public void MarkVersion() => Array.Clear(_fresh);
 

@@ -28,6 +28,7 @@ public sealed class AssignmentCoordinator
     private readonly RebalancePayoff _payoff = new();
     private bool _probesChecked;   // version 1 (from the probes) was checked against the steps' speeds
     private bool[]? _live;         // BSP: the live workers Current was computed for
+    private readonly List<long> _fromSteps = [];
 
     /// <param name="job">The job: its workers and the mode that turns speeds into an assignment.</param>
     /// <param name="log">Receives the published versions and the clamped reports.</param>
@@ -58,6 +59,9 @@ public sealed class AssignmentCoordinator
 
     /// <summary>The assignment in force (null until every worker has reported a speed).</summary>
     public WorkAssignment? Current { get; private set; }
+
+    /// <summary>Every published version's first step (<see cref="WorkAssignment.FromStep"/>), in order: version v's is [v − 1].</summary>
+    public IReadOnlyList<long> FromSteps => _fromSteps;
 
     /// <summary>The gradient code of <see cref="Current"/> (the shard's aggregator decodes with it).</summary>
     public IGradientCode? Code { get; private set; }
@@ -110,6 +114,7 @@ public sealed class AssignmentCoordinator
         if (ZeroSharesAllowed && _live is not null && live is not null && !live.SequenceEqual(_live))
             return Publish(openStep, $"workers live: {string.Join(",", Enumerable.Range(0, live.Count).Where(i => live[i]))}", live);
         var judged = Enumerable.Range(0, _job.Workers).Select(i => live?[i] != false && !Current.Idle.Contains(i)).ToArray();
+        if (_probesChecked && Jump(openStep, judged, live) is { } jumped) return jumped;
         // Judged only on reports measured on this version's rows: earlier ones measured shares that just moved.
         if (Enumerable.Range(0, judged.Length).Any(i => judged[i] && Estimates.Fresh(i) < SpeedEstimates.RecentReports)) return null;
         if (!_probesChecked)
@@ -132,6 +137,28 @@ public sealed class AssignmentCoordinator
         if (_offset.Proposal(Current.Speeds, judged, out double offset, out int steps) is { } steady && Pays(steady, judged, openStep, out string saved))
             return Publish(openStep, $"a share was off by {offset:P0} over the last {steps} steps; {saved}", live, steady);
         return null;
+    }
+
+    /// <summary>
+    /// The fast path (<see cref="SpeedJump"/>): once every judged worker has <see cref="SpeedJump.Reports"/> reports
+    /// measured on this version's rows, a worker each of whose last reports moved its share past the drift threshold
+    /// (or a single report's noise, the larger) the same way is reassigned at once at their median, the others at their
+    /// recent medians — if that pays (<see cref="RebalancePayoff"/>). Measured before (<c>bench hetero --scenarios
+    /// drop-proportional</c>, eighth session): the median's rule published 6 steps after a 4× drop (the report comes a
+    /// step late, the median needs 3 slow reports, the drift 3 steps); this publishes after 4.
+    /// </summary>
+    private IGradientCode? Jump(long openStep, bool[] judged, IReadOnlyList<bool>? live)
+    {
+        var workers = Enumerable.Range(0, judged.Length).Where(i => judged[i]).ToArray();
+        if (workers.Any(i => Estimates.Fresh(i) < SpeedJump.Reports)) return null;
+        var estimates = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
+        var newest = Enumerable.Range(0, judged.Length).Select(i => (IReadOnlyList<double>)Estimates.Newest(i, SpeedJump.Reports)).ToArray();
+        var spreads = Enumerable.Range(0, judged.Length).Select(Estimates.Spread).ToArray();
+        if (SpeedJump.Find(Current!.Speeds, estimates, newest, judged, spreads, SpeedEstimates.RecentReports, _drift.Threshold) is not { } jump) return null;
+        estimates[jump.Worker] = jump.Speed;
+        if (!Pays(estimates, judged, openStep, out string paid)) return null;
+        return Publish(openStep, $"worker {jump.Worker}'s last {SpeedJump.Reports} reports each moved its share past {jump.Threshold:P0} the same way " +
+            $"(their median {jump.Speed:G4} rows/s: {jump.Change:+0%;-0%}); {paid}", live, estimates);
     }
 
     /// <summary>
@@ -187,7 +214,9 @@ public sealed class AssignmentCoordinator
         double moved = Code is null ? 0 : DataMovement.Fraction(Code, code);
         Current = next with { MovedFraction = moved };
         Code = code;
+        _fromSteps.Add(openStep);
         Estimates.MarkVersion();
+        _drift.Reset();
         _offset.Clear();
         _payoff.Switched(openStep);
         _live = ZeroSharesAllowed ? live?.ToArray() ?? Enumerable.Repeat(true, speeds.Length).ToArray() : null;

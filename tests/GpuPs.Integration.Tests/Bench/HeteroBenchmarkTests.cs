@@ -15,6 +15,14 @@ public class HeteroBenchmarkTests
     }
 
     [Fact]
+    public void Rebalanced_after_counts_from_the_drop_to_the_first_version_published_after_it()
+    {
+        Assert.Equal(4, HeteroBenchmark.Rebalanced([0, 7, 24, 35], 20));
+        Assert.Equal(-1, HeteroBenchmark.Rebalanced([0, 20], 20));   // published when step 19 closed: before any slow step
+        Assert.Equal(-1, HeteroBenchmark.Rebalanced([], 20));
+    }
+
+    [Fact]
     public async Task An_unknown_scenario_is_refused_before_anything_runs()
     {
         var e = await Assert.ThrowsAsync<ArgumentException>(() => HeteroBenchmark.RunAsync(
