@@ -165,6 +165,36 @@ public class PushTurnClientTests
     }
 
     [Fact]
+    public async Task A_partition_s_push_asks_for_the_turn_of_its_partition()
+    {
+        using var cluster = new InProcessCluster(RoundRobin(), shards: 2, learningRate: 0.5f);
+        await using var client = await JoinedAsync(cluster);
+
+        await client.PushAsync(new PushHeader(client.WorkerId, 0, 0, 1, 0, Partition: 3), SmallJob.Ramp(), CancellationToken.None).WaitAsync(Bound);
+
+        Assert.All(cluster.Fakes, f => Assert.Equal((0L, 3), (Assert.Single(f.TurnRequests).Step, f.TurnRequests.Single().Partition)));
+    }
+
+    [Fact]
+    public async Task An_asp_push_after_the_job_finished_is_answered_finished_by_every_shard_and_not_sent()
+    {
+        using var cluster = new InProcessCluster(RoundRobin(SyncMode.Asp), shards: 2, learningRate: 0.5f);
+        await using var client = await JoinedAsync(cluster);
+        for (long step = 0; step < cluster.Job.Steps; step++)
+            Assert.All(await PushAsync(client, step), o => Assert.True(o.IsApplied, o.ToString()));
+
+        var after = await PushAsync(client, cluster.Job.Steps);
+
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.True(after[i].JobFinished, after[i].ToString());
+            Assert.Equal(PushOutcomeKind.Finished, after[i].Kind);
+            Assert.Equal($"push of step 4 not sent: the job has finished on shard {i}", after[i].Reason);
+            Assert.Equal(4, cluster.Fakes[i].Pushes);
+        }
+    }
+
+    [Fact]
     public void A_push_s_turn_wait_is_its_longest_shard_s_and_the_waits_of_pushes_add_up()
     {
         var waited = new TurnWait();

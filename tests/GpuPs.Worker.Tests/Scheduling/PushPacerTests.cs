@@ -2,10 +2,12 @@ using GpuPs.Core.Modes;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
+using GpuPs.Tests.Shared;
 using GpuPs.Worker.Client;
 using GpuPs.Worker.Scheduling;
 using GpuPs.Worker.Tests.Fakes;
 using Serilog;
+using Serilog.Events;
 
 namespace GpuPs.Worker.Tests.Scheduling;
 
@@ -109,17 +111,63 @@ public sealed class PushPacerTests : IAsyncDisposable
         await WaitForSlotAsync(5);
 
         Coordinator.Slot = new PushSlot { Version = 3, OffsetSeconds = 0.7 };
-        _pacer.BeginStep(1, CancellationToken.None);
-        _pacer.EndStep();
-        await NextReportAsync(2);
+        await ReportAsync(_pacer, 1, reports: 2);
         Coordinator.FailNext(int.MaxValue);
-        _pacer.BeginStep(2, CancellationToken.None);
-        _pacer.EndStep();
-        await NextReportAsync(3);
+        await ReportAsync(_pacer, 2, reports: 3);   // sent once the older slot's reply was taken in (not overlapping it)
         await Task.Delay(100);
 
         Assert.Equal((5L, 0.1), (_pacer.Slot.Version, _pacer.Slot.OffsetSeconds));
         Assert.Equal(5, _report.PushSlotVersion);
+    }
+
+    [Fact]
+    public async Task A_slot_of_the_version_held_does_not_replace_it()
+    {
+        Coordinator.Slot = new PushSlot { Version = 5, OffsetSeconds = 0.1, Order = 2 };
+        await ReportAsync(_pacer, 0, reports: 1);
+        await WaitForSlotAsync(5);
+
+        Coordinator.Slot = new PushSlot { Version = 5, OffsetSeconds = 0.9, Order = 7 };
+        await ReportAsync(_pacer, 1, reports: 2);
+        Coordinator.Slot = null;
+        await ReportAsync(_pacer, 2, reports: 3);   // sent only once the reply before it was taken in
+
+        Assert.Equal((5L, 0.1, 2), (_pacer.Slot.Version, _pacer.Slot.OffsetSeconds, _pacer.Slot.Order));
+        Assert.Equal(2, _client.PushOrder);
+    }
+
+    [Fact]
+    public async Task A_report_the_coordinator_cannot_take_is_logged_with_the_worker_and_its_reason()
+    {
+        var log = new CapturedLog();
+        var pacer = new PushPacer(_client, _report, log.Logger);
+        Coordinator.FailNext(int.MaxValue);
+
+        await ReportAsync(pacer, 4, reports: 1);
+
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        LogEvent? failed;
+        while ((failed = log.Events.FirstOrDefault(e => e.MessageTemplate.Text.Contains("could not report", StringComparison.Ordinal))) is null)
+            await Task.Delay(10, guard.Token);
+        Assert.Equal(0, CapturedLog.Property(failed, "WorkerId"));
+        Assert.StartsWith("report to the coordinator at in-process shard 0 failed 1 times: ", (string)CapturedLog.Property(failed, "Reason")!, StringComparison.Ordinal);
+        Assert.Equal(0, pacer.Slot.Version);
+    }
+
+    /// <summary>
+    /// Ends step <paramref name="step"/> (and the next ones, while the report before is still out: those are not
+    /// reported) until the coordinator got <paramref name="reports"/> reports: the last one was sent, so the reply to the
+    /// one before it was taken in.
+    /// </summary>
+    private async Task ReportAsync(PushPacer pacer, long step, int reports)
+    {
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (Coordinator.HeartbeatRequests.Count < reports)
+        {
+            pacer.BeginStep(step++, CancellationToken.None);
+            pacer.EndStep();
+            await Task.Delay(10, guard.Token);
+        }
     }
 
     private async Task WaitForSlotAsync(long version)
