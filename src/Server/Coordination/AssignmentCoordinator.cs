@@ -26,7 +26,7 @@ public sealed class AssignmentCoordinator
     private readonly ShareDrift _drift;
     private readonly ShareOffset _offset;
     private readonly RebalancePayoff _payoff = new();
-    private bool _probesChecked;   // version 1 (from the probes) was checked against the steps' speeds
+    private string? _guess = "the probes'";   // the version in force is a guess (the probes', a jump's) still to be checked
     private bool[]? _live;         // BSP: the live workers Current was computed for
     private readonly List<long> _fromSteps = [];
 
@@ -43,9 +43,9 @@ public sealed class AssignmentCoordinator
     }
 
     /// <summary>
-    /// Version 1 (the probes') is replaced by the steps' speeds when its shares are off by more than 5%, or by more than
-    /// the speeds' noise (<see cref="ShareDrift.NoiseThreshold"/>), not only past the 25% of a drift: a probe is a guess,
-    /// and replacing it once costs one reload. Measured (1:2:4 cgroup quotas, loaded): with the probes' shares kept at
+    /// Version 1 (the probes') and a version of the fast path (<see cref="SpeedJump"/>) are replaced by the steps' speeds
+    /// when their shares are off by more than 5%, or by more than the speeds' noise (<see cref="ShareDrift.NoiseThreshold"/>),
+    /// not only past the 25% of a drift: a probe is a guess, and replacing it once costs one reload. Measured (1:2:4 cgroup quotas, loaded): with the probes' shares kept at
     /// less than 25% off, the slowest worker's kernels took 1/0.78 of the fastest's all run long and the step was 1.28×
     /// the bound, with no rebalance in 50 steps.
     /// </summary>
@@ -101,7 +101,7 @@ public sealed class AssignmentCoordinator
     /// (zero-share) and evicted workers are not judged, and the threshold rises with the speeds' noise
     /// (<see cref="ShareDrift"/>). Version 1 is the probes' (<see cref="SpeedEstimates.Report"/>) and is checked once,
     /// then replaced at once if its shares are off by more than <see cref="ProbeTolerance"/> (or the noise): a probe is a
-    /// guess, not a speed that drifted.
+    /// guess, not a speed that drifted; so is a version of the fast path (<see cref="SpeedJump"/>), checked the same way.
     /// </summary>
     /// <param name="openStep">The step that opened.</param>
     /// <param name="live">BSP: per worker, false when evicted (null: every worker live). A change since the version in
@@ -114,19 +114,19 @@ public sealed class AssignmentCoordinator
         if (ZeroSharesAllowed && _live is not null && live is not null && !live.SequenceEqual(_live))
             return Publish(openStep, $"workers live: {string.Join(",", Enumerable.Range(0, live.Count).Where(i => live[i]))}", live);
         var judged = Enumerable.Range(0, _job.Workers).Select(i => live?[i] != false && !Current.Idle.Contains(i)).ToArray();
-        if (_probesChecked && Jump(openStep, judged, live) is { } jumped) return jumped;
+        if (_guess is null && Jump(openStep, judged, live) is { } jumped) return jumped;
         // Judged only on reports measured on this version's rows: earlier ones measured shares that just moved.
         if (Enumerable.Range(0, judged.Length).Any(i => judged[i] && Estimates.Fresh(i) < SpeedEstimates.RecentReports)) return null;
-        if (!_probesChecked)
+        if (_guess is { } guess)
         {
-            _probesChecked = true;
+            _guess = null;
             var measured = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
             double off = ShareDrift.LargestShareChange(Current.Speeds, measured, judged);
             double tolerance = Math.Max(ProbeTolerance, ShareDrift.NoiseThreshold(
                 Enumerable.Range(0, judged.Length).Where(i => judged[i]).Select(Estimates.Spread), SpeedEstimates.RecentReports));
             if (off > tolerance && Pays(measured, judged, openStep, out string gain))
-                return Publish(openStep, $"the probes' shares were off by up to {off:P0} from {SpeedEstimates.RecentReports} steps' speeds; {gain}", live);
-            // The probes' shares were right, but only the steps measure what a share costs beside its rows.
+                return Publish(openStep, $"{guess} shares were off by up to {off:P0} from {SpeedEstimates.RecentReports} steps' speeds; {gain}", live);
+            // The guessed shares were right, but only the steps measure what a share costs beside its rows.
             if (!IdleFor(measured, live).SequenceEqual(Current.Idle)) return Publish(openStep, "the steps' costs change the zero shares", live);
             return null;
         }
@@ -145,7 +145,10 @@ public sealed class AssignmentCoordinator
     /// (or a single report's noise, the larger) the same way is reassigned at once at their median, the others at their
     /// recent medians — if that pays (<see cref="RebalancePayoff"/>). Measured before (<c>bench hetero --scenarios
     /// drop-proportional</c>, eighth session): the median's rule published 6 steps after a 4× drop (the report comes a
-    /// step late, the median needs 3 slow reports, the drift 3 steps); this publishes after 4.
+    /// step late, the median needs 3 slow reports, the drift 3 steps); this publishes after 4. Three reports measured on
+    /// the old rows are a guess, as the probes are: the version is checked once, like version 1, against
+    /// <see cref="SpeedEstimates.RecentReports"/> reports on its own rows (measured: a jump's shares left one run 1.05-1.44×
+    /// the bound for 25 steps, until a look 22 steps later found 12.5 % of a step to save, too late to pay).
     /// </summary>
     private IGradientCode? Jump(long openStep, bool[] judged, IReadOnlyList<bool>? live)
     {
@@ -157,8 +160,10 @@ public sealed class AssignmentCoordinator
         if (SpeedJump.Find(Current!.Speeds, estimates, newest, judged, spreads, SpeedEstimates.RecentReports, _drift.Threshold) is not { } jump) return null;
         estimates[jump.Worker] = jump.Speed;
         if (!Pays(estimates, judged, openStep, out string paid)) return null;
-        return Publish(openStep, $"worker {jump.Worker}'s last {SpeedJump.Reports} reports each moved its share past {jump.Threshold:P0} the same way " +
+        var code = Publish(openStep, $"worker {jump.Worker}'s last {SpeedJump.Reports} reports each moved its share past {jump.Threshold:P0} the same way " +
             $"(their median {jump.Speed:G4} rows/s: {jump.Change:+0%;-0%}); {paid}", live, estimates);
+        _guess = "the jump's";
+        return code;
     }
 
     /// <summary>

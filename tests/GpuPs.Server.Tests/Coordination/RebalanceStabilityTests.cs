@@ -93,6 +93,20 @@ public class RebalanceStabilityTests
     }
 
     [Fact]
+    public void A_jumps_version_is_checked_once_on_its_own_rows_and_corrected()
+    {
+        // The three reports the jump took said 25; on version 2's rows worker 0 runs at 29: its share 15 % off, under the
+        // 25 % drift threshold. Five reports on those rows (steps 105-109) are in when step 109 closes: version 3 from 110.
+        var c = Started(4, [100, 100, 100, 100]);
+        Assert.Empty(Run(c, 1, 100, (_, _) => 100, 4));
+
+        var published = Run(c, 100, 140, (i, step) => i == 0 ? step < 105 ? 25 : 29 : 100, 4);
+
+        Assert.Equal([103L, 110L], published);
+        Assert.Equal(29, c.Current!.Speeds[0]);
+    }
+
+    [Fact]
     public void A_share_off_by_less_than_the_drift_threshold_every_step_is_corrected_from_the_steps_computed_with_it()
     {
         // The probes said equal speeds; worker 2 is 15 % slower, every report ±10 %: a 10 % share change, below the 25 %
