@@ -31,8 +31,13 @@ public static class WireBenchCommand
             DefaultValueFactory = _ => string.Join(',', WireBenchmark.Paths),
         };
         var sizes = new Option<string>("--sizes") { Description = "comma-separated tensor sizes in float32 values", DefaultValueFactory = _ => "1048576,256" };
+        var peerCsv = new Option<string[]>("--peer-csv")
+        {
+            Description = "add the rows of another system's wire CSV (same columns, e.g. benchmarks/pslite/run.sh's ps-lite rows), each compared with this run's raw socket",
+            DefaultValueFactory = _ => [],
+        };
         var serve = new Option<int>("--serve") { Description = "internal: run the server side for tensors of this many floats and wait", Hidden = true };
-        foreach (var o in new Option[] { csv, plot, seconds, paths, sizes, serve }) command.Options.Add(o);
+        foreach (var o in new Option[] { csv, plot, seconds, paths, sizes, peerCsv, serve }) command.Options.Add(o);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
             using var log = global.CreateLogger(parse, "bench", LogEventLevel.Warning);
@@ -54,6 +59,8 @@ public static class WireBenchCommand
             };
             if (options.Paths.FirstOrDefault(p => !WireBenchmark.Paths.Contains(p)) is { } unknown)
                 throw new SettingsException($"--paths: '{unknown}' is not a path; the paths are {string.Join(", ", WireBenchmark.Paths)}");
+            var peerFiles = parse.GetValue(peerCsv)!;
+            foreach (var file in peerFiles) WirePeerRows.Read(file, []); // a bad file fails before the run, not after it
             var auth = JobAuth.WithToken(JobToken.Generate());
             var results = new List<WireBenchmarkResult>();
             foreach (var size in options.TensorFloats)
@@ -62,6 +69,10 @@ public static class WireBenchCommand
                 var url = await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), ct);
                 results.AddRange(await WireBenchmark.RunAsync(url, size, auth, options, line => Console.Error.WriteLine(line), ct, () => server.ProcessorTime));
             }
+            // Each peer row beside this run's rows of the same operation and size (OrderBy is stable).
+            var own = results.ToArray();
+            int Group(WireBenchmarkResult r) => Array.FindIndex(own, o => o.Operation == r.Operation && o.Bytes == r.Bytes) is var i and >= 0 ? i : own.Length;
+            results = [.. own.Concat(peerFiles.SelectMany(f => WirePeerRows.Read(f, own))).OrderBy(Group)];
             BenchOutput.Write(AnsiConsole.Console, "wire: server process and client process over loopback", results, r => r.Label, r => r.MeanMBps,
                 "mean MB/s", parse.GetValue(csv), parse.GetValue(plot));
             // What the data plane does to the largest payload besides moving it, each step alone: set beside the transfer's time.
