@@ -27,7 +27,7 @@ public static class CommandExamples
             "gpups aggregator --topology topology.txt --node node-b --server http://host0:5000 --urls http://0.0.0.0:6000 --gather-timeout-ms 5000 --token-file job.token"],
         ["bench"] = ["gpups bench kernels", "gpups bench stragglers --quick"],
         ["bench kernels"] = ["gpups bench kernels --csv results/kernels.csv --plot results/kernels.png"],
-        ["bench wire"] = ["gpups bench wire --csv results/wire.csv"],
+        ["bench wire"] = ["gpups bench wire --csv results/wire.csv", "gpups bench wire --paths raw,tcp --peer-csv pslite.csv   # beside benchmarks/pslite/run.sh's CSV"],
         ["bench aggregation"] = ["gpups bench aggregation --repetitions 15"],
         ["bench network"] = [
             "sudo gpups bench network                      # 8 workers, 4M parameters, 1 Gbit/s server links",
