@@ -38,7 +38,8 @@ public class ServerResumeTests
         {
             var first = ChildProcess.Start("server", server, token, Log.Logger);
             string address = await first.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
-            await using var worker = ChildProcess.Start("worker", ["worker", "--server", address, "--accelerator", "simd"], token, Log.Logger);
+            // 20 attempts (~75 s of backoff) ride out the restart even where starting a server process is slow (below).
+            await using var worker = ChildProcess.Start("worker", ["worker", "--server", address, "--accelerator", "simd", "--max-retries", "20"], token, Log.Logger);
             await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
                 // The checkpoint writer coalesces requests (it keeps only the newest), so on a loaded machine it may lag
                 // the shard's step: wait for a checkpoint on disk, not for the step alone.
@@ -96,7 +97,9 @@ public class ServerResumeTests
             await first.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
             string servers = string.Join(',', urls);
             // The log reaches back further than --checkpoint-every: the checkpoint writer may lag the shard's step.
-            string[] worker = ["worker", "--server", servers, "--accelerator", "simd", "--push-log-steps", "20"];
+            // 20 attempts (~75 s of backoff) ride out the restart: the default 8 (~11 s) ran out once on a loaded CI
+            // machine, where starting the new server process took longer than that.
+            string[] worker = ["worker", "--server", servers, "--accelerator", "simd", "--push-log-steps", "20", "--max-retries", "20"];
             await using var worker0 = ChildProcess.Start("worker 0", worker, token, Log.Logger);
             await using var worker1 = ChildProcess.Start("worker 1", worker, token, Log.Logger);
             await using (var observer = new GrpcShardClient(urls[1], JobAuth.WithToken(token)))

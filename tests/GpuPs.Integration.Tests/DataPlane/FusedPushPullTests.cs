@@ -68,9 +68,11 @@ public class FusedPushPullTests
 
         Assert.Equal(job.Steps, run.Steps);
         FullBatchReference.AssertClose(FullBatchReference.Descend(job), run.Parameters, 1e-5);
-        // Fusing every step would make up to 5 × 8 fused pulls; one here would need a push slower than 150 ms of work,
-        // which a loaded machine may see once or twice.
-        Assert.InRange(run.WorkerReports.Sum(r => r.FusedPulls), 0, 2);
+        // Fusing every step would make one fused pull per worker and step; one here needs a measured push slower than
+        // 150 ms of work, which a loaded machine sees now and then (a CI run at load 20 saw 3 of 40): far fewer than
+        // a quarter is the rule kept, a quarter or more a rule broken.
+        int possible = job.Workers * (int)job.Steps;
+        Assert.InRange(run.WorkerReports.Sum(r => r.FusedPulls), 0, possible / 4);
     }
 
     [Fact]
