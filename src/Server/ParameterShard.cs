@@ -720,6 +720,7 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         bool finished = _aggregator.IsFinished;
         var closed = new StepClosed(Info.Index, _model.Step, duration, _model.LastMeanLoss, finished);
         Notify(o => o.OnStepClosed(closed));
+        NotifyParameters();
         if (_assignments?.OnStepClosed(_model.Step, Live(), duration.TotalSeconds) is { } code) _aggregator.UseAssignment(code);
         if (finished && _finished.TrySetResult())
             _log.Information("Shard {Shard} finished the job at step {Step}, mean training loss {Loss:F4}", Info.Index, _model.Step, _model.LastMeanLoss);
@@ -734,9 +735,22 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         foreach (var o in _observers)
         {
             try { handler(o); }
-            catch (Exception e) { _log.Error(e, "Shard observer {Observer} failed on shard {Shard}", o.GetType().Name, Info.Index); }
+            catch (Exception e) { ObserverFailed(o, e); }
         }
     }
+
+    /// <summary>Hands the parameters after the step that just closed to every observer (a span: no lambda can carry it).</summary>
+    private void NotifyParameters()
+    {
+        foreach (var o in _observers)
+        {
+            try { o.OnParameters(_model.Step, _model.Parameters); }
+            catch (Exception e) { ObserverFailed(o, e); }
+        }
+    }
+
+    private void ObserverFailed(IShardObserver observer, Exception e) =>
+        _log.Error(e, "Shard observer {Observer} failed on shard {Shard}", observer.GetType().Name, Info.Index);
 
     private long NowMs => (long)_time.GetElapsedTime(0).TotalMilliseconds;
 

@@ -6,6 +6,7 @@ using GpuPs.Core.Topology;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using GpuPs.Server;
+using GpuPs.Server.Observers;
 using GpuPs.Worker;
 using GpuPs.Worker.Stragglers;
 using GpuPs.Worker.Transport;
@@ -59,10 +60,21 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     /// <summary>The node aggregators, by node label (empty for a flat cluster).</summary>
     public IReadOnlyDictionary<string, NodeAggregator> Aggregators => _aggregators;
 
+    /// <summary>
+    /// Per shard, the copies of its parameters every <c>snapshotEvery</c> steps (<see cref="StartAsync"/>); empty when
+    /// the servers are processes or no copies were asked for.
+    /// </summary>
+    public IReadOnlyList<ParameterSnapshots> Snapshots { get; private set; } = [];
+
     /// <summary>Starts the servers (in this process, or as processes that <paramref name="placement"/> places).</summary>
-    public static async Task<EmbeddedCluster> StartAsync(TrainSettings settings, TrainingJob job, ILogger log, CancellationToken ct, IProcessPlacement? placement = null)
+    /// <param name="snapshotEvery">In-process servers: copy each shard's parameters every this many of its steps into
+    /// <see cref="Snapshots"/> (0: none).</param>
+    public static async Task<EmbeddedCluster> StartAsync(TrainSettings settings, TrainingJob job, ILogger log, CancellationToken ct, IProcessPlacement? placement = null,
+        long snapshotEvery = 0)
     {
         var cluster = new EmbeddedCluster(settings, log, placement);
+        if (!settings.Processes && snapshotEvery > 0)
+            cluster.Snapshots = Enumerable.Range(0, settings.Servers).Select(_ => new ParameterSnapshots(snapshotEvery)).ToArray();
         try
         {
             cluster.ServerAddresses = settings.Processes
@@ -229,7 +241,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         for (int i = 0; i < _settings.Servers; i++)
         {
             var backend = Accelerators.Create(AcceleratorChoice.Simd, _log);
-            var shard = ParameterShard.Create(job, JobFactory.Optimizer(_settings), i, _settings.Servers, backend, _log);
+            var shard = ParameterShard.Create(job, JobFactory.Optimizer(_settings), i, _settings.Servers, backend, _log, Snapshots.Count > 0 ? [Snapshots[i]] : null);
             _owned.Add(new DisposeAll(shard, backend));
             var host = await GpuPsServerHost.StartAsync(shard, "http://127.0.0.1:0", "tcp://127.0.0.1:0", Auth,
                 ServerLimits.Default with { FrameChecksum = Protocol.Frames.FrameChecksums.Parse(_settings.FrameChecksum) }, _log, ct).ConfigureAwait(false);

@@ -13,7 +13,7 @@ namespace GpuPs.Cli.Cluster;
 
 /// <summary>
 /// <c>gpups train</c>: starts an embedded cluster, follows the job's progress through the servers' status, evaluates the
-/// model after every epoch (pulling it as an observer), and returns the result once every worker has finished.
+/// model at the end of every epoch (<see cref="EpochEvaluations"/>), and returns the result once every worker has finished.
 /// </summary>
 public static class TrainingRun
 {
@@ -32,13 +32,13 @@ public static class TrainingRun
         int updatesPerStep = mode.IsStepSynchronous ? 1 : job.Workers;
         using var evaluator = new ModelEvaluator(data, shape, ModelEvaluator.DeviceFor(settings.Accelerator.Choices), log);
         var watch = Stopwatch.StartNew();
-        await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct, placement).ConfigureAwait(false);
-        var layout = ShardLayout.Compute(job.ParameterCount, cluster.ServerAddresses.Count);
+        var layout = ShardLayout.Compute(job.ParameterCount, settings.Servers);
+        var epochs = new EpochEvaluations(evaluator, layout, stepsPerEpoch, updatesPerStep, progress);
+        // In-process shards copy their parameters at each epoch's end, so every epoch is evaluated at its exact step.
+        await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct, placement, snapshotEvery: (long)stepsPerEpoch * updatesPerStep).ConfigureAwait(false);
         var observers = cluster.ServerAddresses.Select(a => new GrpcShardClient(a, cluster.Auth)).ToArray();
         try
         {
-            var parameters = new float[shape.ParameterCount];
-            var history = new List<EpochRecord>();
             progress.Started(job.Steps, $"{settings.Model.ToString().ToLowerInvariant()} on {settings.Dataset}, {job.Workers} workers, {mode.Name}");
             var workers = cluster.RunWorkersAsync(ct);
             int nextEpoch = 1;
@@ -49,22 +49,21 @@ public static class TrainingRun
                 // The shard's own step: a worker clock would stall on a straggler that never gets a push in.
                 long done = status.Step / updatesPerStep;
                 progress.Advanced(done);
-                if (done >= (long)nextEpoch * stepsPerEpoch && done < job.Steps)
+                if (cluster.Snapshots.Count > 0)
                 {
-                    history.Add(await EvaluateAsync(observers, layout, evaluator, parameters, stepsPerEpoch, updatesPerStep, watch, ct).ConfigureAwait(false));
-                    progress.Evaluated(history[^1]);
+                    epochs.FromSnapshots(cluster.Snapshots);
+                }
+                else if (done >= (long)nextEpoch * stepsPerEpoch && done < job.Steps)
+                {
+                    await epochs.PullAsync(observers, ct).ConfigureAwait(false);
                     nextEpoch = (int)(done / stepsPerEpoch) + 1;
                 }
             }
             var reports = await workers.ConfigureAwait(false);
             progress.Advanced(job.Steps);
-            var final = await EvaluateAsync(observers, layout, evaluator, parameters, stepsPerEpoch, updatesPerStep, watch, ct).ConfigureAwait(false);
-            // The last periodic evaluation may already have seen the final model.
-            if (history.Count == 0 || history[^1].Step != final.Step)
-            {
-                history.Add(final);
-                progress.Evaluated(final);
-            }
+            epochs.FromSnapshots(cluster.Snapshots);
+            var final = await epochs.FinalAsync(observers, ct).ConfigureAwait(false);
+            var parameters = epochs.Parameters;
 
             var statuses = await Task.WhenAll(observers.Select(o => o.StatusAsync(ct, TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
             return new TrainResult(
@@ -73,7 +72,7 @@ public static class TrainingRun
                 final.TestAccuracy, final.TestLoss, final.TrainAccuracy, final.TrainLoss,
                 statuses.Sum(s => s.PushesApplied), statuses.Sum(s => s.PushesRejected), statuses.Max(s => s.MaxStalenessSeen),
                 statuses.Sum(s => s.PushesDroppedLate), statuses[0].StepSeconds.ToList(), statuses[0].StepLoss.ToList(),
-                history,
+                epochs.History.ToList(),
                 reports.Select(r => new WorkerSummary(r.WorkerId, r.Device, r.Steps, r.StepsAbandoned, r.PushesDropped, r.BytesPushed,
                     r.ComputeSeconds, r.PullSeconds, r.PushSeconds, r.PushSlotVersion, r.SlotWaitSeconds, r.CompressSeconds, r.BytesPulled, r.FusedPulls)).ToList(),
                 parameters, CommandLine(settings), DescribeCode(job), settings)
@@ -89,15 +88,6 @@ public static class TrainingRun
         {
             foreach (var o in observers) await o.DisposeAsync().ConfigureAwait(false);
         }
-    }
-
-    private static async Task<EpochRecord> EvaluateAsync(GrpcShardClient[] observers, ShardInfo[] layout, ModelEvaluator evaluator, float[] parameters, int stepsPerEpoch, int updatesPerStep, Stopwatch watch, CancellationToken ct)
-    {
-        var pulled = await Task.WhenAll(observers.Select((o, i) =>
-            o.PullAsync(-1, 0, parameters.AsMemory((int)layout[i].Offset, (int)layout[i].Length), ct, TimeSpan.FromSeconds(30)))).ConfigureAwait(false);
-        var (train, test) = evaluator.Evaluate(parameters);
-        double step = (double)pulled.Min(p => p.Step) / updatesPerStep;
-        return new EpochRecord(step / stepsPerEpoch, (long)step, watch.Elapsed.TotalSeconds, train.MeanLoss, train.Accuracy, test.MeanLoss, test.Accuracy);
     }
 
     /// <summary>The <c>gpups train</c> command line that runs these settings again.</summary>

@@ -17,6 +17,13 @@ public interface IShardObserver
     /// <summary>A step closed: the parameters were updated.</summary>
     void OnStepClosed(in StepClosed closed) { }
 
+    /// <summary>
+    /// Right after <see cref="OnStepClosed"/>: the shard's parameters at <paramref name="step"/> (the shard's step after
+    /// the update), valid only during the call. Called at every close: an observer that keeps some copies them, and
+    /// that copy is a memcpy under the shard's lock (<see cref="ParameterSnapshots"/> copies one step in an epoch).
+    /// </summary>
+    void OnParameters(long step, ReadOnlySpan<float> parameters) { }
+
     /// <summary>A push was not applied (late, duplicate, finished, refused by the mode's rule, or malformed).</summary>
     void OnPushRefused(in PushHeader header, in PushOutcome outcome) { }
 
