@@ -39,16 +39,25 @@ public static class ReportPlots
         return path;
     }
 
+    /// <summary>The narrowest an abandoned step is drawn, as a share of the run's time axis: 1 %, about 10 pixels.</summary>
+    public const double AbandonedMinWidth = 0.01;
+
     /// <summary>
     /// One row per worker, one bar per step from its start to its end: blue when on time, orange when slow (beyond
-    /// <see cref="WorkerTimelines.SlowFactor"/> × the run's median step), red when abandoned (to the worker's next step).
+    /// <see cref="WorkerTimelines.SlowFactor"/> × the run's median step), red when abandoned (to the worker's next step,
+    /// and at least <see cref="AbandonedMinWidth"/> of the axis wide).
     /// </summary>
     public static string Timeline(TrainRunInput run, IReadOnlyList<WorkerTimelines.Span> spans, string path)
     {
         var plot = new ScottPlot.Plot();
-        foreach (var s in spans)
+        // An abandoned step lasts until the worker hears the step closed, often a few ms of a run of seconds, and the
+        // last one ends where it began: each is drawn at least AbandonedMinWidth of the run wide, and over the others,
+        // so that every one shows.
+        double run0 = spans.Count > 0 ? spans.Min(s => s.Start) : 0, width = spans.Count > 0 ? spans.Max(s => s.End) - run0 : 0;
+        foreach (var s in spans.OrderBy(s => s.Kind == WorkerTimelines.SpanKind.Abandoned))
         {
-            var box = plot.Add.Rectangle(s.Start, Math.Max(s.End, s.Start + 1e-4), s.Worker - 0.35, s.Worker + 0.35);
+            double end = Math.Max(s.End, s.Start + (s.Kind == WorkerTimelines.SpanKind.Abandoned ? AbandonedMinWidth * width : 1e-4));
+            var box = plot.Add.Rectangle(s.Start, end, s.Worker - 0.35, s.Worker + 0.35);
             box.FillStyle.Color = s.Kind switch
             {
                 WorkerTimelines.SpanKind.Abandoned => ScottPlot.Colors.Red,

@@ -18,7 +18,7 @@ public class ReportCommandTests
         try
         {
             var trained = await Gpups.RunAsync("train", "--mode", "backup", "--stragglers", "1", "--straggler-model", "persistent:workers=0,delay=1",
-                "--steps", "25", "--accelerator", "simd", "--quiet", "--output", Path.Combine(dir, "backup.json"));
+                "--steps", "60", "--accelerator", "simd", "--quiet", "--output", Path.Combine(dir, "backup.json"));
             Assert.True(trained.ExitCode == 0, trained.Stderr);
             File.Copy(Path.Combine(Repository.Root, "docs", "results", "bench-stragglers-bimodal-600.csv"), Path.Combine(dir, "stragglers.csv"));
             File.Copy(Path.Combine(Repository.Root, "docs", "results", "gpu-h100-2026-11-26", "bench-gpu.csv"), Path.Combine(dir, "gpu.csv"));

@@ -92,8 +92,10 @@ public static class ChaosBenchmark
                 proxies[i] = ConnectionDropProxy.Start(ports[i]);
             }
             string addresses = string.Join(',', proxies.Select(p => $"http://127.0.0.1:{p.Port}"));
+            // 20 attempts: ~75 s of backoff for a killed server to come back. 12 (~31 s) ran out once at load 40-47, where
+            // the restarted server process took longer than that to answer.
             string[] WorkerArgs(int w) => ["worker", "--server", addresses, "--accelerator", "simd", "--worker-id", w.ToString(CultureInfo.InvariantCulture),
-                "--push-log-steps", (4 * CheckpointEvery).ToString(CultureInfo.InvariantCulture), "--max-retries", "12"];
+                "--push-log-steps", (4 * CheckpointEvery).ToString(CultureInfo.InvariantCulture), "--max-retries", "20"];
             for (int w = 0; w < Workers; w++) workers[w] = ChildProcess.Start($"worker {w}", WorkerArgs(w), token, log);
 
             async Task<long> SlowestStepAsync()
