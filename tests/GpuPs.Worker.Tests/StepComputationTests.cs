@@ -28,9 +28,9 @@ public sealed class StepComputationTests : IAsyncDisposable
 
     public StepComputationTests() : this(SyncMode.Bsp) { }
 
-    private StepComputationTests(SyncMode mode, int workers = 1, int stragglers = 0)
+    private StepComputationTests(SyncMode mode, int workers = 1, int stragglers = 0, PushSchedule schedule = PushSchedule.Simultaneous)
     {
-        var job = SmallJob.Softmax(mode, workers, steps: 3) with { Stragglers = stragglers };
+        var job = SmallJob.Softmax(mode, workers, steps: 3) with { Stragglers = stragglers, Schedule = schedule };
         _cluster = new InProcessCluster(job, shards: 2, learningRate: 0.5f);
         _client = _cluster.Client();
         _client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, CancellationToken.None).GetAwaiter().GetResult();
@@ -275,7 +275,108 @@ public sealed class StepComputationTests : IAsyncDisposable
         Assert.Same(_plan, step.Plan);
 
         var multi = SyncModes.Of(SyncMode.MultiMessage).CreatePushPolicy(_plan, 0);
-        Assert.Throws<ArgumentException>(() => step.Replan(_plan, multi));
+        var e = Assert.Throws<ArgumentException>(() => step.Replan(_plan, multi));
+        Assert.StartsWith("only a step-sum push policy can be replanned", e.Message);
+    }
+
+    [Fact]
+    public async Task The_first_step_begins_with_its_pull_and_each_later_one_where_the_last_one_s_push_was_answered()
+    {
+        var step = Step();
+        var all = Stopwatch.StartNew();
+        await step.RunAsync(0, await PullAsync(0), CancellationToken.None, CancellationToken.None, pullSeconds: 0.25);
+        double first = all.Elapsed.TotalSeconds;
+        var between = Stopwatch.StartNew();   // from after step 0's push was answered to before step 1 begins
+        var parameters = await PullAsync(1);
+        await Task.Delay(300);
+        double gap = between.Elapsed.TotalSeconds;
+
+        await step.RunAsync(1, parameters, CancellationToken.None, CancellationToken.None);
+
+        // Bounds by the test's own clock around the calls, not speed: step 0 spans its 0.25 s pull and its own call;
+        // step 1 spans everything after step 0's answer, the gap the worker spent elsewhere included.
+        Assert.InRange(_report.StepPhases[0].WallSeconds, 0.25, 0.25 + first);
+        Assert.InRange(_report.StepPhases[1].WallSeconds, gap, all.Elapsed.TotalSeconds);
+    }
+
+    [Fact]
+    public async Task A_zero_share_step_computes_and_pushes_nothing_and_does_not_end_the_job()
+    {
+        var plan = new PartitionPlan(_cluster.Data().Train, new Core.Coding.UncodedAssignment([0.0, 1.0]), 0, _cluster.Job.BatchSize);
+        var hook = new Hook();
+        var step = new StepComputation(plan, _kernel, _cluster.Job.Mode.CreatePushPolicy(plan, 0), hook, _client, _report, Log.Logger);
+        Assert.Empty(plan.Held);
+
+        Assert.False(await step.RunAsync(2, await PullAsync(0), CancellationToken.None, CancellationToken.None));
+
+        Assert.Equal(2, step.Current);
+        Assert.Equal((0, 0, 0), (hook.Began, _kernel.Added, _kernel.Reads));
+        Assert.Equal(0, _report.Steps);
+        Assert.All(_cluster.Fakes, f => Assert.Equal(0, f.Pushes));
+    }
+
+    [Fact]
+    public async Task An_abandoned_round_robin_step_is_still_reported_to_the_coordinator()
+    {
+        var step = Step(pacer: new PushPacer(_client, _report, Log.Logger));
+        using var closed = new CancellationTokenSource();
+        closed.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => step.RunAsync(1, new float[Parameters], closed.Token, CancellationToken.None));
+
+        var report = await NextReportAsync(_cluster.Fakes[0]);
+        Assert.Equal((0, 1L, 0.0), (report.WorkerId, report.Step, report.PushSeconds));   // as far as it got: no push
+        Assert.All(_cluster.Fakes, f => Assert.Equal(0, f.Pushes));
+    }
+
+    [Fact]
+    public async Task An_abandoned_multi_message_step_ends_only_once_the_messages_it_sent_were_answered()
+    {
+        await using var multi = new StepComputationTests(SyncMode.MultiMessage, workers: 3, stragglers: 1);
+        var step = multi.Step(new AbandonAt(partition: 2));
+        var parameters = await multi.PullAsync(0);
+        multi._cluster.Fakes[0].HoldPushes();
+
+        var run = step.RunAsync(0, parameters, CancellationToken.None, CancellationToken.None);
+
+        Assert.False(run.IsCompleted);   // the first partition's message is still held on shard 0: its buffer is in use
+        multi._cluster.Fakes[0].ReleasePushes();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.All(multi._cluster.Fakes, f => Assert.Equal(1, f.Pushes));
+        Assert.Equal(0, multi._report.Steps);
+    }
+
+    [Fact]
+    public async Task A_multi_message_worker_s_last_step_ends_the_job_when_one_of_its_messages_finishes_it()
+    {
+        await using var multi = new StepComputationTests(SyncMode.MultiMessage, workers: 2, stragglers: 1);
+        var step = multi.Step();
+        Assert.True(multi._plan.Held.Count > 1);
+
+        var finished = new List<bool>();
+        for (long s = 0; s < multi._cluster.Job.Steps; s++)
+            finished.Add(await step.RunAsync(s, await multi.PullAsync(s), CancellationToken.None, CancellationToken.None));
+
+        Assert.Equal([false, false, true], finished);
+    }
+
+    [Fact]
+    public async Task A_round_robin_push_s_wait_for_its_turns_is_reported_apart_from_its_latency()
+    {
+        await using var rr = new StepComputationTests(SyncMode.Bsp, schedule: PushSchedule.RoundRobin);
+        rr._cluster.Fakes[0].TurnDelay = TimeSpan.FromMilliseconds(300);   // shard 0's turn comes after 300 ms
+        var step = rr.Step(pacer: new PushPacer(rr._client, rr._report, Log.Logger));
+        var parameters = await rr.PullAsync(0);
+
+        var watch = Stopwatch.StartNew();
+        await step.RunAsync(0, parameters, CancellationToken.None, CancellationToken.None);
+        double call = watch.Elapsed.TotalSeconds;
+
+        double latency = Assert.Single(rr._report.PushLatencies), waited = rr._report.SlotWaitSeconds;
+        Assert.True(waited >= 0.15, $"turn wait {waited}");   // half the script: Task.Delay may end a little early
+        Assert.InRange(latency + waited, 0, call);             // the push's time is split, not counted twice
+        Assert.Equal(latency, step.LastPushSeconds);
+        Assert.Equal(latency, (await NextReportAsync(rr._cluster.Fakes[0])).PushSeconds);
     }
 
     [Fact]
@@ -315,6 +416,17 @@ public sealed class StepComputationTests : IAsyncDisposable
             if (delay > TimeSpan.Zero) await Task.Delay(delay, cancellationToken);
         }
         public void EndStep(TimeSpan compute) => Ended++;
+    }
+
+    /// <summary>A step hook under which the step closes without this worker after <paramref name="partition"/> - 1 partitions.</summary>
+    private sealed class AbandonAt(int partition) : IWorkerStepHook
+    {
+        private int _partitions;
+        public int ComputeRuns => 1;
+        public void BeginStep(long step, int load) { }
+        public Task AfterPartitionAsync(CancellationToken cancellationToken) =>
+            ++_partitions == partition ? Task.FromCanceled(new CancellationToken(canceled: true)) : Task.CompletedTask;
+        public void EndStep(TimeSpan compute) { }
     }
 
     /// <summary>The SIMD kernel, counting the batches it computed for the gradient, those it discarded and the reads.</summary>
