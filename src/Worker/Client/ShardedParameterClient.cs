@@ -279,7 +279,6 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         foreach (var lost in _lost) lost.Dispose();
     }
 
-    /// <summary>The job the first shard named, or why it is impossible.</summary>
     /// <summary>
     /// Pushes again, in order, this worker's logged pushes of the steps each shard in <paramref name="pulled"/> lacks to
     /// reach <paramref name="newest"/>, each step's once the shard has opened that step (a pull into
@@ -314,6 +313,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         }
     }
 
+    /// <summary>The job the first shard named, or why it is impossible.</summary>
     private TrainingJob ValidJob(RegisterReply reply)
     {
         try { return JobSpecWire.FromWire(reply.Job); }
