@@ -60,8 +60,15 @@ public sealed class AssignmentCoordinator
     /// <summary>The assignment in force (null until every worker has reported a speed).</summary>
     public WorkAssignment? Current { get; private set; }
 
-    /// <summary>Every published version's first step (<see cref="WorkAssignment.FromStep"/>), in order: version v's is [v − 1].</summary>
+    /// <summary>
+    /// The published versions' first steps (<see cref="WorkAssignment.FromStep"/>), oldest first: every version's while
+    /// there are at most <see cref="KeptFromSteps"/>, then the newest that many (status carries them; the payoff rule
+    /// makes versions rare, but a long job must not grow them without bound).
+    /// </summary>
     public IReadOnlyList<long> FromSteps => _fromSteps;
+
+    /// <summary>First steps of versions kept for <see cref="FromSteps"/>: 256.</summary>
+    public const int KeptFromSteps = 256;
 
     /// <summary>The gradient code of <see cref="Current"/> (the shard's aggregator decodes with it).</summary>
     public IGradientCode? Code { get; private set; }
@@ -220,6 +227,7 @@ public sealed class AssignmentCoordinator
         Current = next with { MovedFraction = moved };
         Code = code;
         _fromSteps.Add(openStep);
+        if (_fromSteps.Count > KeptFromSteps) _fromSteps.RemoveAt(0);
         Estimates.MarkVersion();
         _drift.Reset();
         _offset.Clear();
