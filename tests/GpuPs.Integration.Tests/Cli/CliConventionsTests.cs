@@ -105,11 +105,13 @@ public partial class CliConventionsTests
 
         progress.Started(100, "softmax on digits");
         progress.Evaluated(new EpochRecord(1, 25, 10.0, 0.5, 0.9, 0.5, 0.9));
+        progress.Evaluated(new EpochRecord(2, 50, 12.0, 0.3, 0.93, 0.3, 0.93));
         progress.Evaluated(new EpochRecord(4, 100, 40.0, 0.2, 0.95, 0.2, 0.95));
 
         var printed = lines.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Contains("(10.0 s, ETA 30 s)", printed[1]);   // 25 of 100 steps in 10 s: 75 more take 30 s
-        Assert.DoesNotContain("ETA", printed[2]);            // done
+        Assert.Contains("(10.0 s, ETA 30 s)", printed[1]);   // 25 of 100 steps in 10 s (start-up included): 75 more take 30 s
+        Assert.Contains("(12.0 s, ETA 4 s)", printed[2]);    // since the first evaluation 25 steps in 2 s: 50 more take 4 s
+        Assert.DoesNotContain("ETA", printed[3]);            // done
     }
 
     [GeneratedRegex(@"\[default: [A-Z]")]
