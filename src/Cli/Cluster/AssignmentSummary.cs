@@ -12,7 +12,7 @@ public sealed record AssignmentSummary(long Version, long FromStep, IReadOnlyLis
     /// <summary>Workers at a zero share (proportional BSP): no rows.</summary>
     public IReadOnlyList<int> Idle { get; init; } = [];
 
-    /// <summary>Every version's first step, in order (version v's is [v − 1]); empty when shard 0 did not say.</summary>
+    /// <summary>The versions' first steps, oldest first (the newest 256: <c>AssignmentCoordinator.KeptFromSteps</c>); empty when shard 0 did not say.</summary>
     public IReadOnlyList<long> FromSteps { get; init; } = [];
 
     /// <summary>Per worker id, its share of the rows (the speeds normalised to sum to 1; 0 at a zero share).</summary>

@@ -16,9 +16,9 @@ namespace GpuPs.Cli.Cluster;
 /// <param name="stepsPerEpoch">Steps of one epoch.</param>
 /// <param name="updatesPerStep">Shard updates a step (ASP and SSP update once per push: the workers).</param>
 /// <param name="progress">Hears each evaluation.</param>
-internal sealed class EpochEvaluations(ModelEvaluator evaluator, ShardInfo[] layout, int stepsPerEpoch, int updatesPerStep, ITrainingProgress progress)
+/// <param name="started">When the run started (<see cref="Stopwatch.GetTimestamp"/>): evaluations are timed from it.</param>
+internal sealed class EpochEvaluations(ModelEvaluator evaluator, ShardInfo[] layout, int stepsPerEpoch, int updatesPerStep, ITrainingProgress progress, long started)
 {
-    private readonly long _started = Stopwatch.GetTimestamp();
     private readonly List<EpochRecord> _history = [];
 
     /// <summary>The whole model as last assembled (the final model after <see cref="FinalAsync"/>).</summary>
@@ -46,7 +46,7 @@ internal sealed class EpochEvaluations(ModelEvaluator evaluator, ShardInfo[] lay
                 copy.Parameters.CopyTo(Parameters.AsSpan((int)layout[i].Offset, (int)layout[i].Length));
                 at = Math.Max(at, copy.Timestamp);
             }
-            Keep(Record(step, Stopwatch.GetElapsedTime(_started, at).TotalSeconds));
+            Keep(Record(step, Stopwatch.GetElapsedTime(started, at).TotalSeconds));
         }
     }
 
@@ -77,7 +77,7 @@ internal sealed class EpochEvaluations(ModelEvaluator evaluator, ShardInfo[] lay
         progress.Evaluated(record);
     }
 
-    private EpochRecord Record(long shardStep) => Record(shardStep, Stopwatch.GetElapsedTime(_started).TotalSeconds);
+    private EpochRecord Record(long shardStep) => Record(shardStep, Stopwatch.GetElapsedTime(started).TotalSeconds);
 
     private EpochRecord Record(long shardStep, double seconds)
     {

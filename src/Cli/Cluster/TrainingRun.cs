@@ -31,9 +31,9 @@ public static class TrainingRun
         var mode = job.Mode;
         int updatesPerStep = mode.IsStepSynchronous ? 1 : job.Workers;
         using var evaluator = new ModelEvaluator(data, shape, ModelEvaluator.DeviceFor(settings.Accelerator.Choices), log);
-        var watch = Stopwatch.StartNew();
+        long started = Stopwatch.GetTimestamp();
         var layout = ShardLayout.Compute(job.ParameterCount, settings.Servers);
-        var epochs = new EpochEvaluations(evaluator, layout, stepsPerEpoch, updatesPerStep, progress);
+        var epochs = new EpochEvaluations(evaluator, layout, stepsPerEpoch, updatesPerStep, progress, started);
         // In-process shards copy their parameters at each epoch's end, so every epoch is evaluated at its exact step.
         await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log, ct, placement, snapshotEvery: (long)stepsPerEpoch * updatesPerStep).ConfigureAwait(false);
         var observers = cluster.ServerAddresses.Select(a => new GrpcShardClient(a, cluster.Auth)).ToArray();
@@ -68,7 +68,7 @@ public static class TrainingRun
             var statuses = await Task.WhenAll(observers.Select(o => o.StatusAsync(ct, TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
             return new TrainResult(
                 settings.Dataset, settings.Model.ToString().ToLowerInvariant(), mode.Name, job.Workers, settings.Servers,
-                job.Steps, job.ParameterCount, DescribeDevice(reports, statuses[0]), watch.Elapsed.TotalSeconds,
+                job.Steps, job.ParameterCount, DescribeDevice(reports, statuses[0]), Stopwatch.GetElapsedTime(started).TotalSeconds,
                 final.TestAccuracy, final.TestLoss, final.TrainAccuracy, final.TrainLoss,
                 statuses.Sum(s => s.PushesApplied), statuses.Sum(s => s.PushesRejected), statuses.Max(s => s.MaxStalenessSeen),
                 statuses.Sum(s => s.PushesDroppedLate), statuses[0].StepSeconds.ToList(), statuses[0].StepLoss.ToList(),

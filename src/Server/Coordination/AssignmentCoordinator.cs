@@ -121,24 +121,21 @@ public sealed class AssignmentCoordinator
         if (ZeroSharesAllowed && _live is not null && live is not null && !live.SequenceEqual(_live))
             return Publish(openStep, $"workers live: {string.Join(",", Enumerable.Range(0, live.Count).Where(i => live[i]))}", live);
         var judged = Enumerable.Range(0, _job.Workers).Select(i => live?[i] != false && !Current.Idle.Contains(i)).ToArray();
-        if (_guess is null && Jump(openStep, judged, live) is { } jumped) return jumped;
+        var estimates = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
+        if (_guess is null && Jump(openStep, judged, estimates, live) is { } jumped) return jumped;
         // Judged only on reports measured on this version's rows: earlier ones measured shares that just moved.
         if (Enumerable.Range(0, judged.Length).Any(i => judged[i] && Estimates.Fresh(i) < SpeedEstimates.RecentReports)) return null;
+        double noise = ShareDrift.NoiseThreshold(Enumerable.Range(0, judged.Length).Where(i => judged[i]).Select(Estimates.Spread), SpeedEstimates.RecentReports);
         if (_guess is { } guess)
         {
             _guess = null;
-            var measured = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
-            double off = ShareDrift.LargestShareChange(Current.Speeds, measured, judged);
-            double tolerance = Math.Max(ProbeTolerance, ShareDrift.NoiseThreshold(
-                Enumerable.Range(0, judged.Length).Where(i => judged[i]).Select(Estimates.Spread), SpeedEstimates.RecentReports));
-            if (off > tolerance && Pays(measured, judged, openStep, out string gain))
+            double off = ShareDrift.LargestShareChange(Current.Speeds, estimates, judged);
+            if (off > Math.Max(ProbeTolerance, noise) && Pays(estimates, judged, openStep, out string gain))
                 return Publish(openStep, $"{guess} shares were off by up to {off:P0} from {SpeedEstimates.RecentReports} steps' speeds; {gain}", live);
             // The guessed shares were right, but only the steps measure what a share costs beside its rows.
-            if (!IdleFor(measured, live).SequenceEqual(Current.Idle)) return Publish(openStep, "the steps' costs change the zero shares", live);
+            if (!IdleFor(estimates, live).SequenceEqual(Current.Idle)) return Publish(openStep, "the steps' costs change the zero shares", live);
             return null;
         }
-        var estimates = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
-        double noise = ShareDrift.NoiseThreshold(Enumerable.Range(0, judged.Length).Where(i => judged[i]).Select(Estimates.Spread), SpeedEstimates.RecentReports);
         if (_drift.Observe(Current.Speeds, estimates, judged, noise) && Pays(estimates, judged, openStep, out string paid))
             return Publish(openStep, $"shares drifted by up to {ShareDrift.LargestShareChange(Current.Speeds, estimates, judged):P0} for {_drift.Patience} steps (noise threshold {noise:P0}); {paid}", live);
         if (_offset.Proposal(Current.Speeds, judged, out double offset, out int steps) is { } steady && Pays(steady, judged, openStep, out string saved))
@@ -157,14 +154,14 @@ public sealed class AssignmentCoordinator
     /// <see cref="SpeedEstimates.RecentReports"/> reports on its own rows (measured: a jump's shares left one run 1.05-1.44×
     /// the bound for 25 steps, until a look 22 steps later found 12.5 % of a step to save, too late to pay).
     /// </summary>
-    private IGradientCode? Jump(long openStep, bool[] judged, IReadOnlyList<bool>? live)
+    private IGradientCode? Jump(long openStep, bool[] judged, double[] recent, IReadOnlyList<bool>? live)
     {
         var workers = Enumerable.Range(0, judged.Length).Where(i => judged[i]).ToArray();
         if (workers.Any(i => Estimates.Fresh(i) < SpeedJump.Reports)) return null;
-        var estimates = WorkerSpeeds.Clamp(Estimates.Recent(), Logger.None);
         var newest = Enumerable.Range(0, judged.Length).Select(i => (IReadOnlyList<double>)Estimates.Newest(i, SpeedJump.Reports)).ToArray();
         var spreads = Enumerable.Range(0, judged.Length).Select(Estimates.Spread).ToArray();
-        if (SpeedJump.Find(Current!.Speeds, estimates, newest, judged, spreads, SpeedEstimates.RecentReports, _drift.Threshold) is not { } jump) return null;
+        if (SpeedJump.Find(Current!.Speeds, recent, newest, judged, spreads, SpeedEstimates.RecentReports, _drift.Threshold) is not { } jump) return null;
+        var estimates = (double[])recent.Clone();
         estimates[jump.Worker] = jump.Speed;
         if (!Pays(estimates, judged, openStep, out string paid)) return null;
         var code = Publish(openStep, $"worker {jump.Worker}'s last {SpeedJump.Reports} reports each moved its share past {jump.Threshold:P0} the same way " +
