@@ -1,3 +1,4 @@
+using GpuPs.Core.Modes;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using GpuPs.Worker.Client;
@@ -34,6 +35,27 @@ public class ShardAgreementTests
 
         Assert.True(pulled.Finished);
         Assert.Equal(0, pulled.Step);
+    }
+
+    [Fact]
+    public async Task A_fused_same_step_pull_that_finds_one_shard_finished_says_the_job_finished_at_the_oldest_shard_s_step()
+    {
+        // ASP, two workers, one step each: worker 1 pushed its step to shard 1 alone, so worker 0's fused push leaves
+        // shard 0 at step 1 (worker 1's step missing) and shard 1 at step 2, finished. The steps differ, but a finished shard will not reach the other's: the
+        // pull is taken (as PullAsync takes it), not sent back for a pull of one step.
+        using var cluster = new InProcessCluster(SmallJob.Softmax(SyncMode.Asp, workers: 2, steps: 1), shards: 2, learningRate: 0.5f);
+        foreach (var f in cluster.Fakes) f.Fuses = true;
+        await using var client = cluster.Client();
+        await using var other = cluster.Client();
+        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+        await other.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+        cluster.Shards[1].Push(new PushHeader(1, 0, 1, 1, 0), new float[cluster.Shards[1].Info.Length]);
+
+        var fused = await client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), SmallJob.Ramp(), 0, new float[Parameters], CancellationToken.None, sameStep: true)
+            .WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal((false, true), (cluster.Shards[0].Status().Finished, cluster.Shards[1].Status().Finished));
+        Assert.Equal(new PulledParameters(1, true), fused.Pulled);
     }
 
     [Fact]

@@ -166,6 +166,29 @@ public class ShardedClientTests
     }
 
     [Fact]
+    public async Task A_fused_push_pull_s_push_was_answered_when_the_last_shard_answered_it()
+    {
+        // Shard 1 holds its push until shard 0's was answered: the step's push answer is shard 1's, the later one.
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        foreach (var f in cluster.Fakes) f.Fuses = true;
+        await using var client = cluster.Client();
+        await Join(client);
+        cluster.Fakes[1].HoldPushes();
+
+        var fusing = client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), 1, new float[Parameters], CancellationToken.None);
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+            while (cluster.Fakes[0].Pushes < 1 || cluster.Fakes[0].PushesInFlight > 0 || cluster.Fakes[1].PushesInFlight < 1)
+                await Task.Delay(10, guard.Token);
+        await Task.Delay(50);   // shard 0's answer time is taken right after its push left the channel
+        long shard0Answered = System.Diagnostics.Stopwatch.GetTimestamp();
+        cluster.Fakes[1].ReleasePushes();
+        var fused = await fusing.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(new PulledParameters(1, false), fused.Pulled);
+        Assert.True(fused.PushAnsweredAt > shard0Answered, "the step's push answer is the first shard's, not the last");
+    }
+
+    [Fact]
     public async Task A_fused_pull_whose_shards_answer_different_steps_is_not_taken_for_one_step()
     {
         // ASP, two workers: worker 1 pushed once to shard 1 alone, so worker 0's fused pull finds shard 0 at 1, shard 1 at 2.
@@ -252,6 +275,9 @@ public class ShardedClientTests
         Assert.All(cluster.Shards, s => Assert.Equal(2, s.Status().Step));
         Assert.Equal(logSteps == 1 ? 2 : 4, cluster.Fakes[1].Pushes);
         Assert.Equal(cluster.Parameters(), parameters);
+        // Replaying, the client pulled shard 1 only to wait for step 1 to open (step 0 was open): the first pull, that
+        // one, and the pull of step 2.
+        if (logSteps == 4) Assert.Equal(3, cluster.Fakes[1].Pulls);
     }
 
     [Fact]
