@@ -3,6 +3,7 @@ using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
+using GpuPs.Tests.Shared;
 using GpuPs.Worker.Client;
 using GpuPs.Worker.Tests.Fakes;
 using Serilog;
@@ -132,6 +133,28 @@ public class ShardedClientTests
 
         Assert.All(outcomes, o => Assert.False(o.IsApplied));
         Assert.Equal(before, cluster.Parameters());
+    }
+
+    [Fact]
+    public async Task A_whole_push_is_checked_by_the_shards_that_receive_it_and_one_that_is_not_finite_is_refused_there()
+    {
+        // Only a push in pieces is checked before it leaves (a shard closing per range would apply its first pieces); a
+        // whole one goes out as it is, and each shard refuses it itself (and logs the refusal with worker, step and shard).
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client();
+        await Join(client);
+        var before = cluster.Parameters();
+        var gradient = Ramp();
+        gradient[^1] = float.NaN;   // in shard 1's slice only
+
+        var e = await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, CancellationToken.None));
+
+        Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
+        Assert.Contains("NaN or Inf", e.Message);
+        Assert.Contains(cluster.Fakes[1].Transfers, t => t.Push);   // sent, and refused by shard 1 itself
+        Assert.Equal(0, cluster.Shards[1].Status().Step);
+        int second = (int)client.Layout[1].Offset;
+        Assert.Equal(before.AsSpan(second), cluster.Parameters().AsSpan(second));
     }
 
     [Fact]
@@ -467,6 +490,27 @@ public class ShardedClientTests
         int sent = cluster.Fakes[0].Heartbeats;
         await Task.Delay(300);
         Assert.Equal(sent, cluster.Fakes[0].Heartbeats);
+    }
+
+    [Fact]
+    public async Task A_failed_heartbeat_is_logged_with_the_worker_s_id_and_the_shard_s_address()
+    {
+        using var cluster = new InProcessCluster(Job() with { HeartbeatTimeoutMs = 300 }, shards: 2, learningRate: 0.5f);
+        var log = new CapturedLog();
+        await using var client = new ShardedParameterClient(cluster.Fakes.Select(f => f.Connect()).ToArray(), null, log.Logger);
+        await Join(client);
+        cluster.Fakes[1].FailNextHeartbeats(1);
+        using var stop = new CancellationTokenSource();
+
+        var beating = client.KeepAliveAsync(() => 0, stop.Token);
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+            while (!log.Events.Any(e => e.MessageTemplate.Text.StartsWith("Heartbeat to"))) await Task.Delay(20, guard.Token);
+        stop.Cancel();
+        await beating;
+
+        var failed = log.Events.First(e => e.MessageTemplate.Text.StartsWith("Heartbeat to"));
+        Assert.Equal("in-process shard 1", CapturedLog.Property(failed, "Server"));
+        Assert.Equal(0, CapturedLog.Property(failed, "WorkerId"));
     }
 
     [Fact]
