@@ -25,9 +25,11 @@ public class PieceAssemblingShardTests
         using var inner = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
         var shard = Pieced(inner);
         RegisterAll(shard, 2);
-        // Worker 0: three pieces, last piece first; worker 1: two pieces in key order.
-        Assert.False(PushPiece(shard, 0, 0, Gradient0, 5, 3).ClosedStep);
-        Assert.False(PushPiece(shard, 0, 0, Gradient0, 0, 2).ClosedStep);
+        // Worker 0: three pieces, last piece first; worker 1: two pieces in key order. A piece that leaves its push
+        // incomplete is held: Applied, neither closing the step nor finishing the job.
+        var held = PushOutcome.Applied(0, closedStep: false, jobFinished: false);
+        Assert.Equal(held, PushPiece(shard, 0, 0, Gradient0, 5, 3));
+        Assert.Equal(held, PushPiece(shard, 0, 0, Gradient0, 0, 2));
         Assert.Equal(1, shard.OpenPushes);
         var completed0 = PushPiece(shard, 0, 0, Gradient0, 2, 3);
         Assert.True(completed0.IsApplied);
@@ -68,6 +70,7 @@ public class PieceAssemblingShardTests
         PushPiece(shard, 0, 0, Gradient0, 2, 3);
         AssertError(ShardErrorKind.InvalidRequest, "overlaps piece [2, 5)", () => PushPiece(shard, 0, 0, Gradient0, 4, 2));
         AssertError(ShardErrorKind.InvalidRequest, "overlaps piece [2, 5)", () => PushPiece(shard, 0, 0, Gradient0, 0, 3));
+        AssertError(ShardErrorKind.InvalidRequest, "piece [2, 4) overlaps piece [2, 5)", () => PushPiece(shard, 0, 0, Gradient0, 2, 2));
         AssertError(ShardErrorKind.InvalidRequest, "not a non-empty range", () => shard.Push(new PushHeader(0, 0, 0, 2, 1.0, Piece: new PieceRange(6, 3)), new float[3]));
         AssertError(ShardErrorKind.InvalidRequest, "not a non-empty range", () => shard.Push(new PushHeader(0, 0, 0, 2, 1.0, Piece: new PieceRange(-1, 2)), new float[2]));
         AssertError(ShardErrorKind.InvalidRequest, "carries 1 values, not 2", () => shard.Push(new PushHeader(0, 0, 0, 2, 1.0, Piece: new PieceRange(0, 2)), new float[1]));
@@ -99,14 +102,62 @@ public class PieceAssemblingShardTests
     }
 
     [Fact]
-    public void A_worker_holds_at_most_four_open_pushes()
+    public void A_worker_holds_at_most_four_open_pushes_and_opening_a_fifth_drops_its_oldest()
     {
         using var inner = Create(Job(SyncMode.Asp, workers: 1, steps: 100), Filled(1f));
-        var shard = Pieced(inner);
+        var budget = new PushMemoryBudget(8 * ShardFixture.Length * sizeof(float));
+        var shard = new PieceAssemblingShard(inner, Log.Logger, budget);
         RegisterAll(shard, 1);
         for (int step = 0; step < PieceAssemblingShard.MaxOpenPerWorker + 2; step++) PushPiece(shard, 0, step, Gradient0, 0, 4);
 
         Assert.Equal(PieceAssemblingShard.MaxOpenPerWorker, shard.OpenPushes);
+        Assert.Equal(PieceAssemblingShard.MaxOpenPerWorker * ShardFixture.Length * sizeof(float), budget.InUse);   // the dropped ones' buffers went back
+        // Steps 0 and 1 were dropped, 2 to 5 are open: step 2's second half completes its push, step 0's opens it again.
+        PushPiece(shard, 0, 2, Gradient0, 4, 4);
+        Assert.Equal(PieceAssemblingShard.MaxOpenPerWorker - 1, shard.OpenPushes);
+        PushPiece(shard, 0, 0, Gradient0, 4, 4);
+        Assert.Equal(PieceAssemblingShard.MaxOpenPerWorker, shard.OpenPushes);
+    }
+
+    [Fact]
+    public void The_last_4096_completed_pushes_are_remembered_as_duplicates_and_no_more()
+    {
+        using var inner = Create(Job(SyncMode.Asp, workers: 1, steps: 5000), Filled(0f));
+        var shard = Pieced(inner);
+        RegisterAll(shard, 1);
+        var zeros = new float[ShardFixture.Length];
+        for (int step = 0; step <= 4096; step++)
+        {
+            PushPiece(shard, 0, step, zeros, 0, 4);
+            Assert.True(PushPiece(shard, 0, step, zeros, 4, 4).IsApplied);
+        }
+
+        AssertOutcome(PushOutcomeKind.Duplicate, "already completed", PushPiece(shard, 0, 1, zeros, 0, 4));   // the oldest remembered
+        Assert.Equal(0, shard.OpenPushes);
+        Assert.True(PushPiece(shard, 0, 0, zeros, 0, 4).IsApplied);   // forgotten: gathered again (the shard refuses it whole)
+        Assert.Equal(1, shard.OpenPushes);
+    }
+
+    [Fact]
+    public async Task Pieces_pushed_asynchronously_are_gathered_the_same_way_and_their_buffer_goes_back()
+    {
+        using var inner = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f));
+        var budget = new PushMemoryBudget(4 * ShardFixture.Length * sizeof(float));
+        var shard = new PieceAssemblingShard(inner, Log.Logger, budget);
+        RegisterAll(shard, 2);
+
+        var held = await shard.PushAsync(new PushHeader(0, 0, 0, 2, 1.0, Piece: new PieceRange(4, 4)), Gradient0.AsMemory(4, 4), CancellationToken.None);
+        Assert.Equal(PushOutcome.Applied(0, closedStep: false, jobFinished: false), held);
+        Assert.Equal((1, ShardFixture.Length * sizeof(float)), (shard.OpenPushes, budget.InUse));
+        var completed = await shard.PushAsync(new PushHeader(0, 0, 0, 2, 1.0, Piece: new PieceRange(0, 4)), Gradient0.AsMemory(0, 4), CancellationToken.None);
+        Assert.Equal((true, false), (completed.IsApplied, completed.ClosedStep));
+        Assert.Equal((0, 0L), (shard.OpenPushes, budget.InUse));
+        Assert.Equal(Filled(1f), Parameters(shard));
+        var closing = await shard.PushAsync(new PushHeader(1, 0, 0, 2, 1.0), Gradient1, CancellationToken.None);   // a whole push goes straight through
+
+        Assert.True(closing.ClosedStep);
+        Assert.Equal(WholePushes(), Parameters(shard));
+        Assert.Equal(2, shard.Status().PushesApplied);
     }
 
     [Fact]

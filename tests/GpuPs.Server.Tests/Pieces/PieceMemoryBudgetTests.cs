@@ -33,7 +33,7 @@ public class PieceMemoryBudgetTests
         PushPiece(shard, 0, 0, 4);
         PushPiece(shard, 1, 0, 4);
         Assert.Equal(2 * Buffer, budget.InUse);
-        AssertError(ShardErrorKind.Unavailable, "in-flight push budget", () => PushPiece(shard, 2, 0, 4));
+        AssertError(ShardErrorKind.Unavailable, "in-flight push budget (--max-inflight-push-mb) and this push's buffer needs 32 bytes more", () => PushPiece(shard, 2, 0, 4));
         Assert.Equal((2 * Buffer, 2, 1L), (budget.InUse, shard.OpenPushes, budget.Refused));   // nothing of the refused piece held
 
         Assert.True(PushPiece(shard, 0, 4, 4).IsApplied);   // completes worker 0's push: its buffer goes back
