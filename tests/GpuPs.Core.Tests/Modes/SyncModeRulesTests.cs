@@ -33,6 +33,35 @@ public class SyncModeRulesTests
 
         Assert.Same(mode, SyncModes.Of(id));
         Assert.Same(mode, SyncModes.Parse(name.ToUpperInvariant()));
+        AssertFacts(mode, name, id, synchronous, tolerates, resumes, rounded, bySpeed, combining, partitions, worstCase);
+    }
+
+    /// <summary>
+    /// The registry builds each mode once, in a static list; a mode built anew states the same facts. (Its constructor
+    /// passes them: only a test that builds one runs it where a mutation tool that keeps one test process sees it.)
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Facts))]
+    public void A_mode_built_anew_states_the_same_facts(string name, SyncMode id, bool synchronous, bool tolerates, bool resumes, bool rounded,
+        bool bySpeed, PushCombining combining, int partitions, int worstCase)
+    {
+        ISyncMode mode = id switch
+        {
+            SyncMode.Bsp => new BspMode(),
+            SyncMode.Asp => new AspMode(),
+            SyncMode.Ssp => new SspMode(),
+            SyncMode.Coded => new CodedMode(),
+            SyncMode.MultiMessage => new MultiMessageMode(),
+            _ => new BackupMode(),
+        };
+
+        Assert.NotSame(SyncModes.Of(id), mode);
+        AssertFacts(mode, name, id, synchronous, tolerates, resumes, rounded, bySpeed, combining, partitions, worstCase);
+    }
+
+    private static void AssertFacts(ISyncMode mode, string name, SyncMode id, bool synchronous, bool tolerates, bool resumes, bool rounded,
+        bool bySpeed, PushCombining combining, int partitions, int worstCase)
+    {
         Assert.Equal((id, name), (mode.Mode, mode.Name));
         Assert.Equal((synchronous, tolerates, resumes, rounded, bySpeed, combining),
             (mode.IsStepSynchronous, mode.ToleratesStragglers, mode.ResumesAtShardStep, mode.AcceptsRoundedPushes, mode.AssignsBySpeed, mode.Combining));
