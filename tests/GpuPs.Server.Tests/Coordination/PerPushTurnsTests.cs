@@ -150,6 +150,39 @@ public class PerPushTurnsTests
     }
 
     [Fact]
+    public void The_bounds_follow_each_round_of_n_turns_without_a_deal()
+    {
+        var turns = Turns(workers: 2);
+        Assert.True(Ask(turns, 0, 0));
+        _time.Advance(TimeSpan.FromMilliseconds(400));
+        turns.Complete(new TurnKey(0, 0, 0));
+        Assert.Equal((PushTurns.DefaultPassAfter, TimeSpan.FromSeconds(2)), (turns.PassAfter, turns.Expiry));   // one turn of a round of two
+
+        Assert.True(Ask(turns, 1, 0));
+        _time.Advance(TimeSpan.FromMilliseconds(400));
+        turns.Complete(new TurnKey(1, 0, 0));
+        Assert.Equal((TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(3200)), (turns.PassAfter, turns.Expiry));
+    }
+
+    [Fact]
+    public void A_turn_that_lapsed_before_its_first_byte_is_timed_from_its_first_grant_when_taken_again()
+    {
+        var turns = Turns(workers: 2);
+        Assert.True(Ask(turns, 0, 0));   // worker 0's turn, granted at 0 s; no byte comes
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(Ask(turns, 1, 0));   // worker 0's turn expired (2 s): worker 1 takes the link
+        Assert.Equal(TurnAnswer.Wait, Try(turns, 0, 0, out _));   // worker 0 asks again for the same push
+        _time.Advance(TimeSpan.FromMilliseconds(400));
+        turns.Complete(new TurnKey(1, 0, 0));
+        Assert.True(Ask(turns, 0, 0));
+        _time.Advance(TimeSpan.FromMilliseconds(400));
+        turns.Complete(new TurnKey(0, 0, 0));
+
+        // The round's turns took 0.4 s and 2.8 s (worker 0's from its first grant, not 0.4 s from its second): eight medians.
+        Assert.Equal(22.4, turns.Expiry.TotalSeconds, 6);
+    }
+
+    [Fact]
     public void Per_push_turns_are_of_whole_pushes()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new PushTurns(2, 3, 1, _time, perPush: true));

@@ -51,6 +51,38 @@ public class PushTurnBoundsTests
     }
 
     [Fact]
+    public void The_bounds_change_only_when_the_next_step_is_dealt()
+    {
+        var turns = Turns(workers: 2);
+        foreach (int w in new[] { 0, 1 })
+        {
+            Assert.True(Ask(turns, new TurnKey(w, 1, 0)));
+            _time.Advance(TimeSpan.FromMilliseconds(400));
+            turns.Complete(new TurnKey(w, 1, 0));
+        }
+        Assert.Equal((PushTurns.DefaultPassAfter, TimeSpan.FromSeconds(2)), (turns.PassAfter, turns.Expiry));   // step 1's turns all ended: still step 0's bounds
+
+        Assert.True(Ask(turns, new TurnKey(0, 2, 0)));
+        Assert.Equal((TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(3200)), (turns.PassAfter, turns.Expiry));
+    }
+
+    [Fact]
+    public void The_pass_bound_follows_the_median_turn_whatever_order_the_turns_ended_in()
+    {
+        var turns = Turns(workers: 3);
+        int[] heldMs = [400, 4, 40];   // the median, 40 ms, ends last but one
+        for (int w = 0; w < 3; w++)
+        {
+            Assert.True(Ask(turns, new TurnKey(w, 1, 0)));
+            _time.Advance(TimeSpan.FromMilliseconds(heldMs[w]));
+            turns.Complete(new TurnKey(w, 1, 0));
+        }
+        Assert.True(Ask(turns, new TurnKey(0, 2, 0)));
+
+        Assert.Equal(TimeSpan.FromMilliseconds(10), turns.PassAfter);
+    }
+
+    [Fact]
     public void Only_the_dealt_step_s_planned_turns_set_the_bounds_and_a_step_without_any_keeps_them()
     {
         var turns = AfterTurnsOf(TimeSpan.FromMilliseconds(40));
