@@ -183,6 +183,32 @@ public class PerPushTurnsTests
     }
 
     [Fact]
+    public void A_lapsed_turn_taken_again_after_a_round_was_measured_is_timed_from_its_new_grant()
+    {
+        var turns = Turns(workers: 2);
+        Assert.True(Ask(turns, 0, 0));   // worker 0's turn, granted at 0 s; no byte comes
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(Ask(turns, 1, 0));   // worker 0's turn expired: worker 1 takes the link
+        _time.Advance(TimeSpan.FromMilliseconds(400));
+        turns.Complete(new TurnKey(1, 0, 0));
+        Assert.Equal(TurnAnswer.Wait, Try(turns, 1, 1, out _));   // worker 0's round-1 turn comes first: passed after the bound
+        _time.Advance(PushTurns.DefaultPassAfter);
+        Assert.True(Ask(turns, 1, 1));
+        _time.Advance(TimeSpan.FromMilliseconds(400));
+        turns.Complete(new TurnKey(1, 1, 0));   // a round of two turns of 0.4 s: measured
+        Assert.Equal(TimeSpan.FromMilliseconds(3200), turns.Expiry);
+
+        Assert.True(Ask(turns, 0, 0));   // worker 0 asks again for its lapsed push, a round later
+        _time.Advance(TimeSpan.FromMilliseconds(400));
+        turns.Complete(new TurnKey(0, 0, 0));
+        Assert.True(Ask(turns, 1, 2));   // worker 0 was passed at round 1: not waited for again
+        _time.Advance(TimeSpan.FromMilliseconds(400));
+        turns.Complete(new TurnKey(1, 2, 0));
+
+        Assert.Equal(TimeSpan.FromMilliseconds(3200), turns.Expiry);   // 0.4 s from its new grant, not 3.2 s from the lapsed one
+    }
+
+    [Fact]
     public void Per_push_turns_are_of_whole_pushes()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new PushTurns(2, 3, 1, _time, perPush: true));
