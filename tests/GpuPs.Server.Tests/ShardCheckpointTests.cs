@@ -57,4 +57,20 @@ public class ShardCheckpointTests
         Assert.Contains("another job", otherJob.Message);
         Assert.Contains("shard 1 of 1", otherShard.Message);
     }
+
+    [Fact]
+    public void A_per_range_checkpoint_keeps_no_worker_clock_past_its_step()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 10) with { PieceFloats = 4 });
+        RegisterAll(shard, 2);
+        foreach (var range in shard.ClosingRanges!)
+            Assert.True(shard.Push(new PushHeader(0, 0, 0, 1, 0, Piece: range), new float[range.Length]).IsApplied);
+        Assert.Equal([1L, 0L], shard.Status().WorkerSteps);   // worker 0 pushed every range of step 0, worker 1 none
+
+        var taken = shard.Checkpoint();
+
+        // Step 0's boundary holds nothing worker 0 pushed: resumed from it, worker 0 must push step 0 again.
+        Assert.Equal(0, taken.Step);
+        Assert.Equal([0L, 0L], taken.WorkerClocks);
+    }
 }

@@ -144,6 +144,35 @@ public class ShardLivenessTests
         Assert.Equal(Enumerable.Range(3, 10_000).Select(t => (1 + t % 3) / 1000.0), status.StepSeconds, (a, b) => Math.Abs(a - b) < 1e-9);
     }
 
+    [Fact]
+    public void A_second_registration_of_a_live_slot_is_a_rejoin()
+    {
+        var events = new MembershipLog();
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5), observers: [events]);
+        shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "a" });
+        shard.Register(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "a" });   // a retried Register
+
+        Assert.Equal([(0, MembershipEvent.Registered), (0, MembershipEvent.Rejoined)], events.Changes.Select(c => (c.WorkerId, c.Event)));
+    }
+
+    [Fact]
+    public async Task Waiting_for_a_step_or_a_piece_keeps_a_worker_alive()
+    {
+        var clock = new ManualTimeProvider();
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5, heartbeatTimeoutMs: TimeoutMs) with { PieceFloats = 4 }, time: clock);
+        RegisterAll(shard, 2);
+        var piece = shard.ClosingRanges![0];
+        for (int i = 0; i < 4; i++)
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(TimeoutMs / 2));
+            // Step 0 is there: both waits return at once, and each is the worker's only call.
+            await shard.WaitForStepAsync(0, 0, CancellationToken.None);
+            await shard.WaitForPieceAsync(1, 0, piece, CancellationToken.None);
+        }
+
+        Assert.Equal(2, shard.Status().LiveWorkers);
+    }
+
     /// <summary>Worker 0 keeps calling, worker 1 goes silent until it is evicted (well past the timeout).</summary>
     private static void SilenceWorker1(ParameterShard shard, ManualTimeProvider clock)
     {

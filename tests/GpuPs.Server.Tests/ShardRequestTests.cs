@@ -74,6 +74,9 @@ public class ShardRequestTests
         Assert.Contains("shard index 2 is out of range 0..1", Assert.Throws<ArgumentException>(() => ParameterShard.Create(job, sgd, 2, 2, simd, Log.Logger)).Message);
         Assert.Contains("shard index -1", Assert.Throws<ArgumentException>(() => ParameterShard.Create(job, sgd, -1, 2, simd, Log.Logger)).Message);
         using (var last = ParameterShard.Create(job, sgd, 1, 2, simd, Log.Logger)) Assert.Equal(1, last.Info.Index);
+        using (var first = ParameterShard.Create(job, sgd, 0, 2, simd, Log.Logger)) Assert.Equal((0, 0L), (first.Info.Index, first.Info.Offset));
+        // The job itself is checked before anything is built from it.
+        Assert.Contains("staleness must be >= 0", Assert.Throws<ArgumentException>(() => Create(job with { Staleness = -1 })).Message);
         Assert.Contains("initial values have 3", Assert.Throws<ArgumentException>(() => Create(job, initial: new float[3])).Message);
 
         using var shard = Create(job);
@@ -82,5 +85,22 @@ public class ShardRequestTests
         AssertError(ShardErrorKind.InvalidRequest, "ids 0..0", () => shard.Heartbeat(new HeartbeatRequest { WorkerId = 1 }));
         Assert.Contains("4 worker clocks", Assert.Throws<ArgumentException>(() =>
             Create(job, resume: shard.Checkpoint() with { WorkerClocks = new long[4] })).Message);
+    }
+
+    [Fact]
+    public void Heartbeats_of_a_job_with_uniform_shares_carry_no_assignment_whatever_speeds_they_report()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 3, steps: 5));
+        RegisterAll(shard, 3);
+
+        shard.Heartbeat(new HeartbeatRequest { WorkerId = 0, RowsPerSecond = 100, ExchangeSeconds = 0.002 });
+        shard.Heartbeat(new HeartbeatRequest { WorkerId = 1, RowsPerSecond = 200 });
+        var last = shard.Heartbeat(new HeartbeatRequest { WorkerId = 2, RowsPerSecond = 400 });
+
+        Assert.Null(last.Assignment);
+        var status = shard.Status();
+        Assert.Null(status.Assignment);
+        Assert.Empty(status.AssignmentFromSteps);
+        Assert.All(status.Workers, w => Assert.Equal((0.0, 0.0), (w.RowsPerSecond, w.ExchangeSeconds)));
     }
 }
