@@ -102,4 +102,20 @@ public class ShardPullTests
         shard.PullSent(ParameterShard.ObserverId);
         shard.PullSent(2);
     }
+
+    [Fact]
+    public async Task A_piece_wait_wakes_when_its_range_closes_while_the_step_still_waits()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5) with { PieceFloats = 4 });
+        RegisterAll(shard, 2);
+        var ranges = shard.ClosingRanges!;
+        var waiting = shard.WaitForPieceAsync(0, 1, ranges[0], CancellationToken.None);
+        foreach (var range in ranges) Assert.True(shard.Push(new PushHeader(0, 0, 0, 1, 0, Piece: range), new float[range.Length]).IsApplied);
+        Assert.False(waiting.IsCompleted);
+
+        // Worker 1's piece of range 0 closes that range, and only it: the last push of the test.
+        Assert.False(shard.Push(new PushHeader(1, 0, 0, 1, 0, Piece: ranges[0]), new float[ranges[0].Length]).ClosedStep);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(30));   // a hang guard
+        Assert.Equal(0, shard.Status().Step);
+    }
 }

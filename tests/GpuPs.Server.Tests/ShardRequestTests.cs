@@ -1,4 +1,5 @@
 using GpuPs.Core.Shards;
+using GpuPs.Core.Training;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
 using Serilog;
@@ -102,5 +103,37 @@ public class ShardRequestTests
         Assert.Null(status.Assignment);
         Assert.Empty(status.AssignmentFromSteps);
         Assert.All(status.Workers, w => Assert.Equal((0.0, 0.0), (w.RowsPerSecond, w.ExchangeSeconds)));
+    }
+
+    [Fact]
+    public void A_round_robin_plan_of_a_bfloat16_job_takes_a_pull_for_twice_a_push()
+    {
+        // Pushes travel as bfloat16, pulls as float32: the coordinator plans each pull at twice the push time reported.
+        PushSlot SlotAfterReports(TensorEncoding wire)
+        {
+            using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5) with { Schedule = PushSchedule.RoundRobin, WireFormat = wire });
+            RegisterAll(shard, 2);
+            return shard.Heartbeat(new HeartbeatRequest { WorkerId = 0, ComputeSeconds = 1, PushSeconds = 0.1 }).PushSlot;
+        }
+
+        var float32 = SlotAfterReports(TensorEncoding.Float32);
+        var bfloat16 = SlotAfterReports(TensorEncoding.BFloat16);
+
+        Assert.Equal(1, bfloat16.Version);
+        Assert.Equal(0.1, bfloat16.PushAtSeconds - float32.PushAtSeconds, 1e-9);   // the pull before it: 0.2 s, not 0.1 s
+    }
+
+    [Fact]
+    public void An_admission_refused_or_malformed_on_the_first_chunk_counts_as_a_rejected_push()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 1, steps: 5));
+        RegisterAll(shard, 1);
+
+        Assert.True(shard.Admit(new PushHeader(0, 0, 0, 1, 0)).IsApplied);
+        Assert.Equal(0, shard.Status().PushesRejected);
+        Assert.Equal(PushOutcomeKind.Refused, shard.Admit(new PushHeader(0, 3, 0, 1, 0)).Kind);   // a step not open yet
+        Assert.Equal(1, shard.Status().PushesRejected);
+        AssertError(ShardErrorKind.InvalidRequest, "sample count", () => shard.Admit(new PushHeader(0, 0, 0, 0, 0)));
+        Assert.Equal(2, shard.Status().PushesRejected);
     }
 }

@@ -1,0 +1,80 @@
+using GpuPs.Core.Shards;
+using GpuPs.Core.Training;
+using GpuPs.Protocol;
+using GpuPs.Tests.Shared;
+using static GpuPs.Server.Tests.ShardFixture;
+
+namespace GpuPs.Server.Tests;
+
+/// <summary>
+/// What the shard of a round-robin job answers a turn request (<see cref="ParameterShard.AwaitPushTurnAsync"/>) and a push
+/// sent without one (<see cref="ParameterShard.WaitForSlotAsync"/>) at the edges of its rules: the request's piece
+/// fields, a step the worker is not at, and a piece whose range holds no turn. A manual clock, no socket; the waits have
+/// a hang guard, never a timing assertion.
+/// </summary>
+public class ShardTurnAnswerTests
+{
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(20);
+    private readonly ManualTimeProvider _time = new();
+
+    private ParameterShard RoundRobin(SyncMode mode, int workers, int pieceFloats = 0)
+    {
+        var shard = Create(Job(mode, workers, steps: 5) with { Schedule = PushSchedule.RoundRobin, PushConcurrency = 1, PieceFloats = pieceFloats },
+            time: _time);
+        RegisterAll(shard, workers);
+        return shard;
+    }
+
+    [Fact]
+    public async Task A_request_s_piece_offset_counts_only_with_a_piece_length_and_a_piece_off_the_shard_is_refused()
+    {
+        using var shard = RoundRobin(SyncMode.Bsp, workers: 1);
+
+        // No piece length: a whole push, whatever the (unset) offset field holds.
+        var whole = await shard.AwaitPushTurnAsync(new PushTurnRequest { WorkerId = 0, Step = 0, PieceOffset = -1 }, CancellationToken.None);
+        Assert.True(whole.Granted);
+        var off = await Assert.ThrowsAsync<ShardException>(() =>
+            shard.AwaitPushTurnAsync(new PushTurnRequest { WorkerId = 0, Step = 0, PieceOffset = 4, PieceLength = Length }, CancellationToken.None));
+        Assert.Equal(ShardErrorKind.InvalidRequest, off.Kind);
+    }
+
+    [Fact]
+    public async Task A_request_for_a_step_that_closed_is_answered_closed_not_finished()
+    {
+        using var shard = RoundRobin(SyncMode.Bsp, workers: 1);
+        Assert.True((await shard.AwaitPushTurnAsync(new PushTurnRequest { WorkerId = 0, Step = 0 }, CancellationToken.None)).Granted);
+        Assert.True(shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f)).ClosedStep);
+
+        var late = await shard.AwaitPushTurnAsync(new PushTurnRequest { WorkerId = 0, Step = 0 }, CancellationToken.None).WaitAsync(Guard);
+
+        Assert.Equal((false, true, false, 1L), (late.Granted, late.Closed, late.Finished, late.Step));
+    }
+
+    [Fact]
+    public async Task An_asp_request_for_a_step_past_the_worker_s_clock_is_answered_closed_with_its_clock()
+    {
+        using var shard = RoundRobin(SyncMode.Asp, workers: 2);
+
+        // Worker 0 has pushed nothing: its next push is of step 0, and one of step 2 would be refused.
+        var ahead = await shard.AwaitPushTurnAsync(new PushTurnRequest { WorkerId = 0, Step = 2 }, CancellationToken.None).WaitAsync(Guard);
+
+        Assert.Equal((false, true, false, 0L), (ahead.Granted, ahead.Closed, ahead.Finished, ahead.Step));
+    }
+
+    [Fact]
+    public async Task A_piece_sent_without_asking_waits_for_its_own_range_s_turn_and_takes_no_other_range_s()
+    {
+        using var shard = RoundRobin(SyncMode.Bsp, workers: 1, pieceFloats: 4);
+        var ranges = shard.ClosingRanges!;
+        var first = await shard.AwaitPushTurnAsync(new PushTurnRequest { WorkerId = 0, Step = 0, PieceOffset = ranges[0].Offset, PieceLength = ranges[0].Length },
+            CancellationToken.None);
+        Assert.True(first.Granted);   // the link's only turn: range 0's
+
+        var second = shard.WaitForSlotAsync(new PushHeader(0, 0, 0, 1, 0, Piece: ranges[1]), CancellationToken.None);
+        Assert.False(second.IsCompleted);   // range 1 holds no turn, and range 0's is not its to take
+
+        Assert.True(shard.Push(new PushHeader(0, 0, 0, 1, 0, Piece: ranges[0]), new float[ranges[0].Length]).IsApplied);
+        var lease = await second.WaitAsync(Guard);
+        Assert.NotEqual(0, lease.Turn);
+    }
+}
