@@ -58,6 +58,7 @@ public class NodePushTests
     {
         using var shard = Shard(SyncMode.Bsp, workers: 4);
         AssertError(ShardErrorKind.InvalidRequest, "names worker 2 twice", () => shard.Push(Node(0, 10, 0, 2, 2), Filled(1)));
+        AssertError(ShardErrorKind.InvalidRequest, "names worker 0 twice", () => shard.Push(Node(0, 10, 0, 1, 0), Filled(1)));
         AssertError(ShardErrorKind.InvalidRequest, "contributors start with 1", () => shard.Push(new PushHeader(0, 0, 0, 10, 0, Contributors: new ContributorList([1, 0])), Filled(1)));
         AssertError(ShardErrorKind.InvalidRequest, "out of range", () => shard.Push(Node(0, 10, 0, 9), Filled(1)));
         Assert.Equal([0L, 0, 0, 0], shard.Status().WorkerSteps);

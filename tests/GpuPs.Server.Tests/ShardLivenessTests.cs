@@ -139,6 +139,7 @@ public class ShardLivenessTests
 
         var status = shard.Status();
         Assert.Equal(10_000, status.StepSeconds.Count);
+        Assert.Equal(10_000, status.StepUpdateSeconds.Count);
         // The oldest three were dropped: the log starts at the step whose loss is 3.
         Assert.Equal(Enumerable.Range(3, 10_000).Select(t => (double)t), status.StepLoss);
         Assert.Equal(Enumerable.Range(3, 10_000).Select(t => (1 + t % 3) / 1000.0), status.StepSeconds, (a, b) => Math.Abs(a - b) < 1e-9);
@@ -168,6 +169,22 @@ public class ShardLivenessTests
             // Step 0 is there: both waits return at once, and each is the worker's only call.
             await shard.WaitForStepAsync(0, 0, CancellationToken.None);
             await shard.WaitForPieceAsync(1, 0, piece, CancellationToken.None);
+        }
+
+        Assert.Equal(2, shard.Status().LiveWorkers);
+    }
+
+    [Fact]
+    public void A_node_push_keeps_every_worker_it_speaks_for_alive()
+    {
+        var clock = new ManualTimeProvider();
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5, heartbeatTimeoutMs: TimeoutMs), time: clock);
+        RegisterAll(shard, 2);
+        for (int step = 0; step < 4; step++)
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(TimeoutMs / 2));
+            // Worker 0's node aggregator pushes for both: worker 1 makes no call of its own.
+            Assert.True(shard.Push(new PushHeader(0, step, 0, 2, 0, Contributors: new ContributorList([0, 1])), Filled(1f)).ClosedStep);
         }
 
         Assert.Equal(2, shard.Status().LiveWorkers);

@@ -136,4 +136,17 @@ public class ShardRequestTests
         AssertError(ShardErrorKind.InvalidRequest, "sample count", () => shard.Admit(new PushHeader(0, 0, 0, 0, 0)));
         Assert.Equal(2, shard.Status().PushesRejected);
     }
+
+    [Fact]
+    public void A_piece_push_must_lie_within_the_shard_and_carry_exactly_its_piece_s_values()
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 1, steps: 5) with { PieceFloats = 4 });
+        RegisterAll(shard, 1);
+        var piece = shard.ClosingRanges![0];
+
+        AssertError(ShardErrorKind.InvalidRequest, $"piece {piece} carries 3 values", () => shard.Push(new PushHeader(0, 0, 0, 1, 0, Piece: piece), new float[3]));
+        AssertError(ShardErrorKind.InvalidRequest, "is not a non-empty range of the shard's 8 parameters",
+            () => shard.Push(new PushHeader(0, 0, 0, 1, 0, Piece: new PieceRange(4, Length)), new float[Length]));
+        Assert.Equal((0L, 0L, 2L), (shard.Status().Step, shard.Status().PushesApplied, shard.Status().PushesRejected));
+    }
 }

@@ -167,6 +167,7 @@ public class AssignmentCoordinatorTests
         Assert.Equal(new[] { 100.0, 200.0, 400.0 }, after.Assignment.Speeds);
         var status = shard.Status();
         Assert.Equal(1, status.Assignment.Version);
+        Assert.Equal([status.Assignment.FromStep], status.AssignmentFromSteps);
         Assert.Equal(new[] { 100.0, 200.0, 400.0 }, status.Workers.Select(w => w.RowsPerSecond));
         Assert.Equal(0.002, status.Workers[0].ExchangeSeconds);
     }
