@@ -77,4 +77,31 @@ public class ShardTurnAnswerTests
         var lease = await second.WaitAsync(Guard);
         Assert.NotEqual(0, lease.Turn);
     }
+
+    [Fact]
+    public async Task On_a_shard_that_closes_per_range_a_later_range_s_turns_go_in_the_coordinator_s_order_not_first_come()
+    {
+        using var shard = RoundRobin(SyncMode.Bsp, workers: 2, pieceFloats: 4);
+        var ranges = shard.ClosingRanges!;
+        Task<PushTurnReply> Ask(int worker, PieceRange range, int order = -1) => shard.AwaitPushTurnAsync(
+            new PushTurnRequest { WorkerId = worker, Step = 0, Order = order, PieceOffset = range.Offset, PieceLength = range.Length }, CancellationToken.None);
+        PushOutcome Push(int worker, PieceRange range) => shard.Push(new PushHeader(worker, 0, 0, 1, 0, Piece: range), new float[range.Length]);
+
+        // Range 0: worker 0 tells place 1 and takes the free link; worker 1 tells place 0 and waits for it.
+        Assert.True((await Ask(0, ranges[0], order: 1).WaitAsync(Guard)).Granted);
+        var second = Ask(1, ranges[0], order: 0);
+        Assert.True(Push(0, ranges[0]).IsApplied);
+        Assert.True((await second.WaitAsync(Guard)).Granted);
+
+        // Range 1: worker 0 asks first, worker 1 after it, while worker 1's range-0 turn holds the link.
+        var late = Ask(0, ranges[1]);
+        var early = Ask(1, ranges[1]);
+        Assert.False(late.IsCompleted || early.IsCompleted);
+        Assert.True(Push(1, ranges[0]).IsApplied);
+
+        Assert.True((await early.WaitAsync(Guard)).Granted);   // place 0 first
+        Assert.False(late.IsCompleted);
+        Assert.True(Push(1, ranges[1]).IsApplied);
+        Assert.True((await late.WaitAsync(Guard)).Granted);
+    }
 }

@@ -71,4 +71,28 @@ public class RelayedAssignmentTests
         Assert.Equal(1, shard.Status().Assignment.Version);
         Assert.Equal(new[] { 100.0, 200, 400 }, shard.Status().Assignment.Speeds);
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void A_new_assignment_drops_the_open_step_s_pushes_encoded_with_the_old_code(int index)
+    {
+        // Shard 0 computes the assignment from the workers' heartbeats; shard 1 takes the version a worker relays.
+        using var shard = ParameterShard.Create(Job, new OptimizerSettings(OptimizerKind.Sgd, 1f), index, 2, Accelerators.Create(AcceleratorChoice.Simd), Serilog.Log.Logger);
+        ShardFixture.RegisterAll(shard, 3);
+        var values = new float[shard.Info.Length];
+        Assert.True(shard.Push(new PushHeader(0, 0, index, 10, 0, CodeRow: 0), values).IsApplied);
+
+        if (index == 0)
+            foreach (var (worker, speed) in new[] { (0, 100.0), (1, 200.0), (2, 400.0) })
+                shard.Heartbeat(new HeartbeatRequest { WorkerId = worker, RowsPerSecond = speed });
+        else
+            shard.Heartbeat(new HeartbeatRequest { WorkerId = 2, RelayedAssignment = Wire(1, 100, 200, 400) });
+        Assert.Equal(1, shard.Status().Assignment.Version);
+
+        // Worker 0's push was encoded with the uniform code and is gone: with the old code, 2 of 3 would decode now.
+        var outcome = shard.Push(new PushHeader(1, 0, index, 10, 0, CodeRow: 1), values);
+        Assert.True(outcome.IsApplied);
+        Assert.False(outcome.ClosedStep);
+    }
 }
