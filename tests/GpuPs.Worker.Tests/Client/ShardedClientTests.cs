@@ -6,6 +6,7 @@ using GpuPs.Protocol;
 using GpuPs.Tests.Shared;
 using GpuPs.Worker.Client;
 using GpuPs.Worker.Tests.Fakes;
+using GpuPs.Worker.Transport;
 using Serilog;
 
 namespace GpuPs.Worker.Tests.Client;
@@ -298,9 +299,11 @@ public class ShardedClientTests
         Assert.All(cluster.Shards, s => Assert.Equal(2, s.Status().Step));
         Assert.Equal(logSteps == 1 ? 2 : 4, cluster.Fakes[1].Pushes);
         Assert.Equal(cluster.Parameters(), parameters);
-        // Replaying, the client pulled shard 1 only to wait for step 1 to open (step 0 was open): the first pull, that
-        // one, and the pull of step 2.
-        if (logSteps == 4) Assert.Equal(3, cluster.Fakes[1].Pulls);
+        // Replaying, the client waits for each step to open before its push (here step 1) and for no step already open
+        // (step 0): after the two lost pushes, shard 1 saw the first pull, the replay of step 0, the wait for step 1,
+        // the replay of step 1 and the pull of step 2.
+        if (logSteps == 4)
+            Assert.Equal([(false, 0L), (true, 0L), (false, 1L), (true, 1L), (false, 2L)], cluster.Fakes[1].Transfers.Skip(2).Select(t => (t.Push, t.Step)));
     }
 
     [Fact]
@@ -318,6 +321,43 @@ public class ShardedClientTests
         Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
         Assert.Contains("unreachable", e.Message);
         Assert.False(guard.IsCancellationRequested, "the pull waited on shard 0 instead of failing");
+    }
+
+    [Fact]
+    public async Task When_a_shard_s_failure_makes_its_sibling_fail_too_the_first_failure_is_thrown()
+    {
+        // Shard 1 is unreachable; shard 0's push, cancelled when shard 1's failed, ends with an error of its own (as a
+        // connection torn down mid-call may) instead of a cancellation. The push throws shard 1's error, the cause.
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        var shard0 = new FailsWhenCancelled(cluster.Fakes[0]);
+        await using var client = new ShardedParameterClient([new ShardConnection("shard 0", cluster.Fakes[0], shard0), cluster.Fakes[1].Connect()],
+            new ShardedClientOptions(MaxRetries: 1), Log.Logger);
+        await Join(client);
+        cluster.Fakes[1].FailNext(int.MaxValue);
+
+        var e = await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
+        Assert.StartsWith("push to shard 1 at in-process shard 1", e.Message);
+        Assert.True(shard0.FailedOnCancellation);
+    }
+
+    /// <summary>Pulls through <paramref name="shard"/>; a push waits until it is cancelled and then fails with an error of its own.</summary>
+    private sealed class FailsWhenCancelled(InProcessShard shard) : ITensorChannel
+    {
+        public bool FailedOnCancellation { get; private set; }
+
+        public Task<PullResult> PullAsync(int workerId, long minStep, Memory<float> destination, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+            shard.PullAsync(workerId, minStep, destination, cancellationToken, timeout);
+
+        public async Task<PushOutcome> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken, TimeSpan? timeout = null,
+            TensorEncoding encoding = TensorEncoding.Float32)
+        {
+            try { await Task.Delay(Timeout.Infinite, cancellationToken); }
+            catch (OperationCanceledException) { }
+            FailedOnCancellation = true;
+            throw ShardException.Invalid("shard 0's connection was torn down by the cancellation");
+        }
     }
 
     [Fact]
@@ -426,6 +466,41 @@ public class ShardedClientTests
         Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
         Assert.Contains("answered nothing for", e.Message);
         Assert.Contains("(heartbeat timeout 500 ms)", e.Message);
+    }
+
+    [Theory]
+    [InlineData(false)]   // answered
+    [InlineData(true)]    // refused (a refusal is an answer too)
+    public async Task Any_answer_to_a_call_is_a_sign_of_life_and_a_pull_waiting_on_that_shard_outlasts_the_heartbeat_timeout(bool refused)
+    {
+        // No heartbeats: the test sends a step report (to shard 0) and a relayed assignment (to shard 1) each time the
+        // waiting pull was repeated on both shards. Ten repeats of 200 ms outlast the 1.5 s timeout; the pull still waits.
+        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 1500 }, shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromMilliseconds(200)));
+        await Join(client);
+        await Join(cluster.Client());   // worker 1 never pushes: step 1 never opens
+        if (refused) foreach (var f in cluster.Fakes) f.FailNextHeartbeats(int.MaxValue, ShardErrorKind.UnknownWorker);
+        using var stop = new CancellationTokenSource();
+        int Pulls() => cluster.Fakes.Min(f => f.Pulls);
+
+        var pulling = client.PullAsync(1, new float[Parameters], stop.Token);
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            for (int pulls = Pulls(); pulls < 12 && !pulling.IsCompleted; pulls = Pulls())
+            {
+                var report = client.ReportToCoordinatorAsync(new HeartbeatRequest(), CancellationToken.None);
+                var relay = client.RelayToShardsAsync(new HeartbeatRequest(), CancellationToken.None);
+                if (refused)
+                {
+                    await Assert.ThrowsAsync<ShardException>(() => report);
+                    await Assert.ThrowsAsync<ShardException>(() => relay);
+                }
+                else await Task.WhenAll(report, relay);
+                while (Pulls() == pulls && !pulling.IsCompleted) await Task.Delay(10, guard.Token);
+            }
+
+        Assert.False(pulling.IsCompleted, pulling.Exception?.InnerException?.Message ?? "the pull ended");
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pulling);
     }
 
     [Fact]
