@@ -104,4 +104,24 @@ public class ShardTurnAnswerTests
         Assert.True(Push(1, ranges[1]).IsApplied);
         Assert.True((await late.WaitAsync(Guard)).Granted);
     }
+
+    [Fact]
+    public async Task The_turn_of_a_push_sent_without_asking_holds_the_link_while_it_is_sent_however_long()
+    {
+        using var shard = RoundRobin(SyncMode.Bsp, workers: 2);
+        var sending = await shard.WaitForSlotAsync(new PushHeader(0, 0, 0, 1, 0), CancellationToken.None).WaitAsync(Guard);
+        Assert.NotEqual(0, sending.Turn);
+        var waiting = shard.AwaitPushTurnAsync(new PushTurnRequest { WorkerId = 1, Step = 0 }, CancellationToken.None);
+
+        // Far past the turns' expiry (2 s) on the shard's clock: a turn being sent does not lapse, so worker 1 still waits.
+        for (int i = 0; i < 50; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(1);
+        }
+        Assert.False(waiting.IsCompleted);
+
+        Assert.True(shard.Push(new PushHeader(0, 0, 0, 1, 0), Filled(1f)).IsApplied);
+        Assert.True((await waiting.WaitAsync(Guard)).Granted);
+    }
 }
