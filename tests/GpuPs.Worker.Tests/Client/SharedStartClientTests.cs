@@ -49,4 +49,24 @@ public class SharedStartClientTests
         Assert.Equal(cluster.Parameters(), latePulled);
         Assert.Equal(FullBytes, late.BytesPulled);
     }
+
+    [Fact]
+    public async Task A_worker_that_rejoins_forgets_its_copy_and_pulls_in_full_first()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client();
+        var token = new RegisterRequest { RequestedWorkerId = -1, ClientToken = "worker 0" };
+        var joined = await client.RegisterAsync(token, CancellationToken.None);
+        var parameters = new float[SmallJob.Parameters];
+        await client.PullAsync(0, parameters, CancellationToken.None).WaitAsync(Bound);
+        Assert.All(await client.PushAsync(new PushHeader(joined.WorkerId, 0, 0, 1, 0), SmallJob.Ramp(), CancellationToken.None).WaitAsync(Bound),
+            o => Assert.True(o.IsApplied, o.ToString()));
+
+        Assert.Equal(joined.WorkerId, (await client.RegisterAsync(token, CancellationToken.None)).WorkerId);   // a rejoin, the shards past their start
+        long before = client.BytesPulled;
+        await client.PullAsync(1, parameters, CancellationToken.None).WaitAsync(Bound);
+
+        Assert.Equal(cluster.Parameters(), parameters);
+        Assert.Equal(FullBytes, client.BytesPulled - before);
+    }
 }
