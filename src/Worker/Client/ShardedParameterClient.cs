@@ -141,17 +141,16 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     /// <summary>
     /// Pushes <paramref name="gradient"/> (the whole vector) to every shard, each its slice, with
     /// <paramref name="header"/> (its shard index set per shard). Returns each shard's answer, in shard order. A push
-    /// sent in pieces is checked whole first (<see cref="GradientLimits.Check"/>): a shard that closes per range applies
-    /// each piece as its range closes, so a bad value in the last piece must stop the first from leaving. The push's own
-    /// wait for its round-robin turns is added to <c>turnWait</c> (its latency from the first byte leaves it out).
+    /// that more than one call carries is checked whole first (<see cref="CheckWhole"/>); a whole push to one shard is
+    /// checked by that shard. The push's own wait for its round-robin turns is added to <c>turnWait</c> (its latency
+    /// from the first byte leaves it out).
     /// </summary>
-    /// <exception cref="ShardException">InvalidRequest: a push in pieces that is not finite or beyond the mean limit; nothing was sent.</exception>
+    /// <exception cref="ShardException">InvalidRequest: a push over several shards or in pieces that is not finite or beyond the mean limit; nothing was sent.</exception>
     public async Task<IReadOnlyList<PushOutcome>> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken,
         TensorEncoding encoding = TensorEncoding.Float32, TurnWait? turnWait = null)
     {
         CheckRegistered(gradient.Length);
-        if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding) && header.SampleCount >= 1)
-            GradientLimits.Check(gradient.Span, header.SampleCount);
+        CheckWhole(header, gradient.Span, pieces: _pieceLinks is not null && !TensorCodec.IsCompressed(encoding));
         _pushLog.Record(header, gradient.Span, encoding);
         return await FanOutUnderTurnsAsync(async (i, waited, ct) =>
         {
@@ -163,6 +162,18 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
             return await CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
                 token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout, encoding), ct).ConfigureAwait(false);
         }, turnWait, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Checks a push whole (<see cref="GradientLimits.Check"/>) before anything leaves when more than one call carries it:
+    /// each shard checks only its slice, so a NaN in one slice would be refused by its shard and applied by the others,
+    /// leaving the shards at different steps; and a shard that closes per range applies each piece as its range closes,
+    /// so a bad value in the last piece must stop the first from leaving. A whole push to one shard is left to that
+    /// shard, which refuses it whole; so is a push without rows. One pass over the gradient (TensorPrimitives.MaxMagnitude).
+    /// </summary>
+    private void CheckWhole(PushHeader header, ReadOnlySpan<float> gradient, bool pieces)
+    {
+        if (header.SampleCount >= 1 && (pieces || _layout.Length > 1)) GradientLimits.Check(gradient, header.SampleCount);
     }
 
     /// <summary>
@@ -181,12 +192,14 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     /// round-robin job each shard's push-pull goes once the shard granted its turn (the wait is added to
     /// <paramref name="turnWait"/>); a push refused before its turn is answered without a pull.
     /// </summary>
+    /// <exception cref="ShardException">InvalidRequest: as <see cref="PushAsync"/>, a push over several shards that is not finite or beyond the mean limit; nothing was sent.</exception>
     public async Task<FusedStep> PushPullAsync(PushHeader header, ReadOnlyMemory<float> gradient, long minStep, Memory<float> parameters,
         CancellationToken cancellationToken, TensorEncoding encoding = TensorEncoding.Float32, bool sameStep = false, TurnWait? turnWait = null)
     {
         CheckRegistered(parameters.Length);
         if (!CanFuse) return new FusedStep(await PushAsync(header, gradient, cancellationToken, encoding, turnWait).ConfigureAwait(false), System.Diagnostics.Stopwatch.GetTimestamp(), null);
         CheckRegistered(gradient.Length);
+        CheckWhole(header, gradient.Span, pieces: false);
         _pushLog.Record(header, gradient.Span, encoding);
         var answers = await FanOutUnderTurnsAsync(async (i, waited, ct) =>
         {

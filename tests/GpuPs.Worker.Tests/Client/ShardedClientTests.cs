@@ -136,26 +136,54 @@ public class ShardedClientTests
         Assert.Equal(before, cluster.Parameters());
     }
 
-    [Fact]
-    public async Task A_whole_push_is_checked_by_the_shards_that_receive_it_and_one_that_is_not_finite_is_refused_there()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_whole_push_over_several_shards_that_is_not_finite_in_one_slice_is_refused_before_any_shard_gets_it(bool fused)
     {
-        // Only a push in pieces is checked before it leaves (a shard closing per range would apply its first pieces); a
-        // whole one goes out as it is, and each shard refuses it itself (and logs the refusal with worker, step and shard).
+        // Each shard checks only its slice: sent as it is, shard 0 would apply its half and shard 1 refuse the other, and
+        // the shards would be at different steps.
         using var cluster = new InProcessCluster(Job(), shards: 2, learningRate: 0.5f);
+        await using var client = cluster.Client();
+        await Join(client);
+        foreach (var fake in cluster.Fakes) fake.Fuses = fused;
+        var before = cluster.Parameters();
+        var gradient = Ramp();
+        gradient[^1] = float.NaN;   // in shard 1's slice only
+
+        var e = await Assert.ThrowsAsync<ShardException>(() => fused
+            ? client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), gradient, 1, new float[Parameters], CancellationToken.None)
+            : client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, CancellationToken.None));
+
+        Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
+        Assert.Contains("NaN or Inf", e.Message);
+        Assert.All(cluster.Fakes, f => Assert.DoesNotContain(f.Transfers, t => t.Push));
+        Assert.All(cluster.Shards, s => Assert.Equal(0, s.Status().Step));
+        Assert.Equal(before, cluster.Parameters());
+
+        gradient[^1] = 1f;   // the same push, finite: both shards apply it and close the step
+        Assert.All(await client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, CancellationToken.None), o => Assert.True(o.IsApplied));
+        Assert.All(cluster.Shards, s => Assert.Equal(1, s.Status().Step));
+    }
+
+    [Fact]
+    public async Task A_whole_push_to_one_shard_is_checked_by_that_shard_which_refuses_it_whole()
+    {
+        // No pass over the gradient in the client where the one shard's own check refuses the whole push anyway.
+        using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f);
         await using var client = cluster.Client();
         await Join(client);
         var before = cluster.Parameters();
         var gradient = Ramp();
-        gradient[^1] = float.NaN;   // in shard 1's slice only
+        gradient[^1] = float.NaN;
 
         var e = await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, CancellationToken.None));
 
         Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
         Assert.Contains("NaN or Inf", e.Message);
-        Assert.Contains(cluster.Fakes[1].Transfers, t => t.Push);   // sent, and refused by shard 1 itself
-        Assert.Equal(0, cluster.Shards[1].Status().Step);
-        int second = (int)client.Layout[1].Offset;
-        Assert.Equal(before.AsSpan(second), cluster.Parameters().AsSpan(second));
+        Assert.Contains(cluster.Fakes[0].Transfers, t => t.Push);   // sent, and refused by the shard itself
+        Assert.Equal(0, cluster.Shards[0].Status().Step);
+        Assert.Equal(before, cluster.Parameters());
     }
 
     [Fact]
