@@ -1,3 +1,4 @@
+using GpuPs.Core.Compression;
 using GpuPs.Core.Shards;
 using GpuPs.Kernels;
 using GpuPs.Protocol;
@@ -44,6 +45,10 @@ public static class ShardFixture
         shard.CopyParameters(values);
         return values;
     }
+
+    /// <summary>A BSP job whose pulls are compressed (top-k, half the values): the shard keeps views for workers' copies.</summary>
+    public static TrainingJob CompressedPulls(int workers) =>
+        Job(SyncMode.Bsp, workers, steps: 10) with { Compression = new CompressionSettings(Pull: CompressionKind.TopK, TopKRatio: 0.5) };
 
     public static float[] Filled(float value) => Enumerable.Repeat(value, Length).ToArray();
 

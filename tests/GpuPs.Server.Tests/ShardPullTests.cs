@@ -13,9 +13,6 @@ namespace GpuPs.Server.Tests;
 /// </summary>
 public class ShardPullTests
 {
-    private static TrainingJob CompressedPulls(int workers) =>
-        Job(SyncMode.Bsp, workers, steps: 10) with { Compression = new CompressionSettings(Pull: CompressionKind.TopK, TopKRatio: 0.5) };
-
     private static float[] Ramp() => Enumerable.Range(1, Length).Select(i => (float)i).ToArray();
 
     [Fact]

@@ -1,4 +1,3 @@
-using GpuPs.Core.Compression;
 using GpuPs.Core.Shards;
 using GpuPs.Core.Training;
 using GpuPs.Protocol;
@@ -13,9 +12,6 @@ namespace GpuPs.Server.Tests;
 /// </summary>
 public class StartOfferTests
 {
-    private static TrainingJob CompressedPulls(int workers) =>
-        Job(SyncMode.Bsp, workers, steps: 10) with { Compression = new CompressionSettings(Pull: CompressionKind.TopK, TopKRatio: 0.5) };
-
     [Fact]
     public void A_fresh_shard_offers_its_start_until_the_first_step_closes_and_never_after()
     {
