@@ -54,40 +54,58 @@ public class ZeroShareTrainingTests
     {
         // Worker 1 is slow (5000 kernel repeats) for steps 1-9 (its probe is not), so it gets a zero share; then it would
         // be fast, but an idle worker is not measured, so it stays idle until worker 0, holding every row, is killed.
+        // Whether the slow steps give it a zero share or only a tiny share depends on worker 0's measured fixed cost
+        // (ZeroShares): in about one run in three on this 2-core machine that cost took in the wait for worker 1's step
+        // (0.174 s against 0.006-0.009 s in the runs that idled it), so the step without worker 1 looked no faster and it
+        // kept a tiny share, and the job ran to its end with no zero share. That zero share is this test's setup, not its
+        // subject (A_worker_whose_rows_only_hold_the_step_up_gets_none… is the rule's): the run is started again, up to
+        // five times, until worker 1 is idle.
         var settings = Settings with { Workers = 2, Servers = 1, Steps = 300, HeartbeatTimeoutMs = 2000, StragglerModel = "none", Assignment = "proportional" };
         var job = JobFactory.CreateJob(settings);
-        var log = new CapturedLog();
-        await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log.Logger, CancellationToken.None);
-        await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
-        using var kill0 = new CancellationTokenSource();
-        var worker0 = RunWorkerAsync(cluster, settings, 0, _ => 1, log, kill0.Token);
-        var worker1 = RunWorkerAsync(cluster, settings, 1, step => step is >= 1 and < 10 ? 5000 : 1, log, CancellationToken.None);
-
-        var status = await observer.StatusAsync(CancellationToken.None);
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120)))
+        var attempts = new List<string>();
+        for (int attempt = 1; attempt <= 5; attempt++)
         {
-            while (status.Assignment?.IdleWorkers.Contains(1) != true)
+            var log = new CapturedLog();
+            await using var cluster = await EmbeddedCluster.StartAsync(settings, job, log.Logger, CancellationToken.None);
+            await using var observer = new GrpcShardClient(cluster.ServerAddresses[0], cluster.Auth);
+            using var kill0 = new CancellationTokenSource();
+            var worker0 = RunWorkerAsync(cluster, settings, 0, _ => 1, log, kill0.Token);
+            var worker1 = RunWorkerAsync(cluster, settings, 1, step => step is >= 1 and < 10 ? 5000 : 1, log, CancellationToken.None);
+
+            var status = await observer.StatusAsync(CancellationToken.None);
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120)))
             {
-                Assert.False(status.Finished, "the job finished before worker 1 was given a zero share");
-                await Task.Delay(10, timeout.Token);
-                status = await observer.StatusAsync(CancellationToken.None);
+                while (status.Assignment?.IdleWorkers.Contains(1) != true && !status.Finished)
+                {
+                    await Task.Delay(10, timeout.Token);
+                    status = await observer.StatusAsync(CancellationToken.None);
+                }
             }
+            if (status.Assignment?.IdleWorkers.Contains(1) != true)
+            {
+                attempts.Add($"attempt {attempt}: the job finished with no zero share:\n" + string.Join("\n",
+                    log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Assignment version")).Select(e => e.RenderMessage())));
+                await Task.WhenAll(worker0, worker1);
+                continue;
+            }
+            kill0.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => worker0);
+            Assert.True(status.Step < settings.Steps - 50, $"worker 0 was killed at step {status.Step}, too close to the end");
+
+            var report1 = await worker1.WaitAsync(TimeSpan.FromSeconds(120));
+
+            var final = await observer.StatusAsync(CancellationToken.None);
+            Assert.True(final.Finished);
+            Assert.Equal([0], final.Assignment.IdleWorkers);
+            Assert.True(report1.Steps >= 40, $"worker 1 pushed {report1.Steps} steps");
+            Assert.True(report1.Rebalances >= 2, $"worker 1 switched assignments {report1.Rebalances} times");
+            var parameters = new float[job.ParameterCount];
+            await observer.PullAsync(-1, 0, parameters, CancellationToken.None);
+            // Worker 0 died between steps or mid-step before its push was taken: every step still summed every row once.
+            FullBatchReference.AssertClose(FullBatchReference.Descend(settings), parameters, 1e-5);
+            return;
         }
-        kill0.Cancel();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => worker0);
-        Assert.True(status.Step < settings.Steps - 50, $"worker 0 was killed at step {status.Step}, too close to the end");
-
-        var report1 = await worker1.WaitAsync(TimeSpan.FromSeconds(120));
-
-        var final = await observer.StatusAsync(CancellationToken.None);
-        Assert.True(final.Finished);
-        Assert.Equal([0], final.Assignment.IdleWorkers);
-        Assert.True(report1.Steps >= 40, $"worker 1 pushed {report1.Steps} steps");
-        Assert.True(report1.Rebalances >= 2, $"worker 1 switched assignments {report1.Rebalances} times");
-        var parameters = new float[job.ParameterCount];
-        await observer.PullAsync(-1, 0, parameters, CancellationToken.None);
-        // Worker 0 died between steps or mid-step before its push was taken: every step still summed every row once.
-        FullBatchReference.AssertClose(FullBatchReference.Descend(settings), parameters, 1e-5);
+        Assert.Fail("worker 1 was never given a zero share in 5 runs:\n" + string.Join("\n", attempts));
     }
 
     private static async Task<WorkerReport> RunWorkerAsync(EmbeddedCluster cluster, TrainSettings settings, int id, Func<long, int> runs, CapturedLog log,
