@@ -50,6 +50,24 @@ public class ParameterSnapshotsTests
     }
 
     [Fact]
+    public void Copies_taken_free_their_bytes_so_a_reader_one_copy_behind_loses_none()
+    {
+        var snapshots = new ParameterSnapshots(every: 1, maxBytes: 2 * 4 * sizeof(float));
+        snapshots.OnParameters(1, [1f, 1f, 1f, 1f]);
+        var taken = new List<long>();
+        for (long step = 2; step <= 10; step++)
+        {
+            snapshots.OnParameters(step, [step, step, step, step]);   // two copies wait: the bound, exactly
+            Assert.True(snapshots.TryTake(out var copy));
+            taken.Add(copy.Step);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 9).Select(i => (long)i), taken);
+        Assert.Equal(0, snapshots.Dropped);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ParameterSnapshots(every: 1, maxBytes: -1));
+    }
+
+    [Fact]
     public void Step_zero_and_steps_between_are_not_copied_and_every_must_be_positive()
     {
         var snapshots = new ParameterSnapshots(every: 3);
