@@ -2,6 +2,7 @@ using GpuPs.Core.Aggregation;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using static GpuPs.Server.Tests.Aggregation.AggregatorFixture;
+using static GpuPs.Server.Tests.ShardFixture;
 
 namespace GpuPs.Server.Tests.Aggregation;
 
@@ -30,11 +31,5 @@ public class QuorumAggregatorTests
 
         Assert.True(closing.ClosedStep);
         Assert.Equal(Values(-2f), model.Parameters.ToArray());   // 0 - (1 + 2 + 3) / 3 rows: neither duplicate was added
-    }
-
-    private static void AssertOutcome(PushOutcomeKind kind, string reasonPart, PushOutcome outcome)
-    {
-        Assert.Equal(kind, outcome.Kind);
-        Assert.Contains(reasonPart, outcome.Reason);
     }
 }

@@ -16,9 +16,6 @@ public class PieceAssemblingShardTests
 {
     private static PieceAssemblingShard Pieced(ParameterShard shard) => new(shard, Log.Logger);
 
-    private static PushOutcome PushPiece(IParameterShard shard, int worker, long step, float[] gradient, int offset, int length, long samples = 2) =>
-        shard.Push(new PushHeader(worker, step, 0, samples, 1.0, Piece: new PieceRange(offset, length)), gradient.AsSpan(offset, length));
-
     [Fact]
     public void Pieces_in_any_order_give_the_model_a_whole_push_gives_and_only_the_last_piece_closes_the_step()
     {

@@ -1,3 +1,4 @@
+using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using static GpuPs.Server.Tests.ShardFixture;
 
@@ -11,6 +12,10 @@ public static class PieceFixture
 
     /// <summary>Worker 1's.</summary>
     public static readonly float[] Gradient1 = [8, -7, 6, -5, 4, -3, 2, -1];
+
+    /// <summary>Pushes <paramref name="gradient"/>'s piece [offset, offset + length) as worker <paramref name="worker"/>'s push of <paramref name="step"/>.</summary>
+    public static PushOutcome PushPiece(IParameterShard shard, int worker, long step, float[] gradient, int offset, int length, long samples = 2) =>
+        shard.Push(new PushHeader(worker, step, 0, samples, 1.0, Piece: new PieceRange(offset, length)), gradient.AsSpan(offset, length));
 
     /// <summary>The parameters after step 0 with whole pushes of <see cref="Gradient0"/> and <see cref="Gradient1"/>, from ones.</summary>
     public static float[] WholePushes()

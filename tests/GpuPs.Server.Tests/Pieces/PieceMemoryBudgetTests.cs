@@ -3,6 +3,7 @@ using GpuPs.Protocol;
 using GpuPs.Server.Pieces;
 using GpuPs.Tests.Shared;
 using Serilog;
+using static GpuPs.Server.Tests.Pieces.PieceFixture;
 using static GpuPs.Server.Tests.ShardFixture;
 
 namespace GpuPs.Server.Tests.Pieces;
@@ -19,9 +20,6 @@ public class PieceMemoryBudgetTests
 
     private static readonly float[][] Gradients = [[1, 2, 3, 4, 5, 6, 7, 8], [8, -7, 6, -5, 4, -3, 2, -1], [0.5f, 0.5f, -1, 2, -2, 1, 0, 3]];
 
-    private static PushOutcome PushPiece(IParameterShard shard, int worker, int offset, int length) =>
-        shard.Push(new PushHeader(worker, 0, 0, 2, 1.0, Piece: new PieceRange(offset, length)), Gradients[worker].AsSpan(offset, length));
-
     [Fact]
     public void Open_pushes_hold_their_buffers_in_the_budget_and_one_that_does_not_fit_is_refused_busy_then_taken_when_retried()
     {
@@ -30,17 +28,17 @@ public class PieceMemoryBudgetTests
         var shard = new PieceAssemblingShard(inner, Log.Logger, budget);
         RegisterAll(shard, 3);
 
-        PushPiece(shard, 0, 0, 4);
-        PushPiece(shard, 1, 0, 4);
+        PushPiece(shard, 0, 0, Gradients[0], 0, 4);
+        PushPiece(shard, 1, 0, Gradients[1], 0, 4);
         Assert.Equal(2 * Buffer, budget.InUse);
-        AssertError(ShardErrorKind.Unavailable, "in-flight push budget (--max-inflight-push-mb) and this push's buffer needs 32 bytes more", () => PushPiece(shard, 2, 0, 4));
+        AssertError(ShardErrorKind.Unavailable, "in-flight push budget (--max-inflight-push-mb) and this push's buffer needs 32 bytes more", () => PushPiece(shard, 2, 0, Gradients[2], 0, 4));
         Assert.Equal((2 * Buffer, 2, 1L), (budget.InUse, shard.OpenPushes, budget.Refused));   // nothing of the refused piece held
 
-        Assert.True(PushPiece(shard, 0, 4, 4).IsApplied);   // completes worker 0's push: its buffer goes back
+        Assert.True(PushPiece(shard, 0, 0, Gradients[0], 4, 4).IsApplied);   // completes worker 0's push: its buffer goes back
         Assert.Equal(Buffer, budget.InUse);
-        PushPiece(shard, 2, 0, 4);   // the retry fits now
-        PushPiece(shard, 2, 4, 4);
-        var closing = PushPiece(shard, 1, 4, 4);
+        PushPiece(shard, 2, 0, Gradients[2], 0, 4);   // the retry fits now
+        PushPiece(shard, 2, 0, Gradients[2], 4, 4);
+        var closing = PushPiece(shard, 1, 0, Gradients[1], 4, 4);
 
         Assert.True(closing.ClosedStep);
         Assert.Equal((0L, 0), (budget.InUse, shard.OpenPushes));
@@ -55,8 +53,8 @@ public class PieceMemoryBudgetTests
         var budget = new PushMemoryBudget(4 * Buffer);
         var shard = new PieceAssemblingShard(inner, Log.Logger, budget, clock);
         RegisterAll(shard, 2);
-        PushPiece(shard, 0, 0, 4);   // worker 0 sends half its push, then goes silent
-        PushPiece(shard, 1, 0, 8);
+        PushPiece(shard, 0, 0, Gradients[0], 0, 4);   // worker 0 sends half its push, then goes silent
+        PushPiece(shard, 1, 0, Gradients[1], 0, 8);
         Assert.Equal((Buffer, 1), (budget.InUse, shard.OpenPushes));
 
         for (int i = 0; i < 6; i++)

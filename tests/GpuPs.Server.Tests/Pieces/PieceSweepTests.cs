@@ -18,9 +18,6 @@ public class PieceSweepTests
 {
     private readonly ManualTimeProvider _clock = new();
 
-    private static PushOutcome PushPiece(IParameterShard shard, int worker, long step, int offset, int length) =>
-        shard.Push(new PushHeader(worker, step, 0, 2, 1.0, Piece: new PieceRange(offset, length)), Gradient0.AsSpan(offset, length));
-
     /// <summary>A backup job that closes a step on two of its three workers' pushes, wrapped, on the manual clock.</summary>
     private (ParameterShard Inner, PieceAssemblingShard Shard) Backup()
     {
@@ -42,7 +39,7 @@ public class PieceSweepTests
     {
         var (inner, shard) = Backup();
         using var _ = inner;
-        PushPiece(shard, 2, 0, 0, 4);
+        PushPiece(shard, 2, 0, Gradient0, 0, 4);
         shard.Heartbeat(new HeartbeatRequest { WorkerId = 0 });   // a sweep: step 0 is open, the shard still takes the push
         Assert.Equal(1, shard.OpenPushes);
         CloseWithoutWorker2(shard, 0);
@@ -60,7 +57,7 @@ public class PieceSweepTests
     {
         var (inner, shard) = Backup();
         using var _ = inner;
-        PushPiece(shard, 2, 0, 0, 4);
+        PushPiece(shard, 2, 0, Gradient0, 0, 4);
         shard.Heartbeat(new HeartbeatRequest { WorkerId = 0 });   // swept now: none is due for a second
         CloseWithoutWorker2(shard, 0);
 
@@ -68,7 +65,7 @@ public class PieceSweepTests
         Assert.Equal(0, shard.OpenPushes);
 
         // Worker 0's push of step 1 stays half sent while the others close step 1; a second later, admitting any piece sweeps it.
-        PushPiece(shard, 0, 1, 0, 4);
+        PushPiece(shard, 0, 1, Gradient0, 0, 4);
         shard.Push(new PushHeader(1, 1, 0, 2, 1.0), Gradient1);
         Assert.True(shard.Push(new PushHeader(2, 1, 0, 2, 1.0), Gradient0).ClosedStep);
         _clock.Advance(PieceAssemblingShard.SweepInterval);
@@ -82,7 +79,7 @@ public class PieceSweepTests
         using var inner = Create(Job(SyncMode.Bsp, workers: 2, steps: 3), Filled(1f), _clock);
         var shard = new PieceAssemblingShard(inner, Log.Logger, budget: null, _clock);
         RegisterAll(shard, 1);
-        PushPiece(shard, 1, 0, 0, 4);   // worker 1 never registered: its pieces are gathered, the shard would refuse the push
+        PushPiece(shard, 1, 0, Gradient0, 0, 4);   // worker 1 never registered: its pieces are gathered, the shard would refuse the push
         Assert.Equal(1, shard.OpenPushes);
 
         shard.Heartbeat(new HeartbeatRequest { WorkerId = 0 });
