@@ -27,7 +27,8 @@ namespace GpuPs.Core.Coding;
 /// with n + s odd). Other candidates measured and rejected: real cyclic codes with non-consecutive conjugate-closed
 /// roots decode for some n but have dependent (n−s)-sets, so smaller responder sets lose their unique weights.
 /// Every row is scaled to Euclidean norm √(load) with a positive row sum, so condition numbers and weights compare
-/// directly with the other codes. Constructions (and refusals) are cached per (n, s) for the process.
+/// directly with the other codes. Constructions (and refusals) are cached per (n, s) for the process (tests that pin the
+/// construction bypass the cache: <see cref="Construct"/>).
 /// </summary>
 public sealed class CyclicRepetitionCode : GradientCode
 {
@@ -45,6 +46,16 @@ public sealed class CyclicRepetitionCode : GradientCode
         : this(Cache.GetOrAdd((workers, stragglers), key => Build(key.Item1, key.Item2)))
     {
     }
+
+    /// <summary>
+    /// The construction run afresh, past the process cache. The cache is there so that every node gets the same B
+    /// cheaply (the random construction checks up to <see cref="SeedDraws"/> draws exhaustively);
+    /// the tests that pin what the construction chooses call this instead, so that it runs inside them: a test host
+    /// reused for many mutants (Stryker.NET) would otherwise never run a mutated construction (docs/testing.md).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">As the public constructor.</exception>
+    /// <exception cref="ArgumentException">As the public constructor.</exception>
+    internal static CyclicRepetitionCode Construct(int workers, int stragglers) => new(Build(workers, stragglers));
 
     private CyclicRepetitionCode(Built built)
         : base("cyclic", built.Description, built.Stragglers,
