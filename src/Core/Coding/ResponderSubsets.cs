@@ -1,6 +1,6 @@
 namespace GpuPs.Core.Coding;
 
-/// <summary>Responder sets of a fixed size as worker bitmasks (n ≤ 64): all of them, or a seeded sample.</summary>
+/// <summary>Responder sets of a fixed size as worker bitmasks (n ≤ 64): how many, and all of them in order.</summary>
 public static class ResponderSubsets
 {
     /// <summary>C(n, size), saturating at <see cref="long.MaxValue"/>.</summary>
@@ -17,21 +17,6 @@ public static class ResponderSubsets
             count = count * factor / i;
         }
         return count;
-    }
-
-    /// <summary>
-    /// Every subset of <paramref name="size"/> workers, in increasing mask order, when there are at
-    /// most <paramref name="exhaustiveLimit"/>; otherwise <paramref name="sampleSize"/> distinct subsets
-    /// drawn uniformly with <paramref name="seed"/> (all of them if that is not fewer).
-    /// </summary>
-    public static (List<ulong> Masks, bool Exhaustive) Select(int workers, int size, long exhaustiveLimit, int sampleSize, ulong seed)
-    {
-        Check(workers, size);
-        ArgumentOutOfRangeException.ThrowIfLessThan(sampleSize, 1);
-        long count = Count(workers, size);
-        return count <= Math.Max(exhaustiveLimit, sampleSize)
-            ? (All(workers, size), true)
-            : (Sample(workers, size, sampleSize, seed), false);
     }
 
     /// <summary>Every subset of <paramref name="size"/> workers, in increasing mask order.</summary>
@@ -68,25 +53,5 @@ public static class ResponderSubsets
         GradientCode.Validate(workers, 0);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(size, workers);
-    }
-
-    private static List<ulong> Sample(int workers, int size, int count, ulong seed)
-    {
-        var rng = new SplitMix64(seed);
-        var seen = new HashSet<ulong>();
-        var order = Enumerable.Range(0, workers).ToArray();
-        while (seen.Count < count)
-        {
-            // Partial Fisher–Yates: the first `size` entries are a uniform random subset.
-            for (int i = 0; i < size; i++)
-            {
-                int j = i + rng.NextInt(workers - i);
-                (order[i], order[j]) = (order[j], order[i]);
-            }
-            ulong mask = 0;
-            for (int i = 0; i < size; i++) mask |= 1UL << order[i];
-            seen.Add(mask);
-        }
-        return [.. seen.Order()];
     }
 }

@@ -20,9 +20,6 @@ internal struct SplitMix64(ulong seed)
     /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 
-    /// <summary>Uniform in [0, bound).</summary>
-    public int NextInt(int bound) => (int)(NextUInt64() % (ulong)bound);
-
     /// <summary>Standard normal by Box–Muller (one value per call; the partner is discarded).</summary>
     public double NextGaussian()
     {
