@@ -8,15 +8,15 @@ public static class ResponderSubsets
     {
         if (size < 0 || size > workers) return 0;
         size = Math.Min(size, workers - size);
-        long count = 1;
+        UInt128 count = 1;
         for (int i = 1; i <= size; i++)
         {
-            // After step i, count = C(n−size+i, i), so count·(n−size+i) is divisible by i.
-            long factor = workers - size + i;
-            if (count > long.MaxValue / factor) return long.MaxValue;
-            count = count * factor / i;
+            // After step i, count = C(n−size+i, i), so count·(n−size+i) is divisible by i; 128 bits hold the product, and
+            // these C(n−size+i, i) grow with i, so once one exceeds long.MaxValue the result does too.
+            count = count * (ulong)(workers - size + i) / (ulong)i;
+            if (count > long.MaxValue) return long.MaxValue;
         }
-        return count;
+        return (long)count;
     }
 
     /// <summary>Every subset of <paramref name="size"/> workers, in increasing mask order.</summary>
