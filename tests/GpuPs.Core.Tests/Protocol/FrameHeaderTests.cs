@@ -2,6 +2,7 @@ using System.IO.Hashing;
 using GpuPs.Core.Shards;
 using GpuPs.Protocol;
 using GpuPs.Protocol.Frames;
+using static GpuPs.Integration.Tests.Wire.WireTestSupport;
 
 namespace GpuPs.Core.Tests.Protocol;
 
@@ -55,6 +56,31 @@ public class FrameHeaderTests
             Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
             Assert.Contains("checksum", e.Message);
         }
+    }
+
+    [Fact]
+    public void The_checksum_is_xxh3_of_header_bytes_0_to_47_and_the_payload_whatever_the_hash_held_before()
+    {
+        var payload = new byte[3000];
+        new Random(4).NextBytes(payload);
+        var header = FrameAnswers.PushFrame(new PushHeader(1, 9, 0, 10, 0.5), payload.Length, TensorEncoding.Float32);
+        var segmented = header;
+        var used = new XxHash3();
+        used.Append("left over from the last frame"u8);
+        header.Seal(used, payload);
+        used.Append("left over from the last frame"u8);
+        segmented.Seal(used, Segmented(payload, 1000, 2500));
+        var bytes = new byte[FrameHeader.Size];
+        header.WriteTo(bytes);
+
+        // The reference is the documented layout hashed in one call, not the header's own checksum code.
+        var expected = XxHash3.HashToUInt64([.. bytes[..FrameHeader.ChecksummedBytes], .. payload]);
+        Assert.Equal(expected, header.Checksum);
+        Assert.Equal(expected, segmented.Checksum);
+        used.Append("left over from the last frame"u8);
+        header.BeginChecksum(used);
+        used.Append(payload);
+        header.VerifyChecksum(used);
     }
 
     [Theory]

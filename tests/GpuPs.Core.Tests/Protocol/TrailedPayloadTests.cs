@@ -68,6 +68,38 @@ public class TrailedPayloadTests
     }
 
     [Fact]
+    public async Task The_header_checksum_covers_its_bytes_0_to_47_and_the_trailer_the_sealed_header_prefix_and_payload_whatever_the_hash_held()
+    {
+        var random = new Random(8);
+        var prefix = new byte[8];
+        var payload = new byte[TrailedPayload.PieceBytes + 5000];
+        random.NextBytes(prefix);
+        random.NextBytes(payload);
+        var header = FrameAnswers.PushFrame(new PushHeader(2, 7, 0, 10, 0.5), prefix.Length + payload.Length, TensorEncoding.Float32);
+        var used = new XxHash3();
+        used.Append("left over from the last frame"u8);
+        var writes = new List<byte[]>();
+        await TrailedPayload.WriteAsync(header, prefix, payload, used, new byte[FrameHeader.Size + prefix.Length], bytes =>
+        {
+            writes.Add(bytes.ToArray());
+            return ValueTask.CompletedTask;
+        });
+
+        // The references are the documented layout hashed in one call each, not the header's own checksum code.
+        var sealedHeader = writes[0][..FrameHeader.Size];
+        Assert.Equal(XxHash3.HashToUInt64(sealedHeader[..FrameHeader.ChecksummedBytes]), FrameHeader.Read(sealedHeader).Checksum);
+        Assert.Equal(XxHash3.HashToUInt64([.. sealedHeader, .. prefix, .. payload]), BitConverter.ToUInt64(writes[^1]));
+
+        var receiving = new XxHash3();
+        receiving.Append("left over from the last frame"u8);
+        var frame = writes.SelectMany(w => w).ToArray();
+        var received = FrameHeader.Read(frame);
+        received.VerifyHeader(receiving);
+        receiving.Append(frame.AsSpan(FrameHeader.Size, prefix.Length + payload.Length));
+        received.VerifyTrailer(receiving, frame.AsSpan(frame.Length - FrameHeader.TrailerBytes));
+    }
+
+    [Fact]
     public async Task A_4_MiB_payload_leaves_in_one_write_before_any_of_it_is_hashed()
     {
         var payload = new byte[4 << 20];
