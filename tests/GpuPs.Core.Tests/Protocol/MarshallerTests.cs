@@ -230,6 +230,28 @@ public class MarshallerTests
     }
 
     [Fact]
+    public void Unary_messages_marshal_as_protobuf_and_the_served_descriptors_keep_the_names_and_take_malformed_bytes_as_a_malformation()
+    {
+        var request = new RegisterRequest { RequestedWorkerId = 3, Host = "node-7", MeasuredSpeed = 1234.5, ClientToken = "t" };
+        var expected = request.ToByteArray();
+        var reply = new HeartbeatReply { Step = 12 };
+
+        Assert.Equal(expected, Serialize(ParameterServerMethods.Register.RequestMarshaller, request, maxSpan: 5));
+        Assert.Equal(request, Deserialize(ParameterServerMethods.Register.RequestMarshaller, Segmented(expected, 2, 9)));
+        Assert.Equal(reply.ToByteArray(), Serialize(ParameterServerMethods.Served.Heartbeat.ResponseMarshaller, reply));
+
+        var served = ParameterServerMethods.Served.Register;
+        Assert.Equal((MethodType.Unary, "/gpups.v1.ParameterServer/Register"), (served.Type, served.FullName));
+        var received = Deserialize(served.RequestMarshaller, Segmented(expected, 4));
+        Assert.Equal(request, received.Value);
+        Assert.Equal(expected, Serialize(served.RequestMarshaller, received));
+        var malformed = Deserialize(served.RequestMarshaller, new ReadOnlySequence<byte>([0x0A, 0x05, 0x01]));
+        Assert.Null(malformed.Message);
+        Assert.StartsWith("Malformed RegisterRequest message: ", malformed.Malformation);
+        Assert.Equal(ShardErrorKind.InvalidRequest, Assert.Throws<ShardException>(() => malformed.Value).Kind);
+    }
+
+    [Fact]
     public void Disposed_frames_give_their_buffer_back_and_refuse_access()
     {
         var frame = PullFrame.Rent(4);
