@@ -21,6 +21,7 @@ public class FrameChecksumTests
         Assert.Equal(FrameChecksum.None, FrameChecksums.Policy(FrameChecksum.None, tls: false));
         Assert.Equal([null, null, FrameChecksum.Xxh3, FrameChecksum.None], new[] { "auto", "", " XXH3", "none" }.Select(FrameChecksums.Parse));
         Assert.Contains("auto | xxh3 | none", Assert.Throws<ArgumentException>(() => FrameChecksums.Parse("crc32")).Message);
+        Assert.Equal(["xxh3", "none"], new[] { FrameChecksum.Xxh3, FrameChecksum.None }.Select(FrameChecksums.Name));   // as the logs and refusals name them
     }
 
     [Fact]
@@ -35,6 +36,7 @@ public class FrameChecksumTests
         Assert.Equal(ShardErrorKind.InvalidRequest, less.Kind);
         Assert.Contains("shard 3's data plane checks every frame (--frame-checksum xxh3, its policy)", less.Message);
         Assert.Contains("asked for --frame-checksum none", less.Message);
+        Assert.Contains("never less; start the server with --frame-checksum none, or let the client follow the server", less.Message);   // what to do about it
         Assert.Contains("frame checksum 7", Assert.Throws<ShardException>(() => FrameChecksums.Agree(7, FrameChecksum.None, 0)).Message);
     }
 
@@ -78,8 +80,8 @@ public class FrameChecksumTests
         push.CheckChecksumFlag(FrameChecksum.Xxh3);
         var refused = Assert.Throws<ShardException>(() => unchecked_.CheckChecksumFlag(FrameChecksum.Xxh3));
         Assert.Equal(ShardErrorKind.InvalidRequest, refused.Kind);
-        Assert.Contains("unchecked payload, but this connection agreed to --frame-checksum xxh3", refused.Message);
-        Assert.Contains("checksum trailer, but this connection agreed to --frame-checksum none",
+        Assert.Contains("unchecked payload, but this connection agreed to --frame-checksum xxh3 (or has not shaken hands yet): refused, nothing applied", refused.Message);
+        Assert.Contains("checksum trailer, but this connection agreed to --frame-checksum none: refused, nothing applied",
             Assert.Throws<ShardException>(() => trailed.CheckChecksumFlag(FrameChecksum.None)).Message);
     }
 }

@@ -31,6 +31,7 @@ public class FrameHeaderTests
         Assert.Equal(2.5, BitConverter.ToDouble(bytes, 40));
         Assert.Equal(header.Checksum, BitConverter.ToUInt64(bytes, 48));
         Assert.Equal(header, FrameHeader.Read(bytes));
+        Assert.Equal("Push frame (step 72623859790382856, worker 7, shard 2, part 5, 4096 bytes, flags BFloat16, CodeRow)", header.ToString());
     }
 
     [Fact]
