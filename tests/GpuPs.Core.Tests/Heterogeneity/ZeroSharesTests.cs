@@ -125,7 +125,8 @@ public class ZeroSharesTests
         foreach (int[] idle in new[] { new[] { 0, 1, 2 }, [3], [-1], [2, 1], [1, 1] })
         {
             var wire = AssignmentWire.ToWire(assignment with { Idle = idle });
-            Assert.Throws<ArgumentException>(() => AssignmentWire.FromWire(wire, 3));
+            Assert.Contains($"idle workers must be ascending distinct ids below 3, leaving one with rows (got [{string.Join(", ", idle)}])",
+                Assert.Throws<ArgumentException>(() => AssignmentWire.FromWire(wire, 3)).Message);
         }
     }
 }

@@ -48,7 +48,7 @@ public class FramePayloadPrefixTests
     }
 
     [Fact]
-    public void A_piece_range_round_trips_and_may_end_exactly_at_the_shards_end()
+    public void A_piece_range_round_trips_and_may_start_at_the_shards_start_and_end_exactly_at_its_end()
     {
         var bytes = new byte[FrameAnswers.PieceBytes];
 
@@ -57,6 +57,9 @@ public class FramePayloadPrefixTests
         Assert.Equal((96, 4), (BinaryPrimitives.ReadInt32LittleEndian(bytes), BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4))));
         Assert.Equal(new PieceRange(96, 4), FrameAnswers.PieceOf(bytes, shardLength: 100));
         Assert.Equal(100, new PieceRange(96, 4).End);
+        Assert.Equal("[96, 100)", new PieceRange(96, 4).ToString());
+        FrameAnswers.WritePiece(new PieceRange(0, 100), bytes);
+        Assert.Equal(new PieceRange(0, 100), FrameAnswers.PieceOf(bytes, shardLength: 100));   // the shard's first piece, and all of it
     }
 
     [Theory]

@@ -19,16 +19,18 @@ public class JobSpecWireTests
     [InlineData("bsp", ModelKind.Softmax)]
     [InlineData("coded", ModelKind.Mlp)]
     [InlineData("ssp", ModelKind.Logistic)]
-    public void A_job_survives_the_trip_over_the_wire(string mode, ModelKind model)
+    [InlineData("coded", ModelKind.Softmax, "cyclic")]
+    public void A_job_survives_the_trip_over_the_wire(string mode, ModelKind model, string code = "auto")
     {
         var job = JobBuilder.Build(new JobDefinition(Dataset: "synthetic:rows=200,features=5,classes=2", Model: model, Hidden: 7,
-            Workers: 4, Mode: mode, Stragglers: mode == "coded" ? 1 : 0, Staleness: 3, Steps: 9, BatchSize: 8, Seed: 77,
+            Workers: 4, Mode: mode, Code: code, Stragglers: mode == "coded" ? 1 : 0, Staleness: 3, Steps: 9, BatchSize: 8, Seed: 77,
             StragglerModel: "bimodal:p=0.1,delay=0.2", HeartbeatTimeoutMs: 1234, StepTimeoutMs: 5678, PieceFloats: 3));
 
         var back = JobSpecWire.FromWire(JobSpecWire.ToWire(job));
 
         Assert.Equal(job, back);
         Assert.Equal(3, back.PieceFloats);
+        Assert.Equal(code, back.Code);
         Assert.Same(SyncModes.Parse(mode), back.Mode);
     }
 
