@@ -81,6 +81,4 @@ public class GradientDecoderTests
         Assert.False(decoder.Decode([0]).IsDecodable);
         Assert.Equal(beforeUncovered, decoder.CachedSets);
     }
-
-    private sealed class HandMadeCode(double[,] b) : GradientCode("hand-made", "test matrix", 0, b);
 }
