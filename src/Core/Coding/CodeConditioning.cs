@@ -153,14 +153,7 @@ public static class CodeConditioning
             sets++;
             for (int i = 0, w = 0; w < n; w++)
                 if ((mask >> w & 1) != 0) stragglers[i++] = w;
-            if (!Weights(b, bt, x0, nullBasis, stragglers, mask, a, ref dependent))
-            {
-                undecodable++;
-                worst = double.PositiveInfinity;
-                worstMask = mask;
-                if (worst > abandonAbove) break;
-                continue;
-            }
+            Weights(b, bt, x0, nullBasis, stragglers, mask, a, ref dependent);
             double residual = 0;
             for (int j = 0; j < k; j++)
             {
@@ -170,7 +163,10 @@ public static class CodeConditioning
             }
             worstResidual = Math.Max(worstResidual, residual);
             for (int i = 0; i < n; i++) maxWeight = Math.Max(maxWeight, Math.Abs(a[i]));
-            double error = residual > GradientDecoder.ResidualTolerance ? double.PositiveInfinity : profile.RelativeError(a);
+            // Weights that do not give 1ᵀ: the set does not decode (1 is not in the span of its rows).
+            bool decodes = residual <= GradientDecoder.ResidualTolerance;
+            if (!decodes) undecodable++;
+            double error = decodes ? profile.RelativeError(a) : double.PositiveInfinity;
             if (error > worst) (worst, worstMask) = (error, mask);
             if (worst > abandonAbove) break;
         }
@@ -179,9 +175,10 @@ public static class CodeConditioning
 
     /// <summary>
     /// Decode weights of the set without <paramref name="stragglers"/> into <paramref name="a"/>: from the s×s system
-    /// N_S·y = −x₀_S, or, when N_S is singular (the set's rows are dependent), by least squares on B_F directly.
+    /// N_S·y = −x₀_S, or, when N_S is singular (the set's rows are dependent), by least squares on B_F directly. The
+    /// caller's residual check finds the sets whose weights do not give 1ᵀ.
     /// </summary>
-    private static bool Weights(double[,] b, double[,] bt, double[] x0, double[,] nullBasis, int[] stragglers, ulong mask,
+    private static void Weights(double[,] b, double[,] bt, double[] x0, double[,] nullBasis, int[] stragglers, ulong mask,
         double[] a, ref int dependent)
     {
         int n = x0.Length, s = stragglers.Length;
@@ -204,7 +201,7 @@ public static class CodeConditioning
                 a[i] = v;
             }
             foreach (int i in stragglers) a[i] = 0;
-            return true;
+            return;
         }
 
         dependent++;
@@ -216,7 +213,6 @@ public static class CodeConditioning
         var solution = DenseMatrix.SolveLeastSquares(bft, Enumerable.Repeat(1.0, bt.GetLength(0)).ToArray(), GradientDecoder.RankTolerance).Solution;
         Array.Clear(a);
         for (int c = 0; c < responders.Length; c++) a[responders[c]] = solution[c];
-        return true;   // the caller's residual check refuses it when 1 is not in the span
     }
 
     /// <summary>0/1 coefficients, and any two rows identical or disjoint: fractional repetition and the identity.</summary>

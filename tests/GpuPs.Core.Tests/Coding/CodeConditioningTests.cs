@@ -5,7 +5,7 @@ namespace GpuPs.Core.Tests.Coding;
 /// <summary>
 /// <see cref="CodeConditioning"/>'s report field by field, against what the decoder and an independent float32 check
 /// (<see cref="Float32DecodeCheck"/>) say of the same code, and its refusals. Hand-made B's reach the cases no code
-/// GpuPs builds has: a code too large to check.
+/// GpuPs builds has: an undecodable (n−s)-set, a code too large to check.
 /// </summary>
 public class CodeConditioningTests
 {
@@ -43,6 +43,21 @@ public class CodeConditioningTests
         Assert.Equal((RoundingProfile.Dimension, 7UL), (report.GradientDimension, report.Seed));
         Assert.Equal(report.WorstFloat32RelativeError,
             CodeConditioning.WorstFloat32Error(CodeConditioning.Matrix(code), 2, 7, double.PositiveInfinity));
+    }
+
+    /// <summary>Rows 1 and 2 are both multiples of (0, 1, 1): without worker 0 partition 0 is lost.</summary>
+    [Fact]
+    public void AMinimalSetThatDoesNotDecodeMakesTheCodeUnusable()
+    {
+        var b = new double[,] { { 2, 0, 0 }, { 0, 1, 1 }, { 0, 2, 2 } };
+        var code = new HandMadeCode(b, stragglers: 1);
+
+        var report = CodeConditioning.Analyze(code, seed: 7);
+
+        Assert.Equal(1, report.UndecodableSubsets);
+        Assert.Equal(double.PositiveInfinity, report.ConditionAtWorstSet);
+        Assert.Equal(double.PositiveInfinity, report.WorstFloat32RelativeError);
+        Assert.Equal(double.PositiveInfinity, CodeConditioning.WorstFloat32Error(b, 1, 7, abandonAbove: 0));
     }
 
     [Fact]
