@@ -43,4 +43,17 @@ public class GradientCodeFactoryTests
         Assert.Equal(10, conditioning.GetProperty("subsets_evaluated").GetInt32());
         Assert.True(conditioning.GetProperty("worst_float32_relative_error").GetDouble() < 1e-5);
     }
+
+    [Fact]
+    public void DescriptionIsIndentedSnakeCaseJsonOfAGivenCodeAndReport()
+    {
+        var code = new FractionalRepetitionCode(2, 1);
+        var report = CodeConditioning.Analyze(code, seed: 3);
+
+        var json = CodeDescription.From(code, report).ToJson();
+
+        Assert.Contains("\n  \"min_responders\": 1,", json.ReplaceLineEndings("\n"));
+        Assert.Throws<ArgumentNullException>(() => CodeDescription.From(null!, report));
+        Assert.Throws<ArgumentNullException>(() => CodeDescription.From(code, null!));
+    }
 }

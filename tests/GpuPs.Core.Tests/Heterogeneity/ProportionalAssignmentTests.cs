@@ -51,4 +51,13 @@ public class ProportionalAssignmentTests
         Assert.Contains("no speeds", Assert.Throws<ArgumentException>(() => GradientCodeFactory.Create("cyclic", 3, 1, [1.0, 2.0, 4.0])).Message);
         Assert.Contains("one speed per worker", Assert.Throws<ArgumentException>(() => GradientCodeFactory.Create("hetero", 3, 1, [1.0, 2.0])).Message);
     }
+
+    [Fact]
+    public void TheConstructionNamesTheSpeedsAndTheZeroShares()
+    {
+        Assert.Equal("identity, partitions in proportion to speeds 1:0:2.5:0, zero shares for workers 1,3",
+            new UncodedAssignment([1.0, 0.0, 2.5, 0.0]).Construction);
+        Assert.Equal("identity, partitions in proportion to speeds 1:2", new UncodedAssignment([1.0, 2.0]).Construction);
+        Assert.Equal("identity", new UncodedAssignment(2).Construction);
+    }
 }
