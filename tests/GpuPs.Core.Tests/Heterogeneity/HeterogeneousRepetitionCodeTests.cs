@@ -95,6 +95,42 @@ public class HeterogeneousRepetitionCodeTests
         Assert.True(report.WorstFloat32RelativeError <= CodeConditioning.AcceptanceLimit, $"worst error {report.WorstFloat32RelativeError}");
     }
 
+    /// <summary>Every node builds the same groups: ties in speed go by worker id, ties in group speed to the lowest group.</summary>
+    [Fact]
+    public void TiesGoToTheLowerWorkerIdAndTheLowerGroup()
+    {
+        Assert.Equal(new[] { 0, 1, 0, 1 }, new HeterogeneousRepetitionCode([1.0, 1, 1, 1], 1).GroupOf);
+        Assert.Equal(new[] { 0, 0, 1, 1 }, new HeterogeneousRepetitionCode([2.0, 1, 1, 2], 1).GroupOf);
+    }
+
+    [Fact]
+    public void TheConstructionNamesTheGroupsAndTheSpeedsToFourSignificantDigits()
+    {
+        var code = new HeterogeneousRepetitionCode([1.0, 2.5, 1234567], 1);
+
+        Assert.Equal("2 groups of about equal speed, shares in proportion to speeds 1:2.5:1.235E+06", code.Construction);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-1.0)]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void ASpeedThatIsNotFiniteAndPositiveIsRefusedNamingTheWorker(double speed)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new HeterogeneousRepetitionCode([1.0, speed, 2.0], 1));
+
+        Assert.Contains("worker 1", e.Message);
+    }
+
+    [Fact]
+    public void ImpossibleStragglerCountsAndMissingSpeedsAreRefused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HeterogeneousRepetitionCode([1.0, 2.0], -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HeterogeneousRepetitionCode([1.0, 2.0], 2));
+        Assert.Throws<ArgumentNullException>(() => new HeterogeneousRepetitionCode(null!, 0));
+    }
+
     [Fact]
     public void TheFactoryBuildsItByNameWithEqualSpeedsWhenNoneAreGiven()
     {

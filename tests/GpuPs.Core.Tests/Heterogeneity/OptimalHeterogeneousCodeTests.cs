@@ -115,6 +115,36 @@ public class OptimalHeterogeneousCodeTests
     }
 
     [Fact]
+    public void TheConstructionNamesTheLoadsTheSpeedsAndTheCoefficients()
+    {
+        Assert.Equal("loads 0.3333:0.6667:1 of the data for speeds 1:2:4, 0/1 coefficients (the holder graph is bipartite)",
+            new OptimalHeterogeneousCode([1.0, 2, 4], 1).Construction);
+        Assert.Equal("loads 0.2857:0.2857:0.5714:0.8571 of the data for speeds 1:1:2:3, an odd cycle of 3 workers with coefficients orthogonal to h = 2, -1, -1, ±1 on it",
+            new OptimalHeterogeneousCode([1.0, 1, 2, 3], 1).Construction);
+    }
+
+    [Fact]
+    public void TheCodeKeepsTheExhaustiveCheckItPassed()
+    {
+        var code = new OptimalHeterogeneousCode([1.0, 1, 2, 3], 1);
+
+        Assert.Equal(0, code.Conditioning.UndecodableSubsets);
+        Assert.Equal(4, code.Conditioning.SubsetsEvaluated);
+        Assert.InRange(code.Conditioning.WorstFloat32RelativeError, 0, CodeConditioning.AcceptanceLimit);
+    }
+
+    [Fact]
+    public void TooFewWorkersMissingSpeedsAndSpeedsThatAreNotFiniteAndPositiveAreRefused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OptimalHeterogeneousCode([5.0], 1));
+        Assert.Throws<ArgumentNullException>(() => new OptimalHeterogeneousCode(null!, 1));
+        Assert.Throws<ArgumentNullException>(() => OptimalHeterogeneousCode.TimeBound(null!, 1));
+        Assert.Throws<ArgumentException>(() => OptimalHeterogeneousCode.TimeBound([1, 2], -1));
+        Assert.Throws<ArgumentException>(() => OptimalHeterogeneousCode.TimeBound([1, 0], 1));
+        Assert.Throws<ArgumentException>(() => OptimalHeterogeneousCode.TimeBound([1, double.PositiveInfinity], 1));
+    }
+
+    [Fact]
     public void OnlyOneStragglerIsBuiltAndTheFactoryNamesIt()
     {
         var e = Assert.Throws<ArgumentException>(() => new OptimalHeterogeneousCode([1, 2, 3, 4], 2));
