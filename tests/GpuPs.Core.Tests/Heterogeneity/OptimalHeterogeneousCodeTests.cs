@@ -58,8 +58,21 @@ public class OptimalHeterogeneousCodeTests
         Assert.Equal(1.0 / 3, OptimalHeterogeneousCode.TimeBound([1, 2, 4], 1), 12);      // 4 holds everything once; 1 + 2 cover it again
         Assert.Equal(1.0, OptimalHeterogeneousCode.TimeBound([1, 5], 1), 12);            // n = s + 1: both hold everything
         Assert.Equal(3.0 / 18, OptimalHeterogeneousCode.TimeBound([3, 3, 3, 3, 3, 3], 2), 12);
-        Assert.Throws<ArgumentException>(() => OptimalHeterogeneousCode.TimeBound([1, 2], 2));
-        Assert.Throws<ArgumentException>(() => OptimalHeterogeneousCode.TimeBound([1, double.NaN], 1));
+        Assert.Equal(1.0 / 3, OptimalHeterogeneousCode.TimeBound([1, 2], 0), 12);       // s = 0: each row once
+        Assert.Contains("s + 1 = 3", Assert.Throws<ArgumentException>(() => OptimalHeterogeneousCode.TimeBound([1, 2], 2)).Message);
+        Assert.Contains("speeds must be finite and > 0", Assert.Throws<ArgumentException>(() => OptimalHeterogeneousCode.TimeBound([1, double.NaN], 1)).Message);
+    }
+
+    /// <summary>n = s + 1: every worker holds all the data, so the slowest sets the bound, also where rounding caps every worker at once.</summary>
+    [Theory]
+    [InlineData(3, 1.0, 1.0)]
+    [InlineData(3, 4.64, 19.9)]       // 3 / Σ, then 1 / 4.64 · 4.64 > 1 in doubles: all four capped
+    [InlineData(5, 6.52, 6.52)]       // 6 / 39.12 · 6.52 > 1: all six capped in the first round
+    public void WhenEveryWorkerMustHoldAllTheDataTheSlowestSetsTheBound(int slowWorkers, double slow, double fast)
+    {
+        double[] speeds = [.. Enumerable.Repeat(slow, slowWorkers), fast];
+
+        Assert.Equal(1 / slow, OptimalHeterogeneousCode.TimeBound(speeds, speeds.Length - 1), 12);
     }
 
     [Fact]
@@ -114,6 +127,17 @@ public class OptimalHeterogeneousCodeTests
         for (int i = 0; i < 4; i++) Assert.InRange(held[i], rows * code.Loads[i] - code.Partitions, rows * code.Loads[i] + code.Partitions);
     }
 
+    /// <summary>Every node lays the shares out alike: equal speeds go by worker id, so worker 0's share starts the data.</summary>
+    [Fact]
+    public void TiesInSpeedLayTheSharesOutByWorkerId()
+    {
+        var code = new OptimalHeterogeneousCode([1.0, 1, 1], 1);   // shares [0, 2/3), [2/3, 4/3), [4/3, 2): pieces of 1/3
+
+        Assert.Equal(new[] { 0, 1 }, code.PartitionsOf(0));
+        Assert.Equal(new[] { 0, 2 }, code.PartitionsOf(1));
+        Assert.Equal(new[] { 1, 2 }, code.PartitionsOf(2));
+    }
+
     [Fact]
     public void TheConstructionNamesTheLoadsTheSpeedsAndTheCoefficients()
     {
@@ -149,6 +173,7 @@ public class OptimalHeterogeneousCodeTests
     {
         var e = Assert.Throws<ArgumentException>(() => new OptimalHeterogeneousCode([1, 2, 3, 4], 2));
         Assert.Contains("--code hetero", e.Message);
+        Assert.Equal("stragglers", e.ParamName);
 
         var code = GradientCodeFactory.Create("hetero-optimal", 5, 1, [1, 2, 3, 4, 5]);
         Assert.IsType<OptimalHeterogeneousCode>(code);
