@@ -169,4 +169,49 @@ public class RangeQuorumAggregatorTests
         var (parameters, _) = model.ExportBoundary();   // what every checkpoint reads: it threw once a range ran two steps ahead
         Assert.Equal([-1f, -1f, -1f, -1f, -1f, -1f, -1f, -1f], parameters);   // step 1 in every range, the held range's included
     }
+    [Fact]
+    public void A_push_that_would_overflow_its_last_range_s_row_count_is_refused_before_any_range_takes_it()
+    {
+        var (aggregator, model, slots) = Create();
+        // Range 2 (the last a whole push covers) holds 2^40 rows of step 0 already: one more row there is past the limit.
+        Assert.True(aggregator.Accept(slots[0], new PushHeader(0, 0, 0, GradientLimits.MaxSampleCount, 1.0, Piece: Cut[2]), new float[4]).IsApplied);
+        var overflow = Assert.Throws<ShardException>(() => PushWhole(aggregator, slots[1], 0, 5f));
+        Assert.Contains($"past {GradientLimits.MaxSampleCount} rows", overflow.Message);
+
+        // Nothing of it was added to ranges 0 and 1: worker 1 pushes them afresh (not Duplicate), and they close with
+        // worker 0's and the fresh push's gradients alone.
+        foreach (var r in new[] { 0, 1 })
+        {
+            Assert.True(Push(aggregator, slots[0], 0, r, 1f).IsApplied);
+            Assert.True(Push(aggregator, slots[1], 0, r, 3f).IsApplied);
+        }
+        Assert.Equal((1L, 1L), (model.RangeStep(0), model.RangeStep(1)));
+        Assert.Equal([-2f, -2f, -2f, -2f], model.Parameters[..4].ToArray());   // (1 + 3) / 2 rows, not (1 + 3 + 5) / 3
+    }
+
+    [Fact]
+    public void A_piece_outside_the_shard_or_a_push_whose_length_is_not_its_piece_s_is_malformed()
+    {
+        var (aggregator, model, slots) = Create();
+        var outside = Assert.Throws<ShardException>(() =>
+            aggregator.Accept(slots[0], new PushHeader(0, 0, 0, 1, 1.0, Piece: new PieceRange(4, 8)), new float[8]));
+        Assert.Contains("is not a non-empty range of the shard's 8 parameters", outside.Message);
+        var wrongLength = Assert.Throws<ShardException>(() => aggregator.Accept(slots[0], Header(0, 0, 2), new float[3]));
+        Assert.Contains("push of piece [4, 8) carries 3 values", wrongLength.Message);
+        var wholeTooShort = Assert.Throws<ShardException>(() => aggregator.Accept(slots[0], new PushHeader(0, 0, 0, 1, 1.0), new float[7]));
+        Assert.Contains("carries 7 values", wholeTooShort.Message);
+        Assert.True(Push(aggregator, slots[0], 0, 2).IsApplied);   // none of them counted as worker 0's piece of range 2
+        Assert.Equal(0, model.RangesClosed);
+    }
+
+    [Fact]
+    public void With_every_worker_evicted_no_range_closes_empty()
+    {
+        var (aggregator, model, slots) = Create();
+        Assert.True(Push(aggregator, slots[0], 0, 0).IsApplied);
+        foreach (var w in slots) w.Evicted = true;
+        Assert.False(aggregator.OnMembershipChanged());   // ranges 1 and 2 have no rows: they wait, they do not close on nothing
+        Assert.Equal((0L, 1L, 0L, 0L), (model.Step, model.RangeStep(0), model.RangeStep(1), model.RangeStep(2)));
+        Assert.Equal([0f, 0f, 0f, 0f, 0f], model.Parameters[3..].ToArray());
+    }
 }
