@@ -166,18 +166,23 @@ public class ShardedClientTests
         Assert.All(cluster.Shards, s => Assert.Equal(1, s.Status().Step));
     }
 
-    [Fact]
-    public async Task A_whole_push_to_one_shard_is_checked_by_that_shard_which_refuses_it_whole()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_whole_push_to_one_shard_is_checked_by_that_shard_which_refuses_it_whole(bool fused)
     {
         // No pass over the gradient in the client where the one shard's own check refuses the whole push anyway.
         using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f);
         await using var client = cluster.Client();
         await Join(client);
+        cluster.Fakes[0].Fuses = fused;
         var before = cluster.Parameters();
         var gradient = Ramp();
         gradient[^1] = float.NaN;
 
-        var e = await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<ShardException>(() => fused
+            ? client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), gradient, 1, new float[Parameters], CancellationToken.None)
+            : client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, CancellationToken.None));
 
         Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
         Assert.Contains("NaN or Inf", e.Message);
