@@ -130,8 +130,7 @@ public sealed class OptimalHeterogeneousCode : GradientCode
         var cuts = new List<double>();
         foreach (double c in start.Select(p => p - Math.Floor(p + BoundaryEpsilon)).Append(0).Order())
             if (cuts.Count == 0 || c - cuts[^1] > BoundaryEpsilon) cuts.Add(Math.Max(0, c));
-        if (1 - cuts[^1] <= BoundaryEpsilon) cuts.RemoveAt(cuts.Count - 1);
-        cuts.Add(1);
+        cuts.Add(1);   // every cut is frac(p + ε) − ε < 1 − ε: none is within ε of the end
         int k = cuts.Count - 1;
 
         // Each piece's holders: the worker covering its middle in the first copy and the one in the second.
