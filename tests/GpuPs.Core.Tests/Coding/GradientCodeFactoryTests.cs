@@ -56,4 +56,32 @@ public class GradientCodeFactoryTests
         Assert.Throws<ArgumentNullException>(() => CodeDescription.From(null!, report));
         Assert.Throws<ArgumentNullException>(() => CodeDescription.From(code, null!));
     }
+
+    [Fact]
+    public void TheNamesAreListedInTheUnknownNameRefusal()
+    {
+        Assert.Equal(["fractional", "cyclic", "uncoded", "auto", "hetero", "hetero-optimal"], GradientCodeFactory.Names);
+        var error = Assert.Throws<ArgumentException>(() => GradientCodeFactory.Create("lt", 4, 1));
+        Assert.Contains("expected one of: fractional, cyclic, uncoded, auto, hetero, hetero-optimal.", error.Message);
+        Assert.Throws<ArgumentNullException>(() => GradientCodeFactory.Create(null!, 4, 1));
+    }
+
+    /// <summary>n and s are checked before the speeds: a bad n is an out-of-range n, not a speed count mismatch.</summary>
+    [Fact]
+    public void WorkerAndStragglerCountsAreCheckedFirst() =>
+        Assert.Equal("workers", Assert.Throws<ArgumentOutOfRangeException>(() => GradientCodeFactory.Create("hetero", 0, 0, [1.0])).ParamName);
+
+    [Theory]
+    [InlineData("hetero", 1)]
+    [InlineData("hetero-optimal", 1)]
+    public void TheHeterogeneousCodesAreBuiltForTheGivenSpeeds(string name, int s)
+    {
+        double[] speeds = [1, 2, 4, 1];
+        var given = GradientCodeFactory.Create(name, 4, s, speeds);
+        var equal = GradientCodeFactory.Create(name, 4, s);
+
+        IGradientCode expected = name == "hetero" ? new HeterogeneousRepetitionCode(speeds, s) : new OptimalHeterogeneousCode(speeds, s);
+        Assert.Equal(expected.Construction, given.Construction);
+        Assert.NotEqual(equal.Construction, given.Construction);
+    }
 }
