@@ -82,6 +82,7 @@ public class CyclicConstructionTests
     [InlineData(8, 2, 46UL)]
     [InlineData(7, 3, 42UL)]
     [InlineData(10, 4, 33UL)]
+    [InlineData(5, 3, 64UL)]
     public void WithMoreStragglersEachRowIsTheDrawsNullVectorOnItsWindow(int n, int s, ulong winner)
     {
         var code = CyclicRepetitionCode.Construct(n, s);
@@ -134,6 +135,38 @@ public class CyclicConstructionTests
             $"C({n}, {s}) straggler sets are too many to check exhaustively (limit {CodeConditioning.ExhaustiveLimit:N0}). " +
             $"Use --code fractional with s = {fractional} ((s+1) divides n: exact 0/1 decode), or fewer workers.", error.Message);
     }
+
+    /// <summary>n + s even, and neither a draw nor cyclic-MDS for s + 1 is accurate: the refusal names cyclic-MDS for s − 1
+    /// (n + s − 1 odd, checked accurate) beside the fractional codes nearest s.</summary>
+    [Fact]
+    public void ARefusalNamesTheAccurateCyclicMdsCodeForANeighbouringS()
+    {
+        var error = Assert.Throws<ArgumentException>(() => CyclicRepetitionCode.Construct(22, 4));
+
+        Assert.StartsWith(
+            $"No cyclic gradient code for n = 22, s = 4 decodes within float32 error {CodeConditioning.Float32Tolerance:G1}: " +
+            $"none of {CyclicRepetitionCode.SeedDraws} random draws, nor the cyclic-MDS code for s + 1, stays below " +
+            $"{CodeConditioning.AcceptanceLimit:G2}. Use --code fractional with s = 1 or 10 ((s+1) divides n: exact 0/1 decode), " +
+            "or the cyclic-MDS code with s = 3 (n + s odd), or fewer workers.", error.Message);
+    }
+
+    /// <summary>n + s odd, but cyclic-MDS degrades with n: at n = 64, s = 3 its worst float32 error is 1.19e-5.</summary>
+    [Fact]
+    public void AnInaccurateCyclicMdsCodeIsRefused()
+    {
+        var error = Assert.Throws<ArgumentException>(() => CyclicRepetitionCode.Construct(64, 3));
+
+        Assert.StartsWith("No cyclic gradient code for n = 64, s = 3 decodes within float32 error " +
+            $"{CodeConditioning.Float32Tolerance:G1}: the cyclic-MDS construction's worst float32 decode error is {1.19e-5:G3}. " +
+            "Use --code fractional with s = 1 or 3 ((s+1) divides n: exact 0/1 decode), or fewer workers.", error.Message);
+    }
+
+    [Theory]
+    [InlineData(0, 0, "workers")]
+    [InlineData(4, 4, "stragglers")]
+    [InlineData(4, -1, "stragglers")]
+    public void ImpossibleCountsAreRefusedBeforeAnythingIsBuilt(int n, int s, string argument) =>
+        Assert.Equal(argument, Assert.Throws<ArgumentOutOfRangeException>(() => CyclicRepetitionCode.Construct(n, s)).ParamName);
 
     /// <summary>Π over J = (n−s+1)/2 … (n+s−1)/2 of (x − ωʲ) multiplied out in real arithmetic: (x + 1) for j = n/2 and
     /// x² − 2cos(2πj/n)·x + 1 for each pair j, n − j; coefficients from x⁰ up.</summary>
