@@ -137,6 +137,7 @@ public class HeterogeneousRepetitionCodeTests
         var code = GradientCodeFactory.Create("hetero", 6, 2);
 
         Assert.IsType<HeterogeneousRepetitionCode>(code);
+        Assert.Equal("hetero", code.Name);   // the name it is built by, as descriptions and logs give it
         Assert.Equal(2, code.Partitions);   // equal speeds, (s + 1) | n: three groups of two, halves of the data
         Assert.All(Enumerable.Range(0, 6), i => Assert.Single(code.PartitionsOf(i)));
     }
