@@ -185,6 +185,21 @@ public class PiecePathTests
     }
 
     [Fact]
+    public async Task A_job_that_finishes_between_two_pieces_of_a_pull_answers_finished_and_pulls_no_piece_again()
+    {
+        // One BSP worker, one step: right after the first piece, the worker's own push closes the last step, so that piece
+        // is of step 0 and the other five are of step 1 and say the job finished. A finished job's pieces are not pulled again.
+        using var cluster = new InProcessCluster(Job() with { Steps = 1 }, shards: 1, learningRate: 0.5f, pieces: true);
+        await using var client = await JoinedAsync(cluster);
+        cluster.Fakes[0].AfterNextPiecePull = () => cluster.Shards[0].Push(new PushHeader(0, 0, 0, 1, 0), Ramp());
+
+        var pulled = await client.PullAsync(0, new float[Parameters], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(pulled.Finished);
+        Assert.Equal(ShardPieces.Length, cluster.Fakes[0].Transfers.Count(t => !t.Push));
+    }
+
+    [Fact]
     public void Piece_sizes_are_the_user_s_or_the_tuned_ones_and_negative_ones_are_refused()
     {
         var info = new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Parameters };
