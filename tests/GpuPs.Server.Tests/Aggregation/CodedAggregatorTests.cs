@@ -67,10 +67,12 @@ public class CodedAggregatorTests
         var otherGroup = Assert.Throws<ShardException>(() => aggregator.AcceptGroup([slots[0], slots[2]], Node(0, 0, 2), Filled(1)));
         Assert.False(aggregator.Accept(slots[1], new PushHeader(1, 0, 0, Samples, 0, CodeRow: 1), Filled(1)).ClosedStep);
         var duplicate = aggregator.AcceptGroup([slots[0], slots[1]], Node(0, 0, 1), Filled(1));
+        var again = aggregator.Accept(slots[1], new PushHeader(1, 0, 0, Samples, 0, CodeRow: 1), Filled(1));
 
         Assert.Equal("coded node push for workers 0,1 has code_row 1, not 0", otherRow.Message);
         Assert.Contains("workers 0 and 2 have different rows of B (partitions 0,1 and 2,3)", otherGroup.Message);
         Assert.Equal((PushOutcomeKind.Duplicate, "worker 1 already pushed step 0"), (duplicate.Kind, duplicate.Reason));
+        Assert.Equal((PushOutcomeKind.Duplicate, "worker 1 already pushed step 0"), (again.Kind, again.Reason));
     }
 
     [Fact]
