@@ -27,6 +27,8 @@
 # extra arguments for Stryker (e.g. --mutate '**/ParameterShard.cs' to iterate on one file) go in STRYKER_ARGS.
 # TEST_PROJECTS="GpuPs.Server.Tests ..." replaces an area's test projects (a loaded machine: Worker.Tests start a
 # testhost of 60-90 s for every mutant of the shard they cover; mutants only they kill then count as survivors).
+# TEST_FILTER='FullyQualifiedName~…' (dotnet test's filter) replaces an area's test filter, the aggregation and
+# protocol areas' included (until the tenth session those two areas overrode it with their own).
 # Build nothing else in this tree while it runs: a build rewrites the test project's copy of the mutated assembly, and
 # every later mutant then "survives".
 set -euo pipefail
@@ -61,13 +63,13 @@ areas=("$@")
 for area in "${areas[@]}"; do
   case $area in
     coding)      run coding GpuPs.Core.csproj "GpuPs.Core.Tests" '**/Coding/*.cs' ;;
-    aggregation) TEST_FILTER=$WITHOUT_CODE_TESTS run aggregation GpuPs.Core.csproj "GpuPs.Server.Tests GpuPs.Worker.Tests GpuPs.Core.Tests" '**/Aggregation/*.cs' '**/Modes/*.cs' ;;
+    aggregation) TEST_FILTER=${TEST_FILTER:-$WITHOUT_CODE_TESTS} run aggregation GpuPs.Core.csproj "GpuPs.Server.Tests GpuPs.Worker.Tests GpuPs.Core.Tests" '**/Aggregation/*.cs' '**/Modes/*.cs' ;;
     server)      run server GpuPs.Server.csproj "GpuPs.Server.Tests GpuPs.Worker.Tests" '**/ParameterShard.cs' '**/Observers/*.cs' '**/Pieces/*.cs' \
                      '**/Coordination/PushTurns.cs' '**/Coordination/PushTurnLease.cs' '**/Coordination/TurnKey.cs' '**/StepSignal.cs' ;;
     coordination) run coordination GpuPs.Server.csproj "GpuPs.Server.Tests" '**/Coordination/*.cs' '!**/Coordination/PushTurns.cs' \
                      '!**/Coordination/PushTurnLease.cs' '!**/Coordination/TurnKey.cs' '**/Compression/*.cs' '**/DataPlane/ParkedPulls.cs' \
                      '**/Service/PushMemoryBudget.cs' '**/Service/RefusalLog.cs' ;;
-    protocol)    TEST_FILTER=$WITHOUT_CODE_TESTS run protocol GpuPs.Core.csproj "GpuPs.Core.Tests GpuPs.Server.Tests GpuPs.Worker.Tests" '**/Protocol/**/*.cs' ;;
+    protocol)    TEST_FILTER=${TEST_FILTER:-$WITHOUT_CODE_TESTS} run protocol GpuPs.Core.csproj "GpuPs.Core.Tests GpuPs.Server.Tests GpuPs.Worker.Tests" '**/Protocol/**/*.cs' ;;
     worker)      run worker GpuPs.Worker.csproj "GpuPs.Worker.Tests" '**/*.cs' '!**/Stragglers/OrderStatisticBound.cs' '!**/Stragglers/ClosingSets.cs' \
                      '!**/Transport/GrpcShardClient.cs' '!**/Transport/NegotiatedShardClient.cs' '!**/Transport/Tcp/*.cs' ;;
     optimizers)  run optimizers GpuPs.Kernels.csproj "GpuPs.Kernels.Tests" '**/Simd/*.cs' ;;
