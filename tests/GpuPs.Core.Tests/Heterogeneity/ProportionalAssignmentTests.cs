@@ -60,4 +60,18 @@ public class ProportionalAssignmentTests
         Assert.Equal("identity, partitions in proportion to speeds 1:2", new UncodedAssignment([1.0, 2.0]).Construction);
         Assert.Equal("identity", new UncodedAssignment(2).Construction);
     }
+    [Fact]
+    public void BothConstructionsAreTheUncodedFamily()
+    {
+        Assert.Equal("uncoded", new UncodedAssignment(3).Name);
+        Assert.Equal("uncoded", new UncodedAssignment([1.0, 0.0, 2.0]).Name);
+    }
+
+    [Fact]
+    public void NoSpeedsAreRefusedAsTooFewWorkersAndOnlyZeroSpeedsAsNoWorkerWithRows()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new UncodedAssignment([]));
+        var zeros = Assert.Throws<ArgumentException>(() => new UncodedAssignment([0.0, 0.0]));
+        Assert.Contains("at least one > 0 (got 0:0)", zeros.Message);
+    }
 }
