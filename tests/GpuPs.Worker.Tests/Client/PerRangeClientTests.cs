@@ -1,5 +1,6 @@
 using GpuPs.Core.Modes;
 using GpuPs.Core.Shards;
+using GpuPs.Core.Training;
 using GpuPs.Protocol;
 using GpuPs.Worker.Client;
 using GpuPs.Worker.Scheduling;
@@ -96,6 +97,44 @@ public class PerRangeClientTests
         Assert.True(pushed.IsApplied, pushed.ToString());   // its first range answered Duplicate, the rest were applied
         Assert.True(closing is { IsApplied: true, ClosedStep: true, Step: 1 }, closing.ToString());
         Assert.Equal(1, cluster.Status().Step);
+    }
+
+    [Fact]
+    public async Task A_push_whose_every_range_was_applied_before_answers_applied_without_closing_a_step_or_the_job()
+    {
+        // One worker: its first push closes step 0 range by range; the same push again is a Duplicate in every range.
+        using var cluster = Cluster(workers: 1);
+        await using var worker = await JoinedAsync(cluster);
+        var first = Assert.Single(await worker.PushAsync(new PushHeader(worker.WorkerId, 0, 0, 1, 0), SmallJob.Ramp(), CancellationToken.None).WaitAsync(Bound));
+        Assert.True(first is { IsApplied: true, ClosedStep: true, Step: 1 }, first.ToString());
+        var parameters = cluster.Parameters();
+
+        var again = Assert.Single(await worker.PushAsync(new PushHeader(worker.WorkerId, 0, 0, 1, 0), SmallJob.Ramp(), CancellationToken.None).WaitAsync(Bound));
+
+        Assert.True(again is { IsApplied: true, ClosedStep: false, JobFinished: false, Step: 0 }, again.ToString());   // as if applied, at the push's step
+        Assert.Equal(parameters, cluster.Parameters());
+        Assert.Equal(1, cluster.Status().Step);
+    }
+
+    [Fact]
+    public async Task A_round_robin_push_whose_last_ranges_closed_before_their_turn_answers_late_and_still_sends_the_open_ranges()
+    {
+        // One worker, round-robin turns: the last two ranges of step 0 were pushed (and closed) before; the client's push of
+        // step 0 finds their turns closed (Late) and the first four ranges still open.
+        using var cluster = new InProcessCluster(SmallJob.Softmax(SyncMode.Bsp, 1, steps: 4) with { PieceFloats = 4, Schedule = PushSchedule.RoundRobin, PushConcurrency = 1 },
+            shards: 1, learningRate: 0.5f, pieces: true);
+        await using var worker = await JoinedAsync(cluster);
+        var ranges = cluster.Shards[0].ClosingRanges!;
+        var ramp = SmallJob.Ramp();
+        foreach (var range in ranges.TakeLast(2))
+            Assert.True(cluster.Fakes[0].Shard.Push(new PushHeader(worker.WorkerId, 0, 0, 1, 0, Piece: range), ramp.AsSpan(range.Offset, range.Length)).IsApplied);
+
+        var pushed = Assert.Single(await worker.PushAsync(new PushHeader(worker.WorkerId, 0, 0, 1, 0), ramp, CancellationToken.None).WaitAsync(Bound));
+
+        Assert.Equal(PushOutcomeKind.Late, pushed.Kind);
+        Assert.EndsWith("closed on shard 0 before this worker's push turn", pushed.Reason);
+        Assert.Equal(ranges.Take(4), cluster.Fakes[0].Transfers.Where(t => t.Push).Select(t => t.Piece!.Value).OrderBy(p => p.Offset));
+        Assert.Equal(1, cluster.Status().Step);   // the open ranges closed the step
     }
 
     [Theory]
