@@ -92,7 +92,7 @@ public class PiecePathTests
     {
         using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
         await using var client = await JoinedAsync(cluster);
-        cluster.Fakes[0].PushDelay = TimeSpan.FromMilliseconds(50);   // a link: the refusal comes back while pieces wait their turn
+        cluster.Fakes[0].PushDelay = TimeSpan.FromMilliseconds(200);   // a link: the refusal comes back while pieces wait their turn
         var before = cluster.Parameters();
 
         var outcome = Assert.Single(await client.PushAsync(new PushHeader(0, 2, 0, 1, 0), Ramp(), CancellationToken.None));
@@ -101,7 +101,10 @@ public class PiecePathTests
         Assert.Equal(PushOutcomeKind.Refused, outcome.Kind);
         Assert.Equal(before, cluster.Parameters());
         Assert.Equal(0, ((GpuPs.Server.Pieces.PieceAssemblingShard)cluster.Fakes[0].Shard).OpenPushes);
-        Assert.True(cluster.Fakes[0].Pushes < ShardPieces.Length, "the pieces after the refused one were still sent");
+        int sent = cluster.Fakes[0].Pushes;
+        await Task.Delay(1000);   // two rounds of the credit: time for the queued pieces to go, were they not cancelled
+        Assert.Equal(sent, cluster.Fakes[0].Pushes);
+        Assert.True(sent < ShardPieces.Length, "the pieces after the refused one were still sent");
     }
 
     [Fact]
@@ -121,6 +124,56 @@ public class PiecePathTests
         Assert.StartsWith("pull from shard 0 at in-process shard 0 failed 1 times", pull.Message);
         Assert.Equal(before, cluster.Parameters());
         Assert.Equal(0L, client.BytesPulled);
+    }
+
+    [Fact]
+    public async Task A_push_whose_pieces_fail_for_good_cancels_the_pieces_still_queued()
+    {
+        // Two pieces in flight of six, each failing after 200 ms: the first failures end the push, and the pieces still
+        // waiting for the credit are never sent.
+        using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
+        await using var client = cluster.Client(new ShardedClientOptions(MaxRetries: 1) { Pieces = Small });
+        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+        var shard = cluster.Fakes[0];
+        shard.PushDelay = TimeSpan.FromMilliseconds(200);
+        shard.FailNext(int.MaxValue);
+
+        await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        await Task.Delay(1000);   // two rounds of the credit: time for the queued pieces to go, were they not cancelled
+
+        Assert.InRange(shard.Pushes, 2, ShardPieces.Length - 1);
+    }
+
+    [Fact]
+    public async Task A_pull_in_pieces_takes_each_piece_s_bytes_of_the_pull_link_s_credit()
+    {
+        using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
+        await using var client = await JoinedAsync(cluster);
+        long inFlight = -1;
+        cluster.Fakes[0].AfterNextPiecePull = () => inFlight = client.PieceLinks![0].Pull.InFlightBytes;
+
+        await client.PullAsync(0, new float[Parameters], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+
+        // The first piece of 4 values is still on the link, and at most one more of 4: the credit of two pieces.
+        Assert.InRange(inFlight, 4 * sizeof(float), Small.CreditBytes);
+    }
+
+    [Fact]
+    public void A_piece_link_with_a_fixed_size_and_credit_keeps_both_on_either_link_after_a_measuring_window()
+    {
+        var shard = new ShardInfo { Index = 0, Count = 1, Offset = 0, Length = Parameters };
+        var link = new PieceLink(shard, [0, 18], Small, Log.Logger);
+
+        foreach (var tuner in new[] { link.Push.Tuner!, link.Pull.Tuner! })
+        {
+            for (int k = 0; k < CreditTuner.WindowPieces; k++)
+            {
+                tuner.Started();
+                tuner.Ended(4 * sizeof(float), 1e-3, succeeded: true);
+            }
+            Assert.True(tuner.RateBytesPerSecond > 0);   // the window closed
+            Assert.Equal((4 * sizeof(float), Small.CreditBytes), (tuner.PieceBytes, tuner.CreditBytes));
+        }
     }
 
     [Fact]
