@@ -132,9 +132,12 @@ public sealed partial class ShardedParameterClient
             var calls = some.Select(p => link.Pull.RunAsync(p.Layer, step, (long)p.Range.Length * sizeof(float), token =>
                 _shards[i].Tensors.PullPieceAsync(WorkerId, step, p.Range, destination.Slice(p.Range.Offset, p.Range.Length), (int)_layout[i].Length, token,
                     _options.CallTimeout), siblings.Token)).ToList();
+            var pulled = new PullResult[calls.Count];
             try
             {
-                var pulled = await Task.WhenAll(calls).ConfigureAwait(false);
+                // Awaited in order, as the push's pieces: the first failure cancels the pieces still queued. Task.WhenAll
+                // waited for every piece to run first (six pieces, two in flight, each failing: all six sent, not four).
+                for (int k = 0; k < calls.Count; k++) pulled[k] = await calls[k].ConfigureAwait(false);
                 for (int k = 0; k < pulled.Length; k++) _copies[i].CountInFull(pulled[k], destination.Span.Slice(some[k].Range.Offset, some[k].Range.Length));
                 return pulled;
             }

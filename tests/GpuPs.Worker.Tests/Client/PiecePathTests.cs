@@ -145,6 +145,25 @@ public class PiecePathTests
     }
 
     [Fact]
+    public async Task A_pull_whose_pieces_fail_for_good_cancels_the_pieces_still_queued_and_leaves_none_on_the_link()
+    {
+        // Two pieces in flight of six, each failing after 200 ms: the first failures end the pull, the pieces still waiting
+        // for the credit are never sent, and none is still writing into the destination when the pull fails.
+        using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
+        await using var client = cluster.Client(new ShardedClientOptions(MaxRetries: 1) { Pieces = Small });
+        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+        var shard = cluster.Fakes[0];
+        shard.PiecePullDelay = TimeSpan.FromMilliseconds(200);
+        shard.FailNext(int.MaxValue);
+
+        await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, new float[Parameters], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, client.PieceLinks![0].Pull.InFlightBytes);
+        await Task.Delay(1000);   // two rounds of the credit: time for the queued pieces to go, were they not cancelled
+
+        Assert.InRange(shard.Pulls, 2, ShardPieces.Length - 1);
+    }
+
+    [Fact]
     public async Task A_pull_in_pieces_takes_each_piece_s_bytes_of_the_pull_link_s_credit()
     {
         using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);

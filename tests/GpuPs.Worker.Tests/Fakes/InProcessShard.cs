@@ -48,6 +48,9 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     /// <summary>How long each push takes inside the channel before the shard sees it (a slow link).</summary>
     public TimeSpan PushDelay { get; set; }
 
+    /// <summary>How long each piece of a pull takes inside the channel before the shard answers it (a slow link).</summary>
+    public TimeSpan PiecePullDelay { get; set; }
+
     /// <summary>False: a fused call's pull part is not answered (the server could not), so the worker pulls itself.</summary>
     public bool AnswersFusedPulls { get; set; } = true;
 
@@ -211,6 +214,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
     {
         Interlocked.Increment(ref _pulls);
         Transfers.Enqueue((false, minStep, piece));
+        if (PiecePullDelay > TimeSpan.Zero) await Task.Delay(PiecePullDelay, cancellationToken);
         await Answer(timeout, cancellationToken);
         await WaitAsync(workerId, minStep, timeout, cancellationToken);
         var result = shard.CopyParameters(piece.Offset, destination.Span);
