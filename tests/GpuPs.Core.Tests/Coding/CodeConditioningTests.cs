@@ -96,12 +96,48 @@ public class CodeConditioningTests
         Assert.Throws<ArgumentNullException>(() => CodeConditioning.Analyze(null!, seed: 7));
     }
 
+    /// <summary>
+    /// The heterogeneous code's rows span fewer than n − s dimensions: every (n−s)-set is decoded by the decoder itself,
+    /// and the report's weights and error are the worst over those decodes, recomputed here set by set.
+    /// </summary>
+    [Fact]
+    public void ARankDeficientCodeIsCheckedSetBySetWithTheDecodersOwnWeights()
+    {
+        var code = new HeterogeneousRepetitionCode([1.0, 1.0, 2.0, 2.0, 4.0], 1);
+
+        var report = CodeConditioning.Analyze(code, seed: 7);
+
+        Assert.Equal("exhaustive over every (n−s)-set, each decoded by the decoder itself; smaller sets are checked at decode time", report.Method);
+        Assert.Equal((5L, 5L, 0), (report.SubsetsTotal, report.SubsetsEvaluated, report.UndecodableSubsets));
+        var profile = new RoundingProfile(CodeConditioning.Matrix(code), seed: 7);
+        var decodes = ResponderSubsets.All(5, 4).Select(CodeCatalog.Workers).Select(set =>
+        {
+            var decode = new GradientDecoder(code).Decode(set);
+            var weights = new double[5];
+            for (int r = 0; r < set.Length; r++) weights[set[r]] = decode.Weights[r];
+            return (Weights: weights, decode.Residual);
+        }).ToArray();
+        Assert.Equal(decodes.Max(d => d.Weights.Max(Math.Abs)), report.MaxAbsWeight);
+        Assert.Equal(decodes.Max(d => d.Residual), report.WorstResidual);
+        Assert.Equal(decodes.Max(d => profile.RelativeError(d.Weights)), report.WorstFloat32RelativeError);
+    }
+
+    [Fact]
+    public void TheIdentityIsMeasuredOnEveryWorkerWithNothingLeftOver()
+    {
+        var report = CodeConditioning.Analyze(new UncodedAssignment(3), seed: 7);
+
+        Assert.Equal((0, 1.0, 1.0, 0.0), (report.UndecodableSubsets, report.ConditionAtWorstSet, report.MaxAbsWeight, report.WorstResidual));
+        Assert.Equal(report.WorstFloat32RelativeError, new RoundingProfile(CodeConditioning.Matrix(new UncodedAssignment(3)), seed: 7).RelativeError([1.0, 1.0, 1.0]));
+    }
+
     [Fact]
     public void RepetitionMeansZeroOneCoefficientsWithRowsIdenticalOrDisjoint()
     {
         Assert.True(CodeConditioning.IsRepetition(new double[,] { { 1, 0 }, { 0, 1 } }));
         Assert.True(CodeConditioning.IsRepetition(new double[,] { { 1, 1, 0 }, { 1, 1, 0 }, { 0, 0, 1 } }));
         Assert.False(CodeConditioning.IsRepetition(new double[,] { { 1, 1, 0 }, { 0, 1, 1 }, { 1, 0, 1 } }));
+        Assert.False(CodeConditioning.IsRepetition(new double[,] { { 1, 1, 0 }, { 1, 1, 1 } }));   // overlapping in two partitions
         Assert.False(CodeConditioning.IsRepetition(new double[,] { { 2, 0 }, { 0, 1 } }));
         Assert.False(CodeConditioning.IsRepetition(new double[,] { { 1, 0 }, { 0, -1 } }));
     }
