@@ -28,9 +28,10 @@ public class PiecePathTests
     /// <summary>4 values a piece, two pieces' bytes in flight.</summary>
     private static readonly PieceOptions Small = new(PieceFloats: 4, CreditBytes: 2 * 4 * sizeof(float));
 
-    private static async Task<ShardedParameterClient> JoinedAsync(InProcessCluster cluster, PieceOptions? pieces = null)
+    private static async Task<ShardedParameterClient> JoinedAsync(InProcessCluster cluster, PieceOptions? pieces = null, int? maxRetries = null)
     {
-        var client = cluster.Client(new ShardedClientOptions { Pieces = pieces ?? Small });
+        var options = new ShardedClientOptions { Pieces = pieces ?? Small };
+        var client = cluster.Client(maxRetries is { } retries ? options with { MaxRetries = retries } : options);
         await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
         return client;
     }
@@ -111,8 +112,7 @@ public class PiecePathTests
     public async Task Pieces_that_fail_for_good_fail_the_push_and_the_pull_with_the_shard_s_error()
     {
         using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
-        await using var client = cluster.Client(new ShardedClientOptions(MaxRetries: 1) { Pieces = Small });
-        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+        await using var client = await JoinedAsync(cluster, maxRetries: 1);
         cluster.Fakes[0].FailNext(int.MaxValue);   // unreachable from now on
         var before = cluster.Parameters();
 
@@ -126,41 +126,28 @@ public class PiecePathTests
         Assert.Equal(0L, client.BytesPulled);
     }
 
-    [Fact]
-    public async Task A_push_whose_pieces_fail_for_good_cancels_the_pieces_still_queued()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Pieces_that_fail_for_good_cancel_the_pieces_still_queued(bool pull)
     {
-        // Two pieces in flight of six, each failing after 200 ms: the first failures end the push, and the pieces still
-        // waiting for the credit are never sent.
+        // Two pieces in flight of six, each failing after 200 ms: the first failures end the push or pull, the pieces still
+        // waiting for the credit are never sent, and none of a pull's is still writing into the destination when it fails.
         using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
-        await using var client = cluster.Client(new ShardedClientOptions(MaxRetries: 1) { Pieces = Small });
-        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
+        await using var client = await JoinedAsync(cluster, maxRetries: 1);
         var shard = cluster.Fakes[0];
-        shard.PushDelay = TimeSpan.FromMilliseconds(200);
+        if (pull) shard.PiecePullDelay = TimeSpan.FromMilliseconds(200);
+        else shard.PushDelay = TimeSpan.FromMilliseconds(200);
         shard.FailNext(int.MaxValue);
 
-        await Assert.ThrowsAsync<ShardException>(() => client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        Task call = pull
+            ? client.PullAsync(0, new float[Parameters], CancellationToken.None)
+            : client.PushAsync(new PushHeader(0, 0, 0, 1, 0), Ramp(), CancellationToken.None);
+        await Assert.ThrowsAsync<ShardException>(() => call.WaitAsync(TimeSpan.FromSeconds(30)));
+        if (pull) Assert.Equal(0, client.PieceLinks![0].Pull.InFlightBytes);
         await Task.Delay(1000);   // two rounds of the credit: time for the queued pieces to go, were they not cancelled
 
-        Assert.InRange(shard.Pushes, 2, ShardPieces.Length - 1);
-    }
-
-    [Fact]
-    public async Task A_pull_whose_pieces_fail_for_good_cancels_the_pieces_still_queued_and_leaves_none_on_the_link()
-    {
-        // Two pieces in flight of six, each failing after 200 ms: the first failures end the pull, the pieces still waiting
-        // for the credit are never sent, and none is still writing into the destination when the pull fails.
-        using var cluster = new InProcessCluster(Job(), shards: 1, learningRate: 0.5f, pieces: true);
-        await using var client = cluster.Client(new ShardedClientOptions(MaxRetries: 1) { Pieces = Small });
-        await client.RegisterAsync(SmallJob.NewWorker(), CancellationToken.None);
-        var shard = cluster.Fakes[0];
-        shard.PiecePullDelay = TimeSpan.FromMilliseconds(200);
-        shard.FailNext(int.MaxValue);
-
-        await Assert.ThrowsAsync<ShardException>(() => client.PullAsync(0, new float[Parameters], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Equal(0, client.PieceLinks![0].Pull.InFlightBytes);
-        await Task.Delay(1000);   // two rounds of the credit: time for the queued pieces to go, were they not cancelled
-
-        Assert.InRange(shard.Pulls, 2, ShardPieces.Length - 1);
+        Assert.InRange(pull ? shard.Pulls : shard.Pushes, 2, ShardPieces.Length - 1);
     }
 
     [Fact]
