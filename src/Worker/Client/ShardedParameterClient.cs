@@ -150,14 +150,15 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         TensorEncoding encoding = TensorEncoding.Float32, TurnWait? turnWait = null)
     {
         CheckRegistered(gradient.Length);
-        CheckWhole(header, gradient.Span, pieces: _pieceLinks is not null && !TensorCodec.IsCompressed(encoding));
+        bool inPieces = SendsInPieces(encoding);
+        CheckWhole(header, gradient.Span, inPieces);
         _pushLog.Record(header, gradient.Span, encoding);
         return await FanOutUnderTurnsAsync(async (i, waited, ct) =>
         {
             var info = _layout[i];
             var slice = gradient.Slice((int)info.Offset, (int)info.Length);
             var shardHeader = header with { Shard = info.Index };
-            if (_pieceLinks is not null && !TensorCodec.IsCompressed(encoding)) return await PushPiecesAsync(i, shardHeader, slice, encoding, waited, ct).ConfigureAwait(false);
+            if (inPieces) return await PushPiecesAsync(i, shardHeader, slice, encoding, waited, ct).ConfigureAwait(false);
             if (await TakeTurnAsync(i, shardHeader, null, waited, ct).ConfigureAwait(false) is { } late) return late;
             return await CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
                 token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout, encoding), ct).ConfigureAwait(false);
@@ -171,10 +172,13 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     /// so a bad value in the last piece must stop the first from leaving. A whole push to one shard is left to that
     /// shard, which refuses it whole; so is a push without rows. One pass over the gradient (TensorPrimitives.MaxMagnitude).
     /// </summary>
-    private void CheckWhole(PushHeader header, ReadOnlySpan<float> gradient, bool pieces)
+    private void CheckWhole(PushHeader header, ReadOnlySpan<float> gradient, bool inPieces)
     {
-        if (header.SampleCount >= 1 && (pieces || _layout.Length > 1)) GradientLimits.Check(gradient, header.SampleCount);
+        if (header.SampleCount >= 1 && (inPieces || _layout.Length > 1)) GradientLimits.Check(gradient, header.SampleCount);
     }
+
+    /// <summary>Whether a push of <paramref name="encoding"/> goes in pieces: piece links are set up and it is not compressed.</summary>
+    private bool SendsInPieces(TensorEncoding encoding) => _pieceLinks is not null && !TensorCodec.IsCompressed(encoding);
 
     /// <summary>
     /// Whether <see cref="PushPullAsync"/> can carry a pull: whole tensors (pieces are pushed and pulled one by one), and
@@ -199,7 +203,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         CheckRegistered(parameters.Length);
         if (!CanFuse) return new FusedStep(await PushAsync(header, gradient, cancellationToken, encoding, turnWait).ConfigureAwait(false), System.Diagnostics.Stopwatch.GetTimestamp(), null);
         CheckRegistered(gradient.Length);
-        CheckWhole(header, gradient.Span, pieces: false);
+        CheckWhole(header, gradient.Span, inPieces: false);   // CanFuse: no piece links
         _pushLog.Record(header, gradient.Span, encoding);
         var answers = await FanOutUnderTurnsAsync(async (i, waited, ct) =>
         {

@@ -22,7 +22,7 @@ public class CodedAggregatorTests
     private static PushHeader Coded(IGradientCode code, int worker) =>
         new(worker, 0, 0, Samples, Encode(code, worker, j => 10 * Gradient(j)), CodeRow: worker);
 
-    private static float[] CodedVector(IGradientCode code, int worker) => Enumerable.Repeat((float)Encode(code, worker, Gradient), Length).ToArray();
+    private static float[] CodedVector(IGradientCode code, int worker) => Filled((float)Encode(code, worker, Gradient));
 
     private static double Encode(IGradientCode code, int worker, Func<int, double> partitionValue) =>
         Enumerable.Range(0, code.Partitions).Sum(j => code[worker, j] * partitionValue(j));

@@ -136,6 +136,16 @@ public class ShardedClientTests
         Assert.Equal(before, cluster.Parameters());
     }
 
+    /// <summary>Pushes <paramref name="gradient"/> as step 0 (<paramref name="fused"/>: with the pull of step 1) and checks it is refused as not finite.</summary>
+    private static async Task AssertRefusedNotFiniteAsync(ShardedParameterClient client, float[] gradient, bool fused)
+    {
+        var e = await Assert.ThrowsAsync<ShardException>(() => fused
+            ? client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), gradient, 1, new float[Parameters], CancellationToken.None)
+            : client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, CancellationToken.None));
+        Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
+        Assert.Contains("NaN or Inf", e.Message);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -151,12 +161,8 @@ public class ShardedClientTests
         var gradient = Ramp();
         gradient[^1] = float.NaN;   // in shard 1's slice only
 
-        var e = await Assert.ThrowsAsync<ShardException>(() => fused
-            ? client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), gradient, 1, new float[Parameters], CancellationToken.None)
-            : client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, CancellationToken.None));
+        await AssertRefusedNotFiniteAsync(client, gradient, fused);
 
-        Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
-        Assert.Contains("NaN or Inf", e.Message);
         Assert.All(cluster.Fakes, f => Assert.DoesNotContain(f.Transfers, t => t.Push));
         Assert.All(cluster.Shards, s => Assert.Equal(0, s.Status().Step));
         Assert.Equal(before, cluster.Parameters());
@@ -180,12 +186,8 @@ public class ShardedClientTests
         var gradient = Ramp();
         gradient[^1] = float.NaN;
 
-        var e = await Assert.ThrowsAsync<ShardException>(() => fused
-            ? client.PushPullAsync(new PushHeader(0, 0, 0, 1, 0), gradient, 1, new float[Parameters], CancellationToken.None)
-            : client.PushAsync(new PushHeader(0, 0, 0, 1, 0), gradient, CancellationToken.None));
+        await AssertRefusedNotFiniteAsync(client, gradient, fused);
 
-        Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
-        Assert.Contains("NaN or Inf", e.Message);
         Assert.Contains(cluster.Fakes[0].Transfers, t => t.Push);   // sent, and refused by the shard itself
         Assert.Equal(0, cluster.Shards[0].Status().Step);
         Assert.Equal(before, cluster.Parameters());
