@@ -151,13 +151,10 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         builder.Services.AddSingleton(refusals);
         builder.Services.AddSingleton(budget);
         builder.Services.AddSingleton(advert);
-        // Registered in DI, the interceptor is one instance for all calls rather than one per call.
-        if (auth.Token is { } token) builder.Services.AddSingleton(new JobTokenInterceptor(token, refusals));
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = limits.MaxMessageBytes;
             o.MaxSendMessageSize = replyLimit;
-            if (auth.Token is not null) o.Interceptors.Add<JobTokenInterceptor>();
         });
 
         // The standard gRPC health service (grpc.health.v1), answered without the job token so that Kubernetes' gRPC
@@ -167,6 +164,8 @@ public sealed class GpuPsServerHost : IAsyncDisposable
         builder.Services.AddSingleton(health);
 
         var app = builder.Build();
+        // Before gRPC reads a call's message (JobTokenGate says why).
+        if (auth.Token is { } token) app.Use(new JobTokenGate(token, refusals).InvokeAsync);
         app.MapGrpcService<ParameterServerService>();
         app.MapGrpcService<HealthServiceImpl>();
         DataPlaneListener? dataPlane = null;

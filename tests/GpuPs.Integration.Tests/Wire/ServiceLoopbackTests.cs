@@ -186,6 +186,33 @@ public class ServiceLoopbackTests
     }
 
     [Fact]
+    public async Task A_call_without_the_token_is_refused_from_its_headers_while_its_message_is_still_arriving()
+    {
+        var log = new CapturedLog();
+        await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0), log: log.Logger);
+        using var http = new HttpClient(new SocketsHttpHandler());
+        var body = new UnfinishedGrpcMessage(declared: 1 << 20, sent: 64 << 10);
+        body.Headers.ContentType = new("application/grpc");
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(server.Address), "/gpups.v1.ParameterServer/Register"))
+        {
+            Version = System.Net.HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact, Content = body,
+        };
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+
+        // The message never ends: a server that read it before checking the token would never answer (the bound only
+        // keeps a failing run from hanging).
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).WaitAsync(TimeSpan.FromSeconds(30));
+        body.Release();
+
+        Assert.Equal("16", Assert.Single(response.Headers.GetValues("grpc-status")));   // UNAUTHENTICATED
+        Assert.Contains("no valid job token", Assert.Single(response.Headers.GetValues("grpc-message")));
+        Assert.Equal(0, server.Shard.Calls);
+        var refusal = Assert.Single(log.Events, e => e.MessageTemplate.Text.StartsWith("Refused", StringComparison.Ordinal));
+        Assert.Equal("/gpups.v1.ParameterServer/Register", CapturedLog.Property(refusal, "Method"));
+        Assert.StartsWith("ipv4:127.0.0.1:", (string?)CapturedLog.Property(refusal, "Peer"));
+    }
+
+    [Fact]
     public async Task The_standard_health_service_answers_probes_without_the_token_while_the_shard_does_not()
     {
         await using var server = await LoopbackServer.StartAsync(new FakeShard(index: 0));
