@@ -160,9 +160,14 @@ public sealed class ParameterShard : IParameterShard, IDisposable
     /// reply was lost), else the first slot never registered. A requested id is granted when that slot was never
     /// registered, when it was evicted (a restarted worker replaces the silent one), or when the same non-empty client
     /// token holds it; a live slot of another client is refused (SlotTaken), so no client can take over a live worker.
+    /// A host, device or client token longer than <see cref="MaxRegisterText"/> characters or with a control character is
+    /// refused (InvalidRequest) before any slot is looked at.
     /// </summary>
     public RegisterReply Register(RegisterRequest request)
     {
+        CheckRegisterText("host", request.Host);
+        CheckRegisterText("device", request.Device);
+        CheckRegisterText("client token", request.ClientToken);
         lock (_gate)
         {
             WorkerSlot slot;
@@ -656,6 +661,22 @@ public sealed class ParameterShard : IParameterShard, IDisposable
         else if (gradientSum.Length != _model.Length)
             throw ShardException.Invalid($"gradient has {gradientSum.Length} values, shard {Info.Index} has {_model.Length}");
         GradientLimits.Check(gradientSum, header.SampleCount);
+    }
+
+    /// <summary>
+    /// Most characters of a registration's host, device and client token. A GpuPs worker sends its host name (at most 253),
+    /// its device's name and host/pid/GUID; each is kept with the slot, logged and sent in every status reply, so a
+    /// caller must not make them megabytes (a message may be 4 MiB) or forge log lines with line breaks.
+    /// </summary>
+    public const int MaxRegisterText = 512;
+
+    /// <summary>Throws InvalidRequest, naming <paramref name="field"/> but not echoing it, unless <paramref name="value"/> is short and has no control character.</summary>
+    private static void CheckRegisterText(string field, string value)
+    {
+        if (value.Length > MaxRegisterText)
+            throw ShardException.Invalid($"the registration's {field} has {value.Length} characters; at most {MaxRegisterText} are taken");
+        if (value.AsSpan().IndexOfAnyInRange('\u0000', '\u001f') >= 0 || value.Contains('\u007f'))
+            throw ShardException.Invalid($"the registration's {field} contains a control character (a line break, a tab, an escape, ...); it is logged and shown in the status as it is");
     }
 
     /// <summary>Whether <paramref name="clientToken"/> is the non-empty token <paramref name="slot"/> was registered with (compared in constant time).</summary>

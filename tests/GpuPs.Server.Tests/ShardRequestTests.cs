@@ -88,6 +88,29 @@ public class ShardRequestTests
             Create(job, resume: shard.Checkpoint() with { WorkerClocks = new long[4] })).Message);
     }
 
+    public static TheoryData<string> RegisterTexts => ["host", "device", "client token"];
+
+    [Theory]
+    [MemberData(nameof(RegisterTexts))]
+    public void A_registration_text_that_is_overlong_or_has_a_control_character_is_refused_by_name_and_takes_no_slot(string field)
+    {
+        using var shard = Create(Job(SyncMode.Bsp, workers: 2, steps: 5));
+        RegisterRequest With(string value) => field switch
+        {
+            "host" => new() { RequestedWorkerId = -1, Host = value },
+            "device" => new() { RequestedWorkerId = -1, Device = value },
+            _ => new() { RequestedWorkerId = -1, ClientToken = value },
+        };
+
+        AssertError(ShardErrorKind.InvalidRequest, $"registration's {field} has 513 characters; at most 512", () => shard.Register(With(new string('h', 513))));
+        foreach (var forged in new[] { "node\n[08:00:00 INF] server forged line", "a\rb", "tab\there", "esc\u001b[31m", "del\u007f" })
+            AssertError(ShardErrorKind.InvalidRequest, $"registration's {field} contains a control character", () => shard.Register(With(forged)));
+        Assert.Equal(0, shard.Status().RegisteredWorkers);
+
+        Assert.Equal(0, shard.Register(With(new string('h', 512))).WorkerId);   // the limit itself, and any printable text
+        Assert.Equal(1, shard.Register(With("gpu-node-7 (NVIDIA H100 80GB HBM3, CUDA) ü")).WorkerId);
+    }
+
     [Fact]
     public void Heartbeats_of_a_job_with_uniform_shares_carry_no_assignment_whatever_speeds_they_report()
     {
