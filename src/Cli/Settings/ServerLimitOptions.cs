@@ -17,7 +17,7 @@ public sealed class ServerLimitOptions
         Add(s, "max-inflight-push-mb", (int)(d.MaxInflightPushBytes >> 20), (l, v) => l with { MaxInflightPushBytes = (long)v << 20 },
             "MiB that all pushes in flight may hold together (each its shard-sized buffer and a chunk); a push beyond it is refused with RESOURCE_EXHAUSTED and retried by workers");
         Add(s, "max-connections", d.MaxConnections, (l, v) => l with { MaxConnections = v },
-            "open connections accepted at once (gRPC and data plane together); one beyond it is closed at once");
+            "open connections accepted at once on each endpoint (gRPC, data plane); one beyond it is closed at once");
         Add(s, "max-streams-per-connection", d.MaxStreamsPerConnection, (l, v) => l with { MaxStreamsPerConnection = v },
             "calls in flight on one HTTP/2 connection");
         Add(s, "push-idle-timeout-ms", Milliseconds(d.PushIdleTimeout), (l, v) => l with { PushIdleTimeout = TimeSpan.FromMilliseconds(v) },
