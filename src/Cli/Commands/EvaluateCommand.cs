@@ -41,7 +41,7 @@ public static class EvaluateCommand
             if ((modelPath is null) == (shardFiles is null))
                 throw new SettingsException("give either MODEL (an exported .safetensors model) or --shards a,b (the servers' --output files, with the job options)");
             if (exportPath is not null && !ModelExports.IsSafetensors(exportPath)) throw new SettingsException($"--export {exportPath}: give a .safetensors file name");
-            if (exportPath is not null) ResultFile.CheckWritable(exportPath);
+            if (exportPath is not null) ResultFile.CheckWritable(exportPath, "--export");
 
             ExportedModel? exported = modelPath is null ? null : ReadModel(modelPath);
             var settings = exported is null ? job.Bind(parse) : JobOptions.FromArguments(exported.JobArguments);
@@ -83,6 +83,22 @@ public static class EvaluateCommand
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException) { throw new SettingsException(e.Message); }
     }
 
+    /// <summary>The offset and values of a JSON slice <c>gpups server --output</c> wrote (shard, offset, step, parameters).</summary>
+    /// <exception cref="SettingsException">The text is not such a slice: not JSON, or without a whole-number offset and an array of numbers.</exception>
+    private static (long Offset, float[] Values) ReadJsonSlice(string file, string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            return (doc.RootElement.GetProperty("offset").GetInt64(),
+                doc.RootElement.GetProperty("parameters").EnumerateArray().Select(v => v.GetSingle()).ToArray());
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new SettingsException($"{file}: not a shard file of gpups server --output (JSON with \"offset\" and \"parameters\"): {e.Message}");
+        }
+    }
+
     /// <summary>The flat parameter vector from every shard's slice; each value must be covered.</summary>
     private static async Task<float[]> AssembleAsync(string files, long count, CancellationToken ct)
     {
@@ -97,12 +113,7 @@ public static class EvaluateCommand
                 var slice = ReadModel(file);
                 (offset, values) = (slice.Offset, slice.Parameters);
             }
-            else
-            {
-                using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(file, ct));
-                offset = doc.RootElement.GetProperty("offset").GetInt64();
-                values = doc.RootElement.GetProperty("parameters").EnumerateArray().Select(v => v.GetSingle()).ToArray();
-            }
+            else (offset, values) = ReadJsonSlice(file, await File.ReadAllTextAsync(file, ct));
             if (offset < 0 || offset + values.Length > parameters.Length)
                 throw new SettingsException($"{file}: parameters [{offset}, {offset + values.Length}) do not fit the job's {parameters.Length}");
             values.CopyTo(parameters, (int)offset);

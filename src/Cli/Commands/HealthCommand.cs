@@ -22,10 +22,8 @@ public static class HealthCommand
         command.Options.Add(timeout);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
-            string address = parse.GetValue(server)!;
-            if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                throw new SettingsException($"--server: '{address}' is not an http:// or https:// address");
-            using var channel = GrpcChannel.ForAddress(uri);
+            string address = AddressList.ParseOne(parse.GetValue(server)!, "--server");
+            using var channel = GrpcChannel.ForAddress(address);
             try
             {
                 var reply = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(),

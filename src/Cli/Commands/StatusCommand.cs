@@ -27,7 +27,7 @@ public static class StatusCommand
         auth.AddTo(command);
         command.SetAction((parse, ct) => CommandErrors.RunAsync(async () =>
         {
-            string address = parse.GetValue(server) ?? throw new SettingsException("--server is required: the shard's address, e.g. http://host0:5000");
+            string address = AddressList.ParseOne(parse.GetValue(server) ?? throw new SettingsException("--server is required: the shard's address, e.g. http://host0:5000"), "--server");
             await using var client = new GrpcShardClient(address, auth.Resolve(parse, "status"));
             if (parse.GetValue(json))
             {

@@ -49,9 +49,9 @@ public static class TrainCommand
                 AggregatorTimeoutMs = parse.GetValue(topology.AggregatorTimeoutMs),
             };
             settings = settings with { Topology = topology.Resolve(parse, settings.Workers) };
-            ResultFile.CheckWritable(settings.Output);
             if (ModelExports.IsSafetensors(settings.Output))
                 throw new SettingsException($"--output {settings.Output}: the result is JSON (the model is written beside it as .safetensors); give a .json name");
+            ResultFile.CheckWritable(settings.Output);
             ResultFile.CheckWritable(ModelPath(settings.Output));
             using var log = global.CreateLogger(parse, "train", LogEventLevel.Warning);
             var console = AnsiConsole.Console;

@@ -13,4 +13,12 @@ public static class AddressList
                 throw new SettingsException($"{option}: '{a}' is not an http:// or https:// address");
         return items;
     }
+
+    /// <summary>The one address in <paramref name="value"/> (commands that talk to a single server: status, health).</summary>
+    /// <exception cref="SettingsException">It is not an http:// or https:// URL, or it lists several.</exception>
+    public static string ParseOne(string value, string option) => Parse(value, option) switch
+    {
+        [var one] => one,
+        var items => throw new SettingsException($"{option}: give one server's address (got {items.Length})"),
+    };
 }

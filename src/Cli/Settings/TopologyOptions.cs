@@ -35,7 +35,7 @@ public sealed class TopologyOptions(SettingSources sources)
         if (parse.GetValue(GatherTimeoutMs) <= 0) throw new SettingsException("--gather-timeout-ms must be positive");
         if (parse.GetValue(AggregatorTimeoutMs) <= 0) throw new SettingsException("--aggregator-timeout-ms must be positive");
         if (path is { Length: > 0 } && nodes > 0) throw new SettingsException("give --topology or --nodes, not both");
-        if (nodes < 0 || nodes > workers) throw new SettingsException($"--nodes must be 1 to the number of workers ({workers}), or 0 for flat aggregation; got {nodes}");
+        if (nodes < 0 || (nodes > 0 && nodes > workers)) throw new SettingsException($"--nodes must be 1 to the number of workers ({workers}), or 0 for flat aggregation; got {nodes}");
         if (nodes > 0) return ClusterTopology.Even(workers, nodes);
         return path is { Length: > 0 } ? TopologyFile.Load(path) : null;
     }

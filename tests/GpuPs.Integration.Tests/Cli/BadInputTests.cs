@@ -5,6 +5,10 @@ public class BadInputTests
 {
     [Theory]
     [InlineData("workers must be at least 1", "train", "--workers", "0")]
+    [InlineData("workers must be at least 1 (got -3)", "train", "--workers", "-3")]
+    [InlineData("--server: 'host0:5000' is not an http:// or https:// address", "status", "--insecure", "--server", "host0:5000")]
+    [InlineData("--server: give one server's address (got 2)", "status", "--insecure", "--server", "http://127.0.0.1:1,http://127.0.0.1:2")]
+    [InlineData("--server: 'host0:5000' is not an http:// or https:// address", "health", "--server", "host0:5000")]
     [InlineData("staleness must be >= 0", "train", "--mode", "ssp", "--staleness", "-1")]
     [InlineData("not found", "train", "--dataset", "csv:/nonexistent/data.csv")]
     [InlineData("Unknown data set", "train", "--dataset", "imagenet")]
@@ -67,6 +71,40 @@ public class BadInputTests
             Assert.Contains("line 3", run.Stderr);
         }
         finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [InlineData("{ \"offset\": 0, ")]
+    [InlineData("{ \"shard\": 0, \"step\": 3 }")]
+    [InlineData("{ \"offset\": 0, \"parameters\": [1, \"x\"] }")]
+    [InlineData("{ \"offset\": 0.5, \"parameters\": [1] }")]
+    public async Task A_shard_file_that_is_not_a_servers_JSON_slice_is_refused_by_name(string text)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"gpups-shard-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, text);
+        try
+        {
+            var run = await Gpups.RunAsync("evaluate", "--shards", path);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains($"{path}: not a shard file of gpups server --output", run.Stderr);
+            Assert.DoesNotContain("   at ", run.Stderr);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [InlineData("result.json", "--dataset", "csv:/nonexistent/data.csv")]
+    [InlineData("result.safetensors")]
+    public async Task A_refused_train_run_leaves_no_empty_result_or_model_file(string output, params string[] args)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"gpups-refused-{Guid.NewGuid():N}");
+        try
+        {
+            var run = await Gpups.RunAsync(["train", "--output", Path.Combine(folder, output), .. args]);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Empty(Directory.Exists(folder) ? Directory.GetFiles(folder) : []);
+        }
+        finally { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
     }
 
     [Fact]
