@@ -46,7 +46,7 @@ public static class Program
             if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
             {
                 // One readable line and exit code 2, like every other bad input (System.CommandLine would print the whole help).
-                await Console.Error.WriteLineAsync($"gpups: error: {string.Join(" ", parse.Errors.Select(e => e.Message).Reverse())} (see '{HelpCommand(parse)}')");
+                await Console.Error.WriteLineAsync($"gpups: error: {string.Join(" ", parse.Errors.Select(e => e.Message).Reverse().Concat(Suggestions(parse)))} (see '{HelpCommand(parse)}')");
                 return 2;
             }
             if (HelpConventions.IsHelp(parse)) return HelpConventions.WriteHelp(parse, Console.Out);
@@ -67,6 +67,24 @@ public static class Program
                 await orphaned;
             }
         });
+    }
+
+    /// <summary>
+    /// "Did you mean --model?" for each unmatched token that is a near miss: an option of the command (its own and the
+    /// recursive global ones) for a token starting with '-', else one of its subcommands.
+    /// </summary>
+    private static IEnumerable<string> Suggestions(ParseResult parse)
+    {
+        var command = parse.CommandResult.Command;
+        var options = new List<string>();
+        for (var c = parse.CommandResult; c is not null; c = c.Parent as System.CommandLine.Parsing.CommandResult)
+            options.AddRange(c.Command.Options.Where(o => c == parse.CommandResult || o.Recursive).SelectMany(o => o.Aliases.Prepend(o.Name)));
+        var subcommands = command.Subcommands.Select(c => c.Name).ToArray();
+        foreach (string token in parse.UnmatchedTokens)
+        {
+            string? closest = token.StartsWith('-') ? Spelling.Closest(token, options) : subcommands.Length > 0 ? Spelling.Closest(token, subcommands) : null;
+            if (closest is not null) yield return $"Did you mean {closest}?";
+        }
     }
 
     private static string HelpCommand(ParseResult parse)
