@@ -22,6 +22,10 @@ public static class GpuBenchmark
         ArgumentOutOfRangeException.ThrowIfLessThan(o.Repetitions, 1);
         if (o.Accelerator is not (AcceleratorChoice.Cuda or AcceleratorChoice.OpenCL or AcceleratorChoice.Cpu))
             throw new ArgumentException($"gpups bench gpu needs an ILGPU device (cuda, opencl or cpu), not {o.Accelerator}");
+        // Accelerators.Create's own refusal advises "cpu or simd", the choices of train and worker; simd is none here.
+        if (!Accelerators.IsAvailable(o.Accelerator))
+            throw new InvalidOperationException($"gpups bench gpu: no {o.Accelerator.ToString().ToLowerInvariant()} device found; "
+                + "--accelerator cpu runs it on the ILGPU CPU accelerator (with small sizes, e.g. --rows 256 --copy-floats 100000 --vector-floats 100000)");
         var torch = o.TorchReference is { } path ? TorchReference.Read(path) : new Dictionary<string, double>();
         var rows = new List<GpuBenchmarkRow>();
         void Add(GpuBenchmarkRow row)

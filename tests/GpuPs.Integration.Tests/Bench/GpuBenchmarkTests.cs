@@ -57,6 +57,23 @@ public sealed class GpuBenchmarkTests : IDisposable
         Assert.True(double.IsNaN(rows[12].ShareOfBaseline));
     }
 
+    [NoCudaFact]
+    public void WithoutACudaDeviceTheRefusalNamesTheAcceleratorThatRunsIt()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => GpuBenchmark.Run(new GpuBenchmarkOptions { Accelerator = AcceleratorChoice.Cuda }));
+        Assert.Contains("no cuda device found; --accelerator cpu runs it", e.Message);
+        Assert.DoesNotContain("simd", e.Message);
+    }
+
+    /// <summary>Runs where no CUDA device is present (CI); skipped with the reason on a GPU machine, where bench gpu runs.</summary>
+    private sealed class NoCudaFactAttribute : FactAttribute
+    {
+        public NoCudaFactAttribute()
+        {
+            if (Accelerators.IsAvailable(AcceleratorChoice.Cuda)) Skip = "a CUDA device is present: gpups bench gpu runs instead of refusing";
+        }
+    }
+
     [Fact]
     public void SimdIsRefusedWithTheReason()
     {
