@@ -23,7 +23,7 @@ public static class WorkerCommand
         var transport = TrainCommand.TransportOption(sources);
         var fused = TrainCommand.FusedPushPullOption(sources);
         var pushLog = sources.Option("push-log-steps", 0,
-            "keep this many steps of pushes to bring a server restarted alone (--resume) up to the others' step; set it above the servers' --checkpoint-every, e.g. twice it");
+            "keep this many steps of pushes to bring a server restarted alone (--resume) up to the others' step; set it above the servers' --checkpoint-every plus the steps a shard runs while writing one checkpoint (its writer skips the ones due meanwhile); a log that does not reach back fails the worker, naming the shard");
         var topology = new TopologyOptions(sources);
         var pieces = new PieceSettings(sources);
         var auth = new AuthOptions(sources);

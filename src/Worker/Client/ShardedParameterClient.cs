@@ -123,8 +123,10 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     /// <paramref name="minStep"/>. With <paramref name="sameStep"/>, shards that answered with different steps (they close
     /// steps independently, so a late worker may read shard 0 at t+1 and shard 1 at t+2) are pulled again at the newest,
     /// until every slice is of one step. A shard behind the others (restarted from an older checkpoint) is first sent this
-    /// worker's logged pushes of the steps it lacks (<see cref="ShardedClientOptions.PushLogSteps"/>), if the log reaches back.
+    /// worker's logged pushes of the steps it lacks (<see cref="ShardedClientOptions.PushLogSteps"/>).
     /// </summary>
+    /// <exception cref="InvalidOperationException">With <paramref name="sameStep"/> and a push log: a shard is further
+    /// behind than the log reaches back, so it can never be brought up to the others (the message names it and both steps).</exception>
     public async Task<PulledParameters> PullAsync(long minStep, Memory<float> parameters, CancellationToken cancellationToken, bool sameStep = false)
     {
         CheckRegistered(parameters.Length);
@@ -299,21 +301,25 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     /// <summary>
     /// Pushes again, in order, this worker's logged pushes of the steps each shard in <paramref name="pulled"/> lacks to
     /// reach <paramref name="newest"/>, each step's once the shard has opened that step (a pull into
-    /// <paramref name="parameters"/>, which the caller pulls again); a shard the log does not reach back for is left to
-    /// wait, as before (logged). The answers need no checking: a push the shard already has is a duplicate, applied once.
+    /// <paramref name="parameters"/>, which the caller pulls again). The answers need no checking: a push the shard
+    /// already has is a duplicate, applied once. Without a log (0 steps) a shard behind is left to wait: shards close
+    /// steps independently, so one may trail by a step while the other workers' pushes are on their way.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The log is on and does not reach back to a shard's step: that shard
+    /// restarted from a checkpoint older than the log, waits for pushes this worker no longer has, and would wait forever
+    /// (a live worker is never evicted). Measured before this check: every worker of a 2-shard BSP job waited 150 s and
+    /// more, one warning each, until killed.</exception>
     private async Task CatchUpAsync(PullResult[] pulled, long newest, Memory<float> parameters, CancellationToken cancellationToken)
     {
         for (int i = 0; i < pulled.Length; i++)
         {
             if (pulled[i].Step >= newest || _pushLog.Steps == 0) continue;
-            var entries = _pushLog.Between(pulled[i].Step, newest);
-            if (entries is null)
-            {
-                _log.Warning("Shard {Shard} is at step {Step}, the others at {Newest}, and this worker's push log ({Steps} steps) does not reach back: waiting for it",
-                    i, pulled[i].Step, newest, _pushLog.Steps);
-                continue;
-            }
+            var entries = _pushLog.Between(pulled[i].Step, newest)
+                ?? throw new InvalidOperationException($"shard {i} at {_shards[i].Address} is at step {pulled[i].Step} and the other shards at {newest}: " +
+                    $"it resumed from an older checkpoint, and this worker's push log ({_pushLog.Steps} steps) does not reach back to step {pulled[i].Step}, " +
+                    "so the pushes it lost cannot reach it again and it would wait for them forever; start the workers with a --push-log-steps that " +
+                    "reaches back past the servers' newest checkpoint (its writer can lag --checkpoint-every by hundreds of steps when steps are fast), " +
+                    "or restart the job");
             var info = _layout[i];
             long opened = pulled[i].Step;
             foreach (var entry in entries)

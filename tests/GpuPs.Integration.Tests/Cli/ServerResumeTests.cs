@@ -131,4 +131,49 @@ public class ServerResumeTests
         }
         finally { Directory.Delete(directory, recursive: true); }
     }
+
+    /// <summary>
+    /// One of two shards is killed before it wrote any checkpoint and restarted alone with <c>--resume</c>: it starts at
+    /// step 0, far behind the other shard, and the workers' push logs (2 steps) cannot bring it up. Each worker fails
+    /// naming the shard, the steps and the option to raise; before, every worker waited for it forever.
+    /// </summary>
+    [Fact]
+    public async Task One_of_two_shards_resumed_from_before_the_workers_push_logs_fails_the_workers_naming_it_instead_of_waiting_forever()
+    {
+        var settings = Settings with { Dataset = "synthetic:rows=200,features=5,classes=2", Workers = 2, Servers = 2 };
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var token = JobToken.Generate();
+        string directory = Directory.CreateTempSubdirectory("gpups-short-log-").FullName;
+        string[] urls = [$"http://127.0.0.1:{Ports.Free()}", $"http://127.0.0.1:{Ports.Free()}"];
+        // Checkpoints every 1000 steps of an 80-step job: none is written before the kill.
+        string[] Server(int i) => ["server", "--urls", urls[i], "--shard-index", i.ToString(), "--checkpoint-dir", directory, "--checkpoint-every", "1000",
+            .. JobOptions.ToArguments(settings)];
+        try
+        {
+            await using var shard0 = ChildProcess.Start("server 0", Server(0), token, Log.Logger);
+            var first = ChildProcess.Start("server 1", Server(1), token, Log.Logger);
+            await shard0.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await first.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            string[] worker = ["worker", "--server", string.Join(',', urls), "--accelerator", "simd", "--push-log-steps", "2", "--max-retries", "20"];
+            await using var worker0 = ChildProcess.Start("worker 0", worker, token, Log.Logger);
+            await using var worker1 = ChildProcess.Start("worker 1", worker, token, Log.Logger);
+            await using (var observer = new GrpcShardClient(urls[1], JobAuth.WithToken(token)))
+                while ((await observer.StatusAsync(guard.Token)).Step < 20) await Task.Delay(10, guard.Token);
+            await first.DisposeAsync();   // SIGKILL at step 20 or later
+
+            await using var second = ChildProcess.Start("server 1", [.. Server(1), "--resume"], token, Log.Logger);
+            await second.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+
+            foreach (var w in new[] { worker0, worker1 })
+            {
+                Assert.Equal(1, await w.WaitForExitAsync(guard.Token));
+                string error = w.Failure("failed").Message;
+                Assert.Contains($"shard 1 at {urls[1]} is at step 0 and the other shards at", error);
+                Assert.Contains("push log (2 steps) does not reach back to step 0", error);
+            }
+            await using (var observer = new GrpcShardClient(urls[1], JobAuth.WithToken(token)))
+                Assert.Equal(0, (await observer.StatusAsync(guard.Token)).Step);   // nothing was replayed into it
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
 }
