@@ -120,6 +120,21 @@ public class SharedMemoryTests
         Assert.True(File.Exists(live.Path));
     }
 
+    [Fact]
+    public void A_region_holds_its_memory_from_creation_so_a_full_tmpfs_fails_the_offer_instead_of_killing_a_process()
+    {
+        using var region = SharedRegion.Create(0, 1 << 20);
+
+        // A sparse file's pages would be taken when first written through the mapping, and on a full tmpfs (Docker's
+        // /dev/shm is 64 MiB) that write is a SIGBUS: with a 6 MiB /dev/shm a worker of a 4 MB shard died of it (exit 135).
+        var stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%b %B %s", region.Path!]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        var fields = stat.StandardOutput.ReadToEnd().Split(' ').Select(long.Parse).ToArray();
+        stat.WaitForExit();
+        var (blocks, blockBytes, length) = (fields[0], fields[1], fields[2]);
+        Assert.Equal(4096 + 2L * region.AreaBytes, length);
+        Assert.True(blocks * blockBytes >= length, $"the region's file has {blocks * blockBytes} of its {length} bytes allocated");
+    }
+
     internal static FrameHeader Stage(SharedMemoryStage stage)
     {
         var header = FrameHeader.Of(FrameKind.SharedMemory);

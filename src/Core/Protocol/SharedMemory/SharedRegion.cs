@@ -25,7 +25,7 @@ namespace GpuPs.Protocol.SharedMemory;
 /// </summary>
 public sealed unsafe class SharedRegion : IDisposable
 {
-    /// <summary>Where regions are created: tmpfs, so pages live in memory and are only allocated when touched.</summary>
+    /// <summary>Where regions are created: tmpfs, so pages live in memory.</summary>
     public const string Directory = "/dev/shm";
 
     /// <summary>Every region's file name starts with this, then the creating process's id: <c>gpups-dp-PID-…</c>.</summary>
@@ -77,9 +77,14 @@ public sealed unsafe class SharedRegion : IDisposable
 
     /// <summary>
     /// The server's side: creates a region for payloads of up to <paramref name="maxPayload"/> bytes each way, as a new
-    /// file readable and writable by this user alone, with a fresh random nonce.
+    /// file readable and writable by this user alone, with a fresh random nonce. The file's memory is allocated here, whole:
+    /// a sparse file would take its pages when first written through a mapping, and a write that finds the tmpfs full is a
+    /// SIGBUS that kills the writer (a worker of a 4 MB shard with a 6 MiB /dev/shm died of it, exit 135; Docker gives
+    /// containers 64 MiB, and any local user can fill /dev/shm). A full tmpfs is then an <see cref="IOException"/> here,
+    /// and the connection goes on over TCP; the price is both areas' memory from the start, also for a connection that only
+    /// pushes or only pulls.
     /// </summary>
-    /// <exception cref="IOException">The file cannot be created or sized (no tmpfs, out of space).</exception>
+    /// <exception cref="IOException">The file cannot be created or allocated (no tmpfs, out of space).</exception>
     /// <exception cref="PlatformNotSupportedException">On Windows (no /dev/shm).</exception>
     public static SharedRegion Create(int shard, int maxPayload)
     {
@@ -90,6 +95,7 @@ public sealed unsafe class SharedRegion : IDisposable
         {
             Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.ReadWrite,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            PreallocationSize = AreasOffset + 2L * area,   // fallocate: ENOSPC is an IOException now, not a SIGBUS later
         });
         try
         {
