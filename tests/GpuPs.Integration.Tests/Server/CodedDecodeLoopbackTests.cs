@@ -8,15 +8,17 @@ using GpuPs.Worker.Transport;
 using Serilog;
 using GpuPs.Core.Modes;
 using GpuPs.Core.Training;
+using GpuPs.Tests.Shared;
 
 namespace GpuPs.Integration.Tests.Server;
 
 /// <summary>
 /// A coded shard behind real Kestrel on loopback decodes the exact gradient sum from coded pushes sent by gRPC clients,
 /// whatever the responders and their order, and closes each step on exactly the first prefix of the arrival order that
-/// decodes (by an independent rank test: 1 ∈ rowspan B_F), never later and never earlier, whatever its size. Orders
-/// include the adversarial ones: a smallest decodable set first, and a largest undecodable set first. Duplicates are
-/// refused and pushes after the close are dropped.
+/// decodes (by an independent rank test: 1 ∈ rowspan B_F, or NumPy's table of every responder set), never later and
+/// never earlier, whatever its size. Orders include the adversarial ones (a smallest decodable set first, a largest
+/// undecodable set first) and, for one code of each construction, orders whose prefixes are every responder set.
+/// Duplicates are refused and pushes after the close are dropped.
 /// </summary>
 public class CodedDecodeLoopbackTests
 {
@@ -31,12 +33,46 @@ public class CodedDecodeLoopbackTests
     [InlineData("fractional", 8, 1)]  // one responder per group closes the step: 4 of 8
     public async Task Decoded_sum_equals_the_sum_of_partition_gradients_for_random_orders(string codeName, int n, int s)
     {
+        var code = GradientCodeFactory.Create(codeName, n, s);
+        var random = new Random(n * 100 + s);
+        var orders = new[] { SmallestDecodableFirst(code), LargestUndecodableFirst(code) }
+            .Concat(Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, n).OrderBy(_ => random.Next()).ToArray()))
+            .ToArray();
+        await CloseStepsAsync(codeName, code, orders, prefix => Decodable(code, prefix), random);
+    }
+
+    /// <summary>
+    /// The closing rule over gRPC against NumPy's table (<see cref="NumPyDecodability"/>) with arrival orders whose
+    /// prefixes are all 2ⁿ responder sets (<see cref="ArrivalOrders"/>): one code of each construction a job can name.
+    /// </summary>
+    [Theory]
+    [InlineData("cyclic", 6, 3, "")]                // cyclic-MDS, decodable sets of 2 < n − s
+    [InlineData("cyclic", 7, 4, "")]                // cyclic-MDS
+    [InlineData("cyclic", 8, 2, "")]                // n + s even: best seeded random construction
+    [InlineData("fractional", 8, 1, "")]            // one responder per group: 4 of 8
+    [InlineData("hetero", 7, 2, "1,1,1,1,1,1,1")]   // equal speeds, groups of 3, 2 and 2 workers
+    public async Task Every_responder_set_closes_the_step_exactly_when_NumPy_decodes_it(string codeName, int n, int s, string speeds)
+    {
+        var oracle = NumPyDecodability.Of(codeName, n, s, speeds);
+        var orders = ArrivalOrders.CoveringEverySubset(n);
+        await CloseStepsAsync(codeName, oracle.Build(), orders,
+            prefix => oracle.Decodes(prefix.Aggregate(0UL, (mask, worker) => mask | 1UL << worker)), new Random(n * 100 + s));
+    }
+
+    /// <summary>
+    /// A coded shard of <paramref name="code"/> behind Kestrel and one gRPC client per worker; step t's pushes arrive in
+    /// <paramref name="orders"/>[t] with fresh random partition gradients. The step must close on exactly the first
+    /// prefix <paramref name="decodes"/> accepts, later pushes are Late (and counted), the first responder's second push
+    /// is a Duplicate, and the parameters pulled after it are the exact sums of every step's partition gradients.
+    /// </summary>
+    private static async Task CloseStepsAsync(string codeName, IGradientCode code, IReadOnlyList<int[]> orders, Func<int[], bool> decodes, Random random)
+    {
+        int n = code.Workers;
         var job = new TrainingJob
         {
             Model = new ModelShape(Kernels.ModelKind.Logistic, Length - 1, 2), Mode = SyncModes.Of(SyncMode.Coded), Code = codeName,
-            Stragglers = s, Workers = n, Steps = 4, Seed = 1, Dataset = "synthetic", HeartbeatTimeoutMs = 60_000,
+            Stragglers = code.Stragglers, Workers = n, Steps = orders.Count, Seed = 1, Dataset = "synthetic", HeartbeatTimeoutMs = 60_000,
         };
-        var code = GradientCodeFactory.Create(codeName, n, s);
         using var shard = new ParameterShard(new ShardOptions(job, new ShardInfo { Index = 0, Count = 1, Length = Length },
             new OptimizerSettings(OptimizerKind.Sgd, 1f), new float[Length]), Accelerators.Create(AcceleratorChoice.Simd), Log.Logger);
         var auth = JobAuth.WithToken(JobToken.Generate());
@@ -49,18 +85,13 @@ public class CodedDecodeLoopbackTests
             await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = i }, CancellationToken.None);
         }
 
-        var random = new Random(n * 100 + s);
         var expected = new double[Length];
         int lateSent = 0;
-        var orders = new[] { SmallestDecodableFirst(code), LargestUndecodableFirst(code) }
-            .Concat(Enumerable.Range(0, (int)job.Steps - 2).Select(_ => Enumerable.Range(0, n).OrderBy(_ => random.Next()).ToArray()))
-            .ToArray();
-        for (int step = 0; step < job.Steps; step++)
+        foreach (var (step, order) in orders.Index())
         {
-            var g = Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, Length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray()).ToArray();
+            var g = Enumerable.Range(0, code.Partitions).Select(_ => Enumerable.Range(0, Length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray()).ToArray();
             for (int k = 0; k < Length; k++) expected[k] -= g.Sum(gj => (double)gj[k]);
-            var order = orders[step];
-            int closesAt = Enumerable.Range(1, n).First(count => Decodable(code, order[..count]));
+            int closesAt = Enumerable.Range(1, n).First(count => decodes(order[..count]));
             int responders = 0;
             bool closed = false;
             foreach (int worker in order)
@@ -83,7 +114,7 @@ public class CodedDecodeLoopbackTests
                 }
                 closed = reply.ClosedStep;
                 Assert.True(closed == (responders == closesAt),
-                    $"step {step}, order [{string.Join(",", order)}]: the first decodable prefix has {closesAt} responders, closed={closed} after {responders}");
+                    $"{codeName} n = {n}, s = {code.Stragglers}, step {step}, order [{string.Join(",", order)}]: the first decodable prefix has {closesAt} responders, closed={closed} after {responders}");
             }
             Assert.True(closed);
 
