@@ -7,6 +7,9 @@ never calls the project's decoder.
     codes_oracle.py table  DUMP.json ...   for small n (2^n subsets), every responder set's decodability as a hex bitmap
                                            (bit m: the set with worker bitmask m decodes)
     codes_oracle.py csharp DUMP.json ...   the same bitmaps as the rows of tests/Shared/NumPyDecodability.cs
+    codes_oracle.py spread DUMP.json ...   the float32 error of the code's worst (n - s)-set over fresh gradient draws for
+                                           vectors of 16, 64 and 1024 values: how far one decode of a short shard strays
+                                           from the error measured over 1024 values
 
 The oracle, per responder set F:
   * weights a with a^T B_F = 1^T: normal equations B_F B_F^T a = B_F 1 with two steps of iterative refinement where B_F
@@ -42,11 +45,11 @@ def load(path):
     return d, b
 
 
-def encoded(b, seed):
+def encoded(b, seed, dimension=DIMENSION):
     """The workers' float32 coded vectors and the float64 truth, for one draw of gradients."""
     n, k = b.shape
-    g = np.random.default_rng(seed).standard_normal((k, DIMENSION)).astype(np.float32)
-    c = np.zeros((n, DIMENSION), dtype=np.float32)
+    g = np.random.default_rng(seed).standard_normal((k, dimension)).astype(np.float32)
+    c = np.zeros((n, dimension), dtype=np.float32)
     for i in range(n):
         for j in range(k):
             if b[i, j] != 0:
@@ -157,15 +160,30 @@ def table(path):
                 worst_error=max(errors))
 
 
+def spread(path, draws=4000):
+    """Quantiles of one decode's error at the code's worst (n - s)-set (by check) over fresh draws, per vector length."""
+    worst = check(path, max_sets=2_000_000)["set"]
+    _, b = load(path)
+    weights, _, _, _ = solve_batch(b, np.array([worst]))
+    row = dict(file=path.split("/")[-1], set=worst)
+    for dimension in (16, 64, 1024):
+        errors = np.array([float32_errors(weights, [encoded(b, 1000 + t, dimension)])[0] for t in range(draws)])
+        row[str(dimension)] = dict(median=float(np.median(errors)), p99=float(np.quantile(errors, 0.99)),
+                                   max=float(errors.max()), above_1e5=float((errors > 1e-5).mean()))
+    return row
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["check", "table", "csharp"])
+    parser.add_argument("command", choices=["check", "table", "csharp", "spread"])
     parser.add_argument("dumps", nargs="+")
     parser.add_argument("--max-sets", type=int, default=2_000_000)
     args = parser.parse_args()
     for path in args.dumps:
         if args.command == "check":
             print(json.dumps(check(path, args.max_sets)), flush=True)
+        elif args.command == "spread":
+            print(json.dumps(spread(path)), flush=True)
         elif args.command == "table":
             print(json.dumps(table(path)), flush=True)
         else:
