@@ -14,14 +14,14 @@ namespace GpuPs.Core.Coding;
 /// the s consecutive frequencies (n−s+1)/2 … (n+s−1)/2 centred on n/2. J is closed under j ↦ n−j, so
 /// p is real; its roots are consecutive, so the row space is a Reed–Solomon (MDS) code: any n−s rows
 /// are independent and span it, and it contains 1 because frequency 0 ∉ J. Measured worst float32
-/// error 9e-8 (n = 5, s = 2) to 3e-6 (n = 32, s = 3).</item>
+/// error 9e-8 (n = 5, s = 2), 3e-6 (n = 32, s = 3), up to 7.3e-6 (n = 29, s = 26) among the codes built for n ≤ 32.</item>
 /// <item><b>n + s even: the best of <see cref="SeedDraws"/> random draws</b> of Tandon et al.'s Algorithm 2 (H an s×n
 /// Gaussian matrix with zero row sums; row i of B spans the null space of H's columns i … i+s), chosen by its exact
 /// worst float32 error. No real MDS construction exists here (a conjugate-closed set of s consecutive frequencies
 /// centred on n/2 needs n + s odd). Good for small n, hopeless beyond n ≈ 16.</item>
 /// <item><b>n + s even, when no draw qualifies: cyclic-MDS for s + 1 stragglers</b> (n + s + 1 is odd): each worker holds
 /// one more partition (load s + 2 instead of s + 1) and the code tolerates s + 1 stragglers, so <see cref="GradientCode.Stragglers"/>
-/// is s + 1. Measured 1.9e-7 (n = 8, s = 2) to 3e-6 (n = 32, s = 2).</item>
+/// is s + 1. Measured 1e-7 (n = 28, s = 26), 3e-6 (n = 32, s = 2), up to 7.3e-6 (n = 29, s = 25) for n ≤ 32.</item>
 /// </list>
 /// When none qualifies the constructor refuses with the alternatives (fractional repetition where (s+1) | n, or an s
 /// with n + s odd). Other candidates measured and rejected: real cyclic codes with non-consecutive conjugate-closed
