@@ -86,7 +86,7 @@ public sealed class TrainingWorker : IAsyncDisposable
             kernel.SetData(plan.Data.Features, plan.Data.Labels);
         }
         else plan = await follower.JoinAsync(joined.Step, cancellationToken).ConfigureAwait(false);
-        _log.Information("Worker {WorkerId} holds partitions {Partitions} ({Rows} rows) of {Dataset} on {Device}; {Mode} from step {Step}; stragglers: {Stragglers}",
+        _log.Information("Worker {WorkerId} holds partitions {Partitions} ({Rows} rows) of {Dataset} on {Device}; {Mode} from step {Step}; {Stragglers}",
             workerId, plan.Held, plan.Data.Rows, job.Dataset, _backend.DeviceName, mode.Name, joined.Step, stragglers.Describe());
 
         var pacer = job.Schedule == PushSchedule.RoundRobin ? new PushPacer(_client, report, _log) : null;

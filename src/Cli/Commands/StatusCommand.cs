@@ -54,7 +54,8 @@ public static class StatusCommand
         var summary = new Grid().AddColumn().AddColumn()
             .AddRow("shard", Markup.Escape($"{s.Shard.Index} of {s.Shard.Count} at {address}, {s.Shard.Length} parameters"))
             .AddRow("job", Markup.Escape($"{mode}, {job.Workers} workers, {job.Steps} steps, {job.Dataset}"))
-            .AddRow("step", Markup.Escape($"{s.Step}{(s.Finished ? " (finished)" : "")}, mean loss {s.MeanLoss.ToString("F4", CultureInfo.InvariantCulture)}"))
+            .AddRow("step", Markup.Escape($"{s.Step}{(s.Finished ? " (finished)" : "")}, " +
+                (double.IsNaN(s.MeanLoss) ? "no loss yet (no step closed)" : $"mean loss {s.MeanLoss.ToString("F4", CultureInfo.InvariantCulture)}")))
             .AddRow("pushes", Markup.Escape($"{s.PushesApplied} applied, {s.PushesRejected} refused ({s.PushesDroppedLate} late), {s.UpdatesSkipped} updates skipped"));
         if (s.Assignment is { } a)
             summary.AddRow("assignment", Markup.Escape($"version {a.Version} from step {a.FromStep}, moved {a.MovedFraction.ToString("P1", CultureInfo.InvariantCulture)} of the rows; " +

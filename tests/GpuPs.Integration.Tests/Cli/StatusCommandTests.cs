@@ -9,6 +9,21 @@ namespace GpuPs.Integration.Tests.Cli;
 public class StatusCommandTests
 {
     [Fact]
+    public async Task Before_its_first_step_a_shard_shows_no_loss_rather_than_NaN()
+    {
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var token = JobToken.Generate();
+        var (process, address) = await ServerProcess.StartAsync(["--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "2"], token, guard.Token);
+        await using var server = process;
+
+        var run = await Gpups.RunAsync(new Dictionary<string, string> { ["GPUPS_TOKEN"] = token.Value }, ["status", "--server", address]);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.Stdout}\n{run.Stderr}");
+        Assert.Contains("0, no loss yet (no step closed)", run.Stdout);
+        Assert.DoesNotContain("NaN", run.Stdout);
+    }
+
+    [Fact]
     public async Task Status_shows_the_job_the_step_and_each_worker_with_its_device()
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
@@ -27,6 +42,7 @@ public class StatusCommandTests
         Assert.Contains("live", run.Stdout);
         Assert.Contains("not joined", run.Stdout);   // the job's second worker never came
         Assert.Contains("CPU SIMD", run.Stdout);
+        Assert.DoesNotContain("NaN", run.Stdout);
         var refused = await Gpups.RunAsync(new Dictionary<string, string> { ["GPUPS_TOKEN"] = JobToken.Generate().Value }, ["status", "--server", address]);
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("Unauthenticated", refused.Stderr);
