@@ -30,7 +30,9 @@ public static class CommandErrors
         }
         catch (Exception e) when (e is ShardException or InvalidOperationException or IOException or TimeoutException)
         {
-            string message = e is ShardException shard ? $"{shard.Kind}: {shard.Message}" : e.Message;
+            // A transport's message may already start with its kind ("Unavailable: http://…"); name the kind once.
+            string message = e is ShardException shard && !shard.Message.StartsWith($"{shard.Kind}:", StringComparison.Ordinal)
+                ? $"{shard.Kind}: {shard.Message}" : e.Message;
             await error.WriteLineAsync($"gpups: failed: {message}").ConfigureAwait(false);
             return 1;
         }

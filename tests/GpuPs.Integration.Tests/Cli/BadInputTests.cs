@@ -77,6 +77,15 @@ public class BadInputTests
         finally { File.Delete(path); }
     }
 
+    [Fact]
+    public async Task An_unreachable_server_is_named_with_its_status_kind_once()
+    {
+        var run = await Gpups.RunAsync("status", "--insecure", "--server", $"http://127.0.0.1:{Ports.Free()}");
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith("gpups: failed: Unavailable: http://127.0.0.1:", run.Stderr);
+        Assert.DoesNotContain("Unavailable: Unavailable", run.Stderr);
+    }
+
     [Theory]
     [InlineData("{ \"offset\": 0, ")]
     [InlineData("{ \"shard\": 0, \"step\": 3 }")]
