@@ -88,6 +88,7 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     public async Task<Registration> RegisterAsync(RegisterRequest request, CancellationToken cancellationToken)
     {
         var first = await RegisterWithAsync(0, request, cancellationToken).ConfigureAwait(false);
+        CheckOrder(0, first.Shard);
         var layout = new ShardInfo[_shards.Length];
         var replies = new RegisterReply[_shards.Length];
         (layout[0], replies[0]) = (first.Shard, first);
@@ -100,12 +101,10 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
             var reply = await RegisterWithAsync(i, again, cancellationToken).ConfigureAwait(false);
             if (!reply.Job.Equals(first.Job))
                 throw new InvalidOperationException($"server {shard.Address} runs a different job than {_shards[0].Address}");
+            CheckOrder(i, reply.Shard);
             (layout[i], replies[i]) = (reply.Shard, reply);
             step = Math.Min(step, reply.Step);
         }
-        for (int i = 0; i < layout.Length; i++)
-            if (layout[i].Index != i || layout[i].Count != layout.Length)
-                throw new InvalidOperationException($"server {_shards[i].Address} owns shard {layout[i].Index} of {layout[i].Count}; expected shard {i} of {layout.Length} (list servers in shard order)");
         var job = ValidJob(first);
         _layout = layout;
         if (WorkerId < 0) _log = _log.ForContext("WorkerId", first.WorkerId);   // once, not again on a rejoin
@@ -116,6 +115,17 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
         _heartbeatTimeoutMs = first.Job.HeartbeatTimeoutMs;
         Array.Fill(_lastAnsweredMs, Environment.TickCount64);
         return new Registration(first.WorkerId, job, layout, step);
+    }
+
+    /// <summary>
+    /// Throws unless the server listed <paramref name="i"/>-th owns shard <paramref name="i"/> of as many as were listed:
+    /// checked at each registration, so a worker given the servers out of order stops before it joins the next one (each
+    /// shard it joined keeps its slot until its heartbeat timeout).
+    /// </summary>
+    private void CheckOrder(int i, ShardInfo shard)
+    {
+        if (shard.Index != i || shard.Count != _shards.Length)
+            throw new InvalidOperationException($"server {_shards[i].Address} owns shard {shard.Index} of {shard.Count}; expected shard {i} of {_shards.Length} (list servers in shard order)");
     }
 
     /// <summary>

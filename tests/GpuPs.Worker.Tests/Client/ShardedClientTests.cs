@@ -54,6 +54,7 @@ public class ShardedClientTests
         var order = await Assert.ThrowsAsync<InvalidOperationException>(() => Join(swapped));
         Assert.Contains("owns shard 1 of 2; expected shard 0 of 2", order.Message);
         Assert.Equal(-1, swapped.WorkerId);
+        Assert.Equal(0, cluster.Fakes[0].Registrations);   // stopped at the first server out of order: no slot taken on the next
 
         using var other = new InProcessCluster(Job(workers: 3, seed: 6), shards: 2, learningRate: 0.5f);
         await using var mixed = new ShardedParameterClient([cluster.Fakes[0].Connect(), other.Fakes[1].Connect()], null, Log.Logger);
@@ -64,6 +65,7 @@ public class ShardedClientTests
         await using var missing = new ShardedParameterClient([three.Fakes[0].Connect(), three.Fakes[1].Connect()], null, Log.Logger);
         var count = await Assert.ThrowsAsync<InvalidOperationException>(() => Join(missing));
         Assert.Contains("owns shard 0 of 3; expected shard 0 of 2", count.Message);
+        Assert.Equal(0, three.Fakes[1].Registrations);
     }
 
     [Fact]
