@@ -32,6 +32,9 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <summary>An error that names this process, <paramref name="what"/> happened to it, and its last error lines.</summary>
     public InvalidOperationException Failure(string what) => new($"{_name} {what}{Tail()}");
 
+    /// <summary>This process in words for a report: running or its exit code, and its last error lines.</summary>
+    public string Describe() => (_process.HasExited ? $"{_name} exited with code {_process.ExitCode}" : $"{_name} running (pid {_process.Id})") + Tail();
+
     /// <summary>The operating system's id of the process (for logs and for signals).</summary>
     public int ProcessId => _process.Id;
 
@@ -99,7 +102,6 @@ public sealed class ChildProcess : IAsyncDisposable
         throw new InvalidOperationException($"{_name} exited with code {_process.ExitCode} before listening{Tail()}");
     }
 
-    /// <summary>Waits for the process to exit; throws with its last error lines unless it exited with 0.</summary>
     /// <summary>Waits for the process to end and returns its exit code (137 when it was killed with SIGKILL).</summary>
     public async Task<int> WaitForExitAsync(CancellationToken ct)
     {
@@ -107,6 +109,7 @@ public sealed class ChildProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Waits for the process to exit; throws with its last error lines unless it exited with 0.</summary>
     public async Task WaitForSuccessAsync(CancellationToken ct)
     {
         await _process.WaitForExitAsync(ct).ConfigureAwait(false);

@@ -27,6 +27,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     private readonly ILogger _log;
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<ChildProcess> _children = [];
+    private IReadOnlyList<ChildProcess> _serverProcesses = [];
     private readonly Dictionary<int, ChildProcess> _workerProcesses = [];
     private readonly CancellationTokenSource _jobDone = new();
     private readonly IProcessPlacement? _placement;
@@ -47,6 +48,12 @@ public sealed class EmbeddedCluster : IAsyncDisposable
 
     /// <summary>The cluster's authentication: a fresh 256-bit token, which an observer's client needs too.</summary>
     public JobAuth Auth { get; } = JobAuth.WithToken(JobToken.Generate());
+
+    /// <summary>
+    /// The first server process (with <c>--processes</c>) that has ended, in words: its exit code and last error lines;
+    /// null while every server process runs, and for servers in this process.
+    /// </summary>
+    public string? ExitedServer() => _serverProcesses.FirstOrDefault(s => s.HasExited)?.Describe();
 
     /// <summary>Addresses of the shard servers, in shard order.</summary>
     public IReadOnlyList<string> ServerAddresses { get; private set; } = [];
@@ -259,6 +266,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             ["server", "--shard-index", i.ToString(), "--urls", "http://127.0.0.1:0", "--keep-serving", .. JobOptions.ToArguments(_settings), .. PieceSettings.Arguments(_settings.Pieces)],
             Auth.Token!, _log, _placement?.Launcher(ClusterRole.Server, i))).ToList();
         _children.AddRange(servers);
+        _serverProcesses = servers;
         var addresses = new List<string>();
         foreach (var server in servers)
             addresses.Add(await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false));

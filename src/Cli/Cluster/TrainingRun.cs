@@ -84,6 +84,11 @@ public static class TrainingRun
                 WorkerSteps = reports.ToDictionary(r => r.WorkerId, r => r.StepPhases),
             };
         }
+        catch (Exception e) when (e is not OperationCanceledException && cluster.ExitedServer() is { } exited)
+        {
+            // A server process that died (killed, out of memory) shows as a refused connection: say which one, and why.
+            throw new InvalidOperationException($"{exited}\nthe run cannot go on without it ({e.Message})", e);
+        }
         finally
         {
             foreach (var o in observers) await o.DisposeAsync().ConfigureAwait(false);

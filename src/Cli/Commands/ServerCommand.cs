@@ -82,7 +82,7 @@ public static class ServerCommand
             await using var host = await GpuPsServerHost.StartAsync(shard, parse.GetValue(urls)!, dataUrl, jobAuth, serverLimits, log, ct);
             Console.WriteLine($"{ChildProcess.ListeningPrefix}{host.Address.ToString().TrimEnd('/')} (shard {shard.Info.Index} of {shard.Info.Count}, {shard.Info.Length} parameters)");
             log.Information("Shard {Shard} serving {Length} parameters for {Workers} workers, {Mode}, {Steps} steps",
-                shard.Info.Index, shard.Info.Length, spec.Workers, spec.Mode, spec.Steps);
+                shard.Info.Index, shard.Info.Length, spec.Workers, spec.Mode.Name, spec.Steps);
             try
             {
                 await shard.Finished.WaitAsync(ct);

@@ -178,7 +178,10 @@ public static class ChaosBenchmark
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new TimeoutException($"the chaos run did not finish within {timeout.TotalSeconds:F0} s (after {recorded.Count} faults)");
+            // Which process died or hangs, and what it said last: a timeout alone does not tell.
+            var processes = workers.Concat(servers).Where(p => p is not null).Select(p => p.Describe());
+            throw new TimeoutException($"the chaos run did not finish within {timeout.TotalSeconds:F0} s (after {recorded.Count} faults); the processes then:\n" +
+                string.Join('\n', processes));
         }
         finally
         {
