@@ -18,7 +18,7 @@ public static class OverheadBenchCommand
             + "per step and the shard's update. Writes the summary CSV, every step's timeline as CSV, and a stacked-bar plot.");
         var modes = sources.Option("modes", "bsp,coded,asp", "comma-separated modes: bsp, coded, asp (or any --mode)");
         var steps = sources.Option("steps", 2000L, "steps per mode");
-        var warmup = sources.Option("warmup", 1000, "leading steps left out of the statistics (the tiered JIT recompiles the step for hundreds of steps)");
+        var warmup = sources.Option("warmup", 1000, "leading steps left out of the statistics (JIT, connections, pools; also where tiered compilation is turned on with DOTNET_TieredCompilation=1)");
         var transport = sources.Option("transport", TransportChoice.Tcp, "how tensors travel: tcp (the data plane), grpc or auto");
         var processes = sources.Option("processes", false, "each server and worker its own process (no worker timeline then)");
         var csv = new Option<string?>("--csv") { Description = "write the summary as CSV to this file", DefaultValueFactory = _ => "results/bench-overhead.csv" };

@@ -7,9 +7,9 @@ public enum PushSchedule
     Simultaneous,
 
     /// <summary>
-    /// Round-robin synchronization (R2SP, Chen et al. 2019): the coordinator (shard 0) gives each worker an evenly gapped
-    /// push slot per step, so that at most <see cref="TrainingJob.PushConcurrency"/> transfers share a server link at a
-    /// time; the slots adapt to the workers' measured compute and transfer times.
+    /// Round-robin synchronization (R2SP, Chen et al. 2019): pushes go by turns, not by clock — every shard lets at most
+    /// <see cref="TrainingJob.PushConcurrency"/> pushes hold a turn on its link at a time, in the order the coordinator
+    /// (shard 0) plans from the workers' measured compute and transfer times.
     /// </summary>
     RoundRobin,
 }

@@ -10,9 +10,10 @@ namespace GpuPs.Cli.Bench.Overhead;
 /// <summary>Settings of <see cref="OverheadBenchmark.RunAsync"/>: issue 12's no-delay setup.</summary>
 /// <param name="Modes">Modes measured, in order: <c>bsp</c>, <c>coded</c> (cyclic, s = 2), <c>asp</c>.</param>
 /// <param name="Steps">Steps per mode (ASP: pushes per worker).</param>
-/// <param name="Warmup">Leading steps left out of the statistics (JIT, connections, pools). 1000 by default: the tiered
-/// JIT still recompiles the step's code for hundreds of steps (steps 20..300 of BSP took 4.1–6.0 ms of CPU each, steps
-/// 1500..3000 1.3–1.6 ms, on the shared 2-core machine).</param>
+/// <param name="Warmup">Leading steps left out of the statistics (JIT, connections, pools). 1000 by default, chosen when
+/// gpups still ran with tiered compilation, which recompiled the step's code for hundreds of steps (steps 20..300 of BSP
+/// took 4.1–6.0 ms of CPU each, steps 1500..3000 1.3–1.6 ms, on the shared 2-core machine); it now runs without it
+/// (GpuPs.Cli.csproj), and the warm-up still covers connections and pools.</param>
 /// <param name="Transport">How tensors travel.</param>
 /// <param name="Processes">Each server and worker its own process (the workers' timelines come back in their report files).</param>
 public sealed record OverheadBenchmarkOptions(IReadOnlyList<string> Modes, long Steps = 2000, int Warmup = 1000, TransportChoice Transport = TransportChoice.Tcp,
