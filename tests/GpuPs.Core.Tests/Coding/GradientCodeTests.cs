@@ -181,6 +181,23 @@ public class GradientCodeTests
     }
 
     [Theory]
+    [InlineData(2)]
+    [InlineData(8)]
+    [InlineData(30)]
+    [InlineData(32)]
+    public void CyclicCodesForAllButOneStragglerAreAllOnesAndAnyWorkerDecodesAlone(int n)
+    {
+        var code = GradientCodeFactory.Create("cyclic", n, n - 1);
+
+        Assert.Equal(n - 1, code.Stragglers);
+        for (int i = 0; i < n; i++)
+        {
+            Assert.All(Enumerable.Range(0, n), j => Assert.Equal(1.0, code[i, j]));
+            Assert.Equal(1.0, Assert.Single(code.Decode([i]).Weights), 12);
+        }
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(7)]
     public void StragglerFreeCodesAreTheIdentity(int n)
