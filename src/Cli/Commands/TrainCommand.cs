@@ -110,7 +110,8 @@ public static class TrainCommand
         summary.AddRow("cluster", Markup.Escape($"{r.Servers} server shard(s), {r.Workers} workers, {r.Mode}"));
         summary.AddRow("device", Markup.Escape(r.Device));
         summary.AddRow("steps per worker", $"{r.Steps}");
-        summary.AddRow("pushes applied / refused", $"{r.PushesApplied} / {r.PushesRejected}");
+        // Each shard applies its slice of every push: with several shards the counts are theirs, summed.
+        summary.AddRow(r.Servers > 1 ? $"pushes applied / refused (summed over {r.Servers} shards)" : "pushes applied / refused", $"{r.PushesApplied} / {r.PushesRejected}");
         summary.AddRow("wall time", $"{r.WallSeconds:F2} s");
         summary.AddRow("test accuracy", $"[bold]{r.TestAccuracy:F4}[/]");
         summary.AddRow("test loss", $"{r.TestLoss:F4}");
