@@ -96,7 +96,7 @@ public class CodedDecodeLoopbackTests
             bool closed = false;
             foreach (int worker in order)
             {
-                var coded = Encode(code, worker, g);
+                var coded = CodedGradients.Encode(code, worker, g);
                 var header = new PushHeader(worker, step, 0, SampleCount: 1, LossSum: 0, CodeRow: worker);
                 if (closed)
                 {
@@ -173,15 +173,4 @@ public class CodedDecodeLoopbackTests
         return [.. first, .. Enumerable.Range(0, code.Workers).Except(first)];
     }
 
-    /// <summary>c_i = Σ_j B[i,j] g_j in float32, as a worker's kernel computes it.</summary>
-    private static float[] Encode(IGradientCode code, int worker, float[][] g)
-    {
-        var c = new float[Length];
-        foreach (int j in code.PartitionsOf(worker))
-        {
-            float b = (float)code[worker, j];
-            for (int k = 0; k < Length; k++) c[k] += b * g[j][k];
-        }
-        return c;
-    }
 }

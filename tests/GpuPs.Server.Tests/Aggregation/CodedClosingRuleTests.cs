@@ -49,7 +49,7 @@ public class CodedClosingRuleTests
                 arrived |= 1UL << worker;
                 prefixes.Add(arrived);
                 var header = new PushHeader(worker, step, 0, SampleCount: 1, LossSum: 0, CodeRow: worker);
-                var reply = aggregator.Accept(slots[worker], header, Encode(code, worker, g));
+                var reply = aggregator.Accept(slots[worker], header, CodedGradients.Encode(code, worker, g));
                 if (closed)
                 {
                     Assert.Equal(PushOutcomeKind.Late, reply.Kind);
@@ -72,17 +72,6 @@ public class CodedClosingRuleTests
         Assert.Equal(1 << n, prefixes.Count + 1);   // every non-empty responder set arrived as a prefix
     }
 
-    /// <summary>c_i = Σ_j B[i,j] g_j in float32, as a worker's kernel computes it.</summary>
-    private static float[] Encode(IGradientCode code, int worker, float[][] g)
-    {
-        var c = new float[Length];
-        foreach (int j in code.PartitionsOf(worker))
-        {
-            float b = (float)code[worker, j];
-            for (int k = 0; k < Length; k++) c[k] += b * g[j][k];
-        }
-        return c;
-    }
 
     private static string Set(ulong mask) => $"{{{string.Join(",", Enumerable.Range(0, 64).Where(i => (mask >> i & 1) != 0))}}}";
 }
