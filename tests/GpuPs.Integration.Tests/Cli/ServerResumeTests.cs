@@ -46,8 +46,7 @@ public class ServerResumeTests
                 while ((await observer.StatusAsync(guard.Token)).Step < 30 || NewestCheckpoint(directory) < 25) await Task.Delay(10, guard.Token);
             await first.DisposeAsync();   // SIGKILL: no final checkpoint; the newest on disk is at step 25 or later
 
-            await using var second = ChildProcess.Start("server", [.. server, "--resume"], token, Log.Logger);
-            await second.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await using var second = await StartServerAsync("server", [.. server, "--resume"], token, guard.Token);
             await using (var observer = new GrpcShardClient(address, JobAuth.WithToken(token)))
             {
                 // Resumed from the newest checkpoint (step 25 or later), not from step 0: a fresh start would also end at
@@ -65,6 +64,22 @@ public class ServerResumeTests
             FullBatchDescent.AssertClose(uninterrupted.Parameters.Select(p => (double)p).ToArray(), parameters, 1e-6);
         }
         finally { Directory.Delete(directory, recursive: true); }
+    }
+
+    /// <summary>Starts a server process with <paramref name="arguments"/> and returns it once it listens (within 60 s); killed if it does not.</summary>
+    private static async Task<ChildProcess> StartServerAsync(string name, string[] arguments, JobToken token, CancellationToken ct)
+    {
+        var server = ChildProcess.Start(name, arguments, token, Log.Logger);
+        try
+        {
+            await server.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), ct);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
     private static long NewestCheckpoint(string directory, int shard = 0) => Directory.EnumerateFiles(directory, $"shard-{shard}-step-*.safetensors")
@@ -91,10 +106,8 @@ public class ServerResumeTests
             "--output", outputs[i], .. JobOptions.ToArguments(settings)];
         try
         {
-            await using var shard0 = ChildProcess.Start("server 0", Server(0), token, Log.Logger);
-            var first = ChildProcess.Start("server 1", Server(1), token, Log.Logger);
-            await shard0.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
-            await first.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await using var shard0 = await StartServerAsync("server 0", Server(0), token, guard.Token);
+            var first = await StartServerAsync("server 1", Server(1), token, guard.Token);
             string servers = string.Join(',', urls);
             // The log reaches back further than --checkpoint-every: the checkpoint writer may lag the shard's step.
             // 20 attempts (~75 s of backoff) ride out the restart: the default 8 (~11 s) ran out once on a loaded CI
@@ -106,8 +119,7 @@ public class ServerResumeTests
                 while ((await observer.StatusAsync(guard.Token)).Step < 32 || NewestCheckpoint(directory, shard: 1) < 30) await Task.Delay(10, guard.Token);
             await first.DisposeAsync();   // SIGKILL: shard 1 loses the steps since its last checkpoint; shard 0 keeps its own
 
-            await using var second = ChildProcess.Start("server 1", [.. Server(1), "--resume"], token, Log.Logger);
-            await second.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await using var second = await StartServerAsync("server 1", [.. Server(1), "--resume"], token, guard.Token);
             long resumedAt, othersAt;
             await using (var observer = new GrpcShardClient(urls[1], JobAuth.WithToken(token)))
                 resumedAt = (await observer.StatusAsync(guard.Token)).Step;
@@ -150,10 +162,8 @@ public class ServerResumeTests
             .. JobOptions.ToArguments(settings)];
         try
         {
-            await using var shard0 = ChildProcess.Start("server 0", Server(0), token, Log.Logger);
-            var first = ChildProcess.Start("server 1", Server(1), token, Log.Logger);
-            await shard0.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
-            await first.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await using var shard0 = await StartServerAsync("server 0", Server(0), token, guard.Token);
+            var first = await StartServerAsync("server 1", Server(1), token, guard.Token);
             string[] worker = ["worker", "--server", string.Join(',', urls), "--accelerator", "simd", "--push-log-steps", "2", "--max-retries", "20"];
             await using var worker0 = ChildProcess.Start("worker 0", worker, token, Log.Logger);
             await using var worker1 = ChildProcess.Start("worker 1", worker, token, Log.Logger);
@@ -161,8 +171,7 @@ public class ServerResumeTests
                 while ((await observer.StatusAsync(guard.Token)).Step < 20) await Task.Delay(10, guard.Token);
             await first.DisposeAsync();   // SIGKILL at step 20 or later
 
-            await using var second = ChildProcess.Start("server 1", [.. Server(1), "--resume"], token, Log.Logger);
-            await second.ReadListeningAddressAsync(TimeSpan.FromSeconds(60), guard.Token);
+            await using var second = await StartServerAsync("server 1", [.. Server(1), "--resume"], token, guard.Token);
 
             foreach (var w in new[] { worker0, worker1 })
             {
