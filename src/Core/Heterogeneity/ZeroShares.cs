@@ -8,7 +8,12 @@ namespace GpuPs.Core.Heterogeneity;
 /// yet; such a worker is never given a zero share).</param>
 /// <param name="FixedSeconds">Seconds a step costs it whatever its rows: the parameters onto its device, the gradient off
 /// it, its push, and the pull's transfer (taken as long as the push: the pull's own time includes waiting for the others).</param>
-public readonly record struct StepCost(double Speed, double ShareSeconds, double FixedSeconds);
+public readonly record struct StepCost(double Speed, double ShareSeconds, double FixedSeconds)
+{
+    /// <summary>For logs: "kernels 812 ms + fixed 4.1 ms" (kernels "unmeasured" while <see cref="ShareSeconds"/> is 0).</summary>
+    public override string ToString() =>
+        $"kernels {(ShareSeconds > 0 ? $"{ShareSeconds * 1e3:G3} ms" : "unmeasured")} + fixed {FixedSeconds * 1e3:G3} ms";
+}
 
 /// <summary>
 /// The zero-share rule of a proportional BSP job: a worker whose share would not shorten the step gets no rows. With

@@ -201,11 +201,14 @@ public sealed class AssignmentCoordinator
     private bool ZeroSharesAllowed => _job.Mode.Mode == SyncMode.Bsp && _job.Assignment == AssignmentPolicy.Proportional;
 
     /// <summary>The workers a version on <paramref name="speeds"/> gives a zero share (<see cref="ZeroShares"/>), ascending.</summary>
-    private int[] IdleFor(double[] speeds, IReadOnlyList<bool>? live)
+    private int[] IdleFor(double[] speeds, IReadOnlyList<bool>? live) => ZeroSharesAllowed ? IdleFor(CostsAt(speeds), live) : [];
+
+    /// <summary>Each worker's measured step costs at <paramref name="speeds"/>, as the zero-share rule weighs them.</summary>
+    private StepCost[] CostsAt(double[] speeds) => speeds.Select((v, i) => Estimates.Cost(i, v)).ToArray();
+
+    private int[] IdleFor(StepCost[] costs, IReadOnlyList<bool>? live)
     {
-        if (!ZeroSharesAllowed) return [];
-        var alive = live?.ToArray() ?? Enumerable.Repeat(true, speeds.Length).ToArray();
-        var costs = speeds.Select((v, i) => Estimates.Cost(i, v)).ToArray();
+        var alive = live?.ToArray() ?? Enumerable.Repeat(true, costs.Length).ToArray();
         var idle = ZeroShares.Idle(costs, alive, Estimates.StepRows, Current?.Idle);
         return Enumerable.Range(0, idle.Length).Where(i => idle[i]).ToArray();
     }
@@ -217,7 +220,9 @@ public sealed class AssignmentCoordinator
     private IGradientCode Publish(long openStep, string why, IReadOnlyList<bool>? live, double[]? measured = null)
     {
         var speeds = WorkerSpeeds.Clamp(measured ?? Estimates.Recent(), _log);
-        var idle = Current is null ? [] : IdleFor(speeds, live);
+        // The costs the zero shares were judged on go into the log: whether a slow worker kept rows is otherwise unexplained.
+        var costs = ZeroSharesAllowed && Current is not null ? CostsAt(speeds) : null;
+        var idle = costs is null ? [] : IdleFor(costs, live);
         var next = new WorkAssignment((Current?.Version ?? 0) + 1, openStep, speeds, 0) { Idle = idle };
         var code = _job.Mode.Assignment(_job, next.Shares());
         double moved = Code is null ? 0 : DataMovement.Fraction(Code, code);
@@ -230,8 +235,9 @@ public sealed class AssignmentCoordinator
         _offset.Clear();
         _payoff.Switched(openStep);
         _live = ZeroSharesAllowed ? live?.ToArray() ?? Enumerable.Repeat(true, speeds.Length).ToArray() : null;
-        _log.Information("Assignment version {Version} from step {Step} ({Why}): speeds {Speeds} rows/s, zero shares {Idle}, {Construction}; moves {Moved:P1} of the rows",
-            Current.Version, openStep, why, speeds.Select(v => Math.Round(v, 1)).ToArray(), idle, code.Construction, moved);
+        _log.Information("Assignment version {Version} from step {Step} ({Why}): speeds {Speeds} rows/s, zero shares {Idle}{StepCosts:l}, {Construction}; moves {Moved:P1} of the rows",
+            Current.Version, openStep, why, speeds.Select(v => Math.Round(v, 1)).ToArray(), idle,
+            costs is null ? "" : $" judged on steps of {Estimates.StepRows} rows and costs [{string.Join(", ", costs)}]", code.Construction, moved);
         return code;
     }
 }

@@ -24,29 +24,46 @@ public class ZeroShareTrainingTests
     /// one CI run of the whole suite each saw no zero share in 14 steps (a kept worker gets a tiny proportional share and
     /// its step no longer holds the others up, so it is never idled after), while alone it passed every time: the class
     /// runs alone (<see cref="MeasuredCostsCollection"/>). At 5,000 repeats the whole suite's load (one preemption in a
-    /// fast worker's 0.1 ms of compute) brought the measured speeds within 10× and it kept its rows.
+    /// fast worker's 0.1 ms of compute) brought the measured speeds within 10× and it kept its rows. Running alone, one CI
+    /// run in about ten still kept it (the eleventh session's last, 6 s into the run: the costs were not logged then; 7 runs
+    /// here, alone and beside three busy loops, judged 0.17-5.2 s of its kernels against 4-28 ms of the others' fixed
+    /// costs): the run is repeated, up to <see cref="Runs"/> times, until a version idles it, and every run's assignments
+    /// with the costs they were judged on go into the failure. A rule that never idles, or idles another worker, still
+    /// fails every run.
     /// </summary>
     private static readonly TrainSettings Settings = ProportionalAssignmentTests.Settings with
     {
         Steps = 14, StragglerModel = "slowdown:factors=1+1+1,at=1,then=1+1+100000",
     };
 
+    private const int Runs = 3;
+
     [Fact]
     public async Task A_worker_whose_rows_only_hold_the_step_up_gets_none_and_the_model_is_still_full_batch_descent()
     {
-        var log = new CapturedLog();
-        var result = await TrainingRun.RunAsync(Settings, NullTrainingProgress.Instance, log.Logger, CancellationToken.None);
+        var runs = new List<string>();
+        for (int run = 1; run <= Runs; run++)
+        {
+            var log = new CapturedLog();
+            var result = await TrainingRun.RunAsync(Settings, NullTrainingProgress.Instance, log.Logger, CancellationToken.None);
 
-        FullBatchReference.AssertClose(FullBatchReference.Descend(Settings), result.Parameters, 1e-5);
-        var assignments = log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Assignment version")).ToArray();
-        var idle = assignments.Select(IdleOf).Where(i => i.Length > 0).ToArray();
-        Assert.True(idle.Length > 0, "no version gave worker 2 a zero share:\n" + string.Join("\n", assignments.Select(e => e.RenderMessage())));
-        Assert.All(idle, i => Assert.Equal([2], i));
-        // Worker 2 pushed only the steps before its zero share; the others pushed every step.
-        var pushed = result.WorkerReports.OrderBy(w => w.WorkerId).Select(w => w.Steps).ToArray();
-        Assert.Equal(Settings.Steps, pushed[0]);
-        Assert.Equal(Settings.Steps, pushed[1]);
-        Assert.InRange(pushed[2], 1, Settings.Steps - 2);
+            FullBatchReference.AssertClose(FullBatchReference.Descend(Settings), result.Parameters, 1e-5);
+            var assignments = log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Assignment version")).ToArray();
+            var idle = assignments.Select(IdleOf).Where(i => i.Length > 0).ToArray();
+            if (idle.Length == 0)
+            {
+                runs.Add($"run {run}:\n" + string.Join("\n", assignments.Select(e => e.RenderMessage())));
+                continue;
+            }
+            Assert.All(idle, i => Assert.Equal([2], i));
+            // Worker 2 pushed only the steps before its zero share; the others pushed every step.
+            var pushed = result.WorkerReports.OrderBy(w => w.WorkerId).Select(w => w.Steps).ToArray();
+            Assert.Equal(Settings.Steps, pushed[0]);
+            Assert.Equal(Settings.Steps, pushed[1]);
+            Assert.InRange(pushed[2], 1, Settings.Steps - 2);
+            return;
+        }
+        Assert.Fail($"no version gave worker 2 a zero share in {Runs} runs:\n" + string.Join("\n", runs));
     }
 
     [Fact]
