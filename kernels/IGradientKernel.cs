@@ -75,6 +75,48 @@ public interface IGradientKernel : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">The range is outside the loaded rows.</exception>
     /// <exception cref="InvalidOperationException">No parameters were loaded.</exception>
     EvaluationResult Evaluate(int start, int count);
+
+    /// <summary>
+    /// Whether this kernel computes a gradient block by block (<see cref="AddBlockRows"/>, <see cref="ReadGradientBlock"/>):
+    /// the MLP, whose first layer's gradient rows (one per hidden unit) are independent once the hidden deltas are known.
+    /// </summary>
+    bool ComputesBlocks { get; }
+
+    /// <summary>
+    /// Adds rows [start, start+count) to the rows of this step's blocked gradient: runs their forward pass and keeps what
+    /// every block of the gradient needs (hidden activations, hidden deltas, output residuals). The accumulator of
+    /// <see cref="AddGradient"/> is unchanged; <see cref="LoadParameters"/> empties the block rows. Call it once per row
+    /// range of the batch (a batch that wraps around its partition has two), then read the blocks.
+    /// </summary>
+    /// <returns>The rows' loss sum, and a bound on the magnitude of every value of their gradient sum.</returns>
+    /// <exception cref="NotSupportedException">Not <see cref="ComputesBlocks"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the loaded rows.</exception>
+    /// <exception cref="InvalidOperationException">No parameters were loaded.</exception>
+    BlockRows AddBlockRows(int start, int count);
+
+    /// <summary>
+    /// Computes keys [<paramref name="keyStart"/>, <paramref name="keyStart"/> + destination length) of the gradient sum
+    /// over the block rows (<see cref="AddBlockRows"/>) and writes them, times <paramref name="scale"/>, into
+    /// <paramref name="destination"/>: the same values as <see cref="AddGradient"/> with that scale over those rows, to
+    /// float rounding. Only the first layer's hidden units (rows of W1) that the keys touch are computed; the small
+    /// second layer and the biases whenever the keys reach them. Blocks may be read in any order, any number of times.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Not <see cref="ComputesBlocks"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The keys are outside the parameter vector.</exception>
+    /// <exception cref="InvalidOperationException">No rows were added since the parameters were loaded.</exception>
+    void ReadGradientBlock(int keyStart, Span<float> destination, float scale);
+}
+
+/// <summary>What <see cref="IGradientKernel.AddBlockRows"/> learnt of its rows before any block is computed.</summary>
+/// <param name="LossSum">Sum of the rows' losses.</param>
+/// <param name="GradientBound">An upper bound on |g_k| for every key k of the rows' (unscaled) gradient sum: with
+/// <c>x</c> a row's features, <c>h</c> its hidden activations, <c>d</c> its hidden deltas and <c>r</c> its output residuals,
+/// <c>Σ_rows max|d|·max(1, max|x|) + max|r|·max(1, max|h|)</c>; NaN or infinite when any of them is not finite. It lets a
+/// caller check a gradient's limits before its first block is computed.</param>
+public readonly record struct BlockRows(double LossSum, double GradientBound)
+{
+    /// <summary>Both sums over two sets of rows.</summary>
+    public static BlockRows operator +(BlockRows a, BlockRows b) => new(a.LossSum + b.LossSum, a.GradientBound + b.GradientBound);
 }
 
 /// <summary>Sums over evaluated rows.</summary>

@@ -30,6 +30,23 @@ internal sealed class DeviceArray<T> : IDisposable where T : unmanaged
         return _buffer.View.SubView(0, length);
     }
 
+    /// <summary>
+    /// The first <paramref name="length"/> elements, like <see cref="View"/>, but a grow keeps the first
+    /// <paramref name="keep"/> elements (a device-to-device copy into the new buffer).
+    /// </summary>
+    public ArrayView<T> ViewKeeping(int length, int keep)
+    {
+        if (_buffer is not null && _buffer.Length < length && keep > 0)
+        {
+            var grown = _accelerator.Allocate1D<T>(length);
+            _buffer.View.SubView(0, keep).CopyTo(grown.View.SubView(0, keep));
+            _accelerator.Synchronize();
+            _buffer.Dispose();
+            _buffer = grown;
+        }
+        return View(length);
+    }
+
     /// <summary>Copies <paramref name="source"/> to the start of the buffer and returns that part.</summary>
     public ArrayView<T> Upload(ReadOnlySpan<T> source)
     {

@@ -29,6 +29,13 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     private readonly int _outputsPerRow;  // residual width: 1 for logistic, Classes otherwise
     private readonly DeviceArray<float> _features, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _ones;
     private readonly DeviceArray<int> _labels, _rowCorrect;
+    // Blocked gradient (MLP): the block rows' hidden activations, hidden deltas and output residuals, row-major and
+    // contiguous over the segments added; the block's gradient scratch; each segment's rows; each data row's max |x|.
+    private readonly DeviceArray<float> _blockHidden, _blockDelta, _blockOutputs, _blockGradient;
+    private readonly List<(int Start, int Count)> _blockSegments = [];
+    private int _blockRowCount;
+    private float[] _rowMaxFeature = [];
+    private float[] _hostHidden = [], _hostDelta = [], _hostOutputs = [];
     private float[] _hostRowLoss = [];
     private int[] _hostRowCorrect = [];
     private readonly PageLockedArray1D<float>? _staging;  // null on the CPU accelerator, where it would only add a copy
@@ -68,6 +75,10 @@ public sealed class IlgpuGradientKernel : IGradientKernel
             _rowLoss = new(accelerator);
             _rowCorrect = new(accelerator);
             _ones = new(accelerator);
+            _blockHidden = new(accelerator);
+            _blockDelta = new(accelerator);
+            _blockOutputs = new(accelerator);
+            _blockGradient = new(accelerator);
             if (stageTransfers ?? accelerator.AcceleratorType != AcceleratorType.CPU)
                 _staging = accelerator.AllocatePageLocked1D<float>(shape.ParameterCount);
         }
@@ -90,6 +101,9 @@ public sealed class IlgpuGradientKernel : IGradientKernel
             _labels.Upload(labels);
         }
         Rows = rows;
+        _rowMaxFeature = new float[rows];
+        for (int row = 0; row < rows; row++)
+            _rowMaxFeature[row] = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(features.Slice(row * Shape.Features, Shape.Features));
     }
 
     /// <inheritdoc />
@@ -113,6 +127,8 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         }
         _parametersLoaded = true;
         _accumulatorEmpty = true;
+        _blockSegments.Clear();
+        _blockRowCount = 0;
     }
 
     /// <inheritdoc />
@@ -178,6 +194,97 @@ public sealed class IlgpuGradientKernel : IGradientKernel
             }
         }
         return new EvaluationResult(loss, correct, count);
+    }
+
+    /// <inheritdoc />
+    public bool ComputesBlocks => Shape.Kind == ModelKind.Mlp;
+
+    /// <inheritdoc />
+    /// <remarks>Per chunk of rows: the forward pass and the hidden deltas as <see cref="Gradient"/> runs them, copied into
+    /// the block buffers, and the activations, deltas and residuals downloaded once for the magnitude bound.</remarks>
+    public BlockRows AddBlockRows(int start, int count)
+    {
+        GradientBlocks.CheckSupported(Shape);
+        KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
+        var added = new BlockRows(0, 0);
+        for (int done = 0; done < count; done += _chunkRows)
+        {
+            int rows = Math.Min(_chunkRows, count - done);
+            lock (_backend.DeviceLock)
+            {
+                _backend.Accelerator.Bind();
+                added += AddBlockChunk(start + done, rows);
+            }
+            _blockSegments.Add((start + done, rows));
+            _blockRowCount += rows;
+        }
+        return added;
+    }
+
+    /// <summary>One chunk of <see cref="AddBlockRows"/>. Caller holds the device lock.</summary>
+    private BlockRows AddBlockChunk(int start, int count)
+    {
+        int h = Shape.Hidden, c = Shape.Classes, total = _blockRowCount + count;
+        Forward(start, count);
+        var hidden = _hidden.View(count * h);
+        var hiddenDelta = _hiddenDelta.View(count * h);
+        var outputs = _outputs.View(count * c);
+        _backend.MatrixProduct.Multiply(MatrixProductShape.Plain(count, h, c), outputs, _parameters.View(Shape.ParameterCount).SubView(h * Shape.Features + h, c * h), hiddenDelta);
+        var split = _backend.Launch.Split(count * h);
+        _backend.Kernels.ReluMask(split.Threads, split, hiddenDelta, hidden);
+        hidden.CopyTo(_blockHidden.ViewKeeping(total * h, _blockRowCount * h).SubView(_blockRowCount * h, count * h));
+        hiddenDelta.CopyTo(_blockDelta.ViewKeeping(total * h, _blockRowCount * h).SubView(_blockRowCount * h, count * h));
+        outputs.CopyTo(_blockOutputs.ViewKeeping(total * c, _blockRowCount * c).SubView(_blockRowCount * c, count * c));
+        if (_hostHidden.Length < count * h)
+        {
+            (_hostHidden, _hostDelta) = (new float[count * h], new float[count * h]);
+            _hostOutputs = new float[count * c];
+        }
+        hidden.CopyToCPU(_hostHidden.AsSpan(0, count * h));
+        hiddenDelta.CopyToCPU(_hostDelta.AsSpan(0, count * h));
+        outputs.CopyToCPU(_hostOutputs.AsSpan(0, count * c));
+        double bound = 0;
+        for (int r = 0; r < count; r++)
+        {
+            bound += GradientBlocks.RowBound(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(_hostDelta.AsSpan(r * h, h)), _rowMaxFeature[start + r],
+                System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(_hostOutputs.AsSpan(r * c, c)), System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(_hostHidden.AsSpan(r * h, h)));
+        }
+        return new BlockRows(DownloadRowResults(count, withCorrect: false).LossSum, bound);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The W1 rows the keys touch as one product per segment, <c>scale·d[:, units]ᵀ·x</c> (the deltas' column block read
+    /// with their row stride), the later segments added; the tail as <see cref="Gradient"/> computes it, over every block
+    /// row at once; then the keys downloaded.
+    /// </remarks>
+    public void ReadGradientBlock(int keyStart, Span<float> destination, float scale)
+    {
+        var block = GradientBlocks.Check(Shape, keyStart, destination.Length, _blockRowCount > 0);
+        int f = Shape.Features, h = Shape.Hidden, c = Shape.Classes, units = block.EndUnit - block.FirstUnit, total = _blockRowCount;
+        lock (_backend.DeviceLock)
+        {
+            _backend.Accelerator.Bind();
+            var gradient = _blockGradient.View(Shape.ParameterCount);
+            var deltas = _blockDelta.View(total * h);
+            int offset = 0;
+            foreach (var (start, count) in _blockSegments)
+            {
+                if (units > 0)
+                {
+                    var shape = new MatrixProductShape(units, f, count, TransposeA: 1, TransposeB: 0, Lda: h, Ldb: f, Ldc: f, Alpha: scale, Beta: offset > 0 ? 1 : 0);
+                    _backend.MatrixProduct.Multiply(shape, deltas.SubView(offset * h + block.FirstUnit, (count - 1) * h + units), RowsOf(start, count),
+                        gradient.SubView(block.FirstUnit * f, units * f));
+                }
+                offset += count;
+            }
+            if (block.TouchesTail)
+            {
+                _backend.MatrixProduct.Multiply(MatrixProductShape.TransposedTimes(h, 1, total, scale, 0), deltas, Ones(total), gradient.SubView(block.TailStart, h));
+                LayerGradient(total, _blockOutputs.View(total * c), c, _blockHidden.View(total * h), h, gradient.SubView(block.TailStart + h, c * h + c), scale, accumulate: false);
+            }
+            if (!destination.IsEmpty) gradient.SubView(keyStart, destination.Length).CopyToCPU(destination);
+        }
     }
 
     /// <summary>
@@ -316,7 +423,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         lock (_backend.DeviceLock)
         {
             _backend.Accelerator.Bind();
-            foreach (var buffer in new IDisposable[] { _features, _labels, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _rowCorrect, _ones })
+            foreach (var buffer in new IDisposable[] { _features, _labels, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _rowCorrect, _ones, _blockHidden, _blockDelta, _blockOutputs, _blockGradient })
                 buffer.Dispose();
             _staging?.Dispose();
         }

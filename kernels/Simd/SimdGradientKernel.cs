@@ -19,6 +19,11 @@ public sealed class SimdGradientKernel : IGradientKernel
     private readonly float[] _hiddenDelta;   // MLP: per-row dLoss/dActivation
     private float[] _features = [];
     private int[] _labels = [];
+    // Blocked gradient (MLP): the block rows' indices, hidden activations, hidden deltas and output residuals, row-major,
+    // grown to the largest batch seen.
+    private int[] _blockRows = [];
+    private float[] _blockHidden = [], _blockDelta = [], _blockResidual = [];
+    private int _blockRowCount;
     private bool _parametersLoaded;
     // Emptying is a flag rather than a clear: the first add after it overwrites the accumulator instead.
     private bool _accumulatorEmpty = true;
@@ -60,6 +65,7 @@ public sealed class SimdGradientKernel : IGradientKernel
         parameters.CopyTo(_parameters);
         _parametersLoaded = true;
         _accumulatorEmpty = true;
+        _blockRowCount = 0;
     }
 
     /// <inheritdoc />
@@ -102,6 +108,74 @@ public sealed class SimdGradientKernel : IGradientKernel
             if (predicted == _labels[row]) correct++;
         }
         return new EvaluationResult(loss, correct, count);
+    }
+
+    /// <inheritdoc />
+    public bool ComputesBlocks => Shape.Kind == ModelKind.Mlp;
+
+    /// <inheritdoc />
+    public BlockRows AddBlockRows(int start, int count)
+    {
+        GradientBlocks.CheckSupported(Shape);
+        KernelArguments.CheckCall(Rows, _parametersLoaded, start, count);
+        int hidden = Shape.Hidden, classes = Shape.Classes;
+        GrowBlockRows(_blockRowCount + count);
+        double loss = 0, bound = 0;
+        for (int row = start; row < start + count; row++, _blockRowCount++)
+        {
+            loss += MlpRow(row, backpropagate: false, out _, keepDelta: true);
+            int b = _blockRowCount;
+            _blockRows[b] = row;
+            _hidden.CopyTo(_blockHidden.AsSpan(b * hidden, hidden));
+            _hiddenDelta.CopyTo(_blockDelta.AsSpan(b * hidden, hidden));
+            _outputs.CopyTo(_blockResidual.AsSpan(b * classes, classes));
+            bound += GradientBlocks.RowBound(TensorPrimitives.MaxMagnitude<float>(_hiddenDelta), TensorPrimitives.MaxMagnitude<float>(_features.AsSpan(row * Shape.Features, Shape.Features)),
+                TensorPrimitives.MaxMagnitude<float>(_outputs), TensorPrimitives.MaxMagnitude<float>(_hidden));
+        }
+        return new BlockRows(loss, bound);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The block's keys are summed over the rows in the order <see cref="AddGradient"/> sums them and then scaled, as it
+    /// scales: over one row range the values are bit for bit the same. Scratch: the W1 rows touched and the tail, in
+    /// <see cref="_gradientSum"/>.
+    /// </remarks>
+    public void ReadGradientBlock(int keyStart, Span<float> destination, float scale)
+    {
+        var block = GradientBlocks.Check(Shape, keyStart, destination.Length, _blockRowCount > 0);
+        int features = Shape.Features, hidden = Shape.Hidden, classes = Shape.Classes;
+        Span<float> sum = _gradientSum;
+        sum[(block.FirstUnit * features)..(block.EndUnit * features)].Clear();
+        if (block.TouchesTail) sum[block.TailStart..].Clear();
+        for (int b = 0; b < _blockRowCount; b++)
+        {
+            ReadOnlySpan<float> x = _features.AsSpan(_blockRows[b] * features, features);
+            ReadOnlySpan<float> delta = _blockDelta.AsSpan(b * hidden, hidden);
+            for (int j = block.FirstUnit; j < block.EndUnit; j++)
+            {
+                if (delta[j] == 0) continue;   // as DenseBackward: a ReLU-zeroed unit adds nothing
+                Span<float> w = sum.Slice(j * features, features);
+                TensorPrimitives.MultiplyAdd(x, delta[j], w, w);
+            }
+            if (!block.TouchesTail) continue;
+            // The tail in AddGradient's order: W2 and b2 (DenseBackward of the output layer), then b1.
+            DenseBackward(sum[(block.TailStart + hidden)..], _blockHidden.AsSpan(b * hidden, hidden), _blockResidual.AsSpan(b * classes, classes));
+            Span<float> b1 = sum.Slice(block.TailStart, hidden);
+            TensorPrimitives.Add(b1, delta, b1);
+        }
+        TensorPrimitives.Multiply(sum.Slice(keyStart, destination.Length), scale, destination);
+    }
+
+    /// <summary>Grows the block-row scratch to hold <paramref name="rows"/> rows, keeping the rows already added.</summary>
+    private void GrowBlockRows(int rows)
+    {
+        if (rows <= _blockRows.Length) return;
+        int capacity = Math.Max(rows, 2 * _blockRows.Length);
+        Array.Resize(ref _blockRows, capacity);
+        Array.Resize(ref _blockHidden, capacity * Shape.Hidden);
+        Array.Resize(ref _blockDelta, capacity * Shape.Hidden);
+        Array.Resize(ref _blockResidual, capacity * Shape.Classes);
     }
 
     /// <summary>Does nothing: the kernel holds only managed arrays.</summary>
@@ -152,7 +226,12 @@ public sealed class SimdGradientKernel : IGradientKernel
         return loss;
     }
 
-    private double MlpRow(int row, bool backpropagate, out int predicted)
+    /// <summary>
+    /// Loss of one MLP row; with <paramref name="backpropagate"/> also adds its gradient to <see cref="_gradientSum"/>; with
+    /// <paramref name="keepDelta"/> leaves its hidden deltas in <see cref="_hiddenDelta"/> (and its activations and
+    /// residuals in <see cref="_hidden"/> and <see cref="_outputs"/>) without adding any gradient.
+    /// </summary>
+    private double MlpRow(int row, bool backpropagate, out int predicted, bool keepDelta = false)
     {
         ReadOnlySpan<float> parameters = _parameters;
         int features = Shape.Features, hidden = Shape.Hidden;
@@ -163,10 +242,10 @@ public sealed class SimdGradientKernel : IGradientKernel
         DenseForward(parameters[..layer2Start], x, _hidden);
         TensorPrimitives.Max(_hidden, 0f, _hidden);
         double loss = DenseForwardLoss(parameters[layer2Start..], _hidden, hidden, _labels[row], out predicted);
-        if (!backpropagate) return loss;
+        if (!backpropagate && !keepDelta) return loss;
 
         // Layer 2 gradient, then dL/dh = W2ᵀ r, masked by the ReLU, then layer 1 gradient.
-        DenseBackward(_gradientSum.AsSpan(layer2Start), _hidden, _outputs);
+        if (backpropagate) DenseBackward(_gradientSum.AsSpan(layer2Start), _hidden, _outputs);
         ReadOnlySpan<float> w2 = parameters[layer2Start..];
         Array.Clear(_hiddenDelta);
         for (int c = 0; c < _outputs.Length; c++)
@@ -175,7 +254,7 @@ public sealed class SimdGradientKernel : IGradientKernel
         {
             if (_hidden[j] <= 0) _hiddenDelta[j] = 0;
         }
-        DenseBackward(_gradientSum.AsSpan(0, layer2Start), x, _hiddenDelta);
+        if (backpropagate) DenseBackward(_gradientSum.AsSpan(0, layer2Start), x, _hiddenDelta);
         return loss;
     }
 

@@ -20,12 +20,15 @@ namespace GpuPs.Worker;
 /// message. With a bfloat16 wire format or a compressed push each message is rounded with error feedback
 /// (<see cref="BFloat16ErrorFeedback"/>, <see cref="CompressionErrorFeedback"/>) just before it is pushed, and the
 /// rounding's time is reported apart (<see cref="WorkerReport.CompressSeconds"/>). In a round-robin job every push waits for its turns on the shards' links, and its latency (turn waits and a fused pull's wait apart) goes to the <see cref="PushPacer"/>.
+/// With <c>wavefront</c> (where <see cref="WavefrontRefusal"/> finds nothing against it) the backward pass is computed block
+/// by block in the order the push's pieces go, and each piece leaves as soon as its block is computed: the compute of
+/// the later blocks overlaps the push of the earlier ones (<see cref="ComputeWavefrontAsync"/>).
 /// Owns the message buffers; one instance per worker loop, not thread-safe.
 /// </summary>
 public sealed class StepComputation(
     PartitionPlan plan, IGradientKernel kernel, IWorkerPushPolicy policy, IWorkerStepHook hook,
     ShardedParameterClient client, WorkerReport report, ILogger log, TensorEncoding wireFormat = TensorEncoding.Float32,
-    PushPacer? pacer = null, CompressionSettings? compression = null)
+    PushPacer? pacer = null, CompressionSettings? compression = null, bool wavefront = false)
 {
     private readonly float[][] _buffers = new float[policy.PushesEachPartition ? plan.Held.Count : 1][];
     private readonly TensorEncoding _encoding = compression is { Push: not CompressionKind.None } c
@@ -64,6 +67,18 @@ public sealed class StepComputation(
 
     /// <summary>How long the last push took until every shard answered it (a fused one: until its answer was ready), in seconds.</summary>
     public double LastPushSeconds { get; private set; }
+
+    /// <summary>
+    /// Why this worker's steps cannot be computed as a wavefront (null: they can): it needs a kernel that computes in
+    /// blocks (the MLP), one partition pushed as one sum a step (plain BSP), pushes in pieces (the blocks are the pieces)
+    /// and float32 pushes (bfloat16 rounding and compression work on the whole message).
+    /// </summary>
+    public string? WavefrontRefusal() =>
+        !kernel.ComputesBlocks ? $"a {kernel.Shape.Kind} gradient is not computed in blocks (only the MLP's is)"
+        : policy.PushesEachPartition || plan.Held.Count != 1 ? $"the worker pushes {plan.Held.Count} partitions{(policy.PushesEachPartition ? " one by one" : "")}, not one"
+        : client.PushPieces is null ? "pushes are not in pieces (--piece-size)"
+        : _encoding != TensorEncoding.Float32 ? $"pushes are encoded {_encoding}, which rounds the whole message"
+        : null;
 
     /// <summary>The partitions it computes on.</summary>
     public PartitionPlan Plan => plan;
@@ -112,9 +127,16 @@ public sealed class StepComputation(
         long loading = Stopwatch.GetTimestamp();
         kernel.LoadParameters(parameters);
         var upload = Stopwatch.GetElapsedTime(loading);
+        bool inBlocks = wavefront && WavefrontRefusal() is null;
         try
         {
-            for (int h = 0; h < load; h++)
+            if (inBlocks)
+            {
+                var blocks = await ComputeWavefrontAsync(step, pushes, computeCancelled, pushCancelled).ConfigureAwait(false);
+                (compute, delay) = (blocks.Compute, blocks.Delay);
+                LastWorkSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            }
+            for (int h = 0; h < load && !inBlocks; h++)
             {
                 computeCancelled.ThrowIfCancellationRequested();
                 var watch = Stopwatch.StartNew();
@@ -144,7 +166,7 @@ public sealed class StepComputation(
             _stepEnded = Stopwatch.GetTimestamp();   // an abandoned step's time is in no step's phases
             throw;
         }
-        if (!policy.PushesEachPartition)
+        if (!policy.PushesEachPartition && !inBlocks)
         {
             ReadGradient(0);
             LastWorkSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -177,10 +199,64 @@ public sealed class StepComputation(
     }
 
     /// <summary>
+    /// The wavefront: the forward pass and the hidden deltas of the batch (<see cref="IGradientKernel.AddBlockRows"/>),
+    /// the injected delay, then the push started with a <see cref="ComputedPrefix"/> and the gradient computed piece by
+    /// piece in the order the pieces go (<see cref="ShardedParameterClient.PushPieces"/>), each released to the push as it
+    /// is done. Pieces are released one by one only where the rows' magnitude bound proves the whole push finite and
+    /// within <see cref="Core.Aggregation.GradientLimits"/>; otherwise (a diverging model) every block is computed first
+    /// and the push checked whole, so a bad push is refused before any piece leaves, as without the wavefront. A compute
+    /// that stops (the step abandoned, a fault) stops the push before its next piece: the pieces already sent are its
+    /// step's (a BSP step abandoned has closed without them), and the push is awaited before the exception goes on, so
+    /// the message buffer is free for the next step.
+    /// </summary>
+    private async Task<(TimeSpan Compute, TimeSpan Delay)> ComputeWavefrontAsync(long step, List<Task<bool>> pushes, CancellationToken computeCancelled,
+        CancellationToken pushCancelled)
+    {
+        computeCancelled.ThrowIfCancellationRequested();
+        var watch = Stopwatch.StartNew();
+        for (int run = 1; run < hook.ComputeRuns; run++)
+            foreach (var range in plan.Batch(0, step)) kernel.ComputeAndDiscardGradient(range.Start, range.Count);
+        var rows = new BlockRows(0, 0);
+        foreach (var range in plan.Batch(0, step)) rows += kernel.AddBlockRows(range.Start, range.Count);
+        var compute = watch.Elapsed;
+        long waited = Stopwatch.GetTimestamp();
+        await hook.AfterPartitionAsync(computeCancelled).ConfigureAwait(false);
+        var delay = Stopwatch.GetElapsedTime(waited);
+        float weight = policy.Weight(0);
+        var header = policy.Header(step, null, weight * rows.LossSum);
+        double bound = rows.GradientBound * Math.Abs(weight);
+        bool releaseEach = header.SampleCount < 1 || double.IsFinite(bound) && bound / header.SampleCount <= Core.Aggregation.GradientLimits.MaxMeanGradient;
+        var gradient = Buffer(0);
+        var computed = new ComputedPrefix();
+        var push = PushAsync(header, 0, pushCancelled, computed: computed);
+        pushes.Add(push);
+        try
+        {
+            watch.Restart();
+            foreach (var piece in client.PushPieces!)
+            {
+                computeCancelled.ThrowIfCancellationRequested();
+                kernel.ReadGradientBlock(piece.Offset, gradient.AsSpan(piece.Offset, piece.Length), weight);
+                if (releaseEach) computed.Advance(piece.End);
+            }
+            if (!releaseEach) Core.Aggregation.GradientLimits.Check(gradient, header.SampleCount);
+            computed.Advance(gradient.Length);
+            return (compute + watch.Elapsed, delay);
+        }
+        catch (Exception e)
+        {
+            computed.Stop(e as OperationCanceledException ?? new OperationCanceledException("the step's compute stopped", e));
+            pushes.Remove(push);
+            await push.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Pushes one message to every shard (in a round-robin job, each once the shard granted its turn: a step that closes
     /// meanwhile answers it late, and nothing is sent) and counts what they did with it; true when the job finished.
     /// </summary>
-    private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken ct, FusedPull? fused = null)
+    private async Task<bool> PushAsync(PushHeader header, int slot, CancellationToken ct, FusedPull? fused = null, ComputedPrefix? computed = null)
     {
         var gradient = Buffer(slot);
         if (_encoding != TensorEncoding.Float32)
@@ -193,7 +269,7 @@ public sealed class StepComputation(
             _compressTicks += rounding;
         }
         pacer?.Pushing();
-        var outcomes = await TimedPushAsync(header, gradient, ct, fused).ConfigureAwait(false);
+        var outcomes = await TimedPushAsync(header, gradient, ct, fused, computed).ConfigureAwait(false);
         for (int shard = 0; shard < outcomes.Count; shard++)
         {
             var outcome = outcomes[shard];
@@ -210,8 +286,12 @@ public sealed class StepComputation(
         return outcomes.Any(o => o.JobFinished);
     }
 
-    /// <summary>One push to every shard (with <paramref name="fused"/>, and the pull that follows), its latency recorded.</summary>
-    private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct, FusedPull? fused = null)
+    /// <summary>
+    /// One push to every shard (with <paramref name="fused"/>, and the pull that follows; with <paramref name="computed"/>,
+    /// of a gradient still being computed), its latency recorded.
+    /// </summary>
+    private async Task<IReadOnlyList<PushOutcome>> TimedPushAsync(PushHeader header, float[] gradient, CancellationToken ct, FusedPull? fused = null,
+        ComputedPrefix? computed = null)
     {
         long start = Stopwatch.GetTimestamp();
         var wait = new TurnWait();
@@ -224,7 +304,7 @@ public sealed class StepComputation(
         }
         try
         {
-            return await client.PushAsync(header, gradient, ct, _encoding, wait).ConfigureAwait(false);
+            return await client.PushAsync(header, gradient, ct, _encoding, wait, computed).ConfigureAwait(false);
         }
         finally
         {

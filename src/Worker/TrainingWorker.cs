@@ -90,7 +90,15 @@ public sealed class TrainingWorker : IAsyncDisposable
             workerId, plan.Held, plan.Data.Rows, job.Dataset, _backend.DeviceName, mode.Name, joined.Step, stragglers.Describe());
 
         var pacer = job.Schedule == PushSchedule.RoundRobin ? new PushPacer(_client, report, _log) : null;
-        var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log, job.WireFormat, pacer, job.Compression);
+        bool wavefront = _options.Overlap == ComputeOverlap.Wavefront;
+        var step = new StepComputation(plan, kernel, mode.CreatePushPolicy(plan, workerId), hook, _client, report, _log, job.WireFormat, pacer, job.Compression,
+            wavefront && mode.ClosesPerRange);
+        if (wavefront)
+        {
+            string? refusal = mode.ClosesPerRange ? step.WavefrontRefusal() : $"the wavefront is for BSP, and the job runs {mode.Name}";
+            if (refusal is null) _log.Information("Worker {WorkerId} computes as a wavefront: each piece is pushed as soon as its gradient block is done", workerId);
+            else _log.Warning("Worker {WorkerId} computes whole gradients despite --overlap wavefront: {Reason}", workerId, refusal);
+        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var heartbeats = _client.KeepAliveAsync(() => step.Current, stop.Token);
         try

@@ -12,6 +12,7 @@ namespace GpuPs.Worker;
 /// <param name="Pieces">Split pushes and pulls into pieces sent by priority under a credit; null: whole tensors.</param>
 /// <param name="FusedPushPull">Where the plane and the step allow it (<see cref="StepComputation.CanFuse"/>, the TCP data
 /// plane), a step's push carries the pull that follows it: one round trip per step. False: push and pull separately.</param>
+/// <param name="Overlap">How compute overlaps the push (<see cref="ComputeOverlap"/>).</param>
 public sealed record WorkerOptions(
     IReadOnlyList<string> Servers,
     int RequestedWorkerId = -1,
@@ -20,4 +21,5 @@ public sealed record WorkerOptions(
     string Host = "",
     int PushLogSteps = 0,
     Scheduling.PieceOptions? Pieces = null,
-    bool FusedPushPull = true);
+    bool FusedPushPull = true,
+    ComputeOverlap Overlap = ComputeOverlap.None);

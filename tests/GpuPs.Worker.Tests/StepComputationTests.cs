@@ -441,6 +441,9 @@ public sealed class StepComputationTests : IAsyncDisposable
         public double ComputeAndDiscardGradient(int start, int count) { Discarded++; return inner.ComputeAndDiscardGradient(start, count); }
         public void ReadGradient(Span<float> gradient) { Reads++; inner.ReadGradient(gradient); }
         public EvaluationResult Evaluate(int start, int count) => inner.Evaluate(start, count);
+        public bool ComputesBlocks => inner.ComputesBlocks;
+        public BlockRows AddBlockRows(int start, int count) => inner.AddBlockRows(start, count);
+        public void ReadGradientBlock(int keyStart, Span<float> destination, float scale) => inner.ReadGradientBlock(keyStart, destination, scale);
         public void Dispose() => inner.Dispose();
     }
 }

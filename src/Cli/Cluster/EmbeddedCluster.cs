@@ -115,7 +115,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         using var backend = Accelerators.Create(_settings.Accelerator.For(id), _log);
         await using var worker = new TrainingWorker(
             new WorkerOptions(ServerAddresses, id, TimeSpan.FromMilliseconds(_settings.StepTimeoutMs), Host: Environment.MachineName, Pieces: _settings.Pieces,
-                FusedPushPull: _settings.FusedPushPull),
+                FusedPushPull: _settings.FusedPushPull, Overlap: _settings.Overlap),
             backend, _log, WorkerConnections.Create(ServerAddresses, Auth, _settings.Transport, Topology, TimeSpan.FromMilliseconds(_settings.AggregatorTimeoutMs), _log),
             joined => Timeline.Wrap(new StragglerStepHook(StragglerInjector.Parse(joined.Job.StragglerModel, joined.Job.Workers, joined.Job.Seed), joined.WorkerId), joined.WorkerId));
         return await worker.RunAsync(ct).ConfigureAwait(false);
@@ -133,6 +133,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             var worker = ChildProcess.Start(restarts == 0 ? $"worker {id}" : $"worker {id} (restart {restarts})",
                 ["worker", "--server", string.Join(',', ServerAddresses), "--worker-id", id.ToString(), "--accelerator", WorkerAccelerators.Name(_settings.Accelerator.For(id)),
                  "--transport", _settings.Transport.ToString().ToLowerInvariant(), "--fused-push-pull", _settings.FusedPushPull ? "true" : "false",
+                 "--overlap", _settings.Overlap.ToString().ToLowerInvariant(),
                  .. _topologyFile is null ? Array.Empty<string>() : ["--topology", _topologyFile, "--aggregator-timeout-ms", _settings.AggregatorTimeoutMs.ToString()],
                  .. PieceSettings.Arguments(_settings.Pieces), "--report", ReportPath(id)],
                 Auth.Token!, _log, _placement?.Launcher(ClusterRole.Worker, id));

@@ -100,7 +100,9 @@ public static class TrainingRun
         ["gpups", "train", .. JobOptions.ToArguments(settings).Select(Quote), "--accelerator", settings.Accelerator.ToString(),
          .. (settings.Processes ? new[] { "--processes" } : []), "--transport", settings.Transport.ToString().ToLowerInvariant(),
          .. PieceSettings.Arguments(settings.Pieces),
-         .. (settings.FusedPushPull ? Array.Empty<string>() : ["--fused-push-pull", "false"]), "--output", Quote(settings.Output)]);
+         .. (settings.FusedPushPull ? Array.Empty<string>() : ["--fused-push-pull", "false"]),
+         .. (settings.Overlap == Worker.ComputeOverlap.None ? Array.Empty<string>() : ["--overlap", settings.Overlap.ToString().ToLowerInvariant()]),
+         "--output", Quote(settings.Output)]);
 
     private static string Quote(string argument) =>
         argument.Length > 0 && argument.All(c => char.IsLetterOrDigit(c) || "-_.,:=/+".Contains(c)) ? argument : $"'{argument.Replace("'", "'\\''")}'";

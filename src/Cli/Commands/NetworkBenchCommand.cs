@@ -23,7 +23,7 @@ public static class NetworkBenchCommand
         var rate = sources.Option("server-mbit", d.ServerMbit, "rate of each server's link, each way, Mbit/s (the slow worker's link gets a quarter)");
         var concurrency = sources.Option("push-concurrency", d.PushConcurrency, "round-robin: transfers that may share a server link at a time");
         var delay = sources.Option("delay-ms", d.DelayMs, "one-way delay added to every server link by a user-space proxy in front of each server, ms (netem is not available; 0: none)");
-        var scenarios = sources.Option("scenarios", "", "comma-separated scenarios (server-link, early-pulls: the server link with BSP per-range closing, slow-worker-link, two-shards, two-nodes: 2 nodes flat and hierarchical, layered: the MLP whole and in pieces, asp and ssp: the server link with per-push updates, a step being a round of n pushes); empty: all");
+        var scenarios = sources.Option("scenarios", "", "comma-separated scenarios (server-link, early-pulls: the server link with BSP per-range closing, slow-worker-link, two-shards, two-nodes: 2 nodes flat and hierarchical, layered: the MLP whole, in pieces, and in pieces with the wavefront (--overlap wavefront), asp and ssp: the server link with per-push updates, a step being a round of n pushes); empty: all");
         var hidden = sources.Option("hidden", d.Hidden, "layered scenario: hidden units of its MLP (parameters = hidden x (features + 1) + classes x (hidden + 1))");
         var batch = sources.Option("batch-size", d.BatchSize, "rows per worker per step (sets the compute time)");
         var compression = sources.Option("compression", d.Compression, "compress pushes and pulls: none | topk | sign (adds test accuracy, compression CPU and bytes per step)");

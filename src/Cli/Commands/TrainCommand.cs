@@ -20,6 +20,7 @@ public static class TrainCommand
         var transport = TransportOption(sources);
         var pieces = new PieceSettings(sources);
         var fused = FusedPushPullOption(sources);
+        var overlap = OverlapOption(sources);
         var output = sources.Option("output", new TrainSettings().Output, "JSON result file; the model goes beside it as safetensors (train.json -> train.safetensors, train.meta.json)");
         var quiet = sources.Option("quiet", false, "print nothing but errors (the result and the model are still written)");
         var json = sources.Option("json", false, "print only a JSON summary on stdout (accuracy, loss, wall time, the files written), for scripts");
@@ -31,6 +32,7 @@ public static class TrainCommand
         command.Options.Add(transport);
         pieces.AddTo(command);
         command.Options.Add(fused);
+        command.Options.Add(overlap);
         command.Options.Add(output);
         command.Options.Add(quiet);
         command.Options.Add(json);
@@ -44,6 +46,7 @@ public static class TrainCommand
                 Transport = parse.GetValue(transport),
                 Pieces = pieces.Bind(parse),
                 FusedPushPull = parse.GetValue(fused),
+                Overlap = parse.GetValue(overlap),
                 Output = parse.GetValue(output)!,
                 GatherTimeoutMs = parse.GetValue(topology.GatherTimeoutMs),
                 AggregatorTimeoutMs = parse.GetValue(topology.AggregatorTimeoutMs),
@@ -98,6 +101,10 @@ public static class TrainCommand
     public static Option<bool> FusedPushPullOption(SettingSources sources) =>
         sources.Option("fused-push-pull", true,
             "one round trip per step: a push over the TCP data plane brings back the parameters of the step it closes (the pull that follows it); false: push and pull separately");
+
+    public static Option<Worker.ComputeOverlap> OverlapOption(SettingSources sources) =>
+        sources.Option("overlap", Worker.ComputeOverlap.None,
+            "none | wavefront: compute the MLP's backward pass block by block and push each piece as its block is done, so compute overlaps the push (BSP with --piece-size, float32 pushes; elsewhere the worker computes whole and logs why)");
 
     private static void WriteSummary(IAnsiConsole console, TrainResult r)
     {

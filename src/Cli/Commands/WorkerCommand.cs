@@ -22,13 +22,14 @@ public static class WorkerCommand
         var reportFile = sources.Option("report", "", "write what this worker did (steps, bytes, compute/pull/push seconds, every push's latency) as JSON to this file");
         var transport = TrainCommand.TransportOption(sources);
         var fused = TrainCommand.FusedPushPullOption(sources);
+        var overlap = TrainCommand.OverlapOption(sources);
         var pushLog = sources.Option("push-log-steps", 0,
             "keep this many steps of pushes to bring a server restarted alone (--resume) up to the others' step; set it above the servers' --checkpoint-every plus the steps a shard runs while writing one checkpoint (its writer skips the ones due meanwhile); a log that does not reach back fails the worker, naming the shard");
         var topology = new TopologyOptions(sources);
         var pieces = new PieceSettings(sources);
         var auth = new AuthOptions(sources);
         var command = new Command("worker", "Run one worker: pull parameters, compute gradients on the accelerator, push them.");
-        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile, transport, fused, pushLog, topology.File, topology.AggregatorTimeoutMs })
+        foreach (var o in new Option[] { servers, workerId, accelerator, timeout, retries, reportFile, transport, fused, overlap, pushLog, topology.File, topology.AggregatorTimeoutMs })
             command.Options.Add(o);
         pieces.AddTo(command);
         auth.AddTo(command);
@@ -40,7 +41,7 @@ public static class WorkerCommand
             if (jobAuth.IsInsecure) log.Warning("Worker sends NO JOB TOKEN (insecure): its servers must run with --insecure too");
             using var backend = Accelerators.Create(DeviceOf(WorkerAccelerators.Parse(parse.GetValue(accelerator)!), parse.GetValue(workerId)), log);
             var options = new WorkerOptions(addresses, parse.GetValue(workerId), TimeSpan.FromMilliseconds(parse.GetValue(timeout)),
-                parse.GetValue(retries), Environment.MachineName, parse.GetValue(pushLog), pieces.Bind(parse), parse.GetValue(fused));
+                parse.GetValue(retries), Environment.MachineName, parse.GetValue(pushLog), pieces.Bind(parse), parse.GetValue(fused), parse.GetValue(overlap));
             if (parse.GetValue(topology.AggregatorTimeoutMs) <= 0) throw new SettingsException("--aggregator-timeout-ms must be positive");
             var nodes = parse.GetValue(topology.File) is { Length: > 0 } file ? TopologyFile.Load(file) : null;
             nodes?.Validate(int.MaxValue, addresses.Length);

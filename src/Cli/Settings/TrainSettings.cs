@@ -45,6 +45,8 @@ public sealed record TrainSettings
     public string FrameChecksum { get; init; } = "auto";
     /// <summary>Workers fuse each step's push with the pull that follows it where they can (one round trip on the TCP data plane).</summary>
     public bool FusedPushPull { get; init; } = true;
+    /// <summary>How workers overlap compute with the push (<c>--overlap</c>).</summary>
+    public Worker.ComputeOverlap Overlap { get; init; }
     public int HeartbeatTimeoutMs { get; init; } = 10_000;
     public int StepTimeoutMs { get; init; } = 30_000;
     /// <summary>How workers push gradients: f32 | bf16.</summary>

@@ -20,6 +20,14 @@ public sealed partial class ShardedParameterClient
     public IReadOnlyList<PieceLink>? PieceLinks => _pieceLinks;
 
     /// <summary>
+    /// The pieces a push goes in, as ranges of the whole vector, shard by shard in key order (each shard's in the order it
+    /// sends them); null without pieces. A caller computing a push block by block (<see cref="ComputedPrefix"/>) computes
+    /// these, in this order.
+    /// </summary>
+    public IReadOnlyList<PieceRange>? PushPieces => _pieceLinks?.SelectMany((link, i) =>
+        link.Plan().Select(p => new PieceRange((int)_layout[i].Offset + p.Range.Offset, p.Range.Length))).ToArray();
+
+    /// <summary>
     /// Builds each shard's piece schedulers for <paramref name="job"/>'s model layers (once; a rejoin keeps them). Pushes
     /// with a compressed encoding (top-k, sign: already a few bytes) and pulls of a job that compresses pulls (deltas
     /// against the worker's copy of the whole shard) stay whole. A job whose shards close per range
@@ -64,19 +72,25 @@ public sealed partial class ShardedParameterClient
     /// answer of the piece that completed the push. When the shard closes per range a piece's answer speaks for its range
     /// only: a Duplicate (applied before, its reply lost, or pushed before a rejoin) counts as done and a Late range does
     /// not stop the others, which still wait for this worker; only Finished or a refusal cancels the rest. The push then
-    /// answers Late if any range was, else as if every piece was applied.
+    /// answers Late if any range was, else as if every piece was applied. With <paramref name="computed"/> each piece
+    /// waits for its keys to be computed before its turn and its call (holding its credit: pieces are computed in the
+    /// order they are sent, so the piece waiting is the next one due).
     /// </summary>
-    private async Task<PushOutcome> PushPiecesAsync(int i, PushHeader header, ReadOnlyMemory<float> slice, TensorEncoding encoding, long[] waited, CancellationToken ct)
+    private async Task<PushOutcome> PushPiecesAsync(int i, PushHeader header, ReadOnlyMemory<float> slice, TensorEncoding encoding, long[] waited, CancellationToken ct,
+        ComputedPrefix? computed)
     {
+        long shardOffset = _layout[i].Offset;
         var link = _pieceLinks![i];
         int valueBytes = encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
         using var siblings = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // In a round-robin job each piece takes its turn first (on a shard that closes per range, its range's turn).
         var calls = link.Plan().Select(p => link.Push.RunAsync(p.Layer, header.Step, (long)p.Range.Length * valueBytes, async token =>
-            await TakeTurnAsync(i, header, p.Range, waited, token).ConfigureAwait(false)
-            ?? await CallAsync(i, $"push of piece {p.Range} to shard {i} at {_shards[i].Address}",
-                t => _shards[i].Tensors.PushAsync(header with { Piece = p.Range }, slice.Slice(p.Range.Offset, p.Range.Length), t, _options.CallTimeout, encoding), token).ConfigureAwait(false),
-            siblings.Token)).ToList();
+        {
+            if (computed is not null) await computed.WhenComputedAsync(shardOffset + p.Range.Offset + p.Range.Length, token).ConfigureAwait(false);
+            return await TakeTurnAsync(i, header, p.Range, waited, token).ConfigureAwait(false)
+                ?? await CallAsync(i, $"push of piece {p.Range} to shard {i} at {_shards[i].Address}",
+                    t => _shards[i].Tensors.PushAsync(header with { Piece = p.Range }, slice.Slice(p.Range.Offset, p.Range.Length), t, _options.CallTimeout, encoding), token).ConfigureAwait(false);
+        }, siblings.Token)).ToList();
         PushOutcome? answer = null, late = null;
         try
         {

@@ -157,24 +157,36 @@ public sealed partial class ShardedParameterClient : IAsyncDisposable
     /// checked by that shard. The push's own wait for its round-robin turns is added to <c>turnWait</c> (its latency
     /// from the first byte leaves it out).
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="computed"/> the gradient is still being computed in key order (the wavefront): each piece (a
+    /// whole push: each shard's slice) waits until its keys are computed and leaves then, and a stopped compute fails the
+    /// push before anything more leaves. The caller has checked the push's limits beforehand (its values are not there
+    /// yet); the push log records it once it is whole.
+    /// </remarks>
     /// <exception cref="ShardException">InvalidRequest: a push over several shards or in pieces that is not finite or beyond the mean limit; nothing was sent.</exception>
     public async Task<IReadOnlyList<PushOutcome>> PushAsync(PushHeader header, ReadOnlyMemory<float> gradient, CancellationToken cancellationToken,
-        TensorEncoding encoding = TensorEncoding.Float32, TurnWait? turnWait = null)
+        TensorEncoding encoding = TensorEncoding.Float32, TurnWait? turnWait = null, ComputedPrefix? computed = null)
     {
         CheckRegistered(gradient.Length);
         bool inPieces = SendsInPieces(encoding);
-        CheckWhole(header, gradient.Span, inPieces);
-        _pushLog.Record(header, gradient.Span, encoding);
-        return await FanOutUnderTurnsAsync(async (i, waited, ct) =>
+        if (computed is null)
+        {
+            CheckWhole(header, gradient.Span, inPieces);
+            _pushLog.Record(header, gradient.Span, encoding);
+        }
+        var outcomes = await FanOutUnderTurnsAsync(async (i, waited, ct) =>
         {
             var info = _layout[i];
             var slice = gradient.Slice((int)info.Offset, (int)info.Length);
             var shardHeader = header with { Shard = info.Index };
-            if (inPieces) return await PushPiecesAsync(i, shardHeader, slice, encoding, waited, ct).ConfigureAwait(false);
+            if (inPieces) return await PushPiecesAsync(i, shardHeader, slice, encoding, waited, ct, computed).ConfigureAwait(false);
+            if (computed is not null) await computed.WhenComputedAsync(info.Offset + info.Length, ct).ConfigureAwait(false);
             if (await TakeTurnAsync(i, shardHeader, null, waited, ct).ConfigureAwait(false) is { } late) return late;
             return await CallAsync(i, $"push to shard {i} at {_shards[i].Address}",
                 token => _shards[i].Tensors.PushAsync(shardHeader, slice, token, _options.CallTimeout, encoding), ct).ConfigureAwait(false);
         }, turnWait, cancellationToken).ConfigureAwait(false);
+        if (computed is not null) _pushLog.Record(header, gradient.Span, encoding);
+        return outcomes;
     }
 
     /// <summary>

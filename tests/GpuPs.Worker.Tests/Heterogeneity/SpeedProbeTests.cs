@@ -93,6 +93,9 @@ public class SpeedProbeTests
         public double AddGradient(int start, int count, float scale = 1f) => throw new InvalidOperationException("the probe keeps no gradient");
         public void ReadGradient(Span<float> gradient) => throw new InvalidOperationException("the probe keeps no gradient");
         public EvaluationResult Evaluate(int start, int count) => throw new InvalidOperationException("the probe evaluates nothing");
+        public bool ComputesBlocks => false;
+        public BlockRows AddBlockRows(int start, int count) => throw new InvalidOperationException("the probe keeps no gradient");
+        public void ReadGradientBlock(int keyStart, Span<float> destination, float scale) => throw new InvalidOperationException("the probe keeps no gradient");
         public void Dispose() { }
     }
 }

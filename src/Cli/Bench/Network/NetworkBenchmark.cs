@@ -97,7 +97,7 @@ public static class NetworkBenchmark
             using var timeline = LinkTimeline.Start(servers[0]);
             var workerProcesses = workers.Select((host, w) => ChildProcess.Start($"worker{w}", ["worker", "--server", addresses, "--insecure", "--worker-id", $"{w}",
                 "--accelerator", "simd", "--call-timeout-ms", "300000", "--report", Path.Combine(reports.FullName, $"worker{w}.json"), .. topology,
-                .. PieceSettings.Arguments(scenario.Pieces)], null, log, host.Launcher)).ToList();
+                .. PieceSettings.Arguments(scenario.Pieces), "--overlap", scenario.Overlap.ToString().ToLowerInvariant()], null, log, host.Launcher)).ToList();
             children.AddRange(workerProcesses);
 
             await using var observer = new GrpcShardClient($"http://{servers[0].Address}:{Port}", JobAuth.Insecure);

@@ -24,6 +24,9 @@ public sealed record NetworkScenario(string Name, string Schedule, int Shards, i
     /// <summary>Workers split tensors into pieces sent by priority under a credit (<c>--piece-size</c>); null: whole tensors.</summary>
     public Worker.Scheduling.PieceOptions? Pieces { get; init; }
 
+    /// <summary>How the workers overlap compute with the push (<c>--overlap</c>).</summary>
+    public Worker.ComputeOverlap Overlap { get; init; }
+
     /// <summary>The job's push schedule (<c>--schedule</c>): round-robin for "round-robin" and "round-robin+pieces", else simultaneous.</summary>
     public string JobSchedule => Schedule.StartsWith("round-robin", StringComparison.Ordinal) ? "round-robin" : "simultaneous";
 
@@ -73,16 +76,18 @@ public sealed record NetworkScenario(string Name, string Schedule, int Shards, i
 
     /// <summary>
     /// Issue 15's scenario: the MLP (a few large layers hold most parameters) on one server link, with whole tensors pushed
-    /// simultaneously and round-robin, and split into pieces under a tuned credit (ByteScheduler), alone and within the
-    /// round-robin slots.
+    /// simultaneously and round-robin, split into pieces (BSP: the job's ranges, closed one by one, early pulls), alone
+    /// and within the round-robin turns, and in pieces with the wavefront (<see cref="Worker.ComputeOverlap.Wavefront"/>:
+    /// each piece pushed as soon as its gradient block is computed).
     /// </summary>
     public static IReadOnlyList<NetworkScenario> LayeredModel(int workers, double serverMbit, Worker.Scheduling.PieceOptions pieces) =>
     [
-        .. new[] { "simultaneous", "round-robin", "pieces", "round-robin+pieces" }.Select(schedule =>
+        .. new[] { "simultaneous", "round-robin", "pieces", "round-robin+pieces", "wavefront" }.Select(schedule =>
             new NetworkScenario("layered", schedule, 1, workers, serverMbit, null)
             {
                 Layered = true,
-                Pieces = schedule.EndsWith("pieces", StringComparison.Ordinal) ? pieces : null,
+                Pieces = schedule is "simultaneous" or "round-robin" ? null : pieces,
+                Overlap = schedule == "wavefront" ? Worker.ComputeOverlap.Wavefront : Worker.ComputeOverlap.None,
             }),
     ];
 
