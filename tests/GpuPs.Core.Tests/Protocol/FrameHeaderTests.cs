@@ -98,6 +98,17 @@ public class FrameHeaderTests
         Assert.Contains(message, e.Message);
     }
 
+    [Fact]
+    public void Validate_refuses_flag_bits_this_version_does_not_define_and_takes_every_defined_one()
+    {
+        var header = FrameHeader.Of(FrameKind.Push) with { Length = 10, Flags = FrameFlags.BFloat16 | (FrameFlags)(1 << 15) };
+        var e = Assert.Throws<ShardException>(() => header.Validate(maxPayload: 100));
+        Assert.Equal(ShardErrorKind.InvalidRequest, e.Kind);
+        Assert.Contains("unknown flag bits 0x8000", e.Message);
+
+        (header with { Flags = Enum.GetValues<FrameFlags>().Aggregate((all, flag) => all | flag) }).Validate(maxPayload: 100);
+    }
+
     [Theory]
     [InlineData(null, null)]
     [InlineData(3, null)]

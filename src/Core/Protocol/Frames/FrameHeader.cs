@@ -90,7 +90,7 @@ public struct FrameHeader
     public static FrameHeader Read(ReadOnlySpan<byte> source) => MemoryMarshal.Read<FrameHeader>(source);
 
     /// <summary>
-    /// Checks what a header alone can say: magic, version, a known kind and a payload length from 0 to
+    /// Checks what a header alone can say: magic, version, a known kind, only known flags and a payload length from 0 to
     /// <paramref name="maxPayload"/>. Throws <see cref="ShardException"/> (InvalidRequest) naming what is wrong.
     /// </summary>
     public readonly void Validate(int maxPayload)
@@ -101,9 +101,15 @@ public struct FrameHeader
             throw ShardException.Invalid($"frame version {Version} is not supported (this side speaks {CurrentVersion})");
         if (!Enum.IsDefined(Kind))
             throw ShardException.Invalid($"frame kind {(byte)Kind} is unknown");
+        if ((Flags & ~KnownFlags) != 0)
+            throw ShardException.Invalid($"{Kind} frame carries unknown flag bits 0x{(ushort)(Flags & ~KnownFlags):X4}: refused, nothing applied " +
+                "(a flag this side does not know could change what the payload means)");
         if (Length < 0 || Length > maxPayload)
             throw ShardException.Invalid($"{Kind} frame of {Length} payload bytes is refused: the limit for it is {maxPayload} bytes");
     }
+
+    /// <summary>Every flag this version defines (<see cref="FrameFlags"/>).</summary>
+    private static readonly FrameFlags KnownFlags = Enum.GetValues<FrameFlags>().Aggregate(FrameFlags.None, (all, flag) => all | flag);
 
     /// <summary>Starts the checksum of this header (bytes 0..47) in <paramref name="hash"/>, which is reset first.</summary>
     public readonly void BeginChecksum(XxHash3 hash)
