@@ -40,6 +40,12 @@ public sealed class TrainingWorker : IAsyncDisposable
     /// <summary>Steps a worker the shards left more than a step behind pulls separately (and can abandon a step) before it fuses again.</summary>
     public const int PrefetchStepsAfterLate = 8;
 
+    /// <summary>
+    /// How many ranges a wavefront worker's push may run ahead of the last range closed (<see cref="ShardedClientOptions.RangesAhead"/>):
+    /// two, as the pull link's credit holds two ranges, so the pull of the range that frees the next push is already waiting on the shard.
+    /// </summary>
+    public const int WavefrontRangesAhead = 2;
+
     private readonly Func<Registration, IWorkerStepHook>? _stepHook;
     private ILogger _log;
 
@@ -56,7 +62,11 @@ public sealed class TrainingWorker : IAsyncDisposable
         _backend = backend;
         _log = log;
         _stepHook = stepHook;
-        _client = new ShardedParameterClient(options.Servers.Select(connect).ToArray(), new ShardedClientOptions(options.CallTimeout, options.MaxRetries) { PushLogSteps = options.PushLogSteps, Pieces = options.Pieces }, log);
+        _client = new ShardedParameterClient(options.Servers.Select(connect).ToArray(), new ShardedClientOptions(options.CallTimeout, options.MaxRetries)
+            {
+                PushLogSteps = options.PushLogSteps, Pieces = options.Pieces,
+                RangesAhead = options.Overlap == ComputeOverlap.Wavefront ? WavefrontRangesAhead : 0,
+            }, log);
     }
 
     /// <summary>Runs the job to its end (or until cancelled) and returns what this worker did.</summary>

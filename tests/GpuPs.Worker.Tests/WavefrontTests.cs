@@ -154,6 +154,41 @@ public sealed class WavefrontTests : IAsyncDisposable
             TensorEncoding.BFloat16, wavefront: true).WavefrontRefusal(), StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task A_push_in_lockstep_runs_at_most_its_ranges_ahead_of_the_last_range_its_pull_received()
+    {
+        using var cluster = new InProcessCluster(Job with { Workers = 2 }, shards: 1, learningRate: 0.5f, pieces: true);
+        await using var lockstep = cluster.Client(new ShardedClientOptions { RangesAhead = 2 });
+        await using var other = cluster.Client();
+        await lockstep.RegisterAsync(new RegisterRequest { RequestedWorkerId = 0 }, CancellationToken.None);
+        await other.RegisterAsync(new RegisterRequest { RequestedWorkerId = 1 }, CancellationToken.None);
+        var ranges = cluster.Shards[0].ClosingRanges!;
+        var shard = cluster.Fakes[0];
+        var gradient = Enumerable.Range(0, Job.Model.ParameterCount).Select(v => v / 100f).ToArray();
+        int Pushed() => shard.Transfers.Count(t => t.Push);
+        async Task OtherPushesAsync(PieceRange range) =>
+            await shard.PushAsync(new PushHeader(1, 0, 0, 4, 1.0, Piece: range), gradient.AsMemory(range.Offset, range.Length), CancellationToken.None);
+
+        // Worker 0's prefetch of step 1 is under way, as in the worker loop, while it pushes step 0.
+        var next = new float[Job.Model.ParameterCount];
+        var prefetch = lockstep.PullAsync(1, next, CancellationToken.None, sameStep: true);
+        var push = lockstep.PushAsync(new PushHeader(0, 0, 0, 4, 1.0), gradient, CancellationToken.None);
+
+        // Ranges 0 and 1 go; range 2 waits until range 0 closed, which needs worker 1's piece of it.
+        Assert.True(SpinWait.SpinUntil(() => Pushed() == 2, TimeSpan.FromSeconds(30)));
+        await Task.Delay(200);
+        Assert.Equal(2, Pushed());
+        await OtherPushesAsync(ranges[0]);
+        Assert.True(SpinWait.SpinUntil(() => Pushed() == 4, TimeSpan.FromSeconds(30)), $"{Pushed()} pushes");   // worker 1's, then worker 0's range 2
+        await Task.Delay(200);
+        Assert.Equal(4, Pushed());   // range 3 waits for range 1
+        foreach (var range in ranges.Skip(1)) await OtherPushesAsync(range);
+
+        await push.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, (await prefetch.WaitAsync(TimeSpan.FromSeconds(30))).Step);
+        Assert.Equal(2 * ranges.Count, Pushed());
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _client.DisposeAsync();

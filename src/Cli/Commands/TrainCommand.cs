@@ -104,7 +104,7 @@ public static class TrainCommand
 
     public static Option<Worker.ComputeOverlap> OverlapOption(SettingSources sources) =>
         sources.Option("overlap", Worker.ComputeOverlap.None,
-            "none | wavefront: compute the MLP's backward pass block by block and push each piece as its block is done, so compute overlaps the push (BSP with --piece-size, float32 pushes; elsewhere the worker computes whole and logs why)");
+            "none | wavefront: compute the MLP's backward pass block by block and push each piece as its block is done, so compute overlaps the push, at most two ranges ahead of the last range closed (BSP with --piece-size, float32 pushes; elsewhere the worker computes whole and logs why)");
 
     private static void WriteSummary(IAnsiConsole console, TrainResult r)
     {

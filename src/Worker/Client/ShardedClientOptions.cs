@@ -25,4 +25,13 @@ public sealed record ShardedClientOptions(TimeSpan? CallTimeout = null, int MaxR
 
     /// <summary>Split pushes and pulls into pieces sent by priority under a credit (<see cref="Scheduling.PieceOptions"/>); null: whole tensors.</summary>
     public Scheduling.PieceOptions? Pieces { get; init; }
+
+    /// <summary>
+    /// Lockstep for a job whose shards close per range (0: off): a push's piece of range r waits until this worker's pull
+    /// of the next step has received range r − RangesAhead of the shard (that range closed), so no worker runs more than
+    /// this many ranges ahead of the slowest, and ranges close one after another from the start of the pushes instead of
+    /// together at the end (16 workers on one link drift apart by several ranges otherwise: docs/benchmarks.md, the
+    /// wavefront). Only while that pull is under way (the worker's prefetch).
+    /// </summary>
+    public int RangesAhead { get; init; }
 }

@@ -13,6 +13,7 @@ public sealed partial class ShardedParameterClient
     private const int PieceStepRounds = 3;
 
     private PieceLink[]? _pieceLinks;
+    private ClosedRanges[] _closedRanges = [];   // per shard, where the shards close per range
     private bool _wholePulls;
     private bool _perRange;     // the job's shards close per range: each piece's answer speaks for its range only   // compressed pulls: a delta against the worker's copy of the whole shard, not pieces
 
@@ -60,6 +61,7 @@ public sealed partial class ShardedParameterClient
         }
         if (pieces is null) return;
         _wholePulls = job.Compression.Pull != Core.Compression.CompressionKind.None;
+        _closedRanges = [.. _layout.Select(_ => new ClosedRanges())];
         var layerStarts = ModelLayer.Of(job.Model).Select(l => (long)l.Offset).ToArray();
         _pieceLinks = _layout.Select(info => new PieceLink(info, layerStarts, pieces, _log, pullCredit)).ToArray();
         _log.Information("Worker {WorkerId} sends pieces: {Piece} per piece, {Credit} in flight per link",
@@ -84,9 +86,11 @@ public sealed partial class ShardedParameterClient
         int valueBytes = encoding == TensorEncoding.BFloat16 ? sizeof(ushort) : sizeof(float);
         using var siblings = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // In a round-robin job each piece takes its turn first (on a shard that closes per range, its range's turn).
-        var calls = link.Plan().Select(p => link.Push.RunAsync(p.Layer, header.Step, (long)p.Range.Length * valueBytes, async token =>
+        int ahead = _perRange && _options.RangesAhead > 0 ? _options.RangesAhead : int.MaxValue;
+        var calls = link.Plan().Select((p, k) => link.Push.RunAsync(p.Layer, header.Step, (long)p.Range.Length * valueBytes, async token =>
         {
             if (computed is not null) await computed.WhenComputedAsync(shardOffset + p.Range.Offset + p.Range.Length, token).ConfigureAwait(false);
+            if (ahead < int.MaxValue) await _closedRanges[i].WhenLandedAsync(header.Step, k - ahead, token).ConfigureAwait(false);
             return await TakeTurnAsync(i, header, p.Range, waited, token).ConfigureAwait(false)
                 ?? await CallAsync(i, $"push of piece {p.Range} to shard {i} at {_shards[i].Address}",
                     t => _shards[i].Tensors.PushAsync(header with { Piece = p.Range }, slice.Slice(p.Range.Offset, p.Range.Length), t, _options.CallTimeout, encoding), token).ConfigureAwait(false);
@@ -129,7 +133,16 @@ public sealed partial class ShardedParameterClient
     {
         var link = _pieceLinks![i];
         var pieces = link.Plan();
-        var results = await PullEachAsync(pieces, minStep).ConfigureAwait(false);
+        if (_perRange) _closedRanges[i].PullStarted(minStep);
+        PullResult[] results;
+        try
+        {
+            results = await PullEachAsync(pieces, minStep).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_perRange) _closedRanges[i].PullEnded();
+        }
         for (int round = 0; !_perRange && round < PieceStepRounds && results.Any(r => r.Step != results[0].Step) && !results.Any(r => r.Finished); round++)
         {
             long newest = results.Max(r => r.Step);
@@ -151,7 +164,11 @@ public sealed partial class ShardedParameterClient
             {
                 // Awaited in order, as the push's pieces: the first failure cancels the pieces still queued. Task.WhenAll
                 // waited for every piece to run first (six pieces, two in flight, each failing: all six sent, not four).
-                for (int k = 0; k < calls.Count; k++) pulled[k] = await calls[k].ConfigureAwait(false);
+                for (int k = 0; k < calls.Count; k++)
+                {
+                    pulled[k] = await calls[k].ConfigureAwait(false);
+                    if (_perRange) _closedRanges[i].Landed(k + 1);
+                }
                 for (int k = 0; k < pulled.Length; k++) _copies[i].CountInFull(pulled[k], destination.Span.Slice(some[k].Range.Offset, some[k].Range.Length));
                 return pulled;
             }

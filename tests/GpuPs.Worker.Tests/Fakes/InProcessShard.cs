@@ -144,11 +144,13 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         return shard.CopyForPull(workerId, viewVersion, destination.Span);
     }
 
-    private async Task WaitAsync(int workerId, long minStep, TimeSpan? timeout, CancellationToken cancellationToken)
+    /// <summary>As both real edges: a piece pull waits for its range (<see cref="IParameterShard.WaitForPieceAsync"/>), a whole pull for the step.</summary>
+    private async Task WaitAsync(int workerId, long minStep, TimeSpan? timeout, CancellationToken cancellationToken, PieceRange? piece = null)
     {
         try
         {
-            await shard.WaitForStepAsync(workerId, minStep, cancellationToken).WaitAsync(timeout ?? DefaultTimeout, cancellationToken);
+            var reached = piece is { } range ? shard.WaitForPieceAsync(workerId, minStep, range, cancellationToken) : shard.WaitForStepAsync(workerId, minStep, cancellationToken);
+            await reached.WaitAsync(timeout ?? DefaultTimeout, cancellationToken);
         }
         catch (TimeoutException e)
         {
@@ -216,7 +218,7 @@ public sealed class InProcessShard(IParameterShard shard) : ITensorChannel, ISha
         Transfers.Enqueue((false, minStep, piece));
         if (PiecePullDelay > TimeSpan.Zero) await Task.Delay(PiecePullDelay, cancellationToken);
         await Answer(timeout, cancellationToken);
-        await WaitAsync(workerId, minStep, timeout, cancellationToken);
+        await WaitAsync(workerId, minStep, timeout, cancellationToken, piece);
         var result = shard.CopyParameters(piece.Offset, destination.Span);
         Interlocked.Exchange(ref _afterNextPiecePull, null)?.Invoke();
         return result;
