@@ -61,6 +61,37 @@ internal static class GradientDeviceKernels
         }
     }
 
+    /// <summary>
+    /// Each block row's share of <see cref="BlockRows.GradientBound"/> (<see cref="GradientBlocks.RowBound"/>):
+    /// <c>bound[i] = max|d_i|·max(1, max|x_i|) + max|r_i|·max(1, max|h_i|)</c> over row i of the inputs, hidden
+    /// activations, hidden deltas and output residuals, so that only one float per row leaves the device. A NaN counts as
+    /// +∞ (a comparison would drop it), so a row with one gives an infinite bound.
+    /// </summary>
+    public static void BlockRowBounds(Index1D thread, WorkSplit rows, ModelShape shape, ArrayView<float> inputs, ArrayView<float> hidden,
+        ArrayView<float> delta, ArrayView<float> outputs, ArrayView<float> bound)
+    {
+        int f = shape.Features, h = shape.Hidden, c = shape.Classes;
+        for (int i = rows.First(thread), end = rows.End(thread), stride = rows.Stride; i < end; i += stride)
+        {
+            float maxX = MaxMagnitude(inputs, i * f, f), maxH = MaxMagnitude(hidden, i * h, h);
+            float maxD = MaxMagnitude(delta, i * h, h), maxR = MaxMagnitude(outputs, i * c, c);
+            bound[i] = maxD * (maxX > 1 ? maxX : 1) + maxR * (maxH > 1 ? maxH : 1);
+        }
+    }
+
+    /// <summary>The largest |v| of <paramref name="count"/> values from <paramref name="start"/>; +∞ where one is NaN.</summary>
+    private static float MaxMagnitude(ArrayView<float> values, int start, int count)
+    {
+        float most = 0;
+        for (int k = start; k < start + count; k++)
+        {
+            float v = values[k];
+            float magnitude = float.IsNaN(v) ? float.PositiveInfinity : v < 0 ? -v : v;
+            if (magnitude > most) most = magnitude;
+        }
+        return most;
+    }
+
     /// <summary><c>values[q] = value</c>: the ones vector whose product with a delta matrix sums its columns (bias gradients).</summary>
     public static void Fill(Index1D thread, WorkSplit elements, float value, ArrayView<float> values)
     {

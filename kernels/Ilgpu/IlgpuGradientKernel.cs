@@ -31,11 +31,10 @@ public sealed class IlgpuGradientKernel : IGradientKernel
     private readonly DeviceArray<int> _labels, _rowCorrect;
     // Blocked gradient (MLP): the block rows' hidden activations, hidden deltas and output residuals, row-major and
     // contiguous over the segments added; the block's gradient scratch; each segment's rows; each data row's max |x|.
-    private readonly DeviceArray<float> _blockHidden, _blockDelta, _blockOutputs, _blockGradient;
+    private readonly DeviceArray<float> _blockHidden, _blockDelta, _blockOutputs, _blockGradient, _rowBound;
+    private float[] _hostRowBound = [];
     private readonly List<(int Start, int Count)> _blockSegments = [];
     private int _blockRowCount;
-    private float[] _rowMaxFeature = [];
-    private float[] _hostHidden = [], _hostDelta = [], _hostOutputs = [];
     private float[] _hostRowLoss = [];
     private int[] _hostRowCorrect = [];
     private readonly PageLockedArray1D<float>? _staging;  // null on the CPU accelerator, where it would only add a copy
@@ -79,6 +78,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
             _blockDelta = new(accelerator);
             _blockOutputs = new(accelerator);
             _blockGradient = new(accelerator);
+            _rowBound = new(accelerator);
             if (stageTransfers ?? accelerator.AcceleratorType != AcceleratorType.CPU)
                 _staging = accelerator.AllocatePageLocked1D<float>(shape.ParameterCount);
         }
@@ -101,9 +101,6 @@ public sealed class IlgpuGradientKernel : IGradientKernel
             _labels.Upload(labels);
         }
         Rows = rows;
-        _rowMaxFeature = new float[rows];
-        for (int row = 0; row < rows; row++)
-            _rowMaxFeature[row] = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(features.Slice(row * Shape.Features, Shape.Features));
     }
 
     /// <inheritdoc />
@@ -201,7 +198,8 @@ public sealed class IlgpuGradientKernel : IGradientKernel
 
     /// <inheritdoc />
     /// <remarks>Per chunk of rows: the forward pass and the hidden deltas as <see cref="Gradient"/> runs them, copied into
-    /// the block buffers, and the activations, deltas and residuals downloaded once for the magnitude bound.</remarks>
+    /// the block buffers, and each row's share of the magnitude bound computed on the device
+    /// (<see cref="GradientDeviceKernels.BlockRowBounds"/>): one float per row comes back, as the losses do.</remarks>
     public BlockRows AddBlockRows(int start, int count)
     {
         GradientBlocks.CheckSupported(Shape);
@@ -235,20 +233,13 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         hidden.CopyTo(_blockHidden.ViewKeeping(total * h, _blockRowCount * h).SubView(_blockRowCount * h, count * h));
         hiddenDelta.CopyTo(_blockDelta.ViewKeeping(total * h, _blockRowCount * h).SubView(_blockRowCount * h, count * h));
         outputs.CopyTo(_blockOutputs.ViewKeeping(total * c, _blockRowCount * c).SubView(_blockRowCount * c, count * c));
-        if (_hostHidden.Length < count * h)
-        {
-            (_hostHidden, _hostDelta) = (new float[count * h], new float[count * h]);
-            _hostOutputs = new float[count * c];
-        }
-        hidden.CopyToCPU(_hostHidden.AsSpan(0, count * h));
-        hiddenDelta.CopyToCPU(_hostDelta.AsSpan(0, count * h));
-        outputs.CopyToCPU(_hostOutputs.AsSpan(0, count * c));
+        var rows = _backend.Launch.Split(count);
+        var rowBounds = _rowBound.View(count);
+        _backend.Kernels.BlockRowBounds(rows.Threads, rows, Shape, RowsOf(start, count), hidden, hiddenDelta, outputs, rowBounds);
+        if (_hostRowBound.Length < count) _hostRowBound = new float[count];
+        rowBounds.CopyToCPU(_hostRowBound.AsSpan(0, count));
         double bound = 0;
-        for (int r = 0; r < count; r++)
-        {
-            bound += GradientBlocks.RowBound(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(_hostDelta.AsSpan(r * h, h)), _rowMaxFeature[start + r],
-                System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(_hostOutputs.AsSpan(r * c, c)), System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(_hostHidden.AsSpan(r * h, h)));
-        }
+        for (int r = 0; r < count; r++) bound += _hostRowBound[r];
         return new BlockRows(DownloadRowResults(count, withCorrect: false).LossSum, bound);
     }
 
@@ -423,7 +414,7 @@ public sealed class IlgpuGradientKernel : IGradientKernel
         lock (_backend.DeviceLock)
         {
             _backend.Accelerator.Bind();
-            foreach (var buffer in new IDisposable[] { _features, _labels, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _rowCorrect, _ones, _blockHidden, _blockDelta, _blockOutputs, _blockGradient })
+            foreach (var buffer in new IDisposable[] { _features, _labels, _parameters, _accumulator, _discarded, _outputs, _hidden, _hiddenDelta, _rowLoss, _rowCorrect, _ones, _blockHidden, _blockDelta, _blockOutputs, _blockGradient, _rowBound })
                 buffer.Dispose();
             _staging?.Dispose();
         }

@@ -15,6 +15,7 @@ internal sealed class IlgpuKernels
     private readonly Lazy<Action<Index1D, WorkSplit, int, ArrayView<float>, ArrayView<float>>> _biasRelu;
     private readonly Lazy<Action<Index1D, WorkSplit, ArrayView<float>, ArrayView<float>>> _reluMask;
     private readonly Lazy<Action<Index1D, WorkSplit, float, ArrayView<float>>> _fill;
+    private readonly Lazy<Action<Index1D, WorkSplit, ModelShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>> _blockRowBounds;
     private readonly Lazy<Action<Index1D, WorkSplit, OptimizerStepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>>[] _optimizer;
 
     public IlgpuKernels(Accelerator accelerator)
@@ -25,6 +26,8 @@ internal sealed class IlgpuKernels
         _biasRelu = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, int, ArrayView<float>, ArrayView<float>>(GradientDeviceKernels.BiasRelu));
         _reluMask = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, ArrayView<float>, ArrayView<float>>(GradientDeviceKernels.ReluMask));
         _fill = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, float, ArrayView<float>>(GradientDeviceKernels.Fill));
+        _blockRowBounds = new(() => accelerator.LoadAutoGroupedStreamKernel<Index1D, WorkSplit, ModelShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
+            GradientDeviceKernels.BlockRowBounds));
         // Indexed by OptimizerKind.
         _optimizer = [Load(OptimizerDeviceKernels.Sgd), Load(OptimizerDeviceKernels.Momentum), Load(OptimizerDeviceKernels.Adam)];
     }
@@ -38,6 +41,8 @@ internal sealed class IlgpuKernels
     public Action<Index1D, WorkSplit, ArrayView<float>, ArrayView<float>> ReluMask => _reluMask.Value;
 
     public Action<Index1D, WorkSplit, float, ArrayView<float>> Fill => _fill.Value;
+
+    public Action<Index1D, WorkSplit, ModelShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> BlockRowBounds => _blockRowBounds.Value;
 
     public Action<Index1D, WorkSplit, OptimizerStepArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Optimizer(OptimizerKind kind) =>
         _optimizer[(int)kind].Value;
