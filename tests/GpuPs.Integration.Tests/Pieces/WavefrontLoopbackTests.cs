@@ -47,6 +47,21 @@ public class WavefrontLoopbackTests
     }
 
     [Fact]
+    public async Task Worker_processes_started_with_the_wavefront_train_the_model_of_whole_gradients()
+    {
+        var pieced = Mlp with { Transport = TransportChoice.Tcp, Steps = 3 };
+        var log = new CapturedLog();
+
+        var processes = await TrainingRun.RunAsync(pieced with { Overlap = ComputeOverlap.Wavefront, Processes = true }, NullTrainingProgress.Instance, log.Logger, CancellationToken.None);
+        var inProcess = await TrainingRun.RunAsync(pieced, NullTrainingProgress.Instance, Serilog.Log.Logger, CancellationToken.None);
+
+        var started = log.Events.Where(e => e.MessageTemplate.Text.StartsWith("Started {Role}", StringComparison.Ordinal) && CapturedLog.Property(e, "Role") is string role && role.StartsWith("worker", StringComparison.Ordinal)).ToList();
+        Assert.Equal(Mlp.Workers, started.Count);
+        Assert.All(started, e => Assert.Contains("--overlap wavefront", e.RenderMessage()));
+        FullBatchReference.AssertClose(inProcess.Parameters.Select(v => (double)v).ToArray(), processes.Parameters, 1e-6);
+    }
+
+    [Fact]
     public async Task Where_the_wavefront_does_not_apply_the_workers_compute_whole_and_say_why()
     {
         var softmax = TransportEquivalenceTests.Settings with { Pieces = new PieceOptions(PieceFloats: 10), Overlap = ComputeOverlap.Wavefront, Steps = 3 };
