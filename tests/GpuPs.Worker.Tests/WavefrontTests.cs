@@ -45,7 +45,7 @@ public sealed class WavefrontTests : IAsyncDisposable
     }
 
     private StepComputation Step(ShardedParameterClient client, IGradientKernel kernel, bool wavefront = true) =>
-        new(_plan, kernel, Job.Mode.CreatePushPolicy(_plan, 0), new OneRun(), client, _report, Log.Logger, wavefront: wavefront);
+        new(_plan, kernel, Job.Mode.CreatePushPolicy(_plan, 0), new OneRunHook(), client, _report, Log.Logger, wavefront: wavefront);
 
     private async Task<float[]> PullAsync(long step)
     {
@@ -66,7 +66,7 @@ public sealed class WavefrontTests : IAsyncDisposable
         await client.RegisterAsync(new RegisterRequest { RequestedWorkerId = -1 }, CancellationToken.None);
         using var kernel = twin.Backend.CreateGradientKernel(Job.Model);
         kernel.SetData(_plan.Data.Features, _plan.Data.Labels);
-        await new StepComputation(_plan, kernel, Job.Mode.CreatePushPolicy(_plan, 0), new OneRun(), client, new WorkerReport(0, "twin"), Log.Logger)
+        await new StepComputation(_plan, kernel, Job.Mode.CreatePushPolicy(_plan, 0), new OneRunHook(), client, new WorkerReport(0, "twin"), Log.Logger)
             .RunAsync(0, start, CancellationToken.None, CancellationToken.None);
         return twin.Parameters();
     }
@@ -150,7 +150,7 @@ public sealed class WavefrontTests : IAsyncDisposable
     {
         using var softmax = _cluster.Backend.CreateGradientKernel(new ModelShape(Kernels.ModelKind.Softmax, 6, 3));
         Assert.Contains("not computed in blocks", Step(_client, softmax).WavefrontRefusal());
-        Assert.Contains("bfloat16", new StepComputation(_plan, _kernel, Job.Mode.CreatePushPolicy(_plan, 0), new OneRun(), _client, _report, Log.Logger,
+        Assert.Contains("bfloat16", new StepComputation(_plan, _kernel, Job.Mode.CreatePushPolicy(_plan, 0), new OneRunHook(), _client, _report, Log.Logger,
             TensorEncoding.BFloat16, wavefront: true).WavefrontRefusal(), StringComparison.OrdinalIgnoreCase);
     }
 
@@ -218,13 +218,5 @@ public sealed class WavefrontTests : IAsyncDisposable
             inner.ReadGradientBlock(keyStart, destination, scale);
         }
         public void Dispose() => inner.Dispose();
-    }
-
-    private sealed class OneRun : IWorkerStepHook
-    {
-        public int ComputeRuns => 1;
-        public void BeginStep(long step, int load) { }
-        public Task AfterPartitionAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-        public void EndStep(TimeSpan compute) { }
     }
 }

@@ -310,14 +310,6 @@ public class AssignmentFollowerTests
         public void Dispose() => inner.Dispose();
     }
 
-    private sealed class OneRun : IWorkerStepHook
-    {
-        public int ComputeRuns => 1;
-        public void BeginStep(long step, int load) { }
-        public Task AfterPartitionAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-        public void EndStep(TimeSpan compute) { }
-    }
-
     /// <summary>A registered worker's client (shard 0's control scripted), its kernel, report and follower.</summary>
     private sealed class Rig : IAsyncDisposable
     {
@@ -332,7 +324,7 @@ public class AssignmentFollowerTests
             Train = cluster.Data().Train;
             Kernel = new RecordingKernel(cluster.Backend.CreateGradientKernel(_job.Model));
             Report = new WorkerReport(workerId, "simd");
-            Follower = new AssignmentFollower(_job, workerId, Train, Kernel, new OneRun(), client, Report, Log.Logger);
+            Follower = new AssignmentFollower(_job, workerId, Train, Kernel, new OneRunHook(), client, Report, Log.Logger);
         }
 
         public ScriptedCoordinator Coordinator { get; }
@@ -355,7 +347,7 @@ public class AssignmentFollowerTests
         }
 
         public StepComputation Computation(PartitionPlan plan) =>
-            new(plan, Kernel, _job.Mode.CreatePushPolicy(plan, _workerId), new OneRun(), _client, Report, Log.Logger);
+            new(plan, Kernel, _job.Mode.CreatePushPolicy(plan, _workerId), new OneRunHook(), _client, Report, Log.Logger);
 
         public async ValueTask DisposeAsync()
         {
