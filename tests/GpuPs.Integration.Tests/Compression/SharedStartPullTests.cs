@@ -10,6 +10,7 @@ using GpuPs.Worker.Client;
 using GpuPs.Worker.Transport;
 using Serilog;
 using GpuPs.Server.Tests;
+using GpuPs.Tests.Shared;
 using ModelKind = GpuPs.Kernels.ModelKind;
 
 namespace GpuPs.Integration.Tests.Compression;
@@ -76,8 +77,10 @@ public class SharedStartPullTests
         }
     }
 
-    private static ParameterShard[] Seeded(TrainingJob job, int count) =>
-        Enumerable.Range(0, count).Select(i => ParameterShard.Create(job, Sgd, i, count, Backend, Log.Logger)).ToArray();
+    /// <summary><paramref name="count"/> shards holding the job's seeded start, on <paramref name="time"/> (the system clock if null).</summary>
+    private static ParameterShard[] Seeded(TrainingJob job, int count, TimeProvider? time = null) =>
+        [.. ShardLayout.Compute(job.ParameterCount, count).Select(info =>
+            new ParameterShard(new ShardOptions(job, info, Sgd, JobBuilder.InitialParameters(job, info), Time: time), Backend, Log.Logger))];
 
     [Theory]
     [InlineData(ModelKind.Logistic, 1)]
@@ -167,8 +170,12 @@ public class SharedStartPullTests
     [Fact]
     public async Task A_worker_that_rejoins_after_eviction_gets_its_next_pull_in_full_and_exact()
     {
+        // The shards' clock moves only when the test says that 300 ms of silence passed: on the system clock, a loaded
+        // machine spent more than 300 ms between the registrations and the pushes below (8 runs in 8 alone at load 20-36),
+        // evicted worker 1 before worker 0's push, which then closed step 0 alone, and worker 1's push came late.
         var job = Job(Mlp, heartbeatTimeoutMs: 300);
-        await using var cluster = await Cluster.StartAsync(Seeded(job, 2), TransportChoice.Tcp);
+        var clock = new ManualTimeProvider();
+        await using var cluster = await Cluster.StartAsync(Seeded(job, 2, clock), TransportChoice.Tcp);
         await cluster.Client.RegisterAsync(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "first" }, CancellationToken.None);
         foreach (var shard in cluster.Shards) shard.Register(new RegisterRequest { RequestedWorkerId = 1 });
         var parameters = new float[job.ParameterCount];
@@ -178,8 +185,7 @@ public class SharedStartPullTests
         PushInProcess(cluster.Shards, 1, 0);
 
         // Both fall silent (no heartbeats here) and are evicted after 300 ms; worker 0 rejoins under its id.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (cluster.Shards.Any(s => s.Status().LiveWorkers > 0) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        clock.Advance(TimeSpan.FromMilliseconds(400));
         Assert.All(cluster.Shards, s => Assert.Equal(0, s.Status().LiveWorkers));
         await cluster.Client.RegisterAsync(new RegisterRequest { RequestedWorkerId = 0, ClientToken = "second" }, CancellationToken.None);
 
