@@ -30,7 +30,9 @@ public class CodedTrainingTests
         LearningRate = 0.5f,
         Seed = 5,
         Accelerator = AcceleratorChoice.Simd,
-        HeartbeatTimeoutMs = 2_000,
+        // The default 10 s heartbeat timeout: every shard and worker of these settings lives to the end, and a silence of
+        // the heartbeat timeout ends a run (the worker gives the shard up) or drops a live worker's partition (the shard
+        // evicts it). Runs here are in one loaded process, whose heartbeats have gone unanswered for 1.59 s in a CI run.
     };
 
     /// <summary>
