@@ -180,8 +180,10 @@ public class StepRulesTests
     [Fact]
     public async Task Heartbeats_report_the_step_the_worker_computes_and_its_registration_names_host_and_device()
     {
-        // Heartbeats every 50 ms (a third of 150 ms); step 2 holds the worker until a heartbeat has reported it.
-        var job = Job(SyncMode.Bsp, workers: 1, steps: 4) with { HeartbeatTimeoutMs = 150 };
+        // Heartbeats every second (a third of 3 s); step 2 holds the worker until a heartbeat has reported it. While it is
+        // held, heartbeats are the worker's only answered calls: at a 150 ms timeout a 150 ms stall of the loaded test
+        // process gave the shards up (a CI run has seen heartbeats unanswered for 1.59 s).
+        var job = Job(SyncMode.Bsp, workers: 1, steps: 4) with { HeartbeatTimeoutMs = 3_000 };
         using var cluster = new InProcessCluster(job, shards: 2, learningRate: 0.5f);
         var hook = new WaitingHook(2, () => cluster.Fakes.All(f => f.HeartbeatRequests.Any(h => h.Step == 2)));
         await using var worker = cluster.Worker(hook: _ => hook, configure: o => o with { Host = "node-7" });
