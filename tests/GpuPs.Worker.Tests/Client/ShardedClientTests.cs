@@ -588,20 +588,23 @@ public class ShardedClientTests
     [Fact]
     public async Task Heartbeats_go_to_every_shard_a_third_of_the_timeout_apart_with_the_current_step_until_cancelled()
     {
-        using var cluster = new InProcessCluster(Job() with { HeartbeatTimeoutMs = 300 }, shards: 2, learningRate: 0.5f);
+        // 3 s: heartbeats are the only answered calls here, and a loaded process that answers none for the timeout gives
+        // the shard up and stops its heartbeats (at 300 ms a 200 ms stall would); CI has seen 1.59 s.
+        using var cluster = new InProcessCluster(Job() with { HeartbeatTimeoutMs = 3_000 }, shards: 2, learningRate: 0.5f);
         await using var client = cluster.Client();
         await Join(client);
         using var stop = new CancellationTokenSource();
         long step = 6;
 
         var beating = client.KeepAliveAsync(() => step, stop.Token);
-        while (cluster.Fakes.Any(f => f.Heartbeats < 3)) await Task.Delay(20).WaitAsync(TimeSpan.FromSeconds(20));
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            while (cluster.Fakes.Any(f => f.Heartbeats < 3)) await Task.Delay(20, guard.Token);
         stop.Cancel();
         await beating.WaitAsync(TimeSpan.FromSeconds(20));   // ends quietly on cancellation
 
         Assert.All(cluster.Fakes, f => Assert.All(f.HeartbeatRequests, h => Assert.Equal((0, 6L), (h.WorkerId, h.Step))));
         int sent = cluster.Fakes[0].Heartbeats;
-        await Task.Delay(300);
+        await Task.Delay(1_000);   // a heartbeat period
         Assert.Equal(sent, cluster.Fakes[0].Heartbeats);
     }
 
@@ -629,7 +632,9 @@ public class ShardedClientTests
     [Fact]
     public async Task A_shard_that_refuses_heartbeats_is_alive_and_a_frozen_one_is_given_up_failing_its_calls()
     {
-        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 300 }, shards: 2, learningRate: 0.5f);
+        // 3 s, not less: shard 0 stays alive only by its heartbeats, and a loaded process that answers none of them for the
+        // timeout gives shard 0 up instead of shard 1 (CI has seen heartbeats unanswered for 1.59 s).
+        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 3_000 }, shards: 2, learningRate: 0.5f);
         await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromSeconds(30)));
         await Join(client);
         await Join(cluster.Client());
@@ -643,7 +648,7 @@ public class ShardedClientTests
 
         Assert.Equal(ShardErrorKind.Unavailable, e.Kind);
         Assert.Contains("shard 1", e.Message);
-        Assert.Contains("heartbeat timeout 300 ms", e.Message);
+        Assert.Contains("heartbeat timeout 3000 ms", e.Message);
         Assert.False(guard.IsCancellationRequested);
         stop.Cancel();
         await beating;
