@@ -512,8 +512,9 @@ public class ShardedClientTests
     public async Task Any_answer_to_a_call_is_a_sign_of_life_and_a_pull_waiting_on_that_shard_outlasts_the_heartbeat_timeout(bool refused)
     {
         // No heartbeats: the test sends a step report (to shard 0) and a relayed assignment (to shard 1) each time the
-        // waiting pull was repeated on both shards. Ten repeats of 200 ms outlast the 1.5 s timeout; the pull still waits.
-        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 1500 }, shards: 2, learningRate: 0.5f);
+        // waiting pull was repeated on both shards. Twenty repeats of 200 ms outlast the 3 s timeout; the pull still waits.
+        // (3 s, as the refused-heartbeats case: at 1.5 s a loaded CI run's 1.59 s without an answer would give a shard up.)
+        using var cluster = new InProcessCluster(Job(workers: 2) with { HeartbeatTimeoutMs = 3_000 }, shards: 2, learningRate: 0.5f);
         await using var client = cluster.Client(new ShardedClientOptions(CallTimeout: TimeSpan.FromMilliseconds(200)));
         await Join(client);
         await Join(cluster.Client());   // worker 1 never pushes: step 1 never opens
@@ -523,7 +524,7 @@ public class ShardedClientTests
 
         var pulling = client.PullAsync(1, new float[Parameters], stop.Token);
         using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-            for (int pulls = Pulls(); pulls < 12 && !pulling.IsCompleted; pulls = Pulls())
+            for (int pulls = Pulls(); pulls < 22 && !pulling.IsCompleted; pulls = Pulls())
             {
                 var report = client.ReportToCoordinatorAsync(new HeartbeatRequest(), CancellationToken.None);
                 var relay = client.RelayToShardsAsync(new HeartbeatRequest(), CancellationToken.None);
