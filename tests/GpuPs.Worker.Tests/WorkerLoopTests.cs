@@ -111,9 +111,11 @@ public class WorkerLoopTests
     [Fact]
     public async Task A_frozen_shard_is_given_up_within_the_heartbeat_timeout_even_while_a_call_to_it_waits()
     {
-        // Calls have a 30 s deadline; the heartbeat timeout is 600 ms. Shard 1 freezes at step 2 (a SIGSTOPped server:
+        // Calls have a 30 s deadline; the heartbeat timeout is 3 s. Shard 1 freezes at step 2 (a SIGSTOPped server:
         // it answers nothing, every deadline passes): the worker must fail naming it long before any call's deadline.
-        var job = Job(SyncMode.Bsp, workers: 1, steps: 50) with { HeartbeatTimeoutMs = 600 };
+        // Not less than 3 s: shard 0 then lives by its heartbeats alone, and a loaded process that answers none of them
+        // for the timeout gives shard 0 up instead (a CI run has seen heartbeats unanswered for 1.59 s).
+        var job = Job(SyncMode.Bsp, workers: 1, steps: 50) with { HeartbeatTimeoutMs = 3_000 };
         using var cluster = new InProcessCluster(job, shards: 2, learningRate: 0.5f);
         var hook = new LosingShardHook(2, () => cluster.Fakes[1].Freeze());
         await using var worker = cluster.Worker(callTimeout: TimeSpan.FromSeconds(30), hook: _ => hook);
