@@ -6,8 +6,10 @@ namespace GpuPs.Integration.Tests.Cli;
 
 /// <summary>
 /// A frozen server (SIGSTOP: its sockets stay open, it answers nothing) on the real programs: the worker gives it up
-/// within the job's heartbeat timeout (1 s here), names it and exits 1, instead of waiting for its calls' deadline
-/// (10 min here: a worker that waited for it would trip the 2-minute guard).
+/// within the job's heartbeat timeout (3 s here), names it and exits 1, instead of waiting for its calls' deadline
+/// (10 min here: a worker that waited for it would trip the 2-minute guard). Not less than 3 s: a worker that gives the
+/// server up before it is frozen, because a loaded machine left it unanswered that long (a CI run has seen 1.59 s), ends
+/// the job before step 3 and the test waits out its guard.
 /// </summary>
 public class FrozenServerTests
 {
@@ -17,7 +19,7 @@ public class FrozenServerTests
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var token = JobToken.Generate();
         var (process, address) = await ServerProcess.StartAsync(["--dataset", "synthetic:rows=200,features=4,classes=2", "--workers", "1",
-            "--steps", "1000000", "--batch-size", "8", "--heartbeat-timeout-ms", "1000"], token, guard.Token);
+            "--steps", "1000000", "--batch-size", "8", "--heartbeat-timeout-ms", "3000"], token, guard.Token);
         await using var server = process;
         var info = ChildProcess.StartInfo(["worker", "--server", address, "--accelerator", "simd", "--call-timeout-ms", "600000"], token);
         info.Environment["NO_COLOR"] = "1";
