@@ -76,8 +76,9 @@ public class ZeroShareTrainingTests
         // (0.174 s against 0.006-0.009 s in the runs that idled it), so the step without worker 1 looked no faster and it
         // kept a tiny share, and the job ran to its end with no zero share. That zero share is this test's setup, not its
         // subject (A_worker_whose_rows_only_hold_the_step_up_gets_none… is the rule's): the run is started again, up to
-        // five times, until worker 1 is idle.
-        var settings = Settings with { Workers = 2, Servers = 1, Steps = 300, HeartbeatTimeoutMs = 2000, StragglerModel = "none", Assignment = "proportional" };
+        // five times, until worker 1 is idle. The heartbeat timeout (how soon killed worker 0 is evicted) is 5 s, not 2: a
+        // worker gives up a shard silent for that long, and loaded CI runs have shown 1.59 s gaps.
+        var settings = Settings with { Workers = 2, Servers = 1, Steps = 300, HeartbeatTimeoutMs = 5000, StragglerModel = "none", Assignment = "proportional" };
         var job = JobFactory.CreateJob(settings);
         var attempts = new List<string>();
         for (int attempt = 1; attempt <= 5; attempt++)
