@@ -76,7 +76,7 @@ public sealed class StepComputation(
     public string? WavefrontRefusal() =>
         !kernel.ComputesBlocks ? $"a {kernel.Shape.Kind} gradient is not computed in blocks (only the MLP's is)"
         : policy.PushesEachPartition || plan.Held.Count != 1 ? $"the worker pushes {plan.Held.Count} partitions{(policy.PushesEachPartition ? " one by one" : "")}, not one"
-        : client.PushPieces is null ? "pushes are not in pieces (--piece-size)"
+        : !client.PushesInPieces ? "pushes are not in pieces (--piece-size)"
         : _encoding != TensorEncoding.Float32 ? $"pushes are encoded {_encoding}, which rounds the whole message"
         : null;
 

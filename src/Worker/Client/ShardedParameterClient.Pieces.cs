@@ -20,6 +20,9 @@ public sealed partial class ShardedParameterClient
     /// <summary>Each shard's push and pull schedulers, when pieces are on (after registration); null otherwise.</summary>
     public IReadOnlyList<PieceLink>? PieceLinks => _pieceLinks;
 
+    /// <summary>Whether pushes go in pieces (<see cref="ShardedClientOptions.Pieces"/>): <see cref="PushPieces"/> is not null, without building it.</summary>
+    public bool PushesInPieces => _pieceLinks is not null;
+
     /// <summary>
     /// The pieces a push goes in, as ranges of the whole vector, shard by shard in key order (each shard's in the order it
     /// sends them); null without pieces. A caller computing a push block by block (<see cref="ComputedPrefix"/>) computes
